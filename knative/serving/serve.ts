@@ -1,0 +1,61 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { getRequestListener } from "@hono/node-server";
+import type { FunctionApp } from "./function.ts";
+
+export interface ServeOptions {
+  port?: number;
+  host?: string;
+  /** Exit the process after SIGTERM drained (true when run as a ksvc's main). */
+  handleSignals?: boolean;
+  /** Longest a graceful shutdown waits for in-flight requests before closing sockets. */
+  drainTimeoutMs?: number;
+}
+
+export interface Served {
+  server: Server;
+  url: string;
+  port: number;
+  /** Stop accepting, finish in-flight requests, then close the app. */
+  shutdown(): Promise<void>;
+}
+
+/** Serve a function per the Knative runtime contract: $PORT, HTTP/1.1, graceful SIGTERM. */
+export async function serve(app: FunctionApp, options: ServeOptions = {}): Promise<Served> {
+  const listener = getRequestListener((request) => app.fetch(request));
+  const server = createServer({ keepAliveTimeout: 65_000 }, (req: IncomingMessage, res: ServerResponse) => {
+    void listener(req, res);
+  });
+  const port = options.port ?? Number(process.env.PORT ?? 8080);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, options.host ?? "0.0.0.0", () => resolve());
+  });
+  const actual = (server.address() as AddressInfo).port;
+  let stopping: Promise<void> | undefined;
+  const shutdown = () => {
+    stopping ??= drain(server, app, options.drainTimeoutMs ?? 30_000);
+    return stopping;
+  };
+  if (options.handleSignals) {
+    const onSignal = () => {
+      void shutdown().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once("SIGTERM", onSignal);
+    process.once("SIGINT", onSignal);
+  }
+  return { server, port: actual, url: `http://127.0.0.1:${actual}`, shutdown };
+}
+
+async function drain(server: Server, app: FunctionApp, timeoutMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  timer.unref();
+  await closed;
+  clearTimeout(timer);
+  await app.close?.();
+}
