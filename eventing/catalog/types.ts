@@ -1,0 +1,11 @@
+/** Every event type on the knclaw broker (DESIGN.md §3). */
+export const MESSAGE_RECEIVED = "dev.knclaw.message.received";
+export const RUN_REQUESTED = "dev.knclaw.run.requested";
+export const PING = "dev.knative.sources.ping";
+export const TOOL_REQUESTED = "dev.knclaw.tool.requested";
+export const TOOL_COMPLETED = "dev.knclaw.tool.completed";
+export const APPROVAL_REQUESTED = "dev.knclaw.approval.requested";
+export const APPROVAL_DECIDED = "dev.knclaw.approval.decided";
+export const MESSAGE_SEND = "dev.knclaw.message.send";
+export const RUN_COMPLETED = "dev.knclaw.run.completed";
+export const RUN_FAILED = "dev.knclaw.run.failed";

@@ -1,0 +1,121 @@
+import { EXT_TRACEPARENT, EXT_TRACESTATE } from "../catalog/attributes.ts";
+import { type CloudEvent, withAttributes } from "../cloudevent/event.ts";
+import { type EventMode, encodeEvent } from "../cloudevent/http-codec.ts";
+import { ATTRIBUTE_NAME } from "../cloudevent/validate.ts";
+import { backoffDelayMs, isRetryableStatus, retryAfterMs } from "../delivery/retry-policy.ts";
+
+/**
+ * How a function sends events: to the broker named by K_SINK (a SinkBinding sets it), with the K_CE_OVERRIDES
+ * extensions applied, trace context propagated, and retries by Knative's rules (sources retry 5 times, exponential
+ * from 50 ms). An emit resolves only once the broker accepted the event, so callers can ack upstream safely.
+ */
+export interface BrokerClientOptions {
+  sink: string;
+  /** K_CE_OVERRIDES: JSON `{"extensions": {...}}` applied to every event. */
+  overrides?: string;
+  fetch?: typeof fetch;
+  retries?: number;
+  backoffDelayMs?: number;
+  timeoutMs?: number;
+  /** Cap on a broker-requested Retry-After, so one answer cannot park a producer for long. */
+  maxRetryAfterMs?: number;
+  mode?: EventMode;
+}
+
+export class BrokerEmitError extends Error {
+  readonly status: number | undefined;
+  readonly attempts: number;
+  constructor(message: string, status: number | undefined, attempts: number) {
+    super(message);
+    this.name = "BrokerEmitError";
+    this.status = status;
+    this.attempts = attempts;
+  }
+}
+
+export function parseCeOverrides(raw: string | undefined): Record<string, string> {
+  if (raw === undefined || raw.trim() === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error("K_CE_OVERRIDES is not valid JSON");
+  }
+  const extensions = (parsed as { extensions?: unknown } | null)?.extensions ?? {};
+  if (typeof extensions !== "object" || extensions === null || Array.isArray(extensions)) {
+    throw new Error("K_CE_OVERRIDES.extensions must be an object");
+  }
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(extensions)) {
+    if (!ATTRIBUTE_NAME.test(name)) throw new Error(`K_CE_OVERRIDES: extension name "${name}" must match [a-z0-9]+`);
+    if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
+      throw new Error(`K_CE_OVERRIDES: extension "${name}" must be a string, number or boolean`);
+    }
+    out[name] = String(value);
+  }
+  return out;
+}
+
+export class BrokerClient {
+  readonly sink: string;
+  private readonly overrides: Record<string, string>;
+  private readonly fetchImpl: typeof fetch;
+  private readonly retries: number;
+  private readonly backoffMs: number;
+  private readonly timeoutMs: number;
+  private readonly maxRetryAfterMs: number;
+  private readonly mode: EventMode;
+
+  constructor(options: BrokerClientOptions) {
+    if (!options.sink) throw new Error("no sink: K_SINK is not set (a SinkBinding or knclaw dev sets it)");
+    this.sink = options.sink;
+    this.overrides = parseCeOverrides(options.overrides);
+    this.fetchImpl = options.fetch ?? fetch;
+    this.retries = options.retries ?? 5;
+    this.backoffMs = options.backoffDelayMs ?? 50;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.maxRetryAfterMs = options.maxRetryAfterMs ?? 10_000;
+    this.mode = options.mode ?? "binary";
+  }
+
+  static fromEnv(env: Readonly<Record<string, string | undefined>>, options: Partial<BrokerClientOptions> = {}) {
+    return new BrokerClient({ sink: env.K_SINK ?? "", overrides: env.K_CE_OVERRIDES, ...options });
+  }
+
+  /** Post one event; resolves when the broker answered 2xx, rejects with BrokerEmitError after the last attempt. */
+  async emit(event: CloudEvent, trace?: { traceparent?: string; tracestate?: string }): Promise<void> {
+    const prepared = withAttributes(event, {
+      ...this.overrides,
+      [EXT_TRACEPARENT]: event.attributes[EXT_TRACEPARENT] ?? trace?.traceparent,
+      [EXT_TRACESTATE]: event.attributes[EXT_TRACESTATE] ?? trace?.tracestate,
+    });
+    const { headers, body } = encodeEvent(prepared, this.mode);
+    const traceparent = prepared.attributes[EXT_TRACEPARENT];
+    if (traceparent !== undefined) headers.traceparent = traceparent;
+    let lastStatus: number | undefined;
+    let lastError = "";
+    for (let attempt = 0; attempt <= this.retries; attempt++) {
+      let wait = backoffDelayMs("exponential", this.backoffMs, attempt + 1);
+      try {
+        const response = await this.fetchImpl(this.sink, {
+          method: "POST",
+          headers,
+          body: body as ConstructorParameters<typeof Response>[0],
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+        await response.body?.cancel().catch(() => undefined);
+        if (response.ok) return;
+        lastStatus = response.status;
+        lastError = `HTTP ${response.status}`;
+        if (!isRetryableStatus(response.status)) break;
+        const asked = retryAfterMs(response.headers.get("retry-after"));
+        if (asked !== undefined) wait = Math.max(wait, Math.min(asked, this.maxRetryAfterMs));
+      } catch (error) {
+        lastStatus = undefined;
+        lastError = error instanceof Error ? error.name : "network error";
+      }
+      if (attempt < this.retries && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    throw new BrokerEmitError(`broker did not accept event ${prepared.attributes.id}: ${lastError}`, lastStatus, this.retries + 1);
+  }
+}
