@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { z } from "zod";
-import { type CloudEvent, dataAsJson, jsonBytes } from "../cloudevent/event.ts";
 import { CloudEventError } from "../cloudevent/errors.ts";
+import { type CloudEvent, dataAsJson, jsonBytes } from "../cloudevent/event.ts";
 import { EXT_CHANNEL, EXT_INSTANCE, EXT_RUN, EXT_SKILL } from "./attributes.ts";
 import { EVENT_SCHEMAS, type EventData, type EventDataInput, type EventType } from "./events.ts";
 import * as T from "./types.ts";

@@ -116,6 +116,10 @@ export class BrokerClient {
       }
       if (attempt < this.retries && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     }
-    throw new BrokerEmitError(`broker did not accept event ${prepared.attributes.id}: ${lastError}`, lastStatus, this.retries + 1);
+    throw new BrokerEmitError(
+      `broker did not accept event ${prepared.attributes.id}: ${lastError}`,
+      lastStatus,
+      this.retries + 1,
+    );
   }
 }

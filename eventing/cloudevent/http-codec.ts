@@ -119,7 +119,8 @@ function structuredData(record: Record<string, unknown>, attributes: Record<stri
   if (!("data" in record) || record.data === null) return undefined;
   const value = record.data;
   if (attributes.specversion === "0.3" && attributes.datacontentencoding === "base64") {
-    if (typeof value !== "string" || !BASE64.test(value)) throw badRequest("data: base64 expected (datacontentencoding)");
+    if (typeof value !== "string" || !BASE64.test(value))
+      throw badRequest("data: base64 expected (datacontentencoding)");
     return Buffer.from(value, "base64");
   }
   if (isJsonContentType(attributes.datacontenttype)) return utf8.encode(JSON.stringify(value));
@@ -145,7 +146,9 @@ export function encodeBinary(event: CloudEvent): EncodedMessage {
 }
 
 export function encodeStructured(event: CloudEvent): EncodedMessage {
-  const members = Object.entries(event.attributes).map(([name, value]) => `${JSON.stringify(name)}:${JSON.stringify(value)}`);
+  const members = Object.entries(event.attributes).map(
+    ([name, value]) => `${JSON.stringify(name)}:${JSON.stringify(value)}`,
+  );
   if (event.data !== undefined && event.data.byteLength > 0) members.push(structuredDataMember(event));
   return {
     headers: { "content-type": `${STRUCTURED_JSON}; charset=utf-8` },

@@ -8,8 +8,7 @@ import type { CloudEvent } from "./event.ts";
 export const ATTRIBUTE_NAME = /^[a-z0-9]+$/;
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/;
 const URI_CHARS = /^(?:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$/;
-const RFC3339 =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(?:\s*;.*)?$/;
 
 const V1_CONTEXT = new Set(["id", "source", "specversion", "type", "datacontenttype", "dataschema", "subject", "time"]);
@@ -53,7 +52,8 @@ export function validateEvent(event: CloudEvent): CloudEvent {
       throw badRequest("dataschema: must be an absolute URI");
     }
   } else {
-    if (a.schemaurl !== undefined && !isUriReference(a.schemaurl)) throw badRequest("schemaurl: must be a URI-reference");
+    if (a.schemaurl !== undefined && !isUriReference(a.schemaurl))
+      throw badRequest("schemaurl: must be a URI-reference");
     if (a.dataschema !== undefined) throw badRequest("dataschema: not a 0.3 attribute (use schemaurl)");
   }
   return event;

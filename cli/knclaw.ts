@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from "commander";
+import { registerBuildCommand } from "./commands/build.ts";
+
+const program = new Command("knclaw")
+  .description("Run fleets of AI agents as event-driven functions on Knative, or on one machine with `knclaw dev`")
+  .version("0.1.0")
+  .showHelpAfterError()
+  .exitOverride();
+
+registerBuildCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  // Errors from commands are meant for operators: print the message, not a stack trace.
+  console.error(`knclaw: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
