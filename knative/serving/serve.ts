@@ -23,7 +23,12 @@ export interface Served {
 /** Serve a function per the Knative runtime contract: $PORT, HTTP/1.1, graceful SIGTERM. */
 export async function serve(app: FunctionApp, options: ServeOptions = {}): Promise<Served> {
   const listener = getRequestListener((request) => app.fetch(request));
+  let draining = false;
   const server = createServer({ keepAliveTimeout: 65_000 }, (req: IncomingMessage, res: ServerResponse) => {
+    // While draining, a keep-alive socket that just finished its request would hold server.close() open: drop it.
+    res.once("finish", () => {
+      if (draining) setImmediate(() => server.closeIdleConnections());
+    });
     void listener(req, res);
   });
   const port = options.port ?? Number(process.env.PORT ?? 8080);
@@ -34,6 +39,7 @@ export async function serve(app: FunctionApp, options: ServeOptions = {}): Promi
   const actual = (server.address() as AddressInfo).port;
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
+    draining = true;
     stopping ??= drain(server, app, options.drainTimeoutMs ?? 30_000);
     return stopping;
   };
