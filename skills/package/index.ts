@@ -1,0 +1,7 @@
+export * from "./frontmatter.ts";
+export * from "./loader.ts";
+export * from "./manifest.ts";
+export * from "./skill-doc.ts";
+export * from "./skill-package.ts";
+export * from "./tool.ts";
+export * from "./tool-failure.ts";

@@ -1,0 +1,195 @@
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { FrontmatterError, splitFrontmatter } from "../../skills/package/frontmatter.ts";
+import { discoverSkills, loadSkillFolder } from "../../skills/package/loader.ts";
+import { SkillManifest } from "../../skills/package/manifest.ts";
+import { checkGating, parseSkillDoc, SkillDocError } from "../../skills/package/skill-doc.ts";
+import { assembleSkill, SkillPackageError } from "../../skills/package/skill-package.ts";
+import { defineTool, toolJsonSchema } from "../../skills/package/tool.ts";
+import { ToolFailure } from "../../skills/package/tool-failure.ts";
+
+const fixtures = new URL("./fixtures/", import.meta.url).pathname;
+
+describe("frontmatter", () => {
+  it("splits YAML frontmatter from the body, CRLF and BOM included", () => {
+    const { data, body } = splitFrontmatter("\uFEFF---\r\nname: a\r\nlist: [1, 2]\r\n---\r\nbody line\r\n");
+    expect(data).toEqual({ name: "a", list: [1, 2] });
+    expect(body.trim()).toBe("body line");
+  });
+
+  it("treats a document without an opening fence as all body", () => {
+    expect(splitFrontmatter("# Title\n---\nname: x\n---\n")).toEqual({
+      data: {},
+      body: "# Title\n---\nname: x\n---\n",
+    });
+  });
+
+  it("refuses an unclosed fence, non-mapping YAML, duplicate keys and invalid YAML", () => {
+    expect(() => splitFrontmatter("---\nname: a\nbody")).toThrow(FrontmatterError);
+    expect(() => splitFrontmatter("---\n- a\n- b\n---\n")).toThrow(/mapping/);
+    expect(() => splitFrontmatter("---\nname: a\nname: b\n---\n")).toThrow(FrontmatterError);
+    expect(() => splitFrontmatter("---\nname: [a\n---\n")).toThrow(/not valid YAML/);
+  });
+
+  it("does not instantiate custom YAML tags", () => {
+    expect(() => splitFrontmatter("---\nx: !!js/function 'function(){}'\n---\n")).toThrow(FrontmatterError);
+  });
+
+  it("refuses YAML alias bombs", () => {
+    const bomb = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+    for (let i = 0; i < 12; i++)
+      bomb.push(
+        `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(97 + i)}`)
+          .join(", ")}]`,
+      );
+    expect(() => splitFrontmatter(`---\n${bomb.join("\n")}\n---\n`)).toThrow(FrontmatterError);
+  });
+});
+
+describe("SKILL.md", () => {
+  it("reads OpenClaw metadata written as single-line JSON and its gating", () => {
+    const doc = parseSkillDoc(
+      '---\nname: gh\ndescription: GitHub via gh\nmetadata: \'{"openclaw":{"requires":{"bins":["gh"],"env":"GH_TOKEN"}}}\'\n---\nUse gh.',
+    );
+    expect(doc.gating?.requires?.bins).toEqual(["gh"]);
+    expect(doc.gating?.requires?.env).toEqual(["GH_TOKEN"]);
+    expect(checkGating(doc.gating, { env: {}, platform: "linux" })).toEqual({
+      eligible: false,
+      missing: ["env GH_TOKEN", "bin gh"],
+    });
+    expect(
+      checkGating(doc.gating, { env: { GH_TOKEN: "x" }, platform: "linux", hasBin: (bin) => bin === "gh" }).eligible,
+    ).toBe(true);
+  });
+
+  it("accepts the clawdbot alias and os gating", () => {
+    const doc = parseSkillDoc("---\nname: mac\ndescription: d\nmetadata:\n  clawdbot:\n    os: [darwin]\n---\n");
+    expect(checkGating(doc.gating, { env: {}, platform: "linux" }).missing).toEqual(["os darwin"]);
+  });
+
+  it("keeps unknown frontmatter keys and warns about, but survives, malformed metadata", () => {
+    const doc = parseSkillDoc(
+      "---\nname: x\ndescription: d\nlicense: MIT\nallowed-tools: Read\nmetadata: 'not json'\n---\nbody",
+    );
+    expect(doc.frontmatter.license).toBe("MIT");
+    expect(doc.frontmatter["allowed-tools"]).toBe("Read");
+    expect(doc.metadata).toEqual({});
+    expect(doc.warnings.join()).toMatch(/metadata/);
+  });
+
+  it("refuses names that are not skill names", () => {
+    expect(() => parseSkillDoc("---\nname: ../etc\ndescription: d\n---\n")).toThrow(SkillDocError);
+    expect(() => parseSkillDoc("---\nname: 12\ndescription: d\n---\n")).toThrow(SkillDocError);
+    expect(() => parseSkillDoc("no frontmatter")).toThrow(/no name/);
+  });
+});
+
+describe("loading skill folders", () => {
+  it("loads an OpenClaw-style folder (frontmatter + instructions, no tools) as model instructions", async () => {
+    const skill = await loadSkillFolder(join(fixtures, "openclaw-todoist"));
+    expect(skill.name).toBe("todoist");
+    expect(skill.description).toBe("Manage tasks via the Todoist API.");
+    expect(skill.instructions).toMatch(/^# Todoist\n\nWhen the user asks about their tasks/);
+    expect(skill.tools).toEqual([]);
+    expect(skill.manifest).toBeUndefined();
+    expect(skill.doc.gating?.primaryEnv).toBe("TODOIST_API_KEY");
+    expect(skill.doc.frontmatter["user-invocable"]).toBe(true);
+  });
+
+  it("loads a SKILL.md without frontmatter, named after its folder", async () => {
+    const skill = await loadSkillFolder(join(fixtures, "no-frontmatter"));
+    expect(skill.name).toBe("no-frontmatter");
+    expect(skill.description).toBe("Weather lookups");
+    expect(skill.warnings.length).toBe(2);
+  });
+
+  it("loads a skill with tools: manifest flags joined, JSON Schema rendered from zod", async () => {
+    const skill = await loadSkillFolder(join(fixtures, "echo"));
+    expect(skill.tools.map((t) => t.definition.name)).toEqual(["echo", "shout"]);
+    const echo = skill.tools[0]!;
+    expect(echo.policy).toEqual({ mutates: false, approval: false, groups: ["echo:read"] });
+    expect(skill.tools[1]!.policy).toEqual({ mutates: true, approval: true, groups: [] });
+    expect(echo.jsonSchema).toMatchObject({
+      type: "object",
+      properties: {
+        text: { type: "string", maxLength: 100 },
+        times: { type: "integer", minimum: 1, maximum: 3, default: 1 },
+      },
+      required: ["text"],
+      additionalProperties: false,
+    });
+    expect(skill.manifest?.egress).toEqual([{ kind: "host", host: "api.example.com", ports: [443] }]);
+    expect(skill.manifest?.timeoutSeconds).toBe(30);
+  });
+
+  it("refuses a skill whose manifest and tools disagree", async () => {
+    await expect(loadSkillFolder(join(fixtures, "mismatch"))).rejects.toThrow(/manifest lists tool two/);
+  });
+
+  it("discovers the built-in skills and reports failures per folder", async () => {
+    const found = await discoverSkills([fixtures]);
+    expect(found.skills.map((s) => s.name).sort()).toEqual(["echo", "no-frontmatter", "todoist"]);
+    expect(found.failures).toHaveLength(1);
+    expect(found.failures[0]!.dir).toMatch(/mismatch$/);
+    const twice = await discoverSkills([fixtures, join(fixtures, "echo")]);
+    expect(twice.failures.some((f) => /already loaded/.test(f.message))).toBe(true);
+  });
+});
+
+describe("manifest and tools", () => {
+  const doc = parseSkillDoc("---\nname: t\ndescription: d\n---\n");
+  const tool = defineTool({ name: "a", description: "a", input: z.object({ x: z.string() }) });
+
+  it("refuses wildcard and privilege-granting RBAC", () => {
+    const base = { tools: {} };
+    for (const rule of [
+      { apiGroups: ["*"], resources: ["pods"], verbs: ["get"] },
+      { apiGroups: [""], resources: ["*"], verbs: ["get"] },
+      { apiGroups: [""], resources: ["pods"], verbs: ["*"] },
+      { apiGroups: [""], resources: ["serviceaccounts"], verbs: ["impersonate"] },
+      { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["escalate"] },
+      { apiGroups: [""], resources: ["pods"], verbs: ["get"], nonResourceURLs: ["/metrics"] },
+    ]) {
+      expect(SkillManifest.safeParse({ ...base, kubernetes: { rules: [rule] } }).success, JSON.stringify(rule)).toBe(
+        false,
+      );
+    }
+    expect(
+      SkillManifest.safeParse({
+        ...base,
+        kubernetes: { rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get"] }] },
+      }).success,
+    ).toBe(true);
+  });
+
+  it("refuses tools without a manifest, duplicates, unknown manifest keys, and non-DNS names for skills with tools", () => {
+    expect(() => assembleSkill(doc, undefined, [tool])).toThrow(/no manifest/);
+    expect(() => assembleSkill(doc, { tools: { a: { mutates: false, approval: false } } }, [tool, tool])).toThrow(
+      /twice/,
+    );
+    expect(() => assembleSkill(doc, { tools: {}, extra: 1 }, [])).toThrow(SkillPackageError);
+    const upper = parseSkillDoc("---\nname: Upper_Case\ndescription: d\n---\n");
+    expect(() => assembleSkill(upper, { tools: { a: { mutates: false, approval: false } } }, [tool])).toThrow(
+      /DNS label/,
+    );
+  });
+
+  it("refuses argument schemas that cannot be published faithfully", () => {
+    const bad = defineTool({ name: "b", description: "b", input: z.object({ when: z.date() }) });
+    expect(() => toolJsonSchema(bad)).toThrow();
+    const notObject = defineTool({ name: "c", description: "c", input: z.string() });
+    expect(() => toolJsonSchema(notObject)).toThrow(/object/);
+  });
+
+  it("ToolFailure carries its class, retryability and retry-after", () => {
+    expect(new ToolFailure("RateLimited", "slow down", { retryAfterSeconds: 3 }).toToolError()).toEqual({
+      class: "RateLimited",
+      message: "slow down",
+      retryable: true,
+      retryAfterSeconds: 3,
+    });
+    expect(new ToolFailure("NotFound", "gone").toToolError().retryable).toBe(false);
+  });
+});
