@@ -6,7 +6,7 @@ import { resolveButton } from "../../eventing/channels/buttons.ts";
 import { createDeliveryHandler, type OutboundPost, type PlatformOutbound } from "../../eventing/channels/delivery.ts";
 import { PlatformError } from "../../eventing/channels/platform-error.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
-import { encodeBinary } from "../../eventing/cloudevent/http-codec.ts";
+import { deliveryRequest } from "./support/events.ts";
 import { MapKeyValue } from "./support/memory-state.ts";
 
 const route: ReplyRoute = { channel: "slack", conversation: "C1", thread: "1.2" };
@@ -26,8 +26,7 @@ class ScriptedPlatform implements PlatformOutbound {
 }
 
 function request(event: CloudEvent): Request {
-  const { headers, body } = encodeBinary(event);
-  return new Request("http://adapter/", { method: "POST", headers, body: body as BodyInit });
+  return deliveryRequest("http://adapter/", event);
 }
 
 function send(text: string, extra: Record<string, unknown> = {}) {
