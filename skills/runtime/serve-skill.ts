@@ -1,0 +1,221 @@
+import { createHash } from "node:crypto";
+import { Hono } from "hono";
+import type { z } from "zod";
+import { EXT_TRACEPARENT, EXT_TRACESTATE } from "../../eventing/catalog/attributes.ts";
+import type { ToolError, ToolOutcome, ToolRequested } from "../../eventing/catalog/index.ts";
+import { derivedEventId, makeEvent, readEvent } from "../../eventing/catalog/make.ts";
+import { TOOL_COMPLETED, TOOL_REQUESTED } from "../../eventing/catalog/types.ts";
+import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
+import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
+import { decodeRequest, eventResponse } from "../../eventing/cloudevent/http-codec.ts";
+import type { FunctionApp, FunctionEnv } from "../../knative/serving/function.ts";
+import { createLogger, type Logger } from "../../knative/serving/log.ts";
+import { argumentsDigest } from "./canonical-json.ts";
+import { type TrustedKeys, verifyCapability } from "./capability.ts";
+import {
+  DEFAULT_MAX_OUTPUT_BYTES,
+  DEFAULT_TOOL_TIMEOUT_MS,
+  describeSkill,
+  type SkillDefinition,
+  type ToolDefinition,
+} from "./define.ts";
+import { OutcomeCache } from "./outcome-cache.ts";
+import { asToolError, toolError } from "./tool-error.ts";
+import { trustedKeysFromEnv } from "./trusted-keys.ts";
+
+export interface ServeSkillOptions {
+  /** The container environment: trusted agent keys come from it (see trustedKeysFromEnv) and handlers receive it. */
+  env?: FunctionEnv;
+  /** Overrides the keys read from env. */
+  trustedKeys?: TrustedKeys;
+  now?: () => number;
+  logger?: Logger;
+  /** Released on shutdown after in-flight requests finished (clients, pools). */
+  close?: () => Promise<void>;
+}
+
+/** The Knative path a skill's Trigger delivers to, and where it describes itself. */
+export const DESCRIBE_PATH = "/.well-known/knclaw-skill";
+
+/**
+ * Serve a skill as a function (DESIGN.md §7): take `tool.requested` deliveries, verify the capability token, validate
+ * the arguments, run the handler under a timeout and an output cap, and answer with `tool.completed` as the HTTP
+ * reply (the broker ingests replies and routes them back to the agent). Failures are typed tool errors, never HTTP
+ * errors, so the agent always learns what happened; only a request that is not a valid tool.requested gets a 4xx.
+ */
+export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = {}): FunctionApp {
+  const env = options.env ?? {};
+  const trusted = options.trustedKeys ?? trustedKeysFromEnv(env);
+  const now = options.now ?? Date.now;
+  const log = options.logger ?? createLogger(env, `skill-${skill.name}`);
+  const tools = new Map<string, ToolDefinition>(skill.tools.map((tool) => [tool.name, tool]));
+  const descriptor = describeSkill(skill);
+  const source = `/knclaw/skills/${skill.name}`;
+  const replies = new OutcomeCache<CloudEvent>({ now });
+
+  const execute = async (event: CloudEvent, request: ToolRequested): Promise<CloudEvent> => {
+    const started = now();
+    const outcome = await runCall(request, started);
+    const durationMs = Math.max(0, now() - started);
+    if (outcome.ok) log.info({ tool: request.tool, runId: request.runId, durationMs }, "tool succeeded");
+    else log.warn({ tool: request.tool, runId: request.runId, errorClass: outcome.error.class }, "tool failed");
+    return makeEvent(TOOL_COMPLETED, {
+      id: derivedEventId("tool.completed", event.attributes.id!),
+      source,
+      data: {
+        runId: request.runId,
+        callId: request.callId,
+        instance: request.instance,
+        skill: skill.name,
+        tool: request.tool.slice(0, 64),
+        attempt: request.attempt,
+        outcome,
+        durationMs,
+      },
+      extensions: {
+        [EXT_TRACEPARENT]: event.attributes[EXT_TRACEPARENT],
+        [EXT_TRACESTATE]: event.attributes[EXT_TRACESTATE],
+      },
+    });
+  };
+
+  const runCall = async (request: ToolRequested, started: number): Promise<ToolOutcome> => {
+    const refused = authorize(request);
+    if (refused !== undefined) return { ok: false, error: refused };
+    const tool = tools.get(request.tool);
+    if (tool === undefined) {
+      return { ok: false, error: toolError("NotFound", `skill ${skill.name} has no tool ${request.tool}`) };
+    }
+    const parsed = tool.input.safeParse(request.arguments ?? {});
+    if (!parsed.success) return { ok: false, error: validationError(parsed.error) };
+    const timeoutMs = tool.timeoutMs ?? skill.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
+    const requestedDeadline = request.deadline === undefined ? Number.POSITIVE_INFINITY : Date.parse(request.deadline);
+    const deadline = Math.min(started + timeoutMs, requestedDeadline);
+    if (deadline <= started) return { ok: false, error: toolError("Timeout", "the call's deadline had passed") };
+    const result = await withTimeout(deadline - started, (signal) =>
+      tool.handler(parsed.data, {
+        runId: request.runId,
+        callId: request.callId,
+        instance: request.instance,
+        skill: skill.name,
+        tool: tool.name,
+        attempt: request.attempt,
+        signal,
+        deadline,
+        env,
+      }),
+    );
+    if (!result.ok) return result;
+    return capOutput(result.result, tool.maxOutputBytes ?? skill.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES);
+  };
+
+  const authorize = (request: ToolRequested): ToolError | undefined => {
+    if (request.skill !== skill.name) {
+      return toolError("PermissionDenied", `this is skill ${skill.name}, the call is for ${request.skill}`);
+    }
+    let digest: string;
+    try {
+      digest = argumentsDigest(request.arguments);
+    } catch {
+      return toolError("ValidationFailed", "arguments are not plain JSON");
+    }
+    const verdict = verifyCapability(request.token, { ...request, digest }, trusted, { now: now() });
+    if (verdict.ok) return undefined;
+    if (verdict.reason === "expired") {
+      return toolError("AuthExpired", "the capability token expired; the agent may re-issue the call", {
+        retryable: true,
+      });
+    }
+    log.warn({ tool: request.tool, runId: request.runId, reason: verdict.reason }, "capability token refused");
+    return toolError("PermissionDenied", `capability token refused: ${verdict.detail}`, { retryable: false });
+  };
+
+  const app = new Hono();
+  app.get("/healthz", (c) => c.text("ok"));
+  app.get("/readyz", (c) => c.text("ok"));
+  app.get(DESCRIBE_PATH, (c) => c.json(descriptor));
+  app.post("/", async (c) => {
+    let event: CloudEvent;
+    let request: ToolRequested;
+    try {
+      event = await decodeRequest(c.req.raw);
+      request = readEvent(event, TOOL_REQUESTED);
+    } catch (error) {
+      if (error instanceof CloudEventError) return c.text(error.message, error.status as 400);
+      throw error;
+    }
+    // Keyed by id and content: a replayed id with other data is not answered from another call's result.
+    const key = `${event.attributes.id}\u0000${createHash("sha256")
+      .update(event.data ?? new Uint8Array())
+      .digest("base64")}`;
+    const { value } = replies.getOrCompute(key, () => execute(event, request));
+    return eventResponse(await value);
+  });
+  app.onError((error, c) => {
+    log.error({ err: error.name }, "skill request failed");
+    return c.text("internal error", 500);
+  });
+
+  return {
+    fetch: (request) => app.fetch(request),
+    close: options.close,
+  };
+}
+
+function validationError(error: z.ZodError): ToolError {
+  const issues = error.issues.slice(0, 20).map((issue) => ({
+    path: issue.path.map(String).join(".") || "(root)",
+    message: issue.message,
+  }));
+  const first = issues[0];
+  return toolError("ValidationFailed", `invalid arguments: ${first ? `${first.path}: ${first.message}` : "invalid"}`, {
+    details: { issues },
+  });
+}
+
+async function withTimeout(
+  timeoutMs: number,
+  run: (signal: AbortSignal) => unknown,
+): Promise<{ ok: true; result: unknown } | { ok: false; error: ToolError }> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<{ ok: false; error: ToolError }>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      resolve({ ok: false, error: toolError("Timeout", `the tool did not answer within ${timeoutMs} ms`) });
+    }, timeoutMs);
+  });
+  const ran = (async () => {
+    try {
+      return { ok: true as const, result: await run(controller.signal) };
+    } catch (thrown) {
+      return { ok: false as const, error: asToolError(thrown) };
+    }
+  })();
+  try {
+    return await Promise.race([ran, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function capOutput(result: unknown, maxBytes: number): ToolOutcome {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(result);
+  } catch {
+    return { ok: false, error: toolError("Internal", "the tool returned a value that is not JSON") };
+  }
+  if (text === undefined) return { ok: true, result: null };
+  const bytes = Buffer.byteLength(text);
+  if (bytes > maxBytes) {
+    return {
+      ok: false,
+      error: toolError("Internal", `the tool's output (${bytes} bytes) exceeds the limit of ${maxBytes} bytes`, {
+        retryable: false,
+        details: { limitBytes: maxBytes, outputBytes: bytes },
+      }),
+    };
+  }
+  return { ok: true, result: JSON.parse(text) };
+}
