@@ -1,0 +1,88 @@
+/**
+ * Rules that span sections: names that must refer to something, and object names derived from several fields
+ * that must still fit Kubernetes' limits.
+ */
+import type { z } from "zod";
+import { listFunctions, resolveImage } from "./functions.ts";
+import type { PlatformConfig } from "./schema.ts";
+
+type Ctx = z.core.$RefinementCtx<PlatformConfig>;
+
+function issue(ctx: Ctx, config: PlatformConfig, path: (string | number)[], rule: string, message: string): void {
+  ctx.addIssue({ code: "custom", input: config, path, message, params: { rule } });
+}
+
+export function crossCheck(config: PlatformConfig, ctx: Ctx): void {
+  const instances = config.instances;
+  const enabledSkills = new Set(
+    Object.entries(config.skills)
+      .filter(([, s]) => s.enabled)
+      .map(([n]) => n),
+  );
+
+  for (const [name, instance] of Object.entries(instances)) {
+    if (config.policies[instance.policy] === undefined) {
+      issue(ctx, config, ["instances", name, "policy"], "reference", `no policy named ${JSON.stringify(instance.policy)} in policies`);
+    }
+    instance.skills.forEach((skill, index) => {
+      if (config.skills[skill] === undefined) {
+        issue(ctx, config, ["instances", name, "skills", index], "reference", `no skill named ${JSON.stringify(skill)} in skills`);
+      } else if (!enabledSkills.has(skill)) {
+        issue(ctx, config, ["instances", name, "skills", index], "reference", `skill ${JSON.stringify(skill)} is disabled`);
+      }
+    });
+    instance.channels.forEach((type, index) => {
+      const channel = config.channels[type];
+      if (channel === undefined || !channel.enabled) {
+        issue(ctx, config, ["instances", name, "channels", index], "reference", `channel ${type} is not configured and enabled in channels`);
+      }
+    });
+    instance.schedules.forEach((schedule, index) => {
+      const objectName = `agent-${name}-${schedule.name}`;
+      if (objectName.length > 63) {
+        issue(
+          ctx,
+          config,
+          ["instances", name, "schedules", index, "name"],
+          "name",
+          `the PingSource name ${objectName} is longer than 63 characters: shorten the schedule name`,
+        );
+      }
+    });
+  }
+
+  for (const [type, channel] of Object.entries(config.channels)) {
+    if (channel === undefined) continue;
+    channel.routes.forEach((route, index) => {
+      if (instances[route.instance] === undefined) {
+        issue(ctx, config, ["channels", type, "routes", index, "instance"], "reference", `no instance named ${JSON.stringify(route.instance)}`);
+      }
+    });
+    if (channel.defaultInstance !== undefined && instances[channel.defaultInstance] === undefined) {
+      issue(ctx, config, ["channels", type, "defaultInstance"], "reference", `no instance named ${JSON.stringify(channel.defaultInstance)}`);
+    }
+  }
+
+  for (const [name, skill] of Object.entries(config.skills)) {
+    for (const instance of Object.keys(skill.grants)) {
+      if (instances[instance] === undefined) {
+        issue(ctx, config, ["skills", name, "grants", instance], "reference", `no instance named ${JSON.stringify(instance)}`);
+      }
+    }
+    if (Object.keys(skill.grants).length > 0 && skill.rbac === undefined) {
+      issue(ctx, config, ["skills", name, "grants"], "rbac", "namespace grants need rbac.rules: what the skill may do there");
+    }
+  }
+
+  for (const fn of listFunctions(config)) {
+    if (resolveImage(config, fn) === undefined) {
+      issue(
+        ctx,
+        config,
+        ["images"],
+        "image-ref",
+        `no image for function ${fn.name}: set ${[...new Set([fn.name, fn.component])].map((k) => `images.functions.${k}`).join(", ")} or images.default`,
+      );
+    }
+  }
+}

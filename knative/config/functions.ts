@@ -1,0 +1,222 @@
+/**
+ * Which functions a config deploys, each with its ksvc name, source entry, component kind and effective knobs.
+ * The renderer, `knclaw dev` (through the rendered `knclaw.dev/entry` annotation) and the cross-checks all read this
+ * one inventory.
+ */
+import type { EgressRule, KsvcKnobs, Resources } from "./primitives.ts";
+import type { PlatformConfig } from "./schema.ts";
+import type { ConfigChannelType } from "./sections/channels.ts";
+
+export type Component = "memory" | "agent" | "channel" | "gateway" | "deadletter" | "skill";
+
+export interface FunctionSpec {
+  /** ksvc name, also the ServiceAccount's and NetworkPolicy's. */
+  name: string;
+  component: Component;
+  /** Path of the function's app.ts relative to the repository root. */
+  entry: string;
+  /** Knobs after merging built-in defaults, the platform `defaults` and the component's own. */
+  knobs: EffectiveKnobs;
+  /** Reachable from outside the cluster (webhooks, the gateway); everything else is cluster-local. */
+  public: boolean;
+  /** Emits events: gets K_SINK from a SinkBinding. */
+  producer: boolean;
+  /** Talks to the memory service: gets KNCLAW_MEMORY_URL and its own KNCLAW_MEMORY_TOKEN. */
+  memoryClient: boolean;
+  /** Needs a Kubernetes API token (a skill with RBAC rules). */
+  kubeApi: boolean;
+  /** Declared egress beyond DNS, the broker and the memory service. */
+  egress: EgressRule[];
+  instance?: string;
+  channel?: ConfigChannelType;
+  skill?: string;
+}
+
+export interface EffectiveKnobs extends KsvcKnobs {
+  minScale: number;
+  timeoutSeconds: number;
+  containerConcurrency: number;
+  resources: Resources;
+  env: Record<string, string>;
+  secretEnv: NonNullable<KsvcKnobs["secretEnv"]>;
+}
+
+const BUILTIN: Record<Component, Partial<KsvcKnobs>> = {
+  memory: { containerConcurrency: 100, timeoutSeconds: 30, maxScale: 5 },
+  agent: { containerConcurrency: 10, timeoutSeconds: 300, maxScale: 10 },
+  channel: { containerConcurrency: 50, timeoutSeconds: 30, maxScale: 5 },
+  gateway: { containerConcurrency: 50, timeoutSeconds: 300, maxScale: 5 },
+  deadletter: { containerConcurrency: 50, timeoutSeconds: 30, maxScale: 2 },
+  skill: { containerConcurrency: 10, timeoutSeconds: 120, maxScale: 5 },
+};
+
+const BUILTIN_RESOURCES: Resources = { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "512Mi" } };
+
+/** Fields of KsvcKnobs that are knobs (not component settings that happen to live beside them). */
+const KNOB_KEYS = [
+  "image",
+  "minScale",
+  "maxScale",
+  "initialScale",
+  "target",
+  "metric",
+  "window",
+  "scaleDownDelay",
+  "timeoutSeconds",
+  "containerConcurrency",
+] as const;
+
+export function mergeKnobs(component: Component, platformDefaults: KsvcKnobs, own: KsvcKnobs): EffectiveKnobs {
+  const out: KsvcKnobs = { ...BUILTIN[component] };
+  for (const layer of [platformDefaults, own]) {
+    for (const key of KNOB_KEYS) {
+      const value = layer[key];
+      if (value !== undefined) (out as Record<string, unknown>)[key] = value;
+    }
+  }
+  return {
+    ...out,
+    minScale: out.minScale ?? 0,
+    timeoutSeconds: out.timeoutSeconds ?? 300,
+    containerConcurrency: out.containerConcurrency ?? 0,
+    resources: mergeResources(BUILTIN_RESOURCES, platformDefaults.resources, own.resources),
+    env: { ...platformDefaults.env, ...own.env },
+    secretEnv: { ...platformDefaults.secretEnv, ...own.secretEnv },
+  };
+}
+
+function mergeResources(...layers: (Resources | undefined)[]): Resources {
+  const requests: NonNullable<Resources["requests"]> = {};
+  const limits: NonNullable<Resources["limits"]> = {};
+  for (const layer of layers) {
+    Object.assign(requests, layer?.requests);
+    Object.assign(limits, layer?.limits);
+  }
+  return { requests, limits };
+}
+
+export function agentFunctionName(instance: string): string {
+  return `agent-${instance}`;
+}
+export function channelFunctionName(type: string): string {
+  return `channel-${type}`;
+}
+export function skillFunctionName(skill: string): string {
+  return `skill-${skill}`;
+}
+
+/** Every function the config deploys, in a stable order. */
+export function listFunctions(config: PlatformConfig): FunctionSpec[] {
+  const defaults = config.defaults;
+  const out: FunctionSpec[] = [];
+  const memoryKnobs = mergeKnobs("memory", defaults, config.memory);
+  if (config.memory.redis === undefined) {
+    // The embedded backend keeps state in the pod: exactly one replica, never scaled to zero.
+    memoryKnobs.minScale = 1;
+    memoryKnobs.maxScale = 1;
+  }
+  out.push({
+    name: "memory",
+    component: "memory",
+    entry: "functions/memory/app.ts",
+    knobs: memoryKnobs,
+    public: false,
+    producer: false,
+    memoryClient: false,
+    kubeApi: false,
+    egress: config.memory.redis?.egress ?? [],
+  });
+  const sink = config.broker.deadLetterSink;
+  if (sink.destination === undefined && sink.disabled !== true) {
+    out.push({
+      name: "deadletter",
+      component: "deadletter",
+      entry: "functions/deadletter/app.ts",
+      knobs: mergeKnobs("deadletter", defaults, sink.function ?? {}),
+      public: false,
+      producer: true,
+      memoryClient: true,
+      kubeApi: false,
+      egress: [],
+    });
+  }
+  if (config.gateway.enabled) {
+    out.push({
+      name: "gateway",
+      component: "gateway",
+      entry: "functions/gateway/app.ts",
+      knobs: mergeKnobs("gateway", defaults, config.gateway),
+      public: config.gateway.public,
+      producer: true,
+      memoryClient: true,
+      kubeApi: false,
+      egress: config.gateway.egress,
+    });
+  }
+  for (const [type, channel] of sortedEntries(config.channels) as [ConfigChannelType, (typeof config.channels)[ConfigChannelType] & {}][]) {
+    if (!channel.enabled) continue;
+    out.push({
+      name: channelFunctionName(type),
+      component: "channel",
+      entry: `functions/channels/${type}/app.ts`,
+      knobs: mergeKnobs("channel", defaults, channel),
+      public: true,
+      producer: true,
+      memoryClient: true,
+      kubeApi: false,
+      egress: channel.egress,
+      channel: type,
+    });
+  }
+  for (const [name, instance] of sortedEntries(config.instances)) {
+    out.push({
+      name: agentFunctionName(name),
+      component: "agent",
+      entry: "functions/agent/app.ts",
+      knobs: mergeKnobs("agent", defaults, instance),
+      public: false,
+      producer: true,
+      memoryClient: true,
+      kubeApi: false,
+      egress: instance.egress,
+      instance: name,
+    });
+  }
+  for (const [name, skill] of sortedEntries(config.skills)) {
+    if (!skill.enabled || skill.external !== undefined) continue;
+    out.push({
+      name: skillFunctionName(name),
+      component: "skill",
+      entry: `skills/${name}/app.ts`,
+      knobs: mergeKnobs("skill", defaults, skill),
+      public: false,
+      producer: false,
+      memoryClient: skill.memory,
+      kubeApi: skill.rbac !== undefined,
+      egress: skill.egress,
+      skill: name,
+    });
+  }
+  return out;
+}
+
+/** Object entries sorted by key, so rendering never depends on the order keys were written in. */
+export function sortedEntries<V>(record: Partial<Record<string, V>>): [string, V][] {
+  return (Object.entries(record) as [string, V][]).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Which image a function runs: its own override, then images.functions[<name>], [<kind>], then images.default. */
+export function resolveImage(config: PlatformConfig, fn: Pick<FunctionSpec, "name" | "component" | "knobs">): string | undefined {
+  const images = config.images;
+  const ref = fn.knobs.image ?? images.functions[fn.name] ?? images.functions[fn.component] ?? images.default;
+  if (ref === undefined) return undefined;
+  return qualifyImage(ref, images.registry);
+}
+
+/** Prefix a relative reference (no registry host in its first component) with the configured registry. */
+export function qualifyImage(ref: string, registry: string | undefined): string {
+  if (registry === undefined) return ref;
+  const first = ref.split("/")[0]!;
+  const hasHost = ref.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
+  return hasHost ? ref : `${registry.replace(/\/$/, "")}/${ref}`;
+}

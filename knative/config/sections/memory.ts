@@ -1,0 +1,30 @@
+/**
+ * Section `memory`: the memory service (DESIGN.md §5), the only function holding Redis credentials. Without
+ * `redis` it runs its embedded backend: fine for `knclaw dev`, but on a cluster state is lost when the pod goes, so
+ * the renderer pins it to exactly one replica and `validate` warns.
+ */
+import { z } from "zod";
+import { EgressRule, KsvcKnobs, KubernetesName, SecretRef } from "../primitives.ts";
+
+export const Redis = z.strictObject({
+  /** `redis://` / `rediss://` URL, password included, from a Secret. */
+  url: SecretRef,
+  /** Key prefix (hash-tagged per instance by the service). */
+  keyPrefix: z.string().regex(/^[A-Za-z0-9:_-]{0,64}$/).default("knclaw:"),
+  /** How the memory service reaches Redis: every namespace on 6379 unless told otherwise. */
+  egress: z.array(EgressRule).default([{ namespace: "*", ports: [6379], protocol: "TCP" }]),
+});
+
+export const Memory = KsvcKnobs.extend({
+  redis: Redis.optional(),
+  /**
+   * Secret with one key per memory client (`agent-<instance>`, `gateway`, `channel-<type>`, `deadletter`,
+   * `skill-<name>`): each client gets its own key as KNCLAW_MEMORY_TOKEN, the memory service gets all of them.
+   */
+  tokenSecret: KubernetesName.default("knclaw-memory-tokens"),
+});
+export type MemoryConfig = z.infer<typeof Memory>;
+
+export const memorySection = {
+  memory: Memory.prefault({}),
+};
