@@ -1,0 +1,79 @@
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+
+/**
+ * Bearer tokens of the memory service. Every token is derived from one secret (HMAC-SHA256 over its scope), so the
+ * renderer and `knclaw dev` mint a token per component without a token table, and the service verifies one without a
+ * lookup. Format: `knm1.<kind>.<subject>.<base64url mac>`; the subject is the instance for instance tokens and an
+ * optional component name (`_` when absent) for the others.
+ *
+ * Scopes, least privilege first:
+ * - `instance`: all data of that one instance;
+ * - `notes`: notes of any instance (the memory skill, which enforces the instance from its capability token);
+ * - `channel`: dedup/key-values, identity links, pairing and allow-lists (channel adapters);
+ * - `gateway`: runs (read, also by id across instances), audit (read), dedup/key-values (the HTTP gateway);
+ * - `operator`: everything, including admin reads across instances.
+ */
+export type MemoryScope =
+  | { kind: "instance"; instance: string }
+  | { kind: "operator"; name?: string }
+  | { kind: "channel"; name?: string }
+  | { kind: "gateway"; name?: string }
+  | { kind: "notes"; name?: string };
+
+export type MemoryScopeKind = MemoryScope["kind"];
+
+export const MEMORY_TOKEN_VERSION = "knm1";
+const KINDS: readonly MemoryScopeKind[] = ["instance", "operator", "channel", "gateway", "notes"];
+const SUBJECT = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const NO_NAME = "_";
+const MAC_LENGTH = 43; // base64url of 32 bytes, unpadded
+/** Shortest secret accepted: a token secret is an HMAC key, not a password. */
+export const MIN_SECRET_LENGTH = 16;
+
+function subjectOf(scope: MemoryScope): string {
+  return scope.kind === "instance" ? scope.instance : (scope.name ?? NO_NAME);
+}
+
+function mac(secret: string, payload: string): string {
+  return createHmac("sha256", secret).update(payload).digest("base64url");
+}
+
+export function mintMemoryToken(secret: string, scope: MemoryScope): string {
+  if (secret.length < MIN_SECRET_LENGTH) throw new Error(`memory token secret must be at least ${MIN_SECRET_LENGTH} characters`);
+  const subject = subjectOf(scope);
+  if (!SUBJECT.test(subject) && !(scope.kind !== "instance" && subject === NO_NAME)) {
+    throw new Error(`invalid memory token subject for scope ${scope.kind}`);
+  }
+  const payload = `${MEMORY_TOKEN_VERSION}.${scope.kind}.${subject}`;
+  return `${payload}.${mac(secret, payload)}`;
+}
+
+/** The scope a token grants, or undefined when it is malformed or not signed with this secret. */
+export function verifyMemoryToken(secret: string, token: string): MemoryScope | undefined {
+  const parts = token.split(".");
+  if (parts.length !== 4) return undefined;
+  const [version, kind, subject, given] = parts as [string, string, string, string];
+  if (version !== MEMORY_TOKEN_VERSION || !KINDS.includes(kind as MemoryScopeKind)) return undefined;
+  if (given.length !== MAC_LENGTH) return undefined;
+  const isInstance = kind === "instance";
+  if (!SUBJECT.test(subject) && (isInstance || subject !== NO_NAME)) return undefined;
+  const expected = Buffer.from(mac(secret, `${version}.${kind}.${subject}`));
+  const actual = Buffer.from(given);
+  if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) return undefined;
+  if (isInstance) return { kind: "instance", instance: subject };
+  const scope = { kind } as Exclude<MemoryScope, { kind: "instance" }>;
+  return subject === NO_NAME ? scope : { ...scope, name: subject };
+}
+
+/** Compare a presented token with a configured one in constant time (hashing first hides the length). */
+export function tokensEqual(presented: string, configured: string): boolean {
+  const a = createHash("sha256").update(presented).digest();
+  const b = createHash("sha256").update(configured).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** A short label for provenance and audit (`instance:assistant`, `channel:slack`, `gateway`). Never the token. */
+export function describeScope(scope: MemoryScope): string {
+  if (scope.kind === "instance") return `instance:${scope.instance}`;
+  return scope.name ? `${scope.kind}:${scope.name}` : scope.kind;
+}

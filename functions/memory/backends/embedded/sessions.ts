@@ -1,0 +1,191 @@
+import type {
+  AppendInput,
+  AppendOutcome,
+  CompactInput,
+  CompactResult,
+  GenerationGuarded,
+  OffsetPage,
+  ReadInput,
+  ResetInput,
+  SessionActivity,
+  StoredWindow,
+  TrimInput,
+  TrimOutcome,
+  WindowRequest,
+} from "../backend.ts";
+import type { SessionState } from "./state.ts";
+
+type Sessions = Map<string, SessionState>;
+
+function emptySession(now: number): SessionState {
+  return {
+    generation: 0,
+    activeAt: now,
+    head: 1,
+    seq: 0,
+    summaryJson: null,
+    summaryTokens: 0,
+    messages: [],
+    ids: new Map(),
+  };
+}
+
+function startOver(session: SessionState): void {
+  session.generation += 1;
+  session.head = session.seq + 1;
+  session.messages = [];
+  session.ids = new Map();
+  session.summaryJson = null;
+  session.summaryTokens = 0;
+}
+
+/** The newest messages that fit `last` and `maxTokens` (the summary is counted first when there is a budget). */
+function windowOf(session: SessionState, spec: WindowRequest): StoredWindow {
+  const total = session.messages.length;
+  let count = Math.min(spec.last, total);
+  let summaryJson = session.summaryJson;
+  if (spec.maxTokens !== undefined) {
+    let budget = spec.maxTokens;
+    if (summaryJson !== null) {
+      if (session.summaryTokens <= budget) budget -= session.summaryTokens;
+      else summaryJson = null;
+    }
+    let fitting = 0;
+    while (fitting < count) {
+      const message = session.messages[total - 1 - fitting]!;
+      if (message.tokens > budget) break;
+      budget -= message.tokens;
+      fitting += 1;
+    }
+    count = fitting;
+  }
+  return {
+    generation: session.generation,
+    expired: false,
+    summaryJson,
+    messagesJson: session.messages.slice(total - count).map((message) => message.json),
+    total,
+    truncated: count < total,
+  };
+}
+
+export function appendMessages(sessions: Sessions, key: string, input: AppendInput): AppendOutcome {
+  let session = sessions.get(key);
+  let reset = false;
+  if (!session) {
+    session = emptySession(input.now);
+    sessions.set(key, session);
+  } else if (session.activeAt < input.resetBefore) {
+    startOver(session);
+    reset = true;
+  }
+  const duplicates: string[] = [];
+  let appended = 0;
+  for (const message of input.messages) {
+    if (session.ids.has(message.id)) {
+      duplicates.push(message.id);
+      continue;
+    }
+    session.seq += 1;
+    session.ids.set(message.id, session.seq);
+    session.messages.push(message);
+    appended += 1;
+  }
+  session.activeAt = input.now;
+  const outcome: AppendOutcome = {
+    generation: session.generation,
+    reset,
+    appended,
+    duplicates,
+    total: session.messages.length,
+  };
+  if (input.window) outcome.window = windowOf(session, input.window);
+  return outcome;
+}
+
+export function readSession(sessions: Sessions, key: string, input: ReadInput): StoredWindow {
+  const session = sessions.get(key);
+  if (!session) {
+    return { generation: 0, expired: false, summaryJson: null, messagesJson: [], total: 0, truncated: false };
+  }
+  if (session.activeAt < input.resetBefore) {
+    return {
+      generation: session.generation,
+      expired: true,
+      summaryJson: null,
+      messagesJson: [],
+      total: 0,
+      truncated: false,
+    };
+  }
+  return windowOf(session, input.window);
+}
+
+export function trimSession(sessions: Sessions, key: string, input: TrimInput): GenerationGuarded<TrimOutcome> {
+  const session = sessions.get(key);
+  const generation = session?.generation ?? 0;
+  if (input.expectedGeneration !== undefined && input.expectedGeneration !== generation) return { ok: false, generation };
+  if (!session) return { ok: true, generation, removed: 0, total: 0 };
+  const removed = Math.max(0, session.messages.length - input.keepLast);
+  session.messages.splice(0, removed);
+  session.head += removed;
+  return { ok: true, generation, removed, total: session.messages.length };
+}
+
+export function compactSession(sessions: Sessions, key: string, input: CompactInput): CompactResult {
+  const session = sessions.get(key);
+  const generation = session?.generation ?? 0;
+  if (input.expectedGeneration !== undefined && input.expectedGeneration !== generation) {
+    return { kind: "generation_mismatch", generation };
+  }
+  const seq = session?.ids.get(input.throughId);
+  if (!session || seq === undefined) return { kind: "unknown_message" };
+  if (seq < session.head) {
+    return {
+      kind: "ok",
+      generation,
+      removed: 0,
+      total: session.messages.length,
+      alreadyCompacted: true,
+      summaryJson: session.summaryJson,
+    };
+  }
+  const removed = seq - session.head + 1;
+  session.messages.splice(0, removed);
+  session.head = seq + 1;
+  session.summaryJson = input.summaryJson;
+  session.summaryTokens = input.summaryTokens;
+  return {
+    kind: "ok",
+    generation,
+    removed,
+    total: session.messages.length,
+    alreadyCompacted: false,
+    summaryJson: input.summaryJson,
+  };
+}
+
+export function resetSession(
+  sessions: Sessions,
+  key: string,
+  input: ResetInput,
+): GenerationGuarded<{ generation: number }> {
+  let session = sessions.get(key);
+  const generation = session?.generation ?? 0;
+  if (input.expectedGeneration !== undefined && input.expectedGeneration !== generation) return { ok: false, generation };
+  if (!session) {
+    session = emptySession(input.now);
+    sessions.set(key, session);
+  }
+  startOver(session);
+  session.activeAt = input.now;
+  return { ok: true, generation: session.generation };
+}
+
+/** Most recently active first; equal times in descending key order (as Redis' ZREVRANGE orders them). */
+export function listSessions(sessions: Sessions, page: OffsetPage): { sessions: SessionActivity[]; more: boolean } {
+  const all = [...sessions]
+    .map(([sessionKey, session]) => ({ sessionKey, activeAt: session.activeAt }))
+    .sort((a, b) => b.activeAt - a.activeAt || (a.sessionKey < b.sessionKey ? 1 : a.sessionKey > b.sessionKey ? -1 : 0));
+  return { sessions: all.slice(page.offset, page.offset + page.limit), more: all.length > page.offset + page.limit };
+}
