@@ -15,6 +15,16 @@ const BATCH_JSON = "application/cloudevents-batch+json";
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const utf8 = new TextEncoder();
 
+/**
+ * The part of `Headers` the codec reads. A `Headers` object satisfies it; the broker's ingress passes a thin view over
+ * Node's already-lowercased header object instead, so the hot path does not build a `Headers` per request.
+ */
+export interface HeaderReader {
+  get(name: string): string | null;
+  has(name: string): boolean;
+  forEach(callback: (value: string, name: string) => void): void;
+}
+
 export interface DecodeOptions {
   maxBodyBytes?: number;
 }
@@ -24,7 +34,7 @@ export function mediaType(contentType: string | null | undefined): string {
 }
 
 /** How a message is encoded: structured, binary, or not a CloudEvent at all (sdk-go's ReadEncoding order). */
-export function detectMode(headers: Headers): EventMode | "batch" | undefined {
+export function detectMode(headers: HeaderReader): EventMode | "batch" | undefined {
   const media = mediaType(headers.get("content-type"));
   if (media === BATCH_JSON) return "batch";
   if (media.startsWith("application/cloudevents")) return "structured";
@@ -51,18 +61,18 @@ export async function decodeRequest(request: Request, options: DecodeOptions = {
  * Decode a message already read: a delivery's reply, say. Returns undefined when the message carries no event at all
  * (no ce-specversion, not structured) so callers can tell "no reply" from "a broken reply".
  */
-export function decodeMessageIfAny(headers: Headers, body: Uint8Array): CloudEvent | undefined {
+export function decodeMessageIfAny(headers: HeaderReader, body: Uint8Array): CloudEvent | undefined {
   const mode = detectMode(headers);
   if (mode === undefined) return undefined;
   if (mode === "batch") throw badRequest("batched CloudEvents are not supported");
   return decodeMessage(mode, headers, body);
 }
 
-export function decodeMessage(mode: EventMode, headers: Headers, body: Uint8Array): CloudEvent {
+export function decodeMessage(mode: EventMode, headers: HeaderReader, body: Uint8Array): CloudEvent {
   return validateEvent(mode === "binary" ? decodeBinary(headers, body) : decodeStructured(headers, body));
 }
 
-function decodeBinary(headers: Headers, body: Uint8Array): CloudEvent {
+function decodeBinary(headers: HeaderReader, body: Uint8Array): CloudEvent {
   const attributes: Record<string, string> = {};
   headers.forEach((value, name) => {
     if (name.length > 3 && name.startsWith("ce-")) {
@@ -74,7 +84,7 @@ function decodeBinary(headers: Headers, body: Uint8Array): CloudEvent {
   return body.byteLength > 0 ? { attributes, data: body } : { attributes };
 }
 
-function decodeStructured(headers: Headers, body: Uint8Array): CloudEvent {
+function decodeStructured(headers: HeaderReader, body: Uint8Array): CloudEvent {
   const media = mediaType(headers.get("content-type"));
   if (media !== STRUCTURED_JSON) throw badRequest(`unsupported structured format "${printable(media)}" (only JSON)`);
   let parsed: unknown;

@@ -1,0 +1,219 @@
+import { type CloudEvent, withAttributes } from "../cloudevent/event.ts";
+import type { DeliveryPolicy } from "../delivery/delivery-policy.ts";
+import { type ReplyVerdict, deliverWithRetries } from "../delivery/retry-loop.ts";
+import type { Transport } from "../delivery/transport.ts";
+import { type BrokerCounters, emptyCounters } from "./counters.ts";
+import { type Log, silentLog } from "./log.ts";
+import { Semaphore } from "./semaphore.ts";
+import type { CompiledTrigger } from "./trigger.ts";
+import { applyIngressTtl, withoutTtl, withTtl } from "./ttl.ts";
+
+/** Knative's broker stamps every pass through ingress with the arrival time. */
+export const EXT_ARRIVAL_TIME = "knativearrivaltime";
+
+export interface EmbeddedBrokerOptions {
+  namespace: string;
+  name: string;
+  /** The Broker's own `spec.delivery`, already read; Triggers without one inherit it. */
+  delivery?: DeliveryPolicy;
+  transport: Transport;
+  /** The address replies are "sent" to; named in `knativeerrordest` when the broker refuses a reply. */
+  address: string;
+  /**
+   * Bound on deliveries not yet finished (queued, in flight or waiting for a retry). A new event whose deliveries
+   * would exceed it is refused with 429 instead of growing memory without bound.
+   */
+  maxPendingDeliveries?: number;
+  /** Bound on the bytes those deliveries hold (event data is counted once per delivery). */
+  maxPendingBytes?: number;
+  /** HTTP attempts in flight at once; more wait their turn (Knative keeps 100 idle connections per host). */
+  maxConcurrentAttempts?: number;
+  maxResponseBytes: number;
+  log?: Log;
+}
+
+export type IngestResult = { status: 202 } | { status: 400 | 429 | 503; reason: string };
+
+/**
+ * One Knative Broker: takes events in (TTL, arrival time), matches them against its Triggers and delivers each
+ * match asynchronously with the Trigger's delivery settings; replies come back in as new arrivals.
+ */
+export class EmbeddedBroker {
+  readonly namespace: string;
+  readonly name: string;
+  readonly delivery: DeliveryPolicy | undefined;
+  readonly counters: BrokerCounters = emptyCounters();
+  private triggers: CompiledTrigger[] = [];
+  private readonly transport: Transport;
+  private readonly address: string;
+  private readonly maxPendingDeliveries: number;
+  private readonly maxPendingBytes: number;
+  private readonly maxResponseBytes: number;
+  private readonly log: Log;
+  private readonly abort = new AbortController();
+  private pendingDeliveries = 0;
+  private pendingBytes = 0;
+  private idleWaiters: Array<() => void> = [];
+  private closed = false;
+
+  constructor(options: EmbeddedBrokerOptions) {
+    this.namespace = options.namespace;
+    this.name = options.name;
+    this.delivery = options.delivery;
+    this.address = options.address;
+    this.maxPendingDeliveries = options.maxPendingDeliveries ?? 10_000;
+    this.maxPendingBytes = options.maxPendingBytes ?? 256 * 1024 * 1024;
+    this.maxResponseBytes = options.maxResponseBytes;
+    this.log = options.log ?? silentLog;
+    const semaphore = new Semaphore(options.maxConcurrentAttempts ?? 256);
+    const transport = options.transport;
+    this.transport = async (request) => {
+      const wait = semaphore.acquire();
+      if (wait) await wait;
+      try {
+        return await transport(request);
+      } finally {
+        semaphore.release();
+      }
+    };
+  }
+
+  setTriggers(triggers: CompiledTrigger[]): void {
+    this.triggers = triggers.filter((t) => t.namespace === this.namespace && t.broker === this.name);
+  }
+
+  getTriggers(): readonly CompiledTrigger[] {
+    return this.triggers;
+  }
+
+  get pending(): number {
+    return this.pendingDeliveries;
+  }
+
+  /**
+   * Take one validated event in, as ingress does: TTL, arrival time, Trigger matching, then one asynchronous
+   * delivery per matching Trigger. Returns once the deliveries are queued (the ingress then answers 202).
+   */
+  ingest(incoming: CloudEvent, passThrough: Record<string, string>): IngestResult {
+    if (this.closed) {
+      this.counters.rejected++;
+      return { status: 503, reason: "the broker is shutting down" };
+    }
+    const ttl = applyIngressTtl(incoming);
+    if (!ttl.ok) {
+      this.counters.rejected++;
+      return { status: 400, reason: "knativebrokerttl exhausted: the event has passed through brokers too many times" };
+    }
+    const arrived = withAttributes(ttl.event, { [EXT_ARRIVAL_TIME]: new Date().toISOString() });
+    // Subscribers never see the TTL; filters are evaluated on the event exactly as it will be delivered.
+    const event = withoutTtl(arrived);
+    const matches: CompiledTrigger[] = [];
+    for (const trigger of this.triggers) {
+      if (trigger.filter(event.attributes)) matches.push(trigger);
+    }
+    if (matches.length === 0) {
+      this.counters.accepted++;
+      this.counters.unmatched++;
+      return { status: 202 };
+    }
+    const bytes = (event.data?.byteLength ?? 0) + 1024;
+    if (
+      this.pendingDeliveries + matches.length > this.maxPendingDeliveries ||
+      this.pendingBytes + bytes * matches.length > this.maxPendingBytes
+    ) {
+      this.counters.rejected++;
+      return { status: 429, reason: "the broker's delivery queue is full; retry later" };
+    }
+    this.counters.accepted++;
+    for (const trigger of matches) {
+      this.pendingDeliveries++;
+      this.pendingBytes += bytes;
+      void this.deliver(trigger, event, ttl.ttl, passThrough).finally(() => {
+        this.pendingDeliveries--;
+        this.pendingBytes -= bytes;
+        if (this.pendingDeliveries === 0) this.wakeIdle();
+      });
+    }
+    return { status: 202 };
+  }
+
+  private async deliver(trigger: CompiledTrigger, event: CloudEvent, ttl: number, passThrough: Record<string, string>) {
+    const counters = this.counters;
+    try {
+      const outcome = await deliverWithRetries(this.transport, trigger.subscriber, event, trigger.delivery, {
+        headers: { ...passThrough, prefer: "reply", "kn-namespace": trigger.namespace },
+        deadLetterHeaders: { ...passThrough, "kn-namespace": trigger.namespace },
+        maxResponseBytes: this.maxResponseBytes,
+        signal: this.abort.signal,
+        onReply: (reply, headers) => this.ingestReply(reply, ttl, headers),
+        onRetry: () => {
+          counters.retried++;
+        },
+        onDeadLetterRetry: () => {
+          counters.retried++;
+        },
+      });
+      const fields = { trigger: `${trigger.namespace}/${trigger.name}`, id: event.attributes.id, type: event.attributes.type };
+      if (outcome.kind === "delivered") {
+        counters.delivered++;
+      } else if (outcome.kind === "dead-lettered") {
+        counters.deadLettered++;
+        this.log.warn({ ...fields, attempts: outcome.attempts, reason: outcome.reason }, "delivery failed, event sent to the dead-letter sink");
+      } else {
+        counters.dropped++;
+        this.log.warn({ ...fields, attempts: outcome.attempts, reason: outcome.reason }, "delivery failed, event dropped");
+      }
+    } catch (error) {
+      counters.dropped++;
+      this.log.error({ trigger: trigger.name, err: error }, "delivery crashed");
+    }
+  }
+
+  /** A subscriber's reply re-enters this broker with the delivered event's TTL restored (ingest decrements it). */
+  private ingestReply(reply: CloudEvent, ttl: number, headers: Record<string, string>): ReplyVerdict {
+    const result = this.ingest(withTtl(reply, ttl), headers);
+    if (result.status === 202) {
+      this.counters.replies++;
+      return { accepted: true };
+    }
+    return {
+      accepted: false,
+      status: result.status,
+      retryable: result.status !== 400,
+      reason: result.reason,
+      destination: this.address,
+    };
+  }
+
+  /** Resolves when no delivery is pending. */
+  idle(): Promise<void> {
+    if (this.pendingDeliveries === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /**
+   * Finish in-flight deliveries (retries and replies included) until `deadlineMs`, then abort what is left: those
+   * deliveries count as dropped and are logged. Replies of in-flight deliveries are still taken in while draining
+   * (they are part of the work being finished); the ingress stops taking outside events before drain is called.
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<"deadline">((resolve) => {
+      timer = setTimeout(() => resolve("deadline"), deadlineMs);
+    });
+    const first = await Promise.race([this.idle().then(() => "idle" as const), deadline]);
+    clearTimeout(timer);
+    this.closed = true;
+    if (first === "deadline") {
+      this.log.warn({ broker: `${this.namespace}/${this.name}`, pending: this.pendingDeliveries }, "shutdown deadline reached, aborting deliveries");
+      this.abort.abort();
+      await this.idle();
+    }
+  }
+}

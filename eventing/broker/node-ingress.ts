@@ -1,0 +1,67 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { CloudEventError } from "../cloudevent/errors.ts";
+import { nodeHeaderReader } from "../cloudevent/node-headers.ts";
+import type { Ingress, IngressRequest, IngressResponse } from "./ingress.ts";
+
+/** Serve the ingress on Node's HTTP server directly: the hot path builds no Web Request and no Headers. */
+export function ingressRequestFromNode(req: IncomingMessage): IngressRequest {
+  const url = req.url ?? "/";
+  const query = url.indexOf("?");
+  return {
+    method: req.method ?? "GET",
+    path: query >= 0 ? url.slice(0, query) : url,
+    headers: nodeHeaderReader(req.headers),
+    readBody: (maxBytes) => readNodeBody(req, maxBytes),
+    discardBody: () => {
+      req.resume();
+    },
+  };
+}
+
+export async function serveIngressOnNode(ingress: Ingress, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let response: IngressResponse;
+  try {
+    response = await ingress.handle(ingressRequestFromNode(req));
+  } catch {
+    response = { status: 500, headers: { "content-type": "text/plain; charset=utf-8" }, body: "internal error\n" };
+  }
+  writeNodeResponse(res, response);
+}
+
+export function writeNodeResponse(res: ServerResponse, response: IngressResponse): void {
+  if (res.headersSent || res.destroyed) return;
+  const headers: Record<string, string | number> = { ...response.headers, "content-length": Buffer.byteLength(response.body) };
+  res.writeHead(response.status, headers);
+  res.end(response.body);
+}
+
+/** Read a request body up to `maxBytes`; beyond that, stop reading and throw 413 (the caller closes the connection). */
+export function readNodeBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > maxBytes) {
+    req.pause();
+    return Promise.reject(tooLarge(maxBytes));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > maxBytes) {
+        req.off("data", onData);
+        req.pause();
+        reject(tooLarge(maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on("data", onData);
+    req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.once("error", (error) => reject(new CloudEventError(400, `request body could not be read: ${error.message}`)));
+    req.once("aborted", () => reject(new CloudEventError(400, "request aborted")));
+  });
+}
+
+function tooLarge(maxBytes: number): CloudEventError {
+  return new CloudEventError(413, `request body exceeds the limit of ${maxBytes} bytes`);
+}

@@ -1,0 +1,37 @@
+import type { CloudEvent } from "../cloudevent/event.ts";
+import { withAttributes } from "../cloudevent/event.ts";
+
+/**
+ * The broker TTL (pkg/broker/ttl.go and the ingress TTLDefaulter): how many more passes through a broker an event
+ * may make, so reply loops end.
+ *
+ * On every pass through ingress: absent (or not an integer) -> 255; present -> decremented by one, floor 0. The
+ * ingress then refuses (400) an event whose TTL is 0 or less. As implemented, the check runs after the decrement,
+ * so an event arriving with TTL 1 is refused: the semantics file's "0 or less on arrival" is read that way here.
+ * The extension is removed before delivery to a subscriber and put back (with the value the delivered event had)
+ * on that subscriber's reply, which the next ingress pass decrements again.
+ */
+export const TTL_EXTENSION = "knativebrokerttl";
+export const DEFAULT_TTL = 255;
+
+export type TtlVerdict = { ok: true; event: CloudEvent; ttl: number } | { ok: false; ttl: number };
+
+export function applyIngressTtl(event: CloudEvent): TtlVerdict {
+  const raw = event.attributes[TTL_EXTENSION];
+  let ttl: number;
+  if (raw === undefined || !/^-?\d+$/.test(raw.trim())) {
+    ttl = DEFAULT_TTL;
+  } else {
+    ttl = Math.max(0, Number(raw.trim()) - 1);
+  }
+  if (ttl <= 0) return { ok: false, ttl };
+  return { ok: true, ttl, event: withAttributes(event, { [TTL_EXTENSION]: String(ttl) }) };
+}
+
+export function withoutTtl(event: CloudEvent): CloudEvent {
+  return event.attributes[TTL_EXTENSION] === undefined ? event : withAttributes(event, { [TTL_EXTENSION]: undefined });
+}
+
+export function withTtl(event: CloudEvent, ttl: number): CloudEvent {
+  return withAttributes(event, { [TTL_EXTENSION]: String(ttl) });
+}
