@@ -1,0 +1,74 @@
+/**
+ * What every render module needs: the config, its function inventory, the namespace, and how to name and label
+ * things. Built once per render; pure data.
+ */
+import { type FunctionSpec, listFunctions } from "../config/functions.ts";
+import type { PlatformConfig } from "../config/schema.ts";
+import { LABEL_CHANNEL, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_SKILL } from "./conventions.ts";
+import type { ObjectReference, RenderedObject } from "./types.ts";
+
+export interface RenderContext {
+  config: PlatformConfig;
+  namespace: string;
+  functions: FunctionSpec[];
+  brokerName: string;
+}
+
+export function createContext(config: PlatformConfig): RenderContext {
+  return { config, namespace: config.metadata.namespace, functions: listFunctions(config), brokerName: config.broker.name };
+}
+
+/** Labels every rendered object carries. */
+export function baseLabels(ctx: RenderContext, name: string): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": name,
+    "app.kubernetes.io/instance": ctx.config.metadata.name,
+    "app.kubernetes.io/part-of": "knclaw",
+    "app.kubernetes.io/managed-by": "knclaw",
+  };
+}
+
+/** Labels of a function's objects: base labels plus component and instance/channel/skill. */
+export function functionLabels(ctx: RenderContext, fn: FunctionSpec): Record<string, string> {
+  const labels: Record<string, string> = { ...baseLabels(ctx, fn.name), [LABEL_COMPONENT]: fn.component };
+  if (fn.instance !== undefined) labels[LABEL_INSTANCE] = fn.instance;
+  if (fn.channel !== undefined) labels[LABEL_CHANNEL] = fn.channel;
+  if (fn.skill !== undefined) labels[LABEL_SKILL] = fn.skill;
+  return labels;
+}
+
+export function metadata(
+  ctx: RenderContext,
+  name: string,
+  labels: Record<string, string>,
+  annotations?: Record<string, string>,
+): RenderedObject["metadata"] {
+  return {
+    name,
+    namespace: ctx.namespace,
+    labels,
+    ...(annotations && Object.keys(annotations).length > 0 ? { annotations } : {}),
+  };
+}
+
+/** Cluster-local URL of a ksvc in the platform namespace. */
+export function serviceUrl(ctx: RenderContext, name: string): string {
+  return `http://${name}.${ctx.namespace}.svc.${ctx.config.network.clusterDomain}`;
+}
+
+/** The MT channel-based broker's ingress address for this platform's broker. */
+export function brokerIngressUrl(ctx: RenderContext): string {
+  return `http://broker-ingress.${ctx.config.network.eventingNamespace}.svc.${ctx.config.network.clusterDomain}/${ctx.namespace}/${ctx.brokerName}`;
+}
+
+export function ksvcRef(name: string): ObjectReference {
+  return { apiVersion: "serving.knative.dev/v1", kind: "Service", name };
+}
+
+export function brokerRef(ctx: RenderContext): ObjectReference {
+  return { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: ctx.brokerName };
+}
+
+export function findFunction(ctx: RenderContext, name: string): FunctionSpec | undefined {
+  return ctx.functions.find((fn) => fn.name === name);
+}

@@ -1,0 +1,58 @@
+/**
+ * config -> Knative + Kubernetes objects. Pure and deterministic: the same config renders the same objects in the
+ * same order (by kind in apply order, then namespace and name), so rendered YAML diffs cleanly and `knclaw dev`
+ * sees exactly what a cluster would get.
+ */
+import type { PlatformConfig } from "../config/schema.ts";
+import { renderBroker } from "./broker.ts";
+import { createContext } from "./context.ts";
+import { renderNamespace } from "./namespace.ts";
+import { renderDefaultDeny, renderNetworkPolicy } from "./network-policies.ts";
+import { renderPingSources } from "./ping-sources.ts";
+import { renderServiceAccount, renderSkillRbac } from "./rbac.ts";
+import { renderService } from "./services.ts";
+import { renderSinkBinding } from "./sink-bindings.ts";
+import { renderTriggers } from "./triggers.ts";
+import type { RenderedObject } from "./types.ts";
+
+/** Apply order: what others refer to (or live in) first. */
+export const KIND_ORDER = [
+  "Namespace",
+  "ServiceAccount",
+  "Role",
+  "RoleBinding",
+  "NetworkPolicy",
+  "Broker",
+  "Service",
+  "SinkBinding",
+  "Trigger",
+  "PingSource",
+] as const;
+
+export function render(config: PlatformConfig): RenderedObject[] {
+  const ctx = createContext(config);
+  const objects: RenderedObject[] = [...renderNamespace(ctx), ...renderDefaultDeny(ctx), renderBroker(ctx)];
+  for (const fn of ctx.functions) {
+    objects.push(renderServiceAccount(ctx, fn), ...renderSkillRbac(ctx, fn));
+    if (config.network.egressPolicies) objects.push(renderNetworkPolicy(ctx, fn));
+    objects.push(renderService(ctx, fn));
+    if (fn.producer) objects.push(renderSinkBinding(ctx, fn));
+  }
+  objects.push(...renderTriggers(ctx), ...renderPingSources(ctx));
+  return sortObjects(objects);
+}
+
+export function sortObjects(objects: RenderedObject[]): RenderedObject[] {
+  const rank = (kind: string) => {
+    const index = (KIND_ORDER as readonly string[]).indexOf(kind);
+    return index < 0 ? KIND_ORDER.length : index;
+  };
+  const key = (o: RenderedObject) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+  return [...objects].sort((a, b) => rank(a.kind) - rank(b.kind) || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+export { type RenderedObject, objectId } from "./types.ts";
+export { manifestFiles, toYaml, writeManifests } from "./yaml.ts";
+export { RESTRICTED_SECURITY_CONTEXT } from "./services.ts";
+export { AGENT_ROUTES, CHANNEL_ROUTES, GATEWAY_CHANNEL } from "./triggers.ts";
+export * from "./conventions.ts";

@@ -1,0 +1,38 @@
+/**
+ * One PingSource per instance schedule. Ticks go to the broker like any other event; the `agent-<i>-ping` Trigger
+ * routes them by the `knclawinstance` extension set through ceOverrides, and `knclawschedule` names the schedule.
+ * The data is the schedule's task (the catalog's PingData).
+ */
+import { EXT_INSTANCE, EXT_SCHEDULE } from "../../eventing/catalog/attributes.ts";
+import { LABEL_COMPONENT, LABEL_INSTANCE, LABEL_ROUTE } from "./conventions.ts";
+import { type RenderContext, baseLabels, brokerRef, metadata } from "./context.ts";
+import { stableJson } from "./env.ts";
+import type { RenderedObject } from "./types.ts";
+
+export function renderPingSources(ctx: RenderContext): RenderedObject[] {
+  const out: RenderedObject[] = [];
+  for (const [name, instance] of Object.entries(ctx.config.instances)) {
+    for (const schedule of instance.schedules) {
+      const objectName = `agent-${name}-${schedule.name}`;
+      out.push({
+        apiVersion: "sources.knative.dev/v1",
+        kind: "PingSource",
+        metadata: metadata(ctx, objectName, {
+          ...baseLabels(ctx, objectName),
+          [LABEL_COMPONENT]: "agent",
+          [LABEL_INSTANCE]: name,
+          [LABEL_ROUTE]: `agent-${name}`,
+        }),
+        spec: {
+          schedule: schedule.schedule,
+          ...(schedule.timezone !== undefined ? { timezone: schedule.timezone } : {}),
+          contentType: "application/json",
+          data: stableJson({ task: schedule.task, concurrencyPolicy: schedule.concurrencyPolicy }),
+          sink: { ref: brokerRef(ctx) },
+          ceOverrides: { extensions: { [EXT_INSTANCE]: name, [EXT_SCHEDULE]: schedule.name } },
+        },
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,19 @@
+/**
+ * Event producers learn where to send from K_SINK, which a SinkBinding injects into the ksvc: the broker's
+ * address. Producers are the channel adapters, the gateway, the agents and the deadletter function (replay).
+ */
+import type { FunctionSpec } from "../config/functions.ts";
+import { type RenderContext, brokerRef, functionLabels, ksvcRef, metadata } from "./context.ts";
+import type { RenderedObject } from "./types.ts";
+
+export function renderSinkBinding(ctx: RenderContext, fn: FunctionSpec): RenderedObject {
+  return {
+    apiVersion: "sources.knative.dev/v1",
+    kind: "SinkBinding",
+    metadata: metadata(ctx, `${fn.name}-sink`, functionLabels(ctx, fn)),
+    spec: {
+      subject: ksvcRef(fn.name),
+      sink: { ref: brokerRef(ctx) },
+    },
+  };
+}

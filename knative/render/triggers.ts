@@ -1,0 +1,152 @@
+/**
+ * Routing is by Trigger filter, never by code (DESIGN.md §3). Each route is rendered as one Trigger per event type
+ * with `spec.filter.attributes` (exact match on `type` plus the routing extension), not as one Trigger with
+ * `spec.filters` and `any`: attribute filters work on every Knative release, while on a cluster whose Trigger CRD
+ * predates `spec.filters` (or has new-trigger-filters off) the field would be pruned or ignored and the Trigger would
+ * match every event. The route a Trigger belongs to is its `knclaw.dev/route` label (`agent-<instance>`,
+ * `skill-<name>`, `channel-<type>`, `gateway`).
+ *
+ * - agent-<i>: message.received, run.requested, ping, tool.completed, approval.decided with knclawinstance=<i>
+ * - skill-<s>: tool.requested with knclawskill=<s> (an external skill's Trigger points at its URL)
+ * - channel-<t>: message.send and approval.requested with knclawchannel=<t>
+ * - gateway (the `http` channel's adapter): message.send and approval.requested with knclawchannel=http, and the run
+ *   outcomes run.completed / run.failed of every instance.
+ */
+import { EXT_CHANNEL, EXT_INSTANCE, EXT_SKILL } from "../../eventing/catalog/attributes.ts";
+import * as T from "../../eventing/catalog/types.ts";
+import type { Delivery as DeliveryConfig } from "../config/primitives.ts";
+import { deadLetterSink, deliverySpec } from "./broker.ts";
+import { LABEL_COMPONENT, LABEL_INSTANCE, LABEL_ROUTE, LABEL_SKILL, LABEL_CHANNEL } from "./conventions.ts";
+import { type RenderContext, baseLabels, ksvcRef, metadata } from "./context.ts";
+import type { Destination, RenderedObject } from "./types.ts";
+
+/** Event types delivered to an agent instance, with the Trigger name suffix for each. */
+export const AGENT_ROUTES: ReadonlyArray<readonly [suffix: string, type: string]> = [
+  ["message-received", T.MESSAGE_RECEIVED],
+  ["run-requested", T.RUN_REQUESTED],
+  ["ping", T.PING],
+  ["tool-completed", T.TOOL_COMPLETED],
+  ["approval-decided", T.APPROVAL_DECIDED],
+];
+
+export const CHANNEL_ROUTES: ReadonlyArray<readonly [suffix: string, type: string]> = [
+  ["message-send", T.MESSAGE_SEND],
+  ["approval-requested", T.APPROVAL_REQUESTED],
+];
+
+/** The channel type the gateway answers for. */
+export const GATEWAY_CHANNEL = "http";
+
+interface TriggerSpec {
+  name: string;
+  route: string;
+  component: string;
+  extraLabels: Record<string, string>;
+  attributes: Record<string, string>;
+  subscriber: Destination;
+  delivery?: DeliveryConfig;
+}
+
+function trigger(ctx: RenderContext, spec: TriggerSpec): RenderedObject {
+  const labels = {
+    ...baseLabels(ctx, spec.name),
+    [LABEL_COMPONENT]: spec.component,
+    [LABEL_ROUTE]: spec.route,
+    ...spec.extraLabels,
+  };
+  const body: Record<string, unknown> = {
+    broker: ctx.brokerName,
+    filter: { attributes: spec.attributes },
+    subscriber: spec.subscriber,
+  };
+  if (spec.delivery !== undefined) {
+    // A Trigger's delivery replaces the Broker's wholesale: carry the dead-letter sink over, or failures are dropped.
+    const delivery = deliverySpec(spec.delivery);
+    const sink = deadLetterSink(ctx);
+    if (sink !== undefined) delivery.deadLetterSink = sink;
+    body.delivery = delivery;
+  }
+  return { apiVersion: "eventing.knative.dev/v1", kind: "Trigger", metadata: metadata(ctx, spec.name, labels), spec: body };
+}
+
+export function renderTriggers(ctx: RenderContext): RenderedObject[] {
+  const config = ctx.config;
+  const out: RenderedObject[] = [];
+  for (const [name, instance] of Object.entries(config.instances)) {
+    const route = `agent-${name}`;
+    for (const [suffix, type] of AGENT_ROUTES) {
+      out.push(
+        trigger(ctx, {
+          name: `${route}-${suffix}`,
+          route,
+          component: "agent",
+          extraLabels: { [LABEL_INSTANCE]: name },
+          attributes: { type, [EXT_INSTANCE]: name },
+          subscriber: { ref: ksvcRef(route) },
+          ...(instance.delivery ? { delivery: instance.delivery } : {}),
+        }),
+      );
+    }
+  }
+  for (const [type, channel] of Object.entries(config.channels)) {
+    if (channel === undefined || !channel.enabled) continue;
+    const route = `channel-${type}`;
+    for (const [suffix, eventType] of CHANNEL_ROUTES) {
+      out.push(
+        trigger(ctx, {
+          name: `${route}-${suffix}`,
+          route,
+          component: "channel",
+          extraLabels: { [LABEL_CHANNEL]: type },
+          attributes: { type: eventType, [EXT_CHANNEL]: type },
+          subscriber: { ref: ksvcRef(route) },
+        }),
+      );
+    }
+  }
+  if (config.gateway.enabled) {
+    for (const [suffix, eventType] of CHANNEL_ROUTES) {
+      out.push(
+        trigger(ctx, {
+          name: `gateway-${suffix}`,
+          route: "gateway",
+          component: "gateway",
+          extraLabels: {},
+          attributes: { type: eventType, [EXT_CHANNEL]: GATEWAY_CHANNEL },
+          subscriber: { ref: ksvcRef("gateway") },
+        }),
+      );
+    }
+    for (const [suffix, eventType] of [
+      ["run-completed", T.RUN_COMPLETED],
+      ["run-failed", T.RUN_FAILED],
+    ] as const) {
+      out.push(
+        trigger(ctx, {
+          name: `gateway-${suffix}`,
+          route: "gateway",
+          component: "gateway",
+          extraLabels: {},
+          attributes: { type: eventType },
+          subscriber: { ref: ksvcRef("gateway") },
+        }),
+      );
+    }
+  }
+  for (const [name, skill] of Object.entries(config.skills)) {
+    if (!skill.enabled) continue;
+    const route = `skill-${name}`;
+    out.push(
+      trigger(ctx, {
+        name: route,
+        route,
+        component: "skill",
+        extraLabels: { [LABEL_SKILL]: name },
+        attributes: { type: T.TOOL_REQUESTED, [EXT_SKILL]: name },
+        subscriber: skill.external !== undefined ? { uri: skill.external.url } : { ref: ksvcRef(route) },
+        ...(skill.delivery ? { delivery: skill.delivery } : {}),
+      }),
+    );
+  }
+  return out;
+}
