@@ -6,8 +6,8 @@ import { discoverSkills, loadSkillFolder } from "../../skills/package/loader.ts"
 import { SkillManifest } from "../../skills/package/manifest.ts";
 import { checkGating, parseSkillDoc, SkillDocError } from "../../skills/package/skill-doc.ts";
 import { assembleSkill, SkillPackageError } from "../../skills/package/skill-package.ts";
-import { defineTool, toolJsonSchema } from "../../skills/package/tool.ts";
-import { ToolFailure } from "../../skills/package/tool-failure.ts";
+import { declareTool } from "../../skills/package/tool.ts";
+import { toolInputSchema } from "../../skills/runtime/define.ts";
 
 const fixtures = new URL("./fixtures/", import.meta.url).pathname;
 
@@ -107,11 +107,11 @@ describe("loading skill folders", () => {
 
   it("loads a skill with tools: manifest flags joined, JSON Schema rendered from zod", async () => {
     const skill = await loadSkillFolder(join(fixtures, "echo"));
-    expect(skill.tools.map((t) => t.definition.name)).toEqual(["echo", "shout"]);
+    expect(skill.tools.map((t) => t.declaration.name)).toEqual(["echo", "shout"]);
     const echo = skill.tools[0]!;
     expect(echo.policy).toEqual({ mutates: false, approval: false, groups: ["echo:read"] });
     expect(skill.tools[1]!.policy).toEqual({ mutates: true, approval: true, groups: [] });
-    expect(echo.jsonSchema).toMatchObject({
+    expect(echo.inputSchema).toMatchObject({
       type: "object",
       properties: {
         text: { type: "string", maxLength: 100 },
@@ -140,7 +140,7 @@ describe("loading skill folders", () => {
 
 describe("manifest and tools", () => {
   const doc = parseSkillDoc("---\nname: t\ndescription: d\n---\n");
-  const tool = defineTool({ name: "a", description: "a", input: z.object({ x: z.string() }) });
+  const tool = declareTool({ name: "a", description: "a", input: z.object({ x: z.string() }) });
 
   it("refuses wildcard and privilege-granting RBAC", () => {
     const base = { tools: {} };
@@ -177,19 +177,14 @@ describe("manifest and tools", () => {
   });
 
   it("refuses argument schemas that cannot be published faithfully", () => {
-    const bad = defineTool({ name: "b", description: "b", input: z.object({ when: z.date() }) });
-    expect(() => toolJsonSchema(bad)).toThrow();
-    const notObject = defineTool({ name: "c", description: "c", input: z.string() });
-    expect(() => toolJsonSchema(notObject)).toThrow(/object/);
-  });
-
-  it("ToolFailure carries its class, retryability and retry-after", () => {
-    expect(new ToolFailure("RateLimited", "slow down", { retryAfterSeconds: 3 }).toToolError()).toEqual({
-      class: "RateLimited",
-      message: "slow down",
-      retryable: true,
-      retryAfterSeconds: 3,
-    });
-    expect(new ToolFailure("NotFound", "gone").toToolError().retryable).toBe(false);
+    const bad = declareTool({ name: "b", description: "b", input: z.object({ when: z.date() }) });
+    expect(() => assembleSkill(doc, { tools: { b: { mutates: false, approval: false } } }, [bad])).toThrow(
+      SkillPackageError,
+    );
+    const notObject = declareTool({ name: "c", description: "c", input: z.string() });
+    expect(() => assembleSkill(doc, { tools: { c: { mutates: false, approval: false } } }, [notObject])).toThrow(
+      /object/,
+    );
+    expect(() => toolInputSchema({ ...notObject, handler: () => 1 })).toThrow(/object/);
   });
 });
