@@ -29,6 +29,9 @@ export function print(node: CesqlNode): string {
   }
 }
 
+// Prefix operators are parenthesized too: `NOT a = b` means `(NOT a) = b`, which few readers would guess.
+const COMPOUND: ReadonlySet<CesqlNode["kind"]> = new Set(["binary", "like", "in", "not", "negate"]);
+
 function operand(node: CesqlNode): string {
-  return node.kind === "binary" || node.kind === "like" || node.kind === "in" ? `(${print(node)})` : print(node);
+  return COMPOUND.has(node.kind) ? `(${print(node)})` : print(node);
 }
