@@ -2,50 +2,61 @@ import { z } from "zod";
 import { InstanceName } from "../catalog/shared.ts";
 
 /**
- * What one channel adapter knows about the agent instances it serves: which workspace / chat / phone number goes to
- * which instance, and who may talk to each instance. The renderer writes it as JSON into the adapter's
- * `KNCLAW_CHANNEL_CONFIG` environment variable (it holds no secret; secrets come from the adapter's own Secret).
+ * What one channel adapter knows about the agent instances it serves: which workspace / chat / sender goes to which
+ * instance, and who may talk. The renderer writes the `channels.<type>` section of knclaw.yaml (routes,
+ * defaultInstance, access, allow, deny, instances) as JSON into the adapter's `KNCLAW_CHANNEL_CONFIG` environment
+ * variable; it holds no secret (secrets come from the adapter's own Secret).
  */
 export const CHANNEL_CONFIG_ENV = "KNCLAW_CHANNEL_CONFIG";
 
 const key = z.string().min(1).max(256);
+const patterns = z.array(key).max(4096).default([]);
 
 export const ChannelRoute = z
   .object({
-    /** Slack team, Discord guild, WhatsApp business phone-number id, Telegram bot: whatever the platform scopes by. */
+    /** Slack team, Discord guild, WhatsApp business phone-number id. */
     workspace: key.optional(),
     /** Slack channel, Telegram chat id, Discord channel, WhatsApp sender number. */
     conversation: key.optional(),
+    /** A platform user id. */
+    sender: key.optional(),
     instance: InstanceName,
   })
   .strict();
 export type ChannelRoute = z.infer<typeof ChannelRoute>;
 
 /**
- * `pairing` (default): allow-listed and paired senders talk, unknown senders get a pairing code.
- * `allowlist`: only allow-listed senders talk; others are ignored. `open`: everyone but the deny-list talks.
+ * `pairing` (default): allow-listed and paired senders talk; an unknown sender gets a pairing code.
+ * `allowlist`: only allow-listed (or paired) senders talk; others are ignored.
+ * `open`: everyone but the deny-list talks.
  */
 export const AccessMode = z.enum(["pairing", "allowlist", "open"]);
 export type AccessMode = z.infer<typeof AccessMode>;
 
 /** Sender patterns: a platform user id, `<workspace>/<user id>`, `person:<knclaw person>`, or `*`. */
-export const InstanceAccess = z
-  .object({
-    mode: AccessMode.default("pairing"),
-    allow: z.array(key).max(4096).default([]),
-    deny: z.array(key).max(4096).default([]),
-  })
-  .strict();
-export type InstanceAccess = z.infer<typeof InstanceAccess>;
+export const InstanceAccessLists = z.object({ allow: patterns, deny: patterns }).strict();
 
 export const ChannelAdapterConfig = z
   .object({
-    /** First matching route wins; a route with no workspace and no conversation matches everything. */
+    /** First matching route wins, then `defaultInstance`. */
     routes: z.array(ChannelRoute).max(4096).default([]),
-    access: z.record(InstanceName, InstanceAccess).default({}),
+    defaultInstance: InstanceName.optional(),
+    access: AccessMode.default("pairing"),
+    /** Channel-wide lists, applying to every instance. */
+    allow: patterns,
+    deny: patterns,
+    /** Per-instance lists, added to the channel-wide ones. */
+    instances: z.record(InstanceName, InstanceAccessLists).default({}),
   })
   .strict();
 export type ChannelAdapterConfig = z.infer<typeof ChannelAdapterConfig>;
+
+/** The lists and mode that apply to one instance: channel-wide and per-instance lists together. */
+export interface InstanceAccess {
+  mode: AccessMode;
+  allow: string[];
+  deny: string[];
+}
 
 export function parseChannelConfig(raw: string | undefined): ChannelAdapterConfig {
   if (raw === undefined || raw.trim() === "") return ChannelAdapterConfig.parse({});
@@ -63,19 +74,25 @@ export function parseChannelConfig(raw: string | undefined): ChannelAdapterConfi
   return parsed.data;
 }
 
-/** The instance a workspace / conversation is routed to; undefined when no route matches. */
+/** The instance a message is routed to; undefined when no route matches and there is no default. */
 export function routeInstance(
   config: ChannelAdapterConfig,
-  where: { workspace?: string | undefined; conversation: string },
+  where: { workspace?: string | undefined; conversation: string; sender?: string | undefined },
 ): string | undefined {
   for (const route of config.routes) {
     if (route.workspace !== undefined && route.workspace !== where.workspace) continue;
     if (route.conversation !== undefined && route.conversation !== where.conversation) continue;
+    if (route.sender !== undefined && route.sender !== where.sender) continue;
     return route.instance;
   }
-  return undefined;
+  return config.defaultInstance;
 }
 
 export function accessFor(config: ChannelAdapterConfig, instance: string): InstanceAccess {
-  return config.access[instance] ?? InstanceAccess.parse({});
+  const own = config.instances[instance];
+  return {
+    mode: config.access,
+    allow: [...config.allow, ...(own?.allow ?? [])],
+    deny: [...config.deny, ...(own?.deny ?? [])],
+  };
 }

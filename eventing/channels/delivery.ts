@@ -4,6 +4,7 @@ import type { ChannelType, ReplyRoute } from "../catalog/shared.ts";
 import * as T from "../catalog/types.ts";
 import { CloudEventError } from "../cloudevent/errors.ts";
 import { decodeRequest } from "../cloudevent/http-codec.ts";
+import { clientErrorResponse } from "./adapter-runtime.ts";
 import {
   type ApprovalRecord,
   approvalActions,
@@ -77,7 +78,7 @@ export function createDeliveryHandler(ctx: DeliveryContext): (request: Request) 
 }
 
 export function deliveryErrorResponse(error: unknown): Response {
-  if (error instanceof CloudEventError) return Response.json({ error: error.message }, { status: error.status });
+  if (error instanceof CloudEventError) return clientErrorResponse(error);
   if (error instanceof InFlightError) {
     // 409 is retried by Knative's dispatcher: the other attempt will have finished by then.
     return Response.json({ error: error.message }, { status: 409 });

@@ -70,7 +70,11 @@ export async function receiveMessage(
     `in:${ctx.channel}:${message.dedupKey}`,
     { leaseSeconds: LEASE_SECONDS, keepSeconds: ctx.dedupKeepSeconds },
     async (): Promise<InboundOutcome> => {
-      const instance = routeInstance(ctx.config, { workspace: message.workspace, conversation: message.conversation });
+      const instance = routeInstance(ctx.config, {
+        workspace: message.workspace,
+        conversation: message.conversation,
+        sender: message.sender.id,
+      });
       if (instance === undefined) return { kind: "ignored", reason: "no_route" };
       const decision = await decideAccess(
         accessFor(ctx.config, instance),

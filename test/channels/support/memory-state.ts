@@ -15,6 +15,22 @@ import type {
 export class MapKeyValue implements KeyValueState {
   readonly entries = new Map<string, { value: string; expiresAt: number }>();
   now: () => number = Date.now;
+  private readonly waiters: Array<{ test: (key: string, value: string) => boolean; resolve: () => void }> = [];
+
+  /** Resolves once a value satisfying `test` is set (e.g. a delivery marked done). */
+  waitForSet(test: (key: string, value: string) => boolean): Promise<void> {
+    for (const [key, entry] of this.entries) if (test(key, entry.value)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ test, resolve }));
+  }
+
+  private notify(key: string, value: string) {
+    for (const waiter of [...this.waiters]) {
+      if (waiter.test(key, value)) {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    }
+  }
 
   private live(key: string) {
     const entry = this.entries.get(key);
@@ -29,6 +45,7 @@ export class MapKeyValue implements KeyValueState {
   async setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean> {
     if (this.live(key) !== undefined) return false;
     this.entries.set(key, { value, expiresAt: this.now() + ttlSeconds * 1000 });
+    this.notify(key, value);
     return true;
   }
   async get(key: string): Promise<string | undefined> {
@@ -36,6 +53,7 @@ export class MapKeyValue implements KeyValueState {
   }
   async set(key: string, value: string, ttlSeconds: number): Promise<void> {
     this.entries.set(key, { value, expiresAt: this.now() + ttlSeconds * 1000 });
+    this.notify(key, value);
   }
   async delete(key: string): Promise<void> {
     this.entries.delete(key);

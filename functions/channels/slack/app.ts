@@ -1,0 +1,122 @@
+import { adapterApp } from "../../../eventing/channels/adapter-app.ts";
+import {
+  type AdapterDeps,
+  answerWithin,
+  badRequest,
+  createAdapterRuntime,
+  errorResponse,
+  parseJsonBody,
+  readWebhookBody,
+  requireEnv,
+  unauthorized,
+} from "../../../eventing/channels/adapter-runtime.ts";
+import { createDeliveryHandler } from "../../../eventing/channels/delivery.ts";
+import { receiveMessage, receivePress } from "../../../eventing/channels/inbound.ts";
+import type { FunctionApp, FunctionEnv } from "../../../knative/serving/function.ts";
+import { SlackApi } from "./api.ts";
+import { ignoreReason, slackMessage, slackPress } from "./inbound.ts";
+import { slackOutbound } from "./outbound.ts";
+import { BlockActions, EventsApiBody, MessageEvent } from "./payloads.ts";
+import { verifySlackSignature } from "./signature.ts";
+
+/**
+ * The Slack adapter: Events API (`/channels/slack/events`), interactivity (`/channels/slack/interactive`) and the
+ * broker's deliveries of message.send / approval.requested (`POST /`). Holds only Slack's secrets.
+ *
+ * Env (secrets named as the renderer names them): SIGNING_SECRET, BOT_TOKEN; SLACK_API_BASE_URL (default
+ * https://slack.com/api); K_SINK; KNCLAW_CHANNEL_CONFIG; the memory service's URL and channel token.
+ */
+
+/** Slack wants a 2xx within 3 s; leave room for the network. */
+const SLACK_DEADLINE_MS = 2_500;
+/** Slack retries three times within about an hour; remember deliveries for a day. */
+const DEDUP_KEEP_SECONDS = 24 * 3600;
+
+export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promise<FunctionApp> {
+  const signingSecret = requireEnv(env, "SIGNING_SECRET");
+  const api = new SlackApi({
+    baseUrl: env.SLACK_API_BASE_URL ?? "https://slack.com/api",
+    token: requireEnv(env, "BOT_TOKEN"),
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+  });
+  const runtime = createAdapterRuntime("slack", env, deps, {
+    dedupKeepSeconds: DEDUP_KEEP_SECONDS,
+  });
+  const app = adapterApp(createDeliveryHandler({ outbound: slackOutbound(api), kv: runtime.state.kv }));
+
+  /** Reads and verifies; undefined means "answer 401". Oversized bodies throw (413). */
+  async function verified(request: Request): Promise<Uint8Array | undefined> {
+    const body = await readWebhookBody(request);
+    return verifySlackSignature(request.headers, body, signingSecret, runtime.now()) ? body : undefined;
+  }
+
+  app.post("/channels/slack/events", async (c) => {
+    try {
+      const body = await verified(c.req.raw);
+      if (body === undefined) return unauthorized();
+      const parsed = EventsApiBody.safeParse(parseJsonBody(body));
+      if (!parsed.success) return badRequest("not an Events API payload");
+      if (parsed.data.type === "url_verification") return c.json({ challenge: parsed.data.challenge });
+      const callback = parsed.data;
+      if (callback.event.type !== "message" && callback.event.type !== "app_mention") return c.body(null, 200);
+      const event = MessageEvent.safeParse(callback.event);
+      if (!event.success) return badRequest("malformed message event");
+      if (ignoreReason(callback, event.data) !== undefined) return c.body(null, 200);
+      const message = slackMessage(callback, event.data);
+      return answerWithin(SLACK_DEADLINE_MS, async () => {
+        await receiveMessage(runtime.inbound, message, async (text) => {
+          if (event.data.channel_type === "im") {
+            await api.postMessage({ channel: message.conversation, text });
+          } else {
+            await api.postEphemeral({
+              channel: message.conversation,
+              user: message.sender.id,
+              text,
+              ...(message.thread !== undefined ? { thread_ts: message.thread } : {}),
+            });
+          }
+        });
+        return new Response(null, { status: 200 });
+      });
+    } catch (error) {
+      return errorResponse(error);
+    }
+  });
+
+  app.post("/channels/slack/interactive", async (c) => {
+    try {
+      const body = await verified(c.req.raw);
+      if (body === undefined) return unauthorized();
+      const raw = new URLSearchParams(new TextDecoder().decode(body)).get("payload");
+      if (raw === null) return badRequest("no payload field");
+      const json = parseJsonBody(new TextEncoder().encode(raw)) as { type?: unknown };
+      if (json === null || typeof json !== "object") return badRequest("payload is not an object");
+      if (json.type !== "block_actions") return c.body(null, 200);
+      const payload = BlockActions.safeParse(json);
+      if (!payload.success) return badRequest("malformed block_actions payload");
+      const press = slackPress(payload.data);
+      if (press === undefined) return badRequest("block_actions without a channel");
+      return answerWithin(SLACK_DEADLINE_MS, async () => {
+        const outcome = await receivePress(runtime.inbound, press);
+        const messageTs = payload.data.container?.message_ts ?? payload.data.message?.ts;
+        if (outcome.kind === "decided" && messageTs !== undefined) {
+          const verdict = outcome.action.decision === "approve" ? "Approved" : "Denied";
+          // Replace the buttons so nobody presses twice; the decision itself is already on the broker.
+          await api
+            .update({
+              channel: press.conversation,
+              ts: messageTs,
+              text: `${verdict} by <@${press.presser.id}>`,
+              blocks: [],
+            })
+            .catch(() => undefined);
+        }
+        return new Response(null, { status: 200 });
+      });
+    } catch (error) {
+      return errorResponse(error);
+    }
+  });
+
+  return app;
+}

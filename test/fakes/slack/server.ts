@@ -1,0 +1,193 @@
+import { createHmac } from "node:crypto";
+import { FakeServer, readRequestBody } from "../../channels/support/fake-server.ts";
+
+/**
+ * A local Slack: the Web API methods the adapter calls, with Slack's wire behaviour (errors as HTTP 200
+ * `{"ok":false,"error":...}`, `not_authed` / `invalid_auth`, `channel_not_found`, `msg_too_long`, rate limits as
+ * HTTP 429 with Retry-After), plus the sending side of the Events API (signed requests, retry headers).
+ */
+export interface SlackPost {
+  method: "chat.postMessage" | "chat.postEphemeral" | "chat.update";
+  channel: string;
+  text: string;
+  ts: string;
+  thread_ts?: string;
+  user?: string;
+  blocks?: unknown[];
+}
+
+export type ScriptedAnswer = { status: 429; retryAfter: number } | { status: 500 } | { error: string };
+
+export class FakeSlack extends FakeServer<SlackPost> {
+  readonly token: string;
+  /** When set, only these channels exist. */
+  channels: Set<string> | undefined;
+  /** Answers given instead of accepting, one per call, before normal service resumes. */
+  readonly script: ScriptedAnswer[] = [];
+  private clock = 1_700_000_000;
+  private seq = 0;
+
+  constructor(token = "xoxb-test-token") {
+    super();
+    this.token = token;
+  }
+
+  get apiBaseUrl(): string {
+    return `${this.url}/api`;
+  }
+
+  protected async handle(request: Request, path: string): Promise<Response> {
+    const method = path.replace(/^\/api\//, "");
+    if (!["chat.postMessage", "chat.postEphemeral", "chat.update"].includes(method)) {
+      return Response.json({ ok: false, error: "unknown_method" }, { status: 404 });
+    }
+    const auth = request.headers.get("authorization");
+    if (auth === null) return Response.json({ ok: false, error: "not_authed" });
+    if (auth !== `Bearer ${this.token}`) return Response.json({ ok: false, error: "invalid_auth" });
+    const scripted = this.script.shift();
+    if (scripted !== undefined) {
+      if ("error" in scripted) return Response.json({ ok: false, error: scripted.error });
+      if (scripted.status === 429) {
+        return Response.json(
+          { ok: false, error: "ratelimited" },
+          { status: 429, headers: { "retry-after": String(scripted.retryAfter) } },
+        );
+      }
+      return new Response("upstream connect error", { status: 500 });
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = await readRequestBody(request);
+    } catch {
+      return Response.json({ ok: false, error: "invalid_json" });
+    }
+    const channel = typeof body.channel === "string" ? body.channel : "";
+    if (channel === "" || (this.channels !== undefined && !this.channels.has(channel))) {
+      return Response.json({ ok: false, error: "channel_not_found" });
+    }
+    const text = typeof body.text === "string" ? body.text : "";
+    if (text === "" && body.blocks === undefined) return Response.json({ ok: false, error: "no_text" });
+    if (text.length > 40_000) return Response.json({ ok: false, error: "msg_too_long" });
+    if (method === "chat.update" && typeof body.ts !== "string")
+      return Response.json({ ok: false, error: "message_not_found" });
+    const ts = method === "chat.update" ? (body.ts as string) : `${this.clock}.${String(++this.seq).padStart(6, "0")}`;
+    this.record({
+      method: method as SlackPost["method"],
+      channel,
+      text,
+      ts,
+      ...(typeof body.thread_ts === "string" ? { thread_ts: body.thread_ts } : {}),
+      ...(typeof body.user === "string" ? { user: body.user } : {}),
+      ...(Array.isArray(body.blocks) ? { blocks: body.blocks } : {}),
+    });
+    if (method === "chat.postEphemeral") return Response.json({ ok: true, message_ts: ts });
+    return Response.json({ ok: true, channel, ts, message: { text, ts } });
+  }
+
+  posts(method: SlackPost["method"] = "chat.postMessage"): SlackPost[] {
+    return this.accepted.filter((post) => post.method === method);
+  }
+}
+
+/** Sign a request as Slack does: `v0=` + HMAC-SHA256(secret, `v0:<ts>:<body>`). */
+export function slackSignature(secret: string, timestamp: string, body: string): string {
+  return `v0=${createHmac("sha256", secret).update(`v0:${timestamp}:${body}`).digest("hex")}`;
+}
+
+export interface SlackDeliveryOptions {
+  timestamp?: number;
+  /** Slack's retry headers on a redelivery. */
+  retryNum?: number;
+  retryReason?: string;
+  contentType?: string;
+  signature?: string | null;
+}
+
+/** A request exactly as Slack sends one to an Events API or interactivity endpoint. */
+export function slackRequest(url: string, secret: string, body: string, options: SlackDeliveryOptions = {}): Request {
+  const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
+  const headers: Record<string, string> = {
+    "content-type": options.contentType ?? "application/json",
+    "x-slack-request-timestamp": timestamp,
+    "user-agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+  };
+  const signature = options.signature === undefined ? slackSignature(secret, timestamp, body) : options.signature;
+  if (signature !== null) headers["x-slack-signature"] = signature;
+  if (options.retryNum !== undefined) {
+    headers["x-slack-retry-num"] = String(options.retryNum);
+    headers["x-slack-retry-reason"] = options.retryReason ?? "http_timeout";
+  }
+  return new Request(url, { method: "POST", headers, body });
+}
+
+export function slackMessageEvent(fields: {
+  team?: string;
+  channel: string;
+  user: string;
+  text: string;
+  ts: string;
+  thread_ts?: string;
+  channel_type?: string;
+  event_id?: string;
+  bot_id?: string;
+  subtype?: string;
+  botUserId?: string;
+}): string {
+  return JSON.stringify({
+    token: "legacy-verification-token",
+    team_id: fields.team ?? "T0001",
+    api_app_id: "A0001",
+    type: "event_callback",
+    event_id: fields.event_id ?? `Ev${fields.ts.replace(".", "")}`,
+    event_time: Math.floor(Number(fields.ts)),
+    authorizations: [{ team_id: fields.team ?? "T0001", user_id: fields.botUserId ?? "UBOT", is_bot: true }],
+    event: {
+      type: "message",
+      channel: fields.channel,
+      user: fields.user,
+      text: fields.text,
+      ts: fields.ts,
+      ...(fields.thread_ts !== undefined ? { thread_ts: fields.thread_ts } : {}),
+      channel_type: fields.channel_type ?? "channel",
+      ...(fields.bot_id !== undefined ? { bot_id: fields.bot_id } : {}),
+      ...(fields.subtype !== undefined ? { subtype: fields.subtype } : {}),
+      event_ts: fields.ts,
+    },
+  });
+}
+
+/** An interactivity POST body: `payload=<json>` form-encoded, as Slack sends a block_actions press. */
+export function slackBlockActionsBody(fields: {
+  team?: string;
+  user: string;
+  channel: string;
+  messageTs: string;
+  threadTs?: string;
+  value: string;
+  triggerId?: string;
+}): string {
+  const payload = {
+    type: "block_actions",
+    team: { id: fields.team ?? "T0001", domain: "test" },
+    user: { id: fields.user, username: "approver", team_id: fields.team ?? "T0001" },
+    api_app_id: "A0001",
+    trigger_id: fields.triggerId ?? `${Date.now()}.1.abc`,
+    channel: { id: fields.channel, name: "ops" },
+    container: {
+      type: "message",
+      message_ts: fields.messageTs,
+      channel_id: fields.channel,
+      ...(fields.threadTs !== undefined ? { thread_ts: fields.threadTs } : {}),
+    },
+    message: {
+      ts: fields.messageTs,
+      text: "Approval needed",
+      ...(fields.threadTs ? { thread_ts: fields.threadTs } : {}),
+    },
+    response_url: "https://hooks.slack.com/actions/T0001/1/abc",
+    actions: [
+      { type: "button", action_id: fields.value, block_id: "b1", value: fields.value, action_ts: "1700000000.1" },
+    ],
+  };
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}
