@@ -185,6 +185,11 @@ describe("parse errors", () => {
     expect(error.reason).toBe(reason);
   });
 
+  it("shortens long tokens it quotes", () => {
+    const error = parseError(`TRUE '${"x".repeat(10_000)}'`);
+    expect(error.reason).toBe(`unexpected '${"'"}${"x".repeat(39)}…' after a complete expression`);
+  });
+
   it("refuses anything but a string expression with a TypeError", () => {
     expect(() => compileCesql(42 as unknown as string)).toThrow(TypeError);
     expect(() => compileCesql(undefined as unknown as string)).toThrow(TypeError);

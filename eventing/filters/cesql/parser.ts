@@ -178,7 +178,7 @@ class Parser {
         if (token.type === "WORD_WITH_UNDERSCORE") {
           throw this.error(
             token,
-            `'${token.text}' is not an attribute name (those are letters and digits only); a function call needs '('`,
+            `${describe(token)} is not an attribute name (those are letters and digits only); a function call needs '('`,
           );
         }
         this.#index++;
@@ -186,7 +186,7 @@ class Parser {
         break;
       case "WORD_WITH_DIGITS":
         if (this.peek(1).type === "(") {
-          throw this.error(token, `'${token.text}' is not a function name (those are letters and underscores only)`);
+          throw this.error(token, `${describe(token)} is not a function name (those are letters and underscores only)`);
         }
         this.#index++;
         node = { kind: "identifier", name: token.text.toLowerCase(), ...span(token) };
@@ -290,6 +290,8 @@ function checkDepth(source: string, node: CesqlNode, depth: number): void {
 
 const span = (token: Token) => ({ start: token.start, end: token.end });
 
+// Quotes a token for an error message, shortened so that a huge literal cannot make a huge message.
 function describe(token: Token): string {
-  return token.type === "EOF" ? "the end of the expression" : `'${token.text}'`;
+  if (token.type === "EOF") return "the end of the expression";
+  return token.text.length > 40 ? `'${token.text.slice(0, 40)}…'` : `'${token.text}'`;
 }
