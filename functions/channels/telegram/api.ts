@@ -1,0 +1,91 @@
+import { platformFetch } from "../../../eventing/channels/platform-call.ts";
+import { errorFromStatus, PlatformError } from "../../../eventing/channels/platform-error.ts";
+
+/**
+ * Telegram Bot API calls. Errors come as `{"ok":false,"error_code":N,"description":"...","parameters":{...}}`;
+ * 429 carries `parameters.retry_after` (seconds). The token is part of the URL by Telegram's design, so neither the
+ * URL nor the raw answer ever reaches an error message.
+ */
+export interface TelegramApiOptions {
+  /** `https://api.telegram.org` unless pointed elsewhere (TELEGRAM_API_BASE_URL). */
+  baseUrl: string;
+  token: string;
+  fetch?: typeof fetch;
+}
+
+export interface InlineButton {
+  text: string;
+  callback_data: string;
+}
+
+export class TelegramApi {
+  private readonly options: TelegramApiOptions;
+  constructor(options: TelegramApiOptions) {
+    this.options = options;
+  }
+
+  async call(method: string, body: Record<string, unknown>): Promise<unknown> {
+    const url = `${this.options.baseUrl.replace(/\/$/, "")}/bot${this.options.token}/${method}`;
+    const response = await platformFetch("telegram", url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+      ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
+    });
+    const json = response.json as
+      | {
+          ok?: unknown;
+          result?: unknown;
+          error_code?: unknown;
+          description?: unknown;
+          parameters?: { retry_after?: unknown };
+        }
+      | undefined;
+    if (json?.ok === true && response.status === 200) return json.result;
+    const code = typeof json?.error_code === "number" ? json.error_code : response.status;
+    const description = typeof json?.description === "string" ? json.description.slice(0, 200) : undefined;
+    const retryAfter = json?.parameters?.retry_after;
+    const retryAfterMs = typeof retryAfter === "number" ? retryAfter * 1000 : response.retryAfterMs;
+    if (code === 429) {
+      throw new PlatformError("telegram", "rate_limited", description ?? "Too Many Requests", {
+        code: "429",
+        httpStatus: response.status,
+        retryAfterMs,
+      });
+    }
+    // 403 is "bot was blocked by the user" / "bot was kicked": permanent for this chat, not a credentials problem.
+    if (code === 403) {
+      throw new PlatformError("telegram", "rejected", description ?? "Forbidden", {
+        code: "403",
+        httpStatus: response.status,
+      });
+    }
+    if (code === 400) {
+      throw new PlatformError("telegram", "rejected", description ?? "Bad Request", {
+        code: "400",
+        httpStatus: response.status,
+      });
+    }
+    if (json === undefined && response.status === 200)
+      throw new PlatformError("telegram", "unavailable", "answer is not JSON");
+    throw errorFromStatus("telegram", code, retryAfterMs, String(code));
+  }
+
+  async sendMessage(message: {
+    chat_id: string;
+    text: string;
+    message_thread_id?: number;
+    reply_markup?: { inline_keyboard: InlineButton[][] };
+  }): Promise<number> {
+    const result = (await this.call("sendMessage", message)) as { message_id?: unknown } | undefined;
+    return typeof result?.message_id === "number" ? result.message_id : 0;
+  }
+
+  async answerCallbackQuery(query: { callback_query_id: string; text?: string }): Promise<void> {
+    await this.call("answerCallbackQuery", query);
+  }
+
+  async editMessageReplyMarkup(edit: { chat_id: string; message_id: number; reply_markup: { inline_keyboard: [] } }) {
+    await this.call("editMessageReplyMarkup", edit);
+  }
+}

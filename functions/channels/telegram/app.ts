@@ -1,0 +1,99 @@
+import { adapterApp } from "../../../eventing/channels/adapter-app.ts";
+import {
+  type AdapterDeps,
+  answerWithin,
+  badRequest,
+  createAdapterRuntime,
+  errorResponse,
+  parseJsonBody,
+  readWebhookBody,
+  requireEnv,
+  unauthorized,
+} from "../../../eventing/channels/adapter-runtime.ts";
+import { createDeliveryHandler } from "../../../eventing/channels/delivery.ts";
+import { receiveMessage, receivePress } from "../../../eventing/channels/inbound.ts";
+import { constantTimeEqual } from "../../../eventing/channels/verify.ts";
+import type { FunctionApp, FunctionEnv } from "../../../knative/serving/function.ts";
+import { TelegramApi } from "./api.ts";
+import { telegramMessage, telegramPress } from "./inbound.ts";
+import { telegramOutbound } from "./outbound.ts";
+import { Update } from "./payloads.ts";
+
+/**
+ * The Telegram adapter: the bot's webhook (`/channels/telegram/webhook`, registered with setWebhook and a
+ * `secret_token`) and the broker's deliveries (`POST /`).
+ *
+ * Env: BOT_TOKEN, WEBHOOK_SECRET (the setWebhook secret_token), TELEGRAM_API_BASE_URL (default
+ * https://api.telegram.org), K_SINK, KNCLAW_CHANNEL_CONFIG, the memory service's URL and channel token.
+ */
+
+/** Telegram waits long for an answer, but a slow answer delays every later update of the bot. */
+const TELEGRAM_DEADLINE_MS = 10_000;
+/** Telegram keeps undelivered updates for 24 h. */
+const DEDUP_KEEP_SECONDS = 2 * 24 * 3600;
+
+export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promise<FunctionApp> {
+  const token = requireEnv(env, "BOT_TOKEN");
+  const secret = requireEnv(env, "WEBHOOK_SECRET");
+  if (!/^[A-Za-z0-9_-]{1,256}$/.test(secret)) throw new Error("WEBHOOK_SECRET must be 1-256 characters of A-Za-z0-9_-");
+  // The bot's numeric id is the token's public prefix: it scopes update ids, which are unique per bot only.
+  const botId = token.split(":", 1)[0]!;
+  const api = new TelegramApi({
+    baseUrl: env.TELEGRAM_API_BASE_URL ?? "https://api.telegram.org",
+    token,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+  });
+  const runtime = createAdapterRuntime("telegram", env, deps, { dedupKeepSeconds: DEDUP_KEEP_SECONDS });
+  const app = adapterApp(createDeliveryHandler({ outbound: telegramOutbound(api), kv: runtime.state.kv }));
+
+  app.post("/channels/telegram/webhook", async (c) => {
+    try {
+      const given = c.req.header("x-telegram-bot-api-secret-token");
+      if (given === undefined || !constantTimeEqual(given, secret)) {
+        await c.req.raw.body?.cancel().catch(() => undefined);
+        return unauthorized();
+      }
+      const parsed = Update.safeParse(parseJsonBody(await readWebhookBody(c.req.raw)));
+      if (!parsed.success) return badRequest("not a Telegram Update");
+      const update = parsed.data;
+      if (update.message !== undefined) {
+        const message = telegramMessage(botId, update.update_id, update.message);
+        if (message === undefined) return c.json({});
+        return answerWithin(TELEGRAM_DEADLINE_MS, async () => {
+          await receiveMessage(runtime.inbound, message, async (text) => {
+            await api.sendMessage({ chat_id: message.conversation, text });
+          });
+          return Response.json({});
+        });
+      }
+      if (update.callback_query !== undefined) {
+        const query = update.callback_query;
+        const press = telegramPress(botId, query);
+        return answerWithin(TELEGRAM_DEADLINE_MS, async () => {
+          const outcome = press === undefined ? undefined : await receivePress(runtime.inbound, press);
+          // Every callback query must be answered, or the presser's client shows a spinner until it times out.
+          const text =
+            outcome?.kind === "decided" ? (outcome.action.decision === "approve" ? "Approved" : "Denied") : undefined;
+          await api
+            .answerCallbackQuery({ callback_query_id: query.id, ...(text ? { text } : {}) })
+            .catch(() => undefined);
+          if (outcome?.kind === "decided" && query.message !== undefined) {
+            await api
+              .editMessageReplyMarkup({
+                chat_id: String(query.message.chat.id),
+                message_id: query.message.message_id,
+                reply_markup: { inline_keyboard: [] },
+              })
+              .catch(() => undefined);
+          }
+          return Response.json({});
+        });
+      }
+      return c.json({});
+    } catch (error) {
+      return errorResponse(error);
+    }
+  });
+
+  return app;
+}

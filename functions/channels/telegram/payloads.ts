@@ -1,0 +1,57 @@
+import { z } from "zod";
+
+/**
+ * The parts of a Telegram Update the adapter reads. Ids are JSON numbers of up to 52 significant bits: they stay
+ * exact as JS numbers and become decimal strings at once, never int32.
+ */
+const telegramId = z.number().int().refine(Number.isSafeInteger, "id beyond 53 bits");
+
+export const TelegramUser = z.object({
+  id: telegramId,
+  is_bot: z.boolean().default(false),
+  first_name: z.string().max(256).optional(),
+  username: z.string().max(256).optional(),
+});
+
+export const TelegramChat = z.object({ id: telegramId, type: z.string().max(32) });
+
+export const TelegramMessage = z.object({
+  message_id: telegramId,
+  message_thread_id: telegramId.optional(),
+  is_topic_message: z.boolean().optional(),
+  from: TelegramUser.optional(),
+  chat: TelegramChat,
+  date: z.number().int(),
+  text: z
+    .string()
+    .max(64 * 1024)
+    .optional(),
+  caption: z
+    .string()
+    .max(64 * 1024)
+    .optional(),
+  document: z
+    .object({
+      file_id: z.string().max(256),
+      file_name: z.string().max(256).optional(),
+      mime_type: z.string().max(128).optional(),
+      file_size: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
+});
+export type TelegramMessage = z.infer<typeof TelegramMessage>;
+
+export const CallbackQuery = z.object({
+  id: z.string().min(1).max(256),
+  from: TelegramUser,
+  message: TelegramMessage.optional(),
+  data: z.string().max(64).optional(),
+});
+export type CallbackQuery = z.infer<typeof CallbackQuery>;
+
+export const Update = z.object({
+  update_id: telegramId,
+  message: TelegramMessage.optional(),
+  callback_query: CallbackQuery.optional(),
+});
+export type Update = z.infer<typeof Update>;
