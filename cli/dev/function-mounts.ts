@@ -1,0 +1,154 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { FetchHandler } from "../../eventing/delivery/app-transport.ts";
+import type { CreateApp, FunctionApp } from "../../knative/serving/function.ts";
+
+/**
+ * A ksvc running under `knclaw dev`: its app mounted in this process (the default) or its main.ts in a child
+ * process (`--processes`), behind the same Web-standard fetch handler either way.
+ */
+export interface MountedFunction {
+  name: string;
+  namespace: string;
+  handler: FetchHandler;
+  /** Where it runs for a child process; undefined when in-process. */
+  childUrl?: string;
+  close(): Promise<void>;
+}
+
+export interface FunctionPlan {
+  name: string;
+  namespace: string;
+  /** Repo-relative path of the function's app.ts (the ksvc's `knclaw.dev/entry` annotation). */
+  entry: string;
+  env: Record<string, string>;
+}
+
+export async function mountInProcess(plan: FunctionPlan, root: string): Promise<MountedFunction> {
+  const file = resolve(root, plan.entry);
+  if (!existsSync(file)) throw new Error(`Service ${plan.namespace}/${plan.name}: entry ${plan.entry} does not exist`);
+  const module = (await import(pathToFileURL(file).href)) as { createApp?: CreateApp };
+  if (typeof module.createApp !== "function") {
+    throw new Error(`Service ${plan.namespace}/${plan.name}: ${plan.entry} does not export createApp(env)`);
+  }
+  let app: FunctionApp;
+  try {
+    app = await module.createApp(Object.freeze({ ...plan.env }));
+  } catch (error) {
+    throw new Error(`Service ${plan.namespace}/${plan.name}: createApp failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return {
+    name: plan.name,
+    namespace: plan.namespace,
+    handler: { fetch: (request) => app.fetch(request) },
+    close: async () => {
+      await app.close?.();
+    },
+  };
+}
+
+export interface ProcessMountOptions {
+  root: string;
+  /** Environment the child inherits besides the ksvc's own (PATH and the like). */
+  baseEnv: Record<string, string | undefined>;
+  readyTimeoutMs?: number;
+  onOutput?: (name: string, line: string) => void;
+}
+
+/** Run the function's main.ts as its own Node process on a free loopback port, as a ksvc container would run. */
+export async function mountAsProcess(plan: FunctionPlan, options: ProcessMountOptions): Promise<MountedFunction> {
+  const main = join(dirname(resolve(options.root, plan.entry)), "main.ts");
+  if (!existsSync(main)) throw new Error(`Service ${plan.namespace}/${plan.name}: no main.ts beside ${plan.entry}`);
+  const port = await freePort();
+  const child = spawn(process.execPath, [main], {
+    cwd: options.root,
+    env: { ...pickBaseEnv(options.baseEnv), ...plan.env, PORT: String(port), HOST: "127.0.0.1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const forward = (chunk: Buffer) => {
+    for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) options.onOutput?.(plan.name, line);
+  };
+  child.stdout?.on("data", forward);
+  child.stderr?.on("data", forward);
+  const base = `http://127.0.0.1:${port}`;
+  await waitReady(child, `${base}/readyz`, options.readyTimeoutMs ?? 20_000, plan);
+  return {
+    name: plan.name,
+    namespace: plan.namespace,
+    childUrl: base,
+    handler: {
+      fetch: (request) => {
+        const url = new URL(request.url);
+        return fetch(`${base}${url.pathname}${url.search}`, {
+          method: request.method,
+          headers: request.headers,
+          body: request.body,
+          signal: request.signal,
+          redirect: "manual",
+          duplex: "half",
+        } as RequestInit);
+      },
+    },
+    close: () => stopChild(child),
+  };
+}
+
+function pickBaseEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ["PATH", "HOME", "TMPDIR", "LANG", "TZ", "NODE_OPTIONS"]) {
+    const value = env[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Poll the child's readiness probe, as the kubelet would, until it answers 200 or the child exits. */
+async function waitReady(child: ChildProcess, url: string, timeoutMs: number, plan: FunctionPlan): Promise<void> {
+  const started = Date.now();
+  let exited: number | null | undefined;
+  child.once("exit", (code) => {
+    exited = code;
+  });
+  for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
+    if (exited !== undefined) throw new Error(`Service ${plan.namespace}/${plan.name}: process exited (${exited}) before it was ready`);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await response.body?.cancel();
+      if (response.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() - started > timeoutMs) {
+      child.kill("SIGKILL");
+      throw new Error(`Service ${plan.namespace}/${plan.name}: not ready within ${timeoutMs} ms`);
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolveStop) => {
+    const kill = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    child.once("exit", () => {
+      clearTimeout(kill);
+      resolveStop();
+    });
+    child.kill("SIGTERM");
+  });
+}

@@ -1,0 +1,108 @@
+import { randomBytes } from "node:crypto";
+import { mintMemoryToken, type MemoryScope } from "../../eventing/memory/tokens.ts";
+import { isRecord, type KnativeObject, namespaceOf } from "../../eventing/broker/objects.ts";
+
+/**
+ * Where a `secretKeyRef` gets its value under `knclaw dev`, first match wins:
+ * 1. a Secret object passed in (`--manifests`), `stringData` or base64 `data`;
+ * 2. the process environment: `<SECRET>_<KEY>` upper-snaked (`knclaw-slack` / `signing-secret` ->
+ *    `KNCLAW_SLACK_SIGNING_SECRET`), then the container variable's own name (`SLACK_SIGNING_SECRET`);
+ * 3. a value generated for this session, for the Secrets the platform generates itself: the memory service's
+ *    token secret (random) and the per-function memory tokens minted from it with eventing/memory/tokens.ts.
+ * Nothing is ever logged or printed with its value.
+ */
+export interface SecretRequest {
+  secret: string;
+  key: string;
+  namespace: string;
+  /** The container variable the value is for. */
+  envName: string;
+  /** The ksvc asking, for scope-bound generated values. */
+  service: KnativeObject;
+}
+
+export interface SecretResolver {
+  resolve(request: SecretRequest): string | undefined;
+}
+
+const MEMORY_TOKEN_SECRET_ENV = "KNCLAW_MEMORY_TOKEN_SECRET";
+const MEMORY_TOKEN_ENV = "KNCLAW_MEMORY_TOKEN";
+const LABEL_COMPONENT = "knclaw.dev/component";
+const LABEL_INSTANCE = "knclaw.dev/instance";
+const LABEL_CHANNEL = "knclaw.dev/channel";
+const LABEL_SKILL = "knclaw.dev/skill";
+
+export function upperSnake(text: string): string {
+  return text
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/[^A-Za-z0-9]+/g, "_")
+    .replace(/^_+|_+$/g, "")
+    .toUpperCase();
+}
+
+export function createSecretResolver(objects: readonly KnativeObject[], processEnv: Record<string, string | undefined>): SecretResolver {
+  const given = new Map<string, Record<string, string>>();
+  for (const object of objects) {
+    if (object.kind !== "Secret" || object.apiVersion !== "v1") continue;
+    const values: Record<string, string> = {};
+    if (isRecord(object.data)) {
+      for (const [key, value] of Object.entries(object.data)) {
+        if (typeof value === "string") values[key] = Buffer.from(value, "base64").toString("utf8");
+      }
+    }
+    if (isRecord(object.stringData)) {
+      for (const [key, value] of Object.entries(object.stringData)) if (typeof value === "string") values[key] = value;
+    }
+    given.set(`${namespaceOf(object)}/${object.metadata.name}`, values);
+  }
+  const generated = new Map<string, string>();
+  const fromEnv = (request: SecretRequest): string | undefined =>
+    processEnv[upperSnake(`${request.secret}_${request.key}`)] ?? processEnv[request.envName];
+
+  const memorySecret = (request: SecretRequest): string => {
+    const id = `${request.namespace}/${request.secret}`;
+    let value = generated.get(id);
+    if (value === undefined) {
+      value = processEnv[upperSnake(`${request.secret}_secret`)] ?? randomBytes(32).toString("base64url");
+      generated.set(id, value);
+    }
+    return value;
+  };
+
+  return {
+    resolve(request) {
+      const object = given.get(`${request.namespace}/${request.secret}`);
+      if (object && object[request.key] !== undefined) return object[request.key];
+      if (request.envName === MEMORY_TOKEN_SECRET_ENV) return memorySecret(request);
+      if (request.envName === MEMORY_TOKEN_ENV) {
+        const fromEnvironment = fromEnv(request);
+        if (fromEnvironment !== undefined) return fromEnvironment;
+        const scope = memoryScopeOf(request.service);
+        return scope ? mintMemoryToken(memorySecret(request), scope) : undefined;
+      }
+      return fromEnv(request);
+    },
+  };
+}
+
+/**
+ * The memory scope a component gets, least privilege first: an agent its own instance, a channel adapter and the
+ * gateway their component scopes, a skill the notes scope (the memory skill checks the instance itself).
+ */
+export function memoryScopeOf(service: KnativeObject): MemoryScope | undefined {
+  const labels = service.metadata.labels ?? {};
+  switch (labels[LABEL_COMPONENT]) {
+    case "agent":
+      return labels[LABEL_INSTANCE] ? { kind: "instance", instance: labels[LABEL_INSTANCE] } : undefined;
+    case "channel":
+      return { kind: "channel", name: labels[LABEL_CHANNEL] };
+    case "gateway":
+      return { kind: "gateway" };
+    case "skill":
+      return { kind: "notes", name: labels[LABEL_SKILL] };
+    case "deadletter":
+      return { kind: "operator", name: "deadletter" };
+    default:
+      return undefined;
+  }
+}

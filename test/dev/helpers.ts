@@ -1,0 +1,143 @@
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { parseAllDocuments } from "yaml";
+import type { KnativeObject } from "../../eventing/broker/objects.ts";
+import { type DevOptions, type DevRuntime, startDev } from "../../cli/dev/start-dev.ts";
+
+/** A request a test subscriber received. */
+export interface Received {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  at: number;
+}
+
+export interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+}
+
+export type Responder = (request: Received, index: number) => Reply | Promise<Reply>;
+
+/** A real HTTP server on an OS-chosen loopback port that records what it gets and answers as told. */
+export interface Subscriber {
+  url: string;
+  received: Received[];
+  /** Resolves once `count` requests have arrived (in total). */
+  waitFor(count: number): Promise<Received[]>;
+  respond(responder: Responder): void;
+  close(): Promise<void>;
+}
+
+export async function startSubscriber(responder: Responder = () => ({ status: 200 })): Promise<Subscriber> {
+  let current = responder;
+  const received: Received[] = [];
+  const waiters: Array<{ count: number; resolve: (r: Received[]) => void }> = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", async () => {
+      const entry: Received = {
+        method: req.method ?? "",
+        path: req.url ?? "",
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+        at: Date.now(),
+      };
+      const index = received.length;
+      received.push(entry);
+      let reply: Reply;
+      try {
+        reply = await current(entry, index);
+      } catch {
+        reply = { status: 500 };
+      }
+      res.writeHead(reply.status, reply.headers);
+      res.end(reply.body);
+      for (const waiter of [...waiters]) {
+        if (received.length >= waiter.count) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(received.slice(0, waiter.count));
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    waitFor(count) {
+      if (received.length >= count) return Promise.resolve(received.slice(0, count));
+      return new Promise((resolve) => waiters.push({ count, resolve }));
+    },
+    respond(next) {
+      current = next;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export function objectsFromYaml(text: string): KnativeObject[] {
+  return parseAllDocuments(text)
+    .map((doc) => doc.toJS() as KnativeObject | null)
+    .filter((o): o is KnativeObject => o !== null);
+}
+
+export function startTestRuntime(yaml: string, options: Partial<DevOptions> = {}): Promise<DevRuntime> {
+  return startDev({ objects: objectsFromYaml(yaml), port: 0, schedulePings: false, env: {}, drainTimeoutMs: 5_000, ...options });
+}
+
+export interface BinaryEventInit {
+  id?: string;
+  type?: string;
+  source?: string;
+  specversion?: string;
+  extra?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+  contentType?: string;
+}
+
+/** POST a binary-mode event with exactly the given headers (no library in between). */
+export function postBinary(url: string, init: BinaryEventInit = {}): Promise<Response> {
+  const headers: Record<string, string> = {
+    "ce-specversion": init.specversion ?? "1.0",
+    "ce-id": init.id ?? "event-1",
+    "ce-source": init.source ?? "/test",
+    "ce-type": init.type ?? "dev.knclaw.test",
+    ...Object.fromEntries(Object.entries(init.extra ?? {}).map(([k, v]) => [`ce-${k}`, v])),
+    ...init.headers,
+  };
+  if (init.contentType !== undefined) headers["content-type"] = init.contentType;
+  else if (init.body !== undefined) headers["content-type"] = "application/json";
+  return fetch(url, { method: "POST", headers, body: init.body as BodyInit | undefined });
+}
+
+export function postStructured(url: string, event: Record<string, unknown>, contentType = "application/cloudevents+json"): Promise<Response> {
+  return fetch(url, { method: "POST", headers: { "content-type": contentType }, body: JSON.stringify(event) });
+}
+
+/** Broker + one Trigger to `uri`, the smallest runnable wiring. */
+export function brokerWithTrigger(uri: string, trigger: string = "", broker: string = ""): string {
+  return `
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: { name: default, namespace: test }
+${broker}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: { name: t1, namespace: test }
+spec:
+  broker: default
+  subscriber: { uri: "${uri}" }
+${trigger}
+`;
+}
