@@ -1,0 +1,20 @@
+/**
+ * Broker (pkg/apis/eventing/v1/broker_validation.go): `spec.config` a valid KReference (another namespace allowed)
+ * and `spec.delivery` a valid DeliverySpec.
+ */
+import type { WebhookOptions } from "../options.ts";
+import { type Json, type ProblemSink, isObject, str } from "../problems.ts";
+import { validateDelivery } from "./delivery.ts";
+import { validateKReference } from "./destination.ts";
+
+export function validateBroker(object: Json, sink: ProblemSink, options: WebhookOptions): void {
+  const meta = isObject(object.metadata) ? object.metadata : {};
+  const spec = isObject(object.spec) ? object.spec : {};
+  if (spec.config !== undefined) validateKReference(spec.config, "spec.config", sink);
+  validateDelivery(spec.delivery, "spec.delivery", sink, options, str(meta.namespace));
+  const annotations = isObject(meta.annotations) ? meta.annotations : {};
+  const cls = annotations["eventing.knative.dev/broker.class"];
+  if (cls !== undefined && (typeof cls !== "string" || cls === "")) {
+    sink.error("metadata.annotations[eventing.knative.dev/broker.class]", "broker-class", "must be a non-empty string");
+  }
+}
