@@ -1,0 +1,226 @@
+import { z } from "zod";
+import { TaskContract } from "../../eventing/catalog/contract.ts";
+import { InstanceName } from "../../eventing/catalog/shared.ts";
+import type { FunctionEnv } from "../../knative/serving/function.ts";
+import { SkillDescriptor, type SkillDescriptorInput } from "../../skills/runtime/descriptor.ts";
+import type { SkillInfo } from "./tools/catalog.ts";
+
+/**
+ * The agent's configuration, all from its container environment (what the renderer puts on the ksvc, or what
+ * `knclaw dev` passes in-process):
+ *
+ * | variable | content |
+ * | --- | --- |
+ * | KNCLAW_INSTANCE | instance name |
+ * | KNCLAW_MODEL | `provider/model` (`openai/gpt-4o`, `anthropic/claude-...`, `openai-compatible/llama3.1`, `ollama/...`, `demo/demo`) |
+ * | KNCLAW_PROVIDER_BASE_URL, KNCLAW_PROVIDER_API_KEY | per-instance provider endpoint and key (the key from a Secret) |
+ * | KNCLAW_POLICY_NAME, KNCLAW_POLICY | the policy's name and its task contract as JSON |
+ * | KNCLAW_SKILLS | JSON list of skill names the instance may use |
+ * | KNCLAW_SKILL_CATALOG | optional JSON list of skill descriptors (tool schemas + instructions); without it built-in skills are described from skills/<name>/ |
+ * | KNCLAW_EXTERNAL_TOOLS | JSON `{skill: [{name, description, parameters, mutates}]}` for external skills |
+ * | KNCLAW_SCHEDULES | JSON `{name: {task, concurrencyPolicy}}` |
+ * | KNCLAW_CHANNELS | JSON list of channel types |
+ * | KNCLAW_AGENT | optional JSON AgentSettings (prompt, session scope, context size, prices, ...) |
+ * | KNCLAW_SIGNING_KEY | Ed25519 private key (PEM or base64) signing capability tokens |
+ * | K_SINK, K_CE_OVERRIDES | where events go (SinkBinding) |
+ * | KNCLAW_MEMORY_URL, KNCLAW_MEMORY_TOKEN | the memory service and this instance's token |
+ */
+
+const Price = z.object({ inputPerMTok: z.number().nonnegative(), outputPerMTok: z.number().nonnegative() }).strict();
+
+export const AgentSettings = z
+  .object({
+    /** The instance's own instructions, first in every system prompt. */
+    systemPrompt: z
+      .string()
+      .max(32 * 1024)
+      .default("You are a helpful assistant."),
+    session: z
+      .object({
+        scope: z.enum(["main", "sender", "channel-sender", "thread"]).default("channel-sender"),
+        /** Start a new session after this long without messages. */
+        idleMinutes: z.number().int().positive().max(525_600).optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** The model's context window, and the share the session history may take of what is left after the rest. */
+    contextTokens: z.number().int().min(1024).default(128_000),
+    maxOutputTokens: z.number().int().positive().default(4096),
+    temperature: z.number().min(0).max(2).optional(),
+    /** USD per million tokens by `provider/model`; a model without an entry costs 0. */
+    prices: z.record(z.string(), Price).default({}),
+    /** Extra tool groups: group -> `<skill>.<tool>` / `<skill>.*` members. */
+    groups: z.record(z.string().regex(/^[a-z0-9-]+:[a-z0-9*-]+$/), z.array(z.string())).default({}),
+    heartbeat: z
+      .object({
+        okToken: z.string().min(1).max(64).default("HEARTBEAT_OK"),
+        ackMaxChars: z.number().int().min(0).default(300),
+      })
+      .strict()
+      .prefault({}),
+    notes: z
+      .object({ limit: z.number().int().min(0).max(50).default(5) })
+      .strict()
+      .prefault({}),
+    /** Compact the session into a summary once it holds more than this many tokens. */
+    compactAboveTokens: z.number().int().positive().optional(),
+    /** Stream model output and send text that precedes tool calls right away (lower latency to the first update). */
+    stream: z.boolean().default(true),
+    sendPreamble: z.boolean().default(true),
+    /** OpenAI-compatible servers that refuse `stream_options` set this to false. */
+    includeUsage: z.boolean().default(true),
+    /** Grace after a tool's own timeout before an unanswered call is failed as Timeout. */
+    toolGraceSeconds: z.number().int().min(1).default(60),
+    /** A retry whose backoff exceeds this is not waited for; the model gets the error instead. */
+    maxInlineRetryDelaySeconds: z.number().min(0).max(60).default(10),
+    capabilityTtlSeconds: z.number().int().min(10).max(86_400).default(600),
+  })
+  .strict();
+export type AgentSettings = z.infer<typeof AgentSettings>;
+
+export const ScheduleSettings = z
+  .object({ task: z.string().min(1), concurrencyPolicy: z.enum(["Forbid", "Allow", "Replace"]).default("Forbid") })
+  .passthrough();
+export type ScheduleSettings = z.infer<typeof ScheduleSettings>;
+
+export interface AgentConfig {
+  instance: string;
+  /** `provider/model` as configured. */
+  model: string;
+  baseUrl: string | undefined;
+  apiKey: string | undefined;
+  policyName: string;
+  policy: TaskContract;
+  skills: SkillInfo[];
+  schedules: Record<string, ScheduleSettings>;
+  channels: string[];
+  settings: AgentSettings;
+}
+
+export class AgentConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AgentConfigError";
+  }
+}
+
+/** Loads a built-in skill's descriptor by name (from skills/<name>/ by default); tools may be empty (instructions only). */
+export type SkillResolver = (
+  name: string,
+) => Promise<Omit<SkillDescriptorInput, "tools"> & { tools: SkillDescriptorInput["tools"] }>;
+
+export async function loadAgentConfig(env: FunctionEnv, resolveSkill?: SkillResolver): Promise<AgentConfig> {
+  const instance = env.KNCLAW_INSTANCE;
+  if (!instance || !InstanceName.safeParse(instance).success)
+    throw new AgentConfigError("KNCLAW_INSTANCE must name the instance");
+  const model = env.KNCLAW_MODEL ?? "demo/demo";
+  if (!/^[a-z0-9-]+\/\S+$/.test(model)) throw new AgentConfigError("KNCLAW_MODEL must be provider/model");
+  const policyJson = json(env, "KNCLAW_POLICY", {}) as Record<string, unknown>;
+  const { description: _description, ...contract } = policyJson ?? {};
+  const policy = parse(TaskContract, contract, "KNCLAW_POLICY");
+  const settings = parse(AgentSettings, json(env, "KNCLAW_AGENT", {}), "KNCLAW_AGENT");
+  const schedules = parse(
+    z.record(z.string(), ScheduleSettings),
+    json(env, "KNCLAW_SCHEDULES", {}),
+    "KNCLAW_SCHEDULES",
+  );
+  const channels = parse(z.array(z.string()), json(env, "KNCLAW_CHANNELS", []), "KNCLAW_CHANNELS");
+  return {
+    instance,
+    model,
+    baseUrl: nonEmpty(env.KNCLAW_PROVIDER_BASE_URL),
+    apiKey: nonEmpty(env.KNCLAW_PROVIDER_API_KEY),
+    policyName: nonEmpty(env.KNCLAW_POLICY_NAME) ?? "default",
+    policy,
+    skills: await skillDescriptors(env, resolveSkill),
+    schedules,
+    channels,
+    settings,
+  };
+}
+
+async function skillDescriptors(env: FunctionEnv, resolveSkill: SkillResolver | undefined): Promise<SkillInfo[]> {
+  const catalog = json(env, "KNCLAW_SKILL_CATALOG", undefined);
+  if (catalog !== undefined) return parse(z.array(SkillDescriptor), catalog, "KNCLAW_SKILL_CATALOG");
+  const names = parse(z.array(z.string()), json(env, "KNCLAW_SKILLS", []), "KNCLAW_SKILLS");
+  const external = parse(
+    z.record(
+      z.string(),
+      z.array(
+        z
+          .object({
+            name: z.string(),
+            description: z.string(),
+            parameters: z.record(z.string(), z.unknown()),
+            mutates: z.boolean().default(false),
+            approval: z.boolean().optional(),
+            groups: z.array(z.string()).optional(),
+          })
+          .passthrough(),
+      ),
+    ),
+    json(env, "KNCLAW_EXTERNAL_TOOLS", {}),
+    "KNCLAW_EXTERNAL_TOOLS",
+  );
+  const out: SkillInfo[] = [];
+  for (const name of names) {
+    const tools = external[name];
+    if (tools !== undefined) {
+      out.push(
+        parse(
+          SkillDescriptor,
+          {
+            name,
+            tools: tools.map((tool) => ({
+              name: tool.name,
+              description: tool.description,
+              inputSchema: tool.parameters,
+              mutates: tool.mutates,
+              // A mutating external tool needs approval unless configured otherwise: its code is not ours to trust.
+              approval: tool.approval ?? tool.mutates,
+              groups: tool.groups ?? [],
+            })),
+          },
+          `KNCLAW_EXTERNAL_TOOLS.${name}`,
+        ),
+      );
+      continue;
+    }
+    if (resolveSkill === undefined)
+      throw new AgentConfigError(`skill ${name}: no descriptor (set KNCLAW_SKILL_CATALOG)`);
+    let described: Awaited<ReturnType<SkillResolver>>;
+    try {
+      described = await resolveSkill(name);
+    } catch (error) {
+      throw new AgentConfigError(`skill ${name}: ${(error as Error).message}`);
+    }
+    // An instructions-only skill has no tools: it still contributes instructions.
+    if (described.tools.length === 0) {
+      out.push({ name, instructions: described.instructions ?? "", tools: [] });
+      continue;
+    }
+    out.push(parse(SkillDescriptor, described, `skill ${name}`));
+  }
+  return out;
+}
+
+function json(env: FunctionEnv, name: string, fallback: unknown): unknown {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new AgentConfigError(`${name} is not valid JSON`);
+  }
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new AgentConfigError(`${what}: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
+}

@@ -1,0 +1,155 @@
+import { EXT_TRACEPARENT, EXT_TRACESTATE } from "../../../eventing/catalog/attributes.ts";
+import { derivedEventId, makeEvent } from "../../../eventing/catalog/make.ts";
+import type { Button } from "../../../eventing/catalog/shared.ts";
+import * as T from "../../../eventing/catalog/types.ts";
+import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
+import type { CapabilityRequest } from "../../../skills/runtime/capability.ts";
+import type { PendingCall, RunState, StoredEvent } from "./state.ts";
+
+/**
+ * The events a run emits, with deterministic ids (DESIGN.md §3): the same run, step and call always give the same id,
+ * so a re-emitted outbox is absorbed by every consumer's de-duplication.
+ */
+export interface EventContext {
+  now: number;
+  source: string;
+  sign(request: CapabilityRequest): string;
+}
+
+const MAX_TEXT = 64 * 1024;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function toolRequestedEvent(state: RunState, call: PendingCall, ctx: EventContext): CloudEvent {
+  const token = ctx.sign({
+    runId: state.runId,
+    instance: state.instance,
+    skill: call.skill!,
+    tool: call.tool!,
+    callId: call.id,
+    digest: call.digest!,
+  });
+  const data = {
+    runId: state.runId,
+    callId: call.id,
+    instance: state.instance,
+    skill: call.skill!,
+    tool: call.tool!,
+    arguments: call.args ?? {},
+    token,
+    attempt: call.attempt,
+    ...(call.deadlineAt !== undefined ? { deadline: new Date(call.deadlineAt).toISOString() } : {}),
+  };
+  return makeEvent(T.TOOL_REQUESTED, {
+    id: derivedEventId(state.runId, "tool", call.id, call.attempt),
+    source: ctx.source,
+    time: new Date(ctx.now),
+    data,
+    extensions: trace(state),
+  });
+}
+
+export function approvalRequestedEvent(state: RunState, call: PendingCall, ctx: EventContext): CloudEvent {
+  const approval = call.approval!;
+  return makeEvent(T.APPROVAL_REQUESTED, {
+    id: derivedEventId(state.runId, "approval", call.id),
+    source: ctx.source,
+    time: new Date(ctx.now),
+    data: {
+      approvalId: approval.id,
+      runId: state.runId,
+      callId: call.id,
+      instance: state.instance,
+      skill: call.skill!,
+      tool: call.tool!,
+      arguments: call.args ?? {},
+      digest: call.digest!,
+      reason: `The agent wants to call ${call.ref} with these exact arguments.`,
+      ...(approval.approvers !== undefined ? { approvers: approval.approvers } : {}),
+      expiresAt: new Date(approval.expiresAt).toISOString(),
+      replyTo: state.replyTo!,
+    },
+    extensions: trace(state),
+  });
+}
+
+export function messageSendEvent(
+  state: RunState,
+  step: string,
+  text: string,
+  ctx: Pick<EventContext, "now" | "source">,
+  buttons?: Button[],
+): CloudEvent {
+  const id = derivedEventId(state.runId, "send", step);
+  return makeEvent(T.MESSAGE_SEND, {
+    id,
+    source: ctx.source,
+    time: new Date(ctx.now),
+    data: {
+      instance: state.instance,
+      runId: state.runId,
+      route: state.replyTo!,
+      text: clip(text === "" ? "(no answer)" : text),
+      idempotencyKey: id,
+      ...(buttons ? { buttons } : {}),
+    },
+    extensions: trace(state),
+  });
+}
+
+export function outcomeEvent(state: RunState, ctx: Pick<EventContext, "now" | "source">): CloudEvent {
+  const outcome = state.outcome!;
+  const base = {
+    runId: state.runId,
+    instance: state.instance,
+    usage: state.usage,
+    costUsd: state.costUsd,
+    durationMs: Math.max(0, ctx.now - state.startedAt),
+    turns: state.turns,
+    toolCalls: state.toolCalls,
+    contractVersion: state.contractVersion.slice(0, 128),
+    ...(state.replyTo ? { replyTo: state.replyTo } : {}),
+  };
+  const id = derivedEventId(state.runId, "outcome");
+  if (outcome.status === "completed") {
+    return makeEvent(T.RUN_COMPLETED, {
+      id,
+      source: ctx.source,
+      time: new Date(ctx.now),
+      data: { ...base, output: clip(outcome.output) },
+      extensions: trace(state),
+    });
+  }
+  return makeEvent(T.RUN_FAILED, {
+    id,
+    source: ctx.source,
+    time: new Date(ctx.now),
+    data: {
+      ...base,
+      reason: (outcome.reason ?? "failed").slice(0, 256),
+      message: (outcome.message ?? "").slice(0, 4096),
+    },
+    extensions: trace(state),
+  });
+}
+
+function trace(state: RunState): Record<string, string | undefined> {
+  return { [EXT_TRACEPARENT]: state.trace?.traceparent, [EXT_TRACESTATE]: state.trace?.tracestate };
+}
+
+function clip(text: string): string {
+  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text;
+}
+
+export function storeEvent(event: CloudEvent, notBefore?: number): StoredEvent {
+  const stored: StoredEvent = { attributes: { ...event.attributes } };
+  if (event.data !== undefined) stored.data = decoder.decode(event.data);
+  if (notBefore !== undefined) stored.notBefore = notBefore;
+  return stored;
+}
+
+export function loadEvent(stored: StoredEvent): CloudEvent {
+  return stored.data === undefined
+    ? { attributes: stored.attributes }
+    : { attributes: stored.attributes, data: encoder.encode(stored.data) };
+}
