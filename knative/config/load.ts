@@ -47,6 +47,7 @@ export function parseConfigText(text: string, sourceName?: string): PlatformConf
     }
   }
   if (syntax.length > 0) throw new ConfigError(syntax, sourceName);
+  if (list.length === 0) throw new ConfigError([{ path: "", rule: "required", message: "the config is empty" }], sourceName);
   if (list.length !== 1) {
     throw new ConfigError([{ path: "", rule: "yaml-syntax", message: `expected exactly one YAML document, found ${list.length}` }], sourceName);
   }
@@ -119,7 +120,8 @@ function mapZodIssue(issue: z.core.$ZodIssue): MappedIssue[] {
     case "unrecognized_keys":
       return issue.keys.map((key) => ({ path: [...path, key], rule: "unknown-key", message: `unknown key ${JSON.stringify(key)}` }));
     case "invalid_type":
-      if (issue.input === undefined) return [{ path, rule: "required", message: `required (${issue.expected})` }];
+      // zod does not report the input: "received undefined" is how a missing field shows.
+      if (/received undefined$/.test(issue.message)) return [{ path, rule: "required", message: `required (${issue.expected})` }];
       return [{ path, rule: "type", message }];
     case "invalid_key": {
       const inner = issue.issues[0]?.message ?? message;
@@ -131,7 +133,7 @@ function mapZodIssue(issue: z.core.$ZodIssue): MappedIssue[] {
     case "too_big":
       return [{ path, rule: typeof rule === "string" ? rule : issue.origin === "number" ? "range" : "length", message }];
     case "invalid_format":
-      return [{ path, rule: typeof rule === "string" ? rule : "format", message }];
+      return [{ path, rule: typeof rule === "string" ? rule : "pattern", message }];
     case "invalid_union":
       return [{ path, rule: "type", message }];
     default:

@@ -18,7 +18,7 @@ export function ruleParams(rule: string): { params: { rule: string } } {
 export const ComponentName = z
   .string()
   .max(40, { message: "at most 40 characters (object names derived from it must fit in 63)", ...ruleParams("name") })
-  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, {
+  .refine((v) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(v), {
     message: "lowercase letters, digits and '-', starting and ending with a letter or digit",
     ...ruleParams("name"),
   });
@@ -52,7 +52,7 @@ export const SecretRef = z.preprocess(
     /** Name of the Secret in the platform namespace. */
     secret: KubernetesName,
     /** Key inside the Secret. */
-    key: z.string().regex(/^[-._a-zA-Z0-9]{1,253}$/, { message: "a Secret data key", ...ruleParams("secret-ref") }),
+    key: z.string().refine((v) => /^[-._a-zA-Z0-9]{1,253}$/.test(v), { message: "a Secret data key", ...ruleParams("secret-ref") }),
   }),
 );
 export type SecretRef = z.infer<typeof SecretRef>;
@@ -95,7 +95,7 @@ export type Resources = z.infer<typeof Resources>;
 
 const EnvName = z
   .string()
-  .regex(/^[A-Z_][A-Z0-9_]*$/, { message: "an environment variable name: A-Z, 0-9 and _", ...ruleParams("env-name") });
+  .refine((v) => /^[A-Z_][A-Z0-9_]*$/.test(v), { message: "an environment variable name: A-Z, 0-9 and _", ...ruleParams("env-name") });
 
 /**
  * The Knative Service knobs every function accepts; unset fields fall back to `defaults` (platform section),
@@ -141,14 +141,14 @@ export const EgressRule = z
   .strictObject({
     host: z
       .string()
-      .regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/, {
+      .refine((v) => /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(v), {
         message: "a DNS host name such as api.example.com",
         ...ruleParams("egress"),
       })
       .optional(),
     cidr: z
       .string()
-      .regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/, { message: "a CIDR such as 10.0.0.0/24", ...ruleParams("egress") })
+      .refine((v) => /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/.test(v), { message: "a CIDR such as 10.0.0.0/24", ...ruleParams("egress") })
       .optional(),
     /** An in-cluster namespace, or `*` for every namespace. */
     namespace: z

@@ -2,7 +2,8 @@
  * Rendered objects as YAML that `kubectl apply -f DIR`, kustomize and Argo CD all take: one file per function (its
  * ServiceAccount, RBAC, NetworkPolicy, ksvc, SinkBinding, Triggers and PingSources), `00-platform.yaml` first
  * (Namespace, default-deny policy, Broker) because kubectl applies a directory in file-name order, and a
- * kustomization.yaml listing the files.
+ * kustomization.yaml listing the files. Stale files of functions since removed are not deleted: render into a fresh
+ * directory (or let Argo CD prune).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -27,8 +28,12 @@ function fileKey(object: RenderedObject): string {
   return `10-${labels[LABEL_ROUTE] ?? labels["app.kubernetes.io/name"] ?? object.metadata.name}`;
 }
 
-/** Group objects into files (keeping the render order inside each) plus kustomization.yaml. */
-export function manifestFiles(objects: readonly RenderedObject[]): ManifestFile[] {
+/**
+ * Group objects into files (keeping the render order inside each) plus kustomization.yaml. `kubectl apply -f DIR`
+ * would also read kustomization.yaml, so leave it out (`kustomization: false`) for that; `kubectl apply -k DIR`,
+ * kustomize and Argo CD use it.
+ */
+export function manifestFiles(objects: readonly RenderedObject[], options: { kustomization?: boolean } = {}): ManifestFile[] {
   const groups = new Map<string, RenderedObject[]>();
   for (const object of objects) {
     const key = fileKey(object);
@@ -41,14 +46,14 @@ export function manifestFiles(objects: readonly RenderedObject[]): ManifestFile[
     kind: "Kustomization",
     resources: files.map((f) => f.path),
   };
-  files.push({ path: "kustomization.yaml", content: HEADER + stringify(kustomization, { lineWidth: 0 }) });
+  if (options.kustomization !== false) files.push({ path: "kustomization.yaml", content: HEADER + stringify(kustomization, { lineWidth: 0 }) });
   return files;
 }
 
 /** Write the manifest files into `dir` (created if missing); returns the paths written. */
-export function writeManifests(objects: readonly RenderedObject[], dir: string): string[] {
+export function writeManifests(objects: readonly RenderedObject[], dir: string, options: { kustomization?: boolean } = {}): string[] {
   mkdirSync(dir, { recursive: true });
-  return manifestFiles(objects).map((file) => {
+  return manifestFiles(objects, options).map((file) => {
     const path = join(dir, file.path);
     writeFileSync(path, file.content);
     return path;

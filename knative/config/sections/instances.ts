@@ -22,7 +22,7 @@ export const PROVIDERS: Record<string, { apiKey: boolean; host?: string; baseUrl
 
 export const Schedule = z
   .strictObject({
-    name: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { message: "lowercase letters, digits and '-'", ...ruleParams("name") }),
+    name: z.string().refine((v) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(v), { message: "lowercase letters, digits and '-'", ...ruleParams("name") }),
     /** Cron, as a PingSource takes it: 5 fields (or 6 with leading seconds), or @hourly-style descriptors. */
     schedule: z.string().min(1),
     /** IANA time zone; UTC when omitted. */
@@ -64,7 +64,7 @@ export const Provider = z.strictObject({
 export const Instance = KsvcKnobs.extend({
   description: z.string().max(1024).optional(),
   /** `provider/model`, e.g. `anthropic/claude-sonnet-4-5`, `openai/gpt-4o`, `demo/echo`. */
-  model: z.string().regex(/^[a-z0-9-]+\/[A-Za-z0-9._:\/-]+$/, { message: "provider/model, e.g. openai/gpt-4o", ...ruleParams("model") }),
+  model: z.string().refine((v) => /^[a-z0-9-]+\/[A-Za-z0-9._:\/-]+$/.test(v), { message: "provider/model, e.g. openai/gpt-4o", ...ruleParams("model") }),
   provider: Provider.prefault({}),
   /** Name of the policy (task contract) every run of this instance is held to. */
   policy: ComponentName.default("default"),

@@ -26,7 +26,7 @@ export const Images = z.strictObject({
   /** Prefix for relative references, e.g. `ghcr.io/knclaw` + `agent@sha256:...`. */
   registry: z
     .string()
-    .regex(/^[a-zA-Z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, { message: "a registry host with an optional path", ...ruleParams("image-ref") })
+    .refine((v) => /^[a-zA-Z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/.test(v), { message: "a registry host with an optional path", ...ruleParams("image-ref") })
     .optional(),
   /**
    * The image for functions without their own entry (one image holding every function; the container is told which

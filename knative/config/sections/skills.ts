@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { ComponentName, Delivery, EgressRule, KsvcKnobs, KubernetesName, ruleParams } from "../primitives.ts";
 
-const ToolName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, { message: "1-64 of a-z, A-Z, 0-9, _ and -", ...ruleParams("tool-name") });
+const ToolName = z.string().refine((v) => /^[a-zA-Z0-9_-]{1,64}$/.test(v), { message: "1-64 of a-z, A-Z, 0-9, _ and -", ...ruleParams("tool-name") });
 
 export const ExternalTool = z.strictObject({
   name: ToolName,

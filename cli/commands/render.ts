@@ -1,0 +1,39 @@
+import type { Command } from "commander";
+import { defaultConfigPath, loadConfig } from "../../knative/config/index.ts";
+import { render, toYaml, writeManifests } from "../../knative/render/index.ts";
+
+export interface RenderOptions {
+  config?: string;
+  out?: string;
+  /** Also write kustomization.yaml next to the files (default true). */
+  kustomization?: boolean;
+}
+
+export interface RenderResult {
+  /** Files written, when `out` was given. */
+  files: string[];
+  /** The YAML, when no `out` was given. */
+  yaml?: string;
+}
+
+/** `knclaw render`: config -> YAML on stdout, or one file per function in a directory. */
+export function runRender(options: RenderOptions = {}): RenderResult {
+  const config = loadConfig(options.config ?? defaultConfigPath);
+  const objects = render(config);
+  if (options.out === undefined) return { files: [], yaml: toYaml(objects) };
+  return { files: writeManifests(objects, options.out, { kustomization: options.kustomization !== false }) };
+}
+
+export function registerRenderCommand(program: Command): void {
+  program
+    .command("render")
+    .description("render knclaw.yaml into Knative + Kubernetes YAML (kubectl apply -k DIR, kustomize or Argo CD)")
+    .option("-c, --config <file>", "platform config", defaultConfigPath)
+    .option("-o, --out <dir>", "write one file per function into DIR (stdout when omitted)")
+    .option("--no-kustomization", "do not write kustomization.yaml (for kubectl apply -f DIR)")
+    .action((options: { config: string; out?: string; kustomization: boolean }) => {
+      const result = runRender(options);
+      if (result.yaml !== undefined) process.stdout.write(result.yaml);
+      else for (const file of result.files) console.error(`wrote ${file}`);
+    });
+}

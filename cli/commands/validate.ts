@@ -1,0 +1,92 @@
+import type { Command } from "commander";
+import { type ConfigIssue, ConfigError, configWarnings, defaultConfigPath, formatIssue, loadConfig } from "../../knative/config/index.ts";
+import { render } from "../../knative/render/index.ts";
+import { type Problem, formatProblem, validateObjects, type WebhookOptions } from "../../knative/validate/index.ts";
+
+export interface ValidateOptions extends Partial<WebhookOptions> {
+  config?: string;
+  /** Treat warnings as errors. */
+  strict?: boolean;
+}
+
+export interface ValidateReport {
+  ok: boolean;
+  /** Config errors (schema, references, literal secrets, YAML syntax). */
+  configErrors: ConfigIssue[];
+  configWarnings: ConfigIssue[];
+  /** Problems in the rendered objects (schemas, webhook rules, references, hardening). */
+  objectProblems: Problem[];
+  objectCount: number;
+}
+
+/** `knclaw validate`: the config, then every rendered object against the schemas and the Knative webhook rules. */
+export function runValidate(options: ValidateOptions = {}): ValidateReport {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(options.config ?? defaultConfigPath);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      return { ok: false, configErrors: [...error.issues], configWarnings: [], objectProblems: [], objectCount: 0 };
+    }
+    throw error;
+  }
+  const warnings = configWarnings(config);
+  const objects = render(config);
+  const { config: _config, strict: _strict, ...webhook } = options;
+  const problems = validateObjects(objects, { ...webhook, checkReferences: true, hardening: true });
+  const errors = problems.filter((p) => p.severity === "error");
+  const ok = errors.length === 0 && (!options.strict || (warnings.length === 0 && problems.length === 0));
+  return { ok, configErrors: [], configWarnings: warnings, objectProblems: problems, objectCount: objects.length };
+}
+
+export function formatValidateReport(report: ValidateReport, source: string): string {
+  const lines: string[] = [];
+  for (const issue of report.configErrors) lines.push(`error: ${formatIssue(issue, source)}`);
+  for (const issue of report.configWarnings) lines.push(`warning: ${formatIssue(issue, source)}`);
+  for (const problem of report.objectProblems) lines.push(formatProblem(problem));
+  const errors = report.configErrors.length + report.objectProblems.filter((p) => p.severity === "error").length;
+  const warnings = report.configWarnings.length + report.objectProblems.filter((p) => p.severity === "warning").length;
+  lines.push(
+    report.configErrors.length > 0
+      ? `${source}: invalid config (${errors} error${errors === 1 ? "" : "s"})`
+      : `${source}: ${report.objectCount} objects, ${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"}${report.ok ? "" : " (failed)"}`,
+  );
+  return lines.join("\n");
+}
+
+export function registerValidateCommand(program: Command): void {
+  program
+    .command("validate")
+    .description("check knclaw.yaml and the objects it renders against the Kubernetes/Knative schemas and webhook rules")
+    .option("-c, --config <file>", "platform config", defaultConfigPath)
+    .option("--strict", "fail on warnings too")
+    .option("--max-timeout <seconds>", "the cluster's max-revision-timeout-seconds", (v) => Number(v))
+    .option("--max-concurrency <n>", "the cluster's container-concurrency-max-limit", (v) => Number(v))
+    .option("--allow-zero-initial-scale", "the cluster allows initial-scale 0")
+    .option("--no-delivery-timeout", "the cluster has the delivery-timeout feature disabled")
+    .action(
+      (options: {
+        config: string;
+        strict?: boolean;
+        maxTimeout?: number;
+        maxConcurrency?: number;
+        allowZeroInitialScale?: boolean;
+        deliveryTimeout: boolean;
+      }) => {
+        const report = runValidate({
+          config: options.config,
+          strict: options.strict === true,
+          ...(options.maxTimeout !== undefined ? { maxRevisionTimeoutSeconds: options.maxTimeout } : {}),
+          ...(options.maxConcurrency !== undefined ? { containerConcurrencyMaxLimit: options.maxConcurrency } : {}),
+          ...(options.allowZeroInitialScale ? { allowZeroInitialScale: true } : {}),
+          deliveryTimeout: options.deliveryTimeout,
+        });
+        const text = formatValidateReport(report, options.config);
+        if (report.ok) console.log(text);
+        else {
+          console.error(text);
+          process.exitCode = 1;
+        }
+      },
+    );
+}
