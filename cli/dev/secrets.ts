@@ -1,13 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { mintMemoryToken, type MemoryScope } from "../../eventing/memory/tokens.ts";
-import { isRecord, type KnativeObject, namespaceOf } from "../../eventing/broker/objects.ts";
+import type { KnativeObject } from "../../eventing/broker/objects.ts";
 
 /**
- * Where a `secretKeyRef` gets its value under `knclaw dev`, first match wins:
- * 1. a Secret object passed in (`--manifests`), `stringData` or base64 `data`;
- * 2. the process environment: `<SECRET>_<KEY>` upper-snaked (`knclaw-slack` / `signing-secret` ->
+ * Where a `secretKeyRef` gets its value under `knclaw dev` (knclaw never renders Secrets), first match wins:
+ * 1. the process environment: `<SECRET>_<KEY>` upper-snaked (`knclaw-slack` / `signing-secret` ->
  *    `KNCLAW_SLACK_SIGNING_SECRET`), then the container variable's own name (`SLACK_SIGNING_SECRET`);
- * 3. a value generated for this session, for the Secrets the platform generates itself: the memory service's
+ * 2. a value generated for this session, for the Secrets the platform generates itself: the memory service's
  *    token secret (random) and the per-function memory tokens minted from it with eventing/memory/tokens.ts.
  * Nothing is ever logged or printed with its value.
  */
@@ -40,21 +39,7 @@ export function upperSnake(text: string): string {
     .toUpperCase();
 }
 
-export function createSecretResolver(objects: readonly KnativeObject[], processEnv: Record<string, string | undefined>): SecretResolver {
-  const given = new Map<string, Record<string, string>>();
-  for (const object of objects) {
-    if (object.kind !== "Secret" || object.apiVersion !== "v1") continue;
-    const values: Record<string, string> = {};
-    if (isRecord(object.data)) {
-      for (const [key, value] of Object.entries(object.data)) {
-        if (typeof value === "string") values[key] = Buffer.from(value, "base64").toString("utf8");
-      }
-    }
-    if (isRecord(object.stringData)) {
-      for (const [key, value] of Object.entries(object.stringData)) if (typeof value === "string") values[key] = value;
-    }
-    given.set(`${namespaceOf(object)}/${object.metadata.name}`, values);
-  }
+export function createSecretResolver(processEnv: Record<string, string | undefined>): SecretResolver {
   const generated = new Map<string, string>();
   const fromEnv = (request: SecretRequest): string | undefined =>
     processEnv[upperSnake(`${request.secret}_${request.key}`)] ?? processEnv[request.envName];
@@ -71,8 +56,6 @@ export function createSecretResolver(objects: readonly KnativeObject[], processE
 
   return {
     resolve(request) {
-      const object = given.get(`${request.namespace}/${request.secret}`);
-      if (object && object[request.key] !== undefined) return object[request.key];
       if (request.envName === MEMORY_TOKEN_SECRET_ENV) return memorySecret(request);
       if (request.envName === MEMORY_TOKEN_ENV) {
         const fromEnvironment = fromEnv(request);

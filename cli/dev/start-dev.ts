@@ -18,11 +18,11 @@ import { createHttpTransport } from "../../eventing/delivery/http-transport.ts";
 import type { Transport } from "../../eventing/delivery/transport.ts";
 import { type CompiledPingSource, compilePingSource } from "../../eventing/ping/ping-source.ts";
 import { PingScheduler } from "../../eventing/ping/scheduler.ts";
+import { formatProblem, loadManifestDir, type Problem, validateObjects } from "../../knative/validate/index.ts";
 import { repoRoot } from "../repo-root.ts";
 import { classifyUrl } from "./cluster-url.ts";
 import { buildFunctionEnv } from "./function-env.ts";
 import { type FunctionPlan, type MountedFunction, mountAsProcess, mountInProcess } from "./function-mounts.ts";
-import { loadManifests } from "./manifests.ts";
 import { sortObjects } from "./objects.ts";
 import { PathRouter, type PathRoute, routesFor } from "./path-routes.ts";
 import { createRoutingFetch, createRoutingTransport } from "./routing-transport.ts";
@@ -34,7 +34,7 @@ import { createSecretResolver } from "./secrets.ts";
  */
 export interface DevOptions {
   objects: readonly KnativeObject[];
-  /** Extra Knative YAML (Brokers, Triggers to any URL, PingSources, Secrets) loaded and checked like the rest. */
+  /** Extra Knative YAML (Brokers, Triggers to any URL, PingSources) loaded and checked like the rest. */
   manifestsDir?: string;
   /** Default 8080; 0 picks a free port. */
   port?: number;
@@ -95,6 +95,18 @@ export interface DevRuntime {
   shutdown(): Promise<void>;
 }
 
+/** Objects that would not be accepted by a cluster: every problem names the object, the field and the rule. */
+export class InvalidObjectsError extends Error {
+  readonly problems: readonly Problem[];
+  constructor(problems: readonly Problem[]) {
+    super(
+      `refusing to start: ${problems.length} invalid object${problems.length === 1 ? "" : "s"}\n${problems.map((p) => `  - ${formatProblem(p)}`).join("\n")}`,
+    );
+    this.name = "InvalidObjectsError";
+    this.problems = problems;
+  }
+}
+
 interface BrokerDef {
   namespace: string;
   name: string;
@@ -108,7 +120,13 @@ const REDIS_URL_ENV = "KNCLAW_REDIS_URL";
 export async function startDev(options: DevOptions): Promise<DevRuntime> {
   const log = options.log ?? silentLog;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const all = [...options.objects, ...(options.manifestsDir ? await loadManifests(options.manifestsDir) : [])];
+  const extra = options.manifestsDir ? (loadManifestDir(options.manifestsDir) as unknown as KnativeObject[]) : [];
+  const all = [...options.objects, ...extra];
+  // Knative's webhook rules (knative/validate) first, so a Trigger that would not apply on a cluster does not run here.
+  const problems = validateObjects(all, { checkReferences: true });
+  for (const warning of problems.filter((p) => p.severity === "warning")) log.warn({ problem: formatProblem(warning) }, "object warning");
+  const errors = problems.filter((p) => p.severity === "error");
+  if (errors.length > 0) throw new InvalidObjectsError(errors);
   const sorted = sortObjects(all);
 
   // Everything is read and checked before anything listens: an invalid object means no start at all.
@@ -181,7 +199,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
   try {
     const mountedNames = new Set(services.map((service) => `${namespaceOf(service)}/${service.metadata.name}`));
     const rewrite = clusterUrlRewriter(url, mountedNames);
-    const secrets = createSecretResolver(sorted.secrets, options.env ?? process.env);
+    const secrets = createSecretResolver(options.env ?? process.env);
     const configMaps = readConfigMaps(sorted.configMaps);
     for (const service of services) {
       const namespace = namespaceOf(service);

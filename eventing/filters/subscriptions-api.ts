@@ -24,19 +24,18 @@ export function compileFilter(value: unknown, path: string): EventFilter {
     throw new FilterError(path, "filter-object", "must be a filter object with exactly one dialect");
   }
   const record = value as Record<string, unknown>;
-  const keys = Object.keys(record);
-  for (const key of keys) {
+  for (const key of Object.keys(record)) {
     if (!(DIALECTS as readonly string[]).includes(key)) {
       throw new FilterError(path, "filter-dialect", `unknown dialect ${JSON.stringify(key)} (expected one of ${DIALECTS.join(", ")})`);
     }
   }
-  if (keys.length !== 1) {
-    throw new FilterError(
-      path,
-      "filter-one-dialect",
-      keys.length === 0 ? "a filter must use exactly one dialect, found none" : `a filter must use exactly one dialect, found ${keys.join(" and ")}`,
-    );
+  // Knative counts a dialect as set only when it is non-empty (an empty map, list or expression is "not set"), and
+  // a filter with none set is no filter at all: materializeSubscriptionsAPIFilter returns nil and it passes.
+  const keys = DIALECTS.filter((dialect) => isSet(dialect, record[dialect]));
+  if (keys.length > 1) {
+    throw new FilterError(path, "filter-one-dialect", `a filter must use exactly one dialect, found ${keys.join(" and ")}`);
   }
+  if (keys.length === 0) return matchAll;
   const dialect = keys[0] as Dialect;
   const body = record[dialect];
   const where = `${path}.${dialect}`;
@@ -49,12 +48,10 @@ export function compileFilter(value: unknown, path: string): EventFilter {
       return stringMatch(body, where, (actual, expected) => actual.endsWith(expected));
     case "all": {
       const list = compileList(body, where, "all");
-      if (list.length === 0) throw new FilterError(where, "filter-nonempty", "all must contain at least one nested filter");
       return allOf(list);
     }
     case "any": {
       const list = compileList(body, where, "any");
-      if (list.length === 0) throw new FilterError(where, "filter-nonempty", "any must contain at least one nested filter");
       return (event) => list.some((filter) => filter(event));
     }
     case "not": {
@@ -64,6 +61,14 @@ export function compileFilter(value: unknown, path: string): EventFilter {
     case "cesql":
       return cesqlFilter(body, where);
   }
+}
+
+function isSet(dialect: Dialect, value: unknown): boolean {
+  if (value === undefined || value === null) return false;
+  if (dialect === "cesql") return value !== "";
+  if (dialect === "not") return true;
+  if (Array.isArray(value)) return value.length > 0;
+  return typeof value !== "object" || Object.keys(value).length > 0;
 }
 
 function allOf(filters: EventFilter[]): EventFilter {
@@ -78,7 +83,6 @@ function allOf(filters: EventFilter[]): EventFilter {
  */
 function stringMatch(body: unknown, path: string, test: (actual: string, expected: string) => boolean): EventFilter {
   const entries = readAttributeMap(body, path);
-  if (entries.length === 0) throw new FilterError(path, "filter-nonempty", "must name at least one attribute");
   return (event) => {
     for (const [name, expected] of entries) {
       if (expected === "") continue;
@@ -91,9 +95,7 @@ function stringMatch(body: unknown, path: string, test: (actual: string, expecte
 
 /** A CESQL expression is parsed at load; an evaluation error (or a non-boolean result) counts as "does not match". */
 function cesqlFilter(body: unknown, path: string): EventFilter {
-  if (typeof body !== "string" || body.trim() === "") {
-    throw new FilterError(path, "cesql-expression", "must be a non-empty CESQL expression");
-  }
+  if (typeof body !== "string") throw new FilterError(path, "cesql-expression", "must be a string holding a CESQL expression");
   let compiled: ReturnType<typeof compileCesql>;
   try {
     compiled = compileCesql(body);

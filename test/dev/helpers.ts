@@ -117,7 +117,7 @@ export function postBinary(url: string, init: BinaryEventInit = {}): Promise<Res
   };
   if (init.contentType !== undefined) headers["content-type"] = init.contentType;
   else if (init.body !== undefined) headers["content-type"] = "application/json";
-  return fetch(url, { method: "POST", headers, body: init.body as BodyInit | undefined });
+  return fetch(url, { method: "POST", headers, body: init.body as RequestInit["body"] });
 }
 
 export function postStructured(url: string, event: Record<string, unknown>, contentType = "application/cloudevents+json"): Promise<Response> {
