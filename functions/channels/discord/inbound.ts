@@ -1,0 +1,80 @@
+import type { Identity } from "../../../eventing/catalog/shared.ts";
+import type { ButtonPress, InboundMessage } from "../../../eventing/channels/inbound.ts";
+import type { Interaction } from "./payloads.ts";
+
+/** Discord interactions -> the toolkit's normalised inbound shapes. */
+
+const CHAT_COMMANDS = new Set(["new", "reset", "status", "stop"]);
+
+export function interactionUser(interaction: Interaction) {
+  return interaction.member?.user ?? interaction.user;
+}
+
+function identity(interaction: Interaction): Identity | undefined {
+  const user = interactionUser(interaction);
+  if (user === undefined) return undefined;
+  const name = user.global_name ?? user.username;
+  return {
+    channel: "discord",
+    id: user.id,
+    ...(interaction.guild_id !== undefined ? { workspace: interaction.guild_id } : {}),
+    ...(name !== undefined && name !== null ? { displayName: name } : {}),
+  };
+}
+
+/** Option values of a slash command, depth first: `/ask prompt: how is prod?` -> "how is prod?". */
+function optionText(options: ReadonlyArray<{ value?: unknown; options?: unknown[] }> | undefined): string[] {
+  const out: string[] = [];
+  for (const option of options ?? []) {
+    if (typeof option.value === "string" || typeof option.value === "number") out.push(String(option.value));
+    out.push(...optionText(option.options as Array<{ value?: unknown; options?: unknown[] }> | undefined));
+  }
+  return out;
+}
+
+/** A slash command as a message: `/new`, `/reset`, `/status`, `/stop` stay commands; any other passes its options. */
+export function discordMessage(interaction: Interaction, nowMs: number): InboundMessage | undefined {
+  const sender = identity(interaction);
+  const channel = interaction.channel_id;
+  if (sender === undefined || channel === undefined) return undefined;
+  const name = interaction.data?.name ?? "";
+  const args = optionText(interaction.data?.options).join(" ");
+  const text = CHAT_COMMANDS.has(name) ? `/${name}${args ? ` ${args}` : ""}` : args;
+  return {
+    dedupKey: interaction.id,
+    messageId: interaction.id,
+    ...(interaction.guild_id !== undefined ? { workspace: interaction.guild_id } : {}),
+    // A thread on Discord is a channel of its own: answering into channel_id keeps the thread.
+    conversation: channel,
+    sender,
+    text,
+    replyTo: {
+      channel: "discord",
+      conversation: channel,
+      ...(interaction.guild_id !== undefined ? { workspace: interaction.guild_id } : {}),
+      meta: {
+        interactionToken: interaction.token,
+        applicationId: interaction.application_id,
+        interactionAt: String(nowMs),
+      },
+    },
+  };
+}
+
+export function discordPress(interaction: Interaction): ButtonPress | undefined {
+  const presser = identity(interaction);
+  const channel = interaction.channel_id;
+  const data = interaction.data?.custom_id;
+  if (presser === undefined || channel === undefined || data === undefined) return undefined;
+  return {
+    dedupKey: interaction.id,
+    data,
+    presser,
+    conversation: channel,
+    replyTo: {
+      channel: "discord",
+      conversation: channel,
+      ...(interaction.guild_id !== undefined ? { workspace: interaction.guild_id } : {}),
+    },
+  };
+}

@@ -1,0 +1,189 @@
+import { createPrivateKey, createPublicKey, type KeyObject, randomBytes, sign } from "node:crypto";
+import { FakeServer } from "../../channels/support/fake-server.ts";
+
+/**
+ * A local Discord: the REST routes the adapter calls (`/api/v10/webhooks/{app}/{token}[/messages/@original]`,
+ * `/api/v10/channels/{id}/messages` with a bot token and enforced nonces), with Discord's errors (`{"message","code"}`,
+ * 10015 Unknown Webhook, 50035 Invalid Form Body, 429 with `retry_after` seconds as a float), and the calling side of
+ * an interactions endpoint: Ed25519-signed interactions from an application key pair.
+ */
+export const RFC8032_TEST1_SECRET = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+export const RFC8032_TEST1_PUBLIC = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+
+export interface DiscordCall {
+  kind: "edit-original" | "follow-up" | "channel-message";
+  token?: string;
+  channel?: string;
+  body: Record<string, unknown>;
+  id: string;
+}
+
+export type ScriptedAnswer = { status: 429; retryAfter: number } | { status: number; code: number; message: string };
+
+export class FakeDiscord extends FakeServer<DiscordCall> {
+  readonly applicationId = "1100000000000000001";
+  readonly botToken = "MTEwMDAw.fake.bot-token";
+  readonly publicKeyHex: string;
+  private readonly privateKey: KeyObject;
+  /** Interaction tokens Discord issued (valid for follow-ups). */
+  readonly tokens = new Set<string>();
+  readonly script: ScriptedAnswer[] = [];
+  private readonly nonces = new Map<string, string>();
+  private nextId = 1_200_000_000_000_000_000n;
+
+  /** Defaults to the RFC 8032 section 7.1 TEST 1 key, so the application key is a published test vector. */
+  constructor(secretKeyHex = RFC8032_TEST1_SECRET) {
+    super();
+    this.privateKey = createPrivateKey({
+      key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), Buffer.from(secretKeyHex, "hex")]),
+      format: "der",
+      type: "pkcs8",
+    });
+    this.publicKeyHex = createPublicKey(this.privateKey)
+      .export({ format: "der", type: "spki" })
+      .subarray(12)
+      .toString("hex");
+  }
+
+  get apiBaseUrl(): string {
+    return `${this.url}/api/v10`;
+  }
+
+  private snowflake(): string {
+    this.nextId += 1n;
+    return String(this.nextId);
+  }
+
+  protected async handle(request: Request, path: string): Promise<Response> {
+    const scripted = this.script.shift();
+    if (scripted !== undefined) {
+      if (scripted.status === 429) {
+        return Response.json(
+          { message: "You are being rate limited.", retry_after: scripted.retryAfter, global: false },
+          { status: 429, headers: { "retry-after": String(Math.ceil(scripted.retryAfter)) } },
+        );
+      }
+      return Response.json({ message: scripted.message, code: scripted.code }, { status: scripted.status });
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = (await request.json()) as Record<string, unknown>;
+    } catch {
+      return Response.json({ message: "400: Bad Request", code: 0 }, { status: 400 });
+    }
+    const content = typeof body.content === "string" ? body.content : "";
+    if (content.length > 2000) {
+      return Response.json(
+        {
+          message: "Invalid Form Body",
+          code: 50035,
+          errors: { content: { _errors: [{ code: "BASE_TYPE_MAX_LENGTH" }] } },
+        },
+        { status: 400 },
+      );
+    }
+    const webhook = /^\/api\/v10\/webhooks\/(\d+)\/([^/]+)(\/messages\/@original)?$/.exec(path);
+    if (webhook) {
+      const [, app, token, original] = webhook as unknown as [string, string, string, string | undefined];
+      if (app !== this.applicationId || !this.tokens.has(token)) {
+        return Response.json({ message: "Unknown Webhook", code: 10015 }, { status: 404 });
+      }
+      if (original !== undefined && request.method !== "PATCH")
+        return Response.json({ message: "405: Method Not Allowed", code: 0 }, { status: 405 });
+      const id = this.snowflake();
+      this.record({ kind: original ? "edit-original" : "follow-up", token, body, id });
+      return Response.json({ id, content, channel_id: "0" });
+    }
+    const channel = /^\/api\/v10\/channels\/(\d+)\/messages$/.exec(path);
+    if (channel && request.method === "POST") {
+      if (request.headers.get("authorization") !== `Bot ${this.botToken}`) {
+        return Response.json({ message: "401: Unauthorized", code: 0 }, { status: 401 });
+      }
+      const nonce = typeof body.nonce === "string" ? body.nonce : undefined;
+      if (nonce !== undefined && nonce.length > 25)
+        return Response.json({ message: "Invalid Form Body", code: 50035 }, { status: 400 });
+      if (nonce !== undefined && body.enforce_nonce === true && this.nonces.has(nonce)) {
+        return Response.json({ id: this.nonces.get(nonce), content, channel_id: channel[1] });
+      }
+      const id = this.snowflake();
+      if (nonce !== undefined) this.nonces.set(nonce, id);
+      this.record({ kind: "channel-message", channel: channel[1]!, body, id });
+      return Response.json({ id, content, channel_id: channel[1] });
+    }
+    return Response.json({ message: "404: Not Found", code: 0 }, { status: 404 });
+  }
+
+  calls(kind: DiscordCall["kind"]): DiscordCall[] {
+    return this.accepted.filter((call) => call.kind === kind);
+  }
+
+  /** Sign `timestamp + body` with the application's private key, as Discord does. */
+  sign(timestamp: string, body: string): string {
+    return sign(null, Buffer.from(timestamp + body), this.privateKey).toString("hex");
+  }
+
+  /** An interaction request as Discord sends it; the token is registered for follow-ups. */
+  interactionRequest(
+    url: string,
+    interaction: Record<string, unknown>,
+    options: { timestamp?: number; signature?: string | null } = {},
+  ): Request {
+    const token = typeof interaction.token === "string" ? interaction.token : `tok-${randomBytes(8).toString("hex")}`;
+    this.tokens.add(token);
+    const body = JSON.stringify({ application_id: this.applicationId, version: 1, token, ...interaction });
+    const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
+    const headers: Record<string, string> = { "content-type": "application/json", "x-signature-timestamp": timestamp };
+    const signature = options.signature === undefined ? this.sign(timestamp, body) : options.signature;
+    if (signature !== null) headers["x-signature-ed25519"] = signature;
+    return new Request(url, { method: "POST", headers, body });
+  }
+}
+
+export function slashCommand(fields: {
+  id: string;
+  user: string;
+  channel: string;
+  guild?: string;
+  name: string;
+  text?: string;
+  token?: string;
+}) {
+  return {
+    id: fields.id,
+    type: 2,
+    ...(fields.token ? { token: fields.token } : {}),
+    channel_id: fields.channel,
+    ...(fields.guild !== undefined
+      ? {
+          guild_id: fields.guild,
+          member: { user: { id: fields.user, username: "ada", global_name: "Ada" }, roles: [] },
+        }
+      : { user: { id: fields.user, username: "ada" } }),
+    data: {
+      id: "1300000000000000001",
+      name: fields.name,
+      type: 1,
+      ...(fields.text !== undefined ? { options: [{ name: "prompt", type: 3, value: fields.text }] } : {}),
+    },
+  };
+}
+
+export function buttonPress(fields: {
+  id: string;
+  user: string;
+  channel: string;
+  guild?: string;
+  customId: string;
+  messageId: string;
+}) {
+  return {
+    id: fields.id,
+    type: 3,
+    channel_id: fields.channel,
+    ...(fields.guild !== undefined
+      ? { guild_id: fields.guild, member: { user: { id: fields.user, username: "op" } } }
+      : { user: { id: fields.user, username: "op" } }),
+    message: { id: fields.messageId, content: "Approval needed" },
+    data: { custom_id: fields.customId, component_type: 2 },
+  };
+}
