@@ -57,7 +57,7 @@ export class FakeDiscord extends FakeServer<DiscordCall> {
   protected async handle(request: Request, path: string): Promise<Response> {
     const scripted = this.script.shift();
     if (scripted !== undefined) {
-      if (scripted.status === 429) {
+      if ("retryAfter" in scripted) {
         return Response.json(
           { message: "You are being rate limited.", retry_after: scripted.retryAfter, global: false },
           { status: 429, headers: { "retry-after": String(Math.ceil(scripted.retryAfter)) } },
