@@ -1,0 +1,70 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command } from "commander";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments, stringify } from "yaml";
+import { registerRenderCommand, runRender } from "../../cli/commands/render.ts";
+import { formatValidateReport, registerValidateCommand, runValidate } from "../../cli/commands/validate.ts";
+import { minimalConfig } from "./fixtures.ts";
+
+describe("knclaw render / validate", () => {
+  it("render writes one file per function plus kustomization.yaml, all parseable", () => {
+    const dir = mkdtempSync(join(tmpdir(), "knclaw-render-"));
+    const result = runRender({ out: dir });
+    const names = readdirSync(dir).sort();
+    expect(names[0]).toBe("00-platform.yaml");
+    expect(names).toContain("kustomization.yaml");
+    expect(names).toContain("10-agent-assistant.yaml");
+    expect(result.files.length).toBe(names.length);
+    for (const name of names) {
+      for (const doc of parseAllDocuments(readFileSync(join(dir, name), "utf8"))) expect(doc.errors).toEqual([]);
+    }
+    const plain = mkdtempSync(join(tmpdir(), "knclaw-render-"));
+    runRender({ out: plain, kustomization: false });
+    expect(readdirSync(plain)).not.toContain("kustomization.yaml");
+  });
+
+  it("render without -o returns the YAML", () => {
+    const { yaml } = runRender({});
+    expect(yaml).toContain("kind: Broker");
+    expect(parseAllDocuments(yaml!).length).toBeGreaterThan(20);
+  });
+
+  it("validate passes the default config and fails a broken one, naming path and rule", () => {
+    const ok = runValidate({});
+    expect(ok.ok).toBe(true);
+    expect(ok.configErrors).toEqual([]);
+    expect(formatValidateReport(ok, "knclaw.yaml")).toMatch(/0 errors/);
+    expect(runValidate({ strict: true }).ok).toBe(false);
+
+    const dir = mkdtempSync(join(tmpdir(), "knclaw-validate-"));
+    const file = join(dir, "knclaw.yaml");
+    const config = minimalConfig() as Record<string, any>;
+    config.instances.ops.schedules[0].schedule = "@every 10m";
+    writeFileSync(file, stringify(config));
+    const bad = runValidate({ config: file });
+    expect(bad.ok).toBe(false);
+    const text = formatValidateReport(bad, file);
+    expect(text).toContain("instances.ops.schedules[0].schedule: cron-every");
+    expect(text).toMatch(/:\d+:\d+: /);
+
+    const slow = minimalConfig() as Record<string, any>;
+    slow.instances.ops.timeoutSeconds = 900;
+    writeFileSync(file, stringify(slow));
+    const cluster = runValidate({ config: file });
+    expect(cluster.ok).toBe(false);
+    expect(cluster.objectProblems.some((p) => p.rule === "timeout-seconds" && p.object === "Service/knclaw/agent-ops")).toBe(true);
+    expect(runValidate({ config: file, maxRevisionTimeoutSeconds: 900 }).ok).toBe(true);
+  });
+
+  it("registers commander commands the CLI entry can wire", async () => {
+    const program = new Command().exitOverride();
+    registerRenderCommand(program);
+    registerValidateCommand(program);
+    expect(program.commands.map((c) => c.name())).toEqual(["render", "validate"]);
+    const dir = mkdtempSync(join(tmpdir(), "knclaw-cmd-"));
+    await program.parseAsync(["node", "knclaw", "render", "-o", dir]);
+    expect(readdirSync(dir)).toContain("00-platform.yaml");
+  });
+});
