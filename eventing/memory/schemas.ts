@@ -263,7 +263,7 @@ export const ResetSessionRequest = z.strictObject({
 });
 export type ResetSessionRequest = z.infer<typeof ResetSessionRequest>;
 
-export const ResetSessionResponse = z.object({ generation: z.int().min(0), reset: z.boolean() });
+export const ResetSessionResponse = z.object({ generation: z.int().min(0) });
 export type ResetSessionResponse = z.infer<typeof ResetSessionResponse>;
 
 /** How messages are grouped into sessions (DESIGN.md §5). */

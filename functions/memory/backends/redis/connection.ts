@@ -1,0 +1,97 @@
+import { createHash } from "node:crypto";
+import { Cluster, Redis } from "ioredis";
+import { StoreUnavailableError } from "../backend.ts";
+
+export type RedisClient = Redis | Cluster;
+
+export interface RedisConnectionOptions {
+  url: string;
+  /** Longest a command may take before the request fails with 503 (also the connect timeout). */
+  commandTimeoutMs: number;
+  /** Treat the URL as a seed node of a Redis Cluster. */
+  cluster?: boolean;
+  onError?: (error: Error) => void;
+}
+
+/**
+ * A client tuned to fail fast instead of queueing: while Redis is unreachable every command is rejected at once
+ * (no offline queue, no resend after reconnect, which could apply a write twice), a command that gets no answer
+ * fails after `commandTimeoutMs`, and reconnection keeps trying at most every second so that the service recovers
+ * by itself when Redis returns.
+ */
+export function connectRedis(options: RedisConnectionOptions): RedisClient {
+  const common = {
+    // Replies are parsed in their RESP2 shapes (flat WITHSCORES, HGETALL and stream entries).
+    protocol: 2 as const,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: options.commandTimeoutMs,
+    connectTimeout: options.commandTimeoutMs,
+    retryStrategy: (attempt: number) => Math.min(100 * attempt, 1000),
+  };
+  let client: RedisClient;
+  if (options.cluster) {
+    const url = new URL(options.url);
+    client = new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], {
+      enableOfflineQueue: false,
+      clusterRetryStrategy: (attempt: number) => Math.min(100 * attempt, 1000),
+      redisOptions: {
+        ...common,
+        username: url.username ? decodeURIComponent(url.username) : undefined,
+        password: url.password ? decodeURIComponent(url.password) : undefined,
+        tls: url.protocol === "rediss:" ? {} : undefined,
+      },
+    });
+  } else {
+    client = new Redis(options.url, common);
+  }
+  // Without a listener ioredis prints every connection error; the service reports them through readiness instead.
+  client.on("error", (error: Error) => options.onError?.(error));
+  return client;
+}
+
+/** Server replies that mean "not now" rather than "wrong request". */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS)\b/;
+
+/** Map client-side failures (not connected, timed out, connection lost) to StoreUnavailableError. */
+export function toStoreError(error: unknown): Error {
+  if (error instanceof StoreUnavailableError) return error;
+  const err = error instanceof Error ? error : new Error(String(error));
+  const isReply = err.name === "ReplyError";
+  if (!isReply || TRANSIENT_REPLY.test(err.message)) {
+    return new StoreUnavailableError(`redis unavailable: ${err.message}`, { cause: err });
+  }
+  return err;
+}
+
+/** Runs a Redis call, mapping its failures (thrown or rejected: a pipeline throws when not connected). */
+export async function guard<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw toStoreError(error);
+  }
+}
+
+/** A Lua script run by its SHA1, loaded on first use and again after a restart emptied the script cache. */
+export class Script {
+  readonly lua: string;
+  readonly sha: string;
+
+  constructor(lua: string) {
+    this.lua = lua;
+    this.sha = createHash("sha1").update(lua).digest("hex");
+  }
+
+  async run<T>(client: RedisClient, keys: string[], args: Array<string | number>): Promise<T> {
+    try {
+      return (await client.evalsha(this.sha, keys.length, ...keys, ...args)) as T;
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith("NOSCRIPT")) {
+        return guard(() => client.eval(this.lua, keys.length, ...keys, ...args) as Promise<T>);
+      }
+      throw toStoreError(error);
+    }
+  }
+}

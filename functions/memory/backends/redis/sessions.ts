@@ -1,0 +1,161 @@
+import type {
+  AppendInput,
+  AppendOutcome,
+  CompactInput,
+  CompactResult,
+  GenerationGuarded,
+  OffsetPage,
+  ReadInput,
+  ResetInput,
+  SessionActivity,
+  StoredWindow,
+  TrimInput,
+  TrimOutcome,
+} from "../backend.ts";
+import { guard, Script } from "./connection.ts";
+import type { RedisContext } from "./context.ts";
+import { APPEND, COMPACT, READ, RESET, TRIM } from "./lua/sessions.ts";
+
+const append = new Script(APPEND);
+const read = new Script(READ);
+const trim = new Script(TRIM);
+const compact = new Script(COMPACT);
+const reset = new Script(RESET);
+
+/** A stored record is `<tokens>|<json>`; answers carry the JSON as stored. */
+function jsonOf(record: string): string {
+  return record.slice(record.indexOf("|") + 1);
+}
+
+function windowOf(generation: number, total: number, hasSummary: number, summary: string, items: string[]): StoredWindow {
+  return {
+    generation,
+    expired: false,
+    summaryJson: hasSummary === 1 ? summary : null,
+    messagesJson: items.map(jsonOf),
+    total,
+    truncated: items.length < total,
+  };
+}
+
+export async function appendMessages(
+  ctx: RedisContext,
+  instance: string,
+  session: string,
+  input: AppendInput,
+): Promise<AppendOutcome> {
+  const { keys } = ctx;
+  const args: Array<string | number> = [
+    session,
+    input.now,
+    input.resetBefore,
+    input.window ? 1 : 0,
+    input.window?.last ?? 0,
+    input.window?.maxTokens ?? -1,
+    input.messages.length,
+  ];
+  for (const message of input.messages) args.push(message.id, `${message.tokens}|${message.json}`);
+  type Reply = [number, number, number, number, string[], number?, string?, string[]?];
+  const [generation, wasReset, appended, total, duplicates, hasSummary, summary, items] = await append.run<Reply>(
+    ctx.client,
+    [
+      keys.sessionMeta(instance, session),
+      keys.sessionMessages(instance, session),
+      keys.sessionIds(instance, session),
+      keys.sessions(instance),
+    ],
+    args,
+  );
+  const outcome: AppendOutcome = { generation, reset: wasReset === 1, appended, duplicates, total };
+  if (input.window) outcome.window = windowOf(generation, total, hasSummary ?? 0, summary ?? "", items ?? []);
+  return outcome;
+}
+
+export async function readSession(
+  ctx: RedisContext,
+  instance: string,
+  session: string,
+  input: ReadInput,
+): Promise<StoredWindow> {
+  type Reply = [number, number, number, number, string, string[]];
+  const [generation, expired, total, hasSummary, summary, items] = await read.run<Reply>(
+    ctx.client,
+    [ctx.keys.sessionMeta(instance, session), ctx.keys.sessionMessages(instance, session)],
+    [input.resetBefore, input.window.last, input.window.maxTokens ?? -1],
+  );
+  if (expired === 1) {
+    return { generation, expired: true, summaryJson: null, messagesJson: [], total: 0, truncated: false };
+  }
+  return windowOf(generation, total, hasSummary, summary, items);
+}
+
+export async function trimSession(
+  ctx: RedisContext,
+  instance: string,
+  session: string,
+  input: TrimInput,
+): Promise<GenerationGuarded<TrimOutcome>> {
+  const reply = await trim.run<[number, number, number?, number?]>(
+    ctx.client,
+    [ctx.keys.sessionMeta(instance, session), ctx.keys.sessionMessages(instance, session)],
+    [input.keepLast, input.expectedGeneration ?? -1],
+  );
+  if (reply[0] === 0) return { ok: false, generation: reply[1] };
+  return { ok: true, generation: reply[1], removed: reply[2] ?? 0, total: reply[3] ?? 0 };
+}
+
+export async function compactSession(
+  ctx: RedisContext,
+  instance: string,
+  session: string,
+  input: CompactInput,
+): Promise<CompactResult> {
+  const { keys } = ctx;
+  const reply = await compact.run<[number, number?, number?, number?, number?, string?]>(
+    ctx.client,
+    [keys.sessionMeta(instance, session), keys.sessionMessages(instance, session), keys.sessionIds(instance, session)],
+    [input.throughId, input.summaryJson, input.summaryTokens, input.expectedGeneration ?? -1],
+  );
+  if (reply[0] === -1) return { kind: "unknown_message" };
+  if (reply[0] === 0) return { kind: "generation_mismatch", generation: reply[1] ?? 0 };
+  return {
+    kind: "ok",
+    generation: reply[1] ?? 0,
+    removed: reply[2] ?? 0,
+    total: reply[3] ?? 0,
+    alreadyCompacted: reply[4] === 1,
+    summaryJson: reply[5] ? reply[5] : null,
+  };
+}
+
+export async function resetSession(
+  ctx: RedisContext,
+  instance: string,
+  session: string,
+  input: ResetInput,
+): Promise<GenerationGuarded<{ generation: number }>> {
+  const { keys } = ctx;
+  const [ok, generation] = await reset.run<[number, number]>(
+    ctx.client,
+    [
+      keys.sessionMeta(instance, session),
+      keys.sessionMessages(instance, session),
+      keys.sessionIds(instance, session),
+      keys.sessions(instance),
+    ],
+    [session, input.now, input.expectedGeneration ?? -1],
+  );
+  return ok === 1 ? { ok: true, generation } : { ok: false, generation };
+}
+
+export async function listSessions(
+  ctx: RedisContext,
+  instance: string,
+  page: OffsetPage,
+): Promise<{ sessions: SessionActivity[]; more: boolean }> {
+  const flat = await guard(() => ctx.client.zrevrange(ctx.keys.sessions(instance), page.offset, page.offset + page.limit, "WITHSCORES"),
+  );
+  const sessions: SessionActivity[] = [];
+  for (let i = 0; i < flat.length; i += 2) sessions.push({ sessionKey: flat[i]!, activeAt: Number(flat[i + 1]) });
+  return { sessions: sessions.slice(0, page.limit), more: sessions.length > page.limit };
+}

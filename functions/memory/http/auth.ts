@@ -1,0 +1,69 @@
+import type { MiddlewareHandler } from "hono";
+import { describeScope, type MemoryScope, tokensEqual, verifyMemoryToken } from "../../../eventing/memory/tokens.ts";
+import { HttpError } from "./errors.ts";
+
+/** Who is calling, from the bearer token; `label` is what provenance and audit entries record. */
+export interface Principal {
+  scope: MemoryScope;
+  label: string;
+}
+
+export type MemoryEnv = { Variables: { principal: Principal } };
+
+export type Permission =
+  | "sessions"
+  | "identities"
+  | "pairing"
+  | "notes"
+  | "runs:read"
+  | "runs:write"
+  | "values"
+  | "budgets"
+  | "locks"
+  | "audit:read"
+  | "audit:write";
+
+/** Component scopes and what they may do on any instance (tokens.ts explains who holds which). */
+const GRANTS: Record<"channel" | "gateway" | "notes", ReadonlySet<Permission>> = {
+  channel: new Set(["identities", "pairing", "values"]),
+  gateway: new Set(["runs:read", "audit:read", "values"]),
+  notes: new Set(["notes"]),
+};
+
+const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
+
+/** 401 unless the request carries a valid bearer token; never looks anywhere but the Authorization header. */
+export function authenticate(secret: string, operatorToken: string | undefined): MiddlewareHandler<MemoryEnv> {
+  return async (c, next) => {
+    const match = BEARER.exec(c.req.header("authorization") ?? "");
+    if (!match) throw new HttpError(401, "unauthorized", "a bearer token is required");
+    const token = match[1]!;
+    let scope = verifyMemoryToken(secret, token);
+    if (!scope && operatorToken !== undefined && tokensEqual(token, operatorToken)) scope = { kind: "operator" };
+    if (!scope) throw new HttpError(401, "unauthorized", "the bearer token is not valid");
+    c.set("principal", { scope, label: describeScope(scope) });
+    await next();
+  };
+}
+
+/**
+ * May the caller do `permission` on `instance`'s data? `instance` is undefined for data outside any instance
+ * (component namespaces). Instance tokens open their own instance only.
+ */
+export function isAllowed(principal: Principal, permission: Permission, instance: string | undefined): boolean {
+  const { scope } = principal;
+  switch (scope.kind) {
+    case "operator":
+      return true;
+    case "instance":
+      return instance !== undefined && scope.instance === instance;
+    default:
+      return GRANTS[scope.kind].has(permission);
+  }
+}
+
+export function authorize(principal: Principal, permission: Permission, instance: string | undefined): void {
+  if (!isAllowed(principal, permission, instance)) {
+    throw new HttpError(403, "forbidden", "this token does not open that data");
+  }
+}

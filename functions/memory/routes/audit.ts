@@ -1,0 +1,49 @@
+import {
+  AppendAuditRequest,
+  type AppendAuditResponse,
+  ReadAuditQuery,
+  type ReadAuditResponse,
+} from "../../../eventing/memory/schemas.ts";
+import { readQuery } from "../http/request.ts";
+import { body, instanceFor, type MemoryApp, type RouteDeps } from "./common.ts";
+
+export function auditRoutes(app: MemoryApp, deps: RouteDeps): void {
+  const { backend } = deps;
+
+  app.post("/v1/instances/:instance/audit", async (c) => {
+    const instance = instanceFor(c, "audit:write");
+    const request = await body(c, deps, AppendAuditRequest);
+    const by = c.get("principal").label;
+    const ids = await backend.appendAudit(instance, {
+      entries: request.entries.map((entry) => ({
+        type: entry.type,
+        ...(entry.runId === undefined ? {} : { runId: entry.runId }),
+        by,
+        data: entry.data ?? {},
+      })),
+      maxLength: deps.config.auditMaxLength,
+      now: deps.now(),
+      ...(request.batchKey === undefined ? {} : { batchKey: request.batchKey }),
+    });
+    const answer: AppendAuditResponse = { ids };
+    return c.json(answer, 201);
+  });
+
+  app.get("/v1/instances/:instance/audit", async (c) => {
+    const instance = instanceFor(c, "audit:read");
+    const query = readQuery(c, ReadAuditQuery);
+    const limit = query.limit ?? 100;
+    const order = query.order ?? "asc";
+    const entries = await backend.readAudit(instance, {
+      limit,
+      order,
+      ...(query.after === undefined ? {} : { after: query.after }),
+      ...(query.before === undefined ? {} : { before: query.before }),
+    });
+    const answer: ReadAuditResponse = {
+      entries,
+      next: entries.length === limit ? entries[entries.length - 1]!.id : null,
+    };
+    return c.json(answer);
+  });
+}

@@ -1,0 +1,38 @@
+import type { Context, Hono } from "hono";
+import type { z } from "zod";
+import { InstanceName } from "../../../eventing/memory/schemas.ts";
+import type { MemoryBackend } from "../backends/backend.ts";
+import type { MemoryConfig } from "../config.ts";
+import { authorize, type MemoryEnv, type Permission } from "../http/auth.ts";
+import { readJson, readParam } from "../http/request.ts";
+
+/** What every route module gets. `now` is the one clock all decisions use (tests may replace it). */
+export interface RouteDeps {
+  backend: MemoryBackend;
+  config: MemoryConfig;
+  now: () => number;
+}
+
+export type MemoryApp = Hono<MemoryEnv>;
+export type MemoryContext = Context<MemoryEnv>;
+
+/** The `:instance` of the path, once the caller is known to be allowed `permission` on it. */
+export function instanceFor(c: MemoryContext, permission: Permission): string {
+  const instance = readParam(c, "instance", InstanceName);
+  authorize(c.get("principal"), permission, instance);
+  return instance;
+}
+
+export function body<S extends z.ZodType>(
+  c: MemoryContext,
+  deps: RouteDeps,
+  schema: S,
+  optional = false,
+): Promise<z.infer<S>> {
+  return readJson(c.req.raw, schema, { maxBytes: deps.config.maxBodyBytes, optional });
+}
+
+/** JSON assembled by hand (session windows embed stored JSON without parsing it again). */
+export function rawJson(text: string, status: 200 | 201 = 200): Response {
+  return new Response(text, { status, headers: { "content-type": "application/json" } });
+}

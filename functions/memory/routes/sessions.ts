@@ -1,0 +1,196 @@
+import type { z } from "zod";
+import {
+  AppendMessagesRequest,
+  CompactSessionRequest,
+  type CompactSessionResponse,
+  ListQuery,
+  type ListSessionsResponse,
+  ReadSessionQuery,
+  type ResetPolicy,
+  ResetSessionRequest,
+  type ResetSessionResponse,
+  type ResolveSessionResponse,
+  SessionKey,
+  type SessionMessage,
+  type SessionMessageInput,
+  SessionScopeRequest,
+  type SessionSummary,
+  TrimSessionRequest,
+  type TrimSessionResponse,
+  type WindowSpec,
+} from "../../../eventing/memory/schemas.ts";
+import type { StoredMessage, StoredWindow, WindowRequest } from "../backends/backend.ts";
+import { decodeOffset, encodeOffset } from "../backends/shared.ts";
+import { identityString } from "../domain/identities.ts";
+import { resetThreshold } from "../domain/reset-policy.ts";
+import { sessionKeyFor } from "../domain/session-keys.ts";
+import { estimateTokens } from "../domain/tokens-estimate.ts";
+import { HttpError } from "../http/errors.ts";
+import { readParam, readQuery } from "../http/request.ts";
+import { body, instanceFor, type MemoryApp, type MemoryContext, type RouteDeps, rawJson } from "./common.ts";
+
+const DEFAULT_LAST = 50;
+const MAX_LAST = 10_000;
+
+/** `last` defaults to 50, or to everything that fits when only a token budget is given. */
+function windowRequest(spec: WindowSpec): WindowRequest {
+  const last = spec.last ?? (spec.maxTokens === undefined ? DEFAULT_LAST : MAX_LAST);
+  return spec.maxTokens === undefined ? { last } : { last, maxTokens: spec.maxTokens };
+}
+
+/** The stored form of a message: its fields in a fixed order, token count and time filled in. */
+function storedMessage(input: SessionMessageInput, now: number): StoredMessage {
+  const tokens = input.tokens ?? estimateTokens(input);
+  const message: SessionMessage = {
+    id: input.id,
+    role: input.role,
+    content: input.content,
+    ...(input.name === undefined ? {} : { name: input.name }),
+    ...(input.toolCallId === undefined ? {} : { toolCallId: input.toolCallId }),
+    ...(input.toolCalls === undefined ? {} : { toolCalls: input.toolCalls }),
+    ...(input.meta === undefined ? {} : { meta: input.meta }),
+    tokens,
+    at: input.at ?? now,
+  };
+  return { id: input.id, tokens, json: JSON.stringify(message) };
+}
+
+function windowJson(sessionKey: string, window: StoredWindow): string {
+  return (
+    `{"sessionKey":${JSON.stringify(sessionKey)},"generation":${window.generation},"expired":${window.expired},` +
+    `"summary":${window.summaryJson ?? "null"},"messages":[${window.messagesJson.join(",")}],` +
+    `"total":${window.total},"truncated":${window.truncated}}`
+  );
+}
+
+function sessionOf(c: MemoryContext): string {
+  return readParam(c, "session", SessionKey);
+}
+
+function generationMismatch(generation: number): HttpError {
+  return new HttpError(412, "version_mismatch", "the session is in another generation", { currentVersion: generation });
+}
+
+function readPolicy(query: z.output<typeof ReadSessionQuery>): ResetPolicy {
+  if (query.timeZone !== undefined && query.dailyHour === undefined) {
+    throw new HttpError(400, "invalid_request", "query.timeZone: only meaningful with dailyHour", {
+      issues: [{ path: "query.timeZone", message: "only meaningful with dailyHour" }],
+    });
+  }
+  const policy: ResetPolicy = {};
+  if (query.idleMs !== undefined) policy.idleMs = query.idleMs;
+  if (query.dailyHour !== undefined) policy.daily = { hour: query.dailyHour, timeZone: query.timeZone ?? "UTC" };
+  return policy;
+}
+
+export function sessionRoutes(app: MemoryApp, deps: RouteDeps): void {
+  const { backend } = deps;
+
+  app.post("/v1/instances/:instance/sessions/resolve", async (c) => {
+    const instance = instanceFor(c, "sessions");
+    const request = await body(c, deps, SessionScopeRequest);
+    let person: string | undefined;
+    if (request.scope === "sender") {
+      person = (await backend.getPerson(instance, identityString(request))).person;
+    }
+    const answer: ResolveSessionResponse = { sessionKey: sessionKeyFor(request, person) };
+    if (person !== undefined) answer.person = person;
+    return c.json(answer);
+  });
+
+  app.get("/v1/instances/:instance/sessions", async (c) => {
+    const instance = instanceFor(c, "sessions");
+    const query = readQuery(c, ListQuery);
+    const offset = query.cursor === undefined ? 0 : decodeOffset(query.cursor);
+    if (offset === undefined) throw new HttpError(400, "invalid_request", "query.cursor: not a cursor of this listing");
+    const page = await backend.listSessions(instance, { offset, limit: query.limit ?? 50 });
+    const answer: ListSessionsResponse = {
+      sessions: page.sessions,
+      nextCursor: page.more ? encodeOffset(offset + page.sessions.length) : null,
+    };
+    return c.json(answer);
+  });
+
+  app.post("/v1/instances/:instance/sessions/:session/messages", async (c) => {
+    const instance = instanceFor(c, "sessions");
+    const session = sessionOf(c);
+    const request = await body(c, deps, AppendMessagesRequest);
+    const now = deps.now();
+    const outcome = await backend.appendMessages(instance, session, {
+      messages: request.messages.map((message) => storedMessage(message, now)),
+      now,
+      resetBefore: resetThreshold(request.reset, now),
+      ...(request.window ? { window: windowRequest(request.window) } : {}),
+    });
+    const head =
+      `{"generation":${outcome.generation},"reset":${outcome.reset},"appended":${outcome.appended},` +
+      `"duplicates":${JSON.stringify(outcome.duplicates)},"total":${outcome.total}`;
+    return rawJson(outcome.window ? `${head},"window":${windowJson(session, outcome.window)}}` : `${head}}`);
+  });
+
+  app.get("/v1/instances/:instance/sessions/:session/messages", async (c) => {
+    const instance = instanceFor(c, "sessions");
+    const session = sessionOf(c);
+    const query = readQuery(c, ReadSessionQuery);
+    const now = deps.now();
+    const window = await backend.readSession(instance, session, {
+      now,
+      resetBefore: resetThreshold(readPolicy(query), now),
+      window: windowRequest(query),
+    });
+    return rawJson(windowJson(session, window));
+  });
+
+  app.post("/v1/instances/:instance/sessions/:session/trim", async (c) => {
+    const instance = instanceFor(c, "sessions");
+    const session = sessionOf(c);
+    const request = await body(c, deps, TrimSessionRequest);
+    const outcome = await backend.trimSession(instance, session, request);
+    if (!outcome.ok) throw generationMismatch(outcome.generation);
+    const answer: TrimSessionResponse = { generation: outcome.generation, removed: outcome.removed, total: outcome.total };
+    return c.json(answer);
+  });
+
+  app.post("/v1/instances/:instance/sessions/:session/compact", async (c) => {
+    const instance = instanceFor(c, "sessions");
+    const session = sessionOf(c);
+    const request = await body(c, deps, CompactSessionRequest);
+    const summary: SessionSummary = {
+      content: request.summary.content,
+      tokens: request.summary.tokens ?? estimateTokens({ content: request.summary.content }),
+      throughId: request.throughId,
+      at: deps.now(),
+    };
+    const outcome = await backend.compactSession(instance, session, {
+      throughId: request.throughId,
+      summaryJson: JSON.stringify(summary),
+      summaryTokens: summary.tokens,
+      ...(request.expectedGeneration === undefined ? {} : { expectedGeneration: request.expectedGeneration }),
+    });
+    if (outcome.kind === "unknown_message") {
+      throw new HttpError(404, "not_found", "throughId is not a message of this session generation");
+    }
+    if (outcome.kind === "generation_mismatch") throw generationMismatch(outcome.generation);
+    const answer: CompactSessionResponse = {
+      generation: outcome.generation,
+      removed: outcome.removed,
+      total: outcome.total,
+      alreadyCompacted: outcome.alreadyCompacted,
+      summary: outcome.summaryJson === null ? null : (JSON.parse(outcome.summaryJson) as SessionSummary),
+    };
+    return c.json(answer);
+  });
+
+  app.post("/v1/instances/:instance/sessions/:session/reset", async (c) => {
+    const instance = instanceFor(c, "sessions");
+    const session = sessionOf(c);
+    const request = await body(c, deps, ResetSessionRequest, true);
+    const outcome = await backend.resetSession(instance, session, {
+      now: deps.now(),
+      ...(request.expectedGeneration === undefined ? {} : { expectedGeneration: request.expectedGeneration }),
+    });
+    if (!outcome.ok) throw generationMismatch(outcome.generation);
+    const answer: ResetSessionResponse = { generation: outcome.generation };
+    return c.json(answer);
+  });
+}
