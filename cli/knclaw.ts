@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
 import { registerBuildCommand } from "./commands/build.ts";
+import { registerDevCommand } from "./commands/dev.ts";
+import { registerSendCommand } from "./commands/send.ts";
 
 const program = new Command("knclaw")
   .description("Run fleets of AI agents as event-driven functions on Knative, or on one machine with `knclaw dev`")
@@ -9,6 +11,8 @@ const program = new Command("knclaw")
   .exitOverride();
 
 registerBuildCommand(program);
+registerDevCommand(program);
+registerSendCommand(program);
 
 try {
   await program.parseAsync(process.argv);

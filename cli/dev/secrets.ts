@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mintMemoryToken, type MemoryScope } from "../../eventing/memory/tokens.ts";
+import { generateSigningKey } from "../../skills/runtime/keys.ts";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
 
 /**
@@ -7,7 +8,8 @@ import type { KnativeObject } from "../../eventing/broker/objects.ts";
  * 1. the process environment: `<SECRET>_<KEY>` upper-snaked (`knclaw-slack` / `signing-secret` ->
  *    `KNCLAW_SLACK_SIGNING_SECRET`), then the container variable's own name (`SLACK_SIGNING_SECRET`);
  * 2. a value generated for this session, for the Secrets the platform generates itself: the memory service's
- *    token secret (random) and the per-function memory tokens minted from it with eventing/memory/tokens.ts.
+ *    token secret (random), the per-function memory tokens minted from it with eventing/memory/tokens.ts, and an
+ *    Ed25519 signing key per agent instance (its public key is then trusted by the skills, see start-dev).
  * Nothing is ever logged or printed with its value.
  */
 export interface SecretRequest {
@@ -22,10 +24,13 @@ export interface SecretRequest {
 
 export interface SecretResolver {
   resolve(request: SecretRequest): string | undefined;
+  /** Public keys (PEM) of the agent signing keys generated this session, by instance (the Secret key). */
+  generatedAgentKeys(): Record<string, string>;
 }
 
 const MEMORY_TOKEN_SECRET_ENV = "KNCLAW_MEMORY_TOKEN_SECRET";
 const MEMORY_TOKEN_ENV = "KNCLAW_MEMORY_TOKEN";
+const SIGNING_KEY_ENV = "KNCLAW_SIGNING_KEY";
 const LABEL_COMPONENT = "knclaw.dev/component";
 const LABEL_INSTANCE = "knclaw.dev/instance";
 const LABEL_CHANNEL = "knclaw.dev/channel";
@@ -54,7 +59,23 @@ export function createSecretResolver(processEnv: Record<string, string | undefin
     return value;
   };
 
+  const agentKeys = new Map<string, { privateKeyPem: string; publicKeyPem: string }>();
+  const signingKey = (request: SecretRequest): string => {
+    const id = `${request.namespace}/${request.secret}/${request.key}`;
+    let pair = agentKeys.get(id);
+    if (!pair) {
+      pair = generateSigningKey();
+      agentKeys.set(id, pair);
+    }
+    return pair.privateKeyPem;
+  };
+
   return {
+    generatedAgentKeys() {
+      const out: Record<string, string> = {};
+      for (const [id, pair] of agentKeys) out[id.slice(id.lastIndexOf("/") + 1)] = pair.publicKeyPem;
+      return out;
+    },
     resolve(request) {
       if (request.envName === MEMORY_TOKEN_SECRET_ENV) return memorySecret(request);
       if (request.envName === MEMORY_TOKEN_ENV) {
@@ -63,7 +84,10 @@ export function createSecretResolver(processEnv: Record<string, string | undefin
         const scope = memoryScopeOf(request.service);
         return scope ? mintMemoryToken(memorySecret(request), scope) : undefined;
       }
-      return fromEnv(request);
+      const given = fromEnv(request);
+      if (given !== undefined) return given;
+      if (request.envName === SIGNING_KEY_ENV) return signingKey(request);
+      return undefined;
     },
   };
 }

@@ -116,6 +116,8 @@ interface BrokerDef {
 const ENTRY_ANNOTATION = "knclaw.dev/entry";
 const MEMORY_BACKEND_ENV = "KNCLAW_MEMORY_BACKEND";
 const REDIS_URL_ENV = "KNCLAW_REDIS_URL";
+const AGENT_KEYS_ENV = "KNCLAW_AGENT_KEYS";
+const COMPONENT_LABEL = "knclaw.dev/component";
 
 export async function startDev(options: DevOptions): Promise<DevRuntime> {
   const log = options.log ?? silentLog;
@@ -201,8 +203,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
     const rewrite = clusterUrlRewriter(url, mountedNames);
     const secrets = createSecretResolver(options.env ?? process.env);
     const configMaps = readConfigMaps(sorted.configMaps);
-    for (const service of services) {
-      const namespace = namespaceOf(service);
+    const envs = services.map((service) => {
       const sink = sinkFor(service);
       const built = buildFunctionEnv(service, {
         secrets,
@@ -218,6 +219,21 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
         built.env[MEMORY_BACKEND_ENV] = "redis";
         built.env[REDIS_URL_ENV] = options.redisUrl;
       }
+      return built;
+    });
+    // Skills trust the agent keys generated for this session next to any the config declares.
+    const generatedKeys = secrets.generatedAgentKeys();
+    if (Object.keys(generatedKeys).length > 0) {
+      services.forEach((service, index) => {
+        if (service.metadata.labels?.[COMPONENT_LABEL] !== "skill") return;
+        const env = envs[index]!.env;
+        const declared = env[AGENT_KEYS_ENV] ? (JSON.parse(env[AGENT_KEYS_ENV]) as Record<string, unknown>) : {};
+        env[AGENT_KEYS_ENV] = JSON.stringify({ ...generatedKeys, ...declared });
+      });
+    }
+    for (const [index, service] of services.entries()) {
+      const namespace = namespaceOf(service);
+      const built = envs[index]!;
       const plan: FunctionPlan = {
         name: service.metadata.name,
         namespace,

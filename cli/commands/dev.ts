@@ -1,0 +1,86 @@
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { pino } from "pino";
+import type { KnativeObject } from "../../eventing/broker/objects.ts";
+import { defaultConfigPath, loadConfig } from "../../knative/config/index.ts";
+import { render } from "../../knative/render/index.ts";
+import { redactPaths } from "../../knative/serving/log.ts";
+import { describeRuntime } from "../dev/listing.ts";
+import { type DevRuntime, startDev } from "../dev/start-dev.ts";
+
+export interface DevCommandOptions {
+  config?: string | false;
+  manifests?: string;
+  port?: string;
+  host?: string;
+  redis?: string;
+  processes?: boolean;
+  logLevel?: string;
+}
+
+/** The config `knclaw dev` runs: --config, else ./knclaw.yaml, else the shipped default (so `npm start` just works). */
+export function chooseConfig(option: string | undefined): string {
+  if (option) return resolve(option);
+  const local = resolve("knclaw.yaml");
+  return existsSync(local) ? local : defaultConfigPath;
+}
+
+export async function runDev(options: DevCommandOptions): Promise<DevRuntime> {
+  const log = pino(
+    { name: "knclaw-dev", level: options.logLevel ?? "info", redact: { paths: redactPaths(), censor: "[redacted]" } },
+    pino.destination(2),
+  );
+  const objects: KnativeObject[] = [];
+  if (options.config !== false) {
+    const path = chooseConfig(options.config);
+    objects.push(...(render(loadConfig(path)) as unknown as KnativeObject[]));
+    log.info({ config: path }, "rendered config");
+  } else if (!options.manifests) {
+    throw new Error("--no-config needs --manifests DIR: there would be nothing to run");
+  }
+  const port = Number(options.port ?? process.env.PORT ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port ${options.port}`);
+  return startDev({
+    objects,
+    manifestsDir: options.manifests,
+    port,
+    host: options.host,
+    redisUrl: options.redis,
+    processes: options.processes,
+    log,
+  });
+}
+
+export function registerDevCommand(program: Command): void {
+  program
+    .command("dev")
+    .description("run the platform on this machine: embedded Knative-faithful broker, functions, PingSources, one port")
+    .option("-c, --config <file>", "platform config (default ./knclaw.yaml, else the shipped default)")
+    .option("--no-config", "run only what --manifests holds")
+    .option("-m, --manifests <dir>", "extra Knative YAML: Brokers, Triggers (any http subscriber), PingSources")
+    .option("-p, --port <port>", "port for everything (default $PORT or 8080; 0 picks a free one)")
+    .option("--host <host>", "interface to listen on", "127.0.0.1")
+    .option("--redis <url>", "memory service on this Redis instead of its embedded backend")
+    .option("--processes", "run each function as its own child process instead of in-process")
+    .option("--log-level <level>", "pino level for the runtime's own logs (stderr)", "info")
+    .action(async (options: DevCommandOptions) => {
+      const runtime = await runDev(options);
+      process.stdout.write(`${describeRuntime(runtime).join("\n")}\n`);
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        process.stderr.write(`knclaw dev: ${signal}, finishing in-flight deliveries...\n`);
+        runtime.shutdown().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            process.stderr.write(`knclaw dev: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.once("SIGTERM", () => stop("SIGTERM"));
+      process.once("SIGINT", () => stop("SIGINT"));
+    });
+}

@@ -1,0 +1,138 @@
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
+import { encodeEvent } from "../../eventing/cloudevent/http-codec.ts";
+import { ATTRIBUTE_NAME } from "../../eventing/cloudevent/validate.ts";
+
+/**
+ * `knclaw send`: post one CloudEvent to a broker, like `kn event send`. Data comes from --data (JSON text),
+ * --data-file, or --field key=value pairs (dotted keys nest, values parsed as JSON when they are JSON), and
+ * --extension key=value adds attributes. Binary mode unless --structured. Exits non-zero unless the broker accepts.
+ */
+export interface SendOptions {
+  to?: string;
+  url?: string;
+  broker?: string;
+  type: string;
+  source?: string;
+  id?: string;
+  subject?: string;
+  data?: string;
+  dataFile?: string;
+  field?: string[];
+  extension?: string[];
+  contentType?: string;
+  structured?: boolean;
+  fetch?: typeof fetch;
+}
+
+export interface SendResult {
+  target: string;
+  status: number;
+  body: string;
+  event: CloudEvent;
+}
+
+export function buildEvent(options: SendOptions): CloudEvent {
+  if (!options.type) throw new Error("--type is required");
+  const attributes: Record<string, string> = {
+    specversion: "1.0",
+    id: options.id ?? randomUUID(),
+    source: options.source ?? "knclaw/cli",
+    type: options.type,
+    time: new Date().toISOString(),
+  };
+  if (options.subject !== undefined) attributes.subject = options.subject;
+  for (const pair of options.extension ?? []) {
+    const [name, value] = splitPair(pair, "--extension");
+    if (!ATTRIBUTE_NAME.test(name)) throw new Error(`--extension ${name}: attribute names are lowercase letters and digits`);
+    attributes[name] = value;
+  }
+  const sources = [options.data !== undefined, options.dataFile !== undefined, (options.field ?? []).length > 0].filter(Boolean);
+  if (sources.length > 1) throw new Error("use one of --data, --data-file, --field");
+  let data: Uint8Array | undefined;
+  if (options.data !== undefined) data = new TextEncoder().encode(options.data);
+  else if (options.dataFile !== undefined) data = readFileSync(options.dataFile);
+  else if ((options.field ?? []).length > 0) data = new TextEncoder().encode(JSON.stringify(fieldsToObject(options.field!)));
+  if (data !== undefined) attributes.datacontenttype = options.contentType ?? "application/json";
+  return data === undefined ? { attributes } : { attributes, data };
+}
+
+function splitPair(pair: string, flag: string): [string, string] {
+  const eq = pair.indexOf("=");
+  if (eq <= 0) throw new Error(`${flag} ${pair}: expected key=value`);
+  return [pair.slice(0, eq), pair.slice(eq + 1)];
+}
+
+function fieldsToObject(fields: string[]): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  for (const field of fields) {
+    const [key, raw] = splitPair(field, "--field");
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      value = raw;
+    }
+    const path = key.split(".");
+    let node = root;
+    for (const part of path.slice(0, -1)) {
+      const next = node[part];
+      node = (next !== null && typeof next === "object" ? next : (node[part] = {})) as Record<string, unknown>;
+    }
+    node[path[path.length - 1]!] = value;
+  }
+  return root;
+}
+
+export function sendTarget(options: Pick<SendOptions, "to" | "url" | "broker">): string {
+  if (options.to) return options.to;
+  const base = (options.url ?? `http://127.0.0.1:${process.env.PORT ?? 8080}`).replace(/\/+$/, "");
+  const broker = options.broker ?? "knclaw/default";
+  if (!/^[^/]+\/[^/]+$/.test(broker)) throw new Error(`--broker ${broker}: expected <namespace>/<broker>`);
+  return `${base}/${broker}`;
+}
+
+export async function runSend(options: SendOptions): Promise<SendResult> {
+  const event = buildEvent(options);
+  const target = sendTarget(options);
+  const { headers, body } = encodeEvent(event, options.structured ? "structured" : "binary");
+  const response = await (options.fetch ?? fetch)(target, {
+    method: "POST",
+    headers,
+    body: body as RequestInit["body"],
+    signal: AbortSignal.timeout(30_000),
+  });
+  return { target, status: response.status, body: await response.text(), event };
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function registerSendCommand(program: Command): void {
+  program
+    .command("send")
+    .description("send a CloudEvent to a broker (like `kn event send`)")
+    .requiredOption("-t, --type <type>", "event type")
+    .option("--to <url>", "full URL to post to (instead of --url + --broker)")
+    .option("--url <url>", "knclaw dev base URL (default http://127.0.0.1:$PORT or 8080)")
+    .option("-b, --broker <namespace/name>", "broker to post to", "knclaw/default")
+    .option("-s, --source <source>", "event source", "knclaw/cli")
+    .option("-i, --id <id>", "event id (default: a random UUID)")
+    .option("--subject <subject>", "event subject")
+    .option("-d, --data <json>", "event data")
+    .option("--data-file <file>", "event data from a file")
+    .option("-f, --field <key=value>", "data field (repeatable; dotted keys nest; JSON values parsed)", collect)
+    .option("-e, --extension <key=value>", "extension attribute (repeatable)", collect)
+    .option("--content-type <type>", "datacontenttype of the data", "application/json")
+    .option("--structured", "send in structured mode (application/cloudevents+json)")
+    .action(async (options: SendOptions) => {
+      const result = await runSend(options);
+      if (result.status >= 200 && result.status < 300) {
+        process.stdout.write(`sent ${result.event.attributes.id} to ${result.target}: ${result.status}\n`);
+        return;
+      }
+      process.stderr.write(`knclaw send: ${result.target} answered ${result.status}: ${result.body.trim()}\n`);
+      process.exitCode = 1;
+    });
+}

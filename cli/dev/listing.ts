@@ -1,0 +1,41 @@
+import type { DevRuntime } from "./start-dev.ts";
+
+/** What `knclaw dev` prints at start: where every broker, function, route, Trigger and PingSource is. */
+export function describeRuntime(runtime: DevRuntime): string[] {
+  const lines = [`knclaw dev listening on ${runtime.url}`];
+  if (runtime.brokers.length > 0) {
+    lines.push("", "Brokers (POST CloudEvents here; OPTIONS for the WebHook handshake):");
+    for (const broker of runtime.brokers) lines.push(`  ${broker.namespace}/${broker.name}  ${broker.url}`);
+  }
+  if (runtime.functions.length > 0) {
+    lines.push("", "Functions (cluster URL -> local URL):");
+    for (const fn of runtime.functions) {
+      const where = fn.mounted.childUrl ? `child process ${fn.mounted.childUrl}` : "in-process";
+      lines.push(`  ${fn.namespace}/${fn.name}  ${fn.clusterUrl} -> ${fn.localUrl}/  (${where})`);
+      const extra = fn.paths.filter((route) => !route.prefix.startsWith("/functions/"));
+      for (const route of extra) {
+        lines.push(`      also ${runtime.url}${route.prefix === "/" ? "/" : `${route.prefix}/...`}${route.strip ? " (prefix stripped)" : ""}`);
+      }
+    }
+  }
+  if (runtime.skippedServices.length > 0) {
+    lines.push("", "Services not run (no knclaw.dev/entry annotation):");
+    for (const name of runtime.skippedServices) lines.push(`  ${name}`);
+  }
+  if (runtime.triggers.length > 0) {
+    lines.push("", "Triggers (broker -> subscriber):");
+    for (const trigger of runtime.triggers) {
+      lines.push(`  ${trigger.namespace}/${trigger.name}  ${trigger.broker} -> ${trigger.subscriber}`);
+    }
+  }
+  if (runtime.pingSources.length > 0) {
+    lines.push("", "PingSources:");
+    for (const ping of runtime.pingSources) {
+      const next = runtime.pings.nextRun(ping.namespace, ping.name);
+      lines.push(
+        `  ${ping.namespace}/${ping.name}  "${ping.schedule.pattern}" ${ping.schedule.timezone ?? "UTC"} -> ${ping.sink}${next ? `  (next ${next.toISOString()})` : ""}`,
+      );
+    }
+  }
+  return lines;
+}
