@@ -54,8 +54,15 @@ export class AnthropicMessagesModel implements LanguageModel {
     });
   }
 
-  async generate(request: ModelRequest): Promise<ModelResponse> {
-    if (this.streams) return this.stream(request, {});
+  generate(request: ModelRequest): Promise<ModelResponse> {
+    return this.streams ? this.streamed(request, {}) : this.complete(request);
+  }
+
+  stream(request: ModelRequest, handlers: StreamHandlers): Promise<ModelResponse> {
+    return this.streams ? this.streamed(request, handlers) : this.complete(request);
+  }
+
+  private async complete(request: ModelRequest): Promise<ModelResponse> {
     try {
       const message = await this.client.messages.create(
         { ...this.params(request), stream: false },
@@ -79,7 +86,7 @@ export class AnthropicMessagesModel implements LanguageModel {
     }
   }
 
-  async stream(request: ModelRequest, handlers: StreamHandlers): Promise<ModelResponse> {
+  private async streamed(request: ModelRequest, handlers: StreamHandlers): Promise<ModelResponse> {
     const blocks = new Map<number, { type: "text" | "tool_use" | "other"; text: string; id: string; name: string }>();
     let stop: string | null | undefined;
     let inputTokens = 0;

@@ -59,6 +59,11 @@ export function classifySdkError(error: unknown, provider: string): ModelError {
   if (name === "APIConnectionTimeoutError") return new ModelError("timeout", `${provider}: request timed out`);
   if (status === undefined) {
     if (name === "APIConnectionError") return new ModelError("connection", `${provider}: connection failed`);
+    // An error event inside a stream (Anthropic's SSE `error`) has no status, only its error type.
+    const streamed = streamErrorType(error);
+    if (streamed === "overloaded_error") return new ModelError("overloaded", `${provider}: overloaded (in stream)`);
+    if (streamed === "rate_limit_error") return new ModelError("rate_limited", `${provider}: rate limited (in stream)`);
+    if (streamed === "api_error") return new ModelError("server", `${provider}: server error (in stream)`);
     return new ModelError("invalid_response", `${provider}: ${detail}: ${safeMessage(e?.message)}`);
   }
   const options = { status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
@@ -70,6 +75,14 @@ export function classifySdkError(error: unknown, provider: string): ModelError {
   if (status === 401 || status === 403)
     return new ModelError("auth", `${provider}: not authorised (${detail})`, options);
   return new ModelError("bad_request", `${provider}: ${detail}: ${safeMessage(e?.message)}`, options);
+}
+
+function streamErrorType(error: unknown): string | undefined {
+  const body = (error as { error?: unknown } | null)?.error as
+    | { type?: unknown; error?: { type?: unknown } }
+    | undefined;
+  const type = body?.error?.type ?? body?.type;
+  return typeof type === "string" ? type : undefined;
 }
 
 function readRetryAfter(headers: unknown): number | undefined {

@@ -63,8 +63,15 @@ export class OpenAIChatModel implements LanguageModel {
     });
   }
 
-  async generate(request: ModelRequest): Promise<ModelResponse> {
-    if (this.streams) return this.stream(request, {});
+  generate(request: ModelRequest): Promise<ModelResponse> {
+    return this.streams ? this.streamed(request, {}) : this.complete(request);
+  }
+
+  stream(request: ModelRequest, handlers: StreamHandlers): Promise<ModelResponse> {
+    return this.streams ? this.streamed(request, handlers) : this.complete(request);
+  }
+
+  private async complete(request: ModelRequest): Promise<ModelResponse> {
     let completion: OpenAI.Chat.Completions.ChatCompletion;
     try {
       completion = await this.client.chat.completions.create(
@@ -90,7 +97,7 @@ export class OpenAIChatModel implements LanguageModel {
     return this.response(request, text, calls, choice.finish_reason, completion.usage);
   }
 
-  async stream(request: ModelRequest, handlers: StreamHandlers): Promise<ModelResponse> {
+  private async streamed(request: ModelRequest, handlers: StreamHandlers): Promise<ModelResponse> {
     let text = "";
     let finish: string | null | undefined;
     let usage: OpenAI.Completions.CompletionUsage | undefined;

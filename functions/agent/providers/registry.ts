@@ -1,0 +1,93 @@
+import { AnthropicMessagesModel } from "./anthropic.ts";
+import { DemoModel } from "./demo.ts";
+import type { LanguageModel } from "./model.ts";
+import { OpenAIChatModel } from "./openai.ts";
+
+/**
+ * Model strings are `provider/model`. `openai` and `anthropic` need a key; without one the clearly labelled demo
+ * model answers instead, so a fresh machine still shows the whole loop. `openai-compatible` (and the aliases
+ * `ollama`, `vllm`, `litellm`) speak Chat Completions to the configured base URL with the compatible-server
+ * tolerances on; a key is optional there.
+ */
+export interface ModelSettings {
+  /** `provider/model`. */
+  model: string;
+  baseUrl?: string | undefined;
+  apiKey?: string | undefined;
+  stream?: boolean;
+  includeUsage?: boolean;
+  heartbeatToken?: string;
+  maxRetries?: number;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+export interface ResolvedModel {
+  model: LanguageModel;
+  /** Set when the demo model stands in for a provider without a key. */
+  fallbackFrom?: string;
+}
+
+const COMPATIBLE = new Set(["openai-compatible", "ollama", "vllm", "litellm"]);
+const DEFAULT_BASE_URLS: Record<string, string> = { ollama: "http://127.0.0.1:11434/v1" };
+
+export function parseModelString(model: string): { provider: string; modelId: string } {
+  const slash = model.indexOf("/");
+  if (slash <= 0 || slash === model.length - 1)
+    throw new Error(`model must be provider/model, got ${JSON.stringify(model)}`);
+  return { provider: model.slice(0, slash), modelId: model.slice(slash + 1) };
+}
+
+export function createLanguageModel(settings: ModelSettings): ResolvedModel {
+  const { provider, modelId } = parseModelString(settings.model);
+  const common = {
+    ...(settings.maxRetries !== undefined ? { maxRetries: settings.maxRetries } : {}),
+    ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
+    ...(settings.fetch !== undefined ? { fetch: settings.fetch } : {}),
+  };
+  const demo = () => new DemoModel(modelId, settings.heartbeatToken ? { heartbeatToken: settings.heartbeatToken } : {});
+  if (provider === "demo") return { model: demo() };
+  if (provider === "openai" || provider === "anthropic") {
+    if (settings.apiKey === undefined || settings.apiKey === "") return { model: demo(), fallbackFrom: settings.model };
+    if (provider === "anthropic") {
+      return {
+        model: new AnthropicMessagesModel({
+          model: modelId,
+          apiKey: settings.apiKey,
+          ...(settings.baseUrl ? { baseURL: settings.baseUrl } : {}),
+          stream: settings.stream ?? true,
+          ...common,
+        }),
+      };
+    }
+    return {
+      model: new OpenAIChatModel({
+        provider,
+        model: modelId,
+        apiKey: settings.apiKey,
+        ...(settings.baseUrl ? { baseURL: settings.baseUrl } : {}),
+        stream: settings.stream ?? true,
+        includeUsage: settings.includeUsage ?? true,
+        ...common,
+      }),
+    };
+  }
+  if (COMPATIBLE.has(provider)) {
+    const baseURL = settings.baseUrl ?? DEFAULT_BASE_URLS[provider];
+    if (baseURL === undefined) throw new Error(`${provider} needs a base URL (provider.baseUrl)`);
+    return {
+      model: new OpenAIChatModel({
+        provider,
+        model: modelId,
+        // Local servers need no key; the SDK insists on a value, which such servers ignore.
+        apiKey: settings.apiKey ?? "not-needed",
+        baseURL,
+        compatible: true,
+        stream: settings.stream ?? true,
+        includeUsage: settings.includeUsage ?? true,
+        ...common,
+      }),
+    };
+  }
+  throw new Error(`unknown model provider ${JSON.stringify(provider)}`);
+}
