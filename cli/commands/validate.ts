@@ -1,7 +1,14 @@
 import type { Command } from "commander";
-import { type ConfigIssue, ConfigError, configWarnings, defaultConfigPath, formatIssue, loadConfig } from "../../knative/config/index.ts";
+import {
+  ConfigError,
+  type ConfigIssue,
+  configWarnings,
+  defaultConfigPath,
+  formatIssue,
+  loadConfig,
+} from "../../knative/config/index.ts";
 import { render } from "../../knative/render/index.ts";
-import { type Problem, formatProblem, validateObjects, type WebhookOptions } from "../../knative/validate/index.ts";
+import { formatProblem, type Problem, validateObjects, type WebhookOptions } from "../../knative/validate/index.ts";
 
 export interface ValidateOptions extends Partial<WebhookOptions> {
   config?: string;
@@ -57,7 +64,9 @@ export function formatValidateReport(report: ValidateReport, source: string): st
 export function registerValidateCommand(program: Command): void {
   program
     .command("validate")
-    .description("check knclaw.yaml and the objects it renders against the Kubernetes/Knative schemas and webhook rules")
+    .description(
+      "check knclaw.yaml and the objects it renders against the Kubernetes/Knative schemas and webhook rules",
+    )
     .option("-c, --config <file>", "platform config", defaultConfigPath)
     .option("--strict", "fail on warnings too")
     .option("--max-timeout <seconds>", "the cluster's max-revision-timeout-seconds", (v) => Number(v))

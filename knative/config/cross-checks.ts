@@ -22,19 +22,43 @@ export function crossCheck(config: PlatformConfig, ctx: Ctx): void {
 
   for (const [name, instance] of Object.entries(instances)) {
     if (config.policies[instance.policy] === undefined) {
-      issue(ctx, config, ["instances", name, "policy"], "reference", `no policy named ${JSON.stringify(instance.policy)} in policies`);
+      issue(
+        ctx,
+        config,
+        ["instances", name, "policy"],
+        "reference",
+        `no policy named ${JSON.stringify(instance.policy)} in policies`,
+      );
     }
     instance.skills.forEach((skill, index) => {
       if (config.skills[skill] === undefined) {
-        issue(ctx, config, ["instances", name, "skills", index], "reference", `no skill named ${JSON.stringify(skill)} in skills`);
+        issue(
+          ctx,
+          config,
+          ["instances", name, "skills", index],
+          "reference",
+          `no skill named ${JSON.stringify(skill)} in skills`,
+        );
       } else if (!enabledSkills.has(skill)) {
-        issue(ctx, config, ["instances", name, "skills", index], "reference", `skill ${JSON.stringify(skill)} is disabled`);
+        issue(
+          ctx,
+          config,
+          ["instances", name, "skills", index],
+          "reference",
+          `skill ${JSON.stringify(skill)} is disabled`,
+        );
       }
     });
     instance.channels.forEach((type, index) => {
       const channel = config.channels[type];
       if (channel === undefined || !channel.enabled) {
-        issue(ctx, config, ["instances", name, "channels", index], "reference", `channel ${type} is not configured and enabled in channels`);
+        issue(
+          ctx,
+          config,
+          ["instances", name, "channels", index],
+          "reference",
+          `channel ${type} is not configured and enabled in channels`,
+        );
       }
     });
     instance.schedules.forEach((schedule, index) => {
@@ -55,22 +79,46 @@ export function crossCheck(config: PlatformConfig, ctx: Ctx): void {
     if (channel === undefined) continue;
     channel.routes.forEach((route, index) => {
       if (instances[route.instance] === undefined) {
-        issue(ctx, config, ["channels", type, "routes", index, "instance"], "reference", `no instance named ${JSON.stringify(route.instance)}`);
+        issue(
+          ctx,
+          config,
+          ["channels", type, "routes", index, "instance"],
+          "reference",
+          `no instance named ${JSON.stringify(route.instance)}`,
+        );
       }
     });
     if (channel.defaultInstance !== undefined && instances[channel.defaultInstance] === undefined) {
-      issue(ctx, config, ["channels", type, "defaultInstance"], "reference", `no instance named ${JSON.stringify(channel.defaultInstance)}`);
+      issue(
+        ctx,
+        config,
+        ["channels", type, "defaultInstance"],
+        "reference",
+        `no instance named ${JSON.stringify(channel.defaultInstance)}`,
+      );
     }
   }
 
   for (const [name, skill] of Object.entries(config.skills)) {
     for (const instance of Object.keys(skill.grants)) {
       if (instances[instance] === undefined) {
-        issue(ctx, config, ["skills", name, "grants", instance], "reference", `no instance named ${JSON.stringify(instance)}`);
+        issue(
+          ctx,
+          config,
+          ["skills", name, "grants", instance],
+          "reference",
+          `no instance named ${JSON.stringify(instance)}`,
+        );
       }
     }
     if (Object.keys(skill.grants).length > 0 && skill.rbac === undefined) {
-      issue(ctx, config, ["skills", name, "grants"], "rbac", "namespace grants need rbac.rules: what the skill may do there");
+      issue(
+        ctx,
+        config,
+        ["skills", name, "grants"],
+        "rbac",
+        "namespace grants need rbac.rules: what the skill may do there",
+      );
     }
   }
 

@@ -36,7 +36,8 @@ export function formatPath(path: readonly PathSegment[]): string {
   let out = "";
   for (const segment of path) {
     if (typeof segment === "number") out += `[${segment}]`;
-    else if (IDENTIFIER.test(segment) || /^[a-z0-9][a-z0-9-]*$/.test(segment)) out += out === "" ? segment : `.${segment}`;
+    else if (IDENTIFIER.test(segment) || /^[a-z0-9][a-z0-9-]*$/.test(segment))
+      out += out === "" ? segment : `.${segment}`;
     else out += `[${JSON.stringify(segment)}]`;
   }
   return out;

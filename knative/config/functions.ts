@@ -153,7 +153,10 @@ export function listFunctions(config: PlatformConfig): FunctionSpec[] {
       egress: config.gateway.egress,
     });
   }
-  for (const [type, channel] of sortedEntries(config.channels) as [ConfigChannelType, (typeof config.channels)[ConfigChannelType] & {}][]) {
+  for (const [type, channel] of sortedEntries(config.channels) as [
+    ConfigChannelType,
+    (typeof config.channels)[ConfigChannelType] & {},
+  ][]) {
     if (!channel.enabled) continue;
     out.push({
       name: channelFunctionName(type),
@@ -202,11 +205,16 @@ export function listFunctions(config: PlatformConfig): FunctionSpec[] {
 
 /** Object entries sorted by key, so rendering never depends on the order keys were written in. */
 export function sortedEntries<V>(record: Partial<Record<string, V>>): [string, V][] {
-  return (Object.entries(record) as [string, V][]).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return (Object.entries(record) as [string, V][])
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** Which image a function runs: its own override, then images.functions[<name>], [<kind>], then images.default. */
-export function resolveImage(config: PlatformConfig, fn: Pick<FunctionSpec, "name" | "component" | "knobs">): string | undefined {
+export function resolveImage(
+  config: PlatformConfig,
+  fn: Pick<FunctionSpec, "name" | "component" | "knobs">,
+): string | undefined {
   const images = config.images;
   const ref = fn.knobs.image ?? images.functions[fn.name] ?? images.functions[fn.component] ?? images.default;
   if (ref === undefined) return undefined;

@@ -2,8 +2,8 @@
 export { ConfigError, type ConfigIssue, formatIssue, formatIssues, formatPath } from "./errors.ts";
 export {
   agentFunctionName,
-  channelFunctionName,
   type Component,
+  channelFunctionName,
   type EffectiveKnobs,
   type FunctionSpec,
   listFunctions,
@@ -12,5 +12,10 @@ export {
   skillFunctionName,
 } from "./functions.ts";
 export { type ConfigSource, defaultConfigPath, loadConfig, parseConfigText, validateConfigValue } from "./load.ts";
-export { type PlatformConfig, type PlatformConfigInput, PlatformConfigSchema, platformConfigJsonSchema } from "./schema.ts";
+export {
+  type PlatformConfig,
+  type PlatformConfigInput,
+  PlatformConfigSchema,
+  platformConfigJsonSchema,
+} from "./schema.ts";
 export { configWarnings } from "./warnings.ts";

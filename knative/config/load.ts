@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { type Document, LineCounter, parseAllDocuments } from "yaml";
 import type { z } from "zod";
 import { detectLiteralSecret } from "../validate/secrets.ts";
-import { type ConfigIssue, ConfigError, formatPath, type PathSegment } from "./errors.ts";
+import { ConfigError, type ConfigIssue, formatPath, type PathSegment } from "./errors.ts";
 import { type PlatformConfig, PlatformConfigSchema } from "./schema.ts";
 
 /** The shipped default config: a useful `knclaw dev` on a fresh machine, no secrets needed. */
@@ -47,9 +47,13 @@ export function parseConfigText(text: string, sourceName?: string): PlatformConf
     }
   }
   if (syntax.length > 0) throw new ConfigError(syntax, sourceName);
-  if (list.length === 0) throw new ConfigError([{ path: "", rule: "required", message: "the config is empty" }], sourceName);
+  if (list.length === 0)
+    throw new ConfigError([{ path: "", rule: "required", message: "the config is empty" }], sourceName);
   if (list.length !== 1) {
-    throw new ConfigError([{ path: "", rule: "yaml-syntax", message: `expected exactly one YAML document, found ${list.length}` }], sourceName);
+    throw new ConfigError(
+      [{ path: "", rule: "yaml-syntax", message: `expected exactly one YAML document, found ${list.length}` }],
+      sourceName,
+    );
   }
   const doc = list[0]!;
   let value: unknown;
@@ -72,7 +76,12 @@ export function validateConfigValue(value: unknown, options: ValidateOptions = {
   const issues: ConfigIssue[] = [];
   const withPos = (path: PathSegment[], what: { rule: string; message: string }): ConfigIssue => {
     const pos = options.locate?.(path);
-    return { path: formatPath(path), rule: what.rule, message: what.message, ...(pos ? { line: pos.line, column: pos.column } : {}) };
+    return {
+      path: formatPath(path),
+      rule: what.rule,
+      message: what.message,
+      ...(pos ? { line: pos.line, column: pos.column } : {}),
+    };
   };
   if (value === null || value === undefined) {
     throw new ConfigError([{ path: "", rule: "required", message: "the config is empty" }], options.sourceName);
@@ -100,8 +109,11 @@ export function validateConfigValue(value: unknown, options: ValidateOptions = {
 
 function walkStrings(value: unknown, path: PathSegment[], visit: (text: string, path: PathSegment[]) => void): void {
   if (typeof value === "string") visit(value, path);
-  else if (Array.isArray(value)) value.forEach((item, index) => walkStrings(item, [...path, index], visit));
-  else if (value !== null && typeof value === "object") {
+  else if (Array.isArray(value)) {
+    value.forEach((item, index) => {
+      walkStrings(item, [...path, index], visit);
+    });
+  } else if (value !== null && typeof value === "object") {
     for (const [key, item] of Object.entries(value)) walkStrings(item, [...path, key], visit);
   }
 }
@@ -118,10 +130,15 @@ function mapZodIssue(issue: z.core.$ZodIssue): MappedIssue[] {
   const message = issue.message.replace(/^Invalid input: /, "");
   switch (issue.code) {
     case "unrecognized_keys":
-      return issue.keys.map((key) => ({ path: [...path, key], rule: "unknown-key", message: `unknown key ${JSON.stringify(key)}` }));
+      return issue.keys.map((key) => ({
+        path: [...path, key],
+        rule: "unknown-key",
+        message: `unknown key ${JSON.stringify(key)}`,
+      }));
     case "invalid_type":
       // zod does not report the input: "received undefined" is how a missing field shows.
-      if (/received undefined$/.test(issue.message)) return [{ path, rule: "required", message: `required (${issue.expected})` }];
+      if (/received undefined$/.test(issue.message))
+        return [{ path, rule: "required", message: `required (${issue.expected})` }];
       return [{ path, rule: "type", message }];
     case "invalid_key": {
       const inner = issue.issues[0]?.message ?? message;
@@ -131,7 +148,9 @@ function mapZodIssue(issue: z.core.$ZodIssue): MappedIssue[] {
       return [{ path, rule: typeof rule === "string" ? rule : "enum", message }];
     case "too_small":
     case "too_big":
-      return [{ path, rule: typeof rule === "string" ? rule : issue.origin === "number" ? "range" : "length", message }];
+      return [
+        { path, rule: typeof rule === "string" ? rule : issue.origin === "number" ? "range" : "length", message },
+      ];
     case "invalid_format":
       return [{ path, rule: typeof rule === "string" ? rule : "pattern", message }];
     case "invalid_union":
@@ -141,7 +160,11 @@ function mapZodIssue(issue: z.core.$ZodIssue): MappedIssue[] {
   }
 }
 
-function locate(doc: Document, lineCounter: LineCounter, path: PathSegment[]): { line: number; column: number } | undefined {
+function locate(
+  doc: Document,
+  lineCounter: LineCounter,
+  path: PathSegment[],
+): { line: number; column: number } | undefined {
   for (let depth = path.length; depth >= 0; depth--) {
     const node = doc.getIn(path.slice(0, depth), true) as { range?: [number, number, number] } | undefined;
     if (node && typeof node === "object" && Array.isArray(node.range)) {

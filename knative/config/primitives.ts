@@ -52,7 +52,9 @@ export const SecretRef = z.preprocess(
     /** Name of the Secret in the platform namespace. */
     secret: KubernetesName,
     /** Key inside the Secret. */
-    key: z.string().refine((v) => /^[-._a-zA-Z0-9]{1,253}$/.test(v), { message: "a Secret data key", ...ruleParams("secret-ref") }),
+    key: z
+      .string()
+      .refine((v) => /^[-._a-zA-Z0-9]{1,253}$/.test(v), { message: "a Secret data key", ...ruleParams("secret-ref") }),
   }),
 );
 export type SecretRef = z.infer<typeof SecretRef>;
@@ -85,7 +87,10 @@ const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|([eE][-+]?\d
 const Quantity = z
   .union([z.string(), z.number()])
   .transform((v) => String(v))
-  .refine((v) => QUANTITY.test(v), { message: "a Kubernetes quantity such as 100m, 0.5, 128Mi", ...ruleParams("quantity") });
+  .refine((v) => QUANTITY.test(v), {
+    message: "a Kubernetes quantity such as 100m, 0.5, 128Mi",
+    ...ruleParams("quantity"),
+  });
 
 export const Resources = z.strictObject({
   requests: z.strictObject({ cpu: Quantity.optional(), memory: Quantity.optional() }).optional(),
@@ -93,9 +98,10 @@ export const Resources = z.strictObject({
 });
 export type Resources = z.infer<typeof Resources>;
 
-const EnvName = z
-  .string()
-  .refine((v) => /^[A-Z_][A-Z0-9_]*$/.test(v), { message: "an environment variable name: A-Z, 0-9 and _", ...ruleParams("env-name") });
+const EnvName = z.string().refine((v) => /^[A-Z_][A-Z0-9_]*$/.test(v), {
+  message: "an environment variable name: A-Z, 0-9 and _",
+  ...ruleParams("env-name"),
+});
 
 /**
  * The Knative Service knobs every function accepts; unset fields fall back to `defaults` (platform section),
@@ -148,7 +154,10 @@ export const EgressRule = z
       .optional(),
     cidr: z
       .string()
-      .refine((v) => /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/.test(v), { message: "a CIDR such as 10.0.0.0/24", ...ruleParams("egress") })
+      .refine((v) => /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/.test(v), {
+        message: "a CIDR such as 10.0.0.0/24",
+        ...ruleParams("egress"),
+      })
       .optional(),
     /** An in-cluster namespace, or `*` for every namespace. */
     namespace: z
@@ -173,7 +182,13 @@ export const EgressRule = z
       });
     }
     if (rule.podLabels !== undefined && rule.namespace === undefined) {
-      ctx.addIssue({ code: "custom", input: rule, path: ["podLabels"], message: "podLabels need a namespace", params: { rule: "egress" } });
+      ctx.addIssue({
+        code: "custom",
+        input: rule,
+        path: ["podLabels"],
+        message: "podLabels need a namespace",
+        params: { rule: "egress" },
+      });
     }
   });
 export type EgressRule = z.infer<typeof EgressRule>;
@@ -203,7 +218,13 @@ export const Destination = z
         url = undefined;
       }
       if (dest.ref === undefined && (url === undefined || url.host === "")) {
-        ctx.addIssue({ code: "custom", input: dest, path: ["uri"], message: "an absolute URL (or give a ref)", params: { rule: "destination" } });
+        ctx.addIssue({
+          code: "custom",
+          input: dest,
+          path: ["uri"],
+          message: "an absolute URL (or give a ref)",
+          params: { rule: "destination" },
+        });
       }
       if (dest.ref !== undefined && url !== undefined) {
         ctx.addIssue({

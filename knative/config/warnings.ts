@@ -16,7 +16,11 @@ export function configWarnings(config: PlatformConfig): ConfigIssue[] {
   for (const [image, users] of byImage) {
     const check = checkImageRef(image);
     if (check.ok && check.warning !== undefined) {
-      warnings.push({ path: "images", rule: "image-digest", message: `${check.warning} (used by ${users.join(", ")})` });
+      warnings.push({
+        path: "images",
+        rule: "image-digest",
+        message: `${check.warning} (used by ${users.join(", ")})`,
+      });
     }
   }
   if (config.memory.redis === undefined) {

@@ -3,8 +3,8 @@
  * dead-letter sink (the knclaw deadletter function unless the config names another Destination or none).
  */
 import type { Delivery as DeliveryConfig } from "../config/primitives.ts";
+import { baseLabels, findFunction, ksvcRef, metadata, type RenderContext } from "./context.ts";
 import { ANNOTATION_BROKER_CLASS } from "./conventions.ts";
-import { type RenderContext, baseLabels, findFunction, ksvcRef, metadata } from "./context.ts";
 import type { Destination, RenderedObject } from "./types.ts";
 
 export function renderBroker(ctx: RenderContext): RenderedObject {
@@ -18,9 +18,14 @@ export function renderBroker(ctx: RenderContext): RenderedObject {
   return {
     apiVersion: "eventing.knative.dev/v1",
     kind: "Broker",
-    metadata: metadata(ctx, broker.name, { ...baseLabels(ctx, broker.name), "knclaw.dev/component": "broker" }, {
-      [ANNOTATION_BROKER_CLASS]: broker.class,
-    }),
+    metadata: metadata(
+      ctx,
+      broker.name,
+      { ...baseLabels(ctx, broker.name), "knclaw.dev/component": "broker" },
+      {
+        [ANNOTATION_BROKER_CLASS]: broker.class,
+      },
+    ),
     spec,
   };
 }

@@ -15,7 +15,12 @@ export interface RenderContext {
 }
 
 export function createContext(config: PlatformConfig): RenderContext {
-  return { config, namespace: config.metadata.namespace, functions: listFunctions(config), brokerName: config.broker.name };
+  return {
+    config,
+    namespace: config.metadata.namespace,
+    functions: listFunctions(config),
+    brokerName: config.broker.name,
+  };
 }
 
 /** Labels every rendered object carries. */

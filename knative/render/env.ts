@@ -4,13 +4,8 @@
  */
 import type { FunctionSpec } from "../config/functions.ts";
 import type { SecretRef } from "../config/primitives.ts";
-import {
-  DEFAULT_AGENT_KEYS_SECRET,
-  ENV,
-  MEMORY_TOKEN_SECRET_KEY,
-  upperSnake,
-} from "./conventions.ts";
-import { type RenderContext, findFunction, serviceUrl } from "./context.ts";
+import { findFunction, type RenderContext, serviceUrl } from "./context.ts";
+import { DEFAULT_AGENT_KEYS_SECRET, ENV, MEMORY_TOKEN_SECRET_KEY, upperSnake } from "./conventions.ts";
 
 export type EnvVar =
   | { name: string; value: string }
@@ -74,8 +69,10 @@ export function functionEnv(ctx: RenderContext, fn: FunctionSpec): EnvVar[] {
     case "deadletter":
       break;
   }
-  for (const [name, value] of Object.entries(fn.knobs.env).sort(([a], [b]) => (a < b ? -1 : 1))) env.push(plain(name, value));
-  for (const [name, ref] of Object.entries(fn.knobs.secretEnv).sort(([a], [b]) => (a < b ? -1 : 1))) env.push(secret(name, ref));
+  for (const [name, value] of Object.entries(fn.knobs.env).sort(([a], [b]) => (a < b ? -1 : 1)))
+    env.push(plain(name, value));
+  for (const [name, ref] of Object.entries(fn.knobs.secretEnv).sort(([a], [b]) => (a < b ? -1 : 1)))
+    env.push(secret(name, ref));
   return env;
 }
 
@@ -138,7 +135,8 @@ function gatewayEnv(ctx: RenderContext): EnvVar[] {
     plain(ENV.instances, stableJson(Object.keys(ctx.config.instances).sort())),
     plain(ENV.gatewayTokens, names.join(",")),
   ];
-  for (const name of names) env.push(secret(`${ENV.gatewayTokenPrefix}${upperSnake(name.replace(/-/g, "_"))}`, gateway.tokens[name]!));
+  for (const name of names)
+    env.push(secret(`${ENV.gatewayTokenPrefix}${upperSnake(name.replace(/-/g, "_"))}`, gateway.tokens[name]!));
   if (findFunction(ctx, "deadletter") !== undefined) env.push(plain(ENV.deadletterUrl, serviceUrl(ctx, "deadletter")));
   return env;
 }

@@ -51,8 +51,8 @@ export function sortObjects(objects: RenderedObject[]): RenderedObject[] {
   return [...objects].sort((a, b) => rank(a.kind) - rank(b.kind) || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
-export { type RenderedObject, objectId } from "./types.ts";
-export { manifestFiles, toYaml, writeManifests } from "./yaml.ts";
+export * from "./conventions.ts";
 export { RESTRICTED_SECURITY_CONTEXT } from "./services.ts";
 export { AGENT_ROUTES, CHANNEL_ROUTES, GATEWAY_CHANNEL } from "./triggers.ts";
-export * from "./conventions.ts";
+export { objectId, type RenderedObject } from "./types.ts";
+export { manifestFiles, toYaml, writeManifests } from "./yaml.ts";

@@ -1,5 +1,5 @@
 /** The platform namespace, when the config owns it. */
-import { type RenderContext, baseLabels } from "./context.ts";
+import { baseLabels, type RenderContext } from "./context.ts";
 import type { RenderedObject } from "./types.ts";
 
 export function renderNamespace(ctx: RenderContext): RenderedObject[] {

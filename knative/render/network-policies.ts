@@ -9,10 +9,10 @@
  */
 import type { FunctionSpec } from "../config/functions.ts";
 import type { EgressRule } from "../config/primitives.ts";
-import { PROVIDERS } from "../config/sections/instances.ts";
 import { CHANNEL_REQUIREMENTS } from "../config/sections/channels.ts";
+import { PROVIDERS } from "../config/sections/instances.ts";
+import { baseLabels, findFunction, functionLabels, metadata, type RenderContext } from "./context.ts";
 import { ANNOTATION_EGRESS_HOSTS, KNATIVE_SERVICE_POD_LABEL } from "./conventions.ts";
-import { type RenderContext, baseLabels, findFunction, functionLabels, metadata } from "./context.ts";
 import type { RenderedObject } from "./types.ts";
 
 const PRIVATE_V4 = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10", "127.0.0.0/8"];
@@ -22,7 +22,9 @@ type Peer = Record<string, unknown>;
 type EgressEntry = { to?: Peer[]; ports?: { port: number; protocol: string }[] };
 
 function nsSelector(namespace: string): Peer {
-  return namespace === "*" ? { namespaceSelector: {} } : { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } };
+  return namespace === "*"
+    ? { namespaceSelector: {} }
+    : { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } };
 }
 
 function ports(list: readonly number[], protocol = "TCP"): { port: number; protocol: string }[] {
@@ -38,7 +40,8 @@ export function implicitEgress(ctx: RenderContext, fn: FunctionSpec): EgressRule
     if (instance.provider.baseUrl !== undefined) {
       const url = new URL(instance.provider.baseUrl);
       const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
-      if (/^\d+\.\d+\.\d+\.\d+$/.test(url.hostname)) out.push({ cidr: `${url.hostname}/32`, ports: [port], protocol: "TCP" });
+      if (/^\d+\.\d+\.\d+\.\d+$/.test(url.hostname))
+        out.push({ cidr: `${url.hostname}/32`, ports: [port], protocol: "TCP" });
       else out.push({ host: url.hostname, ports: [port], protocol: "TCP" });
     } else if (provider?.host !== undefined) {
       out.push({ host: provider.host, ports: [443], protocol: "TCP" });
@@ -60,7 +63,10 @@ function ruleEntries(rule: EgressRule): EgressEntry[] {
   if (rule.cidr !== undefined) return [{ to: [{ ipBlock: { cidr: rule.cidr } }], ports: p }];
   return [
     {
-      to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [...PRIVATE_V4] } }, { ipBlock: { cidr: "::/0", except: [...PRIVATE_V6] } }],
+      to: [
+        { ipBlock: { cidr: "0.0.0.0/0", except: [...PRIVATE_V4] } },
+        { ipBlock: { cidr: "::/0", except: [...PRIVATE_V6] } },
+      ],
       ports: p,
     },
   ];
@@ -76,11 +82,17 @@ export function renderNetworkPolicy(ctx: RenderContext, fn: FunctionSpec): Rende
   ];
   if (fn.producer) {
     egress.push({
-      to: [{ ...nsSelector(network.eventingNamespace), podSelector: { matchLabels: { "eventing.knative.dev/brokerRole": "ingress" } } }],
+      to: [
+        {
+          ...nsSelector(network.eventingNamespace),
+          podSelector: { matchLabels: { "eventing.knative.dev/brokerRole": "ingress" } },
+        },
+      ],
       ports: ports([8080, 8443]),
     });
   }
-  const callsServices = fn.memoryClient || (fn.component === "gateway" && findFunction(ctx, "deadletter") !== undefined);
+  const callsServices =
+    fn.memoryClient || (fn.component === "gateway" && findFunction(ctx, "deadletter") !== undefined);
   if (callsServices) {
     // ksvc URLs resolve to the cluster-local gateway, or to the activator while the target is scaled to zero.
     egress.push({ to: [nsSelector(network.ingressNamespace), nsSelector(network.servingNamespace)] });

@@ -4,7 +4,7 @@
  * RoleBinding with exactly its rules in each namespace it is granted (its own namespace when it has no grants).
  */
 import type { FunctionSpec } from "../config/functions.ts";
-import { type RenderContext, functionLabels, metadata } from "./context.ts";
+import { functionLabels, metadata, type RenderContext } from "./context.ts";
 import type { RenderedObject } from "./types.ts";
 
 export function renderServiceAccount(ctx: RenderContext, fn: FunctionSpec): RenderedObject {

@@ -8,8 +8,8 @@
 import type { FunctionSpec } from "../config/functions.ts";
 import { resolveImage } from "../config/functions.ts";
 import { LIVENESS_PATH, READINESS_PATH } from "../serving/function.ts";
+import { functionLabels, metadata, type RenderContext } from "./context.ts";
 import { ANNOTATION_ENTRY, CONTAINER_NAME, CONTAINER_PORT, LABEL_VISIBILITY } from "./conventions.ts";
-import { type RenderContext, functionLabels, metadata } from "./context.ts";
 import { functionEnv } from "./env.ts";
 import type { RenderedObject } from "./types.ts";
 
@@ -29,15 +29,18 @@ export function renderService(ctx: RenderContext, fn: FunctionSpec): RenderedObj
   const serviceLabels = fn.public ? labels : { ...labels, [LABEL_VISIBILITY]: "cluster-local" };
   const templateAnnotations: Record<string, string> = { [`${AUTOSCALING}/min-scale`]: String(knobs.minScale) };
   if (knobs.maxScale !== undefined) templateAnnotations[`${AUTOSCALING}/max-scale`] = String(knobs.maxScale);
-  if (knobs.initialScale !== undefined) templateAnnotations[`${AUTOSCALING}/initial-scale`] = String(knobs.initialScale);
+  if (knobs.initialScale !== undefined)
+    templateAnnotations[`${AUTOSCALING}/initial-scale`] = String(knobs.initialScale);
   if (knobs.target !== undefined) templateAnnotations[`${AUTOSCALING}/target`] = String(knobs.target);
   if (knobs.metric !== undefined) templateAnnotations[`${AUTOSCALING}/metric`] = knobs.metric;
   if (knobs.window !== undefined) templateAnnotations[`${AUTOSCALING}/window`] = knobs.window;
   if (knobs.scaleDownDelay !== undefined) templateAnnotations[`${AUTOSCALING}/scale-down-delay`] = knobs.scaleDownDelay;
 
   const resources: Record<string, Record<string, string>> = {};
-  if (knobs.resources.requests && Object.keys(knobs.resources.requests).length > 0) resources.requests = { ...knobs.resources.requests };
-  if (knobs.resources.limits && Object.keys(knobs.resources.limits).length > 0) resources.limits = { ...knobs.resources.limits };
+  if (knobs.resources.requests && Object.keys(knobs.resources.requests).length > 0)
+    resources.requests = { ...knobs.resources.requests };
+  if (knobs.resources.limits && Object.keys(knobs.resources.limits).length > 0)
+    resources.limits = { ...knobs.resources.limits };
 
   const image = resolveImage(ctx.config, fn);
   if (image === undefined) throw new Error(`no image for function ${fn.name}`);

@@ -3,7 +3,7 @@
  * address. Producers are the channel adapters, the gateway, the agents and the deadletter function (replay).
  */
 import type { FunctionSpec } from "../config/functions.ts";
-import { type RenderContext, brokerRef, functionLabels, ksvcRef, metadata } from "./context.ts";
+import { brokerRef, functionLabels, ksvcRef, metadata, type RenderContext } from "./context.ts";
 import type { RenderedObject } from "./types.ts";
 
 export function renderSinkBinding(ctx: RenderContext, fn: FunctionSpec): RenderedObject {

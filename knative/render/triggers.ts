@@ -16,8 +16,8 @@ import { EXT_CHANNEL, EXT_INSTANCE, EXT_SKILL } from "../../eventing/catalog/att
 import * as T from "../../eventing/catalog/types.ts";
 import type { Delivery as DeliveryConfig } from "../config/primitives.ts";
 import { deadLetterSink, deliverySpec } from "./broker.ts";
-import { LABEL_COMPONENT, LABEL_INSTANCE, LABEL_ROUTE, LABEL_SKILL, LABEL_CHANNEL } from "./conventions.ts";
-import { type RenderContext, baseLabels, ksvcRef, metadata } from "./context.ts";
+import { baseLabels, ksvcRef, metadata, type RenderContext } from "./context.ts";
+import { LABEL_CHANNEL, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_ROUTE, LABEL_SKILL } from "./conventions.ts";
 import type { Destination, RenderedObject } from "./types.ts";
 
 /** Event types delivered to an agent instance, with the Trigger name suffix for each. */
@@ -66,7 +66,12 @@ function trigger(ctx: RenderContext, spec: TriggerSpec): RenderedObject {
     if (sink !== undefined) delivery.deadLetterSink = sink;
     body.delivery = delivery;
   }
-  return { apiVersion: "eventing.knative.dev/v1", kind: "Trigger", metadata: metadata(ctx, spec.name, labels), spec: body };
+  return {
+    apiVersion: "eventing.knative.dev/v1",
+    kind: "Trigger",
+    metadata: metadata(ctx, spec.name, labels),
+    spec: body,
+  };
 }
 
 export function renderTriggers(ctx: RenderContext): RenderedObject[] {

@@ -24,7 +24,8 @@ export interface ManifestFile {
 
 function fileKey(object: RenderedObject): string {
   const labels = object.metadata.labels ?? {};
-  if (object.kind === "Namespace" || object.kind === "Broker" || labels["knclaw.dev/component"] === undefined) return "00-platform";
+  if (object.kind === "Namespace" || object.kind === "Broker" || labels["knclaw.dev/component"] === undefined)
+    return "00-platform";
   return `10-${labels[LABEL_ROUTE] ?? labels["app.kubernetes.io/name"] ?? object.metadata.name}`;
 }
 
@@ -33,7 +34,10 @@ function fileKey(object: RenderedObject): string {
  * would also read kustomization.yaml, so leave it out (`kustomization: false`) for that; `kubectl apply -k DIR`,
  * kustomize and Argo CD use it.
  */
-export function manifestFiles(objects: readonly RenderedObject[], options: { kustomization?: boolean } = {}): ManifestFile[] {
+export function manifestFiles(
+  objects: readonly RenderedObject[],
+  options: { kustomization?: boolean } = {},
+): ManifestFile[] {
   const groups = new Map<string, RenderedObject[]>();
   for (const object of objects) {
     const key = fileKey(object);
@@ -46,12 +50,17 @@ export function manifestFiles(objects: readonly RenderedObject[], options: { kus
     kind: "Kustomization",
     resources: files.map((f) => f.path),
   };
-  if (options.kustomization !== false) files.push({ path: "kustomization.yaml", content: HEADER + stringify(kustomization, { lineWidth: 0 }) });
+  if (options.kustomization !== false)
+    files.push({ path: "kustomization.yaml", content: HEADER + stringify(kustomization, { lineWidth: 0 }) });
   return files;
 }
 
 /** Write the manifest files into `dir` (created if missing); returns the paths written. */
-export function writeManifests(objects: readonly RenderedObject[], dir: string, options: { kustomization?: boolean } = {}): string[] {
+export function writeManifests(
+  objects: readonly RenderedObject[],
+  dir: string,
+  options: { kustomization?: boolean } = {},
+): string[] {
   mkdirSync(dir, { recursive: true });
   return manifestFiles(objects, options).map((file) => {
     const path = join(dir, file.path);

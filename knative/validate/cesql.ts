@@ -26,7 +26,8 @@ function tokenize(input: string): Token[] {
     }
     if (/[0-9]/.test(c)) {
       const m = /^[0-9]+/.exec(input.slice(i))!;
-      if (/^[A-Za-z_]/.test(input.slice(i + m[0].length))) throw new SyntaxError(`unexpected character after number at ${i + m[0].length}`);
+      if (/^[A-Za-z_]/.test(input.slice(i + m[0].length)))
+        throw new SyntaxError(`unexpected character after number at ${i + m[0].length}`);
       tokens.push({ kind: "number", text: m[0], pos: i });
       i += m[0].length;
       continue;
@@ -141,7 +142,8 @@ class Parser {
     if (this.isKeyword("EXISTS")) {
       this.next();
       const t = this.next();
-      if (t.kind !== "ident" || KEYWORDS.has(t.text.toUpperCase())) throw new SyntaxError(`EXISTS needs an attribute name at ${t.pos}`);
+      if (t.kind !== "ident" || KEYWORDS.has(t.text.toUpperCase()))
+        throw new SyntaxError(`EXISTS needs an attribute name at ${t.pos}`);
       return;
     }
     this.additive();
@@ -232,7 +234,9 @@ class Parser {
       }
       return;
     }
-    throw new SyntaxError(t.kind === "end" ? "unexpected end of expression" : `unexpected ${JSON.stringify(t.text)} at ${t.pos}`);
+    throw new SyntaxError(
+      t.kind === "end" ? "unexpected end of expression" : `unexpected ${JSON.stringify(t.text)} at ${t.pos}`,
+    );
   }
 }
 

@@ -97,7 +97,11 @@ export function checkPingSchedule(schedule: string, timezone?: string): CronChec
   } else if (/^(CRON_TZ|TZ)=/.test(spec)) {
     const space = spec.indexOf(" ");
     if (space < 0) {
-      problems.push({ field: "schedule", rule: "cron-syntax", message: "a CRON_TZ=/TZ= prefix must be followed by a schedule" });
+      problems.push({
+        field: "schedule",
+        rule: "cron-syntax",
+        message: "a CRON_TZ=/TZ= prefix must be followed by a schedule",
+      });
       return { ok: false, problems };
     }
     zone = spec.slice(spec.indexOf("=") + 1, space);
@@ -106,7 +110,8 @@ export function checkPingSchedule(schedule: string, timezone?: string): CronChec
   }
   if (zone !== undefined) {
     const tz = checkTimezone(zone);
-    if (!tz.ok) problems.push({ field: zoneField, rule: "timezone", message: `provided bad location ${zone}: ${tz.message}` });
+    if (!tz.ok)
+      problems.push({ field: zoneField, rule: "timezone", message: `provided bad location ${zone}: ${tz.message}` });
   }
 
   let pattern: string;

@@ -10,7 +10,7 @@ import { LineCounter, parseAllDocuments } from "yaml";
 import { objectId } from "../render/types.ts";
 import { validateObject } from "./objects.ts";
 import { DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from "./options.ts";
-import { type Problem, formatProblem, isObject } from "./problems.ts";
+import { formatProblem, isObject, type Problem } from "./problems.ts";
 import { DEFAULT_PING_SCHEDULE } from "./webhook/sources.ts";
 
 export interface KReference {
@@ -92,7 +92,9 @@ export type KnativeObject = BrokerObject | TriggerObject | PingSourceObject;
 export class ManifestError extends Error {
   readonly problems: readonly Problem[];
   constructor(problems: readonly Problem[]) {
-    super(`invalid Knative manifests (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${formatProblem(p)}`).join("\n")}`);
+    super(
+      `invalid Knative manifests (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${formatProblem(p)}`).join("\n")}`,
+    );
     this.name = "ManifestError";
     this.problems = problems;
   }
@@ -105,7 +107,11 @@ export interface ParseManifestsOptions extends Partial<WebhookOptions> {
   defaultNamespace?: string;
 }
 
-const SUPPORTED = new Set(["eventing.knative.dev/v1/Broker", "eventing.knative.dev/v1/Trigger", "sources.knative.dev/v1/PingSource"]);
+const SUPPORTED = new Set([
+  "eventing.knative.dev/v1/Broker",
+  "eventing.knative.dev/v1/Trigger",
+  "sources.knative.dev/v1/PingSource",
+]);
 
 /** Parse YAML text holding Brokers, Triggers and PingSources; throws ManifestError on any error. */
 export function parseManifests(text: string, options: ParseManifestsOptions = {}): KnativeObject[] {
@@ -120,12 +126,19 @@ export function parseManifests(text: string, options: ParseManifestsOptions = {}
 export function loadManifestDir(dir: string, options: Omit<ParseManifestsOptions, "source"> = {}): KnativeObject[] {
   const problems: Problem[] = [];
   const objects: KnativeObject[] = [];
-  for (const file of listFiles(dir)) objects.push(...collect(readFileSync(file, "utf8"), { ...options, source: file }, problems));
+  for (const file of listFiles(dir))
+    objects.push(...collect(readFileSync(file, "utf8"), { ...options, source: file }, problems));
   const seen = new Map<string, string>();
   for (const o of objects) {
     const id = objectId(o);
     if (seen.has(id)) {
-      problems.push({ severity: "error", object: id, path: "", rule: "duplicate-object", message: `defined twice (also in ${seen.get(id)})` });
+      problems.push({
+        severity: "error",
+        object: id,
+        path: "",
+        rule: "duplicate-object",
+        message: `defined twice (also in ${seen.get(id)})`,
+      });
     }
     seen.set(id, "an earlier document");
   }
@@ -173,7 +186,14 @@ function collect(text: string, options: ParseManifestsOptions, problems: Problem
     const value = doc.toJS({ maxAliasCount: 100 });
     if (value === null || value === undefined) return; // empty document
     if (!isObject(value)) {
-      problems.push({ severity: "error", object: "(document)", path: "", rule: "schema", message: "a document must be a Kubernetes object", source: where });
+      problems.push({
+        severity: "error",
+        object: "(document)",
+        path: "",
+        rule: "schema",
+        message: "a document must be a Kubernetes object",
+        source: where,
+      });
       return;
     }
     const key = `${String(value.apiVersion)}/${String(value.kind)}`;
@@ -197,7 +217,10 @@ function collect(text: string, options: ParseManifestsOptions, problems: Problem
 }
 
 function applyDefaults(value: Record<string, unknown>, defaultNamespace: string): KnativeObject {
-  const object = structuredClone(value) as Record<string, unknown> & { metadata: Record<string, unknown>; spec?: Record<string, unknown> };
+  const object = structuredClone(value) as Record<string, unknown> & {
+    metadata: Record<string, unknown>;
+    spec?: Record<string, unknown>;
+  };
   const namespace = typeof object.metadata.namespace === "string" ? object.metadata.namespace : defaultNamespace;
   object.metadata = {
     labels: {},
@@ -205,7 +228,8 @@ function applyDefaults(value: Record<string, unknown>, defaultNamespace: string)
     ...object.metadata,
     namespace,
   };
-  const spec = (object.spec ??= {});
+  object.spec ??= {};
+  const spec = object.spec;
   const defaultRef = (dest: unknown) => {
     if (isObject(dest) && isObject(dest.ref) && typeof dest.ref.namespace !== "string") dest.ref.namespace = namespace;
   };

@@ -12,13 +12,15 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 /** Undefined when valid, else the reason. */
 export function checkDns1123Label(value: string): string | undefined {
   if (value.length > 63) return `must be no more than 63 characters (got ${value.length})`;
-  if (!DNS1123_LABEL.test(value)) return "must be a DNS-1123 label: lowercase letters, digits and '-', alphanumeric at both ends";
+  if (!DNS1123_LABEL.test(value))
+    return "must be a DNS-1123 label: lowercase letters, digits and '-', alphanumeric at both ends";
   return undefined;
 }
 
 export function checkDns1035Label(value: string): string | undefined {
   if (value.length > 63) return `must be no more than 63 characters (got ${value.length})`;
-  if (!DNS1035_LABEL.test(value)) return "must be a DNS-1035 label: start with a letter, then lowercase letters, digits and '-'";
+  if (!DNS1035_LABEL.test(value))
+    return "must be a DNS-1035 label: start with a letter, then lowercase letters, digits and '-'";
   return undefined;
 }
 
@@ -39,7 +41,8 @@ export function checkQualifiedKey(key: string): string | undefined {
     if (why) return `prefix part ${why}`;
   }
   if (name.length === 0 || name.length > 63) return "name part must be 1-63 characters";
-  if (!QUALIFIED_NAME.test(name)) return "name part must consist of alphanumerics, '-', '_' or '.', alphanumeric at both ends";
+  if (!QUALIFIED_NAME.test(name))
+    return "name part must consist of alphanumerics, '-', '_' or '.', alphanumeric at both ends";
   return undefined;
 }
 

@@ -7,7 +7,7 @@ import { objectId } from "../render/types.ts";
 import { checkImageRef } from "./image.ts";
 import { checkDns1123Label, checkDns1123Subdomain, checkLabelValue, checkQualifiedKey } from "./names.ts";
 import { DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from "./options.ts";
-import { type Json, type Problem, ProblemSink, isObject, str } from "./problems.ts";
+import { isObject, type Json, type Problem, ProblemSink, str } from "./problems.ts";
 import { hasSchema, validateSchema } from "./schemas.ts";
 import { detectLiteralSecret } from "./secrets.ts";
 import { validateBroker } from "./webhook/broker.ts";
@@ -40,7 +40,12 @@ function definedOnly(options: ValidateObjectsOptions): Partial<WebhookOptions> {
   return out as Partial<WebhookOptions>;
 }
 
-export function validateObject(object: unknown, webhook: WebhookOptions, options: ValidateObjectsOptions = {}, source?: string): Problem[] {
+export function validateObject(
+  object: unknown,
+  webhook: WebhookOptions,
+  options: ValidateObjectsOptions = {},
+  source?: string,
+): Problem[] {
   if (!isObject(object)) {
     const sink = new ProblemSink("(not an object)", source);
     sink.error("", "schema", "a Kubernetes object must be a mapping");
@@ -53,7 +58,8 @@ export function validateObject(object: unknown, webhook: WebhookOptions, options
   if (!kind) sink.error("kind", "required", "missing field(s): kind");
   validateMetadata(object, sink, kind);
   if (apiVersion && kind) {
-    if (!hasSchema(apiVersion, kind)) sink.warn("", "schema", `no schema known for ${apiVersion} ${kind}: only metadata was checked`);
+    if (!hasSchema(apiVersion, kind))
+      sink.warn("", "schema", `no schema known for ${apiVersion} ${kind}: only metadata was checked`);
     else validateSchema(object, sink);
     const key = `${apiVersion}/${kind}`;
     switch (key) {
@@ -75,7 +81,11 @@ export function validateObject(object: unknown, webhook: WebhookOptions, options
         if (options.hardening) checkHardening(object, sink);
         break;
       case "v1/Secret":
-        sink.error("", "secrets-not-inlined", "knclaw never renders Secrets: create them out of band and refer to them");
+        sink.error(
+          "",
+          "secrets-not-inlined",
+          "knclaw never renders Secrets: create them out of band and refer to them",
+        );
         break;
     }
   }
@@ -132,7 +142,11 @@ function validateContainerSecrets(object: Json, sink: ProblemSink): void {
       if (!isObject(e) || typeof e.value !== "string") return;
       const kind = detectLiteralSecret(e.value);
       if (kind) {
-        sink.error(`spec.template.spec.containers[${i}].env[${j}].value`, "no-literal-secrets", `looks like a ${kind}: use valueFrom.secretKeyRef`);
+        sink.error(
+          `spec.template.spec.containers[${i}].env[${j}].value`,
+          "no-literal-secrets",
+          `looks like a ${kind}: use valueFrom.secretKeyRef`,
+        );
       }
     });
   });
@@ -149,11 +163,16 @@ function checkHardening(object: Json, sink: ProblemSink): void {
     const sc = isObject(c.securityContext) ? c.securityContext : {};
     const caps = isObject(sc.capabilities) ? sc.capabilities : {};
     const seccomp = isObject(sc.seccompProfile) ? sc.seccompProfile : {};
-    if (sc.runAsNonRoot !== true) sink.warn(`${path}.securityContext.runAsNonRoot`, "restricted-security-context", "should be true");
-    if (sc.readOnlyRootFilesystem !== true) sink.warn(`${path}.securityContext.readOnlyRootFilesystem`, "restricted-security-context", "should be true");
-    if (sc.allowPrivilegeEscalation !== false) sink.warn(`${path}.securityContext.allowPrivilegeEscalation`, "restricted-security-context", "should be false");
-    if (!Array.isArray(caps.drop) || !caps.drop.includes("ALL")) sink.warn(`${path}.securityContext.capabilities.drop`, "restricted-security-context", "should drop ALL");
-    if (seccomp.type !== "RuntimeDefault" && seccomp.type !== "Localhost") sink.warn(`${path}.securityContext.seccompProfile`, "restricted-security-context", "should be RuntimeDefault");
+    if (sc.runAsNonRoot !== true)
+      sink.warn(`${path}.securityContext.runAsNonRoot`, "restricted-security-context", "should be true");
+    if (sc.readOnlyRootFilesystem !== true)
+      sink.warn(`${path}.securityContext.readOnlyRootFilesystem`, "restricted-security-context", "should be true");
+    if (sc.allowPrivilegeEscalation !== false)
+      sink.warn(`${path}.securityContext.allowPrivilegeEscalation`, "restricted-security-context", "should be false");
+    if (!Array.isArray(caps.drop) || !caps.drop.includes("ALL"))
+      sink.warn(`${path}.securityContext.capabilities.drop`, "restricted-security-context", "should drop ALL");
+    if (seccomp.type !== "RuntimeDefault" && seccomp.type !== "Localhost")
+      sink.warn(`${path}.securityContext.seccompProfile`, "restricted-security-context", "should be RuntimeDefault");
   });
 }
 
@@ -205,7 +224,12 @@ function checkReferences(objects: Json[]): Problem[] {
           const template = isObject(spec.template) ? spec.template : {};
           const pod = isObject(template.spec) ? template.spec : {};
           const sa = str(pod.serviceAccountName);
-          if (sa && !known.has(refKey("ServiceAccount", ns, sa))) sink.error("spec.template.spec.serviceAccountName", "reference", `ServiceAccount ${sa} is not among the objects`);
+          if (sa && !known.has(refKey("ServiceAccount", ns, sa)))
+            sink.error(
+              "spec.template.spec.serviceAccountName",
+              "reference",
+              `ServiceAccount ${sa} is not among the objects`,
+            );
         }
         break;
     }

@@ -56,7 +56,10 @@ export class ProblemSink {
 
 /** Join field path parts: `join("spec", "filters[0]", "exact")` -> `spec.filters[0].exact`. */
 export function join(...parts: (string | undefined)[]): string {
-  return parts.filter((p) => p !== undefined && p !== "").join(".").replace(/\.\[/g, "[");
+  return parts
+    .filter((p) => p !== undefined && p !== "")
+    .join(".")
+    .replace(/\.\[/g, "[");
 }
 
 export type Json = Record<string, unknown>;

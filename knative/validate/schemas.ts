@@ -14,8 +14,8 @@ import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Secret } from "kubernetes-models/v1/Secret";
-import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { Service as KubernetesService } from "kubernetes-models/v1/Service";
+import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import type { ProblemSink } from "./problems.ts";
 
 interface Validatable {

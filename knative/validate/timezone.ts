@@ -9,12 +9,16 @@ export type TimezoneCheck = { ok: true } | { ok: false; message: string };
 export function checkTimezone(name: string): TimezoneCheck {
   if (name === "") return { ok: false, message: "empty time zone name" };
   // Go resolves "Local" to the node's zone: a schedule would then depend on where the adapter runs.
-  if (name === "Local") return { ok: false, message: `"Local" depends on the node's zone: name an IANA zone such as "UTC"` };
+  if (name === "Local")
+    return { ok: false, message: `"Local" depends on the node's zone: name an IANA zone such as "UTC"` };
   let resolved: string;
   try {
     resolved = new Intl.DateTimeFormat("en-US", { timeZone: name }).resolvedOptions().timeZone;
   } catch {
-    return { ok: false, message: `unknown time zone ${JSON.stringify(name)} (expected an IANA name such as "Europe/Paris")` };
+    return {
+      ok: false,
+      message: `unknown time zone ${JSON.stringify(name)} (expected an IANA name such as "Europe/Paris")`,
+    };
   }
   if (resolved !== name && resolved.toLowerCase() === name.toLowerCase()) {
     return { ok: false, message: `time zone names are case-sensitive: use ${JSON.stringify(resolved)}` };

@@ -54,7 +54,9 @@ describe("knclaw render / validate", () => {
     writeFileSync(file, stringify(slow));
     const cluster = runValidate({ config: file });
     expect(cluster.ok).toBe(false);
-    expect(cluster.objectProblems.some((p) => p.rule === "timeout-seconds" && p.object === "Service/knclaw/agent-ops")).toBe(true);
+    expect(
+      cluster.objectProblems.some((p) => p.rule === "timeout-seconds" && p.object === "Service/knclaw/agent-ops"),
+    ).toBe(true);
     expect(runValidate({ config: file, maxRevisionTimeoutSeconds: 900 }).ok).toBe(true);
   });
 

@@ -51,7 +51,10 @@ export function fullConfig(): Record<string, unknown> {
     },
     policies: {
       default: { tools: { allow: ["time.*"] } },
-      admin: { tools: { allow: ["kube.*", "search.*"], deny: ["kube.delete"] }, approvals: { tools: ["kube.scale"], approvers: ["U1"] } },
+      admin: {
+        tools: { allow: ["kube.*", "search.*"], deny: ["kube.delete"] },
+        approvals: { tools: ["kube.scale"], approvers: ["U1"] },
+      },
     },
     skills: {
       time: {},
@@ -63,7 +66,13 @@ export function fullConfig(): Record<string, unknown> {
       search: {
         external: {
           url: "https://search.example.com/knclaw",
-          tools: [{ name: "query", description: "Search the web", parameters: { type: "object", properties: { q: { type: "string" } } } }],
+          tools: [
+            {
+              name: "query",
+              description: "Search the web",
+              parameters: { type: "object", properties: { q: { type: "string" } } },
+            },
+          ],
         },
       },
     },
@@ -76,7 +85,13 @@ export function fullConfig(): Record<string, unknown> {
         channels: ["slack"],
         publicKey: "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=",
         schedules: [
-          { name: "morning", schedule: "0 9 * * mon-fri", timezone: "Europe/Paris", task: "Summarize overnight alerts", concurrencyPolicy: "Replace" },
+          {
+            name: "morning",
+            schedule: "0 9 * * mon-fri",
+            timezone: "Europe/Paris",
+            task: "Summarize overnight alerts",
+            concurrencyPolicy: "Replace",
+          },
         ],
         delivery: { retry: 2, backoffPolicy: "exponential", backoffDelay: "PT2S" },
         minScale: 1,

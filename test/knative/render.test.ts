@@ -6,7 +6,8 @@ import { fullConfig, minimalConfig } from "./fixtures.ts";
 
 const find = (objects: RenderedObject[], kind: string, name: string): any => {
   const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
-  if (!found) throw new Error(`no ${kind}/${name} among ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(", ")}`);
+  if (!found)
+    throw new Error(`no ${kind}/${name} among ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(", ")}`);
   return found;
 };
 const envOf = (ksvc: any): Record<string, any> =>
@@ -21,7 +22,11 @@ describe("render", () => {
     const reversed = (value: unknown): unknown => {
       if (Array.isArray(value)) return value.map(reversed);
       if (value && typeof value === "object") {
-        return Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reversed(v)]));
+        return Object.fromEntries(
+          Object.entries(value)
+            .reverse()
+            .map(([k, v]) => [k, reversed(v)]),
+        );
       }
       return value;
     };
@@ -66,10 +71,14 @@ describe("render", () => {
       expect(pod.containers[0].livenessProbe).toEqual({ httpGet: { path: "/healthz" } });
       expect(envOf(ksvc).KNCLAW_ENTRY).toBe(entry);
     }
-    expect(find(defaults, "Service", "agent-assistant").metadata.labels["networking.knative.dev/visibility"]).toBe("cluster-local");
+    expect(find(defaults, "Service", "agent-assistant").metadata.labels["networking.knative.dev/visibility"]).toBe(
+      "cluster-local",
+    );
     expect(find(defaults, "Service", "gateway").metadata.labels["networking.knative.dev/visibility"]).toBeUndefined();
     expect(find(full, "Service", "channel-slack").metadata.labels["networking.knative.dev/visibility"]).toBeUndefined();
-    expect(find(full, "Service", "skill-kube").metadata.labels["networking.knative.dev/visibility"]).toBe("cluster-local");
+    expect(find(full, "Service", "skill-kube").metadata.labels["networking.knative.dev/visibility"]).toBe(
+      "cluster-local",
+    );
   });
 
   it("puts scale and timeout knobs where Knative reads them", () => {
@@ -78,11 +87,18 @@ describe("render", () => {
     expect(agent.spec.template.metadata.annotations["autoscaling.knative.dev/min-scale"]).toBe("1");
     expect(agent.spec.template.spec.timeoutSeconds).toBe(600);
     expect(agent.spec.template.spec.containerConcurrency).toBe(10);
-    expect(find(full, "Service", "agent-helper").spec.template.metadata.annotations["autoscaling.knative.dev/min-scale"]).toBe("0");
+    expect(
+      find(full, "Service", "agent-helper").spec.template.metadata.annotations["autoscaling.knative.dev/min-scale"],
+    ).toBe("0");
     // The embedded memory backend keeps state in its pod: exactly one replica.
     const memory = find(defaults, "Service", "memory").spec.template.metadata.annotations;
-    expect([memory["autoscaling.knative.dev/min-scale"], memory["autoscaling.knative.dev/max-scale"]]).toEqual(["1", "1"]);
-    expect(find(full, "Service", "memory").spec.template.metadata.annotations["autoscaling.knative.dev/max-scale"]).toBe("3");
+    expect([memory["autoscaling.knative.dev/min-scale"], memory["autoscaling.knative.dev/max-scale"]]).toEqual([
+      "1",
+      "1",
+    ]);
+    expect(
+      find(full, "Service", "memory").spec.template.metadata.annotations["autoscaling.knative.dev/max-scale"],
+    ).toBe("3");
     expect(find(full, "Service", "memory").spec.template.spec.containers[0].resources.requests.cpu).toBe("100m");
   });
 
@@ -93,11 +109,17 @@ describe("render", () => {
     expect(find(full, "ServiceAccount", "agent-ops").automountServiceAccountToken).toBe(false);
     const roles = full.filter((o) => o.kind === "Role");
     expect(roles.map((r) => r.metadata.namespace).sort()).toEqual(["api", "web"]);
-    expect((roles[0] as any).rules).toEqual([{ apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "patch"] }]);
+    expect((roles[0] as any).rules).toEqual([
+      { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "patch"] },
+    ]);
     const binding = full.find((o) => o.kind === "RoleBinding" && o.metadata.namespace === "web") as any;
     expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "skill-kube", namespace: "agents" }]);
-    expect(kube.spec.template.spec.containers[0].image).toBe("registry.example.com/skills/kube@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
-    expect(find(full, "Service", "agent-ops").spec.template.spec.containers[0].image).toMatch(/^registry\.example\.com\/knclaw\/knclaw@sha256:/);
+    expect(kube.spec.template.spec.containers[0].image).toBe(
+      "registry.example.com/skills/kube@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    );
+    expect(find(full, "Service", "agent-ops").spec.template.spec.containers[0].image).toMatch(
+      /^registry\.example\.com\/knclaw\/knclaw@sha256:/,
+    );
   });
 
   it("renders the broker with delivery defaults and the deadletter function as sink", () => {
@@ -110,9 +132,14 @@ describe("render", () => {
       timeout: "PT60S",
       deadLetterSink: { ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "deadletter" } },
     });
-    const external = validateConfigValue({ ...minimalConfig(), broker: { deadLetterSink: { destination: { uri: "https://dlq.example.com/in" } } } });
+    const external = validateConfigValue({
+      ...minimalConfig(),
+      broker: { deadLetterSink: { destination: { uri: "https://dlq.example.com/in" } } },
+    });
     const objects = render(external);
-    expect(find(objects, "Broker", "default").spec.delivery.deadLetterSink).toEqual({ uri: "https://dlq.example.com/in" });
+    expect(find(objects, "Broker", "default").spec.delivery.deadLetterSink).toEqual({
+      uri: "https://dlq.example.com/in",
+    });
     expect(objects.some((o) => o.metadata.name === "deadletter")).toBe(false);
   });
 
@@ -162,7 +189,14 @@ describe("render", () => {
 
   it("binds producers to the broker with SinkBindings and nobody else", () => {
     const bindings = full.filter((o) => o.kind === "SinkBinding").map((o: any) => o.spec.subject.name);
-    expect(bindings.sort()).toEqual(["agent-helper", "agent-ops", "channel-slack", "channel-telegram", "deadletter", "gateway"]);
+    expect(bindings.sort()).toEqual([
+      "agent-helper",
+      "agent-ops",
+      "channel-slack",
+      "channel-telegram",
+      "deadletter",
+      "gateway",
+    ]);
     const binding = find(full, "SinkBinding", "gateway-sink");
     expect(binding.spec).toEqual({
       subject: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "gateway" },
@@ -193,7 +227,10 @@ describe("render", () => {
     expect(JSON.parse(agent.KNCLAW_EXTERNAL_TOOLS).search[0].name).toBe("query");
     const slack = envOf(find(full, "Service", "channel-slack"));
     expect(slack.SIGNING_SECRET).toEqual({ secretKeyRef: { name: "slack", key: "signing" } });
-    expect(JSON.parse(slack.KNCLAW_CHANNEL_ROUTES)).toEqual({ routes: [{ workspace: "T123", instance: "ops" }], defaultInstance: "helper" });
+    expect(JSON.parse(slack.KNCLAW_CHANNEL_ROUTES)).toEqual({
+      routes: [{ workspace: "T123", instance: "ops" }],
+      defaultInstance: "helper",
+    });
     const memory = envOf(find(full, "Service", "memory"));
     expect(memory.KNCLAW_MEMORY_BACKEND).toBe("redis");
     expect(memory.KNCLAW_REDIS_URL).toEqual({ secretKeyRef: { name: "redis", key: "url" } });
@@ -201,7 +238,9 @@ describe("render", () => {
     expect(envOf(find(defaults, "Service", "memory")).KNCLAW_MEMORY_BACKEND).toBe("embedded");
     const gateway = envOf(find(full, "Service", "gateway"));
     expect(gateway.KNCLAW_GATEWAY_TOKEN_ADMIN).toEqual({ secretKeyRef: { name: "gateway", key: "admin" } });
-    expect(JSON.parse(envOf(find(full, "Service", "skill-kube")).KNCLAW_AGENT_KEYS)).toEqual({ ops: expect.any(String) });
+    expect(JSON.parse(envOf(find(full, "Service", "skill-kube")).KNCLAW_AGENT_KEYS)).toEqual({
+      ops: expect.any(String),
+    });
     expect(toYaml(full)).not.toMatch(/kind: Secret\b/);
   });
 
@@ -216,7 +255,9 @@ describe("render", () => {
       { port: 53, protocol: "UDP" },
       { port: 53, protocol: "TCP" },
     ]);
-    expect(rules.some((r) => r.to?.[0]?.podSelector?.matchLabels?.["eventing.knative.dev/brokerRole"] === "ingress")).toBe(true);
+    expect(
+      rules.some((r) => r.to?.[0]?.podSelector?.matchLabels?.["eventing.knative.dev/brokerRole"] === "ingress"),
+    ).toBe(true);
     expect(agent.metadata.annotations["knclaw.dev/egress-hosts"]).toBe("api.anthropic.com");
     const publicRule = rules.find((r) => r.to?.[0]?.ipBlock?.cidr === "0.0.0.0/0");
     expect(publicRule.to[0].ipBlock.except).toContain("10.0.0.0/8");
@@ -243,9 +284,18 @@ describe("render", () => {
     const agentFile = files.find((f) => f.path === "10-agent-ops.yaml")!;
     const kinds = parseAllDocuments(agentFile.content).map((d) => `${d.toJS().kind}/${d.toJS().metadata.name}`);
     expect(kinds).toEqual(
-      expect.arrayContaining(["ServiceAccount/agent-ops", "NetworkPolicy/agent-ops-egress", "Service/agent-ops", "SinkBinding/agent-ops-sink", "Trigger/agent-ops-ping", "PingSource/agent-ops-morning"]),
+      expect.arrayContaining([
+        "ServiceAccount/agent-ops",
+        "NetworkPolicy/agent-ops-egress",
+        "Service/agent-ops",
+        "SinkBinding/agent-ops-sink",
+        "Trigger/agent-ops-ping",
+        "PingSource/agent-ops-morning",
+      ]),
     );
-    const all = files.filter((f) => f.path !== "kustomization.yaml").flatMap((f) => parseAllDocuments(f.content).map((d) => d.toJS()));
+    const all = files
+      .filter((f) => f.path !== "kustomization.yaml")
+      .flatMap((f) => parseAllDocuments(f.content).map((d) => d.toJS()));
     expect(all).toHaveLength(full.length);
     expect(manifestFiles(full, { kustomization: false }).some((f) => f.path === "kustomization.yaml")).toBe(false);
   });

@@ -15,7 +15,9 @@ export const DeadLetterSink = z
     disabled: z.literal(true).optional(),
   })
   .superRefine((sink, ctx) => {
-    const chosen = [sink.function !== undefined, sink.destination !== undefined, sink.disabled === true].filter(Boolean);
+    const chosen = [sink.function !== undefined, sink.destination !== undefined, sink.disabled === true].filter(
+      Boolean,
+    );
     if (chosen.length > 1) {
       ctx.addIssue({
         code: "custom",

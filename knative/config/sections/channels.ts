@@ -24,7 +24,11 @@ export const CHANNEL_REQUIREMENTS: Record<
   slack: { secrets: ["signingSecret", "botToken"], settings: [], egressHosts: ["slack.com"] },
   telegram: { secrets: ["botToken", "webhookSecret"], settings: [], egressHosts: ["api.telegram.org"] },
   discord: { secrets: ["botToken"], settings: ["publicKey", "applicationId"], egressHosts: ["discord.com"] },
-  whatsapp: { secrets: ["appSecret", "accessToken", "verifyToken"], settings: ["phoneNumberId"], egressHosts: ["graph.facebook.com"] },
+  whatsapp: {
+    secrets: ["appSecret", "accessToken", "verifyToken"],
+    settings: ["phoneNumberId"],
+    egressHosts: ["graph.facebook.com"],
+  },
   webhook: { secrets: ["signingSecret"], settings: [], egressHosts: [] },
 };
 

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { checkPingSchedule } from "../../validate/cron.ts";
 import { checkTimezone } from "../../validate/timezone.ts";
-import { ComponentName, Delivery, EgressRule, KsvcKnobs, SecretRef, ruleParams } from "../primitives.ts";
+import { ComponentName, Delivery, EgressRule, KsvcKnobs, ruleParams, SecretRef } from "../primitives.ts";
 import { ConfigChannelType } from "./channels.ts";
 
 /**
@@ -22,7 +22,10 @@ export const PROVIDERS: Record<string, { apiKey: boolean; host?: string; baseUrl
 
 export const Schedule = z
   .strictObject({
-    name: z.string().refine((v) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(v), { message: "lowercase letters, digits and '-'", ...ruleParams("name") }),
+    name: z.string().refine((v) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(v), {
+      message: "lowercase letters, digits and '-'",
+      ...ruleParams("name"),
+    }),
     /** Cron, as a PingSource takes it: 5 fields (or 6 with leading seconds), or @hourly-style descriptors. */
     schedule: z.string().min(1),
     /** IANA time zone; UTC when omitted. */
@@ -35,13 +38,26 @@ export const Schedule = z
   .superRefine((entry, ctx) => {
     if (entry.timezone !== undefined) {
       const tz = checkTimezone(entry.timezone);
-      if (!tz.ok) ctx.addIssue({ code: "custom", input: entry.timezone, path: ["timezone"], message: tz.message, params: { rule: "timezone" } });
+      if (!tz.ok)
+        ctx.addIssue({
+          code: "custom",
+          input: entry.timezone,
+          path: ["timezone"],
+          message: tz.message,
+          params: { rule: "timezone" },
+        });
     }
     const check = checkPingSchedule(entry.schedule, entry.timezone);
     if (!check.ok) {
       for (const problem of check.problems) {
         if (problem.field === "timezone" && entry.timezone !== undefined) continue; // reported above
-        ctx.addIssue({ code: "custom", input: entry.schedule, path: [problem.field], message: problem.message, params: { rule: problem.rule } });
+        ctx.addIssue({
+          code: "custom",
+          input: entry.schedule,
+          path: [problem.field],
+          message: problem.message,
+          params: { rule: problem.rule },
+        });
       }
     } else if (check.neverFires) {
       ctx.addIssue({
@@ -64,7 +80,10 @@ export const Provider = z.strictObject({
 export const Instance = KsvcKnobs.extend({
   description: z.string().max(1024).optional(),
   /** `provider/model`, e.g. `anthropic/claude-sonnet-4-5`, `openai/gpt-4o`, `demo/echo`. */
-  model: z.string().refine((v) => /^[a-z0-9-]+\/[A-Za-z0-9._:\/-]+$/.test(v), { message: "provider/model, e.g. openai/gpt-4o", ...ruleParams("model") }),
+  model: z.string().refine((v) => /^[a-z0-9-]+\/[A-Za-z0-9._:/-]+$/.test(v), {
+    message: "provider/model, e.g. openai/gpt-4o",
+    ...ruleParams("model"),
+  }),
   provider: Provider.prefault({}),
   /** Name of the policy (task contract) every run of this instance is held to. */
   policy: ComponentName.default("default"),

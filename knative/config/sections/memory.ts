@@ -10,7 +10,10 @@ export const Redis = z.strictObject({
   /** `redis://` / `rediss://` URL, password included, from a Secret. */
   url: SecretRef,
   /** Key prefix (hash-tagged per instance by the service). */
-  keyPrefix: z.string().regex(/^[A-Za-z0-9:_-]{0,64}$/).default("knclaw:"),
+  keyPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{0,64}$/)
+    .default("knclaw:"),
   /** How the memory service reaches Redis: every namespace on 6379 unless told otherwise. */
   egress: z.array(EgressRule).default([{ namespace: "*", ports: [6379], protocol: "TCP" }]),
 });

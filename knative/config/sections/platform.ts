@@ -9,9 +9,10 @@ import { ComponentName, EgressRule, ImageRef, KsvcKnobs, ruleParams } from "../p
 export const API_VERSION = "knclaw.dev/v1alpha1";
 export const KIND = "Platform";
 
-const Namespace = z
-  .string()
-  .refine((v) => checkDns1123Label(v) === undefined, { message: "a namespace name (DNS-1123 label)", ...ruleParams("name") });
+const Namespace = z.string().refine((v) => checkDns1123Label(v) === undefined, {
+  message: "a namespace name (DNS-1123 label)",
+  ...ruleParams("name"),
+});
 
 export const Metadata = z.strictObject({
   /** Name of this platform; labels every rendered object (`app.kubernetes.io/instance`). */
@@ -26,7 +27,10 @@ export const Images = z.strictObject({
   /** Prefix for relative references, e.g. `ghcr.io/knclaw` + `agent@sha256:...`. */
   registry: z
     .string()
-    .refine((v) => /^[a-zA-Z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/.test(v), { message: "a registry host with an optional path", ...ruleParams("image-ref") })
+    .refine((v) => /^[a-zA-Z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/.test(v), {
+      message: "a registry host with an optional path",
+      ...ruleParams("image-ref"),
+    })
     .optional(),
   /**
    * The image for functions without their own entry (one image holding every function; the container is told which
@@ -57,7 +61,9 @@ export const Network = z.strictObject({
   /** Namespace of the cluster-local gateway of Knative's network layer (kourier-system, istio-system, ...). */
   ingressNamespace: Namespace.default("kourier-system"),
   /** Kubernetes API server address, for skills with RBAC rules; without it they may reach any address on 443/6443. */
-  apiServer: z.strictObject({ cidr: z.string(), ports: z.array(z.number().int().min(1).max(65535)).default([443, 6443]) }).optional(),
+  apiServer: z
+    .strictObject({ cidr: z.string(), ports: z.array(z.number().int().min(1).max(65535)).default([443, 6443]) })
+    .optional(),
   /** Cluster DNS domain used in service URLs. */
   clusterDomain: z.string().default("cluster.local"),
   /** Extra egress every function gets (e.g. an OTLP collector). */

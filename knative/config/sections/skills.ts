@@ -7,15 +7,19 @@
 import { z } from "zod";
 import { ComponentName, Delivery, EgressRule, KsvcKnobs, KubernetesName, ruleParams } from "../primitives.ts";
 
-const ToolName = z.string().refine((v) => /^[a-zA-Z0-9_-]{1,64}$/.test(v), { message: "1-64 of a-z, A-Z, 0-9, _ and -", ...ruleParams("tool-name") });
+const ToolName = z.string().refine((v) => /^[a-zA-Z0-9_-]{1,64}$/.test(v), {
+  message: "1-64 of a-z, A-Z, 0-9, _ and -",
+  ...ruleParams("tool-name"),
+});
 
 export const ExternalTool = z.strictObject({
   name: ToolName,
   description: z.string().min(1).max(4096),
   /** JSON Schema of the arguments (an object schema). */
-  parameters: z
-    .record(z.string(), z.unknown())
-    .refine((schema) => schema.type === "object", { message: 'a JSON Schema with type: "object"', ...ruleParams("json-schema") }),
+  parameters: z.record(z.string(), z.unknown()).refine((schema) => schema.type === "object", {
+    message: 'a JSON Schema with type: "object"',
+    ...ruleParams("json-schema"),
+  }),
   /** The tool changes something; the policy gate may require approval. */
   mutates: z.boolean().default(false),
 });
@@ -23,7 +27,9 @@ export const ExternalTool = z.strictObject({
 export const PolicyRule = z.strictObject({
   apiGroups: z.array(z.string()).min(1),
   resources: z.array(z.string().min(1)).min(1),
-  verbs: z.array(z.enum(["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "*"])).min(1),
+  verbs: z
+    .array(z.enum(["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "*"]))
+    .min(1),
   resourceNames: z.array(z.string().min(1)).optional(),
 });
 
@@ -48,7 +54,17 @@ export const Skill = KsvcKnobs.extend({
   delivery: Delivery.optional(),
 }).superRefine((skill, ctx) => {
   if (skill.external === undefined) return;
-  const local = ["image", "rbac", "minScale", "maxScale", "resources", "env", "secretEnv", "containerConcurrency", "timeoutSeconds"] as const;
+  const local = [
+    "image",
+    "rbac",
+    "minScale",
+    "maxScale",
+    "resources",
+    "env",
+    "secretEnv",
+    "containerConcurrency",
+    "timeoutSeconds",
+  ] as const;
   for (const key of local) {
     if (skill[key] !== undefined) {
       ctx.addIssue({
@@ -61,7 +77,13 @@ export const Skill = KsvcKnobs.extend({
     }
   }
   if (skill.memory) {
-    ctx.addIssue({ code: "custom", input: skill.memory, path: ["memory"], message: "an external skill gets no memory token", params: { rule: "external-skill" } });
+    ctx.addIssue({
+      code: "custom",
+      input: skill.memory,
+      path: ["memory"],
+      message: "an external skill gets no memory token",
+      params: { rule: "external-skill" },
+    });
   }
 });
 export type SkillConfig = z.infer<typeof Skill>;

@@ -3,7 +3,7 @@
  * and `spec.delivery` a valid DeliverySpec.
  */
 import type { WebhookOptions } from "../options.ts";
-import { type Json, type ProblemSink, isObject, str } from "../problems.ts";
+import { isObject, type Json, type ProblemSink, str } from "../problems.ts";
 import { validateDelivery } from "./delivery.ts";
 import { validateKReference } from "./destination.ts";
 

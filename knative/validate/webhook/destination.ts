@@ -2,7 +2,7 @@
  * Destinations and KReferences (knative.dev/pkg apis/duck/v1 destination.go, knative_reference.go): a ref, a uri,
  * or both with a relative uri; a uri alone must be absolute with a host; a ref needs apiVersion, kind and name.
  */
-import { type Json, type ProblemSink, isObject, join, str } from "../problems.ts";
+import { isObject, type Json, join, type ProblemSink, str } from "../problems.ts";
 
 export function validateDestination(value: unknown, path: string, sink: ProblemSink, parentNamespace?: string): void {
   if (!isObject(value)) {
@@ -29,7 +29,11 @@ export function validateDestination(value: unknown, path: string, sink: ProblemS
   }
   if (ref === undefined) {
     if (url === undefined || url.host === "") {
-      sink.error(join(path, "uri"), "destination", "Relative URI is not allowed when Ref and [apiVersion, kind, name] is absent");
+      sink.error(
+        join(path, "uri"),
+        "destination",
+        "Relative URI is not allowed when Ref and [apiVersion, kind, name] is absent",
+      );
     }
     return;
   }
@@ -49,7 +53,11 @@ export function validateKReference(ref: unknown, path: string, sink: ProblemSink
   if (!str(r.kind)) sink.error(join(path, "kind"), "reference", "missing field(s): kind");
   const ns = str(r.namespace);
   if (ns && parentNamespace && ns !== parentNamespace) {
-    sink.error(join(path, "namespace"), "reference", `mismatched namespaces: parent namespace ${JSON.stringify(parentNamespace)} does not match ref ${JSON.stringify(ns)}`);
+    sink.error(
+      join(path, "namespace"),
+      "reference",
+      `mismatched namespaces: parent namespace ${JSON.stringify(parentNamespace)} does not match ref ${JSON.stringify(ns)}`,
+    );
   }
 }
 

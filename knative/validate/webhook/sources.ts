@@ -7,7 +7,7 @@
  */
 import { checkPingSchedule } from "../cron.ts";
 import type { WebhookOptions } from "../options.ts";
-import { type Json, type ProblemSink, isObject, join, str } from "../problems.ts";
+import { isObject, type Json, join, type ProblemSink, str } from "../problems.ts";
 import { validateDestination } from "./destination.ts";
 
 export const DEFAULT_PING_SCHEDULE = "* * * * *";
@@ -32,13 +32,18 @@ export function validatePingSource(object: Json, sink: ProblemSink, options: Web
   const dataBase64 = spec.dataBase64;
   const contentType = str(spec.contentType);
   if (data !== undefined && typeof data !== "string") sink.error("spec.data", "schema", "must be a string");
-  if (dataBase64 !== undefined && typeof dataBase64 !== "string") sink.error("spec.dataBase64", "schema", "must be a string");
+  if (dataBase64 !== undefined && typeof dataBase64 !== "string")
+    sink.error("spec.dataBase64", "schema", "must be a string");
   if (str(data) && str(dataBase64)) {
     sink.error("spec", "ping-data-one-of", "expected exactly one, got both: spec.data, spec.dataBase64");
   } else if (str(dataBase64)) {
     const text = dataBase64 as string;
     if (options.pingDataMaxSize > -1 && text.length > options.pingDataMaxSize) {
-      sink.error("spec.dataBase64", "ping-data-size", `the dataBase64 length of ${text.length} bytes exceeds limit set at ${options.pingDataMaxSize}.`);
+      sink.error(
+        "spec.dataBase64",
+        "ping-data-size",
+        `the dataBase64 length of ${text.length} bytes exceeds limit set at ${options.pingDataMaxSize}.`,
+      );
     }
     if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) {
       sink.error("spec.dataBase64", "ping-data-base64", "invalid value: illegal base64 data");
@@ -49,7 +54,11 @@ export function validatePingSource(object: Json, sink: ProblemSink, options: Web
   } else if (str(data)) {
     const text = data as string;
     if (options.pingDataMaxSize > -1 && Buffer.byteLength(text) > options.pingDataMaxSize) {
-      sink.error("spec.data", "ping-data-size", `the data length of ${Buffer.byteLength(text)} bytes exceeds limit set at ${options.pingDataMaxSize}.`);
+      sink.error(
+        "spec.data",
+        "ping-data-size",
+        `the data length of ${Buffer.byteLength(text)} bytes exceeds limit set at ${options.pingDataMaxSize}.`,
+      );
     }
     if (contentType === "application/json") {
       const why = jsonObjectError(text);
@@ -66,7 +75,9 @@ function jsonObjectError(text: string): string | undefined {
   } catch (error) {
     return `not JSON: ${(error as Error).message}`;
   }
-  return parsed === null || isObject(parsed) ? undefined : "with contentType application/json the data must be a JSON object";
+  return parsed === null || isObject(parsed)
+    ? undefined
+    : "with contentType application/json the data must be a JSON object";
 }
 
 export function validateCeOverrides(value: unknown, path: string, sink: ProblemSink): void {
@@ -86,7 +97,11 @@ export function validateCeOverrides(value: unknown, path: string, sink: ProblemS
     if (key.length === 0 || !/^[a-zA-Z0-9]+$/.test(key)) {
       sink.error(at, "extension-name", `invalid key name ${JSON.stringify(key)}: keys are expected to be alphanumeric`);
     } else if (key !== key.toLowerCase()) {
-      sink.warn(at, "extension-name", "CloudEvents attribute names are lowercase: Trigger filters cannot match this one");
+      sink.warn(
+        at,
+        "extension-name",
+        "CloudEvents attribute names are lowercase: Trigger filters cannot match this one",
+      );
     }
     if (typeof v !== "string") sink.error(at, "schema", "extension values must be strings");
   }
@@ -103,14 +118,22 @@ export function validateSinkBinding(object: Json, sink: ProblemSink): void {
   const subject = spec.subject;
   if (!isObject(subject)) sink.error("spec.subject", "sinkbinding-subject", "missing field(s): subject");
   else {
-    if (!str(subject.apiVersion)) sink.error("spec.subject.apiVersion", "sinkbinding-subject", "missing field(s): apiVersion");
+    if (!str(subject.apiVersion))
+      sink.error("spec.subject.apiVersion", "sinkbinding-subject", "missing field(s): apiVersion");
     if (!str(subject.kind)) sink.error("spec.subject.kind", "sinkbinding-subject", "missing field(s): kind");
     const hasName = str(subject.name) !== undefined && subject.name !== "";
     const hasSelector = subject.selector !== undefined && subject.selector !== null;
-    if (hasName && hasSelector) sink.error("spec.subject", "sinkbinding-subject", "expected exactly one, got both: name, selector");
-    if (!hasName && !hasSelector) sink.error("spec.subject", "sinkbinding-subject", "expected exactly one, got neither: name, selector");
+    if (hasName && hasSelector)
+      sink.error("spec.subject", "sinkbinding-subject", "expected exactly one, got both: name, selector");
+    if (!hasName && !hasSelector)
+      sink.error("spec.subject", "sinkbinding-subject", "expected exactly one, got neither: name, selector");
     const ns = str(subject.namespace);
-    if (ns && namespace && ns !== namespace) sink.error("spec.subject.namespace", "sinkbinding-subject", `invalid value: ${ns}: must be the SinkBinding's namespace`);
+    if (ns && namespace && ns !== namespace)
+      sink.error(
+        "spec.subject.namespace",
+        "sinkbinding-subject",
+        `invalid value: ${ns}: must be the SinkBinding's namespace`,
+      );
   }
   if (spec.sink === undefined) sink.error("spec.sink", "destination", "expected at least one, got none: ref, uri");
   else validateDestination(spec.sink, "spec.sink", sink, namespace);

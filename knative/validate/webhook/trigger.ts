@@ -6,7 +6,7 @@
  */
 import { checkCesql } from "../cesql.ts";
 import type { WebhookOptions } from "../options.ts";
-import { type Json, type ProblemSink, isObject, join, str } from "../problems.ts";
+import { isObject, type Json, join, type ProblemSink, str } from "../problems.ts";
 import { validateDelivery } from "./delivery.ts";
 import { validateDestination } from "./destination.ts";
 
@@ -30,15 +30,25 @@ export function validateTrigger(object: Json, sink: ProblemSink, options: Webhoo
     if (!Array.isArray(spec.filters)) sink.error("spec.filters", "schema", "must be a list");
     else {
       if (!options.newTriggerFilters) {
-        sink.warn("spec.filters", "trigger-filters-feature", "ignored unless the new-trigger-filters feature is enabled: the Trigger would match every event its spec.filter allows");
+        sink.warn(
+          "spec.filters",
+          "trigger-filters-feature",
+          "ignored unless the new-trigger-filters feature is enabled: the Trigger would match every event its spec.filter allows",
+        );
       }
-      if (spec.filters.length > 0 && isObject(spec.filter) && isObject(spec.filter.attributes) && Object.keys(spec.filter.attributes).length > 0) {
+      if (
+        spec.filters.length > 0 &&
+        isObject(spec.filter) &&
+        isObject(spec.filter.attributes) &&
+        Object.keys(spec.filter.attributes).length > 0
+      ) {
         sink.warn("spec.filter", "trigger-filter-shadowed", "spec.filter is ignored when spec.filters is set");
       }
       validateFilterList(spec.filters, "spec.filters", sink);
     }
   }
-  if (spec.subscriber === undefined) sink.error("spec.subscriber", "destination", "expected at least one, got none: ref, uri");
+  if (spec.subscriber === undefined)
+    sink.error("spec.subscriber", "destination", "expected at least one, got none: ref, uri");
   else validateDestination(spec.subscriber, "spec.subscriber", sink, namespace);
   validateDelivery(spec.delivery, "spec.delivery", sink, options, namespace);
   validateTriggerAnnotations(object, sink, str(spec.broker));
@@ -52,14 +62,20 @@ function validateAttributeNames(attributes: unknown, path: string, sink: Problem
   }
   for (const [name, value] of Object.entries(attributes)) {
     if (!ATTRIBUTE_NAME.test(name)) {
-      sink.error(`${path}[${name}]`, "attribute-name", `invalid key name ${JSON.stringify(name)}: Attribute name must start with a letter and can only contain lowercase alphanumeric`);
+      sink.error(
+        `${path}[${name}]`,
+        "attribute-name",
+        `invalid key name ${JSON.stringify(name)}: Attribute name must start with a letter and can only contain lowercase alphanumeric`,
+      );
     }
     if (typeof value !== "string") sink.error(`${path}[${name}]`, "schema", "attribute values must be strings");
   }
 }
 
 function validateFilterList(filters: unknown[], path: string, sink: ProblemSink): void {
-  filters.forEach((filter, index) => validateFilter(filter, `${path}[${index}]`, sink));
+  filters.forEach((filter, index) => {
+    validateFilter(filter, `${path}[${index}]`, sink);
+  });
 }
 
 function validateFilter(filter: unknown, path: string, sink: ProblemSink): void {
@@ -68,7 +84,12 @@ function validateFilter(filter: unknown, path: string, sink: ProblemSink): void 
     return;
   }
   for (const key of Object.keys(filter)) {
-    if (!(DIALECTS as readonly string[]).includes(key)) sink.error(join(path, key), "trigger-filter-dialect", `unknown filter dialect ${JSON.stringify(key)} (one of ${DIALECTS.join(", ")})`);
+    if (!(DIALECTS as readonly string[]).includes(key))
+      sink.error(
+        join(path, key),
+        "trigger-filter-dialect",
+        `unknown filter dialect ${JSON.stringify(key)} (one of ${DIALECTS.join(", ")})`,
+      );
   }
   const present = DIALECTS.filter((d) => {
     const v = filter[d];
@@ -79,7 +100,11 @@ function validateFilter(filter: unknown, path: string, sink: ProblemSink): void 
     return !isObject(v) || Object.keys(v).length > 0;
   });
   if (present.length > 1) {
-    sink.error(path, "trigger-one-dialect", `multiple dialects found, filters can have only one dialect set (found ${present.join(", ")})`);
+    sink.error(
+      path,
+      "trigger-one-dialect",
+      `multiple dialects found, filters can have only one dialect set (found ${present.join(", ")})`,
+    );
   }
   for (const dialect of ["exact", "prefix", "suffix"] as const) {
     const map = filter[dialect];
@@ -89,7 +114,8 @@ function validateFilter(filter: unknown, path: string, sink: ProblemSink): void 
       continue;
     }
     const keys = Object.keys(map);
-    if (keys.length > 1) sink.error(join(path, dialect), "trigger-single-attribute", "Multiple items found, can have only one key-value");
+    if (keys.length > 1)
+      sink.error(join(path, dialect), "trigger-single-attribute", "Multiple items found, can have only one key-value");
     validateAttributeNames(map, join(path, dialect), sink);
   }
   for (const dialect of ["all", "any"] as const) {
@@ -123,10 +149,20 @@ function validateTriggerAnnotations(object: Json, sink: ProblemSink, broker: str
     } catch {
       ref = undefined;
     }
-    if (!isObject(ref)) sink.error(path, "trigger-dependency", `The provided annotation was not a corev1.ObjectReference: ${JSON.stringify(dependency)}`);
+    if (!isObject(ref))
+      sink.error(
+        path,
+        "trigger-dependency",
+        `The provided annotation was not a corev1.ObjectReference: ${JSON.stringify(dependency)}`,
+      );
     else {
       const ns = str(ref.namespace);
-      if (ns && ns !== str(meta.namespace)) sink.error(join(path, "namespace"), "trigger-dependency", "Namespace must be empty or equal to the trigger namespace");
+      if (ns && ns !== str(meta.namespace))
+        sink.error(
+          join(path, "namespace"),
+          "trigger-dependency",
+          "Namespace must be empty or equal to the trigger namespace",
+        );
       for (const field of ["kind", "name", "apiVersion"]) {
         if (!str(ref[field])) sink.error(join(path, field), "trigger-dependency", `missing field(s): ${field}`);
       }
@@ -136,9 +172,17 @@ function validateTriggerAnnotations(object: Json, sink: ProblemSink, broker: str
   if (injection !== undefined) {
     const path = `metadata.annotations[${INJECTION}]`;
     if (injection !== "enabled" && injection !== "disabled") {
-      sink.error(path, "trigger-injection", `The provided injection annotation value can only be "enabled" or "disabled", not ${JSON.stringify(injection)}`);
+      sink.error(
+        path,
+        "trigger-injection",
+        `The provided injection annotation value can only be "enabled" or "disabled", not ${JSON.stringify(injection)}`,
+      );
     } else if (broker !== "default") {
-      sink.error(path, "trigger-injection", `The provided injection annotation is only used for default broker, but non-default broker specified here: ${JSON.stringify(broker)}`);
+      sink.error(
+        path,
+        "trigger-injection",
+        `The provided injection annotation is only used for default broker, but non-default broker specified here: ${JSON.stringify(broker)}`,
+      );
     }
   }
 }
