@@ -40,6 +40,8 @@ export interface PlatformOutbound {
   channel: ChannelType;
   /** The platform's per-message limit. */
   split: SplitOptions;
+  /** A lower limit for the part that carries buttons (WhatsApp's interactive body holds 1024 characters). */
+  buttonTextLimit?: number;
   /** Post one message; resolve with the platform's id for it once accepted; reject with PlatformError. */
   post(post: OutboundPost): Promise<{ ref: string }>;
 }
@@ -166,6 +168,11 @@ async function postParts(
   idempotencyKey: string,
 ): Promise<DeliveryResult> {
   const parts = splitText(text === "" ? " " : text, ctx.outbound.split);
+  const buttonLimit = ctx.outbound.buttonTextLimit;
+  if (buttons !== undefined && buttonLimit !== undefined) {
+    // Buttons ride on the last part: split it again so that part fits the lower limit.
+    parts.push(...splitText(parts.pop()!, { ...ctx.outbound.split, limit: buttonLimit, maxParts: undefined }));
+  }
   const refs: string[] = [];
   let posted = 0;
   for (const [index, part] of parts.entries()) {

@@ -11,7 +11,7 @@ import { decodeRequest } from "../../../eventing/cloudevent/http-codec.ts";
  */
 export class RecordingBroker {
   readonly events: CloudEvent[] = [];
-  /** Statuses to answer with before accepting again (e.g. [503, 503] = two failures). */
+  /** Statuses to answer with before accepting again (e.g. [503, 503] = two failures; 0 = accept this one). */
   readonly failures: number[] = [];
   /** While set, each request waits for this promise before being answered. */
   hold: Promise<void> | undefined;
@@ -23,7 +23,7 @@ export class RecordingBroker {
     const listener = getRequestListener(async (request) => {
       if (this.hold) await this.hold;
       const failure = this.failures.shift();
-      if (failure !== undefined) {
+      if (failure !== undefined && failure !== 0) {
         await request.body?.cancel();
         return new Response(null, { status: failure });
       }

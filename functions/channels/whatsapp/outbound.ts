@@ -1,0 +1,50 @@
+import type { RenderedButton } from "../../../eventing/channels/buttons.ts";
+import type { OutboundPost, PlatformOutbound } from "../../../eventing/channels/delivery.ts";
+import { PlatformError } from "../../../eventing/channels/platform-error.ts";
+import type { WhatsAppApi } from "./api.ts";
+
+/**
+ * message.send / approval.requested -> a WhatsApp message to the person's number, from the business number the
+ * conversation arrived on (the route's workspace). Up to three buttons are reply buttons; more become a list.
+ */
+export const WHATSAPP_TEXT_LIMIT = 4096;
+/** Body of an interactive message. */
+export const WHATSAPP_INTERACTIVE_LIMIT = 1024;
+
+export function whatsappOutbound(api: WhatsAppApi, defaultPhoneNumberId: string | undefined): PlatformOutbound {
+  return {
+    channel: "whatsapp",
+    split: { limit: WHATSAPP_TEXT_LIMIT, maxParts: 10 },
+    buttonTextLimit: WHATSAPP_INTERACTIVE_LIMIT,
+    async post(post: OutboundPost) {
+      const from = post.route.workspace ?? defaultPhoneNumberId;
+      if (from === undefined)
+        throw new PlatformError("whatsapp", "rejected", "no business phone number for this route");
+      const message =
+        post.buttons !== undefined && post.buttons.length > 0
+          ? { to: post.route.conversation, type: "interactive", interactive: interactive(post.text, post.buttons) }
+          : { to: post.route.conversation, type: "text", text: { body: post.text, preview_url: false } };
+      return { ref: await api.sendMessage(from, message) };
+    },
+  };
+}
+
+function interactive(text: string, buttons: RenderedButton[]): Record<string, unknown> {
+  if (buttons.length <= 3) {
+    return {
+      type: "button",
+      body: { text },
+      action: { buttons: buttons.map((b) => ({ type: "reply", reply: { id: b.data, title: b.label.slice(0, 20) } })) },
+    };
+  }
+  return {
+    type: "list",
+    body: { text },
+    action: {
+      button: "Choose",
+      sections: [
+        { title: "Options", rows: buttons.slice(0, 10).map((b) => ({ id: b.data, title: b.label.slice(0, 24) })) },
+      ],
+    },
+  };
+}
