@@ -27,6 +27,10 @@ export interface Subscriber {
   received: Received[];
   /** Resolves once `count` requests have arrived (in total). */
   waitFor(count: number): Promise<Received[]>;
+  /** Resolves with the first request (already received or future) that satisfies `predicate`. */
+  waitUntil(predicate: (request: Received) => boolean): Promise<Received>;
+  /** The first request carrying this event id (binary `ce-id` or structured `id`). */
+  waitForEvent(id: string): Promise<Received>;
   respond(responder: Responder): void;
   close(): Promise<void>;
 }
@@ -35,6 +39,7 @@ export async function startSubscriber(responder: Responder = () => ({ status: 20
   let current = responder;
   const received: Received[] = [];
   const waiters: Array<{ count: number; resolve: (r: Received[]) => void }> = [];
+  const matchers: Array<{ predicate: (r: Received) => boolean; resolve: (r: Received) => void }> = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -56,6 +61,12 @@ export async function startSubscriber(responder: Responder = () => ({ status: 20
       }
       res.writeHead(reply.status, reply.headers);
       res.end(reply.body);
+      for (const matcher of [...matchers]) {
+        if (matcher.predicate(entry)) {
+          matchers.splice(matchers.indexOf(matcher), 1);
+          matcher.resolve(entry);
+        }
+      }
       for (const waiter of [...waiters]) {
         if (received.length >= waiter.count) {
           waiters.splice(waiters.indexOf(waiter), 1);
@@ -73,6 +84,14 @@ export async function startSubscriber(responder: Responder = () => ({ status: 20
       if (received.length >= count) return Promise.resolve(received.slice(0, count));
       return new Promise((resolve) => waiters.push({ count, resolve }));
     },
+    waitUntil(predicate) {
+      const found = received.find(predicate);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve) => matchers.push({ predicate, resolve }));
+    },
+    waitForEvent(id) {
+      return this.waitUntil((r) => eventId(r) === id);
+    },
     respond(next) {
       current = next;
     },
@@ -82,6 +101,34 @@ export async function startSubscriber(responder: Responder = () => ({ status: 20
         server.closeAllConnections();
       }),
   };
+}
+
+/** The id of the event in a received request, whatever the mode. */
+export function eventId(request: Received): string | undefined {
+  const header = request.headers["ce-id"];
+  if (typeof header === "string") return header;
+  try {
+    return (JSON.parse(request.body.toString("utf8")) as { id?: string }).id;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The event's attributes as the subscriber got them: `ce-` headers (percent-decoded) or the structured members. */
+export function receivedAttributes(request: Received): Record<string, unknown> {
+  const type = String(request.headers["content-type"] ?? "");
+  if (type.startsWith("application/cloudevents+json")) {
+    const parsed = JSON.parse(request.body.toString("utf8")) as Record<string, unknown>;
+    delete parsed.data;
+    delete parsed.data_base64;
+    return parsed;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (name.startsWith("ce-") && typeof value === "string") out[name.slice(3)] = decodeURIComponent(value);
+  }
+  if (request.headers["content-type"] !== undefined) out.datacontenttype = request.headers["content-type"];
+  return out;
 }
 
 export function objectsFromYaml(text: string): KnativeObject[] {
