@@ -224,7 +224,7 @@ export const ReadSessionQuery = z.strictObject({
   dailyHour: z.coerce.number().pipe(z.int().min(0).max(23)).optional(),
   timeZone: TimeZone.optional(),
 });
-export type ReadSessionQuery = z.input<typeof ReadSessionQuery>;
+export type ReadSessionQuery = z.infer<typeof ReadSessionQuery>;
 
 export const TrimSessionRequest = z.strictObject({
   keepLast: z.int().min(0).max(1_000_000),
@@ -417,7 +417,7 @@ export type UpdateNoteRequest = z.infer<typeof UpdateNoteRequest>;
 export const NoteResponse = z.object({ note: Note });
 
 export const ListNotesQuery = ListQuery.extend({ user: UserId.optional() });
-export type ListNotesQuery = z.input<typeof ListNotesQuery>;
+export type ListNotesQuery = z.infer<typeof ListNotesQuery>;
 export const ListNotesResponse = z.object({ notes: z.array(Note), nextCursor: z.string().nullable() });
 export type ListNotesResponse = z.infer<typeof ListNotesResponse>;
 
@@ -492,7 +492,7 @@ export const RunResponse = z.object({ run: Run });
 export type RunResponse = z.infer<typeof RunResponse>;
 
 export const ListRunsQuery = ListQuery.extend({ status: RunStatus.optional() });
-export type ListRunsQuery = z.input<typeof ListRunsQuery>;
+export type ListRunsQuery = z.infer<typeof ListRunsQuery>;
 export const ListRunsResponse = z.object({ runs: z.array(Run), nextCursor: z.string().nullable() });
 export type ListRunsResponse = z.infer<typeof ListRunsResponse>;
 
@@ -635,7 +635,7 @@ export const ReadAuditQuery = z.strictObject({
   limit: z.coerce.number().pipe(z.int().min(1).max(1000)).optional(),
   order: z.enum(["asc", "desc"]).optional(),
 });
-export type ReadAuditQuery = z.input<typeof ReadAuditQuery>;
+export type ReadAuditQuery = z.infer<typeof ReadAuditQuery>;
 
 export const ReadAuditResponse = z.object({
   entries: z.array(AuditEntry),
