@@ -98,10 +98,17 @@ export const Resources = z.strictObject({
 });
 export type Resources = z.infer<typeof Resources>;
 
-const EnvName = z.string().refine((v) => /^[A-Z_][A-Z0-9_]*$/.test(v), {
-  message: "an environment variable name: A-Z, 0-9 and _",
-  ...ruleParams("env-name"),
-});
+/** KNCLAW_* and K_* names belong to the platform (knclaw's wiring, Knative's runtime contract), PORT to Knative. */
+const EnvName = z
+  .string()
+  .refine((v) => /^[A-Z_][A-Z0-9_]*$/.test(v), {
+    message: "an environment variable name: A-Z, 0-9 and _",
+    ...ruleParams("env-name"),
+  })
+  .refine((v) => !/^(KNCLAW_|K_)/.test(v) && v !== "PORT", {
+    message: "KNCLAW_*, K_* and PORT are set by the platform",
+    ...ruleParams("env-reserved"),
+  });
 
 /**
  * The Knative Service knobs every function accepts; unset fields fall back to `defaults` (platform section),

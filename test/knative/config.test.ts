@@ -296,6 +296,12 @@ describe("knclaw.yaml schema", () => {
     ],
     ["env name", (c) => (c.instances.ops.env = { "bad-name": "x" }), "instances.ops.env.bad-name", "name"],
     [
+      "reserved env name",
+      (c) => (c.instances.ops.env = { KNCLAW_INSTANCE: "x" }),
+      "instances.ops.env.KNCLAW_INSTANCE",
+      "name",
+    ],
+    [
       "egress needs one target",
       (c) => (c.instances.ops.egress = [{ host: "a.example.com", cidr: "10.0.0.0/8" }]),
       "instances.ops.egress[0]",
