@@ -24,7 +24,7 @@ export function normaliseMessage(value: ChangeValue, message: WhatsAppMessage): 
   };
   const replyTo = { channel: "whatsapp" as const, conversation: message.from, workspace: business };
   const reply = message.interactive?.button_reply ?? message.interactive?.list_reply;
-  if (reply !== undefined && reply.id.startsWith("kc1:")) {
+  if (reply?.id.startsWith("kc1:")) {
     return {
       kind: "press",
       press: {
