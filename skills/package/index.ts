@@ -1,5 +1,6 @@
 export * from "./bind.ts";
 export * from "./frontmatter.ts";
+export * from "./identity.ts";
 export * from "./loader.ts";
 export * from "./manifest.ts";
 export * from "./skill-doc.ts";

@@ -1,0 +1,27 @@
+import type { FunctionEnv } from "../../knative/serving/function.ts";
+import { bindSkill } from "../package/bind.ts";
+import type { SkillDefinition } from "../runtime/define.ts";
+import { createKubernetesHandlers, type KubernetesSkillOptions } from "./handlers.ts";
+import { createKubeAccess, kubeConfigFromEnv } from "./kube-access.ts";
+import { manifest } from "./manifest.ts";
+import { tools } from "./tools.ts";
+
+export const SKILL_NAME = "kubernetes";
+
+export function createKubernetesSkill(options: KubernetesSkillOptions): SkillDefinition {
+  return bindSkill({ name: SKILL_NAME, manifest, tools, handlers: createKubernetesHandlers(options) });
+}
+
+/**
+ * From the ksvc's environment: the API connection (in-cluster, or a kubeconfig for `knclaw dev`), and whose identity
+ * each call takes. Impersonation of the per-instance ServiceAccount is the default and needs `KNCLAW_NAMESPACE`;
+ * `KNCLAW_K8S_IMPERSONATION=none` acts as the connection's own user, for a developer's kubeconfig.
+ */
+export function kubernetesOptionsFromEnv(env: FunctionEnv): KubernetesSkillOptions {
+  const mode = env.KNCLAW_K8S_IMPERSONATION ?? "instance";
+  if (mode !== "instance" && mode !== "none") throw new Error("KNCLAW_K8S_IMPERSONATION must be instance or none");
+  const namespace = env.KNCLAW_NAMESPACE ?? "";
+  if (mode === "instance" && namespace === "")
+    throw new Error("KNCLAW_NAMESPACE is required to impersonate per-instance identities");
+  return { access: createKubeAccess(kubeConfigFromEnv(env), { impersonation: mode, namespace, skill: SKILL_NAME }) };
+}
