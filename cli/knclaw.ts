@@ -2,7 +2,9 @@
 import { Command, CommanderError } from "commander";
 import { registerBuildCommand } from "./commands/build.ts";
 import { registerDevCommand } from "./commands/dev.ts";
+import { registerRenderCommand } from "./commands/render.ts";
 import { registerSendCommand } from "./commands/send.ts";
+import { registerValidateCommand } from "./commands/validate.ts";
 
 const program = new Command("knclaw")
   .description("Run fleets of AI agents as event-driven functions on Knative, or on one machine with `knclaw dev`")
@@ -10,9 +12,11 @@ const program = new Command("knclaw")
   .showHelpAfterError()
   .exitOverride();
 
-registerBuildCommand(program);
 registerDevCommand(program);
+registerRenderCommand(program);
+registerValidateCommand(program);
 registerSendCommand(program);
+registerBuildCommand(program);
 
 try {
   await program.parseAsync(process.argv);
