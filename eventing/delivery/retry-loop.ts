@@ -26,6 +26,8 @@ export interface DeliveryContext {
   onRetry?: (attempt: number, previous: AttemptResult) => void;
   /** Attempts against the dead-letter sink also count as retries of the delivery. */
   onDeadLetterRetry?: (attempt: number, previous: AttemptResult) => void;
+  /** Waits between attempts; resolves false when aborted. Tests record the backoff schedule through it. */
+  sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<boolean>;
 }
 
 export type DeliveryOutcome =
@@ -115,7 +117,7 @@ async function withRetries(
     if (context.signal?.aborted) return { result, attempts, aborted: true, destination };
     if (!result.retryable || attempts > policy.retry) return { result, attempts, aborted: false, destination };
     const wait = backoffDelayMs(policy.backoffPolicy, policy.backoffDelayMs, attempts);
-    if (wait > 0 && !(await sleep(wait, context.signal))) return { result, attempts, aborted: true, destination };
+    if (wait > 0 && !(await (context.sleep ?? sleep)(wait, context.signal))) return { result, attempts, aborted: true, destination };
     onRetry?.(attempts + 1, result);
   }
 }
