@@ -29,14 +29,17 @@ export async function decideAccess(
   sender: Identity,
   options: { offerPairing?: boolean } = {},
 ): Promise<AccessDecision> {
-  const record = await directory.lookup(sender);
+  const record = await directory.lookup(instance, sender);
   const identity: Identity = record.person !== undefined ? { ...sender, person: record.person } : sender;
   if (senderMatches(access.deny, identity)) return { kind: "ignored", identity, reason: "denied" };
   if (access.mode === "open" || senderMatches(access.allow, identity)) return { kind: "allowed", identity };
   if (access.mode === "allowlist") return { kind: "ignored", identity, reason: "not_allowed" };
   if (await directory.isPaired(instance, identity)) return { kind: "allowed", identity };
   if (options.offerPairing === false) return { kind: "ignored", identity, reason: "not_allowed" };
-  return { kind: "pairing", identity, pairing: await directory.requestPairing(instance, identity) };
+  const pairing = await directory.requestPairing(instance, identity);
+  if (pairing === "approved") return { kind: "allowed", identity };
+  if (pairing === "full") return { kind: "ignored", identity, reason: "not_allowed" };
+  return { kind: "pairing", identity, pairing };
 }
 
 /** What an unknown sender is told: the code and what the operator runs. No instance detail beyond its name. */

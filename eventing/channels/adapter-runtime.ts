@@ -2,8 +2,9 @@ import type { ChannelType } from "../catalog/shared.ts";
 import { BrokerClient } from "../client/broker-client.ts";
 import { readBodyLimited } from "../cloudevent/body.ts";
 import { CloudEventError } from "../cloudevent/errors.ts";
-import { CHANNEL_CONFIG_ENV, type ChannelAdapterConfig, parseChannelConfig } from "./config.ts";
+import { type ChannelAdapterConfig, channelConfigFromEnv } from "./config.ts";
 import type { EventSink, InboundContext } from "./inbound.ts";
+import { channelStateFromEnv } from "./memory-state.ts";
 import { InFlightError } from "./once.ts";
 import type { ChannelState } from "./state.ts";
 
@@ -45,11 +46,10 @@ export function createAdapterRuntime(
   channel: ChannelType,
   env: AdapterEnv,
   deps: AdapterDeps,
-  options: { dedupKeepSeconds: number; stateFromEnv?: (env: AdapterEnv) => ChannelState },
+  options: { dedupKeepSeconds: number },
 ): AdapterRuntime {
-  const config = parseChannelConfig(env[CHANNEL_CONFIG_ENV]);
-  const state = deps.state ?? options.stateFromEnv?.(env);
-  if (state === undefined) throw new Error("no channel state: the memory service is not configured");
+  const config = channelConfigFromEnv(env);
+  const state = deps.state ?? channelStateFromEnv(env, channel);
   // An emit must not outlive the platform's patience by much: a few quick retries, then the platform retries us.
   const sink = deps.sink ?? BrokerClient.fromEnv(env, { retries: 3, backoffDelayMs: 50, timeoutMs: 5_000 });
   const now = deps.now ?? Date.now;

@@ -3,11 +3,20 @@ import { InstanceName } from "../catalog/shared.ts";
 
 /**
  * What one channel adapter knows about the agent instances it serves: which workspace / chat / sender goes to which
- * instance, and who may talk. The renderer writes the `channels.<type>` section of knclaw.yaml (routes,
- * defaultInstance, access, allow, deny, instances) as JSON into the adapter's `KNCLAW_CHANNEL_CONFIG` environment
- * variable; it holds no secret (secrets come from the adapter's own Secret).
+ * instance, and who may talk. The renderer writes the `channels.<type>` section of knclaw.yaml into the adapter's
+ * environment (none of it is secret; secrets come from the adapter's own Secret):
+ * - KNCLAW_CHANNEL_ROUTES: `{"routes": [...], "defaultInstance": "..."}`
+ * - KNCLAW_CHANNEL_ALLOW / KNCLAW_CHANNEL_DENY: JSON arrays of sender patterns (channel-wide)
+ * - KNCLAW_CHANNEL_ACCESS: `pairing` (default), `allowlist` or `open`
+ * - KNCLAW_CHANNEL_INSTANCES: `{"<instance>": {"allow": [...], "deny": [...]}}` (per-instance lists)
  */
-export const CHANNEL_CONFIG_ENV = "KNCLAW_CHANNEL_CONFIG";
+export const CHANNEL_ENV = {
+  routes: "KNCLAW_CHANNEL_ROUTES",
+  allow: "KNCLAW_CHANNEL_ALLOW",
+  deny: "KNCLAW_CHANNEL_DENY",
+  access: "KNCLAW_CHANNEL_ACCESS",
+  instances: "KNCLAW_CHANNEL_INSTANCES",
+} as const;
 
 const key = z.string().min(1).max(256);
 const patterns = z.array(key).max(4096).default([]);
@@ -58,18 +67,36 @@ export interface InstanceAccess {
   deny: string[];
 }
 
-export function parseChannelConfig(raw: string | undefined): ChannelAdapterConfig {
-  if (raw === undefined || raw.trim() === "") return ChannelAdapterConfig.parse({});
-  let json: unknown;
+function parseJsonEnv(env: Readonly<Record<string, string | undefined>>, name: string): unknown {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return undefined;
   try {
-    json = JSON.parse(raw);
+    return JSON.parse(raw);
   } catch {
-    throw new Error(`${CHANNEL_CONFIG_ENV} is not valid JSON`);
+    throw new Error(`${name} is not valid JSON`);
   }
-  const parsed = ChannelAdapterConfig.safeParse(json);
+}
+
+/** The adapter's routing and access configuration from its environment; throws naming the variable at fault. */
+export function channelConfigFromEnv(env: Readonly<Record<string, string | undefined>>): ChannelAdapterConfig {
+  const routing = parseJsonEnv(env, CHANNEL_ENV.routes) ?? {};
+  if (typeof routing !== "object" || routing === null || Array.isArray(routing)) {
+    throw new Error(`${CHANNEL_ENV.routes} must be a JSON object {"routes": [...], "defaultInstance": "..."}`);
+  }
+  const access = env[CHANNEL_ENV.access];
+  const candidate = {
+    ...routing,
+    ...(access !== undefined && access !== "" ? { access } : {}),
+    ...(env[CHANNEL_ENV.allow] ? { allow: parseJsonEnv(env, CHANNEL_ENV.allow) } : {}),
+    ...(env[CHANNEL_ENV.deny] ? { deny: parseJsonEnv(env, CHANNEL_ENV.deny) } : {}),
+    ...(env[CHANNEL_ENV.instances] ? { instances: parseJsonEnv(env, CHANNEL_ENV.instances) } : {}),
+  };
+  const parsed = ChannelAdapterConfig.safeParse(candidate);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    throw new Error(`${CHANNEL_CONFIG_ENV} is invalid: ${first?.path.join(".") || "(root)"}: ${first?.message}`);
+    const field = String(first?.path[0] ?? "routes");
+    const variable = field in CHANNEL_ENV ? CHANNEL_ENV[field as keyof typeof CHANNEL_ENV] : CHANNEL_ENV.routes;
+    throw new Error(`${variable} is invalid: ${first?.path.join(".") || "(root)"}: ${first?.message}`);
   }
   return parsed.data;
 }

@@ -31,10 +31,14 @@ export interface PendingPairing {
  * (`knclaw pairing approve <code>` or the gateway API), and from then on the sender may talk to that instance.
  */
 export interface IdentityDirectory {
-  lookup(identity: Identity): Promise<IdentityRecord>;
+  lookup(instance: string, identity: Identity): Promise<IdentityRecord>;
   isPaired(instance: string, identity: Identity): Promise<boolean>;
-  /** Create a pending pairing, or return the one still pending for this sender and instance (same code). */
-  requestPairing(instance: string, identity: Identity): Promise<PendingPairing>;
+  /**
+   * Create a pending pairing, or return the one still pending for this sender and instance (same code); "approved"
+   * when an operator approved the sender in the meantime; "full" when the instance has too many pending requests
+   * (the sender is then not answered, so a flood of strangers cannot grow the pending list).
+   */
+  requestPairing(instance: string, identity: Identity): Promise<PendingPairing | "approved" | "full">;
 }
 
 export interface ChannelState {

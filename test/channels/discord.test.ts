@@ -6,7 +6,7 @@ import * as T from "../../eventing/catalog/types.ts";
 import { createApp } from "../../functions/channels/discord/app.ts";
 import { buttonPress, FakeDiscord, RFC8032_TEST1_PUBLIC, slashCommand } from "../fakes/discord/server.ts";
 import { deliveryRequest } from "./support/events.ts";
-import { type RunningAdapter, runAdapter } from "./support/harness.ts";
+import { channelEnv, type RunningAdapter, runAdapter } from "./support/harness.ts";
 import { RecordingBroker } from "./support/recording-broker.ts";
 
 const GUILD = "900000000000000001";
@@ -17,14 +17,14 @@ let broker: RecordingBroker;
 let discord: FakeDiscord;
 let adapter: RunningAdapter | undefined;
 
-async function start(config: object = { defaultInstance: "ops", access: "open" }) {
+async function start(config: Parameters<typeof channelEnv>[0] = { defaultInstance: "ops", access: "open" }) {
   adapter = await runAdapter(createApp, {
     PUBLIC_KEY: discord.publicKeyHex,
     APPLICATION_ID: discord.applicationId,
     BOT_TOKEN: discord.botToken,
     DISCORD_API_BASE_URL: discord.apiBaseUrl,
     K_SINK: broker.url,
-    KNCLAW_CHANNEL_CONFIG: JSON.stringify(config),
+    ...channelEnv(config),
   });
   return adapter;
 }

@@ -13,6 +13,7 @@ import {
   slackSignature,
 } from "../fakes/slack/server.ts";
 import { deliveryRequest } from "./support/events.ts";
+import { channelEnv } from "./support/harness.ts";
 import { memoryChannelState } from "./support/memory-state.ts";
 import { RecordingBroker } from "./support/recording-broker.ts";
 
@@ -30,7 +31,7 @@ let state: ReturnType<typeof memoryChannelState>;
 let served: Served | undefined;
 let now: number;
 
-async function start(config: object = { defaultInstance: "ops", access: "open" }) {
+async function start(config: Parameters<typeof channelEnv>[0] = { defaultInstance: "ops", access: "open" }) {
   state = memoryChannelState();
   now = Date.now();
   const app = await createApp(
@@ -39,7 +40,7 @@ async function start(config: object = { defaultInstance: "ops", access: "open" }
       BOT_TOKEN: slack.token,
       SLACK_API_BASE_URL: slack.apiBaseUrl,
       K_SINK: broker.url,
-      KNCLAW_CHANNEL_CONFIG: JSON.stringify(config),
+      ...channelEnv(config),
     },
     { state, now: () => now },
   );

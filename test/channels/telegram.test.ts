@@ -4,7 +4,7 @@ import * as T from "../../eventing/catalog/types.ts";
 import { createApp } from "../../functions/channels/telegram/app.ts";
 import { FakeTelegram, telegramCallbackUpdate, telegramRequest, telegramTextUpdate } from "../fakes/telegram/server.ts";
 import { deliveryRequest } from "./support/events.ts";
-import { type RunningAdapter, runAdapter } from "./support/harness.ts";
+import { channelEnv, type RunningAdapter, runAdapter } from "./support/harness.ts";
 import { RecordingBroker } from "./support/recording-broker.ts";
 
 const SECRET = "tg_webhook-Secret_123";
@@ -16,13 +16,13 @@ let broker: RecordingBroker;
 let telegram: FakeTelegram;
 let adapter: RunningAdapter | undefined;
 
-async function start(config: object = { defaultInstance: "ops", access: "open" }) {
+async function start(config: Parameters<typeof channelEnv>[0] = { defaultInstance: "ops", access: "open" }) {
   adapter = await runAdapter(createApp, {
     BOT_TOKEN: telegram.token,
     WEBHOOK_SECRET: SECRET,
     TELEGRAM_API_BASE_URL: telegram.url,
     K_SINK: broker.url,
-    KNCLAW_CHANNEL_CONFIG: JSON.stringify(config),
+    ...channelEnv(config),
   });
   return adapter;
 }

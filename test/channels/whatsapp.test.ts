@@ -12,7 +12,7 @@ import {
   whatsappRequest,
 } from "../fakes/whatsapp/server.ts";
 import { deliveryRequest } from "./support/events.ts";
-import { type RunningAdapter, runAdapter } from "./support/harness.ts";
+import { channelEnv, type RunningAdapter, runAdapter } from "./support/harness.ts";
 import { RecordingBroker } from "./support/recording-broker.ts";
 
 const APP_SECRET = "whatsapp-app-secret";
@@ -24,7 +24,7 @@ let broker: RecordingBroker;
 let whatsapp: FakeWhatsApp;
 let adapter: RunningAdapter | undefined;
 
-async function start(config: object = { defaultInstance: "ops", access: "open" }) {
+async function start(config: Parameters<typeof channelEnv>[0] = { defaultInstance: "ops", access: "open" }) {
   adapter = await runAdapter(createApp, {
     APP_SECRET,
     VERIFY_TOKEN,
@@ -32,7 +32,7 @@ async function start(config: object = { defaultInstance: "ops", access: "open" }
     PHONE_NUMBER_ID: BUSINESS,
     WHATSAPP_API_BASE_URL: whatsapp.apiBaseUrl,
     K_SINK: broker.url,
-    KNCLAW_CHANNEL_CONFIG: JSON.stringify(config),
+    ...channelEnv(config),
   });
   return adapter;
 }

@@ -23,3 +23,22 @@ export async function runAdapter(
   const served = await serve(app, { port: 0, host: "127.0.0.1" });
   return { url: served.url, state, served, stop: () => served.shutdown() };
 }
+
+/** The adapter environment the renderer writes for a `channels.<type>` section. */
+export function channelEnv(config: {
+  routes?: unknown[];
+  defaultInstance?: string;
+  access?: string;
+  allow?: string[];
+  deny?: string[];
+  instances?: Record<string, { allow?: string[]; deny?: string[] }>;
+}): Record<string, string> {
+  const env: Record<string, string> = {
+    KNCLAW_CHANNEL_ROUTES: JSON.stringify({ routes: config.routes ?? [], defaultInstance: config.defaultInstance }),
+    KNCLAW_CHANNEL_ALLOW: JSON.stringify(config.allow ?? []),
+    KNCLAW_CHANNEL_DENY: JSON.stringify(config.deny ?? []),
+  };
+  if (config.access !== undefined) env.KNCLAW_CHANNEL_ACCESS = config.access;
+  if (config.instances !== undefined) env.KNCLAW_CHANNEL_INSTANCES = JSON.stringify(config.instances);
+  return env;
+}

@@ -70,14 +70,14 @@ export class MapIdentityDirectory implements IdentityDirectory {
   link(identity: Identity, person: string) {
     this.persons.set(identityKey(identity), person);
   }
-  async lookup(identity: Identity): Promise<IdentityRecord> {
+  async lookup(_instance: string, identity: Identity): Promise<IdentityRecord> {
     const person = this.persons.get(identityKey(identity));
     return person === undefined ? {} : { person };
   }
   async isPaired(instance: string, identity: Identity): Promise<boolean> {
     return this.paired.has(`${instance}|${identityKey(identity)}`);
   }
-  async requestPairing(instance: string, identity: Identity): Promise<PendingPairing> {
+  async requestPairing(instance: string, identity: Identity): Promise<PendingPairing | "approved" | "full"> {
     for (const pending of this.pending.values()) {
       if (pending.instance === instance && identityKey(pending.identity) === identityKey(identity)) return pending;
     }
