@@ -133,7 +133,9 @@ function toolRequested(spec: CallSpec): CloudEvent {
 
 async function call(app: FunctionApp, spec: CallSpec): Promise<{ status: number; completed?: ToolCompleted }> {
   const { headers, body } = encodeEvent(toolRequested(spec), "binary");
-  const response = await app.fetch(new Request("http://skill/", { method: "POST", headers, body: body as ConstructorParameters<typeof Response>[0] }));
+  const response = await app.fetch(
+    new Request("http://skill/", { method: "POST", headers, body: body as ConstructorParameters<typeof Response>[0] }),
+  );
   const reply = decodeMessageIfAny(response.headers, new Uint8Array(await response.arrayBuffer()));
   return reply ? { status: response.status, completed: readEvent(reply, TOOL_COMPLETED) } : { status: response.status };
 }

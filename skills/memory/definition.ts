@@ -1,0 +1,26 @@
+import { MemoryClient } from "../../eventing/memory/client.ts";
+import type { FunctionEnv } from "../../knative/serving/function.ts";
+import { bindSkill } from "../package/bind.ts";
+import type { SkillDefinition } from "../runtime/define.ts";
+import { createMemoryHandlers, type MemorySkillOptions } from "./handlers.ts";
+import { manifest } from "./manifest.ts";
+import { tools } from "./tools.ts";
+
+export const SKILL_NAME = "memory";
+
+export function createMemorySkill(options: MemorySkillOptions): SkillDefinition {
+  return bindSkill({ name: SKILL_NAME, manifest, tools, handlers: createMemoryHandlers(options) });
+}
+
+/** The memory service's URL and this skill's notes-scoped token, as the renderer (or `knclaw dev`) sets them. */
+export function memoryOptionsFromEnv(
+  env: FunctionEnv,
+  fetcher?: (request: Request) => Promise<Response>,
+): MemorySkillOptions {
+  const baseUrl = env.KNCLAW_MEMORY_URL;
+  const token = env.KNCLAW_MEMORY_TOKEN;
+  if (!baseUrl || !token) throw new Error("KNCLAW_MEMORY_URL and KNCLAW_MEMORY_TOKEN are required");
+  return {
+    client: new MemoryClient({ baseUrl, token, timeoutMs: 5_000, retries: 2, ...(fetcher ? { fetch: fetcher } : {}) }),
+  };
+}

@@ -1,0 +1,48 @@
+import { z } from "zod";
+import { NOTE_MAX_CHARS, NoteTag, UserId } from "../../eventing/memory/schemas.ts";
+import { declareTool } from "../package/tool.ts";
+
+const user = UserId.optional().describe(
+  "Keep or search the notes of this person (a knclaw person id) instead of the agent's own",
+);
+
+export const remember = declareTool({
+  name: "remember",
+  description: "Keep a note in long-term memory: a fact, preference or decision worth knowing in later conversations.",
+  input: z
+    .object({
+      text: z.string().min(1).max(NOTE_MAX_CHARS).describe("The note, written so it makes sense on its own later"),
+      tags: z.array(NoteTag).max(20).optional().describe("A few keywords to find it by"),
+      user,
+      source: z.string().min(1).max(200).optional().describe("Where the fact came from, e.g. 'the user said'"),
+    })
+    .strict(),
+});
+
+export const recall = declareTool({
+  name: "recall",
+  description: "Search long-term memory for notes relevant to a query, best matches first.",
+  input: z
+    .object({
+      query: z.string().min(1).max(1000),
+      user,
+      limit: z.number().int().min(1).max(20).default(5),
+    })
+    .strict(),
+});
+
+export const forget = declareTool({
+  name: "forget",
+  description: "Delete one note from long-term memory by its id (as returned by recall or remember).",
+  input: z
+    .object({
+      id: z
+        .string()
+        .min(1)
+        .max(128)
+        .regex(/^[A-Za-z0-9_.:-]+$/, "a note id"),
+    })
+    .strict(),
+});
+
+export const tools = [remember, recall, forget] as const;
