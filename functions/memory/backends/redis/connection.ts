@@ -74,12 +74,18 @@ export async function guard<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** A Lua script run by its SHA1, loaded on first use and again after a restart emptied the script cache. */
+/**
+ * A Lua script run by its SHA1, loaded on first use and again after a restart emptied the script cache. The `#!lua`
+ * header opts into Redis 7 script semantics: on a cluster, a script touching keys of two slots fails instead of
+ * silently working on one node, which keeps the key schema honest (the contract suite runs on a cluster too).
+ * Read-only scripts say so (`no-writes`), so Redis may run them on replicas and under memory pressure.
+ */
 export class Script {
   readonly lua: string;
   readonly sha: string;
 
-  constructor(lua: string) {
+  constructor(body: string, options: { readOnly?: boolean } = {}) {
+    const lua = `#!lua${options.readOnly ? " flags=no-writes" : ""}\n${body}`;
     this.lua = lua;
     this.sha = createHash("sha1").update(lua).digest("hex");
   }

@@ -23,12 +23,12 @@ import {
 } from "./lua/coordination.ts";
 
 const claimScript = new Script(CLAIM);
-const getValueScript = new Script(GET_VALUE);
+const getValueScript = new Script(GET_VALUE, { readOnly: true });
 const consume = new Script(CONSUME_BUDGET);
 const acquire = new Script(ACQUIRE_LOCK);
 const renew = new Script(RENEW_LOCK);
 const release = new Script(RELEASE_LOCK);
-const inspect = new Script(GET_LOCK);
+const inspect = new Script(GET_LOCK, { readOnly: true });
 
 export async function claim(ctx: RedisContext, space: Space, input: ClaimInput): Promise<DedupResponse> {
   const reply = await claimScript.run<[number, string?]>(

@@ -5,7 +5,7 @@ import type { RedisContext } from "./context.ts";
 import { DECIDE_PAIRING, LINK, LIST_PAIRING, PERSON, REQUEST_PAIRING, UNLINK } from "./lua/people.ts";
 
 const link = new Script(LINK);
-const person = new Script(PERSON);
+const person = new Script(PERSON, { readOnly: true });
 const unlink = new Script(UNLINK);
 const request = new Script(REQUEST_PAIRING);
 const list = new Script(LIST_PAIRING);

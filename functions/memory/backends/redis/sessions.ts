@@ -17,7 +17,7 @@ import type { RedisContext } from "./context.ts";
 import { APPEND, COMPACT, READ, RESET, TRIM } from "./lua/sessions.ts";
 
 const append = new Script(APPEND);
-const read = new Script(READ);
+const read = new Script(READ, { readOnly: true });
 const trim = new Script(TRIM);
 const compact = new Script(COMPACT);
 const reset = new Script(RESET);
