@@ -1,0 +1,108 @@
+import { derivedEventId, makeEvent } from "../../../eventing/catalog/make.ts";
+import * as T from "../../../eventing/catalog/types.ts";
+import { adapterApp } from "../../../eventing/channels/adapter-app.ts";
+import {
+  type AdapterDeps,
+  answerWithin,
+  badRequest,
+  createAdapterRuntime,
+  errorResponse,
+  parseJsonBody,
+  readWebhookBody,
+  unauthorized,
+} from "../../../eventing/channels/adapter-runtime.ts";
+import { runOnce } from "../../../eventing/channels/once.ts";
+import { WEBHOOK_HOOKS_ENV, type WebhookHook, WebhookHooks } from "../../../eventing/channels/webhook-hooks.ts";
+import { upperSnake } from "../../../knative/render/conventions.ts";
+import type { FunctionApp, FunctionEnv } from "../../../knative/serving/function.ts";
+import { verifyHookRequest } from "./signature.ts";
+import { renderTask } from "./task.ts";
+
+/**
+ * The generic signed webhook: `POST /channels/webhook/<hook>` with a per-hook HMAC secret; a verified delivery
+ * becomes one run.requested for the hook's instance, its payload attached as untrusted content. Answers 202 with
+ * the run id (the same id for a redelivery).
+ *
+ * Env: KNCLAW_WEBHOOK_HOOKS (JSON, the hooks), one secret variable per hook (`secret: githubSecret` ->
+ * GITHUB_SECRET; default SIGNING_SECRET), K_SINK, the memory service's URL and channel token.
+ */
+const DEADLINE_MS = 10_000;
+const DEDUP_KEEP_SECONDS = 3 * 24 * 3600;
+const LEASE_SECONDS = 60;
+
+function loadHooks(env: FunctionEnv): Map<string, { hook: WebhookHook; secret: string }> {
+  const raw = env[WEBHOOK_HOOKS_ENV];
+  let json: unknown = {};
+  if (raw !== undefined && raw.trim() !== "") {
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      throw new Error(`${WEBHOOK_HOOKS_ENV} is not valid JSON`);
+    }
+  }
+  const parsed = WebhookHooks.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new Error(`${WEBHOOK_HOOKS_ENV} is invalid: ${first?.path.join(".")}: ${first?.message}`);
+  }
+  const hooks = new Map<string, { hook: WebhookHook; secret: string }>();
+  for (const [name, hook] of Object.entries(parsed.data)) {
+    const variable = upperSnake(hook.secret);
+    const secret = env[variable];
+    if (!secret) throw new Error(`hook ${name}: its secret ${variable} is not set`);
+    hooks.set(name, { hook, secret });
+  }
+  return hooks;
+}
+
+export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promise<FunctionApp> {
+  const hooks = loadHooks(env);
+  const runtime = createAdapterRuntime("webhook", env, deps, { dedupKeepSeconds: DEDUP_KEEP_SECONDS });
+  // The webhook channel only starts runs; answers go wherever the hook's runs are routed, never back here.
+  const app = adapterApp(async () => Response.json({ error: "the webhook channel sends nothing" }, { status: 400 }));
+
+  app.post("/channels/webhook/:hook", async (c) => {
+    try {
+      const name = c.req.param("hook");
+      const entry = hooks.get(name);
+      if (entry === undefined) {
+        await c.req.raw.body?.cancel().catch(() => undefined);
+        return c.json({ error: "no such hook" }, 404);
+      }
+      const body = await readWebhookBody(c.req.raw);
+      const verified = verifyHookRequest(entry.hook, entry.secret, c.req.raw.headers, body, runtime.now());
+      if (verified === undefined) return unauthorized();
+      const payload = parseJsonBody(body);
+      if (payload === null || typeof payload !== "object")
+        return badRequest("the payload must be a JSON object or array");
+      const runId = derivedEventId("webhook", name, verified.deliveryId);
+      return answerWithin(DEADLINE_MS, async () => {
+        await runOnce(
+          runtime.state.kv,
+          `hook:${name}:${runId}`,
+          { leaseSeconds: LEASE_SECONDS, keepSeconds: DEDUP_KEEP_SECONDS },
+          () =>
+            runtime.sink.emit(
+              makeEvent(T.RUN_REQUESTED, {
+                source: runtime.inbound.source,
+                id: derivedEventId("webhook", "run", name, verified.deliveryId),
+                data: {
+                  instance: entry.hook.instance,
+                  runId,
+                  task: renderTask(entry.hook.task, payload),
+                  input: { untrusted: true, source: `webhook:${name}`, content: payload },
+                  ...(entry.hook.contract !== undefined ? { contract: entry.hook.contract } : {}),
+                  requestedBy: { channel: "webhook", id: name },
+                },
+              }),
+            ),
+        );
+        return Response.json({ runId }, { status: 202 });
+      });
+    } catch (error) {
+      return errorResponse(error);
+    }
+  });
+
+  return app;
+}
