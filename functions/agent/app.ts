@@ -1,0 +1,148 @@
+import { Hono } from "hono";
+import { PingData } from "../../eventing/catalog/events.ts";
+import { readEvent } from "../../eventing/catalog/make.ts";
+import * as T from "../../eventing/catalog/types.ts";
+import { BrokerClient } from "../../eventing/client/broker-client.ts";
+import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
+import { type CloudEvent, dataAsJson } from "../../eventing/cloudevent/event.ts";
+import { decodeRequest } from "../../eventing/cloudevent/http-codec.ts";
+import { MemoryClient } from "../../eventing/memory/client.ts";
+import type { FunctionApp, FunctionEnv } from "../../knative/serving/function.ts";
+import { createLogger, type Logger } from "../../knative/serving/log.ts";
+import { parsePrivateKey } from "../../skills/runtime/keys.ts";
+import { AgentConfigError, loadAgentConfig } from "./config.ts";
+import { AgentLoop, type AgentLoopDeps } from "./loop/agent-loop.ts";
+import { RejectedEvent, RetryLater } from "./loop/errors.ts";
+import type { LanguageModel } from "./providers/model.ts";
+import { createLanguageModel } from "./providers/registry.ts";
+import { builtinSkillResolver } from "./skills.ts";
+import { type AgentStore, memoryStore } from "./store.ts";
+
+/**
+ * The agent function (DESIGN.md §4): one ksvc per agent instance. Its Triggers deliver message.received,
+ * run.requested, PingSource ticks, tool.completed and approval.decided; each delivery is one durable step
+ * (see loop/agent-loop.ts). Answers: 200 when the step is done (or the event was a duplicate), 400 for an event it can
+ * never take, 503 with Retry-After when the step should be redelivered later (model rate limit, memory down).
+ * Configuration is read from `env` only: see config.ts for the variables.
+ */
+export interface AgentAppOptions {
+  /** Replace the configured provider (tests and benchmarks: an in-process model). */
+  model?: LanguageModel;
+  store?: AgentStore;
+  emit?: (event: CloudEvent) => Promise<void>;
+  fetch?: typeof fetch;
+  now?: () => number;
+  logger?: Logger;
+  faults?: AgentLoopDeps["faults"];
+}
+
+export async function createApp(
+  env: FunctionEnv,
+  options: AgentAppOptions = {},
+): Promise<FunctionApp & { loop: AgentLoop }> {
+  const log = options.logger ?? createLogger(env, `agent-${env.KNCLAW_INSTANCE ?? "unknown"}`);
+  const config = await loadAgentConfig(env, builtinSkillResolver);
+  if (!env.KNCLAW_SIGNING_KEY)
+    throw new AgentConfigError("KNCLAW_SIGNING_KEY is not set: tool calls could not be signed");
+  const signingKey = parsePrivateKey(env.KNCLAW_SIGNING_KEY, "KNCLAW_SIGNING_KEY");
+  let model = options.model;
+  if (model === undefined) {
+    const resolved = createLanguageModel({
+      model: config.model,
+      baseUrl: config.baseUrl,
+      apiKey: config.apiKey,
+      stream: config.settings.stream,
+      includeUsage: config.settings.includeUsage,
+      heartbeatToken: config.settings.heartbeat.okToken,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    model = resolved.model;
+    if (resolved.fallbackFrom !== undefined) {
+      log.warn({ model: resolved.fallbackFrom }, "no API key configured: the labelled demo model answers instead");
+    }
+  }
+  let store = options.store;
+  let memory: MemoryClient | undefined;
+  if (store === undefined) {
+    if (!env.KNCLAW_MEMORY_URL || !env.KNCLAW_MEMORY_TOKEN)
+      throw new AgentConfigError("KNCLAW_MEMORY_URL and KNCLAW_MEMORY_TOKEN must be set");
+    memory = new MemoryClient({
+      baseUrl: env.KNCLAW_MEMORY_URL,
+      token: env.KNCLAW_MEMORY_TOKEN,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    store = memoryStore(memory, config.instance);
+  }
+  let emit = options.emit;
+  if (emit === undefined) {
+    const broker = BrokerClient.fromEnv(env, options.fetch ? { fetch: options.fetch } : {});
+    emit = (event) => broker.emit(event);
+  }
+  const loop = new AgentLoop({
+    config,
+    store,
+    model,
+    emit,
+    signingKey,
+    log,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.faults ? { faults: options.faults } : {}),
+  });
+
+  const app = new Hono();
+  app.get("/healthz", (c) => c.text("ok"));
+  app.get("/readyz", async (c) => {
+    if (memory !== undefined && !(await memory.ready())) return c.text("memory service not ready", 503);
+    return c.text("ok");
+  });
+  app.post("/", async (c) => {
+    let event: CloudEvent;
+    try {
+      event = await decodeRequest(c.req.raw);
+      await dispatch(loop, event);
+    } catch (error) {
+      if (error instanceof CloudEventError) return c.text(error.message, error.status as 400);
+      if (error instanceof RejectedEvent) return c.text(error.message, 400);
+      if (error instanceof RetryLater) {
+        log.warn({ reason: error.message }, "step deferred: the broker will redeliver");
+        return c.text("try again later", 503, { "retry-after": String(error.retryAfterSeconds) });
+      }
+      log.error(
+        { err: error instanceof Error ? error.name : "unknown", message: error instanceof Error ? error.message : "" },
+        "step failed",
+      );
+      return c.text("internal error", 500);
+    }
+    return c.body(null, 200);
+  });
+  return { fetch: (request) => app.fetch(request), loop };
+}
+
+async function dispatch(loop: AgentLoop, event: CloudEvent): Promise<void> {
+  switch (event.attributes.type) {
+    case T.MESSAGE_RECEIVED:
+      return loop.onMessage(event, readEvent(event, T.MESSAGE_RECEIVED));
+    case T.RUN_REQUESTED:
+      return loop.onTask(event, readEvent(event, T.RUN_REQUESTED));
+    case T.TOOL_COMPLETED:
+      return loop.onToolCompleted(event, readEvent(event, T.TOOL_COMPLETED));
+    case T.APPROVAL_DECIDED:
+      return loop.onApprovalDecided(event, readEvent(event, T.APPROVAL_DECIDED));
+    case T.PING:
+      return loop.onPing(event, pingData(event));
+    default:
+      throw new RejectedEvent(`this agent does not take ${event.attributes.type} events`);
+  }
+}
+
+/** PingSource data is whatever the PingSource was given: a JSON object for knclaw schedules, anything else ignored. */
+function pingData(event: CloudEvent): PingData {
+  let json: unknown;
+  try {
+    json = dataAsJson(event);
+  } catch {
+    return {};
+  }
+  const parsed = PingData.safeParse(json ?? {});
+  return parsed.success ? parsed.data : {};
+}

@@ -1,0 +1,168 @@
+import { type MemoryClient, MemoryError } from "../../eventing/memory/client.ts";
+import type { RunStatus } from "../../eventing/memory/schemas.ts";
+import { asRunState, type RunPhase, type RunState } from "./run/state.ts";
+
+/**
+ * What the agent needs from the memory service, as one small port (so the loop reads as the design says and tests can
+ * count what it does): runs under compare-and-set, the session window, notes, locks with fencing tokens, audit.
+ * `memoryStore` implements it over the typed memory client; the instance is fixed by the token anyway.
+ */
+export interface RunRecord {
+  state: RunState;
+  version: number;
+}
+
+export interface SessionTurn {
+  id: string;
+  role: "user" | "assistant";
+  content: string;
+  at?: number;
+}
+
+export interface SessionView {
+  summary: string | undefined;
+  messages: SessionTurn[];
+  /** Older messages exist that did not fit. */
+  truncated: boolean;
+}
+
+export interface AgentStore {
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  /** Creates the run at version 1, or answers `created: false` with the run someone else created first. */
+  createRun(state: RunState): Promise<{ created: boolean; record: RunRecord }>;
+  /** Compare-and-set: `conflict` when the run is no longer at `expectedVersion`. */
+  updateRun(state: RunState, expectedVersion: number): Promise<{ ok: true; version: number } | { ok: false }>;
+  listActiveRuns(): Promise<RunRecord[]>;
+  readSession(sessionKey: string, options: { maxTokens: number; last: number; idleMs?: number }): Promise<SessionView>;
+  appendSession(sessionKey: string, turns: SessionTurn[], options: { idleMs?: number }): Promise<void>;
+  resetSession(sessionKey: string): Promise<void>;
+  compactSession(sessionKey: string, throughId: string, summary: string): Promise<void>;
+  searchNotes(query: string, options: { user?: string; limit: number }): Promise<string[]>;
+  acquireLock(name: string, owner: string, ttlMs: number): Promise<number | undefined>;
+  lockHolder(name: string): Promise<{ owner: string; token: number } | undefined>;
+  releaseLock(name: string, owner: string, token: number): Promise<void>;
+  audit(
+    entries: Array<{ type: string; runId?: string; data?: Record<string, unknown> }>,
+    batchKey?: string,
+  ): Promise<void>;
+}
+
+const STATUS_OF: Record<RunPhase, RunStatus> = {
+  running: "running",
+  waiting: "waiting",
+  completed: "completed",
+  failed: "failed",
+};
+
+export function memoryStore(client: MemoryClient, instance: string): AgentStore {
+  const record = (run: { state: Record<string, unknown>; version: number; id: string }): RunRecord => {
+    const state = asRunState(run.state);
+    if (state === undefined) throw new Error(`run ${run.id} holds a state this agent cannot read`);
+    return { state, version: run.version };
+  };
+  const asJson = (state: RunState) => JSON.parse(JSON.stringify(state)) as Record<string, never>;
+  return {
+    async getRun(runId) {
+      const run = await client.getRun(instance, runId);
+      return run === undefined ? undefined : record(run);
+    },
+    async createRun(state) {
+      const { run, created } = await client.createRun(instance, {
+        id: state.runId,
+        status: STATUS_OF[state.phase],
+        state: asJson(state),
+      });
+      return { created, record: record(run) };
+    },
+    async updateRun(state, expectedVersion) {
+      try {
+        const run = await client.updateRun(instance, state.runId, {
+          expectedVersion,
+          status: STATUS_OF[state.phase],
+          state: asJson(state),
+        });
+        return { ok: true, version: run.version };
+      } catch (error) {
+        if (error instanceof MemoryError && (error.status === 412 || error.status === 409)) return { ok: false };
+        throw error;
+      }
+    },
+    async listActiveRuns() {
+      const out: RunRecord[] = [];
+      for (const status of ["running", "waiting"] as const) {
+        let cursor: string | undefined;
+        do {
+          const page = await client.listRuns(instance, { status, limit: 200, ...(cursor ? { cursor } : {}) });
+          for (const run of page.runs) {
+            const state = asRunState(run.state);
+            if (state !== undefined) out.push({ state, version: run.version });
+          }
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor !== undefined);
+      }
+      return out;
+    },
+    async readSession(sessionKey, options) {
+      const window = await client.readSession(instance, sessionKey, {
+        maxTokens: options.maxTokens,
+        last: options.last,
+        ...(options.idleMs !== undefined ? { idleMs: options.idleMs } : {}),
+      });
+      if (window.expired) return { summary: undefined, messages: [], truncated: false };
+      return {
+        summary: window.summary?.content,
+        messages: window.messages
+          .filter((m) => m.role === "user" || m.role === "assistant")
+          .map((m) => ({ id: m.id, role: m.role as "user" | "assistant", content: m.content, at: m.at })),
+        truncated: window.truncated,
+      };
+    },
+    async appendSession(sessionKey, turns, options) {
+      await client.appendMessages(instance, sessionKey, {
+        messages: turns.map((turn) => ({
+          id: turn.id,
+          role: turn.role,
+          content: turn.content,
+          ...(turn.at !== undefined ? { at: turn.at } : {}),
+        })),
+        ...(options.idleMs !== undefined ? { reset: { idleMs: options.idleMs } } : {}),
+      });
+    },
+    async resetSession(sessionKey) {
+      await client.resetSession(instance, sessionKey);
+    },
+    async compactSession(sessionKey, throughId, summary) {
+      await client.compactSession(instance, sessionKey, { throughId, summary: { content: summary } });
+    },
+    async searchNotes(query, options) {
+      const results = await client.searchNotes(instance, {
+        query: query.slice(0, 1000),
+        limit: options.limit,
+        ...(options.user !== undefined ? { user: options.user } : {}),
+      });
+      return results.map((result) => result.note.text);
+    },
+    async acquireLock(name, owner, ttlMs) {
+      const answer = await client.acquireLock(instance, name, { owner, ttlMs });
+      return answer.acquired ? answer.token : undefined;
+    },
+    async lockHolder(name) {
+      const state = await client.getLock(instance, name);
+      return state.held ? { owner: state.owner, token: state.token } : undefined;
+    },
+    async releaseLock(name, owner, token) {
+      await client.releaseLock(instance, name, { owner, token });
+    },
+    async audit(entries, batchKey) {
+      await client.appendAudit(
+        instance,
+        entries.map((entry) => ({
+          type: entry.type,
+          ...(entry.runId ? { runId: entry.runId } : {}),
+          ...(entry.data ? { data: entry.data as never } : {}),
+        })),
+        batchKey,
+      );
+    },
+  };
+}
