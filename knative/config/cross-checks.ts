@@ -97,6 +97,28 @@ export function crossCheck(config: PlatformConfig, ctx: Ctx): void {
         `no instance named ${JSON.stringify(channel.defaultInstance)}`,
       );
     }
+    for (const [hook, definition] of Object.entries(channel.hooks)) {
+      if (instances[definition.instance] === undefined) {
+        issue(
+          ctx,
+          config,
+          ["channels", type, "hooks", hook, "instance"],
+          "reference",
+          `no instance named ${JSON.stringify(definition.instance)}`,
+        );
+      }
+    }
+    for (const instance of Object.keys(channel.instances)) {
+      if (instances[instance] === undefined) {
+        issue(
+          ctx,
+          config,
+          ["channels", type, "instances", instance],
+          "reference",
+          `no instance named ${JSON.stringify(instance)}`,
+        );
+      }
+    }
   }
 
   for (const [name, skill] of Object.entries(config.skills)) {

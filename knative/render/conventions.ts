@@ -13,6 +13,11 @@ export const LABEL_VISIBILITY = "networking.knative.dev/visibility";
 
 /** Path of the function's app.ts relative to the repository root; `knclaw dev` mounts it in-process. */
 export const ANNOTATION_ENTRY = "knclaw.dev/entry";
+/**
+ * Paths of the one `knclaw dev` port forwarded (unstripped) to this ksvc besides `/functions/<name>`: the public
+ * webhook paths of a channel adapter and the gateway's API prefixes (cli/dev/path-routes.ts reads it).
+ */
+export const ANNOTATION_DEV_PATH_PREFIX = "knclaw.dev/dev-path-prefix";
 /** On NetworkPolicies: host names the policy's public-internet rules stand for. */
 export const ANNOTATION_EGRESS_HOSTS = "knclaw.dev/egress-hosts";
 export const ANNOTATION_BROKER_CLASS = "eventing.knative.dev/broker.class";
@@ -52,6 +57,9 @@ export const ENV = {
   channelRoutes: "KNCLAW_CHANNEL_ROUTES",
   channelAllow: "KNCLAW_CHANNEL_ALLOW",
   channelDeny: "KNCLAW_CHANNEL_DENY",
+  channelAccess: "KNCLAW_CHANNEL_ACCESS",
+  channelInstances: "KNCLAW_CHANNEL_INSTANCES",
+  webhookHooks: "KNCLAW_WEBHOOK_HOOKS",
   gatewayTokens: "KNCLAW_GATEWAY_TOKENS",
   gatewayTokenPrefix: "KNCLAW_GATEWAY_TOKEN_",
   deadletterUrl: "KNCLAW_DEADLETTER_URL",

@@ -125,6 +125,9 @@ function channelEnv(ctx: RenderContext, fn: FunctionSpec): EnvVar[] {
   env.push(plain(ENV.channelRoutes, stableJson({ routes: channel.routes, defaultInstance: channel.defaultInstance })));
   env.push(plain(ENV.channelAllow, stableJson(channel.allow)));
   env.push(plain(ENV.channelDeny, stableJson(channel.deny)));
+  env.push(plain(ENV.channelAccess, channel.access));
+  if (Object.keys(channel.instances).length > 0) env.push(plain(ENV.channelInstances, stableJson(channel.instances)));
+  if (fn.channel === "webhook") env.push(plain(ENV.webhookHooks, stableJson(channel.hooks)));
   return env;
 }
 

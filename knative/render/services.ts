@@ -9,7 +9,13 @@ import type { FunctionSpec } from "../config/functions.ts";
 import { resolveImage } from "../config/functions.ts";
 import { LIVENESS_PATH, READINESS_PATH } from "../serving/function.ts";
 import { functionLabels, metadata, type RenderContext } from "./context.ts";
-import { ANNOTATION_ENTRY, CONTAINER_NAME, CONTAINER_PORT, LABEL_VISIBILITY } from "./conventions.ts";
+import {
+  ANNOTATION_DEV_PATH_PREFIX,
+  ANNOTATION_ENTRY,
+  CONTAINER_NAME,
+  CONTAINER_PORT,
+  LABEL_VISIBILITY,
+} from "./conventions.ts";
 import { functionEnv } from "./env.ts";
 import type { RenderedObject } from "./types.ts";
 
@@ -48,7 +54,7 @@ export function renderService(ctx: RenderContext, fn: FunctionSpec): RenderedObj
   return {
     apiVersion: "serving.knative.dev/v1",
     kind: "Service",
-    metadata: metadata(ctx, fn.name, serviceLabels, { [ANNOTATION_ENTRY]: fn.entry }),
+    metadata: metadata(ctx, fn.name, serviceLabels, { [ANNOTATION_ENTRY]: fn.entry, ...devPaths(fn) }),
     spec: {
       template: {
         metadata: { labels, annotations: templateAnnotations },
@@ -75,4 +81,13 @@ export function renderService(ctx: RenderContext, fn: FunctionSpec): RenderedObj
       },
     },
   };
+}
+
+/** Where the function's own HTTP paths live on the `knclaw dev` port: channel webhooks and the gateway API. */
+function devPaths(fn: FunctionSpec): Record<string, string> {
+  if (fn.component === "channel" && fn.channel !== undefined) {
+    return { [ANNOTATION_DEV_PATH_PREFIX]: `/channels/${fn.channel}` };
+  }
+  if (fn.component === "gateway") return { [ANNOTATION_DEV_PATH_PREFIX]: "/api/v1,/v1" };
+  return {};
 }

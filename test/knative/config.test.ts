@@ -221,9 +221,18 @@ describe("knclaw.yaml schema", () => {
     ],
     [
       "channel without route",
-      (c) => (c.channels = { webhook: { secrets: { signingSecret: { secret: "s", key: "k" } } } }),
-      "channels.webhook",
+      (c) =>
+        (c.channels = {
+          telegram: { secrets: { botToken: { secret: "s", key: "k" }, webhookSecret: { secret: "s", key: "w" } } },
+        }),
+      "channels.telegram",
       "channel-route",
+    ],
+    [
+      "webhook channel without hooks",
+      (c) => (c.channels = { webhook: { secrets: { signingSecret: { secret: "s", key: "k" } } } }),
+      "channels.webhook.hooks",
+      "webhook-hooks",
     ],
     [
       "route to missing instance",

@@ -7,6 +7,8 @@
  * adapter needs.
  */
 import { z } from "zod";
+import { AccessMode, InstanceAccessLists } from "../../../eventing/channels/config.ts";
+import { WebhookHooks } from "../../../eventing/channels/webhook-hooks.ts";
 import { ComponentName, EgressRule, KsvcKnobs, SecretRef } from "../primitives.ts";
 
 export const CONFIG_CHANNEL_TYPES = ["slack", "telegram", "discord", "whatsapp", "webhook"] as const;
@@ -29,7 +31,8 @@ export const CHANNEL_REQUIREMENTS: Record<
     settings: ["phoneNumberId"],
     egressHosts: ["graph.facebook.com"],
   },
-  webhook: { secrets: ["signingSecret"], settings: [], egressHosts: [] },
+  // Each hook names its own secret key (default signingSecret); checked per hook below.
+  webhook: { secrets: [], settings: [], egressHosts: [] },
 };
 
 const SecretKeyName = z.string().regex(/^[a-z][a-zA-Z0-9]{0,63}$/, { message: "a camelCase name" });
@@ -58,10 +61,19 @@ export const Channel = KsvcKnobs.extend({
   settings: z.record(SecretKeyName, z.string().max(4096)).default({}),
   routes: z.array(ChannelRoute).default([]),
   defaultInstance: ComponentName.optional(),
-  /** Platform user ids allowed to talk to agents (empty: everyone not denied). */
+  /**
+   * Who may talk (eventing/channels/access.ts): `pairing` (default) lets allow-listed and paired senders talk and
+   * gives unknown senders a pairing code; `allowlist` ignores everyone else; `open` lets everyone not denied talk.
+   */
+  access: AccessMode.default("pairing"),
+  /** Senders allowed to talk to every instance: a platform user id, `<workspace>/<user id>`, `person:<p>` or `*`. */
   allow: z.array(z.string().min(1).max(256)).default([]),
-  /** Platform user ids always refused; deny wins over allow. */
+  /** Senders always refused; deny wins over allow. */
   deny: z.array(z.string().min(1).max(256)).default([]),
+  /** Per-instance allow and deny lists, added to the channel-wide ones. */
+  instances: z.record(ComponentName, InstanceAccessLists).default({}),
+  /** The generic webhook's hooks (`/channels/webhook/<hook>`); see eventing/channels/webhook-hooks.ts. */
+  hooks: WebhookHooks.default({}),
   /** Extra egress beyond the platform API hosts. */
   egress: z.array(EgressRule).default([]),
 });
@@ -92,6 +104,29 @@ export const Channels = z.partialRecord(ConfigChannelType, Channel).superRefine(
           params: { rule: "channel-settings" },
         });
       }
+    }
+    if (type === "webhook") {
+      if (Object.keys(channel.hooks).length === 0) {
+        ctx.addIssue({
+          code: "custom",
+          input: channel,
+          path: [type, "hooks"],
+          message: "an enabled webhook channel needs at least one hook",
+          params: { rule: "webhook-hooks" },
+        });
+      }
+      for (const [name, hook] of Object.entries(channel.hooks)) {
+        if (channel.secrets[hook.secret] === undefined) {
+          ctx.addIssue({
+            code: "custom",
+            input: channel.secrets,
+            path: [type, "hooks", name, "secret"],
+            message: `hook ${name} needs the Secret reference secrets.${hook.secret}`,
+            params: { rule: "channel-secrets" },
+          });
+        }
+      }
+      continue;
     }
     if (channel.routes.length === 0 && channel.defaultInstance === undefined) {
       ctx.addIssue({
