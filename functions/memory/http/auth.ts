@@ -30,7 +30,8 @@ const GRANTS: Record<"channel" | "gateway" | "notes", ReadonlySet<Permission>> =
   notes: new Set(["notes"]),
 };
 
-const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
+/** The scheme is case-insensitive (RFC 9110); the token is what base64url and the format allow. */
+const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/i;
 
 /** 401 unless the request carries a valid bearer token; never looks anywhere but the Authorization header. */
 export function authenticate(secret: string, operatorToken: string | undefined): MiddlewareHandler<MemoryEnv> {
