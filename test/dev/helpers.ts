@@ -53,14 +53,7 @@ export async function startSubscriber(responder: Responder = () => ({ status: 20
       };
       const index = received.length;
       received.push(entry);
-      let reply: Reply;
-      try {
-        reply = await current(entry, index);
-      } catch {
-        reply = { status: 500 };
-      }
-      res.writeHead(reply.status, reply.headers);
-      res.end(reply.body);
+      // Waiters learn about a request as soon as it arrives, before it is answered (answers may be held back).
       for (const matcher of [...matchers]) {
         if (matcher.predicate(entry)) {
           matchers.splice(matchers.indexOf(matcher), 1);
@@ -73,6 +66,14 @@ export async function startSubscriber(responder: Responder = () => ({ status: 20
           waiter.resolve(received.slice(0, waiter.count));
         }
       }
+      let reply: Reply;
+      try {
+        reply = await current(entry, index);
+      } catch {
+        reply = { status: 500 };
+      }
+      res.writeHead(reply.status, reply.headers);
+      res.end(reply.body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
