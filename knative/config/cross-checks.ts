@@ -5,6 +5,7 @@
 import type { z } from "zod";
 import { listFunctions, resolveImage } from "./functions.ts";
 import type { PlatformConfig } from "./schema.ts";
+import { manifestDeclaresRbac } from "./sections/skills.ts";
 
 type Ctx = z.core.$RefinementCtx<PlatformConfig>;
 
@@ -133,13 +134,24 @@ export function crossCheck(config: PlatformConfig, ctx: Ctx): void {
         );
       }
     }
-    if (Object.keys(skill.grants).length > 0 && skill.rbac === undefined) {
+    // A built-in skill's manifest declares its RBAC; config grants only say where (and whether cluster-wide).
+    const fromManifest = manifestDeclaresRbac(name);
+    if (Object.keys(skill.grants).length > 0 && skill.rbac === undefined && !fromManifest) {
       issue(
         ctx,
         config,
         ["skills", name, "grants"],
         "rbac",
         "namespace grants need rbac.rules: what the skill may do there",
+      );
+    }
+    if (skill.rbac !== undefined && fromManifest) {
+      issue(
+        ctx,
+        config,
+        ["skills", name, "rbac"],
+        "rbac",
+        `skill ${name} declares its RBAC in its manifest: remove rbac here and grant namespaces with grants`,
       );
     }
   }

@@ -6,6 +6,7 @@
 import type { EgressRule, KsvcKnobs, Resources } from "./primitives.ts";
 import type { PlatformConfig } from "./schema.ts";
 import type { ConfigChannelType } from "./sections/channels.ts";
+import { builtinSkillNeeds } from "./sections/skills.ts";
 
 export type Component = "memory" | "agent" | "channel" | "gateway" | "deadletter" | "skill";
 
@@ -187,6 +188,8 @@ export function listFunctions(config: PlatformConfig): FunctionSpec[] {
   }
   for (const [name, skill] of sortedEntries(config.skills)) {
     if (!skill.enabled || skill.external !== undefined) continue;
+    // A built-in skill's manifest adds what its code needs; config can only add more egress on top.
+    const needs = builtinSkillNeeds(name);
     out.push({
       name: skillFunctionName(name),
       component: "skill",
@@ -194,9 +197,9 @@ export function listFunctions(config: PlatformConfig): FunctionSpec[] {
       knobs: mergeKnobs("skill", defaults, skill),
       public: false,
       producer: false,
-      memoryClient: skill.memory,
-      kubeApi: skill.rbac !== undefined,
-      egress: skill.egress,
+      memoryClient: skill.memory || (needs?.memoryClient ?? false),
+      kubeApi: skill.rbac !== undefined || (needs?.kubeApi ?? false),
+      egress: [...skill.egress, ...(needs?.egress ?? [])],
       skill: name,
     });
   }

@@ -6,6 +6,7 @@ import type { FunctionSpec } from "../config/functions.ts";
 import type { SecretRef } from "../config/primitives.ts";
 import { findFunction, type RenderContext, serviceUrl } from "./context.ts";
 import { DEFAULT_AGENT_KEYS_SECRET, ENV, MEMORY_TOKEN_SECRET_KEY, upperSnake } from "./conventions.ts";
+import { skillManifestEnv } from "./skills.ts";
 
 export type EnvVar =
   | { name: string; value: string }
@@ -154,5 +155,6 @@ function skillEnv(ctx: RenderContext, name: string): EnvVar[] {
   const env: EnvVar[] = [plain(ENV.skill, name)];
   if (Object.keys(keys).length > 0) env.push(plain(ENV.agentKeys, stableJson(keys)));
   if (Object.keys(skill.grants).length > 0) env.push(plain(ENV.skillGrants, stableJson(skill.grants)));
+  env.push(...skillManifestEnv(ctx, name));
   return env;
 }

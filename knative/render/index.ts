@@ -12,6 +12,7 @@ import { renderPingSources } from "./ping-sources.ts";
 import { renderServiceAccount, renderSkillRbac } from "./rbac.ts";
 import { renderService } from "./services.ts";
 import { renderSinkBinding } from "./sink-bindings.ts";
+import { renderSkillIdentities } from "./skills.ts";
 import { renderTriggers } from "./triggers.ts";
 import type { RenderedObject } from "./types.ts";
 
@@ -19,6 +20,8 @@ import type { RenderedObject } from "./types.ts";
 export const KIND_ORDER = [
   "Namespace",
   "ServiceAccount",
+  "ClusterRole",
+  "ClusterRoleBinding",
   "Role",
   "RoleBinding",
   "NetworkPolicy",
@@ -33,7 +36,7 @@ export function render(config: PlatformConfig): RenderedObject[] {
   const ctx = createContext(config);
   const objects: RenderedObject[] = [...renderNamespace(ctx), ...renderDefaultDeny(ctx), renderBroker(ctx)];
   for (const fn of ctx.functions) {
-    objects.push(renderServiceAccount(ctx, fn), ...renderSkillRbac(ctx, fn));
+    objects.push(renderServiceAccount(ctx, fn), ...renderSkillRbac(ctx, fn), ...renderSkillIdentities(ctx, fn));
     if (config.network.egressPolicies) objects.push(renderNetworkPolicy(ctx, fn));
     objects.push(renderService(ctx, fn));
     if (fn.producer) objects.push(renderSinkBinding(ctx, fn));

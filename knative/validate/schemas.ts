@@ -9,6 +9,8 @@ import { Service as KnativeService } from "@kubernetes-models/knative/serving.kn
 import { PingSource } from "@kubernetes-models/knative/sources.knative.dev/v1/PingSource";
 import { SinkBinding } from "@kubernetes-models/knative/sources.knative.dev/v1/SinkBinding";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
+import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
 import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
 import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
@@ -31,6 +33,8 @@ const MODELS: Record<string, ModelClass> = {
   "v1/Service": KubernetesService as unknown as ModelClass,
   "rbac.authorization.k8s.io/v1/Role": Role as unknown as ModelClass,
   "rbac.authorization.k8s.io/v1/RoleBinding": RoleBinding as unknown as ModelClass,
+  "rbac.authorization.k8s.io/v1/ClusterRole": ClusterRole as unknown as ModelClass,
+  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": ClusterRoleBinding as unknown as ModelClass,
   "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy as unknown as ModelClass,
   "serving.knative.dev/v1/Service": KnativeService as unknown as ModelClass,
   "eventing.knative.dev/v1/Broker": Broker as unknown as ModelClass,

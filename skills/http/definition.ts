@@ -13,12 +13,13 @@ export function createHttpSkill(options: HttpSkillOptions): SkillDefinition {
 }
 
 /**
- * Options from the ksvc's environment. The allow-list comes from config (`HTTP_ALLOWED_HOSTS`); there is deliberately
+ * Options from the ksvc's environment. The allow-list is rendered from the skill's `egress` hosts in knclaw.yaml into
+ * `KNCLAW_ALLOWED_HOSTS` (a reserved name: only the renderer sets it); there is deliberately
  * no environment switch for the address policy — loopback and private ranges stay closed on every deployment.
  */
 export function httpOptionsFromEnv(env: FunctionEnv): HttpSkillOptions {
   return {
-    allowList: allowListFromEnv(env.HTTP_ALLOWED_HOSTS),
+    allowList: allowListFromEnv(env.KNCLAW_ALLOWED_HOSTS),
     timeoutMs: positive(env.HTTP_TIMEOUT_MS, 10_000, "HTTP_TIMEOUT_MS"),
     maxResponseBytes: positive(env.HTTP_MAX_RESPONSE_BYTES, 1024 * 1024, "HTTP_MAX_RESPONSE_BYTES"),
     maxRedirects: positive(env.HTTP_MAX_REDIRECTS, 5, "HTTP_MAX_REDIRECTS", true),

@@ -15,11 +15,11 @@ export function createKubernetesSkill(options: KubernetesSkillOptions): SkillDef
 /**
  * From the ksvc's environment: the API connection (in-cluster, or a kubeconfig for `knclaw dev`), and whose identity
  * each call takes. Impersonation of the per-instance ServiceAccount is the default and needs `KNCLAW_NAMESPACE`;
- * `KNCLAW_K8S_IMPERSONATION=none` acts as the connection's own user, for a developer's kubeconfig.
+ * `K8S_IMPERSONATION=none` acts as the connection's own user, for a developer's kubeconfig.
  */
 export function kubernetesOptionsFromEnv(env: FunctionEnv): KubernetesSkillOptions {
-  const mode = env.KNCLAW_K8S_IMPERSONATION ?? "instance";
-  if (mode !== "instance" && mode !== "none") throw new Error("KNCLAW_K8S_IMPERSONATION must be instance or none");
+  const mode = env.K8S_IMPERSONATION ?? "instance";
+  if (mode !== "instance" && mode !== "none") throw new Error("K8S_IMPERSONATION must be instance or none");
   const namespace = env.KNCLAW_NAMESPACE ?? "";
   if (mode === "instance" && namespace === "")
     throw new Error("KNCLAW_NAMESPACE is required to impersonate per-instance identities");

@@ -1,4 +1,5 @@
 export * from "./bind.ts";
+export * from "./builtin.ts";
 export * from "./frontmatter.ts";
 export * from "./identity.ts";
 export * from "./loader.ts";

@@ -67,7 +67,7 @@ export const EgressNeed = z.discriminatedUnion("kind", [
   /** The Kubernetes API server (its address is only known on the cluster). */
   z.object({ kind: z.literal("kubernetes-api") }).strict(),
   /** A knclaw service reached through the cluster-local Knative gateway. */
-  z.object({ kind: z.literal("service"), service: z.enum(["memory", "broker"]) }).strict(),
+  z.object({ kind: z.literal("service"), service: z.enum(["memory"]) }).strict(),
   /** Hosts the deployer lists in config for this skill (the http skill's allow-list). */
   z.object({ kind: z.literal("configured-hosts"), ports: z.array(port).min(1).default([80, 443]) }).strict(),
 ]);

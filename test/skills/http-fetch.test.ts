@@ -161,14 +161,14 @@ describe("http skill requests", () => {
   });
 
   it("reads its options from the environment, with no switch for the address policy", () => {
-    const options = httpOptionsFromEnv({ HTTP_ALLOWED_HOSTS: "api.github.com, *.example.com example.org:8443" });
+    const options = httpOptionsFromEnv({ KNCLAW_ALLOWED_HOSTS: "api.github.com, *.example.com example.org:8443" });
     expect(options.allowList).toEqual([
       { pattern: "api.github.com", wildcard: false },
       { pattern: "example.com", wildcard: true },
       { pattern: "example.org", wildcard: false, port: 8443 },
     ]);
     expect(options.unsafeTestAllowance).toBeUndefined();
-    expect(() => httpOptionsFromEnv({ HTTP_ALLOWED_HOSTS: "http://x.com/" })).toThrow();
+    expect(() => httpOptionsFromEnv({ KNCLAW_ALLOWED_HOSTS: "http://x.com/" })).toThrow();
     expect(() => httpOptionsFromEnv({ HTTP_TIMEOUT_MS: "-1" })).toThrow(/HTTP_TIMEOUT_MS/);
   });
 });

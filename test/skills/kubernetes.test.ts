@@ -632,7 +632,7 @@ describe("scoping and errors", () => {
   it("requires the platform namespace to impersonate, and refuses unknown modes", () => {
     expect(() => kubernetesOptionsFromEnv({ KNCLAW_KUBECONFIG: fake.kubeconfig("t") })).toThrow(/KNCLAW_NAMESPACE/);
     expect(() =>
-      kubernetesOptionsFromEnv({ KNCLAW_KUBECONFIG: fake.kubeconfig("t"), KNCLAW_K8S_IMPERSONATION: "root" }),
+      kubernetesOptionsFromEnv({ KNCLAW_KUBECONFIG: fake.kubeconfig("t"), K8S_IMPERSONATION: "root" }),
     ).toThrow();
     expect(() => kubernetesOptionsFromEnv({ KNCLAW_NAMESPACE: PLATFORM_NS })).toThrow(/no Kubernetes API/);
   });
@@ -641,7 +641,7 @@ describe("scoping and errors", () => {
     fake.addToken("dev-token", "alice");
     fake.grant({ user: "alice", namespace: "shop", group: "", resources: ["pods"], verbs: ["list"] });
     const dev = createKubernetesHandlers(
-      kubernetesOptionsFromEnv({ KNCLAW_KUBECONFIG: fake.kubeconfig("dev-token"), KNCLAW_K8S_IMPERSONATION: "none" }),
+      kubernetesOptionsFromEnv({ KNCLAW_KUBECONFIG: fake.kubeconfig("dev-token"), K8S_IMPERSONATION: "none" }),
     );
     await dev.list_pods({ namespace: "shop", limit: 1 }, ctx());
     expect(sinceMark().at(-1)).toMatchObject({ user: "alice", status: 200 });

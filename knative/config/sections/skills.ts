@@ -5,6 +5,8 @@
  * extends this file.
  */
 import { z } from "zod";
+import { builtinSkill } from "../../../skills/package/builtin.ts";
+import type { SkillManifest } from "../../../skills/package/manifest.ts";
 import { ComponentName, Delivery, EgressRule, KsvcKnobs, KubernetesName, ruleParams } from "../primitives.ts";
 
 const ToolName = z.string().refine((v) => /^[a-zA-Z0-9_-]{1,64}$/.test(v), {
@@ -44,8 +46,16 @@ export const Skill = KsvcKnobs.extend({
     .optional(),
   /** Kubernetes RBAC the skill's ServiceAccount gets, in each namespace it is granted. */
   rbac: z.strictObject({ rules: z.array(PolicyRule).min(1) }).optional(),
-  /** Per instance: which Kubernetes namespaces this skill may act in for that instance. */
-  grants: z.record(ComponentName, z.strictObject({ namespaces: z.array(KubernetesName).min(1) })).default({}),
+  /**
+   * Per instance: which Kubernetes namespaces this skill may act in for that instance, and whether it may use the
+   * cluster-scoped rules its manifest asks for (nodes, ...), which only a ClusterRole can grant.
+   */
+  grants: z
+    .record(
+      ComponentName,
+      z.strictObject({ namespaces: z.array(KubernetesName).min(1), cluster: z.boolean().default(false) }),
+    )
+    .default({}),
   /** Hosts and addresses the skill calls. */
   egress: z.array(EgressRule).default([]),
   /** The skill keeps notes through the memory service. */
@@ -91,3 +101,45 @@ export type SkillConfig = z.infer<typeof Skill>;
 export const skillsSection = {
   skills: z.record(ComponentName, Skill).default({}),
 };
+
+/**
+ * What a built-in skill's manifest (skills/<name>/manifest.ts) means for its function: the manifest, not the config,
+ * says whether it calls the Kubernetes API or the memory service and which hosts it reaches. listFunctions folds
+ * these into the skill's FunctionSpec; knative/render/skills.ts renders the manifest's RBAC.
+ */
+export interface SkillNeeds {
+  /** Kubernetes rules or API egress: mount the ServiceAccount token, allow the API server. */
+  kubeApi: boolean;
+  /** Reaches the memory service: KNCLAW_MEMORY_URL, a notes-scoped token, Knative data-plane egress. */
+  memoryClient: boolean;
+  /** Declared hosts and CIDRs, as config egress rules. */
+  egress: z.infer<typeof EgressRule>[];
+}
+
+/** The needs of a built-in skill, or undefined for a skill knclaw does not ship (its config alone describes it). */
+export function builtinSkillNeeds(name: string): SkillNeeds | undefined {
+  const skill = builtinSkill(name);
+  return skill ? manifestNeeds(skill.manifest) : undefined;
+}
+
+export function manifestNeeds(manifest: SkillManifest): SkillNeeds {
+  const kubernetes = manifest.kubernetes;
+  const needs: SkillNeeds = {
+    kubeApi:
+      manifest.egress.some((need) => need.kind === "kubernetes-api") ||
+      (kubernetes !== undefined && (kubernetes.rules.length > 0 || kubernetes.clusterRules.length > 0)),
+    memoryClient: manifest.egress.some((need) => need.kind === "service" && need.service === "memory"),
+    egress: [],
+  };
+  for (const need of manifest.egress) {
+    if (need.kind === "host") needs.egress.push({ host: need.host, ports: [...need.ports], protocol: "TCP" });
+    if (need.kind === "cidr") needs.egress.push({ cidr: need.cidr, ports: [...need.ports], protocol: "TCP" });
+  }
+  return needs;
+}
+
+/** Whether the skill's RBAC comes from its manifest (so config `rbac` must not be given, and grants need none). */
+export function manifestDeclaresRbac(name: string): boolean {
+  const kubernetes = builtinSkill(name)?.manifest.kubernetes;
+  return kubernetes !== undefined && (kubernetes.rules.length > 0 || kubernetes.clusterRules.length > 0);
+}
