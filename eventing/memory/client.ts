@@ -148,7 +148,11 @@ export class MemoryClient {
     return this.#call("POST", `/v1/instances/${seg(instance)}/sessions/resolve`, scope);
   }
 
-  appendMessages(instance: string, sessionKey: string, request: AppendMessagesRequest): Promise<AppendMessagesResponse> {
+  appendMessages(
+    instance: string,
+    sessionKey: string,
+    request: AppendMessagesRequest,
+  ): Promise<AppendMessagesResponse> {
     return this.#call("POST", `${this.#session(instance, sessionKey)}/messages`, request);
   }
 
@@ -160,7 +164,11 @@ export class MemoryClient {
     return this.#call("POST", `${this.#session(instance, sessionKey)}/trim`, request);
   }
 
-  compactSession(instance: string, sessionKey: string, request: CompactSessionRequest): Promise<CompactSessionResponse> {
+  compactSession(
+    instance: string,
+    sessionKey: string,
+    request: CompactSessionRequest,
+  ): Promise<CompactSessionResponse> {
     return this.#call("POST", `${this.#session(instance, sessionKey)}/compact`, request);
   }
 
@@ -242,7 +250,11 @@ export class MemoryClient {
   }
 
   async searchNotes(instance: string, request: SearchNotesRequest): Promise<SearchNotesResponse["results"]> {
-    const answer = await this.#call<SearchNotesResponse>("POST", `/v1/instances/${seg(instance)}/notes/search`, request);
+    const answer = await this.#call<SearchNotesResponse>(
+      "POST",
+      `/v1/instances/${seg(instance)}/notes/search`,
+      request,
+    );
     return answer.results;
   }
 

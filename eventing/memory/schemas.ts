@@ -10,7 +10,9 @@ import { z } from "zod";
 // Names and ids
 // ---------------------------------------------------------------------------------------------------------------
 
-const dnsLabel = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "a DNS label: lowercase letters, digits and '-'");
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "a DNS label: lowercase letters, digits and '-'");
 
 /** An agent instance; also the hash tag of all of its keys. */
 export const InstanceName = dnsLabel;
@@ -220,7 +222,10 @@ export type AppendMessagesResponse = z.infer<typeof AppendMessagesResponse>;
 export const ReadSessionQuery = z.strictObject({
   last: z.coerce.number().pipe(z.int().min(0).max(10_000)).optional(),
   maxTokens: z.coerce.number().pipe(z.int().min(0).max(100_000_000)).optional(),
-  idleMs: z.coerce.number().pipe(Millis(365 * DAY_MS)).optional(),
+  idleMs: z.coerce
+    .number()
+    .pipe(Millis(365 * DAY_MS))
+    .optional(),
   dailyHour: z.coerce.number().pipe(z.int().min(0).max(23)).optional(),
   timeZone: TimeZone.optional(),
 });
@@ -358,7 +363,9 @@ export type ApprovedResponse = z.infer<typeof ApprovedResponse>;
 // Notes
 // ---------------------------------------------------------------------------------------------------------------
 
-export const NoteTag = z.string().regex(/^[\p{L}\p{N}][\p{L}\p{N}_:.-]{0,63}$/u, "letters, digits, '_', ':', '.' and '-'");
+export const NoteTag = z
+  .string()
+  .regex(/^[\p{L}\p{N}][\p{L}\p{N}_:.-]{0,63}$/u, "letters, digits, '_', ':', '.' and '-'");
 export const NOTE_MAX_CHARS = 8_000;
 
 export const NoteOwner = z.discriminatedUnion("kind", [

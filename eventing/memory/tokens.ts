@@ -10,7 +10,7 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
  * - `instance`: all data of that one instance;
  * - `notes`: notes of any instance (the memory skill, which enforces the instance from its capability token);
  * - `channel`: dedup/key-values, identity links, pairing and allow-lists (channel adapters);
- * - `gateway`: runs (read, also by id across instances), audit (read), dedup/key-values (the HTTP gateway);
+ * - `gateway`: runs (read, also by id across instances), audit (read), dedup/key-values, pairing (the HTTP gateway);
  * - `operator`: everything, including admin reads across instances.
  */
 export type MemoryScope =
@@ -39,7 +39,8 @@ function mac(secret: string, payload: string): string {
 }
 
 export function mintMemoryToken(secret: string, scope: MemoryScope): string {
-  if (secret.length < MIN_SECRET_LENGTH) throw new Error(`memory token secret must be at least ${MIN_SECRET_LENGTH} characters`);
+  if (secret.length < MIN_SECRET_LENGTH)
+    throw new Error(`memory token secret must be at least ${MIN_SECRET_LENGTH} characters`);
   const subject = subjectOf(scope);
   if (!SUBJECT.test(subject) && !(scope.kind !== "instance" && subject === NO_NAME)) {
     throw new Error(`invalid memory token subject for scope ${scope.kind}`);

@@ -1,5 +1,5 @@
-import type { FunctionEnv } from "../../knative/serving/function.ts";
 import { MIN_SECRET_LENGTH } from "../../eventing/memory/tokens.ts";
+import type { FunctionEnv } from "../../knative/serving/function.ts";
 
 /** The memory service's settings, all from its container environment (functions/memory/README.md lists them). */
 export interface MemoryConfig {
@@ -35,7 +35,8 @@ function integer(env: FunctionEnv, name: string, fallback: number, min: number, 
 
 export function loadConfig(env: FunctionEnv): MemoryConfig {
   const tokenSecret = env.KNCLAW_MEMORY_TOKEN_SECRET;
-  if (!tokenSecret) throw new ConfigError("KNCLAW_MEMORY_TOKEN_SECRET is required (the key every bearer token derives from)");
+  if (!tokenSecret)
+    throw new ConfigError("KNCLAW_MEMORY_TOKEN_SECRET is required (the key every bearer token derives from)");
   if (tokenSecret.length < MIN_SECRET_LENGTH) {
     throw new ConfigError(`KNCLAW_MEMORY_TOKEN_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
   }

@@ -68,7 +68,9 @@ describe.each(TARGETS)("audit on $name", (target) => {
   it("lets the gateway read but not write, and records who wrote", async () => {
     const { h } = suite();
     const instance = freshInstance();
-    await h.client({ kind: "operator", name: "console" }).appendAudit(instance, [{ type: "policy.changed", data: { by: "x" } }]);
+    await h
+      .client({ kind: "operator", name: "console" })
+      .appendAudit(instance, [{ type: "policy.changed", data: { by: "x" } }]);
     const gateway = h.client({ kind: "gateway" });
     const read = await gateway.readAudit(instance);
     expect(read.entries[0]).toMatchObject({ by: "operator:console", data: { by: "x" } });

@@ -22,7 +22,8 @@ describe.each(TARGETS)("concurrency on $name", (target) => {
     const losers = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as MemoryError] : []));
     expect(winners).toHaveLength(1);
     expect(losers).toHaveLength(49);
-    for (const loser of losers) expect(loser).toMatchObject({ status: 412, code: "version_mismatch", currentVersion: 2 });
+    for (const loser of losers)
+      expect(loser).toMatchObject({ status: 412, code: "version_mismatch", currentVersion: 2 });
     const stored = await client.getRun(instance, run.id);
     expect(stored).toMatchObject({ version: 2, state: { owner: winners[0]!.state.owner } });
   });
@@ -48,10 +49,12 @@ describe.each(TARGETS)("concurrency on $name", (target) => {
         }
       }
     };
-    await Promise.all(Array.from({ length: 25 }, async () => {
-      await increment();
-      await increment();
-    }));
+    await Promise.all(
+      Array.from({ length: 25 }, async () => {
+        await increment();
+        await increment();
+      }),
+    );
     const stored = await client.getRun(instance, run.id);
     expect(stored).toMatchObject({ version: 51, state: { count: 50 } });
     expect(conflicts).toBeGreaterThan(0);
@@ -106,7 +109,9 @@ describe.each(TARGETS)("concurrency on $name", (target) => {
         // Hold it across a real round trip, so another worker's acquire lands while it is held.
         await client.getLock(instance, "mutex");
         holder = undefined;
-        expect(await client.releaseLock(instance, "mutex", { owner: name, token: attempt.token })).toEqual({ released: true });
+        expect(await client.releaseLock(instance, "mutex", { owner: name, token: attempt.token })).toEqual({
+          released: true,
+        });
         round += 1;
       }
     };

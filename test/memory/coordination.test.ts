@@ -12,7 +12,9 @@ describe.each(TARGETS)("dedup, key/values, budgets and locks on $name", (target)
     const instance = freshInstance();
     const client = h.client(instanceScope(instance));
     const space = { instance };
-    const first = DedupResponse.parse(await client.dedup(space, { key: "evt-1", ttlMs: 60_000, claim: "worker-a", value: "processing" }));
+    const first = DedupResponse.parse(
+      await client.dedup(space, { key: "evt-1", ttlMs: 60_000, claim: "worker-a", value: "processing" }),
+    );
     expect(first).toEqual({ firstSeen: true, value: "processing" });
     expect(await client.dedup(space, { key: "evt-1", ttlMs: 60_000, claim: "worker-b" })).toEqual({
       firstSeen: false,
@@ -24,7 +26,10 @@ describe.each(TARGETS)("dedup, key/values, budgets and locks on $name", (target)
       value: "processing",
     });
     // Keys are per instance.
-    expect((await h.client(instanceScope("other-inst")).dedup({ instance: "other-inst" }, { key: "evt-1", ttlMs: 1000 })).firstSeen).toBe(true);
+    expect(
+      (await h.client(instanceScope("other-inst")).dedup({ instance: "other-inst" }, { key: "evt-1", ttlMs: 1000 }))
+        .firstSeen,
+    ).toBe(true);
   });
 
   it("forgets a dedup key after its TTL", async () => {
@@ -43,10 +48,14 @@ describe.each(TARGETS)("dedup, key/values, budgets and locks on $name", (target)
     const channel = h.client({ kind: "channel", name: "slack" });
     const namespace = `slack-${freshInstance()}`;
     expect((await channel.dedup({ namespace }, { key: "Ev123", ttlMs: 60_000 })).firstSeen).toBe(true);
-    expect((await h.client({ kind: "gateway" }).dedup({ namespace }, { key: "Ev123", ttlMs: 60_000 })).firstSeen).toBe(false);
+    expect((await h.client({ kind: "gateway" }).dedup({ namespace }, { key: "Ev123", ttlMs: 60_000 })).firstSeen).toBe(
+      false,
+    );
     const instance = freshInstance();
     expect((await channel.dedup({ instance }, { key: "Ev123", ttlMs: 60_000 })).firstSeen).toBe(true);
-    await expect(h.client(instanceScope(instance)).dedup({ namespace }, { key: "x", ttlMs: 1000 })).rejects.toMatchObject({
+    await expect(
+      h.client(instanceScope(instance)).dedup({ namespace }, { key: "x", ttlMs: 1000 }),
+    ).rejects.toMatchObject({
       status: 403,
     });
     await expect(h.client({ kind: "notes" }).dedup({ namespace }, { key: "x", ttlMs: 1000 })).rejects.toMatchObject({
@@ -124,7 +133,9 @@ describe.each(TARGETS)("dedup, key/values, budgets and locks on $name", (target)
     const { h } = suite();
     const instance = freshInstance();
     const client = h.client(instanceScope(instance));
-    const acquired = AcquireLockResponse.parse(await client.acquireLock(instance, "schedule:nightly", { owner: "a", ttlMs: 60_000 }));
+    const acquired = AcquireLockResponse.parse(
+      await client.acquireLock(instance, "schedule:nightly", { owner: "a", ttlMs: 60_000 }),
+    );
     if (!acquired.acquired) throw new Error("expected the lock");
     expect(acquired.token).toBe(1);
     expect(await client.acquireLock(instance, "schedule:nightly", { owner: "b", ttlMs: 60_000 })).toMatchObject({
@@ -136,15 +147,21 @@ describe.each(TARGETS)("dedup, key/values, budgets and locks on $name", (target)
       token: 1,
     });
     expect(await client.getLock(instance, "schedule:nightly")).toMatchObject({ held: true, owner: "a", token: 1 });
-    expect(await client.renewLock(instance, "schedule:nightly", { owner: "a", token: 1, ttlMs: 60_000 })).toMatchObject({
-      renewed: true,
-    });
+    expect(await client.renewLock(instance, "schedule:nightly", { owner: "a", token: 1, ttlMs: 60_000 })).toMatchObject(
+      {
+        renewed: true,
+      },
+    );
     expect(await client.renewLock(instance, "schedule:nightly", { owner: "a", token: 2, ttlMs: 60_000 })).toEqual({
       renewed: false,
       expiresAt: null,
     });
-    expect(await client.releaseLock(instance, "schedule:nightly", { owner: "b", token: 1 })).toEqual({ released: false });
-    expect(await client.releaseLock(instance, "schedule:nightly", { owner: "a", token: 1 })).toEqual({ released: true });
+    expect(await client.releaseLock(instance, "schedule:nightly", { owner: "b", token: 1 })).toEqual({
+      released: false,
+    });
+    expect(await client.releaseLock(instance, "schedule:nightly", { owner: "a", token: 1 })).toEqual({
+      released: true,
+    });
     expect(await client.getLock(instance, "schedule:nightly")).toEqual({ held: false });
     expect(await client.acquireLock(instance, "schedule:nightly", { owner: "b", ttlMs: 60_000 })).toMatchObject({
       acquired: true,

@@ -39,7 +39,11 @@ export async function startMemory(env: Record<string, string>, options: MemoryAp
       const headers = new Headers(rest.headers);
       if (scope) headers.set("authorization", `Bearer ${token(scope)}`);
       if (json !== undefined) headers.set("content-type", "application/json");
-      return fetch(`${served.url}${path}`, { ...rest, headers, body: json === undefined ? rest.body : JSON.stringify(json) });
+      return fetch(`${served.url}${path}`, {
+        ...rest,
+        headers,
+        body: json === undefined ? rest.body : JSON.stringify(json),
+      });
     },
     close: () => served.shutdown(),
   };

@@ -47,7 +47,9 @@ describe.each(TARGETS)("HTTP surface on $name", (target) => {
       expect(ErrorBody.parse(JSON.parse(text)).error.code).toBe("unauthorized");
     }
     // Tokens are read from the Authorization header only, never from the URL.
-    expect((await h.raw(`${path}?token=${encodeURIComponent(valid)}&access_token=${encodeURIComponent(valid)}`)).status).toBe(401);
+    expect(
+      (await h.raw(`${path}?token=${encodeURIComponent(valid)}&access_token=${encodeURIComponent(valid)}`)).status,
+    ).toBe(401);
     expect((await h.raw(path, { headers: { authorization: `Bearer ${valid}` } })).status).toBe(200);
     expect((await h.raw(path, { headers: { authorization: `bearer ${valid}` } })).status).toBe(200);
   });
@@ -66,7 +68,9 @@ describe.each(TARGETS)("HTTP surface on $name", (target) => {
     const { h } = suite();
     const mine = freshInstance();
     const theirs = freshInstance();
-    await h.client(instanceScope(theirs)).appendMessages(theirs, "main", { messages: [{ id: "1", role: "user", content: "secret" }] });
+    await h
+      .client(instanceScope(theirs))
+      .appendMessages(theirs, "main", { messages: [{ id: "1", role: "user", content: "secret" }] });
     const denied = await h.raw(`/v1/instances/${theirs}/sessions/main/messages`, { scope: instanceScope(mine) });
     expect(denied.status).toBe(403);
     const body = await denied.text();
@@ -107,7 +111,12 @@ describe.each(TARGETS)("HTTP surface on $name", (target) => {
     const issues = (await errorOf(wrongShape)).issues?.map((i) => i.path);
     expect(issues).toEqual(expect.arrayContaining(["state", "retentionMs"]));
     const big = JSON.stringify({ state: { blob: "x".repeat(70_000) } });
-    const declared = await h.raw(path, { method: "POST", scope, headers: { "content-type": "application/json" }, body: big });
+    const declared = await h.raw(path, {
+      method: "POST",
+      scope,
+      headers: { "content-type": "application/json" },
+      body: big,
+    });
     expect(declared.status).toBe(413);
     expect((await errorOf(declared)).code).toBe("payload_too_large");
     // Without a Content-Length the limit is counted on the stream.

@@ -34,7 +34,9 @@ describe.each(TARGETS)("notes on $name", (target) => {
     expect(await client.getNote(instance, "tea")).toEqual(added.note);
     // The memory skill's token writes notes of any instance; provenance records who wrote.
     const updated = Note.parse(
-      await h.client(NOTES).updateNote(instance, "tea", { text: "Alice switched to black tea", provenance: { runId: "run-2" } }),
+      await h
+        .client(NOTES)
+        .updateNote(instance, "tea", { text: "Alice switched to black tea", provenance: { runId: "run-2" } }),
     );
     expect(updated).toMatchObject({
       version: 2,
@@ -70,7 +72,11 @@ describe.each(TARGETS)("notes on $name", (target) => {
     const client = h.client(instanceScope(instance));
     await client.addNote(instance, { id: "i1", text: "The office coffee machine is on the third floor" });
     await client.addNote(instance, { id: "i2", text: "Deploys happen on Tuesdays after the standup" });
-    await client.addNote(instance, { id: "u1", user: "slack:U1", text: "Prefers coffee, black, no sugar. Coffee daily." });
+    await client.addNote(instance, {
+      id: "u1",
+      user: "slack:U1",
+      text: "Prefers coffee, black, no sugar. Coffee daily.",
+    });
     await client.addNote(instance, { id: "u2", user: "slack:U2", text: "Allergic to coffee" });
     const results = await client.searchNotes(instance, { query: "Coffee?", user: "slack:U1" });
     expect(results.map((r) => r.note.id)).toEqual(["u1", "i1"]);
@@ -138,7 +144,9 @@ describe.each(TARGETS)("notes on $name", (target) => {
       json: { text: "x".repeat(8001) },
     });
     expect(tooLong.status).toBe(400);
-    expect(((await tooLong.json()) as { error: { issues: Array<{ path: string }> } }).error.issues[0]!.path).toBe("text");
+    expect(((await tooLong.json()) as { error: { issues: Array<{ path: string }> } }).error.issues[0]!.path).toBe(
+      "text",
+    );
   });
 
   it("opens notes to the notes scope and the instance, not to channel or gateway tokens", async () => {

@@ -22,7 +22,10 @@ describe.each(TARGETS)("identities and pairing on $name", (target) => {
     expect(sorted(joined)).toEqual(["slack:U1", "telegram:77"]);
     expect((await client.getPerson(instance, telegram("77"))).person).toBe("slack:U1");
     // A second group, then a link across the groups merges them under the first one found.
-    await client.linkIdentities(instance, [{ channel: "discord", sender: "d:9" }, { channel: "whatsapp", sender: "+49" }]);
+    await client.linkIdentities(instance, [
+      { channel: "discord", sender: "d:9" },
+      { channel: "whatsapp", sender: "+49" },
+    ]);
     const merged = await client.linkIdentities(instance, [telegram("77"), { channel: "whatsapp", sender: "+49" }]);
     expect(merged.person).toBe("slack:U1");
     expect(sorted(merged)).toEqual(["discord:d:9", "slack:U1", "telegram:77", "whatsapp:+49"]);
@@ -30,7 +33,10 @@ describe.each(TARGETS)("identities and pairing on $name", (target) => {
     // Linking again is harmless.
     expect(sorted(await client.linkIdentities(instance, [slack("U1"), telegram("77")]))).toHaveLength(4);
     // Detaching the identity the person is named after: it keeps its name, the others regroup under another.
-    expect(await client.unlinkIdentity(instance, slack("U1"))).toEqual({ person: "slack:U1", identities: [slack("U1")] });
+    expect(await client.unlinkIdentity(instance, slack("U1"))).toEqual({
+      person: "slack:U1",
+      identities: [slack("U1")],
+    });
     expect(await client.getPerson(instance, slack("U1"))).toEqual({ person: "slack:U1", identities: [slack("U1")] });
     const rest = await client.getPerson(instance, telegram("77"));
     expect(rest.person).not.toBe("slack:U1");
@@ -59,7 +65,13 @@ describe.each(TARGETS)("identities and pairing on $name", (target) => {
     expect(again).toEqual({ ...requested, created: false });
     const pending = await h.client(OPERATOR).listPairing(instance);
     expect(pending.map((p) => PairingRecord.parse(p))).toEqual([
-      expect.objectContaining({ code: requested.code, channel: "telegram", sender: "4200000001", displayName: "Ada", status: "pending" }),
+      expect.objectContaining({
+        code: requested.code,
+        channel: "telegram",
+        sender: "4200000001",
+        displayName: "Ada",
+        status: "pending",
+      }),
     ]);
     expect(await channel.isApproved(instance, telegram("4200000001"))).toBe(false);
     // People type codes in lower case with a dash.
@@ -94,7 +106,10 @@ describe.each(TARGETS)("identities and pairing on $name", (target) => {
       status: 429,
       code: "too_many_pending",
     });
-    expect(await channel.denyPairing(instance, codes[0]!)).toMatchObject({ status: "denied", decidedBy: "channel:slack" });
+    expect(await channel.denyPairing(instance, codes[0]!)).toMatchObject({
+      status: "denied",
+      decidedBy: "channel:slack",
+    });
     expect(await channel.isApproved(instance, slack("a"))).toBe(false);
     expect((await channel.requestPairing(instance, { channel: "slack", sender: "e" })).status).toBe("pending");
     clock.advance(61_000);

@@ -55,7 +55,9 @@ export async function ownRedis(extraArgs: string[] = []): Promise<OwnRedis> {
         }
       };
       process.stdout?.on("data", onData);
-      process.once("exit", (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)));
+      process.once("exit", (code) =>
+        reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)),
+      );
     });
     process.stdout?.resume();
     process.stderr?.resume();

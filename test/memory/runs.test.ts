@@ -38,7 +38,11 @@ describe.each(TARGETS)("runs on $name", (target) => {
     const instance = freshInstance();
     const client = h.client(instanceScope(instance));
     const { run } = await client.createRun(instance, { state: { step: 0 } });
-    const updated = await client.updateRun(instance, run.id, { expectedVersion: 1, status: "running", state: { step: 1 } });
+    const updated = await client.updateRun(instance, run.id, {
+      expectedVersion: 1,
+      status: "running",
+      state: { step: 1 },
+    });
     expect(Run.parse(updated)).toMatchObject({ version: 2, status: "running", state: { step: 1 } });
     expect(updated.updatedAt).toBeGreaterThanOrEqual(run.updatedAt);
     await expect(client.updateRun(instance, run.id, { expectedVersion: 1, state: { step: 9 } })).rejects.toMatchObject({
@@ -58,7 +62,11 @@ describe.each(TARGETS)("runs on $name", (target) => {
     const client = h.client(instanceScope(instance));
     const { run } = await client.createRun(instance);
     const first = await client.updateRun(instance, run.id, { expectedVersion: 1, state: { n: 1 }, updateId: "step-1" });
-    const replay = await client.updateRun(instance, run.id, { expectedVersion: 1, state: { n: 1 }, updateId: "step-1" });
+    const replay = await client.updateRun(instance, run.id, {
+      expectedVersion: 1,
+      state: { n: 1 },
+      updateId: "step-1",
+    });
     expect(replay).toEqual(first);
     await expect(
       client.updateRun(instance, run.id, { expectedVersion: 1, state: { n: 1 }, updateId: "other" }),
@@ -87,7 +95,9 @@ describe.each(TARGETS)("runs on $name", (target) => {
       code: "conflict",
     });
     // The gateway reads runs but does not write them.
-    await expect(h.client({ kind: "gateway" }).updateRun(instance, run.id, { expectedVersion: 1 })).rejects.toMatchObject({
+    await expect(
+      h.client({ kind: "gateway" }).updateRun(instance, run.id, { expectedVersion: 1 }),
+    ).rejects.toMatchObject({
       status: 403,
     });
     expect(await h.client({ kind: "gateway" }).getRun(instance, run.id)).toEqual(run);
@@ -146,7 +156,11 @@ describe.each(TARGETS)("runs on $name", (target) => {
     // The id is free again within its instance.
     expect((await client.createRun(instance, { id: done.id })).created).toBe(true);
     // Leaving a finished status clears the expiry.
-    const failed = await client.updateRun(instance, live.id, { expectedVersion: 1, status: "failed", retentionMs: 1000 });
+    const failed = await client.updateRun(instance, live.id, {
+      expectedVersion: 1,
+      status: "failed",
+      retentionMs: 1000,
+    });
     expect(failed.expiresAt).not.toBeNull();
     const retried = await client.updateRun(instance, live.id, { expectedVersion: 2, status: "queued" });
     expect(retried.expiresAt).toBeNull();
@@ -158,11 +172,21 @@ describe.each(TARGETS)("runs on $name", (target) => {
     const { h } = suite();
     const instance = freshInstance();
     const scope = instanceScope(instance);
-    const bad = await h.raw(`/v1/instances/${instance}/runs`, { method: "POST", scope, json: { id: "has space", status: "done" } });
+    const bad = await h.raw(`/v1/instances/${instance}/runs`, {
+      method: "POST",
+      scope,
+      json: { id: "has space", status: "done" },
+    });
     expect(bad.status).toBe(400);
-    const issues = ((await bad.json()) as { error: { issues: Array<{ path: string }> } }).error.issues.map((i) => i.path);
+    const issues = ((await bad.json()) as { error: { issues: Array<{ path: string }> } }).error.issues.map(
+      (i) => i.path,
+    );
     expect(issues).toEqual(expect.arrayContaining(["id", "status"]));
-    const noVersion = await h.raw(`/v1/instances/${instance}/runs/abc`, { method: "PATCH", scope, json: { state: {} } });
+    const noVersion = await h.raw(`/v1/instances/${instance}/runs/abc`, {
+      method: "PATCH",
+      scope,
+      json: { state: {} },
+    });
     expect(noVersion.status).toBe(400);
     const badId = await h.raw(`/v1/instances/${instance}/runs/${encodeURIComponent("a b")}`, { scope });
     expect(badId.status).toBe(400);

@@ -10,7 +10,12 @@ const HOUR = 3_600_000;
 function messages(from: number, to: number, tokens?: number) {
   const list = [];
   for (let i = from; i <= to; i++) {
-    list.push({ id: `m${i}`, role: "user" as const, content: `message ${i}`, ...(tokens === undefined ? {} : { tokens }) });
+    list.push({
+      id: `m${i}`,
+      role: "user" as const,
+      content: `message ${i}`,
+      ...(tokens === undefined ? {} : { tokens }),
+    });
   }
   return list;
 }
@@ -86,14 +91,22 @@ describe.each(TARGETS)("sessions on $name", (target) => {
     await client.appendMessages(instance, "s", {
       messages: [
         { id: "e", role: "user", content: "a".repeat(40) },
-        { id: "f", role: "assistant", content: "", toolCalls: [{ id: "t1", name: "search", arguments: '{"q":"tea"}' }] },
+        {
+          id: "f",
+          role: "assistant",
+          content: "",
+          toolCalls: [{ id: "t1", name: "search", arguments: '{"q":"tea"}' }],
+        },
         { id: "g", role: "tool", content: "result", toolCallId: "t1", name: "search", at: 1234, meta: { k: [1, "v"] } },
       ],
     });
     const window = await client.readSession(instance, "s");
     expect(window.messages[0]).toMatchObject({ tokens: 10 });
     expect(window.messages[0]!.at).toBeGreaterThanOrEqual(before);
-    expect(window.messages[1]).toMatchObject({ tokens: 5, toolCalls: [{ id: "t1", name: "search", arguments: '{"q":"tea"}' }] });
+    expect(window.messages[1]).toMatchObject({
+      tokens: 5,
+      toolCalls: [{ id: "t1", name: "search", arguments: '{"q":"tea"}' }],
+    });
     expect(window.messages[2]).toEqual({
       id: "g",
       role: "tool",
@@ -196,7 +209,12 @@ describe.each(TARGETS)("sessions on $name", (target) => {
       [4, 5, 6].map((i) => client.appendMessages(instance, "s", { messages: messages(i, i), reset })),
     );
     expect(concurrent.filter((a) => a.reset)).toHaveLength(0);
-    expect((await client.readSession(instance, "s")).messages.map((m) => m.id).sort()).toEqual(["m3", "m4", "m5", "m6"]);
+    expect((await client.readSession(instance, "s")).messages.map((m) => m.id).sort()).toEqual([
+      "m3",
+      "m4",
+      "m5",
+      "m6",
+    ]);
   });
 
   it("resets daily at an hour in a time zone", async () => {
@@ -210,9 +228,13 @@ describe.each(TARGETS)("sessions on $name", (target) => {
     // Two hours ahead: no boundary falls between the append and the first read.
     const daily = { hour: (localHour + 2) % 24, timeZone };
     await client.appendMessages(instance, "s", { messages: messages(1, 1), reset: { daily } });
-    expect(await client.readSession(instance, "s", { dailyHour: daily.hour, timeZone })).toMatchObject({ expired: false });
+    expect(await client.readSession(instance, "s", { dailyHour: daily.hour, timeZone })).toMatchObject({
+      expired: false,
+    });
     clock.advance(3 * HOUR);
-    expect(await client.readSession(instance, "s", { dailyHour: daily.hour, timeZone })).toMatchObject({ expired: true });
+    expect(await client.readSession(instance, "s", { dailyHour: daily.hour, timeZone })).toMatchObject({
+      expired: true,
+    });
     const appended = await client.appendMessages(instance, "s", { messages: messages(2, 2), reset: { daily } });
     expect(appended).toMatchObject({ reset: true, generation: 1, total: 1 });
     clock.advance(HOUR);
@@ -243,13 +265,21 @@ describe.each(TARGETS)("sessions on $name", (target) => {
       "schedule:nightly",
     ]);
     // A ':' inside an id cannot imitate a separator.
-    const tricky = await client.resolveSession(instance, { scope: "thread", channel: "slack", conversation: "C1:171.2" });
+    const tricky = await client.resolveSession(instance, {
+      scope: "thread",
+      channel: "slack",
+      conversation: "C1:171.2",
+    });
     expect(tricky.sessionKey).not.toBe("thread:slack:C1:171.2");
     await client.linkIdentities(instance, [
       { channel: "slack", sender: "U1" },
       { channel: "telegram", sender: "4200000000000" },
     ]);
-    const viaTelegram = await client.resolveSession(instance, { scope: "sender", channel: "telegram", sender: "4200000000000" });
+    const viaTelegram = await client.resolveSession(instance, {
+      scope: "sender",
+      channel: "telegram",
+      sender: "4200000000000",
+    });
     expect(viaTelegram).toEqual({ sessionKey: "person:slack%3AU1", person: "slack:U1" });
   });
 
@@ -309,8 +339,6 @@ describe.each(TARGETS)("sessions on $name", (target) => {
       scope,
     });
     expect(badZone.status).toBe(400);
-    await expect(
-      h.client(scope).appendMessages(instance, "s", { messages: [] }),
-    ).rejects.toBeInstanceOf(MemoryError);
+    await expect(h.client(scope).appendMessages(instance, "s", { messages: [] })).rejects.toBeInstanceOf(MemoryError);
   });
 });

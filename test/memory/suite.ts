@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from "vitest";
-import { startMemory, TEST_LIMITS, TestClock, type MemoryHarness } from "./harness.ts";
+import { type MemoryHarness, startMemory, TEST_LIMITS, TestClock } from "./harness.ts";
 import type { Target } from "./targets.ts";
 
 export interface Suite {

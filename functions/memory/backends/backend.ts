@@ -34,7 +34,11 @@ export interface MemoryBackend {
   readSession(instance: string, sessionKey: string, input: ReadInput): Promise<StoredWindow>;
   trimSession(instance: string, sessionKey: string, input: TrimInput): Promise<GenerationGuarded<TrimOutcome>>;
   compactSession(instance: string, sessionKey: string, input: CompactInput): Promise<CompactResult>;
-  resetSession(instance: string, sessionKey: string, input: ResetInput): Promise<GenerationGuarded<{ generation: number }>>;
+  resetSession(
+    instance: string,
+    sessionKey: string,
+    input: ResetInput,
+  ): Promise<GenerationGuarded<{ generation: number }>>;
   listSessions(instance: string, page: OffsetPage): Promise<{ sessions: SessionActivity[]; more: boolean }>;
 
   // Identities and pairing ----------------------------------------------------------------------------------------
@@ -230,7 +234,10 @@ export interface NoteWrite {
   owner: string;
 }
 
-export type AddNoteOutcome = { kind: "created"; note: Note } | { kind: "exists"; note: Note } | { kind: "cap_exceeded" };
+export type AddNoteOutcome =
+  | { kind: "created"; note: Note }
+  | { kind: "exists"; note: Note }
+  | { kind: "cap_exceeded" };
 
 export type NoteMutation = (current: Note) => { kind: "write"; note: Note; vector: TermVector } | NoteRejection;
 export type NoteRejection = { kind: "version_mismatch"; version: number };

@@ -16,7 +16,10 @@ export const MAX_TERMS_PER_NOTE = 200;
 
 /** Lowercased, accent-folded words of two or more letters/digits, stopwords dropped. */
 export function tokenize(text: string): string[] {
-  const folded = text.normalize("NFKD").replace(/\p{M}+/gu, "").toLowerCase();
+  const folded = text
+    .normalize("NFKD")
+    .replace(/\p{M}+/gu, "")
+    .toLowerCase();
   const terms: string[] = [];
   for (const match of folded.matchAll(/[\p{L}\p{N}]+/gu)) {
     const term = match[0];

@@ -26,7 +26,8 @@ export type Permission =
 /** Component scopes and what they may do on any instance (tokens.ts explains who holds which). */
 const GRANTS: Record<"channel" | "gateway" | "notes", ReadonlySet<Permission>> = {
   channel: new Set(["identities", "pairing", "values"]),
-  gateway: new Set(["runs:read", "audit:read", "values"]),
+  // pairing: operators approve pairing codes through the gateway API (`knclaw pairing approve`).
+  gateway: new Set(["runs:read", "audit:read", "values", "pairing"]),
   notes: new Set(["notes"]),
 };
 

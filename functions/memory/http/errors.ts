@@ -8,7 +8,12 @@ export class HttpError extends Error {
   readonly issues?: ErrorIssue[];
   readonly currentVersion?: number;
 
-  constructor(status: number, code: ErrorCode, message: string, extra: { issues?: ErrorIssue[]; currentVersion?: number } = {}) {
+  constructor(
+    status: number,
+    code: ErrorCode,
+    message: string,
+    extra: { issues?: ErrorIssue[]; currentVersion?: number } = {},
+  ) {
     super(message);
     this.status = status;
     this.code = code;
@@ -42,9 +47,14 @@ export function invalid(where: string | undefined, error: z.ZodError): HttpError
     message: issue.message,
   }));
   const first = issues[0];
-  return new HttpError(400, "invalid_request", first ? `${first.path || "body"}: ${first.message}` : "invalid request", {
-    issues,
-  });
+  return new HttpError(
+    400,
+    "invalid_request",
+    first ? `${first.path || "body"}: ${first.message}` : "invalid request",
+    {
+      issues,
+    },
+  );
 }
 
 export const notFound = (what: string) => new HttpError(404, "not_found", `${what} not found`);

@@ -46,7 +46,11 @@ export interface BodyOptions {
   optional?: boolean;
 }
 
-export async function readJson<S extends z.ZodType>(request: Request, schema: S, options: BodyOptions): Promise<z.infer<S>> {
+export async function readJson<S extends z.ZodType>(
+  request: Request,
+  schema: S,
+  options: BodyOptions,
+): Promise<z.infer<S>> {
   const bytes = await readLimited(request, options.maxBytes);
   let parsed: unknown = {};
   if (bytes.byteLength > 0 || !options.optional) {

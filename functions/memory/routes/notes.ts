@@ -69,7 +69,10 @@ export function noteRoutes(app: MemoryApp, deps: RouteDeps): void {
       throw new HttpError(400, "invalid_request", "query.cursor: not a cursor of this listing");
     }
     const page = await backend.listNotes(instance, noteOwnerKey(query.user), { after, limit: query.limit ?? 50 });
-    const answer: ListNotesResponse = { notes: page.notes, nextCursor: page.next === null ? null : encodeCursor(page.next) };
+    const answer: ListNotesResponse = {
+      notes: page.notes,
+      nextCursor: page.next === null ? null : encodeCursor(page.next),
+    };
     return c.json(answer);
   });
 

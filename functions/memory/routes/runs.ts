@@ -52,7 +52,10 @@ export function runRoutes(app: MemoryApp, deps: RouteDeps): void {
       now: deps.now(),
       ...(query.status === undefined ? {} : { status: query.status }),
     });
-    const answer: ListRunsResponse = { runs: page.runs, nextCursor: page.next === null ? null : encodeCursor(page.next) };
+    const answer: ListRunsResponse = {
+      runs: page.runs,
+      nextCursor: page.next === null ? null : encodeCursor(page.next),
+    };
     return c.json(answer);
   });
 

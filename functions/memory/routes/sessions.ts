@@ -147,7 +147,11 @@ export function sessionRoutes(app: MemoryApp, deps: RouteDeps): void {
     const request = await body(c, deps, TrimSessionRequest);
     const outcome = await backend.trimSession(instance, session, request);
     if (!outcome.ok) throw generationMismatch(outcome.generation);
-    const answer: TrimSessionResponse = { generation: outcome.generation, removed: outcome.removed, total: outcome.total };
+    const answer: TrimSessionResponse = {
+      generation: outcome.generation,
+      removed: outcome.removed,
+      total: outcome.total,
+    };
     return c.json(answer);
   });
 

@@ -1,13 +1,6 @@
 import type { Note } from "../../../../eventing/memory/schemas.ts";
 import { rankBm25, type SearchStatistics, type TermVector } from "../../domain/text-index.ts";
-import type {
-  AddNoteOutcome,
-  CursorPage,
-  NoteMutation,
-  NoteSearch,
-  NoteWrite,
-  UpdateNoteOutcome,
-} from "../backend.ts";
+import type { AddNoteOutcome, CursorPage, NoteMutation, NoteSearch, NoteWrite, UpdateNoteOutcome } from "../backend.ts";
 import { listMember } from "../shared.ts";
 import type { InstanceState } from "./state.ts";
 
@@ -62,7 +55,11 @@ export function deleteNote(state: InstanceState, id: string): boolean {
   return true;
 }
 
-export function listNotes(state: InstanceState, owner: string, page: CursorPage): { notes: Note[]; next: string | null } {
+export function listNotes(
+  state: InstanceState,
+  owner: string,
+  page: CursorPage,
+): { notes: Note[]; next: string | null } {
   const members = [...state.notes.values()]
     .filter((stored) => stored.owner === owner)
     .map((stored) => ({ member: listMember(stored.note.createdAt, stored.note.id), note: stored.note }))

@@ -93,7 +93,12 @@ export function decidePairing(state: InstanceState, code: string, input: Pairing
   if (record.status !== "pending") {
     return record.status === input.decision ? { kind: "ok", record } : { kind: "conflict", record };
   }
-  const decided: PairingRecord = { ...record, status: input.decision, decidedBy: input.decidedBy, decidedAt: input.now };
+  const decided: PairingRecord = {
+    ...record,
+    status: input.decision,
+    decidedBy: input.decidedBy,
+    decidedAt: input.now,
+  };
   state.pairing.set(code, decided);
   const identity = `${record.channel}:${record.sender}`;
   state.pairingBySender.delete(identity);

@@ -124,7 +124,8 @@ export function readSession(sessions: Sessions, key: string, input: ReadInput): 
 export function trimSession(sessions: Sessions, key: string, input: TrimInput): GenerationGuarded<TrimOutcome> {
   const session = sessions.get(key);
   const generation = session?.generation ?? 0;
-  if (input.expectedGeneration !== undefined && input.expectedGeneration !== generation) return { ok: false, generation };
+  if (input.expectedGeneration !== undefined && input.expectedGeneration !== generation)
+    return { ok: false, generation };
   if (!session) return { ok: true, generation, removed: 0, total: 0 };
   const removed = Math.max(0, session.messages.length - input.keepLast);
   session.messages.splice(0, removed);
@@ -172,7 +173,8 @@ export function resetSession(
 ): GenerationGuarded<{ generation: number }> {
   let session = sessions.get(key);
   const generation = session?.generation ?? 0;
-  if (input.expectedGeneration !== undefined && input.expectedGeneration !== generation) return { ok: false, generation };
+  if (input.expectedGeneration !== undefined && input.expectedGeneration !== generation)
+    return { ok: false, generation };
   if (!session) {
     session = emptySession(input.now);
     sessions.set(key, session);
@@ -186,6 +188,8 @@ export function resetSession(
 export function listSessions(sessions: Sessions, page: OffsetPage): { sessions: SessionActivity[]; more: boolean } {
   const all = [...sessions]
     .map(([sessionKey, session]) => ({ sessionKey, activeAt: session.activeAt }))
-    .sort((a, b) => b.activeAt - a.activeAt || (a.sessionKey < b.sessionKey ? 1 : a.sessionKey > b.sessionKey ? -1 : 0));
+    .sort(
+      (a, b) => b.activeAt - a.activeAt || (a.sessionKey < b.sessionKey ? 1 : a.sessionKey > b.sessionKey ? -1 : 0),
+    );
   return { sessions: all.slice(page.offset, page.offset + page.limit), more: all.length > page.offset + page.limit };
 }

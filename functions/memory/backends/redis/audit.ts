@@ -19,7 +19,8 @@ export async function readAudit(ctx: RedisContext, instance: string, range: Audi
   const key = ctx.keys.audit(instance);
   const low = range.after === undefined ? "-" : `(${range.after}`;
   const high = range.before === undefined ? "+" : `(${range.before}`;
-  const rows = await guard(() => range.order === "asc"
+  const rows = await guard(() =>
+    range.order === "asc"
       ? ctx.client.xrange(key, low, high, "COUNT", range.limit)
       : ctx.client.xrevrange(key, high, low, "COUNT", range.limit),
   );

@@ -41,7 +41,12 @@ export async function claim(ctx: RedisContext, space: Space, input: ClaimInput):
   return { firstSeen: input.claim !== undefined && stored.claim === input.claim, value: stored.value };
 }
 
-export async function getValue(ctx: RedisContext, space: Space, key: string, now: number): Promise<ValueResponse | undefined> {
+export async function getValue(
+  ctx: RedisContext,
+  space: Space,
+  key: string,
+  now: number,
+): Promise<ValueResponse | undefined> {
   const reply = await getValueScript.run<[] | [string, number]>(ctx.client, [ctx.keys.value(space, key)], []);
   if (reply.length === 0) return undefined;
   return { value: decodeEntry(reply[0]).value, expiresAt: reply[1] > 0 ? now + reply[1] : null };
@@ -126,11 +131,20 @@ export async function releaseLock(
   name: string,
   input: { owner: string; token: number },
 ): Promise<ReleaseLockResponse> {
-  const released = await release.run<number>(ctx.client, [ctx.keys.lock(instance, name)], [input.owner, String(input.token)]);
+  const released = await release.run<number>(
+    ctx.client,
+    [ctx.keys.lock(instance, name)],
+    [input.owner, String(input.token)],
+  );
   return { released: released === 1 };
 }
 
-export async function getLock(ctx: RedisContext, instance: string, name: string, now: number): Promise<LockStateResponse> {
+export async function getLock(
+  ctx: RedisContext,
+  instance: string,
+  name: string,
+  now: number,
+): Promise<LockStateResponse> {
   const reply = await inspect.run<[] | [string, number, number]>(ctx.client, [ctx.keys.lock(instance, name)], []);
   if (reply.length === 0) return { held: false };
   return { held: true, owner: reply[0], token: reply[1], expiresAt: now + Math.max(reply[2], 0) };

@@ -90,7 +90,8 @@ export async function getNote(ctx: RedisContext, instance: string, id: string): 
 /** The note, its meta and its indexed terms as one consistent read. */
 async function readStored(ctx: RedisContext, instance: string, id: string) {
   const { keys } = ctx;
-  const replies = await guard(() => ctx.client
+  const replies = await guard(() =>
+    ctx.client
       .multi()
       .hget(keys.notes(instance), id)
       .hget(keys.noteMeta(instance), id)
@@ -179,7 +180,8 @@ export async function listNotes(
   owner: string,
   page: CursorPage,
 ): Promise<{ notes: Note[]; next: string | null }> {
-  const members = await guard(() => ctx.client.zrevrangebylex(
+  const members = await guard(() =>
+    ctx.client.zrevrangebylex(
       ctx.keys.notesByOwner(instance, owner),
       page.after === undefined ? "+" : `(${page.after}`,
       "-",

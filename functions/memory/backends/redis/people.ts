@@ -35,7 +35,11 @@ export async function unlinkIdentity(ctx: RedisContext, instance: string, identi
   return { person: identity, identities: [identity] };
 }
 
-export async function requestPairing(ctx: RedisContext, instance: string, input: PairingInput): Promise<PairingOutcome> {
+export async function requestPairing(
+  ctx: RedisContext,
+  instance: string,
+  input: PairingInput,
+): Promise<PairingOutcome> {
   const reply = await request.run<[string, string?, number?]>(ctx.client, pairingKeys(ctx, instance), [
     input.now,
     input.identity,
@@ -82,7 +86,7 @@ export async function decidePairing(
 
 export async function setApproved(ctx: RedisContext, instance: string, identity: string, approved: boolean) {
   const key = ctx.keys.approved(instance);
-  await guard(() => approved ? ctx.client.sadd(key, identity) : ctx.client.srem(key, identity));
+  await guard(() => (approved ? ctx.client.sadd(key, identity) : ctx.client.srem(key, identity)));
 }
 
 export async function isApproved(ctx: RedisContext, instance: string, identity: string): Promise<boolean> {

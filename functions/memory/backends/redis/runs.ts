@@ -42,13 +42,16 @@ function live(run: Run | undefined, now: number): Run | undefined {
 /** Keeps the run id -> instance index alive exactly as long as the run (best effort: it lives in another slot). */
 async function followExpiry(ctx: RedisContext, run: Run, now: number): Promise<void> {
   const key = ctx.keys.runOwner(run.id);
-  await guard(() => run.expiresAt === null ? ctx.client.persist(key) : ctx.client.pexpire(key, run.expiresAt - now + BACKSTOP_MS),
+  await guard(() =>
+    run.expiresAt === null ? ctx.client.persist(key) : ctx.client.pexpire(key, run.expiresAt - now + BACKSTOP_MS),
   );
 }
 
 async function purgeExpired(ctx: RedisContext, instance: string, now: number): Promise<void> {
   const { keys } = ctx;
-  const members = await guard(() => ctx.client.zrangebyscore(keys.runsExpiry(instance), "-inf", now, "LIMIT", 0, PURGE_BATCH));
+  const members = await guard(() =>
+    ctx.client.zrangebyscore(keys.runsExpiry(instance), "-inf", now, "LIMIT", 0, PURGE_BATCH),
+  );
   if (members.length === 0) return;
   await purge.run<number>(
     ctx.client,
@@ -87,7 +90,9 @@ export async function createRun(ctx: RedisContext, instance: string, run: Run): 
 }
 
 export async function getRun(ctx: RedisContext, instance: string, id: string, now: number): Promise<Run | undefined> {
-  const fields = (await guard(() => ctx.client.hmget(ctx.keys.run(instance, id), "v", "s", "c", "t", "x", "st"))) as Fields;
+  const fields = (await guard(() =>
+    ctx.client.hmget(ctx.keys.run(instance, id), "v", "s", "c", "t", "x", "st"),
+  )) as Fields;
   return live(toRun(instance, id, fields), now);
 }
 
@@ -128,7 +133,8 @@ export async function listRuns(
   const { keys, client } = ctx;
   await purgeExpired(ctx, instance, input.now);
   const index = input.status === undefined ? keys.runs(instance) : keys.runsByStatus(instance, input.status);
-  const members = await guard(() => client.zrevrangebylex(index, input.after === undefined ? "+" : `(${input.after}`, "-", "LIMIT", 0, input.limit + 1),
+  const members = await guard(() =>
+    client.zrevrangebylex(index, input.after === undefined ? "+" : `(${input.after}`, "-", "LIMIT", 0, input.limit + 1),
   );
   const shown = members.slice(0, input.limit);
   const pipeline = client.pipeline();

@@ -27,7 +27,13 @@ function jsonOf(record: string): string {
   return record.slice(record.indexOf("|") + 1);
 }
 
-function windowOf(generation: number, total: number, hasSummary: number, summary: string, items: string[]): StoredWindow {
+function windowOf(
+  generation: number,
+  total: number,
+  hasSummary: number,
+  summary: string,
+  items: string[],
+): StoredWindow {
   return {
     generation,
     expired: false,
@@ -153,7 +159,8 @@ export async function listSessions(
   instance: string,
   page: OffsetPage,
 ): Promise<{ sessions: SessionActivity[]; more: boolean }> {
-  const flat = await guard(() => ctx.client.zrevrange(ctx.keys.sessions(instance), page.offset, page.offset + page.limit, "WITHSCORES"),
+  const flat = await guard(() =>
+    ctx.client.zrevrange(ctx.keys.sessions(instance), page.offset, page.offset + page.limit, "WITHSCORES"),
   );
   const sessions: SessionActivity[] = [];
   for (let i = 0; i < flat.length; i += 2) sessions.push({ sessionKey: flat[i]!, activeAt: Number(flat[i + 1]) });
