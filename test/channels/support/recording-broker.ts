@@ -13,6 +13,8 @@ export class RecordingBroker {
   readonly events: CloudEvent[] = [];
   /** Statuses to answer with before accepting again (e.g. [503, 503] = two failures; 0 = accept this one). */
   readonly failures: number[] = [];
+  /** Called with each accepted event (after it is recorded): lets a test play the agent. */
+  onEvent: ((event: CloudEvent) => void) | undefined;
   /** While set, each request waits for this promise before being answered. */
   hold: Promise<void> | undefined;
   private readonly waiters: Array<{ count: number; resolve: () => void }> = [];
@@ -27,11 +29,14 @@ export class RecordingBroker {
         await request.body?.cancel();
         return new Response(null, { status: failure });
       }
+      let event: CloudEvent;
       try {
-        this.events.push(await decodeRequest(request));
+        event = await decodeRequest(request);
       } catch (error) {
         return new Response(null, { status: error instanceof CloudEventError ? error.status : 500 });
       }
+      this.events.push(event);
+      this.onEvent?.(event);
       for (const waiter of [...this.waiters]) {
         if (this.events.length >= waiter.count) {
           this.waiters.splice(this.waiters.indexOf(waiter), 1);

@@ -1,0 +1,117 @@
+import { runOnce } from "../../eventing/channels/once.ts";
+import type { KeyValueState } from "../../eventing/channels/state.ts";
+
+/**
+ * What the gateway remembers about the runs it started, in the memory service so any replica can answer: a record
+ * per run (status and outcome) and an append-only log of what happened (messages, approval requests, the outcome),
+ * which the SSE endpoint replays from any point. The log is a sequence of keys `gw:ev:<run>:<n>`; each slot is
+ * claimed with set-if-absent, so concurrent appends from two replicas never overwrite each other, and each
+ * CloudEvent is appended at most once however often the broker redelivers it.
+ */
+export type RunStatus = "queued" | "completed" | "failed";
+
+export interface RunRecord {
+  runId: string;
+  instance: string;
+  status: RunStatus;
+  createdAt: string;
+  /** Name of the gateway token that started it (never the token). */
+  createdBy: string;
+  output?: string;
+  reason?: string;
+  message?: string;
+  usage?: { inputTokens: number; outputTokens: number };
+  costUsd?: number;
+  durationMs?: number;
+  finishedAt?: string;
+}
+
+export type RunEventType = "message" | "approval" | "completed" | "failed";
+
+export interface RunEvent {
+  seq: number;
+  type: RunEventType;
+  at: string;
+  data: Record<string, unknown>;
+}
+
+export interface ApprovalRecord {
+  approvalId: string;
+  runId: string;
+  callId: string;
+  instance: string;
+  digest: string;
+  expiresAt: string;
+}
+
+const KEEP_SECONDS = 7 * 24 * 3600;
+const MAX_EVENTS = 10_000;
+
+export class RunStore {
+  private readonly kv: KeyValueState;
+  constructor(kv: KeyValueState) {
+    this.kv = kv;
+  }
+
+  /** The key space once-only emits are recorded in (the same store, so every replica sees them). */
+  get kvForEmits(): KeyValueState {
+    return this.kv;
+  }
+
+  /** Store a new run; false when one with this id exists already (a retried request). */
+  create(record: RunRecord): Promise<boolean> {
+    return this.kv.setIfAbsent(`gw:run:${record.runId}`, JSON.stringify(record), KEEP_SECONDS);
+  }
+
+  async get(runId: string): Promise<RunRecord | undefined> {
+    const raw = await this.kv.get(`gw:run:${runId}`);
+    return raw === undefined ? undefined : (JSON.parse(raw) as RunRecord);
+  }
+
+  async finish(record: RunRecord): Promise<void> {
+    await this.kv.set(`gw:run:${record.runId}`, JSON.stringify(record), KEEP_SECONDS);
+  }
+
+  /** Append one event, at most once per CloudEvent id. */
+  async append(
+    runId: string,
+    eventId: string,
+    type: RunEventType,
+    data: Record<string, unknown>,
+    at: string,
+  ): Promise<void> {
+    await runOnce(this.kv, `gw:evid:${runId}:${eventId}`, { leaseSeconds: 30, keepSeconds: KEEP_SECONDS }, async () => {
+      const hint = Number((await this.kv.get(`gw:evn:${runId}`)) ?? 0);
+      for (let seq = Number.isInteger(hint) && hint > 0 ? hint : 1; seq <= MAX_EVENTS; seq++) {
+        const event: RunEvent = { seq, type, at, data };
+        if (await this.kv.setIfAbsent(`gw:ev:${runId}:${seq}`, JSON.stringify(event), KEEP_SECONDS)) {
+          // Only a hint for the next append's starting point; readers never rely on it.
+          await this.kv.set(`gw:evn:${runId}`, String(seq + 1), KEEP_SECONDS);
+          return;
+        }
+      }
+      throw new Error(`run ${runId} has too many events`);
+    });
+  }
+
+  /** Events after `afterSeq`, in order, up to `limit`. */
+  async read(runId: string, afterSeq: number, limit = 100): Promise<RunEvent[]> {
+    const events: RunEvent[] = [];
+    for (let seq = afterSeq + 1; events.length < limit; seq++) {
+      const raw = await this.kv.get(`gw:ev:${runId}:${seq}`);
+      if (raw === undefined) break;
+      events.push(JSON.parse(raw) as RunEvent);
+    }
+    return events;
+  }
+
+  async rememberApproval(approval: ApprovalRecord): Promise<void> {
+    const seconds = Math.max(60, Math.ceil((Date.parse(approval.expiresAt) - Date.now()) / 1000) + 3600);
+    await this.kv.set(`gw:approval:${approval.approvalId}`, JSON.stringify(approval), seconds);
+  }
+
+  async recallApproval(approvalId: string): Promise<ApprovalRecord | undefined> {
+    const raw = await this.kv.get(`gw:approval:${approvalId}`);
+    return raw === undefined ? undefined : (JSON.parse(raw) as ApprovalRecord);
+  }
+}

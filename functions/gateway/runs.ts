@@ -1,0 +1,86 @@
+import { randomUUID } from "node:crypto";
+import type { TaskContract } from "../../eventing/catalog/contract.ts";
+import { derivedEventId, makeEvent } from "../../eventing/catalog/make.ts";
+import * as T from "../../eventing/catalog/types.ts";
+import type { EventSink } from "../../eventing/channels/inbound.ts";
+import { runOnce } from "../../eventing/channels/once.ts";
+import type { RunRecord, RunStore } from "./run-store.ts";
+import type { RunWaiter } from "./run-waiter.ts";
+
+/** Starting runs and waiting for their outcome: shared by the runs API and the OpenAI-compatible endpoint. */
+export interface RunContext {
+  store: RunStore;
+  waiter: RunWaiter;
+  sink: EventSink;
+  source: string;
+  now: () => number;
+}
+
+export interface StartRun {
+  instance: string;
+  task: string;
+  input?: unknown;
+  contract?: TaskContract;
+  sessionKey?: string;
+  /** The token name: recorded as who asked, and scoping idempotency keys. */
+  by: string;
+  /** The caller's Idempotency-Key: the same key from the same token starts one run, however often it is sent. */
+  idempotencyKey?: string;
+}
+
+export function runIdFor(by: string, idempotencyKey: string | undefined): string {
+  return idempotencyKey !== undefined ? derivedEventId("gateway", by, idempotencyKey) : `run-${randomUUID()}`;
+}
+
+/**
+ * Record the run, then emit run.requested once. Both steps are safe to repeat: a retried request with the same
+ * idempotency key finds the record and, if the earlier emit failed, emits now.
+ */
+export async function startRun(ctx: RunContext, request: StartRun): Promise<RunRecord> {
+  const runId = runIdFor(request.by, request.idempotencyKey);
+  const record: RunRecord = {
+    runId,
+    instance: request.instance,
+    status: "queued",
+    createdAt: new Date(ctx.now()).toISOString(),
+    createdBy: request.by,
+  };
+  const created = await ctx.store.create(record);
+  const stored = created ? record : ((await ctx.store.get(runId)) ?? record);
+  await runOnce(ctx.store.kvForEmits, `gw:emit:${runId}`, { leaseSeconds: 30, keepSeconds: 7 * 24 * 3600 }, () =>
+    ctx.sink.emit(
+      makeEvent(T.RUN_REQUESTED, {
+        source: ctx.source,
+        id: derivedEventId("gateway", "run", runId),
+        data: {
+          instance: stored.instance,
+          runId,
+          task: request.task,
+          ...(request.input !== undefined ? { input: request.input } : {}),
+          ...(request.contract !== undefined ? { contract: request.contract } : {}),
+          ...(request.sessionKey !== undefined ? { sessionKey: request.sessionKey } : {}),
+          requestedBy: { channel: "http", id: request.by },
+          replyTo: { channel: "http", conversation: runId },
+        },
+      }),
+    ),
+  );
+  return stored;
+}
+
+export function isFinished(record: RunRecord | undefined): record is RunRecord {
+  return record !== undefined && record.status !== "queued";
+}
+
+/** The run's record once finished, or undefined when `seconds` passed first. */
+export function waitForOutcome(ctx: RunContext, runId: string, seconds: number, signal?: AbortSignal) {
+  return ctx.waiter.until(
+    runId,
+    async () => {
+      const record = await ctx.store.get(runId);
+      return isFinished(record) ? record : undefined;
+    },
+    Date.now() + seconds * 1000,
+    signal,
+  );
+}
