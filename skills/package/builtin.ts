@@ -1,11 +1,14 @@
+import { readFileSync } from "node:fs";
 import { manifest as httpManifest } from "../http/manifest.ts";
 import { tools as httpTools } from "../http/tools.ts";
 import { manifest as kubernetesManifest } from "../kubernetes/manifest.ts";
 import { tools as kubernetesTools } from "../kubernetes/tools.ts";
 import { manifest as memoryManifest } from "../memory/manifest.ts";
 import { tools as memoryTools } from "../memory/tools.ts";
+import type { SkillDescriptor } from "../runtime/descriptor.ts";
 import type { SkillManifest } from "./manifest.ts";
-import { parseManifest } from "./skill-package.ts";
+import { parseSkillDoc } from "./skill-doc.ts";
+import { assembleSkill, parseManifest, type SkillPackage, skillDescriptor } from "./skill-package.ts";
 import type { ToolDeclaration } from "./tool.ts";
 
 /**
@@ -39,4 +42,24 @@ export function builtinSkill(name: string): BuiltinSkill | undefined {
     parsed.set(name, skill);
   }
   return skill;
+}
+
+/**
+ * A built-in skill as a package, synchronously: the static table plus its SKILL.md read from the checkout (or
+ * installed package). For the renderer and the CLI, which run where the skill folders are; a bundled function has
+ * no skill folders next to it and should be given descriptors (KNCLAW_SKILL_CATALOG) instead.
+ */
+export function builtinSkillPackage(name: string): SkillPackage | undefined {
+  const skill = builtinSkill(name);
+  if (!skill) return undefined;
+  const text = readFileSync(new URL(`../${name}/SKILL.md`, import.meta.url), "utf8");
+  const assembled = assembleSkill(parseSkillDoc(text, name), skill.manifest, skill.tools);
+  assembled.dir = new URL(`../${name}`, import.meta.url).pathname;
+  return assembled;
+}
+
+/** What an agent is told about a built-in skill: tools' JSON Schemas and flags, and the SKILL.md instructions. */
+export function builtinSkillDescriptor(name: string): SkillDescriptor | undefined {
+  const skill = builtinSkillPackage(name);
+  return skill ? skillDescriptor(skill) : undefined;
 }

@@ -10,9 +10,10 @@ import type { RenderedObject } from "../../knative/render/types.ts";
 import { validateObjects } from "../../knative/validate/index.ts";
 import { manifest as httpManifest } from "../../skills/http/manifest.ts";
 import { manifest as kubernetesManifest } from "../../skills/kubernetes/manifest.ts";
-import { BUILTIN_SKILL_NAMES, builtinSkill } from "../../skills/package/builtin.ts";
+import { BUILTIN_SKILL_NAMES, builtinSkill, builtinSkillDescriptor } from "../../skills/package/builtin.ts";
 import { builtinSkillsDir, discoverSkills } from "../../skills/package/loader.ts";
-import { parseManifest } from "../../skills/package/skill-package.ts";
+import { parseManifest, skillDescriptor } from "../../skills/package/skill-package.ts";
+import { SkillDescriptor } from "../../skills/runtime/descriptor.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: rendered objects are plain JSON, checked field by field
 type Result = any;
@@ -249,6 +250,10 @@ describe("the built-in table", () => {
       expect(skill.tools.map((t) => t.declaration.name)).toEqual(table.tools.map((t) => t.name));
       expect(skill.description.length).toBeGreaterThan(20);
       expect(skill.instructions.length).toBeGreaterThan(200);
+      const descriptor = builtinSkillDescriptor(skill.name)!;
+      expect(descriptor).toEqual(skillDescriptor(skill));
+      expect(SkillDescriptor.parse(descriptor)).toEqual(descriptor);
     }
+    expect(builtinSkillDescriptor("nope")).toBeUndefined();
   });
 });
