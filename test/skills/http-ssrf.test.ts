@@ -1,7 +1,8 @@
+import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { blockedAddressReason } from "../../skills/http/address-policy.ts";
 import { parseAllowList } from "../../skills/http/allow-list.ts";
-import type { Resolver } from "../../skills/http/guarded-connect.ts";
+import { guardedConnection, type Resolver } from "../../skills/http/guarded-connect.ts";
 import { createHttpHandlers, type HttpSkillOptions } from "../../skills/http/handlers.ts";
 import { ToolFailure } from "../../skills/runtime/tool-error.ts";
 import { toolContext } from "./_context.ts";
@@ -267,5 +268,37 @@ describe("SSRF refusals", () => {
       "PermissionDenied",
     );
     expect(target.seen.length).toBe(before);
+  });
+
+  it("checks the address actually connected to, and writes nothing when it is blocked", async () => {
+    // Bypass every pre-connect check (a literal the URL guard would have refused) to exercise the last line of defence.
+    const before = target.seen.length;
+    const connect = guardedConnection(
+      {
+        url: new URL(`${target.origin}/ok`),
+        scheme: "http:",
+        host: "127.0.0.1",
+        port: target.port,
+        literal: "127.0.0.1",
+      },
+      { resolver, allowance: [] },
+    );
+    const outcome = await new Promise<Error | null>((resolve) => connect({}, (error) => resolve(error)));
+    expect(outcome).toBeInstanceOf(ToolFailure);
+    expect((outcome as ToolFailure).errorClass).toBe("PermissionDenied");
+    expect(target.seen.length).toBe(before);
+    const allowed = guardedConnection(
+      {
+        url: new URL(`${target.origin}/ok`),
+        scheme: "http:",
+        host: "127.0.0.1",
+        port: target.port,
+        literal: "127.0.0.1",
+      },
+      { resolver, allowance: [{ address: "127.0.0.1", port: target.port }] },
+    );
+    const socket = await new Promise<Socket | undefined>((resolve) => allowed({}, (_e, s) => resolve(s)));
+    expect(socket?.remoteAddress).toBe("127.0.0.1");
+    socket?.destroy();
   });
 });
