@@ -94,7 +94,7 @@ export function failed(runId: string, instance: string, reason: string, message:
   });
 }
 
-export function said(runId: string, instance: string, text: string, id = randomUUID()): CloudEvent {
+export function said(runId: string, instance: string, text: string, id: string = randomUUID()): CloudEvent {
   return makeEvent(T.MESSAGE_SEND, {
     source: "/agent",
     id,
