@@ -75,7 +75,9 @@ export function registerDevCommand(program: Command): void {
         runtime.shutdown().then(
           () => process.exit(0),
           (error: unknown) => {
-            process.stderr.write(`knclaw dev: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
+            process.stderr.write(
+              `knclaw dev: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`,
+            );
             process.exit(1);
           },
         );

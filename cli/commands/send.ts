@@ -46,15 +46,19 @@ export function buildEvent(options: SendOptions): CloudEvent {
   if (options.subject !== undefined) attributes.subject = options.subject;
   for (const pair of options.extension ?? []) {
     const [name, value] = splitPair(pair, "--extension");
-    if (!ATTRIBUTE_NAME.test(name)) throw new Error(`--extension ${name}: attribute names are lowercase letters and digits`);
+    if (!ATTRIBUTE_NAME.test(name))
+      throw new Error(`--extension ${name}: attribute names are lowercase letters and digits`);
     attributes[name] = value;
   }
-  const sources = [options.data !== undefined, options.dataFile !== undefined, (options.field ?? []).length > 0].filter(Boolean);
+  const sources = [options.data !== undefined, options.dataFile !== undefined, (options.field ?? []).length > 0].filter(
+    Boolean,
+  );
   if (sources.length > 1) throw new Error("use one of --data, --data-file, --field");
   let data: Uint8Array | undefined;
   if (options.data !== undefined) data = new TextEncoder().encode(options.data);
   else if (options.dataFile !== undefined) data = readFileSync(options.dataFile);
-  else if ((options.field ?? []).length > 0) data = new TextEncoder().encode(JSON.stringify(fieldsToObject(options.field!)));
+  else if ((options.field ?? []).length > 0)
+    data = new TextEncoder().encode(JSON.stringify(fieldsToObject(options.field!)));
   if (data !== undefined) attributes.datacontenttype = options.contentType ?? "application/json";
   return data === undefined ? { attributes } : { attributes, data };
 }
@@ -78,8 +82,12 @@ function fieldsToObject(fields: string[]): Record<string, unknown> {
     const path = key.split(".");
     let node = root;
     for (const part of path.slice(0, -1)) {
-      const next = node[part];
-      node = (next !== null && typeof next === "object" ? next : (node[part] = {})) as Record<string, unknown>;
+      let next = node[part];
+      if (next === null || typeof next !== "object") {
+        next = {};
+        node[part] = next;
+      }
+      node = next as Record<string, unknown>;
     }
     node[path[path.length - 1]!] = value;
   }

@@ -38,7 +38,9 @@ export async function mountInProcess(plan: FunctionPlan, root: string): Promise<
   try {
     app = await module.createApp(Object.freeze({ ...plan.env }));
   } catch (error) {
-    throw new Error(`Service ${plan.namespace}/${plan.name}: createApp failed: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(
+      `Service ${plan.namespace}/${plan.name}: createApp failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   return {
     name: plan.name,
@@ -125,7 +127,8 @@ async function waitReady(child: ChildProcess, url: string, timeoutMs: number, pl
     exited = code;
   });
   for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
-    if (exited !== undefined) throw new Error(`Service ${plan.namespace}/${plan.name}: process exited (${exited}) before it was ready`);
+    if (exited !== undefined)
+      throw new Error(`Service ${plan.namespace}/${plan.name}: process exited (${exited}) before it was ready`);
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
       await response.body?.cancel();

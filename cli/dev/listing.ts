@@ -14,7 +14,9 @@ export function describeRuntime(runtime: DevRuntime): string[] {
       lines.push(`  ${fn.namespace}/${fn.name}  ${fn.clusterUrl} -> ${fn.localUrl}/  (${where})`);
       const extra = fn.paths.filter((route) => !route.prefix.startsWith("/functions/"));
       for (const route of extra) {
-        lines.push(`      also ${runtime.url}${route.prefix === "/" ? "/" : `${route.prefix}/...`}${route.strip ? " (prefix stripped)" : ""}`);
+        lines.push(
+          `      also ${runtime.url}${route.prefix === "/" ? "/" : `${route.prefix}/...`}${route.strip ? " (prefix stripped)" : ""}`,
+        );
       }
     }
   }

@@ -1,4 +1,10 @@
-import { describeObject, isRecord, type KnativeObject, namespaceOf, ObjectError } from "../../eventing/broker/objects.ts";
+import {
+  describeObject,
+  isRecord,
+  type KnativeObject,
+  namespaceOf,
+  ObjectError,
+} from "../../eventing/broker/objects.ts";
 
 /**
  * The objects `knclaw dev` acts on, sorted by what they are. Everything else a render contains (Namespaces,
@@ -46,7 +52,12 @@ export function sortObjects(objects: readonly KnativeObject[]): DevObjects {
   };
   const seen = new Set<string>();
   for (const object of objects) {
-    if (!isRecord(object) || typeof object.kind !== "string" || typeof object.apiVersion !== "string" || !isRecord(object.metadata)) {
+    if (
+      !isRecord(object) ||
+      typeof object.kind !== "string" ||
+      typeof object.apiVersion !== "string" ||
+      !isRecord(object.metadata)
+    ) {
       throw new ObjectError("(object)", "", "object", "every object needs apiVersion, kind and metadata.name");
     }
     if (typeof object.metadata.name !== "string" || object.metadata.name === "") {
@@ -61,10 +72,16 @@ export function sortObjects(objects: readonly KnativeObject[]): DevObjects {
       continue;
     }
     if (!VERSIONS[group]?.includes(version)) {
-      throw new ObjectError(describeObject(object), "apiVersion", "api-version", `${object.apiVersion} is not served; use ${group ? `${group}/` : ""}v1`);
+      throw new ObjectError(
+        describeObject(object),
+        "apiVersion",
+        "api-version",
+        `${object.apiVersion} is not served; use ${group ? `${group}/` : ""}v1`,
+      );
     }
     const key = `${group}/${object.kind}/${namespaceOf(object)}/${object.metadata.name}`;
-    if (seen.has(key)) throw new ObjectError(describeObject(object), "metadata.name", "duplicate", "defined more than once");
+    if (seen.has(key))
+      throw new ObjectError(describeObject(object), "metadata.name", "duplicate", "defined more than once");
     seen.add(key);
     sorted[bucket].push(object);
   }

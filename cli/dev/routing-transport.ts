@@ -62,7 +62,8 @@ export function createRoutingFetch(targets: RoutingTargets): typeof fetch {
     if (target.kind === "broker-ingress") return targets.ingress.fetch(request);
     if (target.kind === "service") {
       const handler = targets.service(target.namespace, target.name);
-      if (!handler) throw new TypeError(`fetch failed: no Service ${target.namespace}/${target.name} runs under knclaw dev`);
+      if (!handler)
+        throw new TypeError(`fetch failed: no Service ${target.namespace}/${target.name} runs under knclaw dev`);
       return handler.fetch(request);
     }
     return fetch(request);

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { mintMemoryToken, type MemoryScope } from "../../eventing/memory/tokens.ts";
-import { generateSigningKey } from "../../skills/runtime/keys.ts";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
+import { type MemoryScope, mintMemoryToken } from "../../eventing/memory/tokens.ts";
+import { generateSigningKey } from "../../skills/runtime/keys.ts";
 
 /**
  * Where a `secretKeyRef` gets its value under `knclaw dev` (knclaw never renders Secrets), first match wins:

@@ -8,7 +8,13 @@ import { brokerIngressUrl, resolveDestination } from "../../eventing/broker/dest
 import { createIngress, type Ingress } from "../../eventing/broker/ingress.ts";
 import { type Log, silentLog } from "../../eventing/broker/log.ts";
 import { serveIngressOnNode } from "../../eventing/broker/node-ingress.ts";
-import { describeObject, isRecord, type KnativeObject, namespaceOf, ObjectError } from "../../eventing/broker/objects.ts";
+import {
+  describeObject,
+  isRecord,
+  type KnativeObject,
+  namespaceOf,
+  ObjectError,
+} from "../../eventing/broker/objects.ts";
 import { bindTrigger, type CompiledTrigger, parseTrigger } from "../../eventing/broker/trigger.ts";
 import { serveIngressOnWeb } from "../../eventing/broker/web-ingress.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../../eventing/cloudevent/body.ts";
@@ -24,7 +30,7 @@ import { classifyUrl } from "./cluster-url.ts";
 import { buildFunctionEnv } from "./function-env.ts";
 import { type FunctionPlan, type MountedFunction, mountAsProcess, mountInProcess } from "./function-mounts.ts";
 import { sortObjects } from "./objects.ts";
-import { PathRouter, type PathRoute, routesFor } from "./path-routes.ts";
+import { type PathRoute, PathRouter, routesFor } from "./path-routes.ts";
 import { createRoutingFetch, createRoutingTransport } from "./routing-transport.ts";
 import { createSecretResolver } from "./secrets.ts";
 
@@ -126,7 +132,8 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
   const all = [...options.objects, ...extra];
   // Knative's webhook rules (knative/validate) first, so a Trigger that would not apply on a cluster does not run here.
   const problems = validateObjects(all, { checkReferences: true });
-  for (const warning of problems.filter((p) => p.severity === "warning")) log.warn({ problem: formatProblem(warning) }, "object warning");
+  for (const warning of problems.filter((p) => p.severity === "warning"))
+    log.warn({ problem: formatProblem(warning) }, "object warning");
   const errors = problems.filter((p) => p.severity === "error");
   if (errors.length > 0) throw new InvalidObjectsError(errors);
   const sorted = sortObjects(all);
@@ -139,12 +146,19 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
     const parsed = parseTrigger(object);
     const def = defsByKey.get(brokerKey(parsed.namespace, parsed.broker));
     if (!def) {
-      throw new ObjectError(describeObject(object), "spec.broker", "broker-exists", `no Broker ${parsed.namespace}/${parsed.broker} is defined`);
+      throw new ObjectError(
+        describeObject(object),
+        "spec.broker",
+        "broker-exists",
+        `no Broker ${parsed.namespace}/${parsed.broker} is defined`,
+      );
     }
     return bindTrigger(parsed, def.delivery);
   });
   const pingSources = sorted.pingSources.map(compilePingSource);
-  const services = sorted.services.filter((service) => typeof service.metadata.annotations?.[ENTRY_ANNOTATION] === "string");
+  const services = sorted.services.filter(
+    (service) => typeof service.metadata.annotations?.[ENTRY_ANNOTATION] === "string",
+  );
   const skippedServices = sorted.services.filter((service) => !services.includes(service)).map(describeObject);
   for (const skipped of skippedServices) log.warn({ service: skipped }, `not run: no ${ENTRY_ANNOTATION} annotation`);
   const router = new PathRouter(services.flatMap((service) => routesFor(service, namespaceOf(service))));
@@ -213,7 +227,10 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
         sink: sink ? { url: rewrite(sink.url), ceOverrides: sink.ceOverrides } : undefined,
       });
       if (built.missing.length > 0) {
-        log.warn({ service: describeObject(service), missing: built.missing }, "secret values not found (set them in the environment)");
+        log.warn(
+          { service: describeObject(service), missing: built.missing },
+          "secret values not found (set them in the environment)",
+        );
       }
       if (options.redisUrl && built.env[MEMORY_BACKEND_ENV] !== undefined) {
         built.env[MEMORY_BACKEND_ENV] = "redis";
@@ -298,7 +315,9 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
         const started = Date.now();
         await pings.stop(drainMs);
         ingress.stopAccepting();
-        await Promise.all([...brokers.values()].map((broker) => broker.drain(Math.max(0, drainMs - (Date.now() - started)))));
+        await Promise.all(
+          [...brokers.values()].map((broker) => broker.drain(Math.max(0, drainMs - (Date.now() - started)))),
+        );
         await Promise.allSettled([...mounted.values()].map((fn) => fn.close()));
         server.closeAllConnections();
         await closed;
@@ -316,7 +335,8 @@ function readBroker(object: KnativeObject): BrokerDef {
   if (object.spec === undefined || object.spec === null) return def;
   if (!isRecord(object.spec)) throw new ObjectError(id, "spec", "broker-spec", "must be an object");
   for (const key of Object.keys(object.spec)) {
-    if (key !== "config" && key !== "delivery") throw new ObjectError(id, `spec.${key}`, "unknown-field", "not a Broker spec field");
+    if (key !== "config" && key !== "delivery")
+      throw new ObjectError(id, `spec.${key}`, "unknown-field", "not a Broker spec field");
   }
   if (object.spec.delivery !== undefined && object.spec.delivery !== null) {
     def.delivery = readDeliverySpec(object.spec.delivery, namespace, id, "spec.delivery");
@@ -328,7 +348,8 @@ function readConfigMaps(objects: KnativeObject[]): Map<string, Record<string, st
   const out = new Map<string, Record<string, string>>();
   for (const object of objects) {
     const data: Record<string, string> = {};
-    if (isRecord(object.data)) for (const [key, value] of Object.entries(object.data)) if (typeof value === "string") data[key] = value;
+    if (isRecord(object.data))
+      for (const [key, value] of Object.entries(object.data)) if (typeof value === "string") data[key] = value;
     out.set(`${namespaceOf(object)}/${object.metadata.name}`, data);
   }
   return out;
@@ -343,7 +364,8 @@ function sinkBindingResolver(bindings: KnativeObject[], brokers: BrokerDef[]) {
     const id = describeObject(binding);
     const namespace = namespaceOf(binding);
     const spec = binding.spec;
-    if (!isRecord(spec) || !isRecord(spec.subject)) throw new ObjectError(id, "spec.subject", "required", "a SinkBinding needs a subject");
+    if (!isRecord(spec) || !isRecord(spec.subject))
+      throw new ObjectError(id, "spec.subject", "required", "a SinkBinding needs a subject");
     const sink = resolveDestination(spec.sink, namespace, id, "spec.sink");
     let ceOverrides: string | undefined;
     if (isRecord(spec.ceOverrides)) ceOverrides = JSON.stringify({ extensions: spec.ceOverrides.extensions ?? {} });
@@ -357,8 +379,10 @@ function sinkBindingResolver(bindings: KnativeObject[], brokers: BrokerDef[]) {
       if ((typeof subject.namespace === "string" ? subject.namespace : binding.namespace) !== namespace) continue;
       if (subject.kind !== "Service" || subject.apiVersion !== "serving.knative.dev/v1") continue;
       const byName = typeof subject.name === "string" && subject.name === service.metadata.name;
-      const selector = isRecord(subject.selector) && isRecord(subject.selector.matchLabels) ? subject.selector.matchLabels : undefined;
-      const bySelector = selector !== undefined && Object.entries(selector).every(([key, value]) => labels[key] === value);
+      const selector =
+        isRecord(subject.selector) && isRecord(subject.selector.matchLabels) ? subject.selector.matchLabels : undefined;
+      const bySelector =
+        selector !== undefined && Object.entries(selector).every(([key, value]) => labels[key] === value);
       if (byName || bySelector) return { url: binding.sink, ceOverrides: binding.ceOverrides };
     }
     const local = brokers.filter((broker) => broker.namespace === namespace);
@@ -373,7 +397,8 @@ function clusterUrlRewriter(devUrl: string, mounted: ReadonlySet<string>): (valu
     value.replace(pattern, (match) => {
       const target = classifyUrl(new URL(match));
       if (target.kind === "broker-ingress") return devUrl;
-      if (target.kind === "service" && mounted.has(`${target.namespace}/${target.name}`)) return `${devUrl}/functions/${target.name}`;
+      if (target.kind === "service" && mounted.has(`${target.namespace}/${target.name}`))
+        return `${devUrl}/functions/${target.name}`;
       return match;
     });
 }

@@ -1,6 +1,6 @@
 import { type CloudEvent, withAttributes } from "../cloudevent/event.ts";
 import type { DeliveryPolicy } from "../delivery/delivery-policy.ts";
-import { type ReplyVerdict, deliverWithRetries } from "../delivery/retry-loop.ts";
+import { deliverWithRetries, type ReplyVerdict } from "../delivery/retry-loop.ts";
 import type { Transport } from "../delivery/transport.ts";
 import { type BrokerCounters, emptyCounters } from "./counters.ts";
 import { type Log, silentLog } from "./log.ts";
@@ -153,15 +153,25 @@ export class EmbeddedBroker {
           counters.retried++;
         },
       });
-      const fields = { trigger: `${trigger.namespace}/${trigger.name}`, id: event.attributes.id, type: event.attributes.type };
+      const fields = {
+        trigger: `${trigger.namespace}/${trigger.name}`,
+        id: event.attributes.id,
+        type: event.attributes.type,
+      };
       if (outcome.kind === "delivered") {
         counters.delivered++;
       } else if (outcome.kind === "dead-lettered") {
         counters.deadLettered++;
-        this.log.warn({ ...fields, attempts: outcome.attempts, reason: outcome.reason }, "delivery failed, event sent to the dead-letter sink");
+        this.log.warn(
+          { ...fields, attempts: outcome.attempts, reason: outcome.reason },
+          "delivery failed, event sent to the dead-letter sink",
+        );
       } else {
         counters.dropped++;
-        this.log.warn({ ...fields, attempts: outcome.attempts, reason: outcome.reason }, "delivery failed, event dropped");
+        this.log.warn(
+          { ...fields, attempts: outcome.attempts, reason: outcome.reason },
+          "delivery failed, event dropped",
+        );
       }
     } catch (error) {
       counters.dropped++;
@@ -211,7 +221,10 @@ export class EmbeddedBroker {
     clearTimeout(timer);
     this.closed = true;
     if (first === "deadline") {
-      this.log.warn({ broker: `${this.namespace}/${this.name}`, pending: this.pendingDeliveries }, "shutdown deadline reached, aborting deliveries");
+      this.log.warn(
+        { broker: `${this.namespace}/${this.name}`, pending: this.pendingDeliveries },
+        "shutdown deadline reached, aborting deliveries",
+      );
       this.abort.abort();
       await this.idle();
     }

@@ -9,7 +9,15 @@ import { isRecord, ObjectError } from "./objects.ts";
  * a positive timeout, a resolvable dead-letter sink. `retryAfterMax` is accepted and, like Knative without the
  * delivery-retryafter feature flag, not acted on.
  */
-const FIELDS = new Set(["retry", "backoffPolicy", "backoffDelay", "timeout", "deadLetterSink", "format", "retryAfterMax"]);
+const FIELDS = new Set([
+  "retry",
+  "backoffPolicy",
+  "backoffDelay",
+  "timeout",
+  "deadLetterSink",
+  "format",
+  "retryAfterMax",
+]);
 
 export function readDeliverySpec(spec: unknown, namespace: string, object: string, path: string): DeliveryPolicy {
   if (!isRecord(spec)) throw new ObjectError(object, path, "delivery", "must be an object");
@@ -25,7 +33,12 @@ export function readDeliverySpec(spec: unknown, namespace: string, object: strin
   }
   if (spec.backoffPolicy !== undefined) {
     if (spec.backoffPolicy !== "linear" && spec.backoffPolicy !== "exponential") {
-      throw new ObjectError(object, `${path}.backoffPolicy`, "delivery-backoff-policy", 'must be "linear" or "exponential"');
+      throw new ObjectError(
+        object,
+        `${path}.backoffPolicy`,
+        "delivery-backoff-policy",
+        'must be "linear" or "exponential"',
+      );
     }
     policy.backoffPolicy = spec.backoffPolicy;
   }
@@ -53,9 +66,20 @@ export function readDeliverySpec(spec: unknown, namespace: string, object: strin
 
 function duration(value: unknown, object: string, path: string, positive: boolean): number {
   const parsed = typeof value === "string" ? parseIsoDuration(value) : undefined;
-  if (!parsed) throw new ObjectError(object, path, "delivery-duration", `${JSON.stringify(value)} is not an ISO-8601 duration such as PT0.2S`);
+  if (!parsed)
+    throw new ObjectError(
+      object,
+      path,
+      "delivery-duration",
+      `${JSON.stringify(value)} is not an ISO-8601 duration such as PT0.2S`,
+    );
   if (parsed.ms < 0 || (positive && parsed.ms === 0)) {
-    throw new ObjectError(object, path, "delivery-duration", positive ? "must be greater than zero" : "must not be negative");
+    throw new ObjectError(
+      object,
+      path,
+      "delivery-duration",
+      positive ? "must be greater than zero" : "must not be negative",
+    );
   }
   return parsed.ms;
 }
@@ -64,6 +88,9 @@ function duration(value: unknown, object: string, path: string, positive: boolea
  * The delivery that applies to a Trigger: its own `delivery`, when set at all, replaces the Broker's wholesale
  * (its dead-letter sink wins); else the Broker's; else Knative's broker default.
  */
-export function effectiveDelivery(trigger: DeliveryPolicy | undefined, broker: DeliveryPolicy | undefined): DeliveryPolicy {
+export function effectiveDelivery(
+  trigger: DeliveryPolicy | undefined,
+  broker: DeliveryPolicy | undefined,
+): DeliveryPolicy {
   return trigger ?? broker ?? BROKER_DEFAULT_DELIVERY;
 }

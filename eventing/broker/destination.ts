@@ -30,14 +30,20 @@ const ADDRESSABLE: RefKind[] = [
 export function resolveDestination(value: unknown, namespace: string, object: string, path: string): string {
   if (!isRecord(value)) throw new ObjectError(object, path, "destination", "must be an object with ref and/or uri");
   const { ref, uri } = value;
-  if (ref === undefined && uri === undefined) throw new ObjectError(object, path, "destination", "expected at least one of ref, uri");
+  if (ref === undefined && uri === undefined)
+    throw new ObjectError(object, path, "destination", "expected at least one of ref, uri");
   if (uri !== undefined && (typeof uri !== "string" || uri === "")) {
     throw new ObjectError(object, `${path}.uri`, "destination-uri", "must be a non-empty string");
   }
   if (ref === undefined) {
     const url = parseUrl(uri as string);
-    if (!url || !url.host || (url.protocol !== "http:" && url.protocol !== "https:")) {
-      throw new ObjectError(object, `${path}.uri`, "destination-uri", `${JSON.stringify(uri)} must be an absolute http(s) URL when no ref is given`);
+    if (!url?.host || (url.protocol !== "http:" && url.protocol !== "https:")) {
+      throw new ObjectError(
+        object,
+        `${path}.uri`,
+        "destination-uri",
+        `${JSON.stringify(uri)} must be an absolute http(s) URL when no ref is given`,
+      );
     }
     return url.href;
   }
@@ -52,8 +58,10 @@ export function resolveDestination(value: unknown, namespace: string, object: st
 function resolveRef(ref: unknown, namespace: string, object: string, path: string): string {
   if (!isRecord(ref)) throw new ObjectError(object, path, "destination-ref", "must be an object");
   const { apiVersion, kind, name } = ref;
-  if (typeof kind !== "string" || kind === "") throw new ObjectError(object, `${path}.kind`, "destination-ref", "required");
-  if (typeof name !== "string" || name === "") throw new ObjectError(object, `${path}.name`, "destination-ref", "required");
+  if (typeof kind !== "string" || kind === "")
+    throw new ObjectError(object, `${path}.kind`, "destination-ref", "required");
+  if (typeof name !== "string" || name === "")
+    throw new ObjectError(object, `${path}.name`, "destination-ref", "required");
   if (typeof apiVersion !== "string" || apiVersion === "") {
     throw new ObjectError(object, `${path}.apiVersion`, "destination-ref", "required");
   }

@@ -1,6 +1,6 @@
 import { DEFAULT_MAX_BODY_BYTES } from "../cloudevent/body.ts";
 import { CloudEventError } from "../cloudevent/errors.ts";
-import { detectMode, decodeMessage, type HeaderReader } from "../cloudevent/http-codec.ts";
+import { decodeMessage, detectMode, type HeaderReader } from "../cloudevent/http-codec.ts";
 import { printable } from "../cloudevent/validate.ts";
 import { passThroughHeaders } from "../delivery/pass-through-headers.ts";
 import type { EmbeddedBroker } from "./broker.ts";
@@ -43,7 +43,11 @@ export function createIngress(lookup: BrokerLookup, options: IngressOptions = {}
   async function handle(request: IngressRequest): Promise<IngressResponse> {
     if (request.method === "OPTIONS") {
       request.discardBody();
-      return { status: 200, headers: { ...ALLOW, "webhook-allowed-origin": "*", "webhook-allowed-rate": "*" }, body: "" };
+      return {
+        status: 200,
+        headers: { ...ALLOW, "webhook-allowed-origin": "*", "webhook-allowed-rate": "*" },
+        body: "",
+      };
     }
     if (request.method !== "POST") {
       request.discardBody();
@@ -73,7 +77,10 @@ export function createIngress(lookup: BrokerLookup, options: IngressOptions = {}
       const mode = detectMode(request.headers);
       if (mode === undefined) {
         request.discardBody();
-        return error(400, "not a CloudEvent: no ce-specversion header and Content-Type is not application/cloudevents+json");
+        return error(
+          400,
+          "not a CloudEvent: no ce-specversion header and Content-Type is not application/cloudevents+json",
+        );
       }
       if (mode === "batch") {
         request.discardBody();

@@ -30,7 +30,10 @@ export async function serveIngressOnNode(ingress: Ingress, req: IncomingMessage,
 
 export function writeNodeResponse(res: ServerResponse, response: IngressResponse): void {
   if (res.headersSent || res.destroyed) return;
-  const headers: Record<string, string | number> = { ...response.headers, "content-length": Buffer.byteLength(response.body) };
+  const headers: Record<string, string | number> = {
+    ...response.headers,
+    "content-length": Buffer.byteLength(response.body),
+  };
   res.writeHead(response.status, headers);
   res.end(response.body);
 }

@@ -33,7 +33,8 @@ export function parseTrigger(object: KnativeObject): ParsedTrigger {
   if (typeof spec.broker !== "string" || spec.broker === "") {
     throw new ObjectError(name, "spec.broker", "required", "names the Broker the Trigger subscribes to");
   }
-  if (spec.subscriber === undefined) throw new ObjectError(name, "spec.subscriber", "required", "a Trigger needs a subscriber");
+  if (spec.subscriber === undefined)
+    throw new ObjectError(name, "spec.subscriber", "required", "a Trigger needs a subscriber");
   let filter: EventFilter;
   try {
     filter = compileTriggerFilter({ filter: spec.filter as never, filters: spec.filters });

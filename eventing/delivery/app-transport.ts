@@ -1,6 +1,12 @@
 import { readBodyLimited } from "../cloudevent/body.ts";
 import { CloudEventError } from "../cloudevent/errors.ts";
-import { EMPTY_BODY, type Transport, TransportError, type TransportRequest, type TransportResponse } from "./transport.ts";
+import {
+  EMPTY_BODY,
+  type Transport,
+  TransportError,
+  type TransportRequest,
+  type TransportResponse,
+} from "./transport.ts";
 
 /** Anything with a Web-standard fetch handler: a FunctionApp, a hono app, the dev server's own router. */
 export interface FetchHandler {
@@ -32,7 +38,11 @@ export function createAppTransport(resolve: (url: string) => FetchHandler | unde
         response = await app.fetch(request);
       } catch (error) {
         // An app that throws is a server error, as a real server would answer it.
-        return { status: 500, headers: new Headers(), body: new TextEncoder().encode(error instanceof Error ? error.message : "internal error") };
+        return {
+          status: 500,
+          headers: new Headers(),
+          body: new TextEncoder().encode(error instanceof Error ? error.message : "internal error"),
+        };
       }
       try {
         const body = response.body ? await readBodyLimited(response, req.maxResponseBytes) : EMPTY_BODY;

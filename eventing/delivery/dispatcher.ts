@@ -1,5 +1,5 @@
 import type { CloudEvent } from "../cloudevent/event.ts";
-import { type EventMode, decodeMessageIfAny, encodeEvent } from "../cloudevent/http-codec.ts";
+import { decodeMessageIfAny, type EventMode, encodeEvent } from "../cloudevent/http-codec.ts";
 import { passThroughHeaders } from "./pass-through-headers.ts";
 import { isRetryableStatus } from "./retry-policy.ts";
 import { type Transport, TransportError } from "./transport.ts";
@@ -55,7 +55,8 @@ export async function attemptDelivery(
       maxResponseBytes: options.maxResponseBytes,
     });
   } catch (error) {
-    const reason = error instanceof TransportError ? error.message : error instanceof Error ? error.message : String(error);
+    const reason =
+      error instanceof TransportError ? error.message : error instanceof Error ? error.message : String(error);
     // Knative records a failed dispatch as "dispatch error: ..." with no status; it is always worth a retry.
     return { ok: false, status: undefined, retryable: true, body: utf8.encode(`dispatch error: ${reason}`), reason };
   }

@@ -1,7 +1,13 @@
-import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from "node:http";
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { nodeHeaderReader } from "../cloudevent/node-headers.ts";
-import { EMPTY_BODY, type Transport, TransportError, type TransportRequest, type TransportResponse } from "./transport.ts";
+import {
+  EMPTY_BODY,
+  type Transport,
+  TransportError,
+  type TransportRequest,
+  type TransportResponse,
+} from "./transport.ts";
 
 export interface HttpTransportOptions {
   /** Sockets kept per origin; Knative's broker filter keeps 100 idle connections per host. */
@@ -90,7 +96,10 @@ export function createHttpTransport(options: HttpTransportOptions = {}): HttpTra
         req.signal?.removeEventListener("abort", onAbort);
       };
       if (req.timeoutMs !== undefined && req.timeoutMs > 0) {
-        timer = setTimeout(() => fail(new TransportError("timeout", `no complete response within ${req.timeoutMs} ms`)), req.timeoutMs);
+        timer = setTimeout(
+          () => fail(new TransportError("timeout", `no complete response within ${req.timeoutMs} ms`)),
+          req.timeoutMs,
+        );
       }
       req.signal?.addEventListener("abort", onAbort, { once: true });
       outgoing.on("error", (error) => fail(new TransportError("network", error.message)));

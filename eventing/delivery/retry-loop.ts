@@ -12,7 +12,9 @@ import type { Transport } from "./transport.ts";
  */
 
 /** What the broker says about a reply it was handed; a refused reply fails the delivery that produced it. */
-export type ReplyVerdict = { accepted: true } | { accepted: false; status: number; retryable: boolean; reason: string; destination: string };
+export type ReplyVerdict =
+  | { accepted: true }
+  | { accepted: false; status: number; retryable: boolean; reason: string; destination: string };
 
 export interface DeliveryContext {
   /** Headers for the subscriber (`Prefer: reply` included); the dead-letter sink gets `deadLetterHeaders`. */
@@ -42,14 +44,33 @@ export async function deliverWithRetries(
   policy: DeliveryPolicy,
   context: DeliveryContext,
 ): Promise<DeliveryOutcome> {
-  const run = await withRetries(transport, url, event, policy, context.headers, context, context.onRetry, context.onReply);
+  const run = await withRetries(
+    transport,
+    url,
+    event,
+    policy,
+    context.headers,
+    context,
+    context.onRetry,
+    context.onReply,
+  );
   if (run.result.ok) return { kind: "delivered", attempts: run.attempts, status: run.result.status };
   const failure = run.result;
-  if (run.aborted) return { kind: "dropped", attempts: run.attempts, status: failure.status, reason: `aborted: ${failure.reason}` };
+  if (run.aborted)
+    return { kind: "dropped", attempts: run.attempts, status: failure.status, reason: `aborted: ${failure.reason}` };
   if (!policy.deadLetterSink) {
-    return { kind: "dropped", attempts: run.attempts, status: failure.status, reason: `${failure.reason} (no dead-letter sink)` };
+    return {
+      kind: "dropped",
+      attempts: run.attempts,
+      status: failure.status,
+      reason: `${failure.reason} (no dead-letter sink)`,
+    };
   }
-  const deadLettered = withErrorExtensions(event, { destination: run.destination, status: failure.status, body: failure.body });
+  const deadLettered = withErrorExtensions(event, {
+    destination: run.destination,
+    status: failure.status,
+    body: failure.body,
+  });
   const dls = await withRetries(
     transport,
     policy.deadLetterSink,
@@ -60,7 +81,8 @@ export async function deliverWithRetries(
     context.onDeadLetterRetry,
     undefined,
   );
-  if (dls.result.ok) return { kind: "dead-lettered", attempts: run.attempts, status: failure.status, reason: failure.reason };
+  if (dls.result.ok)
+    return { kind: "dead-lettered", attempts: run.attempts, status: failure.status, reason: failure.reason };
   return {
     kind: "dropped",
     attempts: run.attempts,
@@ -117,7 +139,8 @@ async function withRetries(
     if (context.signal?.aborted) return { result, attempts, aborted: true, destination };
     if (!result.retryable || attempts > policy.retry) return { result, attempts, aborted: false, destination };
     const wait = backoffDelayMs(policy.backoffPolicy, policy.backoffDelayMs, attempts);
-    if (wait > 0 && !(await (context.sleep ?? sleep)(wait, context.signal))) return { result, attempts, aborted: true, destination };
+    if (wait > 0 && !(await (context.sleep ?? sleep)(wait, context.signal)))
+      return { result, attempts, aborted: true, destination };
     onRetry?.(attempts + 1, result);
   }
 }

@@ -26,14 +26,22 @@ export function compileFilter(value: unknown, path: string): EventFilter {
   const record = value as Record<string, unknown>;
   for (const key of Object.keys(record)) {
     if (!(DIALECTS as readonly string[]).includes(key)) {
-      throw new FilterError(path, "filter-dialect", `unknown dialect ${JSON.stringify(key)} (expected one of ${DIALECTS.join(", ")})`);
+      throw new FilterError(
+        path,
+        "filter-dialect",
+        `unknown dialect ${JSON.stringify(key)} (expected one of ${DIALECTS.join(", ")})`,
+      );
     }
   }
   // Knative counts a dialect as set only when it is non-empty (an empty map, list or expression is "not set"), and
   // a filter with none set is no filter at all: materializeSubscriptionsAPIFilter returns nil and it passes.
   const keys = DIALECTS.filter((dialect) => isSet(dialect, record[dialect]));
   if (keys.length > 1) {
-    throw new FilterError(path, "filter-one-dialect", `a filter must use exactly one dialect, found ${keys.join(" and ")}`);
+    throw new FilterError(
+      path,
+      "filter-one-dialect",
+      `a filter must use exactly one dialect, found ${keys.join(" and ")}`,
+    );
   }
   if (keys.length === 0) return matchAll;
   const dialect = keys[0] as Dialect;
@@ -95,7 +103,8 @@ function stringMatch(body: unknown, path: string, test: (actual: string, expecte
 
 /** A CESQL expression is parsed at load; an evaluation error (or a non-boolean result) counts as "does not match". */
 function cesqlFilter(body: unknown, path: string): EventFilter {
-  if (typeof body !== "string") throw new FilterError(path, "cesql-expression", "must be a string holding a CESQL expression");
+  if (typeof body !== "string")
+    throw new FilterError(path, "cesql-expression", "must be a string holding a CESQL expression");
   let compiled: ReturnType<typeof compileCesql>;
   try {
     compiled = compileCesql(body);

@@ -18,7 +18,8 @@ export function compileTriggerFilter(spec: TriggerFilterSpec): EventFilter {
     throw new FilterError("spec.filter", "filter-object", "must be an object with an attributes map");
   }
   for (const key of Object.keys(filter ?? {})) {
-    if (key !== "attributes") throw new FilterError("spec.filter", "filter-field", `unknown field ${JSON.stringify(key)}`);
+    if (key !== "attributes")
+      throw new FilterError("spec.filter", "filter-field", `unknown field ${JSON.stringify(key)}`);
   }
   const attributes = compileAttributesFilter(filter?.attributes);
   const filters = compileSubscriptionsApiFilters(spec.filters);

@@ -32,7 +32,11 @@ export function readAttributeMap(value: unknown, path: string): Array<[string, s
   const entries: Array<[string, string]> = [];
   for (const [name, expected] of Object.entries(value)) {
     if (!FILTER_ATTRIBUTE_NAME.test(name)) {
-      throw new FilterError(path, "filter-attribute-name", `invalid attribute name ${JSON.stringify(name)}: must match ^[a-z][a-z0-9]*$`);
+      throw new FilterError(
+        path,
+        "filter-attribute-name",
+        `invalid attribute name ${JSON.stringify(name)}: must match ^[a-z][a-z0-9]*$`,
+      );
     }
     if (typeof expected !== "string") {
       throw new FilterError(`${path}.${name}`, "filter-value", "must be a string");

@@ -67,11 +67,13 @@ export function compilePingSource(object: KnativeObject): CompiledPingSource {
 
 function readData(spec: Record<string, unknown>, contentType: string | undefined, id: string): Uint8Array | undefined {
   const { data, dataBase64 } = spec;
-  if (data !== undefined && typeof data !== "string") throw new ObjectError(id, "spec.data", "ping-data", "must be a string");
+  if (data !== undefined && typeof data !== "string")
+    throw new ObjectError(id, "spec.data", "ping-data", "must be a string");
   if (dataBase64 !== undefined && typeof dataBase64 !== "string") {
     throw new ObjectError(id, "spec.dataBase64", "ping-data", "must be a string");
   }
-  if (data && dataBase64) throw new ObjectError(id, "spec", "ping-data-one-of", "expected exactly one of data, dataBase64, not both");
+  if (data && dataBase64)
+    throw new ObjectError(id, "spec", "ping-data-one-of", "expected exactly one of data, dataBase64, not both");
   let bytes: Uint8Array | undefined;
   let field = "spec.data";
   if (dataBase64) {
@@ -81,14 +83,20 @@ function readData(spec: Record<string, unknown>, contentType: string | undefined
   } else if (data) {
     bytes = new TextEncoder().encode(data);
   }
-  if (bytes !== undefined && contentType?.split(";", 1)[0]!.trim().toLowerCase() === "application/json") {
+  if (bytes !== undefined && (contentType ?? "").split(";", 1)[0]!.trim().toLowerCase() === "application/json") {
     let parsed: unknown;
     try {
       parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
     } catch {
       parsed = undefined;
     }
-    if (!isRecord(parsed)) throw new ObjectError(id, field, "ping-data-json", "with contentType application/json the data must be a JSON object");
+    if (!isRecord(parsed))
+      throw new ObjectError(
+        id,
+        field,
+        "ping-data-json",
+        "with contentType application/json the data must be a JSON object",
+      );
   }
   return bytes;
 }
@@ -101,9 +109,15 @@ function readExtensions(overrides: unknown, id: string): Record<string, string> 
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(extensions)) {
     if (!ATTRIBUTE_NAME.test(name)) {
-      throw new ObjectError(id, `spec.ceOverrides.extensions.${name}`, "ce-overrides", "extension names must match [a-z0-9]+");
+      throw new ObjectError(
+        id,
+        `spec.ceOverrides.extensions.${name}`,
+        "ce-overrides",
+        "extension names must match [a-z0-9]+",
+      );
     }
-    if (typeof value !== "string") throw new ObjectError(id, `spec.ceOverrides.extensions.${name}`, "ce-overrides", "must be a string");
+    if (typeof value !== "string")
+      throw new ObjectError(id, `spec.ceOverrides.extensions.${name}`, "ce-overrides", "must be a string");
     out[name] = value;
   }
   return out;

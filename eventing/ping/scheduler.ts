@@ -64,7 +64,11 @@ export class PingScheduler {
   nextRun(namespace: string, name: string): Date | undefined {
     const source = this.sources.get(key(namespace, name));
     if (!source) return undefined;
-    const job = new Cron(source.schedule.pattern, { ...source.schedule.options, timezone: source.schedule.timezone ?? "UTC", paused: true });
+    const job = new Cron(source.schedule.pattern, {
+      ...source.schedule.options,
+      timezone: source.schedule.timezone ?? "UTC",
+      paused: true,
+    });
     const next = job.nextRun() ?? undefined;
     job.stop();
     return next;

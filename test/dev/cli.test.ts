@@ -10,7 +10,11 @@ const ROOT = new URL("../..", import.meta.url).pathname;
 const CLI = join(ROOT, "cli/knclaw.ts");
 
 function knclaw(args: string[]): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, PORT: "" }, stdio: ["ignore", "pipe", "pipe"] });
+  return spawn(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 }
 
 function collect(child: ChildProcess) {
@@ -87,7 +91,16 @@ describe("knclaw dev / knclaw send (CLI)", () => {
       await gate;
       return { status: 200 };
     });
-    const child = knclaw(["dev", "--no-config", "--manifests", manifests(sub.url), "--port", "0", "--log-level", "warn"]);
+    const child = knclaw([
+      "dev",
+      "--no-config",
+      "--manifests",
+      manifests(sub.url),
+      "--port",
+      "0",
+      "--log-level",
+      "warn",
+    ]);
     cleanup.push(() => {
       if (child.exitCode === null) child.kill("SIGKILL");
     });

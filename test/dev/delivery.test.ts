@@ -1,6 +1,14 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { DevRuntime } from "../../cli/dev/start-dev.ts";
-import { brokerWithTrigger, postBinary, type Reply, type Responder, type Subscriber, startSubscriber, startTestRuntime } from "./helpers.ts";
+import {
+  brokerWithTrigger,
+  postBinary,
+  type Reply,
+  type Responder,
+  type Subscriber,
+  startSubscriber,
+  startTestRuntime,
+} from "./helpers.ts";
 
 /** KNATIVE-SEMANTICS.md "Delivery", over HTTP: Trigger -> test server, dead-letter sink -> test server. */
 describe("delivery", () => {
@@ -21,14 +29,19 @@ describe("delivery", () => {
     return runtime;
   }
 
-  const statuses = (...list: number[]): Responder => (_request, index) => ({ status: list[Math.min(index, list.length - 1)]! });
+  const statuses =
+    (...list: number[]): Responder =>
+    (_request, index) => ({ status: list[Math.min(index, list.length - 1)]! });
 
   /** A Trigger whose own delivery has the given fields, and a dead-letter sink server. */
   async function withDeliveryAndDls(delivery: string, responder: Responder, dlsResponder?: Responder) {
     const sub = await subscriberWith(responder);
     const dls = await subscriberWith(dlsResponder);
     const runtime = await runtimeWith(
-      brokerWithTrigger(sub.url, `  delivery:\n    deadLetterSink: { uri: "${dls.url}/dls" }\n${delivery.replace(/^/gm, "    ")}`),
+      brokerWithTrigger(
+        sub.url,
+        `  delivery:\n    deadLetterSink: { uri: "${dls.url}/dls" }\n${delivery.replace(/^/gm, "    ")}`,
+      ),
     );
     return { sub, dls, runtime, ingress: `${runtime.url}/test/default` };
   }
@@ -52,7 +65,12 @@ describe("delivery", () => {
     expect(String(got.headers["content-type"])).toMatch(/^application\/cloudevents\+json/);
     expect(got.headers["ce-id"]).toBeUndefined();
     const event = JSON.parse(got.body.toString()) as Record<string, unknown>;
-    expect(event).toMatchObject({ id: "json-format", specversion: "1.0", datacontenttype: "application/json", data: { a: 1 } });
+    expect(event).toMatchObject({
+      id: "json-format",
+      specversion: "1.0",
+      datacontenttype: "application/json",
+      data: { a: 1 },
+    });
   });
 
   it("carries Prefer: reply and Kn-Namespace", async () => {
@@ -101,7 +119,10 @@ describe("delivery", () => {
   });
 
   it("exponential backoff waits d, 2d, 4d before retries 1, 2, 3", async () => {
-    const { sub, dls, ingress } = await withDeliveryAndDls("retry: 3\nbackoffPolicy: exponential\nbackoffDelay: PT0.1S", statuses(503));
+    const { sub, dls, ingress } = await withDeliveryAndDls(
+      "retry: 3\nbackoffPolicy: exponential\nbackoffDelay: PT0.1S",
+      statuses(503),
+    );
     await postBinary(ingress, { id: "exp" });
     await dls.waitForEvent("exp");
     const gaps = sub.received.slice(1).map((r, i) => r.at - sub.received[i]!.at);
@@ -112,7 +133,10 @@ describe("delivery", () => {
   });
 
   it("linear backoff waits 0, d, 2d before retries 1, 2, 3", async () => {
-    const { sub, dls, ingress } = await withDeliveryAndDls("retry: 3\nbackoffPolicy: linear\nbackoffDelay: PT0.15S", statuses(503));
+    const { sub, dls, ingress } = await withDeliveryAndDls(
+      "retry: 3\nbackoffPolicy: linear\nbackoffDelay: PT0.15S",
+      statuses(503),
+    );
     await postBinary(ingress, { id: "lin" });
     await dls.waitForEvent("lin");
     const gaps = sub.received.slice(1).map((r, i) => r.at - sub.received[i]!.at);
@@ -135,10 +159,13 @@ describe("delivery", () => {
       release = resolve;
     });
     cleanup.push(async () => release?.());
-    const { sub, dls, runtime, ingress } = await withDeliveryAndDls("retry: 1\ntimeout: PT0.3S", async (_r, index): Promise<Reply> => {
-      if (index === 0) await hung;
-      return { status: 200 };
-    });
+    const { sub, dls, runtime, ingress } = await withDeliveryAndDls(
+      "retry: 1\ntimeout: PT0.3S",
+      async (_r, index): Promise<Reply> => {
+        if (index === 0) await hung;
+        return { status: 200 };
+      },
+    );
     await postBinary(ingress, { id: "timeout" });
     await sub.waitFor(2);
     await runtime.idle();
@@ -181,7 +208,11 @@ describe("delivery", () => {
     await postBinary(`${runtime.url}/test/default`, { id: "default-delivery" });
     await sub.waitFor(3);
     await runtime.idle();
-    expect(runtime.brokers[0]!.broker.getTriggers()[0]!.delivery).toMatchObject({ retry: 10, backoffPolicy: "exponential", backoffDelayMs: 200 });
+    expect(runtime.brokers[0]!.broker.getTriggers()[0]!.delivery).toMatchObject({
+      retry: 10,
+      backoffPolicy: "exponential",
+      backoffDelayMs: 200,
+    });
     expect(sub.received[1]!.at - sub.received[0]!.at).toBeGreaterThanOrEqual(199);
     expect(sub.received[2]!.at - sub.received[1]!.at).toBeGreaterThanOrEqual(399);
     expect(runtime.counters).toMatchObject({ delivered: 1, retried: 2 });
@@ -213,7 +244,9 @@ describe("delivery", () => {
     const deadUrl = closed.url;
     await closed.close();
     const dls = await subscriberWith();
-    const runtime = await runtimeWith(brokerWithTrigger(`${deadUrl}/gone`, `  delivery: { retry: 2, deadLetterSink: { uri: "${dls.url}" } }`));
+    const runtime = await runtimeWith(
+      brokerWithTrigger(`${deadUrl}/gone`, `  delivery: { retry: 2, deadLetterSink: { uri: "${dls.url}" } }`),
+    );
     await postBinary(`${runtime.url}/test/default`, { id: "conn-error" });
     const dead = await dls.waitForEvent("conn-error");
     await runtime.idle();
@@ -224,7 +257,11 @@ describe("delivery", () => {
   });
 
   it("a 2xx whose non-empty body is not a CloudEvent fails (502) and is retried", async () => {
-    const { sub, dls, runtime, ingress } = await withDeliveryAndDls("retry: 1", () => ({ status: 200, body: "thanks!", headers: { "content-type": "text/plain" } }));
+    const { sub, dls, runtime, ingress } = await withDeliveryAndDls("retry: 1", () => ({
+      status: 200,
+      body: "thanks!",
+      headers: { "content-type": "text/plain" },
+    }));
     await postBinary(ingress, { id: "bad-body" });
     const dead = await dls.waitForEvent("bad-body");
     await runtime.idle();

@@ -53,7 +53,21 @@ const EVENTS: Sent[] = [
   {
     id: "e1",
     attributes: { type: "order.created", source: "/shop", subject: "Abc", knclawinstance: "x", amount: "42" },
-    expected: ["attr-type", "attr-presence", "attr-and", "exact-subject", "exact-empty", "prefix", "all", "cesql", "filters-replace-filter", "items-anded", "no-filter", "dup", "dup"],
+    expected: [
+      "attr-type",
+      "attr-presence",
+      "attr-and",
+      "exact-subject",
+      "exact-empty",
+      "prefix",
+      "all",
+      "cesql",
+      "filters-replace-filter",
+      "items-anded",
+      "no-filter",
+      "dup",
+      "dup",
+    ],
   },
   {
     id: "e2",
@@ -65,7 +79,17 @@ const EVENTS: Sent[] = [
   {
     id: "e5",
     attributes: { type: "order.created", source: "/other", subject: "5", knclawinstance: "" },
-    expected: ["attr-type", "exact-empty", "prefix", "all", "cesql-error", "filters-replace-filter", "no-filter", "dup", "dup"],
+    expected: [
+      "attr-type",
+      "exact-empty",
+      "prefix",
+      "all",
+      "cesql-error",
+      "filters-replace-filter",
+      "no-filter",
+      "dup",
+      "dup",
+    ],
   },
 ];
 
@@ -148,8 +172,20 @@ describe("trigger filters", () => {
     const odd = '{ "b" :1,"a":  [1,2.50, "\\u00e9"] }';
     await postBinary(`${runtime.url}/test/strict`, { id: "data-json", type: "x", body: odd });
     const bytes = Uint8Array.from([0, 255, 254, 10, 13, 0x80, 0x7f]);
-    await postBinary(`${runtime.url}/test/strict`, { id: "data-bytes", type: "x", body: bytes, contentType: "application/octet-stream" });
-    await postStructured(`${runtime.url}/test/strict`, { specversion: "1.0", id: "data-b64", source: "/s", type: "x", datacontenttype: "application/octet-stream", data_base64: Buffer.from(bytes).toString("base64") });
+    await postBinary(`${runtime.url}/test/strict`, {
+      id: "data-bytes",
+      type: "x",
+      body: bytes,
+      contentType: "application/octet-stream",
+    });
+    await postStructured(`${runtime.url}/test/strict`, {
+      specversion: "1.0",
+      id: "data-b64",
+      source: "/s",
+      type: "x",
+      datacontenttype: "application/octet-stream",
+      data_base64: Buffer.from(bytes).toString("base64"),
+    });
     expect((await subscriber.waitForEvent("data-json")).body.toString("utf8")).toBe(odd);
     expect([...(await subscriber.waitForEvent("data-bytes")).body]).toEqual([...bytes]);
     expect([...(await subscriber.waitForEvent("data-b64")).body]).toEqual([...bytes]);

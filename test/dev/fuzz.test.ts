@@ -10,7 +10,13 @@ import { brokerWithTrigger, postBinary, type Subscriber, startSubscriber, startT
  */
 const agent = new Agent({ keepAlive: true, maxSockets: 4 });
 
-function send(url: string, method: string, path: string, headers: Record<string, string>, body: Uint8Array): Promise<number> {
+function send(
+  url: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: Uint8Array,
+): Promise<number> {
   const target = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request({ agent, hostname: target.hostname, port: target.port, method, path, headers }, (res) => {
@@ -22,13 +28,40 @@ function send(url: string, method: string, path: string, headers: Record<string,
   });
 }
 
-const latin1 = fc.integer({ min: 0x20, max: 0xff }).filter((c) => c !== 0x7f).map((c) => String.fromCharCode(c));
+const latin1 = fc
+  .integer({ min: 0x20, max: 0xff })
+  .filter((c) => c !== 0x7f)
+  .map((c) => String.fromCharCode(c));
 const headerValue = fc.oneof(
   fc.string({ unit: latin1, maxLength: 40 }),
-  fc.constantFrom("1.0", "0.3", "", "%", "%zz", "%C3%A9", "%FF", "a%20b", "/src", "urn:x", "2024-01-01T00:00:00Z", "255", "0"),
+  fc.constantFrom(
+    "1.0",
+    "0.3",
+    "",
+    "%",
+    "%zz",
+    "%C3%A9",
+    "%FF",
+    "a%20b",
+    "/src",
+    "urn:x",
+    "2024-01-01T00:00:00Z",
+    "255",
+    "0",
+  ),
 );
 const ceName = fc.oneof(
-  fc.constantFrom("specversion", "id", "source", "type", "time", "subject", "dataschema", "knativebrokerttl", "knativearrivaltime"),
+  fc.constantFrom(
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "time",
+    "subject",
+    "dataschema",
+    "knativebrokerttl",
+    "knativearrivaltime",
+  ),
   fc.stringMatching(/^[a-z0-9_]{1,12}$/),
 );
 const contentType = fc.oneof(
@@ -45,17 +78,25 @@ const contentType = fc.oneof(
   fc.string({ unit: latin1, maxLength: 20 }),
 );
 const jsonBody = fc
-  .record({
-    specversion: fc.oneof(fc.constant("1.0"), fc.constant("0.3"), fc.string()),
-    id: fc.oneof(fc.string(), fc.integer()),
-    source: fc.string(),
-    type: fc.string(),
-    data: fc.jsonValue(),
-    data_base64: fc.string(),
-    extra: fc.jsonValue(),
-  }, { requiredKeys: [] })
+  .record(
+    {
+      specversion: fc.oneof(fc.constant("1.0"), fc.constant("0.3"), fc.string()),
+      id: fc.oneof(fc.string(), fc.integer()),
+      source: fc.string(),
+      type: fc.string(),
+      data: fc.jsonValue(),
+      data_base64: fc.string(),
+      extra: fc.jsonValue(),
+    },
+    { requiredKeys: [] },
+  )
   .map((value) => new TextEncoder().encode(JSON.stringify(value)));
-const body = fc.oneof(fc.uint8Array({ maxLength: 512 }), jsonBody, fc.string().map((s) => new TextEncoder().encode(s)), fc.constant(new Uint8Array(0)));
+const body = fc.oneof(
+  fc.uint8Array({ maxLength: 512 }),
+  jsonBody,
+  fc.string().map((s) => new TextEncoder().encode(s)),
+  fc.constant(new Uint8Array(0)),
+);
 const path = fc.oneof(
   fc.constant("/test/default"),
   fc.constant("/test/default/"),
@@ -66,7 +107,9 @@ const path = fc.oneof(
 const nearlyValidCe = fc
   .tuple(
     fc.stringMatching(/^[A-Za-z0-9._-]{1,16}$/),
-    fc.dictionary(fc.stringMatching(/^[a-z0-9]{1,10}$/), fc.oneof(headerValue, fc.stringMatching(/^[!-~]{0,20}$/)), { maxKeys: 4 }),
+    fc.dictionary(fc.stringMatching(/^[a-z0-9]{1,10}$/), fc.oneof(headerValue, fc.stringMatching(/^[!-~]{0,20}$/)), {
+      maxKeys: 4,
+    }),
   )
   .map(([id, extensions]) => ({ ...extensions, specversion: "1.0", id, source: "/fuzz", type: "fuzz" }));
 const requestArb = fc.record({

@@ -1,8 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseAllDocuments } from "yaml";
-import type { KnativeObject } from "../../eventing/broker/objects.ts";
 import { type DevOptions, type DevRuntime, startDev } from "../../cli/dev/start-dev.ts";
+import type { KnativeObject } from "../../eventing/broker/objects.ts";
 
 /** A request a test subscriber received. */
 export interface Received {
@@ -40,6 +40,11 @@ export async function startSubscriber(responder: Responder = () => ({ status: 20
   const received: Received[] = [];
   const waiters: Array<{ count: number; resolve: (r: Received[]) => void }> = [];
   const matchers: Array<{ predicate: (r: Received) => boolean; resolve: (r: Received) => void }> = [];
+  const waitUntil = (predicate: (request: Received) => boolean): Promise<Received> => {
+    const found = received.find(predicate);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve) => matchers.push({ predicate, resolve }));
+  };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -85,14 +90,8 @@ export async function startSubscriber(responder: Responder = () => ({ status: 20
       if (received.length >= count) return Promise.resolve(received.slice(0, count));
       return new Promise((resolve) => waiters.push({ count, resolve }));
     },
-    waitUntil(predicate) {
-      const found = received.find(predicate);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve) => matchers.push({ predicate, resolve }));
-    },
-    waitForEvent(id) {
-      return this.waitUntil((r) => eventId(r) === id);
-    },
+    waitUntil,
+    waitForEvent: (id) => waitUntil((r) => eventId(r) === id),
     respond(next) {
       current = next;
     },
@@ -139,7 +138,14 @@ export function objectsFromYaml(text: string): KnativeObject[] {
 }
 
 export function startTestRuntime(yaml: string, options: Partial<DevOptions> = {}): Promise<DevRuntime> {
-  return startDev({ objects: objectsFromYaml(yaml), port: 0, schedulePings: false, env: {}, drainTimeoutMs: 5_000, ...options });
+  return startDev({
+    objects: objectsFromYaml(yaml),
+    port: 0,
+    schedulePings: false,
+    env: {},
+    drainTimeoutMs: 5_000,
+    ...options,
+  });
 }
 
 export interface BinaryEventInit {
@@ -168,7 +174,11 @@ export function postBinary(url: string, init: BinaryEventInit = {}): Promise<Res
   return fetch(url, { method: "POST", headers, body: init.body as RequestInit["body"] });
 }
 
-export function postStructured(url: string, event: Record<string, unknown>, contentType = "application/cloudevents+json"): Promise<Response> {
+export function postStructured(
+  url: string,
+  event: Record<string, unknown>,
+  contentType = "application/cloudevents+json",
+): Promise<Response> {
   return fetch(url, { method: "POST", headers: { "content-type": contentType }, body: JSON.stringify(event) });
 }
 

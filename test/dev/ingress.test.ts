@@ -1,10 +1,10 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DevRuntime } from "../../cli/dev/start-dev.ts";
 import type { EmbeddedBroker } from "../../eventing/broker/broker.ts";
 import { createIngress } from "../../eventing/broker/ingress.ts";
 import { serveIngressOnNode } from "../../eventing/broker/node-ingress.ts";
-import type { DevRuntime } from "../../cli/dev/start-dev.ts";
 import {
   brokerWithTrigger,
   postBinary,
@@ -86,7 +86,11 @@ describe("broker ingress", () => {
       "application/cloudevents+json; charset=utf-8",
     ].entries()) {
       const id = `structured-${index}`;
-      const response = await postStructured(ingress, { specversion: "1.0", id, source: "/s", type: "t", data: { n: index } }, type);
+      const response = await postStructured(
+        ingress,
+        { specversion: "1.0", id, source: "/s", type: "t", data: { n: index } },
+        type,
+      );
       expect(response.status, type).toBe(202);
       const got = await subscriber.waitForEvent(id);
       expect(JSON.parse(got.body.toString())).toEqual({ n: index });
@@ -94,7 +98,11 @@ describe("broker ingress", () => {
   });
 
   it("batch mode answers 400", async () => {
-    const response = await postStructured(ingress, [{ specversion: "1.0", id: "b", source: "/s", type: "t" }] as never, "application/cloudevents-batch+json");
+    const response = await postStructured(
+      ingress,
+      [{ specversion: "1.0", id: "b", source: "/s", type: "t" }] as never,
+      "application/cloudevents-batch+json",
+    );
     expect(response.status).toBe(400);
     expect(await response.text()).toContain("batch");
   });
@@ -125,7 +133,9 @@ describe("broker ingress", () => {
   });
 
   it("source must be a URI-reference", async () => {
-    expect((await postStructured(ingress, { specversion: "1.0", id: "s", source: "not a uri", type: "t" })).status).toBe(400);
+    expect(
+      (await postStructured(ingress, { specversion: "1.0", id: "s", source: "not a uri", type: "t" })).status,
+    ).toBe(400);
     expect((await postBinary(ingress, { id: "src-ok", source: "urn:knclaw:test" })).status).toBe(202);
   });
 
@@ -133,28 +143,47 @@ describe("broker ingress", () => {
     for (const time of ["yesterday", "2024-13-01T00:00:00Z", "2024-02-30T00:00:00Z", "2024-01-01 00:00:00"]) {
       expect((await postBinary(ingress, { extra: { time } })).status, time).toBe(400);
     }
-    expect((await postBinary(ingress, { id: "time-ok", extra: { time: "2024-02-29T23:59:59.123+02:00" } })).status).toBe(202);
+    expect(
+      (await postBinary(ingress, { id: "time-ok", extra: { time: "2024-02-29T23:59:59.123+02:00" } })).status,
+    ).toBe(202);
   });
 
   it("dataschema must be an absolute URI when present", async () => {
     expect((await postBinary(ingress, { extra: { dataschema: "/relative/schema" } })).status).toBe(400);
-    expect((await postBinary(ingress, { id: "schema-ok", extra: { dataschema: "https://example.com/s.json" } })).status).toBe(202);
+    expect(
+      (await postBinary(ingress, { id: "schema-ok", extra: { dataschema: "https://example.com/s.json" } })).status,
+    ).toBe(202);
   });
 
   it("subject must be non-empty when present", async () => {
-    expect((await postStructured(ingress, { specversion: "1.0", id: "s", source: "/s", type: "t", subject: "" })).status).toBe(400);
+    expect(
+      (await postStructured(ingress, { specversion: "1.0", id: "s", source: "/s", type: "t", subject: "" })).status,
+    ).toBe(400);
   });
 
   it("attribute names must be [a-z0-9]+", async () => {
     for (const name of ["Foo", "a-b", "a_b", "ünï"]) {
-      const response = await postStructured(ingress, { specversion: "1.0", id: "n", source: "/s", type: "t", [name]: "x" });
+      const response = await postStructured(ingress, {
+        specversion: "1.0",
+        id: "n",
+        source: "/s",
+        type: "t",
+        [name]: "x",
+      });
       expect(response.status, name).toBe(400);
     }
     expect((await postBinary(ingress, { headers: { "ce-foo_bar": "x" } })).status).toBe(400);
   });
 
   it("data and data_base64 are not both allowed in JSON", async () => {
-    const response = await postStructured(ingress, { specversion: "1.0", id: "d", source: "/s", type: "t", data: { a: 1 }, data_base64: "AA==" });
+    const response = await postStructured(ingress, {
+      specversion: "1.0",
+      id: "d",
+      source: "/s",
+      type: "t",
+      data: { a: 1 },
+      data_base64: "AA==",
+    });
     expect(response.status).toBe(400);
   });
 
@@ -185,7 +214,10 @@ describe("broker ingress", () => {
 
   it("the broker sets knativearrivaltime (RFC 3339, now) on every pass, replacing a sender's", async () => {
     const before = Date.now();
-    const response = await postBinary(ingress, { id: "arrival", extra: { knativearrivaltime: "2000-01-01T00:00:00Z" } });
+    const response = await postBinary(ingress, {
+      id: "arrival",
+      extra: { knativearrivaltime: "2000-01-01T00:00:00Z" },
+    });
     expect(response.status).toBe(202);
     const got = await subscriber.waitForEvent("arrival");
     const arrival = String(got.headers["ce-knativearrivaltime"]);
@@ -200,7 +232,13 @@ describe("broker ingress", () => {
     expect(response.status).toBe(413);
     const chunked = await fetch(ingress, {
       method: "POST",
-      headers: { "ce-specversion": "1.0", "ce-id": "c", "ce-source": "/s", "ce-type": "t", "content-type": "application/json" },
+      headers: {
+        "ce-specversion": "1.0",
+        "ce-id": "c",
+        "ce-source": "/s",
+        "ce-type": "t",
+        "content-type": "application/json",
+      },
       body: new ReadableStream({
         start(controller) {
           for (let i = 0; i < 80; i++) controller.enqueue(new TextEncoder().encode("x".repeat(1024)));
@@ -220,8 +258,12 @@ describe("broker ingress", () => {
     const other = await startTestRuntime(brokerWithTrigger(sub.url));
     try {
       const url = `${other.url}/test/default`;
-      expect((await postBinary(url, { body: "a".repeat(4 * 1024 * 1024), contentType: "text/plain" })).status).toBe(202);
-      expect((await postBinary(url, { body: "a".repeat(4 * 1024 * 1024 + 1), contentType: "text/plain" })).status).toBe(413);
+      expect((await postBinary(url, { body: "a".repeat(4 * 1024 * 1024), contentType: "text/plain" })).status).toBe(
+        202,
+      );
+      expect((await postBinary(url, { body: "a".repeat(4 * 1024 * 1024 + 1), contentType: "text/plain" })).status).toBe(
+        413,
+      );
     } finally {
       await other.shutdown();
       await sub.close();
@@ -231,7 +273,12 @@ describe("broker ingress", () => {
   it("TTL: absent -> 255, so a reply loop ends after 255 deliveries", async () => {
     const sub = await startSubscriber((request) => ({
       status: 200,
-      headers: { "ce-specversion": "1.0", "ce-id": `${request.headers["ce-id"]}-r`, "ce-source": "/loop", "ce-type": "loop" },
+      headers: {
+        "ce-specversion": "1.0",
+        "ce-id": `${request.headers["ce-id"]}-r`,
+        "ce-source": "/loop",
+        "ce-type": "loop",
+      },
     }));
     const loop = await startTestRuntime(brokerWithTrigger(sub.url, "  delivery: { retry: 0 }"));
     try {

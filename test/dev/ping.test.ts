@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { type DevRuntime, InvalidObjectsError } from "../../cli/dev/start-dev.ts";
 import type { DevOptions } from "../../cli/dev/start-dev.ts";
+import { type DevRuntime, InvalidObjectsError } from "../../cli/dev/start-dev.ts";
 import { type Responder, type Subscriber, startSubscriber, startTestRuntime } from "./helpers.ts";
 
 /** KNATIVE-SEMANTICS.md "PingSource", over HTTP: PingSource -> Broker -> Trigger -> test server. */
@@ -16,7 +16,11 @@ describe("PingSource", () => {
     return sub;
   }
 
-  function yaml(subscriber: string, pingSpec: string, sink = "{ ref: { apiVersion: eventing.knative.dev/v1, kind: Broker, name: default } }"): string {
+  function yaml(
+    subscriber: string,
+    pingSpec: string,
+    sink = "{ ref: { apiVersion: eventing.knative.dev/v1, kind: Broker, name: default } }",
+  ): string {
     return `apiVersion: eventing.knative.dev/v1
 kind: Broker
 metadata: { name: default, namespace: test }
@@ -82,7 +86,9 @@ ${pingSpec}`;
   it("dataBase64 is decoded and sent as bytes", async () => {
     const sub = await subscriberWith();
     const bytes = Buffer.from([0, 1, 2, 250, 251, 252]);
-    const runtime = await runtimeWith(yaml(sub.url, `  contentType: application/octet-stream\n  dataBase64: ${bytes.toString("base64")}`));
+    const runtime = await runtimeWith(
+      yaml(sub.url, `  contentType: application/octet-stream\n  dataBase64: ${bytes.toString("base64")}`),
+    );
     await runtime.pings.fire("test", "heartbeat");
     const [got] = await sub.waitFor(1);
     expect([...got!.body]).toEqual([...bytes]);

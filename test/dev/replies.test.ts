@@ -43,7 +43,11 @@ describe("replies", () => {
   it("a 2xx carrying a binary CloudEvent is a reply, ingested as a new arrival and routed by all Triggers", async () => {
     const replier = await subscriberWith((request) =>
       request.headers["ce-type"] === "question"
-        ? { status: 200, headers: replyHeaders("answer-1", "answer", { "x-request-id": "from-reply" }), body: '{"answer":42}' }
+        ? {
+            status: 200,
+            headers: replyHeaders("answer-1", "answer", { "x-request-id": "from-reply" }),
+            body: '{"answer":42}',
+          }
         : { status: 200 },
     );
     const answers = await subscriberWith();
@@ -93,9 +97,13 @@ describe("replies", () => {
 
   it("a reply is evaluated against every Trigger, including the one that produced it", async () => {
     const sub = await subscriberWith((request) =>
-      request.headers["ce-type"] === "step.1" ? { status: 200, headers: replyHeaders("step-2", "step.2") } : { status: 200 },
+      request.headers["ce-type"] === "step.1"
+        ? { status: 200, headers: replyHeaders("step-2", "step.2") }
+        : { status: 200 },
     );
-    const runtime = await runtimeWith(yaml([{ name: "steps", uri: sub.url, spec: '  filters: [ { prefix: { type: "step." } } ]' }]));
+    const runtime = await runtimeWith(
+      yaml([{ name: "steps", uri: sub.url, spec: '  filters: [ { prefix: { type: "step." } } ]' }]),
+    );
     await postBinary(`${runtime.url}/test/default`, { id: "step-1", type: "step.1" });
     await sub.waitForEvent("step-2");
     await runtime.idle();
@@ -103,10 +111,15 @@ describe("replies", () => {
   });
 
   it("TTL is carried into replies and decremented, so a reply loop ends; the refused reply fails the delivery (400, not retried)", async () => {
-    const looper = await subscriberWith((request) => ({ status: 200, headers: replyHeaders(`${request.headers["ce-id"]}+`, "loop") }));
+    const looper = await subscriberWith((request) => ({
+      status: 200,
+      headers: replyHeaders(`${request.headers["ce-id"]}+`, "loop"),
+    }));
     const dls = await subscriberWith();
     const runtime = await runtimeWith(
-      yaml([{ name: "loop", uri: looper.url, spec: `  delivery: { retry: 3, deadLetterSink: { uri: "${dls.url}" } }` }]),
+      yaml([
+        { name: "loop", uri: looper.url, spec: `  delivery: { retry: 3, deadLetterSink: { uri: "${dls.url}" } }` },
+      ]),
     );
     await postBinary(`${runtime.url}/test/default`, { id: "x", type: "loop", extra: { knativebrokerttl: "5" } });
     // The delivery whose reply was refused is the one dead-lettered: the event "x+++".
@@ -115,18 +128,26 @@ describe("replies", () => {
     // TTL 5 -> 4 at ingress; deliveries carry 4, 3, 2, 1; the reply to the last one arrives with 1 -> 0: refused.
     expect(looper.received.map((r) => r.headers["ce-id"])).toEqual(["x", "x+", "x++", "x+++"]);
     expect(dead.headers["ce-knativeerrorcode"]).toBe("400");
-    expect(dead.headers["ce-knativeerrordest"]).toBe("http://broker-ingress.knative-eventing.svc.cluster.local/test/default");
+    expect(dead.headers["ce-knativeerrordest"]).toBe(
+      "http://broker-ingress.knative-eventing.svc.cluster.local/test/default",
+    );
     expect(runtime.counters).toMatchObject({ replies: 3, deadLettered: 1 });
   });
 
   it("a reply that cannot be enqueued fails the original delivery, which is retried", async () => {
     const sub = await subscriberWith((request) =>
-      request.headers["ce-type"] === "work" ? { status: 200, headers: replyHeaders("more-work", "more") } : { status: 200 },
+      request.headers["ce-type"] === "work"
+        ? { status: 200, headers: replyHeaders("more-work", "more") }
+        : { status: 200 },
     );
     const dls = await subscriberWith();
     const runtime = await runtimeWith(
       yaml([
-        { name: "worker", uri: sub.url, spec: `  filter: { attributes: { type: work } }\n  delivery: { retry: 2, deadLetterSink: { uri: "${dls.url}" } }` },
+        {
+          name: "worker",
+          uri: sub.url,
+          spec: `  filter: { attributes: { type: work } }\n  delivery: { retry: 2, deadLetterSink: { uri: "${dls.url}" } }`,
+        },
         { name: "more", uri: sub.url, spec: "  filter: { attributes: { type: more } }" },
       ]),
       // One pending delivery at a time: while the original is in flight its reply has no room (429).
@@ -142,7 +163,9 @@ describe("replies", () => {
 
   it("a 2xx carrying an invalid CloudEvent fails (502) and is retried", async () => {
     const sub = await subscriberWith((_r, index) =>
-      index === 0 ? { status: 200, headers: { "ce-specversion": "1.0", "ce-source": "/r", "ce-type": "t" } } : { status: 200 },
+      index === 0
+        ? { status: 200, headers: { "ce-specversion": "1.0", "ce-source": "/r", "ce-type": "t" } }
+        : { status: 200 },
     );
     const runtime = await runtimeWith(yaml([{ name: "t", uri: sub.url, spec: "  delivery: { retry: 1 }" }]));
     await postBinary(`${runtime.url}/test/default`, { id: "invalid-reply" });

@@ -73,7 +73,9 @@ describe("knclaw dev runtime: functions", () => {
   it("a Trigger whose subscriber is a ksvc ref delivers to the function mounted in-process", async () => {
     expect((await postBinary(`${runtime.url}/test/default`, { id: "to-fn", type: "probe.hello" })).status).toBe(202);
     await runtime.idle();
-    const events = (await (await runtime.fetch("http://probe.test.svc.cluster.local/events")).json()) as Array<{ id: string }>;
+    const events = (await (await runtime.fetch("http://probe.test.svc.cluster.local/events")).json()) as Array<{
+      id: string;
+    }>;
     expect(events.map((e) => e.id)).toContain("to-fn");
     expect(runtime.counters.delivered).toBeGreaterThanOrEqual(1);
   });

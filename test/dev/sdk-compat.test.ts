@@ -1,7 +1,13 @@
 import { CloudEvent, emitterFor, HTTP, httpTransport, type Message, Mode } from "cloudevents";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevRuntime } from "../../cli/dev/start-dev.ts";
-import { brokerWithTrigger, receivedAttributes, type Subscriber, startSubscriber, startTestRuntime } from "./helpers.ts";
+import {
+  brokerWithTrigger,
+  receivedAttributes,
+  type Subscriber,
+  startSubscriber,
+  startTestRuntime,
+} from "./helpers.ts";
 
 /**
  * The official `cloudevents` SDK as a sender: what it emits (binary and structured) is accepted; what it would accept
@@ -23,7 +29,11 @@ describe("cloudevents SDK compatibility", () => {
   });
 
   const post = (message: Message) =>
-    fetch(ingress, { method: "POST", headers: message.headers as Record<string, string>, body: message.body as string });
+    fetch(ingress, {
+      method: "POST",
+      headers: message.headers as Record<string, string>,
+      body: message.body as string,
+    });
 
   it("accepts SDK events in binary mode (HTTP.binary) and delivers attributes and data unchanged", async () => {
     const event = new CloudEvent({
@@ -44,7 +54,10 @@ describe("cloudevents SDK compatibility", () => {
     expect(attributes.time).toBe(event.time);
     expect(JSON.parse(got.body.toString("utf8"))).toEqual({ hello: "wörld", n: [1, 2, 3] });
     // The subscriber can read the delivery back with the SDK.
-    const parsed = HTTP.toEvent({ headers: got.headers as Record<string, string>, body: got.body.toString("utf8") }) as CloudEvent;
+    const parsed = HTTP.toEvent({
+      headers: got.headers as Record<string, string>,
+      body: got.body.toString("utf8"),
+    }) as CloudEvent;
     expect(parsed.id).toBe("sdk-binary");
     expect(parsed.data).toEqual({ hello: "wörld", n: [1, 2, 3] });
   });
@@ -86,8 +99,14 @@ describe("cloudevents SDK compatibility", () => {
     ["attribute name with an underscore", { headers: binaryHeaders({ "ce-foo_bar": "x" }), body: "" }],
     ["invalid percent-encoding", { headers: binaryHeaders({ "ce-subject": "50%" }), body: "" }],
     ["structured without source", structured({ specversion: "1.0", id: "x", type: "t" })],
-    ["structured with an uppercase attribute", structured({ specversion: "1.0", id: "x", source: "/s", type: "t", Foo: "x" })],
-    ["structured with data and data_base64", structured({ specversion: "1.0", id: "x", source: "/s", type: "t", data: { a: 1 }, data_base64: "AA==" })],
+    [
+      "structured with an uppercase attribute",
+      structured({ specversion: "1.0", id: "x", source: "/s", type: "t", Foo: "x" }),
+    ],
+    [
+      "structured with data and data_base64",
+      structured({ specversion: "1.0", id: "x", source: "/s", type: "t", data: { a: 1 }, data_base64: "AA==" }),
+    ],
   ];
 
   for (const [name, message] of lenient) {
