@@ -138,7 +138,10 @@ function gatewayEnv(ctx: RenderContext): EnvVar[] {
   const env: EnvVar[] = [
     plain(ENV.instances, stableJson(Object.keys(ctx.config.instances).sort())),
     plain(ENV.gatewayTokens, names.join(",")),
+    plain(ENV.gatewayRateLimit, stableJson(gateway.rateLimit)),
+    plain(ENV.gatewayMaxWaitSeconds, String(gateway.maxWaitSeconds)),
   ];
+  if (gateway.corsOrigins.length > 0) env.push(plain(ENV.gatewayCorsOrigins, stableJson(gateway.corsOrigins)));
   for (const name of names)
     env.push(secret(`${ENV.gatewayTokenPrefix}${upperSnake(name.replace(/-/g, "_"))}`, gateway.tokens[name]!));
   if (findFunction(ctx, "deadletter") !== undefined) env.push(plain(ENV.deadletterUrl, serviceUrl(ctx, "deadletter")));

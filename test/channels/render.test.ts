@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { channelConfigFromEnv } from "../../eventing/channels/config.ts";
 import { WebhookHooks } from "../../eventing/channels/webhook-hooks.ts";
+import { loadGatewayConfig } from "../../functions/gateway/config.ts";
 import { validateConfigValue } from "../../knative/config/index.ts";
 import { render } from "../../knative/render/index.ts";
 
@@ -14,7 +15,11 @@ function config(channels: Record<string, unknown>) {
     policies: { default: { tools: { allow: ["time.*"] } } },
     skills: { time: {} },
     instances: { ops: { model: "demo/echo", skills: ["time"] }, dev: { model: "demo/echo", skills: ["time"] } },
-    gateway: { tokens: { admin: { secret: "gateway", key: "admin" } } },
+    gateway: {
+      tokens: { admin: { secret: "gateway", key: "admin" }, "ci-bot": { secret: "gateway", key: "ci" } },
+      rateLimit: { requestsPerMinute: 30 },
+      corsOrigins: ["https://console.example"],
+    },
     channels,
   });
 }
@@ -109,6 +114,21 @@ describe("channel and gateway rendering", () => {
         "dev.knclaw.run.failed",
       ]),
     );
+  });
+
+  it("gives the gateway an env its config loader reads back (token secrets by name, limits, CORS)", () => {
+    const service = objects.find((o) => o.kind === "Service" && o.metadata.name === "gateway")!;
+    const env = (
+      service.spec.template as { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } }
+    ).spec.containers[0]!.env;
+    const values: Record<string, string> = {};
+    for (const item of env) values[item.name] = item.value ?? `secret-value-for-${item.name.toLowerCase()}`;
+    const gateway = loadGatewayConfig(values);
+    expect([...gateway.tokens.keys()].sort()).toEqual(["admin", "ci-bot"]);
+    expect(gateway.rateLimit).toEqual({ requestsPerMinute: 30, burst: 30 });
+    expect([...gateway.corsOrigins]).toEqual(["https://console.example"]);
+    expect([...gateway.instances].sort()).toEqual(["dev", "ops"]);
+    expect(gateway.maxWaitSeconds).toBe(120);
   });
 
   it("refuses a webhook hook whose secret is not referenced, or whose instance does not exist", () => {
