@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { manifest as httpManifest } from "../http/manifest.ts";
 import { tools as httpTools } from "../http/tools.ts";
 import { manifest as kubernetesManifest } from "../kubernetes/manifest.ts";
@@ -54,7 +55,7 @@ export function builtinSkillPackage(name: string): SkillPackage | undefined {
   if (!skill) return undefined;
   const text = readFileSync(new URL(`../${name}/SKILL.md`, import.meta.url), "utf8");
   const assembled = assembleSkill(parseSkillDoc(text, name), skill.manifest, skill.tools);
-  assembled.dir = new URL(`../${name}`, import.meta.url).pathname;
+  assembled.dir = fileURLToPath(new URL(`../${name}`, import.meta.url));
   return assembled;
 }
 

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseSkillDoc, SKILL_FILE_NAMES, SkillDocError } from "./skill-doc.ts";
 import { assembleSkill, type SkillPackage, SkillPackageError } from "./skill-package.ts";
 
@@ -19,7 +19,7 @@ const NOT_SKILLS = new Set(["package", "runtime", "node_modules"]);
 const MAX_SKILL_FILE_BYTES = 256 * 1024;
 
 export function builtinSkillsDir(): string {
-  return resolve(new URL("..", import.meta.url).pathname);
+  return resolve(fileURLToPath(new URL("..", import.meta.url)));
 }
 
 export function findSkillFile(dir: string): string | undefined {
