@@ -4,6 +4,7 @@ import { registerBuildCommand } from "./commands/build.ts";
 import { registerDevCommand } from "./commands/dev.ts";
 import { registerRenderCommand } from "./commands/render.ts";
 import { registerSendCommand } from "./commands/send.ts";
+import { registerSkillsCommand } from "./commands/skills.ts";
 import { registerValidateCommand } from "./commands/validate.ts";
 
 const program = new Command("knclaw")
@@ -16,6 +17,7 @@ registerDevCommand(program);
 registerRenderCommand(program);
 registerValidateCommand(program);
 registerSendCommand(program);
+registerSkillsCommand(program);
 registerBuildCommand(program);
 
 try {
