@@ -346,7 +346,7 @@ export class MemoryClient {
   /** Whether the service and its store answer (GET /readyz, a single attempt). */
   async ready(): Promise<boolean> {
     try {
-      const response = await this.#attempt(new Request(`${this.#baseUrl}/readyz`));
+      const response = await this.#attempt(`${this.#baseUrl}/readyz`, { method: "GET" });
       await response.body?.cancel();
       return response.ok;
     } catch {
@@ -391,7 +391,7 @@ export class MemoryClient {
       let retryAfterMs = 0;
       let failure: MemoryError;
       try {
-        const response = await this.#attempt(new Request(url, { method, headers, body: payload }));
+        const response = await this.#attempt(url, { method, headers, body: payload });
         if (response.ok) {
           if (response.status === 204) return undefined as T;
           return (await response.json()) as T;
@@ -412,7 +412,7 @@ export class MemoryClient {
   }
 
   /** One request with the per-attempt timeout (also for an injected fetch that ignores abort signals). */
-  async #attempt(request: Request): Promise<Response> {
+  async #attempt(url: string | URL, init: RequestInit): Promise<Response> {
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -422,7 +422,7 @@ export class MemoryClient {
       }, this.#timeoutMs);
     });
     try {
-      return await Promise.race([this.#fetch(new Request(request, { signal: controller.signal })), timeout]);
+      return await Promise.race([this.#fetch(new Request(url, { ...init, signal: controller.signal })), timeout]);
     } finally {
       clearTimeout(timer);
     }

@@ -76,6 +76,13 @@ describe("durability and failure on a Redis of the test's own (AOF, appendfsync 
       ["m1", "remember the milk"],
       ["m2", "noted"],
     ]);
+    // The restarted Redis lost its script cache; an append answering its window still works (and is not doubled).
+    const appended = await client.appendMessages(instance, "main", {
+      messages: [{ id: "m3", role: "user", content: "and eggs" }],
+      window: { last: 2 },
+    });
+    expect(appended).toMatchObject({ appended: 1, total: 3 });
+    expect(appended.window?.messages.map((m) => m.id)).toEqual(["m2", "m3"]);
     expect(await client.getRun(instance, run.id)).toEqual(cas);
     expect(await client.consumeBudget(instance, "calls", { amount: 4, limit: 10 })).toMatchObject({
       allowed: false,
