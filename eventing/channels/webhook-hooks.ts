@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { TaskContract } from "../catalog/contract.ts";
-import { InstanceName } from "../catalog/shared.ts";
+import { InstanceName, ReplyRoute } from "../catalog/shared.ts";
 
 /**
  * The generic signed webhook's hooks (`channels.webhook.hooks` in knclaw.yaml): each hook is a URL
@@ -35,6 +35,8 @@ export const WebhookHook = z
     scheme: z.enum(["knclaw", "github"]).default("knclaw"),
     /** A stricter task contract for runs this hook starts. */
     contract: TaskContract.optional(),
+    /** Where the agent's answer goes, e.g. an alerts channel on Slack; without it the run only records its outcome. */
+    replyTo: ReplyRoute.optional(),
   })
   .strict();
 export type WebhookHook = z.infer<typeof WebhookHook>;

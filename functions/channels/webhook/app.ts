@@ -92,6 +92,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
                   task: renderTask(entry.hook.task, payload),
                   input: { untrusted: true, source: `webhook:${name}`, content: payload },
                   ...(entry.hook.contract !== undefined ? { contract: entry.hook.contract } : {}),
+                  ...(entry.hook.replyTo !== undefined ? { replyTo: entry.hook.replyTo } : {}),
                   requestedBy: { channel: "webhook", id: name },
                 },
               }),

@@ -11,6 +11,7 @@ export abstract class FakeServer<Record> {
   /** Every request seen, accepted or not (method and path). */
   readonly requests: Array<{ method: string; path: string }> = [];
   private readonly waiters: Array<{ count: number; resolve: () => void }> = [];
+  private readonly matchers: Array<{ predicate: (entry: Record) => boolean; resolve: (entry: Record) => void }> = [];
   private server: Server | undefined;
   url = "";
 
@@ -30,6 +31,12 @@ export abstract class FakeServer<Record> {
 
   protected record(entry: Record): void {
     this.accepted.push(entry);
+    for (const matcher of [...this.matchers]) {
+      if (matcher.predicate(entry)) {
+        this.matchers.splice(this.matchers.indexOf(matcher), 1);
+        matcher.resolve(entry);
+      }
+    }
     for (const waiter of [...this.waiters]) {
       if (this.accepted.length >= waiter.count) {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
@@ -42,6 +49,13 @@ export abstract class FakeServer<Record> {
   waitFor(count: number): Promise<Record[]> {
     if (this.accepted.length >= count) return Promise.resolve(this.accepted);
     return new Promise((resolve) => this.waiters.push({ count, resolve: () => resolve(this.accepted) }));
+  }
+
+  /** Resolves with the first accepted request (already or later) that satisfies `predicate`. */
+  waitUntil(predicate: (entry: Record) => boolean): Promise<Record> {
+    const found = this.accepted.find(predicate);
+    if (found !== undefined) return Promise.resolve(found);
+    return new Promise((resolve) => this.matchers.push({ predicate, resolve }));
   }
 
   async stop(): Promise<void> {
