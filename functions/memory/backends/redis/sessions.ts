@@ -27,17 +27,11 @@ function jsonOf(record: string): string {
   return record.slice(record.indexOf("|") + 1);
 }
 
-function windowOf(
-  generation: number,
-  total: number,
-  hasSummary: number,
-  summary: string,
-  items: string[],
-): StoredWindow {
+function windowOf(generation: number, total: number, summaryJson: string | null, items: string[]): StoredWindow {
   return {
     generation,
     expired: false,
-    summaryJson: hasSummary === 1 ? summary : null,
+    summaryJson,
     messagesJson: items.map(jsonOf),
     total,
     truncated: items.length < total,
@@ -86,25 +80,15 @@ export async function appendMessages(
       .evalsha(append.sha, scriptKeys.length, ...scriptKeys, ...args)
       .hget(meta, "sum");
     if (window.last > 0) transaction.lrange(list, -window.last, -1);
-    const [[scriptError, reply] = [null, null], [, summary] = [null, null], [, items] = [null, []]] =
-      await exec(transaction);
+    const replies = await exec(transaction);
+    const [scriptError, reply] = replies[0] ?? [null, null];
     // NOSCRIPT (Redis restarted and lost its script cache): nothing was applied; the script path below loads it.
     if (!scriptError) {
       const [generation, wasReset, appended, total, duplicates] = reply as AppendReply;
-      return {
-        generation,
-        reset: wasReset === 1,
-        appended,
-        duplicates,
-        total,
-        window: windowOf(
-          generation,
-          total,
-          summary ? 1 : 0,
-          (summary as string | null) ?? "",
-          (items as string[]) ?? [],
-        ),
-      };
+      const summary = (replies[1]?.[1] as string | null | undefined) ?? null;
+      const items = (replies[2]?.[1] as string[] | undefined) ?? [];
+      const window = windowOf(generation, total, summary, items);
+      return { generation, reset: wasReset === 1, appended, duplicates, total, window };
     }
     if (!scriptError.message.startsWith("NOSCRIPT")) throw toStoreError(scriptError);
     args[3] = 1;
@@ -115,7 +99,7 @@ export async function appendMessages(
     args,
   );
   const outcome: AppendOutcome = { generation, reset: wasReset === 1, appended, duplicates, total };
-  if (window) outcome.window = windowOf(generation, total, hasSummary ?? 0, summary ?? "", items ?? []);
+  if (window) outcome.window = windowOf(generation, total, hasSummary === 1 ? summary! : null, items ?? []);
   return outcome;
 }
 
@@ -135,7 +119,7 @@ export async function readSession(
   if (expired === 1) {
     return { generation, expired: true, summaryJson: null, messagesJson: [], total: 0, truncated: false };
   }
-  return windowOf(generation, total, hasSummary, summary, items);
+  return windowOf(generation, total, hasSummary === 1 ? summary : null, items);
 }
 
 /** The last N messages without a script: one transaction reading the meta, the length and the tail of the list. */
@@ -153,7 +137,7 @@ async function readLast(ctx: RedisContext, instance: string, session: string, in
   if (Number(activeAt) < input.resetBefore) {
     return { generation: gen, expired: true, summaryJson: null, messagesJson: [], total: 0, truncated: false };
   }
-  return windowOf(gen, replies[1]![1] as number, summary === null ? 0 : 1, summary ?? "", items);
+  return windowOf(gen, replies[1]![1] as number, summary, items);
 }
 
 export async function trimSession(
