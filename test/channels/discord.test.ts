@@ -123,24 +123,31 @@ describe("Discord interactions endpoint", () => {
     });
   });
 
-  it("maps /reset to the reset command and emits once for a repeated interaction id", async () => {
+  it("maps /reset to the reset command and emits once for a repeated interaction id; a byte-for-byte replay is 401", async () => {
     await start();
     const command = slashCommand({ id: "1001", user: USER, channel: CHANNEL, name: "reset", token: "tok-b" });
-    expect(await (await interact(command)).json()).toEqual({ type: 5 });
-    expect(await (await interact(command)).json()).toEqual({ type: 5 });
+    const now = Math.floor(Date.now() / 1000);
+    const first = discord.interactionRequest(endpoint(), command, { timestamp: now });
+    const replay = first.clone();
+    expect(await (await fetch(first)).json()).toEqual({ type: 5 });
+    expect((await fetch(replay)).status).toBe(401);
+    // The same interaction id signed anew (a different timestamp) is not a replay, but still a duplicate.
+    expect(await (await interact(command, { timestamp: now - 1 })).json()).toEqual({ type: 5 });
     const received = broker.ofType(T.MESSAGE_RECEIVED);
     expect(received).toHaveLength(1);
     expect(readEvent(received[0]!, T.MESSAGE_RECEIVED).command).toBe("reset");
   });
 
-  it("tells the user to retry (ephemeral) when the broker refuses, and emits once on their retry", async () => {
+  it("tells the user to retry (ephemeral) when the broker refuses, and their retry goes through", async () => {
     await start();
     broker.failures.push(503, 503, 503, 503);
     const command = slashCommand({ id: "1002", user: USER, channel: CHANNEL, name: "ask", text: "x" });
     const first = await (await interact(command)).json();
     expect(first).toMatchObject({ type: 4, data: { flags: 64 } });
     expect(broker.events).toHaveLength(0);
-    expect(await (await interact(command)).json()).toEqual({ type: 5 });
+    // Discord never redelivers: the user runs the command again, which is a new interaction.
+    const again = slashCommand({ id: "1004", user: USER, channel: CHANNEL, name: "ask", text: "x" });
+    expect(await (await interact(again)).json()).toEqual({ type: 5 });
     expect(broker.ofType(T.MESSAGE_RECEIVED)).toHaveLength(1);
   });
 
@@ -267,7 +274,7 @@ describe("Discord outbound", () => {
     expect(answer.type).toBe(7);
     expect(answer.data.components).toEqual([]);
     expect(answer.data.content).toContain(`Approved by <@${USER}>`);
-    expect(await (await interact(press)).json()).toEqual({ type: 6 });
+    expect(await (await interact(press, { timestamp: Math.floor(Date.now() / 1000) - 1 })).json()).toEqual({ type: 6 });
     const decided = broker.ofType(T.APPROVAL_DECIDED);
     expect(decided).toHaveLength(1);
     expect(readEvent(decided[0]!, T.APPROVAL_DECIDED)).toMatchObject({

@@ -186,10 +186,13 @@ describe("Slack Events API", () => {
     expect(data.command).toBe("reset");
   });
 
-  it("emits once for Slack's retries and for a replayed request", async () => {
+  it("emits once for Slack's retries; a byte-for-byte replay of a handled request is refused with 401", async () => {
     await start();
     const body = slackMessageEvent({ channel: "C1", user: "U1", text: "once", ts: "3.3" });
-    expect((await send(slackRequest(events(), SECRET, body))).status).toBe(200);
+    const first = slackRequest(events(), SECRET, body);
+    const replay = first.clone();
+    expect((await send(first)).status).toBe(200);
+    expect((await send(replay)).status).toBe(401);
     expect(
       (await send(slackRequest(events(), SECRET, body, { retryNum: 1, retryReason: "http_timeout" }))).status,
     ).toBe(200);
@@ -383,10 +386,14 @@ describe("Slack outbound", () => {
       value: actions[0]!.value,
       triggerId: "trig-1",
     });
-    const pressRequest = () =>
-      slackRequest(interactive(), SECRET, press, { contentType: "application/x-www-form-urlencoded" });
-    expect((await send(pressRequest())).status).toBe(200);
-    expect((await send(pressRequest())).status).toBe(200);
+    const stamp = Math.floor(Date.now() / 1000);
+    const pressRequest = (timestamp: number) =>
+      slackRequest(interactive(), SECRET, press, { contentType: "application/x-www-form-urlencoded", timestamp });
+    const first = pressRequest(stamp);
+    const replay = first.clone();
+    expect((await send(first)).status).toBe(200);
+    expect((await send(replay)).status).toBe(401);
+    expect((await send(pressRequest(stamp + 1))).status).toBe(200);
     const decided = broker.ofType(T.APPROVAL_DECIDED);
     expect(decided).toHaveLength(1);
     expect(readEvent(decided[0]!, T.APPROVAL_DECIDED)).toMatchObject({

@@ -109,19 +109,24 @@ describe("generic signed webhook", () => {
     expect((await fetch(githubSigned(hookUrl("github"), body, "gh-2", SECRET))).status).toBe(401);
   });
 
-  it("emits once for a redelivery (same delivery id, or the very same signed request) and answers the same run id", async () => {
+  it("emits once for a redelivery (same delivery id, signed anew) with the same run id; a byte-for-byte replay is 401", async () => {
     const body = JSON.stringify({ alert: { name: "A" } });
-    const first = await fetch(knclawSigned(hookUrl("alerts"), body, { delivery: "d-2" }));
-    const second = await fetch(knclawSigned(hookUrl("alerts"), body, { delivery: "d-2" }));
-    expect(await second.json()).toEqual(await first.json());
-    const request = knclawSigned(hookUrl("alerts"), JSON.stringify({ alert: { name: "B" } }));
+    const now = Math.floor(Date.now() / 1000);
+    const request = knclawSigned(hookUrl("alerts"), body, { delivery: "d-2", timestamp: now });
     const replay = request.clone();
-    expect((await fetch(request)).status).toBe(202);
-    expect((await fetch(replay)).status).toBe(202);
+    const first = await fetch(request);
+    expect(first.status).toBe(202);
+    expect((await fetch(replay)).status).toBe(401);
+    const second = await fetch(knclawSigned(hookUrl("alerts"), body, { delivery: "d-2", timestamp: now + 1 }));
+    expect(second.status).toBe(202);
+    expect(await second.json()).toEqual(await first.json());
+    expect(broker.ofType(T.RUN_REQUESTED)).toHaveLength(1);
+    await fetch(knclawSigned(hookUrl("alerts"), JSON.stringify({ alert: { name: "B" } })));
     expect(broker.ofType(T.RUN_REQUESTED)).toHaveLength(2);
     const gh = JSON.stringify({ pull_request: { title: "x" } });
-    await fetch(githubSigned(hookUrl("github"), gh, "gh-3"));
-    await fetch(githubSigned(hookUrl("github"), gh, "gh-3"));
+    // GitHub's redelivery is the very same signed request: de-duplicated, not refused.
+    expect((await fetch(githubSigned(hookUrl("github"), gh, "gh-3"))).status).toBe(202);
+    expect((await fetch(githubSigned(hookUrl("github"), gh, "gh-3"))).status).toBe(202);
     expect(broker.ofType(T.RUN_REQUESTED)).toHaveLength(3);
   });
 

@@ -16,6 +16,7 @@ import {
   receiveMessage,
   receivePress,
 } from "../../../eventing/channels/inbound.ts";
+import { SignatureReplayGuard } from "../../../eventing/channels/replay-window.ts";
 import { ed25519PublicKeyFromHex } from "../../../eventing/channels/verify.ts";
 import type { FunctionApp, FunctionEnv } from "../../../knative/serving/function.ts";
 import { DiscordApi } from "./api.ts";
@@ -125,28 +126,39 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
     return Response.json({ type: RESPONSE_DEFERRED_UPDATE_MESSAGE });
   }
 
+  // Discord never redelivers an interaction: a signature seen before is a replay.
+  const replays = new SignatureReplayGuard(runtime.state.kv, "discord");
+
   app.post("/channels/discord/interactions", async (c) => {
     try {
       const body = await readWebhookBody(c.req.raw);
       if (!verifyDiscordSignature(c.req.raw.headers, body, publicKey, runtime.now())) return unauthorized();
-      const parsed = Interaction.safeParse(parseJsonBody(body));
-      if (!parsed.success) return badRequest("not a Discord interaction");
-      const interaction = parsed.data;
-      if (interaction.application_id !== applicationId) return badRequest("interaction for another application");
-      switch (interaction.type) {
-        case INTERACTION_PING:
-          return c.json({ type: RESPONSE_PONG });
-        case INTERACTION_APPLICATION_COMMAND:
-          return await onCommand(interaction);
-        case INTERACTION_MESSAGE_COMPONENT:
-          return await onComponent(interaction);
-        default:
-          return badRequest(`interaction type ${interaction.type} is not handled`);
-      }
+      const signature = c.req.header("x-signature-ed25519")!;
+      if (await replays.seen(signature)) return unauthorized();
+      const response = await route(body);
+      if (response.status < 300) await replays.remember(signature);
+      return response;
     } catch (error) {
       return errorResponse(error);
     }
   });
+
+  async function route(body: Uint8Array): Promise<Response> {
+    const parsed = Interaction.safeParse(parseJsonBody(body));
+    if (!parsed.success) return badRequest("not a Discord interaction");
+    const interaction = parsed.data;
+    if (interaction.application_id !== applicationId) return badRequest("interaction for another application");
+    switch (interaction.type) {
+      case INTERACTION_PING:
+        return Response.json({ type: RESPONSE_PONG });
+      case INTERACTION_APPLICATION_COMMAND:
+        return await onCommand(interaction);
+      case INTERACTION_MESSAGE_COMPONENT:
+        return await onComponent(interaction);
+      default:
+        return badRequest(`interaction type ${interaction.type} is not handled`);
+    }
+  }
 
   return app;
 }

@@ -12,6 +12,7 @@ import {
 } from "../../../eventing/channels/adapter-runtime.ts";
 import { createDeliveryHandler } from "../../../eventing/channels/delivery.ts";
 import { receiveMessage, receivePress } from "../../../eventing/channels/inbound.ts";
+import { SignatureReplayGuard } from "../../../eventing/channels/replay-window.ts";
 import type { FunctionApp, FunctionEnv } from "../../../knative/serving/function.ts";
 import { SlackApi } from "./api.ts";
 import { ignoreReason, slackMessage, slackPress } from "./inbound.ts";
@@ -44,11 +45,15 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   });
   const app = adapterApp(createDeliveryHandler({ outbound: slackOutbound(api), kv: runtime.state.kv }));
 
-  /** Reads and verifies; undefined means "answer 401". Oversized bodies throw (413). */
+  const replays = new SignatureReplayGuard(runtime.state.kv, "slack");
+
+  /** Reads and verifies; undefined means "answer 401" (forged, expired or replayed). Oversized bodies throw (413). */
   async function verified(request: Request): Promise<Uint8Array | undefined> {
     const body = await readWebhookBody(request);
-    return verifySlackSignature(request.headers, body, signingSecret, runtime.now()) ? body : undefined;
+    if (!verifySlackSignature(request.headers, body, signingSecret, runtime.now())) return undefined;
+    return (await replays.seen(request.headers.get("x-slack-signature")!)) ? undefined : body;
   }
+  const handled = (request: Request) => replays.remember(request.headers.get("x-slack-signature")!);
 
   app.post("/channels/slack/events", async (c) => {
     try {
@@ -76,6 +81,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
             });
           }
         });
+        await handled(c.req.raw);
         return new Response(null, { status: 200 });
       });
     } catch (error) {
@@ -98,6 +104,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
       if (press === undefined) return badRequest("block_actions without a channel");
       return answerWithin(SLACK_DEADLINE_MS, async () => {
         const outcome = await receivePress(runtime.inbound, press);
+        await handled(c.req.raw);
         const messageTs = payload.data.container?.message_ts ?? payload.data.message?.ts;
         if (outcome.kind === "decided" && messageTs !== undefined) {
           const verdict = outcome.action.decision === "approve" ? "Approved" : "Denied";

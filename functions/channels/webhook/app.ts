@@ -12,6 +12,7 @@ import {
   unauthorized,
 } from "../../../eventing/channels/adapter-runtime.ts";
 import { runOnce } from "../../../eventing/channels/once.ts";
+import { SignatureReplayGuard } from "../../../eventing/channels/replay-window.ts";
 import { WEBHOOK_HOOKS_ENV, type WebhookHook, WebhookHooks } from "../../../eventing/channels/webhook-hooks.ts";
 import { upperSnake } from "../../../knative/render/conventions.ts";
 import type { FunctionApp, FunctionEnv } from "../../../knative/serving/function.ts";
@@ -60,6 +61,8 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   const runtime = createAdapterRuntime("webhook", env, deps, { dedupKeepSeconds: DEDUP_KEEP_SECONDS });
   // The webhook channel only starts runs; answers go wherever the hook's runs are routed, never back here.
   const app = adapterApp(async () => Response.json({ error: "the webhook channel sends nothing" }, { status: 400 }));
+  // Only the timestamped scheme: a GitHub redelivery is the very same signed request and must be de-duplicated.
+  const replays = new SignatureReplayGuard(runtime.state.kv, "webhook");
 
   app.post("/channels/webhook/:hook", async (c) => {
     try {
@@ -72,6 +75,8 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
       const body = await readWebhookBody(c.req.raw);
       const verified = verifyHookRequest(entry.hook, entry.secret, c.req.raw.headers, body, runtime.now());
       if (verified === undefined) return unauthorized();
+      const signature = entry.hook.scheme === "knclaw" ? c.req.header("x-knclaw-signature") : undefined;
+      if (signature !== undefined && (await replays.seen(signature))) return unauthorized();
       const payload = parseJsonBody(body);
       if (payload === null || typeof payload !== "object")
         return badRequest("the payload must be a JSON object or array");
@@ -98,6 +103,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
               }),
             ),
         );
+        if (signature !== undefined) await replays.remember(signature);
         return Response.json({ runId }, { status: 202 });
       });
     } catch (error) {

@@ -105,7 +105,8 @@ export interface SlackDeliveryOptions {
 
 /** A request exactly as Slack sends one to an Events API or interactivity endpoint. */
 export function slackRequest(url: string, secret: string, body: string, options: SlackDeliveryOptions = {}): Request {
-  const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
+  // Slack signs each attempt when it sends it: a retry carries a later timestamp than the attempt before.
+  const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000) + (options.retryNum ?? 0));
   const headers: Record<string, string> = {
     "content-type": options.contentType ?? "application/json",
     "x-slack-request-timestamp": timestamp,
