@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { MemoryClient } from "../../eventing/memory/client.ts";
 import { mintMemoryToken } from "../../eventing/memory/tokens.ts";
+import { RedisBackend } from "../../functions/memory/backends/redis/backend.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const SESSION_SIZE = 10_000;
@@ -140,6 +141,21 @@ try {
     const window = await client.readSession(INSTANCE, SESSION, { last: WINDOW });
     if (window.messages.length !== WINDOW) throw new Error("short window");
   };
+  // For the breakdown: the service's own Redis work (idempotent append script + window, one transaction), no HTTP.
+  const backend = new RedisBackend({ url: REDIS_URL, keyPrefix: prefix, commandTimeoutMs: 1000 });
+  await backend.waitUntilReady(5000);
+  const viaBackend = async () => {
+    const id = `m${next()}`;
+    const json = JSON.stringify({ ...message(0), id, tokens: 16, at: Date.now() });
+    const answer = await backend.appendMessages(INSTANCE, SESSION, {
+      messages: [{ id, tokens: 16, json }],
+      now: Date.now(),
+      resetBefore: 0,
+      window: { last: WINDOW },
+    });
+    if (answer.window?.messagesJson.length !== WINDOW) throw new Error("short window");
+    for (const item of answer.window.messagesJson) JSON.parse(item);
+  };
   const direct = async () => {
     const replies = await redis.pipeline().rpush(directKey, JSON.stringify(message(next()))).lrange(directKey, -WINDOW, -1).exec();
     const window = replies?.[1]?.[1] as string[] | undefined;
@@ -160,6 +176,8 @@ try {
 
   const directOps = await unpaced(direct, UNPACED_MS, CONCURRENCY);
   await resize();
+  const backendOps = await unpaced(viaBackend, UNPACED_MS, CONCURRENCY);
+  await resize();
   const apiOps = await unpaced(viaApi, UNPACED_MS, CONCURRENCY);
   await resize();
   const twoCallOps = await unpaced(viaApiTwoCalls, UNPACED_MS, CONCURRENCY);
@@ -167,11 +185,13 @@ try {
   const latencies = await paced(viaApi, PACED_RATE, PACED_OPS);
   await resize();
   const directLatencies = await paced(direct, PACED_RATE, PACED_OPS);
+  await backend.close();
 
   const ratio = apiOps / directOps;
   const p99 = percentile(latencies, 0.99);
   console.log(`session: ${SESSION_SIZE} messages, window ${WINDOW}, unpaced with ${CONCURRENCY} in flight for ${UNPACED_MS / 1000} s`);
   console.log(`direct ioredis (RPUSH + LRANGE pipeline): ${directOps.toFixed(0)} ops/s`);
+  console.log(`service's Redis work without HTTP:         ${backendOps.toFixed(0)} ops/s  (ratio ${(backendOps / directOps).toFixed(2)})`);
   console.log(`HTTP API, append answering the window:    ${apiOps.toFixed(0)} ops/s  (ratio ${ratio.toFixed(2)})`);
   console.log(`HTTP API, append then read (two calls):   ${twoCallOps.toFixed(0)} ops/s  (ratio ${(twoCallOps / directOps).toFixed(2)})`);
   console.log(
