@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { registerBuildCommand } from "./commands/build.ts";
 import { registerDevCommand } from "./commands/dev.ts";
+import { registerPairingCommand } from "./commands/pairing.ts";
 import { registerRenderCommand } from "./commands/render.ts";
 import { registerSendCommand } from "./commands/send.ts";
 import { registerSkillsCommand } from "./commands/skills.ts";
@@ -18,6 +19,7 @@ registerRenderCommand(program);
 registerValidateCommand(program);
 registerSendCommand(program);
 registerSkillsCommand(program);
+registerPairingCommand(program);
 registerBuildCommand(program);
 
 try {

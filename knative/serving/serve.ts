@@ -26,8 +26,11 @@ export async function serve(app: FunctionApp, options: ServeOptions = {}): Promi
   let draining = false;
   const server = createServer({ keepAliveTimeout: 65_000 }, (req: IncomingMessage, res: ServerResponse) => {
     // While draining, a keep-alive socket that just finished its request would hold server.close() open: drop it.
+    // A request answered before its body was read (a 413, say) leaves a socket that never turns idle: destroy it.
     res.once("finish", () => {
-      if (draining) setImmediate(() => server.closeIdleConnections());
+      if (!draining) return;
+      if (req.complete) setImmediate(() => server.closeIdleConnections());
+      else req.socket.destroy();
     });
     void listener(req, res);
   });

@@ -47,3 +47,33 @@ describe("serve (Knative runtime contract)", () => {
     await served.shutdown();
   });
 });
+
+describe("serve shutdown with unread request bodies", () => {
+  it("does not wait for the drain timeout when a response was sent before the body was read", async () => {
+    const { request } = await import("node:http");
+    let answered!: () => void;
+    const wasAnswered = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
+    const served = await serve(
+      {
+        fetch: () => {
+          answered();
+          return new Response("too large", { status: 413 });
+        },
+      },
+      { port: 0, host: "127.0.0.1", drainTimeoutMs: 600_000 },
+    );
+    // A client that declares a large body and sends only part of it keeps the request incomplete.
+    const req = request(`${served.url}/`, { method: "POST", headers: { "content-length": "1000000" } });
+    req.on("error", () => undefined);
+    const status = new Promise<number>((resolve) => req.on("response", (res) => resolve(res.statusCode ?? 0)));
+    req.write("x".repeat(1000));
+    await wasAnswered;
+    expect(await status).toBe(413);
+    // The drain timeout is ten minutes, far past the test's timeout: shutdown finishing at all proves the
+    // half-sent request's socket was not waited for.
+    await served.shutdown();
+    req.destroy();
+  });
+});
