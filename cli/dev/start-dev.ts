@@ -20,7 +20,7 @@ import { serveIngressOnWeb } from "../../eventing/broker/web-ingress.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../../eventing/cloudevent/body.ts";
 import type { FetchHandler } from "../../eventing/delivery/app-transport.ts";
 import type { DeliveryPolicy } from "../../eventing/delivery/delivery-policy.ts";
-import { createHttpTransport } from "../../eventing/delivery/http-transport.ts";
+import { createHttp1Transport } from "../../eventing/delivery/http1-transport.ts";
 import type { Transport } from "../../eventing/delivery/transport.ts";
 import { type CompiledPingSource, compilePingSource } from "../../eventing/ping/ping-source.ts";
 import { PingScheduler } from "../../eventing/ping/scheduler.ts";
@@ -166,7 +166,9 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
 
   const mounted = new Map<string, MountedFunction>();
   const brokers = new Map<string, EmbeddedBroker>();
-  const httpTransport = createHttpTransport();
+  const maxConcurrentAttempts = options.broker?.maxConcurrentAttempts ?? 256;
+  // As many sockets per host as attempts may be in flight, so no attempt queues twice (semaphore, then agent).
+  const httpTransport = createHttp1Transport({ maxSocketsPerHost: maxConcurrentAttempts });
   let ingress: Ingress;
   const ingressHandler: FetchHandler = { fetch: (request) => serveIngressOnWeb(ingress, request) };
   const targets = {
@@ -184,6 +186,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
       maxResponseBytes: maxBodyBytes,
       log,
       ...options.broker,
+      maxConcurrentAttempts,
     });
     broker.setTriggers(triggers);
     brokers.set(brokerKey(def.namespace, def.name), broker);

@@ -50,7 +50,12 @@ export class EmbeddedBroker {
   private readonly maxPendingBytes: number;
   private readonly maxResponseBytes: number;
   private readonly log: Log;
-  private readonly abort = new AbortController();
+  /**
+   * One controller per delivery in flight, aborted together at the drain deadline. A single shared signal would
+   * collect a listener per attempt, and EventTarget's add/remove are linear in the listener count.
+   */
+  private readonly inFlight = new Set<AbortController>();
+  private aborted = false;
   private pendingDeliveries = 0;
   private pendingBytes = 0;
   private idleWaiters: Array<() => void> = [];
@@ -139,12 +144,15 @@ export class EmbeddedBroker {
 
   private async deliver(trigger: CompiledTrigger, event: CloudEvent, ttl: number, passThrough: Record<string, string>) {
     const counters = this.counters;
+    const abort = new AbortController();
+    if (this.aborted) abort.abort();
+    this.inFlight.add(abort);
     try {
       const outcome = await deliverWithRetries(this.transport, trigger.subscriber, event, trigger.delivery, {
         headers: { ...passThrough, prefer: "reply", "kn-namespace": trigger.namespace },
         deadLetterHeaders: { ...passThrough, "kn-namespace": trigger.namespace },
         maxResponseBytes: this.maxResponseBytes,
-        signal: this.abort.signal,
+        signal: abort.signal,
         onReply: (reply, headers) => this.ingestReply(reply, ttl, headers),
         onRetry: () => {
           counters.retried++;
@@ -176,6 +184,8 @@ export class EmbeddedBroker {
     } catch (error) {
       counters.dropped++;
       this.log.error({ trigger: trigger.name, err: error }, "delivery crashed");
+    } finally {
+      this.inFlight.delete(abort);
     }
   }
 
@@ -225,7 +235,8 @@ export class EmbeddedBroker {
         { broker: `${this.namespace}/${this.name}`, pending: this.pendingDeliveries },
         "shutdown deadline reached, aborting deliveries",
       );
-      this.abort.abort();
+      this.aborted = true;
+      for (const controller of this.inFlight) controller.abort();
       await this.idle();
     }
   }

@@ -8,6 +8,7 @@ const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 export function encodeHeaderValue(value: string): string {
+  if (needsNoEncoding(value)) return value;
   let out = "";
   for (const byte of utf8.encode(value)) {
     if (byte <= 0x20 || byte >= 0x7f || byte === 0x22 || byte === 0x25) {
@@ -41,6 +42,15 @@ export function decodeHeaderValue(value: string, name: string): string {
   } catch {
     throw badRequest(`header ${name}: value is not valid UTF-8 after percent-decoding`);
   }
+}
+
+/** The common case, checked without allocating: U+0021..U+007E except `"` and `%`. */
+function needsNoEncoding(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code <= 0x20 || code >= 0x7f || code === 0x22 || code === 0x25) return false;
+  }
+  return true;
 }
 
 function isPrintableAscii(value: string): boolean {

@@ -30,7 +30,8 @@ interface Target {
  * per request on loopback, and the broker's throughput is mostly this client.
  */
 export function createHttpTransport(options: HttpTransportOptions = {}): HttpTransport {
-  const agentOptions = { keepAlive: true, maxSockets: options.maxSocketsPerHost ?? 100, maxFreeSockets: 100 };
+  const maxSockets = options.maxSocketsPerHost ?? 100;
+  const agentOptions = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets };
   const httpAgent = new HttpAgent(agentOptions);
   const httpsAgent = new HttpsAgent(agentOptions);
   const targets = new Map<string, Target>();

@@ -1,0 +1,177 @@
+/**
+ * `npm run bench -- broker`: the embedded broker under `knclaw dev`, in one process.
+ *
+ * A load client (node:http, keep-alive) posts binary CloudEvents over loopback to the ingress, with one matching
+ * Trigger whose subscriber is (a) a function mounted in-process or (b) an HTTP server on loopback. Baseline, same run:
+ * the same client posting straight to that HTTP server. Also the fan-out case: one event matching 10 Triggers.
+ *
+ * knclaw dev (the system under test) runs on the main thread; the load client and the HTTP subscriber run together
+ * in one worker thread (_broker-load.ts), for the baseline as for the broker runs, so the load generator never
+ * competes for the event loop it is measuring. Both threads share this machine's 2 cores.
+ *
+ * Throughput is closed-loop with bounded concurrency (CONCURRENCY events in flight end to end: an event counts as done
+ * when its subscriber has received it, not when the ingress said 202). Latency is measured at a paced 1,000 events/s
+ * (open loop: each event's latency counts from its due time to its arrival at the subscriber).
+ * Last line: {"bench":"broker","events_per_s":N,"p50_ms":N,"p99_ms":N,"baseline_events_per_s":N,"ratio":N,"fanout10_deliveries_per_s":N}
+ */
+import { relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { parseAllDocuments } from "yaml";
+import { startDev } from "../../cli/dev/start-dev.ts";
+import type { KnativeObject } from "../../eventing/broker/objects.ts";
+import type { LoadInit, Phase, PhaseResult } from "./_broker-load.ts";
+import { arrivals } from "./_broker-subscriber-app.ts";
+
+const CONCURRENCY = Number(process.env.BROKER_BENCH_CONCURRENCY ?? 64);
+const UNPACED_MS = Number(process.env.BROKER_BENCH_SECONDS ?? 4) * 1000;
+const PACED_EVENTS = Number(process.env.BROKER_BENCH_PACED_EVENTS ?? 5000);
+const SLOTS = 4_000_000;
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const appEntry = relative(root, fileURLToPath(new URL("./_broker-subscriber-app.ts", import.meta.url)));
+
+// Arrivals at the in-process function: time and flag per event number, read by the load thread.
+const flagsBuffer = new SharedArrayBuffer(SLOTS * 4);
+const timesBuffer = new SharedArrayBuffer(SLOTS * 8);
+const flags = new Int32Array(flagsBuffer);
+const times = new Float64Array(timesBuffer);
+arrivals.onEvent = (id) => {
+  const n = Number(id.slice(1));
+  times[n] = performance.timeOrigin + performance.now();
+  Atomics.store(flags, n, 1);
+  Atomics.notify(flags, n);
+};
+
+const init: LoadInit = {
+  flags: flagsBuffer,
+  times: timesBuffer,
+  concurrency: CONCURRENCY,
+  unpacedMs: UNPACED_MS,
+  pacedRate: 1000,
+  pacedEvents: PACED_EVENTS,
+};
+const load = new Worker(new URL("./_broker-load.ts", import.meta.url), { workerData: init });
+const { subscriberUrl } = await new Promise<{ subscriberUrl: string }>((resolve, reject) => {
+  load.once("message", resolve);
+  load.once("error", reject);
+});
+
+function objects(): KnativeObject[] {
+  const fanout = Array.from(
+    { length: 10 },
+    (_, i) => `---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: { name: fanout-${i}, namespace: bench }
+spec:
+  broker: default
+  filter: { attributes: { type: bench.fanout } }
+  subscriber: { uri: "${subscriberUrl}/fanout-${i}" }`,
+  ).join("\n");
+  const yaml = `apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: { name: default, namespace: bench }
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: inproc
+  namespace: bench
+  annotations: { knclaw.dev/entry: ${appEntry} }
+spec:
+  template:
+    spec:
+      containers: [ { image: "ghcr.io/knclaw/bench:0" } ]
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: { name: to-inproc, namespace: bench }
+spec:
+  broker: default
+  filter: { attributes: { type: bench.inproc } }
+  subscriber: { ref: { apiVersion: serving.knative.dev/v1, kind: Service, name: inproc } }
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: { name: to-http, namespace: bench }
+spec:
+  broker: default
+  filter: { attributes: { type: bench.http } }
+  subscriber: { uri: "${subscriberUrl}/http" }
+${fanout}`;
+  return parseAllDocuments(yaml).map((doc) => doc.toJS() as KnativeObject);
+}
+
+const runtime = await startDev({ objects: objects(), port: 0, root, env: {}, schedulePings: false });
+const ingress = `${runtime.url}/bench/default`;
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+
+try {
+  const phases: Phase[] = [
+    { name: "baseline", url: `${subscriberUrl}/direct`, type: "bench.direct", deliveries: 0, arrivesAt: "http" },
+    { name: "http", url: ingress, type: "bench.http", deliveries: 1, arrivesAt: "http" },
+    { name: "inproc", url: ingress, type: "bench.inproc", deliveries: 1, arrivesAt: "main" },
+    { name: "fanout", url: ingress, type: "bench.fanout", deliveries: 10, arrivesAt: "http" },
+  ];
+  // BROKER_BENCH_ONLY=http (say) runs one phase, for profiling.
+  const only = process.env.BROKER_BENCH_ONLY;
+  if (only) {
+    load.postMessage({ phases: phases.filter((p) => p.name === only), pacedPhases: [] });
+    const reply = await new Promise<{ results?: PhaseResult[]; error?: string }>((resolve) =>
+      load.once("message", resolve),
+    );
+    console.log(JSON.stringify({ ...reply, counters: runtime.counters }));
+    process.exit(0);
+  }
+  load.postMessage({ phases, pacedPhases: ["baseline", "http", "inproc"] });
+  const reply = await new Promise<{ results?: PhaseResult[]; error?: string }>((resolve, reject) => {
+    load.once("message", resolve);
+    load.once("error", reject);
+  });
+  if (reply.error || !reply.results) throw new Error(reply.error ?? "no results");
+  const get = (name: string) => reply.results!.find((r) => r.name === name)!;
+  const baseline = get("baseline");
+  const viaHttp = get("http");
+  const inProcess = get("inproc");
+  const fanout = get("fanout");
+  const counters = runtime.counters;
+  if (counters.dropped > 0 || counters.rejected > 0 || counters.retried > 0) {
+    throw new Error(`the broker did not deliver cleanly: ${JSON.stringify(counters)}`);
+  }
+  const ratio = viaHttp.eventsPerS / baseline.eventsPerS;
+  const lat = (r: PhaseResult) => `p50 ${r.p50Ms!.toFixed(2)} ms  p99 ${r.p99Ms!.toFixed(2)} ms`;
+  console.log(
+    `unpaced, ${CONCURRENCY} events in flight, ${UNPACED_MS / 1000} s each; an event is done when its subscriber has it`,
+  );
+  console.log(`  baseline  client -> HTTP subscriber           ${fmt(baseline.eventsPerS).padStart(8)} events/s`);
+  console.log(
+    `  (b)       client -> broker -> HTTP subscriber ${fmt(viaHttp.eventsPerS).padStart(8)} events/s   ratio ${ratio.toFixed(2)}`,
+  );
+  console.log(
+    `  (a)       client -> broker -> in-process fn   ${fmt(inProcess.eventsPerS).padStart(8)} events/s   ratio ${(inProcess.eventsPerS / baseline.eventsPerS).toFixed(2)}`,
+  );
+  console.log(
+    `  fan-out   one event -> 10 Triggers            ${fmt(fanout.eventsPerS * 10).padStart(8)} deliveries/s (${fmt(fanout.eventsPerS)} events/s)`,
+  );
+  console.log(`paced 1,000 events/s, ${PACED_EVENTS} events; latency from due time to arrival at the subscriber`);
+  console.log(`  baseline  ${lat(baseline)}`);
+  console.log(`  (b)       ${lat(viaHttp)}`);
+  console.log(`  (a)       ${lat(inProcess)}`);
+  console.log(`broker counters: ${JSON.stringify(counters)}`);
+  console.log("targets: ratio >= 0.6, >= 5,000 events/s, p99 < 10 ms at 1,000 events/s");
+  console.log(
+    JSON.stringify({
+      bench: "broker",
+      events_per_s: Math.round(viaHttp.eventsPerS),
+      p50_ms: Number(viaHttp.p50Ms!.toFixed(2)),
+      p99_ms: Number(viaHttp.p99Ms!.toFixed(2)),
+      baseline_events_per_s: Math.round(baseline.eventsPerS),
+      ratio: Number(ratio.toFixed(2)),
+      fanout10_deliveries_per_s: Math.round(fanout.eventsPerS * 10),
+      inprocess_events_per_s: Math.round(inProcess.eventsPerS),
+    }),
+  );
+} finally {
+  await load.terminate();
+  await runtime.shutdown();
+}
