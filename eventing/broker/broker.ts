@@ -6,7 +6,7 @@ import { type BrokerCounters, emptyCounters } from "./counters.ts";
 import { type Log, silentLog } from "./log.ts";
 import { Semaphore } from "./semaphore.ts";
 import type { CompiledTrigger } from "./trigger.ts";
-import { applyIngressTtl, withoutTtl, withTtl } from "./ttl.ts";
+import { ingressTtl, TTL_EXTENSION, withTtl } from "./ttl.ts";
 
 /** Knative's broker stamps every pass through ingress with the arrival time. */
 export const EXT_ARRIVAL_TIME = "knativearrivaltime";
@@ -104,14 +104,17 @@ export class EmbeddedBroker {
       this.counters.rejected++;
       return { status: 503, reason: "the broker is shutting down" };
     }
-    const ttl = applyIngressTtl(incoming);
-    if (!ttl.ok) {
+    const ttl = ingressTtl(incoming);
+    if (ttl <= 0) {
       this.counters.rejected++;
       return { status: 400, reason: "knativebrokerttl exhausted: the event has passed through brokers too many times" };
     }
-    const arrived = withAttributes(ttl.event, { [EXT_ARRIVAL_TIME]: new Date().toISOString() });
-    // Subscribers never see the TTL; filters are evaluated on the event exactly as it will be delivered.
-    const event = withoutTtl(arrived);
+    // The TTL travels beside the event, not in it: subscribers never see it, and filters are evaluated on the event
+    // exactly as it will be delivered. It is put back on replies (ingestReply).
+    const event = withAttributes(incoming, {
+      [TTL_EXTENSION]: undefined,
+      [EXT_ARRIVAL_TIME]: new Date().toISOString(),
+    });
     const matches: CompiledTrigger[] = [];
     for (const trigger of this.triggers) {
       if (trigger.filter(event.attributes)) matches.push(trigger);
@@ -133,7 +136,7 @@ export class EmbeddedBroker {
     for (const trigger of matches) {
       this.pendingDeliveries++;
       this.pendingBytes += bytes;
-      void this.deliver(trigger, event, ttl.ttl, passThrough).finally(() => {
+      void this.deliver(trigger, event, ttl, passThrough).finally(() => {
         this.pendingDeliveries--;
         this.pendingBytes -= bytes;
         if (this.pendingDeliveries === 0) this.wakeIdle();

@@ -16,14 +16,15 @@ export const DEFAULT_TTL = 255;
 
 export type TtlVerdict = { ok: true; event: CloudEvent; ttl: number } | { ok: false; ttl: number };
 
-export function applyIngressTtl(event: CloudEvent): TtlVerdict {
+/** The TTL an event has after this pass through ingress; the ingress refuses it when this is 0 or less. */
+export function ingressTtl(event: CloudEvent): number {
   const raw = event.attributes[TTL_EXTENSION];
-  let ttl: number;
-  if (raw === undefined || !/^-?\d+$/.test(raw.trim())) {
-    ttl = DEFAULT_TTL;
-  } else {
-    ttl = Math.max(0, Number(raw.trim()) - 1);
-  }
+  if (raw === undefined || !/^\s*-?\d+\s*$/.test(raw)) return DEFAULT_TTL;
+  return Math.max(0, Number(raw.trim()) - 1);
+}
+
+export function applyIngressTtl(event: CloudEvent): TtlVerdict {
+  const ttl = ingressTtl(event);
   if (ttl <= 0) return { ok: false, ttl };
   return { ok: true, ttl, event: withAttributes(event, { [TTL_EXTENSION]: String(ttl) }) };
 }
