@@ -236,7 +236,9 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
         );
       }
       if (options.redisUrl && built.env[MEMORY_BACKEND_ENV] !== undefined) {
+        // The memory service reads REDIS_URL (functions/memory/config.ts); the renderer names it KNCLAW_REDIS_URL.
         built.env[MEMORY_BACKEND_ENV] = "redis";
+        built.env.REDIS_URL = options.redisUrl;
         built.env[REDIS_URL_ENV] = options.redisUrl;
       }
       return built;

@@ -198,6 +198,43 @@ describe("knclaw dev runtime: --manifests and refusal to start", () => {
   }
 });
 
+describe("knclaw dev runtime: --redis", () => {
+  it("points the memory service (the ksvc with KNCLAW_MEMORY_BACKEND) at the given Redis", async () => {
+    const yaml = `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: memory
+  namespace: test
+  annotations: { knclaw.dev/entry: test/dev/fixtures/probe/app.ts }
+spec:
+  template:
+    spec:
+      containers:
+        - image: ghcr.io/knclaw/knclaw:test
+          env: [ { name: KNCLAW_MEMORY_BACKEND, value: embedded } ]
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: other
+  namespace: test
+  annotations: { knclaw.dev/entry: test/dev/fixtures/probe/app.ts }
+spec:
+  template:
+    spec:
+      containers: [ { image: ghcr.io/knclaw/knclaw:test } ]`;
+    const runtime = await startTestRuntime(yaml, { redisUrl: "redis://127.0.0.1:6379/3" });
+    try {
+      const memory = (await (await runtime.fetch("http://memory.test.svc.cluster.local/env")).json()) as Record<string, string>;
+      expect(memory).toMatchObject({ KNCLAW_MEMORY_BACKEND: "redis", REDIS_URL: "redis://127.0.0.1:6379/3" });
+      const other = (await (await runtime.fetch("http://other.test.svc.cluster.local/env")).json()) as Record<string, string>;
+      expect(other.REDIS_URL).toBeUndefined();
+    } finally {
+      await runtime.shutdown();
+    }
+  });
+});
+
 describe("knclaw dev runtime: --processes", () => {
   it("runs a function's main.ts as a child process behind the same routes", async () => {
     const sub = await startSubscriber();
