@@ -55,6 +55,13 @@ import type {
   UpdateRunRequest,
   ValueResponse,
 } from "./schemas.ts";
+import {
+  fetchTransport,
+  type IncomingAnswer,
+  nodeHttpTransport,
+  type Transport,
+  TransportTimeout,
+} from "./transport.ts";
 
 /**
  * The typed client of the memory service (used by the agent, skills, channel adapters and the gateway). One method
@@ -67,6 +74,7 @@ export interface MemoryClientOptions {
   /** The service's base URL, e.g. `http://memory.knclaw.svc.cluster.local`. */
   baseUrl: string;
   token: string;
+  /** Send requests through this instead of `node:http` (e.g. straight into an in-process app). */
   fetch?: (request: Request) => Response | Promise<Response>;
   /** Per attempt. Default 5000 ms. */
   timeoutMs?: number;
@@ -128,7 +136,7 @@ function identityPath(identity: ChannelIdentity): string {
 export class MemoryClient {
   readonly #baseUrl: string;
   readonly #token: string;
-  readonly #fetch: (request: Request) => Response | Promise<Response>;
+  readonly #transport: Transport;
   readonly #timeoutMs: number;
   readonly #retries: number;
   readonly #retryDelayMs: number;
@@ -136,7 +144,7 @@ export class MemoryClient {
   constructor(options: MemoryClientOptions) {
     this.#baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.#token = options.token;
-    this.#fetch = options.fetch ?? ((request) => fetch(request));
+    this.#transport = options.fetch ? fetchTransport(options.fetch) : nodeHttpTransport();
     this.#timeoutMs = options.timeoutMs ?? 5_000;
     this.#retries = options.retries ?? 3;
     this.#retryDelayMs = options.retryDelayMs ?? 100;
@@ -346,9 +354,8 @@ export class MemoryClient {
   /** Whether the service and its store answer (GET /readyz, a single attempt). */
   async ready(): Promise<boolean> {
     try {
-      const response = await this.#attempt(`${this.#baseUrl}/readyz`, { method: "GET" });
-      await response.body?.cancel();
-      return response.ok;
+      const answer = await this.#attempt({ method: "GET", url: new URL(`${this.#baseUrl}/readyz`), headers: {} });
+      return answer.status === 200;
     } catch {
       return false;
     }
@@ -385,23 +392,27 @@ export class MemoryClient {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: "application/json" };
+    if (payload !== undefined) headers["content-type"] = "application/json";
     for (let attempt = 0; ; attempt++) {
-      const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: "application/json" };
-      if (payload !== undefined) headers["content-type"] = "application/json";
       let retryAfterMs = 0;
       let failure: MemoryError;
       try {
-        const response = await this.#attempt(url, { method, headers, body: payload });
-        if (response.ok) {
-          if (response.status === 204) return undefined as T;
-          return (await response.json()) as T;
+        const answer = await this.#attempt({
+          method,
+          url,
+          headers,
+          ...(payload === undefined ? {} : { body: payload }),
+        });
+        if (answer.status >= 200 && answer.status < 300) {
+          return (answer.status === 204 || answer.text === "" ? undefined : JSON.parse(answer.text)) as T;
         }
-        failure = await errorOf(response);
-        retryAfterMs = Number(response.headers.get("retry-after") ?? 0) * 1000 || 0;
+        failure = errorOf(answer);
+        retryAfterMs = Number(answer.header("retry-after") ?? 0) * 1000 || 0;
       } catch (error) {
         failure =
-          error instanceof MemoryError
-            ? error
+          error instanceof TransportTimeout
+            ? new MemoryError(0, "timeout", `the memory service did not answer within ${this.#timeoutMs} ms`)
             : new MemoryError(0, "network", "the memory service could not be reached", { cause: error });
       }
       if (!failure.retryable || attempt >= this.#retries) throw failure;
@@ -411,30 +422,16 @@ export class MemoryClient {
     }
   }
 
-  /** One request with the per-attempt timeout (also for an injected fetch that ignores abort signals). */
-  async #attempt(url: string | URL, init: RequestInit): Promise<Response> {
-    const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        reject(new MemoryError(0, "timeout", `the memory service did not answer within ${this.#timeoutMs} ms`));
-      }, this.#timeoutMs);
-    });
-    try {
-      return await Promise.race([this.#fetch(new Request(url, { ...init, signal: controller.signal })), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  #attempt(call: Omit<Parameters<Transport>[0], "timeoutMs">): Promise<IncomingAnswer> {
+    return this.#transport({ ...call, timeoutMs: this.#timeoutMs });
   }
 }
 
-async function errorOf(response: Response): Promise<MemoryError> {
-  const text = await response.text();
+function errorOf(answer: IncomingAnswer): MemoryError {
   try {
-    const { error } = JSON.parse(text) as ErrorBody;
+    const { error } = JSON.parse(answer.text) as ErrorBody;
     if (error && typeof error.code === "string") {
-      return new MemoryError(response.status, error.code, error.message, {
+      return new MemoryError(answer.status, error.code, error.message, {
         ...(error.issues ? { issues: error.issues } : {}),
         ...(error.currentVersion === undefined ? {} : { currentVersion: error.currentVersion }),
       });
@@ -442,6 +439,6 @@ async function errorOf(response: Response): Promise<MemoryError> {
   } catch {
     // Not the service's error format (a proxy in between): fall through.
   }
-  const code: ErrorCode = response.status === 503 ? "unavailable" : "internal";
-  return new MemoryError(response.status, code, `memory service answered ${response.status}`);
+  const code: ErrorCode = answer.status === 503 ? "unavailable" : "internal";
+  return new MemoryError(answer.status, code, `memory service answered ${answer.status}`);
 }

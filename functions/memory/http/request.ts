@@ -12,14 +12,14 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
-  if (!request.body) return new Uint8Array();
-  // With a declared length within the limit, one read is enough (the HTTP layer enforces the length).
   if (declared !== null) {
+    // One read is enough with a declared length (and the Node adapter serves it without building a web stream).
+    if (Number(declared) > maxBytes) throw tooLarge(maxBytes);
     const bytes = new Uint8Array(await request.arrayBuffer());
     if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
     return bytes;
   }
+  if (!request.body) return new Uint8Array();
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
