@@ -35,7 +35,8 @@ export function writeNodeResponse(res: ServerResponse, response: IngressResponse
     "content-length": Buffer.byteLength(response.body),
   };
   res.writeHead(response.status, headers);
-  res.end(response.body);
+  if (response.body === "") res.end();
+  else res.end(response.body);
 }
 
 /** Read a request body up to `maxBytes`; beyond that, stop reading and throw 413 (the caller closes the connection). */
