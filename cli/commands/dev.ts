@@ -17,6 +17,7 @@ export interface DevCommandOptions {
   redis?: string;
   processes?: boolean;
   logLevel?: string;
+  maxRequestBytes?: string;
 }
 
 /** The config `knclaw dev` runs: --config, else ./knclaw.yaml, else the shipped default (so `npm start` just works). */
@@ -41,8 +42,13 @@ export async function runDev(options: DevCommandOptions): Promise<DevRuntime> {
   }
   const port = Number(options.port ?? process.env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port ${options.port}`);
+  const maxBodyBytes = options.maxRequestBytes === undefined ? undefined : Number(options.maxRequestBytes);
+  if (maxBodyBytes !== undefined && (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1)) {
+    throw new Error(`invalid --max-request-bytes ${options.maxRequestBytes}`);
+  }
   return startDev({
     objects,
+    maxBodyBytes,
     manifestsDir: options.manifests,
     port,
     host: options.host,
@@ -63,6 +69,7 @@ export function registerDevCommand(program: Command): void {
     .option("--host <host>", "interface to listen on", "127.0.0.1")
     .option("--redis <url>", "memory service on this Redis instead of its embedded backend")
     .option("--processes", "run each function as its own child process instead of in-process")
+    .option("--max-request-bytes <bytes>", "broker ingress request size limit (default 4 MiB, as Knative)")
     .option("--log-level <level>", "pino level for the runtime's own logs (stderr)", "info")
     .action(async (options: DevCommandOptions) => {
       const runtime = await runDev(options);
