@@ -9,7 +9,8 @@ export const ATTRIBUTE_NAME = /^[a-z0-9]+$/;
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/;
 const URI_CHARS = /^(?:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$/;
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
-const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(?:\s*;.*)?$/;
+// Parameters are ASCII (RFC 2045); anything else could not travel in a binary-mode Content-Type header.
+const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(?:\s*;[\x20-\x7e\t]*)?$/;
 
 const V1_CONTEXT = new Set(["id", "source", "specversion", "type", "datacontenttype", "dataschema", "subject", "time"]);
 const V03_CONTEXT = new Set([

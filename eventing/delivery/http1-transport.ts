@@ -49,7 +49,8 @@ interface Connection {
   current?: Exchange;
 }
 
-const FORBIDDEN = /[\r\n\0]/;
+/** Header injection (CR, LF, NUL) and characters a header cannot carry (outside Latin-1), as Node's client refuses. */
+const FORBIDDEN = /[\r\n\0]|[^\x00-\xff]/;
 const SKIPPED = new Set(["content-length", "host", "transfer-encoding", "connection"]);
 
 export function createHttp1Transport(options: Http1TransportOptions = {}): HttpTransport {

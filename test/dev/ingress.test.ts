@@ -175,6 +175,18 @@ describe("broker ingress", () => {
     expect((await postBinary(ingress, { headers: { "ce-foo_bar": "x" } })).status).toBe(400);
   });
 
+  it("datacontenttype must be a media type whose parameters fit in a header", async () => {
+    const event = { specversion: "1.0", id: "ct", source: "/s", type: "t", data: "x" };
+    expect((await postStructured(ingress, { ...event, datacontenttype: "not a media type" })).status).toBe(400);
+    expect((await postStructured(ingress, { ...event, datacontenttype: "text/plain; note=€" })).status).toBe(400);
+    expect(
+      (await postStructured(ingress, { ...event, id: "ct-ok", datacontenttype: "text/plain; charset=utf-8" })).status,
+    ).toBe(202);
+    const got = await subscriber.waitForEvent("ct-ok");
+    expect(got.headers["content-type"]).toBe("text/plain; charset=utf-8");
+    expect(got.body.toString()).toBe("x");
+  });
+
   it("data and data_base64 are not both allowed in JSON", async () => {
     const response = await postStructured(ingress, {
       specversion: "1.0",
