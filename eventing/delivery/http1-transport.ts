@@ -50,7 +50,13 @@ interface Connection {
 }
 
 /** Header injection (CR, LF, NUL) and characters a header cannot carry (outside Latin-1), as Node's client refuses. */
-const FORBIDDEN = /[\r\n\0]|[^\x00-\xff]/;
+function unsafeHeaderText(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0 || code === 10 || code === 13 || code > 0xff) return true;
+  }
+  return false;
+}
 const SKIPPED = new Set(["content-length", "host", "transfer-encoding", "connection"]);
 
 export function createHttp1Transport(options: Http1TransportOptions = {}): HttpTransport {
@@ -198,7 +204,8 @@ export function createHttp1Transport(options: Http1TransportOptions = {}): HttpT
     for (const name in request.headers) {
       if (SKIPPED.has(name)) continue;
       const value = request.headers[name]!;
-      if (FORBIDDEN.test(name) || FORBIDDEN.test(value)) throw new TransportError("network", `invalid header ${name}`);
+      if (unsafeHeaderText(name) || unsafeHeaderText(value))
+        throw new TransportError("network", `invalid header ${name}`);
       head += `${name}: ${value}\r\n`;
     }
     return `${head}content-length: ${request.body?.byteLength ?? 0}\r\n\r\n`;
