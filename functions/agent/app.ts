@@ -11,6 +11,7 @@ import type { FunctionApp, FunctionEnv } from "../../knative/serving/function.ts
 import { createLogger, type Logger } from "../../knative/serving/log.ts";
 import { parsePrivateKey } from "../../skills/runtime/keys.ts";
 import { AgentConfigError, loadAgentConfig } from "./config.ts";
+import { createNodeFetch } from "./http/node-fetch.ts";
 import { AgentLoop, type AgentLoopDeps } from "./loop/agent-loop.ts";
 import { RejectedEvent, RetryLater } from "./loop/errors.ts";
 import type { LanguageModel } from "./providers/model.ts";
@@ -61,12 +62,15 @@ export async function createApp(
       log.warn({ model: resolved.fallbackFrom }, "no API key configured: the labelled demo model answers instead");
     }
   }
+  // Events go to the broker through a lean node:http fetch unless one is injected.
+  const hops = options.fetch === undefined ? createNodeFetch() : undefined;
+  const hopFetch = options.fetch ?? hops!;
   let store = options.store;
-  let memory: MemoryClient | undefined;
   if (store === undefined) {
     if (!env.KNCLAW_MEMORY_URL || !env.KNCLAW_MEMORY_TOKEN)
       throw new AgentConfigError("KNCLAW_MEMORY_URL and KNCLAW_MEMORY_TOKEN must be set");
-    memory = new MemoryClient({
+    // The memory client brings its own node:http transport; an injected fetch replaces it (tests, knclaw dev).
+    const memory = new MemoryClient({
       baseUrl: env.KNCLAW_MEMORY_URL,
       token: env.KNCLAW_MEMORY_TOKEN,
       ...(options.fetch ? { fetch: options.fetch } : {}),
@@ -75,7 +79,7 @@ export async function createApp(
   }
   let emit = options.emit;
   if (emit === undefined) {
-    const broker = BrokerClient.fromEnv(env, options.fetch ? { fetch: options.fetch } : {});
+    const broker = BrokerClient.fromEnv(env, { fetch: hopFetch });
     emit = (event) => broker.emit(event);
   }
   const loop = new AgentLoop({
@@ -91,10 +95,9 @@ export async function createApp(
 
   const app = new Hono();
   app.get("/healthz", (c) => c.text("ok"));
-  app.get("/readyz", async (c) => {
-    if (memory !== undefined && !(await memory.ready())) return c.text("memory service not ready", 503);
-    return c.text("ok");
-  });
+  // Ready once configured: a dependency check here would add a memory round trip to every cold start, and a step
+  // that cannot reach the memory service answers 503 anyway, so the broker retries it.
+  app.get("/readyz", (c) => c.text("ok"));
   app.post("/", async (c) => {
     let event: CloudEvent;
     try {
@@ -115,7 +118,13 @@ export async function createApp(
     }
     return c.body(null, 200);
   });
-  return { fetch: (request) => app.fetch(request), loop };
+  return {
+    fetch: (request) => app.fetch(request),
+    close: async () => {
+      hops?.close();
+    },
+    loop,
+  };
 }
 
 async function dispatch(loop: AgentLoop, event: CloudEvent): Promise<void> {

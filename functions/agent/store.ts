@@ -60,7 +60,9 @@ export function memoryStore(client: MemoryClient, instance: string): AgentStore 
     if (state === undefined) throw new Error(`run ${run.id} holds a state this agent cannot read`);
     return { state, version: run.version };
   };
-  const asJson = (state: RunState) => JSON.parse(JSON.stringify(state)) as Record<string, never>;
+  // The state is plain JSON by construction (the machine builds it from parsed events and JSON values); the client
+  // serialises it once. Absent optional fields are undefined and simply not written.
+  const asJson = (state: RunState) => state as unknown as Record<string, never>;
   return {
     async getRun(runId) {
       const run = await client.getRun(instance, runId);

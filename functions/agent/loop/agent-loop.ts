@@ -30,7 +30,14 @@ import {
   type Transition,
 } from "../run/machine.ts";
 import { loadEvent } from "../run/outgoing.ts";
-import { type Hold, isFinished, type OutboxEntry, type RunState, type StoredEvent } from "../run/state.ts";
+import {
+  type AuditFact,
+  type Hold,
+  isFinished,
+  type OutboxEntry,
+  type RunState,
+  type StoredEvent,
+} from "../run/state.ts";
 import type { AgentStore, SessionView } from "../store.ts";
 import { ToolCatalog } from "../tools/catalog.ts";
 import { compactIfNeeded } from "./compaction.ts";
@@ -295,7 +302,7 @@ export class AgentLoop {
   private recordStep(t: Transition, eventId: string): RunState {
     const next = t.state;
     markApplied(next, eventId);
-    next.outbox = [{ source: eventId, events: t.events }];
+    next.outbox = [{ source: eventId, events: t.events, ...(t.audit.length > 0 ? { audit: t.audit } : {}) }];
     return next;
   }
 
@@ -308,7 +315,10 @@ export class AgentLoop {
   /** Emit outbox entries (waiting out retry backoffs), then do a finished run's follow-up work. */
   private async flush(state: RunState, entries: OutboxEntry[], memo?: StepMemo): Promise<void> {
     for (const entry of entries) {
-      await Promise.all(entry.events.map((stored) => this.emitStored(stored)));
+      await Promise.all([
+        ...entry.events.map((stored) => this.emitStored(stored)),
+        ...(entry.audit ? [this.writeAudit(state.runId, entry.source, entry.audit)] : []),
+      ]);
       this.deps.faults?.afterEmit?.(
         state.runId,
         entry.source,
@@ -317,6 +327,16 @@ export class AgentLoop {
     }
     if (isFinished(state) && entries.some((entry) => entry.events.some(isOutcome))) await this.finalize(state, memo);
     for (const entry of entries) this.flushed.add(flushKey(state.runId, entry.source));
+  }
+
+  /** Best effort, idempotent per step (the batch key): the audit stream must not hold up the run. */
+  private async writeAudit(runId: string, source: string, facts: AuditFact[]): Promise<void> {
+    await this.deps.store
+      .audit(
+        facts.map((fact) => ({ type: fact.type, runId, data: fact.data })),
+        `au-${hash(runId, source).slice(0, 32)}`,
+      )
+      .catch((error: unknown) => this.deps.log.warn({ runId, err: (error as Error).name }, "audit append failed"));
   }
 
   private async emitStored(stored: StoredEvent): Promise<void> {
@@ -352,29 +372,34 @@ export class AgentLoop {
         idleMs === undefined ? {} : { idleMs },
       );
     }
-    const audit = this.deps.store
-      .audit(
-        [
-          {
-            type: outcome.status === "completed" ? "run.completed" : "run.failed",
-            runId: state.runId,
-            data: {
-              reason: outcome.reason ?? null,
-              contractVersion: state.contractVersion,
-              turns: state.turns,
-              toolCalls: state.toolCalls,
-              inputTokens: state.usage.inputTokens,
-              outputTokens: state.usage.outputTokens,
-              costUsd: state.costUsd,
-              durationMs: state.updatedAt - state.startedAt,
-            },
-          },
-        ],
-        `fin-${hash(state.runId).slice(0, 32)}`,
-      )
-      .catch((error: unknown) =>
-        this.deps.log.warn({ runId: state.runId, err: (error as Error).name }, "audit append failed"),
-      );
+    // Completed runs are recorded by their run document and run.completed; the audit stream keeps what the
+    // platform refused or stopped (budgets, policy, stops), where "what did the platform allow" is asked.
+    const notable = outcome.status === "failed";
+    const audit = !notable
+      ? Promise.resolve()
+      : this.deps.store
+          .audit(
+            [
+              {
+                type: outcome.status === "completed" ? "run.completed" : "run.failed",
+                runId: state.runId,
+                data: {
+                  reason: outcome.reason ?? null,
+                  contractVersion: state.contractVersion,
+                  turns: state.turns,
+                  toolCalls: state.toolCalls,
+                  inputTokens: state.usage.inputTokens,
+                  outputTokens: state.usage.outputTokens,
+                  costUsd: state.costUsd,
+                  durationMs: state.updatedAt - state.startedAt,
+                },
+              },
+            ],
+            `fin-${hash(state.runId).slice(0, 32)}`,
+          )
+          .catch((error: unknown) =>
+            this.deps.log.warn({ runId: state.runId, err: (error as Error).name }, "audit append failed"),
+          );
     await Promise.all([this.releaseHolds(state.holds, state.runId), audit]);
     // Compaction is considered only when this step saw the history overflow its budget (no extra read otherwise).
     const history = memo?.context ? (await memo.context.catch(() => undefined))?.history : undefined;
@@ -393,6 +418,7 @@ export class AgentLoop {
   private async runModel(t: Transition, env: MachineEnv, memo: StepMemo): Promise<Transition> {
     let current = t;
     const events = [...t.events];
+    const audit = [...t.audit];
     while (current.callModel) {
       const state = current.state;
       const key = `${state.turns}:${state.transcript.length}`;
@@ -413,6 +439,7 @@ export class AgentLoop {
             env,
           );
           events.push(...next.events);
+          audit.push(...next.audit);
           current = next;
           continue;
         }
@@ -420,9 +447,10 @@ export class AgentLoop {
       }
       const next = advance(state, { kind: "model_response", response }, env);
       events.push(...next.events);
+      audit.push(...next.audit);
       current = next;
     }
-    return { ...current, events };
+    return { ...current, events, audit };
   }
 
   private async callModel(state: RunState, env: MachineEnv, memo: StepMemo): Promise<ModelResponse> {

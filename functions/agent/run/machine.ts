@@ -27,6 +27,7 @@ import {
 } from "./outgoing.ts";
 import { errorResult, successResult } from "./results.ts";
 import {
+  type AuditFact,
   type CallResult,
   isFinished,
   MAX_APPLIED,
@@ -68,6 +69,8 @@ export type MachineInput =
 export interface Transition {
   state: RunState;
   events: StoredEvent[];
+  /** Policy decisions of this step for the audit stream. */
+  audit: AuditFact[];
   callModel: boolean;
   /** False when the input changed nothing (a duplicate or stale answer). */
   changed: boolean;
@@ -122,7 +125,7 @@ export function newRun(init: RunInit): RunState {
 }
 
 export function advance(previous: RunState, input: MachineInput, env: MachineEnv): Transition {
-  const t: Transition = { state: structuredClone(previous), events: [], callModel: false, changed: true };
+  const t: Transition = { state: structuredClone(previous), events: [], audit: [], callModel: false, changed: true };
   if (isFinished(t.state)) return unchanged(previous);
   t.state.updatedAt = env.now;
   switch (input.kind) {
@@ -152,7 +155,7 @@ export function advance(previous: RunState, input: MachineInput, env: MachineEnv
 }
 
 function unchanged(state: RunState): Transition {
-  return { state, events: [], callModel: false, changed: false };
+  return { state, events: [], audit: [], callModel: false, changed: false };
 }
 
 /** Record an applied event id (bounded), so redeliveries of it are recognised. */
@@ -233,6 +236,15 @@ function onModelResponse(t: Transition, response: ModelResponse, env: MachineEnv
       if (verdict.tool)
         Object.assign(pending, { skill: verdict.tool.skill, tool: verdict.tool.tool, ref: verdict.tool.ref });
       pending.result = errorResult("policy", verdict.error);
+      t.audit.push({
+        type: "policy.refused",
+        data: {
+          callId: pending.id,
+          tool: verdict.tool?.ref ?? call.name.slice(0, 64),
+          class: verdict.error.class,
+          message: verdict.error.message.slice(0, 500),
+        },
+      });
       state.consecutiveFailures += 1;
       return pending;
     }
@@ -264,6 +276,10 @@ function onModelResponse(t: Transition, response: ModelResponse, env: MachineEnv
       ...(env.contract.approvers !== undefined ? { approvers: [...env.contract.approvers] } : {}),
     };
     t.events.push(storeEvent(approvalRequestedEvent(state, pending, env)));
+    t.audit.push({
+      type: "approval.requested",
+      data: { callId: pending.id, tool: pending.ref!, digest: pending.digest! },
+    });
     return pending;
   });
   settle(t, env);
@@ -333,7 +349,12 @@ function onApprovalDecided(t: Transition, data: ApprovalDecided, env: MachineEnv
     refusal = `${who} may not approve this call`;
   else if (data.digest !== call.digest) refusal = "the approval was given for other arguments than this call's";
   else if (data.decision === "deny") refusal = `denied by ${who}${data.reason ? `: ${data.reason}` : ""}`;
+  const decider = `${data.decidedBy.channel}:${data.decidedBy.id}`;
   if (refusal !== undefined) {
+    t.audit.push({
+      type: "approval.refused",
+      data: { callId: call.id, tool: call.ref!, by: decider, reason: refusal.slice(0, 500) },
+    });
     finishCall(
       state,
       call,
@@ -343,6 +364,10 @@ function onApprovalDecided(t: Transition, data: ApprovalDecided, env: MachineEnv
     settle(t, env);
     return true;
   }
+  t.audit.push({
+    type: "approval.granted",
+    data: { callId: call.id, tool: call.ref!, by: decider, digest: call.digest! },
+  });
   request(t, call, env);
   settle(t, env);
   return true;
@@ -357,6 +382,7 @@ function onSweep(t: Transition, env: MachineEnv): boolean {
   let changed = false;
   for (const call of state.pending) {
     if (call.status === "awaiting_approval" && env.now > call.approval!.expiresAt) {
+      t.audit.push({ type: "approval.expired", data: { callId: call.id, tool: call.ref ?? call.name } });
       const error = toolError("PermissionDenied", "the approval timed out before a decision (default: deny)", {
         retryable: false,
       });

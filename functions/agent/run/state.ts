@@ -48,10 +48,17 @@ export interface StoredEvent {
   notBefore?: number;
 }
 
+/** A policy decision worth keeping in the audit stream (refusals, approvals). */
+export interface AuditFact {
+  type: string;
+  data: Record<string, string | number | boolean | null>;
+}
+
 export interface OutboxEntry {
   /** The event whose step produced these. */
   source: string;
   events: StoredEvent[];
+  audit?: AuditFact[];
 }
 
 /** A lock the run holds (schedule concurrency, concurrent-run slots), released when the run ends. */
