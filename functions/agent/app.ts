@@ -43,6 +43,9 @@ export async function createApp(
 ): Promise<FunctionApp & { loop: AgentLoop }> {
   const log = options.logger ?? createLogger(env, `agent-${env.KNCLAW_INSTANCE ?? "unknown"}`);
   const config = await loadAgentConfig(env, builtinSkillResolver);
+  for (const missing of config.unavailableSkills) {
+    log.error({ skill: missing.skill, reason: missing.reason }, "skill not available: its tools are not offered");
+  }
   if (!env.KNCLAW_SIGNING_KEY)
     throw new AgentConfigError("KNCLAW_SIGNING_KEY is not set: tool calls could not be signed");
   const signingKey = parsePrivateKey(env.KNCLAW_SIGNING_KEY, "KNCLAW_SIGNING_KEY");

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { TaskContract } from "../../eventing/catalog/contract.ts";
 import { InstanceName } from "../../eventing/catalog/shared.ts";
+import { AgentSettings } from "../../knative/config/sections/instances.ts";
 import type { FunctionEnv } from "../../knative/serving/function.ts";
 import { SkillDescriptor, type SkillDescriptorInput } from "../../skills/runtime/descriptor.ts";
 import type { SkillInfo } from "./tools/catalog.ts";
@@ -26,56 +27,9 @@ import type { SkillInfo } from "./tools/catalog.ts";
  * | KNCLAW_MEMORY_URL, KNCLAW_MEMORY_TOKEN | the memory service and this instance's token |
  */
 
-const Price = z.object({ inputPerMTok: z.number().nonnegative(), outputPerMTok: z.number().nonnegative() }).strict();
-
-export const AgentSettings = z
-  .object({
-    /** The instance's own instructions, first in every system prompt. */
-    systemPrompt: z
-      .string()
-      .max(32 * 1024)
-      .default("You are a helpful assistant."),
-    session: z
-      .object({
-        scope: z.enum(["main", "sender", "channel-sender", "thread"]).default("channel-sender"),
-        /** Start a new session after this long without messages. */
-        idleMinutes: z.number().int().positive().max(525_600).optional(),
-      })
-      .strict()
-      .prefault({}),
-    /** The model's context window, and the share the session history may take of what is left after the rest. */
-    contextTokens: z.number().int().min(1024).default(128_000),
-    maxOutputTokens: z.number().int().positive().default(4096),
-    temperature: z.number().min(0).max(2).optional(),
-    /** USD per million tokens by `provider/model`; a model without an entry costs 0. */
-    prices: z.record(z.string(), Price).default({}),
-    /** Extra tool groups: group -> `<skill>.<tool>` / `<skill>.*` members. */
-    groups: z.record(z.string().regex(/^[a-z0-9-]+:[a-z0-9*-]+$/), z.array(z.string())).default({}),
-    heartbeat: z
-      .object({
-        okToken: z.string().min(1).max(64).default("HEARTBEAT_OK"),
-        ackMaxChars: z.number().int().min(0).default(300),
-      })
-      .strict()
-      .prefault({}),
-    notes: z
-      .object({ limit: z.number().int().min(0).max(50).default(5) })
-      .strict()
-      .prefault({}),
-    /** Compact the session into a summary once it holds more than this many tokens. */
-    compactAboveTokens: z.number().int().positive().optional(),
-    /** Stream model output and send text that precedes tool calls right away (lower latency to the first update). */
-    stream: z.boolean().default(true),
-    sendPreamble: z.boolean().default(true),
-    /** OpenAI-compatible servers that refuse `stream_options` set this to false. */
-    includeUsage: z.boolean().default(true),
-    /** Grace after a tool's own timeout before an unanswered call is failed as Timeout. */
-    toolGraceSeconds: z.number().int().min(1).default(60),
-    /** A retry whose backoff exceeds this is not waited for; the model gets the error instead. */
-    maxInlineRetryDelaySeconds: z.number().min(0).max(60).default(10),
-    capabilityTtlSeconds: z.number().int().min(10).max(86_400).default(600),
-  })
-  .strict();
+// The settings schema lives with the instance config (knclaw.yaml `instances.<name>.agent`); the renderer passes it
+// as KNCLAW_AGENT and this function validates it again at startup.
+export { AgentSettings };
 export type AgentSettings = z.infer<typeof AgentSettings>;
 
 export const ScheduleSettings = z
@@ -92,6 +46,8 @@ export interface AgentConfig {
   policyName: string;
   policy: TaskContract;
   skills: SkillInfo[];
+  /** Skills named in KNCLAW_SKILLS that could not be described (reported at startup, not offered). */
+  unavailableSkills: Array<{ skill: string; reason: string }>;
   schedules: Record<string, ScheduleSettings>;
   channels: string[];
   settings: AgentSettings;
@@ -125,6 +81,7 @@ export async function loadAgentConfig(env: FunctionEnv, resolveSkill?: SkillReso
     "KNCLAW_SCHEDULES",
   );
   const channels = parse(z.array(z.string()), json(env, "KNCLAW_CHANNELS", []), "KNCLAW_CHANNELS");
+  const unavailable: Array<{ skill: string; reason: string }> = [];
   return {
     instance,
     model,
@@ -132,14 +89,19 @@ export async function loadAgentConfig(env: FunctionEnv, resolveSkill?: SkillReso
     apiKey: nonEmpty(env.KNCLAW_PROVIDER_API_KEY),
     policyName: nonEmpty(env.KNCLAW_POLICY_NAME) ?? "default",
     policy,
-    skills: await skillDescriptors(env, resolveSkill),
+    skills: await skillDescriptors(env, resolveSkill, unavailable),
+    unavailableSkills: unavailable,
     schedules,
     channels,
     settings,
   };
 }
 
-async function skillDescriptors(env: FunctionEnv, resolveSkill: SkillResolver | undefined): Promise<SkillInfo[]> {
+async function skillDescriptors(
+  env: FunctionEnv,
+  resolveSkill: SkillResolver | undefined,
+  unavailable: Array<{ skill: string; reason: string }>,
+): Promise<SkillInfo[]> {
   const catalog = json(env, "KNCLAW_SKILL_CATALOG", undefined);
   if (catalog !== undefined) return parse(z.array(SkillDescriptor), catalog, "KNCLAW_SKILL_CATALOG");
   const names = parse(z.array(z.string()), json(env, "KNCLAW_SKILLS", []), "KNCLAW_SKILLS");
@@ -192,7 +154,10 @@ async function skillDescriptors(env: FunctionEnv, resolveSkill: SkillResolver | 
     try {
       described = await resolveSkill(name);
     } catch (error) {
-      throw new AgentConfigError(`skill ${name}: ${(error as Error).message}`);
+      // One missing skill must not keep the instance from answering: its tools are simply not offered (and a call
+      // naming them is refused as unknown). The problem is reported at startup.
+      unavailable.push({ skill: name, reason: (error as Error).message });
+      continue;
     }
     // An instructions-only skill has no tools: it still contributes instructions.
     if (described.tools.length === 0) {

@@ -53,6 +53,8 @@ export const ENV = {
   channels: "KNCLAW_CHANNELS",
   schedules: "KNCLAW_SCHEDULES",
   signingKey: "KNCLAW_SIGNING_KEY",
+  /** The instance's agent settings (instances.<name>.agent) as JSON. */
+  agentSettings: "KNCLAW_AGENT",
   channelType: "KNCLAW_CHANNEL_TYPE",
   channelRoutes: "KNCLAW_CHANNEL_ROUTES",
   channelAllow: "KNCLAW_CHANNEL_ALLOW",

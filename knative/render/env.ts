@@ -111,6 +111,7 @@ function agentEnv(ctx: RenderContext, name: string): EnvVar[] {
   }
   env.push(plain(ENV.schedules, stableJson(schedules)));
   env.push(secret(ENV.signingKey, instance.signingKey ?? { secret: DEFAULT_AGENT_KEYS_SECRET, key: name }));
+  if (instance.agent !== undefined) env.push(plain(ENV.agentSettings, stableJson(instance.agent)));
   return env;
 }
 

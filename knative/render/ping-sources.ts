@@ -3,7 +3,7 @@
  * routes them by the `knclawinstance` extension set through ceOverrides, and `knclawschedule` names the schedule.
  * The data is the schedule's task (the catalog's PingData).
  */
-import { EXT_INSTANCE, EXT_SCHEDULE } from "../../eventing/catalog/attributes.ts";
+import { EXT_INSTANCE, EXT_SCHEDULE, SWEEP_SCHEDULE } from "../../eventing/catalog/attributes.ts";
 import { baseLabels, brokerRef, metadata, type RenderContext } from "./context.ts";
 import { LABEL_COMPONENT, LABEL_INSTANCE, LABEL_ROUTE } from "./conventions.ts";
 import { stableJson } from "./env.ts";
@@ -33,6 +33,26 @@ export function renderPingSources(ctx: RenderContext): RenderedObject[] {
         },
       });
     }
+    // Housekeeping tick (added by the agent engineer): each minute the agent expires approvals past their timeout,
+    // fails tool calls no skill answered and enforces wall-clock budgets. Schedule names knclaw-* are reserved for it.
+    const sweepName = `agent-${name}-${SWEEP_SCHEDULE}`;
+    out.push({
+      apiVersion: "sources.knative.dev/v1",
+      kind: "PingSource",
+      metadata: metadata(ctx, sweepName, {
+        ...baseLabels(ctx, sweepName),
+        [LABEL_COMPONENT]: "agent",
+        [LABEL_INSTANCE]: name,
+        [LABEL_ROUTE]: `agent-${name}`,
+      }),
+      spec: {
+        schedule: "* * * * *",
+        contentType: "application/json",
+        data: "{}",
+        sink: { ref: brokerRef(ctx) },
+        ceOverrides: { extensions: { [EXT_INSTANCE]: name, [EXT_SCHEDULE]: SWEEP_SCHEDULE } },
+      },
+    });
   }
   return out;
 }

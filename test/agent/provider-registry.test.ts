@@ -94,6 +94,17 @@ describe("demo model", () => {
     expect(answer.text).toBe("HEARTBEAT_OK");
   });
 
+  it("takes a URL the user wrote for a URL argument", () => {
+    expect(
+      exampleArguments(
+        { type: "object", properties: { url: { type: "string" } }, required: ["url"] },
+        "get https://example.org/x please",
+      ),
+    ).toEqual({
+      url: "https://example.org/x",
+    });
+  });
+
   it("builds example arguments from JSON Schema", () => {
     expect(
       exampleArguments(

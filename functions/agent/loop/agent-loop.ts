@@ -1,5 +1,5 @@
 import { createHash, type KeyObject } from "node:crypto";
-import { EXT_SCHEDULE, EXT_TRACEPARENT, EXT_TRACESTATE } from "../../../eventing/catalog/attributes.ts";
+import { EXT_SCHEDULE, EXT_TRACEPARENT, EXT_TRACESTATE, SWEEP_SCHEDULE } from "../../../eventing/catalog/attributes.ts";
 import type {
   ApprovalDecided,
   Identity,
@@ -71,9 +71,6 @@ export interface AgentLoopDeps {
     afterEmit?(runId: string, eventId: string, types: string[]): void;
   };
 }
-
-/** A ping with this schedule name only sweeps (expires approvals, times out calls, enforces wall clocks). */
-export const SWEEP_SCHEDULE = "knclaw-sweep";
 
 const MAX_CAS_ATTEMPTS = 8;
 const DEFAULT_HOLD_TTL_MS = 3_600_000;

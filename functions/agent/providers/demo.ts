@@ -120,13 +120,16 @@ function exampleValue(schema: unknown, said: string, depth: number): unknown {
     case "object": {
       const out: Record<string, unknown> = {};
       const properties = (s.properties ?? {}) as Record<string, unknown>;
-      for (const name of (s.required ?? []) as string[]) out[name] = exampleValue(properties[name], said, depth + 1);
+      for (const name of (s.required ?? []) as string[]) {
+        const url = /^(url|uri|href|link|address)$/i.test(name) ? firstUrl(said) : undefined;
+        out[name] = url ?? exampleValue(properties[name], said, depth + 1);
+      }
       return out;
     }
     case "array":
       return typeof s.minItems === "number" && s.minItems > 0 ? [exampleValue(s.items, said, depth + 1)] : [];
     case "string": {
-      if (s.format === "uri" || s.format === "url") return "https://example.com/";
+      if (s.format === "uri" || s.format === "url") return firstUrl(said) ?? "https://example.com/";
       const min = typeof s.minLength === "number" ? s.minLength : 0;
       const max = typeof s.maxLength === "number" ? s.maxLength : 200;
       const text = (said.trim() || "demo").slice(0, max);
@@ -140,4 +143,8 @@ function exampleValue(schema: unknown, said: string, depth: number): unknown {
     default:
       return null;
   }
+}
+
+function firstUrl(text: string): string | undefined {
+  return /https?:\/\/[^\s"'<>]+/.exec(text)?.[0];
 }

@@ -36,6 +36,15 @@ export const Schedule = z
     concurrencyPolicy: z.enum(["Forbid", "Allow", "Replace"]).default("Forbid"),
   })
   .superRefine((entry, ctx) => {
+    if (entry.name.startsWith("knclaw-")) {
+      ctx.addIssue({
+        code: "custom",
+        input: entry.name,
+        path: ["name"],
+        message: "schedule names starting with knclaw- are reserved (knclaw-sweep is the agent's housekeeping tick)",
+        params: { rule: "name" },
+      });
+    }
     if (entry.timezone !== undefined) {
       const tz = checkTimezone(entry.timezone);
       if (!tz.ok)
@@ -77,6 +86,62 @@ export const Provider = z.strictObject({
   apiKey: SecretRef.optional(),
 });
 
+const Price = z.object({ inputPerMTok: z.number().nonnegative(), outputPerMTok: z.number().nonnegative() }).strict();
+
+/**
+ * `instances.<name>.agent`: how the agent function behaves (added by the agent engineer; functions/agent/config.ts
+ * documents the environment it arrives in as KNCLAW_AGENT). Every field has a default, so the block is optional.
+ */
+export const AgentSettings = z
+  .object({
+    /** The instance's own instructions, first in every system prompt. */
+    systemPrompt: z
+      .string()
+      .max(32 * 1024)
+      .default("You are a helpful assistant."),
+    session: z
+      .object({
+        scope: z.enum(["main", "sender", "channel-sender", "thread"]).default("channel-sender"),
+        /** Start a new session after this long without messages. */
+        idleMinutes: z.number().int().positive().max(525_600).optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** The model's context window, and the share the session history may take of what is left after the rest. */
+    contextTokens: z.number().int().min(1024).default(128_000),
+    maxOutputTokens: z.number().int().positive().default(4096),
+    temperature: z.number().min(0).max(2).optional(),
+    /** USD per million tokens by `provider/model`; a model without an entry costs 0. */
+    prices: z.record(z.string(), Price).default({}),
+    /** Extra tool groups: group -> `<skill>.<tool>` / `<skill>.*` members. */
+    groups: z.record(z.string().regex(/^[a-z0-9-]+:[a-z0-9*-]+$/), z.array(z.string())).default({}),
+    heartbeat: z
+      .object({
+        okToken: z.string().min(1).max(64).default("HEARTBEAT_OK"),
+        ackMaxChars: z.number().int().min(0).default(300),
+      })
+      .strict()
+      .prefault({}),
+    notes: z
+      .object({ limit: z.number().int().min(0).max(50).default(5) })
+      .strict()
+      .prefault({}),
+    /** Compact the session into a summary once it holds more than this many tokens. */
+    compactAboveTokens: z.number().int().positive().optional(),
+    /** Stream model output and send text that precedes tool calls right away (lower latency to the first update). */
+    stream: z.boolean().default(true),
+    sendPreamble: z.boolean().default(true),
+    /** OpenAI-compatible servers that refuse `stream_options` set this to false. */
+    includeUsage: z.boolean().default(true),
+    /** Grace after a tool's own timeout before an unanswered call is failed as Timeout. */
+    toolGraceSeconds: z.number().int().min(1).default(60),
+    /** A retry whose backoff exceeds this is not waited for; the model gets the error instead. */
+    maxInlineRetryDelaySeconds: z.number().min(0).max(60).default(10),
+    capabilityTtlSeconds: z.number().int().min(10).max(86_400).default(600),
+  })
+  .strict();
+export type AgentSettingsConfig = z.infer<typeof AgentSettings>;
+
 export const Instance = KsvcKnobs.extend({
   description: z.string().max(1024).optional(),
   /** `provider/model`, e.g. `anthropic/claude-sonnet-4-5`, `openai/gpt-4o`, `demo/echo`. */
@@ -103,6 +168,8 @@ export const Instance = KsvcKnobs.extend({
   egress: z.array(EgressRule).default([]),
   /** Delivery for this instance's Triggers (replaces the broker's wholesale). */
   delivery: Delivery.optional(),
+  /** Agent behaviour: system prompt, session scope, context size, price table, heartbeat token, streaming. */
+  agent: AgentSettings.optional(),
 }).superRefine((instance, ctx) => {
   const provider = instance.model.split("/")[0]!;
   const known = PROVIDERS[provider];
