@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { TaskContract } from "../../eventing/catalog/contract.ts";
 import { InstanceName } from "../../eventing/catalog/shared.ts";
-import { AgentSettings } from "../../knative/config/sections/instances.ts";
+import { AgentSettings as AgentSettingsSchema } from "../../knative/config/sections/instances.ts";
 import type { FunctionEnv } from "../../knative/serving/function.ts";
 import { SkillDescriptor, type SkillDescriptorInput } from "../../skills/runtime/descriptor.ts";
 import type { SkillInfo } from "./tools/catalog.ts";
@@ -29,8 +29,8 @@ import type { SkillInfo } from "./tools/catalog.ts";
 
 // The settings schema lives with the instance config (knclaw.yaml `instances.<name>.agent`); the renderer passes it
 // as KNCLAW_AGENT and this function validates it again at startup.
-export { AgentSettings };
-export type AgentSettings = z.infer<typeof AgentSettings>;
+export const AgentSettings = AgentSettingsSchema;
+export type AgentSettings = z.infer<typeof AgentSettingsSchema>;
 
 export const ScheduleSettings = z
   .object({ task: z.string().min(1), concurrencyPolicy: z.enum(["Forbid", "Allow", "Replace"]).default("Forbid") })
