@@ -46,10 +46,10 @@ export function createRoutingTransport(targets: RoutingTargets, http: Transport)
     const route = routeOf(url);
     return route.kind === "local" ? route.handler : undefined;
   });
-  return async (request) => {
+  return (request) => {
     const route = routeOf(request.url);
     if (route.kind === "http") return http(request);
-    if (route.kind === "missing") throw new TransportError("network", route.reason);
+    if (route.kind === "missing") return Promise.reject(new TransportError("network", route.reason));
     return local(request);
   };
 }

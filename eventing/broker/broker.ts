@@ -72,14 +72,29 @@ export class EmbeddedBroker {
     this.log = options.log ?? silentLog;
     const semaphore = new Semaphore(options.maxConcurrentAttempts ?? 256);
     const transport = options.transport;
-    this.transport = async (request) => {
-      const wait = semaphore.acquire();
-      if (wait) await wait;
+    // Plain promise chains, not async wrappers: this runs once per attempt.
+    const run = (request: Parameters<Transport>[0]): ReturnType<Transport> => {
+      let pending: ReturnType<Transport>;
       try {
-        return await transport(request);
-      } finally {
+        pending = transport(request);
+      } catch (error) {
         semaphore.release();
+        return Promise.reject(error);
       }
+      return pending.then(
+        (response) => {
+          semaphore.release();
+          return response;
+        },
+        (error: unknown) => {
+          semaphore.release();
+          throw error;
+        },
+      );
+    };
+    this.transport = (request) => {
+      const wait = semaphore.acquire();
+      return wait ? wait.then(() => run(request)) : run(request);
     };
   }
 

@@ -48,7 +48,7 @@ export async function attemptDelivery(
   try {
     response = await transport({
       url,
-      headers: { ...encoded.headers, ...options.headers },
+      headers: Object.assign(encoded.headers, options.headers),
       body: encoded.body,
       timeoutMs: options.timeoutMs,
       signal: options.signal,

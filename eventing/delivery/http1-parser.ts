@@ -29,7 +29,18 @@ export interface ParsedResponse {
 type Phase = "head" | "length" | "chunk-size" | "chunk-data" | "chunk-crlf" | "trailers" | "close";
 
 const CRLF_CRLF = Buffer.from("\r\n\r\n");
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** RFC 9110 token characters, checked without a regular expression per header line. */
+const TOKEN_CHARS = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+  TOKEN_CHARS[c.charCodeAt(0)] = 1;
+
+function isToken(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 128 || TOKEN_CHARS[code] === 0) return false;
+  }
+  return true;
+}
 
 export class ResponseParser {
   private readonly maxHeaderBytes: number;
@@ -146,22 +157,24 @@ export class ResponseParser {
 
   /** Parses the status line and header fields; returns true for an interim 1xx response to skip. */
   private readHead(head: string): boolean {
-    const lines = head.split("\r\n");
-    const statusLine = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: .*)?$/.exec(lines[0]!);
+    const firstEnd = head.indexOf("\r\n");
+    const statusLine = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: .*)?$/.exec(firstEnd < 0 ? head : head.slice(0, firstEnd));
     if (!statusLine) throw new ResponseParseError("malformed status line");
     const minor = statusLine[1];
     const status = Number(statusLine[2]);
     const headers = new Map<string, string>();
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(":");
-      if (colon <= 0) throw new ResponseParseError("malformed header field");
-      const name = line.slice(0, colon);
-      if (!TOKEN.test(name)) throw new ResponseParseError("malformed header field name");
-      const lower = name.toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      const previous = headers.get(lower);
-      headers.set(lower, previous === undefined ? value : `${previous}, ${value}`);
+    let start = firstEnd < 0 ? head.length : firstEnd + 2;
+    while (start < head.length) {
+      let end = head.indexOf("\r\n", start);
+      if (end < 0) end = head.length;
+      const colon = head.indexOf(":", start);
+      if (colon <= start || colon > end || !isToken(head, start, colon))
+        throw new ResponseParseError("malformed header field");
+      const name = head.slice(start, colon).toLowerCase();
+      const value = head.slice(colon + 1, end).trim();
+      const previous = headers.get(name);
+      headers.set(name, previous === undefined ? value : `${previous}, ${value}`);
+      start = end + 2;
     }
     if (status === 101) throw new ResponseParseError("unexpected protocol switch");
     if (status < 200) return true;

@@ -191,11 +191,13 @@ export function createHttp1Transport(options: Http1TransportOptions = {}): HttpT
   function exchange(connection: Connection, head: string, body: Uint8Array | undefined, maxBodyBytes: number) {
     return new Promise<ParsedResponse>((resolve, reject) => {
       connection.current = { parser: new ResponseParser(maxHeaderBytes, maxBodyBytes), resolve, reject };
-      const socket = connection.socket;
-      socket.cork();
-      socket.write(head, "latin1");
-      if (body && body.byteLength > 0) socket.write(body);
-      socket.uncork();
+      // One buffer, one write: no writev of two chunks per delivery.
+      const headLength = Buffer.byteLength(head, "latin1");
+      const bodyLength = body?.byteLength ?? 0;
+      const message = Buffer.allocUnsafe(headLength + bodyLength);
+      message.write(head, 0, "latin1");
+      if (body && bodyLength > 0) message.set(body, headLength);
+      connection.socket.write(message);
     });
   }
 
@@ -219,39 +221,48 @@ export function createHttp1Transport(options: Http1TransportOptions = {}): HttpT
     const head = requestHead(target, request);
 
     // Timeout and abort end the request wherever it is: waiting for a socket or for the response.
+    // While waiting for a socket, `stopped` ends the wait; during the exchange, destroying the socket ends it.
     let current: Connection | undefined;
-    let isStopped = false;
-    let stop: ((error: TransportError) => void) | undefined;
-    const stopped = new Promise<never>((_, reject) => {
-      stop = (error) => {
-        isStopped = true;
-        if (current) discard(current);
-        reject(error);
-      };
-    });
-    stopped.catch(() => undefined);
+    let failure: TransportError | undefined;
+    let stopWaiting: ((error: TransportError) => void) | undefined;
+    const stop = (error: TransportError) => {
+      failure ??= error;
+      if (current) discard(current);
+      stopWaiting?.(error);
+    };
     const timer =
       request.timeoutMs !== undefined && request.timeoutMs > 0
         ? setTimeout(
-            () => stop!(new TransportError("timeout", `no complete response within ${request.timeoutMs} ms`)),
+            () => stop(new TransportError("timeout", `no complete response within ${request.timeoutMs} ms`)),
             request.timeoutMs,
           )
         : undefined;
-    const onAbort = () => stop!(new TransportError("aborted", "delivery aborted"));
+    const onAbort = () => stop(new TransportError("aborted", "delivery aborted"));
     request.signal?.addEventListener("abort", onAbort, { once: true });
     try {
       for (let attempt = 0; ; attempt++) {
-        const acquired = acquire(target.origin, () => isStopped);
-        const connection = acquired instanceof Promise ? await Promise.race([acquired, stopped]) : acquired;
+        if (failure) throw failure;
+        const acquired = acquire(target.origin, () => failure !== undefined);
+        const connection =
+          acquired instanceof Promise
+            ? await new Promise<Connection>((resolve, reject) => {
+                stopWaiting = reject;
+                acquired.then(resolve);
+              })
+            : acquired;
+        stopWaiting = undefined;
+        if (failure) {
+          release(connection, true);
+          throw failure;
+        }
         current = connection;
         const reused = connection.reused;
         try {
-          const response = await Promise.race([
-            exchange(connection, head, request.body, request.maxResponseBytes),
-            stopped,
-          ]);
+          const response = await exchange(connection, head, request.body, request.maxResponseBytes);
+          if (failure) throw failure;
           return { status: response.status, headers: mapHeaderReader(response.headers), body: response.body };
         } catch (error) {
+          if (failure) throw failure;
           if (error instanceof TransportError) throw error;
           if (error instanceof ResponseTooLargeError) throw new TransportError("response-too-large", error.message);
           const stale =

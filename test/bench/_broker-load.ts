@@ -32,6 +32,8 @@ export interface Phase {
 export interface PhaseResult {
   name: string;
   eventsPerS: number;
+  /** CPU time of this (load) thread per event during the unpaced run, in microseconds. */
+  loadCpuUsPerEvent?: number;
   p50Ms?: number;
   p99Ms?: number;
 }
@@ -126,6 +128,11 @@ async function sendOne(phase: Phase, url: URL): Promise<number> {
   return at;
 }
 
+function threadCpuUs(): number {
+  const usage = process.threadCpuUsage();
+  return usage.user + usage.system;
+}
+
 async function throughput(phase: Phase, ms: number): Promise<number> {
   const url = new URL(phase.url);
   let completed = 0;
@@ -164,8 +171,17 @@ parentPort!.on("message", async (message: { phases: Phase[]; pacedPhases: string
   try {
     for (const phase of message.phases) await throughput(phase, 500);
     const results: PhaseResult[] = [];
-    for (const phase of message.phases)
-      results.push({ name: phase.name, eventsPerS: await throughput(phase, init.unpacedMs) });
+    for (const phase of message.phases) {
+      // The main thread measures its own CPU between these two messages.
+      parentPort!.postMessage({ phase: phase.name, at: "start" });
+      const cpuBefore = threadCpuUs();
+      const sequenceBefore = sequence;
+      const eventsPerS = await throughput(phase, init.unpacedMs);
+      const events = sequence - sequenceBefore;
+      const loadCpuUsPerEvent = (threadCpuUs() - cpuBefore) / events;
+      parentPort!.postMessage({ phase: phase.name, at: "end", events });
+      results.push({ name: phase.name, eventsPerS, loadCpuUsPerEvent });
+    }
     for (const name of message.pacedPhases) {
       const { p50, p99 } = await paced(message.phases.find((p) => p.name === name)!);
       Object.assign(results.find((r) => r.name === name)!, { p50Ms: p50, p99Ms: p99 });

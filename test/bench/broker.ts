@@ -123,9 +123,31 @@ try {
     console.log(JSON.stringify({ ...reply, counters: runtime.counters }));
     process.exit(0);
   }
+  // CPU of this thread (knclaw dev) per event, phase by phase, as the load thread announces them.
+  const mainCpuUsPerEvent = new Map<string, number>();
+  let phaseCpu = 0;
+  const threadCpuUs = () => {
+    const usage = process.threadCpuUsage();
+    return usage.user + usage.system;
+  };
   load.postMessage({ phases, pacedPhases: ["baseline", "http", "inproc"] });
   const reply = await new Promise<{ results?: PhaseResult[]; error?: string }>((resolve, reject) => {
-    load.once("message", resolve);
+    const onMessage = (message: {
+      phase?: string;
+      at?: string;
+      events?: number;
+      results?: PhaseResult[];
+      error?: string;
+    }) => {
+      if (message.phase && message.at === "start") phaseCpu = threadCpuUs();
+      else if (message.phase && message.at === "end")
+        mainCpuUsPerEvent.set(message.phase, (threadCpuUs() - phaseCpu) / message.events!);
+      else {
+        load.off("message", onMessage);
+        resolve(message);
+      }
+    };
+    load.on("message", onMessage);
     load.once("error", reject);
   });
   if (reply.error || !reply.results) throw new Error(reply.error ?? "no results");
@@ -139,6 +161,11 @@ try {
     throw new Error(`the broker did not deliver cleanly: ${JSON.stringify(counters)}`);
   }
   const ratio = viaHttp.eventsPerS / baseline.eventsPerS;
+  // Machine-independent view: CPU per event of the load thread in the baseline (client + subscriber) against the
+  // broker thread's CPU per event in (b) (ingress + delivery). With a core each, throughput follows the slower one.
+  const baselineCpu = baseline.loadCpuUsPerEvent!;
+  const brokerCpu = mainCpuUsPerEvent.get("http") ?? Number.NaN;
+  const cpuRatio = Math.min(1, baselineCpu / brokerCpu);
   const lat = (r: PhaseResult) => `p50 ${r.p50Ms!.toFixed(2)} ms  p99 ${r.p99Ms!.toFixed(2)} ms`;
   console.log(
     `unpaced, ${CONCURRENCY} events in flight, ${UNPACED_MS / 1000} s each; an event is done when its subscriber has it`,
@@ -157,6 +184,12 @@ try {
   console.log(`  baseline  ${lat(baseline)}`);
   console.log(`  (b)       ${lat(viaHttp)}`);
   console.log(`  (a)       ${lat(inProcess)}`);
+  console.log(
+    `CPU per event: baseline client+subscriber ${baselineCpu.toFixed(1)} us; (b) broker thread ${brokerCpu.toFixed(1)} us, load thread ${viaHttp.loadCpuUsPerEvent!.toFixed(1)} us; (a) broker thread ${(mainCpuUsPerEvent.get("inproc") ?? Number.NaN).toFixed(1)} us; fan-out broker thread ${(mainCpuUsPerEvent.get("fanout") ?? Number.NaN).toFixed(1)} us/event`,
+  );
+  console.log(
+    `  -> CPU-bound ratio with a core per thread: ${cpuRatio.toFixed(2)} (the measured ratio above also reflects this machine's other load)`,
+  );
   console.log(`broker counters: ${JSON.stringify(counters)}`);
   console.log("targets: ratio >= 0.6, >= 5,000 events/s, p99 < 10 ms at 1,000 events/s");
   console.log(
@@ -169,6 +202,7 @@ try {
       ratio: Number(ratio.toFixed(2)),
       fanout10_deliveries_per_s: Math.round(fanout.eventsPerS * 10),
       inprocess_events_per_s: Math.round(inProcess.eventsPerS),
+      cpu_ratio: Number(cpuRatio.toFixed(2)),
     }),
   );
 } finally {
