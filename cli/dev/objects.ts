@@ -8,7 +8,8 @@ import {
 
 /**
  * The objects `knclaw dev` acts on, sorted by what they are. Everything else a render contains (Namespaces,
- * ServiceAccounts, RBAC, NetworkPolicies) only matters on a cluster and is skipped.
+ * ServiceAccounts, RBAC, NetworkPolicies) only matters on a cluster and is skipped. Secrets never get here:
+ * knclaw does not render them and the validator refuses them (see secrets.ts for where values come from).
  */
 export interface DevObjects {
   brokers: KnativeObject[];
@@ -16,7 +17,6 @@ export interface DevObjects {
   pingSources: KnativeObject[];
   sinkBindings: KnativeObject[];
   services: KnativeObject[];
-  secrets: KnativeObject[];
   configMaps: KnativeObject[];
   ignored: KnativeObject[];
 }
@@ -27,7 +27,6 @@ const KINDS: Record<string, keyof Omit<DevObjects, "ignored">> = {
   "sources.knative.dev/PingSource": "pingSources",
   "sources.knative.dev/SinkBinding": "sinkBindings",
   "serving.knative.dev/Service": "services",
-  "/Secret": "secrets",
   "/ConfigMap": "configMaps",
 };
 
@@ -46,7 +45,6 @@ export function sortObjects(objects: readonly KnativeObject[]): DevObjects {
     pingSources: [],
     sinkBindings: [],
     services: [],
-    secrets: [],
     configMaps: [],
     ignored: [],
   };
