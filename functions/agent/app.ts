@@ -18,6 +18,7 @@ import type { LanguageModel } from "./providers/model.ts";
 import { createLanguageModel } from "./providers/registry.ts";
 import { builtinSkillResolver } from "./skills.ts";
 import { type AgentStore, memoryStore } from "./store.ts";
+import { contextFrom, inSpan } from "./tracing.ts";
 
 /**
  * The agent function (DESIGN.md §4): one ksvc per agent instance. Its Triggers deliver message.received,
@@ -102,10 +103,19 @@ export async function createApp(
   // that cannot reach the memory service answers 503 anyway, so the broker retries it.
   app.get("/readyz", (c) => c.text("ok"));
   app.post("/", async (c) => {
-    let event: CloudEvent;
     try {
-      event = await decodeRequest(c.req.raw);
-      await dispatch(loop, event);
+      const event = await decodeRequest(c.req.raw);
+      const type = event.attributes.type!;
+      await inSpan(
+        `knclaw.agent ${type.replace(/^dev\.knclaw\./, "")}`,
+        contextFrom(event.attributes.traceparent),
+        {
+          "cloudevents.event_id": event.attributes.id!,
+          "cloudevents.event_type": type,
+          "knclaw.instance": config.instance,
+        },
+        () => dispatch(loop, event),
+      );
     } catch (error) {
       if (error instanceof CloudEventError) return c.text(error.message, error.status as 400);
       if (error instanceof RejectedEvent) return c.text(error.message, 400);

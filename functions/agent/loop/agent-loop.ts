@@ -40,6 +40,7 @@ import {
 } from "../run/state.ts";
 import type { AgentStore, SessionView } from "../store.ts";
 import { ToolCatalog } from "../tools/catalog.ts";
+import { annotate, modelSpan, note } from "../tracing.ts";
 import { compactIfNeeded } from "./compaction.ts";
 import { buildModelRequest, historyBudget } from "./context.ts";
 import { RejectedEvent, RetryLater } from "./errors.ts";
@@ -213,6 +214,11 @@ export class AgentLoop {
   ): Promise<void> {
     return this.queue.run(init.runId, async () => {
       const state = newRun(init);
+      annotate({
+        "knclaw.run_id": init.runId,
+        "knclaw.contract_version": init.contractVersion,
+        "knclaw.input": "start",
+      });
       // The context read runs alongside the existence check: a new run (the common case) needs both.
       const memo: StepMemo = { responses: new Map(), context: this.loadContext(state) };
       memo.context!.catch(() => undefined);
@@ -272,6 +278,11 @@ export class AgentLoop {
           return;
         }
         const state = record.state;
+        annotate({
+          "knclaw.run_id": runId,
+          "knclaw.contract_version": state.contractVersion,
+          "knclaw.input": input.kind,
+        });
         if (state.applied.includes(eventId)) return this.redelivered(state, eventId);
         // Entries this process has not seen sent are sent before a commit drops them from the document.
         const unsent = state.outbox.filter((entry) => !this.flushed.has(flushKey(state.runId, entry.source)));
@@ -445,6 +456,8 @@ export class AgentLoop {
       const next = advance(state, { kind: "model_response", response }, env);
       events.push(...next.events);
       audit.push(...next.audit);
+      for (const fact of next.audit) note(fact.type, fact.data);
+      note("knclaw.turn", { turn: next.state.turns, tool_calls: response.toolCalls.length, phase: next.state.phase });
       current = next;
     }
     return { ...current, events, audit };
@@ -462,6 +475,11 @@ export class AgentLoop {
       notes,
       now: env.now,
     });
+    const model = this.deps.model;
+    return modelSpan(model.provider, model.modelId, () => this.invokeModel(state, request));
+  }
+
+  private async invokeModel(state: RunState, request: ModelRequest): Promise<ModelResponse> {
     const settings = this.deps.config.settings;
     if (!settings.sendPreamble || state.replyTo === undefined || !this.deps.model.streams)
       return this.deps.model.generate(request);

@@ -51,7 +51,7 @@ export interface StoredEvent {
 /** A policy decision worth keeping in the audit stream (refusals, approvals). */
 export interface AuditFact {
   type: string;
-  data: Record<string, string | number | boolean | null>;
+  data: Record<string, string | number | boolean>;
 }
 
 export interface OutboxEntry {
