@@ -20,3 +20,17 @@ export function classifyUrl(url: URL): ClusterTarget {
   if (match) return { kind: "service", name: match[1]!, namespace: match[3]!, path };
   return { kind: "external" };
 }
+
+/** Cluster URLs in env values -> where the target answers on the dev port (mounted ksvcs and the broker ingress). */
+export function clusterUrlRewriter(devUrl: string, mounted: ReadonlySet<string>): (value: string) => string {
+  const pattern = /https?:\/\/[a-z0-9.-]+\.svc(?:\.[a-z0-9.-]+)?(?::\d+)?(?=[/"',\s]|$)/g;
+  return (value) =>
+    value.replace(pattern, (match) => {
+      const target = classifyUrl(new URL(match));
+      if (target.kind === "broker-ingress") return devUrl;
+      if (target.kind === "service" && mounted.has(`${target.namespace}/${target.name}`)) {
+        return `${devUrl}/functions/${target.name}`;
+      }
+      return match;
+    });
+}
