@@ -159,10 +159,13 @@ describe("delivery", () => {
       release = resolve;
     });
     cleanup.push(async () => release?.());
-    const { sub, dls, runtime, ingress } = await withDeliveryAndDls("retry: 3\ntimeout: PT0.3S", async (_r, index): Promise<Reply> => {
-      if (index === 0) await hung;
-      return { status: 200 };
-    });
+    const { sub, dls, runtime, ingress } = await withDeliveryAndDls(
+      "retry: 3\ntimeout: PT0.3S",
+      async (_r, index): Promise<Reply> => {
+        if (index === 0) await hung;
+        return { status: 200 };
+      },
+    );
     await postBinary(ingress, { id: "timeout" });
     await sub.waitFor(2);
     await runtime.idle();

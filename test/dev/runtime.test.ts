@@ -225,9 +225,15 @@ spec:
       containers: [ { image: ghcr.io/knclaw/knclaw:test } ]`;
     const runtime = await startTestRuntime(yaml, { redisUrl: "redis://127.0.0.1:6379/3" });
     try {
-      const memory = (await (await runtime.fetch("http://memory.test.svc.cluster.local/env")).json()) as Record<string, string>;
+      const memory = (await (await runtime.fetch("http://memory.test.svc.cluster.local/env")).json()) as Record<
+        string,
+        string
+      >;
       expect(memory).toMatchObject({ KNCLAW_MEMORY_BACKEND: "redis", REDIS_URL: "redis://127.0.0.1:6379/3" });
-      const other = (await (await runtime.fetch("http://other.test.svc.cluster.local/env")).json()) as Record<string, string>;
+      const other = (await (await runtime.fetch("http://other.test.svc.cluster.local/env")).json()) as Record<
+        string,
+        string
+      >;
       expect(other.REDIS_URL).toBeUndefined();
     } finally {
       await runtime.shutdown();
