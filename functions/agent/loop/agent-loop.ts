@@ -254,7 +254,14 @@ export class AgentLoop {
         throw error;
       }
       const next = this.recordStep(t, eventId);
-      const { created, record } = await this.deps.store.createRun(next);
+      let created: boolean;
+      let record: { state: RunState; version: number };
+      try {
+        ({ created, record } = await this.deps.store.createRun(next));
+      } catch (error) {
+        await this.releaseHolds(next.holds, next.runId);
+        throw error;
+      }
       if (!created) {
         await this.releaseHolds(
           next.holds.filter((hold) => !record.state.holds.some((h) => h.name === hold.name && h.token === hold.token)),
@@ -429,7 +436,9 @@ export class AgentLoop {
     const audit = [...t.audit];
     while (current.callModel) {
       const state = current.state;
-      const key = `${state.turns}:${state.transcript.length}`;
+      // Keyed by the exact conversation: a retry after a compare-and-set conflict reuses the answer only for the
+      // very same question.
+      const key = createHash("sha256").update(JSON.stringify(state.transcript)).digest("base64");
       let response = memo.responses.get(key);
       if (response === undefined) {
         try {
