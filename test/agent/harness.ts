@@ -141,6 +141,8 @@ export function agentEnv(input: AgentEnvInput): Record<string, string> {
  */
 export class TestBus {
   readonly sent: CloudEvent[] = [];
+  /** tool.requested events handed to skills. */
+  readonly requested: CloudEvent[] = [];
   readonly queue: CloudEvent[] = [];
   readonly skills = new Map<string, Served>();
   agent!: Served;
@@ -190,6 +192,7 @@ export class TestBus {
       if (!this.filter(event)) continue;
       const type = event.attributes.type;
       if (type === T.TOOL_REQUESTED) {
+        this.requested.push(event);
         const skill = this.skills.get(event.attributes.knclawskill ?? "");
         if (skill === undefined) continue;
         const replies = await Promise.all(Array.from({ length: this.copies }, () => post(skill, event)));

@@ -1,9 +1,11 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { makeEvent } from "../../eventing/catalog/make.ts";
 import * as T from "../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import { MemoryClient } from "../../eventing/memory/client.ts";
 import type { LanguageModel, ModelRequest, ModelResponse } from "../../functions/agent/providers/model.ts";
+import { fail } from "../../skills/runtime/tool-error.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../fakes/openai/server.ts";
 import { agentEnv, type MemoryFixture, type SkillCounters, startMemory, TestBus, testSkills } from "./harness.ts";
 
@@ -194,5 +196,54 @@ describe("/stop", () => {
       "Stopped on request.",
       "Stopped 1 run.",
     ]);
+  });
+});
+
+describe("retry policy", () => {
+  it("re-issues a call that failed with a retryable class as the next attempt (new event id), and answers the model once", async () => {
+    const flaky = new TestBus();
+    let attempts = 0;
+    await flaky.addSkills([
+      {
+        name: "http",
+        tools: [
+          {
+            name: "fetch",
+            description: "Fetch",
+            input: z.object({ url: z.string() }),
+            handler: () => {
+              attempts += 1;
+              if (attempts === 1) throw fail.unavailable("upstream down");
+              return { ok: true };
+            },
+          },
+        ],
+      },
+    ]);
+    model.setResponder((request) => {
+      const messages = request.body.messages as Array<{ role: string; content?: string }>;
+      const last = messages.at(-1)!;
+      return last.role === "tool"
+        ? { kind: "message", text: `result: ${last.content}` }
+        : { kind: "message", toolCalls: [{ id: "c1", name: "http__fetch", arguments: '{"url":"https://x"}' }] };
+    });
+    await flaky.startAgent(
+      agentEnv({
+        memory,
+        modelUrl: model.url,
+        skills: testSkills(counters),
+        policy: { retry: { maxAttempts: 2, retryOn: ["Unavailable"] } },
+      }),
+    );
+    await flaky.deliver(message("fetch x"));
+    await flaky.pump();
+    expect(attempts).toBe(2);
+    const requests =
+      flaky.ofType(T.TOOL_REQUESTED).length + flaky.sent.filter((e) => e.attributes.type === T.TOOL_REQUESTED).length;
+    expect(requests).toBe(0);
+    const answer = flaky.data(flaky.ofType(T.MESSAGE_SEND)[0]!, T.MESSAGE_SEND).text;
+    expect(answer).toContain('"ok":true');
+    expect(flaky.data(flaky.ofType(T.RUN_COMPLETED)[0]!, T.RUN_COMPLETED).toolCalls).toBe(1);
+    await flaky.close();
   });
 });
