@@ -11,6 +11,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
@@ -72,15 +73,31 @@ async function startService(): Promise<{ url: string; child: ChildProcess }> {
 }
 
 function message(n: number) {
-  return { id: `m${n}`, role: "user" as const, content: `message number ${n}: the quick brown fox jumps over the lazy dog` };
+  return {
+    id: `m${n}`,
+    role: "user" as const,
+    content: `message number ${n}: the quick brown fox jumps over the lazy dog`,
+  };
+}
+
+/** CPU seconds a process used so far (user + system), from /proc: robust to other load on the machine. */
+function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 let counter = 0;
 const next = () => ++counter;
 
+/** CPU microseconds per operation of the last unpaced run: this process, and the service process. */
+const cpu = { client: 0, service: 0 };
+let servicePid = 0;
+
 /** Closed loop: `concurrency` workers run `op` back to back for `durationMs`; answers completed ops per second. */
 async function unpaced(op: () => Promise<void>, durationMs: number, concurrency: number): Promise<number> {
   let done = 0;
+  const ownBefore = process.cpuUsage();
+  const serviceBefore = processCpuSeconds(servicePid);
   const start = performance.now();
   const end = start + durationMs;
   await Promise.all(
@@ -91,7 +108,11 @@ async function unpaced(op: () => Promise<void>, durationMs: number, concurrency:
       }
     }),
   );
-  return done / ((performance.now() - start) / 1000);
+  const elapsed = performance.now() - start;
+  const own = process.cpuUsage(ownBefore);
+  cpu.client = (own.user + own.system) / done;
+  cpu.service = ((processCpuSeconds(servicePid) - serviceBefore) * 1e6) / done;
+  return done / (elapsed / 1000);
 }
 
 /** Open loop at `rate` ops/s: latency of each op from its scheduled start; answers sorted latencies in ms. */
@@ -114,6 +135,7 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 
 const redis = new Redis(REDIS_URL);
 const { url, child } = await startService();
+servicePid = child.pid!;
 try {
   const client = new MemoryClient({
     baseUrl: url,
@@ -153,11 +175,15 @@ try {
       resetBefore: 0,
       window: { last: WINDOW },
     });
-    if (answer.window?.messagesJson.length !== WINDOW) throw new Error("short window");
-    for (const item of answer.window.messagesJson) JSON.parse(item);
+    if (answer.window?.count !== WINDOW) throw new Error("short window");
+    JSON.parse(`[${answer.window.messagesJson}]`);
   };
   const direct = async () => {
-    const replies = await redis.pipeline().rpush(directKey, JSON.stringify(message(next()))).lrange(directKey, -WINDOW, -1).exec();
+    const replies = await redis
+      .pipeline()
+      .rpush(directKey, JSON.stringify(message(next())))
+      .lrange(directKey, -WINDOW, -1)
+      .exec();
     const window = replies?.[1]?.[1] as string[] | undefined;
     if (window?.length !== WINDOW) throw new Error("short window");
     // The same parsing work the service's caller gets done for it.
@@ -175,10 +201,13 @@ try {
   await resize();
 
   const directOps = await unpaced(direct, UNPACED_MS, CONCURRENCY);
+  const directCpu = cpu.client;
   await resize();
   const backendOps = await unpaced(viaBackend, UNPACED_MS, CONCURRENCY);
+  const backendCpu = cpu.client;
   await resize();
   const apiOps = await unpaced(viaApi, UNPACED_MS, CONCURRENCY);
+  const apiCpu = { ...cpu };
   await resize();
   const twoCallOps = await unpaced(viaApiTwoCalls, UNPACED_MS, CONCURRENCY);
   await resize();
@@ -189,11 +218,20 @@ try {
 
   const ratio = apiOps / directOps;
   const p99 = percentile(latencies, 0.99);
-  console.log(`session: ${SESSION_SIZE} messages, window ${WINDOW}, unpaced with ${CONCURRENCY} in flight for ${UNPACED_MS / 1000} s`);
-  console.log(`direct ioredis (RPUSH + LRANGE pipeline): ${directOps.toFixed(0)} ops/s`);
-  console.log(`service's Redis work without HTTP:         ${backendOps.toFixed(0)} ops/s  (ratio ${(backendOps / directOps).toFixed(2)})`);
-  console.log(`HTTP API, append answering the window:    ${apiOps.toFixed(0)} ops/s  (ratio ${ratio.toFixed(2)})`);
-  console.log(`HTTP API, append then read (two calls):   ${twoCallOps.toFixed(0)} ops/s  (ratio ${(twoCallOps / directOps).toFixed(2)})`);
+  console.log(
+    `session: ${SESSION_SIZE} messages, window ${WINDOW}, unpaced with ${CONCURRENCY} in flight for ${UNPACED_MS / 1000} s`,
+  );
+  const us = (value: number) => `${value.toFixed(0)} us`;
+  console.log(`direct ioredis (RPUSH + LRANGE pipeline): ${directOps.toFixed(0)} ops/s; CPU/op ${us(directCpu)}`);
+  console.log(
+    `service's Redis work without HTTP:         ${backendOps.toFixed(0)} ops/s  (ratio ${(backendOps / directOps).toFixed(2)}); CPU/op ${us(backendCpu)}`,
+  );
+  console.log(
+    `HTTP API, append answering the window:    ${apiOps.toFixed(0)} ops/s  (ratio ${ratio.toFixed(2)}); CPU/op client ${us(apiCpu.client)} + service ${us(apiCpu.service)}`,
+  );
+  console.log(
+    `HTTP API, append then read (two calls):   ${twoCallOps.toFixed(0)} ops/s  (ratio ${(twoCallOps / directOps).toFixed(2)})`,
+  );
   console.log(
     `paced ${PACED_RATE} ops/s x ${PACED_OPS}: HTTP p50 ${percentile(latencies, 0.5).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${latencies[latencies.length - 1]!.toFixed(2)} ms; direct p99 ${percentile(directLatencies, 0.99).toFixed(2)} ms`,
   );

@@ -117,7 +117,10 @@ export interface StoredWindow {
   generation: number;
   expired: boolean;
   summaryJson: string | null;
-  messagesJson: string[];
+  /** The messages' JSON objects joined by commas (the inside of a JSON array), oldest first. */
+  messagesJson: string;
+  /** How many messages `messagesJson` holds. */
+  count: number;
   total: number;
   truncated: boolean;
 }

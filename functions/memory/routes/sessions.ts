@@ -58,7 +58,7 @@ function storedMessage(input: SessionMessageInput, now: number): StoredMessage {
 function windowJson(sessionKey: string, window: StoredWindow): string {
   return (
     `{"sessionKey":${JSON.stringify(sessionKey)},"generation":${window.generation},"expired":${window.expired},` +
-    `"summary":${window.summaryJson ?? "null"},"messages":[${window.messagesJson.join(",")}],` +
+    `"summary":${window.summaryJson ?? "null"},"messages":[${window.messagesJson}],` +
     `"total":${window.total},"truncated":${window.truncated}}`
   );
 }

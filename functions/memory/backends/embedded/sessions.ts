@@ -63,7 +63,11 @@ function windowOf(session: SessionState, spec: WindowRequest): StoredWindow {
     generation: session.generation,
     expired: false,
     summaryJson,
-    messagesJson: session.messages.slice(total - count).map((message) => message.json),
+    messagesJson: session.messages
+      .slice(total - count)
+      .map((message) => message.json)
+      .join(","),
+    count,
     total,
     truncated: count < total,
   };
@@ -106,14 +110,15 @@ export function appendMessages(sessions: Sessions, key: string, input: AppendInp
 export function readSession(sessions: Sessions, key: string, input: ReadInput): StoredWindow {
   const session = sessions.get(key);
   if (!session) {
-    return { generation: 0, expired: false, summaryJson: null, messagesJson: [], total: 0, truncated: false };
+    return { generation: 0, expired: false, summaryJson: null, messagesJson: "", count: 0, total: 0, truncated: false };
   }
   if (session.activeAt < input.resetBefore) {
     return {
       generation: session.generation,
       expired: true,
       summaryJson: null,
-      messagesJson: [],
+      messagesJson: "",
+      count: 0,
       total: 0,
       truncated: false,
     };
