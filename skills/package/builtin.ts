@@ -7,6 +7,8 @@ import { tools as kubernetesTools } from "../kubernetes/tools.ts";
 import { manifest as memoryManifest } from "../memory/manifest.ts";
 import { tools as memoryTools } from "../memory/tools.ts";
 import type { SkillDescriptor } from "../runtime/descriptor.ts";
+import { manifest as timeManifest } from "../time/manifest.ts";
+import { tools as timeTools } from "../time/tools.ts";
 import type { SkillManifest } from "./manifest.ts";
 import { parseSkillDoc } from "./skill-doc.ts";
 import { assembleSkill, parseManifest, type SkillPackage, skillDescriptor } from "./skill-package.ts";
@@ -28,6 +30,7 @@ const TABLE: Record<string, { manifest: unknown; tools: readonly ToolDeclaration
   http: { manifest: httpManifest, tools: httpTools },
   kubernetes: { manifest: kubernetesManifest, tools: kubernetesTools },
   memory: { manifest: memoryManifest, tools: memoryTools },
+  time: { manifest: timeManifest, tools: timeTools },
 };
 
 export const BUILTIN_SKILL_NAMES: readonly string[] = Object.keys(TABLE).sort();

@@ -38,7 +38,7 @@ describe("knclaw.yaml schema", () => {
       "deadletter",
       "gateway",
       "agent-assistant",
-      "skill-notes",
+      "skill-memory",
       "skill-time",
     ]);
   });

@@ -22,7 +22,7 @@ describe("knclaw skills list", () => {
   it("lists the built-in skills with their tools and approval defaults", async () => {
     const result = await runSkillsList();
     expect(result.failures).toEqual([]);
-    expect(result.skills.map((s) => s.name)).toEqual(["http", "kubernetes", "memory"]);
+    expect(result.skills.map((s) => s.name)).toEqual(["http", "kubernetes", "memory", "time"]);
     const kubernetes = result.skills.find((s) => s.name === "kubernetes")!;
     expect(kubernetes.kind).toBe("tools");
     expect(kubernetes.tools.filter((t) => t.approval).map((t) => t.name)).toEqual([

@@ -1,0 +1,28 @@
+import { z } from "zod";
+import { declareTool } from "../package/tool.ts";
+
+const timeZone = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_+\-/]+$/, "an IANA time zone name such as Europe/Berlin")
+  .describe("An IANA time zone name, e.g. Europe/Berlin; UTC when omitted");
+
+export const now = declareTool({
+  name: "now",
+  description: "The current date and time, in UTC and in the given time zone.",
+  input: z.object({ timeZone: timeZone.optional() }).strict(),
+});
+
+export const convert = declareTool({
+  name: "convert",
+  description: "Convert an RFC 3339 timestamp into the local date and time of a time zone.",
+  input: z
+    .object({
+      time: z.iso.datetime({ offset: true }).describe("An RFC 3339 timestamp, e.g. 2026-11-21T15:00:00Z"),
+      timeZone,
+    })
+    .strict(),
+});
+
+export const tools = [now, convert] as const;
