@@ -71,7 +71,9 @@ export async function attemptDelivery(
     return badReply(body, `reply is not a valid CloudEvent: ${error instanceof Error ? error.message : String(error)}`);
   }
   if (reply === undefined) {
-    // A 2xx with a non-empty body that is not a CloudEvent is a failure: the broker filter answers 502 (retried).
+    // A 2xx with a non-empty body that is not a CloudEvent is a failure, retried: the broker filter handler answers
+    // 502 for it (writeResponse in pkg/broker/filter/filter_handler.go). The newer shared dispatcher
+    // (pkg/kncloudevents/event_dispatcher.go) discards such bodies instead; KNATIVE-SEMANTICS.md follows the filter.
     if (body.byteLength > 0) return badReply(body, "non-empty response is not a CloudEvent");
     return { ok: true, status };
   }

@@ -86,7 +86,8 @@ function allOf(filters: EventFilter[]): EventFilter {
 }
 
 /**
- * exact/prefix/suffix: every key must hold and an attribute absent from the event fails. Knative skips a key whose
+ * exact/prefix/suffix: every key must hold and an attribute absent from the event fails. (Knative's webhook allows
+ * one key per map; knative/validate refuses more before a Trigger gets here, and a map that did get here is ANDed.) Knative skips a key whose
  * value is the empty string (subscriptionsapi.NewExactFilter et al. treat "" as "no constraint"), so it passes.
  */
 function stringMatch(body: unknown, path: string, test: (actual: string, expected: string) => boolean): EventFilter {
