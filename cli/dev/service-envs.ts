@@ -41,9 +41,7 @@ export function buildServiceEnvs(services: KnativeObject[], context: ServiceEnvC
       );
     }
     if (context.redisUrl && built.env[MEMORY_BACKEND_ENV] !== undefined) {
-      // The memory service reads REDIS_URL (functions/memory/config.ts); the renderer names it KNCLAW_REDIS_URL.
       built.env[MEMORY_BACKEND_ENV] = "redis";
-      built.env.REDIS_URL = context.redisUrl;
       built.env[REDIS_URL_ENV] = context.redisUrl;
     }
     return built.env;

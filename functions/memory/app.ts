@@ -52,7 +52,7 @@ async function openBackend(config: MemoryConfig, logger: Logger, now: () => numb
 }
 
 /**
- * The memory service (DESIGN.md §5): an HTTP API over Redis, or over the embedded store when no REDIS_URL is given
+ * The memory service (DESIGN.md §5): an HTTP API over Redis, or over the embedded store when no KNCLAW_REDIS_URL is given
  * or KNCLAW_MEMORY_BACKEND=embedded. README.md in this folder documents the routes and the key schema.
  */
 export async function createApp(env: FunctionEnv, options: MemoryAppOptions = {}): Promise<MemoryServiceApp> {

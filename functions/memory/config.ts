@@ -5,7 +5,7 @@ import type { FunctionEnv } from "../../knative/serving/function.ts";
 export interface MemoryConfig {
   backend: "redis" | "embedded";
   redisUrl?: string;
-  /** REDIS_URL names a seed node of a Redis Cluster. */
+  /** KNCLAW_REDIS_URL names a seed node of a Redis Cluster. */
   redisCluster: boolean;
   tokenSecret: string;
   operatorToken?: string;
@@ -44,18 +44,18 @@ export function loadConfig(env: FunctionEnv): MemoryConfig {
   if (operatorToken !== undefined && operatorToken.length < MIN_SECRET_LENGTH) {
     throw new ConfigError(`KNCLAW_MEMORY_OPERATOR_TOKEN must be at least ${MIN_SECRET_LENGTH} characters`);
   }
-  const redisUrl = env.REDIS_URL || undefined;
+  const redisUrl = env.KNCLAW_REDIS_URL || undefined;
   const requested = env.KNCLAW_MEMORY_BACKEND || undefined;
   if (requested !== undefined && requested !== "redis" && requested !== "embedded") {
     throw new ConfigError("KNCLAW_MEMORY_BACKEND must be 'redis' or 'embedded'");
   }
-  if (requested === "redis" && !redisUrl) throw new ConfigError("KNCLAW_MEMORY_BACKEND=redis needs REDIS_URL");
+  if (requested === "redis" && !redisUrl) throw new ConfigError("KNCLAW_MEMORY_BACKEND=redis needs KNCLAW_REDIS_URL");
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError("REDIS_URL must start with redis:// or rediss://");
+    throw new ConfigError("KNCLAW_REDIS_URL must start with redis:// or rediss://");
   }
-  const keyPrefix = env.KNCLAW_MEMORY_KEY_PREFIX ?? "knclaw:";
+  const keyPrefix = env.KNCLAW_REDIS_KEY_PREFIX ?? "knclaw:";
   if (/[{}\s]/.test(keyPrefix) || keyPrefix.length > 100) {
-    throw new ConfigError("KNCLAW_MEMORY_KEY_PREFIX must not contain braces or whitespace (at most 100 characters)");
+    throw new ConfigError("KNCLAW_REDIS_KEY_PREFIX must not contain braces or whitespace (at most 100 characters)");
   }
   return {
     backend: requested ?? (redisUrl ? "redis" : "embedded"),

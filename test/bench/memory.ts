@@ -51,9 +51,9 @@ async function startService(): Promise<{ url: string; child: ChildProcess }> {
     env: {
       PATH: process.env.PATH ?? "",
       PORT: String(port),
-      REDIS_URL,
+      KNCLAW_REDIS_URL: REDIS_URL,
       KNCLAW_MEMORY_TOKEN_SECRET: secret,
-      KNCLAW_MEMORY_KEY_PREFIX: prefix,
+      KNCLAW_REDIS_KEY_PREFIX: prefix,
       KNCLAW_LOG_LEVEL: "warn",
     },
     stdio: ["ignore", "inherit", "inherit"],

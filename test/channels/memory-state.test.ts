@@ -25,7 +25,7 @@ for (const backend of ["embedded", "redis"] as const) {
         KNCLAW_MEMORY_OPERATOR_TOKEN: OPERATOR,
         KNCLAW_MEMORY_BACKEND: backend,
         ...(backend === "redis"
-          ? { REDIS_URL: "redis://127.0.0.1:6379", KNCLAW_MEMORY_KEY_PREFIX: `test-channels-${randomUUID()}:` }
+          ? { KNCLAW_REDIS_URL: "redis://127.0.0.1:6379", KNCLAW_REDIS_KEY_PREFIX: `test-channels-${randomUUID()}:` }
           : {}),
       });
       served = await serve(app, { port: 0, host: "127.0.0.1" });

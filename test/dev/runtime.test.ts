@@ -229,12 +229,12 @@ spec:
         string,
         string
       >;
-      expect(memory).toMatchObject({ KNCLAW_MEMORY_BACKEND: "redis", REDIS_URL: "redis://127.0.0.1:6379/3" });
+      expect(memory).toMatchObject({ KNCLAW_MEMORY_BACKEND: "redis", KNCLAW_REDIS_URL: "redis://127.0.0.1:6379/3" });
       const other = (await (await runtime.fetch("http://other.test.svc.cluster.local/env")).json()) as Record<
         string,
         string
       >;
-      expect(other.REDIS_URL).toBeUndefined();
+      expect(other.KNCLAW_REDIS_URL).toBeUndefined();
     } finally {
       await runtime.shutdown();
     }

@@ -10,20 +10,20 @@ describe("memory service configuration", () => {
       backend: "embedded",
       keyPrefix: "knclaw:",
     });
-    expect(loadConfig({ KNCLAW_MEMORY_TOKEN_SECRET: SECRET, REDIS_URL: "redis://r:6379" })).toMatchObject({
+    expect(loadConfig({ KNCLAW_MEMORY_TOKEN_SECRET: SECRET, KNCLAW_REDIS_URL: "redis://r:6379" })).toMatchObject({
       backend: "redis",
       redisUrl: "redis://r:6379",
       redisCluster: false,
     });
     expect(
-      loadConfig({ KNCLAW_MEMORY_TOKEN_SECRET: SECRET, REDIS_URL: "redis://r", KNCLAW_MEMORY_BACKEND: "embedded" })
+      loadConfig({ KNCLAW_MEMORY_TOKEN_SECRET: SECRET, KNCLAW_REDIS_URL: "redis://r", KNCLAW_MEMORY_BACKEND: "embedded" })
         .backend,
     ).toBe("embedded");
     expect(
       loadConfig({
         KNCLAW_MEMORY_TOKEN_SECRET: SECRET,
         KNCLAW_MEMORY_MAX_BODY_BYTES: "2048",
-        KNCLAW_MEMORY_KEY_PREFIX: "t:",
+        KNCLAW_REDIS_KEY_PREFIX: "t:",
       }),
     ).toMatchObject({ maxBodyBytes: 2048, keyPrefix: "t:" });
   });
@@ -32,10 +32,10 @@ describe("memory service configuration", () => {
     const cases: Array<[Record<string, string>, RegExp]> = [
       [{}, /KNCLAW_MEMORY_TOKEN_SECRET is required/],
       [{ KNCLAW_MEMORY_TOKEN_SECRET: "short" }, /at least 16/],
-      [{ KNCLAW_MEMORY_TOKEN_SECRET: SECRET, KNCLAW_MEMORY_BACKEND: "redis" }, /needs REDIS_URL/],
+      [{ KNCLAW_MEMORY_TOKEN_SECRET: SECRET, KNCLAW_MEMORY_BACKEND: "redis" }, /needs KNCLAW_REDIS_URL/],
       [{ KNCLAW_MEMORY_TOKEN_SECRET: SECRET, KNCLAW_MEMORY_BACKEND: "memcached" }, /'redis' or 'embedded'/],
-      [{ KNCLAW_MEMORY_TOKEN_SECRET: SECRET, REDIS_URL: "http://r" }, /redis:\/\//],
-      [{ KNCLAW_MEMORY_TOKEN_SECRET: SECRET, KNCLAW_MEMORY_KEY_PREFIX: "{x}:" }, /braces/],
+      [{ KNCLAW_MEMORY_TOKEN_SECRET: SECRET, KNCLAW_REDIS_URL: "http://r" }, /redis:\/\//],
+      [{ KNCLAW_MEMORY_TOKEN_SECRET: SECRET, KNCLAW_REDIS_KEY_PREFIX: "{x}:" }, /braces/],
       [{ KNCLAW_MEMORY_TOKEN_SECRET: SECRET, KNCLAW_MEMORY_OPERATOR_TOKEN: "abc" }, /OPERATOR_TOKEN/],
       [{ KNCLAW_MEMORY_TOKEN_SECRET: SECRET, KNCLAW_MEMORY_REDIS_TIMEOUT_MS: "fast" }, /REDIS_TIMEOUT_MS/],
     ];

@@ -13,7 +13,7 @@ describe("durability and failure on a Redis of the test's own (AOF, appendfsync 
 
   beforeAll(async () => {
     redis = await ownRedis(["--appendonly", "yes", "--appendfsync", "always"]);
-    h = await startMemory({ REDIS_URL: redis.url, KNCLAW_MEMORY_REDIS_TIMEOUT_MS: "300" });
+    h = await startMemory({ KNCLAW_REDIS_URL: redis.url, KNCLAW_MEMORY_REDIS_TIMEOUT_MS: "300" });
   });
 
   afterAll(async () => {

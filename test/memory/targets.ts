@@ -37,7 +37,7 @@ export const TARGETS: Target[] = [
     open: async () => {
       const prefix = uniquePrefix();
       return {
-        env: { REDIS_URL: SHARED_REDIS, KNCLAW_MEMORY_KEY_PREFIX: prefix },
+        env: { KNCLAW_REDIS_URL: SHARED_REDIS, KNCLAW_REDIS_KEY_PREFIX: prefix },
         teardown: () => deleteKeys(SHARED_REDIS, prefix),
       };
     },
@@ -57,7 +57,7 @@ export const TARGETS: Target[] = [
       ]);
       await clusterReady(server.url);
       return {
-        env: { REDIS_URL: server.url, KNCLAW_MEMORY_REDIS_CLUSTER: "true", KNCLAW_MEMORY_KEY_PREFIX: "knclaw:" },
+        env: { KNCLAW_REDIS_URL: server.url, KNCLAW_MEMORY_REDIS_CLUSTER: "true", KNCLAW_REDIS_KEY_PREFIX: "knclaw:" },
         teardown: () => server.stop(),
       };
     },
