@@ -83,7 +83,9 @@ export async function createApp(
   }
   let emit = options.emit;
   if (emit === undefined) {
-    const broker = BrokerClient.fromEnv(env, { fetch: hopFetch });
+    // The broker acknowledges once an event is enqueued: a slow answer means overload, and re-sending after a short
+    // timeout would only add load (and same-id duplicates), so an attempt gets longer than the client's default.
+    const broker = BrokerClient.fromEnv(env, { fetch: hopFetch, timeoutMs: 30_000 });
     emit = (event) => broker.emit(event);
   }
   const loop = new AgentLoop({

@@ -156,8 +156,8 @@ const prefix = `bench-agent-${randomBytes(4).toString("hex")}:`;
 const memory = await startMemoryProcess({
   KNCLAW_MEMORY_TOKEN_SECRET: secret,
   KNCLAW_MEMORY_BACKEND: "redis",
-  REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
-  KNCLAW_MEMORY_KEY_PREFIX: prefix,
+  KNCLAW_REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+  KNCLAW_REDIS_KEY_PREFIX: prefix,
   KNCLAW_LOG_LEVEL: "silent",
 });
 const sink = startSink();
@@ -331,9 +331,17 @@ const baselineCapacity = await closedLoop(`${baseline.url}/`, "capbase", CAPACIT
 const baselineTps = baselineCapacity.turns.length / baselineCapacity.seconds;
 
 const rate = turnsPerSecond * LOAD_FACTOR;
-const measured = latencies(await openLoop(`${agent.url}/`, "lat", LATENCY_TURNS, rate), true);
+const latencyTurns = await openLoop(`${agent.url}/`, "lat", LATENCY_TURNS, rate);
+const measured = latencies(latencyTurns, true);
 const baselineMeasured = latencies(await openLoop(`${baseline.url}/`, "latbase", LATENCY_TURNS, rate), false);
 
+if (process.env.AGENT_BENCH_DEBUG) {
+  const worst = latencyTurns
+    .map((t) => ({ token: t.token, at: t.sentAt - latencyTurns[0]!.sentAt, took: (sink.arrivals.get(t.token)?.at ?? 0) - t.sentAt }))
+    .sort((a, b) => b.took - a.took)
+    .slice(0, 15);
+  for (const w of worst) console.log("slow turn", w.token, `at ${round(w.at)} ms`, `took ${round(w.took)} ms`);
+}
 const p50 = percentile(measured.values, 50);
 const p99 = percentile(measured.values, 99);
 const baseP50 = percentile(baselineMeasured.values, 50);
