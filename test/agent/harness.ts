@@ -90,8 +90,8 @@ export async function startMemory(): Promise<MemoryFixture> {
   const app = await createMemoryApp({
     KNCLAW_MEMORY_TOKEN_SECRET: secret,
     KNCLAW_MEMORY_BACKEND: "redis",
-    REDIS_URL: "redis://127.0.0.1:6379",
-    KNCLAW_MEMORY_KEY_PREFIX: `test-agent-${randomBytes(6).toString("hex")}:`,
+    KNCLAW_REDIS_URL: "redis://127.0.0.1:6379",
+    KNCLAW_REDIS_KEY_PREFIX: `test-agent-${randomBytes(6).toString("hex")}:`,
     NODE_ENV: "test",
   });
   const served = await serve(app, { port: 0, host: "127.0.0.1" });

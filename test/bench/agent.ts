@@ -337,7 +337,11 @@ const baselineMeasured = latencies(await openLoop(`${baseline.url}/`, "latbase",
 
 if (process.env.AGENT_BENCH_DEBUG) {
   const worst = latencyTurns
-    .map((t) => ({ token: t.token, at: t.sentAt - latencyTurns[0]!.sentAt, took: (sink.arrivals.get(t.token)?.at ?? 0) - t.sentAt }))
+    .map((t) => ({
+      token: t.token,
+      at: t.sentAt - latencyTurns[0]!.sentAt,
+      took: (sink.arrivals.get(t.token)?.at ?? 0) - t.sentAt,
+    }))
     .sort((a, b) => b.took - a.took)
     .slice(0, 15);
   for (const w of worst) console.log("slow turn", w.token, `at ${round(w.at)} ms`, `took ${round(w.took)} ms`);
