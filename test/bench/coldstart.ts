@@ -7,11 +7,11 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { bundleFunction } from "../../cli/build/bundle.ts";
 import { findFunctionEntries } from "../../cli/build/function-entries.ts";
 import { repoRoot } from "../../cli/repo-root.ts";
-import { benchEnvFor } from "./_function-env.ts";
+import { benchFunctionEnvs } from "./_function-env.ts";
 
 const RUNS = Number(process.env.COLDSTART_RUNS ?? 5);
 const root = repoRoot();
@@ -85,6 +85,7 @@ async function measure(file: string, env: Record<string, string>) {
   return { readyMs: ready[Math.floor(ready.length / 2)]!, rssMb: Math.max(...samples.map((s) => s.rssMb)) };
 }
 
+const envs = await benchFunctionEnvs();
 try {
   const baselineFile = join(work, "baseline.mjs");
   await writeFile(
@@ -101,7 +102,9 @@ try {
   const entries = findFunctionEntries(root);
   for (const entry of entries) {
     const bundle = await bundleFunction(root, entry, join(work, "functions"));
-    const result = await measure(bundle.file, benchEnvFor(entry.name));
+    const env = envs.byFolder.get(dirname(entry.main));
+    if (!env) throw new Error(`no rendered ksvc runs ${entry.main}: add it to test/bench/fixtures/all-functions.yaml`);
+    const result = await measure(bundle.file, env);
     worstReady = Math.max(worstReady, result.readyMs);
     worstRss = Math.max(worstRss, result.rssMb);
     console.log(
@@ -120,5 +123,6 @@ try {
     }),
   );
 } finally {
+  await envs.close();
   await rm(work, { recursive: true, force: true });
 }
