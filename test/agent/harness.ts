@@ -15,6 +15,7 @@ import {
   type SkillDefinition,
   serveSkill,
 } from "../../skills/runtime/index.ts";
+import { deleteKeysWithPrefix } from "./redis-cleanup.ts";
 
 /**
  * A test bench for the agent app: the real memory service on the real Redis (unique key prefix), the agent app spoken
@@ -87,11 +88,12 @@ export interface MemoryFixture {
 
 export async function startMemory(): Promise<MemoryFixture> {
   const secret = randomBytes(24).toString("base64url");
+  const prefix = `test-agent-${randomBytes(6).toString("hex")}:`;
   const app = await createMemoryApp({
     KNCLAW_MEMORY_TOKEN_SECRET: secret,
     KNCLAW_MEMORY_BACKEND: "redis",
     KNCLAW_REDIS_URL: "redis://127.0.0.1:6379",
-    KNCLAW_REDIS_KEY_PREFIX: `test-agent-${randomBytes(6).toString("hex")}:`,
+    KNCLAW_REDIS_KEY_PREFIX: prefix,
     NODE_ENV: "test",
   });
   const served = await serve(app, { port: 0, host: "127.0.0.1" });
@@ -99,7 +101,10 @@ export async function startMemory(): Promise<MemoryFixture> {
     served,
     url: served.url,
     tokenFor: (instance) => mintMemoryToken(secret, { kind: "instance", instance }),
-    close: () => served.shutdown(),
+    close: async () => {
+      await served.shutdown();
+      await deleteKeysWithPrefix(prefix);
+    },
   };
 }
 

@@ -31,6 +31,7 @@ import { createNodeFetch } from "../../functions/agent/http/node-fetch.ts";
 import type { LanguageModel, ModelRequest, ModelResponse } from "../../functions/agent/providers/model.ts";
 import { serve } from "../../knative/serving/serve.ts";
 import { generateSigningKey } from "../../skills/runtime/keys.ts";
+import { deleteKeysWithPrefix } from "../agent/redis-cleanup.ts";
 
 const CONVERSATIONS = Number(process.env.AGENT_BENCH_CONVERSATIONS ?? 200);
 const CAPACITY_TURNS = Number(process.env.AGENT_BENCH_CAPACITY_TURNS ?? 2000);
@@ -373,6 +374,7 @@ deliver.close();
 await agent.shutdown();
 await baseline.shutdown();
 await memory.shutdown();
+await deleteKeysWithPrefix(prefix, process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
 await new Promise<void>((resolve) => sink.server.close(() => resolve()));
 sink.server.closeAllConnections();
 
