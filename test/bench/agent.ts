@@ -7,7 +7,9 @@
  * Two phases, as latency benchmarks are usually read:
  * 1. capacity: every conversation sends its next message as soon as it has the answer (closed loop, 200 in flight):
  *    `turns_per_s`. Latency here is queueing (Little's law: 200 / throughput), not overhead, so it is printed only.
- * 2. overhead: the same 200 conversations at 40% of that capacity (Poisson arrivals): `overhead_p50_ms`/`p99_ms`.
+ * 2. overhead: the same 200 conversations, each writing every 2 s on average (Poisson arrivals, 100 turns/s; capped
+ *    at 40% of the measured capacity on a slow machine): `overhead_p50_ms` / `overhead_p99_ms`. A fixed offered load
+ *    keeps runs comparable when the machine's spare capacity changes under them.
  * Baseline in the same run: a minimal function that decodes the event and emits one event to the same sink (one
  * event hop, the floor any function pays); the ratio is agent overhead / baseline latency.
  * Every turn's message.send is counted: `lost` (never arrived) and `duplicated` (more than one distinct send, or the
@@ -37,6 +39,8 @@ const CONVERSATIONS = Number(process.env.AGENT_BENCH_CONVERSATIONS ?? 200);
 const CAPACITY_TURNS = Number(process.env.AGENT_BENCH_CAPACITY_TURNS ?? 2000);
 const LATENCY_TURNS = Number(process.env.AGENT_BENCH_LATENCY_TURNS ?? 2000);
 const LOAD_FACTOR = 0.4;
+/** Each conversation writes every this many milliseconds on average in the latency phase. */
+const THINK_MS = Number(process.env.AGENT_BENCH_THINK_MS ?? 2000);
 
 /** Zero-latency model: answers at once with the turn token; records how long each answer took. */
 class ZeroModel implements LanguageModel {
@@ -331,7 +335,7 @@ const turnsPerSecond = capacity.turns.length / capacity.seconds;
 const baselineCapacity = await closedLoop(`${baseline.url}/`, "capbase", CAPACITY_TURNS);
 const baselineTps = baselineCapacity.turns.length / baselineCapacity.seconds;
 
-const rate = turnsPerSecond * LOAD_FACTOR;
+const rate = Math.min((CONVERSATIONS * 1000) / THINK_MS, turnsPerSecond * LOAD_FACTOR);
 const latencyTurns = await openLoop(`${agent.url}/`, "lat", LATENCY_TURNS, rate);
 const measured = latencies(latencyTurns, true);
 const baselineMeasured = latencies(await openLoop(`${baseline.url}/`, "latbase", LATENCY_TURNS, rate), false);
@@ -355,7 +359,7 @@ const lost = capacityStats.lost + measured.lost;
 const duplicated = capacityStats.duplicated + measured.duplicated;
 
 console.log(
-  `conversations: ${CONVERSATIONS}; capacity phase ${capacity.turns.length} turns, latency phase ${LATENCY_TURNS} turns at ${round(rate)} turns/s (${LOAD_FACTOR * 100}% of capacity)`,
+  `conversations: ${CONVERSATIONS}; capacity phase ${capacity.turns.length} turns, latency phase ${LATENCY_TURNS} turns at ${round(rate)} turns/s (${round((100 * rate) / turnsPerSecond)}% of capacity)`,
 );
 console.log(
   `capacity: agent ${round(turnsPerSecond)} turns/s (closed-loop p50 ${round(percentile(capacityStats.values, 50))} ms, queueing included); baseline hop ${round(baselineTps)} events/s`,
