@@ -221,9 +221,7 @@ process.on("exit", () => {
   if (process.env.AGENT_BENCH_DEBUG) console.error("slow or failed calls:", Object.fromEntries(slow));
 });
 
-let sequence = 0;
 function turnEvent(conversation: number, token: string): CloudEvent {
-  sequence += 1;
   return makeEvent(T.MESSAGE_RECEIVED, {
     source: "/bench/slack",
     data: {
