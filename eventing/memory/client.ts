@@ -16,12 +16,17 @@ import type {
   ConsumeBudgetResponse,
   CreateRunRequest,
   CreateRunResponse,
+  DeadLetter,
+  DeadLetterSummary,
   DedupRequest,
   DedupResponse,
+  DeleteDeadLetterResponse,
   DeleteValueResponse,
   ErrorBody,
   ErrorCode,
   ErrorIssue,
+  ListDeadLettersQuery,
+  ListDeadLettersResponse,
   ListNotesQuery,
   ListNotesResponse,
   ListPairingResponse,
@@ -49,6 +54,8 @@ import type {
   SearchNotesResponse,
   SessionScopeRequest,
   SessionWindow,
+  StoreDeadLetterRequest,
+  StoreDeadLetterResponse,
   TrimSessionRequest,
   TrimSessionResponse,
   UpdateNoteRequest,
@@ -349,6 +356,41 @@ export class MemoryClient {
     return this.#call("GET", `/v1/instances/${seg(instance)}/audit`, undefined, query);
   }
 
+  // Dead letters --------------------------------------------------------------------------------------------------
+
+  /** Keep a failed delivery; a redelivery of the same dead letter answers the stored entry (`created: false`). */
+  storeDeadLetter(queue: string, request: StoreDeadLetterRequest): Promise<StoreDeadLetterResponse> {
+    const withKey = { ...request, requestId: request.requestId ?? idempotencyKey() };
+    return this.#call("POST", `/v1/deadletters/${seg(queue)}`, withKey);
+  }
+
+  /** Newest first; filtered pages may be short with a `nextCursor` (see ListDeadLettersResponse). */
+  listDeadLetters(queue: string, query: ListDeadLettersQuery = {}): Promise<ListDeadLettersResponse> {
+    return this.#call("GET", `/v1/deadletters/${seg(queue)}`, undefined, query);
+  }
+
+  async getDeadLetter(queue: string, id: string): Promise<DeadLetter | undefined> {
+    const answer = await this.#optional<{ deadLetter: DeadLetter }>(
+      "GET",
+      `/v1/deadletters/${seg(queue)}/${seg(id)}`,
+    );
+    return answer?.deadLetter;
+  }
+
+  /** Count a replay of the entry (replayedAt, replayCount); undefined when the entry is gone. */
+  async recordDeadLetterReplay(queue: string, id: string): Promise<DeadLetterSummary | undefined> {
+    const path = `/v1/deadletters/${seg(queue)}/${seg(id)}/replayed`;
+    const answer = await this.#optional<{ deadLetter: DeadLetterSummary }>("POST", path, {
+      requestId: idempotencyKey(),
+    });
+    return answer?.deadLetter;
+  }
+
+  async deleteDeadLetter(queue: string, id: string): Promise<boolean> {
+    const path = `/v1/deadletters/${seg(queue)}/${seg(id)}`;
+    return (await this.#call<DeleteDeadLetterResponse>("DELETE", path)).deleted;
+  }
+
   // Health --------------------------------------------------------------------------------------------------------
 
   /** Whether the service and its store answer (GET /readyz, a single attempt). */
@@ -377,9 +419,9 @@ export class MemoryClient {
   }
 
   /** Like #call, but a 404 `not_found` answers null instead of throwing. */
-  async #optional<T>(method: Method, path: string): Promise<T | null> {
+  async #optional<T>(method: Method, path: string, body?: unknown): Promise<T | null> {
     try {
-      return await this.#call<T>(method, path);
+      return await this.#call<T>(method, path, body);
     } catch (error) {
       if (error instanceof MemoryError && error.status === 404 && error.code === "not_found") return null;
       throw error;

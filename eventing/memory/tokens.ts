@@ -11,6 +11,7 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
  * - `notes`: notes of any instance (the memory skill, which enforces the instance from its capability token);
  * - `channel`: dedup/key-values, identity links, pairing and allow-lists (channel adapters);
  * - `gateway`: runs (read, also by id across instances), audit (read), dedup/key-values, pairing (the HTTP gateway);
+ * - `deadletter`: the dead-letter queues only (the deadletter function keeps, lists and replays failed deliveries);
  * - `operator`: everything, including admin reads across instances.
  */
 export type MemoryScope =
@@ -18,12 +19,13 @@ export type MemoryScope =
   | { kind: "operator"; name?: string }
   | { kind: "channel"; name?: string }
   | { kind: "gateway"; name?: string }
-  | { kind: "notes"; name?: string };
+  | { kind: "notes"; name?: string }
+  | { kind: "deadletter"; name?: string };
 
 export type MemoryScopeKind = MemoryScope["kind"];
 
 export const MEMORY_TOKEN_VERSION = "knm1";
-const KINDS: readonly MemoryScopeKind[] = ["instance", "operator", "channel", "gateway", "notes"];
+const KINDS: readonly MemoryScopeKind[] = ["instance", "operator", "channel", "gateway", "notes", "deadletter"];
 const SUBJECT = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const NO_NAME = "_";
 const MAC_LENGTH = 43; // base64url of 32 bytes, unpadded

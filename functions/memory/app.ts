@@ -10,6 +10,7 @@ import { errorResponse, HttpError } from "./http/errors.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import type { RouteDeps } from "./routes/common.ts";
 import { coordinationRoutes } from "./routes/coordination.ts";
+import { deadLetterRoutes } from "./routes/dead-letters.ts";
 import { noteRoutes } from "./routes/notes.ts";
 import { peopleRoutes } from "./routes/people.ts";
 import { runRoutes } from "./routes/runs.ts";
@@ -79,6 +80,7 @@ export async function createApp(env: FunctionEnv, options: MemoryAppOptions = {}
   runRoutes(app, deps);
   coordinationRoutes(app, deps);
   auditRoutes(app, deps);
+  deadLetterRoutes(app, deps);
   app.notFound(() => errorResponse(new HttpError(404, "not_found", "no such route")));
   app.onError((error) => {
     if (error instanceof HttpError) return errorResponse(error);

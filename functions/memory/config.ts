@@ -13,6 +13,8 @@ export interface MemoryConfig {
   /** Longest a Redis command may take before the request answers 503. */
   redisTimeoutMs: number;
   maxBodyBytes: number;
+  /** Dead letters carry a whole event (data as base64): their store request has its own, larger limit. */
+  deadLetterMaxBodyBytes: number;
   runRetentionMs: number;
   maxNotesPerOwner: number;
   auditMaxLength: number;
@@ -66,6 +68,13 @@ export function loadConfig(env: FunctionEnv): MemoryConfig {
     keyPrefix,
     redisTimeoutMs: integer(env, "KNCLAW_MEMORY_REDIS_TIMEOUT_MS", 750, 50, 60_000),
     maxBodyBytes: integer(env, "KNCLAW_MEMORY_MAX_BODY_BYTES", 1_048_576, 1024, 64 * 1_048_576),
+    deadLetterMaxBodyBytes: integer(
+      env,
+      "KNCLAW_MEMORY_DEADLETTER_MAX_BODY_BYTES",
+      2 * 1_048_576,
+      1024,
+      64 * 1_048_576,
+    ),
     runRetentionMs: integer(env, "KNCLAW_MEMORY_RUN_RETENTION_MS", 7 * 86_400_000, 1, 365 * 86_400_000),
     maxNotesPerOwner: integer(env, "KNCLAW_MEMORY_MAX_NOTES_PER_OWNER", 1000, 1, 1_000_000),
     auditMaxLength: integer(env, "KNCLAW_MEMORY_AUDIT_MAX_LENGTH", 100_000, 10, 100_000_000),

@@ -2,6 +2,9 @@ import type {
   AcquireLockResponse,
   AuditEntry,
   ConsumeBudgetResponse,
+  DeadLetter,
+  DeadLetterError,
+  DeadLetterSummary,
   DedupResponse,
   LockStateResponse,
   Note,
@@ -88,6 +91,17 @@ export interface MemoryBackend {
   // Audit ---------------------------------------------------------------------------------------------------------
   appendAudit(instance: string, input: AuditAppend): Promise<string[]>;
   readAudit(instance: string, input: AuditRange): Promise<AuditEntry[]>;
+
+  // Dead letters --------------------------------------------------------------------------------------------------
+  /** Store-if-absent by id; an entry that exists counts one more arrival instead (unless it is the same request). */
+  storeDeadLetter(queue: string, input: DeadLetterWrite): Promise<StoreDeadLetterOutcome>;
+  getDeadLetter(queue: string, id: string, now: number): Promise<DeadLetter | undefined>;
+  listDeadLetters(
+    queue: string,
+    input: DeadLetterListing,
+  ): Promise<{ deadLetters: DeadLetterSummary[]; next: string | null }>;
+  recordDeadLetterReplay(queue: string, id: string, input: ReplayRecord): Promise<DeadLetterSummary | undefined>;
+  deleteDeadLetter(queue: string, id: string, now: number): Promise<boolean>;
 }
 
 /** The store cannot be reached or did not answer in time; the request may or may not have been applied. */
@@ -326,4 +340,47 @@ export interface AuditRange {
   before?: string;
   limit: number;
   order: "asc" | "desc";
+}
+
+// Dead letters ----------------------------------------------------------------------------------------------------
+
+export interface DeadLetterWrite {
+  /** Derived from the event (domain/dead-letters.ts), so both backends agree on it. */
+  id: string;
+  /** The event's attributes as JSON, stored and answered without re-parsing. */
+  attributesJson: string;
+  /** Base64 of the data bytes; undefined when the event has none. */
+  dataBase64?: string;
+  dataBytes: number | null;
+  error: DeadLetterError;
+  /** Filter values (the `knclawinstance` extension, `type`, the failed destination), kept beside the entry. */
+  filter: DeadLetterFilterValues;
+  maxEntries: number;
+  maxAgeMs: number;
+  requestId?: string;
+  now: number;
+}
+
+export interface DeadLetterFilterValues {
+  instance: string | null;
+  type: string;
+  destination: string | null;
+}
+
+export interface StoreDeadLetterOutcome {
+  created: boolean;
+  deadLetter: DeadLetterSummary;
+}
+
+/** Keyset pagination over `<receivedAt>:<id>` members, newest first, with optional exact-match filters. */
+export interface DeadLetterListing extends CursorPage {
+  instance?: string;
+  type?: string;
+  destination?: string;
+  now: number;
+}
+
+export interface ReplayRecord {
+  requestId?: string;
+  now: number;
 }

@@ -21,14 +21,17 @@ export type Permission =
   | "budgets"
   | "locks"
   | "audit:read"
-  | "audit:write";
+  | "audit:write"
+  | "deadletters";
 
 /** Component scopes and what they may do on any instance (tokens.ts explains who holds which). */
-const GRANTS: Record<"channel" | "gateway" | "notes", ReadonlySet<Permission>> = {
+const GRANTS: Record<"channel" | "gateway" | "notes" | "deadletter", ReadonlySet<Permission>> = {
   channel: new Set(["identities", "pairing", "values"]),
   // pairing: operators approve pairing codes through the gateway API (`knclaw pairing approve`).
   gateway: new Set(["runs:read", "audit:read", "values", "pairing"]),
   notes: new Set(["notes"]),
+  // The deadletter function: its queues and nothing else (no instance data, no runs).
+  deadletter: new Set(["deadletters"]),
 };
 
 /** The scheme is case-insensitive (RFC 9110); the token is what base64url and the format allow. */

@@ -9,6 +9,8 @@ import type {
   CompactInput,
   CreateRunOutcome,
   CursorPage,
+  DeadLetterListing,
+  DeadLetterWrite,
   LockInput,
   MemoryBackend,
   NoteMutation,
@@ -18,6 +20,7 @@ import type {
   PairingDecision,
   PairingInput,
   ReadInput,
+  ReplayRecord,
   ResetInput,
   RunListing,
   RunUpdate,
@@ -26,6 +29,7 @@ import type {
 } from "../backend.ts";
 import { appendAudit, readAudit } from "./audit.ts";
 import * as coordination from "./coordination.ts";
+import * as deadLetters from "./dead-letters.ts";
 import * as notes from "./notes.ts";
 import * as people from "./people.ts";
 import * as runs from "./runs.ts";
@@ -44,6 +48,7 @@ export class EmbeddedBackend implements MemoryBackend {
   readonly #namespaces = new Map<string, Map<string, Expiring<string>>>();
   /** Run id -> instance, for lookups by run id alone. */
   readonly #runOwners = new Map<string, string>();
+  readonly #deadLetterQueues = new Map<string, deadLetters.DeadLetterQueue>();
   readonly #clock: () => number;
   readonly #sweeper: NodeJS.Timeout;
 
@@ -72,8 +77,18 @@ export class EmbeddedBackend implements MemoryBackend {
     return values;
   }
 
+  #deadLetters(queue: string): deadLetters.DeadLetterQueue {
+    let entries = this.#deadLetterQueues.get(queue);
+    if (!entries) {
+      entries = new Map();
+      this.#deadLetterQueues.set(queue, entries);
+    }
+    return entries;
+  }
+
   #sweep(): void {
     const now = this.#clock();
+    for (const queue of this.#deadLetterQueues.values()) deadLetters.sweepDeadLetters(queue, now);
     for (const values of this.#namespaces.values()) sweepExpired(values, now);
     for (const [name, state] of this.#instances) {
       sweepExpired(state.values, now);
@@ -248,5 +263,25 @@ export class EmbeddedBackend implements MemoryBackend {
 
   async readAudit(instance: string, input: AuditRange) {
     return readAudit(this.#instance(instance), input);
+  }
+
+  async storeDeadLetter(queue: string, input: DeadLetterWrite) {
+    return deadLetters.storeDeadLetter(queue, this.#deadLetters(queue), input);
+  }
+
+  async getDeadLetter(queue: string, id: string, now: number) {
+    return deadLetters.getDeadLetter(this.#deadLetters(queue), id, now);
+  }
+
+  async listDeadLetters(queue: string, input: DeadLetterListing) {
+    return deadLetters.listDeadLetters(this.#deadLetters(queue), input);
+  }
+
+  async recordDeadLetterReplay(queue: string, id: string, input: ReplayRecord) {
+    return deadLetters.recordDeadLetterReplay(this.#deadLetters(queue), id, input);
+  }
+
+  async deleteDeadLetter(queue: string, id: string, now: number) {
+    return deadLetters.deleteDeadLetter(this.#deadLetters(queue), id, now);
   }
 }

@@ -7,6 +7,8 @@ import type {
   ClaimInput,
   CompactInput,
   CursorPage,
+  DeadLetterListing,
+  DeadLetterWrite,
   LockInput,
   MemoryBackend,
   NoteMutation,
@@ -16,6 +18,7 @@ import type {
   PairingDecision,
   PairingInput,
   ReadInput,
+  ReplayRecord,
   ResetInput,
   RunListing,
   RunUpdate,
@@ -27,6 +30,7 @@ import * as audit from "./audit.ts";
 import { connectRedis, guard, type RedisClient, type RedisConnectionOptions } from "./connection.ts";
 import type { RedisContext } from "./context.ts";
 import * as coordination from "./coordination.ts";
+import * as deadLetters from "./dead-letters.ts";
 import { KeySchema } from "./keys.ts";
 import * as notes from "./notes.ts";
 import * as people from "./people.ts";
@@ -224,5 +228,25 @@ export class RedisBackend implements MemoryBackend {
 
   readAudit(instance: string, input: AuditRange) {
     return audit.readAudit(this.#ctx, instance, input);
+  }
+
+  storeDeadLetter(queue: string, input: DeadLetterWrite) {
+    return deadLetters.storeDeadLetter(this.#ctx, queue, input);
+  }
+
+  getDeadLetter(queue: string, id: string, now: number) {
+    return deadLetters.getDeadLetter(this.#ctx, queue, id, now);
+  }
+
+  listDeadLetters(queue: string, input: DeadLetterListing) {
+    return deadLetters.listDeadLetters(this.#ctx, queue, input);
+  }
+
+  recordDeadLetterReplay(queue: string, id: string, input: ReplayRecord) {
+    return deadLetters.recordDeadLetterReplay(this.#ctx, queue, id, input);
+  }
+
+  deleteDeadLetter(queue: string, id: string, now: number) {
+    return deadLetters.deleteDeadLetter(this.#ctx, queue, id, now);
   }
 }

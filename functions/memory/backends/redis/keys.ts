@@ -6,7 +6,8 @@ import type { Space } from "../backend.ts";
  * The key schema (functions/memory/README.md lists it). Every key of an instance carries the hash tag `{i:<instance>}`
  * right after the prefix, so all of an instance's keys live in one Redis Cluster slot and every script and
  * transaction touches one slot only. The only keys outside an instance's slot are component namespaces
- * (`{ns:<name>}`) and the run id -> instance index (`{r:<run id>}`), which are written by single-key commands.
+ * (`{ns:<name>}`) and the run id -> instance index (`{r:<run id>}`), which are written by single-key commands, and
+ * dead-letter queues (`{dl:<queue>}`), whose keys share their own slot.
  *
  * Instance names and namespace names are DNS labels and the prefix may not contain braces, so the first `{...}` of
  * every key is its tag; everything after the tag (session keys, message ids, ...) cannot change the slot. Each kind
@@ -84,4 +85,15 @@ export class KeySchema {
   /** Audit stream (field `e` = entry JSON) and remembered batch ids. */
   audit = (i: string) => `${this.instance(i)}:audit`;
   auditBatch = (i: string, batchKey: string) => `${this.instance(i)}:ab:${batchKey}`;
+
+  /** `<prefix>{dl:<queue>}`: the start of every key of one dead-letter queue (its own slot, like an instance). */
+  deadLetterQueue(queue: string): string {
+    return `${this.prefix}{dl:${queue}}`;
+  }
+
+  // Dead letters: entry hash, lex ZSET of `<receivedAt>:<id>`, expiry ZSET member -> at, id -> filter values JSON.
+  deadLetter = (q: string, id: string) => `${this.deadLetterQueue(q)}:e:${id}`;
+  deadLetters = (q: string) => `${this.deadLetterQueue(q)}:idx`;
+  deadLettersExpiry = (q: string) => `${this.deadLetterQueue(q)}:exp`;
+  deadLetterFilters = (q: string) => `${this.deadLetterQueue(q)}:f`;
 }

@@ -1,0 +1,217 @@
+import type { DeadLetter, DeadLetterSummary } from "../../../../eventing/memory/schemas.ts";
+import type {
+  DeadLetterFilterValues,
+  DeadLetterListing,
+  DeadLetterWrite,
+  ReplayRecord,
+  StoreDeadLetterOutcome,
+} from "../backend.ts";
+import { DeadLetterPager, isFiltered } from "../shared.ts";
+import { guard, Script } from "./connection.ts";
+import type { RedisContext } from "./context.ts";
+import { DELETE_DEAD_LETTER, DROP_DEAD_LETTERS, RECORD_REPLAY, STORE_DEAD_LETTER } from "./lua/dead-letters.ts";
+
+const store = new Script(STORE_DEAD_LETTER);
+const recordReplay = new Script(RECORD_REPLAY);
+const remove = new Script(DELETE_DEAD_LETTER);
+const drop = new Script(DROP_DEAD_LETTERS);
+
+/** Redis deletes an entry by itself this long after its expiry, should no purge have reached it by then. */
+const BACKSTOP_MS = 3_600_000;
+/** Expired (or over-cap) entries dropped per pass. */
+const DROP_BATCH = 100;
+/** Members read per round trip while a filtered listing scans. */
+const SCAN_BATCH = 200;
+/** Filter values stand-in for unfiltered listings (every member matches an empty filter). */
+const UNFILTERED: DeadLetterFilterValues = { instance: null, type: "", destination: null };
+
+/** a, b, er, r, l, n, p, c, x (see lua/dead-letters.ts). */
+type SummaryFields = [
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+];
+
+function queueKeys(ctx: RedisContext, queue: string): [string, string, string] {
+  const { keys } = ctx;
+  return [keys.deadLetters(queue), keys.deadLettersExpiry(queue), keys.deadLetterFilters(queue)];
+}
+
+function toSummary(queue: string, id: string, fields: SummaryFields): DeadLetterSummary | undefined {
+  const [attributes, bytes, error, received, last, count, replayed, replays, expires] = fields;
+  if (attributes === null || expires === null) return undefined;
+  return {
+    id,
+    queue,
+    attributes: JSON.parse(attributes) as DeadLetterSummary["attributes"],
+    dataBytes: bytes ? Number(bytes) : null,
+    error: JSON.parse(error ?? "{}") as DeadLetterSummary["error"],
+    receivedAt: Number(received),
+    lastReceivedAt: Number(last),
+    receivedCount: Number(count),
+    replayedAt: replayed ? Number(replayed) : null,
+    replayCount: Number(replays),
+    expiresAt: Number(expires),
+  };
+}
+
+function live<T extends { expiresAt: number }>(entry: T | undefined, now: number): T | undefined {
+  return entry && entry.expiresAt > now ? entry : undefined;
+}
+
+/** Passes of DROP_BATCH a purge makes at most, so one request's extra work stays bounded. */
+const PURGE_PASSES = 10;
+
+/** Drop expired entries (before every store and listing), so listings rarely meet one. */
+async function purgeExpired(ctx: RedisContext, queue: string, now: number): Promise<void> {
+  const [index, expiry, filters] = queueKeys(ctx, queue);
+  for (let pass = 0; pass < PURGE_PASSES; pass++) {
+    const members = await guard(() => ctx.client.zrangebyscore(expiry, "-inf", now, "LIMIT", 0, DROP_BATCH));
+    if (members.length === 0) return;
+    await drop.run<number>(
+      ctx.client,
+      [index, index, expiry, filters, ...members.map((m) => ctx.keys.deadLetter(queue, m.slice(16)))],
+      ["expired", now, ...members],
+    );
+    if (members.length < DROP_BATCH) return;
+  }
+}
+
+/** Rounds of DROP_BATCH a trim makes at most (a cap lowered by a lot is reached over several stores). */
+const TRIM_ROUNDS = 20;
+
+/**
+ * Drop the oldest entries while the queue holds more than `maxEntries`. The loop ends only once it saw the queue
+ * within the cap, so after concurrent stores the last one to finish leaves the queue within it.
+ */
+async function trimToCap(ctx: RedisContext, queue: string, maxEntries: number, count: number): Promise<void> {
+  const [index, expiry, filters] = queueKeys(ctx, queue);
+  let size = count;
+  for (let round = 0; round < TRIM_ROUNDS && size > maxEntries; round++) {
+    const excess = Math.min(size - maxEntries, DROP_BATCH);
+    const members = await guard(() => ctx.client.zrange(index, "0", String(excess - 1)));
+    if (members.length > 0) {
+      await drop.run<number>(
+        ctx.client,
+        [index, index, expiry, filters, ...members.map((m) => ctx.keys.deadLetter(queue, m.slice(16)))],
+        ["over", maxEntries, ...members],
+      );
+    }
+    size = await guard(() => ctx.client.zcard(index));
+  }
+}
+
+export async function storeDeadLetter(
+  ctx: RedisContext,
+  queue: string,
+  input: DeadLetterWrite,
+): Promise<StoreDeadLetterOutcome> {
+  await purgeExpired(ctx, queue, input.now);
+  const [created, fields, count] = await store.run<[number, SummaryFields, number]>(
+    ctx.client,
+    [ctx.keys.deadLetter(queue, input.id), ...queueKeys(ctx, queue)],
+    [
+      input.id,
+      input.now,
+      input.attributesJson,
+      input.dataBase64 === undefined ? 0 : 1,
+      input.dataBase64 ?? "",
+      input.dataBytes ?? "",
+      JSON.stringify(input.error),
+      JSON.stringify([input.filter.instance, input.filter.type, input.filter.destination]),
+      input.maxAgeMs,
+      BACKSTOP_MS,
+      input.requestId ?? "",
+    ],
+  );
+  if (count > input.maxEntries) await trimToCap(ctx, queue, input.maxEntries, count);
+  return { created: created === 1, deadLetter: toSummary(queue, input.id, fields)! };
+}
+
+export async function getDeadLetter(
+  ctx: RedisContext,
+  queue: string,
+  id: string,
+  now: number,
+): Promise<DeadLetter | undefined> {
+  const fields = await guard(() =>
+    ctx.client.hmget(ctx.keys.deadLetter(queue, id), "a", "b", "er", "r", "l", "n", "p", "c", "x", "d"),
+  );
+  const summary = live(toSummary(queue, id, fields.slice(0, 9) as SummaryFields), now);
+  return summary && { ...summary, dataBase64: fields[9] ?? null };
+}
+
+export async function listDeadLetters(
+  ctx: RedisContext,
+  queue: string,
+  input: DeadLetterListing,
+): Promise<{ deadLetters: DeadLetterSummary[]; next: string | null }> {
+  const { client, keys } = ctx;
+  await purgeExpired(ctx, queue, input.now);
+  const pager = new DeadLetterPager(input.limit, input);
+  const filtered = isFiltered(input);
+  let from = input.after === undefined ? "+" : `(${input.after}`;
+  for (;;) {
+    const count = Math.min(pager.wanted, filtered ? SCAN_BATCH : pager.wanted);
+    const members = await guard(() => client.zrevrangebylex(keys.deadLetters(queue), from, "-", "LIMIT", 0, count));
+    if (members.length === 0) break;
+    const values = filtered
+      ? await guard(() => client.hmget(keys.deadLetterFilters(queue), ...members.map((m) => m.slice(16))))
+      : [];
+    let more = true;
+    for (const [i, member] of members.entries()) {
+      more = pager.offer(member, filtered ? parseFilter(values[i] ?? null) : UNFILTERED);
+      if (!more) break;
+    }
+    if (!more || members.length < count) break;
+    from = `(${members[members.length - 1]!}`;
+  }
+  const { members, next } = pager.finish();
+  const pipeline = client.pipeline();
+  for (const member of members) {
+    pipeline.hmget(keys.deadLetter(queue, member.slice(16)), "a", "b", "er", "r", "l", "n", "p", "c", "x");
+  }
+  const replies = members.length === 0 ? [] : ((await guard(() => pipeline.exec())) ?? []);
+  const deadLetters: DeadLetterSummary[] = [];
+  replies.forEach(([error, fields], i) => {
+    if (error) throw error;
+    const summary = live(toSummary(queue, members[i]!.slice(16), fields as SummaryFields), input.now);
+    if (summary) deadLetters.push(summary);
+  });
+  return { deadLetters, next };
+}
+
+function parseFilter(stored: string | null): DeadLetterFilterValues | undefined {
+  if (stored === null) return undefined;
+  const [instance, type, destination] = JSON.parse(stored) as [string | null, string, string | null];
+  return { instance, type, destination };
+}
+
+export async function recordDeadLetterReplay(
+  ctx: RedisContext,
+  queue: string,
+  id: string,
+  input: ReplayRecord,
+): Promise<DeadLetterSummary | undefined> {
+  const fields = await recordReplay.run<SummaryFields | null>(
+    ctx.client,
+    [ctx.keys.deadLetter(queue, id)],
+    [input.now, input.requestId ?? ""],
+  );
+  return fields === null ? undefined : toSummary(queue, id, fields);
+}
+
+export async function deleteDeadLetter(ctx: RedisContext, queue: string, id: string, now: number): Promise<boolean> {
+  const deleted = await remove.run<number>(
+    ctx.client,
+    [ctx.keys.deadLetter(queue, id), ...queueKeys(ctx, queue)],
+    [id, now],
+  );
+  return deleted === 1;
+}
