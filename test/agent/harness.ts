@@ -157,9 +157,23 @@ export class TestBus {
   /** Called before a delivery; returning false drops it. */
   filter: (event: CloudEvent) => boolean = () => true;
 
+  private readonly watchers: Array<{ ready: () => boolean; resolve: () => void }> = [];
+
   emit = async (event: CloudEvent): Promise<void> => {
     this.queue.push(event);
+    for (const watcher of [...this.watchers]) {
+      if (watcher.ready()) {
+        this.watchers.splice(this.watchers.indexOf(watcher), 1);
+        watcher.resolve();
+      }
+    }
   };
+
+  /** Resolves as soon as `ready()` holds, checked on every emit (no polling). */
+  until(ready: () => boolean): Promise<void> {
+    if (ready()) return Promise.resolve();
+    return new Promise((resolve) => this.watchers.push({ ready, resolve }));
+  }
 
   async addSkills(definitions: SkillDefinition[]): Promise<void> {
     for (const definition of definitions) {

@@ -247,7 +247,7 @@ describe("budgets under concurrency", () => {
     const deliveries = Array.from({ length: 5 }, (_, i) => bus.deliver(message(`task ${i}`, `U${i}`)));
     await gated.until(2);
     // The three that found no slot end at once, without waiting for the model.
-    await expect.poll(() => bus.queue.filter((e) => e.attributes.type === T.RUN_FAILED).length).toBe(3);
+    await bus.until(() => bus.queue.filter((e) => e.attributes.type === T.RUN_FAILED).length === 3);
     expect(gated.inFlight).toBe(2);
     gated.releaseAll();
     expect(await Promise.all(deliveries)).toEqual([200, 200, 200, 200, 200]);
@@ -285,7 +285,7 @@ describe("budgets under concurrency", () => {
       bus.deliver(message("c", "U2")),
     ];
     await gated.until(2);
-    await expect.poll(() => bus.queue.filter((e) => e.attributes.type === T.RUN_FAILED).length).toBe(1);
+    await bus.until(() => bus.queue.filter((e) => e.attributes.type === T.RUN_FAILED).length === 1);
     gated.releaseAll();
     await Promise.all(deliveries);
     await bus.pump();

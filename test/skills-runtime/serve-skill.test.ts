@@ -21,6 +21,10 @@ const keys = generateSigningKey();
 const signing = parsePrivateKey(keys.privateKeyPem);
 const calls: Record<string, number> = {};
 let releaseSlow: (() => void) | undefined;
+let slowStarted: () => void = () => undefined;
+const slowRunning = new Promise<void>((resolve) => {
+  slowStarted = resolve;
+});
 
 const skill = defineSkill({
   name: "demo",
@@ -74,6 +78,7 @@ const skill = defineSkill({
         new Promise((resolve) => {
           calls.slow = (calls.slow ?? 0) + 1;
           releaseSlow = () => resolve("done");
+          slowStarted();
         }),
     }),
   ],
@@ -158,7 +163,7 @@ describe("serveSkill", () => {
     const request = toolRequest("slow", {});
     const first = post(request);
     const second = post(request);
-    await expect.poll(() => releaseSlow).toBeDefined();
+    await slowRunning;
     releaseSlow!();
     const [a, b] = await Promise.all([first, second]);
     expect(calls.slow).toBe(1);
