@@ -17,7 +17,7 @@ import type { SkillInfo } from "./tools/catalog.ts";
  * | KNCLAW_PROVIDER_BASE_URL, KNCLAW_PROVIDER_API_KEY | per-instance provider endpoint and key (the key from a Secret) |
  * | KNCLAW_POLICY_NAME, KNCLAW_POLICY | the policy's name and its task contract as JSON |
  * | KNCLAW_SKILLS | JSON list of skill names the instance may use |
- * | KNCLAW_SKILL_CATALOG | optional JSON list of skill descriptors (tool schemas + instructions); without it built-in skills are described from skills/<name>/ |
+ * | KNCLAW_SKILL_CATALOG | optional JSON list of skill descriptors (tool schemas + instructions), rendered for built-in skills; a skill in neither it nor KNCLAW_EXTERNAL_TOOLS is described from skills/<name>/ |
  * | KNCLAW_EXTERNAL_TOOLS | JSON `{skill: [{name, description, parameters, mutates}]}` for external skills |
  * | KNCLAW_SCHEDULES | JSON `{name: {task, concurrencyPolicy}}` |
  * | KNCLAW_CHANNELS | JSON list of channel types |
@@ -102,9 +102,18 @@ async function skillDescriptors(
   resolveSkill: SkillResolver | undefined,
   unavailable: Array<{ skill: string; reason: string }>,
 ): Promise<SkillInfo[]> {
-  const catalog = json(env, "KNCLAW_SKILL_CATALOG", undefined);
-  if (catalog !== undefined) return parse(z.array(SkillDescriptor), catalog, "KNCLAW_SKILL_CATALOG");
-  const names = parse(z.array(z.string()), json(env, "KNCLAW_SKILLS", []), "KNCLAW_SKILLS");
+  // The renderer describes built-in skills in KNCLAW_SKILL_CATALOG, because a bundled function has no skills/ folder
+  // to read them from; external skills come from KNCLAW_EXTERNAL_TOOLS; anything else is looked up by name.
+  const rawCatalog = json(env, "KNCLAW_SKILL_CATALOG", undefined);
+  const catalog = new Map(
+    (rawCatalog === undefined ? [] : parse(z.array(SkillDescriptor), rawCatalog, "KNCLAW_SKILL_CATALOG")).map(
+      (descriptor) => [descriptor.name, descriptor] as const,
+    ),
+  );
+  const names =
+    env.KNCLAW_SKILLS === undefined
+      ? [...catalog.keys()]
+      : parse(z.array(z.string()), json(env, "KNCLAW_SKILLS", []), "KNCLAW_SKILLS");
   const external = parse(
     z.record(
       z.string(),
@@ -146,6 +155,11 @@ async function skillDescriptors(
           `KNCLAW_EXTERNAL_TOOLS.${name}`,
         ),
       );
+      continue;
+    }
+    const fromCatalog = catalog.get(name);
+    if (fromCatalog !== undefined) {
+      out.push(fromCatalog);
       continue;
     }
     if (resolveSkill === undefined)

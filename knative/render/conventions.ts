@@ -50,6 +50,7 @@ export const ENV = {
   policyName: "KNCLAW_POLICY_NAME",
   skills: "KNCLAW_SKILLS",
   externalTools: "KNCLAW_EXTERNAL_TOOLS",
+  skillCatalog: "KNCLAW_SKILL_CATALOG",
   channels: "KNCLAW_CHANNELS",
   schedules: "KNCLAW_SCHEDULES",
   signingKey: "KNCLAW_SIGNING_KEY",
@@ -68,6 +69,10 @@ export const ENV = {
   gatewayCorsOrigins: "KNCLAW_GATEWAY_CORS_ORIGINS",
   gatewayMaxWaitSeconds: "KNCLAW_GATEWAY_MAX_WAIT_SECONDS",
   deadletterUrl: "KNCLAW_DEADLETTER_URL",
+  /** The deadletter function's operator API token (bearer). */
+  deadletterToken: "KNCLAW_DEADLETTER_TOKEN",
+  deadletterMaxEntries: "KNCLAW_DEADLETTER_MAX_ENTRIES",
+  deadletterMaxAgeMs: "KNCLAW_DEADLETTER_MAX_AGE_MS",
   skill: "KNCLAW_SKILL",
   agentKeys: "KNCLAW_AGENT_KEYS",
   skillGrants: "KNCLAW_SKILL_GRANTS",
@@ -75,6 +80,8 @@ export const ENV = {
 
 /** Secret holding agent signing keys by instance name, when an instance names none. */
 export const DEFAULT_AGENT_KEYS_SECRET = "knclaw-agent-keys";
+/** The deadletter API token when the config names none (rendered optional: no Secret, no API). */
+export const DEFAULT_DEADLETTER_TOKEN = { secret: "knclaw-deadletter", key: "api-token" } as const;
 /** Key of the memory token Secret holding the HMAC secret the memory service verifies tokens with. */
 export const MEMORY_TOKEN_SECRET_KEY = "secret";
 

@@ -2,22 +2,31 @@
  * Container environment per function. Secrets are always `secretKeyRef`s; structured settings travel as JSON.
  * K_SINK / K_CE_OVERRIDES are not set here: the SinkBinding injects them for producers.
  */
+
+import { builtinSkillDescriptor } from "../../skills/package/builtin.ts";
 import type { FunctionSpec } from "../config/functions.ts";
 import type { SecretRef } from "../config/primitives.ts";
+import { parseIsoDuration } from "../validate/duration.ts";
 import { findFunction, type RenderContext, serviceUrl } from "./context.ts";
-import { DEFAULT_AGENT_KEYS_SECRET, ENV, MEMORY_TOKEN_SECRET_KEY, upperSnake } from "./conventions.ts";
+import {
+  DEFAULT_AGENT_KEYS_SECRET,
+  DEFAULT_DEADLETTER_TOKEN,
+  ENV,
+  MEMORY_TOKEN_SECRET_KEY,
+  upperSnake,
+} from "./conventions.ts";
 import { skillManifestEnv } from "./skills.ts";
 
 export type EnvVar =
   | { name: string; value: string }
-  | { name: string; valueFrom: { secretKeyRef: { name: string; key: string } } };
+  | { name: string; valueFrom: { secretKeyRef: { name: string; key: string; optional?: boolean } } };
 
 function plain(name: string, value: string): EnvVar {
   return { name, value };
 }
 
-function secret(name: string, ref: SecretRef): EnvVar {
-  return { name, valueFrom: { secretKeyRef: { name: ref.secret, key: ref.key } } };
+function secret(name: string, ref: SecretRef, optional = false): EnvVar {
+  return { name, valueFrom: { secretKeyRef: { name: ref.secret, key: ref.key, ...(optional ? { optional } : {}) } } };
 }
 
 /** Stable JSON: object keys sorted, so the same config always renders the same bytes. */
@@ -68,6 +77,7 @@ export function functionEnv(ctx: RenderContext, fn: FunctionSpec): EnvVar[] {
       env.push(...skillEnv(ctx, fn.skill!));
       break;
     case "deadletter":
+      env.push(...deadletterEnv(ctx));
       break;
   }
   for (const [name, value] of Object.entries(fn.knobs.env).sort(([a], [b]) => (a < b ? -1 : 1)))
@@ -104,6 +114,11 @@ function agentEnv(ctx: RenderContext, name: string): EnvVar[] {
     if (external !== undefined) externalTools[skill] = external.tools;
   }
   if (Object.keys(externalTools).length > 0) env.push(plain(ENV.externalTools, stableJson(externalTools)));
+  // Bundled agents have no skills/ folder to read SKILL.md and tool schemas from: they travel with the ksvc.
+  const catalog = instance.skills.flatMap((skill) =>
+    config.skills[skill]?.external === undefined ? (builtinSkillDescriptor(skill) ?? []) : [],
+  );
+  if (catalog.length > 0) env.push(plain(ENV.skillCatalog, stableJson(catalog)));
   env.push(plain(ENV.channels, stableJson(instance.channels)));
   const schedules: Record<string, unknown> = {};
   for (const schedule of instance.schedules) {
@@ -146,6 +161,25 @@ function gatewayEnv(ctx: RenderContext): EnvVar[] {
   for (const name of names)
     env.push(secret(`${ENV.gatewayTokenPrefix}${upperSnake(name.replace(/-/g, "_"))}`, gateway.tokens[name]!));
   if (findFunction(ctx, "deadletter") !== undefined) env.push(plain(ENV.deadletterUrl, serviceUrl(ctx, "deadletter")));
+  return env;
+}
+
+/**
+ * The deadletter function: its operator API token (the configured Secret reference, else the default one marked
+ * optional so that a missing Secret leaves the API off instead of the pod unable to start) and its retention.
+ */
+function deadletterEnv(ctx: RenderContext): EnvVar[] {
+  const sink = ctx.config.broker.deadLetterSink;
+  const env: EnvVar[] = [
+    sink.apiToken === undefined
+      ? secret(ENV.deadletterToken, DEFAULT_DEADLETTER_TOKEN, true)
+      : secret(ENV.deadletterToken, sink.apiToken),
+  ];
+  const retention = sink.retention ?? {};
+  if (retention.maxEntries !== undefined) env.push(plain(ENV.deadletterMaxEntries, String(retention.maxEntries)));
+  if (retention.maxAge !== undefined) {
+    env.push(plain(ENV.deadletterMaxAgeMs, String(Math.round(parseIsoDuration(retention.maxAge)!.ms))));
+  }
   return env;
 }
 

@@ -305,3 +305,20 @@ describe("render", () => {
     expect(back).toEqual(JSON.parse(JSON.stringify(full)));
   });
 });
+
+describe("agent skill catalog", () => {
+  it("carries the descriptors of an instance's built-in skills in the agent's env, so a bundled agent needs no skills/ folder", () => {
+    const objects = render(loadConfig()) as any[];
+    const agent = objects.find((o) => o.kind === "Service" && o.metadata.name === "agent-assistant");
+    const env = agent.spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>;
+    const catalog = JSON.parse(env.find((e) => e.name === "KNCLAW_SKILL_CATALOG")!.value!) as Array<{
+      name: string;
+      instructions?: string;
+      tools: Array<{ name: string; inputSchema: unknown }>;
+    }>;
+    expect(catalog.map((s) => s.name).sort()).toEqual(["memory", "time"]);
+    const time = catalog.find((s) => s.name === "time")!;
+    expect(time.tools.map((t) => t.name)).toEqual(["now", "convert"]);
+    expect(time.instructions).toContain("IANA time zone");
+  });
+});
