@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { registerBuildCommand } from "./commands/build.ts";
 import { registerDevCommand } from "./commands/dev.ts";
+import { registerDlqCommand } from "./commands/dlq.ts";
 import { registerPairingCommand } from "./commands/pairing.ts";
 import { registerRenderCommand } from "./commands/render.ts";
 import { registerSendCommand } from "./commands/send.ts";
@@ -20,6 +21,7 @@ registerValidateCommand(program);
 registerSendCommand(program);
 registerSkillsCommand(program);
 registerPairingCommand(program);
+registerDlqCommand(program);
 registerBuildCommand(program);
 
 try {

@@ -8,6 +8,7 @@ import { render } from "../../knative/render/index.ts";
 import { redactPaths } from "../../knative/serving/log.ts";
 import { describeRuntime } from "../dev/listing.ts";
 import { type DevRuntime, startDev } from "../dev/start-dev.ts";
+import { announceDevDeadLetters, devDeadLetterToken } from "./dlq.ts";
 
 export interface DevCommandOptions {
   config?: string | false;
@@ -27,7 +28,10 @@ export function chooseConfig(option: string | undefined): string {
   return existsSync(local) ? local : defaultConfigPath;
 }
 
-export async function runDev(options: DevCommandOptions): Promise<DevRuntime> {
+export async function runDev(
+  options: DevCommandOptions,
+  env: Record<string, string | undefined> = process.env,
+): Promise<DevRuntime> {
   const log = pino(
     { name: "knclaw-dev", level: options.logLevel ?? "info", redact: { paths: redactPaths(), censor: "[redacted]" } },
     pino.destination(2),
@@ -55,6 +59,7 @@ export async function runDev(options: DevCommandOptions): Promise<DevRuntime> {
     redisUrl: options.redis,
     processes: options.processes,
     log,
+    env,
   });
 }
 
@@ -72,13 +77,21 @@ export function registerDevCommand(program: Command): void {
     .option("--max-request-bytes <bytes>", "broker ingress request size limit (default 4 MiB, as Knative)")
     .option("--log-level <level>", "pino level for the runtime's own logs (stderr)", "info")
     .action(async (options: DevCommandOptions) => {
-      const runtime = await runDev(options);
+      const env = { ...process.env };
+      // A random dead-letter API token for this session unless the environment names one (cli/commands/dlq.ts).
+      const deadLetterToken = devDeadLetterToken(env);
+      const runtime = await runDev(options, env);
       process.stdout.write(`${describeRuntime(runtime).join("\n")}\n`);
+      const deadLetters = runtime.functions.some((fn) => fn.name === "deadletter")
+        ? announceDevDeadLetters(runtime.url, runtime.port, deadLetterToken)
+        : undefined;
+      if (deadLetters) process.stdout.write(`${deadLetters.lines.join("\n")}\n`);
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
         stopping = true;
         process.stderr.write(`knclaw dev: ${signal}, finishing in-flight deliveries...\n`);
+        deadLetters?.cleanup();
         runtime.shutdown().then(
           () => process.exit(0),
           (error: unknown) => {

@@ -94,7 +94,8 @@ export function createSecretResolver(processEnv: Record<string, string | undefin
 
 /**
  * The memory scope a component gets, least privilege first: an agent its own instance, a channel adapter and the
- * gateway their component scopes, a skill the notes scope (the memory skill checks the instance itself).
+ * gateway their component scopes, a skill the notes scope (the memory skill checks the instance itself), the
+ * deadletter function the dead-letter queues only.
  */
 export function memoryScopeOf(service: KnativeObject): MemoryScope | undefined {
   const labels = service.metadata.labels ?? {};
@@ -108,7 +109,7 @@ export function memoryScopeOf(service: KnativeObject): MemoryScope | undefined {
     case "skill":
       return { kind: "notes", name: labels[LABEL_SKILL] };
     case "deadletter":
-      return { kind: "operator", name: "deadletter" };
+      return { kind: "deadletter" };
     default:
       return undefined;
   }

@@ -3,7 +3,8 @@
  * it sets its own) and its dead-letter sink: the knclaw `deadletter` function by default, or any Destination.
  */
 import { z } from "zod";
-import { Delivery, Destination, KsvcKnobs, KubernetesName } from "../primitives.ts";
+import { parseIsoDuration } from "../../validate/duration.ts";
+import { Delivery, Destination, IsoDuration, KsvcKnobs, KubernetesName, SecretRef } from "../primitives.ts";
 
 export const DeadLetterSink = z
   .strictObject({
@@ -13,8 +14,35 @@ export const DeadLetterSink = z
     destination: Destination.optional(),
     /** No dead-letter sink at all: failed events are dropped after the last retry. */
     disabled: z.literal(true).optional(),
+    /**
+     * The deadletter function's operator API token (`knclaw dlq`, bearer). Default: the Secret knclaw-deadletter,
+     * key api-token, optional: without it the function still keeps dead letters and its API answers 403.
+     */
+    apiToken: SecretRef.optional(),
+    /** How much the deadletter function keeps: the newest `maxEntries`, each for `maxAge` after it last arrived. */
+    retention: z
+      .strictObject({
+        maxEntries: z.number().int().min(1).max(1_000_000).optional(),
+        /** ISO-8601, from one minute to 366 days (e.g. P7D, PT12H). */
+        maxAge: IsoDuration.refine(
+          (v) => {
+            const ms = parseIsoDuration(v)?.ms ?? 0;
+            return ms >= 60_000 && ms <= 366 * 86_400_000;
+          },
+          { message: "between one minute and 366 days", params: { rule: "duration" } },
+        ).optional(),
+      })
+      .optional(),
   })
   .superRefine((sink, ctx) => {
+    if ((sink.apiToken !== undefined || sink.retention !== undefined) && (sink.destination || sink.disabled)) {
+      ctx.addIssue({
+        code: "custom",
+        input: sink,
+        message: "apiToken and retention configure the knclaw deadletter function, not another destination",
+        params: { rule: "dead-letter-sink" },
+      });
+    }
     const chosen = [sink.function !== undefined, sink.destination !== undefined, sink.disabled === true].filter(
       Boolean,
     );

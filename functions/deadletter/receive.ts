@@ -1,0 +1,64 @@
+import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
+import { decodeRequest } from "../../eventing/cloudevent/http-codec.ts";
+import { MemoryError } from "../../eventing/memory/client.ts";
+import type { Logger } from "../../knative/serving/log.ts";
+import { type Retention, storeRequest } from "./dead-letter.ts";
+import { ApiError } from "./errors.ts";
+import type { DeadLetterStore } from "./store.ts";
+
+export interface ReceiveDeps {
+  store: DeadLetterStore;
+  maxBodyBytes: number;
+  retention: Retention;
+  logger: Logger;
+}
+
+/**
+ * The broker's dead-letter delivery: the original event with Knative's knativeerror* extensions, decoded strictly
+ * (400 invalid, 413 too large) and kept in the memory service before it is acknowledged with 202 and no body (a
+ * body carrying an event would be a reply). While the memory service cannot take it the answer is 503, which the
+ * broker retries: nothing acknowledged is ever lost.
+ */
+export function createReceiver(deps: ReceiveDeps): (request: Request) => Promise<Response> {
+  return async (request) => {
+    let event: Awaited<ReturnType<typeof decodeRequest>>;
+    try {
+      event = await decodeRequest(request, { maxBodyBytes: deps.maxBodyBytes });
+    } catch (error) {
+      if (error instanceof CloudEventError) throw new ApiError(error.status, "invalid_event", error.message);
+      throw error;
+    }
+    const request_ = storeRequest(event, deps.retention);
+    let stored: Awaited<ReturnType<DeadLetterStore["storeDeadLetter"]>>;
+    try {
+      stored = await deps.store.storeDeadLetter(request_);
+    } catch (error) {
+      throw storeFailure(error);
+    }
+    deps.logger.info(
+      {
+        deadLetter: stored.deadLetter.id,
+        id: event.attributes.id,
+        type: event.attributes.type,
+        source: event.attributes.source,
+        destination: request_.error.destination,
+        code: request_.error.code,
+        created: stored.created,
+      },
+      stored.created ? "dead letter kept" : "dead letter arrived again",
+    );
+    return new Response(null, { status: 202 });
+  };
+}
+
+function storeFailure(error: unknown): ApiError {
+  if (error instanceof MemoryError) {
+    if (error.retryable) {
+      return new ApiError(503, "unavailable", "the memory service is unavailable; retry shortly", {
+        "retry-after": "1",
+      });
+    }
+    if (error.status === 413) return new ApiError(413, "too_large", "the dead letter is larger than the store accepts");
+  }
+  return new ApiError(500, "internal", "the dead letter could not be stored");
+}
