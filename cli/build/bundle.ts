@@ -10,16 +10,21 @@ export interface BundleResult {
 }
 
 /**
- * One self-contained ESM file per function: no node_modules in the image and one file to parse at start, which is
- * what keeps a scale-from-zero start short. CommonJS dependencies get a `require` shim through the banner.
+ * One self-contained ESM entry per function (`index.mjs`, plus chunks for code loaded on demand): no node_modules in
+ * the image and little to parse at start, which is what keeps a scale-from-zero start short. CommonJS dependencies
+ * get a `require` shim through the banner.
  */
 export async function bundleFunction(root: string, entry: FunctionEntry, outDir: string): Promise<BundleResult> {
   const dir = join(outDir, entry.name);
   await mkdir(dir, { recursive: true });
   const file = join(dir, "index.mjs");
   await build({
-    entryPoints: [join(root, entry.main)],
-    outfile: file,
+    entryPoints: { index: join(root, entry.main) },
+    outdir: dir,
+    outExtension: { ".js": ".mjs" },
+    // Dynamic imports (an agent's one model SDK out of several) become chunks that are parsed only when loaded.
+    splitting: true,
+    chunkNames: "chunks/[name]-[hash]",
     bundle: true,
     platform: "node",
     target: "node24",

@@ -52,7 +52,7 @@ export async function createApp(
   const signingKey = parsePrivateKey(env.KNCLAW_SIGNING_KEY, "KNCLAW_SIGNING_KEY");
   let model = options.model;
   if (model === undefined) {
-    const resolved = createLanguageModel({
+    const resolved = await createLanguageModel({
       model: config.model,
       baseUrl: config.baseUrl,
       apiKey: config.apiKey,

@@ -15,19 +15,19 @@ describe("model registry", () => {
     expect(() => parseModelString("openai/")).toThrow();
   });
 
-  it("builds the provider the string names", () => {
-    expect(createLanguageModel({ model: "openai/gpt-4o", apiKey: "k" }).model).toBeInstanceOf(OpenAIChatModel);
-    expect(createLanguageModel({ model: "anthropic/claude-x", apiKey: "k" }).model).toBeInstanceOf(
+  it("builds the provider the string names", async () => {
+    expect((await createLanguageModel({ model: "openai/gpt-4o", apiKey: "k" })).model).toBeInstanceOf(OpenAIChatModel);
+    expect((await createLanguageModel({ model: "anthropic/claude-x", apiKey: "k" })).model).toBeInstanceOf(
       AnthropicMessagesModel,
     );
-    const ollama = createLanguageModel({ model: "ollama/llama3.1" }).model;
+    const ollama = (await createLanguageModel({ model: "ollama/llama3.1" })).model;
     expect(ollama).toMatchObject({ provider: "ollama", modelId: "llama3.1" });
-    expect(() => createLanguageModel({ model: "openai-compatible/x" })).toThrow(/base URL/);
-    expect(() => createLanguageModel({ model: "mystery/x" })).toThrow(/unknown model provider/);
+    await expect(createLanguageModel({ model: "openai-compatible/x" })).rejects.toThrow(/base URL/);
+    await expect(createLanguageModel({ model: "mystery/x" })).rejects.toThrow(/unknown model provider/);
   });
 
-  it("falls back to the labelled demo model when a hosted provider has no key", () => {
-    const resolved = createLanguageModel({ model: "anthropic/claude-x" });
+  it("falls back to the labelled demo model when a hosted provider has no key", async () => {
+    const resolved = await createLanguageModel({ model: "anthropic/claude-x" });
     expect(resolved.model).toBeInstanceOf(DemoModel);
     expect(resolved.fallbackFrom).toBe("anthropic/claude-x");
   });

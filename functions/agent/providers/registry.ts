@@ -1,13 +1,14 @@
-import { AnthropicMessagesModel } from "./anthropic.ts";
 import { DemoModel } from "./demo.ts";
 import type { LanguageModel } from "./model.ts";
-import { OpenAIChatModel } from "./openai.ts";
 
 /**
  * Model strings are `provider/model`. `openai` and `anthropic` need a key; without one the clearly labelled demo
  * model answers instead, so a fresh machine still shows the whole loop. `openai-compatible` (and the aliases
  * `ollama`, `vllm`, `litellm`) speak Chat Completions to the configured base URL with the compatible-server
  * tolerances on; a key is optional there.
+ *
+ * An instance runs one model, so only that provider's SDK is loaded (and, in a bundle, only its chunk is parsed):
+ * each SDK costs megabytes of memory and milliseconds of cold start that a scale-from-zero function pays every time.
  */
 export interface ModelSettings {
   /** `provider/model`. */
@@ -38,7 +39,7 @@ export function parseModelString(model: string): { provider: string; modelId: st
   return { provider: model.slice(0, slash), modelId: model.slice(slash + 1) };
 }
 
-export function createLanguageModel(settings: ModelSettings): ResolvedModel {
+export async function createLanguageModel(settings: ModelSettings): Promise<ResolvedModel> {
   const { provider, modelId } = parseModelString(settings.model);
   const common = {
     ...(settings.maxRetries !== undefined ? { maxRetries: settings.maxRetries } : {}),
@@ -50,6 +51,7 @@ export function createLanguageModel(settings: ModelSettings): ResolvedModel {
   if (provider === "openai" || provider === "anthropic") {
     if (settings.apiKey === undefined || settings.apiKey === "") return { model: demo(), fallbackFrom: settings.model };
     if (provider === "anthropic") {
+      const { AnthropicMessagesModel } = await import("./anthropic.ts");
       return {
         model: new AnthropicMessagesModel({
           model: modelId,
@@ -60,6 +62,7 @@ export function createLanguageModel(settings: ModelSettings): ResolvedModel {
         }),
       };
     }
+    const { OpenAIChatModel } = await import("./openai.ts");
     return {
       model: new OpenAIChatModel({
         provider,
@@ -75,6 +78,7 @@ export function createLanguageModel(settings: ModelSettings): ResolvedModel {
   if (COMPATIBLE.has(provider)) {
     const baseURL = settings.baseUrl ?? DEFAULT_BASE_URLS[provider];
     if (baseURL === undefined) throw new Error(`${provider} needs a base URL (provider.baseUrl)`);
+    const { OpenAIChatModel } = await import("./openai.ts");
     return {
       model: new OpenAIChatModel({
         provider,
