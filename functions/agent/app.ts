@@ -16,7 +16,6 @@ import { AgentLoop, type AgentLoopDeps } from "./loop/agent-loop.ts";
 import { RejectedEvent, RetryLater } from "./loop/errors.ts";
 import type { LanguageModel } from "./providers/model.ts";
 import { createLanguageModel } from "./providers/registry.ts";
-import { builtinSkillResolver } from "./skills.ts";
 import { type AgentStore, memoryStore } from "./store.ts";
 import { contextFrom, inSpan } from "./tracing.ts";
 
@@ -43,7 +42,9 @@ export async function createApp(
   options: AgentAppOptions = {},
 ): Promise<FunctionApp & { loop: AgentLoop }> {
   const log = options.logger ?? createLogger(env, `agent-${env.KNCLAW_INSTANCE ?? "unknown"}`);
-  const config = await loadAgentConfig(env, builtinSkillResolver);
+  // Rendered agents get their skills in KNCLAW_SKILL_CATALOG; reading skill folders (and the YAML parser that takes)
+  // is only a fallback, loaded when a skill is missing from it.
+  const config = await loadAgentConfig(env, async (name) => (await import("./skills.ts")).builtinSkillResolver(name));
   for (const missing of config.unavailableSkills) {
     log.error({ skill: missing.skill, reason: missing.reason }, "skill not available: its tools are not offered");
   }
