@@ -9,7 +9,7 @@ import { bindTrigger, type CompiledTrigger, parseTrigger } from "../../eventing/
 import { serveIngressOnWeb } from "../../eventing/broker/web-ingress.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../../eventing/cloudevent/body.ts";
 import type { FetchHandler } from "../../eventing/delivery/app-transport.ts";
-import { createHttp1Transport } from "../../eventing/delivery/http1-transport.ts";
+import { createHttpTransport } from "../../eventing/delivery/http-transport.ts";
 import { type CompiledPingSource, compilePingSource } from "../../eventing/ping/ping-source.ts";
 import { PingScheduler } from "../../eventing/ping/scheduler.ts";
 import { repoRoot } from "../repo-root.ts";
@@ -117,7 +117,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
   const mounted = new Map<string, MountedFunction>();
   const brokers = new Map<string, EmbeddedBroker>();
   // As many sockets per host as attempts may be in flight, so no attempt queues twice.
-  const httpTransport = createHttp1Transport({ maxSocketsPerHost: maxConcurrentAttempts });
+  const httpTransport = createHttpTransport({ maxSocketsPerHost: maxConcurrentAttempts });
   // The ingress is created below, once the brokers exist; a Trigger whose subscriber is a Broker reaches it here.
   const ingressHandler: FetchHandler = { fetch: (request) => serveIngressOnWeb(ingress, request) };
   const targets = {
@@ -186,7 +186,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
     await Promise.allSettled([...mounted.values()].map((fn) => fn.close()));
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    httpTransport.close();
+    await httpTransport.close();
     throw error;
   }
 
@@ -226,7 +226,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
         await Promise.allSettled([...mounted.values()].map((fn) => fn.close()));
         server.closeAllConnections();
         await closed;
-        httpTransport.close();
+        await httpTransport.close();
       })();
       return stopping;
     },

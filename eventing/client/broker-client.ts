@@ -3,17 +3,23 @@ import { type CloudEvent, withAttributes } from "../cloudevent/event.ts";
 import { type EventMode, encodeEvent } from "../cloudevent/http-codec.ts";
 import { ATTRIBUTE_NAME } from "../cloudevent/validate.ts";
 import { backoffDelayMs, isRetryableStatus, retryAfterMs } from "../delivery/retry-policy.ts";
+import { type HttpClient, HttpClientError, sharedHttpClient } from "../http/client.ts";
 
 /**
  * How a function sends events: to the broker named by K_SINK (a SinkBinding sets it), with the K_CE_OVERRIDES
  * extensions applied, trace context propagated, and retries by Knative's rules (sources retry 5 times, exponential
  * from 50 ms). An emit resolves only once the broker accepted the event, so callers can ack upstream safely.
+ * Events go out on the process's shared HTTP client unless a `fetch` is injected (`knclaw dev` routes cluster URLs
+ * to in-process apps that way, tests record calls).
  */
 export interface BrokerClientOptions {
   sink: string;
   /** K_CE_OVERRIDES: JSON `{"extensions": {...}}` applied to every event. */
   overrides?: string;
+  /** Send through this instead of HTTP. */
   fetch?: typeof fetch;
+  /** The HTTP client to send through when no `fetch` is given. Default: the process's shared client. */
+  http?: HttpClient;
   retries?: number;
   backoffDelayMs?: number;
   timeoutMs?: number;
@@ -59,7 +65,7 @@ export function parseCeOverrides(raw: string | undefined): Record<string, string
 export class BrokerClient {
   readonly sink: string;
   private readonly overrides: Record<string, string>;
-  private readonly fetchImpl: typeof fetch;
+  private readonly post: (body: Uint8Array | undefined, headers: Record<string, string>) => Promise<Answer>;
   private readonly retries: number;
   private readonly backoffMs: number;
   private readonly timeoutMs: number;
@@ -70,12 +76,14 @@ export class BrokerClient {
     if (!options.sink) throw new Error("no sink: K_SINK is not set (a SinkBinding or knclaw dev sets it)");
     this.sink = options.sink;
     this.overrides = parseCeOverrides(options.overrides);
-    this.fetchImpl = options.fetch ?? fetch;
     this.retries = options.retries ?? 5;
     this.backoffMs = options.backoffDelayMs ?? 50;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? 10_000;
     this.mode = options.mode ?? "binary";
+    this.post = options.fetch
+      ? postWithFetch(options.fetch, this.sink, this.timeoutMs)
+      : postWithClient(options.http ?? sharedHttpClient(), this.sink, this.timeoutMs);
   }
 
   static fromEnv(env: Readonly<Record<string, string | undefined>>, options: Partial<BrokerClientOptions> = {}) {
@@ -97,22 +105,18 @@ export class BrokerClient {
     for (let attempt = 0; attempt <= this.retries; attempt++) {
       let wait = backoffDelayMs("exponential", this.backoffMs, attempt + 1);
       try {
-        const response = await this.fetchImpl(this.sink, {
-          method: "POST",
-          headers,
-          body: body as ConstructorParameters<typeof Response>[0],
-          signal: AbortSignal.timeout(this.timeoutMs),
-        });
-        await response.body?.cancel().catch(() => undefined);
-        if (response.ok) return;
-        lastStatus = response.status;
-        lastError = `HTTP ${response.status}`;
-        if (!isRetryableStatus(response.status)) break;
-        const asked = retryAfterMs(response.headers.get("retry-after"));
+        const answer = await this.post(body, headers);
+        if (answer.status >= 200 && answer.status < 300) return;
+        lastStatus = answer.status;
+        lastError = `HTTP ${answer.status}`;
+        if (!isRetryableStatus(answer.status)) break;
+        const asked = retryAfterMs(answer.retryAfter);
         if (asked !== undefined) wait = Math.max(wait, Math.min(asked, this.maxRetryAfterMs));
       } catch (error) {
         lastStatus = undefined;
-        lastError = error instanceof Error ? error.name : "network error";
+        // The kind of failure, never its message: a message may quote the sink URL.
+        lastError =
+          error instanceof HttpClientError ? error.kind : error instanceof Error ? error.name : "network error";
       }
       if (attempt < this.retries && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     }
@@ -122,4 +126,39 @@ export class BrokerClient {
       this.retries + 1,
     );
   }
+}
+
+/** What an emit needs from the broker's answer. */
+interface Answer {
+  status: number;
+  retryAfter: string | null;
+}
+
+function postWithClient(client: HttpClient, sink: string, timeoutMs: number) {
+  return async (body: Uint8Array | undefined, headers: Record<string, string>): Promise<Answer> => {
+    // Events are de-duplicated by id, so a POST that met a just-closed keep-alive connection may go out again.
+    const response = await client.request({
+      url: sink,
+      method: "POST",
+      headers,
+      body,
+      timeoutMs,
+      discardBody: true,
+      replayable: true,
+    });
+    return { status: response.status, retryAfter: response.headers.get("retry-after") };
+  };
+}
+
+function postWithFetch(fetchImpl: typeof fetch, sink: string, timeoutMs: number) {
+  return async (body: Uint8Array | undefined, headers: Record<string, string>): Promise<Answer> => {
+    const response = await fetchImpl(sink, {
+      method: "POST",
+      headers,
+      body: body as ConstructorParameters<typeof Response>[0],
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await response.body?.cancel().catch(() => undefined);
+    return { status: response.status, retryAfter: response.headers.get("retry-after") };
+  };
 }

@@ -2,8 +2,8 @@ import type { HeaderReader } from "../cloudevent/http-codec.ts";
 
 /**
  * How a delivery leaves the broker: one HTTP POST, answered with a status, headers and the whole (bounded) body.
- * Implementations: Node's HTTP client with keep-alive (http-transport.ts), an in-process hono app (no socket), and
- * the dev runtime's router that picks between them by URL.
+ * Implementations: the shared HTTP client with keep-alive (http-transport.ts), an in-process hono app (no socket),
+ * and the dev runtime's router that picks between them by URL.
  */
 export interface TransportRequest {
   url: string;

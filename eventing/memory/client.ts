@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { type HttpClient, sharedHttpClient } from "../http/client.ts";
 import type {
   AcquireLockRequest,
   AcquireLockResponse,
@@ -64,8 +65,8 @@ import type {
 } from "./schemas.ts";
 import {
   fetchTransport,
+  httpClientTransport,
   type IncomingAnswer,
-  nodeHttpTransport,
   type Transport,
   TransportTimeout,
 } from "./transport.ts";
@@ -81,8 +82,10 @@ export interface MemoryClientOptions {
   /** The service's base URL, e.g. `http://memory.knclaw.svc.cluster.local`. */
   baseUrl: string;
   token: string;
-  /** Send requests through this instead of `node:http` (e.g. straight into an in-process app). */
+  /** Send requests through this instead of HTTP (e.g. straight into an in-process app). */
   fetch?: (request: Request) => Response | Promise<Response>;
+  /** The HTTP client to send through when no `fetch` is given. Default: the process's shared client. */
+  http?: HttpClient;
   /** Per attempt. Default 5000 ms. */
   timeoutMs?: number;
   /** Extra attempts after a 503, a network error or a timeout. Default 3. */
@@ -151,7 +154,9 @@ export class MemoryClient {
   constructor(options: MemoryClientOptions) {
     this.#baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.#token = options.token;
-    this.#transport = options.fetch ? fetchTransport(options.fetch) : nodeHttpTransport();
+    this.#transport = options.fetch
+      ? fetchTransport(options.fetch)
+      : httpClientTransport(options.http ?? sharedHttpClient());
     this.#timeoutMs = options.timeoutMs ?? 5_000;
     this.#retries = options.retries ?? 3;
     this.#retryDelayMs = options.retryDelayMs ?? 100;

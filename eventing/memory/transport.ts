@@ -1,9 +1,8 @@
-import { Agent as HttpAgent, request as httpRequest } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { type HttpClient, HttpClientError } from "../http/client.ts";
 
 /**
- * How the memory client moves one request. Two ways: `node:http` with keep-alive (the default: on Node 24 it costs
- * about an eighth of what `fetch` costs per call, and the memory service sits on every step of the agent loop), or an
+ * How the memory client moves one request. Two ways: the shared HTTP client (the default: undici with keep-alive,
+ * at a fraction of what `fetch` costs per call, and the memory service sits on every step of the agent loop), or an
  * injected `fetch` (`knclaw dev` routes requests to the in-process app). Both honour a per-attempt timeout.
  */
 export interface OutgoingCall {
@@ -27,44 +26,32 @@ export class TransportTimeout extends Error {
   override readonly name = "TransportTimeout";
 }
 
-const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
-
-export function nodeHttpTransport(): Transport {
-  return (call) =>
-    new Promise<IncomingAnswer>((resolve, reject) => {
-      const secure = call.url.protocol === "https:";
-      const headers: Record<string, string | number> = { ...call.headers };
-      if (call.body !== undefined) headers["content-length"] = Buffer.byteLength(call.body);
-      const request = (secure ? httpsRequest : httpRequest)(
-        call.url,
-        { method: call.method, headers, agent: secure ? agents.https : agents.http },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on("data", (chunk: Buffer) => chunks.push(chunk));
-          response.on("error", fail);
-          response.on("end", () => {
-            clearTimeout(timer);
-            resolve({
-              status: response.statusCode ?? 0,
-              header: (name) => {
-                const value = response.headers[name.toLowerCase()];
-                return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
-              },
-              text: Buffer.concat(chunks).toString("utf8"),
-            });
-          });
-        },
-      );
-      function fail(error: Error) {
-        clearTimeout(timer);
-        reject(error);
-      }
-      const timer = setTimeout(() => {
-        request.destroy(new TransportTimeout(`no answer within ${call.timeoutMs} ms`));
-      }, call.timeoutMs);
-      request.on("error", fail);
-      request.end(call.body);
-    });
+/**
+ * Every memory call carries its idempotency key (or is a read), so a call that met a kept-alive connection the
+ * service had just closed may be sent again at once.
+ */
+export function httpClientTransport(client: HttpClient): Transport {
+  return async (call) => {
+    try {
+      const answer = await client.request({
+        url: call.url,
+        method: call.method,
+        headers: call.headers,
+        ...(call.body === undefined ? {} : { body: call.body }),
+        timeoutMs: call.timeoutMs,
+        replayable: true,
+      });
+      const headers = answer.headers;
+      return {
+        status: answer.status,
+        header: (name) => headers.get(name),
+        text: Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength).toString("utf8"),
+      };
+    } catch (error) {
+      if (error instanceof HttpClientError && error.kind === "timeout") throw new TransportTimeout(error.message);
+      throw error;
+    }
+  };
 }
 
 export function fetchTransport(fetcher: (request: Request) => Response | Promise<Response>): Transport {

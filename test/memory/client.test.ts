@@ -1,7 +1,9 @@
 import { Hono } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
+import { createHttpClient } from "../../eventing/http/client.ts";
 import { MemoryClient, MemoryError } from "../../eventing/memory/client.ts";
 import { type Served, serve } from "../../knative/serving/serve.ts";
+import { type RawServer, rawServer } from "../eventing/raw-http-server.ts";
 
 /** A scripted stand-in for the memory service: answers each request with the next scripted response. */
 async function scripted(answers: Array<(body: unknown) => Response | Promise<Response>>) {
@@ -20,8 +22,10 @@ async function scripted(answers: Array<(body: unknown) => Response | Promise<Res
 }
 
 const servers: Served[] = [];
+const rawServers: RawServer[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.shutdown()));
+  await Promise.all(rawServers.splice(0).map((s) => s.close()));
 });
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
@@ -147,5 +151,37 @@ describe("MemoryClient", () => {
     const client = new MemoryClient({ baseUrl: served.url, token: "t" });
     expect(await client.ready()).toBe(false);
     expect(await client.ready()).toBe(true);
+  });
+
+  it("keeps one kept-alive connection across calls, and re-sends a call whose connection was closed under it", async () => {
+    const answer = 'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}';
+    const server = await rawServer((_request, socket, index) => {
+      // The third call lands on the kept-alive connection, which the service drops without answering.
+      if (index === 2) socket.destroy();
+      else socket.write(answer);
+    });
+    rawServers.push(server);
+    const client = new MemoryClient({ baseUrl: server.url, token: "t", retries: 0 });
+    await client.dedup({ namespace: "n" }, { key: "a", ttlMs: 1000 });
+    await client.dedup({ namespace: "n" }, { key: "b", ttlMs: 1000 });
+    expect(server.connections()).toBe(1);
+    // No retry of the client's own (retries: 0): the transport sent it again on a fresh connection.
+    expect(await client.dedup({ namespace: "n" }, { key: "c", ttlMs: 1000 })).toEqual({ ok: true });
+    expect(server.requests).toHaveLength(4);
+    const claims = server.requests.slice(2).map((r) => JSON.parse(r.slice(r.indexOf("\r\n\r\n") + 4)).claim);
+    expect(claims[0]).toBe(claims[1]);
+  });
+
+  it("sends through the HTTP client it is given, with that client's limits", async () => {
+    const { served } = await scripted([() => json(200, { padding: "x".repeat(4096) })]);
+    const http = createHttpClient({ maxResponseBytes: 1024 });
+    try {
+      const client = new MemoryClient({ baseUrl: served.url, token: "t", retries: 0, http });
+      const error = await client.getLock("i", "l").catch((e: unknown) => e);
+      expect(error).toMatchObject({ status: 0, code: "network" });
+      expect(((error as MemoryError).cause as { kind: string }).kind).toBe("response-too-large");
+    } finally {
+      await http.close();
+    }
   });
 });
