@@ -28,10 +28,10 @@ export function createReceiver(deps: ReceiveDeps): (request: Request) => Promise
       if (error instanceof CloudEventError) throw new ApiError(error.status, "invalid_event", error.message);
       throw error;
     }
-    const request_ = storeRequest(event, deps.retention);
+    const toStore = storeRequest(event, deps.retention);
     let stored: Awaited<ReturnType<DeadLetterStore["storeDeadLetter"]>>;
     try {
-      stored = await deps.store.storeDeadLetter(request_);
+      stored = await deps.store.storeDeadLetter(toStore);
     } catch (error) {
       throw storeFailure(error);
     }
@@ -41,8 +41,8 @@ export function createReceiver(deps: ReceiveDeps): (request: Request) => Promise
         id: event.attributes.id,
         type: event.attributes.type,
         source: event.attributes.source,
-        destination: request_.error.destination,
-        code: request_.error.code,
+        destination: toStore.error.destination,
+        code: toStore.error.code,
         created: stored.created,
       },
       stored.created ? "dead letter kept" : "dead letter arrived again",
