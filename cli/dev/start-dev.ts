@@ -105,9 +105,10 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
   const brokerSpecs = objects.brokers.map(readBrokerSpec);
   const triggers = bindTriggers(objects.triggers, brokerSpecs);
   const pingSources = objects.pingSources.map(compilePingSource);
-  const services = objects.services.filter(
-    (service) => typeof service.metadata.annotations?.[ENTRY_ANNOTATION] === "string",
-  );
+  // The memory service starts first: functions whose readiness depends on it (the deadletter) are waited for.
+  const services = objects.services
+    .filter((service) => typeof service.metadata.annotations?.[ENTRY_ANNOTATION] === "string")
+    .sort((a, b) => Number(isMemoryService(b)) - Number(isMemoryService(a)));
   const skippedServices = objects.services.filter((service) => !services.includes(service)).map(describeObject);
   for (const skipped of skippedServices) log.warn({ service: skipped }, `not run: no ${ENTRY_ANNOTATION} annotation`);
   const router = new PathRouter(services.flatMap((service) => routesFor(service, namespaceOf(service))));
@@ -231,6 +232,10 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
       return stopping;
     },
   };
+}
+
+function isMemoryService(service: KnativeObject): boolean {
+  return service.metadata.labels?.["knclaw.dev/component"] === "memory";
 }
 
 /** Each Trigger bound to its Broker's delivery; a Trigger on a Broker that is not defined is refused. */

@@ -127,3 +127,33 @@ describe("dead letters end to end on knclaw dev", () => {
     expect((await fetch(`${runtime.url}/functions/deadletter/readyz`)).status).toBe(200);
   });
 });
+
+describe("dead letters on knclaw dev --processes", () => {
+  it("runs the deadletter as its own process once the memory service it depends on is ready", async () => {
+    const subscriber = await startSubscriber(() => ({ status: 410, body: "gone" }));
+    const runtime = await startDev({
+      objects: platformObjects(),
+      manifestsDir: triggerTo(subscriber.url),
+      port: 0,
+      processes: true,
+      schedulePings: false,
+      env: { ...process.env, KNCLAW_DEADLETTER_TOKEN: API_TOKEN },
+      drainTimeoutMs: 5_000,
+    });
+    try {
+      const deadletter = runtime.functions.find((fn) => fn.name === "deadletter")!;
+      expect(deadletter.mounted.childUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const accepted = await postBinary(`${runtime.url}/knclaw/default`, { id: "p-1", type: "dev.knclaw.e2e" });
+      expect(accepted.status).toBe(202);
+      await runtime.idle();
+      const cli = { url: `${runtime.url}/functions/deadletter`, env: { KNCLAW_DEADLETTER_TOKEN: API_TOKEN } };
+      const { deadLetters } = await dlqList(cli);
+      expect(deadLetters.map((entry) => [entry.attributes.id, entry.error.code, entry.error.text])).toEqual([
+        ["p-1", 410, "gone"],
+      ]);
+    } finally {
+      await runtime.shutdown();
+      await subscriber.close();
+    }
+  });
+});
