@@ -3,8 +3,11 @@ import { Command, CommanderError } from "commander";
 import { registerBuildCommand } from "./commands/build.ts";
 import { registerDevCommand } from "./commands/dev.ts";
 import { registerDlqCommand } from "./commands/dlq.ts";
+import { registerInvokeCommand } from "./commands/invoke.ts";
 import { registerPairingCommand } from "./commands/pairing.ts";
 import { registerRenderCommand } from "./commands/render.ts";
+import { registerRunsCommand } from "./commands/runs.ts";
+import { registerSecretsCommand } from "./commands/secrets.ts";
 import { registerSendCommand } from "./commands/send.ts";
 import { registerSkillsCommand } from "./commands/skills.ts";
 import { registerValidateCommand } from "./commands/validate.ts";
@@ -22,6 +25,9 @@ registerSendCommand(program);
 registerSkillsCommand(program);
 registerPairingCommand(program);
 registerDlqCommand(program);
+registerInvokeCommand(program);
+registerRunsCommand(program);
+registerSecretsCommand(program);
 registerBuildCommand(program);
 
 try {

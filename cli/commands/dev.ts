@@ -4,10 +4,11 @@ import type { Command } from "commander";
 import { pino } from "pino";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
 import { defaultConfigPath, loadConfig } from "../../knative/config/index.ts";
-import { render } from "../../knative/render/index.ts";
+import { LABEL_COMPONENT, LABEL_INSTANCE, render } from "../../knative/render/index.ts";
 import { redactPaths } from "../../knative/serving/log.ts";
 import { describeRuntime } from "../dev/listing.ts";
 import { type DevRuntime, startDev } from "../dev/start-dev.ts";
+import { announceDevGateway, devGatewayTokens } from "../gateway-client.ts";
 import { announceDevDeadLetters, devDeadLetterToken } from "./dlq.ts";
 
 export interface DevCommandOptions {
@@ -28,10 +29,25 @@ export function chooseConfig(option: string | undefined): string {
   return existsSync(local) ? local : defaultConfigPath;
 }
 
-export async function runDev(
+/** A running `knclaw dev` with what it tells the operator (never a secret value) and what to clean up at the end. */
+export interface DevSession {
+  runtime: DevRuntime;
+  /** The listing and where the API tokens of this session are (paths, not values). */
+  lines: string[];
+  /** Remove the session's token files. */
+  cleanup(): void;
+}
+
+/**
+ * `knclaw dev` as the command runs it: render the config, make up the API tokens the environment does not give (the
+ * dead-letter API's, the gateway's configured tokens: cli/commands/dlq.ts, cli/gateway-client.ts), start, and
+ * publish those tokens in private session files for `knclaw dlq` / `knclaw invoke` to find. `env` receives the
+ * generated tokens (the dev secret resolver reads them from there).
+ */
+export async function startDevSession(
   options: DevCommandOptions,
-  env: Record<string, string | undefined> = process.env,
-): Promise<DevRuntime> {
+  env: Record<string, string | undefined> = { ...process.env },
+): Promise<DevSession> {
   const log = pino(
     { name: "knclaw-dev", level: options.logLevel ?? "info", redact: { paths: redactPaths(), censor: "[redacted]" } },
     pino.destination(2),
@@ -44,13 +60,16 @@ export async function runDev(
   } else if (!options.manifests) {
     throw new Error("--no-config needs --manifests DIR: there would be nothing to run");
   }
-  const port = Number(options.port ?? process.env.PORT ?? 8080);
+  const port = Number(options.port ?? env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port ${options.port}`);
   const maxBodyBytes = options.maxRequestBytes === undefined ? undefined : Number(options.maxRequestBytes);
   if (maxBodyBytes !== undefined && (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1)) {
     throw new Error(`invalid --max-request-bytes ${options.maxRequestBytes}`);
   }
-  return startDev({
+  // Random per-session API tokens unless the environment names them.
+  const deadLetterToken = devDeadLetterToken(env);
+  const gatewayTokens = devGatewayTokens(objects, env);
+  const runtime = await startDev({
     objects,
     maxBodyBytes,
     manifestsDir: options.manifests,
@@ -61,6 +80,27 @@ export async function runDev(
     log,
     env,
   });
+  const lines = describeRuntime(runtime);
+  const cleanups: Array<() => void> = [];
+  const running = (name: string) => runtime.functions.some((fn) => fn.name === name);
+  if (running("deadletter")) {
+    const announced = announceDevDeadLetters(runtime.url, runtime.port, deadLetterToken);
+    lines.push(...announced.lines);
+    cleanups.push(announced.cleanup);
+  }
+  if (running("gateway")) {
+    const agent = objects.find(
+      (o) => o.kind === "Service" && o.metadata.labels?.[LABEL_COMPONENT] === "agent" && running(o.metadata.name),
+    );
+    const instance = agent?.metadata.labels?.[LABEL_INSTANCE];
+    const announced = announceDevGateway(runtime.url, runtime.port, gatewayTokens, instance);
+    lines.push(...announced.lines);
+    cleanups.push(announced.cleanup);
+  }
+  const cleanup = () => {
+    for (const fn of cleanups) fn();
+  };
+  return { runtime, lines, cleanup };
 }
 
 export function registerDevCommand(program: Command): void {
@@ -77,21 +117,15 @@ export function registerDevCommand(program: Command): void {
     .option("--max-request-bytes <bytes>", "broker ingress request size limit (default 4 MiB, as Knative)")
     .option("--log-level <level>", "pino level for the runtime's own logs (stderr)", "info")
     .action(async (options: DevCommandOptions) => {
-      const env = { ...process.env };
-      // A random dead-letter API token for this session unless the environment names one (cli/commands/dlq.ts).
-      const deadLetterToken = devDeadLetterToken(env);
-      const runtime = await runDev(options, env);
-      process.stdout.write(`${describeRuntime(runtime).join("\n")}\n`);
-      const deadLetters = runtime.functions.some((fn) => fn.name === "deadletter")
-        ? announceDevDeadLetters(runtime.url, runtime.port, deadLetterToken)
-        : undefined;
-      if (deadLetters) process.stdout.write(`${deadLetters.lines.join("\n")}\n`);
+      const session = await startDevSession(options, { ...process.env });
+      const runtime = session.runtime;
+      process.stdout.write(`${session.lines.join("\n")}\n`);
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
         stopping = true;
         process.stderr.write(`knclaw dev: ${signal}, finishing in-flight deliveries...\n`);
-        deadLetters?.cleanup();
+        session.cleanup();
         runtime.shutdown().then(
           () => process.exit(0),
           (error: unknown) => {

@@ -1,9 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { lstatSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Command } from "commander";
 import type { DeadLetter, DeadLetterSummary, ListDeadLettersResponse } from "../../eventing/memory/schemas.ts";
+import { publishSessionToken, resolveToken, sessionTokenPath } from "../session-tokens.ts";
 
 /**
  * `knclaw dlq list|show|replay|delete`: the dead letters the deadletter function keeps, through its operator API
@@ -41,24 +39,10 @@ export function dlqBaseUrl(options: DlqOptions): string {
   return url.replace(/\/+$/, "");
 }
 
-// The dev session's token file ---------------------------------------------------------------------------------
-
-/** A directory only this user can enter, under the system's temporary directory. */
-function devStateDir(): string {
-  return join(tmpdir(), `knclaw-dev-${process.getuid?.() ?? "user"}`);
-}
+// The dev session's token (cli/session-tokens.ts) ------------------------------------------------------------
 
 export function devTokenPath(port: number): string {
-  return join(devStateDir(), `deadletter-token-${port}`);
-}
-
-/** Refuse a path someone else could have planted or can read: it must be ours, not a link, and private. */
-function isPrivate(path: string, kind: "dir" | "file"): boolean {
-  const stat = lstatSync(path, { throwIfNoEntry: false });
-  if (!stat || stat.isSymbolicLink()) return false;
-  if (kind === "dir" ? !stat.isDirectory() : !stat.isFile()) return false;
-  const uid = process.getuid?.();
-  return (uid === undefined || stat.uid === uid) && (stat.mode & 0o077) === 0;
+  return sessionTokenPath("deadletter", port);
 }
 
 /**
@@ -71,26 +55,6 @@ export function devDeadLetterToken(env: Record<string, string | undefined>): str
   const token = randomBytes(32).toString("base64url");
   env[TOKEN_ENV] = token;
   return token;
-}
-
-/** Write the session token where `knclaw dlq` finds it (mode 0600 in a 0700 directory); returns the path. */
-export function writeDevToken(port: number, token: string): string {
-  const dir = devStateDir();
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (!isPrivate(dir, "dir")) throw new Error(`${dir} is not a private directory of this user`);
-  const path = devTokenPath(port);
-  // A file left by an earlier session on this port is replaced, never written through (it could be a link).
-  removeDevToken(port);
-  writeFileSync(path, token, { mode: 0o600, flag: "wx" });
-  return path;
-}
-
-export function removeDevToken(port: number): void {
-  try {
-    unlinkSync(devTokenPath(port));
-  } catch {
-    // already gone
-  }
 }
 
 /**
@@ -106,48 +70,23 @@ export function announceDevDeadLetters(
   if (generated === undefined) {
     return { lines: ["", `Dead letters: ${api}  (token: $${TOKEN_ENV}; knclaw dlq list)`], cleanup: () => {} };
   }
-  try {
-    const path = writeDevToken(port, generated);
-    return {
-      lines: ["", `Dead letters: ${api}  (token for this session in ${path}; knclaw dlq list)`],
-      cleanup: () => removeDevToken(port),
-    };
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    return {
-      lines: ["", `Dead letters: ${api}  (no token file: ${reason}; set ${TOKEN_ENV} before knclaw dev)`],
-      cleanup: () => {},
-    };
-  }
-}
-
-function devTokenFor(base: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(base);
-  } catch {
-    return undefined;
-  }
-  if (!["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) return undefined;
-  const path = devTokenPath(Number(url.port || 80));
-  if (!isPrivate(devStateDir(), "dir") || !isPrivate(path, "file")) return undefined;
-  return readFileSync(path, "utf8").trim();
+  const published = publishSessionToken("deadletter", port, generated);
+  const where =
+    published.path !== undefined
+      ? `token for this session in ${published.path}`
+      : `no token file: ${published.problem}; set ${TOKEN_ENV} before knclaw dev`;
+  return { lines: ["", `Dead letters: ${api}  (${where}; knclaw dlq list)`], cleanup: published.cleanup };
 }
 
 export function dlqToken(options: DlqOptions): string {
-  const env = options.env ?? process.env;
-  if (options.tokenFile !== undefined) {
-    const token = readFileSync(options.tokenFile, "utf8").trim();
-    if (!token) throw new Error(`${options.tokenFile} is empty`);
-    return token;
-  }
-  const token = env[TOKEN_ENV] || devTokenFor(dlqBaseUrl(options));
-  if (!token) {
-    throw new Error(
-      `no dead-letter token: set ${TOKEN_ENV} or pass --token-file (knclaw dev prints where its file is)`,
-    );
-  }
-  return token;
+  return resolveToken({
+    tokenFile: options.tokenFile,
+    env: options.env ?? process.env,
+    envName: TOKEN_ENV,
+    api: "deadletter",
+    baseUrl: dlqBaseUrl(options),
+    what: "dead-letter",
+  });
 }
 
 // The API ------------------------------------------------------------------------------------------------------

@@ -1,18 +1,14 @@
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
+import { type GatewayClient, type GatewayOptions, gatewayClient } from "../gateway-client.ts";
 
 /**
  * `knclaw pairing list|approve|deny`: the pairing queue of unknown chat senders, through the gateway's API
- * (/api/v1/instances/<instance>/pairing). The gateway URL comes from --url or KNCLAW_GATEWAY_URL (default the local
- * `knclaw dev` port); the bearer token from KNCLAW_GATEWAY_TOKEN or --token-file, never from a flag value, so it does
- * not end up in shell history or the process list. Without --instance, the code is looked up on every instance.
+ * (/api/v1/instances/<instance>/pairing). URL and token as every gateway command finds them (cli/gateway-client.ts:
+ * --url / KNCLAW_GATEWAY_URL / the local `knclaw dev` port; --token-file / KNCLAW_GATEWAY_TOKEN / the dev session's
+ * file, never a flag value). Without --instance, the code is looked up on every instance.
  */
-export interface PairingOptions {
-  url?: string;
+export interface PairingOptions extends GatewayOptions {
   instance?: string;
-  tokenFile?: string;
-  env?: Readonly<Record<string, string | undefined>>;
-  fetch?: typeof fetch;
 }
 
 export interface PendingPairing {
@@ -23,38 +19,6 @@ export interface PendingPairing {
   expiresAt: number;
 }
 
-interface Client {
-  get<T>(path: string): Promise<T>;
-  post<T>(path: string): Promise<T>;
-}
-
-function client(options: PairingOptions): Client {
-  const env = options.env ?? process.env;
-  const base = (options.url ?? env.KNCLAW_GATEWAY_URL ?? `http://127.0.0.1:${env.PORT ?? 8080}`).replace(/\/+$/, "");
-  const token =
-    options.tokenFile !== undefined ? readFileSync(options.tokenFile, "utf8").trim() : env.KNCLAW_GATEWAY_TOKEN;
-  if (!token) throw new Error("no gateway token: set KNCLAW_GATEWAY_TOKEN or pass --token-file");
-  const call = async <T>(method: string, path: string): Promise<T> => {
-    const response = await (options.fetch ?? fetch)(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(30_000),
-    });
-    const text = await response.text();
-    if (!response.ok) {
-      let message = text.trim();
-      try {
-        message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message;
-      } catch {
-        // not JSON: keep the text
-      }
-      throw new Error(`the gateway answered ${response.status}: ${message}`);
-    }
-    return JSON.parse(text) as T;
-  };
-  return { get: (path) => call("GET", path), post: (path) => call("POST", path) };
-}
-
 const seg = encodeURIComponent;
 
 export function normalizeCode(code: string): string {
@@ -63,14 +27,14 @@ export function normalizeCode(code: string): string {
   return normalized;
 }
 
-async function instances(api: Client, options: PairingOptions): Promise<string[]> {
+async function instances(api: GatewayClient, options: PairingOptions): Promise<string[]> {
   if (options.instance !== undefined) return [options.instance];
   const models = await api.get<{ data: Array<{ id: string }> }>("/v1/models");
   return models.data.map((model) => model.id.replace(/^knclaw:/, ""));
 }
 
 export async function listPairing(options: PairingOptions): Promise<Array<PendingPairing & { instance: string }>> {
-  const api = client(options);
+  const api = gatewayClient(options);
   const out: Array<PendingPairing & { instance: string }> = [];
   for (const instance of await instances(api, options)) {
     const answer = await api.get<{ pending: PendingPairing[] }>(`/api/v1/instances/${seg(instance)}/pairing`);
@@ -85,7 +49,7 @@ export async function decidePairing(
   options: PairingOptions,
 ): Promise<{ instance: string; code: string; channel: string; sender: string; status: string }> {
   const normalized = normalizeCode(code);
-  const api = client(options);
+  const api = gatewayClient(options);
   let instance = options.instance;
   if (instance === undefined) {
     const match = (await listPairing(options)).find((pending) => pending.code === normalized);
@@ -106,7 +70,10 @@ export function registerPairingCommand(program: Command): void {
     command
       .option("--url <url>", "gateway base URL (default $KNCLAW_GATEWAY_URL or the local knclaw dev port)")
       .option("-i, --instance <name>", "the agent instance (default: look the code up on every instance)")
-      .option("--token-file <file>", "read the gateway token from this file (default $KNCLAW_GATEWAY_TOKEN)");
+      .option(
+        "--token-file <file>",
+        "read the gateway token from this file (default $KNCLAW_GATEWAY_TOKEN, else knclaw dev's session file)",
+      );
   common(pairing.command("list").description("list pending pairing requests")).action(
     async (options: PairingOptions) => {
       const pending = await listPairing(options);

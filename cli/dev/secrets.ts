@@ -1,15 +1,19 @@
 import { randomBytes } from "node:crypto";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
 import { type MemoryScope, mintMemoryToken } from "../../eventing/memory/tokens.ts";
+import { platformSecretKind } from "../../knative/secrets/kinds.ts";
+import { memoryScopeOfLabels } from "../../knative/secrets/memory-scope.ts";
 import { generateSigningKey } from "../../skills/runtime/keys.ts";
 
 /**
  * Where a `secretKeyRef` gets its value under `knclaw dev` (knclaw never renders Secrets), first match wins:
  * 1. the process environment: `<SECRET>_<KEY>` upper-snaked (`knclaw-slack` / `signing-secret` ->
  *    `KNCLAW_SLACK_SIGNING_SECRET`), then the container variable's own name (`SLACK_SIGNING_SECRET`);
- * 2. a value generated for this session, for the Secrets the platform generates itself: the memory service's
- *    token secret (random), the per-function memory tokens minted from it with eventing/memory/tokens.ts, and an
- *    Ed25519 signing key per agent instance (its public key is then trusted by the skills, see start-dev).
+ * 2. a value generated for this session, for the Secrets the platform generates itself (knative/secrets/kinds.ts):
+ *    the memory service's token secret (random), the per-function memory tokens minted from it for the scope
+ *    knative/secrets/memory-scope.ts gives each component, and an Ed25519 signing key per agent instance (its public
+ *    key is then trusted by the skills, see service-envs). API tokens (gateway, deadletter) are not made up here:
+ *    the `knclaw dev` command puts them in the environment and tells the operator where they are.
  * Nothing is ever logged or printed with its value.
  */
 export interface SecretRequest {
@@ -28,14 +32,6 @@ export interface SecretResolver {
   generatedAgentKeys(): Record<string, string>;
 }
 
-const MEMORY_TOKEN_SECRET_ENV = "KNCLAW_MEMORY_TOKEN_SECRET";
-const MEMORY_TOKEN_ENV = "KNCLAW_MEMORY_TOKEN";
-const SIGNING_KEY_ENV = "KNCLAW_SIGNING_KEY";
-const LABEL_COMPONENT = "knclaw.dev/component";
-const LABEL_INSTANCE = "knclaw.dev/instance";
-const LABEL_CHANNEL = "knclaw.dev/channel";
-const LABEL_SKILL = "knclaw.dev/skill";
-
 export function upperSnake(text: string): string {
   return text
     .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
@@ -44,10 +40,17 @@ export function upperSnake(text: string): string {
     .toUpperCase();
 }
 
+/** Rule 1 above: the value the environment gives a Secret key, if any. */
+export function environmentValue(
+  env: Readonly<Record<string, string | undefined>>,
+  request: Pick<SecretRequest, "secret" | "key" | "envName">,
+): string | undefined {
+  return env[upperSnake(`${request.secret}_${request.key}`)] ?? env[request.envName];
+}
+
 export function createSecretResolver(processEnv: Record<string, string | undefined>): SecretResolver {
   const generated = new Map<string, string>();
-  const fromEnv = (request: SecretRequest): string | undefined =>
-    processEnv[upperSnake(`${request.secret}_${request.key}`)] ?? processEnv[request.envName];
+  const fromEnv = (request: SecretRequest): string | undefined => environmentValue(processEnv, request);
 
   const memorySecret = (request: SecretRequest): string => {
     const id = `${request.namespace}/${request.secret}`;
@@ -77,8 +80,9 @@ export function createSecretResolver(processEnv: Record<string, string | undefin
       return out;
     },
     resolve(request) {
-      if (request.envName === MEMORY_TOKEN_SECRET_ENV) return memorySecret(request);
-      if (request.envName === MEMORY_TOKEN_ENV) {
+      const kind = platformSecretKind(request.envName);
+      if (kind === "memory-token-secret") return memorySecret(request);
+      if (kind === "memory-token") {
         const fromEnvironment = fromEnv(request);
         if (fromEnvironment !== undefined) return fromEnvironment;
         const scope = memoryScopeOf(request.service);
@@ -86,31 +90,13 @@ export function createSecretResolver(processEnv: Record<string, string | undefin
       }
       const given = fromEnv(request);
       if (given !== undefined) return given;
-      if (request.envName === SIGNING_KEY_ENV) return signingKey(request);
+      if (kind === "signing-key") return signingKey(request);
       return undefined;
     },
   };
 }
 
-/**
- * The memory scope a component gets, least privilege first: an agent its own instance, a channel adapter and the
- * gateway their component scopes, a skill the notes scope (the memory skill checks the instance itself), the
- * deadletter function the dead-letter queues only.
- */
+/** The memory scope a rendered ksvc's token gets: the one mapping `knclaw secrets generate` also uses. */
 export function memoryScopeOf(service: KnativeObject): MemoryScope | undefined {
-  const labels = service.metadata.labels ?? {};
-  switch (labels[LABEL_COMPONENT]) {
-    case "agent":
-      return labels[LABEL_INSTANCE] ? { kind: "instance", instance: labels[LABEL_INSTANCE] } : undefined;
-    case "channel":
-      return { kind: "channel", name: labels[LABEL_CHANNEL] };
-    case "gateway":
-      return { kind: "gateway" };
-    case "skill":
-      return { kind: "notes", name: labels[LABEL_SKILL] };
-    case "deadletter":
-      return { kind: "deadletter" };
-    default:
-      return undefined;
-  }
+  return memoryScopeOfLabels(service.metadata.labels);
 }

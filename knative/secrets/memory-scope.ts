@@ -1,0 +1,47 @@
+/**
+ * The memory scope each memory client gets, least privilege first. One mapping for both places that mint memory
+ * tokens: `knclaw dev` (cli/dev/secrets.ts, per session) and `knclaw secrets generate` (for a cluster), so the two
+ * can never hand a component different rights.
+ */
+import type { MemoryScope } from "../../eventing/memory/tokens.ts";
+import { LABEL_CHANNEL, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_SKILL } from "../render/conventions.ts";
+
+export interface MemoryClientIdentity {
+  component: string | undefined;
+  instance?: string;
+  channel?: string;
+  skill?: string;
+}
+
+/**
+ * An agent its own instance; a channel adapter and the gateway their component scopes; a skill the notes scope (the
+ * memory skill checks the instance from its capability token itself); the deadletter function the dead-letter queues
+ * only. Undefined for anything else (the memory service itself, unknown components): no token.
+ */
+export function memoryScopeFor(identity: MemoryClientIdentity): MemoryScope | undefined {
+  switch (identity.component) {
+    case "agent":
+      return identity.instance ? { kind: "instance", instance: identity.instance } : undefined;
+    case "channel":
+      return { kind: "channel", name: identity.channel };
+    case "gateway":
+      return { kind: "gateway" };
+    case "skill":
+      return { kind: "notes", name: identity.skill };
+    case "deadletter":
+      return { kind: "deadletter" };
+    default:
+      return undefined;
+  }
+}
+
+/** The same mapping read from a rendered ksvc's labels (knative/render/context.ts functionLabels). */
+export function memoryScopeOfLabels(labels: Readonly<Record<string, string>> | undefined): MemoryScope | undefined {
+  const l = labels ?? {};
+  return memoryScopeFor({
+    component: l[LABEL_COMPONENT],
+    instance: l[LABEL_INSTANCE],
+    channel: l[LABEL_CHANNEL],
+    skill: l[LABEL_SKILL],
+  });
+}
