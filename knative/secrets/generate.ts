@@ -166,7 +166,21 @@ function checkReused(ref: PlatformSecretRef, value: string): void {
   }
 }
 
+/** Secret name (a DNS subdomain) and data keys as the API server checks them; the OpenAPI schema does not. */
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DATA_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
+
 function checkSchema(manifest: SecretManifest): void {
+  for (const name of [manifest.metadata.name, manifest.metadata.namespace]) {
+    if (!DNS_SUBDOMAIN.test(name)) throw new PlatformSecretsError(`${JSON.stringify(name)} is not a Kubernetes name`);
+  }
+  for (const key of Object.keys(manifest.stringData)) {
+    if (!DATA_KEY.test(key) || key === "." || key === "..") {
+      throw new PlatformSecretsError(
+        `Secret ${manifest.metadata.name}: ${JSON.stringify(key)} is not a Secret data key`,
+      );
+    }
+  }
   const { apiVersion: _apiVersion, kind: _kind, ...rest } = manifest;
   try {
     new Secret(rest).validate();
