@@ -1,0 +1,136 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { sessionTokenPath } from "../../cli/session-tokens.ts";
+import { readSecretsDir } from "../../knative/secrets/index.ts";
+
+/** `npm start` + `knclaw invoke` / `knclaw runs` / `knclaw secrets generate` as users run them: real processes. */
+const ROOT = new URL("../..", import.meta.url).pathname;
+const CLI = join(ROOT, "cli/knclaw.ts");
+
+/** The environment without any knclaw token or URL, so what the commands find is what they made themselves. */
+function cleanEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && !name.startsWith("KNCLAW_") && name !== "PORT") env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+function knclaw(args: string[], env: Record<string, string>, cwd = ROOT): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], { cwd, env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+}
+
+function output(child: ChildProcess): { stdout: string; stderr: string } {
+  const out = { stdout: "", stderr: "" };
+  child.stdout!.on("data", (chunk: Buffer) => {
+    out.stdout += chunk.toString();
+  });
+  child.stderr!.on("data", (chunk: Buffer) => {
+    out.stderr += chunk.toString();
+  });
+  return out;
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+}
+
+async function run(args: string[], env: Record<string, string>, cwd?: string) {
+  const child = knclaw(args, env, cwd);
+  const out = output(child);
+  const code = await exited(child);
+  return { code, ...out };
+}
+
+function waitForOutput(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString();
+      const match = pattern.exec(text);
+      if (match) {
+        child.stdout!.off("data", onData);
+        resolve(match);
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`exited (${code}) before ${pattern}: ${text}`)));
+  });
+}
+
+describe("knclaw dev + invoke + runs (CLI processes)", () => {
+  const cleanup: Array<() => void> = [];
+  afterEach(() => {
+    for (const fn of cleanup.splice(0).reverse()) fn();
+  });
+
+  it("answers `knclaw invoke` on the shipped config with the session token it wrote, which no output shows", async () => {
+    const dev = knclaw(["dev", "--log-level", "warn"], { PORT: "0" });
+    cleanup.push(() => {
+      if (dev.exitCode === null) dev.kill("SIGKILL");
+    });
+    const devOutput = output(dev);
+    const [, port, file] = await waitForOutput(
+      dev,
+      /Gateway API: http:\/\/127\.0\.0\.1:(\d+)\/api\/v1 {2}\(token "cli" for this session in (\S+); knclaw invoke assistant/,
+    );
+    expect(file).toBe(sessionTokenPath("gateway", Number(port)));
+    expect(statSync(file!).mode & 0o777).toBe(0o600);
+    const token = readFileSync(file!, "utf8");
+
+    const answer = await run(["invoke", "assistant", "what", "time", "is", "it?", "use", "now"], { PORT: port! });
+    expect(answer).toMatchObject({ code: 0 });
+    expect(answer.stdout).toMatch(/^\[demo model: no API key configured\] time__now answered: .*"utc":"/);
+
+    const queued = await run(["invoke", "assistant", "hello", "--wait", "0"], { PORT: port! });
+    expect(queued.code).toBe(0);
+    const runId = queued.stdout.trim();
+    const events = await run(["runs", "events", runId], { PORT: port! });
+    expect(events.code).toBe(0);
+    expect(events.stdout).toMatch(/completed .*You said: "hello"/);
+    const got = await run(["runs", "get", runId, "--json"], { PORT: port! });
+    expect(JSON.parse(got.stdout)).toMatchObject({ runId, status: "completed" });
+
+    dev.kill("SIGTERM");
+    expect(await exited(dev)).toBe(0);
+    expect(existsSync(file!)).toBe(false);
+    for (const result of [devOutput, answer, queued, events, got]) {
+      expect(result.stdout + result.stderr).not.toContain(token);
+    }
+  });
+
+  it("knclaw secrets generate writes private files and prints no value", async () => {
+    // A fresh working directory: no ./knclaw.yaml there, so the shipped default config is used.
+    const cwd = mkdtempSync(join(tmpdir(), "knclaw-secrets-cli-"));
+    const dir = join(cwd, "out");
+    const first = await run(["secrets", "generate", "-o", dir], {}, cwd);
+    expect(first.code).toBe(0);
+    const values = readSecretsDir(dir);
+    expect([...values.keys()].sort()).toEqual([
+      "knclaw/knclaw-agent-keys/assistant",
+      "knclaw/knclaw-deadletter/api-token",
+      "knclaw/knclaw-gateway/cli-token",
+      "knclaw/knclaw-memory-tokens/agent-assistant",
+      "knclaw/knclaw-memory-tokens/deadletter",
+      "knclaw/knclaw-memory-tokens/gateway",
+      "knclaw/knclaw-memory-tokens/secret",
+      "knclaw/knclaw-memory-tokens/skill-memory",
+    ]);
+    for (const value of values.values()) {
+      for (const line of value.split("\n").filter((l) => l.length > 8 && !l.startsWith("-----"))) {
+        expect(first.stdout + first.stderr).not.toContain(line);
+      }
+    }
+    expect(first.stdout).toContain("instances.assistant.publicKey is missing: add it");
+    const again = await run(["secrets", "generate", "--from", dir], {}, cwd);
+    expect(again.code).toBe(0);
+    expect(readSecretsDir(dir)).toEqual(values);
+    const refused = await run(["secrets", "generate", "-o", dir], {}, cwd);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^knclaw: .* already holds .*--from/);
+  });
+});
