@@ -143,6 +143,19 @@ describe("the gateway under knclaw dev", () => {
     }
   });
 
+  it("starts one run per idempotency key, and passes a session key along", async () => {
+    const options = { ...client(), idempotencyKey: `cli-test-${Date.now()}`, sessionKey: "cli-test-session", wait: 60 };
+    const first = await invokeRun("assistant", "use now", options);
+    const again = await invokeRun("assistant", "use now", options);
+    expect(again.run.runId).toBe(first.run.runId);
+    expect(again.run.output).toBe(first.run.output);
+    const other = await invokeRun("assistant", "use now", {
+      ...options,
+      idempotencyKey: `${options.idempotencyKey}-2`,
+    });
+    expect(other.run.runId).not.toBe(first.run.runId);
+  });
+
   it("finds the token from the environment, --token-file or the session file (default URL from PORT), never printing it", async () => {
     const port = String(session.runtime.port);
     const file = join(mkdtempSync(join(tmpdir(), "knclaw-invoke-")), "token");
