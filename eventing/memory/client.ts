@@ -375,10 +375,7 @@ export class MemoryClient {
   }
 
   async getDeadLetter(queue: string, id: string): Promise<DeadLetter | undefined> {
-    const answer = await this.#optional<{ deadLetter: DeadLetter }>(
-      "GET",
-      `/v1/deadletters/${seg(queue)}/${seg(id)}`,
-    );
+    const answer = await this.#optional<{ deadLetter: DeadLetter }>("GET", `/v1/deadletters/${seg(queue)}/${seg(id)}`);
     return answer?.deadLetter;
   }
 

@@ -16,8 +16,11 @@ describe("memory service configuration", () => {
       redisCluster: false,
     });
     expect(
-      loadConfig({ KNCLAW_MEMORY_TOKEN_SECRET: SECRET, KNCLAW_REDIS_URL: "redis://r", KNCLAW_MEMORY_BACKEND: "embedded" })
-        .backend,
+      loadConfig({
+        KNCLAW_MEMORY_TOKEN_SECRET: SECRET,
+        KNCLAW_REDIS_URL: "redis://r",
+        KNCLAW_MEMORY_BACKEND: "embedded",
+      }).backend,
     ).toBe("embedded");
     expect(
       loadConfig({
