@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { Agent, buildConnector, type Dispatcher } from "undici";
+import type { Agent, Dispatcher } from "undici";
 import { type RawHeaders, ResponseHeaders } from "./response-headers.ts";
 
 /**
@@ -89,31 +89,50 @@ interface Target {
   path: string;
 }
 
+type Undici = typeof import("undici")["default"];
+let undici: Promise<Undici> | undefined;
+
+/**
+ * undici is loaded on the first request, not at import: it is most of a function bundle's size and start-up time,
+ * and a scale-from-zero function should answer its readiness probe before it pays for it.
+ */
+function loadUndici(): Promise<Undici> {
+  // `default` is module.exports both for Node's CommonJS interop and in an esbuild chunk (which has no named exports).
+  undici ??= import("undici").then((module) => module.default);
+  return undici;
+}
+
 export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
   const defaultMaxBytes = options.maxResponseBytes ?? 64 * 1024 * 1024;
-  const connector = buildConnector({
-    timeout: options.connectTimeoutMs ?? 10_000,
-    allowH2: false,
-    ...(options.ca === undefined ? {} : { ca: options.ca }),
-  });
-  const agent = new Agent({
-    connections: options.connectionsPerOrigin ?? 256,
-    pipelining: 1,
-    allowH2: false,
-    keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
-    maxHeaderSize: options.maxHeaderBytes ?? 64 * 1024,
-    // One deadline per request (timeoutMs) instead of undici's separate 300 s header and body timers.
-    headersTimeout: 0,
-    bodyTimeout: 0,
-    connect: (connectOptions, callback) =>
-      connector(connectOptions, (error, socket) => {
-        // Runs before undici's own error listener, so the error reaches the request marked with what the
-        // connection had read: more than nothing means it carried earlier exchanges (see isStaleConnection).
-        if (socket) socket.on("error", markBytesRead);
-        (callback as (error: Error | null, socket: Socket | null) => void)(error, socket);
-      }),
-  });
   const targets = new Map<string, Target>();
+  let agent: Agent | undefined;
+  let loading: Promise<Agent> | undefined;
+  let closed = false;
+
+  function createAgent({ Agent, buildConnector }: Undici): Agent {
+    const connector = buildConnector({
+      timeout: options.connectTimeoutMs ?? 10_000,
+      allowH2: false,
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+    });
+    return new Agent({
+      connections: options.connectionsPerOrigin ?? 256,
+      pipelining: 1,
+      allowH2: false,
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
+      maxHeaderSize: options.maxHeaderBytes ?? 64 * 1024,
+      // One deadline per request (timeoutMs) instead of undici's separate 300 s header and body timers.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      connect: (connectOptions, callback) =>
+        connector(connectOptions, (error, socket) => {
+          // Runs before undici's own error listener, so the error reaches the request marked with what the
+          // connection had read: more than nothing means it carried earlier exchanges (see isStaleConnection).
+          if (socket) socket.on("error", markBytesRead);
+          (callback as (error: Error | null, socket: Socket | null) => void)(error, socket);
+        }),
+    });
+  }
 
   function targetOf(url: string | URL): Target {
     if (typeof url === "string") {
@@ -137,22 +156,38 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
     return target;
   }
 
+  function send(dispatcher: Agent, target: Target, request: HttpRequest): Promise<HttpResponse> {
+    if (request.signal?.aborted) {
+      return Promise.reject(new HttpClientError("aborted", "request aborted", { cause: request.signal.reason }));
+    }
+    return new Promise<HttpResponse>((resolve, reject) => {
+      const maxBytes = request.maxResponseBytes ?? defaultMaxBytes;
+      new Exchange(dispatcher, target, request, maxBytes, resolve, reject).start();
+    });
+  }
+
   return {
     request(request) {
+      if (closed) return Promise.reject(new HttpClientError("network", "HTTP client closed"));
       let target: Target;
       try {
         target = targetOf(request.url);
       } catch (error) {
         return Promise.reject(error);
       }
-      if (request.signal?.aborted) {
-        return Promise.reject(new HttpClientError("aborted", "request aborted", { cause: request.signal.reason }));
-      }
-      return new Promise<HttpResponse>((resolve, reject) => {
-        new Exchange(agent, target, request, request.maxResponseBytes ?? defaultMaxBytes, resolve, reject).start();
+      if (agent) return send(agent, target, request);
+      loading ??= loadUndici().then((module) => {
+        agent = createAgent(module);
+        return agent;
       });
+      return loading.then((loaded) =>
+        closed ? Promise.reject(new HttpClientError("network", "HTTP client closed")) : send(loaded, target, request),
+      );
     },
-    close: () => agent.destroy(),
+    async close() {
+      closed = true;
+      await (agent ?? (await loading))?.destroy();
+    },
   };
 }
 
