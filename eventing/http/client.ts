@@ -9,7 +9,8 @@ import { type RawHeaders, ResponseHeaders } from "./response-headers.ts";
  * an abort signal, a response size limit enforced while the body streams, and one retry when a kept-alive
  * connection turns out to have been closed by the server. It sits on undici's dispatch API, not `request()`: no
  * body stream and no promise per request beyond the one it returns, which is most of undici.request's overhead
- * for the small bodies these hops carry.
+ * for the small bodies these hops carry (measured on loopback: about two thirds of undici.request's CPU per call,
+ * about 1.3 times the hand-written HTTP/1.1 client this replaced).
  */
 export interface HttpClientOptions {
   /** Connections kept per origin (scheme, host and port). Default 256. */
@@ -35,7 +36,10 @@ export interface HttpRequest {
   method?: string;
   headers?: Readonly<Record<string, string>>;
   body?: Uint8Array | string;
-  /** One deadline for the whole exchange: waiting for a connection, connecting, sending, headers and body. */
+  /**
+   * One deadline for the whole exchange: waiting for a connection, connecting, sending, headers and body. (A
+   * client's very first request also waits for undici to load, before its deadline starts.)
+   */
   timeoutMs?: number;
   signal?: AbortSignal;
   /** A larger body fails the request (as soon as Content-Length says so, or while it streams). */
