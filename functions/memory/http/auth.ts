@@ -37,16 +37,62 @@ const GRANTS: Record<"channel" | "gateway" | "notes" | "deadletter", ReadonlySet
 /** The scheme is case-insensitive (RFC 9110); the token is what base64url and the format allow. */
 const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/i;
 
+/**
+ * How many distinct verified tokens one service remembers. A fleet holds a token per instance and per component, so
+ * this covers the working set; beyond it the least recently used entry goes (and is verified again when it returns).
+ */
+const VERIFIED_TOKENS = 1024;
+
+/**
+ * Tokens already verified with this secret, by their exact string, most recently used last. Only tokens that passed
+ * the full check (HMAC with a constant-time compare, or the operator token compare) get in: a forged or unknown
+ * token always takes the full path, so the cache spares the HMAC of every request without changing who gets in.
+ */
+class VerifiedTokens {
+  readonly #entries = new Map<string, Principal>();
+  readonly #limit: number;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  get(token: string): Principal | undefined {
+    const principal = this.#entries.get(token);
+    if (principal !== undefined && this.#entries.size > 1) {
+      this.#entries.delete(token);
+      this.#entries.set(token, principal);
+    }
+    return principal;
+  }
+
+  add(token: string, principal: Principal): void {
+    if (this.#entries.size >= this.#limit) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#entries.set(token, principal);
+  }
+}
+
+function principalOf(secret: string, operatorToken: string | undefined, token: string): Principal | undefined {
+  let scope = verifyMemoryToken(secret, token);
+  if (!scope && operatorToken !== undefined && tokensEqual(token, operatorToken)) scope = { kind: "operator" };
+  if (!scope) return undefined;
+  // Shared by every request that presents the token: frozen so no handler can change what the next one sees.
+  return Object.freeze({ scope: Object.freeze(scope), label: describeScope(scope) });
+}
+
 /** 401 unless the request carries a valid bearer token; never looks anywhere but the Authorization header. */
 export function authenticate(secret: string, operatorToken: string | undefined): MiddlewareHandler<MemoryEnv> {
+  const verified = new VerifiedTokens(VERIFIED_TOKENS);
   return async (c, next) => {
     const match = BEARER.exec(c.req.header("authorization") ?? "");
     if (!match) throw new HttpError(401, "unauthorized", "a bearer token is required");
     const token = match[1]!;
-    let scope = verifyMemoryToken(secret, token);
-    if (!scope && operatorToken !== undefined && tokensEqual(token, operatorToken)) scope = { kind: "operator" };
-    if (!scope) throw new HttpError(401, "unauthorized", "the bearer token is not valid");
-    c.set("principal", { scope, label: describeScope(scope) });
+    let principal = verified.get(token);
+    if (principal === undefined) {
+      principal = principalOf(secret, operatorToken, token);
+      if (principal === undefined) throw new HttpError(401, "unauthorized", "the bearer token is not valid");
+      verified.add(token, principal);
+    }
+    c.set("principal", principal);
     await next();
   };
 }

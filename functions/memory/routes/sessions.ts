@@ -41,14 +41,15 @@ function windowRequest(spec: WindowSpec): WindowRequest {
 /** The stored form of a message: its fields in a fixed order, token count and time filled in. */
 function storedMessage(input: SessionMessageInput, now: number): StoredMessage {
   const tokens = input.tokens ?? estimateTokens(input);
-  const message: SessionMessage = {
+  // Optional fields left undefined are dropped by JSON.stringify, so one literal keeps the order without spreads.
+  const message: { [K in keyof SessionMessage]: SessionMessage[K] | undefined } = {
     id: input.id,
     role: input.role,
     content: input.content,
-    ...(input.name === undefined ? {} : { name: input.name }),
-    ...(input.toolCallId === undefined ? {} : { toolCallId: input.toolCallId }),
-    ...(input.toolCalls === undefined ? {} : { toolCalls: input.toolCalls }),
-    ...(input.meta === undefined ? {} : { meta: input.meta }),
+    name: input.name,
+    toolCallId: input.toolCallId,
+    toolCalls: input.toolCalls,
+    meta: input.meta,
     tokens,
     at: input.at ?? now,
   };
