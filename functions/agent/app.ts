@@ -6,12 +6,12 @@ import { BrokerClient } from "../../eventing/client/broker-client.ts";
 import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
 import { type CloudEvent, dataAsJson } from "../../eventing/cloudevent/event.ts";
 import { decodeRequest } from "../../eventing/cloudevent/http-codec.ts";
+import { createHttpFetch } from "../../eventing/http/fetch.ts";
 import { MemoryClient } from "../../eventing/memory/client.ts";
 import type { FunctionApp, FunctionEnv } from "../../knative/serving/function.ts";
 import { createLogger, type Logger } from "../../knative/serving/log.ts";
 import { parsePrivateKey } from "../../skills/runtime/keys.ts";
 import { AgentConfigError, loadAgentConfig } from "./config.ts";
-import { createNodeFetch } from "./http/node-fetch.ts";
 import { AgentLoop, type AgentLoopDeps } from "./loop/agent-loop.ts";
 import { RejectedEvent, RetryLater } from "./loop/errors.ts";
 import type { LanguageModel } from "./providers/model.ts";
@@ -67,8 +67,8 @@ export async function createApp(
       log.warn({ model: resolved.fallbackFrom }, "no API key configured: the labelled demo model answers instead");
     }
   }
-  // Events go to the broker through a lean node:http fetch unless one is injected.
-  const hops = options.fetch === undefined ? createNodeFetch() : undefined;
+  // Events and memory calls go through the platform's shared HTTP client unless a fetch is injected.
+  const hops = options.fetch === undefined ? createHttpFetch() : undefined;
   const hopFetch = options.fetch ?? hops!;
   let store = options.store;
   if (store === undefined) {
@@ -137,7 +137,7 @@ export async function createApp(
   return {
     fetch: (request) => app.fetch(request),
     close: async () => {
-      hops?.close();
+      await hops?.close();
     },
     loop,
   };

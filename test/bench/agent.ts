@@ -27,9 +27,9 @@ import * as T from "../../eventing/catalog/types.ts";
 import { BrokerClient } from "../../eventing/client/broker-client.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import { decodeRequest, encodeEvent } from "../../eventing/cloudevent/http-codec.ts";
+import { createHttpFetch } from "../../eventing/http/fetch.ts";
 import { mintMemoryToken } from "../../eventing/memory/tokens.ts";
 import { createApp as createAgentApp } from "../../functions/agent/app.ts";
-import { createNodeFetch } from "../../functions/agent/http/node-fetch.ts";
 import type { LanguageModel, ModelRequest, ModelResponse } from "../../functions/agent/providers/model.ts";
 import { serve } from "../../knative/serving/serve.ts";
 import { generateSigningKey } from "../../skills/runtime/keys.ts";
@@ -238,7 +238,7 @@ function turnEvent(conversation: number, token: string): CloudEvent {
 }
 
 // Deliveries go out as the embedded broker sends them: node:http with keep-alive, not the heavier fetch.
-const deliver = createNodeFetch();
+const deliver = createHttpFetch();
 
 async function post(url: string, event: CloudEvent): Promise<number> {
   const { headers, body } = encodeEvent(event, "binary");
@@ -372,7 +372,7 @@ console.log(`lost ${lost}, duplicated ${duplicated}`);
 for (const [token, a] of sink.arrivals)
   if (a.count > 1 || a.ids.size > 1) console.log("dup", token, a.count, [...a.ids]);
 
-deliver.close();
+await deliver.close();
 await agent.shutdown();
 await baseline.shutdown();
 await memory.shutdown();
