@@ -3,9 +3,9 @@ import { BrokerEmitError } from "../../eventing/client/broker-client.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import { MemoryError } from "../../eventing/memory/client.ts";
 import { ListDeadLettersQuery } from "../../eventing/memory/schemas.ts";
+import { ApiError } from "../../knative/serving/api-error.ts";
 import type { Logger } from "../../knative/serving/log.ts";
 import { replayEvent } from "./dead-letter.ts";
-import { ApiError } from "./errors.ts";
 import type { DeadLetterStore } from "./store.ts";
 
 /** Where replays go: the broker (a BrokerClient on K_SINK); undefined when the function has no sink. */

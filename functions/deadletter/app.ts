@@ -1,12 +1,12 @@
 import { Hono } from "hono";
 import { BrokerClient } from "../../eventing/client/broker-client.ts";
 import { MemoryClient } from "../../eventing/memory/client.ts";
+import { ApiError, errorResponse } from "../../knative/serving/api-error.ts";
 import { type FunctionApp, type FunctionEnv, LIVENESS_PATH, READINESS_PATH } from "../../knative/serving/function.ts";
 import { createLogger } from "../../knative/serving/log.ts";
 import { type Emitter, registerApi } from "./api.ts";
 import { requireOperator } from "./auth.ts";
 import { loadDeadLetterConfig } from "./config.ts";
-import { ApiError, errorResponse } from "./errors.ts";
 import { createReceiver } from "./receive.ts";
 import { type DeadLetterStore, memoryStore } from "./store.ts";
 

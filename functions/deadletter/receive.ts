@@ -1,9 +1,9 @@
 import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
 import { decodeRequest } from "../../eventing/cloudevent/http-codec.ts";
 import { MemoryError } from "../../eventing/memory/client.ts";
+import { ApiError } from "../../knative/serving/api-error.ts";
 import type { Logger } from "../../knative/serving/log.ts";
 import { type Retention, storeRequest } from "./dead-letter.ts";
-import { ApiError } from "./errors.ts";
 import type { DeadLetterStore } from "./store.ts";
 
 export interface ReceiveDeps {

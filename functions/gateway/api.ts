@@ -8,6 +8,7 @@ import { readBodyLimited } from "../../eventing/cloudevent/body.ts";
 import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
 import { MemoryError } from "../../eventing/memory/client.ts";
 import type { PairingRecord, Run } from "../../eventing/memory/schemas.ts";
+import { ApiError } from "../../knative/serving/api-error.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { RunRecord, RunStore } from "./run-store.ts";
 import type { RunWaiter } from "./run-waiter.ts";
@@ -59,18 +60,6 @@ const RunRequestBody = z
 const ApprovalBody = z
   .object({ decision: z.enum(["approve", "deny"]), reason: z.string().max(4096).optional() })
   .strict();
-
-export class ApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly headers: Record<string, string>;
-  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.headers = headers;
-  }
-}
 
 export async function readJson<S extends z.ZodType>(request: Request, schema: S): Promise<z.infer<S>> {
   let body: Uint8Array;

@@ -4,8 +4,9 @@ import { MEMORY_TOKEN_ENV, MEMORY_URL_ENV, MemoryKeyValue } from "../../eventing
 import type { KeyValueState } from "../../eventing/channels/state.ts";
 import { BrokerClient } from "../../eventing/client/broker-client.ts";
 import { MemoryClient } from "../../eventing/memory/client.ts";
+import { ApiError, errorBody } from "../../knative/serving/api-error.ts";
 import { type FunctionApp, type FunctionEnv, LIVENESS_PATH, READINESS_PATH } from "../../knative/serving/function.ts";
-import { type ApiContext, ApiError, type GatewayVariables, type PairingAdmin, registerApi } from "./api.ts";
+import { type ApiContext, type GatewayVariables, type PairingAdmin, registerApi } from "./api.ts";
 import { authenticate } from "./auth.ts";
 import { loadGatewayConfig } from "./config.ts";
 import { cors } from "./cors.ts";
@@ -94,7 +95,7 @@ export async function createApp(env: FunctionEnv, deps: GatewayDeps = {}): Promi
         ? error
         : new ApiError(503, "unavailable", "the gateway could not complete the request");
     const openAi = new URL(c.req.url).pathname.startsWith("/v1/");
-    const body = openAi ? openAiErrorBody(apiError) : { error: { code: apiError.code, message: apiError.message } };
+    const body = openAi ? openAiErrorBody(apiError) : errorBody(apiError);
     return c.json(body, apiError.status as 400, apiError.headers);
   });
   return app;

@@ -1,6 +1,7 @@
 import type { Hono } from "hono";
 import { z } from "zod";
-import { type ApiContext, ApiError, type GatewayVariables, readJson } from "./api.ts";
+import { ApiError } from "../../knative/serving/api-error.ts";
+import { type ApiContext, type GatewayVariables, readJson } from "./api.ts";
 import type { RunEvent, RunRecord } from "./run-store.ts";
 import { startRun, waitForOutcome } from "./runs.ts";
 import { sseResponse } from "./sse.ts";
