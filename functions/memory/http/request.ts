@@ -1,5 +1,7 @@
 import type { Context } from "hono";
 import type { z } from "zod";
+import { readBodyLimited } from "../../../eventing/cloudevent/body.ts";
+import { CloudEventError } from "../../../eventing/cloudevent/errors.ts";
 import { HttpError, invalid } from "./errors.ts";
 
 /**
@@ -11,39 +13,14 @@ const JSON_TYPE = /^application\/json\s*(;|$)/i;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null) {
-    // One read is enough with a declared length (and the Node adapter serves it without building a web stream).
-    if (Number(declared) > maxBytes) throw tooLarge(maxBytes);
-    const bytes = new Uint8Array(await request.arrayBuffer());
-    if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
-    return bytes;
-  }
-  if (!request.body) return new Uint8Array();
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw tooLarge(maxBytes);
+  try {
+    return await readBodyLimited(request, maxBytes);
+  } catch (error) {
+    if (error instanceof CloudEventError && error.status === 413) {
+      throw new HttpError(413, "payload_too_large", `request bodies are limited to ${maxBytes} bytes`);
     }
-    chunks.push(value);
+    throw error;
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
-}
-
-function tooLarge(maxBytes: number): HttpError {
-  return new HttpError(413, "payload_too_large", `request bodies are limited to ${maxBytes} bytes`);
 }
 
 export interface BodyOptions {
