@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback, readBody } from "../loopback.ts";
 
 /**
  * A local fake of the Anthropic Messages API speaking its real wire format (WIRE-FORMATS.md "Anthropic"): the key (as
@@ -100,8 +100,7 @@ export async function startFakeAnthropic(
     res.end(JSON.stringify(messageObject(reply, model)));
   }
 
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
+  const { port, close } = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
@@ -109,21 +108,8 @@ export async function startFakeAnthropic(
     setResponder: (next) => {
       responder = next;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }
 
 type Block = { type?: string; text?: string; id?: string; tool_use_id?: string; name?: string; input?: unknown };

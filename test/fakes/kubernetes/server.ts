@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "../loopback.ts";
 import { containsList, mergePatch } from "./merge-patch.ts";
 import { conflict, forbidden, notFound, type StatusBody, statusFailure, unauthorized } from "./status.ts";
 
@@ -453,8 +453,7 @@ export async function startFakeKubernetes(): Promise<FakeKubernetes> {
     send(res, record, 200, out);
   }
 
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
+  const { port, close } = await listenOnLoopback(server);
   const url = `https://127.0.0.1:${port}`;
 
   return {
@@ -515,11 +514,7 @@ export async function startFakeKubernetes(): Promise<FakeKubernetes> {
     failNext(match, status, headers) {
       injected.push({ match, status, ...(headers ? { headers } : {}) });
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback, readBody } from "../loopback.ts";
 
 /**
  * A local fake of the OpenAI Chat Completions API that speaks the real wire format (WIRE-FORMATS.md "OpenAI"): JSON
@@ -125,8 +125,7 @@ export async function startFakeOpenAI(options: { apiKey?: string; responder?: Re
     return sendMessage(res, reply, model);
   }
 
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
+  const { port, close } = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
@@ -134,21 +133,8 @@ export async function startFakeOpenAI(options: { apiKey?: string; responder?: Re
     setResponder: (next) => {
       responder = next;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }
 
 /** OpenAI's own request checks for the parts knclaw uses. */
