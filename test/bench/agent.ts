@@ -34,6 +34,7 @@ import type { LanguageModel, ModelRequest, ModelResponse } from "../../functions
 import { serve } from "../../knative/serving/serve.ts";
 import { generateSigningKey } from "../../skills/runtime/keys.ts";
 import { deleteKeysWithPrefix } from "../agent/redis-cleanup.ts";
+import { freePort } from "../support/free-port.ts";
 
 const CONVERSATIONS = Number(process.env.AGENT_BENCH_CONVERSATIONS ?? 200);
 const CAPACITY_TURNS = Number(process.env.AGENT_BENCH_CAPACITY_TURNS ?? 2000);
@@ -97,14 +98,6 @@ function startSink() {
       return new Promise((resolve) => waiters.set(token, resolve));
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 async function startMemoryProcess(env: Record<string, string>): Promise<{ url: string; shutdown(): Promise<void> }> {

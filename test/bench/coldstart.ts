@@ -5,28 +5,17 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { bundleFunction } from "../../cli/build/bundle.ts";
 import { findFunctionEntries } from "../../cli/build/function-entries.ts";
 import { repoRoot } from "../../cli/repo-root.ts";
+import { freePort } from "../support/free-port.ts";
 import { benchFunctionEnvs } from "./_function-env.ts";
 
 const RUNS = Number(process.env.COLDSTART_RUNS ?? 5);
 const root = repoRoot();
 const work = await mkdtemp(join(tmpdir(), "knclaw-coldstart-"));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");

@@ -12,12 +12,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { MemoryClient } from "../../eventing/memory/client.ts";
 import { mintMemoryToken } from "../../eventing/memory/tokens.ts";
 import { RedisBackend } from "../../functions/memory/backends/redis/backend.ts";
+import { freePort } from "../support/free-port.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const SESSION_SIZE = 10_000;
@@ -33,17 +33,6 @@ const prefix = `knclaw-bench:${randomBytes(6).toString("hex")}:`;
 const secret = randomBytes(24).toString("base64url");
 const serviceEntry = fileURLToPath(new URL("../../functions/memory/main.ts", import.meta.url));
 const directKey = `${prefix}{direct}:list`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function startService(): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();

@@ -1,12 +1,12 @@
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleFunction } from "../../cli/build/bundle.ts";
 import { findFunctionEntries } from "../../cli/build/function-entries.ts";
 import { repoRoot } from "../../cli/repo-root.ts";
+import { freePort } from "../support/free-port.ts";
 
 let work: string;
 beforeAll(async () => {
@@ -15,17 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("function bundles", () => {
   it("finds every deployable function folder", () => {
