@@ -33,9 +33,7 @@ export interface PhaseResult {
   name: string;
   eventsPerS: number;
   /** CPU time of this (load) thread per event during the unpaced run, in microseconds. */
-  loadCpuUsPerEvent?: number;
-  p50Ms?: number;
-  p99Ms?: number;
+  loadCpuUsPerEvent: number;
 }
 
 const init = workerData as LoadInit;
@@ -167,26 +165,36 @@ async function paced(phase: Phase): Promise<{ p50: number; p99: number }> {
   return { p50: pick(0.5), p99: pick(0.99) };
 }
 
-parentPort!.on("message", async (message: { phases: Phase[]; pacedPhases: string[] }) => {
+/**
+ * Unpaced runs go in rounds: every phase once per round, in turn, so each phase meets the same share of whatever
+ * else the machine is doing (on a shared VM the speed of two busy cores drifts by a factor of two over seconds).
+ * A phase's throughput is its median over the rounds; a ratio is taken round by round, between neighbours in time.
+ */
+parentPort!.on("message", async (message: { phases: Phase[]; pacedPhases: string[]; rounds: number }) => {
   try {
     for (const phase of message.phases) await throughput(phase, 500);
-    const results: PhaseResult[] = [];
-    for (const phase of message.phases) {
-      // The main thread measures its own CPU between these two messages.
-      parentPort!.postMessage({ phase: phase.name, at: "start" });
-      const cpuBefore = threadCpuUs();
-      const sequenceBefore = sequence;
-      const eventsPerS = await throughput(phase, init.unpacedMs);
-      const events = sequence - sequenceBefore;
-      const loadCpuUsPerEvent = (threadCpuUs() - cpuBefore) / events;
-      parentPort!.postMessage({ phase: phase.name, at: "end", events });
-      results.push({ name: phase.name, eventsPerS, loadCpuUsPerEvent });
+    const rounds: PhaseResult[][] = [];
+    for (let round = 0; round < message.rounds; round++) {
+      const results: PhaseResult[] = [];
+      for (const phase of message.phases) {
+        // The main thread measures its own CPU between these two messages.
+        parentPort!.postMessage({ phase: phase.name, at: "start" });
+        const cpuBefore = threadCpuUs();
+        const sequenceBefore = sequence;
+        const eventsPerS = await throughput(phase, init.unpacedMs);
+        const events = sequence - sequenceBefore;
+        const loadCpuUsPerEvent = (threadCpuUs() - cpuBefore) / events;
+        parentPort!.postMessage({ phase: phase.name, at: "end", events });
+        results.push({ name: phase.name, eventsPerS, loadCpuUsPerEvent });
+      }
+      rounds.push(results);
     }
+    const latency: Record<string, { p50Ms: number; p99Ms: number }> = {};
     for (const name of message.pacedPhases) {
       const { p50, p99 } = await paced(message.phases.find((p) => p.name === name)!);
-      Object.assign(results.find((r) => r.name === name)!, { p50Ms: p50, p99Ms: p99 });
+      latency[name] = { p50Ms: p50, p99Ms: p99 };
     }
-    parentPort!.postMessage({ results });
+    parentPort!.postMessage({ rounds, latency });
   } catch (error) {
     parentPort!.postMessage({ error: error instanceof Error ? error.message : String(error) });
   } finally {

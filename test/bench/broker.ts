@@ -10,7 +10,8 @@
  * competes for the event loop it is measuring. Both threads share this machine's 2 cores.
  *
  * Throughput is closed-loop with bounded concurrency (CONCURRENCY events in flight end to end: an event counts as done
- * when its subscriber has received it, not when the ingress said 202). Latency is measured at a paced 1,000 events/s
+ * when its subscriber has received it, not when the ingress said 202), in ROUNDS rounds that run every phase in turn
+ * (see _broker-load.ts); `ratio` is the median of the per-round ratios. Latency is measured at a paced 1,000 events/s
  * (open loop: each event's latency counts from its due time to its arrival at the subscriber).
  * Last line: {"bench":"broker","events_per_s":N,"p50_ms":N,"p99_ms":N,"baseline_events_per_s":N,"ratio":N,"fanout10_deliveries_per_s":N}
  */
@@ -24,7 +25,8 @@ import type { LoadInit, Phase, PhaseResult } from "./_broker-load.ts";
 import { arrivals } from "./_broker-subscriber-app.ts";
 
 const CONCURRENCY = Number(process.env.BROKER_BENCH_CONCURRENCY ?? 64);
-const UNPACED_MS = Number(process.env.BROKER_BENCH_SECONDS ?? 4) * 1000;
+const ROUNDS = Number(process.env.BROKER_BENCH_ROUNDS ?? 5);
+const ROUND_MS = Number(process.env.BROKER_BENCH_ROUND_MS ?? 1000);
 const PACED_EVENTS = Number(process.env.BROKER_BENCH_PACED_EVENTS ?? 5000);
 const SLOTS = 4_000_000;
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -46,7 +48,7 @@ const init: LoadInit = {
   flags: flagsBuffer,
   times: timesBuffer,
   concurrency: CONCURRENCY,
-  unpacedMs: UNPACED_MS,
+  unpacedMs: ROUND_MS,
   pacedRate: 1000,
   pacedEvents: PACED_EVENTS,
 };
@@ -105,6 +107,17 @@ ${fanout}`;
 const runtime = await startDev({ objects: objects(), port: 0, root, env: {}, schedulePings: false });
 const ingress = `${runtime.url}/bench/default`;
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+interface LoadReply {
+  rounds?: PhaseResult[][];
+  latency?: Record<string, { p50Ms: number; p99Ms: number }>;
+  error?: string;
+}
 
 try {
   const phases: Phase[] = [
@@ -113,29 +126,29 @@ try {
     { name: "inproc", url: ingress, type: "bench.inproc", deliveries: 1, arrivesAt: "main" },
     { name: "fanout", url: ingress, type: "bench.fanout", deliveries: 10, arrivesAt: "http" },
   ];
-  // CPU of this thread (knclaw dev) per event, phase by phase, as the load thread announces them.
-  const mainCpuUsPerEvent = new Map<string, number>();
+  // CPU of this thread (knclaw dev) per event, phase by phase over all rounds, as the load thread announces them.
+  const mainCpu = new Map<string, { us: number; events: number }>();
   let phaseCpu = 0;
   const threadCpuUs = () => {
     const usage = process.threadCpuUsage();
     return usage.user + usage.system;
   };
-  // BROKER_BENCH_ONLY=http (say) runs that one phase without latency runs, for profiling.
-  const only = process.env.BROKER_BENCH_ONLY;
-  if (only) load.postMessage({ phases: phases.filter((p) => p.name === only), pacedPhases: [] });
-  else load.postMessage({ phases, pacedPhases: ["baseline", "http", "inproc"] });
-  const reply = await new Promise<{ results?: PhaseResult[]; error?: string }>((resolve, reject) => {
-    const onMessage = (message: {
-      phase?: string;
-      at?: string;
-      events?: number;
-      results?: PhaseResult[];
-      error?: string;
-    }) => {
+  // BROKER_BENCH_ONLY=baseline,http (say) runs those phases only, without latency runs: for profiling and A/B runs.
+  const only = process.env.BROKER_BENCH_ONLY?.split(",");
+  load.postMessage(
+    only
+      ? { phases: phases.filter((p) => only.includes(p.name)), pacedPhases: [], rounds: ROUNDS }
+      : { phases, pacedPhases: ["baseline", "http", "inproc"], rounds: ROUNDS },
+  );
+  const reply = await new Promise<LoadReply>((resolve, reject) => {
+    const onMessage = (message: LoadReply & { phase?: string; at?: string; events?: number }) => {
       if (message.phase && message.at === "start") phaseCpu = threadCpuUs();
-      else if (message.phase && message.at === "end")
-        mainCpuUsPerEvent.set(message.phase, (threadCpuUs() - phaseCpu) / message.events!);
-      else {
+      else if (message.phase && message.at === "end") {
+        const total = mainCpu.get(message.phase) ?? { us: 0, events: 0 };
+        total.us += threadCpuUs() - phaseCpu;
+        total.events += message.events!;
+        mainCpu.set(message.phase, total);
+      } else {
         load.off("message", onMessage);
         resolve(message);
       }
@@ -143,49 +156,65 @@ try {
     load.on("message", onMessage);
     load.once("error", reject);
   });
-  if (reply.error || !reply.results) throw new Error(reply.error ?? "no results");
+  if (reply.error || !reply.rounds || !reply.latency) throw new Error(reply.error ?? "no results");
+  const rounds = reply.rounds;
+  const latency = reply.latency;
+  const brokerCpuUs = (name: string) => {
+    const total = mainCpu.get(name);
+    return total ? total.us / total.events : Number.NaN;
+  };
+  const inRound = (round: PhaseResult[], name: string) => round.find((r) => r.name === name)!;
+  /** A phase over all rounds: median events/s, and load-thread CPU per event. */
+  const phase = (name: string) => ({
+    eventsPerS: median(rounds.map((round) => inRound(round, name).eventsPerS)),
+    loadCpuUsPerEvent: median(rounds.map((round) => inRound(round, name).loadCpuUsPerEvent)),
+  });
+  // Round by round: each ratio compares two measurements taken seconds apart, under the same machine conditions.
+  const ratios = (name: string) =>
+    rounds.map((round) => inRound(round, name).eventsPerS / inRound(round, "baseline").eventsPerS);
   if (only) {
-    const result = reply.results[0]!;
-    console.log(
-      JSON.stringify({ ...result, brokerCpuUsPerEvent: mainCpuUsPerEvent.get(only), counters: runtime.counters }),
-    );
+    for (const name of only) {
+      const ratio = only.includes("baseline") ? { ratio: median(ratios(name)) } : {};
+      console.log(JSON.stringify({ name, ...phase(name), ...ratio, brokerCpuUsPerEvent: brokerCpuUs(name) }));
+    }
     process.exit(0);
   }
-  const get = (name: string) => reply.results!.find((r) => r.name === name)!;
-  const baseline = get("baseline");
-  const viaHttp = get("http");
-  const inProcess = get("inproc");
-  const fanout = get("fanout");
+  const baseline = phase("baseline");
+  const viaHttp = phase("http");
+  const inProcess = phase("inproc");
+  const fanout = phase("fanout");
   const counters = runtime.counters;
   if (counters.dropped > 0 || counters.rejected > 0 || counters.retried > 0) {
     throw new Error(`the broker did not deliver cleanly: ${JSON.stringify(counters)}`);
   }
-  const ratio = viaHttp.eventsPerS / baseline.eventsPerS;
+  const httpRatios = ratios("http");
+  const ratio = median(httpRatios);
   // Machine-independent view: CPU per event of the load thread in the baseline (client + subscriber) against the
   // broker thread's CPU per event in (b) (ingress + delivery). With a core each, throughput follows the slower one.
-  const baselineCpu = baseline.loadCpuUsPerEvent!;
-  const brokerCpu = mainCpuUsPerEvent.get("http") ?? Number.NaN;
+  const baselineCpu = baseline.loadCpuUsPerEvent;
+  const brokerCpu = brokerCpuUs("http");
   const cpuRatio = Math.min(1, baselineCpu / brokerCpu);
-  const lat = (r: PhaseResult) => `p50 ${r.p50Ms!.toFixed(2)} ms  p99 ${r.p99Ms!.toFixed(2)} ms`;
+  const lat = (name: string) => `p50 ${latency[name]!.p50Ms.toFixed(2)} ms  p99 ${latency[name]!.p99Ms.toFixed(2)} ms`;
+  const spread = (values: number[]) => `${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)}`;
   console.log(
-    `unpaced, ${CONCURRENCY} events in flight, ${UNPACED_MS / 1000} s each; an event is done when its subscriber has it`,
+    `unpaced, ${CONCURRENCY} events in flight, ${ROUNDS} rounds of ${ROUND_MS / 1000} s per phase, medians; an event is done when its subscriber has it`,
   );
   console.log(`  baseline  client -> HTTP subscriber           ${fmt(baseline.eventsPerS).padStart(8)} events/s`);
   console.log(
-    `  (b)       client -> broker -> HTTP subscriber ${fmt(viaHttp.eventsPerS).padStart(8)} events/s   ratio ${ratio.toFixed(2)}`,
+    `  (b)       client -> broker -> HTTP subscriber ${fmt(viaHttp.eventsPerS).padStart(8)} events/s   ratio ${ratio.toFixed(2)} (rounds ${spread(httpRatios)})`,
   );
   console.log(
-    `  (a)       client -> broker -> in-process fn   ${fmt(inProcess.eventsPerS).padStart(8)} events/s   ratio ${(inProcess.eventsPerS / baseline.eventsPerS).toFixed(2)}`,
+    `  (a)       client -> broker -> in-process fn   ${fmt(inProcess.eventsPerS).padStart(8)} events/s   ratio ${median(ratios("inproc")).toFixed(2)}`,
   );
   console.log(
     `  fan-out   one event -> 10 Triggers            ${fmt(fanout.eventsPerS * 10).padStart(8)} deliveries/s (${fmt(fanout.eventsPerS)} events/s)`,
   );
   console.log(`paced 1,000 events/s, ${PACED_EVENTS} events; latency from due time to arrival at the subscriber`);
-  console.log(`  baseline  ${lat(baseline)}`);
-  console.log(`  (b)       ${lat(viaHttp)}`);
-  console.log(`  (a)       ${lat(inProcess)}`);
+  console.log(`  baseline  ${lat("baseline")}`);
+  console.log(`  (b)       ${lat("http")}`);
+  console.log(`  (a)       ${lat("inproc")}`);
   console.log(
-    `CPU per event: baseline client+subscriber ${baselineCpu.toFixed(1)} us; (b) broker thread ${brokerCpu.toFixed(1)} us, load thread ${viaHttp.loadCpuUsPerEvent!.toFixed(1)} us; (a) broker thread ${(mainCpuUsPerEvent.get("inproc") ?? Number.NaN).toFixed(1)} us; fan-out broker thread ${(mainCpuUsPerEvent.get("fanout") ?? Number.NaN).toFixed(1)} us/event`,
+    `CPU per event: baseline client+subscriber ${baselineCpu.toFixed(1)} us; (b) broker thread ${brokerCpu.toFixed(1)} us, load thread ${viaHttp.loadCpuUsPerEvent.toFixed(1)} us; (a) broker thread ${brokerCpuUs("inproc").toFixed(1)} us; fan-out broker thread ${brokerCpuUs("fanout").toFixed(1)} us/event`,
   );
   console.log(
     `  -> CPU-bound ratio with a core per thread: ${cpuRatio.toFixed(2)} (the measured ratio above also reflects this machine's other load)`,
@@ -196,8 +225,8 @@ try {
     JSON.stringify({
       bench: "broker",
       events_per_s: Math.round(viaHttp.eventsPerS),
-      p50_ms: Number(viaHttp.p50Ms!.toFixed(2)),
-      p99_ms: Number(viaHttp.p99Ms!.toFixed(2)),
+      p50_ms: Number(latency.http!.p50Ms.toFixed(2)),
+      p99_ms: Number(latency.http!.p99Ms.toFixed(2)),
       baseline_events_per_s: Math.round(baseline.eventsPerS),
       ratio: Number(ratio.toFixed(2)),
       fanout10_deliveries_per_s: Math.round(fanout.eventsPerS * 10),
