@@ -2,8 +2,6 @@ import { Hono } from "hono";
 import type { FunctionApp, FunctionEnv } from "../../knative/serving/function.ts";
 import { createLogger, type Logger } from "../../knative/serving/log.ts";
 import { type MemoryBackend, StoreUnavailableError } from "./backends/backend.ts";
-import { EmbeddedBackend } from "./backends/embedded/backend.ts";
-import { RedisBackend } from "./backends/redis/backend.ts";
 import { loadConfig, type MemoryConfig } from "./config.ts";
 import { authenticate, type MemoryEnv } from "./http/auth.ts";
 import { errorResponse, HttpError } from "./http/errors.ts";
@@ -29,8 +27,16 @@ export interface MemoryServiceApp extends FunctionApp {
 /** How long a starting service waits for its first Redis connection before serving (and answering 503). */
 const STARTUP_WAIT_MS = 2_000;
 
+/**
+ * One process only ever runs one store, so each is imported when chosen: the bundle keeps the other as a chunk that is
+ * never parsed (on a cluster that spares the embedded store; under `knclaw dev`, ioredis).
+ */
 async function openBackend(config: MemoryConfig, logger: Logger, now: () => number): Promise<MemoryBackend> {
-  if (config.backend === "embedded") return new EmbeddedBackend(now);
+  if (config.backend === "embedded") {
+    const { EmbeddedBackend } = await import("./backends/embedded/backend.ts");
+    return new EmbeddedBackend(now);
+  }
+  const { RedisBackend } = await import("./backends/redis/backend.ts");
   let down = false;
   const backend = new RedisBackend({
     url: config.redisUrl!,
