@@ -2,7 +2,7 @@ import type { FunctionEnv } from "../../knative/serving/function.ts";
 import { bindSkill } from "../package/bind.ts";
 import type { SkillDefinition } from "../runtime/define.ts";
 import { createKubernetesHandlers, type KubernetesSkillOptions } from "./handlers.ts";
-import { createKubeAccess, kubeConfigFromEnv } from "./kube-access.ts";
+import { createKubeAccess, kubeSourceFromEnv } from "./kube-access.ts";
 import { manifest } from "./manifest.ts";
 import { tools } from "./tools.ts";
 
@@ -23,5 +23,5 @@ export function kubernetesOptionsFromEnv(env: FunctionEnv): KubernetesSkillOptio
   const namespace = env.KNCLAW_NAMESPACE ?? "";
   if (mode === "instance" && namespace === "")
     throw new Error("KNCLAW_NAMESPACE is required to impersonate per-instance identities");
-  return { access: createKubeAccess(kubeConfigFromEnv(env), { impersonation: mode, namespace, skill: SKILL_NAME }) };
+  return { access: createKubeAccess(kubeSourceFromEnv(env), { impersonation: mode, namespace, skill: SKILL_NAME }) };
 }

@@ -1,5 +1,5 @@
-import { ApiException } from "@kubernetes/client-node";
 import { ToolFailure } from "../runtime/tool-error.ts";
+import { loadedClientNode } from "./client-node.ts";
 
 /**
  * Kubernetes failures as typed tool errors. The API server answers with a `metav1.Status` whose message says what
@@ -16,7 +16,10 @@ interface Status {
 
 export function kubernetesFailure(error: unknown, signal?: AbortSignal): ToolFailure {
   if (error instanceof ToolFailure) return error;
-  if (error instanceof ApiException) return fromStatus(error.code, parseStatus(error.body), error.headers ?? {});
+  const ApiException = loadedClientNode()?.ApiException;
+  if (ApiException && error instanceof ApiException) {
+    return fromStatus(error.code, parseStatus(error.body), error.headers ?? {});
+  }
   if (signal?.aborted || (error instanceof Error && error.name === "AbortError")) {
     return new ToolFailure("Timeout", "the Kubernetes API did not answer in time");
   }

@@ -2,7 +2,8 @@ import type { CoreV1Event, V1ListMeta } from "@kubernetes/client-node";
 import type { ToolHandlers } from "../package/tool.ts";
 import type { ToolContext } from "../runtime/define.ts";
 import { ToolFailure } from "../runtime/tool-error.ts";
-import { callOptions } from "./call-options.ts";
+import { type CallOptions, callOptions } from "./call-options.ts";
+import { loadClientNode } from "./client-node.ts";
 import { kubernetesFailure } from "./errors.ts";
 import { explainPod } from "./explain-pod.ts";
 import type { KubeAccess, KubeClients } from "./kube-access.ts";
@@ -36,19 +37,19 @@ export function createKubernetesHandlers(options: KubernetesSkillOptions): ToolH
   /** Every call runs as the calling instance's identity, taken from the verified capability token. */
   const as = async <T>(
     context: ToolContext,
-    run: (clients: KubeClients, signal: AbortSignal) => Promise<T>,
+    run: (clients: KubeClients, call: CallOptions) => Promise<T>,
   ): Promise<T> => {
     try {
-      return await run(options.access.forInstance(context.instance), context.signal);
+      const clients = await options.access.forInstance(context.instance);
+      return await run(clients, callOptions(await loadClientNode(), context.signal));
     } catch (error) {
       throw kubernetesFailure(error, context.signal);
     }
   };
-  const read = (signal: AbortSignal) => callOptions(signal);
 
   return {
     list_pods: (args, context) =>
-      as(context, async ({ core }, signal) => {
+      as(context, async ({ core }, call) => {
         const list = await core.listNamespacedPod(
           {
             namespace: args.namespace,
@@ -56,15 +57,15 @@ export function createKubernetesHandlers(options: KubernetesSkillOptions): ToolH
             limit: args.limit,
             ...(args.phase ? { fieldSelector: `status.phase=${args.phase}` } : {}),
           },
-          read(signal),
+          call.read,
         );
         return page(list.items.map(podSummary), list.metadata);
       }),
     get_pod: (args, context) =>
-      as(context, async ({ core }, signal) => podDetail(await core.readNamespacedPod(args, read(signal)))),
+      as(context, async ({ core }, call) => podDetail(await core.readNamespacedPod(args, call.read))),
     explain_pod: (args, context) =>
-      as(context, async ({ core }, signal) => {
-        const pod = await core.readNamespacedPod(args, read(signal));
+      as(context, async ({ core }, call) => {
+        const pod = await core.readNamespacedPod(args, call.read);
         let events: CoreV1Event[] = [];
         let eventsProblem: string | undefined;
         try {
@@ -74,18 +75,18 @@ export function createKubernetesHandlers(options: KubernetesSkillOptions): ToolH
               fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${args.name}`,
               limit: EVENT_PAGE,
             },
-            read(signal),
+            call.read,
           );
           events = list.items;
         } catch (error) {
           // The pod alone still explains most failures; say that the events were not available and why.
-          eventsProblem = kubernetesFailure(error, signal).message;
+          eventsProblem = kubernetesFailure(error, call.signal).message;
         }
         const explanation = explainPod(pod, events);
         return eventsProblem ? { ...explanation, eventsUnavailable: eventsProblem } : explanation;
       }),
     pod_logs: (args, context) =>
-      as(context, async ({ core }, signal) => {
+      as(context, async ({ core }, call) => {
         const text = await core.readNamespacedPodLog(
           {
             name: args.name,
@@ -95,7 +96,7 @@ export function createKubernetesHandlers(options: KubernetesSkillOptions): ToolH
             limitBytes: args.limitBytes,
             previous: args.previous,
           },
-          read(signal),
+          call.read,
         );
         // The API server honours limitBytes; cutting again here keeps the cap even against one that does not.
         const bytes = Buffer.from(text ?? "");
@@ -112,32 +113,28 @@ export function createKubernetesHandlers(options: KubernetesSkillOptions): ToolH
         };
       }),
     list_deployments: (args, context) =>
-      as(context, async ({ apps }, signal) => {
-        const list = await apps.listNamespacedDeployment(args, read(signal));
+      as(context, async ({ apps }, call) => {
+        const list = await apps.listNamespacedDeployment(args, call.read);
         return page(list.items.map(deploymentSummary), list.metadata);
       }),
     get_deployment: (args, context) =>
-      as(context, async ({ apps }, signal) =>
-        deploymentDetail(await apps.readNamespacedDeployment(args, read(signal))),
-      ),
+      as(context, async ({ apps }, call) => deploymentDetail(await apps.readNamespacedDeployment(args, call.read))),
     list_statefulsets: (args, context) =>
-      as(context, async ({ apps }, signal) => {
-        const list = await apps.listNamespacedStatefulSet(args, read(signal));
+      as(context, async ({ apps }, call) => {
+        const list = await apps.listNamespacedStatefulSet(args, call.read);
         return page(list.items.map(statefulSetSummary), list.metadata);
       }),
     get_statefulset: (args, context) =>
-      as(context, async ({ apps }, signal) =>
-        statefulSetDetail(await apps.readNamespacedStatefulSet(args, read(signal))),
-      ),
+      as(context, async ({ apps }, call) => statefulSetDetail(await apps.readNamespacedStatefulSet(args, call.read))),
     list_services: (args, context) =>
-      as(context, async ({ core }, signal) => {
-        const list = await core.listNamespacedService(args, read(signal));
+      as(context, async ({ core }, call) => {
+        const list = await core.listNamespacedService(args, call.read);
         return page(list.items.map(serviceSummary), list.metadata);
       }),
     get_service: (args, context) =>
-      as(context, async ({ core }, signal) => serviceSummary(await core.readNamespacedService(args, read(signal)))),
+      as(context, async ({ core }, call) => serviceSummary(await core.readNamespacedService(args, call.read))),
     list_events: (args, context) =>
-      as(context, async ({ core }, signal) => {
+      as(context, async ({ core }, call) => {
         const fields = [
           args.kind ? `involvedObject.kind=${args.kind}` : undefined,
           args.objectName ? `involvedObject.name=${args.objectName}` : undefined,
@@ -149,28 +146,28 @@ export function createKubernetesHandlers(options: KubernetesSkillOptions): ToolH
             limit: EVENT_PAGE,
             ...(fields.length > 0 ? { fieldSelector: fields.join(",") } : {}),
           },
-          read(signal),
+          call.read,
         );
         const newest = [...list.items].sort((a, b) => eventTime(b) - eventTime(a));
         return { items: newest.slice(0, args.limit).map(eventSummary), total: newest.length };
       }),
     list_nodes: (args, context) =>
-      as(context, async ({ core }, signal) => {
-        const list = await core.listNode(args, read(signal));
+      as(context, async ({ core }, call) => {
+        const list = await core.listNode(args, call.read);
         return page(list.items.map(nodeSummary), list.metadata);
       }),
     get_node: (args, context) =>
-      as(context, async ({ core }, signal) => nodeDetail(await core.readNode(args, read(signal)))),
+      as(context, async ({ core }, call) => nodeDetail(await core.readNode(args, call.read))),
 
     scale_deployment: (args, context) =>
-      as(context, async ({ apps }, signal) => {
+      as(context, async ({ apps }, call) => {
         const current = await apps.readNamespacedDeploymentScale(
           { name: args.name, namespace: args.namespace },
-          read(signal),
+          call.read,
         );
         const scaled = await apps.patchNamespacedDeploymentScale(
           { name: args.name, namespace: args.namespace, body: { spec: { replicas: args.replicas } } },
-          callOptions(signal, "merge"),
+          call.mergePatch,
         );
         return {
           deployment: args.name,
@@ -180,8 +177,8 @@ export function createKubernetesHandlers(options: KubernetesSkillOptions): ToolH
         };
       }),
     restart_deployment: (args, context) =>
-      as(context, async ({ apps }, signal) => {
-        const deployment = await apps.readNamespacedDeployment(args, read(signal));
+      as(context, async ({ apps }, call) => {
+        const deployment = await apps.readNamespacedDeployment(args, call.read);
         if (deployment.spec?.paused) {
           throw new ToolFailure("Conflict", `deployment ${args.name} is paused: resume it before restarting`, {
             retryable: false,
@@ -194,7 +191,7 @@ export function createKubernetesHandlers(options: KubernetesSkillOptions): ToolH
             namespace: args.namespace,
             body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: restartedAt } } } } },
           },
-          callOptions(signal, "strategic"),
+          call.strategicPatch,
         );
         return {
           deployment: args.name,
@@ -204,14 +201,14 @@ export function createKubernetesHandlers(options: KubernetesSkillOptions): ToolH
         };
       }),
     delete_pod: (args, context) =>
-      as(context, async ({ core }, signal) => {
+      as(context, async ({ core }, call) => {
         const deleted = await core.deleteNamespacedPod(
           {
             name: args.name,
             namespace: args.namespace,
             ...(args.gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds: args.gracePeriodSeconds }),
           },
-          read(signal),
+          call.read,
         );
         const owner = deleted.metadata?.ownerReferences?.find((ref) => ref.controller);
         return {
@@ -223,13 +220,13 @@ export function createKubernetesHandlers(options: KubernetesSkillOptions): ToolH
         };
       }),
     cordon_node: (args, context) =>
-      as(context, async ({ core }, signal) => {
-        const node = await core.readNode({ name: args.name }, read(signal));
+      as(context, async ({ core }, call) => {
+        const node = await core.readNode({ name: args.name }, call.read);
         const unschedulable = node.spec?.unschedulable === true;
         if (unschedulable === args.cordon) return { node: args.name, unschedulable, changed: false };
         const patched = await core.patchNode(
           { name: args.name, body: { spec: { unschedulable: args.cordon } } },
-          callOptions(signal, "strategic"),
+          call.strategicPatch,
         );
         return { node: args.name, unschedulable: patched.spec?.unschedulable === true, changed: true };
       }),

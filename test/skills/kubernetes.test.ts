@@ -637,6 +637,26 @@ describe("scoping and errors", () => {
     expect(() => kubernetesOptionsFromEnv({ KNCLAW_NAMESPACE: PLATFORM_NS })).toThrow(/no Kubernetes API/);
   });
 
+  it("a kubeconfig that does not parse starts, and each call answers a clear non-retryable tool error", async () => {
+    // Parsing needs the client library, which is loaded on the first call: the error comes from that call.
+    const broken = "users:\n  - name: u\n    user:\n      token: s3cr3t-token\n   bad: indent\n";
+    const misconfigured = createKubernetesHandlers(
+      kubernetesOptionsFromEnv({ KNCLAW_KUBECONFIG: broken, KNCLAW_NAMESPACE: PLATFORM_NS }),
+    );
+    for (let call = 0; call < 2; call++) {
+      const error = await failure(misconfigured.list_pods({ namespace: "shop", limit: 10 }, ctx()));
+      expect([error.errorClass, error.retryable]).toEqual(["Unavailable", false]);
+      expect(error.message).toMatch(/KNCLAW_KUBECONFIG cannot be used: it is not valid YAML \(.+ at line 5/);
+      expect(error.message).not.toContain("s3cr3t");
+    }
+
+    const noContext = createKubernetesHandlers(
+      kubernetesOptionsFromEnv({ KNCLAW_KUBECONFIG: "apiVersion: v1\nkind: Config\n", KNCLAW_NAMESPACE: PLATFORM_NS }),
+    );
+    const error = await failure(noContext.list_pods({ namespace: "shop", limit: 10 }, ctx()));
+    expect(error.message).toMatch(/no current context with a cluster and a user/);
+  });
+
   it("acts as its own identity only when told to (developer kubeconfig)", async () => {
     fake.addToken("dev-token", "alice");
     fake.grant({ user: "alice", namespace: "shop", group: "", resources: ["pods"], verbs: ["list"] });
