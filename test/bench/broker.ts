@@ -12,7 +12,8 @@
  * Throughput is closed-loop with bounded concurrency (CONCURRENCY events in flight end to end: an event counts as done
  * when its subscriber has received it, not when the ingress said 202), in ROUNDS rounds that run every phase in turn
  * (see _broker-load.ts); `ratio` is the median of the per-round ratios. Latency is measured at a paced 1,000 events/s
- * (open loop: each event's latency counts from its due time to its arrival at the subscriber).
+ * (open loop: each event's latency counts from its due time to its arrival at the subscriber), after the warm-up and
+ * before the unpaced rounds.
  * Last line: {"bench":"broker","events_per_s":N,"p50_ms":N,"p99_ms":N,"baseline_events_per_s":N,"ratio":N,"fanout10_deliveries_per_s":N}
  */
 import { relative } from "node:path";
