@@ -173,6 +173,10 @@ export class EmbeddedBroker {
     return { status: 202 };
   }
 
+  private readonly countRetry = () => {
+    this.counters.retried++;
+  };
+
   private async deliver(
     trigger: CompiledTrigger,
     event: CloudEvent,
@@ -191,33 +195,27 @@ export class EmbeddedBroker {
         maxResponseBytes: this.maxResponseBytes,
         signal: abort.signal,
         onReply: (reply, headers) => this.ingestReply(reply, ttl, headers),
-        onRetry: () => {
-          counters.retried++;
-        },
-        onDeadLetterRetry: () => {
-          counters.retried++;
-        },
+        onRetry: this.countRetry,
+        onDeadLetterRetry: this.countRetry,
       });
-      const fields = {
-        trigger: `${trigger.namespace}/${trigger.name}`,
-        id: event.attributes.id,
-        type: event.attributes.type,
-      };
       if (outcome.kind === "delivered") {
         counters.delivered++;
-      } else if (outcome.kind === "dead-lettered") {
-        counters.deadLettered++;
-        this.log.warn(
-          { ...fields, attempts: outcome.attempts, reason: outcome.reason },
-          "delivery failed, event sent to the dead-letter sink",
-        );
-      } else {
-        counters.dropped++;
-        this.log.warn(
-          { ...fields, attempts: outcome.attempts, reason: outcome.reason },
-          "delivery failed, event dropped",
-        );
+        return;
       }
+      if (outcome.kind === "dead-lettered") counters.deadLettered++;
+      else counters.dropped++;
+      this.log.warn(
+        {
+          trigger: `${trigger.namespace}/${trigger.name}`,
+          id: event.attributes.id,
+          type: event.attributes.type,
+          attempts: outcome.attempts,
+          reason: outcome.reason,
+        },
+        outcome.kind === "dead-lettered"
+          ? "delivery failed, event sent to the dead-letter sink"
+          : "delivery failed, event dropped",
+      );
     } catch (error) {
       counters.dropped++;
       this.log.error({ trigger: trigger.name, err: error }, "delivery crashed");
