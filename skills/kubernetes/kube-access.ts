@@ -1,3 +1,4 @@
+import { accessSync, constants } from "node:fs";
 import type { AppsV1Api, Cluster, CoreV1Api, KubeConfig, User } from "@kubernetes/client-node";
 import type { FunctionEnv } from "../../knative/serving/function.ts";
 import { instanceServiceAccountName, serviceAccountUser } from "../package/identity.ts";
@@ -34,7 +35,8 @@ const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
  * path — for `knclaw dev` against a real cluster, and for tests), otherwise the in-cluster ServiceAccount. Read from
  * the function's env, not process.env, so several skills can run side by side in one process.
  *
- * Only the presence of a source is checked here, at start, so a function deployed with none still fails at once.
+ * Only the presence of a source (and that a KUBECONFIG file can be read) is checked here, at start, so a function
+ * deployed with none still fails at once.
  * Parsing the kubeconfig needs the client library, which is loaded on the first call (client-node.ts): a kubeconfig
  * that does not parse, or has no current cluster and user, is reported by that call as a tool error instead.
  */
@@ -43,7 +45,14 @@ export function kubeSourceFromEnv(env: FunctionEnv): KubeSource {
     return { from: "KNCLAW_KUBECONFIG", yaml: env.KNCLAW_KUBECONFIG };
   }
   if (env.KUBECONFIG !== undefined && env.KUBECONFIG.trim() !== "") {
-    return { from: "KUBECONFIG", path: env.KUBECONFIG.split(":")[0]! };
+    const path = env.KUBECONFIG.split(":")[0]!;
+    // Parsing waits for the library, but a wrong path, the commonest mistake, costs one syscall to catch at start.
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (error) {
+      throw new Error(`KUBECONFIG names ${path}, which cannot be read (${(error as NodeJS.ErrnoException).code})`);
+    }
+    return { from: "KUBECONFIG", path };
   }
   if (env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_PORT !== undefined) {
     const host = env.KUBERNETES_SERVICE_HOST.includes(":")

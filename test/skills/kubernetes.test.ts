@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { kubernetesOptionsFromEnv } from "../../skills/kubernetes/definition.ts";
 import { createKubernetesHandlers, RESTARTED_AT } from "../../skills/kubernetes/handlers.ts";
@@ -635,6 +638,9 @@ describe("scoping and errors", () => {
       kubernetesOptionsFromEnv({ KNCLAW_KUBECONFIG: fake.kubeconfig("t"), K8S_IMPERSONATION: "root" }),
     ).toThrow();
     expect(() => kubernetesOptionsFromEnv({ KNCLAW_NAMESPACE: PLATFORM_NS })).toThrow(/no Kubernetes API/);
+    expect(() =>
+      kubernetesOptionsFromEnv({ KUBECONFIG: "/nonexistent/knclaw/kubeconfig", KNCLAW_NAMESPACE: PLATFORM_NS }),
+    ).toThrow("KUBECONFIG names /nonexistent/knclaw/kubeconfig, which cannot be read (ENOENT)");
   });
 
   it("a kubeconfig that does not parse starts, and each call answers a clear non-retryable tool error", async () => {
@@ -666,5 +672,22 @@ describe("scoping and errors", () => {
     await dev.list_pods({ namespace: "shop", limit: 1 }, ctx());
     expect(sinceMark().at(-1)).toMatchObject({ user: "alice", status: 200 });
     expect(sinceMark().at(-1)!.impersonateUser).toBeUndefined();
+  });
+
+  it("reads a kubeconfig file named by KUBECONFIG (the first of a path list)", async () => {
+    fake.addToken("file-token", "bob");
+    fake.grant({ user: "bob", namespace: "shop", group: "", resources: ["pods"], verbs: ["list"] });
+    const dir = await mkdtemp(join(tmpdir(), "knclaw-kubeconfig-"));
+    try {
+      const file = join(dir, "config");
+      await writeFile(file, fake.kubeconfig("file-token"), { mode: 0o600 });
+      const fromFile = createKubernetesHandlers(
+        kubernetesOptionsFromEnv({ KUBECONFIG: `${file}:${join(dir, "ignored")}`, K8S_IMPERSONATION: "none" }),
+      );
+      await fromFile.list_pods({ namespace: "shop", limit: 1 }, ctx());
+      expect(sinceMark().at(-1)).toMatchObject({ user: "bob", status: 200 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
