@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { jsonEnv } from "../../knative/serving/json-env.ts";
 import { InstanceName } from "../catalog/shared.ts";
 
 /**
@@ -67,19 +68,9 @@ export interface InstanceAccess {
   deny: string[];
 }
 
-function parseJsonEnv(env: Readonly<Record<string, string | undefined>>, name: string): unknown {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === "") return undefined;
-  try {
-    return JSON.parse(raw);
-  } catch {
-    throw new Error(`${name} is not valid JSON`);
-  }
-}
-
 /** The adapter's routing and access configuration from its environment; throws naming the variable at fault. */
 export function channelConfigFromEnv(env: Readonly<Record<string, string | undefined>>): ChannelAdapterConfig {
-  const routing = parseJsonEnv(env, CHANNEL_ENV.routes) ?? {};
+  const routing = jsonEnv(env, CHANNEL_ENV.routes) ?? {};
   if (typeof routing !== "object" || routing === null || Array.isArray(routing)) {
     throw new Error(`${CHANNEL_ENV.routes} must be a JSON object {"routes": [...], "defaultInstance": "..."}`);
   }
@@ -87,9 +78,9 @@ export function channelConfigFromEnv(env: Readonly<Record<string, string | undef
   const candidate = {
     ...routing,
     ...(access !== undefined && access !== "" ? { access } : {}),
-    ...(env[CHANNEL_ENV.allow] ? { allow: parseJsonEnv(env, CHANNEL_ENV.allow) } : {}),
-    ...(env[CHANNEL_ENV.deny] ? { deny: parseJsonEnv(env, CHANNEL_ENV.deny) } : {}),
-    ...(env[CHANNEL_ENV.instances] ? { instances: parseJsonEnv(env, CHANNEL_ENV.instances) } : {}),
+    ...(env[CHANNEL_ENV.allow] ? { allow: jsonEnv(env, CHANNEL_ENV.allow) } : {}),
+    ...(env[CHANNEL_ENV.deny] ? { deny: jsonEnv(env, CHANNEL_ENV.deny) } : {}),
+    ...(env[CHANNEL_ENV.instances] ? { instances: jsonEnv(env, CHANNEL_ENV.instances) } : {}),
   };
   const parsed = ChannelAdapterConfig.safeParse(candidate);
   if (!parsed.success) {

@@ -3,6 +3,7 @@ import { TaskContract } from "../../eventing/catalog/contract.ts";
 import { InstanceName } from "../../eventing/catalog/shared.ts";
 import { AgentSettings as AgentSettingsSchema } from "../../knative/config/sections/instances.ts";
 import type { FunctionEnv } from "../../knative/serving/function.ts";
+import { jsonEnv } from "../../knative/serving/json-env.ts";
 import { SkillDescriptor, type SkillDescriptorInput } from "../../skills/runtime/descriptor.ts";
 import type { SkillInfo } from "./tools/catalog.ts";
 
@@ -184,12 +185,10 @@ async function skillDescriptors(
 }
 
 function json(env: FunctionEnv, name: string, fallback: unknown): unknown {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === "") return fallback;
   try {
-    return JSON.parse(raw);
-  } catch {
-    throw new AgentConfigError(`${name} is not valid JSON`);
+    return jsonEnv(env, name) ?? fallback;
+  } catch (error) {
+    throw new AgentConfigError((error as Error).message);
   }
 }
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { InstanceName } from "../../eventing/catalog/shared.ts";
 import type { FunctionEnv } from "../../knative/serving/function.ts";
+import { jsonEnv } from "../../knative/serving/json-env.ts";
 
 /**
  * The gateway's settings from its container environment (knative/render/env.ts writes them):
@@ -26,16 +27,6 @@ const RateLimit = z
   })
   .strict();
 
-function json(env: FunctionEnv, name: string): unknown {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === "") return undefined;
-  try {
-    return JSON.parse(raw);
-  } catch {
-    throw new Error(`${name} is not valid JSON`);
-  }
-}
-
 export function tokenVariable(name: string): string {
   return `KNCLAW_GATEWAY_TOKEN_${name.replace(/-/g, "_").toUpperCase()}`;
 }
@@ -51,11 +42,11 @@ export function loadGatewayConfig(env: FunctionEnv): GatewayConfig {
     if (value.length < 16) throw new Error(`gateway token ${name}: tokens must be at least 16 characters`);
     tokens.set(name, value);
   }
-  const instances = z.array(InstanceName).safeParse(json(env, "KNCLAW_INSTANCES") ?? []);
+  const instances = z.array(InstanceName).safeParse(jsonEnv(env, "KNCLAW_INSTANCES") ?? []);
   if (!instances.success) throw new Error("KNCLAW_INSTANCES must be a JSON array of instance names");
-  const rateLimit = RateLimit.safeParse(json(env, "KNCLAW_GATEWAY_RATE_LIMIT") ?? {});
+  const rateLimit = RateLimit.safeParse(jsonEnv(env, "KNCLAW_GATEWAY_RATE_LIMIT") ?? {});
   if (!rateLimit.success) throw new Error("KNCLAW_GATEWAY_RATE_LIMIT is invalid");
-  const origins = z.array(z.string().url()).safeParse(json(env, "KNCLAW_GATEWAY_CORS_ORIGINS") ?? []);
+  const origins = z.array(z.string().url()).safeParse(jsonEnv(env, "KNCLAW_GATEWAY_CORS_ORIGINS") ?? []);
   if (!origins.success) throw new Error("KNCLAW_GATEWAY_CORS_ORIGINS must be a JSON array of origins");
   const maxWait = Number(env.KNCLAW_GATEWAY_MAX_WAIT_SECONDS ?? 120);
   if (!Number.isInteger(maxWait) || maxWait < 1 || maxWait > 3600) {

@@ -1,4 +1,5 @@
 import type { KeyObject } from "node:crypto";
+import { jsonEnv } from "../../knative/serving/json-env.ts";
 import type { TrustedKeys } from "./capability.ts";
 import { parsePublicKey } from "./keys.ts";
 
@@ -17,14 +18,8 @@ export function trustedKeysFromEnv(env: Readonly<Record<string, string | undefin
   };
   const single = env.KNCLAW_AGENT_PUBLIC_KEY;
   if (single !== undefined && single.trim() !== "") add("*", single);
-  const raw = env.KNCLAW_AGENT_KEYS;
-  if (raw !== undefined && raw.trim() !== "") {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      throw new Error("KNCLAW_AGENT_KEYS is not valid JSON");
-    }
+  const parsed = jsonEnv(env, "KNCLAW_AGENT_KEYS");
+  if (parsed !== undefined) {
     if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
       throw new Error("KNCLAW_AGENT_KEYS must be a JSON object of instance -> key(s)");
     }

@@ -16,6 +16,7 @@ import { SignatureReplayGuard } from "../../../eventing/channels/replay-window.t
 import { WEBHOOK_HOOKS_ENV, type WebhookHook, WebhookHooks } from "../../../eventing/channels/webhook-hooks.ts";
 import { upperSnake } from "../../../knative/render/conventions.ts";
 import type { FunctionApp, FunctionEnv } from "../../../knative/serving/function.ts";
+import { jsonEnv } from "../../../knative/serving/json-env.ts";
 import { verifyHookRequest } from "./signature.ts";
 import { renderTask } from "./task.ts";
 
@@ -32,16 +33,7 @@ const DEDUP_KEEP_SECONDS = 3 * 24 * 3600;
 const LEASE_SECONDS = 60;
 
 function loadHooks(env: FunctionEnv): Map<string, { hook: WebhookHook; secret: string }> {
-  const raw = env[WEBHOOK_HOOKS_ENV];
-  let json: unknown = {};
-  if (raw !== undefined && raw.trim() !== "") {
-    try {
-      json = JSON.parse(raw);
-    } catch {
-      throw new Error(`${WEBHOOK_HOOKS_ENV} is not valid JSON`);
-    }
-  }
-  const parsed = WebhookHooks.safeParse(json);
+  const parsed = WebhookHooks.safeParse(jsonEnv(env, WEBHOOK_HOOKS_ENV) ?? {});
   if (!parsed.success) {
     const first = parsed.error.issues[0];
     throw new Error(`${WEBHOOK_HOOKS_ENV} is invalid: ${first?.path.join(".")}: ${first?.message}`);
