@@ -2,7 +2,7 @@ import type { AgentSettings } from "../config.ts";
 import { outputAllowance } from "../policy/budgets.ts";
 import type { EffectiveContract } from "../policy/contract.ts";
 import { estimateRequestTokens, estimateTokens, type ModelMessage, type ModelRequest } from "../providers/model.ts";
-import type { RunState } from "../run/state.ts";
+import { type RunState, runUsage } from "../run/state.ts";
 import type { SessionView } from "../store.ts";
 import type { ToolCatalog } from "../tools/catalog.ts";
 
@@ -61,18 +61,7 @@ export function buildModelRequest(inputs: ContextInputs): ModelRequest {
   const { settings, catalog, contract, state, history } = inputs;
   const tools = catalog.modelTools((tool) => contract.refusal(tool) === undefined);
   const system = systemPrompt({ ...inputs, summary: history?.summary });
-  const maxOutputTokens = outputAllowance(
-    {
-      inputTokens: state.usage.inputTokens,
-      outputTokens: state.usage.outputTokens,
-      costUsd: state.costUsd,
-      turns: state.turns,
-      toolCalls: state.toolCalls,
-      startedAt: state.startedAt,
-    },
-    contract.budgets,
-    settings.maxOutputTokens,
-  );
+  const maxOutputTokens = outputAllowance(runUsage(state), contract.budgets, settings.maxOutputTokens);
   const fixed = estimateRequestTokens({ system, messages: state.transcript, tools });
   const room = settings.contextTokens - maxOutputTokens - fixed;
   const messages: ModelMessage[] = [...fitHistory(history?.messages ?? [], room), ...state.transcript];

@@ -35,6 +35,7 @@ import {
   RUN_STATE_VERSION,
   type RunKind,
   type RunState,
+  runUsage,
   type StoredEvent,
 } from "./state.ts";
 
@@ -191,7 +192,7 @@ function proceed(t: Transition, env: MachineEnv): void {
     fail(t, env, "max_turns", `I stopped: this task reached its limit of ${maxTurns} model turns.`);
     return;
   }
-  const exhausted = exhaustedBeforeModelCall(usageOf(state), env.contract.budgets, env.now);
+  const exhausted = exhaustedBeforeModelCall(runUsage(state), env.contract.budgets, env.now);
   if (exhausted !== undefined) {
     failBudget(t, env, exhausted);
     return;
@@ -206,7 +207,7 @@ function onModelResponse(t: Transition, response: ModelResponse, env: MachineEnv
   state.usage.inputTokens += response.usage.inputTokens;
   state.usage.outputTokens += response.usage.outputTokens;
   state.costUsd += costOf(response.usage, env.price);
-  const overshot = overshotAfterModelCall(usageOf(state), env.contract.budgets);
+  const overshot = overshotAfterModelCall(runUsage(state), env.contract.budgets);
   if (overshot !== undefined) {
     failBudget(t, env, overshot);
     return;
@@ -375,7 +376,7 @@ function onApprovalDecided(t: Transition, data: ApprovalDecided, env: MachineEnv
 
 function onSweep(t: Transition, env: MachineEnv): boolean {
   const state = t.state;
-  if (wallClockExceeded(usageOf(state), env.contract.budgets, env.now)) {
+  if (wallClockExceeded(runUsage(state), env.contract.budgets, env.now)) {
     failBudget(t, env, "wall_clock");
     return true;
   }
@@ -425,15 +426,4 @@ function fail(t: Transition, env: MachineEnv, reason: string, message: string): 
   if (state.replyTo !== undefined) t.events.push(storeEvent(messageSendEvent(state, "failed", message, env)));
   t.events.push(storeEvent(outcomeEvent(state, env)));
   t.callModel = false;
-}
-
-function usageOf(state: RunState) {
-  return {
-    inputTokens: state.usage.inputTokens,
-    outputTokens: state.usage.outputTokens,
-    costUsd: state.costUsd,
-    turns: state.turns,
-    toolCalls: state.toolCalls,
-    startedAt: state.startedAt,
-  };
 }

@@ -1,4 +1,5 @@
 import type { Identity, ReplyRoute } from "../../../eventing/catalog/shared.ts";
+import type { RunUsage } from "../policy/budgets.ts";
 import type { ContractLayer } from "../policy/contract.ts";
 import type { ModelMessage } from "../providers/model.ts";
 
@@ -110,6 +111,18 @@ export interface RunState {
 }
 
 export const MAX_APPLIED = 64;
+
+/** What the run has spent so far, as the budget checks read it. */
+export function runUsage(state: RunState): RunUsage {
+  return {
+    inputTokens: state.usage.inputTokens,
+    outputTokens: state.usage.outputTokens,
+    costUsd: state.costUsd,
+    turns: state.turns,
+    toolCalls: state.toolCalls,
+    startedAt: state.startedAt,
+  };
+}
 
 export function isFinished(state: RunState): boolean {
   return state.phase === "completed" || state.phase === "failed";
