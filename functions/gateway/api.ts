@@ -12,7 +12,7 @@ import { ApiError } from "../../knative/serving/api-error.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { RunRecord, RunStore } from "./run-store.ts";
 import type { RunWaiter } from "./run-waiter.ts";
-import { type RunContext, startRun, waitForOutcome } from "./runs.ts";
+import { type RunContext, startRun, waitForEvents, waitForOutcome } from "./runs.ts";
 import { sseResponse } from "./sse.ts";
 
 /**
@@ -170,15 +170,7 @@ export function registerApi(app: Hono<GatewayVariables>, ctx: ApiContext): void 
       let after = lastEventId === undefined ? 0 : Number(lastEventId);
       let lastWrite = Date.now();
       for (;;) {
-        const events = await ctx.waiter.until(
-          runId,
-          async () => {
-            const found = await ctx.store.read(runId, after);
-            return found.length > 0 ? found : undefined;
-          },
-          lastWrite + KEEPALIVE_MS,
-          signal,
-        );
+        const events = await waitForEvents(ctx, runId, after, lastWrite + KEEPALIVE_MS, signal);
         if (signal.aborted) return;
         if (events === undefined) {
           writer.comment("keep-alive");

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ApiError } from "../../knative/serving/api-error.ts";
 import { type ApiContext, type GatewayVariables, readJson } from "./api.ts";
 import type { RunEvent, RunRecord } from "./run-store.ts";
-import { startRun, waitForOutcome } from "./runs.ts";
+import { startRun, waitForEvents, waitForOutcome } from "./runs.ts";
 import { sseResponse } from "./sse.ts";
 
 /**
@@ -187,15 +187,7 @@ function streamCompletion(
     const streamed: string[] = [];
     let after = 0;
     for (;;) {
-      const events = await ctx.waiter.until(
-        runId,
-        async () => {
-          const found = await ctx.store.read(runId, after);
-          return found.length > 0 ? found : undefined;
-        },
-        deadline,
-        signal,
-      );
+      const events = await waitForEvents(ctx, runId, after, deadline, signal);
       if (signal.aborted) return;
       if (events === undefined) {
         writer.send({

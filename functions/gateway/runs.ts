@@ -84,3 +84,16 @@ export function waitForOutcome(ctx: RunContext, runId: string, seconds: number, 
     signal,
   );
 }
+
+/** The run's events after sequence number `after`, as soon as there is one; undefined when `deadline` passed first. */
+export function waitForEvents(ctx: RunContext, runId: string, after: number, deadline: number, signal: AbortSignal) {
+  return ctx.waiter.until(
+    runId,
+    async () => {
+      const found = await ctx.store.read(runId, after);
+      return found.length > 0 ? found : undefined;
+    },
+    deadline,
+    signal,
+  );
+}
