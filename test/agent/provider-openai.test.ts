@@ -3,6 +3,7 @@ import { ModelError } from "../../functions/agent/providers/errors.ts";
 import type { ModelRequest } from "../../functions/agent/providers/model.ts";
 import { OpenAIChatModel } from "../../functions/agent/providers/openai.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../fakes/openai/server.ts";
+import { providerRequest } from "./provider-request.ts";
 
 let fake: FakeOpenAI;
 beforeAll(async () => {
@@ -12,25 +13,7 @@ afterAll(async () => {
   await fake.close();
 });
 
-const tools = [
-  {
-    name: "kubernetes__get_pods",
-    description: "List pods",
-    parameters: { type: "object", properties: { namespace: { type: "string" } } },
-  },
-  {
-    name: "http__fetch",
-    description: "Fetch",
-    parameters: { type: "object", properties: { url: { type: "string" } } },
-  },
-];
-const request = (extra: Partial<ModelRequest> = {}): ModelRequest => ({
-  system: "be brief",
-  messages: [{ role: "user", content: "hi" }],
-  tools,
-  maxOutputTokens: 256,
-  ...extra,
-});
+const request = (extra: Partial<ModelRequest> = {}) => providerRequest(256, extra);
 const model = (options: Partial<ConstructorParameters<typeof OpenAIChatModel>[0]> = {}) =>
   new OpenAIChatModel({
     provider: "openai",
