@@ -1,66 +1,24 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { sessionTokenPath } from "../../cli/session-tokens.ts";
 import { readSecretsDir } from "../../knative/secrets/index.ts";
+import {
+  exited,
+  inheritedEnv,
+  collectOutput as output,
+  runKnclaw,
+  spawnKnclaw,
+  waitForOutput,
+} from "../support/cli-process.ts";
 
 /** `npm start` + `knclaw invoke` / `knclaw runs` / `knclaw secrets generate` as users run them: real processes. */
-const ROOT = new URL("../..", import.meta.url).pathname;
-const CLI = join(ROOT, "cli/knclaw.ts");
-
 /** The environment without any knclaw token or URL, so what the commands find is what they made themselves. */
-function cleanEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !name.startsWith("KNCLAW_") && name !== "PORT") env[name] = value;
-  }
-  return { ...env, ...extra };
-}
-
-function knclaw(args: string[], env: Record<string, string>, cwd = ROOT): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], { cwd, env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] });
-}
-
-function output(child: ChildProcess): { stdout: string; stderr: string } {
-  const out = { stdout: "", stderr: "" };
-  child.stdout!.on("data", (chunk: Buffer) => {
-    out.stdout += chunk.toString();
-  });
-  child.stderr!.on("data", (chunk: Buffer) => {
-    out.stderr += chunk.toString();
-  });
-  return out;
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
-}
-
-async function run(args: string[], env: Record<string, string>, cwd?: string) {
-  const child = knclaw(args, env, cwd);
-  const out = output(child);
-  const code = await exited(child);
-  return { code, ...out };
-}
-
-function waitForOutput(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchArray> {
-  return new Promise((resolve, reject) => {
-    let text = "";
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = pattern.exec(text);
-      if (match) {
-        child.stdout!.off("data", onData);
-        resolve(match);
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`exited (${code}) before ${pattern}: ${text}`)));
-  });
-}
+const cleanEnv = (extra: Record<string, string>) =>
+  inheritedEnv((name) => name.startsWith("KNCLAW_") || name === "PORT", extra);
+const knclaw = (args: string[], env: Record<string, string>) => spawnKnclaw(args, cleanEnv(env));
+const run = (args: string[], env: Record<string, string>, cwd?: string) => runKnclaw(args, cleanEnv(env), cwd);
 
 describe("knclaw dev + invoke + runs (CLI processes)", () => {
   const cleanup: Array<() => void> = [];

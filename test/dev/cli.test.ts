@@ -1,53 +1,12 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { collectOutput as collect, exited, spawnKnclaw, waitForOutput } from "../support/cli-process.ts";
 import { type Subscriber, startSubscriber } from "./helpers.ts";
 
 /** The `knclaw dev` and `knclaw send` commands as users run them: real processes, real signals. */
-const ROOT = new URL("../..", import.meta.url).pathname;
-const CLI = join(ROOT, "cli/knclaw.ts");
-
-function knclaw(args: string[]): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: "" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-}
-
-function collect(child: ChildProcess) {
-  const out = { stdout: "", stderr: "" };
-  child.stdout!.on("data", (chunk: Buffer) => {
-    out.stdout += chunk.toString();
-  });
-  child.stderr!.on("data", (chunk: Buffer) => {
-    out.stderr += chunk.toString();
-  });
-  return out;
-}
-
-function waitForOutput(child: ChildProcess, stream: "stdout" | "stderr", pattern: RegExp): Promise<RegExpMatchArray> {
-  return new Promise((resolve, reject) => {
-    let text = "";
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = pattern.exec(text);
-      if (match) {
-        child[stream]!.off("data", onData);
-        resolve(match);
-      }
-    };
-    child[stream]!.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`exited (${code}) before ${pattern}: ${text}`)));
-  });
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
-}
+const knclaw = (args: string[]) => spawnKnclaw(args, { ...process.env, PORT: "" });
 
 function manifests(subscriberUrl: string): string {
   const dir = mkdtempSync(join(tmpdir(), "knclaw-cli-"));
@@ -104,14 +63,14 @@ describe("knclaw dev / knclaw send (CLI)", () => {
     cleanup.push(() => {
       if (child.exitCode === null) child.kill("SIGKILL");
     });
-    const [, url] = await waitForOutput(child, "stdout", /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    const [, url] = await waitForOutput(child, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
     const response = await fetch(`${url}/test/default`, {
       method: "POST",
       headers: { "ce-specversion": "1.0", "ce-id": "cli-1", "ce-source": "/cli", "ce-type": "t" },
     });
     expect(response.status).toBe(202);
     await sub.waitForEvent("cli-1");
-    const draining = waitForOutput(child, "stderr", /SIGTERM, finishing in-flight deliveries/);
+    const draining = waitForOutput(child, /SIGTERM, finishing in-flight deliveries/, "stderr");
     child.kill("SIGTERM");
     await draining;
     expect(child.exitCode).toBeNull();
@@ -151,7 +110,7 @@ spec:
       dev.kill("SIGTERM");
       await exited(dev);
     });
-    const [, url] = await waitForOutput(dev, "stdout", /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    const [, url] = await waitForOutput(dev, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
     const send = knclaw([
       "send",
       "--url",
