@@ -1,33 +1,16 @@
-import { afterEach, describe, expect, it } from "vitest";
-import type { DevRuntime } from "../../cli/dev/start-dev.ts";
+import { describe, expect, it } from "vitest";
 import {
   brokerWithTrigger,
   postBinary,
   type Reply,
   type Responder,
-  type Subscriber,
   startSubscriber,
-  startTestRuntime,
+  testResources,
 } from "./helpers.ts";
 
 /** KNATIVE-SEMANTICS.md "Delivery", over HTTP: Trigger -> test server, dead-letter sink -> test server. */
 describe("delivery", () => {
-  const cleanup: Array<() => Promise<void>> = [];
-  afterEach(async () => {
-    for (const fn of cleanup.splice(0).reverse()) await fn();
-  });
-
-  async function subscriberWith(responder?: Responder): Promise<Subscriber> {
-    const sub = await startSubscriber(responder);
-    cleanup.push(() => sub.close());
-    return sub;
-  }
-
-  async function runtimeWith(yaml: string): Promise<DevRuntime> {
-    const runtime = await startTestRuntime(yaml);
-    cleanup.push(() => runtime.shutdown());
-    return runtime;
-  }
+  const { defer, subscriberWith, runtimeWith } = testResources();
 
   const statuses =
     (...list: number[]): Responder =>
@@ -158,7 +141,7 @@ describe("delivery", () => {
     const hung = new Promise<void>((resolve) => {
       release = resolve;
     });
-    cleanup.push(async () => release?.());
+    defer(async () => release?.());
     const { sub, dls, runtime, ingress } = await withDeliveryAndDls(
       "retry: 3\ntimeout: PT0.3S",
       async (_r, index): Promise<Reply> => {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { afterEach } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { type DevOptions, type DevRuntime, startDev } from "../../cli/dev/start-dev.ts";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
@@ -135,6 +136,32 @@ export function objectsFromYaml(text: string): KnativeObject[] {
   return parseAllDocuments(text)
     .map((doc) => doc.toJS() as KnativeObject | null)
     .filter((o): o is KnativeObject => o !== null);
+}
+
+/**
+ * Subscribers and runtimes for the tests of one describe block, each stopped after its test, last started first
+ * (runtimes drain their deliveries before the subscribers they deliver to go away).
+ */
+export function testResources() {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+  return {
+    defer(fn: () => Promise<void>): void {
+      cleanup.push(fn);
+    },
+    async subscriberWith(responder?: Responder): Promise<Subscriber> {
+      const sub = await startSubscriber(responder);
+      cleanup.push(() => sub.close());
+      return sub;
+    },
+    async runtimeWith(yaml: string, options: Partial<DevOptions> = {}): Promise<DevRuntime> {
+      const runtime = await startTestRuntime(yaml, options);
+      cleanup.push(() => runtime.shutdown());
+      return runtime;
+    },
+  };
 }
 
 export function startTestRuntime(yaml: string, options: Partial<DevOptions> = {}): Promise<DevRuntime> {

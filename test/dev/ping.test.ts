@@ -1,20 +1,10 @@
-import { afterEach, describe, expect, it } from "vitest";
-import type { DevOptions } from "../../cli/dev/start-dev.ts";
-import { type DevRuntime, InvalidObjectsError } from "../../cli/dev/start-dev.ts";
-import { type Responder, type Subscriber, startSubscriber, startTestRuntime } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { InvalidObjectsError } from "../../cli/dev/start-dev.ts";
+import { startTestRuntime, testResources } from "./helpers.ts";
 
 /** KNATIVE-SEMANTICS.md "PingSource", over HTTP: PingSource -> Broker -> Trigger -> test server. */
 describe("PingSource", () => {
-  const cleanup: Array<() => Promise<void>> = [];
-  afterEach(async () => {
-    for (const fn of cleanup.splice(0).reverse()) await fn();
-  });
-
-  async function subscriberWith(responder?: Responder): Promise<Subscriber> {
-    const sub = await startSubscriber(responder);
-    cleanup.push(() => sub.close());
-    return sub;
-  }
+  const { subscriberWith, runtimeWith } = testResources();
 
   function yaml(
     subscriber: string,
@@ -39,12 +29,6 @@ metadata: { name: heartbeat, namespace: test }
 spec:
   sink: ${sink}
 ${pingSpec}`;
-  }
-
-  async function runtimeWith(text: string, options: Partial<DevOptions> = {}): Promise<DevRuntime> {
-    const runtime = await startTestRuntime(text, options);
-    cleanup.push(() => runtime.shutdown());
-    return runtime;
   }
 
   it("each tick emits one event with Knative's ping attributes, data and ceOverrides", async () => {

@@ -1,19 +1,9 @@
-import { afterEach, describe, expect, it } from "vitest";
-import type { DevRuntime } from "../../cli/dev/start-dev.ts";
-import { postBinary, type Responder, type Subscriber, startSubscriber, startTestRuntime } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { postBinary, testResources } from "./helpers.ts";
 
 /** KNATIVE-SEMANTICS.md "Replies", over HTTP. */
 describe("replies", () => {
-  const cleanup: Array<() => Promise<void>> = [];
-  afterEach(async () => {
-    for (const fn of cleanup.splice(0).reverse()) await fn();
-  });
-
-  async function subscriberWith(responder?: Responder): Promise<Subscriber> {
-    const sub = await startSubscriber(responder);
-    cleanup.push(() => sub.close());
-    return sub;
-  }
+  const { subscriberWith, runtimeWith } = testResources();
 
   function yaml(triggers: Array<{ name: string; uri: string; spec?: string }>, broker = ""): string {
     return [
@@ -23,12 +13,6 @@ describe("replies", () => {
           `apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: { name: ${t.name}, namespace: test }\nspec:\n  broker: default\n  subscriber: { uri: "${t.uri}" }\n${t.spec ?? ""}`,
       ),
     ].join("\n---\n");
-  }
-
-  async function runtimeWith(text: string, options = {}): Promise<DevRuntime> {
-    const runtime = await startTestRuntime(text, options);
-    cleanup.push(() => runtime.shutdown());
-    return runtime;
   }
 
   const replyHeaders = (id: string, type: string, extra: Record<string, string> = {}) => ({
