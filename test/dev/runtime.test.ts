@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DevRuntime, InvalidObjectsError } from "../../cli/dev/start-dev.ts";
-import { postBinary, type Subscriber, startSubscriber, startTestRuntime } from "./helpers.ts";
+import { brokerWithTrigger, postBinary, type Subscriber, startSubscriber, startTestRuntime } from "./helpers.ts";
 
 const PROBE_SERVICE = `apiVersion: serving.knative.dev/v1
 kind: Service
@@ -272,17 +272,7 @@ describe("knclaw dev runtime: graceful shutdown", () => {
       return { status: 200 };
     });
     const runtime = await startTestRuntime(
-      `apiVersion: eventing.knative.dev/v1
-kind: Broker
-metadata: { name: default, namespace: test }
----
-apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata: { name: t, namespace: test }
-spec:
-  broker: default
-  subscriber: { uri: "${sub.url}" }
-  delivery: { retry: 3, backoffPolicy: linear, backoffDelay: PT0.1S }`,
+      brokerWithTrigger(sub.url, "  delivery: { retry: 3, backoffPolicy: linear, backoffDelay: PT0.1S }"),
       { drainTimeoutMs: 30_000 },
     );
     try {
@@ -306,17 +296,7 @@ spec:
   it("aborts deliveries still retrying at the drain deadline and counts them as dropped", async () => {
     const sub = await startSubscriber(() => ({ status: 503 }));
     const runtime = await startTestRuntime(
-      `apiVersion: eventing.knative.dev/v1
-kind: Broker
-metadata: { name: default, namespace: test }
----
-apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata: { name: t, namespace: test }
-spec:
-  broker: default
-  subscriber: { uri: "${sub.url}" }
-  delivery: { retry: 100, backoffPolicy: linear, backoffDelay: PT1S }`,
+      brokerWithTrigger(sub.url, "  delivery: { retry: 100, backoffPolicy: linear, backoffDelay: PT1S }"),
       { drainTimeoutMs: 200 },
     );
     try {
