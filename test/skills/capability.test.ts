@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeEvent, readEvent, type ToolCompleted } from "../../eventing/catalog/index.ts";
-import { TOOL_COMPLETED, TOOL_REQUESTED } from "../../eventing/catalog/types.ts";
+import { makeEvent } from "../../eventing/catalog/index.ts";
+import { TOOL_REQUESTED } from "../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
-import { decodeMessageIfAny, encodeEvent } from "../../eventing/cloudevent/http-codec.ts";
 import type { FunctionApp } from "../../knative/serving/function.ts";
 import { parseAllowList } from "../../skills/http/allow-list.ts";
 import { createHttpSkill } from "../../skills/http/definition.ts";
@@ -13,6 +12,7 @@ import { generateSigningKey, parsePrivateKey } from "../../skills/runtime/keys.t
 import { serveSkill } from "../../skills/runtime/serve-skill.ts";
 import * as k8s from "../fakes/kubernetes/objects.ts";
 import { type FakeKubernetes, startFakeKubernetes } from "../fakes/kubernetes/server.ts";
+import { postToolRequest } from "./_call.ts";
 import { type HttpTarget, startHttpTarget } from "./_http-target.ts";
 
 /**
@@ -131,14 +131,7 @@ function toolRequested(spec: CallSpec): CloudEvent {
   };
 }
 
-async function call(app: FunctionApp, spec: CallSpec): Promise<{ status: number; completed?: ToolCompleted }> {
-  const { headers, body } = encodeEvent(toolRequested(spec), "binary");
-  const response = await app.fetch(
-    new Request("http://skill/", { method: "POST", headers, body: body as ConstructorParameters<typeof Response>[0] }),
-  );
-  const reply = decodeMessageIfAny(response.headers, new Uint8Array(await response.arrayBuffer()));
-  return reply ? { status: response.status, completed: readEvent(reply, TOOL_COMPLETED) } : { status: response.status };
-}
+const call = (app: FunctionApp, spec: CallSpec) => postToolRequest(app, toolRequested(spec));
 
 const scale = { skill: "kubernetes", tool: "scale_deployment", args: { namespace: "shop", name: "web", replicas: 4 } };
 const post = () => ({ skill: "http", tool: "post", args: { url: `${target.origin}/hook`, json: { deploy: "now" } } });

@@ -3,12 +3,9 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { afterAll, describe, expect, it } from "vitest";
 import { formatSkillsList, registerSkillsCommand, runSkillsList, runSkillsNew } from "../../cli/commands/skills.ts";
-import { makeEvent, readEvent } from "../../eventing/catalog/index.ts";
-import { TOOL_COMPLETED, TOOL_REQUESTED } from "../../eventing/catalog/types.ts";
-import { decodeMessageIfAny, encodeEvent } from "../../eventing/cloudevent/http-codec.ts";
-import { argumentsDigest } from "../../skills/runtime/canonical-json.ts";
-import { signCapability } from "../../skills/runtime/capability.ts";
 import { generateSigningKey, parsePrivateKey } from "../../skills/runtime/keys.ts";
+
+import { postToolRequest, signedToolRequest } from "./_call.ts";
 
 const fixtures = new URL("./fixtures/", import.meta.url).pathname;
 // Inside the checkout (a dot folder the skill loader skips) so the scaffold's `zod` import resolves like a real skill's.
@@ -68,31 +65,12 @@ describe("knclaw skills new", () => {
     const key = generateSigningKey();
     const app = createApp({ KNCLAW_AGENT_PUBLIC_KEY: key.publicKeyPem, NODE_ENV: "test" });
     const args = { name: "Ada" };
-    const token = signCapability(
-      {
-        runId: "r",
-        instance: "assistant",
-        skill: "weather",
-        tool: "greet",
-        callId: "c",
-        digest: argumentsDigest(args),
-      },
+    const event = signedToolRequest(
+      { runId: "r", callId: "c", instance: "assistant", skill: "weather", tool: "greet", arguments: args },
       parsePrivateKey(key.privateKeyPem),
     );
-    const event = makeEvent(TOOL_REQUESTED, {
-      source: "/agents/assistant",
-      data: { runId: "r", callId: "c", instance: "assistant", skill: "weather", tool: "greet", arguments: args, token },
-    });
-    const { headers, body } = encodeEvent(event, "binary");
-    const response = await app.fetch(
-      new Request("http://skill/", {
-        method: "POST",
-        headers,
-        body: body as ConstructorParameters<typeof Response>[0],
-      }),
-    );
-    const reply = decodeMessageIfAny(response.headers, new Uint8Array(await response.arrayBuffer()))!;
-    expect(readEvent(reply, TOOL_COMPLETED).outcome).toEqual({
+    const { completed } = await postToolRequest(app, event);
+    expect(completed!.outcome).toEqual({
       ok: true,
       result: { greeting: "Hello, Ada!", instance: "assistant" },
     });

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeEvent, readEvent, type ToolCompleted } from "../../eventing/catalog/index.ts";
-import { TOOL_COMPLETED, TOOL_REQUESTED } from "../../eventing/catalog/types.ts";
-import { decodeMessageIfAny, encodeEvent } from "../../eventing/cloudevent/http-codec.ts";
+import type { ToolCompleted } from "../../eventing/catalog/index.ts";
 import { MemoryClient } from "../../eventing/memory/client.ts";
 import { mintMemoryToken } from "../../eventing/memory/tokens.ts";
 import { createApp as createMemoryService } from "../../functions/memory/app.ts";
@@ -9,10 +7,9 @@ import type { FunctionApp } from "../../knative/serving/function.ts";
 import { type Served, serve } from "../../knative/serving/serve.ts";
 import { createApp as createMemorySkillApp } from "../../skills/memory/app.ts";
 import { createMemoryHandlers, noteIdFor } from "../../skills/memory/handlers.ts";
-import { argumentsDigest } from "../../skills/runtime/canonical-json.ts";
-import { signCapability } from "../../skills/runtime/capability.ts";
 import { generateSigningKey, parsePrivateKey } from "../../skills/runtime/keys.ts";
 import { ToolFailure } from "../../skills/runtime/tool-error.ts";
+import { postToolRequest, signedToolRequest } from "./_call.ts";
 import { toolContext } from "./_context.ts";
 
 /**
@@ -162,27 +159,11 @@ describe("memory skill behind the runtime", () => {
   async function call(tool: string, args: unknown): Promise<ToolCompleted> {
     sequence += 1;
     const callId = `rt-${sequence}`;
-    const token = signCapability(
-      { runId: "run-9", instance: "assistant", skill: "memory", tool, callId, digest: argumentsDigest(args) },
+    const event = signedToolRequest(
+      { runId: "run-9", callId, instance: "assistant", skill: "memory", tool, arguments: args },
       signing,
     );
-    const event = makeEvent(TOOL_REQUESTED, {
-      id: `rt-${sequence}`,
-      source: "/agents/assistant",
-      data: { runId: "run-9", callId, instance: "assistant", skill: "memory", tool, arguments: args, token },
-    });
-    const { headers, body } = encodeEvent(event, "binary");
-    const response = await app.fetch(
-      new Request("http://skill/", {
-        method: "POST",
-        headers,
-        body: body as ConstructorParameters<typeof Response>[0],
-      }),
-    );
-    return readEvent(
-      decodeMessageIfAny(response.headers, new Uint8Array(await response.arrayBuffer()))!,
-      TOOL_COMPLETED,
-    );
+    return (await postToolRequest(app, event)).completed!;
   }
 
   it("serves remember and recall for the token's instance", async () => {

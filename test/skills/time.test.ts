@@ -1,13 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { makeEvent, readEvent, type ToolCompleted } from "../../eventing/catalog/index.ts";
-import { TOOL_COMPLETED, TOOL_REQUESTED } from "../../eventing/catalog/types.ts";
-import { decodeMessageIfAny, encodeEvent } from "../../eventing/cloudevent/http-codec.ts";
-import { argumentsDigest } from "../../skills/runtime/canonical-json.ts";
-import { signCapability } from "../../skills/runtime/capability.ts";
+import type { ToolCompleted } from "../../eventing/catalog/index.ts";
 import { generateSigningKey, parsePrivateKey } from "../../skills/runtime/keys.ts";
 import { ToolFailure } from "../../skills/runtime/tool-error.ts";
 import { createApp } from "../../skills/time/app.ts";
 import { createTimeHandlers } from "../../skills/time/handlers.ts";
+import { postToolRequest, signedToolRequest } from "./_call.ts";
 import { toolContext } from "./_context.ts";
 
 const INSTANT = new Date("2026-03-29T00:30:00Z"); // half an hour before Europe/Berlin switches to summer time
@@ -47,27 +44,12 @@ describe("time skill behind the runtime", () => {
 
   async function call(args: unknown, tokenArgs: unknown = args): Promise<ToolCompleted> {
     const callId = `call-${Math.random().toString(36).slice(2)}`;
-    const token = signCapability(
-      { runId: "run-1", instance: "assistant", skill: "time", tool: "now", callId, digest: argumentsDigest(tokenArgs) },
+    const event = signedToolRequest(
+      { runId: "run-1", callId, instance: "assistant", skill: "time", tool: "now", arguments: args },
       signing,
+      tokenArgs,
     );
-    const event = makeEvent(TOOL_REQUESTED, {
-      id: callId,
-      source: "/agents/assistant",
-      data: { runId: "run-1", callId, instance: "assistant", skill: "time", tool: "now", arguments: args, token },
-    });
-    const { headers, body } = encodeEvent(event, "binary");
-    const response = await app.fetch(
-      new Request("http://skill/", {
-        method: "POST",
-        headers,
-        body: body as ConstructorParameters<typeof Response>[0],
-      }),
-    );
-    return readEvent(
-      decodeMessageIfAny(response.headers, new Uint8Array(await response.arrayBuffer()))!,
-      TOOL_COMPLETED,
-    );
+    return (await postToolRequest(app, event)).completed!;
   }
 
   it("answers a call whose capability token covers its exact arguments", async () => {
