@@ -13,12 +13,11 @@ import { dirname, join, resolve } from "node:path";
 import { bundleFunction } from "../../cli/build/bundle.ts";
 import { findFunctionEntries } from "../../cli/build/function-entries.ts";
 import { repoRoot } from "../../cli/repo-root.ts";
-import { makeEvent, readEvent } from "../../eventing/catalog/make.ts";
-import { TOOL_COMPLETED, TOOL_REQUESTED } from "../../eventing/catalog/types.ts";
+import { readEvent } from "../../eventing/catalog/make.ts";
+import { TOOL_COMPLETED } from "../../eventing/catalog/types.ts";
 import { decodeMessageIfAny, encodeEvent } from "../../eventing/cloudevent/http-codec.ts";
-import { argumentsDigest } from "../../skills/runtime/canonical-json.ts";
-import { signCapability } from "../../skills/runtime/capability.ts";
 import { parsePrivateKey } from "../../skills/runtime/keys.ts";
+import { signedToolRequest } from "../skills/_call.ts";
 import { freePort } from "../support/free-port.ts";
 import { BENCH_INSTANCE, benchFunctionEnvs } from "./_function-env.ts";
 
@@ -85,19 +84,17 @@ let sequence = 0;
 /** One tool call as the bench's agent makes it (capability token signed with its key); fails unless it succeeds. */
 async function callTool(port: number, call: FirstCall, signingKey: string): Promise<void> {
   sequence += 1;
-  const request = {
-    runId: "coldstart",
-    callId: `call-${sequence}`,
-    instance: BENCH_INSTANCE,
-    skill: call.skill,
-    tool: call.tool,
-  };
-  const token = signCapability({ ...request, digest: argumentsDigest(call.args) }, parsePrivateKey(signingKey));
-  const event = makeEvent(TOOL_REQUESTED, {
-    id: `req-${sequence}`,
-    source: `/agents/${BENCH_INSTANCE}`,
-    data: { ...request, arguments: call.args, token } as never,
-  });
+  const event = signedToolRequest(
+    {
+      runId: "coldstart",
+      callId: `call-${sequence}`,
+      instance: BENCH_INSTANCE,
+      skill: call.skill,
+      tool: call.tool,
+      arguments: call.args,
+    },
+    parsePrivateKey(signingKey),
+  );
   const { headers, body } = encodeEvent(event, "binary");
   const response = await fetch(`http://127.0.0.1:${port}/`, {
     method: "POST",
