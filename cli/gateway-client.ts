@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { ENV, LABEL_COMPONENT } from "../knative/render/conventions.ts";
 import { containerEnv } from "../knative/secrets/plan.ts";
+import { ENV, LABEL_COMPONENT } from "../runtime/names.ts";
 import { environmentValue } from "./dev/secrets.ts";
 import { publishSessionToken, resolveToken } from "./session-tokens.ts";
 

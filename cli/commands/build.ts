@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { bundleFunction } from "../build/bundle.ts";
-import { findFunctionEntries } from "../build/function-entries.ts";
+import { bundleFunction } from "../bundle/bundle.ts";
+import { findFunctionEntries } from "../bundle/function-entries.ts";
 import { repoRoot } from "../repo-root.ts";
 
 export function registerBuildCommand(program: Command): void {

@@ -5,7 +5,7 @@ import { pino } from "pino";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
 import { defaultConfigPath, loadConfig } from "../../knative/config/index.ts";
 import { LABEL_COMPONENT, LABEL_INSTANCE, render } from "../../knative/render/index.ts";
-import { redactPaths } from "../../knative/serving/log.ts";
+import { redactPaths } from "../../runtime/log.ts";
 import { describeRuntime } from "../dev/listing.ts";
 import { type DevRuntime, startDev } from "../dev/start-dev.ts";
 import { announceDevGateway, devGatewayTokens } from "../gateway-client.ts";

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Command } from "commander";
-import type { DeadLetter, DeadLetterSummary, ListDeadLettersResponse } from "../../eventing/memory/schemas.ts";
+import type { DeadLetter, DeadLetterSummary, ListDeadLettersResponse } from "../../clients/memory/schemas.ts";
 import { publishSessionToken, resolveToken, sessionTokenPath } from "../session-tokens.ts";
 
 /**

@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { FetchHandler } from "../../eventing/delivery/app-transport.ts";
-import type { CreateApp, FunctionApp } from "../../knative/serving/function.ts";
+import type { CreateApp, FunctionApp } from "../../runtime/function.ts";
 
 /**
  * A ksvc running under `knclaw dev`: its app mounted in this process (the default) or its main.ts in a child

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { type MemoryScope, mintMemoryToken } from "../../clients/memory/tokens.ts";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
-import { type MemoryScope, mintMemoryToken } from "../../eventing/memory/tokens.ts";
 import { platformSecretKind } from "../../knative/secrets/kinds.ts";
 import { memoryScopeOfLabels } from "../../knative/secrets/memory-scope.ts";
 import { generateSigningKey } from "../../skills/runtime/keys.ts";

@@ -1,4 +1,4 @@
-import { parseIsoDuration } from "../../knative/validate/duration.ts";
+import { parseIsoDuration } from "../../runtime/duration.ts";
 import { BROKER_DEFAULT_DELIVERY, type DeliveryPolicy } from "../delivery/delivery-policy.ts";
 import { resolveDestination } from "./destination.ts";
 import { isRecord, ObjectError } from "./objects.ts";

@@ -1,9 +1,14 @@
+import { type HttpClient, HttpClientError, sharedHttpClient } from "../../runtime/http/client.ts";
 import { EXT_TRACEPARENT, EXT_TRACESTATE } from "../catalog/attributes.ts";
 import { type CloudEvent, withAttributes } from "../cloudevent/event.ts";
 import { type EventMode, encodeEvent } from "../cloudevent/http-codec.ts";
 import { ATTRIBUTE_NAME } from "../cloudevent/validate.ts";
 import { backoffDelayMs, isRetryableStatus, retryAfterMs } from "../delivery/retry-policy.ts";
-import { type HttpClient, HttpClientError, sharedHttpClient } from "../http/client.ts";
+
+/** Where a producer emits: the broker client, or a recorder in tests. */
+export interface EventSink {
+  emit(event: CloudEvent): Promise<void>;
+}
 
 /**
  * How a function sends events: to the broker named by K_SINK (a SinkBinding sets it), with the K_CE_OVERRIDES

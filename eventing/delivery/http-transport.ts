@@ -1,4 +1,4 @@
-import { createHttpClient, type HttpClient, HttpClientError } from "../http/client.ts";
+import { createHttpClient, type HttpClient, HttpClientError } from "../../runtime/http/client.ts";
 import { type Transport, TransportError, type TransportRequest, type TransportResponse } from "./transport.ts";
 
 export interface HttpTransportOptions {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type CronerSchedule, checkPingSchedule } from "../../knative/validate/cron.ts";
+import { type CronerSchedule, checkPingSchedule } from "../../runtime/cron.ts";
 import { resolveDestination } from "../broker/destination.ts";
 import { describeObject, isRecord, type KnativeObject, namespaceOf, ObjectError } from "../broker/objects.ts";
 import type { CloudEvent } from "../cloudevent/event.ts";

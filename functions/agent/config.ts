@@ -2,8 +2,8 @@ import { z } from "zod";
 import { TaskContract } from "../../eventing/catalog/contract.ts";
 import { InstanceName } from "../../eventing/catalog/shared.ts";
 import { AgentSettings as AgentSettingsSchema } from "../../knative/config/sections/instances.ts";
-import type { FunctionEnv } from "../../knative/serving/function.ts";
-import { jsonEnv } from "../../knative/serving/json-env.ts";
+import type { FunctionEnv } from "../../runtime/function.ts";
+import { jsonEnv } from "../../runtime/json-env.ts";
 import { SkillDescriptor, type SkillDescriptorInput } from "../../skills/runtime/descriptor.ts";
 import type { SkillInfo } from "./tools/catalog.ts";
 

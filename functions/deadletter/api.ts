@@ -1,10 +1,10 @@
 import type { Hono } from "hono";
+import { MemoryError } from "../../clients/memory/client.ts";
+import { ListDeadLettersQuery } from "../../clients/memory/schemas.ts";
 import { BrokerEmitError } from "../../eventing/client/broker-client.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
-import { MemoryError } from "../../eventing/memory/client.ts";
-import { ListDeadLettersQuery } from "../../eventing/memory/schemas.ts";
-import { ApiError } from "../../knative/serving/api-error.ts";
-import type { Logger } from "../../knative/serving/log.ts";
+import { ApiError } from "../../runtime/api-error.ts";
+import type { Logger } from "../../runtime/log.ts";
 import { replayEvent } from "./dead-letter.ts";
 import type { DeadLetterStore } from "./store.ts";
 

@@ -1,9 +1,9 @@
 import { Hono } from "hono";
+import { MemoryClient } from "../../clients/memory/client.ts";
 import { BrokerClient } from "../../eventing/client/broker-client.ts";
-import { MemoryClient } from "../../eventing/memory/client.ts";
-import { ApiError, errorResponse } from "../../knative/serving/api-error.ts";
-import { type FunctionApp, type FunctionEnv, LIVENESS_PATH, READINESS_PATH } from "../../knative/serving/function.ts";
-import { createLogger } from "../../knative/serving/log.ts";
+import { ApiError, errorResponse } from "../../runtime/api-error.ts";
+import { type FunctionApp, type FunctionEnv, LIVENESS_PATH, READINESS_PATH } from "../../runtime/function.ts";
+import { createLogger } from "../../runtime/log.ts";
 import { type Emitter, registerApi } from "./api.ts";
 import { requireOperator } from "./auth.ts";
 import { loadDeadLetterConfig } from "./config.ts";

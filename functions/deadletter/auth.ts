@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
-import { constantTimeEqual } from "../../eventing/channels/verify.ts";
-import { ApiError } from "../../knative/serving/api-error.ts";
+import { ApiError } from "../../runtime/api-error.ts";
+import { constantTimeEqual } from "../../runtime/signatures.ts";
 
 /**
  * The operator API's bearer token, in the Authorization header only: a token in a URL ends up in access logs and

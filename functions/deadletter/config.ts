@@ -1,5 +1,5 @@
-import { DeadLetterQueueName } from "../../eventing/memory/schemas.ts";
-import type { FunctionEnv } from "../../knative/serving/function.ts";
+import { DeadLetterQueueName } from "../../clients/memory/schemas.ts";
+import type { FunctionEnv } from "../../runtime/function.ts";
 
 /**
  * The deadletter function's settings, from its container environment (knative/render/env.ts writes them):

@@ -1,6 +1,6 @@
+import type { DeadLetter, DeadLetterError, StoreDeadLetterRequest } from "../../clients/memory/schemas.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import { EXT_ERROR_CODE, EXT_ERROR_DATA, EXT_ERROR_DEST } from "../../eventing/delivery/dead-letter.ts";
-import type { DeadLetter, DeadLetterError, StoreDeadLetterRequest } from "../../eventing/memory/schemas.ts";
 
 /**
  * What a dead letter is made of, both ways: the delivered event (the original plus Knative's knativeerror*

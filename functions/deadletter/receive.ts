@@ -1,8 +1,8 @@
+import { MemoryError } from "../../clients/memory/client.ts";
 import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
 import { decodeRequest } from "../../eventing/cloudevent/http-codec.ts";
-import { MemoryError } from "../../eventing/memory/client.ts";
-import { ApiError } from "../../knative/serving/api-error.ts";
-import type { Logger } from "../../knative/serving/log.ts";
+import { ApiError } from "../../runtime/api-error.ts";
+import type { Logger } from "../../runtime/log.ts";
 import { type Retention, storeRequest } from "./dead-letter.ts";
 import type { DeadLetterStore } from "./store.ts";
 

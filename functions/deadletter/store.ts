@@ -1,4 +1,4 @@
-import type { MemoryClient } from "../../eventing/memory/client.ts";
+import type { MemoryClient } from "../../clients/memory/client.ts";
 import type {
   DeadLetter,
   DeadLetterSummary,
@@ -6,7 +6,7 @@ import type {
   ListDeadLettersResponse,
   StoreDeadLetterRequest,
   StoreDeadLetterResponse,
-} from "../../eventing/memory/schemas.ts";
+} from "../../clients/memory/schemas.ts";
 
 /** The function's one queue in the memory service (the `deadletter` token opens dead-letter queues only). */
 export interface DeadLetterStore {

@@ -1,14 +1,14 @@
 import type { Hono } from "hono";
 import { z } from "zod";
+import { MemoryError } from "../../clients/memory/client.ts";
+import type { PairingRecord, Run } from "../../clients/memory/schemas.ts";
 import { TaskContract } from "../../eventing/catalog/contract.ts";
 import { derivedEventId, makeEvent } from "../../eventing/catalog/make.ts";
 import * as T from "../../eventing/catalog/types.ts";
-import type { EventSink } from "../../eventing/channels/inbound.ts";
+import type { EventSink } from "../../eventing/client/broker-client.ts";
 import { readBodyLimited } from "../../eventing/cloudevent/body.ts";
 import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
-import { MemoryError } from "../../eventing/memory/client.ts";
-import type { PairingRecord, Run } from "../../eventing/memory/schemas.ts";
-import { ApiError } from "../../knative/serving/api-error.ts";
+import { ApiError } from "../../runtime/api-error.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { RunRecord, RunStore } from "./run-store.ts";
 import type { RunWaiter } from "./run-waiter.ts";

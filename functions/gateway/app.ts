@@ -1,11 +1,12 @@
 import { Hono } from "hono";
-import type { EventSink } from "../../eventing/channels/inbound.ts";
-import { MEMORY_TOKEN_ENV, MEMORY_URL_ENV, MemoryKeyValue } from "../../eventing/channels/memory-state.ts";
-import type { KeyValueState } from "../../eventing/channels/state.ts";
+import { MemoryClient } from "../../clients/memory/client.ts";
+import type { KeyValueState } from "../../clients/memory/key-value.ts";
+import { MemoryKeyValue } from "../../clients/memory/key-value.ts";
+import type { EventSink } from "../../eventing/client/broker-client.ts";
 import { BrokerClient } from "../../eventing/client/broker-client.ts";
-import { MemoryClient } from "../../eventing/memory/client.ts";
-import { ApiError, errorBody } from "../../knative/serving/api-error.ts";
-import { type FunctionApp, type FunctionEnv, LIVENESS_PATH, READINESS_PATH } from "../../knative/serving/function.ts";
+import { ApiError, errorBody } from "../../runtime/api-error.ts";
+import { type FunctionApp, type FunctionEnv, LIVENESS_PATH, READINESS_PATH } from "../../runtime/function.ts";
+import { ENV } from "../../runtime/names.ts";
 import { type ApiContext, type GatewayVariables, type PairingAdmin, registerApi } from "./api.ts";
 import { authenticate } from "./auth.ts";
 import { loadGatewayConfig } from "./config.ts";
@@ -35,10 +36,9 @@ export async function createApp(env: FunctionEnv, deps: GatewayDeps = {}): Promi
   const config = loadGatewayConfig(env);
   let memory: MemoryClient | undefined;
   if (deps.kv === undefined) {
-    const baseUrl = env[MEMORY_URL_ENV];
-    const token = env[MEMORY_TOKEN_ENV];
-    if (!baseUrl || !token)
-      throw new Error(`${MEMORY_URL_ENV} and ${MEMORY_TOKEN_ENV} must be set (the memory service)`);
+    const baseUrl = env[ENV.memoryUrl];
+    const token = env[ENV.memoryToken];
+    if (!baseUrl || !token) throw new Error(`${ENV.memoryUrl} and ${ENV.memoryToken} must be set (the memory service)`);
     memory = new MemoryClient({ baseUrl, token });
   }
   const store = new RunStore(deps.kv ?? new MemoryKeyValue(memory!, "gateway"));

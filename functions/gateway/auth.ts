@@ -1,4 +1,4 @@
-import { constantTimeEqual } from "../../eventing/channels/verify.ts";
+import { constantTimeEqual } from "../../runtime/signatures.ts";
 
 /**
  * Bearer tokens, in the Authorization header only: a token in a URL ends up in access logs, browser history and

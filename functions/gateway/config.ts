@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { InstanceName } from "../../eventing/catalog/shared.ts";
-import type { FunctionEnv } from "../../knative/serving/function.ts";
-import { jsonEnv } from "../../knative/serving/json-env.ts";
+import type { FunctionEnv } from "../../runtime/function.ts";
+import { jsonEnv } from "../../runtime/json-env.ts";
 
 /**
  * The gateway's settings from its container environment (knative/render/env.ts writes them):

@@ -1,8 +1,8 @@
 import { readEvent } from "../../eventing/catalog/make.ts";
 import * as T from "../../eventing/catalog/types.ts";
-import { deliveryErrorResponse } from "../../eventing/channels/delivery.ts";
 import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
 import { decodeRequest } from "../../eventing/cloudevent/http-codec.ts";
+import { deliveryErrorResponse } from "../channels/toolkit/delivery.ts";
 import type { RunStore } from "./run-store.ts";
 import type { RunWaiter } from "./run-waiter.ts";
 

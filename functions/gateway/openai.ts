@@ -1,6 +1,6 @@
 import type { Hono } from "hono";
 import { z } from "zod";
-import { ApiError } from "../../knative/serving/api-error.ts";
+import { ApiError } from "../../runtime/api-error.ts";
 import { type ApiContext, type GatewayVariables, readJson } from "./api.ts";
 import type { RunEvent, RunRecord } from "./run-store.ts";
 import { startRun, waitForEvents, waitForOutcome } from "./runs.ts";

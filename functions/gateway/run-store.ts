@@ -1,5 +1,5 @@
-import { runOnce } from "../../eventing/channels/once.ts";
-import type { KeyValueState } from "../../eventing/channels/state.ts";
+import type { KeyValueState } from "../../clients/memory/key-value.ts";
+import { runOnce } from "../../clients/memory/run-once.ts";
 
 /**
  * What the gateway remembers about the runs it started, in the memory service so any replica can answer: a record

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { runOnce } from "../../clients/memory/run-once.ts";
 import type { TaskContract } from "../../eventing/catalog/contract.ts";
 import { derivedEventId, makeEvent } from "../../eventing/catalog/make.ts";
 import * as T from "../../eventing/catalog/types.ts";
-import type { EventSink } from "../../eventing/channels/inbound.ts";
-import { runOnce } from "../../eventing/channels/once.ts";
+import type { EventSink } from "../../eventing/client/broker-client.ts";
 import type { RunRecord, RunStore } from "./run-store.ts";
 import type { RunWaiter } from "./run-waiter.ts";
 

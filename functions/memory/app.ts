@@ -1,6 +1,6 @@
 import { Hono } from "hono";
-import type { FunctionApp, FunctionEnv } from "../../knative/serving/function.ts";
-import { createLogger, type Logger } from "../../knative/serving/log.ts";
+import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
+import { createLogger, type Logger } from "../../runtime/log.ts";
 import { type MemoryBackend, StoreUnavailableError } from "./backends/backend.ts";
 import { loadConfig, type MemoryConfig } from "./config.ts";
 import { authenticate, type MemoryEnv } from "./http/auth.ts";

@@ -1,5 +1,5 @@
-import { MIN_SECRET_LENGTH } from "../../eventing/memory/tokens.ts";
-import type { FunctionEnv } from "../../knative/serving/function.ts";
+import { MIN_SECRET_LENGTH } from "../../clients/memory/tokens.ts";
+import type { FunctionEnv } from "../../runtime/function.ts";
 
 /** The memory service's settings, all from its container environment (functions/memory/README.md lists them). */
 export interface MemoryConfig {

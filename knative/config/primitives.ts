@@ -3,7 +3,7 @@
  * a ConfigIssue reports (`secret-ref`, `duration`, `image-ref`, ...).
  */
 import { z } from "zod";
-import { parseGoDuration, parseIsoDuration } from "../validate/duration.ts";
+import { parseGoDuration, parseIsoDuration } from "../../runtime/duration.ts";
 import { checkImageRef } from "../validate/image.ts";
 import { checkDns1123Subdomain } from "../validate/names.ts";
 

@@ -2,9 +2,10 @@
  * The Broker: its class, delivery defaults (every Trigger without its own delivery inherits them) and its
  * dead-letter sink (the knclaw deadletter function unless the config names another Destination or none).
  */
+
+import { ANNOTATION_BROKER_CLASS } from "../../runtime/names.ts";
 import type { Delivery as DeliveryConfig } from "../config/primitives.ts";
 import { baseLabels, findFunction, ksvcRef, metadata, type RenderContext } from "./context.ts";
-import { ANNOTATION_BROKER_CLASS } from "./conventions.ts";
 import type { Destination, RenderedObject } from "./types.ts";
 
 export function renderBroker(ctx: RenderContext): RenderedObject {

@@ -2,9 +2,10 @@
  * What every render module needs: the config, its function inventory, the namespace, and how to name and label
  * things. Built once per render; pure data.
  */
+
+import { LABEL_CHANNEL, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_SKILL } from "../../runtime/names.ts";
 import { type FunctionSpec, listFunctions } from "../config/functions.ts";
 import type { PlatformConfig } from "../config/schema.ts";
-import { LABEL_CHANNEL, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_SKILL } from "./conventions.ts";
 import type { ObjectReference, RenderedObject } from "./types.ts";
 
 export interface RenderContext {

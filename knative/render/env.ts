@@ -3,18 +3,18 @@
  * K_SINK / K_CE_OVERRIDES are not set here: the SinkBinding injects them for producers.
  */
 
-import { builtinSkillDescriptor } from "../../skills/package/builtin.ts";
-import type { FunctionSpec } from "../config/functions.ts";
-import type { SecretRef } from "../config/primitives.ts";
-import { parseIsoDuration } from "../validate/duration.ts";
-import { findFunction, type RenderContext, serviceUrl } from "./context.ts";
+import { parseIsoDuration } from "../../runtime/duration.ts";
 import {
   DEFAULT_AGENT_KEYS_SECRET,
   DEFAULT_DEADLETTER_TOKEN,
   ENV,
   MEMORY_TOKEN_SECRET_KEY,
   upperSnake,
-} from "./conventions.ts";
+} from "../../runtime/names.ts";
+import { builtinSkillDescriptor } from "../config/builtin-skills.ts";
+import type { FunctionSpec } from "../config/functions.ts";
+import type { SecretRef } from "../config/primitives.ts";
+import { findFunction, type RenderContext, serviceUrl } from "./context.ts";
 import { skillManifestEnv } from "./skills.ts";
 
 export type EnvVar =

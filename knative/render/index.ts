@@ -54,7 +54,7 @@ export function sortObjects(objects: RenderedObject[]): RenderedObject[] {
   return [...objects].sort((a, b) => rank(a.kind) - rank(b.kind) || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
-export * from "./conventions.ts";
+export * from "../../runtime/names.ts";
 export { RESTRICTED_SECURITY_CONTEXT } from "./services.ts";
 export { AGENT_ROUTES, CHANNEL_ROUTES, GATEWAY_CHANNEL } from "./triggers.ts";
 export { objectId, type RenderedObject } from "./types.ts";

@@ -7,12 +7,13 @@
  * an FQDN-aware enforcer. Ingress is left to Knative's networking (activator, gateways); cluster-local visibility
  * keeps internal functions off the public ingress.
  */
+
+import { ANNOTATION_EGRESS_HOSTS, KNATIVE_SERVICE_POD_LABEL } from "../../runtime/names.ts";
 import type { FunctionSpec } from "../config/functions.ts";
 import type { EgressRule } from "../config/primitives.ts";
 import { CHANNEL_REQUIREMENTS } from "../config/sections/channels.ts";
 import { PROVIDERS } from "../config/sections/instances.ts";
 import { baseLabels, findFunction, functionLabels, metadata, type RenderContext } from "./context.ts";
-import { ANNOTATION_EGRESS_HOSTS, KNATIVE_SERVICE_POD_LABEL } from "./conventions.ts";
 import type { RenderedObject } from "./types.ts";
 
 const PRIVATE_V4 = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10", "127.0.0.0/8"];

@@ -5,17 +5,18 @@
  * outside, scale-to-zero by default. The pod-level securityContext is left out on purpose: Knative refuses it unless
  * the `kubernetes.podspec-securitycontext` feature is on, and the container-level one covers the same ground.
  */
-import type { FunctionSpec } from "../config/functions.ts";
-import { resolveImage } from "../config/functions.ts";
-import { LIVENESS_PATH, READINESS_PATH } from "../serving/function.ts";
-import { functionLabels, metadata, type RenderContext } from "./context.ts";
+
+import { LIVENESS_PATH, READINESS_PATH } from "../../runtime/function.ts";
 import {
   ANNOTATION_DEV_PATH_PREFIX,
   ANNOTATION_ENTRY,
   CONTAINER_NAME,
   CONTAINER_PORT,
   LABEL_VISIBILITY,
-} from "./conventions.ts";
+} from "../../runtime/names.ts";
+import type { FunctionSpec } from "../config/functions.ts";
+import { resolveImage } from "../config/functions.ts";
+import { functionLabels, metadata, type RenderContext } from "./context.ts";
 import { functionEnv } from "./env.ts";
 import type { RenderedObject } from "./types.ts";
 

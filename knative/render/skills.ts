@@ -16,13 +16,13 @@
  * knative/config/sections/skills.ts (builtinSkillNeeds), which listFunctions folds into the FunctionSpec.
  */
 
-import { builtinSkill } from "../../skills/package/builtin.ts";
+import { LABEL_INSTANCE } from "../../runtime/names.ts";
 import { instanceServiceAccountName } from "../../skills/package/identity.ts";
 import type { RbacRule } from "../../skills/package/manifest.ts";
+import { builtinSkill } from "../config/builtin-skills.ts";
 import type { FunctionSpec } from "../config/functions.ts";
 import type { PlatformConfig } from "../config/schema.ts";
 import { functionLabels, metadata, type RenderContext } from "./context.ts";
-import { LABEL_INSTANCE } from "./conventions.ts";
 import type { EnvVar } from "./env.ts";
 import type { RenderedObject } from "./types.ts";
 

@@ -14,10 +14,10 @@
  */
 import { EXT_CHANNEL, EXT_INSTANCE, EXT_SKILL } from "../../eventing/catalog/attributes.ts";
 import * as T from "../../eventing/catalog/types.ts";
+import { LABEL_CHANNEL, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_ROUTE, LABEL_SKILL } from "../../runtime/names.ts";
 import type { Delivery as DeliveryConfig } from "../config/primitives.ts";
 import { deadLetterSink, deliverySpec } from "./broker.ts";
 import { baseLabels, ksvcRef, metadata, type RenderContext } from "./context.ts";
-import { LABEL_CHANNEL, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_ROUTE, LABEL_SKILL } from "./conventions.ts";
 import type { Destination, RenderedObject } from "./types.ts";
 
 /** Event types delivered to an agent instance, with the Trigger name suffix for each. */

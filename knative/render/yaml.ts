@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { LABEL_ROUTE } from "./conventions.ts";
+import { LABEL_ROUTE } from "../../runtime/names.ts";
 import type { RenderedObject } from "./types.ts";
 
 const HEADER = "# Rendered by `knclaw render` from knclaw.yaml: edit the config, not this file.\n";

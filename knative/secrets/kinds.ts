@@ -3,7 +3,7 @@
  * into (knative/render/env.ts): their format is knclaw's own, so knclaw can generate them. Everything else a ksvc
  * references (model API keys, channel credentials, the Redis URL, `secretEnv`) comes from outside and never is.
  */
-import { ENV } from "../render/conventions.ts";
+import { ENV } from "../../runtime/names.ts";
 
 export type PlatformSecretKind =
   /** The HMAC key every memory token derives from (the memory service's KNCLAW_MEMORY_TOKEN_SECRET). */

@@ -3,8 +3,8 @@
  * tokens: `knclaw dev` (cli/dev/secrets.ts, per session) and `knclaw secrets generate` (for a cluster), so the two
  * can never hand a component different rights.
  */
-import type { MemoryScope } from "../../eventing/memory/tokens.ts";
-import { LABEL_CHANNEL, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_SKILL } from "../render/conventions.ts";
+import type { MemoryScope } from "../../clients/memory/tokens.ts";
+import { LABEL_CHANNEL, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_SKILL } from "../../runtime/names.ts";
 
 export interface MemoryClientIdentity {
   component: string | undefined;

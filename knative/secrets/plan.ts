@@ -3,8 +3,8 @@
  * that come from outside. Read from the rendered ksvcs rather than the config, so that what is generated is exactly
  * what the manifests reference: every `secretKeyRef` of every container, classified by the variable it fills.
  */
-import type { MemoryScope } from "../../eventing/memory/tokens.ts";
-import { ENV, LABEL_INSTANCE } from "../render/conventions.ts";
+import type { MemoryScope } from "../../clients/memory/tokens.ts";
+import { ENV, LABEL_INSTANCE } from "../../runtime/names.ts";
 import type { RenderedObject } from "../render/types.ts";
 import { type PlatformSecretKind, platformSecretKind } from "./kinds.ts";
 import { memoryScopeOfLabels } from "./memory-scope.ts";

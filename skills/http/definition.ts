@@ -1,4 +1,4 @@
-import type { FunctionEnv } from "../../knative/serving/function.ts";
+import type { FunctionEnv } from "../../runtime/function.ts";
 import { bindSkill } from "../package/bind.ts";
 import type { SkillDefinition } from "../runtime/define.ts";
 import { allowListFromEnv } from "./allow-list.ts";

@@ -1,6 +1,6 @@
 import { accessSync, constants } from "node:fs";
 import type { AppsV1Api, Cluster, CoreV1Api, KubeConfig, User } from "@kubernetes/client-node";
-import type { FunctionEnv } from "../../knative/serving/function.ts";
+import type { FunctionEnv } from "../../runtime/function.ts";
 import { instanceServiceAccountName, serviceAccountUser } from "../package/identity.ts";
 import { ToolFailure } from "../runtime/tool-error.ts";
 import { type ClientNode, loadClientNode } from "./client-node.ts";

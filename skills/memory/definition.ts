@@ -1,5 +1,5 @@
-import { MemoryClient } from "../../eventing/memory/client.ts";
-import type { FunctionEnv } from "../../knative/serving/function.ts";
+import { MemoryClient } from "../../clients/memory/client.ts";
+import type { FunctionEnv } from "../../runtime/function.ts";
 import { bindSkill } from "../package/bind.ts";
 import type { SkillDefinition } from "../runtime/define.ts";
 import { createMemoryHandlers, type MemorySkillOptions } from "./handlers.ts";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NOTE_MAX_CHARS, NoteTag, UserId } from "../../eventing/memory/schemas.ts";
+import { NOTE_MAX_CHARS, NoteTag, UserId } from "../../clients/memory/schemas.ts";
 import { declareTool } from "../package/tool.ts";
 
 const user = UserId.optional().describe(

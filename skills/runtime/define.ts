@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { FunctionEnv } from "../../knative/serving/function.ts";
+import type { FunctionEnv } from "../../runtime/function.ts";
 import { SkillDescriptor, TOOL_NAME, type ToolDescriptor } from "./descriptor.ts";
 
 /** What a handler gets besides its validated arguments. */

@@ -8,8 +8,8 @@ import { TOOL_COMPLETED, TOOL_REQUESTED } from "../../eventing/catalog/types.ts"
 import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import { decodeRequest, eventResponse } from "../../eventing/cloudevent/http-codec.ts";
-import type { FunctionApp, FunctionEnv } from "../../knative/serving/function.ts";
-import { createLogger, type Logger } from "../../knative/serving/log.ts";
+import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
+import { createLogger, type Logger } from "../../runtime/log.ts";
 import { argumentsDigest } from "./canonical-json.ts";
 import { type TrustedKeys, verifyCapability } from "./capability.ts";
 import {

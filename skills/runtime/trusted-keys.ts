@@ -1,5 +1,5 @@
 import type { KeyObject } from "node:crypto";
-import { jsonEnv } from "../../knative/serving/json-env.ts";
+import { jsonEnv } from "../../runtime/json-env.ts";
 import type { TrustedKeys } from "./capability.ts";
 import { parsePublicKey } from "./keys.ts";
 

@@ -1,4 +1,4 @@
-import type { FunctionApp, FunctionEnv } from "../../knative/serving/function.ts";
+import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
 import { serveSkill } from "../runtime/serve-skill.ts";
 import { createTimeSkill } from "./definition.ts";
 

@@ -22,18 +22,18 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { Hono } from "hono";
+import { mintMemoryToken } from "../../clients/memory/tokens.ts";
 import { makeEvent } from "../../eventing/catalog/make.ts";
 import * as T from "../../eventing/catalog/types.ts";
 import { BrokerClient } from "../../eventing/client/broker-client.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import { decodeRequest, encodeEvent } from "../../eventing/cloudevent/http-codec.ts";
-import { createHttpFetch } from "../../eventing/http/fetch.ts";
-import { mintMemoryToken } from "../../eventing/memory/tokens.ts";
 import { createApp as createAgentApp } from "../../functions/agent/app.ts";
 import type { LanguageModel, ModelRequest, ModelResponse } from "../../functions/agent/providers/model.ts";
-import { serve } from "../../knative/serving/serve.ts";
+import { createHttpFetch } from "../../runtime/http/fetch.ts";
+import { serve } from "../../runtime/serve.ts";
 import { generateSigningKey } from "../../skills/runtime/keys.ts";
-import { deleteKeysWithPrefix } from "../agent/redis-cleanup.ts";
+import { deleteKeysWithPrefix } from "../functions/agent/support/redis-cleanup.ts";
 import { freePort } from "../support/free-port.ts";
 
 const CONVERSATIONS = Number(process.env.AGENT_BENCH_CONVERSATIONS ?? 200);

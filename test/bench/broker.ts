@@ -22,8 +22,8 @@ import { Worker } from "node:worker_threads";
 import { parseAllDocuments } from "yaml";
 import { startDev } from "../../cli/dev/start-dev.ts";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
-import type { LoadInit, Phase, PhaseResult } from "./_broker-load.ts";
-import { arrivals } from "./_broker-subscriber-app.ts";
+import type { LoadInit, Phase, PhaseResult } from "./support/broker-load.ts";
+import { arrivals } from "./support/broker-subscriber-app.ts";
 
 const CONCURRENCY = Number(process.env.BROKER_BENCH_CONCURRENCY ?? 64);
 const ROUNDS = Number(process.env.BROKER_BENCH_ROUNDS ?? 5);
@@ -31,7 +31,7 @@ const ROUND_MS = Number(process.env.BROKER_BENCH_ROUND_MS ?? 1000);
 const PACED_EVENTS = Number(process.env.BROKER_BENCH_PACED_EVENTS ?? 5000);
 const SLOTS = 4_000_000;
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const appEntry = relative(root, fileURLToPath(new URL("./_broker-subscriber-app.ts", import.meta.url)));
+const appEntry = relative(root, fileURLToPath(new URL("./support/broker-subscriber-app.ts", import.meta.url)));
 
 // Arrivals at the in-process function: time and flag per event number, read by the load thread.
 const flagsBuffer = new SharedArrayBuffer(SLOTS * 4);
@@ -53,7 +53,7 @@ const init: LoadInit = {
   pacedRate: 1000,
   pacedEvents: PACED_EVENTS,
 };
-const load = new Worker(new URL("./_broker-load.ts", import.meta.url), { workerData: init });
+const load = new Worker(new URL("./support/broker-load.ts", import.meta.url), { workerData: init });
 const { subscriberUrl } = await new Promise<{ subscriberUrl: string }>((resolve, reject) => {
   load.once("message", resolve);
   load.once("error", reject);

@@ -14,8 +14,8 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
-import { MemoryClient } from "../../eventing/memory/client.ts";
-import { mintMemoryToken } from "../../eventing/memory/tokens.ts";
+import { MemoryClient } from "../../clients/memory/client.ts";
+import { mintMemoryToken } from "../../clients/memory/tokens.ts";
 import { RedisBackend } from "../../functions/memory/backends/redis/backend.ts";
 import { freePort } from "../support/free-port.ts";
 

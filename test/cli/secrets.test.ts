@@ -7,9 +7,9 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseAllDocuments, parse as parseYaml, stringify } from "yaml";
 import { describeSecretsResult, registerSecretsCommand, runSecretsGenerate } from "../../cli/commands/secrets.ts";
 import { createSecretResolver, memoryScopeOf } from "../../cli/dev/secrets.ts";
+import { MemoryClient, MemoryError } from "../../clients/memory/client.ts";
+import { verifyMemoryToken } from "../../clients/memory/tokens.ts";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
-import { MemoryClient, MemoryError } from "../../eventing/memory/client.ts";
-import { verifyMemoryToken } from "../../eventing/memory/tokens.ts";
 import { createApp as createMemoryApp } from "../../functions/memory/app.ts";
 import { validateConfigValue } from "../../knative/config/index.ts";
 import { render } from "../../knative/render/index.ts";
@@ -23,7 +23,7 @@ import {
   readSecretsDir,
   type SecretManifest,
 } from "../../knative/secrets/index.ts";
-import { serve } from "../../knative/serving/serve.ts";
+import { serve } from "../../runtime/serve.ts";
 import {
   argumentsDigest,
   parsePrivateKey,

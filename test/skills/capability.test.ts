@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeEvent } from "../../eventing/catalog/index.ts";
 import { TOOL_REQUESTED } from "../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
-import type { FunctionApp } from "../../knative/serving/function.ts";
+import type { FunctionApp } from "../../runtime/function.ts";
 import { parseAllowList } from "../../skills/http/allow-list.ts";
 import { createHttpSkill } from "../../skills/http/definition.ts";
 import { createApp as createKubernetesApp } from "../../skills/kubernetes/app.ts";
@@ -12,8 +12,8 @@ import { generateSigningKey, parsePrivateKey } from "../../skills/runtime/keys.t
 import { serveSkill } from "../../skills/runtime/serve-skill.ts";
 import * as k8s from "../fakes/kubernetes/objects.ts";
 import { type FakeKubernetes, startFakeKubernetes } from "../fakes/kubernetes/server.ts";
-import { postToolRequest } from "./_call.ts";
-import { type HttpTarget, startHttpTarget } from "./_http-target.ts";
+import { postToolRequest } from "./support/call.ts";
+import { type HttpTarget, startHttpTarget } from "./support/http-target.ts";
 
 /**
  * The built-in skills behind the skill runtime: a call acts only with a capability token that verifies and is bound

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { formatSkillsList, registerSkillsCommand, runSkillsList, runSkillsNew } from "../../cli/commands/skills.ts";
 import { generateSigningKey, parsePrivateKey } from "../../skills/runtime/keys.ts";
 
-import { postToolRequest, signedToolRequest } from "./_call.ts";
+import { postToolRequest, signedToolRequest } from "./support/call.ts";
 
 const fixtures = new URL("./fixtures/", import.meta.url).pathname;
 // Inside the checkout (a dot folder the skill loader skips) so the scaffold's `zod` import resolves like a real skill's.

@@ -6,8 +6,8 @@ import type { Resolver } from "../../skills/http/guarded-connect.ts";
 import { createHttpHandlers, type HttpResult, type HttpSkillOptions } from "../../skills/http/handlers.ts";
 import { decodeEntities, htmlToText } from "../../skills/http/html-to-text.ts";
 import { ToolFailure } from "../../skills/runtime/tool-error.ts";
-import { toolContext } from "./_context.ts";
-import { type HttpTarget, startHttpTarget } from "./_http-target.ts";
+import { toolContext } from "./support/context.ts";
+import { type HttpTarget, startHttpTarget } from "./support/http-target.ts";
 
 let target: HttpTarget;
 const resolver: Resolver = async (hostname) => {

@@ -5,8 +5,8 @@ import { parseAllowList } from "../../skills/http/allow-list.ts";
 import { guardedConnection, type Resolver } from "../../skills/http/guarded-connect.ts";
 import { createHttpHandlers, type HttpSkillOptions } from "../../skills/http/handlers.ts";
 import { ToolFailure } from "../../skills/runtime/tool-error.ts";
-import { toolContext } from "./_context.ts";
-import { type HttpTarget, startHttpTarget } from "./_http-target.ts";
+import { toolContext } from "./support/context.ts";
+import { type HttpTarget, startHttpTarget } from "./support/http-target.ts";
 
 /**
  * The SSRF suite: every blocked form is refused with PermissionDenied, and nothing reaches the loopback server that

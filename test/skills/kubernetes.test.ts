@@ -11,7 +11,7 @@ import { ToolFailure } from "../../skills/runtime/tool-error.ts";
 import * as k8s from "../fakes/kubernetes/objects.ts";
 import { type FakeKubernetes, startFakeKubernetes } from "../fakes/kubernetes/server.ts";
 import { statusFailure } from "../fakes/kubernetes/status.ts";
-import { toolContext } from "./_context.ts";
+import { toolContext } from "./support/context.ts";
 
 /**
  * The kubernetes skill driven through @kubernetes/client-node against a fake API server on loopback. The fake's RBAC

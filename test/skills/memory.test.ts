@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MemoryClient } from "../../clients/memory/client.ts";
+import { mintMemoryToken } from "../../clients/memory/tokens.ts";
 import type { ToolCompleted } from "../../eventing/catalog/index.ts";
-import { MemoryClient } from "../../eventing/memory/client.ts";
-import { mintMemoryToken } from "../../eventing/memory/tokens.ts";
 import { createApp as createMemoryService } from "../../functions/memory/app.ts";
-import type { FunctionApp } from "../../knative/serving/function.ts";
-import { type Served, serve } from "../../knative/serving/serve.ts";
+import type { FunctionApp } from "../../runtime/function.ts";
+import { type Served, serve } from "../../runtime/serve.ts";
 import { createApp as createMemorySkillApp } from "../../skills/memory/app.ts";
 import { createMemoryHandlers, noteIdFor } from "../../skills/memory/handlers.ts";
 import { generateSigningKey, parsePrivateKey } from "../../skills/runtime/keys.ts";
 import { ToolFailure } from "../../skills/runtime/tool-error.ts";
-import { postToolRequest, signedToolRequest } from "./_call.ts";
-import { toolContext } from "./_context.ts";
+import { postToolRequest, signedToolRequest } from "./support/call.ts";
+import { toolContext } from "./support/context.ts";
 
 /**
  * The memory skill against the real memory service (its HTTP app on loopback, embedded store), holding a

@@ -4,8 +4,8 @@ import { generateSigningKey, parsePrivateKey } from "../../skills/runtime/keys.t
 import { ToolFailure } from "../../skills/runtime/tool-error.ts";
 import { createApp } from "../../skills/time/app.ts";
 import { createTimeHandlers } from "../../skills/time/handlers.ts";
-import { postToolRequest, signedToolRequest } from "./_call.ts";
-import { toolContext } from "./_context.ts";
+import { postToolRequest, signedToolRequest } from "./support/call.ts";
+import { toolContext } from "./support/context.ts";
 
 const INSTANT = new Date("2026-03-29T00:30:00Z"); // half an hour before Europe/Berlin switches to summer time
 const handlers = createTimeHandlers({ now: () => INSTANT });

@@ -13,7 +13,7 @@ import { derivedEventId, makeEvent } from "../../../eventing/catalog/make.ts";
 import { ReplyRoute as ReplyRouteSchema } from "../../../eventing/catalog/shared.ts";
 import * as T from "../../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
-import type { Logger } from "../../../knative/serving/log.ts";
+import type { Logger } from "../../../runtime/log.ts";
 import { signCapability } from "../../../skills/runtime/capability.ts";
 import type { AgentConfig } from "../config.ts";
 import type { BudgetKind } from "../policy/budgets.ts";

@@ -1,4 +1,4 @@
-import type { Logger } from "../../../knative/serving/log.ts";
+import type { Logger } from "../../../runtime/log.ts";
 import type { AgentSettings } from "../config.ts";
 import type { LanguageModel } from "../providers/model.ts";
 import { estimateTokens } from "../providers/model.ts";

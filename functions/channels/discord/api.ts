@@ -1,5 +1,5 @@
-import { platformFetch } from "../../../eventing/channels/platform-call.ts";
-import { errorFromStatus, PlatformError } from "../../../eventing/channels/platform-error.ts";
+import { platformFetch } from "../toolkit/platform-call.ts";
+import { errorFromStatus, PlatformError } from "../toolkit/platform-error.ts";
 
 /**
  * Discord REST calls: interaction follow-ups (`/webhooks/{application}/{token}`, no bot token needed, valid 15

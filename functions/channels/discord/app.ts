@@ -1,4 +1,6 @@
-import { adapterApp } from "../../../eventing/channels/adapter-app.ts";
+import type { FunctionApp, FunctionEnv } from "../../../runtime/function.ts";
+import { ed25519PublicKeyFromHex } from "../../../runtime/signatures.ts";
+import { adapterApp } from "../toolkit/adapter-app.ts";
 import {
   type AdapterDeps,
   badRequest,
@@ -8,17 +10,10 @@ import {
   readWebhookBody,
   requireEnv,
   unauthorized,
-} from "../../../eventing/channels/adapter-runtime.ts";
-import { createDeliveryHandler } from "../../../eventing/channels/delivery.ts";
-import {
-  type InboundOutcome,
-  type PressOutcome,
-  receiveMessage,
-  receivePress,
-} from "../../../eventing/channels/inbound.ts";
-import { SignatureReplayGuard } from "../../../eventing/channels/replay-window.ts";
-import { ed25519PublicKeyFromHex } from "../../../eventing/channels/verify.ts";
-import type { FunctionApp, FunctionEnv } from "../../../knative/serving/function.ts";
+} from "../toolkit/adapter-runtime.ts";
+import { createDeliveryHandler } from "../toolkit/delivery.ts";
+import { type InboundOutcome, type PressOutcome, receiveMessage, receivePress } from "../toolkit/inbound.ts";
+import { SignatureReplayGuard } from "../toolkit/replay-window.ts";
 import { DiscordApi } from "./api.ts";
 import { discordMessage, discordPress, interactionUser } from "./inbound.ts";
 import { discordOutbound } from "./outbound.ts";

@@ -1,5 +1,5 @@
 import type { Identity } from "../../../eventing/catalog/shared.ts";
-import type { ButtonPress, InboundMessage } from "../../../eventing/channels/inbound.ts";
+import type { ButtonPress, InboundMessage } from "../toolkit/inbound.ts";
 import type { Interaction } from "./payloads.ts";
 
 /** Discord interactions -> the toolkit's normalised inbound shapes. */

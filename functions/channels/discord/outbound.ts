@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import type { RenderedButton } from "../../../eventing/channels/buttons.ts";
-import type { OutboundPost, PlatformOutbound } from "../../../eventing/channels/delivery.ts";
-import type { KeyValueState } from "../../../eventing/channels/state.ts";
+import type { KeyValueState } from "../../../clients/memory/key-value.ts";
+import type { RenderedButton } from "../toolkit/buttons.ts";
+import type { OutboundPost, PlatformOutbound } from "../toolkit/delivery.ts";
 import type { DiscordApi } from "./api.ts";
 
 /**

@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
-import { withinReplayWindow } from "../../../eventing/channels/replay-window.ts";
-import { verifyEd25519Hex } from "../../../eventing/channels/verify.ts";
+import { verifyEd25519Hex } from "../../../runtime/signatures.ts";
+import { withinReplayWindow } from "../toolkit/replay-window.ts";
 
 /**
  * Discord signs `X-Signature-Timestamp + raw body` with the application's Ed25519 key. An endpoint that accepts a bad

@@ -1,5 +1,5 @@
-import { platformFetch } from "../../../eventing/channels/platform-call.ts";
-import { errorFromStatus, PlatformError } from "../../../eventing/channels/platform-error.ts";
+import { platformFetch } from "../toolkit/platform-call.ts";
+import { errorFromStatus, PlatformError } from "../toolkit/platform-error.ts";
 
 /**
  * Slack Web API calls the adapter makes. Slack answers errors as HTTP 200 `{"ok":false,"error":"..."}` and rate

@@ -1,4 +1,5 @@
-import { adapterApp } from "../../../eventing/channels/adapter-app.ts";
+import type { FunctionApp, FunctionEnv } from "../../../runtime/function.ts";
+import { adapterApp } from "../toolkit/adapter-app.ts";
 import {
   type AdapterDeps,
   answerWithin,
@@ -9,11 +10,10 @@ import {
   readWebhookBody,
   requireEnv,
   unauthorized,
-} from "../../../eventing/channels/adapter-runtime.ts";
-import { createDeliveryHandler } from "../../../eventing/channels/delivery.ts";
-import { receiveMessage, receivePress } from "../../../eventing/channels/inbound.ts";
-import { SignatureReplayGuard } from "../../../eventing/channels/replay-window.ts";
-import type { FunctionApp, FunctionEnv } from "../../../knative/serving/function.ts";
+} from "../toolkit/adapter-runtime.ts";
+import { createDeliveryHandler } from "../toolkit/delivery.ts";
+import { receiveMessage, receivePress } from "../toolkit/inbound.ts";
+import { SignatureReplayGuard } from "../toolkit/replay-window.ts";
 import { SlackApi } from "./api.ts";
 import { ignoreReason, slackMessage, slackPress } from "./inbound.ts";
 import { slackOutbound } from "./outbound.ts";

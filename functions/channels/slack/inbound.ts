@@ -1,4 +1,4 @@
-import type { ButtonPress, InboundMessage } from "../../../eventing/channels/inbound.ts";
+import type { ButtonPress, InboundMessage } from "../toolkit/inbound.ts";
 import type { BlockActions, EventCallback, MessageEvent } from "./payloads.ts";
 
 /** Slack payloads -> the toolkit's normalised inbound shapes. */

@@ -1,5 +1,5 @@
-import type { RenderedButton } from "../../../eventing/channels/buttons.ts";
-import type { OutboundPost, PlatformOutbound } from "../../../eventing/channels/delivery.ts";
+import type { RenderedButton } from "../toolkit/buttons.ts";
+import type { OutboundPost, PlatformOutbound } from "../toolkit/delivery.ts";
 import type { SlackApi } from "./api.ts";
 
 /**

@@ -1,5 +1,5 @@
-import { withinReplayWindow } from "../../../eventing/channels/replay-window.ts";
-import { verifyHmacSha256Hex } from "../../../eventing/channels/verify.ts";
+import { verifyHmacSha256Hex } from "../../../runtime/signatures.ts";
+import { withinReplayWindow } from "../toolkit/replay-window.ts";
 
 /**
  * Slack request signing: `v0=` + hex HMAC-SHA256(signing secret, `v0:<timestamp>:<raw body>`), refused when the

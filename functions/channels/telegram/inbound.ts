@@ -1,4 +1,4 @@
-import type { ButtonPress, InboundMessage } from "../../../eventing/channels/inbound.ts";
+import type { ButtonPress, InboundMessage } from "../toolkit/inbound.ts";
 import type { CallbackQuery, TelegramMessage } from "./payloads.ts";
 
 /** Telegram updates -> the toolkit's normalised inbound shapes. Ids become decimal strings (they exceed 32 bits). */

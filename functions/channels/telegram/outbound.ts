@@ -1,4 +1,4 @@
-import type { OutboundPost, PlatformOutbound } from "../../../eventing/channels/delivery.ts";
+import type { OutboundPost, PlatformOutbound } from "../toolkit/delivery.ts";
 import type { TelegramApi } from "./api.ts";
 
 /** message.send / approval.requested -> sendMessage, in the forum topic when there is one; buttons -> inline keyboard. */

@@ -1,6 +1,10 @@
+import { runOnce } from "../../../clients/memory/run-once.ts";
 import { derivedEventId, makeEvent } from "../../../eventing/catalog/make.ts";
 import * as T from "../../../eventing/catalog/types.ts";
-import { adapterApp } from "../../../eventing/channels/adapter-app.ts";
+import type { FunctionApp, FunctionEnv } from "../../../runtime/function.ts";
+import { jsonEnv } from "../../../runtime/json-env.ts";
+import { upperSnake } from "../../../runtime/names.ts";
+import { adapterApp } from "../toolkit/adapter-app.ts";
 import {
   type AdapterDeps,
   answerWithin,
@@ -10,13 +14,9 @@ import {
   parseJsonBody,
   readWebhookBody,
   unauthorized,
-} from "../../../eventing/channels/adapter-runtime.ts";
-import { runOnce } from "../../../eventing/channels/once.ts";
-import { SignatureReplayGuard } from "../../../eventing/channels/replay-window.ts";
-import { WEBHOOK_HOOKS_ENV, type WebhookHook, WebhookHooks } from "../../../eventing/channels/webhook-hooks.ts";
-import { upperSnake } from "../../../knative/render/conventions.ts";
-import type { FunctionApp, FunctionEnv } from "../../../knative/serving/function.ts";
-import { jsonEnv } from "../../../knative/serving/json-env.ts";
+} from "../toolkit/adapter-runtime.ts";
+import { SignatureReplayGuard } from "../toolkit/replay-window.ts";
+import { WEBHOOK_HOOKS_ENV, type WebhookHook, WebhookHooks } from "../toolkit/webhook-hooks.ts";
 import { verifyHookRequest } from "./signature.ts";
 import { renderTask } from "./task.ts";
 

@@ -1,6 +1,6 @@
-import { withinReplayWindow } from "../../../eventing/channels/replay-window.ts";
-import { verifyHmacSha256Hex } from "../../../eventing/channels/verify.ts";
-import type { WebhookHook } from "../../../eventing/channels/webhook-hooks.ts";
+import { verifyHmacSha256Hex } from "../../../runtime/signatures.ts";
+import { withinReplayWindow } from "../toolkit/replay-window.ts";
+import type { WebhookHook } from "../toolkit/webhook-hooks.ts";
 
 /** A verified delivery's id for de-duplication, or undefined when the request is not authentic. */
 export function verifyHookRequest(

@@ -1,5 +1,5 @@
-import { platformFetch } from "../../../eventing/channels/platform-call.ts";
-import { errorFromStatus, PlatformError } from "../../../eventing/channels/platform-error.ts";
+import { platformFetch } from "../toolkit/platform-call.ts";
+import { errorFromStatus, PlatformError } from "../toolkit/platform-error.ts";
 
 /**
  * WhatsApp Cloud API (Graph) message sends. Graph errors are `{"error":{"message","type","code","error_subcode"}}`,

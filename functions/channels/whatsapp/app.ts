@@ -1,4 +1,6 @@
-import { adapterApp } from "../../../eventing/channels/adapter-app.ts";
+import type { FunctionApp, FunctionEnv } from "../../../runtime/function.ts";
+import { constantTimeEqual, verifyHmacSha256Hex } from "../../../runtime/signatures.ts";
+import { adapterApp } from "../toolkit/adapter-app.ts";
 import {
   type AdapterDeps,
   answerWithin,
@@ -9,11 +11,9 @@ import {
   readWebhookBody,
   requireEnv,
   unauthorized,
-} from "../../../eventing/channels/adapter-runtime.ts";
-import { createDeliveryHandler } from "../../../eventing/channels/delivery.ts";
-import { receiveMessage, receivePress } from "../../../eventing/channels/inbound.ts";
-import { constantTimeEqual, verifyHmacSha256Hex } from "../../../eventing/channels/verify.ts";
-import type { FunctionApp, FunctionEnv } from "../../../knative/serving/function.ts";
+} from "../toolkit/adapter-runtime.ts";
+import { createDeliveryHandler } from "../toolkit/delivery.ts";
+import { receiveMessage, receivePress } from "../toolkit/inbound.ts";
 import { WhatsAppApi } from "./api.ts";
 import { normaliseMessage } from "./inbound.ts";
 import { whatsappOutbound } from "./outbound.ts";

@@ -1,4 +1,4 @@
-import type { ButtonPress, InboundMessage } from "../../../eventing/channels/inbound.ts";
+import type { ButtonPress, InboundMessage } from "../toolkit/inbound.ts";
 import type { ChangeValue, WhatsAppMessage } from "./payloads.ts";
 
 /** WhatsApp webhook messages -> the toolkit's normalised inbound shapes. */

@@ -1,6 +1,6 @@
-import type { RenderedButton } from "../../../eventing/channels/buttons.ts";
-import type { OutboundPost, PlatformOutbound } from "../../../eventing/channels/delivery.ts";
-import { PlatformError } from "../../../eventing/channels/platform-error.ts";
+import type { RenderedButton } from "../toolkit/buttons.ts";
+import type { OutboundPost, PlatformOutbound } from "../toolkit/delivery.ts";
+import { PlatformError } from "../toolkit/platform-error.ts";
 import type { WhatsAppApi } from "./api.ts";
 
 /**

@@ -14,7 +14,7 @@ import type {
   Run,
   RunStatus,
   ValueResponse,
-} from "../../../eventing/memory/schemas.ts";
+} from "../../../clients/memory/schemas.ts";
 import type { TermVector } from "../domain/text-index.ts";
 
 /**

@@ -1,4 +1,4 @@
-import { type RunStatus, TERMINAL_RUN_STATUSES } from "../../../eventing/memory/schemas.ts";
+import { type RunStatus, TERMINAL_RUN_STATUSES } from "../../../clients/memory/schemas.ts";
 
 /**
  * Conventions both backends share, so that they order, page and encode exactly alike.

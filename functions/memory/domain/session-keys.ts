@@ -1,4 +1,4 @@
-import type { SessionScopeRequest } from "../../../eventing/memory/schemas.ts";
+import type { SessionScopeRequest } from "../../../clients/memory/schemas.ts";
 
 /**
  * The session key for a scope. Every part is percent-encoded so that no two scopes can yield the same key (a ':' in

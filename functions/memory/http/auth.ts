@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { describeScope, type MemoryScope, tokensEqual, verifyMemoryToken } from "../../../eventing/memory/tokens.ts";
+import { describeScope, type MemoryScope, tokensEqual, verifyMemoryToken } from "../../../clients/memory/tokens.ts";
 import { HttpError } from "./errors.ts";
 
 /** Who is calling, from the bearer token; `label` is what provenance and audit entries record. */

@@ -3,7 +3,7 @@ import {
   type AppendAuditResponse,
   ReadAuditQuery,
   type ReadAuditResponse,
-} from "../../../eventing/memory/schemas.ts";
+} from "../../../clients/memory/schemas.ts";
 import { readQuery } from "../http/request.ts";
 import { body, instanceFor, type MemoryApp, type RouteDeps } from "./common.ts";
 

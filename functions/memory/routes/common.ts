@@ -1,6 +1,6 @@
 import type { Context, Hono } from "hono";
 import type { z } from "zod";
-import { InstanceName } from "../../../eventing/memory/schemas.ts";
+import { InstanceName } from "../../../clients/memory/schemas.ts";
 import type { MemoryBackend } from "../backends/backend.ts";
 import type { MemoryConfig } from "../config.ts";
 import { authorize, type MemoryEnv, type Permission } from "../http/auth.ts";

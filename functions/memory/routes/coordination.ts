@@ -9,7 +9,7 @@ import {
   ReleaseLockRequest,
   RenewLockRequest,
   ResourceName,
-} from "../../../eventing/memory/schemas.ts";
+} from "../../../clients/memory/schemas.ts";
 import type { Space } from "../backends/backend.ts";
 import { authorize } from "../http/auth.ts";
 import { notFound } from "../http/errors.ts";

@@ -9,7 +9,7 @@ import {
   RecordReplayRequest,
   StoreDeadLetterRequest,
   type StoreDeadLetterResponse,
-} from "../../../eventing/memory/schemas.ts";
+} from "../../../clients/memory/schemas.ts";
 import { decodeCursor, encodeCursor } from "../backends/shared.ts";
 import { base64Length, deadLetterId } from "../domain/dead-letters.ts";
 import { authorize } from "../http/auth.ts";

@@ -8,7 +8,7 @@ import {
   SearchNotesRequest,
   type SearchNotesResponse,
   UpdateNoteRequest,
-} from "../../../eventing/memory/schemas.ts";
+} from "../../../clients/memory/schemas.ts";
 import { decodeCursor, encodeCursor, noteOwnerKey } from "../backends/shared.ts";
 import { newId } from "../domain/ids.ts";
 import { queryTerms, termVector } from "../domain/text-index.ts";

@@ -10,7 +10,7 @@ import {
   type PairingResponse,
   type Person,
   SenderId,
-} from "../../../eventing/memory/schemas.ts";
+} from "../../../clients/memory/schemas.ts";
 import type { PersonRecord } from "../backends/backend.ts";
 import { identityString, parseIdentity } from "../domain/identities.ts";
 import { newPairingCode, normalizePairingCode } from "../domain/pairing-code.ts";

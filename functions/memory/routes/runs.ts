@@ -7,7 +7,7 @@ import {
   RunId,
   type RunResponse,
   UpdateRunRequest,
-} from "../../../eventing/memory/schemas.ts";
+} from "../../../clients/memory/schemas.ts";
 import { decodeCursor, encodeCursor, isTerminal } from "../backends/shared.ts";
 import { newId } from "../domain/ids.ts";
 import { authorize, isAllowed } from "../http/auth.ts";

@@ -18,7 +18,7 @@ import {
   TrimSessionRequest,
   type TrimSessionResponse,
   type WindowSpec,
-} from "../../../eventing/memory/schemas.ts";
+} from "../../../clients/memory/schemas.ts";
 import type { StoredMessage, StoredWindow, WindowRequest } from "../backends/backend.ts";
 import { decodeOffset, encodeOffset } from "../backends/shared.ts";
 import { identityString } from "../domain/identities.ts";

@@ -3,7 +3,7 @@
  * it sets its own) and its dead-letter sink: the knclaw `deadletter` function by default, or any Destination.
  */
 import { z } from "zod";
-import { parseIsoDuration } from "../../validate/duration.ts";
+import { parseIsoDuration } from "../../../runtime/duration.ts";
 import { Delivery, Destination, IsoDuration, KsvcKnobs, KubernetesName, SecretRef } from "../primitives.ts";
 
 export const DeadLetterSink = z

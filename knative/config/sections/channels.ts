@@ -7,8 +7,8 @@
  * adapter needs.
  */
 import { z } from "zod";
-import { AccessMode, InstanceAccessLists } from "../../../eventing/channels/config.ts";
-import { WebhookHooks } from "../../../eventing/channels/webhook-hooks.ts";
+import { AccessMode, InstanceAccessLists } from "../../../functions/channels/toolkit/config.ts";
+import { WebhookHooks } from "../../../functions/channels/toolkit/webhook-hooks.ts";
 import { ComponentName, EgressRule, KsvcKnobs, SecretRef } from "../primitives.ts";
 
 export const CONFIG_CHANNEL_TYPES = ["slack", "telegram", "discord", "whatsapp", "webhook"] as const;
@@ -72,7 +72,7 @@ export const Channel = KsvcKnobs.extend({
   deny: z.array(z.string().min(1).max(256)).default([]),
   /** Per-instance allow and deny lists, added to the channel-wide ones. */
   instances: z.record(ComponentName, InstanceAccessLists).default({}),
-  /** The generic webhook's hooks (`/channels/webhook/<hook>`); see eventing/channels/webhook-hooks.ts. */
+  /** The generic webhook's hooks (`/channels/webhook/<hook>`); see functions/channels/toolkit/webhook-hooks.ts. */
   hooks: WebhookHooks.default({}),
   /** Extra egress beyond the platform API hosts. */
   egress: z.array(EgressRule).default([]),

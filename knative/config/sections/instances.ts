@@ -4,8 +4,8 @@
  * file (provider settings, prompts).
  */
 import { z } from "zod";
-import { checkPingSchedule } from "../../validate/cron.ts";
-import { checkTimezone } from "../../validate/timezone.ts";
+import { checkPingSchedule } from "../../../runtime/cron.ts";
+import { checkTimezone } from "../../../runtime/timezone.ts";
 import { ComponentName, Delivery, EgressRule, KsvcKnobs, ruleParams, SecretRef } from "../primitives.ts";
 import { ConfigChannelType } from "./channels.ts";
 

@@ -5,8 +5,8 @@
  * extends this file.
  */
 import { z } from "zod";
-import { builtinSkill } from "../../../skills/package/builtin.ts";
 import type { SkillManifest } from "../../../skills/package/manifest.ts";
+import { builtinSkill } from "../builtin-skills.ts";
 import { ComponentName, Delivery, EgressRule, KsvcKnobs, KubernetesName, ruleParams } from "../primitives.ts";
 
 const ToolName = z.string().refine((v) => /^[a-zA-Z0-9_-]{1,64}$/.test(v), {

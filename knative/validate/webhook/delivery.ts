@@ -4,7 +4,7 @@
  * backoffPolicy linear|exponential, backoffDelay an ISO-8601 duration, format json|binary, retryAfterMax a
  * non-negative duration.
  */
-import { parseIsoDuration } from "../duration.ts";
+import { parseIsoDuration } from "../../../runtime/duration.ts";
 import type { WebhookOptions } from "../options.ts";
 import { isObject, join, type ProblemSink } from "../problems.ts";
 import { validateDestination } from "./destination.ts";

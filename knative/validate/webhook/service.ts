@@ -6,7 +6,7 @@
  * fields Knative allows (automountServiceAccountToken only `false`), one serving port (TCP, not a reserved port,
  * named "", h2c or http1), no reserved env vars, read-only mounts off reserved paths, one handler per probe.
  */
-import { parseGoDuration } from "../duration.ts";
+import { parseGoDuration } from "../../../runtime/duration.ts";
 import { parseImageRef } from "../image.ts";
 import { checkDns1035Label, checkDns1123Subdomain } from "../names.ts";
 import type { WebhookOptions } from "../options.ts";

@@ -5,7 +5,7 @@
  * ceOverrides extension names alphanumeric. A SinkBinding's subject needs apiVersion, kind and exactly one of
  * name/selector, in the binding's own namespace.
  */
-import { checkPingSchedule } from "../cron.ts";
+import { checkPingSchedule } from "../../../runtime/cron.ts";
 import type { WebhookOptions } from "../options.ts";
 import { isObject, type Json, join, type ProblemSink, str } from "../problems.ts";
 import { validateDestination } from "./destination.ts";

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, type KeyObject, randomBytes, sign } from "node:crypto";
-import { FakeServer } from "../../channels/support/fake-server.ts";
+import { FakeServer } from "../../functions/channels/support/fake-server.ts";
 
 /**
  * A local Discord: the REST routes the adapter calls (`/api/v10/webhooks/{app}/{token}[/messages/@original]`,

@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import { FakeServer, readRequestBody } from "../../channels/support/fake-server.ts";
+import { FakeServer, readRequestBody } from "../../functions/channels/support/fake-server.ts";
 
 /**
  * A local Slack: the Web API methods the adapter calls, with Slack's wire behaviour (errors as HTTP 200

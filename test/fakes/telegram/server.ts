@@ -1,4 +1,4 @@
-import { FakeServer } from "../../channels/support/fake-server.ts";
+import { FakeServer } from "../../functions/channels/support/fake-server.ts";
 
 /**
  * A local Telegram Bot API: `/bot<token>/<method>` with Telegram's answers (`{"ok":true,"result":...}`, errors as

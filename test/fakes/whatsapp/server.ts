@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from "node:crypto";
-import { FakeServer } from "../../channels/support/fake-server.ts";
+import { FakeServer } from "../../functions/channels/support/fake-server.ts";
 
 /**
  * A local WhatsApp Cloud API: `POST /v21.0/{phone_number_id}/messages` with Graph's answers

@@ -1,4 +1,4 @@
-import type { AuditEntry } from "../../../../eventing/memory/schemas.ts";
+import type { AuditEntry } from "../../../../clients/memory/schemas.ts";
 import type { AuditAppend, AuditRange } from "../backend.ts";
 import { compareStreamIds, DAY_MS } from "../shared.ts";
 import { type InstanceState, live } from "./state.ts";

@@ -1,4 +1,4 @@
-import type { Note, PairingRecord, Run } from "../../../../eventing/memory/schemas.ts";
+import type { Note, PairingRecord, Run } from "../../../../clients/memory/schemas.ts";
 import type {
   AddNoteOutcome,
   AppendInput,

@@ -6,7 +6,7 @@ import type {
   ReleaseLockResponse,
   RenewLockResponse,
   ValueResponse,
-} from "../../../../eventing/memory/schemas.ts";
+} from "../../../../clients/memory/schemas.ts";
 import type { BudgetInput, ClaimInput, LockInput } from "../backend.ts";
 import { DAY_MS, decodeEntry, encodeEntry } from "../shared.ts";
 import { type Expiring, type InstanceState, type LockState, live } from "./state.ts";

@@ -1,4 +1,4 @@
-import type { DeadLetter, DeadLetterSummary } from "../../../../eventing/memory/schemas.ts";
+import type { DeadLetter, DeadLetterSummary } from "../../../../clients/memory/schemas.ts";
 import type {
   DeadLetterFilterValues,
   DeadLetterListing,

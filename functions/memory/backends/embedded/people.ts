@@ -1,4 +1,4 @@
-import type { PairingRecord } from "../../../../eventing/memory/schemas.ts";
+import type { PairingRecord } from "../../../../clients/memory/schemas.ts";
 import type { DecisionOutcome, PairingDecision, PairingInput, PairingOutcome, PersonRecord } from "../backend.ts";
 import type { InstanceState } from "./state.ts";
 

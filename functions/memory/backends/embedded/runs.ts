@@ -1,4 +1,4 @@
-import type { Run } from "../../../../eventing/memory/schemas.ts";
+import type { Run } from "../../../../clients/memory/schemas.ts";
 import type { CreateRunOutcome, RunListing, RunUpdate, UpdateRunOutcome } from "../backend.ts";
 import { isTerminal, listMember } from "../shared.ts";
 import type { InstanceState } from "./state.ts";

@@ -1,4 +1,4 @@
-import type { AuditEntry } from "../../../../eventing/memory/schemas.ts";
+import type { AuditEntry } from "../../../../clients/memory/schemas.ts";
 import type { AuditAppend, AuditRange } from "../backend.ts";
 import { guard, Script } from "./connection.ts";
 import type { RedisContext } from "./context.ts";

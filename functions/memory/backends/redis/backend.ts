@@ -1,4 +1,4 @@
-import type { Run } from "../../../../eventing/memory/schemas.ts";
+import type { Run } from "../../../../clients/memory/schemas.ts";
 import type {
   AppendInput,
   AuditAppend,

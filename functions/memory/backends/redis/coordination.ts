@@ -7,7 +7,7 @@ import type {
   ReleaseLockResponse,
   RenewLockResponse,
   ValueResponse,
-} from "../../../../eventing/memory/schemas.ts";
+} from "../../../../clients/memory/schemas.ts";
 import type { BudgetInput, ClaimInput, LockInput, Space } from "../backend.ts";
 import { DAY_MS, decodeEntry, encodeEntry } from "../shared.ts";
 import { guard, Script } from "./connection.ts";

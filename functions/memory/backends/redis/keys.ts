@@ -1,5 +1,5 @@
-import type { RunStatus } from "../../../../eventing/memory/schemas.ts";
-import { RUN_STATUSES } from "../../../../eventing/memory/schemas.ts";
+import type { RunStatus } from "../../../../clients/memory/schemas.ts";
+import { RUN_STATUSES } from "../../../../clients/memory/schemas.ts";
 import type { Space } from "../backend.ts";
 
 /**

@@ -1,4 +1,4 @@
-import type { Note } from "../../../../eventing/memory/schemas.ts";
+import type { Note } from "../../../../clients/memory/schemas.ts";
 import { rankBm25, type SearchStatistics, type TermVector } from "../../domain/text-index.ts";
 import {
   type AddNoteOutcome,

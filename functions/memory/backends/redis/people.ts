@@ -1,4 +1,4 @@
-import type { PairingRecord } from "../../../../eventing/memory/schemas.ts";
+import type { PairingRecord } from "../../../../clients/memory/schemas.ts";
 import type { DecisionOutcome, PairingDecision, PairingInput, PairingOutcome, PersonRecord } from "../backend.ts";
 import { guard, Script } from "./connection.ts";
 import type { RedisContext } from "./context.ts";

@@ -1,4 +1,4 @@
-import type { Run, RunStatus } from "../../../../eventing/memory/schemas.ts";
+import type { Run, RunStatus } from "../../../../clients/memory/schemas.ts";
 import type { CreateRunOutcome, RunListing, RunUpdate, UpdateRunOutcome } from "../backend.ts";
 import { guard, Script } from "./connection.ts";
 import type { RedisContext } from "./context.ts";

@@ -1,0 +1,128 @@
+import { InFlightError } from "../../../clients/memory/run-once.ts";
+import type { ChannelType } from "../../../eventing/catalog/shared.ts";
+import type { EventSink } from "../../../eventing/client/broker-client.ts";
+import { BrokerClient } from "../../../eventing/client/broker-client.ts";
+import { readBodyLimited } from "../../../eventing/cloudevent/body.ts";
+import { CloudEventError } from "../../../eventing/cloudevent/errors.ts";
+import { type ChannelAdapterConfig, channelConfigFromEnv } from "./config.ts";
+import type { InboundContext } from "./inbound.ts";
+import { channelStateFromEnv } from "./memory-state.ts";
+import type { ChannelState } from "./state.ts";
+
+/**
+ * What every adapter's `createApp(env)` assembles: its routing/access config, the shared state, the broker sink and
+ * the HTTP plumbing common to all inbound webhooks (bounded raw-body reads, answering within the platform's deadline).
+ */
+export type AdapterEnv = Readonly<Record<string, string | undefined>>;
+
+/** Collaborators a test or `knclaw dev` may hand in instead of building them from the environment. */
+export interface AdapterDeps {
+  state?: ChannelState;
+  sink?: EventSink;
+  /** Used for platform API calls (tests count or fail them). */
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+export interface AdapterRuntime {
+  channel: ChannelType;
+  config: ChannelAdapterConfig;
+  state: ChannelState;
+  sink: EventSink;
+  fetch: typeof fetch;
+  now: () => number;
+  inbound: InboundContext;
+}
+
+/** Largest inbound webhook body an adapter reads: platform payloads are small; anything bigger is refused with 413. */
+export const MAX_WEBHOOK_BYTES = 1024 * 1024;
+
+export function requireEnv(env: AdapterEnv, name: string): string {
+  const value = env[name];
+  if (value === undefined || value === "") throw new Error(`${name} is not set`);
+  return value;
+}
+
+export function createAdapterRuntime(
+  channel: ChannelType,
+  env: AdapterEnv,
+  deps: AdapterDeps,
+  options: { dedupKeepSeconds: number },
+): AdapterRuntime {
+  const config = channelConfigFromEnv(env);
+  const state = deps.state ?? channelStateFromEnv(env, channel);
+  // An emit must not outlive the platform's patience by much: a few quick retries, then the platform retries us.
+  const sink = deps.sink ?? BrokerClient.fromEnv(env, { retries: 3, backoffDelayMs: 50, timeoutMs: 5_000 });
+  const now = deps.now ?? Date.now;
+  return {
+    channel,
+    config,
+    state,
+    sink,
+    fetch: deps.fetch ?? fetch,
+    now,
+    inbound: {
+      channel,
+      source: `/knclaw/channels/${channel}`,
+      config,
+      state,
+      sink,
+      dedupKeepSeconds: options.dedupKeepSeconds,
+      now: () => new Date(now()),
+    },
+  };
+}
+
+/** The raw request bytes, bounded: 413 for an oversized body, before anything is parsed or verified. */
+export function readWebhookBody(request: Request, maxBytes: number = MAX_WEBHOOK_BYTES): Promise<Uint8Array> {
+  return readBodyLimited(request, maxBytes);
+}
+
+export const unauthorized = () => new Response(null, { status: 401 });
+export const badRequest = (message: string) => Response.json({ error: message }, { status: 400 });
+
+/**
+ * Run `work` but answer by `deadlineMs` at the latest. When the work finishes in time, its response is the answer;
+ * otherwise the platform gets `503` so that it retries, while the work keeps going: the retry then finds the
+ * delivery done (or still in flight, and is told to retry again). Nothing accepted is lost either way.
+ */
+export async function answerWithin(deadlineMs: number, work: () => Promise<Response>): Promise<Response> {
+  const running = work().catch((error: unknown) => errorResponse(error));
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Response>((resolve) => {
+    timer = setTimeout(() => resolve(new Response(null, { status: 503, headers: { "retry-after": "1" } })), deadlineMs);
+  });
+  try {
+    return await Promise.race([running, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * How an inbound failure is answered: malformed or oversized input is the sender's fault (400/413, never retried by
+ * a sane platform); everything else (broker down, memory service down, another attempt in flight) is ours and gets a
+ * 503 the platform retries.
+ */
+export function errorResponse(error: unknown): Response {
+  if (error instanceof CloudEventError && error.status < 500) return clientErrorResponse(error);
+  if (error instanceof InFlightError) return new Response(null, { status: 503, headers: { "retry-after": "5" } });
+  return new Response(null, { status: 503 });
+}
+
+export function parseJsonBody(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+  } catch {
+    throw new CloudEventError(400, "body is not valid JSON");
+  }
+}
+
+/**
+ * A 4xx for a request the sender got wrong. For 413 the rest of the body is never read, so the connection is closed
+ * rather than left holding an unread upload (which would also stall a graceful shutdown).
+ */
+export function clientErrorResponse(error: CloudEventError): Response {
+  const headers: Record<string, string> = error.status === 413 ? { connection: "close" } : {};
+  return Response.json({ error: error.message }, { status: error.status, headers });
+}

@@ -1,0 +1,202 @@
+import type { KeyValueState } from "../../../clients/memory/key-value.ts";
+import { InFlightError, runOnce } from "../../../clients/memory/run-once.ts";
+import type { ApprovalRequested, MessageSend } from "../../../eventing/catalog/events.ts";
+import { readEvent } from "../../../eventing/catalog/make.ts";
+import type { ChannelType, ReplyRoute } from "../../../eventing/catalog/shared.ts";
+import * as T from "../../../eventing/catalog/types.ts";
+import { CloudEventError } from "../../../eventing/cloudevent/errors.ts";
+import { decodeRequest } from "../../../eventing/cloudevent/http-codec.ts";
+import { clientErrorResponse } from "./adapter-runtime.ts";
+import {
+  type ApprovalRecord,
+  approvalActions,
+  type ButtonAction,
+  type RenderedButton,
+  recallApproval,
+  registerButtons,
+  rememberApproval,
+} from "./buttons.ts";
+import { type PlatformRetryOptions, withPlatformRetries } from "./platform-call.ts";
+import { deliveryStatus, PlatformError } from "./platform-error.ts";
+import { type SplitOptions, splitText } from "./split-text.ts";
+
+/**
+ * The outbound half of every adapter: the broker delivers message.send and approval.requested (binary CloudEvents,
+ * routed by the `knclawchannel` Trigger filter); the adapter posts them on the platform and answers the delivery
+ * with 2xx only after the platform accepted every part, 429/503 (retried by the broker) on rate limits and outages,
+ * and a non-retryable 4xx for permanent errors. Each part is posted at most once per idempotency key, so a
+ * redelivered send resumes where it stopped instead of posting twice.
+ */
+export interface OutboundPost {
+  route: ReplyRoute;
+  text: string;
+  /** Only on the last part of a split message. */
+  buttons?: RenderedButton[];
+  /** Stable per part across redeliveries; passed to platforms that accept one (Discord's nonce). */
+  idempotencyKey: string;
+}
+
+export interface PlatformOutbound {
+  channel: ChannelType;
+  /** The platform's per-message limit. */
+  split: SplitOptions;
+  /** A lower limit for the part that carries buttons (WhatsApp's interactive body holds 1024 characters). */
+  buttonTextLimit?: number;
+  /** Post one message; resolve with the platform's id for it once accepted; reject with PlatformError. */
+  post(post: OutboundPost): Promise<{ ref: string }>;
+}
+
+export interface DeliveryContext {
+  outbound: PlatformOutbound;
+  kv: KeyValueState;
+  maxBodyBytes?: number;
+  retry?: PlatformRetryOptions;
+  /** How long a posted part is remembered: longer than the broker keeps redelivering. */
+  keepSeconds?: number;
+}
+
+export interface DeliveryResult {
+  refs: string[];
+  /** Parts this delivery posted (the rest had been posted by an earlier attempt). */
+  posted: number;
+}
+
+const LEASE_SECONDS = 60;
+const DEFAULT_KEEP_SECONDS = 7 * 24 * 3600;
+
+export function createDeliveryHandler(ctx: DeliveryContext): (request: Request) => Promise<Response> {
+  return async (request) => {
+    try {
+      const event = await decodeRequest(request, { maxBodyBytes: ctx.maxBodyBytes ?? 256 * 1024 });
+      const type = event.attributes.type;
+      if (type === T.MESSAGE_SEND) await deliverMessage(ctx, readEvent(event, T.MESSAGE_SEND));
+      else if (type === T.APPROVAL_REQUESTED) await deliverApproval(ctx, readEvent(event, T.APPROVAL_REQUESTED));
+      else throw new CloudEventError(400, `this adapter does not handle ${type}`);
+      return new Response(null, { status: 200 });
+    } catch (error) {
+      return deliveryErrorResponse(error);
+    }
+  };
+}
+
+export function deliveryErrorResponse(error: unknown): Response {
+  if (error instanceof CloudEventError) return clientErrorResponse(error);
+  if (error instanceof InFlightError) {
+    // 409 is retried by Knative's dispatcher: the other attempt will have finished by then.
+    return Response.json({ error: error.message }, { status: 409 });
+  }
+  if (error instanceof PlatformError) {
+    const headers: Record<string, string> = {};
+    if (error.retryAfterMs !== undefined) headers["retry-after"] = String(Math.ceil(error.retryAfterMs / 1000));
+    return Response.json(
+      { error: error.message, kind: error.kind, ...(error.code !== undefined ? { code: error.code } : {}) },
+      { status: deliveryStatus(error), headers },
+    );
+  }
+  return Response.json({ error: "internal error" }, { status: 500 });
+}
+
+export async function deliverMessage(ctx: DeliveryContext, send: MessageSend): Promise<DeliveryResult> {
+  checkRoute(ctx, send.route);
+  let buttons: RenderedButton[] | undefined;
+  if (send.buttons !== undefined && send.buttons.length > 0) {
+    const approval = send.approvalId !== undefined ? await recallApproval(ctx.kv, send.approvalId) : undefined;
+    buttons = await registerButtons(
+      ctx.kv,
+      `${ctx.outbound.channel}\u0000${send.idempotencyKey}`,
+      send.buttons.map((button) => ({
+        action: buttonAction(button.id, button.label, send, approval),
+        label: button.label,
+        ...(button.style !== undefined ? { style: button.style } : {}),
+      })),
+    );
+  }
+  return postParts(ctx, send.route, send.text, buttons, send.idempotencyKey);
+}
+
+/** Buttons named approve / deny on a send for a known approval decide it; any other button is a reply. */
+function buttonAction(
+  id: string,
+  label: string,
+  send: MessageSend,
+  approval: ApprovalRecord | undefined,
+): ButtonAction {
+  if (approval !== undefined && (id === "approve" || id === "deny")) {
+    return approvalActions(approval, send.route.conversation).find((b) => b.action.decision === id)!.action;
+  }
+  return { kind: "reply", buttonId: id, label, instance: send.instance, conversation: send.route.conversation };
+}
+
+export async function deliverApproval(ctx: DeliveryContext, request: ApprovalRequested): Promise<DeliveryResult> {
+  checkRoute(ctx, request.replyTo);
+  await rememberApproval(ctx.kv, request, request.expiresAt);
+  const buttons = await registerButtons(
+    ctx.kv,
+    `${ctx.outbound.channel}\u0000approval\u0000${request.approvalId}`,
+    approvalActions(request, request.replyTo.conversation),
+  );
+  return postParts(ctx, request.replyTo, approvalPrompt(request), buttons, `approval:${request.approvalId}`);
+}
+
+const MAX_ARGUMENTS_SHOWN = 1500;
+
+/** What an approver reads: the exact call, why it needs approval, and until when. */
+export function approvalPrompt(request: ApprovalRequested): string {
+  let args = JSON.stringify(request.arguments ?? null, null, 2);
+  if (args.length > MAX_ARGUMENTS_SHOWN) args = `${args.slice(0, MAX_ARGUMENTS_SHOWN)}\n… (truncated)`;
+  return [
+    `Approval needed: ${request.skill}.${request.tool} (run ${request.runId})`,
+    ...(request.reason !== undefined ? [`Reason: ${request.reason}`] : []),
+    "Arguments:",
+    args,
+    `Digest: ${request.digest}`,
+    `Expires: ${request.expiresAt}`,
+  ].join("\n");
+}
+
+function checkRoute(ctx: DeliveryContext, route: ReplyRoute): void {
+  if (route.channel !== ctx.outbound.channel) {
+    throw new CloudEventError(400, `route is for channel ${route.channel}, this adapter is ${ctx.outbound.channel}`);
+  }
+}
+
+async function postParts(
+  ctx: DeliveryContext,
+  route: ReplyRoute,
+  text: string,
+  buttons: RenderedButton[] | undefined,
+  idempotencyKey: string,
+): Promise<DeliveryResult> {
+  const parts = splitText(text === "" ? " " : text, ctx.outbound.split);
+  const buttonLimit = ctx.outbound.buttonTextLimit;
+  if (buttons !== undefined && buttonLimit !== undefined) {
+    // Buttons ride on the last part: split it again so that part fits the lower limit.
+    parts.push(...splitText(parts.pop()!, { ...ctx.outbound.split, limit: buttonLimit, maxParts: undefined }));
+  }
+  const refs: string[] = [];
+  let posted = 0;
+  for (const [index, part] of parts.entries()) {
+    const partKey = `${idempotencyKey}#${index}`;
+    const isLast = index === parts.length - 1;
+    const result = await runOnce(
+      ctx.kv,
+      `out:${ctx.outbound.channel}:${partKey}`,
+      { leaseSeconds: LEASE_SECONDS, keepSeconds: ctx.keepSeconds ?? DEFAULT_KEEP_SECONDS },
+      () =>
+        withPlatformRetries(
+          () =>
+            ctx.outbound.post({
+              route,
+              text: part,
+              idempotencyKey: partKey,
+              ...(isLast && buttons !== undefined ? { buttons } : {}),
+            }),
+          ctx.retry,
+        ),
+      (value) => value.ref,
+    );
+    if (result.fresh) posted += 1;
+    refs.push(result.recorded);
+  }
+  return { refs, posted };
+}

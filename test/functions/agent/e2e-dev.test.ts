@@ -1,0 +1,232 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { type DevRuntime, startDev } from "../../../cli/dev/start-dev.ts";
+import type { KnativeObject } from "../../../eventing/broker/objects.ts";
+import { makeEvent } from "../../../eventing/catalog/make.ts";
+import * as T from "../../../eventing/catalog/types.ts";
+import { encodeEvent } from "../../../eventing/cloudevent/http-codec.ts";
+import { validateConfigValue } from "../../../knative/config/load.ts";
+import { render } from "../../../knative/render/index.ts";
+import { type Served, serve } from "../../../runtime/serve.ts";
+import { generateSigningKey, serveSkill } from "../../../skills/runtime/index.ts";
+import { type FakeOpenAI, startFakeOpenAI } from "../../fakes/openai/server.ts";
+import { type Received, type Subscriber, startSubscriber } from "../../support/dev-platform.ts";
+
+/**
+ * End to end on `knclaw dev` (the startDev library): the rendered Broker, Triggers and ksvcs of a knclaw.yaml; the
+ * agent mounted as in production; two external skills (served by the skill runtime on their own ports, routed by
+ * their rendered Triggers); the model behind the OpenAI-compatible provider talking to the fake through the openai
+ * SDK; a Trigger of our own catching message.send. Nothing is called directly: one message.received goes into the
+ * broker ingress and everything else happens by Trigger.
+ */
+const keys = generateSigningKey();
+let runtime: DevRuntime | undefined;
+let fake: FakeOpenAI;
+let channel: Subscriber;
+let skillServers: Served[] = [];
+const calls: Record<string, number> = {};
+
+beforeEach(async () => {
+  for (const key of Object.keys(calls)) delete calls[key];
+  fake = await startFakeOpenAI({ apiKey: "not-needed" });
+  fake.setResponder((request) => {
+    const messages = request.body.messages as Array<{ role: string; content?: string }>;
+    const results = messages.filter((m) => m.role === "tool");
+    if (results.length === 0) {
+      return {
+        kind: "message",
+        toolCalls: [
+          { id: "call_pods", name: "cluster__get_pods", arguments: '{"namespace":"default"}' },
+          { id: "call_status", name: "web__status", arguments: '{"url":"https://status.example.com"}' },
+        ],
+      };
+    }
+    return { kind: "message", text: `Both answered: ${results.map((r) => r.content).join(" | ")}` };
+  });
+  channel = await startSubscriber();
+  skillServers = [];
+  for (const [name, tool] of [
+    ["cluster", "get_pods"],
+    ["web", "status"],
+  ] as const) {
+    const app = serveSkill(
+      {
+        name,
+        tools: [
+          {
+            name: tool,
+            description: `${tool} tool`,
+            input: z.object({ namespace: z.string().optional(), url: z.string().optional() }),
+            handler: () => {
+              calls[tool] = (calls[tool] ?? 0) + 1;
+              return { tool, ok: true };
+            },
+          },
+        ],
+      },
+      { env: { KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem, NODE_ENV: "test" } },
+    );
+    skillServers.push(await serve(app, { port: 0, host: "127.0.0.1" }));
+  }
+});
+
+afterEach(async () => {
+  await runtime?.shutdown();
+  runtime = undefined;
+  await Promise.all(skillServers.map((s) => s.shutdown()));
+  await channel.close();
+  await fake.close();
+});
+
+function platformObjects(): KnativeObject[] {
+  const config = validateConfigValue({
+    apiVersion: "knclaw.dev/v1alpha1",
+    kind: "Platform",
+    metadata: { name: "knclaw", namespace: "knclaw" },
+    images: { registry: "ghcr.io/knclaw", default: "knclaw:0.1.0" },
+    broker: {
+      name: "default",
+      delivery: { retry: 5, backoffPolicy: "exponential", backoffDelay: "PT0.05S", timeout: "PT30S" },
+      deadLetterSink: { disabled: true },
+    },
+    memory: {},
+    gateway: { enabled: false },
+    policies: { default: { budgets: { toolCalls: 10 }, termination: { maxTurns: 5 } } },
+    skills: {
+      cluster: {
+        external: {
+          url: skillServers[0]!.url,
+          tools: [
+            {
+              name: "get_pods",
+              description: "List pods",
+              parameters: { type: "object", properties: { namespace: { type: "string" } } },
+            },
+          ],
+        },
+      },
+      web: {
+        external: {
+          url: skillServers[1]!.url,
+          tools: [
+            {
+              name: "status",
+              description: "Status page",
+              parameters: { type: "object", properties: { url: { type: "string" } } },
+            },
+          ],
+        },
+      },
+    },
+    instances: {
+      ops: {
+        model: "openai-compatible/gpt-test",
+        provider: { baseUrl: fake.url },
+        policy: "default",
+        skills: ["cluster", "web"],
+      },
+    },
+  });
+  const objects = render(config) as unknown as KnativeObject[];
+  const catcher: KnativeObject = {
+    apiVersion: "eventing.knative.dev/v1",
+    kind: "Trigger",
+    metadata: { name: "test-channel-catcher", namespace: "knclaw" },
+    spec: { broker: "default", filter: { attributes: { type: T.MESSAGE_SEND } }, subscriber: { uri: channel.url } },
+  };
+  return [...objects, catcher];
+}
+
+/** Two more copies of every agent and skill Trigger: each such event is then delivered three times. */
+function triplicated(objects: KnativeObject[]): KnativeObject[] {
+  const extra: KnativeObject[] = [];
+  for (const object of objects) {
+    const route = object.metadata.labels?.["knclaw.dev/route"] ?? "";
+    if (object.kind !== "Trigger" || !(route.startsWith("agent-") || route.startsWith("skill-"))) continue;
+    for (const copy of [2, 3])
+      extra.push({ ...object, metadata: { ...object.metadata, name: `${object.metadata.name}-copy${copy}` } });
+  }
+  return [...objects, ...extra];
+}
+
+async function start(objects: KnativeObject[]): Promise<DevRuntime> {
+  runtime = await startDev({
+    objects,
+    port: 0,
+    schedulePings: false,
+    drainTimeoutMs: 5_000,
+    env: { KNCLAW_AGENT_KEYS_OPS: keys.privateKeyPem },
+  });
+  return runtime;
+}
+
+async function sendMessage(dev: DevRuntime, text: string): Promise<void> {
+  const event = makeEvent(T.MESSAGE_RECEIVED, {
+    source: "/knclaw/channels/slack",
+    data: {
+      instance: "ops",
+      channel: "slack",
+      messageId: `e2e-${Date.now()}`,
+      conversation: "C1",
+      sender: { channel: "slack", id: "U1" },
+      text,
+      replyTo: { channel: "slack", conversation: "C1" },
+      receivedAt: new Date().toISOString(),
+    },
+  });
+  const { headers, body } = encodeEvent(event, "binary");
+  const response = await fetch(dev.brokers[0]!.url, {
+    method: "POST",
+    headers,
+    body: body as ConstructorParameters<typeof Response>[0],
+  });
+  expect(response.status).toBe(202);
+}
+
+const sendsOf = (received: Received[]) => received.filter((r) => r.headers["ce-type"] === T.MESSAGE_SEND);
+
+describe("end to end on knclaw dev", () => {
+  it("message.received -> two tools in parallel -> both skills answer -> the model answers -> exactly one message.send", async () => {
+    const dev = await start(platformObjects());
+    await sendMessage(dev, "how are things?");
+    const send = await channel.waitUntil((r) => r.headers["ce-type"] === T.MESSAGE_SEND);
+    await dev.idle();
+    expect(JSON.parse(send.body.toString()).text).toContain("Both answered");
+    expect(calls).toEqual({ get_pods: 1, status: 1 });
+    expect(sendsOf(channel.received)).toHaveLength(1);
+    expect(fake.requests).toHaveLength(2);
+  });
+
+  it("with every event delivered three times, each tool runs once and one message.send is emitted", async () => {
+    const dev = await start(triplicated(platformObjects()));
+    await sendMessage(dev, "and now, thrice?");
+    await channel.waitUntil((r) => r.headers["ce-type"] === T.MESSAGE_SEND);
+    await dev.idle();
+    expect(calls).toEqual({ get_pods: 1, status: 1 });
+    expect(sendsOf(channel.received)).toHaveLength(1);
+    expect(fake.requests).toHaveLength(2);
+  });
+
+  it("a crash after the step emitted (answer lost, broker redelivers) ends with the same single outcome", async () => {
+    const dev = await start(platformObjects());
+    const agent = dev.functions.find((fn) => fn.name === "agent-ops")!.mounted.handler;
+    const real = agent.fetch.bind(agent);
+    let crashes = 0;
+    agent.fetch = async (request: Request) => {
+      const response = await real(request);
+      // The step that made the second model call is the run's last one: it committed and emitted the answer.
+      if (request.headers.get("ce-type") === T.TOOL_COMPLETED && crashes === 0 && fake.requests.length === 2) {
+        crashes += 1;
+        return new Response("crashed", { status: 500 });
+      }
+      return response;
+    };
+    await sendMessage(dev, "crash test");
+    await channel.waitUntil((r) => r.headers["ce-type"] === T.MESSAGE_SEND);
+    await dev.idle();
+    expect(crashes).toBe(1);
+    expect(calls).toEqual({ get_pods: 1, status: 1 });
+    expect(sendsOf(channel.received)).toHaveLength(1);
+    expect(fake.requests).toHaveLength(2);
+  });
+});

@@ -1,0 +1,286 @@
+import { verifyKey } from "discord-interactions";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { makeEvent, readEvent } from "../../../eventing/catalog/make.ts";
+import type { ReplyRoute } from "../../../eventing/catalog/shared.ts";
+import * as T from "../../../eventing/catalog/types.ts";
+import { createApp } from "../../../functions/channels/discord/app.ts";
+import { buttonPress, FakeDiscord, RFC8032_TEST1_PUBLIC, slashCommand } from "../../fakes/discord/server.ts";
+import { deliveryRequest } from "./support/events.ts";
+import { channelEnv, type RunningAdapter, runAdapter } from "./support/harness.ts";
+import { RecordingBroker } from "./support/recording-broker.ts";
+
+const GUILD = "900000000000000001";
+const CHANNEL = "900000000000000002";
+const USER = "900000000000000003";
+
+let broker: RecordingBroker;
+let discord: FakeDiscord;
+let adapter: RunningAdapter | undefined;
+
+async function start(config: Parameters<typeof channelEnv>[0] = { defaultInstance: "ops", access: "open" }) {
+  adapter = await runAdapter(createApp, {
+    PUBLIC_KEY: discord.publicKeyHex,
+    APPLICATION_ID: discord.applicationId,
+    BOT_TOKEN: discord.botToken,
+    DISCORD_API_BASE_URL: discord.apiBaseUrl,
+    K_SINK: broker.url,
+    ...channelEnv(config),
+  });
+  return adapter;
+}
+const endpoint = () => `${adapter!.url}/channels/discord/interactions`;
+const interact = (interaction: Record<string, unknown>, options?: { timestamp?: number; signature?: string | null }) =>
+  fetch(discord.interactionRequest(endpoint(), interaction, options));
+
+beforeAll(async () => {
+  broker = await new RecordingBroker().start();
+  discord = await new FakeDiscord().start();
+});
+afterAll(async () => {
+  await broker.stop();
+  await discord.stop();
+});
+beforeEach(() => {
+  broker.events.length = 0;
+  broker.failures.length = 0;
+  discord.accepted.length = 0;
+  discord.script.length = 0;
+});
+afterEach(async () => {
+  await adapter?.stop();
+  adapter = undefined;
+});
+
+describe("Discord interactions endpoint", () => {
+  it("signs like Discord with the RFC 8032 test key: discord-interactions' verifyKey agrees (independent oracle)", async () => {
+    expect(discord.publicKeyHex).toBe(RFC8032_TEST1_PUBLIC);
+    const request = discord.interactionRequest("http://x/", { id: "1", type: 1 });
+    const body = await request.text();
+    const ok = await verifyKey(
+      body,
+      request.headers.get("x-signature-ed25519")!,
+      request.headers.get("x-signature-timestamp")!,
+      discord.publicKeyHex,
+    );
+    expect(ok).toBe(true);
+  });
+
+  it("answers PING with PONG", async () => {
+    await start();
+    const response = await interact({ id: "1", type: 1 });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ type: 1 });
+  });
+
+  it("refuses invalid, expired, replayed-old and missing signatures with 401", async () => {
+    await start();
+    const now = Math.floor(Date.now() / 1000);
+    expect((await interact({ id: "1", type: 1 }, { signature: "00".repeat(64) })).status).toBe(401);
+    expect((await interact({ id: "1", type: 1 }, { signature: null })).status).toBe(401);
+    expect((await interact({ id: "1", type: 1 }, { timestamp: now - 600 })).status).toBe(401);
+    // A signature over a different timestamp than the header claims.
+    const request = discord.interactionRequest(endpoint(), { id: "1", type: 1 }, { timestamp: now });
+    const body = await request.text();
+    const forged = new Request(endpoint(), {
+      method: "POST",
+      headers: { ...Object.fromEntries(request.headers), "x-signature-timestamp": String(now + 1) },
+      body,
+    });
+    expect((await fetch(forged)).status).toBe(401);
+    const command = slashCommand({ id: "2", user: USER, channel: CHANNEL, guild: GUILD, name: "ask", text: "hi" });
+    expect((await interact(command, { signature: "ab".repeat(64) })).status).toBe(401);
+    expect(broker.events).toHaveLength(0);
+  });
+
+  it("turns a slash command into message.received and defers the response", async () => {
+    await start({ routes: [{ workspace: GUILD, instance: "guild-bot" }], access: "open" });
+    const response = await interact(
+      slashCommand({
+        id: "1000",
+        user: USER,
+        channel: CHANNEL,
+        guild: GUILD,
+        name: "ask",
+        text: "status of prod?",
+        token: "tok-a",
+      }),
+    );
+    expect(await response.json()).toEqual({ type: 5 });
+    const data = readEvent((await broker.waitForEvents(1))[0]!, T.MESSAGE_RECEIVED);
+    expect(data).toMatchObject({
+      instance: "guild-bot",
+      channel: "discord",
+      messageId: "1000",
+      conversation: CHANNEL,
+      text: "status of prod?",
+      sender: { channel: "discord", id: USER, workspace: GUILD, displayName: "Ada" },
+      replyTo: {
+        channel: "discord",
+        conversation: CHANNEL,
+        workspace: GUILD,
+        meta: { interactionToken: "tok-a", applicationId: discord.applicationId },
+      },
+    });
+  });
+
+  it("maps /reset to the reset command and emits once for a repeated interaction id; a byte-for-byte replay is 401", async () => {
+    await start();
+    const command = slashCommand({ id: "1001", user: USER, channel: CHANNEL, name: "reset", token: "tok-b" });
+    const now = Math.floor(Date.now() / 1000);
+    const first = discord.interactionRequest(endpoint(), command, { timestamp: now });
+    const replay = first.clone();
+    expect(await (await fetch(first)).json()).toEqual({ type: 5 });
+    expect((await fetch(replay)).status).toBe(401);
+    // The same interaction id signed anew (a different timestamp) is not a replay, but still a duplicate.
+    expect(await (await interact(command, { timestamp: now - 1 })).json()).toEqual({ type: 5 });
+    const received = broker.ofType(T.MESSAGE_RECEIVED);
+    expect(received).toHaveLength(1);
+    expect(readEvent(received[0]!, T.MESSAGE_RECEIVED).command).toBe("reset");
+  });
+
+  it("tells the user to retry (ephemeral) when the broker refuses, and their retry goes through", async () => {
+    await start();
+    broker.failures.push(503, 503, 503, 503);
+    const command = slashCommand({ id: "1002", user: USER, channel: CHANNEL, name: "ask", text: "x" });
+    const first = await (await interact(command)).json();
+    expect(first).toMatchObject({ type: 4, data: { flags: 64 } });
+    expect(broker.events).toHaveLength(0);
+    // Discord never redelivers: the user runs the command again, which is a new interaction.
+    const again = slashCommand({ id: "1004", user: USER, channel: CHANNEL, name: "ask", text: "x" });
+    expect(await (await interact(again)).json()).toEqual({ type: 5 });
+    expect(broker.ofType(T.MESSAGE_RECEIVED)).toHaveLength(1);
+  });
+
+  it("answers an unknown sender ephemerally with a pairing code", async () => {
+    const running = await start({ defaultInstance: "ops" });
+    const answer = (await (
+      await interact(slashCommand({ id: "1003", user: USER, channel: CHANNEL, name: "ask", text: "hi" }))
+    ).json()) as {
+      type: number;
+      data: { content: string; flags: number };
+    };
+    expect(answer.type).toBe(4);
+    expect(answer.data.flags).toBe(64);
+    expect(answer.data.content).toContain([...running.state.identities.pending.values()][0]!.code);
+    expect(broker.events).toHaveLength(0);
+  });
+
+  it("answers malformed interactions with 400, unknown types with 400, oversized with 413", async () => {
+    await start();
+    expect((await interact({ id: "x", type: 2 })).status).toBe(400);
+    expect((await interact({ id: "1", type: 4, channel_id: CHANNEL, user: { id: USER } })).status).toBe(400);
+    const bad = discord.interactionRequest(endpoint(), { id: "1", type: 1 });
+    const badBody = "{not json";
+    const ts = bad.headers.get("x-signature-timestamp")!;
+    const request = new Request(endpoint(), {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-signature-timestamp": ts,
+        "x-signature-ed25519": discord.sign(ts, badBody),
+      },
+      body: badBody,
+    });
+    expect((await fetch(request)).status).toBe(400);
+    expect((await interact({ id: "1", type: 1, pad: "x".repeat(2 * 1024 * 1024) })).status).toBe(413);
+  });
+});
+
+describe("Discord outbound", () => {
+  it("replaces the deferred response, then follows up, for answers to a slash command", async () => {
+    await start();
+    await interact(
+      slashCommand({ id: "2000", user: USER, channel: CHANNEL, name: "ask", text: "long one", token: "tok-c" }),
+    );
+    const route = readEvent((await broker.waitForEvents(1))[0]!, T.MESSAGE_RECEIVED).replyTo;
+    const send = makeEvent(T.MESSAGE_SEND, {
+      source: "/agent",
+      data: { instance: "ops", route, text: `${"a".repeat(1990)} ${"b".repeat(500)}`, idempotencyKey: "dc-1" },
+    });
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, send))).status).toBe(200);
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, send))).status).toBe(200);
+    expect(discord.accepted.map((c) => c.kind)).toEqual(["edit-original", "follow-up"]);
+    expect(discord.accepted[0]!.token).toBe("tok-c");
+    expect(discord.accepted[1]!.body.content).toBe("b".repeat(500));
+  });
+
+  it("posts to the channel with an enforced nonce when there is no live interaction, and honours 429 retry_after", async () => {
+    await start();
+    const route: ReplyRoute = { channel: "discord", conversation: CHANNEL };
+    const send = makeEvent(T.MESSAGE_SEND, {
+      source: "/agent",
+      data: { instance: "ops", route, text: "hello", idempotencyKey: "dc-2" },
+    });
+    discord.script.push({ status: 429, retryAfter: 12.5 });
+    const limited = await fetch(deliveryRequest(`${adapter!.url}/`, send));
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("13");
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, send))).status).toBe(200);
+    const [call] = discord.calls("channel-message");
+    expect(call!.channel).toBe(CHANNEL);
+    expect(call!.body).toMatchObject({ content: "hello", enforce_nonce: true });
+    expect(String(call!.body.nonce).length).toBeLessThanOrEqual(25);
+    discord.script.push({ status: 403, code: 50001, message: "Missing Access" });
+    const denied = makeEvent(T.MESSAGE_SEND, {
+      source: "/agent",
+      data: { instance: "ops", route, text: "x", idempotencyKey: "dc-3" },
+    });
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, denied))).status).toBe(422);
+  });
+
+  it("renders approvals as components and turns a press into approval.decided, updating the message", async () => {
+    await start({ defaultInstance: "ops", allow: [USER] });
+    const route: ReplyRoute = { channel: "discord", conversation: CHANNEL, workspace: GUILD };
+    const approval = makeEvent(T.APPROVAL_REQUESTED, {
+      source: "/agent",
+      data: {
+        approvalId: "ap-dc",
+        runId: "run-dc",
+        callId: "call-dc",
+        instance: "ops",
+        skill: "k8s",
+        tool: "delete",
+        arguments: {},
+        digest: `sha256:${"e".repeat(64)}`,
+        expiresAt: new Date(Date.now() + 600_000).toISOString(),
+        replyTo: route,
+      },
+    });
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, approval))).status).toBe(200);
+    const [prompt] = discord.calls("channel-message");
+    const row = (
+      prompt!.body.components as Array<{
+        type: number;
+        components: Array<{ custom_id: string; label: string; style: number }>;
+      }>
+    )[0]!;
+    expect(row.type).toBe(1);
+    expect(row.components.map((b) => [b.label, b.style])).toEqual([
+      ["Approve", 1],
+      ["Deny", 4],
+    ]);
+    const press = buttonPress({
+      id: "3000",
+      user: USER,
+      channel: CHANNEL,
+      guild: GUILD,
+      customId: row.components[0]!.custom_id,
+      messageId: prompt!.id,
+    });
+    const answer = (await (await interact(press)).json()) as {
+      type: number;
+      data: { content: string; components: unknown[] };
+    };
+    expect(answer.type).toBe(7);
+    expect(answer.data.components).toEqual([]);
+    expect(answer.data.content).toContain(`Approved by <@${USER}>`);
+    expect(await (await interact(press, { timestamp: Math.floor(Date.now() / 1000) - 1 })).json()).toEqual({ type: 6 });
+    const decided = broker.ofType(T.APPROVAL_DECIDED);
+    expect(decided).toHaveLength(1);
+    expect(readEvent(decided[0]!, T.APPROVAL_DECIDED)).toMatchObject({
+      approvalId: "ap-dc",
+      decision: "approve",
+      decidedBy: { channel: "discord", id: USER, workspace: GUILD },
+    });
+  });
+});

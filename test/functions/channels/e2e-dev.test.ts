@@ -1,0 +1,432 @@
+import { createHmac } from "node:crypto";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { type DevRuntime, startDev } from "../../../cli/dev/start-dev.ts";
+import type { KnativeObject } from "../../../eventing/broker/objects.ts";
+import { validateConfigValue } from "../../../knative/config/load.ts";
+import { render } from "../../../knative/render/index.ts";
+import { type Served, serve } from "../../../runtime/serve.ts";
+import { generateSigningKey, serveSkill } from "../../../skills/runtime/index.ts";
+import { buttonPress, FakeDiscord, slashCommand } from "../../fakes/discord/server.ts";
+import { FakeSlack, slackBlockActionsBody, slackMessageEvent, slackRequest } from "../../fakes/slack/server.ts";
+import {
+  FakeTelegram,
+  telegramCallbackUpdate,
+  telegramRequest,
+  telegramTextUpdate,
+} from "../../fakes/telegram/server.ts";
+import {
+  FakeWhatsApp,
+  metaJson,
+  textMessage,
+  whatsappNotification,
+  whatsappRequest,
+} from "../../fakes/whatsapp/server.ts";
+
+/**
+ * Every adapter and the gateway on `knclaw dev`, from a rendered knclaw.yaml: a platform's webhook goes in on the dev
+ * port, the agent (demo model) answers by Trigger, and the answer arrives at a local fake of the platform's API. The
+ * approval round trips go through a tool that needs approval (an external skill served by the skill runtime).
+ */
+const SLACK_SECRET = "slack-signing-secret-e2e";
+const TELEGRAM_SECRET = "telegram-webhook-secret-e2e";
+const WHATSAPP_SECRET = "whatsapp-app-secret-e2e";
+const HOOK_SECRET = "webhook-secret-e2e";
+const GATEWAY_TOKEN = "gateway-token-for-e2e-tests-0123";
+const keys = generateSigningKey();
+
+let dev: DevRuntime;
+let slack: FakeSlack;
+let telegram: FakeTelegram;
+let discord: FakeDiscord;
+let whatsapp: FakeWhatsApp;
+let skill: Served;
+let toolCalls = 0;
+
+function objects(): KnativeObject[] {
+  const config = validateConfigValue({
+    apiVersion: "knclaw.dev/v1alpha1",
+    kind: "Platform",
+    metadata: { name: "knclaw", namespace: "knclaw" },
+    images: { registry: "ghcr.io/knclaw", default: "knclaw:0.1.0" },
+    broker: {
+      name: "default",
+      delivery: { retry: 5, backoffPolicy: "exponential", backoffDelay: "PT0.05S", timeout: "PT30S" },
+      deadLetterSink: { disabled: true },
+    },
+    memory: {},
+    gateway: { tokens: { e2e: { secret: "gateway", key: "e2e" } }, maxWaitSeconds: 60 },
+    policies: { default: { approvals: { tools: ["cluster.*"] }, termination: { maxTurns: 5 } } },
+    skills: {
+      cluster: {
+        external: {
+          url: skill.url,
+          tools: [
+            {
+              name: "get_pods",
+              description: "List pods",
+              parameters: { type: "object", properties: { namespace: { type: "string" } } },
+            },
+          ],
+        },
+      },
+    },
+    instances: { ops: { model: "demo/demo", policy: "default", skills: ["cluster"] } },
+    channels: {
+      slack: {
+        secrets: { signingSecret: { secret: "slack", key: "signing" }, botToken: { secret: "slack", key: "bot" } },
+        settings: { slackApiBaseUrl: slack.apiBaseUrl },
+        defaultInstance: "ops",
+        access: "pairing",
+        allow: ["U-ADA"],
+      },
+      telegram: {
+        secrets: { botToken: { secret: "telegram", key: "bot" }, webhookSecret: { secret: "telegram", key: "hook" } },
+        settings: { telegramApiBaseUrl: telegram.url },
+        defaultInstance: "ops",
+        access: "open",
+      },
+      discord: {
+        secrets: { botToken: { secret: "discord", key: "bot" } },
+        settings: {
+          publicKey: discord.publicKeyHex,
+          applicationId: discord.applicationId,
+          discordApiBaseUrl: discord.apiBaseUrl,
+        },
+        defaultInstance: "ops",
+        access: "open",
+      },
+      whatsapp: {
+        secrets: {
+          appSecret: { secret: "whatsapp", key: "app" },
+          accessToken: { secret: "whatsapp", key: "access" },
+          verifyToken: { secret: "whatsapp", key: "verify" },
+        },
+        settings: { phoneNumberId: "106540352242922", whatsappApiBaseUrl: whatsapp.apiBaseUrl },
+        defaultInstance: "ops",
+        access: "open",
+      },
+      webhook: {
+        secrets: { signingSecret: { secret: "hooks", key: "signing" } },
+        hooks: {
+          alerts: {
+            instance: "ops",
+            task: "Summarise the alert {{alert}}",
+            replyTo: { channel: "slack", conversation: "C-ALERTS" },
+          },
+        },
+      },
+    },
+  });
+  return render(config) as unknown as KnativeObject[];
+}
+
+beforeAll(async () => {
+  slack = await new FakeSlack().start();
+  telegram = await new FakeTelegram().start();
+  discord = await new FakeDiscord().start();
+  whatsapp = await new FakeWhatsApp().start();
+  skill = await serve(
+    serveSkill(
+      {
+        name: "cluster",
+        tools: [
+          {
+            name: "get_pods",
+            description: "List pods",
+            input: z.object({ namespace: z.string().optional() }),
+            handler: () => {
+              toolCalls += 1;
+              return { pods: ["web-1", "web-2"] };
+            },
+          },
+        ],
+      },
+      { env: { KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem, NODE_ENV: "test" } },
+    ),
+    { port: 0, host: "127.0.0.1" },
+  );
+  dev = await startDev({
+    objects: objects(),
+    port: 0,
+    schedulePings: false,
+    drainTimeoutMs: 5_000,
+    env: {
+      KNCLAW_AGENT_KEYS_OPS: keys.privateKeyPem,
+      SLACK_SIGNING: SLACK_SECRET,
+      SLACK_BOT: slack.token,
+      TELEGRAM_BOT: telegram.token,
+      TELEGRAM_HOOK: TELEGRAM_SECRET,
+      DISCORD_BOT: discord.botToken,
+      WHATSAPP_APP: WHATSAPP_SECRET,
+      WHATSAPP_ACCESS: whatsapp.accessToken,
+      WHATSAPP_VERIFY: "verify-token-e2e",
+      HOOKS_SIGNING: HOOK_SECRET,
+      GATEWAY_E2E: GATEWAY_TOKEN,
+    },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await dev?.shutdown();
+  await Promise.all([slack.stop(), telegram.stop(), discord.stop(), whatsapp.stop(), skill.shutdown()]);
+});
+
+const DEMO = "[demo model";
+
+describe("round trips on knclaw dev", () => {
+  it("Slack: a channel message is answered in its thread", async () => {
+    const body = slackMessageEvent({ channel: "C-OPS", user: "U-ADA", text: "hello agent", ts: "1700000100.000100" });
+    expect((await fetch(slackRequest(`${dev.url}/channels/slack/events`, SLACK_SECRET, body))).status).toBe(200);
+    const answer = await slack.waitUntil(
+      (p) => p.method === "chat.postMessage" && p.channel === "C-OPS" && p.text.includes("hello agent"),
+    );
+    expect(answer.thread_ts).toBe("1700000100.000100");
+    expect(answer.text).toContain(DEMO);
+  });
+
+  it("Slack: an unknown sender gets a pairing code and starts no run", async () => {
+    await dev.idle();
+    const before = dev.counters.accepted;
+    const body = slackMessageEvent({
+      channel: "C-OPS",
+      user: "U-STRANGER",
+      text: "let me in",
+      ts: "1700000101.000100",
+    });
+    expect((await fetch(slackRequest(`${dev.url}/channels/slack/events`, SLACK_SECRET, body))).status).toBe(200);
+    const pairing = await slack.waitUntil((p) => p.method === "chat.postEphemeral" && p.user === "U-STRANGER");
+    expect(pairing.text).toMatch(/pairing code is [A-HJ-NP-Z2-9]{8}/);
+    await dev.idle();
+    expect(dev.counters.accepted).toBe(before);
+    expect(slack.accepted.some((p) => p.method === "chat.postMessage" && p.text.includes("let me in"))).toBe(false);
+  });
+
+  it("Slack: approval buttons round trip: the press releases the held tool call and the answer lands in the thread", async () => {
+    const calls = toolCalls;
+    const body = slackMessageEvent({
+      channel: "C-OPS",
+      user: "U-ADA",
+      text: "please run get_pods",
+      ts: "1700000102.000100",
+    });
+    expect((await fetch(slackRequest(`${dev.url}/channels/slack/events`, SLACK_SECRET, body))).status).toBe(200);
+    const prompt = await slack.waitUntil(
+      (p) => p.method === "chat.postMessage" && p.blocks !== undefined && p.thread_ts === "1700000102.000100",
+    );
+    expect(prompt.text).toContain("cluster.get_pods");
+    expect(toolCalls).toBe(calls);
+    const approve = (
+      prompt.blocks as Array<{ type: string; elements?: Array<{ value: string; text: { text: string } }> }>
+    )
+      .find((b) => b.type === "actions")!
+      .elements!.find((e) => e.text.text === "Approve")!.value;
+    const press = slackBlockActionsBody({
+      user: "U-ADA",
+      channel: "C-OPS",
+      messageTs: prompt.ts,
+      threadTs: "1700000102.000100",
+      value: approve,
+      triggerId: "e2e-1",
+    });
+    const pressed = await fetch(
+      slackRequest(`${dev.url}/channels/slack/interactive`, SLACK_SECRET, press, {
+        contentType: "application/x-www-form-urlencoded",
+      }),
+    );
+    expect(pressed.status).toBe(200);
+    const answer = await slack.waitUntil(
+      (p) => p.method === "chat.postMessage" && p.thread_ts === "1700000102.000100" && p.text.includes("web-1"),
+    );
+    expect(answer.text).toContain(DEMO);
+    expect(toolCalls).toBe(calls + 1);
+    expect(slack.accepted.some((p) => p.method === "chat.update" && p.ts === prompt.ts)).toBe(true);
+  });
+
+  it("Telegram: a message in a forum topic is answered in that topic", async () => {
+    const update = telegramTextUpdate({
+      updateId: 500,
+      chatId: "-1001234567890123",
+      fromId: "5123456789012",
+      text: "hi from telegram",
+      threadId: 9,
+    });
+    expect((await fetch(telegramRequest(`${dev.url}/channels/telegram/webhook`, TELEGRAM_SECRET, update))).status).toBe(
+      200,
+    );
+    const answer = await telegram.waitUntil(
+      (c) => c.method === "sendMessage" && String(c.body.text).includes("hi from telegram"),
+    );
+    expect(answer.body).toMatchObject({ chat_id: "-1001234567890123", message_thread_id: 9 });
+  });
+
+  it("Telegram: approval buttons round trip through an inline keyboard", async () => {
+    const calls = toolCalls;
+    const chat = "777000111222";
+    const update = telegramTextUpdate({ updateId: 501, chatId: chat, fromId: chat, text: "run get_pods now" });
+    expect((await fetch(telegramRequest(`${dev.url}/channels/telegram/webhook`, TELEGRAM_SECRET, update))).status).toBe(
+      200,
+    );
+    const prompt = await telegram.waitUntil(
+      (c) => c.method === "sendMessage" && c.body.chat_id === chat && c.body.reply_markup !== undefined,
+    );
+    const keyboard = (
+      prompt.body.reply_markup as { inline_keyboard: Array<Array<{ text: string; callback_data: string }>> }
+    ).inline_keyboard;
+    const approve = keyboard.flat().find((b) => b.text === "Approve")!.callback_data;
+    const press = telegramCallbackUpdate({
+      updateId: 502,
+      queryId: "cbq-e2e",
+      chatId: chat,
+      fromId: chat,
+      messageId: prompt.message_id!,
+      data: approve,
+    });
+    expect((await fetch(telegramRequest(`${dev.url}/channels/telegram/webhook`, TELEGRAM_SECRET, press))).status).toBe(
+      200,
+    );
+    await telegram.waitUntil(
+      (c) => c.method === "sendMessage" && c.body.chat_id === chat && String(c.body.text).includes("web-1"),
+    );
+    expect(toolCalls).toBe(calls + 1);
+    expect(
+      telegram.accepted.some((c) => c.method === "answerCallbackQuery" && c.body.callback_query_id === "cbq-e2e"),
+    ).toBe(true);
+  });
+
+  it("Discord: a slash command's deferred response is replaced by the answer", async () => {
+    const interaction = slashCommand({
+      id: "990000000000000001",
+      user: "990000000000000002",
+      channel: "990000000000000003",
+      guild: "990000000000000004",
+      name: "ask",
+      text: "hi from discord",
+      token: "e2e-interaction-token",
+    });
+    const response = await fetch(discord.interactionRequest(`${dev.url}/channels/discord/interactions`, interaction));
+    expect(await response.json()).toEqual({ type: 5 });
+    const answer = await discord.waitUntil((c) => c.kind === "edit-original" && c.token === "e2e-interaction-token");
+    expect(String(answer.body.content)).toContain("hi from discord");
+  });
+
+  it("Discord: approval buttons round trip: the prompt replaces the deferred response, the press updates it", async () => {
+    const calls = toolCalls;
+    const user = "990000000000000012";
+    const channel = "990000000000000013";
+    const guild = "990000000000000014";
+    const interaction = slashCommand({
+      id: "990000000000000011",
+      user,
+      channel,
+      guild,
+      name: "ask",
+      text: "run get_pods",
+      token: "e2e-token-2",
+    });
+    expect(
+      await (await fetch(discord.interactionRequest(`${dev.url}/channels/discord/interactions`, interaction))).json(),
+    ).toEqual({ type: 5 });
+    const prompt = await discord.waitUntil((c) => c.token === "e2e-token-2" && c.body.components !== undefined);
+    const buttons = (prompt.body.components as Array<{ components: Array<{ label: string; custom_id: string }> }>)[0]!
+      .components;
+    const press = buttonPress({
+      id: "990000000000000015",
+      user,
+      channel,
+      guild,
+      customId: buttons.find((b) => b.label === "Approve")!.custom_id,
+      messageId: prompt.id,
+    });
+    const answer = (await (
+      await fetch(
+        discord.interactionRequest(`${dev.url}/channels/discord/interactions`, { ...press, token: "e2e-token-3" }),
+      )
+    ).json()) as {
+      type: number;
+    };
+    expect(answer.type).toBe(7);
+    await discord.waitUntil((c) => c.token === "e2e-token-2" && String(c.body.content).includes("web-1"));
+    expect(toolCalls).toBe(calls + 1);
+  });
+
+  it("WhatsApp: a message is answered from the business number", async () => {
+    const payload = whatsappNotification("106540352242922", [
+      textMessage("4915112345678", "wamid.E2E1", "hi from whatsapp"),
+    ]);
+    const raw = metaJson(payload);
+    expect((await fetch(whatsappRequest(`${dev.url}/channels/whatsapp/webhook`, WHATSAPP_SECRET, raw))).status).toBe(
+      200,
+    );
+    const answer = await whatsapp.waitUntil((s) => JSON.stringify(s.body).includes("hi from whatsapp"));
+    expect(answer.phoneNumberId).toBe("106540352242922");
+    expect(answer.body).toMatchObject({ to: "4915112345678", type: "text" });
+  });
+
+  it("Webhook: a signed alert starts a run whose answer goes to the hook's Slack channel", async () => {
+    const body = JSON.stringify({ alert: "DiskFull on db-1" });
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const signature = createHmac("sha256", HOOK_SECRET).update(`${timestamp}.${body}`).digest("hex");
+    const response = await fetch(`${dev.url}/channels/webhook/alerts`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-knclaw-timestamp": timestamp,
+        "x-knclaw-signature": `sha256=${signature}`,
+      },
+      body,
+    });
+    expect(response.status).toBe(202);
+    const answer = await slack.waitUntil((p) => p.method === "chat.postMessage" && p.channel === "C-ALERTS");
+    expect(answer.text).toContain("DiskFull on db-1");
+  });
+});
+
+describe("the gateway on knclaw dev", () => {
+  it("serves the official openai SDK, streaming and not", async () => {
+    const client = new OpenAI({ baseURL: `${dev.url}/v1`, apiKey: GATEWAY_TOKEN, maxRetries: 0 });
+    const completion = await client.chat.completions.create({
+      model: "knclaw:ops",
+      messages: [{ role: "user", content: "ping over http" }],
+    });
+    expect(completion.choices[0]!.message.content).toContain("ping over http");
+    const stream = await client.chat.completions.create({
+      model: "knclaw:ops",
+      messages: [{ role: "user", content: "stream me" }],
+      stream: true,
+    });
+    let content = "";
+    for await (const chunk of stream) content += chunk.choices[0]?.delta.content ?? "";
+    expect(content).toContain("stream me");
+  });
+
+  it("answers inline with Prefer: wait, and async runs stream their events, resumable with Last-Event-ID", async () => {
+    const headers = { authorization: `Bearer ${GATEWAY_TOKEN}`, "content-type": "application/json" };
+    const sync = await fetch(`${dev.url}/api/v1/instances/ops/runs`, {
+      method: "POST",
+      headers: { ...headers, prefer: "wait=60" },
+      body: JSON.stringify({ task: "sync task" }),
+    });
+    expect(sync.status).toBe(200);
+    expect(((await sync.json()) as { status: string; output: string }).output).toContain("sync task");
+    const started = await fetch(`${dev.url}/api/v1/instances/ops/runs`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ task: "async task" }),
+    });
+    expect(started.status).toBe(202);
+    const { runId } = (await started.json()) as { runId: string };
+    const all = await (await fetch(`${dev.url}/api/v1/runs/${runId}/events`, { headers })).text();
+    const ids = [...all.matchAll(/^id: (\d+)$/gm)].map((m) => m[1]);
+    expect(all).toContain("event: completed");
+    expect(ids.length).toBeGreaterThanOrEqual(1);
+    const resumed = await (
+      await fetch(`${dev.url}/api/v1/runs/${runId}/events`, { headers: { ...headers, "last-event-id": ids[0]! } })
+    ).text();
+    const resumedIds = [...resumed.matchAll(/^id: (\d+)$/gm)].map((m) => m[1]);
+    expect(resumedIds).toEqual(ids.slice(1));
+    const run = (await (await fetch(`${dev.url}/api/v1/runs/${runId}`, { headers })).json()) as { status: string };
+    expect(run.status).toBe("completed");
+  });
+});

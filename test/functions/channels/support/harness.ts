@@ -1,0 +1,44 @@
+import type { AdapterDeps } from "../../../../functions/channels/toolkit/adapter-runtime.ts";
+import type { FunctionApp } from "../../../../runtime/function.ts";
+import { type Served, serve } from "../../../../runtime/serve.ts";
+import { memoryChannelState } from "./memory-state.ts";
+
+export type TestState = ReturnType<typeof memoryChannelState>;
+
+/** One adapter served on a loopback port with in-process channel state; `stop` shuts it down. */
+export interface RunningAdapter {
+  url: string;
+  state: TestState;
+  served: Served;
+  stop(): Promise<void>;
+}
+
+export async function runAdapter(
+  createApp: (env: Record<string, string>, deps: AdapterDeps) => Promise<FunctionApp>,
+  env: Record<string, string>,
+  deps: AdapterDeps = {},
+): Promise<RunningAdapter> {
+  const state = memoryChannelState();
+  const app = await createApp(env, { state, ...deps });
+  const served = await serve(app, { port: 0, host: "127.0.0.1" });
+  return { url: served.url, state, served, stop: () => served.shutdown() };
+}
+
+/** The adapter environment the renderer writes for a `channels.<type>` section. */
+export function channelEnv(config: {
+  routes?: unknown[];
+  defaultInstance?: string;
+  access?: string;
+  allow?: string[];
+  deny?: string[];
+  instances?: Record<string, { allow?: string[]; deny?: string[] }>;
+}): Record<string, string> {
+  const env: Record<string, string> = {
+    KNCLAW_CHANNEL_ROUTES: JSON.stringify({ routes: config.routes ?? [], defaultInstance: config.defaultInstance }),
+    KNCLAW_CHANNEL_ALLOW: JSON.stringify(config.allow ?? []),
+    KNCLAW_CHANNEL_DENY: JSON.stringify(config.deny ?? []),
+  };
+  if (config.access !== undefined) env.KNCLAW_CHANNEL_ACCESS = config.access;
+  if (config.instances !== undefined) env.KNCLAW_CHANNEL_INSTANCES = JSON.stringify(config.instances);
+  return env;
+}

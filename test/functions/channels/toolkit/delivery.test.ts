@@ -1,0 +1,198 @@
+import { describe, expect, it } from "vitest";
+import { makeEvent } from "../../../../eventing/catalog/make.ts";
+import type { ReplyRoute } from "../../../../eventing/catalog/shared.ts";
+import * as T from "../../../../eventing/catalog/types.ts";
+import type { CloudEvent } from "../../../../eventing/cloudevent/event.ts";
+import { resolveButton } from "../../../../functions/channels/toolkit/buttons.ts";
+import {
+  createDeliveryHandler,
+  type OutboundPost,
+  type PlatformOutbound,
+} from "../../../../functions/channels/toolkit/delivery.ts";
+import { PlatformError } from "../../../../functions/channels/toolkit/platform-error.ts";
+import { deliveryRequest } from "../support/events.ts";
+import { MapKeyValue } from "../support/memory-state.ts";
+
+const route: ReplyRoute = { channel: "slack", conversation: "C1", thread: "1.2" };
+
+/** A scripted platform: records accepted posts; throws queued errors first. */
+class ScriptedPlatform implements PlatformOutbound {
+  readonly channel = "slack" as const;
+  readonly split = { limit: 20 };
+  readonly accepted: OutboundPost[] = [];
+  readonly errors: PlatformError[] = [];
+  async post(post: OutboundPost) {
+    const error = this.errors.shift();
+    if (error) throw error;
+    this.accepted.push(post);
+    return { ref: `m${this.accepted.length}` };
+  }
+}
+
+function request(event: CloudEvent): Request {
+  return deliveryRequest("http://adapter/", event);
+}
+
+function send(text: string, extra: Record<string, unknown> = {}) {
+  return makeEvent(T.MESSAGE_SEND, {
+    source: "/test",
+    data: { instance: "ops", route, text, idempotencyKey: "idem-1", ...extra },
+  });
+}
+
+const noWait = { sleep: async () => undefined, maxInlineWaitMs: 0 };
+
+describe("outbound delivery", () => {
+  it("posts split parts once; a redelivery posts nothing", async () => {
+    const platform = new ScriptedPlatform();
+    const handle = createDeliveryHandler({ outbound: platform, kv: new MapKeyValue(), retry: noWait });
+    const event = send("alpha beta gamma delta epsilon zeta");
+    expect((await handle(request(event))).status).toBe(200);
+    expect(platform.accepted.map((p) => p.text)).toEqual(["alpha beta gamma", "delta epsilon zeta"]);
+    expect(platform.accepted.every((p) => p.route.thread === "1.2")).toBe(true);
+    expect((await handle(request(event))).status).toBe(200);
+    expect(platform.accepted).toHaveLength(2);
+  });
+
+  it("answers 429 with Retry-After on a platform rate limit and resumes at the failed part", async () => {
+    const platform = new ScriptedPlatform();
+    const handle = createDeliveryHandler({ outbound: platform, kv: new MapKeyValue(), retry: noWait });
+    const event = send("alpha beta gamma delta epsilon zeta");
+    platform.errors.push(new PlatformError("slack", "rate_limited", "slow down", { retryAfterMs: 30_000 }));
+    // First part succeeds, second is rate limited.
+    const original = platform.post.bind(platform);
+    let calls = 0;
+    platform.post = async (post) => {
+      calls += 1;
+      if (calls === 1) {
+        platform.accepted.push(post);
+        return { ref: "m1" };
+      }
+      return original(post);
+    };
+    const first = await handle(request(event));
+    expect(first.status).toBe(429);
+    expect(first.headers.get("retry-after")).toBe("30");
+    expect(platform.accepted).toHaveLength(1);
+    expect((await handle(request(event))).status).toBe(200);
+    expect(platform.accepted.map((p) => p.text)).toEqual(["alpha beta gamma", "delta epsilon zeta"]);
+  });
+
+  it("retries a short Retry-After in process", async () => {
+    const platform = new ScriptedPlatform();
+    const waits: number[] = [];
+    const handle = createDeliveryHandler({
+      outbound: platform,
+      kv: new MapKeyValue(),
+      retry: { sleep: async (ms) => void waits.push(ms), maxInlineWaitMs: 2000 },
+    });
+    platform.errors.push(new PlatformError("slack", "rate_limited", "slow down", { retryAfterMs: 1000 }));
+    expect((await handle(request(send("hi")))).status).toBe(200);
+    expect(waits).toEqual([1000]);
+    expect(platform.accepted).toHaveLength(1);
+  });
+
+  it("maps outages to 503, bad credentials to 403 and rejected requests to 422", async () => {
+    for (const [kind, status] of [
+      ["unavailable", 503],
+      ["auth", 403],
+      ["rejected", 422],
+    ] as const) {
+      const platform = new ScriptedPlatform();
+      platform.errors.push(
+        new PlatformError("slack", kind, "x"),
+        new PlatformError("slack", kind, "x"),
+        new PlatformError("slack", kind, "x"),
+      );
+      const handle = createDeliveryHandler({ outbound: platform, kv: new MapKeyValue(), retry: noWait });
+      expect((await handle(request(send("hi")))).status).toBe(status);
+    }
+  });
+
+  it("refuses non-events (400), other event types (400), other channels (400) and oversized bodies (413)", async () => {
+    const handle = createDeliveryHandler({
+      outbound: new ScriptedPlatform(),
+      kv: new MapKeyValue(),
+      maxBodyBytes: 1024,
+    });
+    expect((await handle(new Request("http://a/", { method: "POST", body: "{}" }))).status).toBe(400);
+    const other = makeEvent(T.RUN_FAILED, {
+      source: "/t",
+      data: {
+        runId: "r",
+        instance: "ops",
+        usage: { inputTokens: 0, outputTokens: 0 },
+        costUsd: 0,
+        durationMs: 0,
+        turns: 0,
+        toolCalls: 0,
+        contractVersion: "1",
+        reason: "x",
+        message: "x",
+      },
+    });
+    expect((await handle(request(other))).status).toBe(400);
+    const telegram = makeEvent(T.MESSAGE_SEND, {
+      source: "/t",
+      data: { instance: "ops", route: { channel: "telegram", conversation: "1" }, text: "x", idempotencyKey: "k" },
+    });
+    expect((await handle(request(telegram))).status).toBe(400);
+    expect((await handle(request(send("x".repeat(2000))))).status).toBe(413);
+    const broken = { attributes: { ...send("x").attributes }, data: new TextEncoder().encode("{not json") };
+    expect((await handle(request(broken))).status).toBe(400);
+  });
+
+  it("renders approval.requested with approve / deny buttons that resolve to the approval", async () => {
+    const platform = new ScriptedPlatform();
+    platform.split.limit = 4000;
+    const kv = new MapKeyValue();
+    const handle = createDeliveryHandler({ outbound: platform, kv });
+    const approval = makeEvent(T.APPROVAL_REQUESTED, {
+      source: "/agent",
+      data: {
+        approvalId: "ap-1",
+        runId: "run-1",
+        callId: "call-1",
+        instance: "ops",
+        skill: "k8s",
+        tool: "delete_pod",
+        arguments: { name: "web-1" },
+        digest: `sha256:${"a".repeat(64)}`,
+        expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+        replyTo: route,
+      },
+    });
+    expect((await handle(request(approval))).status).toBe(200);
+    expect((await handle(request(approval))).status).toBe(200);
+    expect(platform.accepted).toHaveLength(1);
+    const post = platform.accepted[0]!;
+    expect(post.text).toContain("k8s.delete_pod");
+    expect(post.text).toContain('"name": "web-1"');
+    expect(post.buttons?.map((b) => b.label)).toEqual(["Approve", "Deny"]);
+    const approve = await resolveButton(kv, post.buttons![0]!.data);
+    expect(approve).toMatchObject({
+      kind: "approval",
+      decision: "approve",
+      approvalId: "ap-1",
+      callId: "call-1",
+      conversation: "C1",
+    });
+    expect(await resolveButton(kv, post.buttons![1]!.data)).toMatchObject({ decision: "deny" });
+    expect(Buffer.byteLength(post.buttons![0]!.data)).toBeLessThanOrEqual(64);
+    expect(await resolveButton(kv, "kc1:AAAAAAAAAAAAAAAAAAAAAA")).toBeUndefined();
+    expect(await resolveButton(kv, "garbage")).toBeUndefined();
+  });
+
+  it("treats plain buttons as replies", async () => {
+    const platform = new ScriptedPlatform();
+    const kv = new MapKeyValue();
+    const handle = createDeliveryHandler({ outbound: platform, kv });
+    const event = send("pick", { buttons: [{ id: "yes", label: "Yes" }] });
+    expect((await handle(request(event))).status).toBe(200);
+    expect(await resolveButton(kv, platform.accepted[0]!.buttons![0]!.data)).toMatchObject({
+      kind: "reply",
+      buttonId: "yes",
+      instance: "ops",
+    });
+  });
+});
