@@ -14,23 +14,11 @@ import { withAttributes } from "../cloudevent/event.ts";
 export const TTL_EXTENSION = "knativebrokerttl";
 export const DEFAULT_TTL = 255;
 
-export type TtlVerdict = { ok: true; event: CloudEvent; ttl: number } | { ok: false; ttl: number };
-
 /** The TTL an event has after this pass through ingress; the ingress refuses it when this is 0 or less. */
 export function ingressTtl(event: CloudEvent): number {
   const raw = event.attributes[TTL_EXTENSION];
   if (raw === undefined || !/^\s*-?\d+\s*$/.test(raw)) return DEFAULT_TTL;
   return Math.max(0, Number(raw.trim()) - 1);
-}
-
-export function applyIngressTtl(event: CloudEvent): TtlVerdict {
-  const ttl = ingressTtl(event);
-  if (ttl <= 0) return { ok: false, ttl };
-  return { ok: true, ttl, event: withAttributes(event, { [TTL_EXTENSION]: String(ttl) }) };
-}
-
-export function withoutTtl(event: CloudEvent): CloudEvent {
-  return event.attributes[TTL_EXTENSION] === undefined ? event : withAttributes(event, { [TTL_EXTENSION]: undefined });
 }
 
 export function withTtl(event: CloudEvent, ttl: number): CloudEvent {

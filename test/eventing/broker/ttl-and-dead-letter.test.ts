@@ -1,32 +1,31 @@
 import { describe, expect, it } from "vitest";
-import { applyIngressTtl, DEFAULT_TTL, withoutTtl, withTtl } from "../../../eventing/broker/ttl.ts";
+import { DEFAULT_TTL, ingressTtl, withTtl } from "../../../eventing/broker/ttl.ts";
 import { withErrorExtensions } from "../../../eventing/delivery/dead-letter.ts";
 
 const base = { attributes: { specversion: "1.0", id: "1", source: "/s", type: "t" } };
 const withTtlValue = (value: string) => ({ attributes: { ...base.attributes, knativebrokerttl: value } });
 
-describe("broker TTL", () => {
-  it("sets 255 when absent", () => {
-    expect(applyIngressTtl(base)).toMatchObject({ ok: true, ttl: DEFAULT_TTL });
+describe("broker TTL (what the broker's ingest runs)", () => {
+  it("is 255 after ingress when absent", () => {
+    expect(ingressTtl(base)).toBe(DEFAULT_TTL);
     expect(DEFAULT_TTL).toBe(255);
   });
-  it("decrements a present TTL by one", () => {
-    const verdict = applyIngressTtl(withTtlValue("10"));
-    expect(verdict).toMatchObject({ ok: true, ttl: 9 });
-    expect(verdict.ok && verdict.event.attributes.knativebrokerttl).toBe("9");
+  it("is decremented by one on each pass", () => {
+    expect(ingressTtl(withTtlValue("10"))).toBe(9);
+    expect(ingressTtl(withTtlValue(" 7 "))).toBe(6);
   });
-  it("refuses when the decremented TTL is 0 or less (floor 0)", () => {
-    expect(applyIngressTtl(withTtlValue("1"))).toEqual({ ok: false, ttl: 0 });
-    expect(applyIngressTtl(withTtlValue("0"))).toEqual({ ok: false, ttl: 0 });
-    expect(applyIngressTtl(withTtlValue("-5"))).toEqual({ ok: false, ttl: 0 });
+  it("floors at 0, which the ingress refuses (an event arriving with 1, 0 or less)", () => {
+    expect(ingressTtl(withTtlValue("1"))).toBe(0);
+    expect(ingressTtl(withTtlValue("0"))).toBe(0);
+    expect(ingressTtl(withTtlValue("-5"))).toBe(0);
   });
   it("defaults a TTL that is not an integer, as Knative's TTLDefaulter does", () => {
-    expect(applyIngressTtl(withTtlValue("lots"))).toMatchObject({ ok: true, ttl: 255 });
+    expect(ingressTtl(withTtlValue("lots"))).toBe(255);
+    expect(ingressTtl(withTtlValue("1.5"))).toBe(255);
   });
-  it("removes and restores the extension without touching the rest", () => {
-    const stripped = withoutTtl(withTtlValue("4"));
-    expect(stripped.attributes).toEqual(base.attributes);
-    expect(withTtl(stripped, 4).attributes.knativebrokerttl).toBe("4");
+  it("is put back on a reply without touching the rest", () => {
+    const reply = withTtl(base, 4);
+    expect(reply.attributes).toEqual({ ...base.attributes, knativebrokerttl: "4" });
   });
 });
 
