@@ -54,9 +54,10 @@ describe("MemoryClient", () => {
     await client.createRun("i");
     await client.addNote("i", { text: "n" });
     const bodies = seen.map((s) => s.body as Record<string, string>);
-    expect(bodies[0]!.claim).toBeTruthy();
-    expect(bodies[1]!.updateId).toBeTruthy();
-    expect(bodies[2]!.batchKey).toBeTruthy();
+    // 128 random bits each (22 base64url characters), one per call.
+    const generated = [bodies[0]!.claim, bodies[1]!.updateId, bodies[2]!.batchKey];
+    for (const key of generated) expect(key).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(new Set(generated).size).toBe(3);
     expect(bodies[3]!.id).toMatch(/^run_/);
     expect(bodies[4]!.id).toMatch(/^note_/);
     // Given keys are kept.
