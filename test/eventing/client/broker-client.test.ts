@@ -126,13 +126,16 @@ describe("BrokerClient over HTTP", () => {
   });
 
   it("ignores the body of an accepted answer, however large", async () => {
-    const { sink } = await ingress([
+    const { sink, seen } = await ingress([
       (res) => {
         res.statusCode = 202;
         res.end("x".repeat(256 * 1024));
       },
     ]);
-    await new BrokerClient({ sink }).emit(event("big"));
+    await expect(new BrokerClient({ sink }).emit(event("big"))).resolves.toBeUndefined();
+    // Accepted on the first attempt: the large answer body is neither an error nor a reason to retry.
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.headers["ce-id"]).toBe("big");
   });
 
   it("sends through an injected fetch instead of HTTP when given one", async () => {
