@@ -134,7 +134,9 @@ export function renderDefaultDeny(ctx: RenderContext): RenderedObject[] {
       apiVersion: "networking.k8s.io/v1",
       kind: "NetworkPolicy",
       metadata: metadata(ctx, name, baseLabels(ctx, name)),
-      spec: { podSelector: {}, policyTypes: ["Egress"], egress: [] },
+      // No `egress` field denies all egress (policyTypes says Egress is governed); an empty list would mean the
+      // same, but the API server drops it, so every apply would see a difference that never settles.
+      spec: { podSelector: {}, policyTypes: ["Egress"] },
     },
   ];
 }

@@ -70,7 +70,8 @@ export function renderService(ctx: RenderContext, fn: FunctionSpec): RenderedObj
             {
               name: CONTAINER_NAME,
               image,
-              ports: [{ name: "http1", containerPort: CONTAINER_PORT }],
+              // protocol is spelled out: the ksvc CRD defaults it, and an omitted default would differ on every apply.
+              ports: [{ name: "http1", containerPort: CONTAINER_PORT, protocol: "TCP" }],
               env: functionEnv(ctx, fn),
               readinessProbe: { httpGet: { path: READINESS_PATH } },
               livenessProbe: { httpGet: { path: LIVENESS_PATH } },

@@ -67,6 +67,8 @@ describe("render", () => {
         capabilities: { drop: ["ALL"] },
         seccompProfile: { type: "RuntimeDefault" },
       });
+      // protocol spelled out: the CRD defaults it, so leaving it out re-sends the containers on every apply.
+      expect(pod.containers[0].ports).toEqual([{ name: "http1", containerPort: 8080, protocol: "TCP" }]);
       expect(pod.containers[0].readinessProbe).toEqual({ httpGet: { path: "/readyz" } });
       expect(pod.containers[0].livenessProbe).toEqual({ httpGet: { path: "/healthz" } });
       expect(envOf(ksvc).KNCLAW_ENTRY).toBe(entry);
@@ -246,7 +248,8 @@ describe("render", () => {
 
   it("denies egress by default per function and allows DNS, the broker, the data plane and declared hosts", () => {
     const deny = find(defaults, "NetworkPolicy", "knclaw-default-deny-egress");
-    expect(deny.spec).toEqual({ podSelector: {}, policyTypes: ["Egress"], egress: [] });
+    // No egress list at all: deny-all that the API server stores as sent (it drops an empty list).
+    expect(deny.spec).toEqual({ podSelector: {}, policyTypes: ["Egress"] });
     const agent = find(full, "NetworkPolicy", "agent-ops-egress");
     expect(agent.spec.podSelector).toEqual({ matchLabels: { "serving.knative.dev/service": "agent-ops" } });
     expect(agent.spec.policyTypes).toEqual(["Egress"]);
