@@ -1,7 +1,7 @@
 import type { Log } from "../../eventing/broker/log.ts";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
 import { formatProblem, loadManifestDir, type Problem, validateObjects } from "../../knative/validate/index.ts";
-import { type DevObjects, sortObjects } from "./objects.ts";
+import { type DevObjects, groupObjectsByKind } from "./objects.ts";
 
 /** Objects that would not be accepted by a cluster: every problem names the object, the field and the rule. */
 export class InvalidObjectsError extends Error {
@@ -32,5 +32,5 @@ export function loadDevObjects(
   }
   const errors = problems.filter((p) => p.severity === "error");
   if (errors.length > 0) throw new InvalidObjectsError(errors);
-  return sortObjects(all);
+  return groupObjectsByKind(all);
 }

@@ -38,7 +38,7 @@ const VERSIONS: Record<string, string[]> = {
   "": ["v1"],
 };
 
-export function sortObjects(objects: readonly KnativeObject[]): DevObjects {
+export function groupObjectsByKind(objects: readonly KnativeObject[]): DevObjects {
   const sorted: DevObjects = {
     brokers: [],
     triggers: [],

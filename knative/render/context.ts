@@ -62,11 +62,6 @@ export function serviceUrl(ctx: RenderContext, name: string): string {
   return `http://${name}.${ctx.namespace}.svc.${ctx.config.network.clusterDomain}`;
 }
 
-/** The MT channel-based broker's ingress address for this platform's broker. */
-export function brokerIngressUrl(ctx: RenderContext): string {
-  return `http://broker-ingress.${ctx.config.network.eventingNamespace}.svc.${ctx.config.network.clusterDomain}/${ctx.namespace}/${ctx.brokerName}`;
-}
-
 export function ksvcRef(name: string): ObjectReference {
   return { apiVersion: "serving.knative.dev/v1", kind: "Service", name };
 }
