@@ -10,8 +10,10 @@ import { decodeRequest } from "../../eventing/cloudevent/http-codec.ts";
 import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
 import { createHttpFetch } from "../../runtime/http/fetch.ts";
 import { createLogger, type Logger } from "../../runtime/log.ts";
+import { memoryClientSettings } from "../../runtime/platform-env.ts";
 import { parsePrivateKey } from "../../skills/runtime/keys.ts";
-import { AgentConfigError, loadAgentConfig } from "./config.ts";
+import { loadAgentConfig } from "./config.ts";
+import { agentEnv } from "./env.ts";
 import { AgentLoop, type AgentLoopDeps } from "./loop/agent-loop.ts";
 import { RejectedEvent, RetryLater } from "./loop/errors.ts";
 import type { LanguageModel } from "./providers/model.ts";
@@ -41,16 +43,14 @@ export async function createApp(
   env: FunctionEnv,
   options: AgentAppOptions = {},
 ): Promise<FunctionApp & { loop: AgentLoop }> {
-  const log = options.logger ?? createLogger(env, `agent-${env.KNCLAW_INSTANCE ?? "unknown"}`);
+  const log = options.logger ?? createLogger(env, `agent-${env[agentEnv.names.instance] ?? "unknown"}`);
   // Rendered agents get their skills in KNCLAW_SKILL_CATALOG; reading skill folders (and the YAML parser that takes)
   // is only a fallback, loaded when a skill is missing from it.
   const config = await loadAgentConfig(env, async (name) => (await import("./skills.ts")).builtinSkillResolver(name));
   for (const missing of config.unavailableSkills) {
     log.error({ skill: missing.skill, reason: missing.reason }, "skill not available: its tools are not offered");
   }
-  if (!env.KNCLAW_SIGNING_KEY)
-    throw new AgentConfigError("KNCLAW_SIGNING_KEY is not set: tool calls could not be signed");
-  const signingKey = parsePrivateKey(env.KNCLAW_SIGNING_KEY, "KNCLAW_SIGNING_KEY");
+  const signingKey = parsePrivateKey(agentEnv.read(env, "signingKey"), agentEnv.names.signingKey);
   let model = options.model;
   if (model === undefined) {
     const resolved = await createLanguageModel({
@@ -72,12 +72,9 @@ export async function createApp(
   const hopFetch = options.fetch ?? hops!;
   let store = options.store;
   if (store === undefined) {
-    if (!env.KNCLAW_MEMORY_URL || !env.KNCLAW_MEMORY_TOKEN)
-      throw new AgentConfigError("KNCLAW_MEMORY_URL and KNCLAW_MEMORY_TOKEN must be set");
     // The memory client brings its own node:http transport; an injected fetch replaces it (tests, knclaw dev).
     const memory = new MemoryClient({
-      baseUrl: env.KNCLAW_MEMORY_URL,
-      token: env.KNCLAW_MEMORY_TOKEN,
+      ...memoryClientSettings(env),
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
     store = memoryStore(memory, config.instance);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { EXT_INSTANCE, EXT_SCHEDULE, SWEEP_SCHEDULE } from "../../../eventing/catalog/attributes.ts";
-import { AgentConfigError, loadAgentConfig } from "../../../functions/agent/config.ts";
+import { loadAgentConfig } from "../../../functions/agent/config.ts";
 import { builtinSkillResolver } from "../../../functions/agent/skills.ts";
 import { validateConfigValue } from "../../../knative/config/load.ts";
 import { render } from "../../../knative/render/index.ts";
+import { EnvError } from "../../../runtime/env-contract.ts";
 
 const base = { KNCLAW_INSTANCE: "ops", KNCLAW_MODEL: "openai/gpt-4o" };
 
@@ -61,7 +62,7 @@ describe("agent configuration from the environment", () => {
     [{ ...base, KNCLAW_AGENT: JSON.stringify({ unknown: 1 }) }, /KNCLAW_AGENT/],
     [{ ...base, KNCLAW_SKILL_CATALOG: JSON.stringify([{ name: "x", tools: [] }]) }, /KNCLAW_SKILL_CATALOG/],
   ])("refuses a bad environment with a clear error (%#)", async (env, message) => {
-    await expect(loadAgentConfig(env)).rejects.toThrow(AgentConfigError);
+    await expect(loadAgentConfig(env)).rejects.toThrow(EnvError);
     await expect(loadAgentConfig(env)).rejects.toThrow(message);
   });
 });

@@ -1,0 +1,144 @@
+import { z } from "zod";
+import { TaskContract } from "../../eventing/catalog/contract.ts";
+import { InstanceName } from "../../eventing/catalog/shared.ts";
+import { defineEnv, json, secret, text } from "../../runtime/env-contract.ts";
+import { memoryClientVars, platformVars } from "../../runtime/platform-env.ts";
+import { SkillDescriptor } from "../../skills/runtime/descriptor.ts";
+
+const Price = z.object({ inputPerMTok: z.number().nonnegative(), outputPerMTok: z.number().nonnegative() }).strict();
+
+/**
+ * `instances.<name>.agent` in knclaw.yaml: how the agent function behaves. The config schema uses this one, the
+ * renderer passes it as KNCLAW_AGENT and the function validates it again at startup. Every field has a default, so
+ * the block is optional.
+ */
+export const AgentSettings = z
+  .object({
+    /** The instance's own instructions, first in every system prompt. */
+    systemPrompt: z
+      .string()
+      .max(32 * 1024)
+      .default("You are a helpful assistant."),
+    session: z
+      .object({
+        scope: z.enum(["main", "sender", "channel-sender", "thread"]).default("channel-sender"),
+        /** Start a new session after this long without messages. */
+        idleMinutes: z.number().int().positive().max(525_600).optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** The model's context window, and the share the session history may take of what is left after the rest. */
+    contextTokens: z.number().int().min(1024).default(128_000),
+    maxOutputTokens: z.number().int().positive().default(4096),
+    temperature: z.number().min(0).max(2).optional(),
+    /** USD per million tokens by `provider/model`; a model without an entry costs 0. */
+    prices: z.record(z.string(), Price).default({}),
+    /** Extra tool groups: group -> `<skill>.<tool>` / `<skill>.*` members. */
+    groups: z.record(z.string().regex(/^[a-z0-9-]+:[a-z0-9*-]+$/), z.array(z.string())).default({}),
+    heartbeat: z
+      .object({
+        okToken: z.string().min(1).max(64).default("HEARTBEAT_OK"),
+        ackMaxChars: z.number().int().min(0).default(300),
+      })
+      .strict()
+      .prefault({}),
+    notes: z
+      .object({ limit: z.number().int().min(0).max(50).default(5) })
+      .strict()
+      .prefault({}),
+    /** Compact the session into a summary once it holds more than this many tokens. */
+    compactAboveTokens: z.number().int().positive().optional(),
+    /** Stream model output and send text that precedes tool calls right away (lower latency to the first update). */
+    stream: z.boolean().default(true),
+    sendPreamble: z.boolean().default(true),
+    /** OpenAI-compatible servers that refuse `stream_options` set this to false. */
+    includeUsage: z.boolean().default(true),
+    /** Grace after a tool's own timeout before an unanswered call is failed as Timeout. */
+    toolGraceSeconds: z.number().int().min(1).default(60),
+    /** A retry whose backoff exceeds this is not waited for; the model gets the error instead. */
+    maxInlineRetryDelaySeconds: z.number().min(0).max(60).default(10),
+    capabilityTtlSeconds: z.number().int().min(10).max(86_400).default(600),
+  })
+  .strict();
+export type AgentSettings = z.infer<typeof AgentSettings>;
+
+export const ScheduleSettings = z
+  .object({ task: z.string().min(1), concurrencyPolicy: z.enum(["Forbid", "Allow", "Replace"]).default("Forbid") })
+  .passthrough();
+export type ScheduleSettings = z.infer<typeof ScheduleSettings>;
+
+/** An external skill's tool as knclaw.yaml declares it (`skills.<name>.external.tools`). */
+export const ExternalTool = z
+  .object({
+    name: z.string(),
+    description: z.string(),
+    parameters: z.record(z.string(), z.unknown()),
+    mutates: z.boolean().default(false),
+    approval: z.boolean().optional(),
+    groups: z.array(z.string()).optional(),
+  })
+  .passthrough();
+
+/** A policy as the renderer passes it: the task contract, with the policy's description (which the agent ignores). */
+const Policy = z
+  .object({ description: z.string().optional() })
+  .passthrough()
+  .transform(({ description: _description, ...contract }) => contract)
+  .pipe(TaskContract);
+
+/** The agent function's environment: one ksvc per instance. */
+export const agentEnv = defineEnv({
+  ...platformVars,
+  ...memoryClientVars,
+  instance: text("KNCLAW_INSTANCE", "the instance's name", InstanceName),
+  model: text(
+    "KNCLAW_MODEL",
+    "`provider/model`: `openai/…`, `anthropic/…`, `openai-compatible/…` (and `ollama/…`, `vllm/…`, `litellm/…`), `demo/…`",
+    z
+      .string()
+      .regex(/^[a-z0-9-]+\/\S+$/, "must be provider/model")
+      .default("demo/demo"),
+  ),
+  baseUrl: text(
+    "KNCLAW_PROVIDER_BASE_URL",
+    "the instance's model API endpoint (`provider.baseUrl`)",
+    z.string().optional(),
+  ),
+  apiKey: secret(
+    "KNCLAW_PROVIDER_API_KEY",
+    "the instance's model API key (`provider.apiKey`); OpenAI/Anthropic without one fall back to the labelled demo model",
+    z.string().optional(),
+  ),
+  policyName: text("KNCLAW_POLICY_NAME", "the name of the instance's policy", z.string().default("default")),
+  policy: json("KNCLAW_POLICY", "the policy's task contract (its description is ignored)", Policy.default({})),
+  skills: json(
+    "KNCLAW_SKILLS",
+    "skill names the instance may use; unset: the skills of KNCLAW_SKILL_CATALOG",
+    z.array(z.string()).optional(),
+  ),
+  externalTools: json(
+    "KNCLAW_EXTERNAL_TOOLS",
+    "`{skill: [{name, description, parameters, mutates}]}` for external skills; a mutating tool needs approval by default",
+    z.record(z.string(), z.array(ExternalTool)).default({}),
+  ),
+  skillCatalog: json(
+    "KNCLAW_SKILL_CATALOG",
+    "skill descriptors (tool schemas, instructions), rendered for built-in skills; a skill in neither it nor KNCLAW_EXTERNAL_TOOLS is described from `skills/<name>/`",
+    z.array(SkillDescriptor).optional(),
+  ),
+  channels: json("KNCLAW_CHANNELS", "channel types the instance answers on", z.array(z.string()).default([])),
+  schedules: json(
+    "KNCLAW_SCHEDULES",
+    "`{name: {task, concurrencyPolicy}}`: the instance's schedules",
+    z.record(z.string(), ScheduleSettings).default({}),
+  ),
+  signingKey: secret(
+    "KNCLAW_SIGNING_KEY",
+    "Ed25519 private key (PEM or base64) signing the capability tokens of tool calls",
+  ),
+  settings: json(
+    "KNCLAW_AGENT",
+    "`instances.<name>.agent`: system prompt, session scope, context and output tokens, prices, groups, heartbeat, notes, streaming, retry and grace limits",
+    AgentSettings.prefault({}),
+  ),
+});

@@ -1,0 +1,53 @@
+import { z } from "zod";
+import { defineEnv, EnvError, secret, text } from "./env-contract.ts";
+import type { FunctionEnv } from "./function.ts";
+
+/** Most shared variables are optional: a function that needs one says so when it uses it. */
+const optional = z.string().optional();
+
+/**
+ * The variables every function shares; each function's own contract (functions/<name>/env.ts, skills/runtime/env.ts)
+ * spreads these in before its own, so the renderer writes them first and in this order.
+ */
+export const platformVars = {
+  entry: text(
+    "KNCLAW_ENTRY",
+    "the function's `app.ts` relative to the repository root (what `knclaw dev` mounts)",
+    optional,
+  ),
+  component: text(
+    "KNCLAW_COMPONENT",
+    "what kind of function this is: `agent`, `channel`, `gateway`, `memory`, `skill` or `deadletter`",
+    optional,
+  ),
+  platform: text("KNCLAW_PLATFORM", "the platform's name (`metadata.name` in knclaw.yaml)", optional),
+  namespace: text("KNCLAW_NAMESPACE", "the namespace the platform runs in", optional),
+  broker: text("KNCLAW_BROKER", "the name of the platform's Broker", optional),
+  logLevel: text("KNCLAW_LOG_LEVEL", "pino log level (`info` unless set; `silent` under tests)", optional),
+  sink: text("K_SINK", "where events go: the Broker (a SinkBinding injects it, so does `knclaw dev`)", optional),
+  ceOverrides: text(
+    "K_CE_OVERRIDES",
+    "JSON `{extensions}` added to every event sent (set by the SinkBinding)",
+    optional,
+  ),
+};
+
+/** The variables of a function that talks to the memory service (the renderer sets them when it does). */
+export const memoryClientVars = {
+  memoryUrl: text("KNCLAW_MEMORY_URL", "the memory service's URL", optional),
+  memoryToken: secret("KNCLAW_MEMORY_TOKEN", "this function's memory token, scoped to the function", optional),
+};
+
+/** The shared part of every function's env, as the renderer writes it before the function's own variables. */
+export const platformEnv = defineEnv({ ...platformVars, ...memoryClientVars });
+
+/** The memory service's URL and this function's token, for a function that cannot work without them. */
+export function memoryClientSettings(env: FunctionEnv): { baseUrl: string; token: string } {
+  const { memoryUrl, memoryToken } = platformEnv.parse(env);
+  if (memoryUrl === undefined || memoryToken === undefined) {
+    throw new EnvError(
+      `${platformEnv.names.memoryUrl} and ${platformEnv.names.memoryToken} must be set (the memory service)`,
+    );
+  }
+  return { baseUrl: memoryUrl, token: memoryToken };
+}
