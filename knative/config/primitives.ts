@@ -35,28 +35,36 @@ export const KubernetesName = z
  * A reference to one key of a Kubernetes Secret. Secret values never appear in knclaw.yaml: rendered objects carry
  * `secretKeyRef`s, and a literal string where a reference is expected is an error.
  */
-export const SecretRef = z.preprocess(
-  (value, ctx) => {
-    if (typeof value === "string") {
-      ctx.addIssue({
-        code: "custom",
-        input: value,
-        message: "secret values are never inlined: use a Secret reference { secret: <name>, key: <key> }",
-        params: { rule: "secret-ref" },
-      });
-      return z.NEVER;
-    }
-    return value;
-  },
-  z.strictObject({
-    /** Name of the Secret in the platform namespace. */
-    secret: KubernetesName,
-    /** Key inside the Secret. */
-    key: z
-      .string()
-      .refine((v) => /^[-._a-zA-Z0-9]{1,253}$/.test(v), { message: "a Secret data key", ...ruleParams("secret-ref") }),
-  }),
-);
+export const SecretRef = z
+  .preprocess(
+    (value, ctx) => {
+      if (typeof value === "string") {
+        ctx.addIssue({
+          code: "custom",
+          input: value,
+          message: "secret values are never inlined: use a Secret reference { secret: <name>, key: <key> }",
+          params: { rule: "secret-ref" },
+        });
+        return z.NEVER;
+      }
+      return value;
+    },
+    z.strictObject({
+      secret: KubernetesName.describe("Name of the Secret in the platform namespace."),
+      /** Key inside the Secret. */
+      key: z
+        .string()
+        .refine((v) => /^[-._a-zA-Z0-9]{1,253}$/.test(v), {
+          message: "a Secret data key",
+          ...ruleParams("secret-ref"),
+        }),
+    }),
+  )
+  .meta({
+    id: "SecretRef",
+    description:
+      "A reference to one key of a Kubernetes Secret in the platform namespace; secret values never appear in knclaw.yaml.",
+  });
 export type SecretRef = z.infer<typeof SecretRef>;
 
 /** ISO-8601 duration as Eventing's DeliverySpec takes it (`PT0.2S`, `PT30S`, `PT1M`); non-negative. */
@@ -114,33 +122,56 @@ const EnvName = z
  * The Knative Service knobs every function accepts; unset fields fall back to `defaults` (platform section),
  * then to knclaw's built-in defaults.
  */
-export const KsvcKnobs = z.strictObject({
-  /** Image override for this one function. */
-  image: ImageRef.optional(),
-  /** `autoscaling.knative.dev/min-scale`; 0 lets the function scale to zero. */
-  minScale: z.number().int().min(0).optional(),
-  /** `autoscaling.knative.dev/max-scale`; 0 means unlimited. */
-  maxScale: z.number().int().min(0).optional(),
-  /** `autoscaling.knative.dev/initial-scale`; 0 needs the cluster's allow-zero-initial-scale. */
-  initialScale: z.number().int().min(0).optional(),
-  /** `autoscaling.knative.dev/target` (requests in flight or per second per pod). */
-  target: z.number().min(0.01).optional(),
-  /** `autoscaling.knative.dev/metric`. */
-  metric: z.enum(["concurrency", "rps"]).optional(),
-  /** `autoscaling.knative.dev/window`, 6s to 1h. */
-  window: GoDuration.optional(),
-  /** `autoscaling.knative.dev/scale-down-delay`, at most 1h. */
-  scaleDownDelay: GoDuration.optional(),
-  /** Per-request timeout; Knative's cluster maximum is usually 600. */
-  timeoutSeconds: z.number().int().min(1).max(3600).optional(),
-  /** Requests one pod serves at once; 0 = unlimited. */
-  containerConcurrency: z.number().int().min(0).max(1000).optional(),
-  resources: Resources.optional(),
-  /** Extra plain (non-secret) environment variables. */
-  env: z.record(EnvName, z.string()).optional(),
-  /** Extra environment variables from Secrets (rendered as secretKeyRef). */
-  secretEnv: z.record(EnvName, SecretRef).optional(),
-});
+export const KsvcKnobs = z
+  .strictObject({
+    image: ImageRef.optional().describe("Image override for this one function."),
+    minScale: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("`autoscaling.knative.dev/min-scale`; 0 lets the function scale to zero."),
+    maxScale: z.number().int().min(0).optional().describe("`autoscaling.knative.dev/max-scale`; 0 means unlimited."),
+    initialScale: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("`autoscaling.knative.dev/initial-scale`; 0 needs the cluster's allow-zero-initial-scale."),
+    target: z
+      .number()
+      .min(0.01)
+      .optional()
+      .describe("`autoscaling.knative.dev/target` (requests in flight or per second per pod)."),
+    metric: z.enum(["concurrency", "rps"]).optional().describe("`autoscaling.knative.dev/metric`."),
+    window: GoDuration.optional().describe("`autoscaling.knative.dev/window`, 6s to 1h."),
+    scaleDownDelay: GoDuration.optional().describe("`autoscaling.knative.dev/scale-down-delay`, at most 1h."),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(3600)
+      .optional()
+      .describe("Per-request timeout; Knative's cluster maximum is usually 600."),
+    containerConcurrency: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .optional()
+      .describe("Requests one pod serves at once; 0 = unlimited."),
+    resources: Resources.optional(),
+    env: z.record(EnvName, z.string()).optional().describe("Extra plain (non-secret) environment variables."),
+    secretEnv: z
+      .record(EnvName, SecretRef)
+      .optional()
+      .describe("Extra environment variables from Secrets (rendered as secretKeyRef)."),
+  })
+  .meta({
+    id: "KsvcKnobs",
+    description:
+      "The Knative Service knobs every function accepts; unset fields fall back to `defaults`, then to knclaw's built-in defaults.",
+  });
 export type KsvcKnobs = z.infer<typeof KsvcKnobs>;
 
 const Port = z.number().int().min(1).max(65535);
@@ -197,6 +228,11 @@ export const EgressRule = z
         params: { rule: "egress" },
       });
     }
+  })
+  .meta({
+    id: "EgressRule",
+    description:
+      "One egress allowance of a function's default-deny NetworkPolicy: exactly one of `host`, `cidr` or `namespace`. A host becomes public-internet egress (private ranges excluded) on its ports, and is recorded in the policy's `knclaw.dev/egress-hosts` annotation for an FQDN-aware enforcer.",
   });
 export type EgressRule = z.infer<typeof EgressRule>;
 
@@ -243,19 +279,29 @@ export const Destination = z
         });
       }
     }
+  })
+  .meta({
+    id: "Destination",
+    description:
+      "An Eventing Destination: a Kubernetes object (`ref`, resolved to its address) or an absolute URL (`uri`).",
   });
 export type Destination = z.infer<typeof Destination>;
 
 /** Eventing DeliverySpec knobs (KNATIVE-SEMANTICS.md "Delivery"). */
-export const Delivery = z.strictObject({
-  /** Extra attempts after the first. */
-  retry: z.number().int().min(0).max(100).optional(),
-  backoffPolicy: z.enum(["linear", "exponential"]).optional(),
-  backoffDelay: IsoDuration.optional(),
-  /** Per-attempt timeout; must be more than zero. */
-  timeout: IsoDuration.refine((v) => (parseIsoDuration(v)?.ms ?? 0) > 0, {
-    message: "a timeout must be more than zero",
-    ...ruleParams("duration"),
-  }).optional(),
-});
+export const Delivery = z
+  .strictObject({
+    retry: z.number().int().min(0).max(100).optional().describe("Extra attempts after the first."),
+    backoffPolicy: z.enum(["linear", "exponential"]).optional(),
+    backoffDelay: IsoDuration.optional(),
+    /** Per-attempt timeout; must be more than zero. */
+    timeout: IsoDuration.refine((v) => (parseIsoDuration(v)?.ms ?? 0) > 0, {
+      message: "a timeout must be more than zero",
+      ...ruleParams("duration"),
+    }).optional(),
+  })
+  .meta({
+    id: "Delivery",
+    description:
+      "Eventing DeliverySpec knobs. Without `backoffPolicy` or `backoffDelay` retries are immediate; a Trigger's delivery replaces the Broker's wholesale.",
+  });
 export type Delivery = z.infer<typeof Delivery>;

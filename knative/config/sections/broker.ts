@@ -8,31 +8,42 @@ import { Delivery, Destination, IsoDuration, KsvcKnobs, KubernetesName, SecretRe
 
 export const DeadLetterSink = z
   .strictObject({
-    /** Knobs of the knclaw deadletter function (the default sink). */
-    function: KsvcKnobs.optional(),
-    /** Send dead letters elsewhere instead; no deadletter function is rendered then. */
-    destination: Destination.optional(),
-    /** No dead-letter sink at all: failed events are dropped after the last retry. */
-    disabled: z.literal(true).optional(),
-    /**
-     * The deadletter function's operator API token (`knclaw dlq`, bearer). Default: the Secret knclaw-deadletter,
-     * key api-token, optional: without it the function still keeps dead letters and its API answers 403.
-     */
-    apiToken: SecretRef.optional(),
-    /** How much the deadletter function keeps: the newest `maxEntries`, each for `maxAge` after it last arrived. */
+    function: KsvcKnobs.optional().describe("Knobs of the knclaw deadletter function (the default sink)."),
+    destination: Destination.optional().describe(
+      "Send dead letters elsewhere instead; no deadletter function is rendered then.",
+    ),
+    disabled: z
+      .literal(true)
+      .optional()
+      .describe("No dead-letter sink at all: failed events are dropped after the last retry."),
+    apiToken: SecretRef.optional().describe(
+      "The deadletter function's operator API token (`knclaw dlq`, bearer). Default: the Secret knclaw-deadletter, key api-token, optional: without it the function still keeps dead letters and its API answers 403.",
+    ),
     retention: z
       .strictObject({
-        maxEntries: z.number().int().min(1).max(1_000_000).optional(),
-        /** ISO-8601, from one minute to 366 days (e.g. P7D, PT12H). */
+        maxEntries: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_000_000)
+          .optional()
+          .describe("How many dead letters are kept (the newest)."),
         maxAge: IsoDuration.refine(
           (v) => {
             const ms = parseIsoDuration(v)?.ms ?? 0;
             return ms >= 60_000 && ms <= 366 * 86_400_000;
           },
           { message: "between one minute and 366 days", params: { rule: "duration" } },
-        ).optional(),
+        )
+          .optional()
+          .describe(
+            "How long a dead letter is kept after it last arrived: ISO-8601, one minute to 366 days (P7D, PT12H).",
+          ),
       })
-      .optional(),
+      .optional()
+      .describe(
+        "How much the deadletter function keeps: the newest `maxEntries`, each for `maxAge` after it last arrived.",
+      ),
   })
   .superRefine((sink, ctx) => {
     if ((sink.apiToken !== undefined || sink.retention !== undefined) && (sink.destination || sink.disabled)) {
@@ -58,10 +69,14 @@ export const DeadLetterSink = z
 export type DeadLetterSink = z.infer<typeof DeadLetterSink>;
 
 export const Broker = z.strictObject({
-  name: KubernetesName.default("default"),
-  /** `eventing.knative.dev/broker.class`; the broker ingress URL knclaw uses is the MT channel-based broker's. */
-  class: z.string().min(1).default("MTChannelBasedBroker"),
-  /** `spec.config`: a ConfigMap (or other object) configuring the broker class. */
+  name: KubernetesName.default("default").describe("Name of the Broker."),
+  class: z
+    .string()
+    .min(1)
+    .default("MTChannelBasedBroker")
+    .describe(
+      "`eventing.knative.dev/broker.class`; the broker ingress URL knclaw uses is the MT channel-based broker's.",
+    ),
   config: z
     .strictObject({
       apiVersion: z.string().min(1).default("v1"),
@@ -69,10 +84,17 @@ export const Broker = z.strictObject({
       name: KubernetesName,
       namespace: KubernetesName.optional(),
     })
-    .optional(),
-  /** Delivery defaults (retries, backoff, per-attempt timeout). */
-  delivery: Delivery.prefault({ retry: 5, backoffPolicy: "exponential", backoffDelay: "PT0.5S", timeout: "PT60S" }),
-  deadLetterSink: DeadLetterSink.prefault({}),
+    .optional()
+    .describe("`spec.config`: a ConfigMap (or other object) configuring the broker class."),
+  delivery: Delivery.prefault({
+    retry: 5,
+    backoffPolicy: "exponential",
+    backoffDelay: "PT0.5S",
+    timeout: "PT60S",
+  }).describe("Delivery defaults (retries, backoff, per-attempt timeout)."),
+  deadLetterSink: DeadLetterSink.prefault({}).describe(
+    "Where events go after their last failed delivery: the knclaw deadletter function (default), another Destination, or nowhere.",
+  ),
 });
 export type BrokerConfig = z.infer<typeof Broker>;
 

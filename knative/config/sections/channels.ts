@@ -40,12 +40,14 @@ const SecretKeyName = z.string().regex(/^[a-z][a-zA-Z0-9]{0,63}$/, { message: "a
 /** Which conversation goes to which instance; the first matching route wins, then `defaultInstance`. */
 export const ChannelRoute = z
   .strictObject({
-    /** Slack team, Discord guild, WhatsApp business number. */
-    workspace: z.string().min(1).max(256).optional(),
-    /** Slack channel, Telegram chat id, Discord channel, WhatsApp phone number. */
-    conversation: z.string().min(1).max(256).optional(),
-    /** A platform user id. */
-    sender: z.string().min(1).max(256).optional(),
+    workspace: z.string().min(1).max(256).optional().describe("Slack team, Discord guild, WhatsApp business number."),
+    conversation: z
+      .string()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe("Slack channel, Telegram chat id, Discord channel, WhatsApp phone number."),
+    sender: z.string().min(1).max(256).optional().describe("A platform user id."),
     instance: ComponentName,
   })
   .refine((route) => route.workspace !== undefined || route.conversation !== undefined || route.sender !== undefined, {
@@ -54,28 +56,40 @@ export const ChannelRoute = z
   });
 
 export const Channel = KsvcKnobs.extend({
-  enabled: z.boolean().default(true),
-  /** Secret references by camelCase key (see CHANNEL_REQUIREMENTS). */
-  secrets: z.record(SecretKeyName, SecretRef).default({}),
-  /** Non-secret settings by camelCase key. */
-  settings: z.record(SecretKeyName, z.string().max(4096)).default({}),
-  routes: z.array(ChannelRoute).default([]),
-  defaultInstance: ComponentName.optional(),
-  /**
-   * Who may talk (eventing/channels/access.ts): `pairing` (default) lets allow-listed and paired senders talk and
-   * gives unknown senders a pairing code; `allowlist` ignores everyone else; `open` lets everyone not denied talk.
-   */
-  access: AccessMode.default("pairing"),
-  /** Senders allowed to talk to every instance: a platform user id, `<workspace>/<user id>`, `person:<p>` or `*`. */
-  allow: z.array(z.string().min(1).max(256)).default([]),
-  /** Senders always refused; deny wins over allow. */
-  deny: z.array(z.string().min(1).max(256)).default([]),
-  /** Per-instance allow and deny lists, added to the channel-wide ones. */
-  instances: z.record(ComponentName, InstanceAccessLists).default({}),
-  /** The generic webhook's hooks (`/channels/webhook/<hook>`); see functions/channels/toolkit/webhook-hooks.ts. */
-  hooks: WebhookHooks.default({}),
-  /** Extra egress beyond the platform API hosts. */
-  egress: z.array(EgressRule).default([]),
+  enabled: z.boolean().default(true).describe("Render the adapter and its Triggers."),
+  secrets: z
+    .record(SecretKeyName, SecretRef)
+    .default({})
+    .describe(
+      "Secret references by camelCase key: slack `signingSecret`, `botToken`; telegram `botToken`, `webhookSecret`; discord `botToken`; whatsapp `appSecret`, `accessToken`, `verifyToken`; webhook one per hook.",
+    ),
+  settings: z
+    .record(SecretKeyName, z.string().max(4096))
+    .default({})
+    .describe("Non-secret settings by camelCase key: discord `publicKey`, `applicationId`; whatsapp `phoneNumberId`."),
+  routes: z
+    .array(ChannelRoute)
+    .default([])
+    .describe("Which conversation goes to which instance; the first matching route wins, then `defaultInstance`."),
+  defaultInstance: ComponentName.optional().describe("The instance for messages no route matches."),
+  access: AccessMode.default("pairing").describe(
+    "Who may talk: `pairing` (default) lets allow-listed and paired senders talk and gives unknown senders a pairing code; `allowlist` ignores everyone else; `open` lets everyone not denied talk.",
+  ),
+  allow: z
+    .array(z.string().min(1).max(256))
+    .default([])
+    .describe(
+      "Senders allowed to talk to every instance: a platform user id, `<workspace>/<user id>`, `person:<p>` or `*`.",
+    ),
+  deny: z.array(z.string().min(1).max(256)).default([]).describe("Senders always refused; deny wins over allow."),
+  instances: z
+    .record(ComponentName, InstanceAccessLists)
+    .default({})
+    .describe("Per-instance allow and deny lists, added to the channel-wide ones."),
+  hooks: WebhookHooks.default({}).describe(
+    "The generic webhook's hooks (`/channels/webhook/<hook>`); see functions/channels/toolkit/webhook-hooks.ts.",
+  ),
+  egress: z.array(EgressRule).default([]).describe("Extra egress beyond the platform API hosts."),
 });
 export type ChannelConfig = z.infer<typeof Channel>;
 

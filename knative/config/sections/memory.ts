@@ -7,24 +7,25 @@ import { z } from "zod";
 import { EgressRule, KsvcKnobs, KubernetesName, SecretRef } from "../primitives.ts";
 
 export const Redis = z.strictObject({
-  /** `redis://` / `rediss://` URL, password included, from a Secret. */
-  url: SecretRef,
-  /** Key prefix (hash-tagged per instance by the service). */
+  url: SecretRef.describe("`redis://` / `rediss://` URL, password included, from a Secret."),
   keyPrefix: z
     .string()
     .regex(/^[A-Za-z0-9:_-]{0,64}$/)
-    .default("knclaw:"),
-  /** How the memory service reaches Redis: every namespace on 6379 unless told otherwise. */
-  egress: z.array(EgressRule).default([{ namespace: "*", ports: [6379], protocol: "TCP" }]),
+    .default("knclaw:")
+    .describe("Key prefix (hash-tagged per instance by the service)."),
+  egress: z
+    .array(EgressRule)
+    .default([{ namespace: "*", ports: [6379], protocol: "TCP" }])
+    .describe("How the memory service reaches Redis: every namespace on 6379 unless told otherwise."),
 });
 
 export const Memory = KsvcKnobs.extend({
-  redis: Redis.optional(),
-  /**
-   * Secret with one key per memory client (`agent-<instance>`, `gateway`, `channel-<type>`, `deadletter`,
-   * `skill-<name>`): each client gets its own key as KNCLAW_MEMORY_TOKEN, the memory service gets all of them.
-   */
-  tokenSecret: KubernetesName.default("knclaw-memory-tokens"),
+  redis: Redis.optional().describe(
+    "Redis for the memory service; without it the embedded in-process store runs (state lost with the pod, one replica).",
+  ),
+  tokenSecret: KubernetesName.default("knclaw-memory-tokens").describe(
+    "Secret with one key per memory client (`agent-<instance>`, `gateway`, `channel-<type>`, `deadletter`, `skill-<name>`): each client gets its own key as KNCLAW_MEMORY_TOKEN, the memory service gets all of them.",
+  ),
 });
 export type MemoryConfig = z.infer<typeof Memory>;
 

@@ -15,59 +15,68 @@ const Namespace = z.string().refine((v) => checkDns1123Label(v) === undefined, {
 });
 
 export const Metadata = z.strictObject({
-  /** Name of this platform; labels every rendered object (`app.kubernetes.io/instance`). */
-  name: ComponentName.default("knclaw"),
-  /** Namespace every object is rendered into. */
-  namespace: Namespace.default("knclaw"),
-  /** Render the Namespace object too (turn off when the namespace is managed elsewhere). */
-  createNamespace: z.boolean().default(true),
+  name: ComponentName.default("knclaw").describe(
+    "Name of this platform; labels every rendered object (`app.kubernetes.io/instance`).",
+  ),
+  namespace: Namespace.default("knclaw").describe("Namespace every object is rendered into."),
+  createNamespace: z
+    .boolean()
+    .default(true)
+    .describe("Render the Namespace object too (turn off when the namespace is managed elsewhere)."),
 });
 
 export const Images = z.strictObject({
-  /** Prefix for relative references, e.g. `ghcr.io/knclaw` + `agent@sha256:...`. */
   registry: z
     .string()
     .refine((v) => /^[a-zA-Z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/.test(v), {
       message: "a registry host with an optional path",
       ...ruleParams("image-ref"),
     })
-    .optional(),
-  /**
-   * The image for functions without their own entry (one image holding every function; the container is told which
-   * one to run by KNCLAW_ENTRY).
-   */
-  default: ImageRef.optional(),
-  /**
-   * Per-function images keyed by function name (`agent-ops`, `channel-slack`, `skill-github`, `memory`, `gateway`,
-   * `deadletter`) or by kind (`agent`, `channel`, `skill`). Digest-pinned references are preferred.
-   */
-  functions: z.record(z.string().regex(/^[a-z0-9-]+$/), ImageRef).default({}),
+    .optional()
+    .describe("Prefix for relative references, e.g. `ghcr.io/knclaw` + `agent@sha256:...`."),
+  default: ImageRef.optional().describe(
+    "The image for functions without their own entry (one image holding every function; the container is told which one to run by KNCLAW_ENTRY).",
+  ),
+  functions: z
+    .record(z.string().regex(/^[a-z0-9-]+$/), ImageRef)
+    .default({})
+    .describe(
+      "Per-function images keyed by function name (`agent-ops`, `channel-slack`, `skill-github`, `memory`, `gateway`, `deadletter`) or by kind (`agent`, `channel`, `skill`). Digest-pinned references are preferred.",
+    ),
 });
 
 export const Network = z.strictObject({
-  /** Render a default-deny egress NetworkPolicy per function with its allow-list. */
-  egressPolicies: z.boolean().default(true),
-  /** Where cluster DNS runs, for the DNS allowance. */
+  egressPolicies: z
+    .boolean()
+    .default(true)
+    .describe("Render a default-deny egress NetworkPolicy per function with its allow-list."),
   dns: z
     .strictObject({
-      namespace: Namespace.default("kube-system"),
-      podLabels: z.record(z.string(), z.string()).default({ "k8s-app": "kube-dns" }),
+      namespace: Namespace.default("kube-system").describe("Namespace of the cluster DNS pods."),
+      podLabels: z
+        .record(z.string(), z.string())
+        .default({ "k8s-app": "kube-dns" })
+        .describe("Labels of the cluster DNS pods."),
     })
-    .prefault({}),
-  /** Namespace of Knative Eventing (the broker ingress lives there). */
-  eventingNamespace: Namespace.default("knative-eventing"),
-  /** Namespace of Knative Serving (the activator answers for scaled-to-zero services). */
-  servingNamespace: Namespace.default("knative-serving"),
-  /** Namespace of the cluster-local gateway of Knative's network layer (kourier-system, istio-system, ...). */
-  ingressNamespace: Namespace.default("kourier-system"),
-  /** Kubernetes API server address, for skills with RBAC rules; without it they may reach any address on 443/6443. */
+    .prefault({})
+    .describe("Where cluster DNS runs, for the DNS allowance."),
+  eventingNamespace: Namespace.default("knative-eventing").describe(
+    "Namespace of Knative Eventing (the broker ingress lives there).",
+  ),
+  servingNamespace: Namespace.default("knative-serving").describe(
+    "Namespace of Knative Serving (the activator answers for scaled-to-zero services).",
+  ),
+  ingressNamespace: Namespace.default("kourier-system").describe(
+    "Namespace of the cluster-local gateway of Knative's network layer (kourier-system, istio-system, ...).",
+  ),
   apiServer: z
     .strictObject({ cidr: z.string(), ports: z.array(z.number().int().min(1).max(65535)).default([443, 6443]) })
-    .optional(),
-  /** Cluster DNS domain used in service URLs. */
-  clusterDomain: z.string().default("cluster.local"),
-  /** Extra egress every function gets (e.g. an OTLP collector). */
-  egress: z.array(EgressRule).default([]),
+    .optional()
+    .describe(
+      "Kubernetes API server address, for skills with RBAC rules; without it they may reach any address on 443/6443.",
+    ),
+  clusterDomain: z.string().default("cluster.local").describe("Cluster DNS domain used in service URLs."),
+  egress: z.array(EgressRule).default([]).describe("Extra egress every function gets (e.g. an OTLP collector)."),
 });
 
 export const platformSection = {
@@ -75,7 +84,8 @@ export const platformSection = {
   kind: z.literal(KIND, { message: `must be ${KIND}` }),
   metadata: Metadata.prefault({}),
   images: Images.prefault({}),
-  /** ksvc knobs every function starts from (images come from `images`). */
-  defaults: KsvcKnobs.omit({ image: true }).prefault({}),
+  defaults: KsvcKnobs.omit({ image: true })
+    .prefault({})
+    .describe("ksvc knobs every function starts from (images come from `images`)."),
   network: Network.prefault({}),
 };

@@ -15,15 +15,16 @@ const ToolName = z.string().refine((v) => /^[a-zA-Z0-9_-]{1,64}$/.test(v), {
 });
 
 export const ExternalTool = z.strictObject({
-  name: ToolName,
-  description: z.string().min(1).max(4096),
-  /** JSON Schema of the arguments (an object schema). */
-  parameters: z.record(z.string(), z.unknown()).refine((schema) => schema.type === "object", {
-    message: 'a JSON Schema with type: "object"',
-    ...ruleParams("json-schema"),
-  }),
-  /** The tool changes something; the policy gate may require approval. */
-  mutates: z.boolean().default(false),
+  name: ToolName.describe("The tool's name as the model sees it."),
+  description: z.string().min(1).max(4096).describe("What the tool does, for the model."),
+  parameters: z
+    .record(z.string(), z.unknown())
+    .refine((schema) => schema.type === "object", {
+      message: 'a JSON Schema with type: "object"',
+      ...ruleParams("json-schema"),
+    })
+    .describe("JSON Schema of the arguments (an object schema)."),
+  mutates: z.boolean().default(false).describe("The tool changes something; the policy gate may require approval."),
 });
 
 export const PolicyRule = z.strictObject({
@@ -36,32 +37,33 @@ export const PolicyRule = z.strictObject({
 });
 
 export const Skill = KsvcKnobs.extend({
-  enabled: z.boolean().default(true),
-  description: z.string().max(1024).optional(),
+  enabled: z.boolean().default(true).describe("Render the skill and its Trigger."),
+  description: z.string().max(1024).optional().describe("What the skill is for (shown in listings)."),
   external: z
     .strictObject({
-      url: z.url({ protocol: /^https?$/, message: "an http(s) URL" }),
-      tools: z.array(ExternalTool).min(1),
+      url: z
+        .url({ protocol: /^https?$/, message: "an http(s) URL" })
+        .describe("Where the skill's Trigger delivers tool.requested."),
+      tools: z.array(ExternalTool).min(1).describe("The tools it offers."),
     })
-    .optional(),
-  /** Kubernetes RBAC the skill's ServiceAccount gets, in each namespace it is granted. */
-  rbac: z.strictObject({ rules: z.array(PolicyRule).min(1) }).optional(),
-  /**
-   * Per instance: which Kubernetes namespaces this skill may act in for that instance, and whether it may use the
-   * cluster-scoped rules its manifest asks for (nodes, ...), which only a ClusterRole can grant.
-   */
+    .optional()
+    .describe("A skill that runs elsewhere: no ksvc is rendered, its Trigger delivers tool.requested to `url`."),
+  rbac: z
+    .strictObject({ rules: z.array(PolicyRule).min(1) })
+    .optional()
+    .describe("Kubernetes RBAC the skill's ServiceAccount gets, in each namespace it is granted."),
   grants: z
     .record(
       ComponentName,
       z.strictObject({ namespaces: z.array(KubernetesName).min(1), cluster: z.boolean().default(false) }),
     )
-    .default({}),
-  /** Hosts and addresses the skill calls. */
-  egress: z.array(EgressRule).default([]),
-  /** The skill keeps notes through the memory service. */
-  memory: z.boolean().default(false),
-  /** Delivery for this skill's Trigger (replaces the broker's wholesale). */
-  delivery: Delivery.optional(),
+    .default({})
+    .describe(
+      "Per instance: which Kubernetes namespaces this skill may act in for that instance, and whether it may use the cluster-scoped rules its manifest asks for (nodes, ...), which only a ClusterRole can grant.",
+    ),
+  egress: z.array(EgressRule).default([]).describe("Hosts and addresses the skill calls."),
+  memory: z.boolean().default(false).describe("The skill keeps notes through the memory service."),
+  delivery: Delivery.optional().describe("Delivery for this skill's Trigger (replaces the broker's wholesale)."),
 }).superRefine((skill, ctx) => {
   if (skill.external === undefined) return;
   const local = [
