@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
 import { registerBuildCommand } from "./commands/build.ts";
+import { registerDeployCommands } from "./commands/deploy.ts";
 import { registerDevCommand } from "./commands/dev.ts";
 import { registerDlqCommand } from "./commands/dlq.ts";
+import { registerImageCommand } from "./commands/image.ts";
 import { registerInvokeCommand } from "./commands/invoke.ts";
 import { registerPairingCommand } from "./commands/pairing.ts";
 import { registerRenderCommand } from "./commands/render.ts";
@@ -20,6 +22,7 @@ const program = new Command("knclaw")
 
 registerDevCommand(program);
 registerRenderCommand(program);
+registerDeployCommands(program);
 registerValidateCommand(program);
 registerSendCommand(program);
 registerSkillsCommand(program);
@@ -29,6 +32,7 @@ registerInvokeCommand(program);
 registerRunsCommand(program);
 registerSecretsCommand(program);
 registerBuildCommand(program);
+registerImageCommand(program);
 
 try {
   await program.parseAsync(process.argv);
