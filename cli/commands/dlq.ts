@@ -1,6 +1,10 @@
 import { randomBytes } from "node:crypto";
 import type { Command } from "commander";
-import type { DeadLetter, DeadLetterSummary, ListDeadLettersResponse } from "../../clients/memory/schemas.ts";
+import type {
+  DeadLetter,
+  DeadLetterSummary,
+  ListDeadLettersResponse,
+} from "../../clients/memory/contract/dead-letters.ts";
 import { publishSessionToken, resolveToken, sessionTokenPath } from "../session-tokens.ts";
 
 /**

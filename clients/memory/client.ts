@@ -1,68 +1,71 @@
 import { randomBytes } from "node:crypto";
 import { type HttpClient, sharedHttpClient } from "../../runtime/http/client.ts";
+import type { AppendAuditResponse, AuditEntryInput, ReadAuditQuery, ReadAuditResponse } from "./contract/audit.ts";
 import type {
   AcquireLockRequest,
   AcquireLockResponse,
-  AddNoteRequest,
-  AddNoteResponse,
-  AppendAuditResponse,
-  AppendMessagesRequest,
-  AppendMessagesResponse,
-  ApprovedResponse,
-  AuditEntryInput,
-  ChannelIdentity,
-  CompactSessionRequest,
-  CompactSessionResponse,
   ConsumeBudgetRequest,
   ConsumeBudgetResponse,
-  CreateRunRequest,
-  CreateRunResponse,
-  DeadLetter,
-  DeadLetterSummary,
   DedupRequest,
   DedupResponse,
-  DeleteDeadLetterResponse,
   DeleteValueResponse,
-  ErrorBody,
-  ErrorCode,
-  ErrorIssue,
-  ListDeadLettersQuery,
-  ListDeadLettersResponse,
-  ListNotesQuery,
-  ListNotesResponse,
-  ListPairingResponse,
-  ListRunsQuery,
-  ListRunsResponse,
-  ListSessionsResponse,
   LockStateResponse,
-  Note,
-  PairingRecord,
-  PairingRequestBody,
-  PairingResponse,
-  Person,
-  ReadAuditQuery,
-  ReadAuditResponse,
-  ReadSessionQuery,
   ReleaseLockRequest,
   ReleaseLockResponse,
   RenewLockRequest,
   RenewLockResponse,
-  ResetSessionRequest,
-  ResetSessionResponse,
-  ResolveSessionResponse,
-  Run,
-  SearchNotesRequest,
-  SearchNotesResponse,
-  SessionScopeRequest,
-  SessionWindow,
+  ValueResponse,
+} from "./contract/coordination.ts";
+import type {
+  DeadLetter,
+  DeadLetterSummary,
+  DeleteDeadLetterResponse,
+  ListDeadLettersQuery,
+  ListDeadLettersResponse,
   StoreDeadLetterRequest,
   StoreDeadLetterResponse,
+} from "./contract/dead-letters.ts";
+import type { ErrorBody, ErrorCode, ErrorIssue } from "./contract/errors.ts";
+import type {
+  AddNoteRequest,
+  AddNoteResponse,
+  ListNotesQuery,
+  ListNotesResponse,
+  Note,
+  SearchNotesRequest,
+  SearchNotesResponse,
+  UpdateNoteRequest,
+} from "./contract/notes.ts";
+import type {
+  ApprovedResponse,
+  ChannelIdentity,
+  ListPairingResponse,
+  PairingRecord,
+  PairingRequestBody,
+  PairingResponse,
+  Person,
+} from "./contract/people.ts";
+import type {
+  CreateRunRequest,
+  CreateRunResponse,
+  ListRunsQuery,
+  ListRunsResponse,
+  Run,
+  UpdateRunRequest,
+} from "./contract/runs.ts";
+import type {
+  AppendMessagesRequest,
+  AppendMessagesResponse,
+  CompactSessionRequest,
+  CompactSessionResponse,
+  ListSessionsResponse,
+  ReadSessionQuery,
+  ResetSessionRequest,
+  ResetSessionResponse,
+  SessionWindow,
   TrimSessionRequest,
   TrimSessionResponse,
-  UpdateNoteRequest,
-  UpdateRunRequest,
-  ValueResponse,
-} from "./schemas.ts";
+} from "./contract/sessions.ts";
 import {
   fetchTransport,
   httpClientTransport,
@@ -163,10 +166,6 @@ export class MemoryClient {
   }
 
   // Sessions ------------------------------------------------------------------------------------------------------
-
-  resolveSession(instance: string, scope: SessionScopeRequest): Promise<ResolveSessionResponse> {
-    return this.#call("POST", `/v1/instances/${seg(instance)}/sessions/resolve`, scope);
-  }
 
   appendMessages(
     instance: string,

@@ -1,10 +1,16 @@
-/** A request that cannot be accepted as a CloudEvent; `status` is the HTTP status Knative's ingress answers with. */
-export class CloudEventError extends Error {
-  readonly status: number;
+import { ApiError } from "../../runtime/api-error.ts";
+
+/**
+ * A request that cannot be accepted as a CloudEvent; `status` is the HTTP status Knative's ingress answers with. For
+ * 413 the rest of the body is never read, so the connection is closed rather than left holding an unread upload
+ * (which would also stall a graceful shutdown).
+ */
+export class CloudEventError extends ApiError {
   constructor(status: number, message: string) {
-    super(message);
+    super(status, status === 413 ? "payload_too_large" : "invalid_event", message, {
+      headers: status === 413 ? { connection: "close" } : {},
+    });
     this.name = "CloudEventError";
-    this.status = status;
   }
 }
 

@@ -1,5 +1,5 @@
 import { type MemoryClient, MemoryError } from "../../clients/memory/client.ts";
-import type { RunStatus } from "../../clients/memory/schemas.ts";
+import type { RunStatus } from "../../clients/memory/contract/runs.ts";
 import { asRunState, type RunPhase, type RunState } from "./run/state.ts";
 
 /**

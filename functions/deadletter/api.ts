@@ -1,6 +1,6 @@
 import type { Hono } from "hono";
 import { MemoryError } from "../../clients/memory/client.ts";
-import { ListDeadLettersQuery } from "../../clients/memory/schemas.ts";
+import { ListDeadLettersQuery } from "../../clients/memory/contract/dead-letters.ts";
 import { BrokerEmitError } from "../../eventing/client/broker-client.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import { ApiError } from "../../runtime/api-error.ts";

@@ -1,4 +1,4 @@
-import { DeadLetterQueueName } from "../../clients/memory/schemas.ts";
+import { DeadLetterQueueName } from "../../clients/memory/contract/dead-letters.ts";
 import type { FunctionEnv } from "../../runtime/function.ts";
 
 /**

@@ -1,4 +1,8 @@
-import type { DeadLetter, DeadLetterError, StoreDeadLetterRequest } from "../../clients/memory/schemas.ts";
+import type {
+  DeadLetter,
+  DeadLetterError,
+  StoreDeadLetterRequest,
+} from "../../clients/memory/contract/dead-letters.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import { EXT_ERROR_CODE, EXT_ERROR_DATA, EXT_ERROR_DEST } from "../../eventing/delivery/dead-letter.ts";
 

@@ -1,6 +1,5 @@
 import { MemoryError } from "../../clients/memory/client.ts";
-import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
-import { decodeRequest } from "../../eventing/cloudevent/http-codec.ts";
+import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import { ApiError } from "../../runtime/api-error.ts";
 import type { Logger } from "../../runtime/log.ts";
 import { type Retention, storeRequest } from "./dead-letter.ts";
@@ -8,26 +7,18 @@ import type { DeadLetterStore } from "./store.ts";
 
 export interface ReceiveDeps {
   store: DeadLetterStore;
-  maxBodyBytes: number;
   retention: Retention;
   logger: Logger;
 }
 
 /**
- * The broker's dead-letter delivery: the original event with Knative's knativeerror* extensions, decoded strictly
- * (400 invalid, 413 too large) and kept in the memory service before it is acknowledged with 202 and no body (a
+ * The broker's dead-letter delivery: the original event with Knative's knativeerror* extensions (decoded strictly by
+ * the function runtime: 400 invalid, 413 too large), kept in the memory service before it is acknowledged with 202 and no body (a
  * body carrying an event would be a reply). While the memory service cannot take it the answer is 503, which the
  * broker retries: nothing acknowledged is ever lost.
  */
-export function createReceiver(deps: ReceiveDeps): (request: Request) => Promise<Response> {
-  return async (request) => {
-    let event: Awaited<ReturnType<typeof decodeRequest>>;
-    try {
-      event = await decodeRequest(request, { maxBodyBytes: deps.maxBodyBytes });
-    } catch (error) {
-      if (error instanceof CloudEventError) throw new ApiError(error.status, "invalid_event", error.message);
-      throw error;
-    }
+export function createReceiver(deps: ReceiveDeps): (event: CloudEvent) => Promise<Response> {
+  return async (event) => {
     const toStore = storeRequest(event, deps.retention);
     let stored: Awaited<ReturnType<DeadLetterStore["storeDeadLetter"]>>;
     try {
@@ -55,7 +46,7 @@ function storeFailure(error: unknown): ApiError {
   if (error instanceof MemoryError) {
     if (error.retryable) {
       return new ApiError(503, "unavailable", "the memory service is unavailable; retry shortly", {
-        "retry-after": "1",
+        retryAfterSeconds: 1,
       });
     }
     if (error.status === 413) return new ApiError(413, "too_large", "the dead letter is larger than the store accepts");

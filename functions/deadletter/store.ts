@@ -6,7 +6,7 @@ import type {
   ListDeadLettersResponse,
   StoreDeadLetterRequest,
   StoreDeadLetterResponse,
-} from "../../clients/memory/schemas.ts";
+} from "../../clients/memory/contract/dead-letters.ts";
 
 /** The function's one queue in the memory service (the `deadletter` token opens dead-letter queues only). */
 export interface DeadLetterStore {

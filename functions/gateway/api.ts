@@ -1,7 +1,8 @@
 import type { Hono } from "hono";
 import { z } from "zod";
 import { MemoryError } from "../../clients/memory/client.ts";
-import type { PairingRecord, Run } from "../../clients/memory/schemas.ts";
+import type { PairingRecord } from "../../clients/memory/contract/people.ts";
+import type { Run } from "../../clients/memory/contract/runs.ts";
 import { TaskContract } from "../../eventing/catalog/contract.ts";
 import { derivedEventId, makeEvent } from "../../eventing/catalog/make.ts";
 import * as T from "../../eventing/catalog/types.ts";

@@ -1,17 +1,19 @@
-import { Hono } from "hono";
 import { MemoryClient } from "../../clients/memory/client.ts";
 import type { KeyValueState } from "../../clients/memory/key-value.ts";
 import { MemoryKeyValue } from "../../clients/memory/key-value.ts";
 import type { EventSink } from "../../eventing/client/broker-client.ts";
 import { BrokerClient } from "../../eventing/client/broker-client.ts";
+import { receiveCloudEvents } from "../../eventing/cloudevent/receive.ts";
 import { ApiError, errorBody } from "../../runtime/api-error.ts";
-import { type FunctionApp, type FunctionEnv, LIVENESS_PATH, READINESS_PATH } from "../../runtime/function.ts";
-import { ENV } from "../../runtime/names.ts";
+import { createFunctionApp } from "../../runtime/app.ts";
+import { bearer, namedTokens, refuseCredentialsInUrl } from "../../runtime/bearer.ts";
+import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
+import { createLogger } from "../../runtime/log.ts";
+import { memoryClientSettings } from "../../runtime/platform-env.ts";
 import { type ApiContext, type GatewayVariables, type PairingAdmin, registerApi } from "./api.ts";
-import { authenticate } from "./auth.ts";
 import { loadGatewayConfig } from "./config.ts";
 import { cors } from "./cors.ts";
-import { createGatewayDeliveries } from "./deliveries.ts";
+import { createGatewayDeliveries, MAX_DELIVERY_BYTES } from "./deliveries.ts";
 import { openAiErrorBody, registerOpenAi } from "./openai.ts";
 import { TokenBuckets } from "./rate-limit.ts";
 import { RunStore } from "./run-store.ts";
@@ -35,12 +37,7 @@ export interface GatewayDeps {
 export async function createApp(env: FunctionEnv, deps: GatewayDeps = {}): Promise<FunctionApp> {
   const config = loadGatewayConfig(env);
   let memory: MemoryClient | undefined;
-  if (deps.kv === undefined) {
-    const baseUrl = env[ENV.memoryUrl];
-    const token = env[ENV.memoryToken];
-    if (!baseUrl || !token) throw new Error(`${ENV.memoryUrl} and ${ENV.memoryToken} must be set (the memory service)`);
-    memory = new MemoryClient({ baseUrl, token });
-  }
+  if (deps.kv === undefined) memory = new MemoryClient(memoryClientSettings(env));
   const store = new RunStore(deps.kv ?? new MemoryKeyValue(memory!, "gateway"));
   const waiter = new RunWaiter();
   const now = deps.now ?? Date.now;
@@ -57,46 +54,30 @@ export async function createApp(env: FunctionEnv, deps: GatewayDeps = {}): Promi
   const limits = new TokenBuckets(config.rateLimit.requestsPerMinute, config.rateLimit.burst, now);
   const deliveries = createGatewayDeliveries(store, waiter);
 
-  const app = new Hono<GatewayVariables>();
-  app.get(LIVENESS_PATH, (c) => c.text("ok"));
-  app.get(READINESS_PATH, (c) => c.text("ok"));
-  app.post("/", (c) => deliveries(c.req.raw));
+  const app = createFunctionApp<GatewayVariables>({
+    delivery: receiveCloudEvents(deliveries, { maxBodyBytes: MAX_DELIVERY_BYTES }),
+    logger: createLogger(env, "gateway"),
+    // What the gateway cannot name is nearly always the memory service or the broker failing: worth a retry.
+    answerFor: () => new ApiError(503, "unavailable", "the gateway could not complete the request"),
+    errorBody: (error, c) => (c.req.path.startsWith("/v1/") ? openAiErrorBody(error) : errorBody(error)),
+  });
 
+  const verifyToken = namedTokens(config.tokens);
   for (const prefix of ["/api/v1/*", "/v1/*"]) {
     app.use(prefix, cors(config.corsOrigins));
+    app.use(prefix, refuseCredentialsInUrl());
+    app.use(prefix, bearer({ verify: verifyToken }));
     app.use(prefix, async (c, next) => {
-      const auth = authenticate(c.req.raw, config.tokens);
-      if (!auth.ok) {
-        const code = auth.status === 401 ? "unauthorized" : "credentials_in_url";
-        throw new ApiError(
-          auth.status,
-          code,
-          auth.message,
-          auth.status === 401 ? { "www-authenticate": "Bearer" } : {},
-        );
-      }
-      const allowed = limits.take(auth.name);
+      const allowed = limits.take(c.get("principal"));
       if (!allowed.ok) {
         throw new ApiError(429, "rate_limited", "too many requests for this token", {
-          "retry-after": String(Math.max(1, Math.ceil(allowed.retryAfterMs / 1000))),
+          retryAfterSeconds: Math.max(1, allowed.retryAfterMs / 1000),
         });
       }
-      c.set("token", auth.name);
       await next();
     });
   }
   registerApi(app, ctx);
   registerOpenAi(app, ctx);
-
-  app.notFound((c) => c.json({ error: { code: "not_found", message: "no such route" } }, 404));
-  app.onError((error, c) => {
-    const apiError =
-      error instanceof ApiError
-        ? error
-        : new ApiError(503, "unavailable", "the gateway could not complete the request");
-    const openAi = new URL(c.req.url).pathname.startsWith("/v1/");
-    const body = openAi ? openAiErrorBody(apiError) : errorBody(apiError);
-    return c.json(body, apiError.status as 400, apiError.headers);
-  });
   return app;
 }

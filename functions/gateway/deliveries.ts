@@ -1,8 +1,7 @@
 import { readEvent } from "../../eventing/catalog/make.ts";
 import * as T from "../../eventing/catalog/types.ts";
 import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
-import { decodeRequest } from "../../eventing/cloudevent/http-codec.ts";
-import { deliveryErrorResponse } from "../channels/toolkit/delivery.ts";
+import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import type { RunStore } from "./run-store.ts";
 import type { RunWaiter } from "./run-waiter.ts";
 
@@ -12,89 +11,85 @@ import type { RunWaiter } from "./run-waiter.ts";
  * run.failed. Only runs the gateway started are kept; the rest are acknowledged and dropped. A 2xx is answered only
  * once the memory service stored the event, so a failure is redelivered.
  */
-export function createGatewayDeliveries(store: RunStore, waiter: RunWaiter): (request: Request) => Promise<Response> {
-  return async (request) => {
-    try {
-      const event = await decodeRequest(request, { maxBodyBytes: 1024 * 1024 });
-      const id = event.attributes.id!;
-      const at = event.attributes.time ?? new Date().toISOString();
-      switch (event.attributes.type) {
-        case T.MESSAGE_SEND: {
-          const send = readEvent(event, T.MESSAGE_SEND);
-          if (send.route.channel !== "http")
-            throw new CloudEventError(400, "the gateway only answers the http channel");
-          const runId = send.route.conversation;
-          if ((await store.get(runId)) === undefined) break;
+export function createGatewayDeliveries(store: RunStore, waiter: RunWaiter): (event: CloudEvent) => Promise<void> {
+  return async (event) => {
+    const id = event.attributes.id!;
+    const at = event.attributes.time ?? new Date().toISOString();
+    switch (event.attributes.type) {
+      case T.MESSAGE_SEND: {
+        const send = readEvent(event, T.MESSAGE_SEND);
+        if (send.route.channel !== "http") throw new CloudEventError(400, "the gateway only answers the http channel");
+        const runId = send.route.conversation;
+        if ((await store.get(runId)) === undefined) break;
+        await store.append(
+          runId,
+          id,
+          "message",
+          { text: send.text, ...(send.buttons ? { buttons: send.buttons } : {}) },
+          at,
+        );
+        waiter.notify(runId);
+        break;
+      }
+      case T.APPROVAL_REQUESTED: {
+        const approval = readEvent(event, T.APPROVAL_REQUESTED);
+        if (approval.replyTo.channel !== "http")
+          throw new CloudEventError(400, "the gateway only answers the http channel");
+        await store.rememberApproval({
+          approvalId: approval.approvalId,
+          runId: approval.runId,
+          callId: approval.callId,
+          instance: approval.instance,
+          digest: approval.digest,
+          expiresAt: approval.expiresAt,
+        });
+        if ((await store.get(approval.runId)) !== undefined) {
           await store.append(
-            runId,
+            approval.runId,
             id,
-            "message",
-            { text: send.text, ...(send.buttons ? { buttons: send.buttons } : {}) },
+            "approval",
+            {
+              approvalId: approval.approvalId,
+              skill: approval.skill,
+              tool: approval.tool,
+              arguments: approval.arguments,
+              digest: approval.digest,
+              expiresAt: approval.expiresAt,
+              ...(approval.reason !== undefined ? { reason: approval.reason } : {}),
+            },
             at,
           );
-          waiter.notify(runId);
-          break;
+          waiter.notify(approval.runId);
         }
-        case T.APPROVAL_REQUESTED: {
-          const approval = readEvent(event, T.APPROVAL_REQUESTED);
-          if (approval.replyTo.channel !== "http")
-            throw new CloudEventError(400, "the gateway only answers the http channel");
-          await store.rememberApproval({
-            approvalId: approval.approvalId,
-            runId: approval.runId,
-            callId: approval.callId,
-            instance: approval.instance,
-            digest: approval.digest,
-            expiresAt: approval.expiresAt,
-          });
-          if ((await store.get(approval.runId)) !== undefined) {
-            await store.append(
-              approval.runId,
-              id,
-              "approval",
-              {
-                approvalId: approval.approvalId,
-                skill: approval.skill,
-                tool: approval.tool,
-                arguments: approval.arguments,
-                digest: approval.digest,
-                expiresAt: approval.expiresAt,
-                ...(approval.reason !== undefined ? { reason: approval.reason } : {}),
-              },
-              at,
-            );
-            waiter.notify(approval.runId);
-          }
-          break;
-        }
-        case T.RUN_COMPLETED:
-        case T.RUN_FAILED: {
-          const completed = event.attributes.type === T.RUN_COMPLETED;
-          const outcome = completed ? readEvent(event, T.RUN_COMPLETED) : readEvent(event, T.RUN_FAILED);
-          const record = await store.get(outcome.runId);
-          if (record === undefined) break;
-          const common = { usage: outcome.usage, costUsd: outcome.costUsd, durationMs: outcome.durationMs };
-          const data: Record<string, unknown> =
-            "output" in outcome
-              ? { output: outcome.output, ...common }
-              : { reason: outcome.reason, message: outcome.message, ...common };
-          // The log first: a reader that sees the record finished must find the outcome in the log too.
-          await store.append(outcome.runId, id, completed ? "completed" : "failed", data, at);
-          await store.finish({
-            ...record,
-            ...data,
-            status: completed ? "completed" : "failed",
-            finishedAt: at,
-          } as typeof record);
-          waiter.notify(outcome.runId);
-          break;
-        }
-        default:
-          throw new CloudEventError(400, `the gateway does not handle ${event.attributes.type}`);
+        break;
       }
-      return new Response(null, { status: 200 });
-    } catch (error) {
-      return deliveryErrorResponse(error);
+      case T.RUN_COMPLETED:
+      case T.RUN_FAILED: {
+        const completed = event.attributes.type === T.RUN_COMPLETED;
+        const outcome = completed ? readEvent(event, T.RUN_COMPLETED) : readEvent(event, T.RUN_FAILED);
+        const record = await store.get(outcome.runId);
+        if (record === undefined) break;
+        const common = { usage: outcome.usage, costUsd: outcome.costUsd, durationMs: outcome.durationMs };
+        const data: Record<string, unknown> =
+          "output" in outcome
+            ? { output: outcome.output, ...common }
+            : { reason: outcome.reason, message: outcome.message, ...common };
+        // The log first: a reader that sees the record finished must find the outcome in the log too.
+        await store.append(outcome.runId, id, completed ? "completed" : "failed", data, at);
+        await store.finish({
+          ...record,
+          ...data,
+          status: completed ? "completed" : "failed",
+          finishedAt: at,
+        } as typeof record);
+        waiter.notify(outcome.runId);
+        break;
+      }
+      default:
+        throw new CloudEventError(400, `the gateway does not handle ${event.attributes.type}`);
     }
   };
 }
+
+/** The largest delivery the gateway reads: a run's outcome or message. */
+export const MAX_DELIVERY_BYTES = 1024 * 1024;

@@ -1,6 +1,6 @@
 import type { Hono } from "hono";
 import { z } from "zod";
-import { ApiError } from "../../runtime/api-error.ts";
+import { ApiError, type ApiErrorOptions } from "../../runtime/api-error.ts";
 import { type ApiContext, type GatewayVariables, readJson } from "./api.ts";
 import type { RunEvent, RunRecord } from "./run-store.ts";
 import { startRun, waitForEvents, waitForOutcome } from "./runs.ts";
@@ -40,8 +40,8 @@ function textOf(content: z.infer<typeof ChatMessage>["content"]): string {
 
 export class OpenAiError extends ApiError {
   readonly type: string;
-  constructor(status: number, type: string, code: string, message: string, headers: Record<string, string> = {}) {
-    super(status, code, message, headers);
+  constructor(status: number, type: string, code: string, message: string, options: ApiErrorOptions = {}) {
+    super(status, code, message, options);
     this.type = type;
   }
 }
@@ -88,7 +88,7 @@ export function registerOpenAi(app: Hono<GatewayVariables>, ctx: ApiContext): vo
     const task = textOf(body.messages[lastUser]!.content);
     if (task.trim() === "")
       throw new OpenAiError(400, "invalid_request_error", "invalid_request", "the last user message is empty");
-    const token = c.get("token");
+    const token = c.get("principal");
     const session = c.req.header(SESSION_KEY_HEADER);
     if (session !== undefined && !/^[\x21-\x7e]{1,200}$/.test(session)) {
       throw new OpenAiError(
@@ -131,16 +131,12 @@ export function registerOpenAi(app: Hono<GatewayVariables>, ctx: ApiContext): vo
         "timeout",
         "run_pending",
         `run ${record.runId} did not finish in time; poll /api/v1/runs/${record.runId}`,
-        {
-          ...headers,
-          "x-should-retry": "false",
-        },
+        { headers: { ...headers, "x-should-retry": "false" } },
       );
     }
     if (finished.status === "failed") {
       throw new OpenAiError(422, "run_failed", finished.reason ?? "failed", finished.message ?? "the run failed", {
-        ...headers,
-        "x-should-retry": "false",
+        headers: { ...headers, "x-should-retry": "false" },
       });
     }
     return c.json(

@@ -1,18 +1,18 @@
 import { Hono } from "hono";
 import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
 import { createLogger, type Logger } from "../../runtime/log.ts";
-import { type MemoryBackend, StoreUnavailableError } from "./backends/backend.ts";
+import { auditRoutes } from "./audit/routes.ts";
 import { loadConfig, type MemoryConfig } from "./config.ts";
+import { coordinationRoutes } from "./coordination/routes.ts";
+import { deadLetterRoutes } from "./dead-letters/routes.ts";
 import { authenticate, type MemoryEnv } from "./http/auth.ts";
 import { errorResponse, HttpError } from "./http/errors.ts";
-import { auditRoutes } from "./routes/audit.ts";
-import type { RouteDeps } from "./routes/common.ts";
-import { coordinationRoutes } from "./routes/coordination.ts";
-import { deadLetterRoutes } from "./routes/dead-letters.ts";
-import { noteRoutes } from "./routes/notes.ts";
-import { peopleRoutes } from "./routes/people.ts";
-import { runRoutes } from "./routes/runs.ts";
-import { sessionRoutes } from "./routes/sessions.ts";
+import type { RouteDeps } from "./http/routes.ts";
+import { noteRoutes } from "./notes/routes.ts";
+import { peopleRoutes } from "./people/routes.ts";
+import { runRoutes } from "./runs/routes.ts";
+import { sessionRoutes } from "./sessions/routes.ts";
+import { type MemoryStores, StoreUnavailableError } from "./stores.ts";
 
 export interface MemoryAppOptions {
   /** The clock every decision uses (session resets, budget windows, expiry); tests pass their own. */
@@ -21,7 +21,7 @@ export interface MemoryAppOptions {
 
 export interface MemoryServiceApp extends FunctionApp {
   /** Which store this instance of the service runs on. */
-  readonly backend: MemoryBackend["kind"];
+  readonly backend: MemoryStores["kind"];
 }
 
 /** How long a starting service waits for its first Redis connection before serving (and answering 503). */
@@ -31,14 +31,14 @@ const STARTUP_WAIT_MS = 2_000;
  * One process only ever runs one store, so each is imported when chosen: the bundle keeps the other as a chunk that is
  * never parsed (on a cluster that spares the embedded store; under `knclaw dev`, ioredis).
  */
-async function openBackend(config: MemoryConfig, logger: Logger, now: () => number): Promise<MemoryBackend> {
+async function openStores(config: MemoryConfig, logger: Logger, now: () => number): Promise<MemoryStores> {
   if (config.backend === "embedded") {
-    const { EmbeddedBackend } = await import("./backends/embedded/backend.ts");
-    return new EmbeddedBackend(now);
+    const { openEmbeddedStores } = await import("./embedded/stores.ts");
+    return openEmbeddedStores(now);
   }
-  const { RedisBackend } = await import("./backends/redis/backend.ts");
+  const { openRedisStores } = await import("./redis/stores.ts");
   let down = false;
-  const backend = new RedisBackend({
+  const stores = openRedisStores({
     url: config.redisUrl!,
     cluster: config.redisCluster,
     keyPrefix: config.keyPrefix,
@@ -49,44 +49,44 @@ async function openBackend(config: MemoryConfig, logger: Logger, now: () => numb
       logger.warn({ reason: error.message }, "redis unreachable: answering 503 until it is back");
     },
   });
-  backend.client.on("ready", () => {
+  stores.client.on("ready", () => {
     if (!down) return;
     down = false;
     logger.info("redis reachable again");
   });
-  await backend.waitUntilReady(STARTUP_WAIT_MS);
-  return backend;
+  await stores.waitUntilReady(STARTUP_WAIT_MS);
+  return stores;
 }
 
 /**
- * The memory service (DESIGN.md §5): an HTTP API over Redis, or over the embedded store when no KNCLAW_REDIS_URL is given
+ * The memory service: an HTTP API over Redis, or over the embedded store when no KNCLAW_REDIS_URL is given
  * or KNCLAW_MEMORY_BACKEND=embedded. README.md in this folder documents the routes and the key schema.
  */
 export async function createApp(env: FunctionEnv, options: MemoryAppOptions = {}): Promise<MemoryServiceApp> {
   const config = loadConfig(env);
   const logger = createLogger(env, "memory");
   const now = options.now ?? Date.now;
-  const backend = await openBackend(config, logger, now);
-  const deps: RouteDeps = { backend, config, now };
+  const stores = await openStores(config, logger, now);
+  const deps: RouteDeps = { config, now };
 
   const app = new Hono<MemoryEnv>();
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.get("/readyz", async (c) => {
     try {
-      await backend.ping();
-      return c.json({ ready: true, backend: backend.kind });
+      await stores.ping();
+      return c.json({ ready: true, backend: stores.kind });
     } catch {
-      return c.json({ ready: false, backend: backend.kind, reason: "the memory store does not answer" }, 503);
+      return c.json({ ready: false, backend: stores.kind, reason: "the memory store does not answer" }, 503);
     }
   });
   app.use("/v1/*", authenticate(config.tokenSecret, config.operatorToken));
-  sessionRoutes(app, deps);
-  peopleRoutes(app, deps);
-  noteRoutes(app, deps);
-  runRoutes(app, deps);
-  coordinationRoutes(app, deps);
-  auditRoutes(app, deps);
-  deadLetterRoutes(app, deps);
+  sessionRoutes(app, stores.sessions, deps);
+  peopleRoutes(app, stores.people, deps);
+  noteRoutes(app, stores.notes, deps);
+  runRoutes(app, stores.runs, deps);
+  coordinationRoutes(app, stores.coordination, deps);
+  auditRoutes(app, stores.audit, deps);
+  deadLetterRoutes(app, stores.deadLetters, deps);
   app.notFound(() => errorResponse(new HttpError(404, "not_found", "no such route")));
   app.onError((error) => {
     if (error instanceof HttpError) return errorResponse(error);
@@ -98,8 +98,8 @@ export async function createApp(env: FunctionEnv, options: MemoryAppOptions = {}
   });
 
   return {
-    backend: backend.kind,
+    backend: stores.kind,
     fetch: (request) => app.fetch(request),
-    close: () => backend.close(),
+    close: () => stores.close(),
   };
 }

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { type MemoryClient, MemoryError } from "../../clients/memory/client.ts";
-import type { Note } from "../../clients/memory/schemas.ts";
+import type { Note } from "../../clients/memory/contract/notes.ts";
 import type { ToolHandlers } from "../package/tool.ts";
 import type { ToolContext } from "../runtime/define.ts";
 import { ToolFailure } from "../runtime/tool-error.ts";

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { NOTE_MAX_CHARS, NoteTag, UserId } from "../../clients/memory/schemas.ts";
+import { UserId } from "../../clients/memory/contract/fields.ts";
+import { NOTE_MAX_CHARS, NoteTag } from "../../clients/memory/contract/notes.ts";
 import { declareTool } from "../package/tool.ts";
 
 const user = UserId.optional().describe(

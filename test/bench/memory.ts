@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { MemoryClient } from "../../clients/memory/client.ts";
 import { mintMemoryToken } from "../../clients/memory/tokens.ts";
-import { RedisBackend } from "../../functions/memory/backends/redis/backend.ts";
+import { openRedisStores } from "../../functions/memory/redis/stores.ts";
 import { freePort } from "../support/free-port.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -153,12 +153,12 @@ try {
     if (window.messages.length !== WINDOW) throw new Error("short window");
   };
   // For the breakdown: the service's own Redis work (idempotent append script + window, one transaction), no HTTP.
-  const backend = new RedisBackend({ url: REDIS_URL, keyPrefix: prefix, commandTimeoutMs: 1000 });
-  await backend.waitUntilReady(5000);
+  const stores = openRedisStores({ url: REDIS_URL, keyPrefix: prefix, commandTimeoutMs: 1000 });
+  await stores.waitUntilReady(5000);
   const viaBackend = async () => {
     const id = `m${next()}`;
     const json = JSON.stringify({ ...message(0), id, tokens: 16, at: Date.now() });
-    const answer = await backend.appendMessages(INSTANCE, SESSION, {
+    const answer = await stores.sessions.append(INSTANCE, SESSION, {
       messages: [{ id, tokens: 16, json }],
       now: Date.now(),
       resetBefore: 0,
@@ -203,7 +203,7 @@ try {
   const latencies = await paced(viaApi, PACED_RATE, PACED_OPS);
   await resize();
   const directLatencies = await paced(direct, PACED_RATE, PACED_OPS);
-  await backend.close();
+  await stores.close();
 
   const ratio = apiOps / directOps;
   const p99 = percentile(latencies, 0.99);

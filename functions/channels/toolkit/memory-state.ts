@@ -1,6 +1,6 @@
 import { MemoryClient, MemoryError } from "../../../clients/memory/client.ts";
+import type { ChannelIdentity } from "../../../clients/memory/contract/people.ts";
 import { MemoryKeyValue } from "../../../clients/memory/key-value.ts";
-import type { ChannelIdentity } from "../../../clients/memory/schemas.ts";
 import type { Identity } from "../../../eventing/catalog/shared.ts";
 /**
  * ChannelState on the memory service (DESIGN.md §5), reached with the adapter's least-privilege `channel` token:

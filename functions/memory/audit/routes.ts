@@ -3,18 +3,17 @@ import {
   type AppendAuditResponse,
   ReadAuditQuery,
   type ReadAuditResponse,
-} from "../../../clients/memory/schemas.ts";
+} from "../../../clients/memory/contract/audit.ts";
 import { readQuery } from "../http/request.ts";
-import { body, instanceFor, type MemoryApp, type RouteDeps } from "./common.ts";
+import { body, instanceFor, type MemoryApp, type RouteDeps } from "../http/routes.ts";
+import type { AuditStore } from "./store.ts";
 
-export function auditRoutes(app: MemoryApp, deps: RouteDeps): void {
-  const { backend } = deps;
-
+export function auditRoutes(app: MemoryApp, audit: AuditStore, deps: RouteDeps): void {
   app.post("/v1/instances/:instance/audit", async (c) => {
     const instance = instanceFor(c, "audit:write");
     const request = await body(c, deps, AppendAuditRequest);
     const by = c.get("principal").label;
-    const ids = await backend.appendAudit(instance, {
+    const ids = await audit.append(instance, {
       entries: request.entries.map((entry) => ({
         type: entry.type,
         ...(entry.runId === undefined ? {} : { runId: entry.runId }),
@@ -34,7 +33,7 @@ export function auditRoutes(app: MemoryApp, deps: RouteDeps): void {
     const query = readQuery(c, ReadAuditQuery);
     const limit = query.limit ?? 100;
     const order = query.order ?? "asc";
-    const entries = await backend.readAudit(instance, {
+    const entries = await audit.read(instance, {
       limit,
       order,
       ...(query.after === undefined ? {} : { after: query.after }),

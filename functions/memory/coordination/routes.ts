@@ -9,12 +9,12 @@ import {
   ReleaseLockRequest,
   RenewLockRequest,
   ResourceName,
-} from "../../../clients/memory/schemas.ts";
-import type { Space } from "../backends/backend.ts";
+} from "../../../clients/memory/contract/coordination.ts";
 import { authorize } from "../http/auth.ts";
 import { notFound } from "../http/errors.ts";
 import { readParam } from "../http/request.ts";
-import { body, instanceFor, type MemoryApp, type MemoryContext, type RouteDeps } from "./common.ts";
+import { body, instanceFor, type MemoryApp, type MemoryContext, type RouteDeps } from "../http/routes.ts";
+import type { CoordinationStore, Space } from "./store.ts";
 
 /** Dedup and key/values exist in two key spaces: an instance's, and component namespaces (e.g. `slack`). */
 const SPACES: Array<{ base: string; resolve: (c: MemoryContext) => Space }> = [
@@ -36,19 +36,17 @@ function resourceOf(c: MemoryContext): string {
   return readParam(c, "name", ResourceName);
 }
 
-export function coordinationRoutes(app: MemoryApp, deps: RouteDeps): void {
-  const { backend } = deps;
-
+export function coordinationRoutes(app: MemoryApp, coordination: CoordinationStore, deps: RouteDeps): void {
   for (const { base, resolve } of SPACES) {
     app.post(`${base}/dedup`, async (c) => {
       const space = resolve(c);
       const request = await body(c, deps, DedupRequest);
-      return c.json(await backend.claim(space, { ...request, now: deps.now() }));
+      return c.json(await coordination.claim(space, { ...request, now: deps.now() }));
     });
 
     app.get(`${base}/values/:key`, async (c) => {
       const space = resolve(c);
-      const value = await backend.getValue(space, readParam(c, "key", DedupKey), deps.now());
+      const value = await coordination.getValue(space, readParam(c, "key", DedupKey), deps.now());
       if (!value) throw notFound("value");
       return c.json(value);
     });
@@ -58,14 +56,14 @@ export function coordinationRoutes(app: MemoryApp, deps: RouteDeps): void {
       const key = readParam(c, "key", DedupKey);
       const request = await body(c, deps, PutValueRequest);
       const now = deps.now();
-      await backend.putValue(space, key, request.value, request.ttlMs, now);
+      await coordination.putValue(space, key, request.value, request.ttlMs, now);
       return c.json({ value: request.value, expiresAt: now + request.ttlMs });
     });
 
     app.delete(`${base}/values/:key`, async (c) => {
       const space = resolve(c);
       const answer: DeleteValueResponse = {
-        deleted: await backend.deleteValue(space, readParam(c, "key", DedupKey), deps.now()),
+        deleted: await coordination.deleteValue(space, readParam(c, "key", DedupKey), deps.now()),
       };
       return c.json(answer);
     });
@@ -75,32 +73,32 @@ export function coordinationRoutes(app: MemoryApp, deps: RouteDeps): void {
     const instance = instanceFor(c, "budgets");
     const name = resourceOf(c);
     const request = await body(c, deps, ConsumeBudgetRequest);
-    return c.json(await backend.consumeBudget(instance, name, { ...request, now: deps.now() }));
+    return c.json(await coordination.consumeBudget(instance, name, { ...request, now: deps.now() }));
   });
 
   app.get("/v1/instances/:instance/locks/:name", async (c) => {
     const instance = instanceFor(c, "locks");
-    return c.json(await backend.getLock(instance, resourceOf(c), deps.now()));
+    return c.json(await coordination.getLock(instance, resourceOf(c), deps.now()));
   });
 
   app.post("/v1/instances/:instance/locks/:name/acquire", async (c) => {
     const instance = instanceFor(c, "locks");
     const name = resourceOf(c);
     const request = await body(c, deps, AcquireLockRequest);
-    return c.json(await backend.acquireLock(instance, name, { ...request, now: deps.now() }));
+    return c.json(await coordination.acquireLock(instance, name, { ...request, now: deps.now() }));
   });
 
   app.post("/v1/instances/:instance/locks/:name/renew", async (c) => {
     const instance = instanceFor(c, "locks");
     const name = resourceOf(c);
     const request = await body(c, deps, RenewLockRequest);
-    return c.json(await backend.renewLock(instance, name, { ...request, now: deps.now() }));
+    return c.json(await coordination.renewLock(instance, name, { ...request, now: deps.now() }));
   });
 
   app.post("/v1/instances/:instance/locks/:name/release", async (c) => {
     const instance = instanceFor(c, "locks");
     const name = resourceOf(c);
     const request = await body(c, deps, ReleaseLockRequest);
-    return c.json(await backend.releaseLock(instance, name, { ...request, now: deps.now() }));
+    return c.json(await coordination.releaseLock(instance, name, { ...request, now: deps.now() }));
   });
 }

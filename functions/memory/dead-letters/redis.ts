@@ -1,15 +1,16 @@
-import type { DeadLetter, DeadLetterSummary } from "../../../../clients/memory/schemas.ts";
+import type { DeadLetter, DeadLetterSummary } from "../../../clients/memory/contract/dead-letters.ts";
+import { guard, Script } from "../redis/connection.ts";
+import type { RedisContext } from "../redis/context.ts";
+import { DELETE_DEAD_LETTER, DROP_DEAD_LETTERS, RECORD_REPLAY, STORE_DEAD_LETTER } from "./lua.ts";
+import { DeadLetterPager, isFiltered } from "./pager.ts";
 import type {
   DeadLetterFilterValues,
   DeadLetterListing,
+  DeadLetterStore,
   DeadLetterWrite,
   ReplayRecord,
   StoreDeadLetterOutcome,
-} from "../backend.ts";
-import { DeadLetterPager, isFiltered } from "../shared.ts";
-import { guard, Script } from "./connection.ts";
-import type { RedisContext } from "./context.ts";
-import { DELETE_DEAD_LETTER, DROP_DEAD_LETTERS, RECORD_REPLAY, STORE_DEAD_LETTER } from "./lua/dead-letters.ts";
+} from "./store.ts";
 
 const store = new Script(STORE_DEAD_LETTER);
 const recordReplay = new Script(RECORD_REPLAY);
@@ -107,111 +108,105 @@ async function trimToCap(ctx: RedisContext, queue: string, maxEntries: number, c
   }
 }
 
-export async function storeDeadLetter(
-  ctx: RedisContext,
-  queue: string,
-  input: DeadLetterWrite,
-): Promise<StoreDeadLetterOutcome> {
-  await purgeExpired(ctx, queue, input.now);
-  const [created, fields, count] = await store.run<[number, SummaryFields, number]>(
-    ctx.client,
-    [ctx.keys.deadLetter(queue, input.id), ...queueKeys(ctx, queue)],
-    [
-      input.id,
-      input.now,
-      input.attributesJson,
-      input.dataBase64 === undefined ? 0 : 1,
-      input.dataBase64 ?? "",
-      input.dataBytes ?? "",
-      JSON.stringify(input.error),
-      JSON.stringify([input.filter.instance, input.filter.type, input.filter.destination]),
-      input.maxAgeMs,
-      BACKSTOP_MS,
-      input.requestId ?? "",
-    ],
-  );
-  if (count > input.maxEntries) await trimToCap(ctx, queue, input.maxEntries, count);
-  return { created: created === 1, deadLetter: toSummary(queue, input.id, fields)! };
-}
-
-export async function getDeadLetter(
-  ctx: RedisContext,
-  queue: string,
-  id: string,
-  now: number,
-): Promise<DeadLetter | undefined> {
-  const fields = await guard(() =>
-    ctx.client.hmget(ctx.keys.deadLetter(queue, id), "a", "b", "er", "r", "l", "n", "p", "c", "x", "d"),
-  );
-  const summary = live(toSummary(queue, id, fields.slice(0, 9) as SummaryFields), now);
-  return summary && { ...summary, dataBase64: fields[9] ?? null };
-}
-
-export async function listDeadLetters(
-  ctx: RedisContext,
-  queue: string,
-  input: DeadLetterListing,
-): Promise<{ deadLetters: DeadLetterSummary[]; next: string | null }> {
-  const { client, keys } = ctx;
-  await purgeExpired(ctx, queue, input.now);
-  const pager = new DeadLetterPager(input.limit, input);
-  const filtered = isFiltered(input);
-  let from = input.after === undefined ? "+" : `(${input.after}`;
-  for (;;) {
-    const count = Math.min(pager.wanted, filtered ? SCAN_BATCH : pager.wanted);
-    const members = await guard(() => client.zrevrangebylex(keys.deadLetters(queue), from, "-", "LIMIT", 0, count));
-    if (members.length === 0) break;
-    const values = filtered
-      ? await guard(() => client.hmget(keys.deadLetterFilters(queue), ...members.map((m) => m.slice(16))))
-      : [];
-    let more = true;
-    for (const [i, member] of members.entries()) {
-      more = pager.offer(member, filtered ? parseFilter(values[i] ?? null) : UNFILTERED);
-      if (!more) break;
-    }
-    if (!more || members.length < count) break;
-    from = `(${members[members.length - 1]!}`;
-  }
-  const { members, next } = pager.finish();
-  const pipeline = client.pipeline();
-  for (const member of members) {
-    pipeline.hmget(keys.deadLetter(queue, member.slice(16)), "a", "b", "er", "r", "l", "n", "p", "c", "x");
-  }
-  const replies = members.length === 0 ? [] : ((await guard(() => pipeline.exec())) ?? []);
-  const deadLetters: DeadLetterSummary[] = [];
-  replies.forEach(([error, fields], i) => {
-    if (error) throw error;
-    const summary = live(toSummary(queue, members[i]!.slice(16), fields as SummaryFields), input.now);
-    if (summary) deadLetters.push(summary);
-  });
-  return { deadLetters, next };
-}
-
 function parseFilter(stored: string | null): DeadLetterFilterValues | undefined {
   if (stored === null) return undefined;
   const [instance, type, destination] = JSON.parse(stored) as [string | null, string, string | null];
   return { instance, type, destination };
 }
 
-export async function recordDeadLetterReplay(
-  ctx: RedisContext,
-  queue: string,
-  id: string,
-  input: ReplayRecord,
-): Promise<DeadLetterSummary | undefined> {
-  const fields = await recordReplay.run<SummaryFields | null>(
-    ctx.client,
-    [ctx.keys.deadLetter(queue, id)],
-    [input.now, input.requestId ?? ""],
-  );
-  return fields === null ? undefined : toSummary(queue, id, fields);
-}
+/** Dead-letter queues on Redis (scripts in lua.ts). */
+export class RedisDeadLetterStore implements DeadLetterStore {
+  readonly #ctx: RedisContext;
 
-export async function deleteDeadLetter(ctx: RedisContext, queue: string, id: string, now: number): Promise<boolean> {
-  const deleted = await remove.run<number>(
-    ctx.client,
-    [ctx.keys.deadLetter(queue, id), ...queueKeys(ctx, queue)],
-    [id, now],
-  );
-  return deleted === 1;
+  constructor(ctx: RedisContext) {
+    this.#ctx = ctx;
+  }
+
+  async store(queue: string, input: DeadLetterWrite): Promise<StoreDeadLetterOutcome> {
+    await purgeExpired(this.#ctx, queue, input.now);
+    const [created, fields, count] = await store.run<[number, SummaryFields, number]>(
+      this.#ctx.client,
+      [this.#ctx.keys.deadLetter(queue, input.id), ...queueKeys(this.#ctx, queue)],
+      [
+        input.id,
+        input.now,
+        input.attributesJson,
+        input.dataBase64 === undefined ? 0 : 1,
+        input.dataBase64 ?? "",
+        input.dataBytes ?? "",
+        JSON.stringify(input.error),
+        JSON.stringify([input.filter.instance, input.filter.type, input.filter.destination]),
+        input.maxAgeMs,
+        BACKSTOP_MS,
+        input.requestId ?? "",
+      ],
+    );
+    if (count > input.maxEntries) await trimToCap(this.#ctx, queue, input.maxEntries, count);
+    return { created: created === 1, deadLetter: toSummary(queue, input.id, fields)! };
+  }
+
+  async get(queue: string, id: string, now: number): Promise<DeadLetter | undefined> {
+    const fields = await guard(() =>
+      this.#ctx.client.hmget(this.#ctx.keys.deadLetter(queue, id), "a", "b", "er", "r", "l", "n", "p", "c", "x", "d"),
+    );
+    const summary = live(toSummary(queue, id, fields.slice(0, 9) as SummaryFields), now);
+    return summary && { ...summary, dataBase64: fields[9] ?? null };
+  }
+
+  async list(
+    queue: string,
+    input: DeadLetterListing,
+  ): Promise<{ deadLetters: DeadLetterSummary[]; next: string | null }> {
+    const { client, keys } = this.#ctx;
+    await purgeExpired(this.#ctx, queue, input.now);
+    const pager = new DeadLetterPager(input.limit, input);
+    const filtered = isFiltered(input);
+    let from = input.after === undefined ? "+" : `(${input.after}`;
+    for (;;) {
+      const count = Math.min(pager.wanted, filtered ? SCAN_BATCH : pager.wanted);
+      const members = await guard(() => client.zrevrangebylex(keys.deadLetters(queue), from, "-", "LIMIT", 0, count));
+      if (members.length === 0) break;
+      const values = filtered
+        ? await guard(() => client.hmget(keys.deadLetterFilters(queue), ...members.map((m) => m.slice(16))))
+        : [];
+      let more = true;
+      for (const [i, member] of members.entries()) {
+        more = pager.offer(member, filtered ? parseFilter(values[i] ?? null) : UNFILTERED);
+        if (!more) break;
+      }
+      if (!more || members.length < count) break;
+      from = `(${members[members.length - 1]!}`;
+    }
+    const { members, next } = pager.finish();
+    const pipeline = client.pipeline();
+    for (const member of members) {
+      pipeline.hmget(keys.deadLetter(queue, member.slice(16)), "a", "b", "er", "r", "l", "n", "p", "c", "x");
+    }
+    const replies = members.length === 0 ? [] : ((await guard(() => pipeline.exec())) ?? []);
+    const deadLetters: DeadLetterSummary[] = [];
+    replies.forEach(([error, fields], i) => {
+      if (error) throw error;
+      const summary = live(toSummary(queue, members[i]!.slice(16), fields as SummaryFields), input.now);
+      if (summary) deadLetters.push(summary);
+    });
+    return { deadLetters, next };
+  }
+
+  async recordReplay(queue: string, id: string, input: ReplayRecord): Promise<DeadLetterSummary | undefined> {
+    const fields = await recordReplay.run<SummaryFields | null>(
+      this.#ctx.client,
+      [this.#ctx.keys.deadLetter(queue, id)],
+      [input.now, input.requestId ?? ""],
+    );
+    return fields === null ? undefined : toSummary(queue, id, fields);
+  }
+
+  async delete(queue: string, id: string, now: number): Promise<boolean> {
+    const deleted = await remove.run<number>(
+      this.#ctx.client,
+      [this.#ctx.keys.deadLetter(queue, id), ...queueKeys(this.#ctx, queue)],
+      [id, now],
+    );
+    return deleted === 1;
+  }
 }

@@ -9,13 +9,14 @@ import {
   RecordReplayRequest,
   StoreDeadLetterRequest,
   type StoreDeadLetterResponse,
-} from "../../../clients/memory/schemas.ts";
-import { decodeCursor, encodeCursor } from "../backends/shared.ts";
-import { base64Length, deadLetterId } from "../domain/dead-letters.ts";
+} from "../../../clients/memory/contract/dead-letters.ts";
 import { authorize } from "../http/auth.ts";
 import { HttpError, notFound } from "../http/errors.ts";
 import { readJson, readParam, readQuery } from "../http/request.ts";
-import { body, type MemoryApp, type MemoryContext, type RouteDeps } from "./common.ts";
+import { body, type MemoryApp, type MemoryContext, type RouteDeps } from "../http/routes.ts";
+import { decodeCursor, encodeCursor } from "../paging.ts";
+import { base64Length, deadLetterId } from "./ids.ts";
+import type { DeadLetterStore } from "./store.ts";
 
 /** The `:queue` of the path, once the caller may touch dead letters (operator and deadletter tokens). */
 function queueFor(c: MemoryContext): string {
@@ -25,15 +26,14 @@ function queueFor(c: MemoryContext): string {
 }
 
 /** Failed deliveries a deadletter function keeps (functions/deadletter), one queue per function. */
-export function deadLetterRoutes(app: MemoryApp, deps: RouteDeps): void {
-  const { backend } = deps;
+export function deadLetterRoutes(app: MemoryApp, deadLetters: DeadLetterStore, deps: RouteDeps): void {
   const base = "/v1/deadletters/:queue";
 
   app.post(base, async (c) => {
     const queue = queueFor(c);
     const request = await readJson(c.req.raw, StoreDeadLetterRequest, { maxBytes: deps.config.deadLetterMaxBodyBytes });
     const { attributes, error } = request;
-    const outcome = await backend.storeDeadLetter(queue, {
+    const outcome = await deadLetters.store(queue, {
       id: deadLetterId(attributes.source!, attributes.id!, error.destination),
       attributesJson: JSON.stringify(attributes),
       dataBytes: request.dataBase64 === undefined ? null : base64Length(request.dataBase64),
@@ -56,7 +56,7 @@ export function deadLetterRoutes(app: MemoryApp, deps: RouteDeps): void {
     if (query.cursor !== undefined && after === undefined) {
       throw new HttpError(400, "invalid_request", "query.cursor: not a cursor of this listing");
     }
-    const page = await backend.listDeadLetters(queue, {
+    const page = await deadLetters.list(queue, {
       limit: query.limit ?? 50,
       now: deps.now(),
       ...(after === undefined ? {} : { after }),
@@ -73,7 +73,7 @@ export function deadLetterRoutes(app: MemoryApp, deps: RouteDeps): void {
 
   app.get(`${base}/:id`, async (c) => {
     const queue = queueFor(c);
-    const deadLetter = await backend.getDeadLetter(queue, readParam(c, "id", DeadLetterId), deps.now());
+    const deadLetter = await deadLetters.get(queue, readParam(c, "id", DeadLetterId), deps.now());
     if (!deadLetter) throw notFound("dead letter");
     const answer: DeadLetterResponse = { deadLetter };
     return c.json(answer);
@@ -83,7 +83,7 @@ export function deadLetterRoutes(app: MemoryApp, deps: RouteDeps): void {
     const queue = queueFor(c);
     const id = readParam(c, "id", DeadLetterId);
     const request = await body(c, deps, RecordReplayRequest, true);
-    const deadLetter = await backend.recordDeadLetterReplay(queue, id, {
+    const deadLetter = await deadLetters.recordReplay(queue, id, {
       now: deps.now(),
       ...(request.requestId === undefined ? {} : { requestId: request.requestId }),
     });
@@ -94,7 +94,7 @@ export function deadLetterRoutes(app: MemoryApp, deps: RouteDeps): void {
 
   app.delete(`${base}/:id`, async (c) => {
     const queue = queueFor(c);
-    const deleted = await backend.deleteDeadLetter(queue, readParam(c, "id", DeadLetterId), deps.now());
+    const deleted = await deadLetters.delete(queue, readParam(c, "id", DeadLetterId), deps.now());
     const answer: DeleteDeadLetterResponse = { deleted };
     return c.json(answer);
   });

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { ErrorBody, ErrorCode, ErrorIssue } from "../../../clients/memory/schemas.ts";
+import type { ErrorBody, ErrorCode, ErrorIssue } from "../../../clients/memory/contract/errors.ts";
 
 /** A failure with its HTTP status and wire error code; the app's error handler turns it into the error body. */
 export class HttpError extends Error {

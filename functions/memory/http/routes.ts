@@ -1,14 +1,12 @@
 import type { Context, Hono } from "hono";
 import type { z } from "zod";
-import { InstanceName } from "../../../clients/memory/schemas.ts";
-import type { MemoryBackend } from "../backends/backend.ts";
+import { InstanceName } from "../../../clients/memory/contract/fields.ts";
 import type { MemoryConfig } from "../config.ts";
-import { authorize, type MemoryEnv, type Permission } from "../http/auth.ts";
-import { readJson, readParam } from "../http/request.ts";
+import { authorize, type MemoryEnv, type Permission } from "./auth.ts";
+import { readJson, readParam } from "./request.ts";
 
-/** What every route module gets. `now` is the one clock all decisions use (tests may replace it). */
+/** What every route module gets beside its area's store. `now` is the one clock all decisions use (tests may replace it). */
 export interface RouteDeps {
-  backend: MemoryBackend;
   config: MemoryConfig;
   now: () => number;
 }

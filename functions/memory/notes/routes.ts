@@ -8,13 +8,14 @@ import {
   SearchNotesRequest,
   type SearchNotesResponse,
   UpdateNoteRequest,
-} from "../../../clients/memory/schemas.ts";
-import { decodeCursor, encodeCursor, noteOwnerKey } from "../backends/shared.ts";
-import { newId } from "../domain/ids.ts";
-import { queryTerms, termVector } from "../domain/text-index.ts";
+} from "../../../clients/memory/contract/notes.ts";
 import { HttpError, notFound } from "../http/errors.ts";
 import { readParam, readQuery } from "../http/request.ts";
-import { body, instanceFor, type MemoryApp, type MemoryContext, type RouteDeps } from "./common.ts";
+import { body, instanceFor, type MemoryApp, type MemoryContext, type RouteDeps } from "../http/routes.ts";
+import { newId } from "../ids.ts";
+import { decodeCursor, encodeCursor } from "../paging.ts";
+import { type NoteStore, noteOwnerKey } from "./store.ts";
+import { queryTerms, termVector } from "./text-index.ts";
 
 const DEFAULT_SEARCH_LIMIT = 10;
 
@@ -30,9 +31,7 @@ function noteIdOf(c: MemoryContext): string {
   return readParam(c, "id", NoteId);
 }
 
-export function noteRoutes(app: MemoryApp, deps: RouteDeps): void {
-  const { backend } = deps;
-
+export function noteRoutes(app: MemoryApp, notes: NoteStore, deps: RouteDeps): void {
   app.post("/v1/instances/:instance/notes", async (c) => {
     const instance = instanceFor(c, "notes");
     const request = await body(c, deps, AddNoteRequest);
@@ -48,7 +47,7 @@ export function noteRoutes(app: MemoryApp, deps: RouteDeps): void {
       updatedAt: now,
       version: 1,
     };
-    const outcome = await backend.addNote(instance, {
+    const outcome = await notes.add(instance, {
       note,
       vector: termVector(note.text, tags),
       owner: noteOwnerKey(request.user),
@@ -68,7 +67,7 @@ export function noteRoutes(app: MemoryApp, deps: RouteDeps): void {
     if (query.cursor !== undefined && after === undefined) {
       throw new HttpError(400, "invalid_request", "query.cursor: not a cursor of this listing");
     }
-    const page = await backend.listNotes(instance, noteOwnerKey(query.user), { after, limit: query.limit ?? 50 });
+    const page = await notes.list(instance, noteOwnerKey(query.user), { after, limit: query.limit ?? 50 });
     const answer: ListNotesResponse = {
       notes: page.notes,
       nextCursor: page.next === null ? null : encodeCursor(page.next),
@@ -87,14 +86,14 @@ export function noteRoutes(app: MemoryApp, deps: RouteDeps): void {
     const results =
       terms.length === 0
         ? []
-        : await backend.searchNotes(instance, { terms, owners, limit: request.limit ?? DEFAULT_SEARCH_LIMIT });
+        : await notes.search(instance, { terms, owners, limit: request.limit ?? DEFAULT_SEARCH_LIMIT });
     const answer: SearchNotesResponse = { results };
     return c.json(answer);
   });
 
   app.get("/v1/instances/:instance/notes/:id", async (c) => {
     const instance = instanceFor(c, "notes");
-    const note = await backend.getNote(instance, noteIdOf(c));
+    const note = await notes.get(instance, noteIdOf(c));
     if (!note) throw notFound("note");
     return c.json({ note });
   });
@@ -105,7 +104,7 @@ export function noteRoutes(app: MemoryApp, deps: RouteDeps): void {
     const request = await body(c, deps, UpdateNoteRequest);
     const now = deps.now();
     const writtenBy = c.get("principal").label;
-    const outcome = await backend.updateNote(instance, id, (current) => {
+    const outcome = await notes.update(instance, id, (current) => {
       if (request.expectedVersion !== undefined && request.expectedVersion !== current.version) {
         return { kind: "version_mismatch", version: current.version };
       }
@@ -129,7 +128,7 @@ export function noteRoutes(app: MemoryApp, deps: RouteDeps): void {
 
   app.delete("/v1/instances/:instance/notes/:id", async (c) => {
     const instance = instanceFor(c, "notes");
-    if (!(await backend.deleteNote(instance, noteIdOf(c)))) throw notFound("note");
+    if (!(await notes.delete(instance, noteIdOf(c)))) throw notFound("note");
     return c.body(null, 204);
   });
 }

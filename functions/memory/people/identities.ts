@@ -1,4 +1,4 @@
-import type { ChannelIdentity } from "../../../clients/memory/schemas.ts";
+import type { ChannelIdentity } from "../../../clients/memory/contract/people.ts";
 
 /**
  * One platform identity as a single string, `<channel>:<sender>`. Channel names contain no ':', so the first ':'

@@ -10,13 +10,13 @@ import {
   type PairingResponse,
   type Person,
   SenderId,
-} from "../../../clients/memory/schemas.ts";
-import type { PersonRecord } from "../backends/backend.ts";
-import { identityString, parseIdentity } from "../domain/identities.ts";
-import { newPairingCode, normalizePairingCode } from "../domain/pairing-code.ts";
+} from "../../../clients/memory/contract/people.ts";
 import { HttpError, invalid, notFound } from "../http/errors.ts";
 import { readParam } from "../http/request.ts";
-import { body, instanceFor, type MemoryApp, type MemoryContext, type RouteDeps } from "./common.ts";
+import { body, instanceFor, type MemoryApp, type MemoryContext, type RouteDeps } from "../http/routes.ts";
+import { identityString, parseIdentity } from "./identities.ts";
+import { newPairingCode, normalizePairingCode } from "./pairing-code.ts";
+import type { PeopleStore, PersonRecord } from "./store.ts";
 
 const DEFAULT_PAIRING_TTL_MS = 3_600_000;
 /** Fresh codes drawn before giving up; with 32^8 codes a second draw is already rare. */
@@ -37,23 +37,21 @@ function codeOf(c: MemoryContext): string {
   return result.data;
 }
 
-export function peopleRoutes(app: MemoryApp, deps: RouteDeps): void {
-  const { backend } = deps;
-
+export function peopleRoutes(app: MemoryApp, people: PeopleStore, deps: RouteDeps): void {
   app.post("/v1/instances/:instance/identities/link", async (c) => {
     const instance = instanceFor(c, "identities");
     const request = await body(c, deps, LinkIdentitiesRequest);
-    return c.json(personOf(await backend.linkIdentities(instance, request.identities.map(identityString))));
+    return c.json(personOf(await people.linkIdentities(instance, request.identities.map(identityString))));
   });
 
   app.get("/v1/instances/:instance/identities/:channel/:sender", async (c) => {
     const instance = instanceFor(c, "identities");
-    return c.json(personOf(await backend.getPerson(instance, identityOf(c))));
+    return c.json(personOf(await people.getPerson(instance, identityOf(c))));
   });
 
   app.delete("/v1/instances/:instance/identities/:channel/:sender", async (c) => {
     const instance = instanceFor(c, "identities");
-    return c.json(personOf(await backend.unlinkIdentity(instance, identityOf(c))));
+    return c.json(personOf(await people.unlinkIdentity(instance, identityOf(c))));
   });
 
   app.post("/v1/instances/:instance/pairing", async (c) => {
@@ -70,7 +68,7 @@ export function peopleRoutes(app: MemoryApp, deps: RouteDeps): void {
         createdAt: now,
         expiresAt: now + (request.ttlMs ?? DEFAULT_PAIRING_TTL_MS),
       };
-      const outcome = await backend.requestPairing(instance, {
+      const outcome = await people.requestPairing(instance, {
         identity: identityString(request),
         record,
         now,
@@ -96,7 +94,7 @@ export function peopleRoutes(app: MemoryApp, deps: RouteDeps): void {
 
   app.get("/v1/instances/:instance/pairing", async (c) => {
     const instance = instanceFor(c, "pairing");
-    const answer: ListPairingResponse = { pending: await backend.listPairing(instance, deps.now()) };
+    const answer: ListPairingResponse = { pending: await people.listPairing(instance, deps.now()) };
     return c.json(answer);
   });
 
@@ -106,7 +104,7 @@ export function peopleRoutes(app: MemoryApp, deps: RouteDeps): void {
       const instance = instanceFor(c, "pairing");
       const code = codeOf(c);
       const request = await body(c, deps, DecidePairingRequest, true);
-      const outcome = await backend.decidePairing(instance, code, {
+      const outcome = await people.decidePairing(instance, code, {
         decision,
         decidedBy: request.decidedBy ?? c.get("principal").label,
         now: deps.now(),
@@ -121,7 +119,7 @@ export function peopleRoutes(app: MemoryApp, deps: RouteDeps): void {
 
   app.get("/v1/instances/:instance/approved/:channel/:sender", async (c) => {
     const instance = instanceFor(c, "pairing");
-    const answer: ApprovedResponse = { approved: await backend.isApproved(instance, identityOf(c)) };
+    const answer: ApprovedResponse = { approved: await people.isApproved(instance, identityOf(c)) };
     return c.json(answer);
   });
 
@@ -131,7 +129,7 @@ export function peopleRoutes(app: MemoryApp, deps: RouteDeps): void {
   ] as const) {
     app[method]("/v1/instances/:instance/approved/:channel/:sender", async (c) => {
       const instance = instanceFor(c, "pairing");
-      await backend.setApproved(instance, identityOf(c), approved);
+      await people.setApproved(instance, identityOf(c), approved);
       const answer: ApprovedResponse = { approved };
       return c.json(answer);
     });

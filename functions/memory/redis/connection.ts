@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Cluster, Redis } from "ioredis";
-import { StoreUnavailableError } from "../backend.ts";
+import { StoreUnavailableError } from "../stores.ts";
 
 export type RedisClient = Redis | Cluster;
 
@@ -49,6 +49,24 @@ export function connectRedis(options: RedisConnectionOptions): RedisClient {
   // Without a listener ioredis prints every connection error; the service reports them through readiness instead.
   client.on("error", (error: Error) => options.onError?.(error));
   return client;
+}
+
+/**
+ * Resolves once connected (true) or after `timeoutMs` (false): lets a starting service answer its first requests
+ * instead of failing them while the connection is still being set up.
+ */
+export function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
+  if (client.status === "ready") return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ready: boolean) => {
+      clearTimeout(timer);
+      client.off("ready", onReady);
+      resolve(ready);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    client.on("ready", onReady);
+  });
 }
 
 /** Server replies that mean "not now" rather than "wrong request". */

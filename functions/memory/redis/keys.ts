@@ -1,6 +1,6 @@
-import type { RunStatus } from "../../../../clients/memory/schemas.ts";
-import { RUN_STATUSES } from "../../../../clients/memory/schemas.ts";
-import type { Space } from "../backend.ts";
+import type { RunStatus } from "../../../clients/memory/contract/runs.ts";
+import { RUN_STATUSES } from "../../../clients/memory/contract/runs.ts";
+import type { Space } from "../coordination/store.ts";
 
 /**
  * The key schema (functions/memory/README.md lists it). Every key of an instance carries the hash tag `{i:<instance>}`

@@ -1,65 +1,115 @@
-import type { Run } from "../../../../clients/memory/schemas.ts";
-import type { CreateRunOutcome, RunListing, RunUpdate, UpdateRunOutcome } from "../backend.ts";
-import { isTerminal, listMember } from "../shared.ts";
-import type { InstanceState } from "./state.ts";
+import type { Run } from "../../../clients/memory/contract/runs.ts";
+import { stateOf } from "../embedded/maps.ts";
+import { listMember } from "../paging.ts";
+import {
+  type CreateRunOutcome,
+  isTerminal,
+  type RunListing,
+  type RunStore,
+  type RunUpdate,
+  type UpdateRunOutcome,
+} from "./store.ts";
 
-function liveRun(state: InstanceState, id: string, now: number) {
-  const stored = state.runs.get(id);
+interface StoredRun {
+  run: Run;
+  lastUpdateId?: string;
+}
+
+/** One instance's runs by id. */
+type Runs = Map<string, StoredRun>;
+
+function liveRun(runs: Runs, id: string, now: number) {
+  const stored = runs.get(id);
   if (stored && stored.run.expiresAt !== null && stored.run.expiresAt <= now) {
-    state.runs.delete(id);
+    runs.delete(id);
     return undefined;
   }
   return stored;
 }
 
-/** The global run id -> instance index is the caller's: it checked the id is free or already ours. */
-export function createRun(state: InstanceState, run: Run): CreateRunOutcome {
-  const existing = liveRun(state, run.id, run.createdAt);
-  if (existing) return { kind: "exists", run: existing.run };
-  state.runs.set(run.id, { run });
-  return { kind: "created", run };
-}
+/** Runs in process, per instance, with the run id -> instance index. */
+export class EmbeddedRunStore implements RunStore {
+  readonly #instances = new Map<string, Runs>();
+  /** Run id -> instance, for lookups by run id alone. */
+  readonly #owners = new Map<string, string>();
 
-export function getRun(state: InstanceState, id: string, now: number): Run | undefined {
-  return liveRun(state, id, now)?.run;
-}
-
-export function updateRun(state: InstanceState, id: string, update: RunUpdate): UpdateRunOutcome {
-  const stored = liveRun(state, id, update.now);
-  if (!stored) return { kind: "missing" };
-  const current = stored.run;
-  if (current.version !== update.expectedVersion) {
-    const replay =
-      update.updateId !== undefined &&
-      stored.lastUpdateId === update.updateId &&
-      current.version === update.expectedVersion + 1;
-    return replay ? { kind: "ok", run: current } : { kind: "version_mismatch", version: current.version };
+  #of(instance: string): Runs {
+    return stateOf(this.#instances, instance, () => new Map());
   }
-  const status = update.status ?? current.status;
-  const run: Run = {
-    ...current,
-    status,
-    state: update.state ?? current.state,
-    version: current.version + 1,
-    updatedAt: update.now,
-    expiresAt: isTerminal(status) ? update.now + update.retentionMs : null,
-  };
-  state.runs.set(id, { run, lastUpdateId: update.updateId });
-  return { kind: "ok", run };
-}
 
-export function listRuns(state: InstanceState, input: RunListing): { runs: Run[]; next: string | null } {
-  const entries: Array<{ member: string; run: Run }> = [];
-  for (const id of [...state.runs.keys()]) {
-    const run = liveRun(state, id, input.now)?.run;
-    if (!run || (input.status !== undefined && run.status !== input.status)) continue;
-    const member = listMember(run.createdAt, run.id);
-    if (input.after === undefined || member < input.after) entries.push({ member, run });
+  /** Frees finished runs past their retention (they are invisible already). */
+  sweep(now: number): void {
+    for (const [instance, runs] of this.#instances) {
+      for (const [id, stored] of runs) {
+        if (stored.run.expiresAt === null || stored.run.expiresAt > now) continue;
+        runs.delete(id);
+        if (this.#owners.get(id) === instance) this.#owners.delete(id);
+      }
+    }
   }
-  entries.sort((a, b) => (a.member < b.member ? 1 : -1));
-  const page = entries.slice(0, input.limit);
-  return {
-    runs: page.map((entry) => entry.run),
-    next: entries.length > input.limit ? page[page.length - 1]!.member : null,
-  };
+
+  async create(instance: string, run: Run): Promise<CreateRunOutcome> {
+    const owner = this.#owners.get(run.id);
+    if (owner !== undefined && owner !== instance && liveRun(this.#of(owner), run.id, run.createdAt)) {
+      return { kind: "conflict" };
+    }
+    this.#owners.set(run.id, instance);
+    const runs = this.#of(instance);
+    const existing = liveRun(runs, run.id, run.createdAt);
+    if (existing) return { kind: "exists", run: existing.run };
+    runs.set(run.id, { run });
+    return { kind: "created", run };
+  }
+
+  async get(instance: string, id: string, now: number): Promise<Run | undefined> {
+    const runs = this.#of(instance);
+    return liveRun(runs, id, now)?.run;
+  }
+
+  async find(id: string, now: number): Promise<Run | undefined> {
+    const owner = this.#owners.get(id);
+    return owner === undefined ? undefined : liveRun(this.#of(owner), id, now)?.run;
+  }
+
+  async update(instance: string, id: string, update: RunUpdate): Promise<UpdateRunOutcome> {
+    const runs = this.#of(instance);
+    const stored = liveRun(runs, id, update.now);
+    if (!stored) return { kind: "missing" };
+    const current = stored.run;
+    if (current.version !== update.expectedVersion) {
+      const replay =
+        update.updateId !== undefined &&
+        stored.lastUpdateId === update.updateId &&
+        current.version === update.expectedVersion + 1;
+      return replay ? { kind: "ok", run: current } : { kind: "version_mismatch", version: current.version };
+    }
+    const status = update.status ?? current.status;
+    const run: Run = {
+      ...current,
+      status,
+      state: update.state ?? current.state,
+      version: current.version + 1,
+      updatedAt: update.now,
+      expiresAt: isTerminal(status) ? update.now + update.retentionMs : null,
+    };
+    runs.set(id, { run, lastUpdateId: update.updateId });
+    return { kind: "ok", run };
+  }
+
+  async list(instance: string, input: RunListing): Promise<{ runs: Run[]; next: string | null }> {
+    const runs = this.#of(instance);
+    const entries: Array<{ member: string; run: Run }> = [];
+    for (const id of [...runs.keys()]) {
+      const run = liveRun(runs, id, input.now)?.run;
+      if (!run || (input.status !== undefined && run.status !== input.status)) continue;
+      const member = listMember(run.createdAt, run.id);
+      if (input.after === undefined || member < input.after) entries.push({ member, run });
+    }
+    entries.sort((a, b) => (a.member < b.member ? 1 : -1));
+    const page = entries.slice(0, input.limit);
+    return {
+      runs: page.map((entry) => entry.run),
+      next: entries.length > input.limit ? page[page.length - 1]!.member : null,
+    };
+  }
 }

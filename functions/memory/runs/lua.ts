@@ -1,4 +1,4 @@
-import { RUN_STATUSES, TERMINAL_RUN_STATUSES } from "../../../../../clients/memory/schemas.ts";
+import { RUN_STATUSES, TERMINAL_RUN_STATUSES } from "../../../clients/memory/contract/runs.ts";
 
 /**
  * Run scripts. KEYS always start with: run hash, all-runs index, expiry index, then one index per status in

@@ -1,8 +1,8 @@
-import type { Run, RunStatus } from "../../../../clients/memory/schemas.ts";
-import type { CreateRunOutcome, RunListing, RunUpdate, UpdateRunOutcome } from "../backend.ts";
-import { guard, Script } from "./connection.ts";
-import type { RedisContext } from "./context.ts";
-import { CREATE_RUN, PURGE_RUNS, UPDATE_RUN } from "./lua/runs.ts";
+import type { Run, RunStatus } from "../../../clients/memory/contract/runs.ts";
+import { guard, Script } from "../redis/connection.ts";
+import type { RedisContext } from "../redis/context.ts";
+import { CREATE_RUN, PURGE_RUNS, UPDATE_RUN } from "./lua.ts";
+import type { CreateRunOutcome, RunListing, RunStore, RunUpdate, UpdateRunOutcome } from "./store.ts";
 
 const create = new Script(CREATE_RUN);
 const update = new Script(UPDATE_RUN);
@@ -66,85 +66,96 @@ async function purgeExpired(ctx: RedisContext, instance: string, now: number): P
   );
 }
 
-export async function createRun(ctx: RedisContext, instance: string, run: Run): Promise<CreateRunOutcome> {
-  const ownerKey = ctx.keys.runOwner(run.id);
-  // The index entry is written first: a run id another instance holds is refused before anything is created.
-  const claimed = await guard(() => ctx.client.set(ownerKey, instance, "NX"));
-  if (claimed === null) {
-    const owner = await guard(() => ctx.client.get(ownerKey));
-    if (owner !== null && owner !== instance) return { kind: "conflict" };
-    if (owner === null) await guard(() => ctx.client.set(ownerKey, instance));
+/** Runs on Redis (scripts in lua.ts). */
+export class RedisRunStore implements RunStore {
+  readonly #ctx: RedisContext;
+
+  constructor(ctx: RedisContext) {
+    this.#ctx = ctx;
   }
-  await purgeExpired(ctx, instance, run.createdAt);
-  const [created, fields] = await create.run<[number, Fields]>(ctx.client, runKeys(ctx, instance, run.id), [
-    run.id,
-    run.createdAt,
-    run.status,
-    JSON.stringify(run.state),
-    run.expiresAt ?? "",
-    BACKSTOP_MS + (run.expiresAt === null ? 0 : run.expiresAt - run.createdAt),
-  ]);
-  const stored = toRun(instance, run.id, fields)!;
-  if (created === 1 && stored.expiresAt !== null) await followExpiry(ctx, stored, run.createdAt);
-  return created === 1 ? { kind: "created", run: stored } : { kind: "exists", run: stored };
-}
 
-export async function getRun(ctx: RedisContext, instance: string, id: string, now: number): Promise<Run | undefined> {
-  const fields = (await guard(() =>
-    ctx.client.hmget(ctx.keys.run(instance, id), "v", "s", "c", "t", "x", "st"),
-  )) as Fields;
-  return live(toRun(instance, id, fields), now);
-}
+  async create(instance: string, run: Run): Promise<CreateRunOutcome> {
+    const ownerKey = this.#ctx.keys.runOwner(run.id);
+    // The index entry is written first: a run id another instance holds is refused before anything is created.
+    const claimed = await guard(() => this.#ctx.client.set(ownerKey, instance, "NX"));
+    if (claimed === null) {
+      const owner = await guard(() => this.#ctx.client.get(ownerKey));
+      if (owner !== null && owner !== instance) return { kind: "conflict" };
+      if (owner === null) await guard(() => this.#ctx.client.set(ownerKey, instance));
+    }
+    await purgeExpired(this.#ctx, instance, run.createdAt);
+    const [created, fields] = await create.run<[number, Fields]>(
+      this.#ctx.client,
+      runKeys(this.#ctx, instance, run.id),
+      [
+        run.id,
+        run.createdAt,
+        run.status,
+        JSON.stringify(run.state),
+        run.expiresAt ?? "",
+        BACKSTOP_MS + (run.expiresAt === null ? 0 : run.expiresAt - run.createdAt),
+      ],
+    );
+    const stored = toRun(instance, run.id, fields)!;
+    if (created === 1 && stored.expiresAt !== null) await followExpiry(this.#ctx, stored, run.createdAt);
+    return created === 1 ? { kind: "created", run: stored } : { kind: "exists", run: stored };
+  }
 
-export async function findRun(ctx: RedisContext, id: string, now: number): Promise<Run | undefined> {
-  const owner = await guard(() => ctx.client.get(ctx.keys.runOwner(id)));
-  return owner === null ? undefined : getRun(ctx, owner, id, now);
-}
+  async get(instance: string, id: string, now: number): Promise<Run | undefined> {
+    const fields = (await guard(() =>
+      this.#ctx.client.hmget(this.#ctx.keys.run(instance, id), "v", "s", "c", "t", "x", "st"),
+    )) as Fields;
+    return live(toRun(instance, id, fields), now);
+  }
 
-export async function updateRun(
-  ctx: RedisContext,
-  instance: string,
-  id: string,
-  input: RunUpdate,
-): Promise<UpdateRunOutcome> {
-  const reply = await update.run<[string, (Fields | number)?]>(ctx.client, runKeys(ctx, instance, id), [
-    id,
-    input.now,
-    input.expectedVersion,
-    input.status ?? "",
-    input.state === undefined ? 0 : 1,
-    input.state === undefined ? "" : JSON.stringify(input.state),
-    input.updateId ?? "",
-    input.retentionMs,
-    BACKSTOP_MS,
-  ]);
-  if (reply[0] === "missing") return { kind: "missing" };
-  if (reply[0] === "conflict") return { kind: "version_mismatch", version: Number(reply[1]) };
-  const run = toRun(instance, id, reply[1] as Fields)!;
-  await followExpiry(ctx, run, input.now);
-  return { kind: "ok", run };
-}
+  async find(id: string, now: number): Promise<Run | undefined> {
+    const owner = await guard(() => this.#ctx.client.get(this.#ctx.keys.runOwner(id)));
+    return owner === null ? undefined : this.get(owner, id, now);
+  }
 
-export async function listRuns(
-  ctx: RedisContext,
-  instance: string,
-  input: RunListing,
-): Promise<{ runs: Run[]; next: string | null }> {
-  const { keys, client } = ctx;
-  await purgeExpired(ctx, instance, input.now);
-  const index = input.status === undefined ? keys.runs(instance) : keys.runsByStatus(instance, input.status);
-  const members = await guard(() =>
-    client.zrevrangebylex(index, input.after === undefined ? "+" : `(${input.after}`, "-", "LIMIT", 0, input.limit + 1),
-  );
-  const shown = members.slice(0, input.limit);
-  const pipeline = client.pipeline();
-  for (const member of shown) pipeline.hmget(keys.run(instance, member.slice(16)), "v", "s", "c", "t", "x", "st");
-  const replies = shown.length === 0 ? [] : ((await guard(() => pipeline.exec())) ?? []);
-  const runs: Run[] = [];
-  replies.forEach(([error, fields], i) => {
-    if (error) throw error;
-    const run = live(toRun(instance, shown[i]!.slice(16), fields as Fields), input.now);
-    if (run) runs.push(run);
-  });
-  return { runs, next: members.length > input.limit ? shown[shown.length - 1]! : null };
+  async update(instance: string, id: string, input: RunUpdate): Promise<UpdateRunOutcome> {
+    const reply = await update.run<[string, (Fields | number)?]>(this.#ctx.client, runKeys(this.#ctx, instance, id), [
+      id,
+      input.now,
+      input.expectedVersion,
+      input.status ?? "",
+      input.state === undefined ? 0 : 1,
+      input.state === undefined ? "" : JSON.stringify(input.state),
+      input.updateId ?? "",
+      input.retentionMs,
+      BACKSTOP_MS,
+    ]);
+    if (reply[0] === "missing") return { kind: "missing" };
+    if (reply[0] === "conflict") return { kind: "version_mismatch", version: Number(reply[1]) };
+    const run = toRun(instance, id, reply[1] as Fields)!;
+    await followExpiry(this.#ctx, run, input.now);
+    return { kind: "ok", run };
+  }
+
+  async list(instance: string, input: RunListing): Promise<{ runs: Run[]; next: string | null }> {
+    const { keys, client } = this.#ctx;
+    await purgeExpired(this.#ctx, instance, input.now);
+    const index = input.status === undefined ? keys.runs(instance) : keys.runsByStatus(instance, input.status);
+    const members = await guard(() =>
+      client.zrevrangebylex(
+        index,
+        input.after === undefined ? "+" : `(${input.after}`,
+        "-",
+        "LIMIT",
+        0,
+        input.limit + 1,
+      ),
+    );
+    const shown = members.slice(0, input.limit);
+    const pipeline = client.pipeline();
+    for (const member of shown) pipeline.hmget(keys.run(instance, member.slice(16)), "v", "s", "c", "t", "x", "st");
+    const replies = shown.length === 0 ? [] : ((await guard(() => pipeline.exec())) ?? []);
+    const runs: Run[] = [];
+    replies.forEach(([error, fields], i) => {
+      if (error) throw error;
+      const run = live(toRun(instance, shown[i]!.slice(16), fields as Fields), input.now);
+      if (run) runs.push(run);
+    });
+    return { runs, next: members.length > input.limit ? shown[shown.length - 1]! : null };
+  }
 }

@@ -1,22 +1,23 @@
+import { RunId } from "../../../clients/memory/contract/fields.ts";
 import {
   CreateRunRequest,
   type CreateRunResponse,
   ListRunsQuery,
   type ListRunsResponse,
   type Run,
-  RunId,
   type RunResponse,
   UpdateRunRequest,
-} from "../../../clients/memory/schemas.ts";
-import { decodeCursor, encodeCursor, isTerminal } from "../backends/shared.ts";
-import { newId } from "../domain/ids.ts";
+} from "../../../clients/memory/contract/runs.ts";
 import { authorize, isAllowed } from "../http/auth.ts";
 import { HttpError, notFound } from "../http/errors.ts";
 import { readParam, readQuery } from "../http/request.ts";
-import { body, instanceFor, type MemoryApp, type RouteDeps } from "./common.ts";
+import { body, instanceFor, type MemoryApp, type RouteDeps } from "../http/routes.ts";
+import { newId } from "../ids.ts";
+import { decodeCursor, encodeCursor } from "../paging.ts";
+import { isTerminal, type RunStore } from "./store.ts";
 
-export function runRoutes(app: MemoryApp, deps: RouteDeps): void {
-  const { backend, config } = deps;
+export function runRoutes(app: MemoryApp, runs: RunStore, deps: RouteDeps): void {
+  const { config } = deps;
 
   app.post("/v1/instances/:instance/runs", async (c) => {
     const instance = instanceFor(c, "runs:write");
@@ -33,7 +34,7 @@ export function runRoutes(app: MemoryApp, deps: RouteDeps): void {
       updatedAt: now,
       expiresAt: isTerminal(status) ? now + (request.retentionMs ?? config.runRetentionMs) : null,
     };
-    const outcome = await backend.createRun(instance, run);
+    const outcome = await runs.create(instance, run);
     if (outcome.kind === "conflict") throw new HttpError(409, "conflict", "the run id is taken by another instance");
     const answer: CreateRunResponse = { run: outcome.run, created: outcome.kind === "created" };
     return c.json(answer, answer.created ? 201 : 200);
@@ -46,7 +47,7 @@ export function runRoutes(app: MemoryApp, deps: RouteDeps): void {
     if (query.cursor !== undefined && after === undefined) {
       throw new HttpError(400, "invalid_request", "query.cursor: not a cursor of this listing");
     }
-    const page = await backend.listRuns(instance, {
+    const page = await runs.list(instance, {
       after,
       limit: query.limit ?? 50,
       now: deps.now(),
@@ -61,7 +62,7 @@ export function runRoutes(app: MemoryApp, deps: RouteDeps): void {
 
   app.get("/v1/instances/:instance/runs/:id", async (c) => {
     const instance = instanceFor(c, "runs:read");
-    const run = await backend.getRun(instance, readParam(c, "id", RunId), deps.now());
+    const run = await runs.get(instance, readParam(c, "id", RunId), deps.now());
     if (!run) throw notFound("run");
     const answer: RunResponse = { run };
     return c.json(answer);
@@ -71,7 +72,7 @@ export function runRoutes(app: MemoryApp, deps: RouteDeps): void {
     const instance = instanceFor(c, "runs:write");
     const id = readParam(c, "id", RunId);
     const request = await body(c, deps, UpdateRunRequest);
-    const outcome = await backend.updateRun(instance, id, {
+    const outcome = await runs.update(instance, id, {
       expectedVersion: request.expectedVersion,
       retentionMs: request.retentionMs ?? config.runRetentionMs,
       now: deps.now(),
@@ -96,7 +97,7 @@ export function runRoutes(app: MemoryApp, deps: RouteDeps): void {
     if (principal.scope.kind !== "instance" && !isAllowed(principal, "runs:read", undefined)) {
       throw new HttpError(403, "forbidden", "this token does not open that data");
     }
-    const run = await backend.findRun(id, deps.now());
+    const run = await runs.find(id, deps.now());
     if (!run) throw notFound("run");
     authorize(principal, "runs:read", run.instance);
     const answer: RunResponse = { run };

@@ -1,4 +1,4 @@
-import type { ResetPolicy } from "../../../clients/memory/schemas.ts";
+import type { ResetPolicy } from "../../../clients/memory/contract/sessions.ts";
 
 /**
  * A session is over when its last append happened before this instant (ms since epoch; 0 = never over). The decision

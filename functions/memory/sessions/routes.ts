@@ -1,33 +1,29 @@
 import type { z } from "zod";
+import { ListQuery } from "../../../clients/memory/contract/fields.ts";
 import {
   AppendMessagesRequest,
   CompactSessionRequest,
   type CompactSessionResponse,
-  ListQuery,
   type ListSessionsResponse,
   ReadSessionQuery,
   type ResetPolicy,
   ResetSessionRequest,
   type ResetSessionResponse,
-  type ResolveSessionResponse,
   SessionKey,
   type SessionMessage,
   type SessionMessageInput,
-  SessionScopeRequest,
   type SessionSummary,
   TrimSessionRequest,
   type TrimSessionResponse,
   type WindowSpec,
-} from "../../../clients/memory/schemas.ts";
-import type { StoredMessage, StoredWindow, WindowRequest } from "../backends/backend.ts";
-import { decodeOffset, encodeOffset } from "../backends/shared.ts";
-import { identityString } from "../domain/identities.ts";
-import { resetThreshold } from "../domain/reset-policy.ts";
-import { sessionKeyFor } from "../domain/session-keys.ts";
-import { estimateTokens } from "../domain/tokens-estimate.ts";
+} from "../../../clients/memory/contract/sessions.ts";
 import { HttpError } from "../http/errors.ts";
 import { readParam, readQuery } from "../http/request.ts";
-import { body, instanceFor, type MemoryApp, type MemoryContext, type RouteDeps, rawJson } from "./common.ts";
+import { body, instanceFor, type MemoryApp, type MemoryContext, type RouteDeps, rawJson } from "../http/routes.ts";
+import { decodeOffset, encodeOffset } from "../paging.ts";
+import { resetThreshold } from "./reset-policy.ts";
+import type { SessionStore, StoredMessage, StoredWindow, WindowRequest } from "./store.ts";
+import { estimateTokens } from "./tokens-estimate.ts";
 
 const DEFAULT_LAST = 50;
 const MAX_LAST = 10_000;
@@ -84,27 +80,13 @@ function readPolicy(query: z.output<typeof ReadSessionQuery>): ResetPolicy {
   return policy;
 }
 
-export function sessionRoutes(app: MemoryApp, deps: RouteDeps): void {
-  const { backend } = deps;
-
-  app.post("/v1/instances/:instance/sessions/resolve", async (c) => {
-    const instance = instanceFor(c, "sessions");
-    const request = await body(c, deps, SessionScopeRequest);
-    let person: string | undefined;
-    if (request.scope === "sender") {
-      person = (await backend.getPerson(instance, identityString(request))).person;
-    }
-    const answer: ResolveSessionResponse = { sessionKey: sessionKeyFor(request, person) };
-    if (person !== undefined) answer.person = person;
-    return c.json(answer);
-  });
-
+export function sessionRoutes(app: MemoryApp, sessions: SessionStore, deps: RouteDeps): void {
   app.get("/v1/instances/:instance/sessions", async (c) => {
     const instance = instanceFor(c, "sessions");
     const query = readQuery(c, ListQuery);
     const offset = query.cursor === undefined ? 0 : decodeOffset(query.cursor);
     if (offset === undefined) throw new HttpError(400, "invalid_request", "query.cursor: not a cursor of this listing");
-    const page = await backend.listSessions(instance, { offset, limit: query.limit ?? 50 });
+    const page = await sessions.list(instance, { offset, limit: query.limit ?? 50 });
     const answer: ListSessionsResponse = {
       sessions: page.sessions,
       nextCursor: page.more ? encodeOffset(offset + page.sessions.length) : null,
@@ -117,7 +99,7 @@ export function sessionRoutes(app: MemoryApp, deps: RouteDeps): void {
     const session = sessionOf(c);
     const request = await body(c, deps, AppendMessagesRequest);
     const now = deps.now();
-    const outcome = await backend.appendMessages(instance, session, {
+    const outcome = await sessions.append(instance, session, {
       messages: request.messages.map((message) => storedMessage(message, now)),
       now,
       resetBefore: resetThreshold(request.reset, now),
@@ -134,7 +116,7 @@ export function sessionRoutes(app: MemoryApp, deps: RouteDeps): void {
     const session = sessionOf(c);
     const query = readQuery(c, ReadSessionQuery);
     const now = deps.now();
-    const window = await backend.readSession(instance, session, {
+    const window = await sessions.read(instance, session, {
       now,
       resetBefore: resetThreshold(readPolicy(query), now),
       window: windowRequest(query),
@@ -146,7 +128,7 @@ export function sessionRoutes(app: MemoryApp, deps: RouteDeps): void {
     const instance = instanceFor(c, "sessions");
     const session = sessionOf(c);
     const request = await body(c, deps, TrimSessionRequest);
-    const outcome = await backend.trimSession(instance, session, request);
+    const outcome = await sessions.trim(instance, session, request);
     if (!outcome.ok) throw generationMismatch(outcome.generation);
     const answer: TrimSessionResponse = {
       generation: outcome.generation,
@@ -166,7 +148,7 @@ export function sessionRoutes(app: MemoryApp, deps: RouteDeps): void {
       throughId: request.throughId,
       at: deps.now(),
     };
-    const outcome = await backend.compactSession(instance, session, {
+    const outcome = await sessions.compact(instance, session, {
       throughId: request.throughId,
       summaryJson: JSON.stringify(summary),
       summaryTokens: summary.tokens,
@@ -190,7 +172,7 @@ export function sessionRoutes(app: MemoryApp, deps: RouteDeps): void {
     const instance = instanceFor(c, "sessions");
     const session = sessionOf(c);
     const request = await body(c, deps, ResetSessionRequest, true);
-    const outcome = await backend.resetSession(instance, session, {
+    const outcome = await sessions.reset(instance, session, {
       now: deps.now(),
       ...(request.expectedGeneration === undefined ? {} : { expectedGeneration: request.expectedGeneration }),
     });

@@ -1,4 +1,4 @@
-import type { SessionMessageInput } from "../../../clients/memory/schemas.ts";
+import type { SessionMessageInput } from "../../../clients/memory/contract/sessions.ts";
 
 /**
  * A rough token count for budgets when the caller gives none: about four characters per token for English text,

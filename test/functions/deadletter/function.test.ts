@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { DeadLetterResponse, ListDeadLettersResponse } from "../../../clients/memory/schemas.ts";
+import { DeadLetterResponse, ListDeadLettersResponse } from "../../../clients/memory/contract/dead-letters.ts";
 import { mintMemoryToken } from "../../../clients/memory/tokens.ts";
 import { createApp } from "../../../functions/deadletter/app.ts";
 import { DeadLetterConfigError } from "../../../functions/deadletter/config.ts";

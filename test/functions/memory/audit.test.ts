@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ReadAuditResponse } from "../../../clients/memory/schemas.ts";
+import { ReadAuditResponse } from "../../../clients/memory/contract/audit.ts";
 import { freshInstance, instanceScope } from "./support/harness.ts";
 import { useTarget } from "./support/suite.ts";
 import { TARGETS } from "./support/targets.ts";

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { AcquireLockResponse, ConsumeBudgetResponse, DedupResponse } from "../../../clients/memory/schemas.ts";
+import {
+  AcquireLockResponse,
+  ConsumeBudgetResponse,
+  DedupResponse,
+} from "../../../clients/memory/contract/coordination.ts";
 import { eventually, freshInstance, instanceScope } from "./support/harness.ts";
 import { useTarget } from "./support/suite.ts";
 import { TARGETS } from "./support/targets.ts";

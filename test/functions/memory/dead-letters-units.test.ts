@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { describeScope, mintMemoryToken, verifyMemoryToken } from "../../../clients/memory/tokens.ts";
-import { DEAD_LETTER_SCAN_LIMIT, DeadLetterPager, listMember } from "../../../functions/memory/backends/shared.ts";
-import { base64Length, deadLetterId } from "../../../functions/memory/domain/dead-letters.ts";
+import { base64Length, deadLetterId } from "../../../functions/memory/dead-letters/ids.ts";
+import { DEAD_LETTER_SCAN_LIMIT, DeadLetterPager } from "../../../functions/memory/dead-letters/pager.ts";
+import { listMember } from "../../../functions/memory/paging.ts";
 
 const members = (count: number) =>
   Array.from({ length: count }, (_, i) =>

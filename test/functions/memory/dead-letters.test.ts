@@ -3,11 +3,11 @@ import type { MemoryClient } from "../../../clients/memory/client.ts";
 import {
   DeadLetterResponse,
   DeadLetterSummaryResponse,
-  ErrorBody,
   ListDeadLettersResponse,
   type StoreDeadLetterRequest,
   StoreDeadLetterResponse,
-} from "../../../clients/memory/schemas.ts";
+} from "../../../clients/memory/contract/dead-letters.ts";
+import { ErrorBody } from "../../../clients/memory/contract/errors.ts";
 import type { MemoryScope } from "../../../clients/memory/tokens.ts";
 import { freshInstance, instanceScope, OPERATOR, TEST_LIMITS } from "./support/harness.ts";
 import { useTarget } from "./support/suite.ts";

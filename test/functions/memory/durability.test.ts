@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryError } from "../../../clients/memory/client.ts";
-import { ErrorBody } from "../../../clients/memory/schemas.ts";
+import { ErrorBody } from "../../../clients/memory/contract/errors.ts";
 import { type OwnRedis, ownRedis } from "../../support/redis-server.ts";
 import { eventually, freshInstance, instanceScope, type MemoryHarness, startMemory } from "./support/harness.ts";
 

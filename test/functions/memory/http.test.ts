@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ErrorBody } from "../../../clients/memory/schemas.ts";
+import { ErrorBody } from "../../../clients/memory/contract/errors.ts";
 import { mintMemoryToken } from "../../../clients/memory/tokens.ts";
 import { freshInstance, instanceScope, TEST_LIMITS } from "./support/harness.ts";
 import { useTarget } from "./support/suite.ts";

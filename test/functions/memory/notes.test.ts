@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AddNoteResponse, ListNotesResponse, Note } from "../../../clients/memory/schemas.ts";
+import { AddNoteResponse, ListNotesResponse, Note } from "../../../clients/memory/contract/notes.ts";
 import { freshInstance, instanceScope, OPERATOR } from "./support/harness.ts";
 import { useTarget } from "./support/suite.ts";
 import { TARGETS } from "./support/targets.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PairingRecord, PairingResponse, Person } from "../../../clients/memory/schemas.ts";
+import { PairingRecord, PairingResponse, Person } from "../../../clients/memory/contract/people.ts";
 import { freshInstance, instanceScope, OPERATOR } from "./support/harness.ts";
 import { useTarget } from "./support/suite.ts";
 import { TARGETS } from "./support/targets.ts";

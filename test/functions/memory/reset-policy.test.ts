@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { lastDailyBoundary, resetThreshold } from "../../../functions/memory/domain/reset-policy.ts";
+import { lastDailyBoundary, resetThreshold } from "../../../functions/memory/sessions/reset-policy.ts";
 
 const at = (iso: string) => Date.parse(iso);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CreateRunResponse, ListRunsResponse, Run } from "../../../clients/memory/schemas.ts";
+import { CreateRunResponse, ListRunsResponse, Run } from "../../../clients/memory/contract/runs.ts";
 import { freshInstance, instanceScope, OPERATOR } from "./support/harness.ts";
 import { useTarget } from "./support/suite.ts";
 import { TARGETS } from "./support/targets.ts";

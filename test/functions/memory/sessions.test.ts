@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MemoryError } from "../../../clients/memory/client.ts";
-import { AppendMessagesResponse, SessionWindow } from "../../../clients/memory/schemas.ts";
+import { AppendMessagesResponse, SessionWindow } from "../../../clients/memory/contract/sessions.ts";
 import { freshInstance, instanceScope, OPERATOR } from "./support/harness.ts";
 import { useTarget } from "./support/suite.ts";
 import { TARGETS } from "./support/targets.ts";
@@ -242,45 +242,6 @@ describe.each(TARGETS)("sessions on $name", (target) => {
       reset: false,
       total: 2,
     });
-  });
-
-  it("derives distinct session keys per scope and joins a person's identities", async () => {
-    const { h } = suite();
-    const instance = freshInstance();
-    const client = h.client(instanceScope(instance));
-    const keys = await Promise.all([
-      client.resolveSession(instance, { scope: "main" }),
-      client.resolveSession(instance, { scope: "sender", channel: "slack", sender: "U1" }),
-      client.resolveSession(instance, { scope: "channel-sender", channel: "slack", sender: "U1" }),
-      client.resolveSession(instance, { scope: "thread", channel: "slack", conversation: "C1", thread: "171.2" }),
-      client.resolveSession(instance, { scope: "thread", channel: "slack", conversation: "C1" }),
-      client.resolveSession(instance, { scope: "schedule", schedule: "nightly" }),
-    ]);
-    expect(keys.map((k) => k.sessionKey)).toEqual([
-      "main",
-      "person:slack%3AU1",
-      "channel:slack:U1",
-      "thread:slack:C1:171.2",
-      "conversation:slack:C1",
-      "schedule:nightly",
-    ]);
-    // A ':' inside an id cannot imitate a separator.
-    const tricky = await client.resolveSession(instance, {
-      scope: "thread",
-      channel: "slack",
-      conversation: "C1:171.2",
-    });
-    expect(tricky.sessionKey).not.toBe("thread:slack:C1:171.2");
-    await client.linkIdentities(instance, [
-      { channel: "slack", sender: "U1" },
-      { channel: "telegram", sender: "4200000000000" },
-    ]);
-    const viaTelegram = await client.resolveSession(instance, {
-      scope: "sender",
-      channel: "telegram",
-      sender: "4200000000000",
-    });
-    expect(viaTelegram).toEqual({ sessionKey: "person:slack%3AU1", person: "slack:U1" });
   });
 
   it("routes session keys with URL-significant characters", async () => {

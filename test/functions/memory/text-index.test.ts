@@ -5,7 +5,7 @@ import {
   rankBm25,
   termVector,
   tokenize,
-} from "../../../functions/memory/domain/text-index.ts";
+} from "../../../functions/memory/notes/text-index.ts";
 
 describe("note keyword index", () => {
   it("tokenizes into folded words without stopwords", () => {
