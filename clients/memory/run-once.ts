@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { ApiError } from "../../runtime/api-error.ts";
 import type { KeyValueState } from "./key-value.ts";
 
 /**
@@ -20,11 +21,14 @@ export interface OnceOptions {
 
 export type OnceResult<T> = { fresh: true; value: T; recorded: string } | { fresh: false; recorded: string };
 
-/** Another attempt holds the claim right now: answer with a retryable status so the sender comes back later. */
-export class InFlightError extends Error {
+/**
+ * Another attempt holds the claim right now. As a broker delivery's answer it is a 409, which Knative's dispatcher
+ * retries: the other attempt will have finished by then.
+ */
+export class InFlightError extends ApiError {
   readonly key: string;
   constructor(key: string) {
-    super("the same delivery is being processed by another attempt");
+    super(409, "in_flight", "the same delivery is being processed by another attempt");
     this.name = "InFlightError";
     this.key = key;
   }

@@ -1,6 +1,5 @@
 import type { FunctionEnv } from "../../runtime/function.ts";
-import { bindSkill } from "../package/bind.ts";
-import type { SkillDefinition } from "../runtime/define.ts";
+import { defineSkill, type SkillDefinition } from "../package/define-skill.ts";
 import { allowListFromEnv } from "./allow-list.ts";
 import { createHttpHandlers, type HttpSkillOptions } from "./handlers.ts";
 import { manifest } from "./manifest.ts";
@@ -9,7 +8,7 @@ import { tools } from "./tools.ts";
 export const SKILL_NAME = "http";
 
 export function createHttpSkill(options: HttpSkillOptions): SkillDefinition {
-  return bindSkill({ name: SKILL_NAME, manifest, tools, handlers: createHttpHandlers(options) });
+  return defineSkill({ name: SKILL_NAME, manifest, tools, handlers: createHttpHandlers(options) });
 }
 
 /**

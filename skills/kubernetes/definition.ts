@@ -1,6 +1,5 @@
 import type { FunctionEnv } from "../../runtime/function.ts";
-import { bindSkill } from "../package/bind.ts";
-import type { SkillDefinition } from "../runtime/define.ts";
+import { defineSkill, type SkillDefinition } from "../package/define-skill.ts";
 import { createKubernetesHandlers, type KubernetesSkillOptions } from "./handlers.ts";
 import { createKubeAccess, kubeSourceFromEnv } from "./kube-access.ts";
 import { manifest } from "./manifest.ts";
@@ -9,7 +8,7 @@ import { tools } from "./tools.ts";
 export const SKILL_NAME = "kubernetes";
 
 export function createKubernetesSkill(options: KubernetesSkillOptions): SkillDefinition {
-  return bindSkill({ name: SKILL_NAME, manifest, tools, handlers: createKubernetesHandlers(options) });
+  return defineSkill({ name: SKILL_NAME, manifest, tools, handlers: createKubernetesHandlers(options) });
 }
 
 /**

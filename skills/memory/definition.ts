@@ -1,7 +1,6 @@
 import { MemoryClient } from "../../clients/memory/client.ts";
 import type { FunctionEnv } from "../../runtime/function.ts";
-import { bindSkill } from "../package/bind.ts";
-import type { SkillDefinition } from "../runtime/define.ts";
+import { defineSkill, type SkillDefinition } from "../package/define-skill.ts";
 import { createMemoryHandlers, type MemorySkillOptions } from "./handlers.ts";
 import { manifest } from "./manifest.ts";
 import { tools } from "./tools.ts";
@@ -9,7 +8,7 @@ import { tools } from "./tools.ts";
 export const SKILL_NAME = "memory";
 
 export function createMemorySkill(options: MemorySkillOptions): SkillDefinition {
-  return bindSkill({ name: SKILL_NAME, manifest, tools, handlers: createMemoryHandlers(options) });
+  return defineSkill({ name: SKILL_NAME, manifest, tools, handlers: createMemoryHandlers(options) });
 }
 
 /** The memory service's URL and this skill's notes-scoped token, as the renderer (or `knclaw dev`) sets them. */

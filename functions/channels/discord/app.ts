@@ -5,13 +5,13 @@ import {
   type AdapterDeps,
   badRequest,
   createAdapterRuntime,
-  errorResponse,
+  inboundErrorResponse,
   parseJsonBody,
   readWebhookBody,
   requireEnv,
   unauthorized,
 } from "../toolkit/adapter-runtime.ts";
-import { createDeliveryHandler } from "../toolkit/delivery.ts";
+import { outboundDelivery } from "../toolkit/delivery.ts";
 import { type InboundOutcome, type PressOutcome, receiveMessage, receivePress } from "../toolkit/inbound.ts";
 import { SignatureReplayGuard } from "../toolkit/replay-window.ts";
 import { DiscordApi } from "./api.ts";
@@ -80,7 +80,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   });
   const runtime = createAdapterRuntime("discord", env, deps, { dedupKeepSeconds: DEDUP_KEEP_SECONDS });
   const app = adapterApp(
-    createDeliveryHandler({ outbound: discordOutbound(api, runtime.state.kv, runtime.now), kv: runtime.state.kv }),
+    outboundDelivery({ outbound: discordOutbound(api, runtime.state.kv, runtime.now), kv: runtime.state.kv }),
   );
 
   async function onCommand(interaction: Interaction): Promise<Response> {
@@ -134,7 +134,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
       if (response.status < 300) await replays.remember(signature);
       return response;
     } catch (error) {
-      return errorResponse(error);
+      return inboundErrorResponse(error);
     }
   });
 

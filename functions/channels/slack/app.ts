@@ -5,13 +5,13 @@ import {
   answerWithin,
   badRequest,
   createAdapterRuntime,
-  errorResponse,
+  inboundErrorResponse,
   parseJsonBody,
   readWebhookBody,
   requireEnv,
   unauthorized,
 } from "../toolkit/adapter-runtime.ts";
-import { createDeliveryHandler } from "../toolkit/delivery.ts";
+import { outboundDelivery } from "../toolkit/delivery.ts";
 import { receiveMessage, receivePress } from "../toolkit/inbound.ts";
 import { SignatureReplayGuard } from "../toolkit/replay-window.ts";
 import { SlackApi } from "./api.ts";
@@ -43,7 +43,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   const runtime = createAdapterRuntime("slack", env, deps, {
     dedupKeepSeconds: DEDUP_KEEP_SECONDS,
   });
-  const app = adapterApp(createDeliveryHandler({ outbound: slackOutbound(api), kv: runtime.state.kv }));
+  const app = adapterApp(outboundDelivery({ outbound: slackOutbound(api), kv: runtime.state.kv }));
 
   const replays = new SignatureReplayGuard(runtime.state.kv, "slack");
 
@@ -85,7 +85,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
         return new Response(null, { status: 200 });
       });
     } catch (error) {
-      return errorResponse(error);
+      return inboundErrorResponse(error);
     }
   });
 
@@ -121,7 +121,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
         return new Response(null, { status: 200 });
       });
     } catch (error) {
-      return errorResponse(error);
+      return inboundErrorResponse(error);
     }
   });
 

@@ -6,13 +6,13 @@ import {
   answerWithin,
   badRequest,
   createAdapterRuntime,
-  errorResponse,
+  inboundErrorResponse,
   parseJsonBody,
   readWebhookBody,
   requireEnv,
   unauthorized,
 } from "../toolkit/adapter-runtime.ts";
-import { createDeliveryHandler } from "../toolkit/delivery.ts";
+import { outboundDelivery } from "../toolkit/delivery.ts";
 import { receiveMessage, receivePress } from "../toolkit/inbound.ts";
 import { TelegramApi } from "./api.ts";
 import { telegramMessage, telegramPress } from "./inbound.ts";
@@ -44,7 +44,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
   });
   const runtime = createAdapterRuntime("telegram", env, deps, { dedupKeepSeconds: DEDUP_KEEP_SECONDS });
-  const app = adapterApp(createDeliveryHandler({ outbound: telegramOutbound(api), kv: runtime.state.kv }));
+  const app = adapterApp(outboundDelivery({ outbound: telegramOutbound(api), kv: runtime.state.kv }));
 
   app.post("/channels/telegram/webhook", async (c) => {
     try {
@@ -91,7 +91,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
       }
       return c.json({});
     } catch (error) {
-      return errorResponse(error);
+      return inboundErrorResponse(error);
     }
   });
 

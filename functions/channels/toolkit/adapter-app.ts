@@ -1,18 +1,12 @@
-import { Hono } from "hono";
-import type { FunctionApp } from "../../../runtime/function.ts";
-import { LIVENESS_PATH, READINESS_PATH } from "../../../runtime/function.ts";
+import type { Hono } from "hono";
+import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
+import { createFunctionApp, type Delivery } from "../../../runtime/app.ts";
 
 /**
- * The routes every adapter shares: the Serving probes and `POST /`, where the broker delivers message.send and
- * approval.requested (the Trigger's subscriber is the ksvc's root). Platform webhooks live under
- * `/channels/<type>/...`, the same paths on a cluster and under `knclaw dev`.
+ * What every adapter serves the same way, through the function runtime: the Serving probes and `POST /`, where the
+ * broker delivers message.send and approval.requested (the Trigger's subscriber is the ksvc's root). The adapter adds
+ * its platform webhooks under `/channels/<type>/...`, the same paths on a cluster and under `knclaw dev`.
  */
-export function adapterApp(delivery: (request: Request) => Promise<Response>): Hono {
-  const app = new Hono();
-  app.get(LIVENESS_PATH, (c) => c.text("ok"));
-  app.get(READINESS_PATH, (c) => c.text("ok"));
-  app.post("/", (c) => delivery(c.req.raw));
-  return app;
+export function adapterApp(delivery: Delivery<CloudEvent>): Hono {
+  return createFunctionApp({ delivery });
 }
-
-export type { FunctionApp };

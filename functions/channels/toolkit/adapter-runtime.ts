@@ -4,6 +4,7 @@ import type { EventSink } from "../../../eventing/client/broker-client.ts";
 import { BrokerClient } from "../../../eventing/client/broker-client.ts";
 import { readBodyLimited } from "../../../eventing/cloudevent/body.ts";
 import { CloudEventError } from "../../../eventing/cloudevent/errors.ts";
+import { ApiError, errorResponse } from "../../../runtime/api-error.ts";
 import { type ChannelAdapterConfig, channelConfigFromEnv } from "./config.ts";
 import type { InboundContext } from "./inbound.ts";
 import { channelStateFromEnv } from "./memory-state.ts";
@@ -78,8 +79,9 @@ export function readWebhookBody(request: Request, maxBytes: number = MAX_WEBHOOK
   return readBodyLimited(request, maxBytes);
 }
 
+/** A webhook that fails verification learns nothing about why. */
 export const unauthorized = () => new Response(null, { status: 401 });
-export const badRequest = (message: string) => Response.json({ error: message }, { status: 400 });
+export const badRequest = (message: string) => errorResponse(new ApiError(400, "invalid_request", message));
 
 /**
  * Run `work` but answer by `deadlineMs` at the latest. When the work finishes in time, its response is the answer;
@@ -87,7 +89,7 @@ export const badRequest = (message: string) => Response.json({ error: message },
  * delivery done (or still in flight, and is told to retry again). Nothing accepted is lost either way.
  */
 export async function answerWithin(deadlineMs: number, work: () => Promise<Response>): Promise<Response> {
-  const running = work().catch((error: unknown) => errorResponse(error));
+  const running = work().catch((error: unknown) => inboundErrorResponse(error));
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<Response>((resolve) => {
     timer = setTimeout(() => resolve(new Response(null, { status: 503, headers: { "retry-after": "1" } })), deadlineMs);
@@ -100,12 +102,12 @@ export async function answerWithin(deadlineMs: number, work: () => Promise<Respo
 }
 
 /**
- * How an inbound failure is answered: malformed or oversized input is the sender's fault (400/413, never retried by
- * a sane platform); everything else (broker down, memory service down, another attempt in flight) is ours and gets a
- * 503 the platform retries.
+ * How an inbound webhook's failure is answered: malformed or oversized input is the sender's fault (its 400/413,
+ * never retried by a sane platform); everything else (broker down, memory service down, another attempt in flight)
+ * is ours and gets a 503 the platform retries. A broker delivery answers an attempt in flight with 409 instead.
  */
-export function errorResponse(error: unknown): Response {
-  if (error instanceof CloudEventError && error.status < 500) return clientErrorResponse(error);
+export function inboundErrorResponse(error: unknown): Response {
+  if (error instanceof CloudEventError && error.status < 500) return errorResponse(error);
   if (error instanceof InFlightError) return new Response(null, { status: 503, headers: { "retry-after": "5" } });
   return new Response(null, { status: 503 });
 }
@@ -116,13 +118,4 @@ export function parseJsonBody(body: Uint8Array): unknown {
   } catch {
     throw new CloudEventError(400, "body is not valid JSON");
   }
-}
-
-/**
- * A 4xx for a request the sender got wrong. For 413 the rest of the body is never read, so the connection is closed
- * rather than left holding an unread upload (which would also stall a graceful shutdown).
- */
-export function clientErrorResponse(error: CloudEventError): Response {
-  const headers: Record<string, string> = error.status === 413 ? { connection: "close" } : {};
-  return Response.json({ error: error.message }, { status: error.status, headers });
 }

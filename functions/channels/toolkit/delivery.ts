@@ -1,12 +1,13 @@
 import type { KeyValueState } from "../../../clients/memory/key-value.ts";
-import { InFlightError, runOnce } from "../../../clients/memory/run-once.ts";
+import { runOnce } from "../../../clients/memory/run-once.ts";
 import type { ApprovalRequested, MessageSend } from "../../../eventing/catalog/events.ts";
 import { readEvent } from "../../../eventing/catalog/make.ts";
 import type { ChannelType, ReplyRoute } from "../../../eventing/catalog/shared.ts";
 import * as T from "../../../eventing/catalog/types.ts";
 import { CloudEventError } from "../../../eventing/cloudevent/errors.ts";
-import { decodeRequest } from "../../../eventing/cloudevent/http-codec.ts";
-import { clientErrorResponse } from "./adapter-runtime.ts";
+import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
+import { receiveCloudEvents } from "../../../eventing/cloudevent/receive.ts";
+import type { Delivery } from "../../../runtime/app.ts";
 import {
   type ApprovalRecord,
   approvalActions,
@@ -17,14 +18,14 @@ import {
   rememberApproval,
 } from "./buttons.ts";
 import { type PlatformRetryOptions, withPlatformRetries } from "./platform-call.ts";
-import { deliveryStatus, PlatformError } from "./platform-error.ts";
 import { type SplitOptions, splitText } from "./split-text.ts";
 
 /**
  * The outbound half of every adapter: the broker delivers message.send and approval.requested (binary CloudEvents,
  * routed by the `knclawchannel` Trigger filter); the adapter posts them on the platform and answers the delivery
  * with 2xx only after the platform accepted every part, 429/503 (retried by the broker) on rate limits and outages,
- * and a non-retryable 4xx for permanent errors. Each part is posted at most once per idempotency key, so a
+ * a non-retryable 4xx for permanent errors (each PlatformError is its own answer), and 409 while another attempt is
+ * posting the same part. Each part is posted at most once per idempotency key, so a
  * redelivered send resumes where it stopped instead of posting twice.
  */
 export interface OutboundPost {
@@ -64,36 +65,17 @@ export interface DeliveryResult {
 const LEASE_SECONDS = 60;
 const DEFAULT_KEEP_SECONDS = 7 * 24 * 3600;
 
-export function createDeliveryHandler(ctx: DeliveryContext): (request: Request) => Promise<Response> {
-  return async (request) => {
-    try {
-      const event = await decodeRequest(request, { maxBodyBytes: ctx.maxBodyBytes ?? 256 * 1024 });
+/** The adapter's broker deliveries (the function runtime's `POST /`). */
+export function outboundDelivery(ctx: DeliveryContext): Delivery<CloudEvent> {
+  return receiveCloudEvents(
+    async (event) => {
       const type = event.attributes.type;
       if (type === T.MESSAGE_SEND) await deliverMessage(ctx, readEvent(event, T.MESSAGE_SEND));
       else if (type === T.APPROVAL_REQUESTED) await deliverApproval(ctx, readEvent(event, T.APPROVAL_REQUESTED));
       else throw new CloudEventError(400, `this adapter does not handle ${type}`);
-      return new Response(null, { status: 200 });
-    } catch (error) {
-      return deliveryErrorResponse(error);
-    }
-  };
-}
-
-export function deliveryErrorResponse(error: unknown): Response {
-  if (error instanceof CloudEventError) return clientErrorResponse(error);
-  if (error instanceof InFlightError) {
-    // 409 is retried by Knative's dispatcher: the other attempt will have finished by then.
-    return Response.json({ error: error.message }, { status: 409 });
-  }
-  if (error instanceof PlatformError) {
-    const headers: Record<string, string> = {};
-    if (error.retryAfterMs !== undefined) headers["retry-after"] = String(Math.ceil(error.retryAfterMs / 1000));
-    return Response.json(
-      { error: error.message, kind: error.kind, ...(error.code !== undefined ? { code: error.code } : {}) },
-      { status: deliveryStatus(error), headers },
-    );
-  }
-  return Response.json({ error: "internal error" }, { status: 500 });
+    },
+    { maxBodyBytes: ctx.maxBodyBytes ?? 256 * 1024 },
+  );
 }
 
 export async function deliverMessage(ctx: DeliveryContext, send: MessageSend): Promise<DeliveryResult> {

@@ -1,6 +1,8 @@
+import { ApiError } from "../../../runtime/api-error.ts";
+
 /**
- * What went wrong calling a platform's API, classified the way the delivery side must act on it. An adapter answers a
- * broker delivery with the status `deliveryStatus` gives, so Knative's dispatcher retries exactly the failures worth
+ * What went wrong calling a platform's API, classified the way the delivery side must act on it. It is the answer to
+ * the broker's delivery too (its status by kind, below), so Knative's dispatcher retries exactly the failures worth
  * retrying (429 and 5xx) and dead-letters the permanent ones at once.
  */
 export type PlatformErrorKind =
@@ -13,11 +15,20 @@ export type PlatformErrorKind =
   /** The request itself is wrong for the platform (unknown chat, message too long, bad markup): never retry. */
   | "rejected";
 
-export class PlatformError extends Error {
+/** The status a broker delivery is answered with after this kind of failure (docs/knative-semantics.md, "Delivery"). */
+const DELIVERY_STATUS: Record<PlatformErrorKind, number> = {
+  rate_limited: 429,
+  unavailable: 503,
+  // Permanent until a human rotates the secret: dead-letter now rather than hammering the platform.
+  auth: 403,
+  rejected: 422,
+};
+
+export class PlatformError extends ApiError {
   readonly platform: string;
   readonly kind: PlatformErrorKind;
   /** The platform's own error code (`channel_not_found`, Telegram's `error_code`, Graph `code`), when it gave one. */
-  readonly code: string | undefined;
+  readonly platformCode: string | undefined;
   readonly httpStatus: number | undefined;
   readonly retryAfterMs: number | undefined;
 
@@ -27,32 +38,16 @@ export class PlatformError extends Error {
     message: string,
     details: { code?: string | undefined; httpStatus?: number | undefined; retryAfterMs?: number | undefined } = {},
   ) {
-    super(`${platform}: ${message}`);
+    super(DELIVERY_STATUS[kind], kind, `${platform}: ${message}`, {
+      ...(details.retryAfterMs === undefined ? {} : { retryAfterSeconds: details.retryAfterMs / 1000 }),
+      ...(details.code === undefined ? {} : { details: { platformCode: details.code } }),
+    });
     this.name = "PlatformError";
     this.platform = platform;
     this.kind = kind;
-    this.code = details.code;
+    this.platformCode = details.code;
     this.httpStatus = details.httpStatus;
     this.retryAfterMs = details.retryAfterMs;
-  }
-
-  get retryable(): boolean {
-    return this.kind === "rate_limited" || this.kind === "unavailable";
-  }
-}
-
-/** The status an adapter answers a broker delivery with after this error (see KNATIVE-SEMANTICS.md "Delivery"). */
-export function deliveryStatus(error: PlatformError): number {
-  switch (error.kind) {
-    case "rate_limited":
-      return 429;
-    case "unavailable":
-      return 503;
-    case "auth":
-      // Permanent until a human rotates the secret: dead-letter now rather than hammering the platform.
-      return 403;
-    case "rejected":
-      return 422;
   }
 }
 

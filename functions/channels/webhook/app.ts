@@ -1,6 +1,8 @@
 import { runOnce } from "../../../clients/memory/run-once.ts";
 import { derivedEventId, makeEvent } from "../../../eventing/catalog/make.ts";
 import * as T from "../../../eventing/catalog/types.ts";
+import { receiveCloudEvents } from "../../../eventing/cloudevent/receive.ts";
+import { ApiError, errorResponse } from "../../../runtime/api-error.ts";
 import type { FunctionApp, FunctionEnv } from "../../../runtime/function.ts";
 import { jsonEnv } from "../../../runtime/json-env.ts";
 import { upperSnake } from "../../../runtime/names.ts";
@@ -10,7 +12,7 @@ import {
   answerWithin,
   badRequest,
   createAdapterRuntime,
-  errorResponse,
+  inboundErrorResponse,
   parseJsonBody,
   readWebhookBody,
   unauthorized,
@@ -52,7 +54,12 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   const hooks = loadHooks(env);
   const runtime = createAdapterRuntime("webhook", env, deps, { dedupKeepSeconds: DEDUP_KEEP_SECONDS });
   // The webhook channel only starts runs; answers go wherever the hook's runs are routed, never back here.
-  const app = adapterApp(async () => Response.json({ error: "the webhook channel sends nothing" }, { status: 400 }));
+  // The webhook channel only brings messages in: a delivery for it is refused.
+  const app = adapterApp(
+    receiveCloudEvents(() => {
+      throw new ApiError(400, "not_handled", "the webhook channel sends nothing");
+    }),
+  );
   // Only the timestamped scheme: a GitHub redelivery is the very same signed request and must be de-duplicated.
   const replays = new SignatureReplayGuard(runtime.state.kv, "webhook");
 
@@ -62,7 +69,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
       const entry = hooks.get(name);
       if (entry === undefined) {
         await c.req.raw.body?.cancel().catch(() => undefined);
-        return c.json({ error: "no such hook" }, 404);
+        return errorResponse(new ApiError(404, "not_found", "no such hook"));
       }
       const body = await readWebhookBody(c.req.raw);
       const verified = verifyHookRequest(entry.hook, entry.secret, c.req.raw.headers, body, runtime.now());
@@ -99,7 +106,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
         return Response.json({ runId }, { status: 202 });
       });
     } catch (error) {
-      return errorResponse(error);
+      return inboundErrorResponse(error);
     }
   });
 

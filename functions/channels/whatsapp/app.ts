@@ -6,13 +6,13 @@ import {
   answerWithin,
   badRequest,
   createAdapterRuntime,
-  errorResponse,
+  inboundErrorResponse,
   parseJsonBody,
   readWebhookBody,
   requireEnv,
   unauthorized,
 } from "../toolkit/adapter-runtime.ts";
-import { createDeliveryHandler } from "../toolkit/delivery.ts";
+import { outboundDelivery } from "../toolkit/delivery.ts";
 import { receiveMessage, receivePress } from "../toolkit/inbound.ts";
 import { WhatsAppApi } from "./api.ts";
 import { normaliseMessage } from "./inbound.ts";
@@ -42,9 +42,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   });
   const defaultNumber = env.PHONE_NUMBER_ID || undefined;
   const runtime = createAdapterRuntime("whatsapp", env, deps, { dedupKeepSeconds: DEDUP_KEEP_SECONDS });
-  const app = adapterApp(
-    createDeliveryHandler({ outbound: whatsappOutbound(api, defaultNumber), kv: runtime.state.kv }),
-  );
+  const app = adapterApp(outboundDelivery({ outbound: whatsappOutbound(api, defaultNumber), kv: runtime.state.kv }));
 
   app.get("/channels/whatsapp/webhook", (c) => {
     const mode = c.req.query("hub.mode");
@@ -104,7 +102,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
         return new Response(null, { status: 200 });
       });
     } catch (error) {
-      return errorResponse(error);
+      return inboundErrorResponse(error);
     }
   });
 

@@ -3,10 +3,12 @@ import { makeEvent } from "../../../../eventing/catalog/make.ts";
 import type { ReplyRoute } from "../../../../eventing/catalog/shared.ts";
 import * as T from "../../../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../../../eventing/cloudevent/event.ts";
+import { adapterApp } from "../../../../functions/channels/toolkit/adapter-app.ts";
 import { resolveButton } from "../../../../functions/channels/toolkit/buttons.ts";
 import {
-  createDeliveryHandler,
+  type DeliveryContext,
   type OutboundPost,
+  outboundDelivery,
   type PlatformOutbound,
 } from "../../../../functions/channels/toolkit/delivery.ts";
 import { PlatformError } from "../../../../functions/channels/toolkit/platform-error.ts";
@@ -27,6 +29,12 @@ class ScriptedPlatform implements PlatformOutbound {
     this.accepted.push(post);
     return { ref: `m${this.accepted.length}` };
   }
+}
+
+/** The adapter's delivery route as the broker reaches it. */
+function createDeliveryHandler(ctx: DeliveryContext): (request: Request) => Promise<Response> {
+  const app = adapterApp(outboundDelivery(ctx));
+  return async (request) => app.fetch(request);
 }
 
 function request(event: CloudEvent): Request {
