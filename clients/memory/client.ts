@@ -32,6 +32,7 @@ import type {
   ListNotesQuery,
   ListNotesResponse,
   Note,
+  NoteResponse,
   SearchNotesRequest,
   SearchNotesResponse,
   UpdateNoteRequest,
@@ -250,13 +251,13 @@ export class MemoryClient {
   }
 
   async getNote(instance: string, id: string): Promise<Note | undefined> {
-    const answer = await this.#optional<{ note: Note }>("GET", `/v1/instances/${seg(instance)}/notes/${seg(id)}`);
+    const answer = await this.#optional<NoteResponse>("GET", `/v1/instances/${seg(instance)}/notes/${seg(id)}`);
     return answer?.note;
   }
 
   async updateNote(instance: string, id: string, request: UpdateNoteRequest): Promise<Note> {
     const path = `/v1/instances/${seg(instance)}/notes/${seg(id)}`;
-    return (await this.#call<{ note: Note }>("PATCH", path, request)).note;
+    return (await this.#call<NoteResponse>("PATCH", path, request)).note;
   }
 
   async deleteNote(instance: string, id: string): Promise<boolean> {

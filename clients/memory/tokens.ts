@@ -22,9 +22,9 @@ export type MemoryScope =
   | { kind: "notes"; name?: string }
   | { kind: "deadletter"; name?: string };
 
-export type MemoryScopeKind = MemoryScope["kind"];
+type MemoryScopeKind = MemoryScope["kind"];
 
-export const MEMORY_TOKEN_VERSION = "knm1";
+const MEMORY_TOKEN_VERSION = "knm1";
 const KINDS: readonly MemoryScopeKind[] = ["instance", "operator", "channel", "gateway", "notes", "deadletter"];
 const SUBJECT = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const NO_NAME = "_";

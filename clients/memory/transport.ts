@@ -5,7 +5,7 @@ import { type HttpClient, HttpClientError } from "../../runtime/http/client.ts";
  * at a fraction of what `fetch` costs per call, and the memory service sits on every step of the agent loop), or an
  * injected `fetch` (`knclaw dev` routes requests to the in-process app). Both honour a per-attempt timeout.
  */
-export interface OutgoingCall {
+interface OutgoingCall {
   method: string;
   url: URL;
   headers: Record<string, string>;

@@ -22,12 +22,11 @@ const Base64 = z
  * Every attribute of the event exactly as delivered (knativeerror* extensions included); data travels beside it.
  * Lengths are bounded by the request's size limit only: whatever the broker accepted must be storable.
  */
-export const EventAttributes = z
+const EventAttributes = z
   .record(EventAttributeName, z.string())
   .refine((attributes) => ["id", "source", "type", "specversion"].every((name) => (attributes[name] ?? "") !== ""), {
     message: "id, source, type and specversion are required and non-empty",
   });
-export type EventAttributes = z.infer<typeof EventAttributes>;
 
 /** Why the delivery failed, from Knative's knativeerror* extensions. */
 export const DeadLetterError = z.strictObject({

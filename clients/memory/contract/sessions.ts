@@ -24,13 +24,12 @@ const TimeZone = z
 
 const MessageRole = z.enum(["system", "user", "assistant", "tool"]);
 
-export const ToolCall = z.strictObject({
+const ToolCall = z.strictObject({
   id: z.string().min(1).max(200),
   name: z.string().min(1).max(200),
   /** The model's arguments as it sent them (a JSON string, possibly invalid). */
   arguments: z.string().max(1_000_000),
 });
-export type ToolCall = z.infer<typeof ToolCall>;
 
 const messageFields = {
   /** Unique within the session; appending an id twice stores it once. */

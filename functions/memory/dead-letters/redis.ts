@@ -26,7 +26,7 @@ const SCAN_BATCH = 200;
 /** Filter values stand-in for unfiltered listings (every member matches an empty filter). */
 const UNFILTERED: DeadLetterFilterValues = { instance: null, type: "", destination: null };
 
-/** a, b, er, r, l, n, p, c, x (see lua/dead-letters.ts). */
+/** a, b, er, r, l, n, p, c, x (see lua.ts). */
 type SummaryFields = [
   string | null,
   string | null,

@@ -22,7 +22,7 @@ export class HttpError extends Error {
   }
 }
 
-export function errorBody(error: HttpError): ErrorBody {
+function errorBody(error: HttpError): ErrorBody {
   return {
     error: {
       code: error.code,

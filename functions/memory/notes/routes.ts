@@ -5,6 +5,7 @@ import {
   type ListNotesResponse,
   type Note,
   NoteId,
+  type NoteResponse,
   SearchNotesRequest,
   type SearchNotesResponse,
   UpdateNoteRequest,
@@ -95,7 +96,8 @@ export function noteRoutes(app: MemoryApp, notes: NoteStore, deps: RouteDeps): v
     const instance = instanceFor(c, "notes");
     const note = await notes.get(instance, noteIdOf(c));
     if (!note) throw notFound("note");
-    return c.json({ note });
+    const answer: NoteResponse = { note };
+    return c.json(answer);
   });
 
   app.patch("/v1/instances/:instance/notes/:id", async (c) => {
@@ -123,7 +125,8 @@ export function noteRoutes(app: MemoryApp, notes: NoteStore, deps: RouteDeps): v
     if (outcome.kind === "version_mismatch") {
       throw new HttpError(412, "version_mismatch", "the note has another version", { currentVersion: outcome.version });
     }
-    return c.json({ note: outcome.note });
+    const answer: NoteResponse = { note: outcome.note };
+    return c.json(answer);
   });
 
   app.delete("/v1/instances/:instance/notes/:id", async (c) => {

@@ -1,6 +1,6 @@
 /**
  * Identity links and pairing. A person's id is always the identity string of one of its members, so an unlinked
- * identity is its own person without a record (the embedded backend's people.ts explains the rules).
+ * identity is its own person without a record (embedded.ts beside this file spells out the rules).
  */
 
 /** KEYS: idmap, persons. ARGV: identities. Returns {person, members JSON}. */

@@ -73,7 +73,7 @@ export function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<
 const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS)\b/;
 
 /** Map client-side failures (not connected, timed out, connection lost) to StoreUnavailableError. */
-export function toStoreError(error: unknown): Error {
+function toStoreError(error: unknown): Error {
   if (error instanceof StoreUnavailableError) return error;
   const err = error instanceof Error ? error : new Error(String(error));
   const isReply = err.name === "ReplyError";

@@ -9,7 +9,7 @@ const update = new Script(UPDATE_RUN);
 const purge = new Script(PURGE_RUNS);
 
 /** Redis deletes a finished run by itself this long after its expiry, should no listing have purged it by then. */
-export const BACKSTOP_MS = 3_600_000;
+const BACKSTOP_MS = 3_600_000;
 /** Expired runs deleted per purge pass (a pass runs before each listing and creation). */
 const PURGE_BATCH = 100;
 
