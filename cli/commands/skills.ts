@@ -44,10 +44,10 @@ function summarize(skill: SkillPackage, env: Readonly<Record<string, string | un
     dir: skill.dir ?? "",
     kind: skill.manifest ? "tools" : "instructions",
     tools: skill.tools.map((tool) => ({
-      name: tool.declaration.name,
-      mutates: tool.policy.mutates,
-      approval: tool.policy.approval,
-      groups: [...tool.policy.groups],
+      name: tool.name,
+      mutates: tool.mutates,
+      approval: tool.approval,
+      groups: [...tool.groups],
     })),
     unmet: checkGating(skill.doc.gating, { env, platform: "linux" }).missing,
     warnings: skill.warnings,
@@ -134,8 +134,8 @@ function scaffold(name: string, dir: string, instructionsOnly: boolean): Record<
     const rel = relative(dir, join(builtinSkillsDir(), path)).split(sep).join("/");
     return rel.startsWith(".") ? rel : `./${rel}`;
   };
-  const knative = (path: string) => {
-    const rel = relative(dir, join(builtinSkillsDir(), "..", "knative", path))
+  const runtimeLayer = (path: string) => {
+    const rel = relative(dir, join(builtinSkillsDir(), "..", "runtime", path))
       .split(sep)
       .join("/");
     return rel.startsWith(".") ? rel : `./${rel}`;
@@ -144,23 +144,24 @@ function scaffold(name: string, dir: string, instructionsOnly: boolean): Record<
     "SKILL.md": skillMd("Call `greet` with a name to get a greeting back."),
     "manifest.ts": `import { defineManifest } from "${to("package/manifest.ts")}";
 
-/** What this skill needs: nothing beyond itself. Add kubernetes rules, egress hosts or secrets as it grows. */
+/** What this skill needs as a whole: nothing beyond itself. Add kubernetes rules, egress hosts or secrets as it grows. */
 export const manifest = defineManifest({
   egress: [],
   secrets: [],
-  tools: {
-    greet: { mutates: false, approval: false, groups: ["${name}:read"] },
-  },
   timeoutSeconds: 10,
 });
 `,
     "tools.ts": `import { z } from "zod";
-import { declareTool } from "${to("package/tool.ts")}";
+import { defineTool } from "${to("package/tool.ts")}";
 
-export const greet = declareTool({
+/** Each tool in one object: what the model reads, its arguments, and whether it changes anything. */
+export const greet = defineTool({
   name: "greet",
   description: "Greet someone by name.",
   input: z.object({ name: z.string().min(1).max(100).describe("Who to greet") }).strict(),
+  mutates: false,
+  approval: false,
+  groups: ["${name}:read"],
 });
 
 export const tools = [greet] as const;
@@ -168,24 +169,25 @@ export const tools = [greet] as const;
     "handlers.ts": `import type { ToolHandlers } from "${to("package/tool.ts")}";
 import type { tools } from "./tools.ts";
 
+/** One handler per declared tool; its arguments are typed and already validated by the tool's schema. */
 export function createHandlers(): ToolHandlers<typeof tools> {
   return {
     greet: async (args, context) => ({ greeting: \`Hello, \${args.name}!\`, instance: context.instance }),
   };
 }
 `,
-    "app.ts": `import type { FunctionApp, FunctionEnv } from "${knative("serving/function.ts")}";
-import { bindSkill } from "${to("package/bind.ts")}";
+    "app.ts": `import type { FunctionApp, FunctionEnv } from "${runtimeLayer("function.ts")}";
+import { defineSkill } from "${to("package/define-skill.ts")}";
 import { serveSkill } from "${to("runtime/serve-skill.ts")}";
 import { createHandlers } from "./handlers.ts";
 import { manifest } from "./manifest.ts";
 import { tools } from "./tools.ts";
 
 export function createApp(env: FunctionEnv): FunctionApp {
-  return serveSkill(bindSkill({ name: "${name}", manifest, tools, handlers: createHandlers() }), { env });
+  return serveSkill(defineSkill({ name: "${name}", manifest, tools, handlers: createHandlers() }), { env });
 }
 `,
-    "main.ts": `import { serve } from "${knative("serving/serve.ts")}";
+    "main.ts": `import { serve } from "${runtimeLayer("serve.ts")}";
 import { createApp } from "./app.ts";
 
 await serve(await createApp(process.env), { handleSignals: true });

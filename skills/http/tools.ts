@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { declareTool } from "../package/tool.ts";
+import { defineTool } from "../package/tool.ts";
 
 const url = z.string().min(1).max(2048).describe("Absolute http(s) URL on a host this skill is allowed to reach");
 const headers = z
@@ -13,14 +13,18 @@ const headers = z
   .optional()
   .describe("Extra request headers (hop-by-hop and framing headers are not allowed)");
 
-export const httpGet = declareTool({
+export const httpGet = defineTool({
   name: "get",
   description:
     "Fetch a URL with GET. HTML is reduced to text; JSON and text are returned as text; binary bodies are omitted.",
   input: z.object({ url, headers }).strict(),
+  mutates: false,
+  approval: false,
+  groups: ["http:read"],
 });
 
-export const httpPost = declareTool({
+/** A POST may change something on the other side, so it waits for approval by default. */
+export const httpPost = defineTool({
   name: "post",
   description: "Send a POST to a URL with a JSON or text body and return the response like `get`.",
   input: z
@@ -42,6 +46,9 @@ export const httpPost = declareTool({
     })
     .strict()
     .refine((args) => !(args.json !== undefined && args.body !== undefined), "give either json or body, not both"),
+  mutates: true,
+  approval: true,
+  groups: ["http:write"],
 });
 
 export const tools = [httpGet, httpPost] as const;

@@ -1,6 +1,5 @@
 import type { CoreV1Event, V1ListMeta } from "@kubernetes/client-node";
-import type { ToolHandlers } from "../package/tool.ts";
-import type { ToolContext } from "../runtime/define.ts";
+import type { ToolContext, ToolHandlers } from "../package/tool.ts";
 import { ToolFailure } from "../runtime/tool-error.ts";
 import { type CallOptions, callOptions } from "./call-options.ts";
 import { loadClientNode } from "./client-node.ts";

@@ -1,8 +1,5 @@
 import { defineManifest } from "../package/manifest.ts";
 
-const read = { mutates: false, approval: false, groups: ["k8s:read"] };
-const write = { mutates: true, approval: true, groups: ["k8s:write"] };
-
 /**
  * The kubernetes skill acts as a per-instance ServiceAccount it impersonates, bound only in the namespaces the
  * instance's config grants. These are that ServiceAccount's rules, and all of them: Secrets and ConfigMaps are not
@@ -22,25 +19,6 @@ export const manifest = defineManifest({
     clusterRules: [{ apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "patch"] }],
   },
   egress: [{ kind: "kubernetes-api" }],
-  tools: {
-    list_pods: read,
-    get_pod: read,
-    explain_pod: read,
-    pod_logs: read,
-    list_deployments: read,
-    get_deployment: read,
-    list_statefulsets: read,
-    get_statefulset: read,
-    list_services: read,
-    get_service: read,
-    list_events: read,
-    list_nodes: read,
-    get_node: read,
-    scale_deployment: write,
-    restart_deployment: write,
-    delete_pod: write,
-    cordon_node: write,
-  },
   timeoutSeconds: 30,
   maxOutputBytes: 256 * 1024,
 });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { declareTool } from "../package/tool.ts";
+import { defineTool } from "../package/tool.ts";
 
 /** Object names as Kubernetes validates them, so malformed names are refused before a request is made. */
 const namespace = z
@@ -19,10 +19,14 @@ const labelSelector = z
   .describe("Label selector, e.g. app=web");
 const limit = z.number().int().min(1).max(500).default(100).describe("Most items to return");
 
+/** Reads change nothing; writes change the cluster and wait for a human by default. */
+const read = { mutates: false, approval: false, groups: ["k8s:read"] };
+const write = { mutates: true, approval: true, groups: ["k8s:write"] };
+
 const listInput = z.object({ namespace, labelSelector, limit }).strict();
 const getInput = z.object({ namespace, name }).strict();
 
-export const listPods = declareTool({
+export const listPods = defineTool({
   name: "list_pods",
   description: "List pods in a namespace with phase, readiness, restarts and node.",
   input: z
@@ -36,19 +40,22 @@ export const listPods = declareTool({
         .describe("Only pods in this phase"),
     })
     .strict(),
+  ...read,
 });
-export const getPod = declareTool({
+export const getPod = defineTool({
   name: "get_pod",
   description: "Get one pod: containers, images, states, restarts, conditions, owner.",
   input: getInput,
+  ...read,
 });
-export const explainPod = declareTool({
+export const explainPod = defineTool({
   name: "explain_pod",
   description:
     "Explain why a pod is not ready (scheduling, image pulls, crashes, probes, init containers, volumes), like kubectl describe.",
   input: getInput,
+  ...read,
 });
-export const podLogs = declareTool({
+export const podLogs = defineTool({
   name: "pod_logs",
   description: "Read the last lines of a container's log.",
   input: z
@@ -72,34 +79,45 @@ export const podLogs = declareTool({
       previous: z.boolean().default(false).describe("The previous (crashed) container's log"),
     })
     .strict(),
+  ...read,
 });
-export const listDeployments = declareTool({
+export const listDeployments = defineTool({
   name: "list_deployments",
   description: "List deployments with desired, ready, updated and available replicas.",
   input: listInput,
+  ...read,
 });
-export const getDeployment = declareTool({
+export const getDeployment = defineTool({
   name: "get_deployment",
   description: "Get one deployment: replicas, images, strategy, conditions.",
   input: getInput,
+  ...read,
 });
-export const listStatefulSets = declareTool({
+export const listStatefulSets = defineTool({
   name: "list_statefulsets",
   description: "List statefulsets with desired and ready replicas.",
   input: listInput,
+  ...read,
 });
-export const getStatefulSet = declareTool({
+export const getStatefulSet = defineTool({
   name: "get_statefulset",
   description: "Get one statefulset: replicas, revisions, images.",
   input: getInput,
+  ...read,
 });
-export const listServices = declareTool({
+export const listServices = defineTool({
   name: "list_services",
   description: "List services with type, cluster IP, ports and selector.",
   input: listInput,
+  ...read,
 });
-export const getService = declareTool({ name: "get_service", description: "Get one service.", input: getInput });
-export const listEvents = declareTool({
+export const getService = defineTool({
+  name: "get_service",
+  description: "Get one service.",
+  input: getInput,
+  ...read,
+});
+export const listEvents = defineTool({
   name: "list_events",
   description: "List recent events in a namespace, newest first, optionally only those about one object.",
   input: z
@@ -116,37 +134,44 @@ export const listEvents = declareTool({
       limit,
     })
     .strict(),
+  ...read,
 });
-export const listNodes = declareTool({
+export const listNodes = defineTool({
   name: "list_nodes",
   description: "List nodes with readiness, schedulability, roles, taints and version.",
   input: z.object({ labelSelector, limit }).strict(),
+  ...read,
 });
-export const getNode = declareTool({
+export const getNode = defineTool({
   name: "get_node",
   description: "Get one node: conditions, capacity, taints.",
   input: z.object({ name }).strict(),
+  ...read,
 });
 
-export const scaleDeployment = declareTool({
+export const scaleDeployment = defineTool({
   name: "scale_deployment",
   description: "Set a deployment's replica count (through the scale subresource).",
   input: z.object({ namespace, name, replicas: z.number().int().min(0).max(1000) }).strict(),
+  ...write,
 });
-export const restartDeployment = declareTool({
+export const restartDeployment = defineTool({
   name: "restart_deployment",
   description: "Rolling-restart a deployment's pods, as kubectl rollout restart does.",
   input: getInput,
+  ...write,
 });
-export const deletePod = declareTool({
+export const deletePod = defineTool({
   name: "delete_pod",
   description: "Delete a pod (its controller, if any, replaces it).",
   input: z.object({ namespace, name, gracePeriodSeconds: z.number().int().min(0).max(3600).optional() }).strict(),
+  ...write,
 });
-export const cordonNode = declareTool({
+export const cordonNode = defineTool({
   name: "cordon_node",
   description: "Mark a node unschedulable (cordon), or schedulable again with cordon: false. Does not drain.",
   input: z.object({ name, cordon: z.boolean().default(true) }).strict(),
+  ...write,
 });
 
 export const tools = [

@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
 import { type MemoryClient, MemoryError } from "../../clients/memory/client.ts";
 import type { Note } from "../../clients/memory/contract/notes.ts";
-import type { ToolHandlers } from "../package/tool.ts";
-import type { ToolContext } from "../runtime/define.ts";
+import type { ToolContext, ToolHandlers } from "../package/tool.ts";
 import { ToolFailure } from "../runtime/tool-error.ts";
 import type { tools } from "./tools.ts";
 

@@ -1,13 +1,13 @@
 import { z } from "zod";
 import { UserId } from "../../clients/memory/contract/fields.ts";
 import { NOTE_MAX_CHARS, NoteTag } from "../../clients/memory/contract/notes.ts";
-import { declareTool } from "../package/tool.ts";
+import { defineTool } from "../package/tool.ts";
 
 const user = UserId.optional().describe(
   "Keep or search the notes of this person (a knclaw person id) instead of the agent's own",
 );
 
-export const remember = declareTool({
+export const remember = defineTool({
   name: "remember",
   description: "Keep a note in long-term memory: a fact, preference or decision worth knowing in later conversations.",
   input: z
@@ -18,9 +18,12 @@ export const remember = declareTool({
       source: z.string().min(1).max(200).optional().describe("Where the fact came from, e.g. 'the user said'"),
     })
     .strict(),
+  mutates: true,
+  approval: false,
+  groups: ["memory:write"],
 });
 
-export const recall = declareTool({
+export const recall = defineTool({
   name: "recall",
   description: "Search long-term memory for notes relevant to a query, best matches first.",
   input: z
@@ -30,9 +33,13 @@ export const recall = declareTool({
       limit: z.number().int().min(1).max(20).default(5),
     })
     .strict(),
+  mutates: false,
+  approval: false,
+  groups: ["memory:read"],
 });
 
-export const forget = declareTool({
+/** Forgetting deletes data, so it waits for approval by default. */
+export const forget = defineTool({
   name: "forget",
   description: "Delete one note from long-term memory by its id (as returned by recall or remember).",
   input: z
@@ -44,6 +51,9 @@ export const forget = declareTool({
         .regex(/^[A-Za-z0-9_.:-]+$/, "a note id"),
     })
     .strict(),
+  mutates: true,
+  approval: true,
+  groups: ["memory:write"],
 });
 
 export const tools = [remember, recall, forget] as const;

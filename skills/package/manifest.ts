@@ -1,13 +1,11 @@
 import { z } from "zod";
 
 /**
- * What a skill needs from the platform, declared next to its code and rendered into exactly that much authority:
- * Kubernetes RBAC rules, egress destinations, secrets, and per tool whether it mutates and needs approval by default.
- * The renderer grants nothing a manifest does not declare; the agent's policy gate reads the tool flags.
+ * What a skill needs from the platform as a whole, declared next to its code and rendered into exactly that much
+ * authority: Kubernetes RBAC rules, egress destinations, secrets, and the limits of one call. The renderer grants
+ * nothing a manifest does not declare. What each tool needs (mutates, approval, groups) is declared on the tool
+ * itself, in tools.ts (see tool.ts).
  */
-
-const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
-export const ToolName = z.string().regex(TOOL_NAME, "a tool name: [a-zA-Z0-9_-]{1,64}");
 
 /**
  * Verbs a manifest may ask for. `impersonate`, `bind` and `escalate` are privilege-granting verbs: the renderer adds
@@ -83,25 +81,12 @@ export const SecretNeed = z
   .strict();
 export type SecretNeed = z.infer<typeof SecretNeed>;
 
-export const ToolPolicy = z
-  .object({
-    /** Changes something outside the skill (scale, delete, post). */
-    mutates: z.boolean(),
-    /** Held for a human by default; a policy can tighten this, only an explicit policy can relax it. */
-    approval: z.boolean(),
-    /** Policy groups the tool belongs to, e.g. `k8s:read`. */
-    groups: z.array(z.string().regex(/^[a-z0-9]+(:[a-z0-9-]+)+$/, "a group like k8s:read")).default([]),
-  })
-  .strict();
-export type ToolPolicy = z.infer<typeof ToolPolicy>;
-
 export const SkillManifest = z
   .object({
     kubernetes: KubernetesNeeds.optional(),
     egress: z.array(EgressNeed).default([]),
     secrets: z.array(SecretNeed).default([]),
-    tools: z.record(ToolName, ToolPolicy),
-    /** Longest one tool call may take; the runtime and the ksvc's timeoutSeconds follow it. */
+    /** Longest one tool call may take (a tool may declare less); the runtime and the ksvc's timeoutSeconds follow it. */
     timeoutSeconds: z.number().int().min(1).max(600).default(30),
     /** Largest serialized result the runtime returns. */
     maxOutputBytes: z

@@ -3,8 +3,9 @@ import { z } from "zod";
 /**
  * What an agent needs to know about a skill without running its code: the tools' JSON Schemas, whether they mutate
  * and need approval by default, the groups they belong to (`k8s:read`), and the SKILL.md instructions. Built-in
- * skills produce it with `describeSkill`; an external skill (any language, any HTTP endpoint) declares it in
- * knclaw.yaml. The renderer passes these to each agent instance in its config.
+ * skills produce it from their tool declarations (`describeSkill`, skills/package/define-skill.ts); an external skill
+ * (any language, any HTTP endpoint) declares it in knclaw.yaml. The renderer passes these to each agent instance in
+ * its config.
  */
 export const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 export const GROUP_NAME = /^[a-z0-9][a-z0-9-]*:[a-z0-9*][a-z0-9-*]*$/;

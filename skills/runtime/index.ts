@@ -1,6 +1,5 @@
 export * from "./canonical-json.ts";
 export * from "./capability.ts";
-export * from "./define.ts";
 export * from "./descriptor.ts";
 export * from "./keys.ts";
 export * from "./serve-skill.ts";

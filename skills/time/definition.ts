@@ -1,5 +1,4 @@
-import { bindSkill } from "../package/bind.ts";
-import type { SkillDefinition } from "../runtime/define.ts";
+import { defineSkill, type SkillDefinition } from "../package/define-skill.ts";
 import { createTimeHandlers, type TimeSkillOptions } from "./handlers.ts";
 import { manifest } from "./manifest.ts";
 import { tools } from "./tools.ts";
@@ -7,5 +6,5 @@ import { tools } from "./tools.ts";
 export const SKILL_NAME = "time";
 
 export function createTimeSkill(options: TimeSkillOptions = {}): SkillDefinition {
-  return bindSkill({ name: SKILL_NAME, manifest, tools, handlers: createTimeHandlers(options) });
+  return defineSkill({ name: SKILL_NAME, manifest, tools, handlers: createTimeHandlers(options) });
 }

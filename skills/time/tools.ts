@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { declareTool } from "../package/tool.ts";
+import { defineTool } from "../package/tool.ts";
 
 const timeZone = z
   .string()
@@ -8,13 +8,17 @@ const timeZone = z
   .regex(/^[A-Za-z0-9_+\-/]+$/, "an IANA time zone name such as Europe/Berlin")
   .describe("An IANA time zone name, e.g. Europe/Berlin; UTC when omitted");
 
-export const now = declareTool({
+/** Reads the clock and nothing else: no tool mutates, none waits for a human. */
+export const now = defineTool({
   name: "now",
   description: "The current date and time, in UTC and in the given time zone.",
   input: z.object({ timeZone: timeZone.optional() }).strict(),
+  mutates: false,
+  approval: false,
+  groups: ["time:read"],
 });
 
-export const convert = declareTool({
+export const convert = defineTool({
   name: "convert",
   description: "Convert an RFC 3339 timestamp into the local date and time of a time zone.",
   input: z
@@ -23,6 +27,9 @@ export const convert = declareTool({
       timeZone,
     })
     .strict(),
+  mutates: false,
+  approval: false,
+  groups: ["time:read"],
 });
 
 export const tools = [now, convert] as const;

@@ -37,11 +37,11 @@ describe("knclaw skills list", () => {
     const result = await runSkillsList({ dirs: [fixtures], env: {} });
     const todoist = result.skills.find((s) => s.name === "todoist")!;
     expect(todoist).toMatchObject({ kind: "instructions", tools: [], unmet: ["env TODOIST_API_KEY", "bin curl"] });
-    expect(result.failures.map((f) => f.dir)).toEqual([join(fixtures, "mismatch")]);
+    expect(result.failures.map((f) => f.dir)).toEqual([join(fixtures, "missing-flags")]);
     const text = formatSkillsList(result);
     expect(text).toMatch(/^todoist\s+instructions only$/m);
     expect(text).toMatch(/requires: env TODOIST_API_KEY, bin curl/);
-    expect(text).toMatch(/failed to load .*mismatch: .*manifest lists tool two/);
+    expect(text).toMatch(/failed to load .*missing-flags: .*tool one: mutates/);
   });
 });
 
@@ -56,7 +56,10 @@ describe("knclaw skills new", () => {
       "manifest.ts",
       "tools.ts",
     ]);
-    expect(result.skill).toMatchObject({ name: "weather", tools: [{ declaration: { name: "greet" } }] });
+    expect(result.skill).toMatchObject({
+      name: "weather",
+      tools: [{ name: "greet", mutates: false, approval: false, groups: ["weather:read"] }],
+    });
     expect(readFileSync(join(result.dir, "SKILL.md"), "utf8")).not.toMatch(/TODO/);
 
     const { createApp } = (await import(join(result.dir, "app.ts"))) as {

@@ -5,9 +5,8 @@ import { FrontmatterError, splitFrontmatter } from "../../skills/package/frontma
 import { discoverSkills, loadSkillFolder } from "../../skills/package/loader.ts";
 import { SkillManifest } from "../../skills/package/manifest.ts";
 import { checkGating, parseSkillDoc, SkillDocError } from "../../skills/package/skill-doc.ts";
-import { assembleSkill, SkillPackageError } from "../../skills/package/skill-package.ts";
-import { declareTool } from "../../skills/package/tool.ts";
-import { toolInputSchema } from "../../skills/runtime/define.ts";
+import { assembleSkill, SkillPackageError, skillDescriptor } from "../../skills/package/skill-package.ts";
+import { defineTool, ToolDeclarationError, toolInputSchema } from "../../skills/package/tool.ts";
 
 const fixtures = new URL("./fixtures/", import.meta.url).pathname;
 
@@ -105,13 +104,17 @@ describe("loading skill folders", () => {
     expect(skill.warnings.length).toBe(2);
   });
 
-  it("loads a skill with tools: manifest flags joined, JSON Schema rendered from zod", async () => {
+  it("loads a skill with tools: each tool's flags from its declaration, JSON Schema rendered from zod", async () => {
     const skill = await loadSkillFolder(join(fixtures, "echo"));
-    expect(skill.tools.map((t) => t.declaration.name)).toEqual(["echo", "shout"]);
+    expect(skill.tools.map((t) => t.name)).toEqual(["echo", "shout"]);
     const echo = skill.tools[0]!;
-    expect(echo.policy).toEqual({ mutates: false, approval: false, groups: ["echo:read"] });
-    expect(skill.tools[1]!.policy).toEqual({ mutates: true, approval: true, groups: [] });
-    expect(echo.inputSchema).toMatchObject({
+    expect(echo).toMatchObject({ mutates: false, approval: false, groups: ["echo:read"] });
+    expect(skill.tools[1]).toMatchObject({ mutates: true, approval: true, groups: [], timeoutSeconds: 5 });
+    const [echoDescribed, shoutDescribed] = skillDescriptor(skill).tools;
+    expect(echoDescribed?.timeoutSeconds).toBe(30);
+    expect(shoutDescribed?.timeoutSeconds).toBe(5);
+    expect(echoDescribed?.inputSchema).toEqual(toolInputSchema(echo));
+    expect(toolInputSchema(echo)).toMatchObject({
       type: "object",
       properties: {
         text: { type: "string", maxLength: 100 },
@@ -124,15 +127,15 @@ describe("loading skill folders", () => {
     expect(skill.manifest?.timeoutSeconds).toBe(30);
   });
 
-  it("refuses a skill whose manifest and tools disagree", async () => {
-    await expect(loadSkillFolder(join(fixtures, "mismatch"))).rejects.toThrow(/manifest lists tool two/);
+  it("refuses a skill whose tool does not say whether it mutates", async () => {
+    await expect(loadSkillFolder(join(fixtures, "missing-flags"))).rejects.toThrow(/tool one: mutates/);
   });
 
   it("discovers the built-in skills and reports failures per folder", async () => {
     const found = await discoverSkills([fixtures]);
     expect(found.skills.map((s) => s.name).sort()).toEqual(["echo", "no-frontmatter", "todoist"]);
     expect(found.failures).toHaveLength(1);
-    expect(found.failures[0]!.dir).toMatch(/mismatch$/);
+    expect(found.failures[0]!.dir).toMatch(/missing-flags$/);
     const twice = await discoverSkills([fixtures, join(fixtures, "echo")]);
     expect(twice.failures.some((f) => /already loaded/.test(f.message))).toBe(true);
   });
@@ -140,10 +143,11 @@ describe("loading skill folders", () => {
 
 describe("manifest and tools", () => {
   const doc = parseSkillDoc("---\nname: t\ndescription: d\n---\n");
-  const tool = declareTool({ name: "a", description: "a", input: z.object({ x: z.string() }) });
+  const flags = { mutates: false, approval: false };
+  const tool = defineTool({ name: "a", description: "a", input: z.object({ x: z.string() }), ...flags });
 
   it("refuses wildcard and privilege-granting RBAC", () => {
-    const base = { tools: {} };
+    const base = {};
     for (const rule of [
       { apiGroups: ["*"], resources: ["pods"], verbs: ["get"] },
       { apiGroups: [""], resources: ["*"], verbs: ["get"] },
@@ -166,25 +170,40 @@ describe("manifest and tools", () => {
 
   it("refuses tools without a manifest, duplicates, unknown manifest keys, and non-DNS names for skills with tools", () => {
     expect(() => assembleSkill(doc, undefined, [tool])).toThrow(/no manifest/);
-    expect(() => assembleSkill(doc, { tools: { a: { mutates: false, approval: false } } }, [tool, tool])).toThrow(
-      /twice/,
-    );
-    expect(() => assembleSkill(doc, { tools: {}, extra: 1 }, [])).toThrow(SkillPackageError);
+    expect(() => assembleSkill(doc, {}, [tool, tool])).toThrow(/twice/);
+    expect(() => assembleSkill(doc, { extra: 1 }, [])).toThrow(SkillPackageError);
     const upper = parseSkillDoc("---\nname: Upper_Case\ndescription: d\n---\n");
-    expect(() => assembleSkill(upper, { tools: { a: { mutates: false, approval: false } } }, [tool])).toThrow(
-      /DNS label/,
+    expect(() => assembleSkill(upper, {}, [tool])).toThrow(/DNS label/);
+  });
+
+  it("points a manifest that still lists per-tool flags to the tool declarations", () => {
+    expect(() => assembleSkill(doc, { tools: { a: flags } }, [tool])).toThrow(/declared on each tool in tools.ts/);
+  });
+
+  it("refuses malformed declarations, wherever they come from", () => {
+    const input = z.object({});
+    expect(() => defineTool({ name: "bad.name", description: "", input, ...flags })).toThrow(ToolDeclarationError);
+    expect(() => defineTool({ name: "g", description: "", input, ...flags, groups: ["Write"] })).toThrow(/groups.0/);
+    expect(() => defineTool({ name: "t", description: "", input, ...flags, timeoutSeconds: 0 })).toThrow(/timeout/);
+    // A tools.ts written without defineTool is checked just the same when its folder loads.
+    expect(() => assembleSkill(doc, {}, [{ name: "a", description: "a", input, mutates: false }])).toThrow(
+      /tool a: approval/,
     );
+    expect(() => assembleSkill(doc, {}, [{ ...tool, aproval: true }])).toThrow(/aproval/);
+    expect(() => assembleSkill(doc, {}, [{ ...tool, input: { not: "zod" } }])).toThrow(/zod schema/);
+  });
+
+  it("refuses a tool that asks for more time than the skill's ksvc is given", () => {
+    const slow = defineTool({ name: "slow", description: "", input: z.object({}), ...flags, timeoutSeconds: 60 });
+    expect(() => assembleSkill(doc, { timeoutSeconds: 30 }, [slow])).toThrow(/more than the skill's timeoutSeconds/);
+    expect(assembleSkill(doc, { timeoutSeconds: 60 }, [slow]).tools).toHaveLength(1);
   });
 
   it("refuses argument schemas that cannot be published faithfully", () => {
-    const bad = declareTool({ name: "b", description: "b", input: z.object({ when: z.date() }) });
-    expect(() => assembleSkill(doc, { tools: { b: { mutates: false, approval: false } } }, [bad])).toThrow(
-      SkillPackageError,
-    );
-    const notObject = declareTool({ name: "c", description: "c", input: z.string() });
-    expect(() => assembleSkill(doc, { tools: { c: { mutates: false, approval: false } } }, [notObject])).toThrow(
-      /object/,
-    );
-    expect(() => toolInputSchema({ ...notObject, handler: () => 1 })).toThrow(/object/);
+    const bad = defineTool({ name: "b", description: "b", input: z.object({ when: z.date() }), ...flags });
+    expect(() => assembleSkill(doc, {}, [bad])).toThrow(SkillPackageError);
+    const notObject = defineTool({ name: "c", description: "c", input: z.string(), ...flags });
+    expect(() => assembleSkill(doc, {}, [notObject])).toThrow(/object/);
+    expect(() => toolInputSchema(notObject)).toThrow(/object/);
   });
 });

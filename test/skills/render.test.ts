@@ -247,7 +247,7 @@ describe("the built-in table", () => {
     for (const skill of found.skills) {
       const table = builtinSkill(skill.name)!;
       expect(skill.manifest).toEqual(table.manifest);
-      expect(skill.tools.map((t) => t.declaration.name)).toEqual(table.tools.map((t) => t.name));
+      expect(skill.tools).toEqual(table.tools);
       expect(skill.description.length).toBeGreaterThan(20);
       expect(skill.instructions.length).toBeGreaterThan(200);
       const descriptor = builtinSkillDescriptor(skill.name)!;

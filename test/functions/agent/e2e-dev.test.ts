@@ -8,6 +8,8 @@ import { encodeEvent } from "../../../eventing/cloudevent/http-codec.ts";
 import { validateConfigValue } from "../../../knative/config/load.ts";
 import { render } from "../../../knative/render/index.ts";
 import { type Served, serve } from "../../../runtime/serve.ts";
+import { defineSkill } from "../../../skills/package/define-skill.ts";
+import { defineTool } from "../../../skills/package/tool.ts";
 import { generateSigningKey, serveSkill } from "../../../skills/runtime/index.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../../fakes/openai/server.ts";
 import { type Received, type Subscriber, startSubscriber } from "../../support/dev-platform.ts";
@@ -49,23 +51,20 @@ beforeEach(async () => {
     ["cluster", "get_pods"],
     ["web", "status"],
   ] as const) {
-    const app = serveSkill(
-      {
-        name,
-        tools: [
-          {
-            name: tool,
-            description: `${tool} tool`,
-            input: z.object({ namespace: z.string().optional(), url: z.string().optional() }),
-            handler: () => {
-              calls[tool] = (calls[tool] ?? 0) + 1;
-              return { tool, ok: true };
-            },
-          },
-        ],
-      },
-      { env: { KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem, NODE_ENV: "test" } },
-    );
+    const declared = defineTool({
+      name: tool as string,
+      description: `${tool} tool`,
+      input: z.object({ namespace: z.string().optional(), url: z.string().optional() }),
+      mutates: false,
+      approval: false,
+    });
+    const handler = async () => {
+      calls[tool] = (calls[tool] ?? 0) + 1;
+      return { tool, ok: true };
+    };
+    const app = serveSkill(defineSkill({ name, manifest: {}, tools: [declared], handlers: { [tool]: handler } }), {
+      env: { KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem, NODE_ENV: "test" },
+    });
     skillServers.push(await serve(app, { port: 0, host: "127.0.0.1" }));
   }
 });

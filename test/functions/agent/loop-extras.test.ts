@@ -5,6 +5,8 @@ import { makeEvent } from "../../../eventing/catalog/make.ts";
 import * as T from "../../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
 import type { LanguageModel, ModelRequest, ModelResponse } from "../../../functions/agent/providers/model.ts";
+import { defineSkill } from "../../../skills/package/define-skill.ts";
+import { defineTool } from "../../../skills/package/tool.ts";
 import { fail } from "../../../skills/runtime/tool-error.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../../fakes/openai/server.ts";
 import {
@@ -210,22 +212,26 @@ describe("retry policy", () => {
   it("re-issues a call that failed with a retryable class as the next attempt (new event id), and answers the model once", async () => {
     const flaky = new TestBus();
     let attempts = 0;
+    const fetchUrl = defineTool({
+      name: "fetch",
+      description: "Fetch",
+      input: z.object({ url: z.string() }),
+      mutates: false,
+      approval: false,
+    });
     await flaky.addSkills([
-      {
+      defineSkill({
         name: "http",
-        tools: [
-          {
-            name: "fetch",
-            description: "Fetch",
-            input: z.object({ url: z.string() }),
-            handler: () => {
-              attempts += 1;
-              if (attempts === 1) throw fail.unavailable("upstream down");
-              return { ok: true };
-            },
+        manifest: {},
+        tools: [fetchUrl],
+        handlers: {
+          fetch: async () => {
+            attempts += 1;
+            if (attempts === 1) throw fail.unavailable("upstream down");
+            return { ok: true };
           },
-        ],
-      },
+        },
+      }),
     ]);
     model.setResponder((request) => {
       const messages = request.body.messages as Array<{ role: string; content?: string }>;

@@ -7,6 +7,8 @@ import type { KnativeObject } from "../../../eventing/broker/objects.ts";
 import { validateConfigValue } from "../../../knative/config/load.ts";
 import { render } from "../../../knative/render/index.ts";
 import { type Served, serve } from "../../../runtime/serve.ts";
+import { defineSkill } from "../../../skills/package/define-skill.ts";
+import { defineTool } from "../../../skills/package/tool.ts";
 import { generateSigningKey, serveSkill } from "../../../skills/runtime/index.ts";
 import { buttonPress, FakeDiscord, slashCommand } from "../../fakes/discord/server.ts";
 import { FakeSlack, slackBlockActionsBody, slackMessageEvent, slackRequest } from "../../fakes/slack/server.ts";
@@ -129,20 +131,25 @@ beforeAll(async () => {
   whatsapp = await new FakeWhatsApp().start();
   skill = await serve(
     serveSkill(
-      {
+      defineSkill({
         name: "cluster",
+        manifest: {},
         tools: [
-          {
+          defineTool({
             name: "get_pods",
             description: "List pods",
             input: z.object({ namespace: z.string().optional() }),
-            handler: () => {
-              toolCalls += 1;
-              return { pods: ["web-1", "web-2"] };
-            },
-          },
+            mutates: false,
+            approval: false,
+          }),
         ],
-      },
+        handlers: {
+          get_pods: async () => {
+            toolCalls += 1;
+            return { pods: ["web-1", "web-2"] };
+          },
+        },
+      }),
       { env: { KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem, NODE_ENV: "test" } },
     ),
     { port: 0, host: "127.0.0.1" },

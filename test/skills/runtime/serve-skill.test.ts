@@ -5,11 +5,11 @@ import { TOOL_COMPLETED, TOOL_REQUESTED } from "../../../eventing/catalog/types.
 import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
 import { decodeMessageIfAny, encodeEvent } from "../../../eventing/cloudevent/http-codec.ts";
 import { type Served, serve } from "../../../runtime/serve.ts";
+import { defineSkill, describeSkill } from "../../../skills/package/define-skill.ts";
+import { defineTool } from "../../../skills/package/tool.ts";
 import {
   argumentsDigest,
   DESCRIBE_PATH,
-  defineSkill,
-  defineTool,
   fail,
   generateSigningKey,
   parsePrivateKey,
@@ -26,62 +26,67 @@ const slowRunning = new Promise<void>((resolve) => {
   slowStarted = resolve;
 });
 
+const flags = { mutates: false, approval: false };
+const add = defineTool({
+  name: "add",
+  description: "Add two numbers",
+  input: z.object({ a: z.number(), b: z.number() }),
+  ...flags,
+});
+const limited = defineTool({ name: "limited", description: "Always rate limited", input: z.object({}), ...flags });
+const crash = defineTool({
+  name: "crash",
+  description: "Throws an untyped error carrying a secret",
+  input: z.object({}),
+  ...flags,
+});
+const hang = defineTool({
+  name: "hang",
+  description: "Never answers before its timeout",
+  input: z.object({}),
+  ...flags,
+  timeoutSeconds: 0.1,
+});
+const huge = defineTool({
+  name: "huge",
+  description: "Answers more than the output cap",
+  input: z.object({}),
+  ...flags,
+});
+const slow = defineTool({
+  name: "slow",
+  description: "Waits until the test releases it",
+  input: z.object({}),
+  ...flags,
+});
+const tools = [add, limited, crash, hang, huge, slow] as const;
+
 const skill = defineSkill({
   name: "demo",
   instructions: "Use demo tools.",
-  tools: [
-    defineTool({
-      name: "add",
-      description: "Add two numbers",
-      input: z.object({ a: z.number(), b: z.number() }),
-      handler: ({ a, b }) => {
-        calls.add = (calls.add ?? 0) + 1;
-        return { sum: a + b };
-      },
-    }),
-    defineTool({
-      name: "limited",
-      description: "Always rate limited",
-      input: z.object({}),
-      handler: () => {
-        throw fail.rateLimited("slow down", 7);
-      },
-    }),
-    defineTool({
-      name: "crash",
-      description: "Throws an untyped error carrying a secret",
-      input: z.object({}),
-      handler: () => {
-        throw new Error("password=hunter2");
-      },
-    }),
-    defineTool({
-      name: "hang",
-      description: "Never answers before its timeout",
-      input: z.object({}),
-      timeoutMs: 100,
-      handler: (_args, context) =>
-        new Promise((_resolve, reject) => context.signal.addEventListener("abort", () => reject(new Error("aborted")))),
-    }),
-    defineTool({
-      name: "huge",
-      description: "Answers more than the output cap",
-      input: z.object({}),
-      maxOutputBytes: 1024,
-      handler: () => ({ blob: "x".repeat(4096) }),
-    }),
-    defineTool({
-      name: "slow",
-      description: "Waits until the test releases it",
-      input: z.object({}),
-      handler: () =>
-        new Promise((resolve) => {
-          calls.slow = (calls.slow ?? 0) + 1;
-          releaseSlow = () => resolve("done");
-          slowStarted();
-        }),
-    }),
-  ],
+  manifest: { maxOutputBytes: 1024 },
+  tools,
+  handlers: {
+    add: async ({ a, b }) => {
+      calls.add = (calls.add ?? 0) + 1;
+      return { sum: a + b };
+    },
+    limited: async () => {
+      throw fail.rateLimited("slow down", 7);
+    },
+    crash: async () => {
+      throw new Error("password=hunter2");
+    },
+    hang: (_args, context) =>
+      new Promise((_resolve, reject) => context.signal.addEventListener("abort", () => reject(new Error("aborted")))),
+    huge: async () => ({ blob: "x".repeat(4096) }),
+    slow: () =>
+      new Promise((resolve) => {
+        calls.slow = (calls.slow ?? 0) + 1;
+        releaseSlow = () => resolve("done");
+        slowStarted();
+      }),
+  },
 });
 
 let served: Served;
@@ -293,10 +298,25 @@ describe("serveSkill", () => {
 });
 
 describe("defineSkill", () => {
-  it("refuses duplicate or invalid tool names and non-object schemas", () => {
-    const tool = defineTool({ name: "t", description: "", input: z.object({}), handler: () => 1 });
-    expect(() => defineSkill({ name: "s", tools: [tool, tool] })).toThrow(/twice/);
-    expect(() => defineSkill({ name: "s", tools: [{ ...tool, name: "bad.name" }] })).toThrow(/invalid/);
-    expect(() => defineSkill({ name: "s", tools: [{ ...tool, input: z.string() }] })).toThrow(/object schema/);
+  it("binds exactly one handler to each declared tool", () => {
+    const parts = { name: "s", manifest: {}, tools: [add] as const };
+    const sum = async () => 1;
+    expect(defineSkill({ ...parts, handlers: { add: sum } }).tools.map((tool) => tool.name)).toEqual(["add"]);
+    // What the compiler already refuses in TypeScript, checked again for skills assembled at run time.
+    expect(() => defineSkill({ ...parts, handlers: {} as never })).toThrow(/no handler for tool add/);
+    expect(() => defineSkill({ ...parts, handlers: { add: sum, extra: sum } as never })).toThrow(/extra/);
+    expect(() => defineSkill({ ...parts, tools: [add, add], handlers: { add: sum } })).toThrow(/twice/);
+    expect(() => defineSkill({ ...parts, name: "Not_A_Label", handlers: { add: sum } })).toThrow();
+  });
+
+  it("applies the manifest's limits, a tool's own timeout first, and tells agents the same", () => {
+    const served = defineSkill({
+      name: "s",
+      manifest: { timeoutSeconds: 20, maxOutputBytes: 2048 },
+      tools: [add, hang],
+      handlers: { add: async () => 1, hang: async () => 1 },
+    });
+    expect(served).toMatchObject({ timeoutSeconds: 20, maxOutputBytes: 2048 });
+    expect(describeSkill(served).tools.map((tool) => tool.timeoutSeconds)).toEqual([20, 0.1]);
   });
 });

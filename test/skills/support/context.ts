@@ -1,4 +1,4 @@
-import type { ToolContext } from "../../../skills/runtime/define.ts";
+import type { ToolContext } from "../../../skills/package/tool.ts";
 
 /** A tool context as the runtime builds it after a capability token verified, for calling handlers directly. */
 export function toolContext(overrides: Partial<ToolContext> = {}): ToolContext {

@@ -8,13 +8,9 @@ import { decodeMessageIfAny, encodeEvent } from "../../../../eventing/cloudevent
 import { type AgentAppOptions, createApp as createAgentApp } from "../../../../functions/agent/app.ts";
 import { createApp as createMemoryApp } from "../../../../functions/memory/app.ts";
 import { type Served, serve } from "../../../../runtime/serve.ts";
-import {
-  describeSkill,
-  fail,
-  generateSigningKey,
-  type SkillDefinition,
-  serveSkill,
-} from "../../../../skills/runtime/index.ts";
+import { defineSkill, describeSkill, type SkillDefinition } from "../../../../skills/package/define-skill.ts";
+import { defineTool } from "../../../../skills/package/tool.ts";
+import { fail, generateSigningKey, serveSkill } from "../../../../skills/runtime/index.ts";
 import { deleteKeysWithPrefix } from "./redis-cleanup.ts";
 
 /**
@@ -32,50 +28,58 @@ export function testSkills(counters: SkillCounters, outputs: Record<string, unkn
   const count = (name: string) => {
     counters.calls[name] = (counters.calls[name] ?? 0) + 1;
   };
+  const getPods = defineTool({
+    name: "get_pods",
+    description: "List pods in a namespace",
+    input: z.object({ namespace: z.string().min(1) }),
+    mutates: false,
+    approval: false,
+    groups: ["k8s:read"],
+  });
+  const deletePod = defineTool({
+    name: "delete_pod",
+    description: "Delete a pod",
+    input: z.object({ namespace: z.string(), name: z.string() }),
+    mutates: true,
+    approval: true,
+    groups: ["k8s:write"],
+  });
+  const fetchUrl = defineTool({
+    name: "fetch",
+    description: "Fetch a URL",
+    input: z.object({ url: z.string() }),
+    mutates: false,
+    approval: false,
+  });
   return [
-    {
+    defineSkill({
       name: "kubernetes",
       instructions: "Use the kubernetes tools to inspect the cluster.",
-      tools: [
-        {
-          name: "get_pods",
-          description: "List pods in a namespace",
-          input: z.object({ namespace: z.string().min(1) }),
-          groups: ["k8s:read"],
-          handler: ({ namespace }: { namespace: string }) => {
-            count("get_pods");
-            if (namespace === "missing") throw fail.notFound(`namespace ${namespace} not found`);
-            return outputs.get_pods ?? { namespace, pods: ["web-1", "web-2"] };
-          },
+      manifest: {},
+      tools: [getPods, deletePod],
+      handlers: {
+        get_pods: async ({ namespace }) => {
+          count("get_pods");
+          if (namespace === "missing") throw fail.notFound(`namespace ${namespace} not found`);
+          return outputs.get_pods ?? { namespace, pods: ["web-1", "web-2"] };
         },
-        {
-          name: "delete_pod",
-          description: "Delete a pod",
-          input: z.object({ namespace: z.string(), name: z.string() }),
-          mutates: true,
-          approval: true,
-          groups: ["k8s:write"],
-          handler: ({ name }: { name: string }) => {
-            count("delete_pod");
-            return { deleted: name };
-          },
+        delete_pod: async ({ name }) => {
+          count("delete_pod");
+          return { deleted: name };
         },
-      ],
-    },
-    {
+      },
+    }),
+    defineSkill({
       name: "http",
-      tools: [
-        {
-          name: "fetch",
-          description: "Fetch a URL",
-          input: z.object({ url: z.string() }),
-          handler: ({ url }: { url: string }) => {
-            count("fetch");
-            return outputs.fetch ?? { url, status: 200, body: "all systems nominal" };
-          },
+      manifest: {},
+      tools: [fetchUrl],
+      handlers: {
+        fetch: async ({ url }) => {
+          count("fetch");
+          return outputs.fetch ?? { url, status: 200, body: "all systems nominal" };
         },
-      ],
-    },
+      },
+    }),
   ];
 }
 
