@@ -7,7 +7,7 @@ export const LABEL_COMPONENT = "knclaw.dev/component";
 export const LABEL_INSTANCE = "knclaw.dev/instance";
 export const LABEL_CHANNEL = "knclaw.dev/channel";
 export const LABEL_SKILL = "knclaw.dev/skill";
-/** On Triggers and PingSources: the route (DESIGN.md §3) the object belongs to, e.g. `agent-assistant`. */
+/** On Triggers and PingSources: the route (ARCHITECTURE.md, "Routes") the object belongs to, e.g. `agent-assistant`. */
 export const LABEL_ROUTE = "knclaw.dev/route";
 export const LABEL_VISIBILITY = "networking.knative.dev/visibility";
 

@@ -7,7 +7,7 @@ import { withAttributes } from "../cloudevent/event.ts";
  *
  * On every pass through ingress: absent (or not an integer) -> 255; present -> decremented by one, floor 0. The
  * ingress then refuses (400) an event whose TTL is 0 or less. As implemented, the check runs after the decrement,
- * so an event arriving with TTL 1 is refused: the semantics file's "0 or less on arrival" is read that way here.
+ * so an event arriving with TTL 1 is refused: docs/knative-semantics.md ("Ingress") says so.
  * The extension is removed before delivery to a subscriber and put back (with the value the delivered event had)
  * on that subscriber's reply, which the next ingress pass decrements again.
  */

@@ -1,6 +1,6 @@
 /**
- * Extension attributes knclaw sets so Triggers can route by filter, never by code (DESIGN.md §3). Lowercase
- * alphanumerics only: the CloudEvents attribute-name rule and Knative's filter pattern.
+ * Extension attributes knclaw sets so Triggers can route by filter, never by code (ARCHITECTURE.md, "Routes").
+ * Lowercase alphanumerics only: the CloudEvents attribute-name rule and Knative's filter pattern.
  */
 export const EXT_INSTANCE = "knclawinstance";
 export const EXT_RUN = "knclawrun";

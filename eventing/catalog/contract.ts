@@ -2,9 +2,10 @@ import { z } from "zod";
 import { ToolErrorClass } from "./shared.ts";
 
 /**
- * A task contract: what the executor enforces whatever the planner proposes (DESIGN.md §4). Policies in knclaw.yaml
- * have this shape; a run.requested may carry a stricter one, which the agent intersects with the instance's policy.
- * Tool patterns name a tool as `<skill>.<tool>`, a whole skill as `<skill>.*`, or a group such as `k8s:read`.
+ * A task contract: what the executor enforces whatever the planner proposes (ARCHITECTURE.md, "Task contracts and the
+ * policy gate"). Policies in knclaw.yaml have this shape; a run.requested may carry a stricter one, which the agent
+ * intersects with the instance's policy. Tool patterns name a tool as `<skill>.<tool>`, a whole skill as `<skill>.*`,
+ * or a group such as `k8s:read`.
  */
 const positiveInt = z.number().int().positive();
 const toolPattern = z.string().min(1).max(128);

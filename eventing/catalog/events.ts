@@ -3,7 +3,7 @@ import { TaskContract } from "./contract.ts";
 import { Button, ChannelType, Identity, InstanceName, ReplyRoute, SkillName, ToolError, Usage } from "./shared.ts";
 import * as T from "./types.ts";
 
-/** One zod schema per event type's data (DESIGN.md §3). Schemas are strict: unknown fields are refused. */
+/** One zod schema per event type's data (ARCHITECTURE.md, "Events"). Schemas are strict: unknown fields are refused. */
 
 const id = z.string().min(1).max(256);
 const text = z.string().max(64 * 1024);

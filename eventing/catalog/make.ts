@@ -55,7 +55,7 @@ function routingExtensions(type: EventType, data: Record<string, unknown>): Reco
 
 /**
  * Deterministic id for a derived event: the same run, step and call always yield the same id, so a retried step
- * re-emits identical ids and every consumer's de-duplication on `id` absorbs the repeat (DESIGN.md §3).
+ * re-emits identical ids and every consumer's de-duplication on `id` absorbs the repeat (ARCHITECTURE.md, "Events").
  */
 export function derivedEventId(...parts: Array<string | number>): string {
   const hash = createHash("sha256");

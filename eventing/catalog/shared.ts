@@ -56,7 +56,10 @@ export const TOOL_ERROR_CLASSES = [
 export const ToolErrorClass = z.enum(TOOL_ERROR_CLASSES);
 export type ToolErrorClass = z.infer<typeof ToolErrorClass>;
 
-/** A typed tool failure (DESIGN.md §4): the class the agent feeds the model and its retry policy acts on. */
+/**
+ * A typed tool failure (ARCHITECTURE.md, "Typed tool errors"): the class the agent feeds the model and its retry policy
+ * acts on.
+ */
 export const ToolError = z.object({
   class: ToolErrorClass,
   message: z.string().max(4096),

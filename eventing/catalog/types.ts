@@ -1,4 +1,4 @@
-/** Every event type on the knclaw broker (DESIGN.md §3). */
+/** Every event type on the knclaw broker (ARCHITECTURE.md, "Events"). */
 export const MESSAGE_RECEIVED = "dev.knclaw.message.received";
 export const RUN_REQUESTED = "dev.knclaw.run.requested";
 export const PING = "dev.knative.sources.ping";

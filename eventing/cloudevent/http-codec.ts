@@ -5,8 +5,9 @@ import { decodeHeaderValue, encodeHeaderValue } from "./percent-encoding.ts";
 import { printable, validateEvent } from "./validate.ts";
 
 /**
- * The CloudEvents HTTP protocol binding, strict (KNATIVE-SEMANTICS.md "Ingress"). Every function and the broker decode
- * and encode through here; the `cloudevents` SDK is never asked to validate because it is lenient where Knative is not.
+ * The CloudEvents HTTP protocol binding, strict (docs/knative-semantics.md, "Ingress"). Every function and the broker
+ * decode and encode through here; the `cloudevents` SDK is never asked to validate because it is lenient where Knative
+ * is not.
  */
 export type EventMode = "binary" | "structured";
 

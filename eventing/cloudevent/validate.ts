@@ -2,7 +2,7 @@ import { badRequest } from "./errors.ts";
 import type { CloudEvent } from "./event.ts";
 
 /**
- * Knative's strict CloudEvent validation (KNATIVE-SEMANTICS.md "Ingress"), applied before any SDK sees the event.
+ * Knative's strict CloudEvent validation (docs/knative-semantics.md, "Ingress"), applied before any SDK sees the event.
  * Nothing is filled in for the sender: no generated id, no added time, no specversion upgrade.
  */
 export const ATTRIBUTE_NAME = /^[a-z0-9]+$/;

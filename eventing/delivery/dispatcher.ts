@@ -73,7 +73,8 @@ export async function attemptDelivery(
   if (reply === undefined) {
     // A 2xx with a non-empty body that is not a CloudEvent is a failure, retried: the broker filter handler answers
     // 502 for it (writeResponse in pkg/broker/filter/filter_handler.go). The newer shared dispatcher
-    // (pkg/kncloudevents/event_dispatcher.go) discards such bodies instead; KNATIVE-SEMANTICS.md follows the filter.
+    // (pkg/kncloudevents/event_dispatcher.go) discards such bodies instead; knclaw follows the filter
+    // (docs/knative-semantics.md, "Delivery").
     if (body.byteLength > 0) return badReply(body, "non-empty response is not a CloudEvent");
     return { ok: true, status };
   }

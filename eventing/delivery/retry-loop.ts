@@ -124,9 +124,10 @@ async function withRetries(
     if (result.ok && result.reply !== undefined && onReply) {
       const verdict = onReply(result.reply, result.replyHeaders ?? {});
       if (!verdict.accepted) {
-        // The reply could not be enqueued: the delivery that produced it failed and is retried (KNATIVE-SEMANTICS.md
-        // "Replies"). Knative's dispatcher retries only the reply's forwarding and names the reply destination (the
-        // broker) in knativeerrordest when it dead-letters; the destination here follows it, the retry the semantics.
+        // The reply could not be enqueued: the delivery that produced it failed and is retried
+        // (docs/knative-semantics.md, "Replies"). Knative's dispatcher retries only the reply's forwarding and names
+        // the reply destination (the broker) in knativeerrordest when it dead-letters; the destination here follows it,
+        // the retry the semantics.
         destination = verdict.destination;
         result = {
           ok: false,

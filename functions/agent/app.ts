@@ -22,10 +22,10 @@ import { type AgentStore, memoryStore } from "./store.ts";
 import { contextFrom, inSpan } from "./tracing.ts";
 
 /**
- * The agent function (DESIGN.md §4): one ksvc per agent instance. Its Triggers deliver message.received,
- * run.requested, PingSource ticks, tool.completed and approval.decided; each delivery is one durable step
- * (see loop/agent-loop.ts). Answers: 200 when the step is done (or the event was a duplicate), 400 for an event it can
- * never take, 503 with Retry-After when the step should be redelivered later (model rate limit, memory down).
+ * The agent function (ARCHITECTURE.md, "The durable agent loop"): one ksvc per agent instance. Its Triggers deliver
+ * message.received, run.requested, PingSource ticks, tool.completed and approval.decided; each delivery is one durable
+ * step (see loop/agent-loop.ts). Answers: 200 when the step is done (or the event was a duplicate), 400 for an event it
+ * can never take, 503 with Retry-After when the step should be redelivered later (model rate limit, memory down).
  * Configuration is read from `env` only: see config.ts for the variables.
  */
 export interface AgentAppOptions {

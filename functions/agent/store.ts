@@ -3,9 +3,9 @@ import type { RunStatus } from "../../clients/memory/contract/runs.ts";
 import { asRunState, type RunPhase, type RunState } from "./run/state.ts";
 
 /**
- * What the agent needs from the memory service, as one small port (so the loop reads as the design says and tests can
- * count what it does): runs under compare-and-set, the session window, notes, locks with fencing tokens, audit.
- * `memoryStore` implements it over the typed memory client; the instance is fixed by the token anyway.
+ * What the agent needs from the memory service, as one small port (so the loop reads as ARCHITECTURE.md describes it
+ * and tests can count what it does): runs under compare-and-set, the session window, notes, locks with fencing tokens,
+ * audit. `memoryStore` implements it over the typed memory client; the instance is fixed by the token anyway.
  */
 export interface RunRecord {
   state: RunState;

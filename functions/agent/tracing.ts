@@ -11,9 +11,9 @@ import {
 import type { ModelResponse } from "./providers/model.ts";
 
 /**
- * Spans for the agent (DESIGN.md §10), through the OpenTelemetry API only: without an SDK registered (the default)
- * every call is a no-op; the process that registers one (OTLP exporter, `knclaw dev`'s in-memory store) gets a step
- * span per event, continuing the trace in the event's `traceparent`, and a GenAI span per model call.
+ * Spans for the agent (ARCHITECTURE.md, "Observability"), through the OpenTelemetry API only: without an SDK registered
+ * (the default) every call is a no-op; the process that registers one (OTLP exporter, `knclaw dev`'s in-memory store)
+ * gets a step span per event, continuing the trace in the event's `traceparent`, and a GenAI span per model call.
  */
 const tracer = trace.getTracer("knclaw-agent");
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;

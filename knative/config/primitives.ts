@@ -51,13 +51,13 @@ export const SecretRef = z
     },
     z.strictObject({
       secret: KubernetesName.describe("Name of the Secret in the platform namespace."),
-      /** Key inside the Secret. */
       key: z
         .string()
         .refine((v) => /^[-._a-zA-Z0-9]{1,253}$/.test(v), {
           message: "a Secret data key",
           ...ruleParams("secret-ref"),
-        }),
+        })
+        .describe("Key inside the Secret."),
     }),
   )
   .meta({
@@ -287,7 +287,7 @@ export const Destination = z
   });
 export type Destination = z.infer<typeof Destination>;
 
-/** Eventing DeliverySpec knobs (KNATIVE-SEMANTICS.md "Delivery"). */
+/** Eventing DeliverySpec knobs (docs/knative-semantics.md, "Delivery"). */
 export const Delivery = z
   .strictObject({
     retry: z.number().int().min(0).max(100).optional().describe("Extra attempts after the first."),

@@ -1,6 +1,6 @@
 /**
- * What a built-in skill's manifest adds to the render (DESIGN.md §7): the RBAC it declares — exactly those rules,
- * no more — bound to the identity the manifest names, the egress and memory access its ksvc needs, and the
+ * What a built-in skill's manifest adds to the render (ARCHITECTURE.md, "Skills"): the RBAC it declares — exactly those
+ * rules, no more — bound to the identity the manifest names, the egress and memory access its ksvc needs, and the
  * environment only the renderer may set.
  *
  * Identity `instance` (the kubernetes skill): one ServiceAccount per (skill, instance) that uses the skill and has a

@@ -1,6 +1,6 @@
 /**
- * Routing is by Trigger filter, never by code (DESIGN.md §3). Each route is rendered as one Trigger per event type
- * with `spec.filter.attributes` (exact match on `type` plus the routing extension), not as one Trigger with
+ * Routing is by Trigger filter, never by code (ARCHITECTURE.md, "Routes"). Each route is rendered as one Trigger per
+ * event type with `spec.filter.attributes` (exact match on `type` plus the routing extension), not as one Trigger with
  * `spec.filters` and `any`: attribute filters work on every Knative release, while on a cluster whose Trigger CRD
  * predates `spec.filters` (or has new-trigger-filters off) the field would be pruned or ignored and the Trigger would
  * match every event. The route a Trigger belongs to is its `knclaw.dev/route` label (`agent-<instance>`,

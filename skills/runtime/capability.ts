@@ -4,10 +4,10 @@ import { DIGEST_PATTERN } from "./canonical-json.ts";
 import { keyId } from "./keys.ts";
 
 /**
- * Capability tokens (DESIGN.md §4): an agent instance signs, with its Ed25519 key, exactly one tool call: run,
- * instance, skill, tool, call id, a digest of the exact arguments and an expiry. A skill holds only public keys and acts
- * only on a token that verifies and matches the call in front of it, so posting to the broker is not enough to make
- * a skill act.
+ * Capability tokens (ARCHITECTURE.md, "Capability tokens"): an agent instance signs, with its Ed25519 key, exactly one
+ * tool call: run, instance, skill, tool, call id, a digest of the exact arguments and an expiry. A skill holds only
+ * public keys and acts only on a token that verifies and matches the call in front of it, so posting to the broker is
+ * not enough to make a skill act.
  *
  * Format: `kc1.<base64url(claims JSON)>.<base64url(signature)>`; the signature covers the ASCII bytes of
  * `kc1.<base64url(claims JSON)>` (JWS-style, so the verifier checks exactly the bytes it then decodes).

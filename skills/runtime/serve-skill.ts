@@ -10,9 +10,15 @@ import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import { decodeRequest, eventResponse } from "../../eventing/cloudevent/http-codec.ts";
 import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
 import { createLogger, type Logger } from "../../runtime/log.ts";
-import { describeSkill, type ServedTool, type SkillDefinition } from "../package/define-skill.ts";
 import { argumentsDigest } from "./canonical-json.ts";
 import { type TrustedKeys, verifyCapability } from "./capability.ts";
+import {
+  DEFAULT_MAX_OUTPUT_BYTES,
+  DEFAULT_TOOL_TIMEOUT_MS,
+  describeSkill,
+  type SkillDefinition,
+  type ToolDefinition,
+} from "./define.ts";
 import { OutcomeCache } from "./outcome-cache.ts";
 import { asToolError, toolError } from "./tool-error.ts";
 import { trustedKeysFromEnv } from "./trusted-keys.ts";
@@ -42,7 +48,7 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
   const trusted = options.trustedKeys ?? trustedKeysFromEnv(env);
   const now = options.now ?? Date.now;
   const log = options.logger ?? createLogger(env, `skill-${skill.name}`);
-  const tools = new Map<string, ServedTool>(skill.tools.map((tool) => [tool.name, tool]));
+  const tools = new Map<string, ToolDefinition>(skill.tools.map((tool) => [tool.name, tool]));
   const descriptor = describeSkill(skill);
   const source = `/knclaw/skills/${skill.name}`;
   const replies = new OutcomeCache<CloudEvent>({ now });
@@ -82,7 +88,7 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
     }
     const parsed = tool.input.safeParse(request.arguments ?? {});
     if (!parsed.success) return { ok: false, error: validationError(parsed.error) };
-    const timeoutMs = (tool.timeoutSeconds ?? skill.timeoutSeconds) * 1000;
+    const timeoutMs = tool.timeoutMs ?? skill.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
     const requestedDeadline = request.deadline === undefined ? Number.POSITIVE_INFINITY : Date.parse(request.deadline);
     const deadline = Math.min(started + timeoutMs, requestedDeadline);
     if (deadline <= started) return { ok: false, error: toolError("Timeout", "the call's deadline had passed") };
@@ -100,7 +106,7 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
       }),
     );
     if (!result.ok) return result;
-    return capOutput(result.result, skill.maxOutputBytes);
+    return capOutput(result.result, tool.maxOutputBytes ?? skill.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES);
   };
 
   const authorize = (request: ToolRequested): ToolError | undefined => {

@@ -1,7 +1,7 @@
 import type { ToolError, ToolErrorClass } from "../../eventing/catalog/shared.ts";
 
 /**
- * A handler throws a ToolFailure to answer with a typed error (DESIGN.md §4 "Typed tool errors"); anything else it
+ * A handler throws a ToolFailure to answer with a typed error (ARCHITECTURE.md, "Typed tool errors"); anything else it
  * throws becomes `Internal`. The message reaches the model, so it must not carry secrets.
  */
 const RETRYABLE_BY_DEFAULT: Record<ToolErrorClass, boolean> = {

@@ -48,15 +48,18 @@ import { BoundedSet, KeyedQueue } from "./keyed-queue.ts";
 import { sessionKeyFor } from "./session-key.ts";
 
 /**
- * The durable loop's I/O around the pure state machine (DESIGN.md §4). Each incoming event is one step:
- * load the run, skip it if this event was applied already (re-sending what that step produced if this process has not
- * seen it sent), advance the machine (calling the model as often as it asks), commit with compare-and-set, then emit.
+ * The durable loop's I/O around the pure state machine (ARCHITECTURE.md, "The durable agent loop"). Each incoming event
+ * is one step: load the run, skip it if this event was applied already (re-sending what that step produced if this
+ * process has not seen it sent), advance the machine (calling the model as often as it asks), commit with
+ * compare-and-set, then emit.
  *
  * The step commits *before* it emits, with the events to emit stored in the run (its outbox). A crash after the
  * commit is repaired by the redelivery, which finds the event applied and re-emits the outbox with the same ids; the
- * model is never asked twice for one step. A crash before the commit leaves nothing behind but a model call, and the
- * redelivery runs the step again. Any step that drops an outbox entry from the document emits it first. Emitting
- * after the commit also means a skill's answer can never arrive before the run knows it asked.
+ * model is never asked twice for one step. A crash before the commit leaves nothing in the run, and the redelivery
+ * runs the step again; what may have left is a model call and the preamble message.send (invokeModel), whose id is
+ * derived from the run and the turn, so the rerun's copy is a duplicate the channel drops. Any step that drops an
+ * outbox entry from the document emits it first. Emitting after the commit also means a skill's answer can never
+ * arrive before the run knows it asked.
  */
 export interface AgentLoopDeps {
   config: AgentConfig;

@@ -5,9 +5,9 @@ import { estimateTokens } from "../providers/model.ts";
 import type { AgentStore } from "../store.ts";
 
 /**
- * Session compaction (DESIGN.md §5): when a session holds more than the instance allows, the older part is
- * summarised by the model and replaced by that summary in the memory service (summary + tail). Best effort: a failed
- * compaction leaves the session as it was and is tried again after the next run.
+ * Session compaction (ARCHITECTURE.md, "Memory service"): when a session holds more than the instance allows, the older
+ * part is summarised by the model and replaced by that summary in the memory service (summary + tail). Best effort: a
+ * failed compaction leaves the session as it was and is tried again after the next run.
  */
 export interface CompactionDeps {
   store: AgentStore;

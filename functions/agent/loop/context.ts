@@ -7,10 +7,10 @@ import type { SessionView } from "../store.ts";
 import type { ToolCatalog } from "../tools/catalog.ts";
 
 /**
- * Context assembly (DESIGN.md §4): the instance's prompt, the rules about untrusted content, the SKILL.md
- * instructions of the skills this instance may use, memory notes, the session summary, then as much of the session
- * history as fits the model's context budget (newest first), then this run's own transcript. Tools the contract
- * refuses outright are not offered at all; calling one anyway is refused by the gate.
+ * Context assembly (ARCHITECTURE.md, "The durable agent loop"): the instance's prompt, the rules about untrusted
+ * content, the SKILL.md instructions of the skills this instance may use, memory notes, the session summary, then as
+ * much of the session history as fits the model's context budget (newest first), then this run's own transcript. Tools
+ * the contract refuses outright are not offered at all; calling one anyway is refused by the gate.
  */
 export interface ContextInputs {
   settings: AgentSettings;

@@ -1,9 +1,9 @@
 import type { MessageReceived } from "../../../eventing/catalog/index.ts";
 
 /**
- * The session a message belongs to, by the instance's scope (DESIGN.md §5): one shared session (`main`), one per
- * person (identity links join their channels), one per channel identity, or one per thread. Keys are printable ASCII
- * without spaces, as the memory service requires; the platform's ids are percent-encoded into them.
+ * The session a message belongs to, by the instance's scope (ARCHITECTURE.md, "Memory service"): one shared session
+ * (`main`), one per person (identity links join their channels), one per channel identity, or one per thread. Keys are
+ * printable ASCII without spaces, as the memory service requires; the platform's ids are percent-encoded into them.
  */
 export type SessionScope = "main" | "sender" | "channel-sender" | "thread";
 

@@ -7,11 +7,11 @@ import type { CatalogTool, ToolCatalog } from "../tools/catalog.ts";
 import type { EffectiveContract } from "./contract.ts";
 
 /**
- * The policy gate (DESIGN.md §4: the planner proposes, the executor decides). A pure function of the model's call,
- * the instance's tool catalog and the run's contract: refuse (with a typed error the model is told), hold for
- * approval, or allow. Nothing in the call can widen what the contract allows: the tool is found in a table by its
- * exact name, policy is checked before arguments are even parsed, and arguments are validated against the tool's
- * JSON Schema before anything is signed.
+ * The policy gate (ARCHITECTURE.md, "Task contracts and the policy gate": the planner proposes, the executor decides).
+ * A pure function of the model's call, the instance's tool catalog and the run's contract: refuse (with a typed error
+ * the model is told), hold for approval, or allow. Nothing in the call can widen what the contract allows: the tool is
+ * found in a table by its exact name, policy is checked before arguments are even parsed, and arguments are validated
+ * against the tool's JSON Schema before anything is signed.
  */
 export type GateVerdict =
   | { kind: "allow"; tool: CatalogTool; args: Record<string, unknown>; digest: string }

@@ -2,10 +2,10 @@ import type { ModelToolCall } from "./model.ts";
 
 /**
  * Assembles tool calls from Chat Completions stream deltas, surviving what OpenAI-compatible servers do differently
- * (WIRE-FORMATS.md): OpenAI streams `{index, id, function.name}` once and argument fragments after; Ollama sends each
- * call whole in one chunk and may give every parallel call `index: 0`; some servers omit `index` or `id`, or send
- * arguments as an object. A delta that names a new id, or a new function name, at an index already holding a call
- * starts a new call.
+ * (docs/wire-formats.md, "OpenAI"): OpenAI streams `{index, id, function.name}` once and argument fragments after;
+ * Ollama sends each call whole in one chunk and may give every parallel call `index: 0`; some servers omit `index` or
+ * `id`, or send arguments as an object. A delta that names a new id, or a new function name, at an index already
+ * holding a call starts a new call.
  */
 export interface ToolCallDelta {
   index?: number | null;

@@ -41,8 +41,8 @@ import {
 
 /**
  * The run loop as pure transitions: (state, input) -> (new state, events to emit, whether to call the model).
- * No I/O here: the step driver loads and commits state, calls the model when asked and feeds its answer back in as
- * another input, and emits the events after the commit. Every path keeps the provider protocol valid: the model is
+ * No I/O here: the step driver loads the state, calls the model when asked and feeds its answer back in as another
+ * input, commits the new state with its events (the outbox), and emits them after the commit. Every path keeps the provider protocol valid: the model is
  * called again only once every call of its last turn has an answer (result, typed error or denial), and the answers
  * go into the transcript in the order of the calls.
  */

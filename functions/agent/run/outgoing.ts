@@ -7,8 +7,8 @@ import type { CapabilityRequest } from "../../../skills/runtime/capability.ts";
 import type { PendingCall, RunState, StoredEvent } from "./state.ts";
 
 /**
- * The events a run emits, with deterministic ids (DESIGN.md §3): the same run, step and call always give the same id,
- * so a re-emitted outbox is absorbed by every consumer's de-duplication.
+ * The events a run emits, with deterministic ids (ARCHITECTURE.md, "Events"): the same run, step and call always give
+ * the same id, so a re-emitted outbox is absorbed by every consumer's de-duplication.
  */
 export interface EventContext {
   now: number;

@@ -3,9 +3,9 @@ import type { InstanceAccess } from "./config.ts";
 import type { IdentityDirectory, PendingPairing } from "./state.ts";
 
 /**
- * Who may talk to an instance (DESIGN.md §6). The deny-list always wins; then the access mode decides between
- * "talk", "get a pairing code" and "ignored". Ignored senders get no answer at all, so an adapter cannot be used to
- * probe which ids are configured.
+ * Who may talk to an instance (ARCHITECTURE.md, "Channels"). The deny-list always wins; then the access mode decides
+ * between "talk", "get a pairing code" and "ignored". Ignored senders get no answer at all, so an adapter cannot be
+ * used to probe which ids are configured.
  */
 export type AccessDecision =
   | { kind: "allowed"; identity: Identity }

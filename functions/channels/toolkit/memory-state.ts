@@ -3,8 +3,8 @@ import type { ChannelIdentity } from "../../../clients/memory/contract/people.ts
 import { MemoryKeyValue } from "../../../clients/memory/key-value.ts";
 import type { Identity } from "../../../eventing/catalog/shared.ts";
 /**
- * ChannelState on the memory service (DESIGN.md §5), reached with the adapter's least-privilege `channel` token:
- * key/values and dedup in the adapter's own namespace, identity links and pairing per instance.
+ * ChannelState on the memory service (ARCHITECTURE.md, "Memory service"), reached with the adapter's least-privilege
+ * `channel` token: key/values and dedup in the adapter's own namespace, identity links and pairing per instance.
  *
  * Env: KNCLAW_MEMORY_URL, KNCLAW_MEMORY_TOKEN (the renderer and `knclaw dev` set both).
  */

@@ -15,8 +15,9 @@ export interface PendingPairing {
 }
 
 /**
- * Identity links and the pairing flow (DESIGN.md §6): an unknown sender gets a short code, an operator approves it
- * (`knclaw pairing approve <code>` or the gateway API), and from then on the sender may talk to that instance.
+ * Identity links and the pairing flow (ARCHITECTURE.md, "Channels"): an unknown sender gets a short code, an operator
+ * approves it (`knclaw pairing approve <code>` or the gateway API), and from then on the sender may talk to that
+ * instance.
  */
 export interface IdentityDirectory {
   lookup(instance: string, identity: Identity): Promise<IdentityRecord>;

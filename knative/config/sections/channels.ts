@@ -1,7 +1,7 @@
 /**
- * Section `channels`: one adapter per chat platform (DESIGN.md §6). Each enabled type renders a public ksvc
- * `channel-<type>` that verifies the platform's webhooks, maps chats to agent instances (`routes`), filters senders
- * (`allow`/`deny`) and delivers `message.send` / `approval.requested` back to the platform.
+ * Section `channels`: one adapter per chat platform (ARCHITECTURE.md, "Channels"). Each enabled type renders a public
+ * ksvc `channel-<type>` that verifies the platform's webhooks, maps chats to agent instances (`routes`), filters
+ * senders (`allow`/`deny`) and delivers `message.send` / `approval.requested` back to the platform.
  *
  * The channel engineer extends this file: the per-type requirements below say which secrets and settings each
  * adapter needs.

@@ -23,10 +23,13 @@ export const PROVIDERS: Record<string, { apiKey: boolean; host?: string; baseUrl
 
 export const Schedule = z
   .strictObject({
-    name: z.string().refine((v) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(v), {
-      message: "lowercase letters, digits and '-'",
-      ...ruleParams("name"),
-    }),
+    name: z
+      .string()
+      .refine((v) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(v), {
+        message: "lowercase letters, digits and '-'",
+        ...ruleParams("name"),
+      })
+      .describe("The schedule's name (`knclaw-*` is reserved); the PingSource is `agent-<instance>-<name>`."),
     schedule: z
       .string()
       .min(1)
@@ -88,23 +91,30 @@ export const Provider = z.strictObject({
     .url({ protocol: /^https?$/, message: "an http(s) URL" })
     .optional()
     .describe("API base URL (required for openai-compatible servers such as Ollama or vLLM)."),
-  apiKey: SecretRef.optional(),
+  apiKey: SecretRef.optional().describe("The provider's API key (required for `openai` and `anthropic`)."),
 });
 
 export const Instance = KsvcKnobs.extend({
-  description: z.string().max(1024).optional(),
-  /** `provider/model`, e.g. `anthropic/claude-sonnet-4-5`, `openai/gpt-4o`, `demo/echo`. */
-  model: z.string().refine((v) => /^[a-z0-9-]+\/[A-Za-z0-9._:/-]+$/.test(v), {
-    message: "provider/model, e.g. openai/gpt-4o",
-    ...ruleParams("model"),
-  }),
-  provider: Provider.prefault({}),
+  description: z.string().max(1024).optional().describe("What this instance is for."),
+  model: z
+    .string()
+    .refine((v) => /^[a-z0-9-]+\/[A-Za-z0-9._:/-]+$/.test(v), {
+      message: "provider/model, e.g. openai/gpt-4o",
+      ...ruleParams("model"),
+    })
+    .describe(
+      "`provider/model`: `openai/gpt-4o`, `anthropic/<model>`, `openai-compatible/<model>` (with `provider.baseUrl`) or `demo/echo` (deterministic, no key).",
+    ),
+  provider: Provider.prefault({}).describe("Where the model is served and the key to call it with."),
   policy: ComponentName.default("default").describe(
     "Name of the policy (task contract) every run of this instance is held to.",
   ),
   skills: z.array(ComponentName).default([]).describe("Skills this instance may call."),
   channels: z.array(ConfigChannelType).default([]).describe("Channel types this instance answers on."),
-  schedules: z.array(Schedule).default([]),
+  schedules: z
+    .array(Schedule)
+    .default([])
+    .describe("Cron schedules: each renders a PingSource whose ticks start a run with the schedule's task."),
   signingKey: SecretRef.optional().describe(
     "Ed25519 key signing capability tokens; defaults to key `<instance>` of Secret `knclaw-agent-keys`.",
   ),

@@ -1,7 +1,7 @@
 /**
- * Section `memory`: the memory service (DESIGN.md §5), the only function holding Redis credentials. Without
- * `redis` it runs its embedded backend: fine for `knclaw dev`, but on a cluster state is lost when the pod goes, so
- * the renderer pins it to exactly one replica and `validate` warns.
+ * Section `memory`: the memory service (ARCHITECTURE.md, "Memory service"), the only function holding Redis
+ * credentials. Without `redis` it runs its embedded backend: fine for `knclaw dev`, but on a cluster state is lost when
+ * the pod goes, so the renderer pins it to exactly one replica and `validate` warns.
  */
 import { z } from "zod";
 import { EgressRule, KsvcKnobs, KubernetesName, SecretRef } from "../primitives.ts";

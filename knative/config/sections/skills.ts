@@ -1,8 +1,8 @@
 /**
- * Section `skills`: tools agents may call (DESIGN.md §7). A built-in skill renders a ksvc `skill-<name>` running
- * skills/<name>/app.ts under its own ServiceAccount, Role/RoleBinding (when it has RBAC rules) and NetworkPolicy.
- * An external skill is a URL: no ksvc, its Trigger delivers tool.requested straight to it. The skills engineer
- * extends this file.
+ * Section `skills`: tools agents may call (ARCHITECTURE.md, "Skills"). A built-in skill renders a ksvc `skill-<name>`
+ * running skills/<name>/app.ts under its own ServiceAccount, Role/RoleBinding (when it has RBAC rules) and
+ * NetworkPolicy. An external skill is a URL: no ksvc, its Trigger delivers tool.requested straight to it. The skills
+ * engineer extends this file.
  */
 import { z } from "zod";
 import type { SkillManifest } from "../../../skills/package/manifest.ts";

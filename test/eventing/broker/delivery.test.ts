@@ -8,7 +8,7 @@ import {
   testResources,
 } from "../../support/dev-platform.ts";
 
-/** KNATIVE-SEMANTICS.md "Delivery", over HTTP: Trigger -> test server, dead-letter sink -> test server. */
+/** docs/knative-semantics.md, "Delivery", over HTTP: Trigger -> test server, dead-letter sink -> test server. */
 describe("delivery", () => {
   const { defer, subscriberWith, runtimeWith } = testResources();
 

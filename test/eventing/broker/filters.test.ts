@@ -8,7 +8,7 @@ import {
   startTestRuntime,
 } from "../../support/dev-platform.ts";
 
-/** KNATIVE-SEMANTICS.md "Triggers": filter.attributes and every Subscriptions API dialect, over HTTP. */
+/** docs/knative-semantics.md, "Triggers": filter.attributes and every Subscriptions API dialect, over HTTP. */
 const TRIGGERS: Record<string, string> = {
   "attr-type": `filter: { attributes: { type: order.created } }`,
   "attr-presence": `filter: { attributes: { knclawinstance: "" } }`,

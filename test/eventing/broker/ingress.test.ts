@@ -15,7 +15,7 @@ import {
   startTestRuntime,
 } from "../../support/dev-platform.ts";
 
-/** KNATIVE-SEMANTICS.md "Ingress", over real HTTP against the knclaw dev listener. */
+/** docs/knative-semantics.md, "Ingress", over real HTTP against the knclaw dev listener. */
 describe("broker ingress", () => {
   let runtime: DevRuntime;
   let subscriber: Subscriber;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { InvalidObjectsError } from "../../../cli/dev/start-dev.ts";
 import { startTestRuntime, testResources } from "../../support/dev-platform.ts";
 
-/** KNATIVE-SEMANTICS.md "PingSource", over HTTP: PingSource -> Broker -> Trigger -> test server. */
+/** docs/knative-semantics.md, "PingSource", over HTTP: PingSource -> Broker -> Trigger -> test server. */
 describe("PingSource", () => {
   const { subscriberWith, runtimeWith } = testResources();
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { postBinary, testResources } from "../../support/dev-platform.ts";
 
-/** KNATIVE-SEMANTICS.md "Replies", over HTTP. */
+/** docs/knative-semantics.md, "Replies", over HTTP. */
 describe("replies", () => {
   const { subscriberWith, runtimeWith } = testResources();
 

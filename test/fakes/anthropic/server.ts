@@ -3,13 +3,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { listenOnLoopback, readBody } from "../loopback.ts";
 
 /**
- * A local fake of the Anthropic Messages API speaking its real wire format (WIRE-FORMATS.md "Anthropic"): the key (as
- * `x-api-key` or a bearer token) and a dated `anthropic-version` required, JSON responses with `text` / `tool_use` content blocks, SSE streaming with
- * `message_start`, `content_block_start/delta/stop` (`text_delta`, `input_json_delta.partial_json`), `message_delta`
- * with cumulative usage, `message_stop` and `ping`, and error bodies `{"type":"error","error":{type,message}}` (429
- * rate_limit_error with retry-after, 529 overloaded_error, 500 api_error). Requests are validated as the API does:
- * every `tool_use` answered by a `tool_result` in the very next user turn, no stray `tool_result`, no empty text block,
- * max_tokens present.
+ * A local fake of the Anthropic Messages API speaking its real wire format (docs/wire-formats.md, "Anthropic"): the key
+ * (as `x-api-key` or a bearer token) and a dated `anthropic-version` required, JSON responses with `text` / `tool_use`
+ * content blocks, SSE streaming with `message_start`, `content_block_start/delta/stop` (`text_delta`,
+ * `input_json_delta.partial_json`), `message_delta` with cumulative usage, `message_stop` and `ping`, and error bodies
+ * `{"type":"error","error":{type,message}}` (429 rate_limit_error with retry-after, 529 overloaded_error, 500
+ * api_error). Requests are validated as the API does: every `tool_use` answered by a `tool_result` in the very next
+ * user turn, no stray `tool_result`, no empty text block, max_tokens present.
  */
 export type FakeBlock =
   | { type: "text"; text: string }
@@ -64,7 +64,8 @@ export async function startFakeAnthropic(
     if (req.method !== "POST" || req.url?.split("?")[0] !== "/v1/messages") {
       return sendError(res, { kind: "error", status: 404, type: "not_found_error", message: "Not found" });
     }
-    // The API takes the key as `x-api-key` (WIRE-FORMATS.md) or as a bearer token (what this SDK generation sends).
+    // The API takes the key as `x-api-key` (docs/wire-formats.md) or as a bearer token (what this SDK generation
+    // sends).
     const presented = req.headers["x-api-key"] ?? req.headers.authorization?.replace(/^Bearer /, "");
     if (presented !== apiKey) {
       return sendError(res, { kind: "error", status: 401, type: "authentication_error", message: "invalid x-api-key" });

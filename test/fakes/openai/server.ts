@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { listenOnLoopback, readBody } from "../loopback.ts";
 
 /**
- * A local fake of the OpenAI Chat Completions API that speaks the real wire format (WIRE-FORMATS.md "OpenAI"): JSON
- * and SSE streaming (`data: {chunk}` lines, `data: [DONE]`), tool-call deltas with index/id/name then argument
+ * A local fake of the OpenAI Chat Completions API that speaks the real wire format (docs/wire-formats.md, "OpenAI"):
+ * JSON and SSE streaming (`data: {chunk}` lines, `data: [DONE]`), tool-call deltas with index/id/name then argument
  * fragments, the usage chunk with `choices: []` when `stream_options.include_usage`, and error bodies
  * `{"error":{message,type,param,code}}` with `retry-after` / `retry-after-ms`. It validates requests as OpenAI does
  * (every assistant tool call answered by a tool message, tool messages answering a preceding call, tool names), so a
