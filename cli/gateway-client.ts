@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { gatewayEnv, tokenVariable } from "../functions/gateway/env.ts";
 import { containerEnv } from "../knative/secrets/plan.ts";
-import { ENV, LABEL_COMPONENT } from "../runtime/names.ts";
+import { LABEL_COMPONENT } from "../runtime/names.ts";
 import { environmentValue } from "./dev/secrets.ts";
 import { publishSessionToken, resolveToken } from "./session-tokens.ts";
 
@@ -235,13 +236,13 @@ export function devGatewayTokens(
   for (const service of objects) {
     if (service.kind !== "Service" || service.metadata.labels?.[LABEL_COMPONENT] !== "gateway") continue;
     const entries = containerEnv(service);
-    const names = (entries.find((entry) => entry.name === ENV.gatewayTokens)?.value ?? "")
+    const names = (entries.find((entry) => entry.name === gatewayEnv.names.tokenNames)?.value ?? "")
       .split(",")
       .map((name) => name.trim())
       .filter(Boolean);
     for (const name of names) {
       configured.push(name);
-      const variable = `${ENV.gatewayTokenPrefix}${name.replace(/-/g, "_").toUpperCase()}`;
+      const variable = tokenVariable(name);
       const entry = entries.find((candidate) => candidate.name === variable);
       if (entry?.ref === undefined) continue;
       if (environmentValue(env, { ...entry.ref, envName: variable }) !== undefined) continue;
@@ -283,6 +284,6 @@ export function announceDevGateway(
   const where =
     published.path !== undefined
       ? `token "${name}" for this session in ${published.path}${example}`
-      : `no token file: ${published.problem}; set ${ENV.gatewayTokenPrefix}${name.replace(/-/g, "_").toUpperCase()} before knclaw dev`;
+      : `no token file: ${published.problem}; set ${tokenVariable(name)} before knclaw dev`;
   return { lines: ["", `Gateway API: ${api}  (${where})`], cleanup: published.cleanup };
 }

@@ -87,6 +87,16 @@ export function secretFamily<S extends z.ZodType>(
   return { prefix, placeholder, schema, encoding: "secret", description };
 }
 
+/** A family of plain-text variables `<prefix><SUFFIX>`. */
+export function textFamily<S extends z.ZodType>(
+  prefix: string,
+  placeholder: string,
+  description: string,
+  schema: S,
+): EnvFamilySpec<S, "text"> {
+  return { prefix, placeholder, schema, encoding: "text", description };
+}
+
 /** An integer in a text variable, within bounds; the error says so without repeating the value. */
 export function envInteger(min: number, max: number) {
   const message = `must be an integer between ${min} and ${max}`;
@@ -149,8 +159,8 @@ export interface EnvContract<V extends Specs> {
    * config always renders the same bytes.
    */
   render(values: RenderValues<V>): EnvVar[];
-  /** The env entry of one family member. */
-  renderFamily(key: FamilyKeys<V>, suffix: string, ref: SecretKeyRef): EnvVar;
+  /** The env entry of one family member: a value for a text family, a Secret reference for a secret one. */
+  renderFamily<K extends FamilyKeys<V>>(key: K, suffix: string, value: RenderValue<V[K]>): EnvVar;
   /** README rows, in declaration order. */
   docs(): EnvDoc[];
 }
@@ -187,7 +197,7 @@ export function defineEnv<V extends Specs>(vars: V): EnvContract<V> {
       }
       return out;
     },
-    renderFamily: (key, suffix, ref) => renderVar(`${family(key).prefix}${suffix}`, "secret", ref),
+    renderFamily: (key, suffix, value) => renderVar(`${family(key).prefix}${suffix}`, family(key).encoding, value),
     docs: () => Object.values(vars).map(docRow),
   };
 }

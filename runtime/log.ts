@@ -1,5 +1,6 @@
 import { type Logger, pino } from "pino";
 import type { FunctionEnv } from "./function.ts";
+import { platformVars } from "./platform-env.ts";
 
 /**
  * JSON logs (pino) with secrets redacted by key wherever they sit in a log object, so a token passed along in an
@@ -32,7 +33,7 @@ export function redactPaths(): string[] {
 export function createLogger(env: FunctionEnv, component: string): Logger {
   return pino({
     name: component,
-    level: env.KNCLAW_LOG_LEVEL ?? (env.NODE_ENV === "test" ? "silent" : "info"),
+    level: env[platformVars.logLevel.name] ?? (env.NODE_ENV === "test" ? "silent" : "info"),
     base: { component, service: env.K_SERVICE, revision: env.K_REVISION },
     redact: { paths: redactPaths(), censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,

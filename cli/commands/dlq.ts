@@ -5,6 +5,9 @@ import type {
   DeadLetterSummary,
   ListDeadLettersResponse,
 } from "../../clients/memory/contract/dead-letters.ts";
+import { deadletterEnv } from "../../functions/deadletter/env.ts";
+import { DEFAULT_DEADLETTER_TOKEN } from "../../runtime/names.ts";
+import { upperSnake } from "../dev/secrets.ts";
 import { publishSessionToken, resolveToken, sessionTokenPath } from "../session-tokens.ts";
 
 /**
@@ -32,9 +35,10 @@ export interface DlqListOptions extends DlqOptions {
   json?: boolean;
 }
 
-const TOKEN_ENV = "KNCLAW_DEADLETTER_TOKEN";
+/** The deadletter function's token variable, which the CLI reads from the operator's environment too. */
+const TOKEN_ENV = deadletterEnv.names.apiToken;
 /** The `<SECRET>_<KEY>` name `knclaw dev` also reads for the default Secret reference knclaw-deadletter/api-token. */
-const DEFAULT_REF_ENV = "KNCLAW_DEADLETTER_API_TOKEN";
+const DEFAULT_REF_ENV = upperSnake(`${DEFAULT_DEADLETTER_TOKEN.secret}_${DEFAULT_DEADLETTER_TOKEN.key}`);
 const DEV_PATH = "/functions/deadletter";
 
 export function dlqBaseUrl(options: DlqOptions): string {

@@ -1,17 +1,11 @@
 import type { Log } from "../../eventing/broker/log.ts";
 import { describeObject, isRecord, type KnativeObject } from "../../eventing/broker/objects.ts";
+import { memoryEnv } from "../../functions/memory/env.ts";
+import { LABEL_COMPONENT } from "../../runtime/names.ts";
+import { skillEnv } from "../../skills/runtime/env.ts";
 import { buildFunctionEnv } from "./function-env.ts";
 import type { SecretResolver } from "./secrets.ts";
 import type { SinkFor } from "./sink-bindings.ts";
-
-/**
- * The environment of every ksvc that runs, built together because some values depend on the others: skills trust
- * the agent signing keys generated for this session, and `--redis` redirects the memory service.
- */
-const MEMORY_BACKEND_ENV = "KNCLAW_MEMORY_BACKEND";
-const REDIS_URL_ENV = "KNCLAW_REDIS_URL";
-const AGENT_KEYS_ENV = "KNCLAW_AGENT_KEYS";
-const COMPONENT_LABEL = "knclaw.dev/component";
 
 export interface ServiceEnvContext {
   secrets: SecretResolver;
@@ -23,6 +17,10 @@ export interface ServiceEnvContext {
   log: Log;
 }
 
+/**
+ * The environment of every ksvc that runs, built together because some values depend on the others: skills trust
+ * the agent signing keys generated for this session, and `--redis` redirects the memory service.
+ */
 export function buildServiceEnvs(services: KnativeObject[], context: ServiceEnvContext): Array<Record<string, string>> {
   const configMaps = readConfigMaps(context.configMaps);
   const envs = services.map((service) => {
@@ -40,19 +38,20 @@ export function buildServiceEnvs(services: KnativeObject[], context: ServiceEnvC
         "secret values not found (set them in the environment)",
       );
     }
-    if (context.redisUrl && built.env[MEMORY_BACKEND_ENV] !== undefined) {
-      built.env[MEMORY_BACKEND_ENV] = "redis";
-      built.env[REDIS_URL_ENV] = context.redisUrl;
+    if (context.redisUrl && built.env[memoryEnv.names.backend] !== undefined) {
+      built.env[memoryEnv.names.backend] = "redis";
+      built.env[memoryEnv.names.redisUrl] = context.redisUrl;
     }
     return built.env;
   });
   const generatedKeys = context.secrets.generatedAgentKeys();
   if (Object.keys(generatedKeys).length > 0) {
     services.forEach((service, index) => {
-      if (service.metadata.labels?.[COMPONENT_LABEL] !== "skill") return;
+      if (service.metadata.labels?.[LABEL_COMPONENT] !== "skill") return;
       const env = envs[index]!;
-      const declared = env[AGENT_KEYS_ENV] ? (JSON.parse(env[AGENT_KEYS_ENV]) as Record<string, unknown>) : {};
-      env[AGENT_KEYS_ENV] = JSON.stringify({ ...generatedKeys, ...declared });
+      const variable = skillEnv.names.agentKeys;
+      const declared = env[variable] ? (JSON.parse(env[variable]) as Record<string, unknown>) : {};
+      env[variable] = JSON.stringify({ ...generatedKeys, ...declared });
     });
   }
   return envs;

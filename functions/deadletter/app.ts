@@ -8,6 +8,7 @@ import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
 import { createLogger } from "../../runtime/log.ts";
 import { type Emitter, registerApi } from "./api.ts";
 import { loadDeadLetterConfig } from "./config.ts";
+import { deadletterEnv } from "./env.ts";
 import { createReceiver } from "./receive.ts";
 import { type DeadLetterStore, memoryStore } from "./store.ts";
 
@@ -34,7 +35,8 @@ export async function createApp(env: FunctionEnv, deps: DeadLetterDeps = {}): Pr
     (config.sink === undefined
       ? undefined
       : BrokerClient.fromEnv(env, { retries: 3, backoffDelayMs: 50, timeoutMs: 10_000 }));
-  if (config.apiToken === undefined) logger.warn("KNCLAW_DEADLETTER_TOKEN is not set: the dead-letter API answers 403");
+  if (config.apiToken === undefined)
+    logger.warn(`${deadletterEnv.names.apiToken} is not set: the dead-letter API answers 403`);
 
   const receive = createReceiver({
     store,
@@ -55,7 +57,7 @@ export async function createApp(env: FunctionEnv, deps: DeadLetterDeps = {}): Pr
       throw new ApiError(
         403,
         "disabled",
-        "the dead-letter API is disabled: KNCLAW_DEADLETTER_TOKEN is not set",
+        `the dead-letter API is disabled: ${deadletterEnv.names.apiToken} is not set`,
       );
     });
   } else {

@@ -4,9 +4,9 @@
  * The data is the schedule's task (the catalog's PingData).
  */
 import { EXT_INSTANCE, EXT_SCHEDULE, SWEEP_SCHEDULE } from "../../eventing/catalog/attributes.ts";
+import { stableJson } from "../../runtime/env-contract.ts";
 import { LABEL_COMPONENT, LABEL_INSTANCE, LABEL_ROUTE } from "../../runtime/names.ts";
 import { baseLabels, brokerRef, metadata, type RenderContext } from "./context.ts";
-import { stableJson } from "./env.ts";
 import type { RenderedObject } from "./types.ts";
 
 export function renderPingSources(ctx: RenderContext): RenderedObject[] {

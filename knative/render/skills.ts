@@ -16,18 +16,16 @@
  * knative/config/sections/skills.ts (builtinSkillNeeds), which listFunctions folds into the FunctionSpec.
  */
 
+import type { EnvVar } from "../../runtime/env-contract.ts";
 import { LABEL_INSTANCE } from "../../runtime/names.ts";
 import { instanceServiceAccountName } from "../../skills/package/identity.ts";
 import type { RbacRule } from "../../skills/package/manifest.ts";
+import { skillEnv } from "../../skills/runtime/env.ts";
 import { builtinSkill } from "../config/builtin-skills.ts";
 import type { FunctionSpec } from "../config/functions.ts";
 import type { PlatformConfig } from "../config/schema.ts";
 import { functionLabels, metadata, type RenderContext } from "./context.ts";
-import type { EnvVar } from "./env.ts";
 import type { RenderedObject } from "./types.ts";
-
-/** The env var carrying a skill's egress host allow-list (`host:port,...`), for skills with `configured-hosts`. */
-export const ENV_ALLOWED_HOSTS = "KNCLAW_ALLOWED_HOSTS";
 
 const RBAC_API = "rbac.authorization.k8s.io/v1";
 const RBAC_GROUP = "rbac.authorization.k8s.io";
@@ -36,7 +34,7 @@ const RBAC_GROUP = "rbac.authorization.k8s.io";
 export function skillManifestEnv(ctx: RenderContext, skillName: string): EnvVar[] {
   const skill = builtinSkill(skillName);
   if (!skill?.manifest.egress.some((need) => need.kind === "configured-hosts")) return [];
-  return [{ name: ENV_ALLOWED_HOSTS, value: allowedHosts(ctx.config, skillName) }];
+  return skillEnv.render({ allowedHosts: allowedHosts(ctx.config, skillName) });
 }
 
 /** The skill's config egress hosts with their ports, as the skill's allow-list reads them (`host:port`). */

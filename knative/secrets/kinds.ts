@@ -1,9 +1,13 @@
 /**
  * Which Secret values the platform itself defines, recognized by the container variable a rendered ksvc reads them
- * into (knative/render/env.ts): their format is knclaw's own, so knclaw can generate them. Everything else a ksvc
+ * into (the functions' env contracts): their format is knclaw's own, so knclaw can generate them. Everything else a ksvc
  * references (model API keys, channel credentials, the Redis URL, `secretEnv`) comes from outside and never is.
  */
-import { ENV } from "../../runtime/names.ts";
+import { agentEnv } from "../../functions/agent/env.ts";
+import { deadletterEnv } from "../../functions/deadletter/env.ts";
+import { gatewayEnv } from "../../functions/gateway/env.ts";
+import { memoryEnv } from "../../functions/memory/env.ts";
+import { platformEnv } from "../../runtime/platform-env.ts";
 
 export type PlatformSecretKind =
   /** The HMAC key every memory token derives from (the memory service's KNCLAW_MEMORY_TOKEN_SECRET). */
@@ -17,15 +21,15 @@ export type PlatformSecretKind =
 
 export function platformSecretKind(envName: string): PlatformSecretKind | undefined {
   switch (envName) {
-    case ENV.memoryTokenSecret:
+    case memoryEnv.names.tokenSecret:
       return "memory-token-secret";
-    case ENV.memoryToken:
+    case platformEnv.names.memoryToken:
       return "memory-token";
-    case ENV.signingKey:
+    case agentEnv.names.signingKey:
       return "signing-key";
-    case ENV.deadletterToken:
+    case deadletterEnv.names.apiToken:
       return "api-token";
     default:
-      return envName.startsWith(ENV.gatewayTokenPrefix) ? "api-token" : undefined;
+      return envName.startsWith(gatewayEnv.names.token) ? "api-token" : undefined;
   }
 }

@@ -4,7 +4,8 @@
  * what the manifests reference: every `secretKeyRef` of every container, classified by the variable it fills.
  */
 import type { MemoryScope } from "../../clients/memory/tokens.ts";
-import { ENV, LABEL_INSTANCE } from "../../runtime/names.ts";
+import { memoryEnv } from "../../functions/memory/env.ts";
+import { LABEL_INSTANCE } from "../../runtime/names.ts";
 import type { RenderedObject } from "../render/types.ts";
 import { type PlatformSecretKind, platformSecretKind } from "./kinds.ts";
 import { memoryScopeOfLabels } from "./memory-scope.ts";
@@ -125,7 +126,7 @@ export function planSecrets(objects: readonly RenderedObject[]): SecretPlan {
     const distinct = new Set(secrets.map((s) => `${s.secret}/${s.key}`));
     if (distinct.size !== 1) {
       throw new PlatformSecretsError(
-        `${ref.consumers[0]}: ${distinct.size === 0 ? "no" : "more than one"} memory service in namespace ${ref.namespace} reads ${ENV.memoryTokenSecret}, so there is no one key to mint its token from`,
+        `${ref.consumers[0]}: ${distinct.size === 0 ? "no" : "more than one"} memory service in namespace ${ref.namespace} reads ${memoryEnv.names.tokenSecret}, so there is no one key to mint its token from`,
       );
     }
     ref.mintedFrom = secrets[0]!;

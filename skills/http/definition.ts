@@ -1,5 +1,6 @@
 import type { FunctionEnv } from "../../runtime/function.ts";
 import { defineSkill, type SkillDefinition } from "../package/define-skill.ts";
+import { skillEnv } from "../runtime/env.ts";
 import { allowListFromEnv } from "./allow-list.ts";
 import { createHttpHandlers, type HttpSkillOptions } from "./handlers.ts";
 import { manifest } from "./manifest.ts";
@@ -18,7 +19,7 @@ export function createHttpSkill(options: HttpSkillOptions): SkillDefinition {
  */
 export function httpOptionsFromEnv(env: FunctionEnv): HttpSkillOptions {
   return {
-    allowList: allowListFromEnv(env.KNCLAW_ALLOWED_HOSTS),
+    allowList: allowListFromEnv(skillEnv.read(env, "allowedHosts")),
     timeoutMs: positive(env.HTTP_TIMEOUT_MS, 10_000, "HTTP_TIMEOUT_MS"),
     maxResponseBytes: positive(env.HTTP_MAX_RESPONSE_BYTES, 1024 * 1024, "HTTP_MAX_RESPONSE_BYTES"),
     maxRedirects: positive(env.HTTP_MAX_REDIRECTS, 5, "HTTP_MAX_REDIRECTS", true),

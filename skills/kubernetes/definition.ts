@@ -1,5 +1,6 @@
 import type { FunctionEnv } from "../../runtime/function.ts";
 import { defineSkill, type SkillDefinition } from "../package/define-skill.ts";
+import { skillEnv } from "../runtime/env.ts";
 import { createKubernetesHandlers, type KubernetesSkillOptions } from "./handlers.ts";
 import { createKubeAccess, kubeSourceFromEnv } from "./kube-access.ts";
 import { manifest } from "./manifest.ts";
@@ -19,8 +20,8 @@ export function createKubernetesSkill(options: KubernetesSkillOptions): SkillDef
 export function kubernetesOptionsFromEnv(env: FunctionEnv): KubernetesSkillOptions {
   const mode = env.K8S_IMPERSONATION ?? "instance";
   if (mode !== "instance" && mode !== "none") throw new Error("K8S_IMPERSONATION must be instance or none");
-  const namespace = env.KNCLAW_NAMESPACE ?? "";
+  const namespace = skillEnv.read(env, "namespace") ?? "";
   if (mode === "instance" && namespace === "")
-    throw new Error("KNCLAW_NAMESPACE is required to impersonate per-instance identities");
+    throw new Error(`${skillEnv.names.namespace} is required to impersonate per-instance identities`);
   return { access: createKubeAccess(kubeSourceFromEnv(env), { impersonation: mode, namespace, skill: SKILL_NAME }) };
 }

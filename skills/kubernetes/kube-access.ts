@@ -2,6 +2,7 @@ import { accessSync, constants } from "node:fs";
 import type { AppsV1Api, Cluster, CoreV1Api, KubeConfig, User } from "@kubernetes/client-node";
 import type { FunctionEnv } from "../../runtime/function.ts";
 import { instanceServiceAccountName, serviceAccountUser } from "../package/identity.ts";
+import { skillEnv } from "../runtime/env.ts";
 import { ToolFailure } from "../runtime/tool-error.ts";
 import { type ClientNode, loadClientNode } from "./client-node.ts";
 
@@ -22,9 +23,9 @@ export interface KubeAccess {
   forInstance(instance: string): Promise<KubeClients>;
 }
 
-/** Where the skill's own connection comes from: which variable named it, and what it holds. */
+/** Where the skill's own connection comes from (inline YAML, a KUBECONFIG path, the pod), and what it holds. */
 export type KubeSource =
-  | { from: "KNCLAW_KUBECONFIG"; yaml: string }
+  | { from: "inline"; yaml: string }
   | { from: "KUBECONFIG"; path: string }
   | { from: "in-cluster"; cluster: Cluster; user: User };
 
@@ -41,9 +42,8 @@ const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
  * that does not parse, or has no current cluster and user, is reported by that call as a tool error instead.
  */
 export function kubeSourceFromEnv(env: FunctionEnv): KubeSource {
-  if (env.KNCLAW_KUBECONFIG !== undefined && env.KNCLAW_KUBECONFIG.trim() !== "") {
-    return { from: "KNCLAW_KUBECONFIG", yaml: env.KNCLAW_KUBECONFIG };
-  }
+  const inline = skillEnv.read(env, "kubeconfig");
+  if (inline !== undefined) return { from: "inline", yaml: inline };
   if (env.KUBECONFIG !== undefined && env.KUBECONFIG.trim() !== "") {
     const path = env.KUBECONFIG.split(":")[0]!;
     // Parsing waits for the library, but a wrong path, the commonest mistake, costs one syscall to catch at start.
@@ -74,7 +74,9 @@ export function kubeSourceFromEnv(env: FunctionEnv): KubeSource {
       },
     };
   }
-  throw new Error("no Kubernetes API: set KUBERNETES_SERVICE_HOST (in a pod), KUBECONFIG or KNCLAW_KUBECONFIG");
+  throw new Error(
+    `no Kubernetes API: set KUBERNETES_SERVICE_HOST (in a pod), KUBECONFIG or ${skillEnv.names.kubeconfig}`,
+  );
 }
 
 export interface KubeAccessOptions {
@@ -131,7 +133,7 @@ export function createKubeAccess(source: KubeSource, options: KubeAccessOptions)
 function currentClusterAndUser(lib: ClientNode, source: KubeSource): { cluster: Cluster; user: User } {
   const kc = new lib.KubeConfig();
   try {
-    if (source.from === "KNCLAW_KUBECONFIG") kc.loadFromString(source.yaml);
+    if (source.from === "inline") kc.loadFromString(source.yaml);
     else if (source.from === "KUBECONFIG") kc.loadFromFile(source.path);
     else kc.loadFromClusterAndUser(source.cluster, source.user);
   } catch (error) {
@@ -144,7 +146,12 @@ function currentClusterAndUser(lib: ClientNode, source: KubeSource): { cluster: 
 }
 
 function misconfigured(source: KubeSource, reason: string): ToolFailure {
-  const what = source.from === "KUBECONFIG" ? `the kubeconfig file ${source.path} (KUBECONFIG)` : source.from;
+  const what =
+    source.from === "KUBECONFIG"
+      ? `the kubeconfig file ${source.path} (KUBECONFIG)`
+      : source.from === "inline"
+        ? skillEnv.names.kubeconfig
+        : source.from;
   return new ToolFailure(
     "Unavailable",
     `the skill's own Kubernetes connection is misconfigured: ${what} cannot be used: ${reason}. The operator must fix the skill's configuration; retrying will not help.`,

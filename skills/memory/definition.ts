@@ -1,5 +1,6 @@
 import { MemoryClient } from "../../clients/memory/client.ts";
 import type { FunctionEnv } from "../../runtime/function.ts";
+import { memoryClientSettings } from "../../runtime/platform-env.ts";
 import { defineSkill, type SkillDefinition } from "../package/define-skill.ts";
 import { createMemoryHandlers, type MemorySkillOptions } from "./handlers.ts";
 import { manifest } from "./manifest.ts";
@@ -16,10 +17,8 @@ export function memoryOptionsFromEnv(
   env: FunctionEnv,
   fetcher?: (request: Request) => Promise<Response>,
 ): MemorySkillOptions {
-  const baseUrl = env.KNCLAW_MEMORY_URL;
-  const token = env.KNCLAW_MEMORY_TOKEN;
-  if (!baseUrl || !token) throw new Error("KNCLAW_MEMORY_URL and KNCLAW_MEMORY_TOKEN are required");
+  const settings = memoryClientSettings(env);
   return {
-    client: new MemoryClient({ baseUrl, token, timeoutMs: 5_000, retries: 2, ...(fetcher ? { fetch: fetcher } : {}) }),
+    client: new MemoryClient({ ...settings, timeoutMs: 5_000, retries: 2, ...(fetcher ? { fetch: fetcher } : {}) }),
   };
 }

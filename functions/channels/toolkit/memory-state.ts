@@ -8,7 +8,7 @@ import type { Identity } from "../../../eventing/catalog/shared.ts";
  *
  * Env: KNCLAW_MEMORY_URL, KNCLAW_MEMORY_TOKEN (the renderer and `knclaw dev` set both).
  */
-import { ENV } from "../../../runtime/names.ts";
+import { memoryClientSettings } from "../../../runtime/platform-env.ts";
 import type { ChannelState, IdentityDirectory, IdentityRecord, PendingPairing } from "./state.ts";
 
 /** How the memory service names a platform identity: the workspace joins the user id where the platform scopes ids. */
@@ -54,8 +54,5 @@ export function memoryChannelState(client: MemoryClient, namespace: string): Cha
 
 /** The state of the adapter of `channel` from its environment; throws when the memory service is not configured. */
 export function channelStateFromEnv(env: Readonly<Record<string, string | undefined>>, channel: string): ChannelState {
-  const baseUrl = env[ENV.memoryUrl];
-  const token = env[ENV.memoryToken];
-  if (!baseUrl || !token) throw new Error(`${ENV.memoryUrl} and ${ENV.memoryToken} must be set (the memory service)`);
-  return memoryChannelState(new MemoryClient({ baseUrl, token }), `channel-${channel}`);
+  return memoryChannelState(new MemoryClient(memoryClientSettings(env)), `channel-${channel}`);
 }

@@ -4,8 +4,6 @@ import * as T from "../../../eventing/catalog/types.ts";
 import { receiveCloudEvents } from "../../../eventing/cloudevent/receive.ts";
 import { ApiError, errorResponse } from "../../../runtime/api-error.ts";
 import type { FunctionApp, FunctionEnv } from "../../../runtime/function.ts";
-import { jsonEnv } from "../../../runtime/json-env.ts";
-import { upperSnake } from "../../../runtime/names.ts";
 import { adapterApp } from "../toolkit/adapter-app.ts";
 import {
   type AdapterDeps,
@@ -17,8 +15,9 @@ import {
   readWebhookBody,
   unauthorized,
 } from "../toolkit/adapter-runtime.ts";
+import { channelEnv, platformVariable } from "../toolkit/env.ts";
 import { SignatureReplayGuard } from "../toolkit/replay-window.ts";
-import { WEBHOOK_HOOKS_ENV, type WebhookHook, WebhookHooks } from "../toolkit/webhook-hooks.ts";
+import type { WebhookHook } from "../toolkit/webhook-hooks.ts";
 import { verifyHookRequest } from "./signature.ts";
 import { renderTask } from "./task.ts";
 
@@ -35,14 +34,9 @@ const DEDUP_KEEP_SECONDS = 3 * 24 * 3600;
 const LEASE_SECONDS = 60;
 
 function loadHooks(env: FunctionEnv): Map<string, { hook: WebhookHook; secret: string }> {
-  const parsed = WebhookHooks.safeParse(jsonEnv(env, WEBHOOK_HOOKS_ENV) ?? {});
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    throw new Error(`${WEBHOOK_HOOKS_ENV} is invalid: ${first?.path.join(".")}: ${first?.message}`);
-  }
   const hooks = new Map<string, { hook: WebhookHook; secret: string }>();
-  for (const [name, hook] of Object.entries(parsed.data)) {
-    const variable = upperSnake(hook.secret);
+  for (const [name, hook] of Object.entries(channelEnv.read(env, "webhookHooks"))) {
+    const variable = platformVariable(hook.secret);
     const secret = env[variable];
     if (!secret) throw new Error(`hook ${name}: its secret ${variable} is not set`);
     hooks.set(name, { hook, secret });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { channelConfigFromEnv } from "../../../functions/channels/toolkit/config.ts";
+import { channelConfigFromEnv } from "../../../functions/channels/toolkit/env.ts";
 import { WebhookHooks } from "../../../functions/channels/toolkit/webhook-hooks.ts";
 import { loadGatewayConfig } from "../../../functions/gateway/config.ts";
 import { validateConfigValue } from "../../../knative/config/index.ts";

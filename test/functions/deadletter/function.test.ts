@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DeadLetterResponse, ListDeadLettersResponse } from "../../../clients/memory/contract/dead-letters.ts";
 import { mintMemoryToken } from "../../../clients/memory/tokens.ts";
 import { createApp } from "../../../functions/deadletter/app.ts";
-import { DeadLetterConfigError } from "../../../functions/deadletter/config.ts";
+import { EnvError } from "../../../runtime/env-contract.ts";
 import { type Served, serve } from "../../../runtime/serve.ts";
 import { receivedAttributes } from "../../support/dev-platform.ts";
 import { SECRET } from "../memory/support/harness.ts";
@@ -374,7 +374,7 @@ describe("deadletter function: configuration", () => {
       { KNCLAW_DEADLETTER_QUEUE: "Not_A_Label" },
     ];
     for (const override of bad) {
-      await expect(createApp({ ...memoryEnv, ...override })).rejects.toBeInstanceOf(DeadLetterConfigError);
+      await expect(createApp({ ...memoryEnv, ...override })).rejects.toBeInstanceOf(EnvError);
     }
     const served: Served = await serve(await createApp({ ...memoryEnv, NODE_ENV: "test" }), {
       port: 0,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../../functions/memory/app.ts";
-import { ConfigError, loadConfig } from "../../../functions/memory/config.ts";
+import { loadConfig } from "../../../functions/memory/config.ts";
+import { EnvError } from "../../../runtime/env-contract.ts";
 
 const SECRET = "config-test-secret-0123456789";
 
@@ -43,7 +44,7 @@ describe("memory service configuration", () => {
       [{ KNCLAW_MEMORY_TOKEN_SECRET: SECRET, KNCLAW_MEMORY_REDIS_TIMEOUT_MS: "fast" }, /REDIS_TIMEOUT_MS/],
     ];
     for (const [env, message] of cases) {
-      expect(() => loadConfig(env)).toThrow(ConfigError);
+      expect(() => loadConfig(env)).toThrow(EnvError);
       expect(() => loadConfig(env)).toThrow(message);
     }
   });
@@ -54,7 +55,7 @@ describe("memory service configuration", () => {
       KNCLAW_MEMORY_TOKEN_SECRET: SECRET,
       KNCLAW_MEMORY_OPERATOR_TOKEN: secretOperator,
     }).catch((e: unknown) => e as Error);
-    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toBeInstanceOf(EnvError);
     expect((error as Error).message).not.toContain(SECRET);
     expect((error as Error).message).not.toContain(`"${secretOperator}"`);
   });

@@ -1,0 +1,72 @@
+import { z } from "zod";
+import { InstanceName } from "../../eventing/catalog/shared.ts";
+import { defineEnv, envInteger, json, secretFamily, text } from "../../runtime/env-contract.ts";
+import { memoryClientVars, platformVars } from "../../runtime/platform-env.ts";
+
+/** Per-token request limit (a token bucket per replica): `gateway.rateLimit` in knclaw.yaml, and its env. */
+export const GatewayRateLimit = z.strictObject({
+  requestsPerMinute: z.number().int().min(1).max(1_000_000).default(120),
+  burst: z.number().int().min(1).max(1_000_000).default(30),
+});
+
+/** Bounds of `gateway.maxWaitSeconds`: the longest a caller may wait for a run inline. */
+export const MAX_WAIT_SECONDS = { min: 1, max: 3600, default: 120 } as const;
+
+/** Shortest gateway token accepted. */
+export const MIN_GATEWAY_TOKEN_LENGTH = 16;
+
+/** The gateway's environment (the HTTP invocation API and the `http` channel). */
+export const gatewayEnv = defineEnv({
+  ...platformVars,
+  ...memoryClientVars,
+  instances: json(
+    "KNCLAW_INSTANCES",
+    "the instances runs may be requested for",
+    z.array(InstanceName, { error: "must be a JSON array of instance names" }).default([]),
+  ),
+  tokenNames: text(
+    "KNCLAW_GATEWAY_TOKENS",
+    "the names of the accepted API tokens, comma separated (each token's value in its own variable, below)",
+    z
+      .string()
+      .transform((names) =>
+        names
+          .split(",")
+          .map((name) => name.trim())
+          .filter(Boolean),
+      )
+      .default([]),
+  ),
+  rateLimit: json("KNCLAW_GATEWAY_RATE_LIMIT", "`{requestsPerMinute, burst}` per token", GatewayRateLimit.prefault({})),
+  maxWaitSeconds: text(
+    "KNCLAW_GATEWAY_MAX_WAIT_SECONDS",
+    "the longest `Prefer: wait` / chat completion wait, in seconds",
+    envInteger(MAX_WAIT_SECONDS.min, MAX_WAIT_SECONDS.max).default(MAX_WAIT_SECONDS.default),
+  ),
+  corsOrigins: json(
+    "KNCLAW_GATEWAY_CORS_ORIGINS",
+    "browser origins allowed to call the API; none: CORS stays closed",
+    z.array(z.url(), { error: "must be a JSON array of origins" }).default([]),
+  ),
+  token: secretFamily(
+    "KNCLAW_GATEWAY_TOKEN_",
+    "<NAME>",
+    "the value of the token named in KNCLAW_GATEWAY_TOKENS (name in upper snake case, `-` as `_`), from a Secret",
+    z.string().min(MIN_GATEWAY_TOKEN_LENGTH, `tokens must be at least ${MIN_GATEWAY_TOKEN_LENGTH} characters`),
+  ),
+  deadletterUrl: text(
+    "KNCLAW_DEADLETTER_URL",
+    "the dead-letter sink's URL, rendered when the platform has one",
+    z.string().optional(),
+  ),
+});
+
+/** How a token's name appears in its variable: `ci-bot` -> `CI_BOT`. */
+export function tokenSuffix(name: string): string {
+  return name.replace(/-/g, "_").toUpperCase();
+}
+
+/** The variable holding the value of the gateway token named `name` (`ci-bot` -> `KNCLAW_GATEWAY_TOKEN_CI_BOT`). */
+export function tokenVariable(name: string): string {
+  return gatewayEnv.familyName("token", tokenSuffix(name));
+}

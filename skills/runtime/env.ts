@@ -1,0 +1,42 @@
+import { z } from "zod";
+import { defineEnv, json, secret, text } from "../../runtime/env-contract.ts";
+import { memoryClientVars, platformVars } from "../../runtime/platform-env.ts";
+
+/**
+ * A skill function's environment: what serveSkill reads (the agent keys it trusts), and the variables only the
+ * renderer sets for a built-in skill whose manifest asks for them (egress hosts, memory access).
+ */
+export const skillEnv = defineEnv({
+  ...platformVars,
+  ...memoryClientVars,
+  skill: text("KNCLAW_SKILL", "the skill's name", z.string().optional()),
+  agentKeys: json(
+    "KNCLAW_AGENT_KEYS",
+    "agent public keys (PEM or base64) the skill trusts: instance name (or `*`) -> one key or a list (rotation)",
+    z
+      .record(z.string(), z.union([z.string(), z.array(z.string())], { error: "keys must be strings" }), {
+        error: "must be a JSON object of instance -> key(s)",
+      })
+      .optional(),
+  ),
+  agentPublicKey: text(
+    "KNCLAW_AGENT_PUBLIC_KEY",
+    "one agent public key trusted for every instance (a single-agent setup)",
+    z.string().optional(),
+  ),
+  grants: json(
+    "KNCLAW_SKILL_GRANTS",
+    "`skills.<name>.grants`: the namespaces (and cluster access) each instance is granted",
+    z.record(z.string(), z.unknown()).optional(),
+  ),
+  allowedHosts: text(
+    "KNCLAW_ALLOWED_HOSTS",
+    "`host:port,...` the skill may reach (from `skills.<name>.egress`), for a skill whose manifest asks for configured hosts",
+    z.string().optional(),
+  ),
+  kubeconfig: secret(
+    "KNCLAW_KUBECONFIG",
+    "the kubernetes skill's inline kubeconfig YAML (`knclaw dev` against a real cluster, tests); unset: KUBECONFIG, else in-cluster",
+    z.string().optional(),
+  ),
+});
