@@ -6,6 +6,7 @@ export function describeRuntime(runtime: DevRuntime): string[] {
   if (runtime.brokers.length > 0) {
     lines.push("", "Brokers (POST CloudEvents here; OPTIONS for the WebHook handshake):");
     for (const broker of runtime.brokers) lines.push(`  ${broker.namespace}/${broker.name}  ${broker.url}`);
+    lines.push(`  accepted deliveries: ${runtime.brokerStore}`);
   }
   if (runtime.functions.length > 0) {
     lines.push("", "Functions (cluster URL -> local URL):");

@@ -13,6 +13,7 @@ import { createHttpTransport } from "../../eventing/delivery/http-transport.ts";
 import { type CompiledPingSource, compilePingSource } from "../../eventing/ping/ping-source.ts";
 import { PingScheduler } from "../../eventing/ping/scheduler.ts";
 import { repoRoot } from "../repo-root.ts";
+import { type BrokerStoreChoice, describeBrokerStore, openBrokerStore } from "./broker-store.ts";
 import { clusterUrlRewriter } from "./cluster-url.ts";
 import { createDevServer, listen } from "./dev-server.ts";
 import { type MountedFunction, mountAsProcess, mountInProcess } from "./function-mounts.ts";
@@ -54,6 +55,11 @@ export interface DevOptions {
   /** Clock stamped on PingSource events. */
   now?: () => Date;
   broker?: { maxPendingDeliveries?: number; maxPendingBytes?: number; maxConcurrentAttempts?: number };
+  /**
+   * Where accepted deliveries are kept until finished. Default in memory (the library's fast path for tests);
+   * `knclaw dev` passes a durable store (cli/commands/dev.ts).
+   */
+  brokerStore?: BrokerStoreChoice;
 }
 
 export interface DevBrokerInfo {
@@ -76,6 +82,8 @@ export interface DevRuntime {
   url: string;
   port: number;
   brokers: DevBrokerInfo[];
+  /** Where the brokers keep accepted deliveries, for the listing. */
+  brokerStore: string;
   triggers: CompiledTrigger[];
   functions: DevFunctionInfo[];
   pings: PingScheduler;
@@ -105,6 +113,8 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
   const brokerSpecs = objects.brokers.map(readBrokerSpec);
   const triggers = bindTriggers(objects.triggers, brokerSpecs);
   const pingSources = objects.pingSources.map(compilePingSource);
+  const storeChoice = options.brokerStore ?? { kind: "memory" };
+  const journals = await openBrokerStore(storeChoice, log);
   // The memory service starts first: functions whose readiness depends on it (the deadletter) are waited for.
   const services = objects.services
     .filter((service) => typeof service.metadata.annotations?.[ENTRY_ANNOTATION] === "string")
@@ -137,6 +147,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
       log,
       ...options.broker,
       maxConcurrentAttempts,
+      journal: journals?.forBroker(spec.namespace, spec.name),
     });
     broker.setTriggers(triggers);
     brokers.set(brokerKey(spec.namespace, spec.name), broker);
@@ -144,7 +155,14 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
   const ingress = createIngress((ns, name) => brokers.get(brokerKey(ns, name)), { maxBodyBytes });
 
   const server = createDevServer(ingress, brokers, router, mounted, log);
-  const { port, url } = await listen(server, options.port ?? 8080, options.host ?? "127.0.0.1");
+  let listening: Awaited<ReturnType<typeof listen>>;
+  try {
+    listening = await listen(server, options.port ?? 8080, options.host ?? "127.0.0.1");
+  } catch (error) {
+    await journals?.close();
+    throw error;
+  }
+  const { port, url } = listening;
   const pings = new PingScheduler({ transport, maxResponseBytes: maxBodyBytes, log, now: options.now });
   const functions: DevFunctionInfo[] = [];
 
@@ -181,13 +199,17 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
         mounted: fn,
       });
     }
+    // Deliveries stored before this start resume once their in-process subscribers are mounted.
+    await Promise.all([...brokers.values()].map((broker) => broker.start()));
     for (const source of pingSources) pings.add(source);
     if (options.schedulePings !== false) pings.start();
   } catch (error) {
+    await Promise.allSettled([...brokers.values()].map((broker) => broker.drain(0)));
     await Promise.allSettled([...mounted.values()].map((fn) => fn.close()));
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await httpTransport.close();
+    await journals?.close();
     throw error;
   }
 
@@ -202,6 +224,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
       url: `${url}/${broker.namespace}/${broker.name}`,
       broker,
     })),
+    brokerStore: describeBrokerStore(storeChoice),
     triggers,
     functions,
     pings,
@@ -224,6 +247,8 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
         ingress.stopAccepting();
         const left = () => Math.max(0, drainMs - (Date.now() - started));
         await Promise.all([...brokers.values()].map((broker) => broker.drain(left())));
+        // Deliveries cut by the deadline stay stored; the journal closes once nothing writes to it any more.
+        await journals?.close();
         await Promise.allSettled([...mounted.values()].map((fn) => fn.close()));
         server.closeAllConnections();
         await closed;

@@ -1,8 +1,9 @@
 import { type CloudEvent, withAttributes } from "../cloudevent/event.ts";
 import type { DeliveryPolicy } from "../delivery/delivery-policy.ts";
-import { deliverWithRetries, type ReplyVerdict } from "../delivery/retry-loop.ts";
+import { type DeliveryOutcome, deliverWithRetries, type ReplyVerdict } from "../delivery/retry-loop.ts";
 import type { Transport } from "../delivery/transport.ts";
 import { type BrokerCounters, emptyCounters } from "./counters.ts";
+import type { DeliveryJournal, StoredDelivery } from "./journal/journal.ts";
 import { type Log, silentLog } from "./log.ts";
 import { Semaphore } from "./semaphore.ts";
 import type { CompiledTrigger } from "./trigger.ts";
@@ -30,6 +31,11 @@ export interface EmbeddedBrokerOptions {
   maxConcurrentAttempts?: number;
   maxResponseBytes: number;
   log?: Log;
+  /**
+   * Where accepted deliveries are stored before the 202 and until they are finished (journal/journal.ts). Without
+   * one, deliveries live in memory only: the fast path, lost when the process dies.
+   */
+  journal?: DeliveryJournal;
 }
 
 let arrivalMs = 0;
@@ -45,7 +51,9 @@ function arrivalTime(): string {
   return arrivalIso;
 }
 
-export type IngestResult = { status: 202 } | { status: 400 | 429 | 503; reason: string };
+export type IngestResult = { status: 202 } | { status: 400 | 429 | 500 | 503; reason: string };
+
+const EVENT_OVERHEAD_BYTES = 1024;
 
 /**
  * One Knative Broker: takes events in (TTL, arrival time), matches them against its Triggers and delivers each
@@ -57,6 +65,8 @@ export class EmbeddedBroker {
   readonly delivery: DeliveryPolicy | undefined;
   readonly counters: BrokerCounters = emptyCounters();
   private triggers: CompiledTrigger[] = [];
+  private triggersByName = new Map<string, CompiledTrigger>();
+  private readonly journal: DeliveryJournal | undefined;
   private readonly transport: Transport;
   private readonly address: string;
   private readonly maxPendingDeliveries: number;
@@ -83,6 +93,7 @@ export class EmbeddedBroker {
     this.maxPendingBytes = options.maxPendingBytes ?? 256 * 1024 * 1024;
     this.maxResponseBytes = options.maxResponseBytes;
     this.log = options.log ?? silentLog;
+    this.journal = options.journal;
     const semaphore = new Semaphore(options.maxConcurrentAttempts ?? 256);
     const transport = options.transport;
     // Plain promise chains, not async wrappers: this runs once per attempt.
@@ -113,6 +124,18 @@ export class EmbeddedBroker {
 
   setTriggers(triggers: CompiledTrigger[]): void {
     this.triggers = triggers.filter((t) => t.namespace === this.namespace && t.broker === this.name);
+    this.triggersByName = new Map(this.triggers.map((trigger) => [trigger.name, trigger]));
+  }
+
+  /** With a journal: resume every delivery stored before this start, then run new ones as they are stored. */
+  async start(): Promise<void> {
+    await this.journal?.start(this.dispatchStored, () =>
+      Math.max(0, this.maxPendingDeliveries - this.pendingDeliveries),
+    );
+  }
+
+  get durable(): boolean {
+    return this.journal !== undefined;
   }
 
   getTriggers(): readonly CompiledTrigger[] {
@@ -125,9 +148,10 @@ export class EmbeddedBroker {
 
   /**
    * Take one validated event in, as ingress does: TTL, arrival time, Trigger matching, then one asynchronous
-   * delivery per matching Trigger. Returns once the deliveries are queued (the ingress then answers 202).
+   * delivery per matching Trigger. Returns once the deliveries are queued (the ingress then answers 202); with a
+   * journal, once they are stored.
    */
-  ingest(incoming: CloudEvent, passThrough: Record<string, string>): IngestResult {
+  ingest(incoming: CloudEvent, passThrough: Record<string, string>): IngestResult | Promise<IngestResult> {
     if (this.closed) {
       this.counters.rejected++;
       return { status: 503, reason: "the broker is shutting down" };
@@ -149,7 +173,7 @@ export class EmbeddedBroker {
       this.counters.unmatched++;
       return { status: 202 };
     }
-    const bytes = (event.data?.byteLength ?? 0) + 1024;
+    const bytes = (event.data?.byteLength ?? 0) + EVENT_OVERHEAD_BYTES;
     if (
       this.pendingDeliveries + matches.length > this.maxPendingDeliveries ||
       this.pendingBytes + bytes * matches.length > this.maxPendingBytes
@@ -157,6 +181,7 @@ export class EmbeddedBroker {
       this.counters.rejected++;
       return { status: 429, reason: "the broker's delivery queue is full; retry later" };
     }
+    if (this.journal) return this.store(this.journal, matches, event, ttl, passThrough, bytes);
     this.counters.accepted++;
     // Every Trigger of a broker lives in the broker's namespace: one set of headers serves all matches.
     const headers = { ...passThrough, prefer: "reply", "kn-namespace": this.namespace };
@@ -171,6 +196,123 @@ export class EmbeddedBroker {
       });
     }
     return { status: 202 };
+  }
+
+  /** The durable path of ingest: the 202 waits until every delivery is stored. */
+  private async store(
+    journal: DeliveryJournal,
+    matches: CompiledTrigger[],
+    event: CloudEvent,
+    ttl: number,
+    headers: Record<string, string>,
+    bytes: number,
+  ): Promise<IngestResult> {
+    // Pending from now on (they count against the bounds and for idle()); the journal hands them back as `local`.
+    this.pendingDeliveries += matches.length;
+    this.pendingBytes += bytes * matches.length;
+    try {
+      await journal.append(matches.map((trigger) => ({ trigger: trigger.name, event, ttl, headers })));
+    } catch (error) {
+      this.settle(matches.length, bytes * matches.length);
+      this.counters.rejected++;
+      this.log.error({ broker: `${this.namespace}/${this.name}`, err: error }, "the event could not be stored");
+      // Knative's ingress answers 500 when it cannot hand the event on; senders retry it.
+      return { status: 500, reason: "the broker could not store the event; retry later" };
+    }
+    this.counters.accepted++;
+    return { status: 202 };
+  }
+
+  private settle(deliveries: number, bytes: number): void {
+    this.pendingDeliveries -= deliveries;
+    this.pendingBytes -= bytes;
+    if (this.pendingDeliveries === 0) this.wakeIdle();
+  }
+
+  /** The journal hands over a stored delivery (new, or pending from before a restart): run it. */
+  private readonly dispatchStored = (delivery: StoredDelivery): void => {
+    const bytes = (delivery.event.data?.byteLength ?? 0) + EVENT_OVERHEAD_BYTES;
+    if (!delivery.local) {
+      this.pendingDeliveries++;
+      this.pendingBytes += bytes;
+    }
+    void this.deliverStored(delivery).finally(() => this.settle(1, bytes));
+  };
+
+  private async deliverStored(delivery: StoredDelivery): Promise<void> {
+    const journal = this.journal!;
+    const trigger = this.triggersByName.get(delivery.trigger);
+    if (!trigger) {
+      // As on a cluster, a deleted Trigger's pending deliveries go nowhere.
+      this.counters.dropped++;
+      this.log.warn(
+        { trigger: `${this.namespace}/${delivery.trigger}`, id: delivery.event.attributes.id },
+        "stored delivery dropped: its Trigger no longer exists",
+      );
+      await journal.remove(delivery.id).catch((error: unknown) => this.logJournalError(error));
+      return;
+    }
+    const headers = { ...delivery.headers, prefer: "reply", "kn-namespace": this.namespace };
+    const deadLetterHeaders = { ...delivery.headers, "kn-namespace": this.namespace };
+    const abort = new AbortController();
+    if (this.aborted) abort.abort();
+    this.inFlight.add(abort);
+    try {
+      const outcome = await deliverWithRetries(this.transport, trigger.subscriber, delivery.event, trigger.delivery, {
+        headers,
+        deadLetterHeaders,
+        maxResponseBytes: this.maxResponseBytes,
+        signal: abort.signal,
+        resume: delivery.progress,
+        onProgress: (progress) => journal.progress(delivery.id, progress),
+        onReply: (reply, replyHeaders) => this.ingestReply(reply, delivery.ttl, replyHeaders),
+        onRetry: this.countRetry,
+        onDeadLetterRetry: this.countRetry,
+      });
+      if (outcome.kind === "dropped" && outcome.aborted) {
+        this.log.info(
+          { trigger: `${trigger.namespace}/${trigger.name}`, id: delivery.event.attributes.id },
+          "delivery cut by shutdown: it stays stored and resumes at the next start",
+        );
+        return;
+      }
+      // Finished for good (a reply it produced is already stored): only now may it leave the journal.
+      await journal.remove(delivery.id);
+      this.count(trigger, delivery.event, outcome);
+    } catch (error) {
+      // A journal that failed mid-delivery: the delivery stays stored and runs again at the next start.
+      this.logJournalError(error);
+    } finally {
+      this.inFlight.delete(abort);
+    }
+  }
+
+  private logJournalError(error: unknown): void {
+    this.log.error(
+      { broker: `${this.namespace}/${this.name}`, err: error },
+      "the broker journal failed: the delivery stays stored and resumes at the next start",
+    );
+  }
+
+  private count(trigger: CompiledTrigger, event: CloudEvent, outcome: DeliveryOutcome): void {
+    if (outcome.kind === "delivered") {
+      this.counters.delivered++;
+      return;
+    }
+    if (outcome.kind === "dead-lettered") this.counters.deadLettered++;
+    else this.counters.dropped++;
+    this.log.warn(
+      {
+        trigger: `${trigger.namespace}/${trigger.name}`,
+        id: event.attributes.id,
+        type: event.attributes.type,
+        attempts: outcome.attempts,
+        reason: outcome.reason,
+      },
+      outcome.kind === "dead-lettered"
+        ? "delivery failed, event sent to the dead-letter sink"
+        : "delivery failed, event dropped",
+    );
   }
 
   private readonly countRetry = () => {
@@ -198,24 +340,7 @@ export class EmbeddedBroker {
         onRetry: this.countRetry,
         onDeadLetterRetry: this.countRetry,
       });
-      if (outcome.kind === "delivered") {
-        counters.delivered++;
-        return;
-      }
-      if (outcome.kind === "dead-lettered") counters.deadLettered++;
-      else counters.dropped++;
-      this.log.warn(
-        {
-          trigger: `${trigger.namespace}/${trigger.name}`,
-          id: event.attributes.id,
-          type: event.attributes.type,
-          attempts: outcome.attempts,
-          reason: outcome.reason,
-        },
-        outcome.kind === "dead-lettered"
-          ? "delivery failed, event sent to the dead-letter sink"
-          : "delivery failed, event dropped",
-      );
+      this.count(trigger, event, outcome);
     } catch (error) {
       counters.dropped++;
       this.log.error({ trigger: trigger.name, err: error }, "delivery crashed");
@@ -225,8 +350,16 @@ export class EmbeddedBroker {
   }
 
   /** A subscriber's reply re-enters this broker with the delivered event's TTL restored (ingest decrements it). */
-  private ingestReply(reply: CloudEvent, ttl: number, headers: Record<string, string>): ReplyVerdict {
+  private ingestReply(
+    reply: CloudEvent,
+    ttl: number,
+    headers: Record<string, string>,
+  ): ReplyVerdict | Promise<ReplyVerdict> {
     const result = this.ingest(withTtl(reply, ttl), headers);
+    return result instanceof Promise ? result.then(this.replyVerdict) : this.replyVerdict(result);
+  }
+
+  private readonly replyVerdict = (result: IngestResult): ReplyVerdict => {
     if (result.status === 202) {
       this.counters.replies++;
       return { accepted: true };
@@ -238,7 +371,7 @@ export class EmbeddedBroker {
       reason: result.reason,
       destination: this.address,
     };
-  }
+  };
 
   /** Resolves when no delivery is pending. */
   idle(): Promise<void> {
@@ -258,6 +391,8 @@ export class EmbeddedBroker {
    * (they are part of the work being finished); the ingress stops taking outside events before drain is called.
    */
   async drain(deadlineMs: number): Promise<void> {
+    // A journal stops handing out deliveries: what is stored and not started waits for the next start.
+    await this.journal?.stop();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<"deadline">((resolve) => {
       timer = setTimeout(() => resolve("deadline"), deadlineMs);

@@ -9,7 +9,8 @@ import type { EmbeddedBroker } from "./broker.ts";
  * Knative's broker ingress (pkg/broker/ingress/ingress_handler.go) over an abstract request, so the same rules
  * serve Node's HTTP server (node-ingress.ts) and in-process Web Requests (web-ingress.ts):
  * OPTIONS -> 200 with the WebHook headers; other non-POST -> 405; `/` -> 404; not exactly two path segments -> 400;
- * unknown broker -> 404; bad event -> 400; too large -> 413; TTL exhausted -> 400; queue full -> 429; else 202.
+ * unknown broker -> 404; bad event -> 400; too large -> 413; TTL exhausted -> 400; queue full -> 429; the event could
+ * not be stored (durable broker) -> 500; else 202.
  */
 export interface IngressRequest {
   method: string;
@@ -88,7 +89,8 @@ export function createIngress(lookup: BrokerLookup, options: IngressOptions = {}
       }
       const body = await request.readBody(maxBodyBytes);
       const event = decodeMessage(mode, request.headers, body);
-      const result = broker.ingest(event, passThroughHeaders(request.headers));
+      // A durable broker answers once the event's deliveries are stored: 202 means "on durable storage".
+      const result = await broker.ingest(event, passThroughHeaders(request.headers));
       if (result.status === 202) return { status: 202, headers: ALLOW, body: "" };
       const refused = error(result.status, result.reason);
       // 429, not 503: the broker is healthy but busy, and every Knative sender retries 429 (retries.go), honouring

@@ -23,7 +23,15 @@ export interface DeliveryContext {
   maxResponseBytes: number;
   /** Aborting stops the delivery where it is (shutdown deadline): no further attempts, no dead-lettering. */
   signal?: AbortSignal;
-  onReply?: (reply: CloudEvent, headers: Record<string, string>) => ReplyVerdict;
+  /** May be asynchronous: a durable broker answers once the reply is stored, before this delivery is acknowledged. */
+  onReply?: (reply: CloudEvent, headers: Record<string, string>) => ReplyVerdict | Promise<ReplyVerdict>;
+  /** Where a delivery interrupted by a crash left off (from the delivery journal): it goes on from there. */
+  resume?: DeliveryProgress;
+  /**
+   * Called, and awaited, before each wait for a retry and when the delivery moves on to the dead-letter sink, so a
+   * durable broker stores the retry state first: a restart then resumes with the same attempt count and due time.
+   */
+  onProgress?: (progress: DeliveryProgress) => void | Promise<void>;
   /** Called before each retry (attempt 2, 3, ...). */
   onRetry?: (attempt: number, previous: AttemptResult) => void;
   /** Attempts against the dead-letter sink also count as retries of the delivery. */
@@ -32,10 +40,31 @@ export interface DeliveryContext {
   sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<boolean>;
 }
 
+/** The retry state of a delivery between two attempts. */
+export interface DeliveryProgress {
+  /** Attempts already made against the current target: the subscriber, or the dead-letter sink once `deadLetter` is set. */
+  attempts: number;
+  /** When the next attempt is due (epoch milliseconds). */
+  dueAt: number;
+  /** The subscriber's final failure, once the delivery has moved on to the dead-letter sink. */
+  deadLetter?: DeadLetterState;
+}
+
+export interface DeadLetterState {
+  /** Attempts made against the subscriber. */
+  attempts: number;
+  destination: string;
+  status: number | undefined;
+  /** The last response body, base64: the dead-lettered event's `knativeerrordata` is made from it. */
+  body: string;
+  reason: string;
+}
+
 export type DeliveryOutcome =
   | { kind: "delivered"; attempts: number; status: number }
   | { kind: "dead-lettered"; attempts: number; status: number | undefined; reason: string }
-  | { kind: "dropped"; attempts: number; status: number | undefined; reason: string };
+  /** `aborted`: cut by the shutdown deadline, not failed: a durable broker keeps it for the next start. */
+  | { kind: "dropped"; attempts: number; status: number | undefined; reason: string; aborted?: true };
 
 export async function deliverWithRetries(
   transport: Transport,
@@ -44,32 +73,68 @@ export async function deliverWithRetries(
   policy: DeliveryPolicy,
   context: DeliveryContext,
 ): Promise<DeliveryOutcome> {
-  const run = await withRetries(
-    transport,
-    url,
-    event,
-    policy,
-    context.headers,
-    context,
-    context.onRetry,
-    context.onReply,
-  );
-  if (run.result.ok) return { kind: "delivered", attempts: run.attempts, status: run.result.status };
-  const failure = run.result;
-  if (run.aborted)
-    return { kind: "dropped", attempts: run.attempts, status: failure.status, reason: `aborted: ${failure.reason}` };
+  const resume = context.resume;
+  const onProgress = context.onProgress;
+  let failed: DeadLetterState;
+  let failedBody: Uint8Array;
+  if (resume?.deadLetter) {
+    failed = resume.deadLetter;
+    failedBody = Buffer.from(failed.body, "base64");
+  } else {
+    const run = await withRetries(
+      transport,
+      url,
+      event,
+      policy,
+      context.headers,
+      context,
+      context.onRetry,
+      context.onReply,
+      resume,
+      onProgress && ((attempts, dueAt) => onProgress({ attempts, dueAt })),
+    );
+    if (run.result.ok) return { kind: "delivered", attempts: run.attempts, status: run.result.status };
+    const failure = run.result;
+    if (run.aborted)
+      return {
+        kind: "dropped",
+        attempts: run.attempts,
+        status: failure.status,
+        reason: `aborted: ${failure.reason}`,
+        aborted: true,
+      };
+    if (!policy.deadLetterSink) {
+      return {
+        kind: "dropped",
+        attempts: run.attempts,
+        status: failure.status,
+        reason: `${failure.reason} (no dead-letter sink)`,
+      };
+    }
+    failedBody = failure.body;
+    failed = {
+      attempts: run.attempts,
+      destination: run.destination,
+      status: failure.status,
+      body: onProgress ? Buffer.from(failure.body).toString("base64") : "",
+      reason: failure.reason,
+    };
+    // Stored before the first dead-letter attempt, so a restart does not try the subscriber all over again.
+    if (onProgress) await onProgress({ attempts: 0, dueAt: Date.now(), deadLetter: failed });
+  }
   if (!policy.deadLetterSink) {
+    // Resumed at the dead-letter stage, but the Trigger no longer names a sink.
     return {
       kind: "dropped",
-      attempts: run.attempts,
-      status: failure.status,
-      reason: `${failure.reason} (no dead-letter sink)`,
+      attempts: failed.attempts,
+      status: failed.status,
+      reason: `${failed.reason} (no dead-letter sink)`,
     };
   }
   const deadLettered = withErrorExtensions(event, {
-    destination: run.destination,
-    status: failure.status,
-    body: failure.body,
+    destination: failed.destination,
+    status: failed.status,
+    body: failedBody,
   });
   const dls = await withRetries(
     transport,
@@ -80,14 +145,24 @@ export async function deliverWithRetries(
     context,
     context.onDeadLetterRetry,
     undefined,
+    resume?.deadLetter ? resume : undefined,
+    onProgress && ((attempts, dueAt) => onProgress({ attempts, dueAt, deadLetter: failed })),
   );
   if (dls.result.ok)
-    return { kind: "dead-lettered", attempts: run.attempts, status: failure.status, reason: failure.reason };
+    return { kind: "dead-lettered", attempts: failed.attempts, status: failed.status, reason: failed.reason };
+  if (dls.aborted)
+    return {
+      kind: "dropped",
+      attempts: failed.attempts,
+      status: failed.status,
+      reason: `aborted while dead-lettering: ${dls.result.reason}`,
+      aborted: true,
+    };
   return {
     kind: "dropped",
-    attempts: run.attempts,
-    status: failure.status,
-    reason: `${failure.reason}; dead-letter sink failed too: ${dls.result.reason}`,
+    attempts: failed.attempts,
+    status: failed.status,
+    reason: `${failed.reason}; dead-letter sink failed too: ${dls.result.reason}`,
   };
 }
 
@@ -108,9 +183,21 @@ async function withRetries(
   context: DeliveryContext,
   onRetry: DeliveryContext["onRetry"],
   onReply: DeliveryContext["onReply"],
+  resume: Pick<DeliveryProgress, "attempts" | "dueAt"> | undefined,
+  onProgress: ((attempts: number, dueAt: number) => void | Promise<void>) | undefined,
 ): Promise<RunResult> {
   let attempts = 0;
   let destination = url;
+  if (resume) {
+    // Resumed after a restart: the attempts made before count, and the wait that was running goes on to its due time.
+    attempts = resume.attempts;
+    const wait = resume.dueAt - Date.now();
+    if (wait > 0 && !(await (context.sleep ?? sleep)(wait, context.signal))) {
+      const reason = "shut down before the resumed attempt";
+      return { result: noAttempt(reason), attempts, aborted: true, destination };
+    }
+    if (attempts > 0) onRetry?.(attempts + 1, noAttempt("resumed after a restart"));
+  }
   for (;;) {
     attempts++;
     destination = url;
@@ -122,7 +209,7 @@ async function withRetries(
       maxResponseBytes: context.maxResponseBytes,
     });
     if (result.ok && result.reply !== undefined && onReply) {
-      const verdict = onReply(result.reply, result.replyHeaders ?? {});
+      const verdict = await onReply(result.reply, result.replyHeaders ?? {});
       if (!verdict.accepted) {
         // The reply could not be enqueued: the delivery that produced it failed and is retried
         // (docs/knative-semantics.md, "Replies"). Knative's dispatcher retries only the reply's forwarding and names
@@ -142,10 +229,15 @@ async function withRetries(
     if (context.signal?.aborted) return { result, attempts, aborted: true, destination };
     if (!result.retryable || attempts > policy.retry) return { result, attempts, aborted: false, destination };
     const wait = backoffDelayMs(policy.backoffPolicy, policy.backoffDelayMs, attempts);
+    if (onProgress) await onProgress(attempts, Date.now() + wait);
     if (wait > 0 && !(await (context.sleep ?? sleep)(wait, context.signal)))
       return { result, attempts, aborted: true, destination };
     onRetry?.(attempts + 1, result);
   }
+}
+
+function noAttempt(reason: string): AttemptResult {
+  return { ok: false, status: undefined, retryable: true, body: new TextEncoder().encode(reason), reason };
 }
 
 /** Resolves true after `ms`, or false as soon as the signal aborts. */

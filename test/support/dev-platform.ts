@@ -1,7 +1,13 @@
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
 import { afterEach } from "vitest";
 import { parseAllDocuments } from "yaml";
+import type { BrokerStoreChoice } from "../../cli/dev/broker-store.ts";
 import { type DevOptions, type DevRuntime, startDev } from "../../cli/dev/start-dev.ts";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
 
@@ -164,15 +170,57 @@ export function testResources() {
   };
 }
 
-export function startTestRuntime(yaml: string, options: Partial<DevOptions> = {}): Promise<DevRuntime> {
-  return startDev({
+let testBrokerStore: "memory" | "sqlite" | "redis" = "memory";
+
+/**
+ * Run this test file's runtimes on a durable broker store (a fresh SQLite file, or fresh keys on the test Redis at
+ * `REDIS_URL`, default 127.0.0.1:6379), so a conformance suite imported after it checks the durable path too.
+ */
+export function useBrokerStore(kind: "memory" | "sqlite" | "redis"): void {
+  testBrokerStore = kind;
+}
+
+export async function startTestRuntime(yaml: string, options: Partial<DevOptions> = {}): Promise<DevRuntime> {
+  let store: BrokerStoreChoice = { kind: "memory" };
+  let dir: string | undefined;
+  let redisKeys: { url: string; prefix: string } | undefined;
+  if (options.brokerStore === undefined && testBrokerStore === "sqlite") {
+    dir = mkdtempSync(join(tmpdir(), "knclaw-broker-"));
+    store = { kind: "sqlite", path: join(dir, "broker.sqlite") };
+  } else if (options.brokerStore === undefined && testBrokerStore === "redis") {
+    const url = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+    redisKeys = { url, prefix: `knclaw-test:${randomUUID()}:` };
+    store = { kind: "redis", url, keyPrefix: redisKeys.prefix, consumer: "test" };
+  }
+  const runtime = await startDev({
     objects: objectsFromYaml(yaml),
     port: 0,
     schedulePings: false,
     env: {},
     drainTimeoutMs: 5_000,
+    brokerStore: store,
     ...options,
   });
+  const stateDir = dir;
+  const keys = redisKeys;
+  if (stateDir === undefined && keys === undefined) return runtime;
+  const shutdown = runtime.shutdown.bind(runtime);
+  runtime.shutdown = async () => {
+    await shutdown();
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+    if (keys) await deleteKeys(keys.url, keys.prefix);
+  };
+  return runtime;
+}
+
+async function deleteKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    const found = await redis.keys(`${prefix}*`);
+    if (found.length > 0) await redis.del(...found);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 export interface BinaryEventInit {
