@@ -8,7 +8,7 @@ const timeZone = z
   .regex(/^[A-Za-z0-9_+\-/]+$/, "an IANA time zone name such as Europe/Berlin")
   .describe("An IANA time zone name, e.g. Europe/Berlin; UTC when omitted");
 
-/** Reads the clock and nothing else: no tool mutates, none waits for a human. */
+// Both tools only read the clock: neither mutates anything nor waits for a human.
 export const now = defineTool({
   name: "now",
   description: "The current date and time, in UTC and in the given time zone.",
