@@ -1,12 +1,11 @@
-import { Hono } from "hono";
 import { MemoryClient } from "../../clients/memory/client.ts";
 import { PingData } from "../../eventing/catalog/events.ts";
 import { readEvent } from "../../eventing/catalog/make.ts";
 import * as T from "../../eventing/catalog/types.ts";
 import { BrokerClient } from "../../eventing/client/broker-client.ts";
-import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
 import { type CloudEvent, dataAsJson } from "../../eventing/cloudevent/event.ts";
-import { decodeRequest } from "../../eventing/cloudevent/http-codec.ts";
+import { receiveCloudEvents } from "../../eventing/cloudevent/receive.ts";
+import { createFunctionApp } from "../../runtime/app.ts";
 import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
 import { createHttpFetch } from "../../runtime/http/fetch.ts";
 import { createLogger, type Logger } from "../../runtime/log.ts";
@@ -97,39 +96,28 @@ export async function createApp(
     ...(options.faults ? { faults: options.faults } : {}),
   });
 
-  const app = new Hono();
-  app.get("/healthz", (c) => c.text("ok"));
-  // Ready once configured: a dependency check here would add a memory round trip to every cold start, and a step
-  // that cannot reach the memory service answers 503 anyway, so the broker retries it.
-  app.get("/readyz", (c) => c.text("ok"));
-  app.post("/", async (c) => {
-    try {
-      const event = await decodeRequest(c.req.raw);
+  // Ready once configured (no readiness check): a dependency check would add a memory round trip to every cold start,
+  // and a step that cannot reach the memory service answers 503 anyway, so the broker retries it.
+  const app = createFunctionApp({
+    delivery: receiveCloudEvents(async (event) => {
       const type = event.attributes.type!;
-      await inSpan(
-        `knclaw.agent ${type.replace(/^dev\.knclaw\./, "")}`,
-        contextFrom(event.attributes.traceparent),
-        {
-          "cloudevents.event_id": event.attributes.id!,
-          "cloudevents.event_type": type,
-          "knclaw.instance": config.instance,
-        },
-        () => dispatch(loop, event),
-      );
-    } catch (error) {
-      if (error instanceof CloudEventError) return c.text(error.message, error.status as 400);
-      if (error instanceof RejectedEvent) return c.text(error.message, 400);
-      if (error instanceof RetryLater) {
-        log.warn({ reason: error.message }, "step deferred: the broker will redeliver");
-        return c.text("try again later", 503, { "retry-after": String(error.retryAfterSeconds) });
+      try {
+        await inSpan(
+          `knclaw.agent ${type.replace(/^dev\.knclaw\./, "")}`,
+          contextFrom(event.attributes.traceparent),
+          {
+            "cloudevents.event_id": event.attributes.id!,
+            "cloudevents.event_type": type,
+            "knclaw.instance": config.instance,
+          },
+          () => dispatch(loop, event),
+        );
+      } catch (error) {
+        if (error instanceof RetryLater) log.warn({ reason: error.reason }, "step deferred: the broker will redeliver");
+        throw error;
       }
-      log.error(
-        { err: error instanceof Error ? error.name : "unknown", message: error instanceof Error ? error.message : "" },
-        "step failed",
-      );
-      return c.text("internal error", 500);
-    }
-    return c.body(null, 200);
+    }),
+    logger: log,
   });
   return {
     fetch: (request) => app.fetch(request),
