@@ -9,12 +9,22 @@ export interface BundleResult {
   bytes: number;
 }
 
+export interface BundleOptions {
+  /** Write linked source maps beside the code (default true); the image leaves them out: 4/5 of the bundles' bytes. */
+  sourceMaps?: boolean;
+}
+
 /**
  * One self-contained ESM entry per function (`index.mjs`, plus chunks for code loaded on demand): no node_modules in
  * the image and little to parse at start, which is what keeps a scale-from-zero start short. CommonJS dependencies
  * get a `require` shim through the banner.
  */
-export async function bundleFunction(root: string, entry: FunctionEntry, outDir: string): Promise<BundleResult> {
+export async function bundleFunction(
+  root: string,
+  entry: FunctionEntry,
+  outDir: string,
+  options: BundleOptions = {},
+): Promise<BundleResult> {
   const dir = join(outDir, entry.name);
   await mkdir(dir, { recursive: true });
   const file = join(dir, "index.mjs");
@@ -30,7 +40,7 @@ export async function bundleFunction(root: string, entry: FunctionEntry, outDir:
     target: "node24",
     format: "esm",
     minify: true,
-    sourcemap: "linked",
+    sourcemap: options.sourceMaps === false ? false : "linked",
     legalComments: "linked",
     logLevel: "warning",
     plugins: [zodEnglishOnly],

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { readImageLock, withImageLock } from "../../knative/config/image-lock.ts";
 import { defaultConfigPath, loadConfig } from "../../knative/config/index.ts";
 import { render, toYaml, writeManifests } from "../../knative/render/index.ts";
 
@@ -7,6 +8,8 @@ export interface RenderOptions {
   out?: string;
   /** Also write kustomization.yaml next to the files (default true). */
   kustomization?: boolean;
+  /** An image lock from `knclaw image build --push`: every function without an image of its own runs its digest. */
+  images?: string;
 }
 
 export interface RenderResult {
@@ -18,7 +21,8 @@ export interface RenderResult {
 
 /** `knclaw render`: config -> YAML on stdout, or one file per function in a directory. */
 export function runRender(options: RenderOptions = {}): RenderResult {
-  const config = loadConfig(options.config ?? defaultConfigPath);
+  const loaded = loadConfig(options.config ?? defaultConfigPath);
+  const config = options.images === undefined ? loaded : withImageLock(loaded, readImageLock(options.images));
   const objects = render(config);
   if (options.out === undefined) return { files: [], yaml: toYaml(objects) };
   return { files: writeManifests(objects, options.out, { kustomization: options.kustomization !== false }) };
@@ -31,7 +35,8 @@ export function registerRenderCommand(program: Command): void {
     .option("-c, --config <file>", "platform config", defaultConfigPath)
     .option("-o, --out <dir>", "write one file per function into DIR (stdout when omitted)")
     .option("--no-kustomization", "do not write kustomization.yaml (for kubectl apply -f DIR)")
-    .action((options: { config: string; out?: string; kustomization: boolean }) => {
+    .option("--images <lock>", "pin functions on the image digest `knclaw image build --push` wrote to this lock")
+    .action((options: { config: string; out?: string; kustomization: boolean; images?: string }) => {
       const result = runRender(options);
       if (result.yaml !== undefined) process.stdout.write(result.yaml);
       else for (const file of result.files) console.error(`wrote ${file}`);
