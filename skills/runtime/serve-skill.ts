@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
-import { Hono } from "hono";
 import type { z } from "zod";
 import { EXT_TRACEPARENT, EXT_TRACESTATE } from "../../eventing/catalog/attributes.ts";
 import type { ToolError, ToolOutcome, ToolRequested } from "../../eventing/catalog/index.ts";
 import { derivedEventId, makeEvent, readEvent } from "../../eventing/catalog/make.ts";
 import { TOOL_COMPLETED, TOOL_REQUESTED } from "../../eventing/catalog/types.ts";
-import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
-import { decodeRequest, eventResponse } from "../../eventing/cloudevent/http-codec.ts";
+import { eventResponse } from "../../eventing/cloudevent/http-codec.ts";
+import { receiveCloudEvents } from "../../eventing/cloudevent/receive.ts";
+import { createFunctionApp } from "../../runtime/app.ts";
 import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
 import { createLogger, type Logger } from "../../runtime/log.ts";
 import { argumentsDigest } from "./canonical-json.ts";
@@ -130,31 +130,20 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
     return toolError("PermissionDenied", `capability token refused: ${verdict.detail}`, { retryable: false });
   };
 
-  const app = new Hono();
-  app.get("/healthz", (c) => c.text("ok"));
-  app.get("/readyz", (c) => c.text("ok"));
+  const app = createFunctionApp({
+    delivery: receiveCloudEvents(async (event) => {
+      // Not a tool.requested (or not a valid one): the runtime answers the CloudEventError's 400.
+      const request = readEvent(event, TOOL_REQUESTED);
+      // Keyed by id and content: a replayed id with other data is not answered from another call's result.
+      const key = `${event.attributes.id}\u0000${createHash("sha256")
+        .update(event.data ?? new Uint8Array())
+        .digest("base64")}`;
+      const { value } = replies.getOrCompute(key, () => execute(event, request));
+      return eventResponse(await value);
+    }),
+    logger: log,
+  });
   app.get(DESCRIBE_PATH, (c) => c.json(descriptor));
-  app.post("/", async (c) => {
-    let event: CloudEvent;
-    let request: ToolRequested;
-    try {
-      event = await decodeRequest(c.req.raw);
-      request = readEvent(event, TOOL_REQUESTED);
-    } catch (error) {
-      if (error instanceof CloudEventError) return c.text(error.message, error.status as 400);
-      throw error;
-    }
-    // Keyed by id and content: a replayed id with other data is not answered from another call's result.
-    const key = `${event.attributes.id}\u0000${createHash("sha256")
-      .update(event.data ?? new Uint8Array())
-      .digest("base64")}`;
-    const { value } = replies.getOrCompute(key, () => execute(event, request));
-    return eventResponse(await value);
-  });
-  app.onError((error, c) => {
-    log.error({ err: error.name }, "skill request failed");
-    return c.text("internal error", 500);
-  });
 
   return {
     fetch: (request) => app.fetch(request),
