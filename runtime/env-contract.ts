@@ -239,11 +239,19 @@ const MAX_DEFAULT_SHOWN = 40;
 function docRow(spec: AnySpec): EnvDoc {
   const variable = "name" in spec ? spec.name : `${spec.prefix}${spec.placeholder}`;
   const unset = spec.schema.safeParse(undefined);
-  let presence = "required";
-  if (unset.success) {
+  // A family has as many members as the config names: none is required or optional as such.
+  let presence = "name" in spec ? "required" : "one per name in the config";
+  if (unset.success && "name" in spec) {
+    const value = unset.data;
+    // A text variable whose schema turns the text into a structure (a list of names) shows no default.
     const shown =
-      unset.data === undefined ? undefined : spec.encoding === "json" ? stableJson(unset.data) : String(unset.data);
-    presence = shown === undefined || shown.length > MAX_DEFAULT_SHOWN ? "optional" : `default \`${shown}\``;
+      value === undefined || (spec.encoding !== "json" && typeof value === "object")
+        ? undefined
+        : spec.encoding === "json"
+          ? stableJson(value)
+          : String(value);
+    presence =
+      shown === undefined || shown === "" || shown.length > MAX_DEFAULT_SHOWN ? "optional" : `default \`${shown}\``;
   }
   return {
     variable,

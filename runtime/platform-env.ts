@@ -34,8 +34,16 @@ export const platformVars = {
 
 /** The variables of a function that talks to the memory service (the renderer sets them when it does). */
 export const memoryClientVars = {
-  memoryUrl: text("KNCLAW_MEMORY_URL", "the memory service's URL", optional),
-  memoryToken: secret("KNCLAW_MEMORY_TOKEN", "this function's memory token, scoped to the function", optional),
+  memoryUrl: text(
+    "KNCLAW_MEMORY_URL",
+    "the memory service's URL; a function that keeps state there does not start without it",
+    optional,
+  ),
+  memoryToken: secret(
+    "KNCLAW_MEMORY_TOKEN",
+    "this function's memory token (its scope: the instance, `gateway`, `channel`, `deadletter`, `notes`)",
+    optional,
+  ),
 };
 
 /** The shared part of every function's env, as the renderer writes it before the function's own variables. */
@@ -43,7 +51,8 @@ export const platformEnv = defineEnv({ ...platformVars, ...memoryClientVars });
 
 /** The memory service's URL and this function's token, for a function that cannot work without them. */
 export function memoryClientSettings(env: FunctionEnv): { baseUrl: string; token: string } {
-  const { memoryUrl, memoryToken } = platformEnv.parse(env);
+  const memoryUrl = platformEnv.read(env, "memoryUrl");
+  const memoryToken = platformEnv.read(env, "memoryToken");
   if (memoryUrl === undefined || memoryToken === undefined) {
     throw new EnvError(
       `${platformEnv.names.memoryUrl} and ${platformEnv.names.memoryToken} must be set (the memory service)`,
