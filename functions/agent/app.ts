@@ -25,7 +25,7 @@ import { contextFrom, inSpan } from "./tracing.ts";
  * message.received, run.requested, PingSource ticks, tool.completed and approval.decided; each delivery is one durable
  * step (see loop/agent-loop.ts). Answers: 200 when the step is done (or the event was a duplicate), 400 for an event it
  * can never take, 503 with Retry-After when the step should be redelivered later (model rate limit, memory down).
- * Configuration is read from `env` only: see config.ts for the variables.
+ * Configuration is read from `env` only: env.ts declares the variables.
  */
 export interface AgentAppOptions {
   /** Replace the configured provider (tests and benchmarks: an in-process model). */

@@ -1,7 +1,8 @@
 /**
  * Which Secret values the platform itself defines, recognized by the container variable a rendered ksvc reads them
- * into (the functions' env contracts): their format is knclaw's own, so knclaw can generate them. Everything else a ksvc
- * references (model API keys, channel credentials, the Redis URL, `secretEnv`) comes from outside and never is.
+ * into (as the functions' env contracts name it): their format is knclaw's own, so knclaw can generate them.
+ * Everything else a ksvc references (model API keys, channel credentials, the Redis URL, `secretEnv`) comes from
+ * outside and never is.
  */
 import { agentEnv } from "../../functions/agent/env.ts";
 import { deadletterEnv } from "../../functions/deadletter/env.ts";

@@ -41,7 +41,7 @@ import { verifyDiscordSignature } from "./signature.ts";
  * response is deferred and a later failure is written into the deferred message.
  *
  * Env: PUBLIC_KEY, APPLICATION_ID, BOT_TOKEN, DISCORD_API_BASE_URL (default https://discord.com/api/v10), K_SINK,
- * KNCLAW_CHANNEL_CONFIG, the memory service's URL and channel token.
+ * the channel variables (toolkit/env.ts), the memory service's URL and channel token.
  */
 const DISCORD_DEADLINE_MS = 2_500;
 const DEDUP_KEEP_SECONDS = 24 * 3600;

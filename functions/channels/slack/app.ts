@@ -25,7 +25,7 @@ import { verifySlackSignature } from "./signature.ts";
  * broker's deliveries of message.send / approval.requested (`POST /`). Holds only Slack's secrets.
  *
  * Env (secrets named as the renderer names them): SIGNING_SECRET, BOT_TOKEN; SLACK_API_BASE_URL (default
- * https://slack.com/api); K_SINK; KNCLAW_CHANNEL_CONFIG; the memory service's URL and channel token.
+ * https://slack.com/api); K_SINK; the channel variables (toolkit/env.ts); the memory service's URL and channel token.
  */
 
 /** Slack wants a 2xx within 3 s; leave room for the network. */

@@ -24,7 +24,8 @@ import { Update } from "./payloads.ts";
  * `secret_token`) and the broker's deliveries (`POST /`).
  *
  * Env: BOT_TOKEN, WEBHOOK_SECRET (the setWebhook secret_token), TELEGRAM_API_BASE_URL (default
- * https://api.telegram.org), K_SINK, KNCLAW_CHANNEL_CONFIG, the memory service's URL and channel token.
+ * https://api.telegram.org), K_SINK, the channel variables (toolkit/env.ts), the memory service's URL and channel
+ * token.
  */
 
 /** Telegram waits long for an answer, but a slow answer delays every later update of the bot. */

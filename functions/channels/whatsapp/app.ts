@@ -25,7 +25,7 @@ import { ChangeValue, WebhookBody } from "./payloads.ts";
  *
  * Env: APP_SECRET (signs notifications), VERIFY_TOKEN (the handshake), ACCESS_TOKEN (sends), PHONE_NUMBER_ID (the
  * default business number), WHATSAPP_API_BASE_URL (default https://graph.facebook.com/v21.0), K_SINK,
- * KNCLAW_CHANNEL_CONFIG, the memory service's URL and channel token.
+ * the channel variables (toolkit/env.ts), the memory service's URL and channel token.
  */
 const WHATSAPP_DEADLINE_MS = 10_000;
 /** Meta redelivers for up to seven days: remember message ids a little longer, and drop anything older. */
