@@ -3,10 +3,13 @@ import { InstanceName } from "../../eventing/catalog/shared.ts";
 import { defineEnv, envInteger, json, secretFamily, text } from "../../runtime/env-contract.ts";
 import { memoryClientVars, platformVars } from "../../runtime/platform-env.ts";
 
+/** A gateway token's name (the keys of `gateway.tokens`): audit records show it, and it names the token's variable. */
+export const GatewayTokenName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/);
+
 /** Per-token request limit (a token bucket per replica): `gateway.rateLimit` in knclaw.yaml, and its env. */
 export const GatewayRateLimit = z.strictObject({
-  requestsPerMinute: z.number().int().min(1).max(1_000_000).default(120),
-  burst: z.number().int().min(1).max(1_000_000).default(30),
+  requestsPerMinute: z.number().int().min(1).max(1_000_000).default(120).describe("Sustained rate per token."),
+  burst: z.number().int().min(1).max(1_000_000).default(30).describe("Requests a token may make at once."),
 });
 
 /** Bounds of `gateway.maxWaitSeconds`: the longest a caller may wait for a run inline. */

@@ -3,22 +3,19 @@
  * adapter of the `http` channel: agent answers and approval requests for gateway callers come back to it.
  */
 import { z } from "zod";
+import { GatewayRateLimit, GatewayTokenName, MAX_WAIT_SECONDS } from "../../../functions/gateway/env.ts";
 import { EgressRule, KsvcKnobs, SecretRef } from "../primitives.ts";
 
 export const Gateway = KsvcKnobs.extend({
   enabled: z.boolean().default(true).describe("Render and run the gateway."),
   public: z.boolean().default(true).describe("Reachable from outside the cluster (false renders it cluster-local)."),
   tokens: z
-    .record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/), SecretRef)
+    .record(GatewayTokenName, SecretRef)
     .default({})
     .describe("Bearer tokens accepted by the API, by name (the name shows up in audit records, the token never does)."),
-  rateLimit: z
-    .strictObject({
-      requestsPerMinute: z.number().int().min(1).max(1_000_000).default(120).describe("Sustained rate per token."),
-      burst: z.number().int().min(1).max(1_000_000).default(30).describe("Requests a token may make at once."),
-    })
-    .prefault({})
-    .describe("Per-token request limit (token bucket per replica); past it the API answers 429 with Retry-After."),
+  rateLimit: GatewayRateLimit.prefault({}).describe(
+    "Per-token request limit (token bucket per replica); past it the API answers 429 with Retry-After.",
+  ),
   corsOrigins: z
     .array(z.url().max(512))
     .max(64)
@@ -27,9 +24,9 @@ export const Gateway = KsvcKnobs.extend({
   maxWaitSeconds: z
     .number()
     .int()
-    .min(1)
-    .max(3600)
-    .default(120)
+    .min(MAX_WAIT_SECONDS.min)
+    .max(MAX_WAIT_SECONDS.max)
+    .default(MAX_WAIT_SECONDS.default)
     .describe("Longest a caller may wait for a run inline (`Prefer: wait`, chat completions), in seconds."),
   egress: z.array(EgressRule).default([]).describe("Extra egress of the gateway."),
 });
