@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
 
 /**
  * Bearer tokens of the memory service. Every token is derived from one secret (HMAC-SHA256 over its scope), so the
@@ -66,13 +66,6 @@ export function verifyMemoryToken(secret: string, token: string): MemoryScope | 
   if (isInstance) return { kind: "instance", instance: subject };
   const scope = { kind } as Exclude<MemoryScope, { kind: "instance" }>;
   return subject === NO_NAME ? scope : { ...scope, name: subject };
-}
-
-/** Compare a presented token with a configured one in constant time (hashing first hides the length). */
-export function tokensEqual(presented: string, configured: string): boolean {
-  const a = createHash("sha256").update(presented).digest();
-  const b = createHash("sha256").update(configured).digest();
-  return timingSafeEqual(a, b);
 }
 
 /** A short label for provenance and audit (`instance:assistant`, `channel:slack`, `gateway`). Never the token. */

@@ -1,4 +1,5 @@
-import { Hono } from "hono";
+import { ApiError } from "../../runtime/api-error.ts";
+import { createFunctionApp } from "../../runtime/app.ts";
 import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
 import { createLogger, type Logger } from "../../runtime/log.ts";
 import { auditRoutes } from "./audit/routes.ts";
@@ -6,7 +7,6 @@ import { loadConfig, type MemoryConfig } from "./config.ts";
 import { coordinationRoutes } from "./coordination/routes.ts";
 import { deadLetterRoutes } from "./dead-letters/routes.ts";
 import { authenticate, type MemoryEnv } from "./http/auth.ts";
-import { errorResponse, HttpError } from "./http/errors.ts";
 import type { RouteDeps } from "./http/routes.ts";
 import { noteRoutes } from "./notes/routes.ts";
 import { peopleRoutes } from "./people/routes.ts";
@@ -69,15 +69,20 @@ export async function createApp(env: FunctionEnv, options: MemoryAppOptions = {}
   const stores = await openStores(config, logger, now);
   const deps: RouteDeps = { config, now };
 
-  const app = new Hono<MemoryEnv>();
-  app.get("/healthz", (c) => c.json({ ok: true }));
-  app.get("/readyz", async (c) => {
-    try {
-      await stores.ping();
-      return c.json({ ready: true, backend: stores.kind });
-    } catch {
-      return c.json({ ready: false, backend: stores.kind, reason: "the memory store does not answer" }, 503);
-    }
+  const app = createFunctionApp<MemoryEnv>({
+    ready: async () => {
+      try {
+        await stores.ping();
+        return { ready: true, backend: stores.kind };
+      } catch {
+        return { ready: false, backend: stores.kind, reason: "the memory store does not answer" };
+      }
+    },
+    logger,
+    answerFor: (error) =>
+      error instanceof StoreUnavailableError
+        ? new ApiError(503, "unavailable", "the memory store is unavailable; retry shortly", { retryAfterSeconds: 1 })
+        : undefined,
   });
   app.use("/v1/*", authenticate(config.tokenSecret, config.operatorToken));
   sessionRoutes(app, stores.sessions, deps);
@@ -87,15 +92,6 @@ export async function createApp(env: FunctionEnv, options: MemoryAppOptions = {}
   coordinationRoutes(app, stores.coordination, deps);
   auditRoutes(app, stores.audit, deps);
   deadLetterRoutes(app, stores.deadLetters, deps);
-  app.notFound(() => errorResponse(new HttpError(404, "not_found", "no such route")));
-  app.onError((error) => {
-    if (error instanceof HttpError) return errorResponse(error);
-    if (error instanceof StoreUnavailableError) {
-      return errorResponse(new HttpError(503, "unavailable", "the memory store is unavailable; retry shortly"));
-    }
-    logger.error({ err: error }, "request failed");
-    return errorResponse(new HttpError(500, "internal", "internal error"));
-  });
 
   return {
     backend: stores.kind,

@@ -11,7 +11,7 @@ import {
   type StoreDeadLetterResponse,
 } from "../../../clients/memory/contract/dead-letters.ts";
 import { authorize } from "../http/auth.ts";
-import { HttpError, notFound } from "../http/errors.ts";
+import { memoryError, notFound } from "../http/errors.ts";
 import { readJson, readParam, readQuery } from "../http/request.ts";
 import { body, type MemoryApp, type MemoryContext, type RouteDeps } from "../http/routes.ts";
 import { decodeCursor, encodeCursor } from "../paging.ts";
@@ -54,7 +54,7 @@ export function deadLetterRoutes(app: MemoryApp, deadLetters: DeadLetterStore, d
     const query = readQuery(c, ListDeadLettersQuery);
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     if (query.cursor !== undefined && after === undefined) {
-      throw new HttpError(400, "invalid_request", "query.cursor: not a cursor of this listing");
+      throw memoryError(400, "invalid_request", "query.cursor: not a cursor of this listing");
     }
     const page = await deadLetters.list(queue, {
       limit: query.limit ?? 50,

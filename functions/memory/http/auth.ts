@@ -1,6 +1,8 @@
 import type { MiddlewareHandler } from "hono";
-import { describeScope, type MemoryScope, tokensEqual, verifyMemoryToken } from "../../../clients/memory/tokens.ts";
-import { HttpError } from "./errors.ts";
+import { describeScope, type MemoryScope, verifyMemoryToken } from "../../../clients/memory/tokens.ts";
+import { type BearerEnv, bearer } from "../../../runtime/bearer.ts";
+import { constantTimeEqual } from "../../../runtime/signatures.ts";
+import { memoryError } from "./errors.ts";
 
 /** Who is calling, from the bearer token; `label` is what provenance and audit entries record. */
 export interface Principal {
@@ -8,7 +10,7 @@ export interface Principal {
   label: string;
 }
 
-export type MemoryEnv = { Variables: { principal: Principal } };
+export type MemoryEnv = BearerEnv<Principal>;
 
 export type Permission =
   | "sessions"
@@ -33,9 +35,6 @@ const GRANTS: Record<"channel" | "gateway" | "notes" | "deadletter", ReadonlySet
   // The deadletter function: its queues and nothing else (no instance data, no runs).
   deadletter: new Set(["deadletters"]),
 };
-
-/** The scheme is case-insensitive (RFC 9110); the token is what base64url and the format allow. */
-const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/i;
 
 /**
  * How many distinct verified tokens one service remembers. A fleet holds a token per instance and per component, so
@@ -73,28 +72,27 @@ class VerifiedTokens {
 
 function principalOf(secret: string, operatorToken: string | undefined, token: string): Principal | undefined {
   let scope = verifyMemoryToken(secret, token);
-  if (!scope && operatorToken !== undefined && tokensEqual(token, operatorToken)) scope = { kind: "operator" };
+  if (!scope && operatorToken !== undefined && constantTimeEqual(token, operatorToken)) scope = { kind: "operator" };
   if (!scope) return undefined;
   // Shared by every request that presents the token: frozen so no handler can change what the next one sees.
   return Object.freeze({ scope: Object.freeze(scope), label: describeScope(scope) });
 }
 
-/** 401 unless the request carries a valid bearer token; never looks anywhere but the Authorization header. */
+/**
+ * 401 unless the request carries a valid bearer token (the function runtime's bearer middleware, so never from
+ * anywhere but the Authorization header); the caller's Principal goes on the context.
+ */
 export function authenticate(secret: string, operatorToken: string | undefined): MiddlewareHandler<MemoryEnv> {
   const verified = new VerifiedTokens(VERIFIED_TOKENS);
-  return async (c, next) => {
-    const match = BEARER.exec(c.req.header("authorization") ?? "");
-    if (!match) throw new HttpError(401, "unauthorized", "a bearer token is required");
-    const token = match[1]!;
+  const verify = (token: string): Principal | undefined => {
     let principal = verified.get(token);
     if (principal === undefined) {
       principal = principalOf(secret, operatorToken, token);
-      if (principal === undefined) throw new HttpError(401, "unauthorized", "the bearer token is not valid");
-      verified.add(token, principal);
+      if (principal !== undefined) verified.add(token, principal);
     }
-    c.set("principal", principal);
-    await next();
+    return principal;
   };
+  return bearer({ verify, realm: "knclaw-memory" });
 }
 
 /**
@@ -115,6 +113,6 @@ export function isAllowed(principal: Principal, permission: Permission, instance
 
 export function authorize(principal: Principal, permission: Permission, instance: string | undefined): void {
   if (!isAllowed(principal, permission, instance)) {
-    throw new HttpError(403, "forbidden", "this token does not open that data");
+    throw memoryError(403, "forbidden", "this token does not open that data");
   }
 }

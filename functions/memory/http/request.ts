@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { readBodyLimited } from "../../../eventing/cloudevent/body.ts";
 import { CloudEventError } from "../../../eventing/cloudevent/errors.ts";
-import { HttpError, invalid } from "./errors.ts";
+import { invalid, memoryError } from "./errors.ts";
 
 /**
  * Reading requests: JSON bodies within a size limit (413 beyond it, counted on the wire whatever Content-Length
@@ -17,7 +17,7 @@ async function readLimited(request: Request, maxBytes: number): Promise<Uint8Arr
     return await readBodyLimited(request, maxBytes);
   } catch (error) {
     if (error instanceof CloudEventError && error.status === 413) {
-      throw new HttpError(413, "payload_too_large", `request bodies are limited to ${maxBytes} bytes`);
+      throw memoryError(413, "payload_too_large", `request bodies are limited to ${maxBytes} bytes`);
     }
     throw error;
   }
@@ -38,12 +38,12 @@ export async function readJson<S extends z.ZodType>(
   let parsed: unknown = {};
   if (bytes.byteLength > 0 || !options.optional) {
     if (!JSON_TYPE.test(request.headers.get("content-type") ?? "")) {
-      throw new HttpError(415, "unsupported_media_type", "send JSON with Content-Type: application/json");
+      throw memoryError(415, "unsupported_media_type", "send JSON with Content-Type: application/json");
     }
     try {
       parsed = JSON.parse(utf8.decode(bytes));
     } catch {
-      throw new HttpError(400, "invalid_json", "the body is not valid UTF-8 JSON");
+      throw memoryError(400, "invalid_json", "the body is not valid UTF-8 JSON");
     }
   }
   const result = schema.safeParse(parsed);

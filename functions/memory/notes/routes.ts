@@ -10,7 +10,7 @@ import {
   type SearchNotesResponse,
   UpdateNoteRequest,
 } from "../../../clients/memory/contract/notes.ts";
-import { HttpError, notFound } from "../http/errors.ts";
+import { memoryError, notFound } from "../http/errors.ts";
 import { readParam, readQuery } from "../http/request.ts";
 import { body, instanceFor, type MemoryApp, type MemoryContext, type RouteDeps } from "../http/routes.ts";
 import { newId } from "../ids.ts";
@@ -55,7 +55,7 @@ export function noteRoutes(app: MemoryApp, notes: NoteStore, deps: RouteDeps): v
       maxPerOwner: deps.config.maxNotesPerOwner,
     });
     if (outcome.kind === "cap_exceeded") {
-      throw new HttpError(409, "cap_exceeded", `at most ${deps.config.maxNotesPerOwner} notes are kept per owner`);
+      throw memoryError(409, "cap_exceeded", `at most ${deps.config.maxNotesPerOwner} notes are kept per owner`);
     }
     const answer: AddNoteResponse = { note: outcome.note, created: outcome.kind === "created" };
     return c.json(answer, answer.created ? 201 : 200);
@@ -66,7 +66,7 @@ export function noteRoutes(app: MemoryApp, notes: NoteStore, deps: RouteDeps): v
     const query = readQuery(c, ListNotesQuery);
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     if (query.cursor !== undefined && after === undefined) {
-      throw new HttpError(400, "invalid_request", "query.cursor: not a cursor of this listing");
+      throw memoryError(400, "invalid_request", "query.cursor: not a cursor of this listing");
     }
     const page = await notes.list(instance, noteOwnerKey(query.user), { after, limit: query.limit ?? 50 });
     const answer: ListNotesResponse = {
@@ -123,7 +123,7 @@ export function noteRoutes(app: MemoryApp, notes: NoteStore, deps: RouteDeps): v
     });
     if (outcome.kind === "missing") throw notFound("note");
     if (outcome.kind === "version_mismatch") {
-      throw new HttpError(412, "version_mismatch", "the note has another version", { currentVersion: outcome.version });
+      throw memoryError(412, "version_mismatch", "the note has another version", { currentVersion: outcome.version });
     }
     const answer: NoteResponse = { note: outcome.note };
     return c.json(answer);

@@ -11,7 +11,7 @@ import {
   type Person,
   SenderId,
 } from "../../../clients/memory/contract/people.ts";
-import { HttpError, invalid, notFound } from "../http/errors.ts";
+import { invalid, memoryError, notFound } from "../http/errors.ts";
 import { readParam } from "../http/request.ts";
 import { body, instanceFor, type MemoryApp, type MemoryContext, type RouteDeps } from "../http/routes.ts";
 import { identityString, parseIdentity } from "./identities.ts";
@@ -76,7 +76,7 @@ export function peopleRoutes(app: MemoryApp, people: PeopleStore, deps: RouteDep
       });
       if (outcome.kind === "collision") continue;
       if (outcome.kind === "full") {
-        throw new HttpError(429, "too_many_pending", "too many pairing requests are pending for this instance");
+        throw memoryError(429, "too_many_pending", "too many pairing requests are pending for this instance");
       }
       const answer: PairingResponse =
         outcome.kind === "approved"
@@ -89,7 +89,7 @@ export function peopleRoutes(app: MemoryApp, people: PeopleStore, deps: RouteDep
             };
       return c.json(answer, outcome.kind === "pending" && outcome.created ? 201 : 200);
     }
-    throw new HttpError(500, "internal", "could not draw an unused pairing code");
+    throw memoryError(500, "internal", "could not draw an unused pairing code");
   });
 
   app.get("/v1/instances/:instance/pairing", async (c) => {
@@ -111,7 +111,7 @@ export function peopleRoutes(app: MemoryApp, people: PeopleStore, deps: RouteDep
       });
       if (outcome.kind === "missing") throw notFound("pairing code");
       if (outcome.kind === "conflict") {
-        throw new HttpError(409, "conflict", `the pairing request was already ${outcome.record.status}`);
+        throw memoryError(409, "conflict", `the pairing request was already ${outcome.record.status}`);
       }
       return c.json(outcome.record);
     });

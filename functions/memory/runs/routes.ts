@@ -9,7 +9,7 @@ import {
   UpdateRunRequest,
 } from "../../../clients/memory/contract/runs.ts";
 import { authorize, isAllowed } from "../http/auth.ts";
-import { HttpError, notFound } from "../http/errors.ts";
+import { memoryError, notFound } from "../http/errors.ts";
 import { readParam, readQuery } from "../http/request.ts";
 import { body, instanceFor, type MemoryApp, type RouteDeps } from "../http/routes.ts";
 import { newId } from "../ids.ts";
@@ -35,7 +35,7 @@ export function runRoutes(app: MemoryApp, runs: RunStore, deps: RouteDeps): void
       expiresAt: isTerminal(status) ? now + (request.retentionMs ?? config.runRetentionMs) : null,
     };
     const outcome = await runs.create(instance, run);
-    if (outcome.kind === "conflict") throw new HttpError(409, "conflict", "the run id is taken by another instance");
+    if (outcome.kind === "conflict") throw memoryError(409, "conflict", "the run id is taken by another instance");
     const answer: CreateRunResponse = { run: outcome.run, created: outcome.kind === "created" };
     return c.json(answer, answer.created ? 201 : 200);
   });
@@ -45,7 +45,7 @@ export function runRoutes(app: MemoryApp, runs: RunStore, deps: RouteDeps): void
     const query = readQuery(c, ListRunsQuery);
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     if (query.cursor !== undefined && after === undefined) {
-      throw new HttpError(400, "invalid_request", "query.cursor: not a cursor of this listing");
+      throw memoryError(400, "invalid_request", "query.cursor: not a cursor of this listing");
     }
     const page = await runs.list(instance, {
       after,
@@ -82,7 +82,7 @@ export function runRoutes(app: MemoryApp, runs: RunStore, deps: RouteDeps): void
     });
     if (outcome.kind === "missing") throw notFound("run");
     if (outcome.kind === "version_mismatch") {
-      throw new HttpError(412, "version_mismatch", `the run is at version ${outcome.version}`, {
+      throw memoryError(412, "version_mismatch", `the run is at version ${outcome.version}`, {
         currentVersion: outcome.version,
       });
     }
@@ -95,7 +95,7 @@ export function runRoutes(app: MemoryApp, runs: RunStore, deps: RouteDeps): void
     const principal = c.get("principal");
     const id = readParam(c, "id", RunId);
     if (principal.scope.kind !== "instance" && !isAllowed(principal, "runs:read", undefined)) {
-      throw new HttpError(403, "forbidden", "this token does not open that data");
+      throw memoryError(403, "forbidden", "this token does not open that data");
     }
     const run = await runs.find(id, deps.now());
     if (!run) throw notFound("run");

@@ -17,7 +17,8 @@ import {
   type TrimSessionResponse,
   type WindowSpec,
 } from "../../../clients/memory/contract/sessions.ts";
-import { HttpError } from "../http/errors.ts";
+import type { ApiError } from "../../../runtime/api-error.ts";
+import { memoryError } from "../http/errors.ts";
 import { readParam, readQuery } from "../http/request.ts";
 import { body, instanceFor, type MemoryApp, type MemoryContext, type RouteDeps, rawJson } from "../http/routes.ts";
 import { decodeOffset, encodeOffset } from "../paging.ts";
@@ -64,13 +65,13 @@ function sessionOf(c: MemoryContext): string {
   return readParam(c, "session", SessionKey);
 }
 
-function generationMismatch(generation: number): HttpError {
-  return new HttpError(412, "version_mismatch", "the session is in another generation", { currentVersion: generation });
+function generationMismatch(generation: number): ApiError {
+  return memoryError(412, "version_mismatch", "the session is in another generation", { currentVersion: generation });
 }
 
 function readPolicy(query: z.output<typeof ReadSessionQuery>): ResetPolicy {
   if (query.timeZone !== undefined && query.dailyHour === undefined) {
-    throw new HttpError(400, "invalid_request", "query.timeZone: only meaningful with dailyHour", {
+    throw memoryError(400, "invalid_request", "query.timeZone: only meaningful with dailyHour", {
       issues: [{ path: "query.timeZone", message: "only meaningful with dailyHour" }],
     });
   }
@@ -85,7 +86,7 @@ export function sessionRoutes(app: MemoryApp, sessions: SessionStore, deps: Rout
     const instance = instanceFor(c, "sessions");
     const query = readQuery(c, ListQuery);
     const offset = query.cursor === undefined ? 0 : decodeOffset(query.cursor);
-    if (offset === undefined) throw new HttpError(400, "invalid_request", "query.cursor: not a cursor of this listing");
+    if (offset === undefined) throw memoryError(400, "invalid_request", "query.cursor: not a cursor of this listing");
     const page = await sessions.list(instance, { offset, limit: query.limit ?? 50 });
     const answer: ListSessionsResponse = {
       sessions: page.sessions,
@@ -155,7 +156,7 @@ export function sessionRoutes(app: MemoryApp, sessions: SessionStore, deps: Rout
       ...(request.expectedGeneration === undefined ? {} : { expectedGeneration: request.expectedGeneration }),
     });
     if (outcome.kind === "unknown_message") {
-      throw new HttpError(404, "not_found", "throughId is not a message of this session generation");
+      throw memoryError(404, "not_found", "throughId is not a message of this session generation");
     }
     if (outcome.kind === "generation_mismatch") throw generationMismatch(outcome.generation);
     const answer: CompactSessionResponse = {

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { mintMemoryToken } from "../../../clients/memory/tokens.ts";
 import { authenticate, type MemoryEnv } from "../../../functions/memory/http/auth.ts";
-import { errorResponse, HttpError } from "../../../functions/memory/http/errors.ts";
+import { ApiError, errorResponse } from "../../../runtime/api-error.ts";
 
 const SECRET = "auth-test-secret-0123456789abcdef";
 const OPERATOR = "operator-token-0123456789abcdef";
@@ -15,7 +15,7 @@ function appWith(secret: string, operatorToken?: string) {
     const principal = c.get("principal");
     return c.json({ label: principal.label, scope: principal.scope, frozen: Object.isFrozen(principal) });
   });
-  app.onError((error) => (error instanceof HttpError ? errorResponse(error) : new Response("boom", { status: 500 })));
+  app.onError((error) => (error instanceof ApiError ? errorResponse(error) : new Response("boom", { status: 500 })));
   return (token: string) => app.request("/whoami", { headers: { authorization: `Bearer ${token}` } });
 }
 
