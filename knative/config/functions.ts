@@ -6,6 +6,7 @@
 import type { EgressRule, KsvcKnobs, Resources } from "./primitives.ts";
 import type { PlatformConfig } from "./schema.ts";
 import type { ConfigChannelType } from "./sections/channels.ts";
+import { REDIS_NAME, REDIS_PORT } from "./sections/redis.ts";
 import { builtinSkillNeeds } from "./sections/skills.ts";
 
 export type Component = "memory" | "agent" | "channel" | "gateway" | "deadletter" | "skill";
@@ -125,7 +126,7 @@ export function listFunctions(config: PlatformConfig): FunctionSpec[] {
     producer: false,
     memoryClient: false,
     kubeApi: false,
-    egress: config.memory.redis?.egress ?? [],
+    egress: memoryEgress(config),
   });
   const sink = config.broker.deadLetterSink;
   if (sink.destination === undefined && sink.disabled !== true) {
@@ -204,6 +205,25 @@ export function listFunctions(config: PlatformConfig): FunctionSpec[] {
     });
   }
   return out;
+}
+
+/** Where the memory service may connect: an in-cluster Redis's pods exactly, else the configured rules. */
+function memoryEgress(config: PlatformConfig): EgressRule[] {
+  const redis = config.memory.redis;
+  if (redis?.inCluster === undefined) return redis?.egress ?? [];
+  return [
+    {
+      namespace: config.metadata.namespace,
+      podLabels: redisPodLabels(config),
+      ports: [REDIS_PORT],
+      protocol: "TCP",
+    },
+  ];
+}
+
+/** Labels of the in-cluster Redis's pods: what its StatefulSet selects and its NetworkPolicy protects. */
+export function redisPodLabels(config: PlatformConfig): Record<string, string> {
+  return { "app.kubernetes.io/name": REDIS_NAME, "app.kubernetes.io/instance": config.metadata.name };
 }
 
 /** Object entries sorted by key, so rendering never depends on the order keys were written in. */

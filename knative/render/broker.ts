@@ -3,6 +3,7 @@
  * dead-letter sink (the knclaw deadletter function unless the config names another Destination or none).
  */
 
+import { stringify } from "yaml";
 import { ANNOTATION_BROKER_CLASS } from "../../runtime/names.ts";
 import type { Delivery as DeliveryConfig } from "../config/primitives.ts";
 import { baseLabels, findFunction, ksvcRef, metadata, type RenderContext } from "./context.ts";
@@ -15,6 +16,10 @@ export function renderBroker(ctx: RenderContext): RenderedObject {
   if (sink !== undefined) delivery.deadLetterSink = sink;
   const spec: Record<string, unknown> = {};
   if (broker.config !== undefined) spec.config = { ...broker.config };
+  const rendered = brokerConfigMap(ctx);
+  if (rendered !== undefined) {
+    spec.config = { apiVersion: "v1", kind: "ConfigMap", name: rendered.name, namespace: ctx.namespace };
+  }
   spec.delivery = delivery;
   return {
     apiVersion: "eventing.knative.dev/v1",
@@ -29,6 +34,62 @@ export function renderBroker(ctx: RenderContext): RenderedObject {
     ),
     spec,
   };
+}
+
+/** Names of the ConfigMaps knclaw renders for the broker class. */
+export const KAFKA_BROKER_CONFIG = "knclaw-kafka-broker-config";
+export const BROKER_CHANNEL_CONFIG = "knclaw-broker-channel";
+
+/**
+ * The broker class's ConfigMap when the config chooses through knclaw (class Kafka with its bootstrap servers, or an
+ * MTChannelBasedBroker's channel): the data Knative's Kafka broker reads (`bootstrap.servers`, topic partitions and
+ * replication), or the channel template an MTChannelBasedBroker creates its channel from.
+ */
+function brokerConfigMap(ctx: RenderContext): { name: string; data: Record<string, string> } | undefined {
+  const broker = ctx.config.broker;
+  if (broker.class === "Kafka" && broker.kafka?.bootstrapServers !== undefined) {
+    return {
+      name: KAFKA_BROKER_CONFIG,
+      data: {
+        "bootstrap.servers": broker.kafka.bootstrapServers.join(","),
+        "default.topic.partitions": String(broker.kafka.partitions),
+        "default.topic.replication.factor": String(broker.kafka.replicationFactor),
+      },
+    };
+  }
+  if (broker.channel === "KafkaChannel") {
+    const kafka = broker.kafka ?? { partitions: 10, replicationFactor: 3 };
+    return {
+      name: BROKER_CHANNEL_CONFIG,
+      data: {
+        "channel-template-spec": stringify({
+          apiVersion: "messaging.knative.dev/v1beta1",
+          kind: "KafkaChannel",
+          spec: { numPartitions: kafka.partitions, replicationFactor: kafka.replicationFactor },
+        }),
+      },
+    };
+  }
+  if (broker.channel === "InMemoryChannel") {
+    return {
+      name: BROKER_CHANNEL_CONFIG,
+      data: { "channel-template-spec": stringify({ apiVersion: "messaging.knative.dev/v1", kind: "InMemoryChannel" }) },
+    };
+  }
+  return undefined;
+}
+
+export function renderBrokerConfig(ctx: RenderContext): RenderedObject[] {
+  const config = brokerConfigMap(ctx);
+  if (config === undefined) return [];
+  return [
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: metadata(ctx, config.name, baseLabels(ctx, config.name)),
+      data: config.data,
+    },
+  ];
 }
 
 export function deliverySpec(delivery: DeliveryConfig): Record<string, unknown> {

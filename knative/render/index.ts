@@ -4,12 +4,13 @@
  * sees exactly what a cluster would get.
  */
 import type { PlatformConfig } from "../config/schema.ts";
-import { renderBroker } from "./broker.ts";
+import { renderBroker, renderBrokerConfig } from "./broker.ts";
 import { createContext } from "./context.ts";
 import { renderNamespace } from "./namespace.ts";
 import { renderDefaultDeny, renderNetworkPolicy } from "./network-policies.ts";
 import { renderPingSources } from "./ping-sources.ts";
 import { renderServiceAccount, renderSkillRbac } from "./rbac.ts";
+import { renderRedis } from "./redis.ts";
 import { renderService } from "./services.ts";
 import { renderSinkBinding } from "./sink-bindings.ts";
 import { renderSkillIdentities } from "./skills.ts";
@@ -19,12 +20,14 @@ import type { RenderedObject } from "./types.ts";
 /** Apply order: what others refer to (or live in) first. */
 export const KIND_ORDER = [
   "Namespace",
+  "ConfigMap",
   "ServiceAccount",
   "ClusterRole",
   "ClusterRoleBinding",
   "Role",
   "RoleBinding",
   "NetworkPolicy",
+  "StatefulSet",
   "Broker",
   "Service",
   "SinkBinding",
@@ -34,7 +37,13 @@ export const KIND_ORDER = [
 
 export function render(config: PlatformConfig): RenderedObject[] {
   const ctx = createContext(config);
-  const objects: RenderedObject[] = [...renderNamespace(ctx), ...renderDefaultDeny(ctx), renderBroker(ctx)];
+  const objects: RenderedObject[] = [
+    ...renderNamespace(ctx),
+    ...renderDefaultDeny(ctx),
+    ...renderBrokerConfig(ctx),
+    renderBroker(ctx),
+    ...renderRedis(ctx),
+  ];
   for (const fn of ctx.functions) {
     objects.push(renderServiceAccount(ctx, fn), ...renderSkillRbac(ctx, fn), ...renderSkillIdentities(ctx, fn));
     if (config.network.egressPolicies) objects.push(renderNetworkPolicy(ctx, fn));

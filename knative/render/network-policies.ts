@@ -73,6 +73,18 @@ function ruleEntries(rule: EgressRule): EgressEntry[] {
   ];
 }
 
+/**
+ * The pods that receive events for the Broker's class: the MT channel-based broker's ingress, or the Kafka broker's
+ * receiver; for another class, any pod of the eventing namespace.
+ */
+function brokerIngressPods(brokerClass: string): Peer {
+  if (brokerClass === "MTChannelBasedBroker") {
+    return { podSelector: { matchLabels: { "eventing.knative.dev/brokerRole": "ingress" } } };
+  }
+  if (brokerClass === "Kafka") return { podSelector: { matchLabels: { app: "kafka-broker-receiver" } } };
+  return {};
+}
+
 export function renderNetworkPolicy(ctx: RenderContext, fn: FunctionSpec): RenderedObject {
   const network = ctx.config.network;
   const egress: EgressEntry[] = [
@@ -83,12 +95,7 @@ export function renderNetworkPolicy(ctx: RenderContext, fn: FunctionSpec): Rende
   ];
   if (fn.producer) {
     egress.push({
-      to: [
-        {
-          ...nsSelector(network.eventingNamespace),
-          podSelector: { matchLabels: { "eventing.knative.dev/brokerRole": "ingress" } },
-        },
-      ],
+      to: [{ ...nsSelector(network.eventingNamespace), ...brokerIngressPods(ctx.config.broker.class) }],
       ports: ports([8080, 8443]),
     });
   }

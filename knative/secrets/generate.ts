@@ -12,6 +12,7 @@ import { generateSigningKey, parsePrivateKey, parsePublicKey } from "../../skill
 import type { PlatformConfig } from "../config/schema.ts";
 import type { RenderedObject } from "../render/types.ts";
 import { type PlatformSecretRef, PlatformSecretsError, planSecrets, refId, type SecretKeyRef } from "./plan.ts";
+import { inClusterRedisUrl, planInClusterRedis } from "./redis.ts";
 
 /** The gateway refuses shorter tokens; the same floor for every API token. */
 export const MIN_API_TOKEN_LENGTH = 16;
@@ -61,6 +62,7 @@ const randomToken = () => randomBytes(32).toString("base64url");
 
 export function generateSecrets(objects: readonly RenderedObject[], options: GenerateOptions = {}): GeneratedSecrets {
   const plan = planSecrets(objects);
+  const redis = planInClusterRedis(objects, plan);
   const previous = options.previous ?? new Map<string, string>();
   const rotate = rotationSet(plan.platform, options.rotate ?? []);
   const values = new Map<string, string>();
@@ -68,7 +70,7 @@ export function generateSecrets(objects: readonly RenderedObject[], options: Gen
 
   // Independent values first: memory tokens are minted from the key values chosen here.
   for (const ref of plan.platform) {
-    if (ref.kind === "memory-token") continue;
+    if (ref.kind === "memory-token" || ref.kind === "redis-url") continue;
     const id = refId(ref);
     const earlier = previous.get(id);
     if (earlier !== undefined && !rotate.has(id)) {
@@ -79,6 +81,13 @@ export function generateSecrets(objects: readonly RenderedObject[], options: Gen
       values.set(id, ref.kind === "signing-key" ? generateSigningKey().privateKeyPem : randomToken());
       keys.push({ ref, status: earlier === undefined ? "new" : "rotated" });
     }
+  }
+  if (redis !== undefined) {
+    const id = refId(redis.url);
+    const url = inClusterRedisUrl(values.get(refId(redis.password))!, redis.address);
+    values.set(id, url);
+    const earlier = previous.get(id);
+    keys.push({ ref: redis.url, status: earlier === undefined ? "new" : earlier === url ? "kept" : "reminted" });
   }
   for (const ref of plan.platform) {
     if (ref.kind !== "memory-token") continue;

@@ -18,7 +18,11 @@ export type PlatformSecretKind =
   /** An agent instance's Ed25519 signing key (PKCS#8 PEM) for capability tokens. */
   | "signing-key"
   /** A random bearer token of an operator API: the gateway's tokens, the deadletter function's API token. */
-  | "api-token";
+  | "api-token"
+  /** The in-cluster Redis's password (its StatefulSet's REDIS_PASSWORD; knative/secrets/redis.ts). */
+  | "redis-password"
+  /** The memory service's URL of the in-cluster Redis, password included: derived from that password. */
+  | "redis-url";
 
 export function platformSecretKind(envName: string): PlatformSecretKind | undefined {
   switch (envName) {

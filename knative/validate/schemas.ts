@@ -8,6 +8,7 @@ import { Trigger } from "@kubernetes-models/knative/eventing.knative.dev/v1/Trig
 import { Service as KnativeService } from "@kubernetes-models/knative/serving.knative.dev/v1/Service";
 import { PingSource } from "@kubernetes-models/knative/sources.knative.dev/v1/PingSource";
 import { SinkBinding } from "@kubernetes-models/knative/sources.knative.dev/v1/SinkBinding";
+import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
 import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
@@ -36,6 +37,7 @@ const MODELS: Record<string, ModelClass> = {
   "rbac.authorization.k8s.io/v1/ClusterRole": ClusterRole as unknown as ModelClass,
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": ClusterRoleBinding as unknown as ModelClass,
   "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy as unknown as ModelClass,
+  "apps/v1/StatefulSet": StatefulSet as unknown as ModelClass,
   "serving.knative.dev/v1/Service": KnativeService as unknown as ModelClass,
   "eventing.knative.dev/v1/Broker": Broker as unknown as ModelClass,
   "eventing.knative.dev/v1/Trigger": Trigger as unknown as ModelClass,

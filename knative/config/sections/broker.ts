@@ -68,34 +68,94 @@ export const DeadLetterSink = z
   });
 export type DeadLetterSink = z.infer<typeof DeadLetterSink>;
 
-export const Broker = z.strictObject({
-  name: KubernetesName.default("default").describe("Name of the Broker."),
-  class: z
-    .string()
+/** Kafka settings knclaw renders into the broker's ConfigMap (knative/render/broker.ts). */
+export const KafkaSettings = z.strictObject({
+  bootstrapServers: z
+    .array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, { message: "host:port" }))
     .min(1)
-    .default("MTChannelBasedBroker")
-    .describe(
-      "`eventing.knative.dev/broker.class`; the broker ingress URL knclaw uses is the MT channel-based broker's.",
-    ),
-  config: z
-    .strictObject({
-      apiVersion: z.string().min(1).default("v1"),
-      kind: z.string().min(1).default("ConfigMap"),
-      name: KubernetesName,
-      namespace: KubernetesName.optional(),
-    })
     .optional()
-    .describe("`spec.config`: a ConfigMap (or other object) configuring the broker class."),
-  delivery: Delivery.prefault({
-    retry: 5,
-    backoffPolicy: "exponential",
-    backoffDelay: "PT0.5S",
-    timeout: "PT60S",
-  }).describe("Delivery defaults (retries, backoff, per-attempt timeout)."),
-  deadLetterSink: DeadLetterSink.prefault({}).describe(
-    "Where events go after their last failed delivery: the knclaw deadletter function (default), another Destination, or nowhere.",
-  ),
+    .describe(
+      "`host:port` of the Kafka bootstrap servers (class Kafka; a KafkaChannel takes them from Knative's own config).",
+    ),
+  partitions: z.number().int().min(1).max(10_000).default(10).describe("Partitions of each topic the broker creates."),
+  replicationFactor: z
+    .number()
+    .int()
+    .min(1)
+    .max(10)
+    .default(3)
+    .describe("Replicas of each partition (3 for production; 1 on a one-broker test cluster)."),
 });
+
+/** Whether class, channel, kafka and config make one coherent choice. */
+function brokerClassProblem(broker: {
+  class: string;
+  channel?: string | undefined;
+  kafka?: { bootstrapServers?: string[] | undefined } | undefined;
+  config?: unknown;
+}): string | undefined {
+  if (broker.config !== undefined && (broker.channel !== undefined || broker.kafka !== undefined)) {
+    return "config names a ConfigMap of your own; channel and kafka make knclaw render one: choose one way";
+  }
+  if (broker.channel !== undefined && broker.class !== "MTChannelBasedBroker") {
+    return "channel is for class MTChannelBasedBroker";
+  }
+  if (broker.class === "Kafka" && broker.config === undefined && broker.kafka?.bootstrapServers === undefined) {
+    return "class Kafka needs kafka.bootstrapServers (or config naming the broker's ConfigMap)";
+  }
+  if (broker.kafka !== undefined && broker.class !== "Kafka" && broker.channel !== "KafkaChannel") {
+    return "kafka settings are for class Kafka or channel KafkaChannel";
+  }
+  if (broker.kafka?.bootstrapServers !== undefined && broker.class !== "Kafka") {
+    return "a KafkaChannel takes its bootstrap servers from Knative's config-kafka-channel, not from knclaw";
+  }
+  return undefined;
+}
+
+export const Broker = z
+  .strictObject({
+    name: KubernetesName.default("default").describe("Name of the Broker."),
+    class: z
+      .string()
+      .min(1)
+      .default("MTChannelBasedBroker")
+      .describe(
+        "`eventing.knative.dev/broker.class`: MTChannelBasedBroker (on InMemoryChannel to try things, KafkaChannel for durable delivery) or Kafka (Knative's Kafka broker, for production).",
+      ),
+    channel: z
+      .enum(["InMemoryChannel", "KafkaChannel"])
+      .optional()
+      .describe(
+        "The channel an MTChannelBasedBroker runs on (knclaw renders the ConfigMap naming it); unset, the cluster's default channel.",
+      ),
+    kafka: KafkaSettings.optional().describe(
+      "Topic settings (and, for class Kafka, the bootstrap servers) of the ConfigMap knclaw renders for the broker.",
+    ),
+    config: z
+      .strictObject({
+        apiVersion: z.string().min(1).default("v1"),
+        kind: z.string().min(1).default("ConfigMap"),
+        name: KubernetesName,
+        namespace: KubernetesName.optional(),
+      })
+      .optional()
+      .describe("`spec.config`: a ConfigMap (or other object) configuring the broker class."),
+    delivery: Delivery.prefault({
+      retry: 5,
+      backoffPolicy: "exponential",
+      backoffDelay: "PT0.5S",
+      timeout: "PT60S",
+    }).describe("Delivery defaults (retries, backoff, per-attempt timeout)."),
+    deadLetterSink: DeadLetterSink.prefault({}).describe(
+      "Where events go after their last failed delivery: the knclaw deadletter function (default), another Destination, or nowhere.",
+    ),
+  })
+  .superRefine((broker, ctx) => {
+    const problem = brokerClassProblem(broker);
+    if (problem !== undefined) {
+      ctx.addIssue({ code: "custom", input: broker, message: problem, params: { rule: "broker-class" } });
+    }
+  });
 export type BrokerConfig = z.infer<typeof Broker>;
 
 export const brokerSection = {

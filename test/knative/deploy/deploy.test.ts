@@ -21,7 +21,7 @@ import {
   type TestCluster,
   testCluster,
 } from "./support/cluster.ts";
-import { allFunctionsConfig, configFile, defaultConfig } from "./support/configs.ts";
+import { allFunctionsConfig, configFile, defaultConfig, productionConfig } from "./support/configs.ts";
 
 /**
  * `knclaw deploy`, `status` and `delete` against a real kube-apiserver with the Knative CRDs (support/cluster.ts):
@@ -48,10 +48,11 @@ function twoInstances(): Record<string, unknown> {
 }
 
 describe("knclaw deploy", () => {
-  it("applies the default and the all-functions configs, and a second deploy configures nothing", async () => {
+  it("applies the default, all-functions and production configs, and a second deploy configures nothing", async () => {
     for (const [name, config] of [
       ["default", defaultConfig()],
       ["allfn", allFunctionsConfig()],
+      ["prod", productionConfig()],
     ] as const) {
       const path = configFile(config, freshName(name));
       const objects = rendered(path);
@@ -247,6 +248,11 @@ describe("knclaw deploy --dry-run=server", () => {
       ["allfn", allFunctionsConfig()],
       ["minimal", minimalConfig()],
       ["full", fullConfig()],
+      ["prod", productionConfig()],
+      [
+        "kafkachannel",
+        { ...minimalConfig(), broker: { channel: "KafkaChannel" }, memory: { redis: { inCluster: {} } } },
+      ],
     ];
     for (const [name, config] of configs) {
       const namespace = freshName(`dry-${name}`);

@@ -12,6 +12,7 @@ export function yamlConfig(path: string): Record<string, unknown> {
 
 export const defaultConfig = () => yamlConfig("knative/defaults/knclaw.yaml");
 export const allFunctionsConfig = () => yamlConfig("test/bench/fixtures/all-functions.yaml");
+export const productionConfig = () => yamlConfig("knative/defaults/production.yaml");
 
 /** The config with its platform in `namespace`, written to a temporary file; returns the path. */
 export function configFile(config: Record<string, unknown>, namespace: string): string {
