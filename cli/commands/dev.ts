@@ -6,6 +6,7 @@ import type { KnativeObject } from "../../eventing/broker/objects.ts";
 import { defaultConfigPath, loadConfig } from "../../knative/config/index.ts";
 import { LABEL_COMPONENT, LABEL_INSTANCE, render } from "../../knative/render/index.ts";
 import { redactPaths } from "../../runtime/log.ts";
+import { type BrokerStoreChoice, configuredRedisUrl } from "../dev/broker-store.ts";
 import { describeRuntime } from "../dev/listing.ts";
 import { type DevRuntime, startDev } from "../dev/start-dev.ts";
 import { announceDevGateway, devGatewayTokens } from "../gateway-client.ts";
@@ -17,6 +18,9 @@ export interface DevCommandOptions {
   port?: string;
   host?: string;
   redis?: string;
+  brokerStore?: string;
+  stateDir?: string;
+  brokerFsync?: boolean;
   processes?: boolean;
   logLevel?: string;
   maxRequestBytes?: string;
@@ -27,6 +31,45 @@ export function chooseConfig(option: string | undefined): string {
   if (option) return resolve(option);
   const local = resolve("knclaw.yaml");
   return existsSync(local) ? local : defaultConfigPath;
+}
+
+/**
+ * Where `knclaw dev` keeps what must outlive the process: `--state-dir`, else `$KNCLAW_STATE_DIR`, else `.knclaw/` in
+ * the working directory (per project, like the config it runs; already in .gitignore).
+ */
+export const DEFAULT_STATE_DIR = ".knclaw";
+export const STATE_DIR_ENV = "KNCLAW_STATE_DIR";
+
+export function chooseStateDir(option: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
+  return resolve(option ?? env[STATE_DIR_ENV] ?? DEFAULT_STATE_DIR);
+}
+
+/**
+ * The broker store `knclaw dev` uses: durable by default, Redis Streams when `--redis` is given or the config names a
+ * Redis for the memory service, else SQLite in the state directory; `--broker-store memory` opts out.
+ */
+export function chooseBrokerStore(
+  options: Pick<DevCommandOptions, "brokerStore" | "redis" | "brokerFsync">,
+  stateDir: string,
+  configRedisUrl: string | undefined,
+): BrokerStoreChoice {
+  const redisUrl = options.redis ?? configRedisUrl;
+  const kind = options.brokerStore ?? (redisUrl ? "redis" : "sqlite");
+  switch (kind) {
+    case "memory":
+      return { kind: "memory" };
+    case "sqlite":
+      return {
+        kind: "sqlite",
+        path: resolve(stateDir, "broker.sqlite"),
+        fullSync: options.brokerFsync === true,
+      };
+    case "redis":
+      if (!redisUrl) throw new Error("--broker-store redis needs --redis URL (or a config that names a Redis)");
+      return { kind: "redis", url: redisUrl };
+    default:
+      throw new Error(`invalid --broker-store ${kind}: sqlite, redis or memory`);
+  }
 }
 
 /** A running `knclaw dev` with what it tells the operator (never a secret value) and what to clean up at the end. */
@@ -69,6 +112,11 @@ export async function startDevSession(
   // Random per-session API tokens unless the environment names them.
   const deadLetterToken = devDeadLetterToken(env);
   const gatewayTokens = devGatewayTokens(objects, env);
+  const brokerStore = chooseBrokerStore(
+    options,
+    chooseStateDir(options.stateDir, env),
+    configuredRedisUrl(objects, env),
+  );
   const runtime = await startDev({
     objects,
     maxBodyBytes,
@@ -76,6 +124,7 @@ export async function startDevSession(
     port,
     host: options.host,
     redisUrl: options.redis,
+    brokerStore,
     processes: options.processes,
     log,
     env,
@@ -112,7 +161,16 @@ export function registerDevCommand(program: Command): void {
     .option("-m, --manifests <dir>", "extra Knative YAML: Brokers, Triggers (any http subscriber), PingSources")
     .option("-p, --port <port>", "port for everything (default $PORT or 8080; 0 picks a free one)")
     .option("--host <host>", "interface to listen on", "127.0.0.1")
-    .option("--redis <url>", "memory service on this Redis instead of its embedded backend")
+    .option("--redis <url>", "memory service (and the broker's delivery journal) on this Redis")
+    .option(
+      "--broker-store <store>",
+      "where accepted events wait for delivery: sqlite (in --state-dir), redis (Streams) or memory (not durable); default redis with --redis, else sqlite",
+    )
+    .option(
+      "--state-dir <dir>",
+      `state kept across restarts, e.g. the broker journal (default $${STATE_DIR_ENV}, else ./${DEFAULT_STATE_DIR})`,
+    )
+    .option("--broker-fsync", "sqlite broker store: fsync every commit, so even a power loss loses no accepted event")
     .option("--processes", "run each function as its own child process instead of in-process")
     .option("--max-request-bytes <bytes>", "broker ingress request size limit (default 4 MiB, as Knative)")
     .option("--log-level <level>", "pino level for the runtime's own logs (stderr)", "info")

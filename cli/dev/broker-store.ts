@@ -2,6 +2,8 @@ import type { JournalStore } from "../../eventing/broker/journal/journal.ts";
 import { openRedisJournal } from "../../eventing/broker/journal/redis.ts";
 import { openSqliteJournal } from "../../eventing/broker/journal/sqlite.ts";
 import type { Log } from "../../eventing/broker/log.ts";
+import type { KnativeObject } from "../../eventing/broker/objects.ts";
+import { environmentValue } from "./secrets.ts";
 
 /**
  * Where the dev brokers keep accepted deliveries (cli/dev/README.md, "Durability"): in memory only (lost with the
@@ -39,4 +41,34 @@ export function describeBrokerStore(choice: BrokerStoreChoice): string {
     case "redis":
       return "durable, Redis Streams";
   }
+}
+
+interface ContainerEnv {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string } };
+}
+
+/**
+ * The Redis URL the config gives the memory service (`memory.redis.url`: the ksvc says `KNCLAW_MEMORY_BACKEND=redis`
+ * and takes `KNCLAW_REDIS_URL` from a Secret), read from the environment as `knclaw dev` reads every Secret value;
+ * undefined when the config names no Redis or the value is not set.
+ */
+export function configuredRedisUrl(
+  objects: readonly KnativeObject[],
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
+  for (const object of objects) {
+    if (object.kind !== "Service") continue;
+    const spec = object.spec as { template?: { spec?: { containers?: Array<{ env?: ContainerEnv[] }> } } } | undefined;
+    for (const container of spec?.template?.spec?.containers ?? []) {
+      const vars = container.env ?? [];
+      if (vars.find((v) => v.name === "KNCLAW_MEMORY_BACKEND")?.value !== "redis") continue;
+      const url = vars.find((v) => v.name === "KNCLAW_REDIS_URL");
+      if (url?.value) return url.value;
+      const ref = url?.valueFrom?.secretKeyRef;
+      if (ref) return environmentValue(env, { secret: ref.name, key: ref.key, envName: url.name });
+    }
+  }
+  return undefined;
 }

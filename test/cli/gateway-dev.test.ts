@@ -23,7 +23,11 @@ let tokenFile: string;
 const client = () => ({ url: session.runtime.url, env: {} });
 
 beforeAll(async () => {
-  session = await startDevSession({ config: defaultConfigPath, port: "0", logLevel: "warn" }, {});
+  // Two sessions run at once here: the broker keeps accepted events in memory (durability is tested elsewhere).
+  session = await startDevSession(
+    { config: defaultConfigPath, port: "0", logLevel: "warn", brokerStore: "memory" },
+    {},
+  );
   const line = session.lines.find((l) => l.startsWith("Gateway API:"));
   const match = /token "cli" for this session in (\S+); knclaw invoke assistant/.exec(line ?? "");
   if (!match) throw new Error(`no gateway line in: ${session.lines.join("\n")}`);
@@ -223,7 +227,10 @@ describe("knclaw dev with the gateway token in the environment", () => {
   it("generates nothing, writes no file, and says where clients read the token", async () => {
     const given = "token-from-the-environment-0123456789";
     const env: Record<string, string | undefined> = { KNCLAW_GATEWAY_CLI_TOKEN: given };
-    const other = await startDevSession({ config: defaultConfigPath, port: "0", logLevel: "warn" }, env);
+    const other = await startDevSession(
+      { config: defaultConfigPath, port: "0", logLevel: "warn", brokerStore: "memory" },
+      env,
+    );
     try {
       expect(other.lines.find((l) => l.startsWith("Gateway API:"))).toBe(
         `Gateway API: ${other.runtime.url}/api/v1  (tokens from the environment; clients read $KNCLAW_GATEWAY_TOKEN)`,

@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** `knclaw` run as users run it: the checkout's CLI in a real process. */
@@ -14,8 +16,19 @@ export function inheritedEnv(drop: (name: string) => boolean, extra: Record<stri
   return { ...env, ...extra };
 }
 
+/**
+ * Unless the caller names one, each process gets its own fresh state directory (`knclaw dev` keeps its broker journal
+ * there), removed when it exits: tests never share or inherit durable state.
+ */
 export function spawnKnclaw(args: string[], env: NodeJS.ProcessEnv, cwd = ROOT): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  const stateDir = env.KNCLAW_STATE_DIR === undefined ? mkdtempSync(join(tmpdir(), "knclaw-state-")) : undefined;
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd,
+    env: stateDir ? { ...env, KNCLAW_STATE_DIR: stateDir } : env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  if (stateDir) child.once("exit", () => rmSync(stateDir, { recursive: true, force: true }));
+  return child;
 }
 
 /** Everything the process writes, as it arrives. */
