@@ -16,7 +16,15 @@ import { findFunctionEntries } from "../../cli/bundle/function-entries.ts";
 import { buildImage } from "../../cli/image/build.ts";
 import { IMAGE_FUNCTIONS, IMAGE_LAUNCHER, IMAGE_NODE, IMAGE_UID } from "../../cli/image/rootfs.ts";
 import { repoRoot } from "../../cli/repo-root.ts";
-import { entryPid, exitCode, exportImage, spawnInRootfs, startUntilReady } from "../support/image-rootfs.ts";
+import {
+  entryPid,
+  exitCode,
+  exportImage,
+  type ImageConfig,
+  imageConfig,
+  spawnInRootfs,
+  startUntilReady,
+} from "../support/image-rootfs.ts";
 import { benchFunctionEnvs } from "./support/function-env.ts";
 
 const RUNS = Number(process.env.IMAGE_RUNS ?? 5);
@@ -27,18 +35,23 @@ const MB = 1_000_000; // as `podman images` and registries count
 
 type Mode = "image" | "direct" | "outside";
 
-/** One start in `mode`, killed once ready; its ready time in ms. */
-async function startOnce(rootfs: string, mode: Mode, bundle: string, env: Record<string, string>): Promise<number> {
+/** One start in `mode` with the image's environment and the function's, killed once ready; its ready time in ms. */
+async function startOnce(
+  rootfs: string,
+  image: ImageConfig,
+  mode: Mode,
+  bundle: string,
+  env: Record<string, string>,
+): Promise<number> {
   const started = await startUntilReady((port) => {
-    const withPort = { ...env, PORT: String(port) };
+    const withPort = { ...image.env, ...env, PORT: String(port) };
     if (mode === "outside") {
       return spawn(process.execPath, [join(rootfs, IMAGE_LAUNCHER)], {
         env: withPort,
         stdio: ["ignore", "ignore", "pipe"],
       });
     }
-    const argv =
-      mode === "image" ? [IMAGE_NODE, IMAGE_LAUNCHER] : [IMAGE_NODE, `${IMAGE_FUNCTIONS}/${bundle}/index.mjs`];
+    const argv = mode === "image" ? image.command : [IMAGE_NODE, `${IMAGE_FUNCTIONS}/${bundle}/index.mjs`];
     return spawnInRootfs(rootfs, IMAGE_UID, argv, withPort);
   });
   // Killing the entry (PID 1 of its namespace) ends the namespace and with it unshare.
@@ -71,6 +84,7 @@ try {
   const rootfs = join(work, "rootfs");
   await mkdir(rootfs);
   await exportImage(tag, rootfs);
+  const image = await imageConfig(tag);
 
   const entries = findFunctionEntries(root);
   const bundleBytes = new Map<string, number>();
@@ -94,7 +108,7 @@ try {
       const samples: Record<Mode, number[]> = { image: [], direct: [], outside: [] };
       for (let i = 0; i < RUNS; i++) {
         for (const mode of ["image", "direct", "outside"] as const) {
-          samples[mode].push(await startOnce(rootfs, mode, entry.name, run.env));
+          samples[mode].push(await startOnce(rootfs, image, mode, entry.name, run.env));
         }
       }
       const ms = { image: median(samples.image), direct: median(samples.direct), outside: median(samples.outside) };

@@ -25,6 +25,24 @@ export async function exportImage(image: string, dir: string): Promise<void> {
   }
 }
 
+export interface ImageConfig {
+  /** `NAME=value` pairs the runtime gives every process of the image. */
+  env: Record<string, string>;
+  /** ENTRYPOINT followed by CMD. */
+  command: string[];
+  user: string;
+}
+
+/** What the image tells a container runtime: its environment, command and user. */
+export async function imageConfig(image: string): Promise<ImageConfig> {
+  const { stdout } = await run("podman", ["image", "inspect", "--format", "{{json .Config}}", image]);
+  const config = JSON.parse(stdout) as { Env?: string[]; Entrypoint?: string[]; Cmd?: string[]; User?: string };
+  const env = Object.fromEntries(
+    (config.Env ?? []).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
+  );
+  return { env, command: [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])], user: config.User ?? "" };
+}
+
 const IN_ROOTFS = `set -e
 root=$1; user=$2; shift 2
 mount --bind "$root" "$root"

@@ -21,6 +21,8 @@ import {
   entryPid,
   exitCode,
   exportImage,
+  type ImageConfig,
+  imageConfig,
   spawnInRootfs,
   startUntilReady,
 } from "../../support/image-rootfs.ts";
@@ -29,6 +31,9 @@ import { type OwnRegistry, ownRegistry } from "./support/registry.ts";
 const ROOT = repoRoot();
 const FIXTURE = join(ROOT, "test/bench/fixtures/all-functions.yaml");
 const entries = findFunctionEntries(ROOT);
+/** Exits 0 when the trusted roots are more than Node's bundled ones: the image's CA bundle was read. */
+const CA_CHECK =
+  "const tls = require('node:tls'); process.exit(tls.getCACertificates('default').length > tls.getCACertificates('bundled').length ? 0 : 3)";
 const tag = `localhost/knclaw-image-test:${randomBytes(4).toString("hex")}`;
 
 let work: string;
@@ -37,6 +42,7 @@ let registry: OwnRegistry;
 let envs: BenchFunctionEnvs;
 let pinned: string;
 let lockFile: string;
+let config: ImageConfig;
 
 function requireTool(tool: string, debianPackage: string): void {
   try {
@@ -67,6 +73,7 @@ beforeAll(async () => {
   rootfs = join(work, "rootfs");
   await mkdir(rootfs);
   await exportImage(tag, rootfs);
+  config = await imageConfig(tag);
   envs = await benchFunctionEnvs();
 }, 600_000);
 
@@ -104,6 +111,14 @@ describe("knclaw image build --push", () => {
 });
 
 describe("the image", () => {
+  it("runs the launcher as uid 65532, trusting its CA bundle besides Node's own", async () => {
+    expect(config.user).toBe(`${IMAGE_UID}:${IMAGE_UID}`);
+    expect(config.command).toEqual([IMAGE_NODE, IMAGE_LAUNCHER]);
+    expect(config.env).toMatchObject({ NODE_ENV: "production", NODE_USE_SYSTEM_CA: "1" });
+    const trustsBundle = spawnInRootfs(rootfs, IMAGE_UID, [IMAGE_NODE, "-e", CA_CHECK], config.env);
+    expect(await exitCode(trustsBundle)).toBe(0);
+  });
+
   it("holds the runtime, the libraries it links, CA certificates, users, the launcher and the bundles: nothing else", async () => {
     const files: string[] = [];
     const walk = async (dir: string) => {
@@ -141,7 +156,7 @@ describe("the image", () => {
       const env = envs.byFolder.get(dirname(entry.main));
       expect(env, `no rendered ksvc runs ${entry.main}: add it to ${FIXTURE}`).toBeDefined();
       const started = await startUntilReady((port) =>
-        spawnInRootfs(rootfs, IMAGE_UID, [IMAGE_NODE, IMAGE_LAUNCHER], { ...env!, PORT: String(port) }),
+        spawnInRootfs(rootfs, IMAGE_UID, config.command, { ...config.env, ...env!, PORT: String(port) }),
       );
       const pid = await entryPid(started.child);
       expect(await entryFacts(pid)).toEqual({
@@ -157,7 +172,8 @@ describe("the image", () => {
   it("runs the function named by its argument, and refuses one it does not hold", async () => {
     const env = envs.byFolder.get("skills/time")!;
     const byName = await startUntilReady((port) =>
-      spawnInRootfs(rootfs, IMAGE_UID, [IMAGE_NODE, IMAGE_LAUNCHER, "skill-time"], {
+      spawnInRootfs(rootfs, IMAGE_UID, [...config.command, "skill-time"], {
+        ...config.env,
         ...env,
         KNCLAW_ENTRY: "",
         PORT: String(port),
@@ -166,7 +182,8 @@ describe("the image", () => {
     process.kill(await entryPid(byName.child), "SIGTERM");
     expect(await exitCode(byName.child)).toBe(0);
 
-    const unknown = spawnInRootfs(rootfs, IMAGE_UID, [IMAGE_NODE, IMAGE_LAUNCHER], {
+    const unknown = spawnInRootfs(rootfs, IMAGE_UID, config.command, {
+      ...config.env,
       ...env,
       KNCLAW_ENTRY: "functions/nothing/app.ts",
       PORT: "0",
