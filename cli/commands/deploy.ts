@@ -16,7 +16,8 @@ function clusterOptions(command: Command): Command {
   return command
     .option("-c, --config <file>", "platform config (default ./knclaw.yaml, else the shipped default)")
     .option("--kubeconfig <file>", "kubeconfig (default $KUBECONFIG, ~/.kube/config, or in-cluster)")
-    .option("--context <name>", "kubeconfig context (default: its current context)");
+    .option("--context <name>", "kubeconfig context (default: its current context)")
+    .option("--images <lock>", "pin functions on the image digest `knclaw image build --push` wrote to this lock");
 }
 
 export function registerDeployCommands(program: Command): void {

@@ -1,3 +1,4 @@
+import { readImageLock, withImageLock } from "../../knative/config/image-lock.ts";
 import { loadConfig } from "../../knative/config/index.ts";
 import type { PlatformConfig } from "../../knative/config/schema.ts";
 import {
@@ -28,6 +29,8 @@ export interface ClusterCommandOptions {
   config?: string;
   kubeconfig?: string;
   context?: string;
+  /** An image lock from `knclaw image build --push`: functions run its digest (as `knclaw render --images`). */
+  images?: string;
   /** Already connected (tests). */
   cluster?: Cluster;
   out?: (line: string) => void;
@@ -51,7 +54,8 @@ interface Target {
 }
 
 function target(options: ClusterCommandOptions): Target {
-  const config = loadConfig(chooseConfig(options.config));
+  const loaded = loadConfig(chooseConfig(options.config));
+  const config = options.images === undefined ? loaded : withImageLock(loaded, readImageLock(options.images));
   const objects = render(config) as ApplyObject[];
   const cluster =
     options.cluster ??

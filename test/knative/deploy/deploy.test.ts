@@ -1,5 +1,7 @@
+import { dirname, join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runDelete, runDeploy, runStatus } from "../../../cli/deploy/run.ts";
+import { imageLock, writeImageLock } from "../../../knative/config/image-lock.ts";
 import { loadConfig } from "../../../knative/config/index.ts";
 import {
   type ApplyObject,
@@ -77,6 +79,21 @@ describe("knclaw deploy", () => {
         );
       }
     }
+  });
+
+  it("pins every function on the digest of an image lock (`knclaw image build --push`)", async () => {
+    const namespace = freshName("lock");
+    const path = configFile(defaultConfig(), namespace);
+    const digest = `registry.example.com/knclaw/knclaw@sha256:${"b".repeat(64)}`;
+    const lock = join(dirname(path), "knclaw-images.lock.yaml");
+    writeImageLock(lock, imageLock(digest));
+    await runDeploy({ config: path, images: lock, cluster, wait: false, out: () => {}, progress: () => {} });
+    const gateway = (await cluster.api.read({
+      apiVersion: "serving.knative.dev/v1",
+      kind: "Service",
+      metadata: { name: "gateway", namespace },
+    })) as { spec?: { template?: { spec?: { containers?: { image?: string }[] } } } };
+    expect(gateway.spec?.template?.spec?.containers?.[0]?.image).toBe(digest);
   });
 
   it("prunes exactly the objects the config no longer renders, and nothing it does not own", async () => {
