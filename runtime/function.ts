@@ -11,7 +11,10 @@
 export type FunctionEnv = Readonly<Record<string, string | undefined>>;
 
 export interface FunctionApp {
-  /** Web-standard request handling; a hono app satisfies this. Serves `GET /healthz` and `GET /readyz` too. */
+  /**
+   * Web-standard request handling; a hono app satisfies this. Built with createFunctionApp (app.ts), which serves
+   * `GET /healthz`, `GET /readyz` and the broker's deliveries the same way for every function.
+   */
   fetch(request: Request): Response | Promise<Response>;
   /** Release connections and timers; called after in-flight requests finished on shutdown. */
   close?(): Promise<void>;
