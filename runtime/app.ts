@@ -53,10 +53,12 @@ export function createFunctionApp<E extends Env = BlankEnv>(options: FunctionApp
 
   const { delivery } = options;
   if (delivery !== undefined) {
+    // The one route every broker delivery of every function passes: a check of the request (who sent it) is a
+    // middleware put before this handler, a check of the event goes between decode and handle.
     app.post("/", async (c) => {
       const event = await delivery.decode(c.req.raw);
-      const answer = await delivery.handle(event, c.req.raw);
-      return answer instanceof Response ? answer : c.body(null, 200);
+      const reply = await delivery.handle(event, c.req.raw);
+      return reply instanceof Response ? reply : c.body(null, 200);
     });
     app.all("/", () => {
       throw new ApiError(405, "method_not_allowed", "the broker delivers events with POST", {
