@@ -33,8 +33,18 @@ export function registerDeployCommands(program: Command): void {
     .option("--no-prune", "keep objects this platform applied before that the config no longer renders")
     .option("--no-wait", "do not wait for the Broker, Triggers and ksvcs to be Ready")
     .option("--timeout <seconds>", "how long to wait for Ready", (v) => Number(v), 300)
-    .action(async (options: DeployCommandOptions & { timeout: number }) => {
-      await (await load()).runDeploy({ ...options, timeoutSeconds: options.timeout });
+    .option(
+      "--fail-after <seconds>",
+      "how long an object may report Ready=False (controllers do, briefly, while things start) before deploy fails",
+      (v) => Number(v),
+      30,
+    )
+    .action(async (options: DeployCommandOptions & { timeout: number; failAfter: number }) => {
+      await (await load()).runDeploy({
+        ...options,
+        timeoutSeconds: options.timeout,
+        failAfterSeconds: options.failAfter,
+      });
     });
   clusterOptions(
     program

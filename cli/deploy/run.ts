@@ -43,6 +43,8 @@ export interface DeployCommandOptions extends ClusterCommandOptions {
   prune?: boolean;
   wait?: boolean;
   timeoutSeconds?: number;
+  /** How long a Ready=False may last before the deploy fails on it. */
+  failAfterSeconds?: number;
   intervalMs?: number;
 }
 
@@ -87,6 +89,7 @@ export async function runDeploy(options: DeployCommandOptions): Promise<DeployRe
     prune: options.prune !== false,
     wait: options.wait !== false,
     timeoutMs: (options.timeoutSeconds ?? 300) * 1000,
+    ...(options.failAfterSeconds !== undefined ? { falseGraceMs: options.failAfterSeconds * 1000 } : {}),
     ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}),
     onApplied: (result) => out(`${result.object} ${result.action}${suffix}`),
     onPruned: (object) => out(`${object} pruned${suffix}`),

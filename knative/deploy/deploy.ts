@@ -22,6 +22,8 @@ export interface DeployOptions {
   /** Wait for readiness (default true; never on a dry run). */
   wait?: boolean;
   timeoutMs?: number;
+  /** How long a Ready=False may last before the deploy fails on it (see WaitOptions.falseGraceMs). */
+  falseGraceMs?: number;
   intervalMs?: number;
   onApplied?: (result: AppliedObject) => void;
   onPruned?: (object: string) => void;
@@ -66,6 +68,7 @@ export async function deploy(api: KubernetesObjectApi, options: DeployOptions): 
     const live = await waitForReady(api, options.objects.filter(waitsForReady), {
       timeoutMs: options.timeoutMs ?? 300_000,
       ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}),
+      ...(options.falseGraceMs !== undefined ? { falseGraceMs: options.falseGraceMs } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     urls = publicUrls(live);

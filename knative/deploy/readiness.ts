@@ -55,6 +55,12 @@ export function readiness(object: KubernetesObject): Readiness {
 
 export interface WaitOptions {
   timeoutMs: number;
+  /**
+   * How long a Ready=False must last before it ends the wait (default 30 s). Controllers report False for passing
+   * states too: a Trigger whose new subscriber ksvc has no address yet says "Unable to get the Subscriber's URI" for a
+   * few seconds. A False that outlasts this is a verdict.
+   */
+  falseGraceMs?: number;
   /** Pause between polls of the objects not ready yet. */
   intervalMs?: number;
   onProgress?: (ready: number, total: number, pending: { object: string; readiness: Readiness }[]) => void;
@@ -71,16 +77,24 @@ export async function waitForReady(
   options: WaitOptions,
 ): Promise<KubernetesObject[]> {
   const deadline = Date.now() + options.timeoutMs;
+  const grace = options.falseGraceMs ?? 30_000;
   const live = new Map<string, KubernetesObject>();
+  /** When each object was first seen Ready=False (in its current run of False). */
+  const falseSince = new Map<string, number>();
   let pending = [...objects];
   for (;;) {
     const still: { object: ApplyObject; readiness: Readiness }[] = [];
     for (const object of pending) {
+      const name = describeObject(object);
       const current = await readLive(api, object);
-      if (current === undefined) throw new DeployError(`${describeObject(object)} is gone`);
+      if (current === undefined) throw new DeployError(`${name} is gone`);
       const state = readiness(current);
-      if (state.state === "False") throw new DeployError(notReadyLine(describeObject(object), state, "failed"));
-      if (state.state === "True") live.set(describeObject(object), current);
+      if (state.state === "False") {
+        const since = falseSince.get(name) ?? Date.now();
+        falseSince.set(name, since);
+        if (Date.now() - since >= grace) throw new DeployError(notReadyLine(name, state, "failed"));
+      } else falseSince.delete(name);
+      if (state.state === "True") live.set(name, current);
       else still.push({ object, readiness: state });
     }
     options.onProgress?.(

@@ -158,12 +158,20 @@ describe("knclaw deploy", () => {
       message: "no channel template for the broker class",
     });
     const run = await runKnclaw(
-      ["deploy", "-c", path, "--kubeconfig", kubeconfigPath(), "--timeout", "30"],
+      ["deploy", "-c", path, "--kubeconfig", kubeconfigPath(), "--timeout", "30", "--fail-after", "0"],
       process.env,
     );
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(
       `Broker.eventing/${namespace}/default failed (Ready=False): ChannelTemplateFailed: no channel template for the broker class`,
+    );
+
+    // A False younger than --fail-after (default 30 s) is waited out like Unknown: controllers report False briefly
+    // while things start. Here the time is up first, and the timeout names it.
+    await expect(
+      runDeploy({ config: path, cluster, out: () => {}, progress: () => {}, timeoutSeconds: 0 }),
+    ).rejects.toThrow(
+      `Broker.eventing/${namespace}/default not ready (Ready=False): ChannelTemplateFailed: no channel template for the broker class`,
     );
 
     // Still in progress when the time is up: every such object is named with where it stands.
