@@ -12,7 +12,7 @@ export const MANAGER = "knclaw";
 export const LABEL_PLATFORM = "knclaw.dev/platform";
 
 /** The label value naming one platform: `<namespace>.<name>`, or a digest of it when longer than a label allows. */
-export function platformId(config: Pick<PlatformConfig, "metadata">): string {
+export function platformId(config: { metadata: Pick<PlatformConfig["metadata"], "name" | "namespace"> }): string {
   const id = `${config.metadata.namespace}.${config.metadata.name}`;
   return id.length <= 63 ? id : `p-${createHash("sha256").update(id).digest("hex").slice(0, 40)}`;
 }

@@ -37,7 +37,7 @@ export function hasReadyCondition(object: { apiVersion?: string; kind?: string }
   return waitsForReady(object) || object.apiVersion?.split("/")[0] === "sources.knative.dev";
 }
 
-export function readiness(object: KubernetesObject): Readiness {
+export function readiness(object: { metadata?: { generation?: number }; status?: unknown }): Readiness {
   const status = (object as { status?: { observedGeneration?: number; conditions?: Condition[] } }).status;
   const generation = object.metadata?.generation;
   if (generation !== undefined && (status?.observedGeneration ?? 0) < generation) {
