@@ -1,24 +1,20 @@
 import type { FunctionEnv } from "../../runtime/function.ts";
 import { gatewayEnv, tokenSuffix } from "./env.ts";
 
-/** The gateway's settings, from its container environment (functions/gateway/env.ts declares it). */
-export interface GatewayConfig {
-  tokens: Map<string, string>;
-  instances: Set<string>;
-  rateLimit: { requestsPerMinute: number; burst: number };
-  corsOrigins: Set<string>;
-  maxWaitSeconds: number;
-}
+/**
+ * The gateway's settings, from its container environment (functions/gateway/env.ts declares it): the contract's
+ * values, with the token names resolved to their values and the lists as sets.
+ */
+export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 
-export function loadGatewayConfig(env: FunctionEnv): GatewayConfig {
-  const settings = gatewayEnv.parse(env);
+export function loadGatewayConfig(env: FunctionEnv) {
+  const { tokenNames, instances, corsOrigins, ...settings } = gatewayEnv.parse(env);
   const tokens = new Map<string, string>();
-  for (const name of settings.tokenNames) tokens.set(name, gatewayEnv.readFamily(env, "token", tokenSuffix(name)));
+  for (const name of tokenNames) tokens.set(name, gatewayEnv.readFamily(env, "token", tokenSuffix(name)));
   return {
+    ...settings,
     tokens,
-    instances: new Set(settings.instances),
-    rateLimit: settings.rateLimit,
-    corsOrigins: new Set(settings.corsOrigins.map((origin) => new URL(origin).origin)),
-    maxWaitSeconds: settings.maxWaitSeconds,
+    instances: new Set(instances),
+    corsOrigins: new Set(corsOrigins.map((origin) => new URL(origin).origin)),
   };
 }

@@ -27,7 +27,7 @@ export const memoryEnv = defineEnv({
       .regex(/^rediss?:\/\//, "must start with redis:// or rediss://")
       .optional(),
   ),
-  redisKeyPrefix: text(
+  keyPrefix: text(
     "KNCLAW_REDIS_KEY_PREFIX",
     "prefix of every Redis key (no braces: the service adds the per-instance hash tags)",
     z
@@ -38,6 +38,7 @@ export const memoryEnv = defineEnv({
     // An empty prefix is a prefix: knclaw.yaml may ask for none.
     { keepEmpty: true },
   ),
+  /** KNCLAW_REDIS_URL names a seed node of a Redis Cluster. */
   redisCluster: text(
     "KNCLAW_MEMORY_REDIS_CLUSTER",
     "`true`: KNCLAW_REDIS_URL names a seed node of a Redis Cluster",
@@ -48,12 +49,14 @@ export const memoryEnv = defineEnv({
     `an extra operator token (at least ${MIN_SECRET_LENGTH} characters), e.g. for humans`,
     z.string().min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`).optional(),
   ),
+  /** Longest a Redis command may take before the request answers 503. */
   redisTimeoutMs: text(
     "KNCLAW_MEMORY_REDIS_TIMEOUT_MS",
     "a Redis command taking longer fails the request with 503",
     envInteger(50, 60_000).default(750),
   ),
   maxBodyBytes: text("KNCLAW_MEMORY_MAX_BODY_BYTES", "larger bodies get 413", envInteger(1024, 64 * MIB).default(MIB)),
+  /** Dead letters carry a whole event (data as base64): their store request has its own, larger limit. */
   deadLetterMaxBodyBytes: text(
     "KNCLAW_MEMORY_DEADLETTER_MAX_BODY_BYTES",
     "the limit of a dead-letter store (a whole event, its data in base64)",

@@ -65,7 +65,7 @@ function memoryServiceEnv(ctx: RenderContext): EnvVar[] {
     backend: memory.redis === undefined ? "embedded" : "redis",
     tokenSecret: { secret: memory.tokenSecret, key: MEMORY_TOKEN_SECRET_KEY },
     redisUrl: memory.redis?.url,
-    redisKeyPrefix: memory.redis?.keyPrefix,
+    keyPrefix: memory.redis?.keyPrefix,
   });
 }
 
