@@ -65,7 +65,7 @@ export function registerApi(app: Hono, deps: ApiDeps): void {
           503,
           "replayed_unrecorded",
           "the event was replayed but the replay could not be recorded; replaying again re-sends the same event id",
-          { "retry-after": "1" },
+          { retryAfterSeconds: 1 },
         );
       }
       throw error;
@@ -92,7 +92,7 @@ async function memory<T>(work: () => Promise<T>): Promise<T> {
     if (error instanceof MemoryError) {
       if (error.retryable) {
         throw new ApiError(503, "unavailable", "the memory service is unavailable; retry shortly", {
-          "retry-after": "1",
+          retryAfterSeconds: 1,
         });
       }
       if (error.status === 400) throw new ApiError(400, "invalid_request", error.message);

@@ -8,8 +8,8 @@ import { derivedEventId, makeEvent } from "../../eventing/catalog/make.ts";
 import * as T from "../../eventing/catalog/types.ts";
 import type { EventSink } from "../../eventing/client/broker-client.ts";
 import { readBodyLimited } from "../../eventing/cloudevent/body.ts";
-import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
 import { ApiError } from "../../runtime/api-error.ts";
+import type { BearerEnv } from "../../runtime/bearer.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { RunRecord, RunStore } from "./run-store.ts";
 import type { RunWaiter } from "./run-waiter.ts";
@@ -41,7 +41,8 @@ export interface ApiContext extends RunContext {
   pairing?: PairingAdmin;
 }
 
-export type GatewayVariables = { Variables: { token: string } };
+/** The principal is the name of the caller's token (audit records name it; the token itself is never kept). */
+export type GatewayVariables = BearerEnv<string>;
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const KEEPALIVE_MS = 15_000;
@@ -63,14 +64,8 @@ const ApprovalBody = z
   .strict();
 
 export async function readJson<S extends z.ZodType>(request: Request, schema: S): Promise<z.infer<S>> {
-  let body: Uint8Array;
-  try {
-    body = await readBodyLimited(request, MAX_BODY_BYTES);
-  } catch (error) {
-    if (error instanceof CloudEventError)
-      throw new ApiError(error.status, "payload_too_large", error.message, { connection: "close" });
-    throw error;
-  }
+  // Past the limit this throws the 413 (payload_too_large, connection closed) the caller gets.
+  const body = await readBodyLimited(request, MAX_BODY_BYTES);
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
@@ -135,7 +130,7 @@ export function registerApi(app: Hono<GatewayVariables>, ctx: ApiContext): void 
       ...(body.input !== undefined ? { input: body.input } : {}),
       ...(body.contract !== undefined ? { contract: body.contract } : {}),
       ...(body.sessionKey !== undefined ? { sessionKey: body.sessionKey } : {}),
-      by: c.get("token"),
+      by: c.get("principal"),
       idempotencyKey: idempotencyKeyOf(c.req.raw),
     });
     const wait = preferWait(c.req.header("prefer"), ctx.config.maxWaitSeconds);
@@ -197,7 +192,7 @@ export function registerApi(app: Hono<GatewayVariables>, ctx: ApiContext): void 
     const approval = await ctx.store.recallApproval(c.req.param("id"));
     if (approval === undefined) throw new ApiError(404, "not_found", "no such approval");
     if (Date.parse(approval.expiresAt) <= ctx.now()) throw new ApiError(410, "expired", "the approval has expired");
-    const by = c.get("token");
+    const by = c.get("principal");
     await ctx.sink.emit(
       makeEvent(T.APPROVAL_DECIDED, {
         source: ctx.source,
@@ -228,7 +223,7 @@ export function registerApi(app: Hono<GatewayVariables>, ctx: ApiContext): void 
     const pairing = requirePairing(ctx);
     const code = c.req.param("code").replace(/[\s-]/g, "").toUpperCase();
     if (!/^[A-HJ-NP-Z2-9]{8}$/.test(code)) throw new ApiError(400, "invalid_request", "a pairing code is 8 characters");
-    const decidedBy = `gateway:${c.get("token")}`;
+    const decidedBy = `gateway:${c.get("principal")}`;
     const record = await memoryCall(() =>
       c.req.param("verb") === "approve"
         ? pairing.approvePairing(instance, code, decidedBy)
