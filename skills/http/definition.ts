@@ -20,17 +20,9 @@ export function createHttpSkill(options: HttpSkillOptions): SkillDefinition {
 export function httpOptionsFromEnv(env: FunctionEnv): HttpSkillOptions {
   return {
     allowList: allowListFromEnv(skillEnv.read(env, "allowedHosts")),
-    timeoutMs: positive(env.HTTP_TIMEOUT_MS, 10_000, "HTTP_TIMEOUT_MS"),
-    maxResponseBytes: positive(env.HTTP_MAX_RESPONSE_BYTES, 1024 * 1024, "HTTP_MAX_RESPONSE_BYTES"),
-    maxRedirects: positive(env.HTTP_MAX_REDIRECTS, 5, "HTTP_MAX_REDIRECTS", true),
+    timeoutMs: skillEnv.read(env, "httpTimeoutMs"),
+    maxResponseBytes: skillEnv.read(env, "httpMaxResponseBytes"),
+    maxRedirects: skillEnv.read(env, "httpMaxRedirects"),
     maxTextBytes: 192 * 1024,
   };
-}
-
-function positive(value: string | undefined, fallback: number, name: string, zeroAllowed = false): number {
-  if (value === undefined || value.trim() === "") return fallback;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < (zeroAllowed ? 0 : 1))
-    throw new Error(`${name} must be a positive integer`);
-  return parsed;
 }

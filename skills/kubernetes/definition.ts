@@ -15,11 +15,10 @@ export function createKubernetesSkill(options: KubernetesSkillOptions): SkillDef
 /**
  * From the ksvc's environment: the API connection (in-cluster, or a kubeconfig for `knclaw dev`), and whose identity
  * each call takes. Impersonation of the per-instance ServiceAccount is the default and needs `KNCLAW_NAMESPACE`;
- * `K8S_IMPERSONATION=none` acts as the connection's own user, for a developer's kubeconfig.
+ * `K8S_IMPERSONATION=none` acts as the connection's own user, for a developer's kubeconfig (skills/runtime/env.ts).
  */
 export function kubernetesOptionsFromEnv(env: FunctionEnv): KubernetesSkillOptions {
-  const mode = env.K8S_IMPERSONATION ?? "instance";
-  if (mode !== "instance" && mode !== "none") throw new Error("K8S_IMPERSONATION must be instance or none");
+  const mode = skillEnv.read(env, "kubernetesImpersonation");
   const namespace = skillEnv.read(env, "namespace") ?? "";
   if (mode === "instance" && namespace === "")
     throw new Error(`${skillEnv.names.namespace} is required to impersonate per-instance identities`);

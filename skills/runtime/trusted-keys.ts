@@ -6,7 +6,8 @@ import { parsePublicKey } from "./keys.ts";
 
 /**
  * The agent public keys a skill trusts, from its environment (KNCLAW_AGENT_KEYS by instance, KNCLAW_AGENT_PUBLIC_KEY
- * for all; skills/runtime/env.ts declares them). A key for a named instance is used only for that instance's tokens, so one instance cannot act as another.
+ * for all; skills/runtime/env.ts declares them). A key for a named instance is used only for that instance's tokens,
+ * so one instance cannot act as another.
  */
 export function trustedKeysFromEnv(env: FunctionEnv): TrustedKeys {
   const byInstance = new Map<string, KeyObject[]>();
@@ -15,7 +16,9 @@ export function trustedKeysFromEnv(env: FunctionEnv): TrustedKeys {
     list.push(parsePublicKey(text, `agent key for ${instance}`));
     byInstance.set(instance, list);
   };
-  const { agentPublicKey, agentKeys } = skillEnv.parse(env);
+  // Only these two: another skill's settings being wrong is not this check's business.
+  const agentPublicKey = skillEnv.read(env, "agentPublicKey");
+  const agentKeys = skillEnv.read(env, "agentKeys");
   if (agentPublicKey !== undefined) add("*", agentPublicKey);
   for (const [instance, value] of Object.entries(agentKeys ?? {})) {
     for (const key of Array.isArray(value) ? value : [value]) add(instance, key);
