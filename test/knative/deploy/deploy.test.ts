@@ -1,5 +1,5 @@
 import { dirname, join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { runDelete, runDeploy, runStatus } from "../../../cli/deploy/run.ts";
 import { imageLock, writeImageLock } from "../../../knative/config/image-lock.ts";
 import { loadConfig } from "../../../knative/config/index.ts";
@@ -21,7 +21,7 @@ import {
   kubeconfigPath,
   setStatus,
   type TestCluster,
-  testCluster,
+  useTestCluster,
 } from "./support/cluster.ts";
 import { allFunctionsConfig, configFile, defaultConfig, productionConfig } from "./support/configs.ts";
 
@@ -30,8 +30,9 @@ import { allFunctionsConfig, configFile, defaultConfig, productionConfig } from 
  * what the server stores, what a second apply changes, what pruning removes, what the readiness wait and `status`
  * read from conditions the test sets as Knative's controllers would.
  */
+const testCluster = useTestCluster();
 let cluster: TestCluster;
-beforeAll(() => {
+beforeEach(() => {
   cluster = testCluster();
 });
 

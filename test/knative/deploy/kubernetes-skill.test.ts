@@ -1,10 +1,16 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runDeploy } from "../../../cli/deploy/run.ts";
 import { kubernetesOptionsFromEnv } from "../../../skills/kubernetes/definition.ts";
 import { createKubernetesHandlers } from "../../../skills/kubernetes/handlers.ts";
 import { ToolFailure } from "../../../skills/runtime/tool-error.ts";
 import { toolContext } from "../../skills/support/context.ts";
-import { createNamespace, freshName, kubeconfigWithToken, type TestCluster, testCluster } from "./support/cluster.ts";
+import {
+  createNamespace,
+  freshName,
+  kubeconfigWithToken,
+  type TestCluster,
+  useTestCluster,
+} from "./support/cluster.ts";
 import { allFunctionsConfig, configFile } from "./support/configs.ts";
 
 /**
@@ -34,8 +40,8 @@ const pod = (name: string) => ({
   spec: { containers: [{ name: "app", image: `registry.example.com/web@sha256:${"a".repeat(64)}` }] },
 });
 
-beforeAll(async () => {
-  cluster = testCluster();
+useTestCluster(async (connected) => {
+  cluster = connected;
   platformNs = freshName("kskill");
   shop = freshName("shop");
   elsewhere = freshName("elsewhere");

@@ -8,6 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { beforeAll, beforeEach } from "vitest";
 import { stringify } from "yaml";
 import { type Cluster, connectCluster } from "../../../../knative/deploy/index.ts";
 
@@ -39,6 +40,28 @@ export function testCluster(): TestCluster {
     core: kc.makeApiClient(CoreV1Api),
     custom: kc.makeApiClient(CustomObjectsApi),
   };
+}
+
+/**
+ * Hooks that give a suite its cluster: each test fails with the reason when there is none (a beforeAll that threw
+ * would only mark them skipped). `setup` runs once, with the cluster, when there is one.
+ */
+export function useTestCluster(setup?: (cluster: TestCluster) => Promise<void>): () => TestCluster {
+  let cluster: TestCluster | undefined;
+  let missing: unknown;
+  beforeAll(async () => {
+    try {
+      cluster = testCluster();
+    } catch (error) {
+      missing = error;
+      return;
+    }
+    await setup?.(cluster);
+  });
+  beforeEach(() => {
+    if (missing !== undefined) throw missing;
+  });
+  return () => cluster!;
 }
 
 /** A namespace name no earlier test (or run against the same server) used. */
