@@ -5,59 +5,129 @@ import { defineEnv, json, secret, text } from "../../runtime/env-contract.ts";
 import { memoryClientVars, platformVars } from "../../runtime/platform-env.ts";
 import { SkillDescriptor } from "../../skills/runtime/descriptor.ts";
 
-const Price = z.object({ inputPerMTok: z.number().nonnegative(), outputPerMTok: z.number().nonnegative() }).strict();
+const Price = z
+  .object({
+    inputPerMTok: z.number().nonnegative().describe("USD per million input tokens."),
+    outputPerMTok: z.number().nonnegative().describe("USD per million output tokens."),
+  })
+  .strict();
 
 /**
- * `instances.<name>.agent` in knclaw.yaml: how the agent function behaves. The config schema uses this one, the
- * renderer passes it as KNCLAW_AGENT and the function validates it again at startup. Every field has a default, so
- * the block is optional.
+ * `instances.<name>.agent` in knclaw.yaml: how the agent function behaves. The config schema uses this one (its
+ * descriptions are the config reference's), the renderer passes it as KNCLAW_AGENT and the function validates it
+ * again at startup. Every field has a default, so the block is optional.
  */
 export const AgentSettings = z
   .object({
-    /** The instance's own instructions, first in every system prompt. */
     systemPrompt: z
       .string()
       .max(32 * 1024)
-      .default("You are a helpful assistant."),
+      .default("You are a helpful assistant.")
+      .describe("The instance's own instructions, first in every system prompt."),
     session: z
       .object({
-        scope: z.enum(["main", "sender", "channel-sender", "thread"]).default("channel-sender"),
-        /** Start a new session after this long without messages. */
-        idleMinutes: z.number().int().positive().max(525_600).optional(),
+        scope: z
+          .enum(["main", "sender", "channel-sender", "thread"])
+          .default("channel-sender")
+          .describe(
+            "Which messages share a session: all (`main`), a person's across channels (`sender`, through identity links), one sender on one channel (`channel-sender`), or a thread (`thread`).",
+          ),
+        idleMinutes: z
+          .number()
+          .int()
+          .positive()
+          .max(525_600)
+          .optional()
+          .describe("Start a new session after this long without messages."),
       })
       .strict()
-      .prefault({}),
-    /** The model's context window, and the share the session history may take of what is left after the rest. */
-    contextTokens: z.number().int().min(1024).default(128_000),
-    maxOutputTokens: z.number().int().positive().default(4096),
-    temperature: z.number().min(0).max(2).optional(),
-    /** USD per million tokens by `provider/model`; a model without an entry costs 0. */
-    prices: z.record(z.string(), Price).default({}),
-    /** Extra tool groups: group -> `<skill>.<tool>` / `<skill>.*` members. */
-    groups: z.record(z.string().regex(/^[a-z0-9-]+:[a-z0-9*-]+$/), z.array(z.string())).default({}),
+      .prefault({})
+      .describe("How messages are grouped into sessions, the history the model sees."),
+    contextTokens: z
+      .number()
+      .int()
+      .min(1024)
+      .default(128_000)
+      .describe("The model's context window; the session history gets what the rest of the prompt leaves."),
+    maxOutputTokens: z.number().int().positive().default(4096).describe("The most tokens one model answer may take."),
+    temperature: z.number().min(0).max(2).optional().describe("Sampling temperature; the provider's default if unset."),
+    prices: z
+      .record(z.string(), Price)
+      .default({})
+      .describe("Prices by `provider/model`, for cost budgets; a model without an entry costs 0."),
+    groups: z
+      .record(z.string().regex(/^[a-z0-9-]+:[a-z0-9*-]+$/), z.array(z.string()))
+      .default({})
+      .describe("Extra tool groups for policies: `group:name` -> `<skill>.<tool>` / `<skill>.*` members."),
     heartbeat: z
       .object({
-        okToken: z.string().min(1).max(64).default("HEARTBEAT_OK"),
-        ackMaxChars: z.number().int().min(0).default(300),
+        okToken: z
+          .string()
+          .min(1)
+          .max(64)
+          .default("HEARTBEAT_OK")
+          .describe("What the model answers a scheduled check when nothing needs attention; that answer is not sent."),
+        ackMaxChars: z
+          .number()
+          .int()
+          .min(0)
+          .default(300)
+          .describe(
+            "An answer starting or ending with the token, with at most this many other characters, counts as quiet too.",
+          ),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe("Scheduled checks that find nothing stay quiet."),
     notes: z
-      .object({ limit: z.number().int().min(0).max(50).default(5) })
+      .object({
+        limit: z
+          .number()
+          .int()
+          .min(0)
+          .max(50)
+          .default(5)
+          .describe("Notes found by searching for the user's message, given to the model each turn (0: none)."),
+      })
       .strict()
-      .prefault({}),
-    /** Compact the session into a summary once it holds more than this many tokens. */
-    compactAboveTokens: z.number().int().positive().optional(),
-    /** Stream model output and send text that precedes tool calls right away (lower latency to the first update). */
-    stream: z.boolean().default(true),
-    sendPreamble: z.boolean().default(true),
-    /** OpenAI-compatible servers that refuse `stream_options` set this to false. */
-    includeUsage: z.boolean().default(true),
-    /** Grace after a tool's own timeout before an unanswered call is failed as Timeout. */
-    toolGraceSeconds: z.number().int().min(1).default(60),
-    /** A retry whose backoff exceeds this is not waited for; the model gets the error instead. */
-    maxInlineRetryDelaySeconds: z.number().min(0).max(60).default(10),
-    capabilityTtlSeconds: z.number().int().min(10).max(86_400).default(600),
+      .prefault({})
+      .describe("Long-term notes recalled into the prompt."),
+    compactAboveTokens: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe("Compact the session into a summary once it holds more than this many tokens."),
+    stream: z.boolean().default(true).describe("Stream model output (lower latency to the first update)."),
+    sendPreamble: z
+      .boolean()
+      .default(true)
+      .describe("Send the text the model writes before its tool calls right away, while the tools run."),
+    includeUsage: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Ask for token usage while streaming; OpenAI-compatible servers that refuse `stream_options` need false.",
+      ),
+    toolGraceSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .default(60)
+      .describe("Grace after a tool's own timeout before an unanswered call is failed as Timeout."),
+    maxInlineRetryDelaySeconds: z
+      .number()
+      .min(0)
+      .max(60)
+      .default(10)
+      .describe("A retry whose backoff exceeds this is not waited for; the model gets the error instead."),
+    capabilityTtlSeconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(86_400)
+      .default(600)
+      .describe("How long the capability token of a tool call stays valid."),
   })
   .strict();
 export type AgentSettings = z.infer<typeof AgentSettings>;
