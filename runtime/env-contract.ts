@@ -25,7 +25,7 @@ export interface SecretKeyRef {
 
 type Encoding = "text" | "json" | "secret";
 
-export interface EnvVarSpec<S extends z.ZodType = z.ZodType, E extends Encoding = Encoding> {
+interface EnvVarSpec<S extends z.ZodType = z.ZodType, E extends Encoding = Encoding> {
   readonly name: string;
   readonly schema: S;
   /** `text`: the value as is; `json`: JSON-encoded structured setting; `secret`: text from a Secret reference. */
@@ -39,7 +39,7 @@ export interface EnvVarSpec<S extends z.ZodType = z.ZodType, E extends Encoding 
  * A family of variables sharing a prefix, one per name chosen in the config (e.g. one gateway token per token
  * name): `<prefix><SUFFIX>`.
  */
-export interface EnvFamilySpec<S extends z.ZodType = z.ZodType, E extends Encoding = Encoding> {
+interface EnvFamilySpec<S extends z.ZodType = z.ZodType, E extends Encoding = Encoding> {
   readonly prefix: string;
   /** How the README shows the varying part, e.g. `<NAME>`. */
   readonly placeholder: string;
@@ -121,7 +121,7 @@ type VarKeys<V extends Specs> = { [K in keyof V]: V[K] extends EnvVarSpec ? K : 
 type FamilyKeys<V extends Specs> = { [K in keyof V]: V[K] extends EnvFamilySpec ? K : never }[keyof V];
 
 /** The typed result of parsing: one field per (non-family) variable. */
-export type ParsedEnv<V extends Specs> = { [K in VarKeys<V>]: z.output<V[K]["schema"]> };
+type ParsedEnv<V extends Specs> = { [K in VarKeys<V>]: z.output<V[K]["schema"]> };
 
 /** What the renderer provides per variable: text as a string/number/boolean, JSON as the value, a secret as a ref. */
 type RenderValue<T extends AnySpec> = T["encoding"] extends "secret"
@@ -130,7 +130,7 @@ type RenderValue<T extends AnySpec> = T["encoding"] extends "secret"
     ? z.input<T["schema"]>
     : string | number | boolean;
 
-export type RenderValues<V extends Specs> = { [K in VarKeys<V>]?: RenderValue<V[K]> | undefined };
+type RenderValues<V extends Specs> = { [K in VarKeys<V>]?: RenderValue<V[K]> | undefined };
 
 /** One row of a README table. */
 export interface EnvDoc {

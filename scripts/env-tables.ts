@@ -76,7 +76,7 @@ export function withTable(readme: string, path: string, contract: AnyContract): 
 }
 
 /** README paths whose table differs from the contract, after writing them unless `check`. */
-export function refreshTables(check: boolean): string[] {
+function refreshTables(check: boolean): string[] {
   const stale: string[] = [];
   for (const { readme, contract } of TABLES) {
     const path = `${ROOT}${readme}`;

@@ -6,7 +6,7 @@ import { memoryClientVars, platformVars } from "../../runtime/platform-env.ts";
 const MIB = 1_048_576;
 const DAY_MS = 86_400_000;
 /** Shortest operator token accepted: it guards replay and delete of every failed event. */
-export const MIN_TOKEN_LENGTH = 16;
+const MIN_TOKEN_LENGTH = 16;
 
 /** The dead-letter sink's environment. */
 export const deadletterEnv = defineEnv({

@@ -16,7 +16,7 @@ export const GatewayRateLimit = z.strictObject({
 export const MAX_WAIT_SECONDS = { min: 1, max: 3600, default: 120 } as const;
 
 /** Shortest gateway token accepted. */
-export const MIN_GATEWAY_TOKEN_LENGTH = 16;
+const MIN_GATEWAY_TOKEN_LENGTH = 16;
 
 /** The gateway's environment (the HTTP invocation API and the `http` channel). */
 export const gatewayEnv = defineEnv({
