@@ -3,6 +3,7 @@ import { openRedisJournal } from "../../eventing/broker/journal/redis.ts";
 import { openSqliteJournal } from "../../eventing/broker/journal/sqlite.ts";
 import type { Log } from "../../eventing/broker/log.ts";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
+import { memoryEnv } from "../../functions/memory/env.ts";
 import { environmentValue } from "./secrets.ts";
 
 /**
@@ -63,8 +64,8 @@ export function configuredRedisUrl(
     const spec = object.spec as { template?: { spec?: { containers?: Array<{ env?: ContainerEnv[] }> } } } | undefined;
     for (const container of spec?.template?.spec?.containers ?? []) {
       const vars = container.env ?? [];
-      if (vars.find((v) => v.name === "KNCLAW_MEMORY_BACKEND")?.value !== "redis") continue;
-      const url = vars.find((v) => v.name === "KNCLAW_REDIS_URL");
+      if (vars.find((v) => v.name === memoryEnv.names.backend)?.value !== "redis") continue;
+      const url = vars.find((v) => v.name === memoryEnv.names.redisUrl);
       if (url?.value) return url.value;
       const ref = url?.valueFrom?.secretKeyRef;
       if (ref) return environmentValue(env, { secret: ref.name, key: ref.key, envName: url.name });
