@@ -1,3 +1,4 @@
+import { EnvError } from "../../runtime/env-contract.ts";
 import type { FunctionEnv } from "../../runtime/function.ts";
 import { defineSkill, type SkillDefinition } from "../package/define-skill.ts";
 import { skillEnv } from "../runtime/env.ts";
@@ -21,6 +22,6 @@ export function kubernetesOptionsFromEnv(env: FunctionEnv): KubernetesSkillOptio
   const mode = skillEnv.read(env, "kubernetesImpersonation");
   const namespace = skillEnv.read(env, "namespace") ?? "";
   if (mode === "instance" && namespace === "")
-    throw new Error(`${skillEnv.names.namespace} is required to impersonate per-instance identities`);
+    throw new EnvError(`${skillEnv.names.namespace} is required to impersonate per-instance identities`);
   return { access: createKubeAccess(kubeSourceFromEnv(env), { impersonation: mode, namespace, skill: SKILL_NAME }) };
 }

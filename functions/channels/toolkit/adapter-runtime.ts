@@ -5,6 +5,7 @@ import { BrokerClient } from "../../../eventing/client/broker-client.ts";
 import { readBodyLimited } from "../../../eventing/cloudevent/body.ts";
 import { CloudEventError } from "../../../eventing/cloudevent/errors.ts";
 import { ApiError, errorResponse } from "../../../runtime/api-error.ts";
+import { EnvError } from "../../../runtime/env-contract.ts";
 import type { ChannelAdapterConfig } from "./config.ts";
 import { channelConfigFromEnv } from "./env.ts";
 import type { InboundContext } from "./inbound.ts";
@@ -41,7 +42,7 @@ export const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
 export function requireEnv(env: AdapterEnv, name: string): string {
   const value = env[name];
-  if (value === undefined || value === "") throw new Error(`${name} is not set`);
+  if (value === undefined || value === "") throw new EnvError(`${name} is not set`);
   return value;
 }
 

@@ -3,6 +3,7 @@ import { derivedEventId, makeEvent } from "../../../eventing/catalog/make.ts";
 import * as T from "../../../eventing/catalog/types.ts";
 import { receiveCloudEvents } from "../../../eventing/cloudevent/receive.ts";
 import { ApiError, errorResponse } from "../../../runtime/api-error.ts";
+import { EnvError } from "../../../runtime/env-contract.ts";
 import type { FunctionApp, FunctionEnv } from "../../../runtime/function.ts";
 import { adapterApp } from "../toolkit/adapter-app.ts";
 import {
@@ -38,7 +39,7 @@ function loadHooks(env: FunctionEnv): Map<string, { hook: WebhookHook; secret: s
   for (const [name, hook] of Object.entries(channelEnv.read(env, "webhookHooks"))) {
     const variable = platformVariable(hook.secret);
     const secret = env[variable];
-    if (!secret) throw new Error(`hook ${name}: its secret ${variable} is not set`);
+    if (!secret) throw new EnvError(`hook ${name}: its secret ${variable} is not set`);
     hooks.set(name, { hook, secret });
   }
   return hooks;
