@@ -14,9 +14,19 @@
  * (see _broker-load.ts); `ratio` is the median of the per-round ratios. Latency is measured at a paced 1,000 events/s
  * (open loop: each event's latency counts from its due time to its arrival at the subscriber), after the warm-up and
  * before the unpaced rounds.
- * Last line: {"bench":"broker","events_per_s":N,"p50_ms":N,"p99_ms":N,"baseline_events_per_s":N,"ratio":N,"fanout10_deliveries_per_s":N}
+ *
+ * Durable rows: the same (b) path on a second and a third runtime whose broker stores every delivery before the 202
+ * (SQLite in a temp directory, as `knclaw dev` does by default; Redis Streams on a redis-server the bench starts itself
+ * with an append-only file, see startDurableRedis), each with its ratio to the baseline of the same rounds and its
+ * latency at 1,000 events/s.
+ * Last line: {"bench":"broker","events_per_s":N,"p50_ms":N,"p99_ms":N,"baseline_events_per_s":N,"ratio":N,
+ * "fanout10_deliveries_per_s":N,...,"durable_sqlite_events_per_s":N,"durable_sqlite_ratio":N,"durable_sqlite_p99_ms":N,
+ * "durable_redis_events_per_s":N,"durable_redis_ratio":N,"durable_redis_p99_ms":N}
  */
-import { relative } from "node:path";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { parseAllDocuments } from "yaml";
@@ -105,8 +115,71 @@ ${fanout}`;
   return parseAllDocuments(yaml).map((doc) => doc.toJS() as KnativeObject);
 }
 
+/** Broker and the (b) Trigger only: what the durable rows measure. */
+function durableObjects(): KnativeObject[] {
+  return parseAllDocuments(`apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: { name: default, namespace: bench }
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: { name: to-http, namespace: bench }
+spec:
+  broker: default
+  filter: { attributes: { type: bench.http } }
+  subscriber: { uri: "${subscriberUrl}/http" }`).map((doc) => doc.toJS() as KnativeObject);
+}
+
+/**
+ * A redis-server of the bench's own, on a Unix socket, with an append-only file fsynced every second: the same class
+ * of durability as the SQLite journal's synchronous = NORMAL (nothing acknowledged is lost when knclaw or Redis is
+ * killed; an OS crash or power loss can lose the last second). The crash tests run Redis with fsync on every write.
+ */
+async function startDurableRedis(dir: string): Promise<{ socket: string; server: ChildProcess }> {
+  const socket = join(dir, "redis.sock");
+  const server = spawn(
+    "redis-server",
+    [
+      ...["--port", "0", "--unixsocket", socket, "--unixsocketperm", "700", "--dir", dir],
+      ...["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""],
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    server.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (/ready to accept connections/i.test(out)) resolve();
+    });
+    server.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
+  });
+  return { socket, server };
+}
+
 const runtime = await startDev({ objects: objects(), port: 0, root, env: {}, schedulePings: false });
 const ingress = `${runtime.url}/bench/default`;
+const stateDir = mkdtempSync(join(tmpdir(), "knclaw-bench-broker-"));
+const redis = await startDurableRedis(stateDir);
+// Also on the early exit of BROKER_BENCH_ONLY runs: no redis-server outlives the bench.
+process.once("exit", () => redis.server.kill("SIGKILL"));
+const durable = {
+  sqlite: await startDev({
+    objects: durableObjects(),
+    port: 0,
+    root,
+    env: {},
+    schedulePings: false,
+    brokerStore: { kind: "sqlite", path: join(stateDir, "broker.sqlite") },
+  }),
+  redis: await startDev({
+    objects: durableObjects(),
+    port: 0,
+    root,
+    env: {},
+    schedulePings: false,
+    brokerStore: { kind: "redis", url: redis.socket, consumer: "bench" },
+  }),
+};
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -126,6 +199,20 @@ try {
     { name: "http", url: ingress, type: "bench.http", deliveries: 1, arrivesAt: "http" },
     { name: "inproc", url: ingress, type: "bench.inproc", deliveries: 1, arrivesAt: "main" },
     { name: "fanout", url: ingress, type: "bench.fanout", deliveries: 10, arrivesAt: "http" },
+    {
+      name: "durable_sqlite",
+      url: `${durable.sqlite.url}/bench/default`,
+      type: "bench.http",
+      deliveries: 1,
+      arrivesAt: "http",
+    },
+    {
+      name: "durable_redis",
+      url: `${durable.redis.url}/bench/default`,
+      type: "bench.http",
+      deliveries: 1,
+      arrivesAt: "http",
+    },
   ];
   // CPU of this thread (knclaw dev) per event, phase by phase over all rounds, as the load thread announces them.
   const mainCpu = new Map<string, { us: number; events: number }>();
@@ -139,7 +226,11 @@ try {
   load.postMessage(
     only
       ? { phases: phases.filter((p) => only.includes(p.name)), pacedPhases: [], rounds: ROUNDS }
-      : { phases, pacedPhases: ["baseline", "http", "inproc"], rounds: ROUNDS },
+      : {
+          phases,
+          pacedPhases: ["baseline", "http", "inproc", "durable_sqlite", "durable_redis"],
+          rounds: ROUNDS,
+        },
   );
   const reply = await new Promise<LoadReply>((resolve, reject) => {
     const onMessage = (message: LoadReply & { phase?: string; at?: string; events?: number }) => {
@@ -185,9 +276,19 @@ try {
   const inProcess = phase("inproc");
   const fanout = phase("fanout");
   const counters = runtime.counters;
-  if (counters.dropped > 0 || counters.rejected > 0 || counters.retried > 0) {
-    throw new Error(`the broker did not deliver cleanly: ${JSON.stringify(counters)}`);
+  for (const c of [counters, durable.sqlite.counters, durable.redis.counters]) {
+    if (c.dropped > 0 || c.rejected > 0 || c.retried > 0) {
+      throw new Error(`the broker did not deliver cleanly: ${JSON.stringify(c)}`);
+    }
   }
+  const durableRow = (name: "durable_sqlite" | "durable_redis") => ({
+    eventsPerS: phase(name).eventsPerS,
+    ratio: median(ratios(name)),
+    ratios: ratios(name),
+    cpuUs: brokerCpuUs(name),
+  });
+  const durableSqlite = durableRow("durable_sqlite");
+  const durableRedis = durableRow("durable_redis");
   const httpRatios = ratios("http");
   const ratio = median(httpRatios);
   // Machine-independent view: CPU per event of the load thread in the baseline (client + subscriber) against the
@@ -210,18 +311,30 @@ try {
   console.log(
     `  fan-out   one event -> 10 Triggers            ${fmt(fanout.eventsPerS * 10).padStart(8)} deliveries/s (${fmt(fanout.eventsPerS)} events/s)`,
   );
+  console.log(
+    `  durable   (b), SQLite journal                 ${fmt(durableSqlite.eventsPerS).padStart(8)} events/s   ratio ${durableSqlite.ratio.toFixed(2)} (rounds ${spread(durableSqlite.ratios)})`,
+  );
+  console.log(
+    `  durable   (b), Redis Streams (AOF)            ${fmt(durableRedis.eventsPerS).padStart(8)} events/s   ratio ${durableRedis.ratio.toFixed(2)} (rounds ${spread(durableRedis.ratios)})`,
+  );
   console.log(`paced 1,000 events/s, ${PACED_EVENTS} events; latency from due time to arrival at the subscriber`);
   console.log(`  baseline  ${lat("baseline")}`);
   console.log(`  (b)       ${lat("http")}`);
   console.log(`  (a)       ${lat("inproc")}`);
+  console.log(`  durable SQLite  ${lat("durable_sqlite")}`);
+  console.log(`  durable Redis   ${lat("durable_redis")}`);
   console.log(
     `CPU per event: baseline client+subscriber ${baselineCpu.toFixed(1)} us; (b) broker thread ${brokerCpu.toFixed(1)} us, load thread ${viaHttp.loadCpuUsPerEvent.toFixed(1)} us; (a) broker thread ${brokerCpuUs("inproc").toFixed(1)} us; fan-out broker thread ${brokerCpuUs("fanout").toFixed(1)} us/event`,
   );
   console.log(
     `  -> CPU-bound ratio with a core per thread: ${cpuRatio.toFixed(2)} (the measured ratio above also reflects this machine's other load)`,
   );
+  console.log(
+    `  durable broker thread CPU per event: SQLite ${durableSqlite.cpuUs.toFixed(1)} us, Redis ${durableRedis.cpuUs.toFixed(1)} us`,
+  );
   console.log(`broker counters: ${JSON.stringify(counters)}`);
   console.log("targets: ratio >= 0.6, >= 5,000 events/s, p99 < 10 ms at 1,000 events/s");
+  console.log("durable targets: ratio >= 0.3, p99 < 15 ms at 1,000 events/s");
   console.log(
     JSON.stringify({
       bench: "broker",
@@ -233,9 +346,21 @@ try {
       fanout10_deliveries_per_s: Math.round(fanout.eventsPerS * 10),
       inprocess_events_per_s: Math.round(inProcess.eventsPerS),
       cpu_ratio: Number(cpuRatio.toFixed(2)),
+      durable_sqlite_events_per_s: Math.round(durableSqlite.eventsPerS),
+      durable_sqlite_ratio: Number(durableSqlite.ratio.toFixed(2)),
+      durable_sqlite_p50_ms: Number(latency.durable_sqlite!.p50Ms.toFixed(2)),
+      durable_sqlite_p99_ms: Number(latency.durable_sqlite!.p99Ms.toFixed(2)),
+      durable_redis_events_per_s: Math.round(durableRedis.eventsPerS),
+      durable_redis_ratio: Number(durableRedis.ratio.toFixed(2)),
+      durable_redis_p50_ms: Number(latency.durable_redis!.p50Ms.toFixed(2)),
+      durable_redis_p99_ms: Number(latency.durable_redis!.p99Ms.toFixed(2)),
     }),
   );
 } finally {
   await load.terminate();
   await runtime.shutdown();
+  await durable.sqlite.shutdown();
+  await durable.redis.shutdown();
+  redis.server.kill("SIGKILL");
+  rmSync(stateDir, { recursive: true, force: true });
 }

@@ -45,6 +45,8 @@ const READ_BATCH = 256;
 const BLOCK_MS = 1000;
 /** Pause before reading again after Redis failed (it is down or restarting). */
 const RETRY_READ_MS = 500;
+/** Keep-fresh and take-over run at half the claim idle time, and never more often than this. */
+const MIN_CLAIM_INTERVAL_MS = 1000;
 /** Pause while the broker has no room for more deliveries. */
 const FULL_WAIT_MS = 20;
 
@@ -116,6 +118,8 @@ class RedisJournal implements DeliveryJournal {
   private readonly settings: StoreSettings;
   /** Entries dispatched and not finished: kept fresh against XAUTOCLAIM by other processes. */
   private readonly held = new Set<string>();
+  /** Held entries with a retry state in the hash: only those need an HDEL when they finish. */
+  private readonly withState = new Set<string>();
   /** Entries appended by this process and not read back yet: handed out as `local`. */
   private readonly appendedHere = new Set<string>();
   /** XADDs not answered yet: the reader may see an entry before its XADD's answer arrives (two connections). */
@@ -165,12 +169,21 @@ class RedisJournal implements DeliveryJournal {
   }
 
   async progress(id: string, progress: DeliveryProgress): Promise<void> {
+    this.withState.add(id);
     await this.client.hset(this.retries, id, JSON.stringify(progress));
   }
 
   async remove(id: string): Promise<void> {
+    // No MULTI: XDEL first, so a crash between the two leaves a pending entry without content, which the next start
+    // acknowledges (handOut); the reverse order could leave content no consumer would ever read. Auto-pipelining
+    // sends the finished deliveries of one turn together.
+    const hadState = this.withState.delete(id);
     try {
-      await this.client.multi().xack(this.stream, GROUP, id).xdel(this.stream, id).hdel(this.retries, id).exec();
+      await Promise.all([
+        this.client.xdel(this.stream, id),
+        this.client.xack(this.stream, GROUP, id),
+        hadState ? this.client.hdel(this.retries, id) : undefined,
+      ]);
     } finally {
       // Not kept fresh any more: if the acknowledgement failed, XAUTOCLAIM hands the entry out again (at least once).
       this.held.delete(id);
@@ -198,7 +211,7 @@ class RedisJournal implements DeliveryJournal {
         .catch((error: unknown) =>
           this.settings.log.warn({ err: error }, "broker journal: claim of idle entries failed"),
         );
-    }, this.settings.claimIdleMs / 2);
+    }, Math.max(MIN_CLAIM_INTERVAL_MS, this.settings.claimIdleMs / 2));
     this.timer.unref();
   }
 
@@ -317,7 +330,10 @@ class RedisJournal implements DeliveryJournal {
         headers: JSON.parse(text(fields, "headers")) as Record<string, string>,
       };
       const state = states[index];
-      if (state) delivery.progress = JSON.parse(state) as DeliveryProgress;
+      if (state) {
+        delivery.progress = JSON.parse(state) as DeliveryProgress;
+        this.withState.add(id);
+      }
       if (this.appendedHere.delete(id)) delivery.local = true;
       this.held.add(id);
       dispatch(delivery);
