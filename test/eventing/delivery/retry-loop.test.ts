@@ -249,3 +249,67 @@ describe("dispatcher: one attempt", () => {
     expect(transport.calls[1]!.headers["content-type"]).toMatch(/^application\/cloudevents\+json/);
   });
 });
+
+describe("retry state: stored before each wait, resumed after a restart", () => {
+  const exponential = policy({
+    retry: 3,
+    backoffPolicy: "exponential",
+    backoffDelayMs: 100,
+    deadLetterSink: "http://dls",
+  });
+
+  it("reports the attempt count and due time before each wait, and the move to the dead-letter sink", async () => {
+    const progress: unknown[] = [];
+    const { ctx } = context({ onProgress: (p) => void progress.push(p) });
+    const transport = scripted([{ status: 503, body: "busy" }, { status: 503, body: "busy" }, { status: 503 }]);
+    const before = Date.now();
+    await deliverWithRetries(transport, "http://sub", event, policy({ ...exponential, retry: 1 }), ctx);
+    // Subscriber: attempt 1, wait, attempt 2; then the sink: attempt 1, wait, attempt 2 (it keeps failing).
+    expect(progress).toHaveLength(3);
+    const [wait, deadLetter, sinkWait] = progress as [
+      { attempts: number; dueAt: number },
+      { attempts: number; deadLetter: Record<string, unknown> },
+      { attempts: number; deadLetter: Record<string, unknown> },
+    ];
+    expect(sinkWait.attempts).toBe(1);
+    expect(sinkWait.deadLetter).toEqual(deadLetter.deadLetter);
+    expect(wait.attempts).toBe(1);
+    expect(wait.dueAt).toBeGreaterThanOrEqual(before + 100);
+    expect(deadLetter.attempts).toBe(0);
+    expect(deadLetter.deadLetter).toMatchObject({
+      attempts: 2,
+      destination: "http://sub",
+      status: 503,
+      body: Buffer.from("busy").toString("base64"),
+      reason: "HTTP 503",
+    });
+  });
+
+  it("resumes with the attempts already made: waits out the due time, then only the retries that are left", async () => {
+    const { ctx, sleeps } = context({ resume: { attempts: 2, dueAt: Date.now() + 60_000 } });
+    const transport = scripted([{ status: 503 }]);
+    const outcome = await deliverWithRetries(transport, "http://sub", event, exponential, ctx);
+    // Attempts 3 and 4 here (retry: 3 means four in all), then the dead-letter sink (which fails too: 503).
+    expect(transport.calls.filter((c) => c.url === "http://sub")).toHaveLength(2);
+    expect(sleeps[0]).toBeGreaterThan(59_000);
+    expect(sleeps[1]).toBe(400);
+    expect(outcome).toMatchObject({ kind: "dropped", attempts: 4 });
+  });
+
+  it("resumed at the dead-letter stage, it never tries the subscriber again and dead-letters with the stored failure", async () => {
+    const deadLetter = {
+      attempts: 4,
+      destination: "http://sub",
+      status: 500,
+      body: Buffer.from("boom").toString("base64"),
+      reason: "HTTP 500",
+    };
+    const { ctx } = context({ resume: { attempts: 1, dueAt: 0, deadLetter } });
+    const transport = scripted([{ status: 200 }]);
+    const outcome = await deliverWithRetries(transport, "http://sub", event, exponential, ctx);
+    expect(outcome).toEqual({ kind: "dead-lettered", attempts: 4, status: 500, reason: "HTTP 500" });
+    expect(transport.calls.map((c) => c.url)).toEqual(["http://dls"]);
+    expect(transport.calls[0]!.headers["ce-knativeerrorcode"]).toBe("500");
+    expect(transport.calls[0]!.headers["ce-knativeerrordata"]).toBe(Buffer.from("boom").toString("base64"));
+  });
+});
