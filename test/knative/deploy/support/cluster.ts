@@ -18,7 +18,7 @@ export function kubeconfigPath(): string {
   const path = process.env[KUBECONFIG_ENV];
   if (!path) {
     throw new Error(
-      `${KUBECONFIG_ENV} is not set: these tests need a Kubernetes API server with the Knative CRDs (.ci/run starts one; locally: eval "$(../shared/tools/real-apiserver.sh start)" && export ${KUBECONFIG_ENV}=$KUBECONFIG)`,
+      `${KUBECONFIG_ENV} is not set: these tests need a Kubernetes API server with the Knative CRDs (.ci/run starts a kube-apiserver with them; locally, point ${KUBECONFIG_ENV} at the kubeconfig of any such server)`,
     );
   }
   return path;
