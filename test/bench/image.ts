@@ -4,10 +4,11 @@
  * test/support/image-rootfs.ts), each as the image runs it (the launcher picks the bundle from KNCLAW_ENTRY) and
  * directly (`node /app/functions/<name>/index.mjs`, what an image per function would run). Baseline in the same run:
  * the same launcher and bundle started outside the image by the project's Node; starts are interleaved so that the
- * machine's drift hits every mode alike. The size an image per function would have is computed from the bundles.
+ * machine's drift hits every mode alike. A bare node:http server started both ways shows what this harness's namespaces,
+ * mounts and chroot add to any start. The size an image per function would have is computed from the bundles.
  * Last line: {"bench":"image","image_mb":N,"worst_ready_ms":N,"baseline_worst_ready_ms":N,"ratio":N,...}
  */
-import { execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -35,15 +36,12 @@ const MB = 1_000_000; // as `podman images` and registries count
 
 type Mode = "image" | "direct" | "outside";
 
-/** One start in `mode` with the image's environment and the function's, killed once ready; its ready time in ms. */
-async function startOnce(
-  rootfs: string,
-  image: ImageConfig,
-  mode: Mode,
-  bundle: string,
-  env: Record<string, string>,
-): Promise<number> {
-  const started = await startUntilReady((port) => {
+/** A bare node:http server, the floor any start stands on, inside the image or not. */
+const BARE_SERVER = "require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT))";
+
+/** Spawns one start of a function in `mode`, with the image's environment and the function's. */
+function functionStart(rootfs: string, image: ImageConfig, mode: Mode, bundle: string, env: Record<string, string>) {
+  return (port: number) => {
     const withPort = { ...image.env, ...env, PORT: String(port) };
     if (mode === "outside") {
       return spawn(process.execPath, [join(rootfs, IMAGE_LAUNCHER)], {
@@ -53,9 +51,24 @@ async function startOnce(
     }
     const argv = mode === "image" ? image.command : [IMAGE_NODE, `${IMAGE_FUNCTIONS}/${bundle}/index.mjs`];
     return spawnInRootfs(rootfs, IMAGE_UID, argv, withPort);
-  });
+  };
+}
+
+function bareStart(rootfs: string, inImage: boolean) {
+  return (port: number) =>
+    inImage
+      ? spawnInRootfs(rootfs, IMAGE_UID, [IMAGE_NODE, "-e", BARE_SERVER], { PORT: String(port) })
+      : spawn(process.execPath, ["-e", BARE_SERVER], {
+          env: { PORT: String(port) },
+          stdio: ["ignore", "ignore", "pipe"],
+        });
+}
+
+/** One start, killed once ready; its ready time in ms. */
+async function startOnce(start: (port: number) => ChildProcess, inImage: boolean): Promise<number> {
+  const started = await startUntilReady(start);
   // Killing the entry (PID 1 of its namespace) ends the namespace and with it unshare.
-  process.kill(mode === "outside" ? started.child.pid! : await entryPid(started.child), "SIGKILL");
+  process.kill(inImage ? await entryPid(started.child) : started.child.pid!, "SIGKILL");
   await exitCode(started.child);
   return started.readyMs;
 }
@@ -98,6 +111,18 @@ try {
     `an image per function instead: ${Math.min(...perFunction).toFixed(1)}-${Math.max(...perFunction).toFixed(1)} MB each, ${perFunction.reduce((a, b) => a + b, 0).toFixed(0)} MB for all of them`,
   );
 
+  // What the start of any process costs in the image (this harness's namespaces, mounts and chroot, as a container
+  // runtime's own setup would) against outside, measured on a bare server.
+  const bareSamples = { image: [] as number[], outside: [] as number[] };
+  for (let i = 0; i < RUNS; i++) {
+    bareSamples.image.push(await startOnce(bareStart(rootfs, true), true));
+    bareSamples.outside.push(await startOnce(bareStart(rootfs, false), false));
+  }
+  const bare = { image: median(bareSamples.image), outside: median(bareSamples.outside) };
+  console.log(
+    `${"baseline (bare node:http)".padEnd(24)} in image ${bare.image.toFixed(1).padStart(7)} ms  ${"".padEnd(17)}  outside ${bare.outside.toFixed(1).padStart(7)} ms  ratio ${(bare.image / bare.outside).toFixed(2)}x`,
+  );
+
   let worst = { image: 0, direct: 0, outside: 0 };
   let rows = 0;
   for (const entry of entries) {
@@ -108,7 +133,8 @@ try {
       const samples: Record<Mode, number[]> = { image: [], direct: [], outside: [] };
       for (let i = 0; i < RUNS; i++) {
         for (const mode of ["image", "direct", "outside"] as const) {
-          samples[mode].push(await startOnce(rootfs, image, mode, entry.name, run.env));
+          const start = functionStart(rootfs, image, mode, entry.name, run.env);
+          samples[mode].push(await startOnce(start, mode !== "outside"));
         }
       }
       const ms = { image: median(samples.image), direct: median(samples.direct), outside: median(samples.outside) };
@@ -134,6 +160,8 @@ try {
       baseline_worst_ready_ms: Number(worst.outside.toFixed(1)),
       ratio: Number((worst.image / worst.outside).toFixed(2)),
       direct_worst_ready_ms: Number(worst.direct.toFixed(1)),
+      bare_in_image_ms: Number(bare.image.toFixed(1)),
+      bare_outside_ms: Number(bare.outside.toFixed(1)),
       per_function_image_mb: Number(Math.max(...perFunction).toFixed(1)),
       bundles_mb: Number((allBundles / MB).toFixed(1)),
       functions: entries.length,
