@@ -82,6 +82,7 @@ export class EmbeddedBroker {
   private pendingDeliveries = 0;
   private pendingBytes = 0;
   private idleWaiters: Array<() => void> = [];
+  private runningWaiters: Array<() => void> = [];
   private closed = false;
 
   constructor(options: EmbeddedBrokerOptions) {
@@ -283,8 +284,23 @@ export class EmbeddedBroker {
       // A journal that failed mid-delivery: the delivery stays stored and runs again at the next start.
       this.logJournalError(error);
     } finally {
-      this.inFlight.delete(abort);
+      this.finished(abort);
     }
+  }
+
+  private finished(abort: AbortController): void {
+    this.inFlight.delete(abort);
+    if (this.inFlight.size === 0) {
+      const waiters = this.runningWaiters;
+      this.runningWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  /** Resolves when no delivery is running (stored ones that were never started do not count). */
+  private noneRunning(): Promise<void> {
+    if (this.inFlight.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.runningWaiters.push(resolve));
   }
 
   private logJournalError(error: unknown): void {
@@ -345,7 +361,7 @@ export class EmbeddedBroker {
       counters.dropped++;
       this.log.error({ trigger: trigger.name, err: error }, "delivery crashed");
     } finally {
-      this.inFlight.delete(abort);
+      this.finished(abort);
     }
   }
 
@@ -386,13 +402,12 @@ export class EmbeddedBroker {
   }
 
   /**
-   * Finish in-flight deliveries (retries and replies included) until `deadlineMs`, then abort what is left: those
-   * deliveries count as dropped and are logged. Replies of in-flight deliveries are still taken in while draining
-   * (they are part of the work being finished); the ingress stops taking outside events before drain is called.
+   * Finish in-flight deliveries (retries and replies included) until `deadlineMs`, then abort what is left: without a
+   * journal those deliveries count as dropped and are logged; with one they stay stored for the next start. Replies
+   * of in-flight deliveries are still taken in while draining (they are part of the work being finished); the
+   * ingress stops taking outside events before drain is called.
    */
   async drain(deadlineMs: number): Promise<void> {
-    // A journal stops handing out deliveries: what is stored and not started waits for the next start.
-    await this.journal?.stop();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<"deadline">((resolve) => {
       timer = setTimeout(() => resolve("deadline"), deadlineMs);
@@ -400,6 +415,8 @@ export class EmbeddedBroker {
     const first = await Promise.race([this.idle().then(() => "idle" as const), deadline]);
     clearTimeout(timer);
     this.closed = true;
+    // The journal hands out nothing more: what is stored and not started waits for the next start.
+    await this.journal?.stop();
     if (first === "deadline") {
       this.log.warn(
         { broker: `${this.namespace}/${this.name}`, pending: this.pendingDeliveries },
@@ -407,7 +424,8 @@ export class EmbeddedBroker {
       );
       this.aborted = true;
       for (const controller of this.inFlight) controller.abort();
-      await this.idle();
+      // Running deliveries, not pending ones: with a journal, stored deliveries that never started stay pending.
+      await this.noneRunning();
     }
   }
 }

@@ -214,6 +214,56 @@ for (const [name, fixture] of [
       expect(await stores.pending(store)).toBe(0);
     });
 
+    it("SIGTERM: a delivery still running at the drain deadline stays stored and is delivered after the restart", async () => {
+      const held = gate();
+      defer(async () => held.open());
+      let responder: Responder = async () => {
+        await held.opened;
+        return { status: 200 };
+      };
+      const subscriber = await subscriberWith((request, index) => responder(request, index));
+      const store = await stores.create();
+      const settings = { store, subscriber: subscriber.url, drainTimeoutMs: 200 };
+      const first = await start(settings);
+      expect((await postBinary(first.ingress, { id: "cut-by-shutdown" })).status).toBe(202);
+      await subscriber.waitFor(1);
+      await stopGracefully(first);
+
+      responder = () => ({ status: 200 });
+      const second = await start(settings);
+      await subscriber.waitFor(2);
+      expect(eventId(subscriber.received[1]!)).toBe("cut-by-shutdown");
+      await stopGracefully(second);
+      expect(await stores.pending(store)).toBe(0);
+    });
+
+    it("a reply is stored before the delivery that produced it is finished: it survives the kill", async () => {
+      const held = gate();
+      defer(async () => held.open());
+      let holdAnswers = true;
+      const subscriber = await subscriberWith(async (request) => {
+        if (request.headers["ce-type"] === "ask") {
+          const headers = { "ce-specversion": "1.0", "ce-id": "answer-1", "ce-source": "/sub", "ce-type": "answer" };
+          return { status: 200, headers };
+        }
+        if (holdAnswers) await held.opened;
+        return { status: 200 };
+      });
+      const store = await stores.create();
+      const settings = { store, subscriber: subscriber.url };
+      const first = await start(settings);
+      expect((await postBinary(first.ingress, { id: "ask-1", type: "ask" })).status).toBe(202);
+      await subscriber.waitForEvent("answer-1");
+      await killHard(first);
+
+      holdAnswers = false;
+      const before = subscriber.received.length;
+      const second = await start(settings);
+      await subscriber.waitUntil((r) => subscriber.received.indexOf(r) >= before && eventId(r) === "answer-1");
+      await stopGracefully(second);
+      expect(await stores.pending(store)).toBe(0);
+    });
+
     it("retry state resumes: the attempts made before the kill count, then the dead-letter sink gets the event", async () => {
       const held = gate();
       defer(async () => held.open());

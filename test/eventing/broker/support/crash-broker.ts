@@ -13,6 +13,8 @@ export interface CrashBrokerSettings {
   subscriber: string;
   /** The Trigger's `spec.delivery`, as YAML flow mapping text. */
   delivery?: string;
+  /** How long SIGTERM lets in-flight deliveries run (default 5 s). */
+  drainTimeoutMs?: number;
 }
 
 const settings = JSON.parse(process.argv[2]!) as CrashBrokerSettings;
@@ -34,7 +36,7 @@ spec:
   env: {},
   schedulePings: false,
   brokerStore: settings.store,
-  drainTimeoutMs: 5_000,
+  drainTimeoutMs: settings.drainTimeoutMs ?? 5_000,
 });
 process.once("SIGTERM", () => {
   void runtime.shutdown().then(() => process.exit(0));
