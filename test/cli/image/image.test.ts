@@ -59,14 +59,8 @@ beforeAll(async () => {
   registry = await ownRegistry();
   lockFile = join(work, "images.lock.yaml");
   const pushRef = `${registry.host}/knclaw:test`;
-  const build = await runKnclaw(
-    ["image", "build", "--tag", tag, "--context", join(work, "context"), "--lock", lockFile].concat([
-      "--push",
-      pushRef,
-      "--no-tls-verify",
-    ]),
-    process.env,
-  );
+  const args = ["--tag", tag, "--context", join(work, "context"), "--lock", lockFile, "--push", pushRef];
+  const build = await runKnclaw(["image", "build", ...args, "--no-tls-verify"], process.env);
   expect(build.code, build.stderr).toBe(0);
   pinned = /^pushed\s+(\S+)$/m.exec(build.stdout)?.[1] ?? "";
   expect(pinned).toMatch(new RegExp(`^${registry.host.replaceAll(".", "\\.")}/knclaw@sha256:[0-9a-f]{64}$`));
