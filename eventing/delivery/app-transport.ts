@@ -21,11 +21,14 @@ export function createAppTransport(resolve: (url: string) => FetchHandler | unde
   return async (req: TransportRequest): Promise<TransportResponse> => {
     const app = resolve(req.url);
     if (!app) throw new TransportError("network", `nothing is mounted at ${req.url}`);
-    const signals = [req.signal, req.timeoutMs ? AbortSignal.timeout(req.timeoutMs) : undefined].filter(
-      (s): s is AbortSignal => s !== undefined,
-    );
-    const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
-    if (signal?.aborted) throw abortError(signal, req.timeoutMs);
+    // One timer per attempt, cleared when the attempt ends: AbortSignal.timeout would keep every finished
+    // delivery's timer (and what its signal holds) alive for the whole timeout.
+    const attempt = attemptSignal(req.signal, req.timeoutMs);
+    const signal = attempt.signal;
+    if (signal.aborted) {
+      attempt.clear();
+      throw abortError(signal, req.timeoutMs);
+    }
     const request = new Request(req.url, {
       method: "POST",
       headers: req.headers,
@@ -54,21 +57,36 @@ export function createAppTransport(resolve: (url: string) => FetchHandler | unde
         throw new TransportError("network", error instanceof Error ? error.message : "response body failed");
       }
     })();
-    if (!signal) return work;
     return new Promise<TransportResponse>((resolveResult, reject) => {
-      const onAbort = () => reject(abortError(signal, req.timeoutMs));
+      const onAbort = () => {
+        attempt.clear();
+        reject(abortError(signal, req.timeoutMs));
+      };
       signal.addEventListener("abort", onAbort, { once: true });
-      work.then(
-        (result) => {
-          signal.removeEventListener("abort", onAbort);
-          resolveResult(result);
-        },
-        (error) => {
-          signal.removeEventListener("abort", onAbort);
-          reject(error);
-        },
-      );
+      work.then(resolveResult, reject).finally(() => {
+        signal.removeEventListener("abort", onAbort);
+        attempt.clear();
+      });
     });
+  };
+}
+
+/** The attempt's own signal: aborted by the caller's signal or by the timeout; `clear` releases both. */
+function attemptSignal(outer: AbortSignal | undefined, timeoutMs: number | undefined) {
+  const controller = new AbortController();
+  const onOuterAbort = () => controller.abort(outer?.reason);
+  if (outer?.aborted) onOuterAbort();
+  else outer?.addEventListener("abort", onOuterAbort, { once: true });
+  const timer =
+    timeoutMs && !controller.signal.aborted
+      ? setTimeout(() => controller.abort(new DOMException("timed out", "TimeoutError")), timeoutMs)
+      : undefined;
+  return {
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", onOuterAbort);
+    },
   };
 }
 
