@@ -67,6 +67,12 @@ export const memoryEnv = defineEnv({
     "how long finished runs are kept by default, in ms (7 days unless set)",
     envInteger(1, 365 * DAY_MS).default(7 * DAY_MS),
   ),
+  /** Only the embedded store holds runs in the process's own memory, so only it needs a count cap besides the age. */
+  embeddedMaxFinishedRuns: text(
+    "KNCLAW_MEMORY_EMBEDDED_MAX_FINISHED_RUNS",
+    "finished runs the embedded store keeps (all instances together); past it the runs that finished first go",
+    envInteger(1, 10_000_000).default(2000),
+  ),
   maxNotesPerOwner: text(
     "KNCLAW_MEMORY_MAX_NOTES_PER_OWNER",
     "notes per instance and per user",

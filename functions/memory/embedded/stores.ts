@@ -13,9 +13,9 @@ const SWEEP_INTERVAL_MS = 30_000;
  * The in-process stores of `knclaw dev` without Redis: the same semantics as on Redis (the contract suite runs
  * against both), nothing persisted. Expired entries are invisible at once and freed by a periodic sweep.
  */
-export function openEmbeddedStores(clock: () => number = Date.now): MemoryStores {
+export function openEmbeddedStores(clock: () => number, limits: { maxFinishedRuns: number }): MemoryStores {
   const people = new EmbeddedPeopleStore();
-  const runs = new EmbeddedRunStore();
+  const runs = new EmbeddedRunStore({ maxFinishedRuns: limits.maxFinishedRuns });
   const coordination = new EmbeddedCoordinationStore();
   const audit = new EmbeddedAuditStore();
   const deadLetters = new EmbeddedDeadLetterStore();

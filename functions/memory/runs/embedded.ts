@@ -20,18 +20,27 @@ type Runs = Map<string, StoredRun>;
 
 function liveRun(runs: Runs, id: string, now: number) {
   const stored = runs.get(id);
-  if (stored && stored.run.expiresAt !== null && stored.run.expiresAt <= now) {
-    runs.delete(id);
-    return undefined;
-  }
+  // Expired: invisible at once, freed (with its index entries) by the next sweep.
+  if (stored && stored.run.expiresAt !== null && stored.run.expiresAt <= now) return undefined;
   return stored;
 }
 
-/** Runs in process, per instance, with the run id -> instance index. */
+/**
+ * Runs in process, per instance, with the run id -> instance index. Finished runs are kept for their retention and,
+ * since nothing but the process's memory holds them, at most `maxFinishedRuns` of them across all instances: past
+ * that, the runs that finished first are dropped (runs still going are never dropped).
+ */
 export class EmbeddedRunStore implements RunStore {
   readonly #instances = new Map<string, Runs>();
   /** Run id -> instance, for lookups by run id alone. */
   readonly #owners = new Map<string, string>();
+  /** Finished runs, run id -> instance, in the order they finished (a Map keeps insertion order). */
+  readonly #finished = new Map<string, string>();
+  readonly #maxFinishedRuns: number;
+
+  constructor(options: { maxFinishedRuns: number }) {
+    this.#maxFinishedRuns = options.maxFinishedRuns;
+  }
 
   #of(instance: string): Runs {
     return stateOf(this.#instances, instance, () => new Map());
@@ -42,9 +51,25 @@ export class EmbeddedRunStore implements RunStore {
     for (const [instance, runs] of this.#instances) {
       for (const [id, stored] of runs) {
         if (stored.run.expiresAt === null || stored.run.expiresAt > now) continue;
-        runs.delete(id);
-        if (this.#owners.get(id) === instance) this.#owners.delete(id);
+        this.#drop(instance, id);
       }
+    }
+  }
+
+  #drop(instance: string, id: string): void {
+    this.#instances.get(instance)?.delete(id);
+    if (this.#owners.get(id) === instance) this.#owners.delete(id);
+    if (this.#finished.get(id) === instance) this.#finished.delete(id);
+  }
+
+  /** Record where a stored run stands; a finished one goes to the end of the eviction order. */
+  #track(instance: string, run: Run): void {
+    if (this.#finished.get(run.id) === instance) this.#finished.delete(run.id);
+    if (run.expiresAt === null) return;
+    this.#finished.set(run.id, instance);
+    while (this.#finished.size > this.#maxFinishedRuns) {
+      const [oldestId, oldestInstance] = this.#finished.entries().next().value!;
+      this.#drop(oldestInstance, oldestId);
     }
   }
 
@@ -58,6 +83,7 @@ export class EmbeddedRunStore implements RunStore {
     const existing = liveRun(runs, run.id, run.createdAt);
     if (existing) return { kind: "exists", run: existing.run };
     runs.set(run.id, { run });
+    this.#track(instance, run);
     return { kind: "created", run };
   }
 
@@ -93,6 +119,7 @@ export class EmbeddedRunStore implements RunStore {
       expiresAt: isTerminal(status) ? update.now + update.retentionMs : null,
     };
     runs.set(id, { run, lastUpdateId: update.updateId });
+    this.#track(instance, run);
     return { kind: "ok", run };
   }
 
