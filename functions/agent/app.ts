@@ -18,7 +18,7 @@ import { RejectedEvent, RetryLater } from "./loop/errors.ts";
 import type { LanguageModel } from "./providers/model.ts";
 import { createLanguageModel } from "./providers/registry.ts";
 import { type AgentStore, memoryStore } from "./store.ts";
-import { contextFrom, inSpan } from "./tracing.ts";
+import { inSpan } from "./tracing.ts";
 
 /**
  * The agent function (ARCHITECTURE.md, "The durable agent loop"): one ksvc per agent instance. Its Triggers deliver
@@ -95,6 +95,12 @@ export async function createApp(
     ...(options.now ? { now: options.now } : {}),
     ...(options.faults ? { faults: options.faults } : {}),
   });
+  for (const tool of loop.catalog.withheld) {
+    log.error(
+      { tool: tool.ref, reason: tool.reason },
+      "tool not available: its argument schema cannot be validated, so it is not offered",
+    );
+  }
 
   // Ready once configured (no readiness check): a dependency check would add a memory round trip to every cold start,
   // and a step that cannot reach the memory service answers 503 anyway, so the broker retries it.
@@ -104,7 +110,7 @@ export async function createApp(
       try {
         await inSpan(
           `knclaw.agent ${type.replace(/^dev\.knclaw\./, "")}`,
-          contextFrom(event.attributes.traceparent),
+          context.active(),
           {
             "cloudevents.event_id": event.attributes.id!,
             "cloudevents.event_type": type,

@@ -1,4 +1,3 @@
-import { z } from "zod";
 import type { ToolError } from "../../../eventing/catalog/index.ts";
 import { argumentsDigest } from "../../../skills/runtime/canonical-json.ts";
 import { toolError } from "../../../skills/runtime/tool-error.ts";
@@ -11,7 +10,8 @@ import type { EffectiveContract } from "./contract.ts";
  * A pure function of the model's call, the instance's tool catalog and the run's contract: refuse (with a typed error
  * the model is told), hold for approval, or allow. Nothing in the call can widen what the contract allows: the tool is
  * found in a table by its exact name, policy is checked before arguments are even parsed, and arguments are validated
- * against the tool's JSON Schema before anything is signed.
+ * against the tool's JSON Schema (tools/argument-schema.ts: Ajv, every dialect feature) before anything is signed. A
+ * tool whose schema could not be compiled is not in the catalog at all: calling it is `Unavailable`.
  */
 export type GateVerdict =
   | { kind: "allow"; tool: CatalogTool; args: Record<string, unknown>; digest: string }
@@ -21,6 +21,14 @@ export type GateVerdict =
 export function gateCall(call: ModelToolCall, catalog: ToolCatalog, contract: EffectiveContract): GateVerdict {
   const tool = catalog.byModel(call.name);
   if (tool === undefined) {
+    const withheld = catalog.withheld.find((entry) => entry.modelName === call.name);
+    if (withheld !== undefined) {
+      return refuse(
+        toolError("Unavailable", `${withheld.ref} is unavailable: ${withheld.reason}`.slice(0, 1000), {
+          retryable: false,
+        }),
+      );
+    }
     return refuse(toolError("NotFound", `no tool named ${printable(call.name)} is available to this agent`));
   }
   const refusal = contract.refusal(tool);
@@ -42,11 +50,14 @@ export function gateCall(call: ModelToolCall, catalog: ToolCatalog, contract: Ef
   if (args === null || typeof args !== "object" || Array.isArray(args)) {
     return refuse(toolError("ValidationFailed", "the arguments must be a JSON object"), tool);
   }
-  const issues = validate(tool, args);
+  const issues = tool.checkArguments(args);
   if (issues !== undefined) {
-    const first = issues[0]!;
+    const summary = issues
+      .slice(0, 5)
+      .map((issue) => `${issue.path}: ${issue.message}`)
+      .join("; ");
     return refuse(
-      toolError("ValidationFailed", `invalid arguments for ${tool.ref}: ${first.path}: ${first.message}`, {
+      toolError("ValidationFailed", `invalid arguments for ${tool.ref}: ${summary}`.slice(0, 2000), {
         details: { issues },
       }),
       tool,
@@ -60,29 +71,6 @@ export function gateCall(call: ModelToolCall, catalog: ToolCatalog, contract: Ef
 
 function refuse(error: ToolError, tool?: CatalogTool): GateVerdict {
   return tool === undefined ? { kind: "refuse", error } : { kind: "refuse", error, tool };
-}
-
-const validators = new WeakMap<object, z.ZodType | null>();
-
-/** Issues against the tool's JSON Schema, or undefined when the arguments are valid. */
-export function validate(tool: CatalogTool, args: unknown): Array<{ path: string; message: string }> | undefined {
-  let validator = validators.get(tool.descriptor.inputSchema);
-  if (validator === undefined) {
-    try {
-      validator = z.fromJSONSchema(tool.descriptor.inputSchema as Parameters<typeof z.fromJSONSchema>[0]);
-    } catch {
-      // A schema zod cannot read (an exotic external one) is checked for its object shape only; the skill validates too.
-      validator = null;
-    }
-    validators.set(tool.descriptor.inputSchema, validator);
-  }
-  if (validator === null) return undefined;
-  const parsed = validator.safeParse(args);
-  if (parsed.success) return undefined;
-  return parsed.error.issues.slice(0, 20).map((issue) => ({
-    path: issue.path.map(String).join(".") || "(root)",
-    message: issue.message,
-  }));
 }
 
 function printable(text: string): string {
