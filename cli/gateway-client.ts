@@ -19,17 +19,17 @@ export interface GatewayOptions {
   fetch?: typeof fetch;
 }
 
-export const GATEWAY_TOKEN_ENV = "KNCLAW_GATEWAY_TOKEN";
+const GATEWAY_TOKEN_ENV = "KNCLAW_GATEWAY_TOKEN";
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** The gateway sends a keep-alive comment every 15 s; this much silence means the connection is gone. */
 const STREAM_IDLE_MS = 60_000;
 
-export function gatewayBaseUrl(options: GatewayOptions): string {
+function gatewayBaseUrl(options: GatewayOptions): string {
   const env = options.env ?? process.env;
   return (options.url ?? env.KNCLAW_GATEWAY_URL ?? `http://127.0.0.1:${env.PORT || 8080}`).replace(/\/+$/, "");
 }
 
-export function gatewayToken(options: GatewayOptions): string {
+function gatewayToken(options: GatewayOptions): string {
   return resolveToken({
     tokenFile: options.tokenFile,
     env: options.env ?? process.env,
@@ -52,13 +52,13 @@ export class GatewayApiError extends Error {
   }
 }
 
-export interface GatewayResponse<T> {
+interface GatewayResponse<T> {
   status: number;
   headers: Headers;
   body: T;
 }
 
-export interface RequestInit {
+interface RequestInit {
   json?: unknown;
   headers?: Record<string, string>;
   timeoutMs?: number;

@@ -11,7 +11,7 @@
 import { Cron } from "croner";
 import { checkTimezone } from "./timezone.ts";
 
-export interface CronProblem {
+interface CronProblem {
   /** `schedule` or `timezone`: the PingSource field Knative blames. */
   field: "schedule" | "timezone";
   rule: string;

@@ -17,7 +17,7 @@ export type EnvVar =
   | { name: string; valueFrom: { secretKeyRef: { name: string; key: string; optional?: boolean } } };
 
 /** Where a secret variable's value comes from; `optional` lets the pod start without the Secret. */
-export interface SecretKeyRef {
+interface SecretKeyRef {
   secret: string;
   key: string;
   optional?: boolean;

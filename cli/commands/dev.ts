@@ -37,10 +37,10 @@ export function chooseConfig(option: string | undefined): string {
  * Where `knclaw dev` keeps what must outlive the process: `--state-dir`, else `$KNCLAW_STATE_DIR`, else `.knclaw/` in
  * the working directory (per project, like the config it runs; already in .gitignore).
  */
-export const DEFAULT_STATE_DIR = ".knclaw";
-export const STATE_DIR_ENV = "KNCLAW_STATE_DIR";
+const DEFAULT_STATE_DIR = ".knclaw";
+const STATE_DIR_ENV = "KNCLAW_STATE_DIR";
 
-export function chooseStateDir(option: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
+function chooseStateDir(option: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
   return resolve(option ?? env[STATE_DIR_ENV] ?? DEFAULT_STATE_DIR);
 }
 
@@ -48,7 +48,7 @@ export function chooseStateDir(option: string | undefined, env: Readonly<Record<
  * The broker store `knclaw dev` uses: durable by default, Redis Streams when `--redis` is given or the config names a
  * Redis for the memory service, else SQLite in the state directory; `--broker-store memory` opts out.
  */
-export function chooseBrokerStore(
+function chooseBrokerStore(
   options: Pick<DevCommandOptions, "brokerStore" | "redis" | "brokerFsync">,
   stateDir: string,
   configRedisUrl: string | undefined,

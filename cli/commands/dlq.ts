@@ -41,7 +41,7 @@ const TOKEN_ENV = deadletterEnv.names.apiToken;
 const DEFAULT_REF_ENV = upperSnake(`${DEFAULT_DEADLETTER_TOKEN.secret}_${DEFAULT_DEADLETTER_TOKEN.key}`);
 const DEV_PATH = "/functions/deadletter";
 
-export function dlqBaseUrl(options: DlqOptions): string {
+function dlqBaseUrl(options: DlqOptions): string {
   const env = options.env ?? process.env;
   const url = options.url ?? env.KNCLAW_DEADLETTER_URL ?? `http://127.0.0.1:${env.PORT || 8080}${DEV_PATH}`;
   return url.replace(/\/+$/, "");
@@ -86,7 +86,7 @@ export function announceDevDeadLetters(
   return { lines: ["", `Dead letters: ${api}  (${where}; knclaw dlq list)`], cleanup: published.cleanup };
 }
 
-export function dlqToken(options: DlqOptions): string {
+function dlqToken(options: DlqOptions): string {
   return resolveToken({
     tokenFile: options.tokenFile,
     env: options.env ?? process.env,
@@ -160,7 +160,7 @@ export async function dlqDelete(id: string, options: DlqOptions): Promise<void> 
 
 const iso = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString());
 
-export function formatSummary(entry: DeadLetterSummary): string {
+function formatSummary(entry: DeadLetterSummary): string {
   const a = entry.attributes;
   const code = entry.error.code ?? "-";
   const replays = entry.replayCount > 0 ? `  replayed ${entry.replayCount}x (last ${iso(entry.replayedAt)})` : "";
@@ -170,7 +170,7 @@ export function formatSummary(entry: DeadLetterSummary): string {
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
-export function formatDeadLetter(entry: DeadLetter): string {
+function formatDeadLetter(entry: DeadLetter): string {
   const lines = [
     `id:           ${entry.id}`,
     `received:     ${iso(entry.receivedAt)} (last ${iso(entry.lastReceivedAt)}, ${entry.receivedCount}x)`,

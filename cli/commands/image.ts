@@ -4,7 +4,7 @@ import { buildImage } from "../image/build.ts";
 import { BUILDERS, type BuilderName } from "../image/builder.ts";
 import { repoRoot } from "../repo-root.ts";
 
-export const DEFAULT_IMAGE_LOCK = "knclaw-images.lock.yaml";
+const DEFAULT_IMAGE_LOCK = "knclaw-images.lock.yaml";
 
 interface ImageBuildFlags {
   tag: string;

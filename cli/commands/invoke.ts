@@ -23,10 +23,10 @@ export interface InvokeResult {
   run: RunView;
 }
 
-export const DEFAULT_WAIT_SECONDS = 60;
+const DEFAULT_WAIT_SECONDS = 60;
 const INSTANCE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-export function waitSeconds(value: string | number | undefined): number {
+function waitSeconds(value: string | number | undefined): number {
   if (value === undefined) return DEFAULT_WAIT_SECONDS;
   const seconds = Number(value);
   if (!Number.isInteger(seconds) || seconds < 0 || seconds > 3600) {

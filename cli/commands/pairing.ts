@@ -21,7 +21,7 @@ export interface PendingPairing {
 
 const seg = encodeURIComponent;
 
-export function normalizeCode(code: string): string {
+function normalizeCode(code: string): string {
   const normalized = code.replace(/[\s-]/g, "").toUpperCase();
   if (!/^[A-HJ-NP-Z2-9]{8}$/.test(normalized)) throw new Error(`${code} is not a pairing code (8 letters and digits)`);
   return normalized;

@@ -36,7 +36,7 @@ export interface RunEventsOptions extends GatewayOptions {
 
 const RUN_ID = /^[\x21-\x7e]{1,256}$/;
 
-export function runPath(id: string): string {
+function runPath(id: string): string {
   if (!RUN_ID.test(id)) throw new Error(`${JSON.stringify(id)} is not a run id`);
   return `/api/v1/runs/${encodeURIComponent(id)}`;
 }
@@ -46,7 +46,7 @@ export async function getRun(id: string, options: GatewayOptions): Promise<RunVi
   return gatewayClient(options).get<RunView>(path);
 }
 
-export const isTerminal = (type: string) => type === "completed" || type === "failed";
+const isTerminal = (type: string) => type === "completed" || type === "failed";
 
 /**
  * Every event of the run, in order, to `onEvent`, until the run's outcome (returned). A stream that ends before it
@@ -90,7 +90,7 @@ function usageLine(run: { usage?: unknown; costUsd?: unknown; durationMs?: unkno
   return `${usage.inputTokens} in / ${usage.outputTokens} out tokens${cost}${duration}`;
 }
 
-export function formatRun(run: RunView): string {
+function formatRun(run: RunView): string {
   const lines = [`run:       ${run.runId}`, `instance:  ${run.instance}`, `status:    ${run.status}`];
   lines.push(`created:   ${run.createdAt}`);
   if (run.finishedAt !== undefined) lines.push(`finished:  ${run.finishedAt}`);
@@ -101,7 +101,7 @@ export function formatRun(run: RunView): string {
   return lines.join("\n");
 }
 
-export function formatRunEvent(event: RunEvent): string {
+function formatRunEvent(event: RunEvent): string {
   const d = event.data;
   const at = typeof d.at === "string" ? `${d.at}  ` : "";
   switch (event.type) {

@@ -10,7 +10,7 @@ import { ATTRIBUTE_NAME } from "../../eventing/cloudevent/validate.ts";
  * --data-file, or --field key=value pairs (dotted keys nest, values parsed as JSON when they are JSON), and
  * --extension key=value adds attributes. Binary mode unless --structured. Exits non-zero unless the broker accepts.
  */
-export interface SendOptions {
+interface SendOptions {
   to?: string;
   url?: string;
   broker?: string;
@@ -27,14 +27,14 @@ export interface SendOptions {
   fetch?: typeof fetch;
 }
 
-export interface SendResult {
+interface SendResult {
   target: string;
   status: number;
   body: string;
   event: CloudEvent;
 }
 
-export function buildEvent(options: SendOptions): CloudEvent {
+function buildEvent(options: SendOptions): CloudEvent {
   if (!options.type) throw new Error("--type is required");
   const attributes: Record<string, string> = {
     specversion: "1.0",
@@ -94,7 +94,7 @@ function fieldsToObject(fields: string[]): Record<string, unknown> {
   return root;
 }
 
-export function sendTarget(options: Pick<SendOptions, "to" | "url" | "broker">): string {
+function sendTarget(options: Pick<SendOptions, "to" | "url" | "broker">): string {
   if (options.to) return options.to;
   const base = (options.url ?? `http://127.0.0.1:${process.env.PORT ?? 8080}`).replace(/\/+$/, "");
   const broker = options.broker ?? "knclaw/default";
@@ -102,7 +102,7 @@ export function sendTarget(options: Pick<SendOptions, "to" | "url" | "broker">):
   return `${base}/${broker}`;
 }
 
-export async function runSend(options: SendOptions): Promise<SendResult> {
+async function runSend(options: SendOptions): Promise<SendResult> {
   const event = buildEvent(options);
   const target = sendTarget(options);
   const { headers, body } = encodeEvent(event, options.structured ? "structured" : "binary");

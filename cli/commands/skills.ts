@@ -13,7 +13,7 @@ import type { SkillPackage } from "../../skills/package/skill-package.ts";
 
 /** `knclaw skills list` and `knclaw skills new <name>`: what skills exist, and a new one that loads as written. */
 
-export interface SkillSummary {
+interface SkillSummary {
   name: string;
   description: string;
   dir: string;

@@ -62,14 +62,14 @@ export interface DevOptions {
   brokerStore?: BrokerStoreChoice;
 }
 
-export interface DevBrokerInfo {
+interface DevBrokerInfo {
   namespace: string;
   name: string;
   url: string;
   broker: EmbeddedBroker;
 }
 
-export interface DevFunctionInfo {
+interface DevFunctionInfo {
   namespace: string;
   name: string;
   clusterUrl: string;

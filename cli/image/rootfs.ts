@@ -69,7 +69,7 @@ function requireTool(tool: string, debianPackage: string): void {
 }
 
 /** The absolute paths of the shared objects `binary` loads, the dynamic loader included, as ldd resolves them. */
-export function linkedLibraries(binary: string): string[] {
+function linkedLibraries(binary: string): string[] {
   return parseLdd(execFileSync("ldd", [binary], { encoding: "utf8" }));
 }
 

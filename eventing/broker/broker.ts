@@ -10,7 +10,7 @@ import type { CompiledTrigger } from "./trigger.ts";
 import { ingressTtl, TTL_EXTENSION, withTtl } from "./ttl.ts";
 
 /** Knative's broker stamps every pass through ingress with the arrival time. */
-export const EXT_ARRIVAL_TIME = "knativearrivaltime";
+const EXT_ARRIVAL_TIME = "knativearrivaltime";
 
 export interface EmbeddedBrokerOptions {
   namespace: string;

@@ -6,7 +6,7 @@ import { isRecord, ObjectError } from "./objects.ts";
  */
 export const BROKER_INGRESS_HOST = "broker-ingress.knative-eventing.svc.cluster.local";
 
-export function clusterServiceUrl(name: string, namespace: string): string {
+function clusterServiceUrl(name: string, namespace: string): string {
   return `http://${name}.${namespace}.svc.cluster.local`;
 }
 

@@ -4,7 +4,7 @@ import { nodeHeaderReader } from "../cloudevent/node-headers.ts";
 import type { Ingress, IngressRequest, IngressResponse } from "./ingress.ts";
 
 /** Serve the ingress on Node's HTTP server directly: the hot path builds no Web Request and no Headers. */
-export function ingressRequestFromNode(req: IncomingMessage): IngressRequest {
+function ingressRequestFromNode(req: IncomingMessage): IngressRequest {
   const url = req.url ?? "/";
   const query = url.indexOf("?");
   return {
@@ -31,7 +31,7 @@ export async function serveIngressOnNode(ingress: Ingress, req: IncomingMessage,
   setImmediate(writeNodeResponse, res, response);
 }
 
-export function writeNodeResponse(res: ServerResponse, response: IngressResponse): void {
+function writeNodeResponse(res: ServerResponse, response: IngressResponse): void {
   if (res.headersSent || res.destroyed) return;
   // The flat [name, value, ...] form skips Node's per-header setHeader bookkeeping on this hot path.
   const headers: string[] = [];
@@ -43,7 +43,7 @@ export function writeNodeResponse(res: ServerResponse, response: IngressResponse
 }
 
 /** Read a request body up to `maxBytes`; beyond that, stop reading and throw 413 (the caller closes the connection). */
-export function readNodeBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+function readNodeBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > maxBytes) {
     req.pause();

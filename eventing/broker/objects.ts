@@ -15,7 +15,7 @@ export interface KnativeObject {
   [key: string]: unknown;
 }
 
-export const DEFAULT_NAMESPACE = "default";
+const DEFAULT_NAMESPACE = "default";
 
 export function namespaceOf(object: KnativeObject): string {
   return object.metadata.namespace || DEFAULT_NAMESPACE;

@@ -156,10 +156,10 @@ const outcomeBase = {
   replyTo: ReplyRoute.optional(),
 };
 
-export const RunCompleted = z.object({ ...outcomeBase, output: text }).strict();
+const RunCompleted = z.object({ ...outcomeBase, output: text }).strict();
 export type RunCompleted = z.infer<typeof RunCompleted>;
 
-export const RunFailed = z
+const RunFailed = z
   .object({
     ...outcomeBase,
     /** Machine-readable: `budget_exceeded:<kind>`, `max_turns`, `tool_failures`, `stopped`, `model_error`, ... */

@@ -64,7 +64,7 @@ export function derivedEventId(...parts: Array<string | number>): string {
 }
 
 /** Thrown when an event's data does not match its type's schema: receivers answer 400 (not retryable). */
-export class EventDataError extends CloudEventError {
+class EventDataError extends CloudEventError {
   readonly issues: z.core.$ZodIssue[];
   constructor(type: string, issues: z.core.$ZodIssue[]) {
     const first = issues[0];
@@ -72,10 +72,6 @@ export class EventDataError extends CloudEventError {
     super(400, `data of ${type} is invalid: ${where}`);
     this.issues = issues;
   }
-}
-
-export function isEventType(type: string): type is EventType {
-  return Object.hasOwn(EVENT_SCHEMAS, type);
 }
 
 /** Parse and validate a received event's data as the given type. */

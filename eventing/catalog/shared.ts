@@ -2,7 +2,7 @@ import { z } from "zod";
 
 /** Building blocks several events share. */
 
-export const CHANNEL_TYPES = ["slack", "telegram", "discord", "whatsapp", "webhook", "http"] as const;
+const CHANNEL_TYPES = ["slack", "telegram", "discord", "whatsapp", "webhook", "http"] as const;
 export const ChannelType = z.enum(CHANNEL_TYPES);
 export type ChannelType = z.infer<typeof ChannelType>;
 
@@ -42,7 +42,7 @@ export const Usage = z.object({
 });
 export type Usage = z.infer<typeof Usage>;
 
-export const TOOL_ERROR_CLASSES = [
+const TOOL_ERROR_CLASSES = [
   "ValidationFailed",
   "NotFound",
   "Conflict",
@@ -70,7 +70,7 @@ export const ToolError = z.object({
 export type ToolError = z.infer<typeof ToolError>;
 
 /** Text that came from outside the trust boundary (tool output, webhook payloads): the model is told so. */
-export const UntrustedContent = z.object({
+const UntrustedContent = z.object({
   untrusted: z.literal(true),
   source: z.string().max(256),
   content: z.unknown(),

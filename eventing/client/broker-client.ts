@@ -1,4 +1,5 @@
 import { type HttpClient, HttpClientError, sharedHttpClient } from "../../runtime/http/client.ts";
+import { outgoingCarrier } from "../../runtime/trace-context.ts";
 import { EXT_TRACEPARENT, EXT_TRACESTATE } from "../catalog/attributes.ts";
 import { type CloudEvent, withAttributes } from "../cloudevent/event.ts";
 import { type EventMode, encodeEvent } from "../cloudevent/http-codec.ts";
@@ -44,7 +45,7 @@ export class BrokerEmitError extends Error {
   }
 }
 
-export function parseCeOverrides(raw: string | undefined): Record<string, string> {
+function parseCeOverrides(raw: string | undefined): Record<string, string> {
   if (raw === undefined || raw.trim() === "") return {};
   let parsed: unknown;
   try {
@@ -97,10 +98,15 @@ export class BrokerClient {
 
   /** Post one event; resolves when the broker answered 2xx, rejects with BrokerEmitError after the last attempt. */
   async emit(event: CloudEvent, trace?: { traceparent?: string; tracestate?: string }): Promise<void> {
+    // The sending span is the next hop's parent whenever it continues the event's trace (runtime/trace-context.ts).
+    const carrier = outgoingCarrier({
+      traceparent: event.attributes[EXT_TRACEPARENT] ?? trace?.traceparent,
+      tracestate: event.attributes[EXT_TRACESTATE] ?? trace?.tracestate,
+    });
     const prepared = withAttributes(event, {
       ...this.overrides,
-      [EXT_TRACEPARENT]: event.attributes[EXT_TRACEPARENT] ?? trace?.traceparent,
-      [EXT_TRACESTATE]: event.attributes[EXT_TRACESTATE] ?? trace?.tracestate,
+      [EXT_TRACEPARENT]: carrier.traceparent,
+      [EXT_TRACESTATE]: carrier.tracestate,
     });
     const { headers, body } = encodeEvent(prepared, this.mode);
     const traceparent = prepared.attributes[EXT_TRACEPARENT];

@@ -8,8 +8,6 @@ export interface CloudEvent {
   readonly data?: Uint8Array;
 }
 
-export const REQUIRED_ATTRIBUTES = ["id", "source", "type", "specversion"] as const;
-
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -28,10 +26,6 @@ export function isTextContentType(contentType: string | undefined): boolean {
 export function dataAsJson(event: CloudEvent): unknown {
   if (!event.data || event.data.length === 0) return undefined;
   return JSON.parse(textDecoder.decode(event.data));
-}
-
-export function dataAsText(event: CloudEvent): string {
-  return event.data ? textDecoder.decode(event.data) : "";
 }
 
 export function jsonBytes(value: unknown): Uint8Array {

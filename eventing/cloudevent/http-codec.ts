@@ -30,7 +30,7 @@ export interface DecodeOptions {
   maxBodyBytes?: number;
 }
 
-export function mediaType(contentType: string | null | undefined): string {
+function mediaType(contentType: string | null | undefined): string {
   return (contentType ?? "").split(";", 1)[0]!.trim().toLowerCase();
 }
 
@@ -156,7 +156,7 @@ export function encodeBinary(event: CloudEvent): EncodedMessage {
   return event.data === undefined ? { headers } : { headers, body: event.data };
 }
 
-export function encodeStructured(event: CloudEvent): EncodedMessage {
+function encodeStructured(event: CloudEvent): EncodedMessage {
   const members = Object.entries(event.attributes).map(
     ([name, value]) => `${JSON.stringify(name)}:${JSON.stringify(value)}`,
   );

@@ -12,23 +12,6 @@ const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?
 // Parameters are ASCII (RFC 2045); anything else could not travel in a binary-mode Content-Type header.
 const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(?:\s*;[\x20-\x7e\t]*)?$/;
 
-const V1_CONTEXT = new Set(["id", "source", "specversion", "type", "datacontenttype", "dataschema", "subject", "time"]);
-const V03_CONTEXT = new Set([
-  "id",
-  "source",
-  "specversion",
-  "type",
-  "datacontenttype",
-  "datacontentencoding",
-  "schemaurl",
-  "subject",
-  "time",
-]);
-
-export function isKnownContextAttribute(specversion: string, name: string): boolean {
-  return (specversion === "0.3" ? V03_CONTEXT : V1_CONTEXT).has(name);
-}
-
 export function validateEvent(event: CloudEvent): CloudEvent {
   const a = event.attributes;
   for (const name of Object.keys(a)) {
@@ -60,20 +43,20 @@ export function validateEvent(event: CloudEvent): CloudEvent {
   return event;
 }
 
-export function isUriReference(value: string): boolean {
+function isUriReference(value: string): boolean {
   if (!URI_CHARS.test(value)) return false;
   const schemeEnd = value.search(/[:/?#]/);
   if (schemeEnd >= 0 && value[schemeEnd] === ":") return SCHEME.test(value.slice(0, schemeEnd));
   return true;
 }
 
-export function isAbsoluteUri(value: string): boolean {
+function isAbsoluteUri(value: string): boolean {
   if (!isUriReference(value)) return false;
   const colon = value.indexOf(":");
   return colon > 0 && SCHEME.test(value.slice(0, colon)) && !value.slice(0, colon).includes("/");
 }
 
-export function isRfc3339(value: string): boolean {
+function isRfc3339(value: string): boolean {
   const m = RFC3339.exec(value);
   if (!m) return false;
   const [, y, mo, d, h, mi, s, , oh, om] = m;

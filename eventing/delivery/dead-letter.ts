@@ -9,7 +9,7 @@ import { type CloudEvent, withAttributes } from "../cloudevent/event.ts";
 export const EXT_ERROR_DEST = "knativeerrordest";
 export const EXT_ERROR_CODE = "knativeerrorcode";
 export const EXT_ERROR_DATA = "knativeerrordata";
-export const ERROR_DATA_MAX_CHARS = 1024;
+const ERROR_DATA_MAX_CHARS = 1024;
 
 export interface DeliveryFailure {
   destination: string;

@@ -8,7 +8,7 @@ import type { HeaderReader } from "../cloudevent/http-codec.ts";
 const FORWARDED = new Set(["x-request-id", "retry-after", "traceparent", "tracestate", "b3"]);
 const FORWARDED_PREFIXES = ["knative-", "x-b3-"];
 
-export function isPassThroughHeader(name: string): boolean {
+function isPassThroughHeader(name: string): boolean {
   const lower = name.toLowerCase();
   return FORWARDED.has(lower) || FORWARDED_PREFIXES.some((prefix) => lower.startsWith(prefix));
 }

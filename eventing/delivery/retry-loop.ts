@@ -50,7 +50,7 @@ export interface DeliveryProgress {
   deadLetter?: DeadLetterState;
 }
 
-export interface DeadLetterState {
+interface DeadLetterState {
   /** Attempts made against the subscriber. */
   attempts: number;
   destination: string;

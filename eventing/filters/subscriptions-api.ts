@@ -19,7 +19,7 @@ function compileList(value: unknown, path: string, what: string): EventFilter[] 
   return value.map((item, index) => compileFilter(item, `${path}[${index}]`));
 }
 
-export function compileFilter(value: unknown, path: string): EventFilter {
+function compileFilter(value: unknown, path: string): EventFilter {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new FilterError(path, "filter-object", "must be a filter object with exactly one dialect");
   }

@@ -2,11 +2,11 @@
  * A compiled Trigger filter: a predicate over an event's context attributes in their canonical string form
  * (what binary mode carries in `ce-` headers). Filters never see event data: Knative's dialects are attribute-only.
  */
-export type EventAttributes = Readonly<Record<string, string>>;
+type EventAttributes = Readonly<Record<string, string>>;
 export type EventFilter = (attributes: EventAttributes) => boolean;
 
 /** Knative's filter attribute-name rule (pkg/apis/eventing/v1/trigger_validation.go). */
-export const FILTER_ATTRIBUTE_NAME = /^[a-z][a-z0-9]*$/;
+const FILTER_ATTRIBUTE_NAME = /^[a-z][a-z0-9]*$/;
 
 /** A filter that cannot be loaded; `path` points into the Trigger (`spec.filters[1].all[0].exact`). */
 export class FilterError extends Error {

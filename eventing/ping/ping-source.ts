@@ -10,8 +10,8 @@ import { ATTRIBUTE_NAME } from "../cloudevent/validate.ts";
  * and turned into what the scheduler needs: a croner schedule, the resolved sink and a way to build each tick's event
  * the way the mtping adapter does (pkg/adapter/mtping/runner.go).
  */
-export const PING_EVENT_TYPE = "dev.knative.sources.ping";
-export const DEFAULT_PING_SCHEDULE = "* * * * *";
+const PING_EVENT_TYPE = "dev.knative.sources.ping";
+const DEFAULT_PING_SCHEDULE = "* * * * *";
 
 export interface CompiledPingSource {
   namespace: string;
@@ -26,7 +26,7 @@ export interface CompiledPingSource {
 const SPEC_FIELDS = new Set(["schedule", "timezone", "contentType", "data", "dataBase64", "sink", "ceOverrides"]);
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-export function pingSourceUri(namespace: string, name: string): string {
+function pingSourceUri(namespace: string, name: string): string {
   return `/apis/v1/namespaces/${namespace}/pingsources/${name}`;
 }
 

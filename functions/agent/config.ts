@@ -6,7 +6,7 @@ import { SkillDescriptor, type SkillDescriptorInput } from "../../skills/runtime
 import { type AgentSettings, agentEnv, type ScheduleSettings } from "./env.ts";
 import type { SkillInfo } from "./tools/catalog.ts";
 
-export type { AgentSettings, ScheduleSettings } from "./env.ts";
+export type { AgentSettings } from "./env.ts";
 
 /** The agent's configuration, all from its container environment (functions/agent/env.ts declares it). */
 export interface AgentConfig {

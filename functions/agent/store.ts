@@ -7,12 +7,12 @@ import { asRunState, type RunPhase, type RunState } from "./run/state.ts";
  * and tests can count what it does): runs under compare-and-set, the session window, notes, locks with fencing tokens,
  * audit. `memoryStore` implements it over the typed memory client; the instance is fixed by the token anyway.
  */
-export interface RunRecord {
+interface RunRecord {
   state: RunState;
   version: number;
 }
 
-export interface SessionTurn {
+interface SessionTurn {
   id: string;
   role: "user" | "assistant";
   content: string;

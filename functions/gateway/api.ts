@@ -81,7 +81,7 @@ export async function readJson<S extends z.ZodType>(request: Request, schema: S)
 }
 
 /** `Prefer: wait=N` (RFC 7240), capped; undefined when absent or unreadable. */
-export function preferWait(header: string | undefined, max: number): number | undefined {
+function preferWait(header: string | undefined, max: number): number | undefined {
   if (header === undefined) return undefined;
   for (const preference of header.split(",")) {
     const match = /^\s*wait\s*=\s*"?(\d{1,6})"?\s*$/i.exec(preference);
@@ -90,7 +90,7 @@ export function preferWait(header: string | undefined, max: number): number | un
   return undefined;
 }
 
-export function runView(record: RunRecord, status: string = record.status) {
+function runView(record: RunRecord, status: string = record.status) {
   return {
     runId: record.runId,
     instance: record.instance,

@@ -13,7 +13,7 @@ import { sseResponse } from "./sse.ts";
  *
  * A failed or unfinished run is answered with `x-should-retry: false`: an SDK retry would start a second run.
  */
-export const SESSION_KEY_HEADER = "x-knclaw-session-key";
+const SESSION_KEY_HEADER = "x-knclaw-session-key";
 const MODEL_PREFIX = "knclaw:";
 
 const ContentPart = z.object({ type: z.string(), text: z.string().optional() }).passthrough();
@@ -38,7 +38,7 @@ function textOf(content: z.infer<typeof ChatMessage>["content"]): string {
   return "";
 }
 
-export class OpenAiError extends ApiError {
+class OpenAiError extends ApiError {
   readonly type: string;
   constructor(status: number, type: string, code: string, message: string, options: ApiErrorOptions = {}) {
     super(status, code, message, options);

@@ -8,7 +8,7 @@ import { runOnce } from "../../clients/memory/run-once.ts";
  * claimed with set-if-absent, so concurrent appends from two replicas never overwrite each other, and each
  * CloudEvent is appended at most once however often the broker redelivers it.
  */
-export type RunStatus = "queued" | "completed" | "failed";
+type RunStatus = "queued" | "completed" | "failed";
 
 export interface RunRecord {
   runId: string;

@@ -28,7 +28,7 @@ export interface StartRun {
   idempotencyKey?: string;
 }
 
-export function runIdFor(by: string, idempotencyKey: string | undefined): string {
+function runIdFor(by: string, idempotencyKey: string | undefined): string {
   return idempotencyKey !== undefined ? derivedEventId("gateway", by, idempotencyKey) : `run-${randomUUID()}`;
 }
 
@@ -68,7 +68,7 @@ export async function startRun(ctx: RunContext, request: StartRun): Promise<RunR
   return stored;
 }
 
-export function isFinished(record: RunRecord | undefined): record is RunRecord {
+function isFinished(record: RunRecord | undefined): record is RunRecord {
   return record !== undefined && record.status !== "queued";
 }
 

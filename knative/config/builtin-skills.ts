@@ -58,7 +58,7 @@ export function builtinSkill(name: string): BuiltinSkill | undefined {
  * installed package). For the renderer and the CLI, which run where the skill folders are; a bundled function has
  * no skill folders next to it and should be given descriptors (KNCLAW_SKILL_CATALOG) instead.
  */
-export function builtinSkillPackage(name: string): SkillPackage | undefined {
+function builtinSkillPackage(name: string): SkillPackage | undefined {
   const skill = builtinSkill(name);
   if (!skill) return undefined;
   const text = readFileSync(new URL(`../../skills/${name}/SKILL.md`, import.meta.url), "utf8");

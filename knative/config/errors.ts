@@ -54,7 +54,7 @@ export function formatIssue(issue: ConfigIssue, source?: string): string {
   return `${where ? `${where}: ` : ""}${path}: ${issue.rule}: ${issue.message}`;
 }
 
-export function formatIssues(issues: readonly ConfigIssue[], source?: string): string {
+function formatIssues(issues: readonly ConfigIssue[], source?: string): string {
   const head = `invalid knclaw config${source ? ` ${source}` : ""} (${issues.length} problem${issues.length === 1 ? "" : "s"})`;
   return [head, ...issues.map((issue) => `  - ${formatIssue(issue)}`)].join("\n");
 }

@@ -9,7 +9,7 @@ import type { ConfigChannelType } from "./sections/channels.ts";
 import { REDIS_NAME, REDIS_PORT } from "./sections/redis.ts";
 import { builtinSkillNeeds } from "./sections/skills.ts";
 
-export type Component = "memory" | "agent" | "channel" | "gateway" | "deadletter" | "skill";
+type Component = "memory" | "agent" | "channel" | "gateway" | "deadletter" | "skill";
 
 export interface FunctionSpec {
   /** ksvc name, also the ServiceAccount's and NetworkPolicy's. */
@@ -34,7 +34,7 @@ export interface FunctionSpec {
   skill?: string;
 }
 
-export interface EffectiveKnobs extends KsvcKnobs {
+interface EffectiveKnobs extends KsvcKnobs {
   minScale: number;
   timeoutSeconds: number;
   containerConcurrency: number;
@@ -68,7 +68,7 @@ const KNOB_KEYS = [
   "containerConcurrency",
 ] as const;
 
-export function mergeKnobs(component: Component, platformDefaults: KsvcKnobs, own: KsvcKnobs): EffectiveKnobs {
+function mergeKnobs(component: Component, platformDefaults: KsvcKnobs, own: KsvcKnobs): EffectiveKnobs {
   const out: KsvcKnobs = { ...BUILTIN[component] };
   for (const layer of [platformDefaults, own]) {
     for (const key of KNOB_KEYS) {
@@ -97,13 +97,13 @@ function mergeResources(...layers: (Resources | undefined)[]): Resources {
   return { requests, limits };
 }
 
-export function agentFunctionName(instance: string): string {
+function agentFunctionName(instance: string): string {
   return `agent-${instance}`;
 }
-export function channelFunctionName(type: string): string {
+function channelFunctionName(type: string): string {
   return `channel-${type}`;
 }
-export function skillFunctionName(skill: string): string {
+function skillFunctionName(skill: string): string {
   return `skill-${skill}`;
 }
 
@@ -227,7 +227,7 @@ export function redisPodLabels(config: PlatformConfig): Record<string, string> {
 }
 
 /** Object entries sorted by key, so rendering never depends on the order keys were written in. */
-export function sortedEntries<V>(record: Partial<Record<string, V>>): [string, V][] {
+function sortedEntries<V>(record: Partial<Record<string, V>>): [string, V][] {
   return (Object.entries(record) as [string, V][])
     .filter(([, v]) => v !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -245,7 +245,7 @@ export function resolveImage(
 }
 
 /** Prefix a relative reference (no registry host in its first component) with the configured registry. */
-export function qualifyImage(ref: string, registry: string | undefined): string {
+function qualifyImage(ref: string, registry: string | undefined): string {
   if (registry === undefined) return ref;
   const first = ref.split("/")[0]!;
   const hasHost = ref.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");

@@ -18,7 +18,7 @@ const DigestRef = z.string().refine(
   { message: "an image reference pinned by digest (<repository>@sha256:<64 hex>)" },
 );
 
-export const ImageLockSchema = z.strictObject({
+const ImageLockSchema = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal("ImageLock"),
   images: z.strictObject({

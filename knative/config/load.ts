@@ -30,7 +30,7 @@ export function loadConfig(source: ConfigSource = defaultConfigPath): PlatformCo
   return parseConfigText(source.text, source.name);
 }
 
-export function parseConfigText(text: string, sourceName?: string): PlatformConfig {
+function parseConfigText(text: string, sourceName?: string): PlatformConfig {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const list = Array.isArray(docs) ? docs : [docs];

@@ -77,7 +77,7 @@ export const IsoDuration = z.string().refine(
 );
 
 /** Go duration as Serving's autoscaling annotations take it (`30s`, `1m30s`); non-negative. */
-export const GoDuration = z.string().refine(
+const GoDuration = z.string().refine(
   (v) => {
     const ms = parseGoDuration(v);
     return ms !== undefined && ms >= 0;

@@ -14,7 +14,7 @@ import { platformSection } from "./sections/platform.ts";
 import { policiesSection } from "./sections/policies.ts";
 import { skillsSection } from "./sections/skills.ts";
 
-export const PlatformConfigObject = z.strictObject({
+const PlatformConfigObject = z.strictObject({
   ...platformSection,
   ...brokerSection,
   ...memorySection,
@@ -29,8 +29,6 @@ export const PlatformConfigSchema = PlatformConfigObject.superRefine(crossCheck)
 
 /** A parsed, defaulted config: what the renderer consumes. */
 export type PlatformConfig = z.infer<typeof PlatformConfigSchema>;
-/** What a user may write (defaults optional). */
-export type PlatformConfigInput = z.input<typeof PlatformConfigSchema>;
 
 /** JSON Schema of knclaw.yaml, for editors (yaml-language-server) and docs. */
 export function platformConfigJsonSchema(): Record<string, unknown> {

@@ -15,7 +15,7 @@ export interface ApplyObject extends KubernetesObject {
   metadata: { name: string; namespace?: string; labels?: Record<string, string> };
 }
 
-export type ApplyAction = "created" | "configured" | "unchanged";
+type ApplyAction = "created" | "configured" | "unchanged";
 
 export interface AppliedObject {
   object: string;

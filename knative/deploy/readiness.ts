@@ -8,7 +8,7 @@ import type { KubernetesObject, KubernetesObjectApi } from "@kubernetes/client-n
 import { type ApplyObject, DeployError, readLive } from "./apply.ts";
 import { describeObject } from "./ownership.ts";
 
-export type ReadyState = "True" | "False" | "Unknown";
+type ReadyState = "True" | "False" | "Unknown";
 
 export interface Readiness {
   state: ReadyState;

@@ -9,7 +9,7 @@ import { apiMessage } from "./cluster.ts";
 import { applyOrder, describeObject } from "./ownership.ts";
 import { hasReadyCondition, readiness } from "./readiness.ts";
 
-export interface ObjectStatus {
+interface ObjectStatus {
   object: string;
   /** `True`/`False`/`Unknown` for objects with a Ready condition, `absent`, or `present` for the rest. */
   ready: string;
@@ -17,7 +17,7 @@ export interface ObjectStatus {
   message: string;
 }
 
-export interface InstanceStatus {
+interface InstanceStatus {
   instance: string;
   service: string;
   ready: string;

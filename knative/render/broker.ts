@@ -37,8 +37,8 @@ export function renderBroker(ctx: RenderContext): RenderedObject {
 }
 
 /** Names of the ConfigMaps knclaw renders for the broker class. */
-export const KAFKA_BROKER_CONFIG = "knclaw-kafka-broker-config";
-export const BROKER_CHANNEL_CONFIG = "knclaw-broker-channel";
+const KAFKA_BROKER_CONFIG = "knclaw-kafka-broker-config";
+const BROKER_CHANNEL_CONFIG = "knclaw-broker-channel";
 
 /**
  * The broker class's ConfigMap when the config chooses through knclaw (class Kafka with its bootstrap servers, or an

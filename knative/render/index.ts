@@ -18,7 +18,7 @@ import { renderTriggers } from "./triggers.ts";
 import type { RenderedObject } from "./types.ts";
 
 /** Apply order: what others refer to (or live in) first. */
-export const KIND_ORDER = [
+const KIND_ORDER = [
   "Namespace",
   "ConfigMap",
   "ServiceAccount",
@@ -54,7 +54,7 @@ export function render(config: PlatformConfig): RenderedObject[] {
   return sortObjects(objects);
 }
 
-export function sortObjects(objects: RenderedObject[]): RenderedObject[] {
+function sortObjects(objects: RenderedObject[]): RenderedObject[] {
   const rank = (kind: string) => {
     const index = (KIND_ORDER as readonly string[]).indexOf(kind);
     return index < 0 ? KIND_ORDER.length : index;
@@ -64,7 +64,5 @@ export function sortObjects(objects: RenderedObject[]): RenderedObject[] {
 }
 
 export * from "../../runtime/names.ts";
-export { RESTRICTED_SECURITY_CONTEXT } from "./services.ts";
-export { AGENT_ROUTES, CHANNEL_ROUTES, GATEWAY_CHANNEL } from "./triggers.ts";
-export { objectId, type RenderedObject } from "./types.ts";
+export type { RenderedObject } from "./types.ts";
 export { manifestFiles, toYaml, writeManifests } from "./yaml.ts";

@@ -33,7 +33,7 @@ function ports(list: readonly number[], protocol = "TCP"): { port: number; proto
 }
 
 /** Hosts a function talks to because of what it is (model provider, chat platform API). */
-export function implicitEgress(ctx: RenderContext, fn: FunctionSpec): EgressRule[] {
+function implicitEgress(ctx: RenderContext, fn: FunctionSpec): EgressRule[] {
   const out: EgressRule[] = [];
   if (fn.instance !== undefined) {
     const instance = ctx.config.instances[fn.instance]!;

@@ -38,7 +38,7 @@ export function skillManifestEnv(ctx: RenderContext, skillName: string): EnvVar[
 }
 
 /** The skill's config egress hosts with their ports, as the skill's allow-list reads them (`host:port`). */
-export function allowedHosts(config: PlatformConfig, skill: string): string {
+function allowedHosts(config: PlatformConfig, skill: string): string {
   const entries = new Set<string>();
   for (const rule of config.skills[skill]?.egress ?? []) {
     if (rule.host === undefined) continue;

@@ -21,7 +21,7 @@ import { baseLabels, ksvcRef, metadata, type RenderContext } from "./context.ts"
 import type { Destination, RenderedObject } from "./types.ts";
 
 /** Event types delivered to an agent instance, with the Trigger name suffix for each. */
-export const AGENT_ROUTES: ReadonlyArray<readonly [suffix: string, type: string]> = [
+const AGENT_ROUTES: ReadonlyArray<readonly [suffix: string, type: string]> = [
   ["message-received", T.MESSAGE_RECEIVED],
   ["run-requested", T.RUN_REQUESTED],
   ["ping", T.PING],
@@ -29,13 +29,13 @@ export const AGENT_ROUTES: ReadonlyArray<readonly [suffix: string, type: string]
   ["approval-decided", T.APPROVAL_DECIDED],
 ];
 
-export const CHANNEL_ROUTES: ReadonlyArray<readonly [suffix: string, type: string]> = [
+const CHANNEL_ROUTES: ReadonlyArray<readonly [suffix: string, type: string]> = [
   ["message-send", T.MESSAGE_SEND],
   ["approval-requested", T.APPROVAL_REQUESTED],
 ];
 
 /** The channel type the gateway answers for. */
-export const GATEWAY_CHANNEL = "http";
+const GATEWAY_CHANNEL = "http";
 
 interface TriggerSpec {
   name: string;

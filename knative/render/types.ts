@@ -1,6 +1,6 @@
 /** The shape of everything the renderer emits: plain Kubernetes objects, ready for YAML. */
 
-export interface ObjectMeta {
+interface ObjectMeta {
   name: string;
   namespace?: string;
   labels?: Record<string, string>;

@@ -15,7 +15,7 @@ import { type PlatformSecretRef, PlatformSecretsError, planSecrets, refId, type 
 import { inClusterRedisUrl, planInClusterRedis } from "./redis.ts";
 
 /** The gateway refuses shorter tokens; the same floor for every API token. */
-export const MIN_API_TOKEN_LENGTH = 16;
+const MIN_API_TOKEN_LENGTH = 16;
 
 export interface SecretManifest {
   apiVersion: "v1";
@@ -25,7 +25,7 @@ export interface SecretManifest {
   stringData: Record<string, string>;
 }
 
-export type ValueStatus =
+type ValueStatus =
   /** Not in the earlier set: generated now. */
   | "new"
   /** Reused from the earlier set (memory tokens: minted again, to the same value). */
@@ -35,7 +35,7 @@ export type ValueStatus =
   /** A memory token minted again because the key it derives from changed. */
   | "reminted";
 
-export interface GeneratedKey {
+interface GeneratedKey {
   ref: PlatformSecretRef;
   status: ValueStatus;
 }

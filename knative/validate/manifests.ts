@@ -13,19 +13,19 @@ import { DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from "./options.ts";
 import { formatProblem, isObject, type Problem } from "./problems.ts";
 import { DEFAULT_PING_SCHEDULE } from "./webhook/sources.ts";
 
-export interface KReference {
+interface KReference {
   apiVersion: string;
   kind: string;
   name: string;
   namespace: string;
 }
 
-export interface Destination {
+interface Destination {
   ref?: KReference;
   uri?: string;
 }
 
-export interface DeliverySpec {
+interface DeliverySpec {
   deadLetterSink?: Destination;
   retry?: number;
   backoffPolicy?: "linear" | "exponential";
@@ -35,7 +35,7 @@ export interface DeliverySpec {
 }
 
 /** A Subscriptions API filter: exactly one dialect is set. */
-export interface SubscriptionsAPIFilter {
+interface SubscriptionsAPIFilter {
   exact?: Record<string, string>;
   prefix?: Record<string, string>;
   suffix?: Record<string, string>;
@@ -52,14 +52,14 @@ interface Meta {
   annotations: Record<string, string>;
 }
 
-export interface BrokerObject {
+interface BrokerObject {
   apiVersion: "eventing.knative.dev/v1";
   kind: "Broker";
   metadata: Meta;
   spec: { config?: KReference; delivery?: DeliverySpec };
 }
 
-export interface TriggerObject {
+interface TriggerObject {
   apiVersion: "eventing.knative.dev/v1";
   kind: "Trigger";
   metadata: Meta;
@@ -72,7 +72,7 @@ export interface TriggerObject {
   };
 }
 
-export interface PingSourceObject {
+interface PingSourceObject {
   apiVersion: "sources.knative.dev/v1";
   kind: "PingSource";
   metadata: Meta;

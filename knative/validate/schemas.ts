@@ -79,7 +79,7 @@ export function validateSchema(object: Record<string, unknown>, sink: ProblemSin
 }
 
 /** `/spec/template/spec/containers/0/image` -> `spec.template.spec.containers[0].image`. */
-export function pointerToPath(pointer: string): string {
+function pointerToPath(pointer: string): string {
   return pointer
     .split("/")
     .slice(1)

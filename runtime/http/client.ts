@@ -54,7 +54,7 @@ export interface HttpRequest {
   replayable?: boolean;
 }
 
-export interface HttpResponse {
+interface HttpResponse {
   status: number;
   statusText: string;
   headers: ResponseHeaders;

@@ -90,10 +90,6 @@ export function blockedAddressReason(address: string): BlockReason | undefined {
   return "not-an-ip";
 }
 
-export function isBlockedAddress(address: string): boolean {
-  return blockedAddressReason(address) !== undefined;
-}
-
 /** Metadata endpoints inside ranges blocked anyway, named so refusals say what they stopped. */
 const METADATA_V4 = new Set([parseV4("169.254.169.254")!, parseV4("100.100.100.200")!]);
 const METADATA_V6 = new Set([parseV6("fd00:ec2::254")!]);

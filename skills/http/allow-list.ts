@@ -3,7 +3,7 @@
  * `example.com` (that host, default ports 80/443), `*.example.com` (any subdomain, not the apex),
  * `example.com:8443` (that host on that port only), `*` (any public host: the address policy still applies).
  */
-export interface AllowEntry {
+interface AllowEntry {
   pattern: string;
   wildcard: boolean;
   port?: number;
@@ -11,7 +11,7 @@ export interface AllowEntry {
 
 export type AllowList = readonly AllowEntry[];
 
-export class AllowListError extends Error {
+class AllowListError extends Error {
   override name = "AllowListError";
 }
 

@@ -6,7 +6,7 @@ import { createHttpHandlers, type HttpSkillOptions } from "./handlers.ts";
 import { manifest } from "./manifest.ts";
 import { tools } from "./tools.ts";
 
-export const SKILL_NAME = "http";
+const SKILL_NAME = "http";
 
 export function createHttpSkill(options: HttpSkillOptions): SkillDefinition {
   return defineSkill({ name: SKILL_NAME, manifest, tools, handlers: createHttpHandlers(options) });

@@ -14,7 +14,7 @@ type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | Lo
  * A `lookup` for net/tls that resolves with the injected resolver and refuses the whole answer if any address in it
  * is blocked: picking the "good" address out of a mixed answer would let an attacker's DNS race us with the bad one.
  */
-export function guardedLookup(resolver: Resolver, port: number, allowance: UnsafeTestAllowance) {
+function guardedLookup(resolver: Resolver, port: number, allowance: UnsafeTestAllowance) {
   return (hostname: string, options: { all?: boolean; family?: number | string }, callback: LookupCallback): void => {
     resolver(hostname).then(
       (answers) => {

@@ -84,7 +84,7 @@ function checkHeaders(given: Record<string, string> | undefined): Record<string,
   return headers;
 }
 
-export function present(response: GuardedResponse, maxTextBytes: number): HttpResult {
+function present(response: GuardedResponse, maxTextBytes: number): HttpResult {
   const contentType = response.headers["content-type"] ?? "";
   const media = contentType.split(";", 1)[0]!.trim().toLowerCase();
   const headers: Record<string, string> = {};
@@ -120,7 +120,7 @@ export function present(response: GuardedResponse, maxTextBytes: number): HttpRe
 }
 
 /** Cut text so its JSON encoding fits: escapes can make JSON several times longer than the text itself. */
-export function capText(text: string, maxBytes: number): string {
+function capText(text: string, maxBytes: number): string {
   let current = text;
   let bytes = Buffer.byteLength(JSON.stringify(current));
   while (bytes > maxBytes && current.length > 0) {

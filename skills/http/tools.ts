@@ -13,7 +13,7 @@ const headers = z
   .optional()
   .describe("Extra request headers (hop-by-hop and framing headers are not allowed)");
 
-export const httpGet = defineTool({
+const httpGet = defineTool({
   name: "get",
   description:
     "Fetch a URL with GET. HTML is reduced to text; JSON and text are returned as text; binary bodies are omitted.",
@@ -24,7 +24,7 @@ export const httpGet = defineTool({
 });
 
 /** A POST may change something on the other side, so it waits for approval by default. */
-export const httpPost = defineTool({
+const httpPost = defineTool({
   name: "post",
   description: "Send a POST to a URL with a JSON or text body and return the response like `get`.",
   input: z

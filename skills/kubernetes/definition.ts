@@ -7,7 +7,7 @@ import { createKubeAccess, kubeSourceFromEnv } from "./kube-access.ts";
 import { manifest } from "./manifest.ts";
 import { tools } from "./tools.ts";
 
-export const SKILL_NAME = "kubernetes";
+const SKILL_NAME = "kubernetes";
 
 export function createKubernetesSkill(options: KubernetesSkillOptions): SkillDefinition {
   return defineSkill({ name: SKILL_NAME, manifest, tools, handlers: createKubernetesHandlers(options) });

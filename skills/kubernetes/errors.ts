@@ -28,7 +28,7 @@ export function kubernetesFailure(error: unknown, signal?: AbortSignal): ToolFai
   return new ToolFailure("Internal", "the Kubernetes request failed unexpectedly");
 }
 
-export function fromStatus(code: number, status: Status | undefined, headers: Record<string, string>): ToolFailure {
+function fromStatus(code: number, status: Status | undefined, headers: Record<string, string>): ToolFailure {
   const message = status?.message?.slice(0, 1024) ?? `the Kubernetes API answered ${code}`;
   const retryAfter = Number(headers["retry-after"] ?? status?.details?.retryAfterSeconds);
   switch (code) {

@@ -5,7 +5,7 @@ import { eventSummary, eventTime, stateText } from "./summarize.ts";
  * A `kubectl describe`-like diagnosis of one pod: the reasons it is not ready, most decisive first, each in a
  * sentence an operator would write, backed by the pod's status and its recent warning events.
  */
-export interface Finding {
+interface Finding {
   severity: "error" | "warning" | "info";
   what: string;
   detail?: string;

@@ -193,7 +193,7 @@ export function nodeDetail(n: V1Node) {
 }
 
 /** Drop undefined fields and empty lists so results stay small. */
-export function compact<T extends Record<string, unknown>>(value: T): Partial<T> {
+function compact<T extends Record<string, unknown>>(value: T): Partial<T> {
   const out: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(value)) {
     if (field === undefined || field === null) continue;

@@ -26,7 +26,7 @@ const write = { mutates: true, approval: true, groups: ["k8s:write"] };
 const listInput = z.object({ namespace, labelSelector, limit }).strict();
 const getInput = z.object({ namespace, name }).strict();
 
-export const listPods = defineTool({
+const listPods = defineTool({
   name: "list_pods",
   description: "List pods in a namespace with phase, readiness, restarts and node.",
   input: z
@@ -42,20 +42,20 @@ export const listPods = defineTool({
     .strict(),
   ...read,
 });
-export const getPod = defineTool({
+const getPod = defineTool({
   name: "get_pod",
   description: "Get one pod: containers, images, states, restarts, conditions, owner.",
   input: getInput,
   ...read,
 });
-export const explainPod = defineTool({
+const explainPod = defineTool({
   name: "explain_pod",
   description:
     "Explain why a pod is not ready (scheduling, image pulls, crashes, probes, init containers, volumes), like kubectl describe.",
   input: getInput,
   ...read,
 });
-export const podLogs = defineTool({
+const podLogs = defineTool({
   name: "pod_logs",
   description: "Read the last lines of a container's log.",
   input: z
@@ -81,43 +81,43 @@ export const podLogs = defineTool({
     .strict(),
   ...read,
 });
-export const listDeployments = defineTool({
+const listDeployments = defineTool({
   name: "list_deployments",
   description: "List deployments with desired, ready, updated and available replicas.",
   input: listInput,
   ...read,
 });
-export const getDeployment = defineTool({
+const getDeployment = defineTool({
   name: "get_deployment",
   description: "Get one deployment: replicas, images, strategy, conditions.",
   input: getInput,
   ...read,
 });
-export const listStatefulSets = defineTool({
+const listStatefulSets = defineTool({
   name: "list_statefulsets",
   description: "List statefulsets with desired and ready replicas.",
   input: listInput,
   ...read,
 });
-export const getStatefulSet = defineTool({
+const getStatefulSet = defineTool({
   name: "get_statefulset",
   description: "Get one statefulset: replicas, revisions, images.",
   input: getInput,
   ...read,
 });
-export const listServices = defineTool({
+const listServices = defineTool({
   name: "list_services",
   description: "List services with type, cluster IP, ports and selector.",
   input: listInput,
   ...read,
 });
-export const getService = defineTool({
+const getService = defineTool({
   name: "get_service",
   description: "Get one service.",
   input: getInput,
   ...read,
 });
-export const listEvents = defineTool({
+const listEvents = defineTool({
   name: "list_events",
   description: "List recent events in a namespace, newest first, optionally only those about one object.",
   input: z
@@ -136,38 +136,38 @@ export const listEvents = defineTool({
     .strict(),
   ...read,
 });
-export const listNodes = defineTool({
+const listNodes = defineTool({
   name: "list_nodes",
   description: "List nodes with readiness, schedulability, roles, taints and version.",
   input: z.object({ labelSelector, limit }).strict(),
   ...read,
 });
-export const getNode = defineTool({
+const getNode = defineTool({
   name: "get_node",
   description: "Get one node: conditions, capacity, taints.",
   input: z.object({ name }).strict(),
   ...read,
 });
 
-export const scaleDeployment = defineTool({
+const scaleDeployment = defineTool({
   name: "scale_deployment",
   description: "Set a deployment's replica count (through the scale subresource).",
   input: z.object({ namespace, name, replicas: z.number().int().min(0).max(1000) }).strict(),
   ...write,
 });
-export const restartDeployment = defineTool({
+const restartDeployment = defineTool({
   name: "restart_deployment",
   description: "Rolling-restart a deployment's pods, as kubectl rollout restart does.",
   input: getInput,
   ...write,
 });
-export const deletePod = defineTool({
+const deletePod = defineTool({
   name: "delete_pod",
   description: "Delete a pod (its controller, if any, replaces it).",
   input: z.object({ namespace, name, gracePeriodSeconds: z.number().int().min(0).max(3600).optional() }).strict(),
   ...write,
 });
-export const cordonNode = defineTool({
+const cordonNode = defineTool({
   name: "cordon_node",
   description: "Mark a node unschedulable (cordon), or schedulable again with cordon: false. Does not drain.",
   input: z.object({ name, cordon: z.boolean().default(true) }).strict(),

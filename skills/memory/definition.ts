@@ -6,7 +6,7 @@ import { createMemoryHandlers, type MemorySkillOptions } from "./handlers.ts";
 import { manifest } from "./manifest.ts";
 import { tools } from "./tools.ts";
 
-export const SKILL_NAME = "memory";
+const SKILL_NAME = "memory";
 
 export function createMemorySkill(options: MemorySkillOptions): SkillDefinition {
   return defineSkill({ name: SKILL_NAME, manifest, tools, handlers: createMemoryHandlers(options) });

@@ -73,7 +73,7 @@ function shown(note: Note) {
   };
 }
 
-export function memoryFailure(error: unknown): ToolFailure {
+function memoryFailure(error: unknown): ToolFailure {
   if (error instanceof ToolFailure) return error;
   if (!(error instanceof MemoryError)) return new ToolFailure("Internal", "the memory request failed unexpectedly");
   if (error.code === "timeout") return new ToolFailure("Timeout", "the memory service did not answer in time");

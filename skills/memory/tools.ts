@@ -7,7 +7,7 @@ const user = UserId.optional().describe(
   "Keep or search the notes of this person (a knclaw person id) instead of the agent's own",
 );
 
-export const remember = defineTool({
+const remember = defineTool({
   name: "remember",
   description: "Keep a note in long-term memory: a fact, preference or decision worth knowing in later conversations.",
   input: z
@@ -23,7 +23,7 @@ export const remember = defineTool({
   groups: ["memory:write"],
 });
 
-export const recall = defineTool({
+const recall = defineTool({
   name: "recall",
   description: "Search long-term memory for notes relevant to a query, best matches first.",
   input: z
@@ -39,7 +39,7 @@ export const recall = defineTool({
 });
 
 /** Forgetting deletes data, so it waits for approval by default. */
-export const forget = defineTool({
+const forget = defineTool({
   name: "forget",
   description: "Delete one note from long-term memory by its id (as returned by recall or remember).",
   input: z

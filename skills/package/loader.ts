@@ -9,8 +9,8 @@ import { assembleSkill, type SkillPackage, SkillPackageError } from "./skill-pac
  * `tools.ts` (exporting `tools`). Only those two modules are imported: loading a skill to describe it never runs its
  * handlers or opens connections.
  */
-export const MANIFEST_MODULE = "manifest.ts";
-export const TOOLS_MODULE = "tools.ts";
+const MANIFEST_MODULE = "manifest.ts";
+const TOOLS_MODULE = "tools.ts";
 
 /** Folders under skills/ that are shared code, not skills. */
 const NOT_SKILLS = new Set(["package", "runtime", "node_modules"]);
@@ -22,7 +22,7 @@ export function builtinSkillsDir(): string {
   return resolve(fileURLToPath(new URL("..", import.meta.url)));
 }
 
-export function findSkillFile(dir: string): string | undefined {
+function findSkillFile(dir: string): string | undefined {
   for (const name of SKILL_FILE_NAMES) {
     const path = join(dir, name);
     if (existsSync(path) && statSync(path).isFile()) return path;

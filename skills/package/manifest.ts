@@ -11,7 +11,7 @@ import { z } from "zod";
  * Verbs a manifest may ask for. `impersonate`, `bind` and `escalate` are privilege-granting verbs: the renderer adds
  * the one impersonation grant per-instance scoping needs itself, and a skill may never ask for them directly.
  */
-export const RBAC_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"] as const;
+const RBAC_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"] as const;
 
 /** Wildcards would grant whatever the cluster adds later: a manifest names what it uses. */
 const noWildcard = (max: number, minLength: number) =>
@@ -32,7 +32,7 @@ export const RbacRule = z
   .strict();
 export type RbacRule = z.infer<typeof RbacRule>;
 
-export const KubernetesNeeds = z
+const KubernetesNeeds = z
   .object({
     /** Namespaced rules: rendered into a Role (and RoleBinding) in each namespace the skill may act in. */
     rules: z.array(RbacRule).default([]),
@@ -59,7 +59,7 @@ const hostname = z
  * Where a skill's traffic may go. NetworkPolicy filters addresses, not names, so `host` entries are rendered as the
  * public internet on the given ports (private ranges excluded) and the skill enforces the names itself.
  */
-export const EgressNeed = z.discriminatedUnion("kind", [
+const EgressNeed = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("host"), host: hostname, ports: z.array(port).min(1).default([443]) }).strict(),
   z.object({ kind: z.literal("cidr"), cidr: z.string().min(1).max(64), ports: z.array(port).min(1) }).strict(),
   /** The Kubernetes API server (its address is only known on the cluster). */
@@ -71,7 +71,7 @@ export const EgressNeed = z.discriminatedUnion("kind", [
 ]);
 export type EgressNeed = z.infer<typeof EgressNeed>;
 
-export const SecretNeed = z
+const SecretNeed = z
   .object({
     /** The environment variable the skill reads. */
     env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "an environment variable name"),

@@ -9,7 +9,7 @@ import { splitFrontmatter } from "./frontmatter.ts";
 export const SKILL_FILE_NAMES = ["SKILL.md", "skill.md"] as const;
 
 /** Names as the AgentSkills convention writes them; knclaw skills with tools are further held to a DNS label. */
-export const SkillDocName = z
+const SkillDocName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "letters, digits, '-', '_' or '.', at most 64 characters");
 

@@ -112,10 +112,10 @@ export interface ToolContext {
   env: FunctionEnv;
 }
 
-export type ToolArguments<T extends ToolDeclaration> = z.output<T["input"]>;
+type ToolArguments<T extends ToolDeclaration> = z.output<T["input"]>;
 
 /** Returns any JSON value; throws a ToolFailure (see `fail`) for a typed error. */
-export type ToolHandler<T extends ToolDeclaration> = (args: ToolArguments<T>, context: ToolContext) => Promise<unknown>;
+type ToolHandler<T extends ToolDeclaration> = (args: ToolArguments<T>, context: ToolContext) => Promise<unknown>;
 
 /**
  * The implementation of a skill's declared tools, one handler per declaration, each typed by that declaration's

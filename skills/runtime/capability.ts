@@ -13,9 +13,9 @@ import { keyId } from "./keys.ts";
  * `kc1.<base64url(claims JSON)>` (JWS-style, so the verifier checks exactly the bytes it then decodes).
  */
 const PREFIX = "kc1";
-export const MAX_TOKEN_LENGTH = 4096;
+const MAX_TOKEN_LENGTH = 4096;
 
-export const CapabilityClaims = z
+const CapabilityClaims = z
   .object({
     run: z.string().min(1).max(256),
     inst: z.string().min(1).max(63),

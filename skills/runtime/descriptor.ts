@@ -8,9 +8,9 @@ import { z } from "zod";
  * its config.
  */
 export const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
-export const GROUP_NAME = /^[a-z0-9][a-z0-9-]*:[a-z0-9*][a-z0-9-*]*$/;
+const GROUP_NAME = /^[a-z0-9][a-z0-9-]*:[a-z0-9*][a-z0-9-*]*$/;
 
-export const JsonSchemaObject = z.record(z.string(), z.unknown());
+const JsonSchemaObject = z.record(z.string(), z.unknown());
 
 export const ToolDescriptor = z
   .object({
@@ -26,7 +26,6 @@ export const ToolDescriptor = z
   })
   .strict();
 export type ToolDescriptor = z.infer<typeof ToolDescriptor>;
-export type ToolDescriptorInput = z.input<typeof ToolDescriptor>;
 
 export const SkillDescriptor = z
   .object({

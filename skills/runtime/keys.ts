@@ -62,11 +62,6 @@ export function generateSigningKey(): { privateKeyPem: string; publicKeyPem: str
   };
 }
 
-export function publicKeyPem(key: KeyObject): string {
-  const pub = key.type === "private" ? createPublicKey(key) : key;
-  return pub.export({ format: "pem", type: "spki" }).toString();
-}
-
 /** A short, stable key id (hash of the SPKI DER) so verifiers can pick the right key during a rotation. */
 export function keyId(key: KeyObject): string {
   const pub = key.type === "private" ? createPublicKey(key) : key;

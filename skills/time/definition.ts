@@ -3,7 +3,7 @@ import { createTimeHandlers, type TimeSkillOptions } from "./handlers.ts";
 import { manifest } from "./manifest.ts";
 import { tools } from "./tools.ts";
 
-export const SKILL_NAME = "time";
+const SKILL_NAME = "time";
 
 export function createTimeSkill(options: TimeSkillOptions = {}): SkillDefinition {
   return defineSkill({ name: SKILL_NAME, manifest, tools, handlers: createTimeHandlers(options) });

@@ -9,7 +9,7 @@ const timeZone = z
   .describe("An IANA time zone name, e.g. Europe/Berlin; UTC when omitted");
 
 // Both tools only read the clock: neither mutates anything nor waits for a human.
-export const now = defineTool({
+const now = defineTool({
   name: "now",
   description: "The current date and time, in UTC and in the given time zone.",
   input: z.object({ timeZone: timeZone.optional() }).strict(),
@@ -18,7 +18,7 @@ export const now = defineTool({
   groups: ["time:read"],
 });
 
-export const convert = defineTool({
+const convert = defineTool({
   name: "convert",
   description: "Convert an RFC 3339 timestamp into the local date and time of a time zone.",
   input: z

@@ -138,7 +138,7 @@ export function receivedAttributes(request: Received): Record<string, unknown> {
   return out;
 }
 
-export function objectsFromYaml(text: string): KnativeObject[] {
+function objectsFromYaml(text: string): KnativeObject[] {
   return parseAllDocuments(text)
     .map((doc) => doc.toJS() as KnativeObject | null)
     .filter((o): o is KnativeObject => o !== null);

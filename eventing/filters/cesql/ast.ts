@@ -1,9 +1,9 @@
 /** Syntax tree of a CESQL v1 expression. `start`/`end` are offsets into the source, for diagnostics. */
 import type { CesqlValue } from "./types.ts";
 
-export type ArithmeticOperator = "*" | "/" | "%" | "+" | "-";
-export type ComparisonOperator = "=" | "!=" | "<>" | "<" | "<=" | ">" | ">=";
-export type LogicalOperator = "AND" | "OR" | "XOR";
+type ArithmeticOperator = "*" | "/" | "%" | "+" | "-";
+type ComparisonOperator = "=" | "!=" | "<>" | "<" | "<=" | ">" | ">=";
+type LogicalOperator = "AND" | "OR" | "XOR";
 export type BinaryOperator = ArithmeticOperator | ComparisonOperator | LogicalOperator;
 
 interface Span {
@@ -11,42 +11,42 @@ interface Span {
   readonly end: number;
 }
 
-export interface LiteralNode extends Span {
+interface LiteralNode extends Span {
   readonly kind: "literal";
   readonly value: CesqlValue;
   /** The literal as written (string literals keep their quotes and escapes), so printing reproduces it exactly. */
   readonly raw: string;
 }
 
-export interface IdentifierNode extends Span {
+interface IdentifierNode extends Span {
   readonly kind: "identifier";
   /** Lower-cased, as sdk-go does: attribute names are lower-case in CloudEvents. */
   readonly name: string;
 }
 
-export interface ExistsNode extends Span {
+interface ExistsNode extends Span {
   readonly kind: "exists";
   readonly name: string;
 }
 
-export interface NotNode extends Span {
+interface NotNode extends Span {
   readonly kind: "not";
   readonly operand: CesqlNode;
 }
 
-export interface NegateNode extends Span {
+interface NegateNode extends Span {
   readonly kind: "negate";
   readonly operand: CesqlNode;
 }
 
-export interface BinaryNode extends Span {
+interface BinaryNode extends Span {
   readonly kind: "binary";
   readonly operator: BinaryOperator;
   readonly left: CesqlNode;
   readonly right: CesqlNode;
 }
 
-export interface LikeNode extends Span {
+interface LikeNode extends Span {
   readonly kind: "like";
   readonly negated: boolean;
   readonly operand: CesqlNode;
@@ -55,14 +55,14 @@ export interface LikeNode extends Span {
   readonly patternRaw: string;
 }
 
-export interface InNode extends Span {
+interface InNode extends Span {
   readonly kind: "in";
   readonly negated: boolean;
   readonly operand: CesqlNode;
   readonly set: readonly CesqlNode[];
 }
 
-export interface CallNode extends Span {
+interface CallNode extends Span {
   readonly kind: "call";
   /** Upper-cased: function names are case-insensitive. */
   readonly name: string;

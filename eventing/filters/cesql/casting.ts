@@ -9,7 +9,7 @@ import { type CesqlType, type CesqlValue, type EvalState, INT32_MAX, INT32_MIN }
 const INTEGER_TEXT = /^[+-]?[0-9]+$/;
 
 /** Strings that are not 32-bit integers fail with value 0, as spec §3.7 says (Go would clamp; the spec is explicit). */
-export function parseInteger(text: string): number | undefined {
+function parseInteger(text: string): number | undefined {
   if (!INTEGER_TEXT.test(text)) return undefined;
   const n = Number(text);
   return n >= INT32_MIN && n <= INT32_MAX ? n | 0 : undefined;

@@ -5,7 +5,7 @@
  */
 
 /** The error kinds of spec §3.3, spelled as the official TCK spells them. */
-export type CesqlErrorKind =
+type CesqlErrorKind =
   | "parse"
   | "math"
   | "cast"

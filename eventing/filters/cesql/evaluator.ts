@@ -253,7 +253,7 @@ const REQUIRED_ATTRIBUTES: ReadonlySet<string> = new Set(["specversion", "id", "
  * properties count, so `constructor` or `toString` never resolve to Object.prototype members. Values of other types
  * are represented as Strings (spec §3.2); numbers outside the 32-bit range or with a fraction are not CESQL Integers.
  */
-export function readAttribute(event: CesqlEvent, name: string): CesqlValue | undefined {
+function readAttribute(event: CesqlEvent, name: string): CesqlValue | undefined {
   if (!Object.hasOwn(event, name)) return undefined;
   const raw = event[name];
   switch (typeof raw) {

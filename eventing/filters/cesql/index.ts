@@ -8,25 +8,9 @@
  * Note for the Trigger loader: Knative treats an empty `cesql` string as "no filter" and never parses it; this
  * module, following the grammar, rejects "" as a parse error, so that decision belongs to the caller.
  */
-export type {
-  ArithmeticOperator,
-  BinaryNode,
-  BinaryOperator,
-  CallNode,
-  CesqlNode,
-  ComparisonOperator,
-  ExistsNode,
-  IdentifierNode,
-  InNode,
-  LikeNode,
-  LiteralNode,
-  LogicalOperator,
-  NegateNode,
-  NotNode,
-} from "./ast.ts";
-export { type CesqlResult, type CompiledCesql, type CompileOptions, compileCesql, matchesCesql } from "./compile.ts";
-export { type CesqlError, type CesqlErrorKind, CesqlParseError } from "./errors.ts";
+export type { CesqlNode } from "./ast.ts";
+export { type CesqlResult, compileCesql, matchesCesql } from "./compile.ts";
+export { CesqlParseError } from "./errors.ts";
 export { type CesqlFunction, CesqlFunctionError } from "./functions.ts";
 export { MAX_DEPTH as CESQL_MAX_DEPTH, parse as parseCesql } from "./parser.ts";
 export { print as printCesql } from "./printer.ts";
-export type { CesqlEvent, CesqlType, CesqlValue, CesqlValueType } from "./types.ts";

@@ -12,8 +12,8 @@
  */
 import { CesqlParseError } from "./errors.ts";
 
-export const KEYWORDS = ["AND", "OR", "XOR", "NOT", "LIKE", "EXISTS", "IN", "TRUE", "FALSE"] as const;
-export type Keyword = (typeof KEYWORDS)[number];
+const KEYWORDS = ["AND", "OR", "XOR", "NOT", "LIKE", "EXISTS", "IN", "TRUE", "FALSE"] as const;
+type Keyword = (typeof KEYWORDS)[number];
 
 export type TokenType =
   | Keyword

@@ -30,7 +30,7 @@ const SAFETY = [
   "refused or held for a human's approval. When a call is refused, explain that to the user instead of working around it.",
 ].join("\n");
 
-export function systemPrompt(inputs: Omit<ContextInputs, "history"> & { summary?: string | undefined }): string {
+function systemPrompt(inputs: Omit<ContextInputs, "history"> & { summary?: string | undefined }): string {
   const { settings, catalog, state, notes } = inputs;
   const parts = [settings.systemPrompt.trim(), SAFETY];
   if (catalog.instructions.length > 0) {

@@ -21,7 +21,7 @@ export interface RetryPolicy {
 
 export type Budgets = NonNullable<TaskContract["budgets"]>;
 
-export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 3600;
+const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 3600;
 
 export class EffectiveContract {
   readonly layers: readonly ContractLayer[];

@@ -26,7 +26,7 @@ export function matchesApprover(entry: string, who: Identity): boolean {
   return rest.slice(0, slash) === (who.workspace ?? "") && rest.slice(slash + 1) === who.id;
 }
 
-export function sameIdentity(a: Identity, b: Identity): boolean {
+function sameIdentity(a: Identity, b: Identity): boolean {
   if (a.person !== undefined && b.person !== undefined) return a.person === b.person;
   return a.channel === b.channel && a.id === b.id && (a.workspace ?? "") === (b.workspace ?? "");
 }

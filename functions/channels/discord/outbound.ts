@@ -10,7 +10,7 @@ import type { DiscordApi } from "./api.ts";
  * token is about to expire (15 minutes), or for conversations that did not start with an interaction, the bot posts
  * to the channel with a nonce that Discord enforces, so a retried create does not post twice.
  */
-export const DISCORD_CONTENT_LIMIT = 2000;
+const DISCORD_CONTENT_LIMIT = 2000;
 /** Interaction tokens live 15 minutes; stop using one a minute early. */
 const INTERACTION_TOKEN_MS = 14 * 60_000;
 
@@ -57,7 +57,7 @@ function digest(value: string): string {
 const STYLE = { primary: 1, default: 2, danger: 4 } as const;
 
 /** Buttons as action rows of at most five (Discord's layout limits: 5 rows x 5 buttons). */
-export function discordComponents(buttons: RenderedButton[]): unknown[] {
+function discordComponents(buttons: RenderedButton[]): unknown[] {
   const rows: unknown[] = [];
   for (let i = 0; i < Math.min(buttons.length, 25); i += 5) {
     rows.push({

@@ -14,7 +14,7 @@ export const FLAG_EPHEMERAL = 64;
 
 const snowflake = z.string().regex(/^\d{1,20}$/);
 
-export const DiscordUser = z.object({
+const DiscordUser = z.object({
   id: snowflake,
   username: z.string().max(256).optional(),
   global_name: z.string().max(256).nullable().optional(),

@@ -7,7 +7,7 @@ import type { SlackApi } from "./api.ts";
  * Kit actions block; the text is repeated in a section so it shows above them (`text` alone is then only the
  * notification fallback).
  */
-export const SLACK_SECTION_LIMIT = 3000;
+const SLACK_SECTION_LIMIT = 3000;
 
 export function slackOutbound(api: SlackApi): PlatformOutbound {
   return {
@@ -26,7 +26,7 @@ export function slackOutbound(api: SlackApi): PlatformOutbound {
   };
 }
 
-export function slackBlocks(text: string, buttons: RenderedButton[]): unknown[] {
+function slackBlocks(text: string, buttons: RenderedButton[]): unknown[] {
   return [
     { type: "section", text: { type: "mrkdwn", text } },
     {

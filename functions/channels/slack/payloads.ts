@@ -6,7 +6,7 @@ import { z } from "zod";
  */
 const id = z.string().min(1).max(256);
 
-export const UrlVerification = z.object({ type: z.literal("url_verification"), challenge: z.string().max(1024) });
+const UrlVerification = z.object({ type: z.literal("url_verification"), challenge: z.string().max(1024) });
 
 export const MessageEvent = z.object({
   type: z.enum(["message", "app_mention"]),

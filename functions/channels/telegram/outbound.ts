@@ -2,7 +2,7 @@ import type { OutboundPost, PlatformOutbound } from "../toolkit/delivery.ts";
 import type { TelegramApi } from "./api.ts";
 
 /** message.send / approval.requested -> sendMessage, in the forum topic when there is one; buttons -> inline keyboard. */
-export const TELEGRAM_TEXT_LIMIT = 4096;
+const TELEGRAM_TEXT_LIMIT = 4096;
 
 export function telegramOutbound(api: TelegramApi): PlatformOutbound {
   return {

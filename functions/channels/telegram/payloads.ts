@@ -6,14 +6,14 @@ import { z } from "zod";
  */
 const telegramId = z.number().int().refine(Number.isSafeInteger, "id beyond 53 bits");
 
-export const TelegramUser = z.object({
+const TelegramUser = z.object({
   id: telegramId,
   is_bot: z.boolean().default(false),
   first_name: z.string().max(256).optional(),
   username: z.string().max(256).optional(),
 });
 
-export const TelegramChat = z.object({ id: telegramId, type: z.string().max(32) });
+const TelegramChat = z.object({ id: telegramId, type: z.string().max(32) });
 
 export const TelegramMessage = z.object({
   message_id: telegramId,

@@ -12,7 +12,7 @@ export type AccessDecision =
   | { kind: "pairing"; identity: Identity; pairing: PendingPairing }
   | { kind: "ignored"; identity: Identity; reason: "denied" | "not_allowed" };
 
-export function senderMatches(patterns: readonly string[], identity: Identity): boolean {
+function senderMatches(patterns: readonly string[], identity: Identity): boolean {
   for (const pattern of patterns) {
     if (pattern === "*") return true;
     if (pattern === identity.id) return true;

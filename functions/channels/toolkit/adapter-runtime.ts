@@ -38,7 +38,7 @@ export interface AdapterRuntime {
 }
 
 /** Largest inbound webhook body an adapter reads: platform payloads are small; anything bigger is refused with 413. */
-export const MAX_WEBHOOK_BYTES = 1024 * 1024;
+const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
 export function requireEnv(env: AdapterEnv, name: string): string {
   const value = env[name];

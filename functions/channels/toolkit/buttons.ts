@@ -46,7 +46,7 @@ export type ApprovalRecord = Pick<ApprovalRequested, "approvalId" | "runId" | "c
 const BUTTON_PREFIX = "kc1:";
 const DEFAULT_KEEP_SECONDS = 7 * 24 * 3600;
 
-export function buttonToken(scope: string, index: number): string {
+function buttonToken(scope: string, index: number): string {
   return createHash("sha256").update(`${scope}\u0000${index}`).digest("base64url").slice(0, 22);
 }
 

@@ -3,8 +3,8 @@
  * them; the agent decides what they do. Platforms decorate commands differently: Telegram appends the bot name in
  * groups (`/reset@my_bot`), Slack users often mention the bot first (`<@U123> /reset`).
  */
-export const CHAT_COMMANDS = ["new", "reset", "status", "stop"] as const;
-export type ChatCommand = (typeof CHAT_COMMANDS)[number];
+const CHAT_COMMANDS = ["new", "reset", "status", "stop"] as const;
+type ChatCommand = (typeof CHAT_COMMANDS)[number];
 
 export interface ParsedText {
   command?: ChatCommand;

@@ -56,7 +56,7 @@ export interface DeliveryContext {
   keepSeconds?: number;
 }
 
-export interface DeliveryResult {
+interface DeliveryResult {
   refs: string[];
   /** Parts this delivery posted (the rest had been posted by an earlier attempt). */
   posted: number;
@@ -78,7 +78,7 @@ export function outboundDelivery(ctx: DeliveryContext): Delivery<CloudEvent> {
   );
 }
 
-export async function deliverMessage(ctx: DeliveryContext, send: MessageSend): Promise<DeliveryResult> {
+async function deliverMessage(ctx: DeliveryContext, send: MessageSend): Promise<DeliveryResult> {
   checkRoute(ctx, send.route);
   let buttons: RenderedButton[] | undefined;
   if (send.buttons !== undefined && send.buttons.length > 0) {
@@ -109,7 +109,7 @@ function buttonAction(
   return { kind: "reply", buttonId: id, label, instance: send.instance, conversation: send.route.conversation };
 }
 
-export async function deliverApproval(ctx: DeliveryContext, request: ApprovalRequested): Promise<DeliveryResult> {
+async function deliverApproval(ctx: DeliveryContext, request: ApprovalRequested): Promise<DeliveryResult> {
   checkRoute(ctx, request.replyTo);
   await rememberApproval(ctx.kv, request, request.expiresAt);
   const buttons = await registerButtons(
@@ -123,7 +123,7 @@ export async function deliverApproval(ctx: DeliveryContext, request: ApprovalReq
 const MAX_ARGUMENTS_SHOWN = 1500;
 
 /** What an approver reads: the exact call, why it needs approval, and until when. */
-export function approvalPrompt(request: ApprovalRequested): string {
+function approvalPrompt(request: ApprovalRequested): string {
   let args = JSON.stringify(request.arguments ?? null, null, 2);
   if (args.length > MAX_ARGUMENTS_SHOWN) args = `${args.slice(0, MAX_ARGUMENTS_SHOWN)}\n… (truncated)`;
   return [

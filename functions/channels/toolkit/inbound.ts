@@ -93,7 +93,7 @@ export async function receiveMessage(
   return result.fresh ? result.value : { kind: "duplicate" };
 }
 
-export function messageReceivedEvent(
+function messageReceivedEvent(
   ctx: Pick<InboundContext, "channel" | "source" | "now">,
   message: InboundMessage,
   instance: string,

@@ -12,14 +12,14 @@ import { memoryClientSettings } from "../../../runtime/platform-env.ts";
 import type { ChannelState, IdentityDirectory, IdentityRecord, PendingPairing } from "./state.ts";
 
 /** How the memory service names a platform identity: the workspace joins the user id where the platform scopes ids. */
-export function memoryIdentity(identity: Identity): ChannelIdentity {
+function memoryIdentity(identity: Identity): ChannelIdentity {
   return {
     channel: identity.channel,
     sender: identity.workspace !== undefined ? `${identity.workspace}:${identity.id}` : identity.id,
   };
 }
 
-export class MemoryIdentityDirectory implements IdentityDirectory {
+class MemoryIdentityDirectory implements IdentityDirectory {
   private readonly client: MemoryClient;
   constructor(client: MemoryClient) {
     this.client = client;

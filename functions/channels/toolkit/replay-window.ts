@@ -6,7 +6,7 @@ import type { KeyValueState } from "../../../clients/memory/key-value.ts";
  * signed timestamp is too far from now is refused even when the signature is good, so a captured request cannot be
  * replayed later. Within the window, de-duplication on the platform's ids catches exact replays.
  */
-export const DEFAULT_REPLAY_WINDOW_SECONDS = 300;
+const DEFAULT_REPLAY_WINDOW_SECONDS = 300;
 
 /** True when `timestampSeconds` (decimal digits only, Unix seconds) lies within the window around now. */
 export function withinReplayWindow(

@@ -13,7 +13,7 @@ import { InstanceName, ReplyRoute } from "../../../eventing/catalog/shared.ts";
  * - `github`: `X-Hub-Signature-256: sha256=<hex HMAC(secret, body)>`, de-duplicated on `X-GitHub-Delivery` (GitHub
  *   signs no timestamp, so there is no replay window beyond de-duplication).
  */
-export const HookName = z
+const HookName = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "a DNS label: lowercase letters, digits and '-'");
 

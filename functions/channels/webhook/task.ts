@@ -5,7 +5,7 @@
 const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.-]{1,200})\s*\}\}/g;
 const MAX_VALUE_CHARS = 200;
 
-export function valueAt(payload: unknown, path: string): unknown {
+function valueAt(payload: unknown, path: string): unknown {
   let current: unknown = payload;
   for (const part of path.split(".")) {
     if (current === null || typeof current !== "object") return undefined;

@@ -7,9 +7,9 @@ import type { WhatsAppApi } from "./api.ts";
  * message.send / approval.requested -> a WhatsApp message to the person's number, from the business number the
  * conversation arrived on (the route's workspace). Up to three buttons are reply buttons; more become a list.
  */
-export const WHATSAPP_TEXT_LIMIT = 4096;
+const WHATSAPP_TEXT_LIMIT = 4096;
 /** Body of an interactive message. */
-export const WHATSAPP_INTERACTIVE_LIMIT = 1024;
+const WHATSAPP_INTERACTIVE_LIMIT = 1024;
 
 export function whatsappOutbound(api: WhatsAppApi, defaultPhoneNumberId: string | undefined): PlatformOutbound {
   return {

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { parseIsoDuration } from "../../../runtime/duration.ts";
 import { Delivery, Destination, IsoDuration, KsvcKnobs, KubernetesName, SecretRef } from "../primitives.ts";
 
-export const DeadLetterSink = z
+const DeadLetterSink = z
   .strictObject({
     function: KsvcKnobs.optional().describe("Knobs of the knclaw deadletter function (the default sink)."),
     destination: Destination.optional().describe(
@@ -69,7 +69,7 @@ export const DeadLetterSink = z
 export type DeadLetterSink = z.infer<typeof DeadLetterSink>;
 
 /** Kafka settings knclaw renders into the broker's ConfigMap (knative/render/broker.ts). */
-export const KafkaSettings = z.strictObject({
+const KafkaSettings = z.strictObject({
   bootstrapServers: z
     .array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, { message: "host:port" }))
     .min(1)
@@ -112,7 +112,7 @@ function brokerClassProblem(broker: {
   return undefined;
 }
 
-export const Broker = z
+const Broker = z
   .strictObject({
     name: KubernetesName.default("default").describe("Name of the Broker."),
     class: z
@@ -156,7 +156,6 @@ export const Broker = z
       ctx.addIssue({ code: "custom", input: broker, message: problem, params: { rule: "broker-class" } });
     }
   });
-export type BrokerConfig = z.infer<typeof Broker>;
 
 export const brokerSection = {
   broker: Broker.prefault({}),

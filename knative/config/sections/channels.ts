@@ -11,7 +11,7 @@ import { AccessMode, InstanceAccessLists } from "../../../functions/channels/too
 import { WebhookHooks } from "../../../functions/channels/toolkit/webhook-hooks.ts";
 import { ComponentName, EgressRule, KsvcKnobs, SecretRef } from "../primitives.ts";
 
-export const CONFIG_CHANNEL_TYPES = ["slack", "telegram", "discord", "whatsapp", "webhook"] as const;
+const CONFIG_CHANNEL_TYPES = ["slack", "telegram", "discord", "whatsapp", "webhook"] as const;
 export const ConfigChannelType = z.enum(CONFIG_CHANNEL_TYPES);
 export type ConfigChannelType = z.infer<typeof ConfigChannelType>;
 
@@ -38,7 +38,7 @@ export const CHANNEL_REQUIREMENTS: Record<
 const SecretKeyName = z.string().regex(/^[a-z][a-zA-Z0-9]{0,63}$/, { message: "a camelCase name" });
 
 /** Which conversation goes to which instance; the first matching route wins, then `defaultInstance`. */
-export const ChannelRoute = z
+const ChannelRoute = z
   .strictObject({
     workspace: z.string().min(1).max(256).optional().describe("Slack team, Discord guild, WhatsApp business number."),
     conversation: z
@@ -55,7 +55,7 @@ export const ChannelRoute = z
     params: { rule: "channel-route" },
   });
 
-export const Channel = KsvcKnobs.extend({
+const Channel = KsvcKnobs.extend({
   enabled: z.boolean().default(true).describe("Render the adapter and its Triggers."),
   secrets: z
     .record(SecretKeyName, SecretRef)
@@ -91,9 +91,9 @@ export const Channel = KsvcKnobs.extend({
   ),
   egress: z.array(EgressRule).default([]).describe("Extra egress beyond the platform API hosts."),
 });
-export type ChannelConfig = z.infer<typeof Channel>;
+type ChannelConfig = z.infer<typeof Channel>;
 
-export const Channels = z.partialRecord(ConfigChannelType, Channel).superRefine((channels, ctx) => {
+const Channels = z.partialRecord(ConfigChannelType, Channel).superRefine((channels, ctx) => {
   for (const [type, channel] of Object.entries(channels) as [ConfigChannelType, ChannelConfig][]) {
     if (!channel.enabled) continue;
     const needs = CHANNEL_REQUIREMENTS[type];

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { GatewayRateLimit, GatewayTokenName, MAX_WAIT_SECONDS } from "../../../functions/gateway/env.ts";
 import { EgressRule, KsvcKnobs, SecretRef } from "../primitives.ts";
 
-export const Gateway = KsvcKnobs.extend({
+const Gateway = KsvcKnobs.extend({
   enabled: z.boolean().default(true).describe("Render and run the gateway."),
   public: z.boolean().default(true).describe("Reachable from outside the cluster (false renders it cluster-local)."),
   tokens: z
@@ -30,7 +30,6 @@ export const Gateway = KsvcKnobs.extend({
     .describe("Longest a caller may wait for a run inline (`Prefer: wait`, chat completions), in seconds."),
   egress: z.array(EgressRule).default([]).describe("Extra egress of the gateway."),
 });
-export type GatewayConfig = z.infer<typeof Gateway>;
 
 export const gatewaySection = {
   gateway: Gateway.prefault({}),

@@ -21,7 +21,7 @@ export const PROVIDERS: Record<string, { apiKey: boolean; host?: string; baseUrl
   demo: { apiKey: false, baseUrl: false },
 };
 
-export const Schedule = z
+const Schedule = z
   .strictObject({
     name: z
       .string()
@@ -84,9 +84,8 @@ export const Schedule = z
       });
     }
   });
-export type ScheduleConfig = z.infer<typeof Schedule>;
 
-export const Provider = z.strictObject({
+const Provider = z.strictObject({
   baseUrl: z
     .url({ protocol: /^https?$/, message: "an http(s) URL" })
     .optional()
@@ -94,7 +93,7 @@ export const Provider = z.strictObject({
   apiKey: SecretRef.optional().describe("The provider's API key (required for `openai` and `anthropic`)."),
 });
 
-export const Instance = KsvcKnobs.extend({
+const Instance = KsvcKnobs.extend({
   description: z.string().max(1024).optional().describe("What this instance is for."),
   model: z
     .string()
@@ -176,7 +175,6 @@ export const Instance = KsvcKnobs.extend({
     seen.add(schedule.name);
   });
 });
-export type InstanceConfig = z.infer<typeof Instance>;
 
 export const instancesSection = {
   instances: z.record(ComponentName, Instance).default({}),

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { EgressRule, KsvcKnobs, KubernetesName, SecretRef } from "../primitives.ts";
 import { InClusterRedis, REDIS_NAME } from "./redis.ts";
 
-export const Redis = z
+const Redis = z
   .strictObject({
     url: SecretRef.optional().describe(
       "`redis://` / `rediss://` URL of a Redis run elsewhere, password included, from a Secret.",
@@ -41,7 +41,7 @@ export const Redis = z
     url: redis.url ?? { secret: redis.inCluster?.secret ?? REDIS_NAME, key: "url" },
   }));
 
-export const Memory = KsvcKnobs.extend({
+const Memory = KsvcKnobs.extend({
   redis: Redis.optional().describe(
     "Redis for the memory service; without it the embedded in-process store runs (state lost with the pod, one replica).",
   ),
@@ -49,7 +49,6 @@ export const Memory = KsvcKnobs.extend({
     "Secret with one key per memory client (`agent-<instance>`, `gateway`, `channel-<type>`, `deadletter`, `skill-<name>`): each client gets its own key as KNCLAW_MEMORY_TOKEN, the memory service gets all of them.",
   ),
 });
-export type MemoryConfig = z.infer<typeof Memory>;
 
 export const memorySection = {
   memory: Memory.prefault({}),

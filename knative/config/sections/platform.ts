@@ -7,14 +7,14 @@ import { checkDns1123Label } from "../../validate/names.ts";
 import { ComponentName, EgressRule, ImageRef, KsvcKnobs, ruleParams } from "../primitives.ts";
 
 export const API_VERSION = "knclaw.dev/v1alpha1";
-export const KIND = "Platform";
+const KIND = "Platform";
 
 const Namespace = z.string().refine((v) => checkDns1123Label(v) === undefined, {
   message: "a namespace name (DNS-1123 label)",
   ...ruleParams("name"),
 });
 
-export const Metadata = z.strictObject({
+const Metadata = z.strictObject({
   name: ComponentName.default("knclaw").describe(
     "Name of this platform; labels every rendered object (`app.kubernetes.io/instance`).",
   ),
@@ -25,7 +25,7 @@ export const Metadata = z.strictObject({
     .describe("Render the Namespace object too (turn off when the namespace is managed elsewhere)."),
 });
 
-export const Images = z.strictObject({
+const Images = z.strictObject({
   registry: z
     .string()
     .refine((v) => /^[a-zA-Z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/.test(v), {
@@ -45,7 +45,7 @@ export const Images = z.strictObject({
     ),
 });
 
-export const Network = z.strictObject({
+const Network = z.strictObject({
   egressPolicies: z
     .boolean()
     .default(true)

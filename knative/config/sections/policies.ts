@@ -8,10 +8,9 @@ import { z } from "zod";
 import { TaskContract } from "../../../eventing/catalog/contract.ts";
 import { ComponentName } from "../primitives.ts";
 
-export const Policy = TaskContract.extend({
+const Policy = TaskContract.extend({
   description: z.string().max(1024).optional(),
 });
-export type PolicyConfig = z.infer<typeof Policy>;
 
 export const policiesSection = {
   policies: z.record(ComponentName, Policy).default({}),

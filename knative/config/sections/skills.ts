@@ -14,7 +14,7 @@ const ToolName = z.string().refine((v) => /^[a-zA-Z0-9_-]{1,64}$/.test(v), {
   ...ruleParams("tool-name"),
 });
 
-export const ExternalTool = z.strictObject({
+const ExternalTool = z.strictObject({
   name: ToolName.describe("The tool's name as the model sees it."),
   description: z.string().min(1).max(4096).describe("What the tool does, for the model."),
   parameters: z
@@ -27,7 +27,7 @@ export const ExternalTool = z.strictObject({
   mutates: z.boolean().default(false).describe("The tool changes something; the policy gate may require approval."),
 });
 
-export const PolicyRule = z.strictObject({
+const PolicyRule = z.strictObject({
   apiGroups: z.array(z.string()).min(1),
   resources: z.array(z.string().min(1)).min(1),
   verbs: z
@@ -36,7 +36,7 @@ export const PolicyRule = z.strictObject({
   resourceNames: z.array(z.string().min(1)).optional(),
 });
 
-export const Skill = KsvcKnobs.extend({
+const Skill = KsvcKnobs.extend({
   enabled: z.boolean().default(true).describe("Render the skill and its Trigger."),
   description: z.string().max(1024).optional().describe("What the skill is for (shown in listings)."),
   external: z
@@ -98,7 +98,6 @@ export const Skill = KsvcKnobs.extend({
     });
   }
 });
-export type SkillConfig = z.infer<typeof Skill>;
 
 export const skillsSection = {
   skills: z.record(ComponentName, Skill).default({}),
@@ -124,7 +123,7 @@ export function builtinSkillNeeds(name: string): SkillNeeds | undefined {
   return skill ? manifestNeeds(skill.manifest) : undefined;
 }
 
-export function manifestNeeds(manifest: SkillManifest): SkillNeeds {
+function manifestNeeds(manifest: SkillManifest): SkillNeeds {
   const kubernetes = manifest.kubernetes;
   const needs: SkillNeeds = {
     kubeApi:

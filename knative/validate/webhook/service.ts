@@ -188,7 +188,7 @@ function intGE0(annotations: Json, path: string, sink: ProblemSink, ...names: st
   return n;
 }
 
-export function validateAutoscalingAnnotations(
+function validateAutoscalingAnnotations(
   annotations: Json,
   path: string,
   sink: ProblemSink,

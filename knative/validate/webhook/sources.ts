@@ -80,7 +80,7 @@ function jsonObjectError(text: string): string | undefined {
     : "with contentType application/json the data must be a JSON object";
 }
 
-export function validateCeOverrides(value: unknown, path: string, sink: ProblemSink): void {
+function validateCeOverrides(value: unknown, path: string, sink: ProblemSink): void {
   if (value === undefined || value === null) return;
   if (!isObject(value)) {
     sink.error(path, "schema", "must be an object");

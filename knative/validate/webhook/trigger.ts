@@ -10,7 +10,7 @@ import { isObject, type Json, join, type ProblemSink, str } from "../problems.ts
 import { validateDelivery } from "./delivery.ts";
 import { validateDestination } from "./destination.ts";
 
-export const ATTRIBUTE_NAME = /^[a-z][a-z0-9]*$/;
+const ATTRIBUTE_NAME = /^[a-z][a-z0-9]*$/;
 const DIALECTS = ["exact", "prefix", "suffix", "all", "any", "not", "cesql"] as const;
 
 export function validateTrigger(object: Json, sink: ProblemSink, options: WebhookOptions): void {

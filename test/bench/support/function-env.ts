@@ -22,7 +22,7 @@ const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 /** The fixture's one agent instance, which every skill serves. */
 export const BENCH_INSTANCE = "assistant";
 
-export interface BenchVariant {
+interface BenchVariant {
   /** The row's name, e.g. `memory (redis)`. */
   label: string;
   env: Record<string, string>;

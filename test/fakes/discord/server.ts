@@ -7,7 +7,7 @@ import { FakeServer } from "../../functions/channels/support/fake-server.ts";
  * 10015 Unknown Webhook, 50035 Invalid Form Body, 429 with `retry_after` seconds as a float), and the calling side of
  * an interactions endpoint: Ed25519-signed interactions from an application key pair.
  */
-export const RFC8032_TEST1_SECRET = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+const RFC8032_TEST1_SECRET = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 export const RFC8032_TEST1_PUBLIC = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
 
 export interface DiscordCall {

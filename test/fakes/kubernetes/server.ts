@@ -24,7 +24,7 @@ interface ResourceType {
   namespaced: boolean;
 }
 
-export const RESOURCE_TYPES: readonly ResourceType[] = [
+const RESOURCE_TYPES: readonly ResourceType[] = [
   { group: "", version: "v1", resource: "pods", kind: "Pod", namespaced: true },
   { group: "", version: "v1", resource: "services", kind: "Service", namespaced: true },
   { group: "", version: "v1", resource: "events", kind: "Event", namespaced: true },
@@ -36,7 +36,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   { group: "apps", version: "v1", resource: "statefulsets", kind: "StatefulSet", namespaced: true },
 ];
 
-export interface Grant {
+interface Grant {
   user: string;
   /** Omitted: cluster-wide (a ClusterRoleBinding). */
   namespace?: string;
@@ -47,7 +47,7 @@ export interface Grant {
   resourceNames?: string[];
 }
 
-export interface RecordedRequest {
+interface RecordedRequest {
   method: string;
   path: string;
   query: Record<string, string>;
@@ -85,7 +85,7 @@ export interface FakeKubernetes {
 const CONTINUE_PREFIX = "fake-continue:";
 const tlsFile = (name: string) => readFileSync(new URL(`./tls/${name}`, import.meta.url));
 /** The CA the fake's server certificate chains to (PEM), for kubeconfigs and clients. */
-export const FAKE_CA_PEM = tlsFile("ca.crt").toString("utf8");
+const FAKE_CA_PEM = tlsFile("ca.crt").toString("utf8");
 
 export async function startFakeKubernetes(): Promise<FakeKubernetes> {
   const store = new Map<string, Obj>();

@@ -6,11 +6,11 @@ import { signCapability } from "../../../skills/runtime/capability.ts";
 import { generateSigningKey, parsePrivateKey, parsePublicKey } from "../../../skills/runtime/keys.ts";
 
 /** Skills and keys the agent tests share. */
-export const keys = generateSigningKey();
-export const signingKey = parsePrivateKey(keys.privateKeyPem);
+const keys = generateSigningKey();
+const signingKey = parsePrivateKey(keys.privateKeyPem);
 export const publicKey = parsePublicKey(keys.publicKeyPem);
 
-export const SKILLS: SkillInfo[] = [
+const SKILLS: SkillInfo[] = [
   {
     name: "kubernetes",
     instructions: "Inspect the cluster with the kubernetes tools.",

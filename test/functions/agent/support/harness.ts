@@ -18,7 +18,7 @@ import { deleteKeysWithPrefix } from "./redis-cleanup.ts";
  * to over HTTP as a broker would, real skill runtimes verifying real capability tokens, and a tiny bus the test drives
  * (deliver, duplicate, drop, crash) — so each scenario says exactly which deliveries happen.
  */
-export const keys = generateSigningKey();
+const keys = generateSigningKey();
 
 export interface SkillCounters {
   calls: Record<string, number>;

@@ -3,7 +3,7 @@ import type { FunctionApp } from "../../../../runtime/function.ts";
 import { type Served, serve } from "../../../../runtime/serve.ts";
 import { memoryChannelState } from "./memory-state.ts";
 
-export type TestState = ReturnType<typeof memoryChannelState>;
+type TestState = ReturnType<typeof memoryChannelState>;
 
 /** One adapter served on a loopback port with in-process channel state; `stop` shuts it down. */
 export interface RunningAdapter {

@@ -13,7 +13,7 @@ import { RecordingBroker } from "../../channels/support/recording-broker.ts";
 export const TOKEN = "gateway-test-token-admin-0123456789";
 export const OTHER_TOKEN = "gateway-test-token-ci-0123456789ab";
 const MEMORY_SECRET = "memory-secret-for-gateway-tests-0123";
-export const MEMORY_OPERATOR = "memory-operator-for-gateway-tests";
+const MEMORY_OPERATOR = "memory-operator-for-gateway-tests";
 
 /** A gateway on loopback, on a real memory service (embedded store), emitting to a recording broker. */
 export interface GatewayHarness {

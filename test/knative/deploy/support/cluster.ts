@@ -12,7 +12,7 @@ import { beforeAll, beforeEach } from "vitest";
 import { stringify } from "yaml";
 import { type Cluster, connectCluster } from "../../../../knative/deploy/index.ts";
 
-export const KUBECONFIG_ENV = "KNCLAW_TEST_KUBECONFIG";
+const KUBECONFIG_ENV = "KNCLAW_TEST_KUBECONFIG";
 
 export function kubeconfigPath(): string {
   const path = process.env[KUBECONFIG_ENV];
@@ -30,7 +30,7 @@ export interface TestCluster extends Cluster {
   custom: CustomObjectsApi;
 }
 
-export function testCluster(): TestCluster {
+function testCluster(): TestCluster {
   const path = kubeconfigPath();
   const kc = new KubeConfig();
   kc.loadFromFile(path);

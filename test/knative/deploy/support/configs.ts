@@ -6,7 +6,7 @@ import { parse, stringify } from "yaml";
 
 const ROOT = new URL("../../../../", import.meta.url).pathname;
 
-export function yamlConfig(path: string): Record<string, unknown> {
+function yamlConfig(path: string): Record<string, unknown> {
   return parse(readFileSync(join(ROOT, path), "utf8")) as Record<string, unknown>;
 }
 

@@ -11,7 +11,7 @@
  * test as its RFC 3339 text, which is what is written here.
  */
 
-export type TckError = "parse" | "math" | "cast" | "missingAttribute" | "missingFunction" | "functionEvaluation";
+type TckError = "parse" | "math" | "cast" | "missingAttribute" | "missingFunction" | "functionEvaluation";
 
 export interface TckCase {
   readonly name: string;
