@@ -7,18 +7,14 @@ import { TOOL_COMPLETED, TOOL_REQUESTED } from "../../eventing/catalog/types.ts"
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import { eventResponse } from "../../eventing/cloudevent/http-codec.ts";
 import { receiveCloudEvents } from "../../eventing/cloudevent/receive.ts";
+import { ApiError } from "../../runtime/api-error.ts";
 import { createFunctionApp } from "../../runtime/app.ts";
 import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
 import { createLogger, type Logger } from "../../runtime/log.ts";
+import { describeSkill, type ServedTool, type SkillDefinition } from "../package/define-skill.ts";
 import { argumentsDigest } from "./canonical-json.ts";
 import { type TrustedKeys, verifyCapability } from "./capability.ts";
-import {
-  DEFAULT_MAX_OUTPUT_BYTES,
-  DEFAULT_TOOL_TIMEOUT_MS,
-  describeSkill,
-  type SkillDefinition,
-  type ToolDefinition,
-} from "./define.ts";
+import type { SkillDescriptor } from "./descriptor.ts";
 import { OutcomeCache } from "./outcome-cache.ts";
 import { asToolError, toolError } from "./tool-error.ts";
 import { trustedKeysFromEnv } from "./trusted-keys.ts";
@@ -32,6 +28,17 @@ export interface ServeSkillOptions {
   logger?: Logger;
   /** Released on shutdown after in-flight requests finished (clients, pools). */
   close?: () => Promise<void>;
+  /** Tools known only at run time (an MCP server's): they replace `skill.tools` and its descriptor. */
+  liveTools?: LiveTools;
+}
+
+/**
+ * Tools discovered at run time. `find` is asked only after the call's capability token was verified, so whatever it
+ * reaches (an MCP server) never acts on an unauthenticated call; a ToolFailure it throws is the call's typed error.
+ */
+export interface LiveTools {
+  find(name: string): Promise<ServedTool | undefined>;
+  describe(): Promise<SkillDescriptor>;
 }
 
 /** The Knative path a skill's Trigger delivers to, and where it describes itself. */
@@ -48,10 +55,11 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
   const trusted = options.trustedKeys ?? trustedKeysFromEnv(env);
   const now = options.now ?? Date.now;
   const log = options.logger ?? createLogger(env, `skill-${skill.name}`);
-  const tools = new Map<string, ToolDefinition>(skill.tools.map((tool) => [tool.name, tool]));
+  const tools = new Map<string, ServedTool>(skill.tools.map((tool) => [tool.name, tool]));
   const descriptor = describeSkill(skill);
   const source = `/knclaw/skills/${skill.name}`;
   const replies = new OutcomeCache<CloudEvent>({ now });
+  const live = options.liveTools;
 
   const execute = async (event: CloudEvent, request: ToolRequested): Promise<CloudEvent> => {
     const started = now();
@@ -82,13 +90,18 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
   const runCall = async (request: ToolRequested, started: number): Promise<ToolOutcome> => {
     const refused = authorize(request);
     if (refused !== undefined) return { ok: false, error: refused };
-    const tool = tools.get(request.tool);
+    let tool: ServedTool | undefined;
+    try {
+      tool = live === undefined ? tools.get(request.tool) : await live.find(request.tool);
+    } catch (thrown) {
+      return { ok: false, error: asToolError(thrown) };
+    }
     if (tool === undefined) {
       return { ok: false, error: toolError("NotFound", `skill ${skill.name} has no tool ${request.tool}`) };
     }
     const parsed = tool.input.safeParse(request.arguments ?? {});
     if (!parsed.success) return { ok: false, error: validationError(parsed.error) };
-    const timeoutMs = tool.timeoutMs ?? skill.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
+    const timeoutMs = (tool.timeoutSeconds ?? skill.timeoutSeconds) * 1000;
     const requestedDeadline = request.deadline === undefined ? Number.POSITIVE_INFINITY : Date.parse(request.deadline);
     const deadline = Math.min(started + timeoutMs, requestedDeadline);
     if (deadline <= started) return { ok: false, error: toolError("Timeout", "the call's deadline had passed") };
@@ -106,7 +119,7 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
       }),
     );
     if (!result.ok) return result;
-    return capOutput(result.result, tool.maxOutputBytes ?? skill.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES);
+    return capOutput(result.result, skill.maxOutputBytes);
   };
 
   const authorize = (request: ToolRequested): ToolError | undefined => {
@@ -143,7 +156,16 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
     }),
     logger: log,
   });
-  app.get(DESCRIBE_PATH, (c) => c.json(descriptor));
+  app.get(DESCRIBE_PATH, async (c) => {
+    if (live === undefined) return c.json(descriptor);
+    try {
+      return c.json(await live.describe());
+    } catch (thrown) {
+      // Discovery failed (the server is down): the agent keeps the tools it last knew and asks again later.
+      const error = asToolError(thrown);
+      throw new ApiError(503, "discovery_failed", error.message, { retryAfterSeconds: 5 });
+    }
+  });
 
   return {
     fetch: (request) => app.fetch(request),
