@@ -13,72 +13,61 @@ const ANNOTATION_DEV_PATH_STRIP = "knclaw.dev/dev-path-strip";
 const FUNCTIONS_PREFIX = "/functions";
 
 export interface PathRoute {
-	prefix: string;
-	strip: boolean;
-	/** `<namespace>/<ksvc>` of the target. */
-	service: string;
+  prefix: string;
+  strip: boolean;
+  /** `<namespace>/<ksvc>` of the target. */
+  service: string;
 }
 
-export function routesFor(
-	service: KnativeObject,
-	namespace: string,
-): PathRoute[] {
-	const id = `${namespace}/${service.metadata.name}`;
-	const routes: PathRoute[] = [
-		{
-			prefix: `${FUNCTIONS_PREFIX}/${service.metadata.name}`,
-			strip: true,
-			service: id,
-		},
-	];
-	const annotations = service.metadata.annotations ?? {};
-	const declared = annotations[ANNOTATION_DEV_PATH_PREFIX];
-	if (declared) {
-		const strip = annotations[ANNOTATION_DEV_PATH_STRIP] === "true";
-		for (const raw of declared.split(",")) {
-			const prefix = normalizePrefix(raw.trim());
-			if (prefix !== undefined) routes.push({ prefix, strip, service: id });
-		}
-	}
-	return routes;
+export function routesFor(service: KnativeObject, namespace: string): PathRoute[] {
+  const id = `${namespace}/${service.metadata.name}`;
+  const routes: PathRoute[] = [{ prefix: `${FUNCTIONS_PREFIX}/${service.metadata.name}`, strip: true, service: id }];
+  const annotations = service.metadata.annotations ?? {};
+  const declared = annotations[ANNOTATION_DEV_PATH_PREFIX];
+  if (declared) {
+    const strip = annotations[ANNOTATION_DEV_PATH_STRIP] === "true";
+    for (const raw of declared.split(",")) {
+      const prefix = normalizePrefix(raw.trim());
+      if (prefix !== undefined) routes.push({ prefix, strip, service: id });
+    }
+  }
+  return routes;
 }
 
 function normalizePrefix(raw: string): string | undefined {
-	if (raw === "") return undefined;
-	const withSlash = raw.startsWith("/") ? raw : `/${raw}`;
-	return withSlash === "/" ? "/" : withSlash.replace(/\/+$/, "");
+  if (raw === "") return undefined;
+  const withSlash = raw.startsWith("/") ? raw : `/${raw}`;
+  return withSlash === "/" ? "/" : withSlash.replace(/\/+$/, "");
 }
 
 export class PathRouter {
-	private readonly routes: PathRoute[];
+  private readonly routes: PathRoute[];
 
-	constructor(routes: PathRoute[]) {
-		const seen = new Map<string, string>();
-		for (const route of routes) {
-			const other = seen.get(route.prefix);
-			if (other !== undefined && other !== route.service) {
-				throw new Error(
-					`path prefix ${route.prefix} is claimed by both ${other} and ${route.service}`,
-				);
-			}
-			seen.set(route.prefix, route.service);
-		}
-		this.routes = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
-	}
+  constructor(routes: PathRoute[]) {
+    const seen = new Map<string, string>();
+    for (const route of routes) {
+      const other = seen.get(route.prefix);
+      if (other !== undefined && other !== route.service) {
+        throw new Error(`path prefix ${route.prefix} is claimed by both ${other} and ${route.service}`);
+      }
+      seen.set(route.prefix, route.service);
+    }
+    this.routes = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
+  }
 
-	list(): readonly PathRoute[] {
-		return this.routes;
-	}
+  list(): readonly PathRoute[] {
+    return this.routes;
+  }
 
-	/** The route for a request path and the path the function should see, or undefined. */
-	match(path: string): { route: PathRoute; path: string } | undefined {
-		for (const route of this.routes) {
-			if (route.prefix === "/") return { route, path };
-			if (path === route.prefix || path.startsWith(`${route.prefix}/`)) {
-				const rest = path.slice(route.prefix.length);
-				return { route, path: route.strip ? rest || "/" : path };
-			}
-		}
-		return undefined;
-	}
+  /** The route for a request path and the path the function should see, or undefined. */
+  match(path: string): { route: PathRoute; path: string } | undefined {
+    for (const route of this.routes) {
+      if (route.prefix === "/") return { route, path };
+      if (path === route.prefix || path.startsWith(`${route.prefix}/`)) {
+        const rest = path.slice(route.prefix.length);
+        return { route, path: route.strip ? rest || "/" : path };
+      }
+    }
+    return undefined;
+  }
 }
