@@ -8,7 +8,8 @@ import { createHmac, timingSafeEqual } from "node:crypto";
  *
  * Scopes, least privilege first:
  * - `instance`: all data of that one instance;
- * - `notes`: notes of any instance (the memory skill, which enforces the instance from its capability token);
+ * - `notes`: notes of any instance (the memory skill, which enforces the instance from its capability token), and,
+ *   when named after a skill, dedup/key-values in its own namespace `skill-<name>` (serveSkill's call records);
  * - `channel`: dedup/key-values, identity links, pairing and allow-lists (channel adapters);
  * - `gateway`: runs (read, also by id across instances), audit (read), dedup/key-values, pairing (the HTTP gateway);
  * - `deadletter`: the dead-letter queues only (the deadletter function keeps, lists and replays failed deliveries);

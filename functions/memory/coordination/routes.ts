@@ -10,7 +10,7 @@ import {
   RenewLockRequest,
   ResourceName,
 } from "../../../clients/memory/contract/coordination.ts";
-import { authorize } from "../http/auth.ts";
+import { authorizeNamespace } from "../http/auth.ts";
 import { notFound } from "../http/errors.ts";
 import { readParam } from "../http/request.ts";
 import { body, instanceFor, type MemoryApp, type MemoryContext, type RouteDeps } from "../http/routes.ts";
@@ -26,7 +26,7 @@ const SPACES: Array<{ base: string; resolve: (c: MemoryContext) => Space }> = [
     base: "/v1/namespaces/:namespace",
     resolve: (c) => {
       const name = readParam(c, "namespace", NamespaceName);
-      authorize(c.get("principal"), "values", undefined);
+      authorizeNamespace(c.get("principal"), name);
       return { kind: "namespace", name };
     },
   },

@@ -111,6 +111,16 @@ export function isAllowed(principal: Principal, permission: Permission, instance
   }
 }
 
+/**
+ * May the caller use dedup and key/values in a component namespace? Those with the `values` grant may use any; a
+ * skill (a named `notes` token) its own namespace `skill-<name>`, where serveSkill records the mutating calls it ran.
+ */
+export function authorizeNamespace(principal: Principal, namespace: string): void {
+  const { scope } = principal;
+  if (scope.kind === "notes" && scope.name !== undefined && namespace === `skill-${scope.name}`) return;
+  authorize(principal, "values", undefined);
+}
+
 export function authorize(principal: Principal, permission: Permission, instance: string | undefined): void {
   if (!isAllowed(principal, permission, instance)) {
     throw memoryError(403, "forbidden", "this token does not open that data");
