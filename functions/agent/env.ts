@@ -128,6 +128,29 @@ export const AgentSettings = z
       .max(86_400)
       .default(600)
       .describe("How long the capability token of a tool call stays valid."),
+    modelTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(3600)
+      .default(300)
+      .describe("The longest one model call may take; the run's remaining wall-clock budget ends it earlier."),
+    modelIdleTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(3600)
+      .default(60)
+      .describe("The longest a streaming answer may stay silent (before its first chunk and between chunks)."),
+    maxOutputBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .default(256 * 1024)
+      .describe(
+        "The most bytes of text and tool-call arguments one model answer may have; a longer one ends the call (`model_error:output_too_large`).",
+      ),
   })
   .strict();
 export type AgentSettings = z.infer<typeof AgentSettings>;

@@ -15,10 +15,10 @@ import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
 import type { Logger } from "../../../runtime/log.ts";
 import { signCapability } from "../../../skills/runtime/capability.ts";
 import type { AgentConfig } from "../config.ts";
-import type { BudgetKind } from "../policy/budgets.ts";
+import { type BudgetKind, describeBudget } from "../policy/budgets.ts";
 import { type ContractLayer, EffectiveContract } from "../policy/contract.ts";
 import { ModelError } from "../providers/errors.ts";
-import type { LanguageModel, ModelRequest, ModelResponse } from "../providers/model.ts";
+import type { CallLimits, LanguageModel, ModelRequest, ModelResponse } from "../providers/model.ts";
 import {
   advance,
   type MachineEnv,
@@ -39,7 +39,7 @@ import {
 } from "../run/state.ts";
 import type { AgentStore, SessionView } from "../store.ts";
 import { ToolCatalog } from "../tools/catalog.ts";
-import { annotate, modelSpan, note } from "../tracing.ts";
+import { annotate, modelSpan, note, observeStep } from "../tracing.ts";
 import { compactIfNeeded } from "./compaction.ts";
 import { buildModelRequest, historyBudget } from "./context.ts";
 import { RejectedEvent, RetryLater } from "./errors.ts";
@@ -272,6 +272,7 @@ export class AgentLoop {
         return this.redelivered(record.state, eventId);
       }
       this.deps.faults?.afterCommit?.(next.runId, eventId);
+      this.observe(next);
       await this.flush(next, next.outbox, memo);
     });
   }
@@ -310,10 +311,22 @@ export class AgentLoop {
           continue;
         }
         this.deps.faults?.afterCommit?.(runId, eventId);
+        this.observe(next);
         await this.flush(next, next.outbox, memo);
         return;
       }
     });
+  }
+
+  /** The committed step's decisions on its span and in the metrics (runs are counted by the step that ends them). */
+  private observe(state: RunState): void {
+    const entry = state.outbox[0];
+    const ended = isFinished(state) && entry !== undefined && entry.events.some(isOutcome);
+    observeStep(
+      this.deps.config.instance,
+      entry?.audit ?? [],
+      ended ? { status: state.outcome!.status, reason: state.outcome!.reason, costUsd: state.costUsd } : undefined,
+    );
   }
 
   private recordStep(t: Transition, eventId: string): RunState {
@@ -444,19 +457,21 @@ export class AgentLoop {
       let response = memo.responses.get(key);
       if (response === undefined) {
         try {
+          const started = performance.now();
           response = await this.callModel(state, env, memo);
+          response = { ...response, latencyMs: Math.round(performance.now() - started) };
         } catch (error) {
           if (!(error instanceof ModelError)) throw error;
-          if (error.transient) throw new RetryLater(error.message, (error.retryAfterMs ?? 1000) / 1000);
-          const next = advance(
-            state,
-            {
-              kind: "model_failed",
-              reason: `model_error:${error.kind}`,
-              message: "I could not get an answer from the model provider.",
-            },
-            env,
-          );
+          const failure = { runId: state.runId, kind: error.kind, status: error.status, errorType: error.errorType };
+          if (error.transient) {
+            this.deps.log.warn(
+              { ...failure, retryAfterMs: error.retryAfterMs },
+              `model call deferred: ${error.message}`,
+            );
+            throw new RetryLater(error.message, (error.retryAfterMs ?? 1000) / 1000);
+          }
+          this.deps.log.error(failure, `model call failed: ${error.message}`);
+          const next = advance(state, modelFailure(error, env.contract), env);
           events.push(...next.events);
           audit.push(...next.audit);
           current = next;
@@ -467,7 +482,6 @@ export class AgentLoop {
       const next = advance(state, { kind: "model_response", response }, env);
       events.push(...next.events);
       audit.push(...next.audit);
-      for (const fact of next.audit) note(fact.type, fact.data);
       note("knclaw.turn", { turn: next.state.turns, tool_calls: response.toolCalls.length, phase: next.state.phase });
       current = next;
     }
@@ -486,6 +500,7 @@ export class AgentLoop {
       notes,
       now: env.now,
     });
+    request.limits = callLimits(this.deps.config.settings, env.contract, state.startedAt, env.now);
     const model = this.deps.model;
     return modelSpan(model.provider, model.modelId, () => this.invokeModel(state, request));
   }
@@ -705,6 +720,37 @@ function hash(...parts: string[]): string {
   const h = createHash("sha256");
   for (const part of parts) h.update(part).update("\u0000");
   return h.digest("hex").slice(0, 40);
+}
+
+/** One model call's bounds: the configured timeouts and output cap, and what is left of the run's wall clock. */
+function callLimits(settings: AgentConfig["settings"], contract: EffectiveContract, startedAt: number, now: number) {
+  const limits: CallLimits = {
+    timeoutMs: settings.modelTimeoutSeconds * 1000,
+    idleTimeoutMs: settings.modelIdleTimeoutSeconds * 1000,
+    maxOutputBytes: settings.maxOutputBytes,
+  };
+  const wall = contract.budgets.wallClockSeconds;
+  if (wall !== undefined) limits.deadlineMs = Math.max(0, startedAt + wall * 1000 - now);
+  return limits;
+}
+
+/** How a model call that failed for good ends the run: out of time is the wall-clock budget, the rest a model error. */
+function modelFailure(error: ModelError, contract: EffectiveContract): MachineInput {
+  if (error.kind === "deadline") {
+    return {
+      kind: "model_failed",
+      reason: "budget_exceeded:wall_clock",
+      message: `I had to stop: this task used up ${describeBudget("wall_clock", contract.budgets)}.`,
+    };
+  }
+  return {
+    kind: "model_failed",
+    reason: `model_error:${error.kind}`,
+    message:
+      error.kind === "output_too_large"
+        ? "The model's answer was larger than this agent accepts."
+        : `I could not get an answer from the model provider (${error.message}).`,
+  };
 }
 
 function policyOf(value: unknown): "Forbid" | "Allow" | "Replace" {

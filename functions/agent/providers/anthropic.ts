@@ -5,7 +5,8 @@ import type {
   MessageParam,
   RawMessageStreamEvent,
 } from "@anthropic-ai/sdk/resources/messages/messages";
-import { classifySdkError, ModelError } from "./errors.ts";
+import { CallGuard } from "./call-limits.ts";
+import { ModelError } from "./errors.ts";
 import {
   argumentsObject,
   type FinishReason,
@@ -63,11 +64,13 @@ export class AnthropicMessagesModel implements LanguageModel {
   }
 
   private async complete(request: ModelRequest): Promise<ModelResponse> {
+    const guard = new CallGuard(this.provider, request, { streaming: false });
     try {
       const message = await this.client.messages.create(
         { ...this.params(request), stream: false },
-        { signal: request.signal },
+        { signal: guard.signal },
       );
+      guard.received(JSON.stringify(message.content));
       let text = "";
       const calls: ModelToolCall[] = [];
       for (const block of message.content) {
@@ -82,7 +85,9 @@ export class AnthropicMessagesModel implements LanguageModel {
         usage: { inputTokens: message.usage.input_tokens, outputTokens: message.usage.output_tokens },
       };
     } catch (error) {
-      throw classifySdkError(error, this.provider);
+      throw guard.failure(error);
+    } finally {
+      guard.done();
     }
   }
 
@@ -92,12 +97,23 @@ export class AnthropicMessagesModel implements LanguageModel {
     let inputTokens = 0;
     let outputTokens = 0;
     let toolStarted = false;
+    const guard = new CallGuard(this.provider, request, { streaming: true });
     try {
       const events = await this.client.messages.create(
         { ...this.params(request), stream: true },
-        { signal: request.signal },
+        { signal: guard.signal },
       );
+      // Leaving the loop (the cap throws inside it) closes the SDK's stream: nothing more is read.
       for await (const event of events as AsyncIterable<RawMessageStreamEvent>) {
+        guard.received(
+          event.type !== "content_block_delta"
+            ? ""
+            : event.delta.type === "text_delta"
+              ? event.delta.text
+              : event.delta.type === "input_json_delta"
+                ? event.delta.partial_json
+                : "",
+        );
         switch (event.type) {
           case "message_start":
             inputTokens = event.message.usage.input_tokens;
@@ -134,8 +150,11 @@ export class AnthropicMessagesModel implements LanguageModel {
             break;
         }
       }
+      guard.throwIfEnded();
     } catch (error) {
-      throw classifySdkError(error, this.provider);
+      throw guard.failure(error);
+    } finally {
+      guard.done();
     }
     let text = "";
     const calls: ModelToolCall[] = [];

@@ -12,7 +12,11 @@ export type ModelErrorKind =
   | "auth"
   | "bad_request"
   | "aborted"
-  | "invalid_response";
+  | "invalid_response"
+  /** The answer passed the output cap (text and tool-call arguments): the stream was closed there. */
+  | "output_too_large"
+  /** The run's wall-clock budget ran out while the model was answering. */
+  | "deadline";
 
 const TRANSIENT: ReadonlySet<ModelErrorKind> = new Set([
   "rate_limited",
@@ -26,13 +30,20 @@ export class ModelError extends Error {
   readonly kind: ModelErrorKind;
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
+  /** The provider's own error type (`invalid_request_error`, ...), for logs, spans and the run's outcome. */
+  readonly errorType: string | undefined;
 
-  constructor(kind: ModelErrorKind, message: string, options: { status?: number; retryAfterMs?: number } = {}) {
+  constructor(
+    kind: ModelErrorKind,
+    message: string,
+    options: { status?: number; retryAfterMs?: number; errorType?: string } = {},
+  ) {
     super(message);
     this.name = "ModelError";
     this.kind = kind;
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
+    this.errorType = options.errorType;
   }
 
   get transient(): boolean {
@@ -66,7 +77,14 @@ export function classifySdkError(error: unknown, provider: string): ModelError {
     if (streamed === "api_error") return new ModelError("server", `${provider}: server error (in stream)`);
     return new ModelError("invalid_response", `${provider}: ${detail}: ${safeMessage(e?.message)}`);
   }
-  const options = { status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+  const errorType =
+    streamErrorType(error) ??
+    (typeof (e as { type?: unknown }).type === "string" ? (e as { type: string }).type : undefined);
+  const options = {
+    status,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    ...(errorType === undefined ? {} : { errorType: safeMessage(errorType).slice(0, 64) }),
+  };
   if (status === 429) return new ModelError("rate_limited", `${provider}: rate limited (${detail})`, options);
   if (status === 529 || status === 503)
     return new ModelError("overloaded", `${provider}: overloaded (${detail})`, options);

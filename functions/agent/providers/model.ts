@@ -31,6 +31,19 @@ export interface ModelRequest {
   maxOutputTokens?: number;
   temperature?: number;
   signal?: AbortSignal;
+  /** How long and how much the call may take (call-limits.ts enforces them in every provider that talks HTTP). */
+  limits?: CallLimits;
+}
+
+export interface CallLimits {
+  /** The whole call, from the request to the last chunk. */
+  timeoutMs: number;
+  /** The longest silence of a stream (before its first chunk and between chunks): a hung stream ends here. */
+  idleTimeoutMs: number;
+  /** The most UTF-8 bytes of text and tool-call arguments an answer may have. */
+  maxOutputBytes: number;
+  /** What is left of the run's wall-clock budget; the call ends with `deadline` when it runs out. */
+  deadlineMs?: number;
 }
 
 export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter" | "refusal" | "other";
@@ -47,6 +60,8 @@ export interface ModelResponse {
   usage: ModelUsage;
   /** True when the provider reported no usage and the numbers are estimates (budgets still need a number). */
   usageEstimated?: boolean;
+  /** How long the call took, measured by the agent loop around it (the run's turn log shows it). */
+  latencyMs?: number;
 }
 
 export interface StreamHandlers {

@@ -4,7 +4,8 @@ import type {
   ChatCompletionCreateParamsBase,
   ChatCompletionMessageParam,
 } from "openai/resources/chat/completions";
-import { classifySdkError, ModelError } from "./errors.ts";
+import { CallGuard } from "./call-limits.ts";
+import { ModelError } from "./errors.ts";
 import {
   estimateRequestTokens,
   estimateTokens,
@@ -73,13 +74,18 @@ export class OpenAIChatModel implements LanguageModel {
 
   private async complete(request: ModelRequest): Promise<ModelResponse> {
     let completion: OpenAI.Chat.Completions.ChatCompletion;
+    const guard = new CallGuard(this.provider, request, { streaming: false });
     try {
       completion = await this.client.chat.completions.create(
         { ...this.params(request), stream: false },
-        { signal: request.signal },
+        { signal: guard.signal },
       );
+      const message = completion.choices?.[0]?.message;
+      guard.received(`${message?.content ?? ""}${JSON.stringify(message?.tool_calls ?? [])}`);
     } catch (error) {
-      throw classifySdkError(error, this.provider);
+      throw guard.failure(error);
+    } finally {
+      guard.done();
     }
     const choice = completion.choices?.[0];
     if (!choice) throw new ModelError("invalid_response", `${this.provider}: the response has no choices`);
@@ -102,6 +108,7 @@ export class OpenAIChatModel implements LanguageModel {
     let finish: string | null | undefined;
     let usage: OpenAI.Completions.CompletionUsage | undefined;
     const assembler = new ToolCallAssembler();
+    const guard = new CallGuard(this.provider, request, { streaming: true });
     try {
       const chunks = await this.client.chat.completions.create(
         {
@@ -109,11 +116,13 @@ export class OpenAIChatModel implements LanguageModel {
           stream: true,
           ...(this.includeUsage ? { stream_options: { include_usage: true } } : {}),
         },
-        { signal: request.signal },
+        { signal: guard.signal },
       );
+      // Leaving the loop (the cap throws inside it) closes the SDK's stream: nothing more is read.
       for await (const chunk of chunks as AsyncIterable<ChatCompletionChunk>) {
         if (chunk.usage) usage = chunk.usage;
         const choice = chunk.choices?.[0];
+        guard.received(choice === undefined ? "" : answerText(choice.delta));
         if (!choice) continue;
         const delta = choice.delta ?? {};
         if (typeof delta.content === "string" && delta.content !== "") {
@@ -128,8 +137,11 @@ export class OpenAIChatModel implements LanguageModel {
         }
         if (choice.finish_reason) finish = choice.finish_reason;
       }
+      guard.throwIfEnded();
     } catch (error) {
-      throw classifySdkError(error, this.provider);
+      throw guard.failure(error);
+    } finally {
+      guard.done();
     }
     return this.response(request, text, assembler.finish(), finish, usage);
   }
@@ -190,6 +202,14 @@ export class OpenAIChatModel implements LanguageModel {
     if (usage === undefined) response.usageEstimated = true;
     return response;
   }
+}
+
+/** The part of a stream delta that counts against the output cap: text, refusal and tool-call fragments. */
+function answerText(delta: ChatCompletionChunk.Choice.Delta | undefined): string {
+  if (delta === undefined) return "";
+  let text = (delta.content ?? "") + (delta.refusal ?? "");
+  for (const call of delta.tool_calls ?? []) text += (call.function?.name ?? "") + (call.function?.arguments ?? "");
+  return text;
 }
 
 function finishReason(reason: string | null | undefined): FinishReason {

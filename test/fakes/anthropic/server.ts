@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { listenOnLoopback, readBody } from "../loopback.ts";
+import { filler, flood, hang, isMisbehaviour, type Misbehaviour } from "../misbehaviour.ts";
 
 /**
  * A local fake of the Anthropic Messages API speaking its real wire format (docs/wire-formats.md, "Anthropic"): the key
@@ -25,7 +26,8 @@ type FakeReply =
     }
   | { kind: "error"; status: number; type?: string; message?: string; headers?: Record<string, string> }
   /** An SSE `error` event in the middle of a stream (what an overload mid-stream looks like). */
-  | { kind: "stream_error"; type: string; message?: string };
+  | { kind: "stream_error"; type: string; message?: string }
+  | Misbehaviour;
 
 interface RecordedRequest {
   headers: Record<string, string | string[] | undefined>;
@@ -93,6 +95,10 @@ export async function startFakeAnthropic(
     const reply = queue.shift() ?? responder(recorded);
     if (reply.kind === "error") return sendError(res, reply);
     const model = String(body.model);
+    if (isMisbehaviour(reply)) {
+      misbehave(res, reply, model, body.stream === true);
+      return;
+    }
     if (body.stream === true) return streamMessage(res, reply, model);
     if (reply.kind === "stream_error") {
       return sendError(res, { kind: "error", status: 529, type: reply.type, message: reply.message ?? "Overloaded" });
@@ -203,7 +209,11 @@ function messageObject(reply: Extract<FakeReply, { kind: "message" }>, model: st
   };
 }
 
-function streamMessage(res: ServerResponse, reply: Exclude<FakeReply, { kind: "error" }>, model: string): void {
+function streamMessage(
+  res: ServerResponse,
+  reply: Exclude<FakeReply, { kind: "error" } | Misbehaviour>,
+  model: string,
+): void {
   res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   const id = `msg_${randomUUID().replace(/-/g, "").slice(0, 24)}`;
@@ -265,4 +275,82 @@ function streamMessage(res: ServerResponse, reply: Exclude<FakeReply, { kind: "e
   });
   send("message_stop", { type: "message_stop" });
   res.end();
+}
+
+/** A provider gone wrong (../misbehaviour.ts), in the Messages API's wire shapes. */
+function misbehave(res: ServerResponse, reply: Misbehaviour, model: string, stream: boolean): void {
+  const id = `msg_${randomUUID().replace(/-/g, "").slice(0, 24)}`;
+  const usage = { input_tokens: 13, output_tokens: 1 };
+  if (!stream) {
+    res.writeHead(200, { "content-type": "application/json" });
+    if (reply.kind === "hang") {
+      hang(res);
+      return;
+    }
+    if (reply.kind === "flood") {
+      res.write(
+        `{"id":"${id}","type":"message","role":"assistant","model":"${model}","content":[{"type":"text","text":"`,
+      );
+      flood(res, reply.bytesPerSecond ?? 1024 * 1024, filler);
+      return;
+    }
+    const content = [{ type: "text", text: filler(reply.bytes) }];
+    res.end(
+      JSON.stringify({
+        id,
+        type: "message",
+        role: "assistant",
+        model,
+        content,
+        stop_reason: "end_turn",
+        stop_sequence: null,
+        usage,
+      }),
+    );
+    return;
+  }
+  res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+  const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+  const text = (n: number) =>
+    event("content_block_delta", {
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "text_delta", text: filler(n) },
+    });
+  res.write(
+    event("message_start", {
+      type: "message_start",
+      message: {
+        id,
+        type: "message",
+        role: "assistant",
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage,
+      },
+    }),
+  );
+  if (reply.kind === "hang") {
+    hang(res);
+    return;
+  }
+  res.write(
+    event("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }),
+  );
+  if (reply.kind === "flood") {
+    flood(res, reply.bytesPerSecond ?? 1024 * 1024, text);
+    return;
+  }
+  for (let sent = 0; sent < reply.bytes; sent += 65_536) res.write(text(Math.min(65_536, reply.bytes - sent)));
+  res.write(event("content_block_stop", { type: "content_block_stop", index: 0 }));
+  res.write(
+    event("message_delta", {
+      type: "message_delta",
+      delta: { stop_reason: "end_turn", stop_sequence: null },
+      usage: { output_tokens: 1 },
+    }),
+  );
+  res.end(event("message_stop", { type: "message_stop" }));
 }

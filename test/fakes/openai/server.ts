@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { listenOnLoopback, readBody } from "../loopback.ts";
+import { filler, flood, hang, isMisbehaviour, type Misbehaviour } from "../misbehaviour.ts";
 
 /**
  * A local fake of the OpenAI Chat Completions API that speaks the real wire format (docs/wire-formats.md, "OpenAI"):
@@ -38,7 +39,8 @@ export type FakeReply =
       type?: string;
       code?: string | null;
       headers?: Record<string, string>;
-    };
+    }
+  | Misbehaviour;
 
 interface RecordedRequest {
   path: string;
@@ -118,6 +120,10 @@ export async function startFakeOpenAI(options: { apiKey?: string; responder?: Re
     const reply = queue.shift() ?? responder(recorded);
     if (reply.kind === "error") return sendError(res, reply);
     const model = String(body.model);
+    if (isMisbehaviour(reply)) {
+      misbehave(res, reply, model, body.stream === true);
+      return;
+    }
     if (body.stream === true) {
       const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
       return streamMessage(res, reply, model, includeUsage);
@@ -290,4 +296,52 @@ function fragments(text: string, size: number): string[] {
   const out: string[] = [];
   for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
   return out;
+}
+
+/** A provider gone wrong (../misbehaviour.ts), in Chat Completions' wire shapes. */
+function misbehave(res: ServerResponse, reply: Misbehaviour, model: string, stream: boolean): void {
+  const id = completionId();
+  const created = Math.floor(Date.now() / 1000);
+  const chunk = (content: string, finishReason: string | null = null) =>
+    `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta: { content }, finish_reason: finishReason }] })}\n\n`;
+  if (!stream) {
+    res.writeHead(200, { "content-type": "application/json" });
+    if (reply.kind === "hang") {
+      hang(res);
+      return;
+    }
+    if (reply.kind === "flood") {
+      // A body that never closes: the JSON is still open when the next piece arrives.
+      res.write(
+        `{"id":"${id}","object":"chat.completion","created":${created},"model":"${model}","choices":[{"index":0,"message":{"role":"assistant","content":"`,
+      );
+      flood(res, reply.bytesPerSecond ?? 1024 * 1024, filler);
+      return;
+    }
+    const message = { role: "assistant", content: filler(reply.bytes), refusal: null };
+    res.end(
+      JSON.stringify({
+        id,
+        object: "chat.completion",
+        created,
+        model,
+        choices: [{ index: 0, message, logprobs: null, finish_reason: "stop" }],
+        usage: { prompt_tokens: 11, completion_tokens: Math.ceil(reply.bytes / 4), total_tokens: 0 },
+      }),
+    );
+    return;
+  }
+  res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+  res.write(chunk(""));
+  if (reply.kind === "hang") {
+    hang(res);
+    return;
+  }
+  if (reply.kind === "flood") {
+    flood(res, reply.bytesPerSecond ?? 1024 * 1024, (n) => chunk(filler(n)));
+    return;
+  }
+  for (let sent = 0; sent < reply.bytes; sent += 65_536) res.write(chunk(filler(Math.min(65_536, reply.bytes - sent))));
+  res.write(chunk("", "stop"));
+  res.end("data: [DONE]\n\n");
 }
