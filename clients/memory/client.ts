@@ -1,6 +1,7 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { type HttpClient, sharedHttpClient } from "../../runtime/http/client.ts";
 import type { AppendAuditResponse, AuditEntryInput, ReadAuditQuery, ReadAuditResponse } from "./contract/audit.ts";
+import type { BlobResponse, PutBlobRequest, PutBlobResponse } from "./contract/blobs.ts";
 import type {
   AcquireLockRequest,
   AcquireLockResponse,
@@ -305,6 +306,19 @@ export class MemoryClient {
 
   listRuns(instance: string, query: ListRunsQuery = {}): Promise<ListRunsResponse> {
     return this.#call("GET", `/v1/instances/${seg(instance)}/runs`, undefined, query);
+  }
+
+  /** Store a blob beside a run under the sha256 of its content (idempotent: the same content is the same blob). */
+  async putRunBlob(instance: string, runId: string, content: string): Promise<PutBlobResponse> {
+    const sha256 = createHash("sha256").update(content).digest("hex");
+    const path = `/v1/instances/${seg(instance)}/runs/${seg(runId)}/blobs/${sha256}`;
+    return this.#call("PUT", path, { content } satisfies PutBlobRequest);
+  }
+
+  /** A run's blob by its sha256; undefined once the run (and so its blobs) is gone. */
+  async getRunBlob(instance: string, runId: string, sha256: string): Promise<string | undefined> {
+    const path = `/v1/instances/${seg(instance)}/runs/${seg(runId)}/blobs/${seg(sha256)}`;
+    return (await this.#optional<BlobResponse>("GET", path))?.content;
   }
 
   // Dedup and key/values ------------------------------------------------------------------------------------------

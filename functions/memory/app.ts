@@ -3,6 +3,7 @@ import { createFunctionApp } from "../../runtime/app.ts";
 import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
 import { createLogger, type Logger } from "../../runtime/log.ts";
 import { auditRoutes } from "./audit/routes.ts";
+import { blobRoutes } from "./blobs/routes.ts";
 import { loadConfig, type MemoryConfig } from "./config.ts";
 import { coordinationRoutes } from "./coordination/routes.ts";
 import { deadLetterRoutes } from "./dead-letters/routes.ts";
@@ -89,6 +90,7 @@ export async function createApp(env: FunctionEnv, options: MemoryAppOptions = {}
   peopleRoutes(app, stores.people, deps);
   noteRoutes(app, stores.notes, deps);
   runRoutes(app, stores.runs, deps);
+  blobRoutes(app, stores.blobs, deps);
   coordinationRoutes(app, stores.coordination, deps);
   auditRoutes(app, stores.audit, deps);
   deadLetterRoutes(app, stores.deadLetters, deps);

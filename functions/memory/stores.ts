@@ -1,4 +1,5 @@
 import type { AuditStore } from "./audit/store.ts";
+import type { BlobStore } from "./blobs/store.ts";
 import type { CoordinationStore } from "./coordination/store.ts";
 import type { DeadLetterStore } from "./dead-letters/store.ts";
 import type { NoteStore } from "./notes/store.ts";
@@ -21,6 +22,7 @@ export interface MemoryStores {
   readonly people: PeopleStore;
   readonly notes: NoteStore;
   readonly runs: RunStore;
+  readonly blobs: BlobStore;
   readonly coordination: CoordinationStore;
   readonly audit: AuditStore;
   readonly deadLetters: DeadLetterStore;

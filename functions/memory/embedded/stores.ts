@@ -1,4 +1,5 @@
 import { EmbeddedAuditStore } from "../audit/embedded.ts";
+import { EmbeddedBlobStore } from "../blobs/embedded.ts";
 import { EmbeddedCoordinationStore } from "../coordination/embedded.ts";
 import { EmbeddedDeadLetterStore } from "../dead-letters/embedded.ts";
 import { EmbeddedNoteStore } from "../notes/embedded.ts";
@@ -16,6 +17,7 @@ const SWEEP_INTERVAL_MS = 30_000;
 export function openEmbeddedStores(clock: () => number, limits: { maxFinishedRuns: number }): MemoryStores {
   const people = new EmbeddedPeopleStore();
   const runs = new EmbeddedRunStore({ maxFinishedRuns: limits.maxFinishedRuns });
+  const blobs = new EmbeddedBlobStore(runs);
   const coordination = new EmbeddedCoordinationStore();
   const audit = new EmbeddedAuditStore();
   const deadLetters = new EmbeddedDeadLetterStore();
@@ -23,6 +25,7 @@ export function openEmbeddedStores(clock: () => number, limits: { maxFinishedRun
   const sweeper = setInterval(() => {
     const now = clock();
     for (const store of swept) store.sweep(now);
+    void blobs.sweep(now);
   }, SWEEP_INTERVAL_MS);
   sweeper.unref();
   return {
@@ -31,6 +34,7 @@ export function openEmbeddedStores(clock: () => number, limits: { maxFinishedRun
     people,
     notes: new EmbeddedNoteStore(),
     runs,
+    blobs,
     coordination,
     audit,
     deadLetters,

@@ -57,6 +57,8 @@ export class KeySchema {
   runs = (i: string) => `${this.instance(i)}:runs`;
   runsByStatus = (i: string, status: RunStatus) => `${this.instance(i)}:runs:s:${status}`;
   runsExpiry = (i: string) => `${this.instance(i)}:runs:exp`;
+  /** HASH sha256 -> content: a run's blobs, living as long as the run (blobs/lua.ts, runs/lua.ts). */
+  runBlobs = (i: string, id: string) => `${this.instance(i)}:rb:${id}`;
   /** The instance a run id belongs to (its own slot: written beside, not inside, the run's transaction). */
   runOwner = (id: string) => `${this.prefix}{r:${id}}`;
 

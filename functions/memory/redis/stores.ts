@@ -1,4 +1,5 @@
 import { RedisAuditStore } from "../audit/redis.ts";
+import { RedisBlobStore } from "../blobs/redis.ts";
 import { RedisCoordinationStore } from "../coordination/redis.ts";
 import { RedisDeadLetterStore } from "../dead-letters/redis.ts";
 import { RedisNoteStore } from "../notes/redis.ts";
@@ -31,6 +32,7 @@ export function openRedisStores(options: RedisStoresOptions): RedisStores {
     people: new RedisPeopleStore(ctx),
     notes: new RedisNoteStore(ctx),
     runs: new RedisRunStore(ctx),
+    blobs: new RedisBlobStore(ctx),
     coordination: new RedisCoordinationStore(ctx),
     audit: new RedisAuditStore(ctx),
     deadLetters: new RedisDeadLetterStore(ctx),

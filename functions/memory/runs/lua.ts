@@ -1,8 +1,14 @@
 import { RUN_STATUSES, TERMINAL_RUN_STATUSES } from "../../../clients/memory/contract/runs.ts";
 
+/** Redis deletes a finished run (and its blobs) by itself this long after its expiry, should no purge have by then. */
+export const RUN_BACKSTOP_MS = 3_600_000;
+
+/** KEYS position of the run's blob hash in CREATE_RUN and UPDATE_RUN: right after the status indexes. */
+const BLOBS = RUN_STATUSES.length + 4;
+
 /**
  * Run scripts. KEYS always start with: run hash, all-runs index, expiry index, then one index per status in
- * RUN_STATUSES order. The hash holds v (version), s (status), c (createdAt), t (updatedAt), x (expiresAt or ''),
+ * RUN_STATUSES order (CREATE_RUN and UPDATE_RUN then take the run's blob hash, which follows the run's expiry). The hash holds v (version), s (status), c (createdAt), t (updatedAt), x (expiresAt or ''),
  * st (state JSON), u (last updateId). Index members are `<createdAt, 15 digits>:<id>`.
  */
 const COMMON = `
@@ -36,6 +42,9 @@ redis.call('ZADD', KEYS[STATUS[ARGV[3]]], 0, m)
 if ARGV[5] ~= '' then
   redis.call('ZADD', KEYS[3], ARGV[5], m)
   redis.call('PEXPIRE', key, ARGV[6])
+  redis.call('PEXPIRE', KEYS[${BLOBS}], ARGV[6])
+else
+  redis.call('PERSIST', KEYS[${BLOBS}])
 end
 return {1, fields(key)}
 `;
@@ -52,6 +61,7 @@ local m = member(current[3], id)
 local x = tonumber(current[5])
 if x and x <= now then
   unindex(key, m)
+  redis.call('DEL', KEYS[${BLOBS}])
   return {'missing'}
 end
 local version = tonumber(current[1])
@@ -74,24 +84,29 @@ end
 if expires ~= '' then
   redis.call('ZADD', KEYS[3], expires, m)
   redis.call('PEXPIRE', key, tonumber(ARGV[8]) + tonumber(ARGV[9]))
+  redis.call('PEXPIRE', KEYS[${BLOBS}], tonumber(ARGV[8]) + tonumber(ARGV[9]))
 else
   redis.call('ZREM', KEYS[3], m)
   redis.call('PERSIST', key)
+  redis.call('PERSIST', KEYS[${BLOBS}])
 end
 return {'ok', fields(key)}
 `;
 
 /**
- * Deletes expired runs. KEYS: all (again, in the run hash's place), all, expiry, statuses..., then one run hash per
- * member. ARGV: now, members (same order as the run keys). Returns how many were deleted.
+ * Deletes expired runs with their blobs. KEYS: all (again, in the run hash's place), all, expiry, statuses..., then
+ * one run hash per member, then one blob hash per member. ARGV: now, members (same order as the run keys). Returns how
+ * many were deleted.
  */
 export const PURGE_RUNS = `${COMMON}
 local now = tonumber(ARGV[1])
 local deleted = 0
+local members = #ARGV - 1
 for i = 2, #ARGV do
   local score = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[i]))
   if score and score <= now then
     unindex(KEYS[${RUN_STATUSES.length + 2} + i], ARGV[i])
+    redis.call('DEL', KEYS[${RUN_STATUSES.length + 2} + members + i])
     deleted = deleted + 1
   end
 end

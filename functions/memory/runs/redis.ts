@@ -1,15 +1,14 @@
 import type { Run, RunStatus } from "../../../clients/memory/contract/runs.ts";
 import { guard, Script } from "../redis/connection.ts";
 import type { RedisContext } from "../redis/context.ts";
-import { CREATE_RUN, PURGE_RUNS, UPDATE_RUN } from "./lua.ts";
+import { CREATE_RUN, PURGE_RUNS, RUN_BACKSTOP_MS, UPDATE_RUN } from "./lua.ts";
 import type { CreateRunOutcome, RunListing, RunStore, RunUpdate, UpdateRunOutcome } from "./store.ts";
 
 const create = new Script(CREATE_RUN);
 const update = new Script(UPDATE_RUN);
 const purge = new Script(PURGE_RUNS);
 
-/** Redis deletes a finished run by itself this long after its expiry, should no listing have purged it by then. */
-const BACKSTOP_MS = 3_600_000;
+const BACKSTOP_MS = RUN_BACKSTOP_MS;
 /** Expired runs deleted per purge pass (a pass runs before each listing and creation). */
 const PURGE_BATCH = 100;
 
@@ -17,7 +16,13 @@ type Fields = [string | null, string | null, string | null, string | null, strin
 
 function runKeys(ctx: RedisContext, instance: string, id: string): string[] {
   const { keys } = ctx;
-  return [keys.run(instance, id), keys.runs(instance), keys.runsExpiry(instance), ...keys.runStatusKeys(instance)];
+  return [
+    keys.run(instance, id),
+    keys.runs(instance),
+    keys.runsExpiry(instance),
+    ...keys.runStatusKeys(instance),
+    keys.runBlobs(instance, id),
+  ];
 }
 
 function toRun(instance: string, id: string, fields: Fields): Run | undefined {
@@ -61,6 +66,7 @@ async function purgeExpired(ctx: RedisContext, instance: string, now: number): P
       keys.runsExpiry(instance),
       ...keys.runStatusKeys(instance),
       ...members.map((member) => keys.run(instance, member.slice(16))),
+      ...members.map((member) => keys.runBlobs(instance, member.slice(16))),
     ],
     [now, ...members],
   );
