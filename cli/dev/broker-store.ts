@@ -20,7 +20,7 @@ export async function openBrokerStore(choice: BrokerStoreChoice, log: Log): Prom
     case "memory":
       return undefined;
     case "sqlite":
-      return openSqliteJournal({ path: choice.path, fullSync: choice.fullSync });
+      return openSqliteJournal({ path: choice.path, fullSync: choice.fullSync, log });
     case "redis":
       return openRedisJournal({
         url: choice.url,

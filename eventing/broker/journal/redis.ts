@@ -205,13 +205,16 @@ class RedisJournal implements DeliveryJournal {
       this.settings.log.debug({ err: error }, "broker journal: Redis reader connection error"),
     );
     this.reading = this.readNew(this.reader, dispatch, room);
-    this.timer = setInterval(() => {
-      void this.keepFresh()
-        .then(() => this.claimIdle(dispatch))
-        .catch((error: unknown) =>
-          this.settings.log.warn({ err: error }, "broker journal: claim of idle entries failed"),
-        );
-    }, Math.max(MIN_CLAIM_INTERVAL_MS, this.settings.claimIdleMs / 2));
+    this.timer = setInterval(
+      () => {
+        void this.keepFresh()
+          .then(() => this.claimIdle(dispatch))
+          .catch((error: unknown) =>
+            this.settings.log.warn({ err: error }, "broker journal: claim of idle entries failed"),
+          );
+      },
+      Math.max(MIN_CLAIM_INTERVAL_MS, this.settings.claimIdleMs / 2),
+    );
     this.timer.unref();
   }
 

@@ -1,7 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { Worker } from "node:worker_threads";
 import type { DeliveryProgress } from "../../delivery/retry-loop.ts";
+import { type Log, silentLog } from "../log.ts";
 import {
   type DeliveryJournal,
   type Dispatch,
@@ -27,24 +29,28 @@ import {
  * ingests of one poll phase, removals, retry states) is written in one transaction in the check phase that follows,
  * and only then are the ingests answered: one commit per batch, never a 202 before its commit.
  *
- * The file is locked exclusively while open: a second process on the same state directory would deliver the same
- * pending deliveries twice, so it fails to start instead.
+ * Checkpoints (copying the WAL into the database, with fsyncs) run in a worker thread (checkpointer.ts), never on the
+ * broker's thread.
+ *
+ * A lock file beside the database is held exclusively while open: a second process on the same state directory would
+ * deliver the same pending deliveries twice, so it fails to start instead.
  */
 export interface SqliteJournalOptions {
   /** The database file; its directory is created when missing. */
   path: string;
   /** fsync each commit (synchronous = FULL): survives power loss, at the cost above. */
   fullSync?: boolean;
+  log?: Log;
 }
 
 /**
- * Every commit appends at least one 4 KiB page to the WAL, so at a thousand events a second SQLite's default
- * (a checkpoint per 1,000 pages) checkpoints several times a second, each with fsyncs that block the event loop for
- * milliseconds. The table stays small (deliveries leave it as they finish), so a checkpoint copies few distinct
- * pages whatever the WAL's length: checkpointing ten times less often costs a longer WAL file, not longer pauses.
- * No index beside the primary key: one page per row change, and loading at start is a scan of a small table.
+ * How often the worker checkpoints. The table stays small (deliveries leave it as they finish), so a checkpoint copies
+ * few distinct pages however long the WAL grew since the last one. No index beside the primary key: one page per
+ * row change, and loading at start is a scan of a small table.
  */
-const CHECKPOINT_PAGES = 10_000;
+const CHECKPOINT_INTERVAL_MS = 1000;
+/** WAL length (4 KiB frames: 64 MiB) past which the worker rewinds it, briefly holding the broker's writes. */
+const RESTART_FRAMES = 16_384;
 
 interface Row {
   id: number;
@@ -68,13 +74,14 @@ interface Settle {
 
 export function openSqliteJournal(options: SqliteJournalOptions): JournalStore {
   mkdirSync(dirname(options.path), { recursive: true });
+  const lock = holdLock(`${options.path}.lock`, options.path);
   const db = new DatabaseSync(options.path);
   try {
     db.exec(`PRAGMA journal_mode = WAL;
       PRAGMA synchronous = ${options.fullSync ? "FULL" : "NORMAL"};
-      PRAGMA locking_mode = EXCLUSIVE;
-      PRAGMA wal_autocheckpoint = ${CHECKPOINT_PAGES};
-      BEGIN EXCLUSIVE;
+      PRAGMA busy_timeout = 5000;
+      PRAGMA wal_autocheckpoint = 0;
+      BEGIN IMMEDIATE;
       CREATE TABLE IF NOT EXISTS deliveries (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         broker TEXT NOT NULL,
@@ -88,14 +95,40 @@ export function openSqliteJournal(options: SqliteJournalOptions): JournalStore {
       COMMIT;`);
   } catch (error) {
     db.close();
+    lock.close();
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`the broker journal ${options.path} cannot be opened: ${message}`);
+  }
+  const checkpointer = new Worker(new URL("./checkpointer.ts", import.meta.url), {
+    workerData: { path: options.path, intervalMs: CHECKPOINT_INTERVAL_MS, restartFrames: RESTART_FRAMES },
+  });
+  checkpointer.unref();
+  return new SqliteStore(db, lock, checkpointer, options.log ?? silentLog);
+}
+
+/**
+ * One process per journal: an exclusive lock on a small SQLite file beside it, taken by a write in EXCLUSIVE locking
+ * mode and held until the connection closes (or the process dies: the OS drops the lock).
+ */
+function holdLock(lockPath: string, journalPath: string): DatabaseSync {
+  const lock = new DatabaseSync(lockPath);
+  try {
+    lock.exec(`PRAGMA locking_mode = EXCLUSIVE;
+      BEGIN EXCLUSIVE;
+      CREATE TABLE IF NOT EXISTS holder (pid INTEGER);
+      DELETE FROM holder;
+      INSERT INTO holder (pid) VALUES (${process.pid});
+      COMMIT;`);
+  } catch (error) {
+    lock.close();
     const message = error instanceof Error ? error.message : String(error);
     throw new Error(
       /locked|busy/i.test(message)
-        ? `the broker journal ${options.path} is in use by another process (one knclaw dev per state directory)`
-        : `the broker journal ${options.path} cannot be opened: ${message}`,
+        ? `the broker journal ${journalPath} is in use by another process (one knclaw dev per state directory)`
+        : `the broker journal ${journalPath} cannot be locked: ${message}`,
     );
   }
-  return new SqliteStore(db);
+  return lock;
 }
 
 class SqliteStore implements JournalStore {
@@ -111,9 +144,17 @@ class SqliteStore implements JournalStore {
   private closed = false;
 
   private readonly db: DatabaseSync;
+  private readonly lock: DatabaseSync;
+  private readonly checkpointer: Worker;
+  private readonly checkpointerExited: Promise<unknown>;
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, lock: DatabaseSync, checkpointer: Worker, log: Log) {
     this.db = db;
+    this.lock = lock;
+    this.checkpointer = checkpointer;
+    this.checkpointerExited = new Promise((resolve) => checkpointer.once("exit", resolve));
+    // Without the worker SQLite still checkpoints when the journal closes; the WAL only grows until then.
+    checkpointer.on("error", (error) => log.error({ err: error }, "broker journal: the checkpoint worker failed"));
     this.insert = db.prepare(
       "INSERT INTO deliveries (broker, trigger_name, attributes, data, ttl, headers) VALUES (?, ?, ?, ?, ?, ?)",
     );
@@ -199,7 +240,13 @@ class SqliteStore implements JournalStore {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    // Unref'd so it never keeps a process alive; while closing, the wait for it must.
+    this.checkpointer.ref();
+    this.checkpointer.postMessage("close");
+    await this.checkpointerExited;
+    // The last connection to close checkpoints the WAL into the database.
     this.db.close();
+    this.lock.close();
   }
 }
 

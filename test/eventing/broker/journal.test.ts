@@ -122,7 +122,7 @@ describe("the sqlite delivery journal", () => {
     const first = openSqliteJournal({ path });
     expect(() => openSqliteJournal({ path })).toThrow(/in use by another process/);
     await first.close();
-    (openSqliteJournal({ path }) as JournalStore).close();
+    await openSqliteJournal({ path }).close();
   });
 });
 
