@@ -1,8 +1,10 @@
+import { type Attributes, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { type Context, type Env, Hono } from "hono";
 import type { BlankEnv } from "hono/types";
 import { ApiError, errorBody, errorResponse, INTERNAL_ERROR, toApiError } from "./api-error.ts";
 import { LIVENESS_PATH, READINESS_PATH } from "./function.ts";
 import type { Logger } from "./log.ts";
+import { contextFrom, type TraceCarrier } from "./trace-context.ts";
 
 /**
  * The function runtime: what every knclaw function serves the same way, so that a function is its handlers and
@@ -26,6 +28,11 @@ export interface Delivery<Event> {
    * nothing, answers 200 with no body.
    */
   handle(event: Event, request: Request): unknown;
+  /**
+   * The event's span: the trace context it carries (the delivery continues that trace), a span name and attributes.
+   * Without it a delivery's span continues the request's `traceparent` header.
+   */
+  traced?(event: Event): { carrier: TraceCarrier; name: string; attributes: Attributes };
 }
 
 export interface FunctionAppOptions {
@@ -41,11 +48,40 @@ export interface FunctionAppOptions {
   errorBody?: (error: ApiError, c: Context) => unknown;
 }
 
+const tracer = trace.getTracer("knclaw");
+
 export function createFunctionApp<E extends Env = BlankEnv>(options: FunctionAppOptions = {}): Hono<E> {
   const app = new Hono<E>();
   const answer = (error: ApiError, c: Context) => errorResponse(error, (options.errorBody ?? errorBody)(error, c));
 
   app.get(LIVENESS_PATH, (c) => c.json({ ok: true }));
+  // Every request but the probes and the deliveries (which have their own span below) is a server span continuing
+  // the caller's `traceparent`: a gateway run or a platform's webhook starts the run's trace here.
+  app.use("*", async (c, next) => {
+    if (c.req.path === READINESS_PATH || (delivery !== undefined && c.req.path === "/" && c.req.method === "POST")) {
+      return next();
+    }
+    const parent = contextFrom({
+      traceparent: c.req.header("traceparent"),
+      tracestate: c.req.header("tracestate"),
+    });
+    await tracer.startActiveSpan(
+      `${c.req.method} ${c.req.path}`,
+      { kind: SpanKind.SERVER, attributes: { "http.request.method": c.req.method, "url.path": c.req.path } },
+      parent,
+      async (span) => {
+        try {
+          await next();
+          const route = c.req.routePath;
+          if (route && route !== "*" && route !== "/*") span.updateName(`${c.req.method} ${route}`);
+          span.setAttribute("http.response.status_code", c.res.status);
+          if (c.res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        } finally {
+          span.end();
+        }
+      },
+    );
+  });
   app.get(READINESS_PATH, async (c) => {
     const readiness = options.ready === undefined ? { ready: true } : await options.ready();
     return c.json(readiness, readiness.ready ? 200 : 503);
@@ -57,8 +93,32 @@ export function createFunctionApp<E extends Env = BlankEnv>(options: FunctionApp
     // middleware put before this handler, a check of the event goes between decode and handle.
     app.post("/", async (c) => {
       const event = await delivery.decode(c.req.raw);
-      const reply = await delivery.handle(event, c.req.raw);
-      return reply instanceof Response ? reply : c.body(null, 200);
+      // The one place a consumer continues the trace the event carries: everything the function does for it,
+      // events it emits included, is inside this span.
+      const traced = delivery.traced?.(event);
+      const parent = contextFrom(
+        traced?.carrier ?? { traceparent: c.req.header("traceparent"), tracestate: c.req.header("tracestate") },
+      );
+      return tracer.startActiveSpan(
+        traced?.name ?? "process",
+        { kind: SpanKind.CONSUMER, attributes: traced?.attributes ?? {} },
+        parent,
+        async (span) => {
+          try {
+            const reply = await delivery.handle(event, c.req.raw);
+            return reply instanceof Response ? reply : c.body(null, 200);
+          } catch (error) {
+            const status = error instanceof ApiError ? error.status : 500;
+            if (status >= 500) {
+              span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : "error" });
+            }
+            span.setAttribute("error.type", error instanceof ApiError ? error.code : "internal");
+            throw error;
+          } finally {
+            span.end();
+          }
+        },
+      );
     });
     app.all("/", () => {
       throw new ApiError(405, "method_not_allowed", "the broker delivers events with POST", {

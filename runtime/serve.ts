@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import type { FunctionApp } from "./function.ts";
+import { startTelemetry, type Telemetry } from "./telemetry.ts";
 
 export interface ServeOptions {
   port?: number;
@@ -10,6 +11,11 @@ export interface ServeOptions {
   handleSignals?: boolean;
   /** Longest a graceful shutdown waits for in-flight requests before closing sockets. */
   drainTimeoutMs?: number;
+  /**
+   * Start OpenTelemetry from the process's `OTEL_*` variables (runtime/telemetry.ts: nothing starts without an
+   * endpoint) and shut it down after the app closed. Default: as a function's main (`handleSignals`).
+   */
+  telemetry?: boolean;
 }
 
 export interface Served {
@@ -22,6 +28,7 @@ export interface Served {
 
 /** Serve a function per the Knative runtime contract: $PORT, HTTP/1.1, graceful SIGTERM. */
 export async function serve(app: FunctionApp, options: ServeOptions = {}): Promise<Served> {
+  const telemetry = (options.telemetry ?? options.handleSignals) ? await startTelemetry(process.env) : undefined;
   const listener = getRequestListener((request) => app.fetch(request));
   let draining = false;
   const server = createServer({ keepAliveTimeout: 65_000 }, (req: IncomingMessage, res: ServerResponse) => {
@@ -43,7 +50,7 @@ export async function serve(app: FunctionApp, options: ServeOptions = {}): Promi
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
     draining = true;
-    stopping ??= drain(server, app, options.drainTimeoutMs ?? 30_000);
+    stopping ??= drain(server, app, options.drainTimeoutMs ?? 30_000, telemetry);
     return stopping;
   };
   if (options.handleSignals) {
@@ -59,12 +66,16 @@ export async function serve(app: FunctionApp, options: ServeOptions = {}): Promi
   return { server, port: actual, url: `http://127.0.0.1:${actual}`, shutdown };
 }
 
-async function drain(server: Server, app: FunctionApp, timeoutMs: number): Promise<void> {
+async function drain(server: Server, app: FunctionApp, timeoutMs: number, telemetry?: Telemetry): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
   timer.unref();
   await closed;
   clearTimeout(timer);
-  await app.close?.();
+  try {
+    await app.close?.();
+  } finally {
+    await telemetry?.shutdown();
+  }
 }

@@ -1,4 +1,5 @@
 import type { Delivery } from "../../runtime/app.ts";
+import { EXT_TRACEPARENT, EXT_TRACESTATE } from "../catalog/attributes.ts";
 import type { CloudEvent } from "./event.ts";
 import { type DecodeOptions, decodeRequest } from "./http-codec.ts";
 
@@ -8,7 +9,8 @@ export type ReceiveOptions = DecodeOptions;
 /**
  * A function's broker deliveries as CloudEvents, for the function runtime's `POST /` (runtime/app.ts): each request
  * is decoded strictly (400 for anything that is not a valid CloudEvent, 413 past the size limit) before `handle`
- * sees it.
+ * sees it. The delivery's span continues the trace of the event's distributed-tracing extension and is named and
+ * described by the CloudEvents semantic conventions.
  */
 export function receiveCloudEvents(
   handle: Delivery<CloudEvent>["handle"],
@@ -17,5 +19,17 @@ export function receiveCloudEvents(
   return {
     decode: (request) => decodeRequest(request, options),
     handle,
+    traced: (event) => ({
+      carrier: { traceparent: event.attributes[EXT_TRACEPARENT], tracestate: event.attributes[EXT_TRACESTATE] },
+      name: `process ${event.attributes.type}`,
+      attributes: {
+        "messaging.system": "knative",
+        "messaging.operation.type": "process",
+        "cloudevents.event_id": event.attributes.id!,
+        "cloudevents.event_type": event.attributes.type!,
+        "cloudevents.event_source": event.attributes.source!,
+        ...(event.attributes.subject ? { "cloudevents.event_subject": event.attributes.subject } : {}),
+      },
+    }),
   };
 }

@@ -11,12 +11,14 @@ import { ApiError } from "../../runtime/api-error.ts";
 import { createFunctionApp } from "../../runtime/app.ts";
 import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
 import { createLogger, type Logger } from "../../runtime/log.ts";
+import { outgoingCarrier } from "../../runtime/trace-context.ts";
 import { describeSkill, type ServedTool, type SkillDefinition } from "../package/define-skill.ts";
 import { argumentsDigest } from "./canonical-json.ts";
 import { type TrustedKeys, verifyCapability } from "./capability.ts";
 import type { SkillDescriptor } from "./descriptor.ts";
 import { OutcomeCache } from "./outcome-cache.ts";
 import { asToolError, toolError } from "./tool-error.ts";
+import { executeToolSpan } from "./tool-span.ts";
 import { trustedKeysFromEnv } from "./trusted-keys.ts";
 
 export interface ServeSkillOptions {
@@ -63,7 +65,7 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
 
   const execute = async (event: CloudEvent, request: ToolRequested): Promise<CloudEvent> => {
     const started = now();
-    const outcome = await runCall(request, started);
+    const outcome = await executeToolSpan(skill.name, request, () => runCall(request, started));
     const durationMs = Math.max(0, now() - started);
     if (outcome.ok) log.info({ tool: request.tool, runId: request.runId, durationMs }, "tool succeeded");
     else log.warn({ tool: request.tool, runId: request.runId, errorClass: outcome.error.class }, "tool failed");
@@ -80,10 +82,13 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
         outcome,
         durationMs,
       },
-      extensions: {
-        [EXT_TRACEPARENT]: event.attributes[EXT_TRACEPARENT],
-        [EXT_TRACESTATE]: event.attributes[EXT_TRACESTATE],
-      },
+      // The reply continues the request's trace from this delivery's span (the broker ingests it as the next hop).
+      extensions: (({ traceparent, tracestate }) => ({ [EXT_TRACEPARENT]: traceparent, [EXT_TRACESTATE]: tracestate }))(
+        outgoingCarrier({
+          traceparent: event.attributes[EXT_TRACEPARENT],
+          tracestate: event.attributes[EXT_TRACESTATE],
+        }),
+      ),
     });
   };
 

@@ -321,7 +321,7 @@ export class AgentLoop {
   /** The committed step's decisions on its span and in the metrics (runs are counted by the step that ends them). */
   private observe(state: RunState): void {
     const entry = state.outbox[0];
-    const ended = isFinished(state) && entry !== undefined && entry.events.some(isOutcome);
+    const ended = isFinished(state) && entry?.events.some(isOutcome) === true;
     observeStep(
       this.deps.config.instance,
       entry?.audit ?? [],

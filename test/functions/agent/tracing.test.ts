@@ -4,7 +4,6 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeEvent } from "../../../eventing/catalog/make.ts";
 import * as T from "../../../eventing/catalog/types.ts";
-import { contextFrom } from "../../../functions/agent/tracing.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../../fakes/openai/server.ts";
 import { agentEnv, type MemoryFixture, startMemory, TestBus, testSkills } from "./support/harness.ts";
 
@@ -73,19 +72,11 @@ describe("tracing", () => {
     const calls = spans.filter((s) => s.name === "chat gpt-test");
     expect(calls).toHaveLength(2);
     expect(calls[0]!.attributes).toMatchObject({
-      "gen_ai.system": "openai",
+      "gen_ai.provider.name": "openai",
       "gen_ai.usage.input_tokens": 20,
       "gen_ai.usage.output_tokens": 5,
     });
     expect(calls.every((s) => s.spanContext().traceId === traceId)).toBe(true);
     expect(step.events.map((e) => e.name)).toContain("policy.refused");
-  });
-
-  it("ignores an invalid traceparent", () => {
-    expect(
-      trace.getSpanContext(contextFrom("00-00000000000000000000000000000000-00f067aa0ba902b7-01")),
-    ).toBeUndefined();
-    expect(trace.getSpanContext(contextFrom("garbage"))).toBeUndefined();
-    expect(trace.getSpanContext(contextFrom(undefined))).toBeUndefined();
   });
 });
