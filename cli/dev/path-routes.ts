@@ -6,7 +6,8 @@ import type { KnativeObject } from "../../eventing/broker/objects.ts";
  * - every mounted ksvc: `/functions/<ksvc>/...`, the prefix stripped (the app sees `/...`);
  * - `knclaw.dev/dev-path-prefix: "/api/v1,/v1"`: extra prefixes, forwarded with the full path (the app serves them
  *   on a cluster too), unless `knclaw.dev/dev-path-strip: "true"` asks for the prefix to be removed.
- * The longest matching prefix wins; exact broker paths (`/<ns>/<broker>`) are checked before this table.
+ * The longest matching prefix wins; exact broker paths (`/<ns>/<broker>`) are checked before this table. A declared
+ * `/` claims the root path only (the gateway's console), so every other unknown path still gets the ingress's answer.
  */
 const ANNOTATION_DEV_PATH_PREFIX = "knclaw.dev/dev-path-prefix";
 const ANNOTATION_DEV_PATH_STRIP = "knclaw.dev/dev-path-strip";
@@ -62,7 +63,10 @@ export class PathRouter {
   /** The route for a request path and the path the function should see, or undefined. */
   match(path: string): { route: PathRoute; path: string } | undefined {
     for (const route of this.routes) {
-      if (route.prefix === "/") return { route, path };
+      if (route.prefix === "/") {
+        if (path === "/") return { route, path };
+        continue;
+      }
       if (path === route.prefix || path.startsWith(`${route.prefix}/`)) {
         const rest = path.slice(route.prefix.length);
         return { route, path: route.strip ? rest || "/" : path };

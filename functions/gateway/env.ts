@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { InstanceName } from "../../eventing/catalog/shared.ts";
-import { defineEnv, envInteger, json, secretFamily, text } from "../../runtime/env-contract.ts";
+import { TaskContract } from "../../eventing/catalog/contract.ts";
+import { defineEnv, envInteger, json, secret, secretFamily, text } from "../../runtime/env-contract.ts";
 import { memoryClientVars, platformVars } from "../../runtime/platform-env.ts";
 
 /** A gateway token's name (the keys of `gateway.tokens`): audit records show it, and it names the token's variable. */
@@ -14,6 +15,15 @@ export const GatewayRateLimit = z.strictObject({
 
 /** Bounds of `gateway.maxWaitSeconds`: the longest a caller may wait for a run inline. */
 export const MAX_WAIT_SECONDS = { min: 1, max: 3600, default: 120 } as const;
+
+/** What the operator console shows of an instance: its model, skills, channels and the budgets its policy sets. */
+const InstanceDetails = z.strictObject({
+  model: z.string(),
+  policy: z.string(),
+  skills: z.array(z.string()),
+  channels: z.array(z.string()),
+  budgets: TaskContract.shape.budgets,
+});
 
 /** Shortest gateway token accepted. */
 const MIN_GATEWAY_TOKEN_LENGTH = 16;
@@ -61,6 +71,16 @@ export const gatewayEnv = defineEnv({
     "KNCLAW_DEADLETTER_URL",
     "the dead-letter sink's URL, rendered when the platform has one",
     z.string().optional(),
+  ),
+  deadletterToken: secret(
+    "KNCLAW_DEADLETTER_TOKEN",
+    "the dead-letter sink's operator API token: the console lists, replays and discards dead letters with it",
+    z.string().optional(),
+  ),
+  instanceDetails: json(
+    "KNCLAW_INSTANCE_DETAILS",
+    "`{instance: {model, policy, skills, channels, budgets}}` the operator console shows",
+    z.record(z.string(), InstanceDetails).default({}),
   ),
 });
 

@@ -134,8 +134,37 @@ function gatewayServiceEnv(ctx: RenderContext): EnvVar[] {
     ...names.map((name) => gatewayEnv.renderFamily("token", tokenSuffix(name), gateway.tokens[name]!)),
     ...gatewayEnv.render({
       deadletterUrl: findFunction(ctx, "deadletter") === undefined ? undefined : serviceUrl(ctx, "deadletter"),
+      // The same Secret key the deadletter function reads, so the console reaches its operator API.
+      deadletterToken:
+        findFunction(ctx, "deadletter") === undefined
+          ? undefined
+          : (ctx.config.broker.deadLetterSink.apiToken ?? { ...DEFAULT_DEADLETTER_TOKEN, optional: true }),
+      instanceDetails: instanceDetails(ctx),
     }),
   ];
+}
+
+/** What the operator console shows of each instance (functions/gateway/env.ts, KNCLAW_INSTANCE_DETAILS). */
+function instanceDetails(ctx: RenderContext) {
+  const config = ctx.config;
+  return Object.fromEntries(
+    Object.keys(config.instances)
+      .sort()
+      .map((name) => {
+        const instance = config.instances[name]!;
+        const budgets = config.policies[instance.policy]?.budgets;
+        return [
+          name,
+          {
+            model: instance.model,
+            policy: instance.policy,
+            skills: instance.skills,
+            channels: instance.channels,
+            ...(budgets !== undefined ? { budgets } : {}),
+          },
+        ] as const;
+      }),
+  );
 }
 
 /**
