@@ -18,6 +18,8 @@ import { RejectedEvent, RetryLater } from "./loop/errors.ts";
 import type { LanguageModel } from "./providers/model.ts";
 import { createLanguageModel } from "./providers/registry.ts";
 import { type AgentStore, memoryStore } from "./store.ts";
+import { ToolCatalog } from "./tools/catalog.ts";
+import { SkillDiscovery } from "./tools/discovery.ts";
 import { inSpan } from "./tracing.ts";
 
 /**
@@ -102,11 +104,26 @@ export async function createApp(
     );
   }
 
+  // Skills that discover their tools at run time (MCP servers) are read before a step, at most every 30 s.
+  const discovery =
+    Object.keys(config.skillEndpoints).length === 0
+      ? undefined
+      : new SkillDiscovery({ endpoints: config.skillEndpoints, fetch: hopFetch, log });
+  let discoveredGeneration = 0;
+  const discover = async () => {
+    if (discovery === undefined) return;
+    const found = await discovery.current();
+    if (discovery.generation === discoveredGeneration) return;
+    discoveredGeneration = discovery.generation;
+    loop.catalog = new ToolCatalog([...config.skills, ...found], config.settings.groups);
+  };
+
   // Ready once configured (no readiness check): a dependency check would add a memory round trip to every cold start,
   // and a step that cannot reach the memory service answers 503 anyway, so the broker retries it.
   const app = createFunctionApp({
     delivery: receiveCloudEvents(async (event) => {
       const type = event.attributes.type!;
+      await discover();
       try {
         await inSpan(
           `knclaw.agent ${type.replace(/^dev\.knclaw\./, "")}`,

@@ -18,6 +18,8 @@ export interface AgentConfig {
   policyName: string;
   policy: TaskContract;
   skills: SkillInfo[];
+  /** Skills described at run time by their own function (KNCLAW_SKILL_ENDPOINTS): name -> URL. */
+  skillEndpoints: Record<string, string>;
   /** Skills named in KNCLAW_SKILLS that could not be described (reported at startup, not offered). */
   unavailableSkills: Array<{ skill: string; reason: string }>;
   schedules: Record<string, ScheduleSettings>;
@@ -48,6 +50,7 @@ export async function loadAgentConfig(env: FunctionEnv, resolveSkill?: SkillReso
     policyName: read("policyName"),
     policy,
     skills: await skillDescriptors(env, resolveSkill, unavailable),
+    skillEndpoints: agentEnv.read(env, "skillEndpoints"),
     unavailableSkills: unavailable,
     schedules,
     channels,
@@ -67,8 +70,11 @@ async function skillDescriptors(
   );
   const names = agentEnv.read(env, "skills") ?? [...catalog.keys()];
   const external = agentEnv.read(env, "externalTools");
+  const discovered = agentEnv.read(env, "skillEndpoints");
   const out: SkillInfo[] = [];
   for (const name of names) {
+    // Described at run time by the skill itself (tools/discovery.ts).
+    if (Object.hasOwn(discovered, name)) continue;
     const tools = external[name];
     if (tools !== undefined) {
       out.push(

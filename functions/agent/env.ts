@@ -214,6 +214,11 @@ export const agentEnv = defineEnv({
     "`{skill: [{name, description, parameters, mutates}]}` for external skills; a mutating tool needs approval by default",
     z.record(z.string(), z.array(ExternalTool)).default({}),
   ),
+  skillEndpoints: json(
+    "KNCLAW_SKILL_ENDPOINTS",
+    "`{skill: url}` of skills that discover their tools at run time (MCP servers): their descriptors are read from `<url>/.well-known/knclaw-skill` and re-read every 30 s",
+    z.record(z.string(), z.url({ protocol: /^https?$/ })).default({}),
+  ),
   skillCatalog: json(
     "KNCLAW_SKILL_CATALOG",
     "skill descriptors (tool schemas, instructions), rendered for built-in skills; a skill in neither it nor KNCLAW_EXTERNAL_TOOLS is described from `skills/<name>/`",

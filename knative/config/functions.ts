@@ -7,7 +7,7 @@ import type { EgressRule, KsvcKnobs, Resources } from "./primitives.ts";
 import type { PlatformConfig } from "./schema.ts";
 import type { ConfigChannelType } from "./sections/channels.ts";
 import { REDIS_NAME, REDIS_PORT } from "./sections/redis.ts";
-import { builtinSkillNeeds } from "./sections/skills.ts";
+import { builtinSkillNeeds, mcpSkillEgress } from "./sections/skills.ts";
 
 type Component = "memory" | "agent" | "channel" | "gateway" | "deadletter" | "skill";
 
@@ -189,6 +189,23 @@ export function listFunctions(config: PlatformConfig): FunctionSpec[] {
   }
   for (const [name, skill] of sortedEntries(config.skills)) {
     if (!skill.enabled || skill.external !== undefined) continue;
+    if (skill.mcp !== undefined) {
+      // An MCP server is the one skill function skills/mcp/app.ts, configured by its env: no RBAC, no memory token,
+      // egress only to the server (a stdio server runs inside the pod and reaches nothing unless configured).
+      out.push({
+        name: skillFunctionName(name),
+        component: "skill",
+        entry: "skills/mcp/app.ts",
+        knobs: mergeKnobs("skill", defaults, skill),
+        public: false,
+        producer: false,
+        memoryClient: false,
+        kubeApi: false,
+        egress: [...skill.egress, ...mcpSkillEgress(skill.mcp)],
+        skill: name,
+      });
+      continue;
+    }
     // A built-in skill's manifest adds what its code needs; config can only add more egress on top.
     const needs = builtinSkillNeeds(name);
     out.push({

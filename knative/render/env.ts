@@ -14,9 +14,12 @@ import { parseIsoDuration } from "../../runtime/duration.ts";
 import type { EnvVar } from "../../runtime/env-contract.ts";
 import { DEFAULT_AGENT_KEYS_SECRET, DEFAULT_DEADLETTER_TOKEN, MEMORY_TOKEN_SECRET_KEY } from "../../runtime/names.ts";
 import { platformEnv } from "../../runtime/platform-env.ts";
+import { headerSuffix, mcpEnv } from "../../skills/mcp/env.ts";
+import type { McpServerSettingsInput } from "../../skills/mcp/settings.ts";
 import { skillEnv } from "../../skills/runtime/env.ts";
 import { builtinSkillDescriptor } from "../config/builtin-skills.ts";
 import type { FunctionSpec } from "../config/functions.ts";
+import type { McpServerConfig } from "../config/sections/skills.ts";
 import { findFunction, type RenderContext, serviceUrl } from "./context.ts";
 import { skillManifestEnv } from "./skills.ts";
 
@@ -80,7 +83,15 @@ function agentServiceEnv(ctx: RenderContext, name: string): EnvVar[] {
   );
   // Bundled agents have no skills/ folder to read SKILL.md and tool schemas from: they travel with the ksvc.
   const catalog = instance.skills.flatMap((skill) =>
-    config.skills[skill]?.external === undefined ? (builtinSkillDescriptor(skill) ?? []) : [],
+    config.skills[skill]?.external === undefined && config.skills[skill]?.mcp === undefined
+      ? (builtinSkillDescriptor(skill) ?? [])
+      : [],
+  );
+  // An MCP skill's tools are known only once its server is asked: the agent reads them from the skill function.
+  const endpoints = Object.fromEntries(
+    instance.skills
+      .filter((skill) => config.skills[skill]?.mcp !== undefined && config.skills[skill]?.enabled !== false)
+      .map((skill) => [skill, serviceUrl(ctx, `skill-${skill}`)] as const),
   );
   const schedules = Object.fromEntries(
     instance.schedules.map(({ name, task, concurrencyPolicy }) => [name, { task, concurrencyPolicy }] as const),
@@ -95,6 +106,7 @@ function agentServiceEnv(ctx: RenderContext, name: string): EnvVar[] {
     skills: instance.skills,
     externalTools: Object.keys(externalTools).length > 0 ? externalTools : undefined,
     skillCatalog: catalog.length > 0 ? catalog : undefined,
+    skillEndpoints: Object.keys(endpoints).length > 0 ? endpoints : undefined,
     channels: instance.channels,
     schedules,
     signingKey: instance.signingKey ?? { secret: DEFAULT_AGENT_KEYS_SECRET, key: name },
@@ -195,5 +207,50 @@ function skillServiceEnv(ctx: RenderContext, name: string): EnvVar[] {
       grants: Object.keys(skill.grants).length > 0 ? skill.grants : undefined,
     }),
     ...skillManifestEnv(ctx, name),
+    ...(skill.mcp === undefined ? [] : mcpServiceEnv(skill.mcp)),
+  ];
+}
+
+/**
+ * An MCP skill's server settings (skills/mcp/settings.ts) without secret values: each credential is a Secret
+ * reference in a variable of its own, and the settings name only which ones to read.
+ */
+function mcpServiceEnv(server: McpServerConfig): EnvVar[] {
+  const common = { allow: server.allow, deny: server.deny, tools: server.tools, timeoutSeconds: server.timeoutSeconds };
+  const headers = Object.keys(server.headers).sort();
+  const secretEnv = Object.entries(server.secretEnv).sort(([a], [b]) => (a < b ? -1 : 1));
+  const settings: McpServerSettingsInput =
+    server.transport === "stdio"
+      ? {
+          transport: "stdio",
+          command: server.command!,
+          args: server.args,
+          env: server.env,
+          passEnv: secretEnv.map(([variable]) => variable),
+          ...common,
+        }
+      : {
+          transport: "http",
+          url: server.url!,
+          headers,
+          bearer: server.bearer !== undefined,
+          ...(server.oauth === undefined
+            ? {}
+            : {
+                oauth: {
+                  clientId: server.oauth.clientId,
+                  issuer: server.oauth.issuer,
+                  ...(server.oauth.scope === undefined ? {} : { scope: server.oauth.scope }),
+                },
+              }),
+          ...common,
+        };
+  return [
+    ...mcpEnv.render({ server: settings, bearer: server.bearer, oauthClientSecret: server.oauth?.clientSecret }),
+    ...headers.map((header) => mcpEnv.renderFamily("header", headerSuffix(header), server.headers[header]!)),
+    ...secretEnv.map(([variable, ref]) => ({
+      name: variable,
+      valueFrom: { secretKeyRef: { name: ref.secret, key: ref.key } },
+    })),
   ];
 }

@@ -84,7 +84,8 @@ interface StepMemo {
 }
 
 export class AgentLoop {
-  readonly catalog: ToolCatalog;
+  /** Replaced when the tools of run-time described skills change (app.ts, tools/discovery.ts). */
+  catalog: ToolCatalog;
   private readonly deps: AgentLoopDeps;
   private readonly queue = new KeyedQueue();
   private readonly flushed = new BoundedSet(20_000);

@@ -4,10 +4,19 @@
  * NetworkPolicy. An external skill is a URL: no ksvc, its Trigger delivers tool.requested straight to it. The skills
  * engineer extends this file.
  */
+import { isIP } from "node:net";
 import { z } from "zod";
 import type { SkillManifest } from "../../../skills/package/manifest.ts";
 import { builtinSkill } from "../builtin-skills.ts";
-import { ComponentName, Delivery, EgressRule, KsvcKnobs, KubernetesName, ruleParams } from "../primitives.ts";
+import {
+  ComponentName,
+  Delivery,
+  EgressRule,
+  KsvcKnobs,
+  KubernetesName,
+  ruleParams,
+  SecretRef,
+} from "../primitives.ts";
 
 const ToolName = z.string().refine((v) => /^[a-zA-Z0-9_-]{1,64}$/.test(v), {
   message: "1-64 of a-z, A-Z, 0-9, _ and -",
@@ -26,6 +35,116 @@ const ExternalTool = z.strictObject({
     .describe("JSON Schema of the arguments (an object schema)."),
   mutates: z.boolean().default(false).describe("The tool changes something; the policy gate may require approval."),
 });
+
+const McpToolOverride = z.strictObject({
+  mutates: z.boolean().optional().describe("Whether the tool changes something (default: not `readOnlyHint`)."),
+  approval: z.boolean().optional().describe("Whether a call waits for a human (default: when it mutates)."),
+});
+
+const EnvVarName = z.string().refine((v) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(v), {
+  message: "an environment variable name",
+  ...ruleParams("env-name"),
+});
+
+const McpServer = z
+  .strictObject({
+    transport: z
+      .enum(["stdio", "http"])
+      .describe("`stdio`: a command run inside the skill's pod; `http`: a remote server over Streamable HTTP."),
+    command: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("stdio: the server's command, packaged into the skill's image (e.g. an npm-published server's bin)."),
+    args: z.array(z.string()).default([]).describe("stdio: the command's arguments."),
+    env: z.record(EnvVarName, z.string()).default({}).describe("stdio: plain variables for the server process."),
+    secretEnv: z
+      .record(EnvVarName, SecretRef)
+      .default({})
+      .describe("stdio: variables for the server process from Secrets."),
+    url: z
+      .url({ protocol: /^https?$/, message: "an http(s) URL" })
+      .optional()
+      .describe("http: the server's Streamable HTTP endpoint; egress is limited to its host and port."),
+    headers: z
+      .record(
+        z
+          .string()
+          .refine((v) => /^[A-Za-z0-9-]{1,128}$/.test(v), { message: "a header name", ...ruleParams("header") }),
+        SecretRef,
+      )
+      .default({})
+      .describe("http: headers sent with every request, each value from a Secret."),
+    bearer: SecretRef.optional().describe("http: a bearer token sent as `Authorization: Bearer`."),
+    oauth: z
+      .strictObject({
+        issuer: z
+          .url({ protocol: /^https?$/, message: "an http(s) URL" })
+          .describe("The authorization server's issuer URL: the credentials are sent only there."),
+        clientId: z.string().min(1).describe("The OAuth client id."),
+        clientSecret: SecretRef.describe("The OAuth client secret."),
+        scope: z.string().optional().describe("Scopes to ask for."),
+      })
+      .optional()
+      .describe("http: OAuth 2.0 client credentials (the token is fetched and refreshed by the MCP SDK)."),
+    allow: z.array(ToolName).optional().describe("Offer only these tools (all when unset)."),
+    deny: z.array(ToolName).default([]).describe("Never offer these tools (wins over allow)."),
+    tools: z
+      .record(ToolName, McpToolOverride)
+      .default({})
+      .describe("Per tool: override what its annotations imply (mutates, approval)."),
+    timeoutSeconds: z.number().int().min(1).max(600).default(30).describe("Longest one call may take."),
+  })
+  .superRefine((server, ctx) => {
+    const stdioOnly = ["command"] as const;
+    const httpOnly = ["url"] as const;
+    const required = server.transport === "stdio" ? stdioOnly : httpOnly;
+    for (const key of required) {
+      if (server[key] === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          input: server,
+          path: [key],
+          message: `required for transport ${server.transport}`,
+          params: { rule: "mcp" },
+        });
+      }
+    }
+    const foreign =
+      server.transport === "stdio"
+        ? (["url", "bearer", "oauth"] as const).filter((key) => server[key] !== undefined)
+        : (["command"] as const).filter((key) => server[key] !== undefined);
+    if (
+      server.transport === "http" &&
+      (server.args.length > 0 || Object.keys(server.env).length > 0 || Object.keys(server.secretEnv).length > 0)
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        input: server,
+        message: "args, env and secretEnv are for transport stdio",
+        params: { rule: "mcp" },
+      });
+    }
+    if (server.transport === "stdio" && Object.keys(server.headers).length > 0) {
+      ctx.addIssue({
+        code: "custom",
+        input: server,
+        path: ["headers"],
+        message: "headers are for transport http",
+        params: { rule: "mcp" },
+      });
+    }
+    for (const key of foreign) {
+      ctx.addIssue({
+        code: "custom",
+        input: server,
+        path: [key],
+        message: `not used by transport ${server.transport}`,
+        params: { rule: "mcp" },
+      });
+    }
+  });
+export type McpServerConfig = z.infer<typeof McpServer>;
 
 const PolicyRule = z.strictObject({
   apiGroups: z.array(z.string()).min(1),
@@ -48,6 +167,9 @@ const Skill = KsvcKnobs.extend({
     })
     .optional()
     .describe("A skill that runs elsewhere: no ksvc is rendered, its Trigger delivers tool.requested to `url`."),
+  mcp: McpServer.optional().describe(
+    "An MCP server as this skill: one skill function (skills/mcp) under its own ServiceAccount, no RBAC, egress only to the server's host (http) or none (stdio); its tools are discovered and named `<skill>__<tool>`.",
+  ),
   rbac: z
     .strictObject({ rules: z.array(PolicyRule).min(1) })
     .optional()
@@ -65,6 +187,19 @@ const Skill = KsvcKnobs.extend({
   memory: z.boolean().default(false).describe("The skill keeps notes through the memory service."),
   delivery: Delivery.optional().describe("Delivery for this skill's Trigger (replaces the broker's wholesale)."),
 }).superRefine((skill, ctx) => {
+  if (skill.mcp !== undefined) {
+    for (const key of ["external", "rbac"] as const) {
+      if (skill[key] !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          input: skill[key],
+          path: [key],
+          message: "an MCP skill is its server: no external URL, no RBAC",
+          params: { rule: "mcp" },
+        });
+      }
+    }
+  }
   if (skill.external === undefined) return;
   const local = [
     "image",
@@ -143,4 +278,21 @@ function manifestNeeds(manifest: SkillManifest): SkillNeeds {
 export function manifestDeclaresRbac(name: string): boolean {
   const kubernetes = builtinSkill(name)?.manifest.kubernetes;
   return kubernetes !== undefined && (kubernetes.rules.length > 0 || kubernetes.clusterRules.length > 0);
+}
+
+/** Where an MCP skill connects: the server's host and port for `http` (and the OAuth issuer's), nothing for `stdio`. */
+export function mcpSkillEgress(server: McpServerConfig): z.infer<typeof EgressRule>[] {
+  if (server.transport !== "http" || server.url === undefined) return [];
+  const urls = [server.url, ...(server.oauth === undefined ? [] : [server.oauth.issuer])];
+  const rules: z.infer<typeof EgressRule>[] = [];
+  for (const text of urls) {
+    const url = new URL(text);
+    const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    const rule: z.infer<typeof EgressRule> = isIP(host)
+      ? { cidr: `${host}/${isIP(host) === 4 ? 32 : 128}`, ports: [port], protocol: "TCP" }
+      : { host, ports: [port], protocol: "TCP" };
+    if (!rules.some((known) => JSON.stringify(known) === JSON.stringify(rule))) rules.push(rule);
+  }
+  return rules;
 }
