@@ -112,7 +112,7 @@ function instanceParam(ctx: ApiContext, instance: string): string {
   return instance;
 }
 
-function idempotencyKeyOf(request: Request): string | undefined {
+export function idempotencyKeyOf(request: Request): string | undefined {
   const key = request.headers.get("idempotency-key");
   if (key === null) return undefined;
   if (!/^[\x21-\x7e]{1,255}$/.test(key))

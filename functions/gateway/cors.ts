@@ -5,7 +5,8 @@ import type { MiddlewareHandler } from "hono";
  * list, so a browser page elsewhere cannot read the API's answers. Preflights are answered before authentication
  * (browsers send no credentials on them). Bearer tokens, not cookies: credentials mode stays off.
  */
-const ALLOWED_HEADERS = "authorization, content-type, prefer, idempotency-key, last-event-id, x-knclaw-session-key";
+const ALLOWED_HEADERS =
+  "authorization, content-type, prefer, idempotency-key, last-event-id, x-knclaw-session-key, mcp-protocol-version";
 const EXPOSED_HEADERS = "location, preference-applied, retry-after, x-knclaw-run-id";
 
 export function cors(origins: ReadonlySet<string>): MiddlewareHandler {
