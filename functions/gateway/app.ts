@@ -12,6 +12,10 @@ import { createLogger } from "../../runtime/log.ts";
 import { memoryClientSettings } from "../../runtime/platform-env.ts";
 import { type ApiContext, type GatewayVariables, type PairingAdmin, registerApi } from "./api.ts";
 import { loadGatewayConfig } from "./config.ts";
+import { DeadLetterApi } from "./console/dead-letters.ts";
+import { registerConsole } from "./console/routes.ts";
+import type { RunReader } from "./console/runs.ts";
+import { ConsoleSessions } from "./console/session.ts";
 import { cors } from "./cors.ts";
 import { createGatewayDeliveries, MAX_DELIVERY_BYTES } from "./deliveries.ts";
 import { registerMcp } from "./mcp.ts";
@@ -22,8 +26,9 @@ import { RunWaiter } from "./run-waiter.ts";
 
 /**
  * The HTTP gateway: the invocation API (/api/v1, api.ts), an OpenAI-compatible Chat Completions endpoint (/v1,
- * openai.ts), and the adapter of the `http` channel: the broker delivers the runs' messages, approval requests and
- * outcomes to `POST /` (deliveries.ts). Run records live in the memory service, so any replica answers any request.
+ * openai.ts), the adapter of the `http` channel (the broker delivers the runs' messages, approval requests and
+ * outcomes to `POST /`, deliveries.ts) and the operator console (console/, entered at `GET /`). Run records and
+ * console sessions live in the memory service, so any replica answers any request.
  *
  * Env: see config.ts, plus K_SINK and KNCLAW_MEMORY_URL / KNCLAW_MEMORY_TOKEN (the `gateway` scope).
  */
@@ -32,6 +37,8 @@ export interface GatewayDeps {
   sink?: EventSink;
   findRun?: ApiContext["findRun"];
   pairing?: PairingAdmin;
+  /** The agents' run documents for the console (default: the memory service). */
+  runs?: RunReader;
   now?: () => number;
 }
 
@@ -82,5 +89,22 @@ export async function createApp(env: FunctionEnv, deps: GatewayDeps = {}): Promi
   registerApi(app, ctx);
   registerOpenAi(app, ctx);
   registerMcp(app, ctx, log);
-  return app;
+  registerConsole(app, {
+    config,
+    store,
+    sessions: new ConsoleSessions(store.kvForEmits, now),
+    instanceDetails: config.instanceDetails,
+    ...(deps.runs ? { runs: deps.runs } : memory ? { runs: memory } : {}),
+    ...(ctx.pairing ? { pairing: ctx.pairing } : {}),
+    ...(config.deadletterUrl !== undefined && config.deadletterToken !== undefined
+      ? { deadLetters: new DeadLetterApi(config.deadletterUrl, config.deadletterToken) }
+      : {}),
+  });
+  // The runtime answers every method on `/` but the broker's POST with 405; a browser's GET / enters the console.
+  return {
+    fetch: (request) =>
+      request.method === "GET" && new URL(request.url).pathname === "/"
+        ? Response.redirect(new URL("/console/runs", request.url), 303)
+        : app.fetch(request),
+  };
 }
