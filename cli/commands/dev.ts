@@ -6,6 +6,7 @@ import type { KnativeObject } from "../../eventing/broker/objects.ts";
 import { defaultConfigPath, loadConfig } from "../../knative/config/index.ts";
 import { LABEL_COMPONENT, LABEL_INSTANCE, render } from "../../knative/render/index.ts";
 import { redactPaths } from "../../runtime/log.ts";
+import { startTelemetry, type Telemetry } from "../../runtime/telemetry.ts";
 import { type BrokerStoreChoice, configuredRedisUrl } from "../dev/broker-store.ts";
 import { describeRuntime } from "../dev/listing.ts";
 import { type DevRuntime, startDev } from "../dev/start-dev.ts";
@@ -24,6 +25,7 @@ export interface DevCommandOptions {
   processes?: boolean;
   logLevel?: string;
   maxRequestBytes?: string;
+  otlp?: string;
 }
 
 /** The config `knclaw dev` runs: --config, else ./knclaw.yaml, else the shipped default (so `npm start` just works). */
@@ -40,7 +42,7 @@ export function chooseConfig(option: string | undefined): string {
 const DEFAULT_STATE_DIR = ".knclaw";
 const STATE_DIR_ENV = "KNCLAW_STATE_DIR";
 
-function chooseStateDir(option: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
+export function chooseStateDir(option: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
   return resolve(option ?? env[STATE_DIR_ENV] ?? DEFAULT_STATE_DIR);
 }
 
@@ -48,7 +50,7 @@ function chooseStateDir(option: string | undefined, env: Readonly<Record<string,
  * The broker store `knclaw dev` uses: durable by default, Redis Streams when `--redis` is given or the config names a
  * Redis for the memory service, else SQLite in the state directory; `--broker-store memory` opts out.
  */
-function chooseBrokerStore(
+export function chooseBrokerStore(
   options: Pick<DevCommandOptions, "brokerStore" | "redis" | "brokerFsync">,
   stateDir: string,
   configRedisUrl: string | undefined,
@@ -79,6 +81,8 @@ export interface DevSession {
   lines: string[];
   /** Remove the session's token files. */
   cleanup(): void;
+  /** The process's OpenTelemetry SDK (a no-op without an endpoint): shut down after the runtime. */
+  telemetry: Telemetry;
 }
 
 /**
@@ -117,6 +121,13 @@ export async function startDevSession(
     chooseStateDir(options.stateDir, env),
     configuredRedisUrl(objects, env),
   );
+  // One OpenTelemetry SDK for every function of this process, each span under its function's service name
+  // (runtime/telemetry.ts); with --processes each child starts its own from the same variables.
+  if (options.otlp) {
+    env.OTEL_EXPORTER_OTLP_ENDPOINT = options.otlp;
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = options.otlp;
+  }
+  const telemetry = await startTelemetry(process.env, { perFunction: true, serviceName: "knclaw-dev" });
   const runtime = await startDev({
     objects,
     maxBodyBytes,
@@ -149,7 +160,7 @@ export async function startDevSession(
   const cleanup = () => {
     for (const fn of cleanups) fn();
   };
-  return { runtime, lines, cleanup };
+  return { runtime, lines, cleanup, telemetry };
 }
 
 export function registerDevCommand(program: Command): void {
@@ -174,6 +185,10 @@ export function registerDevCommand(program: Command): void {
     .option("--processes", "run each function as its own child process instead of in-process")
     .option("--max-request-bytes <bytes>", "broker ingress request size limit (default 4 MiB, as Knative)")
     .option("--log-level <level>", "pino level for the runtime's own logs (stderr)", "info")
+    .option(
+      "--otlp <url>",
+      "export traces, metrics and logs over OTLP/HTTP to this collector (OTEL_EXPORTER_OTLP_ENDPOINT)",
+    )
     .action(async (options: DevCommandOptions) => {
       const session = await startDevSession(options, { ...process.env });
       const runtime = session.runtime;
@@ -184,15 +199,18 @@ export function registerDevCommand(program: Command): void {
         stopping = true;
         process.stderr.write(`knclaw dev: ${signal}, finishing in-flight deliveries...\n`);
         session.cleanup();
-        runtime.shutdown().then(
-          () => process.exit(0),
-          (error: unknown) => {
-            process.stderr.write(
-              `knclaw dev: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`,
-            );
-            process.exit(1);
-          },
-        );
+        runtime
+          .shutdown()
+          .then(() => session.telemetry.shutdown())
+          .then(
+            () => process.exit(0),
+            (error: unknown) => {
+              process.stderr.write(
+                `knclaw dev: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`,
+              );
+              process.exit(1);
+            },
+          );
       };
       process.once("SIGTERM", () => stop("SIGTERM"));
       process.once("SIGINT", () => stop("SIGINT"));

@@ -12,7 +12,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { parentPort, workerData } from "node:worker_threads";
 
-export interface CheckpointerData {
+interface CheckpointerData {
   path: string;
   intervalMs: number;
   restartFrames: number;
