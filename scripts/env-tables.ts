@@ -17,6 +17,7 @@ import { gatewayEnv } from "../functions/gateway/env.ts";
 import { memoryEnv } from "../functions/memory/env.ts";
 import type { EnvContract, EnvDoc } from "../runtime/env-contract.ts";
 import { platformVars } from "../runtime/platform-env.ts";
+import { mcpEnv } from "../skills/mcp/env.ts";
 import { skillEnv } from "../skills/runtime/env.ts";
 
 export const BEGIN = "<!-- env:begin -->";
@@ -32,6 +33,7 @@ export const TABLES: ReadonlyArray<{ readme: string; contract: AnyContract }> = 
   { readme: "functions/deadletter/README.md", contract: deadletterEnv },
   { readme: "functions/channels/README.md", contract: channelEnv },
   { readme: "skills/runtime/README.md", contract: skillEnv },
+  { readme: "skills/mcp/README.md", contract: mcpEnv },
 ];
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
