@@ -1,7 +1,13 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import type { Command } from "commander";
+import pino from "pino";
+import type { KnativeObject } from "../../eventing/broker/objects.ts";
 import { SkillName } from "../../eventing/catalog/shared.ts";
+import { loadConfig } from "../../knative/config/index.ts";
+import { render } from "../../knative/render/index.ts";
+import { mcpEnv } from "../../skills/mcp/env.ts";
+import { createMcpSkill } from "../../skills/mcp/skill.ts";
 import {
   builtinSkillsDir,
   type DiscoveredSkills,
@@ -10,6 +16,8 @@ import {
 } from "../../skills/package/loader.ts";
 import { checkGating } from "../../skills/package/skill-doc.ts";
 import type { SkillPackage } from "../../skills/package/skill-package.ts";
+import { buildFunctionEnv } from "../dev/function-env.ts";
+import { createSecretResolver } from "../dev/secrets.ts";
 
 /** `knclaw skills list` and `knclaw skills new <name>`: what skills exist, and a new one that loads as written. */
 
@@ -17,7 +25,7 @@ interface SkillSummary {
   name: string;
   description: string;
   dir: string;
-  kind: "tools" | "instructions";
+  kind: "tools" | "instructions" | "mcp";
   tools: Array<{ name: string; mutates: boolean; approval: boolean; groups: string[] }>;
   /** Unmet OpenClaw gating requirements in this environment (env vars, binaries, OS). */
   unmet: string[];
@@ -30,11 +38,57 @@ export interface SkillsListResult {
 }
 
 export async function runSkillsList(
-  options: { dirs?: string[]; env?: Readonly<Record<string, string | undefined>> } = {},
+  options: { dirs?: string[]; env?: Readonly<Record<string, string | undefined>>; config?: string } = {},
 ): Promise<SkillsListResult> {
   const found = await discoverSkills([builtinSkillsDir(), ...(options.dirs ?? [])]);
   const env = options.env ?? {};
-  return { skills: found.skills.map((skill) => summarize(skill, env)), failures: found.failures };
+  const skills = found.skills.map((skill) => summarize(skill, env));
+  if (options.config !== undefined) skills.push(...(await mcpSummaries(options.config, env)));
+  return { skills, failures: found.failures };
+}
+
+/**
+ * The MCP servers of a config, each asked for its tools as `knclaw dev` would run its skill: the rendered ksvc's
+ * environment, Secrets from this environment (`<SECRET>_<KEY>`), the same discovery and flags the skill serves.
+ */
+async function mcpSummaries(path: string, env: Readonly<Record<string, string | undefined>>): Promise<SkillSummary[]> {
+  const config = loadConfig(path);
+  const services = render(config).filter(
+    (object) => object.kind === "Service" && object.metadata.annotations?.["knclaw.dev/entry"] === "skills/mcp/app.ts",
+  ) as unknown as KnativeObject[];
+  const secrets = createSecretResolver({ ...env });
+  const log = pino({ level: "silent" });
+  return Promise.all(
+    services.map(async (service): Promise<SkillSummary> => {
+      const name = service.metadata.name.replace(/^skill-/, "");
+      const built = buildFunctionEnv(service, { secrets, configMaps: new Map(), port: 0, rewrite: (v) => v });
+      const settings = mcpEnv.read(built.env, "server");
+      const summary: SkillSummary = {
+        name,
+        description: `MCP server (${settings.transport === "stdio" ? settings.command : new URL(settings.url).host})`,
+        dir: `skills.${name}.mcp`,
+        kind: "mcp",
+        tools: [],
+        unmet: built.missing,
+        warnings: [],
+      };
+      const skill = createMcpSkill(name, settings, built.env, log);
+      try {
+        const descriptor = await skill.live.describe();
+        summary.tools = descriptor.tools.map((tool) => ({
+          name: tool.name,
+          mutates: tool.mutates,
+          approval: tool.approval,
+          groups: [...tool.groups],
+        }));
+      } catch (error) {
+        summary.warnings.push(`tools not discovered: ${error instanceof Error ? error.message : String(error)}`);
+      } finally {
+        await skill.connection.close();
+      }
+      return summary;
+    }),
+  );
 }
 
 function summarize(skill: SkillPackage, env: Readonly<Record<string, string | undefined>>): SkillSummary {
@@ -60,7 +114,7 @@ export function formatSkillsList(result: SkillsListResult): string {
     const kind =
       skill.kind === "instructions"
         ? "instructions only"
-        : `${skill.tools.length} tools, ${skill.tools.filter((t) => t.approval).length} need approval`;
+        : `${skill.kind === "mcp" ? "MCP server, " : ""}${skill.tools.length} tools, ${skill.tools.filter((t) => t.approval).length} need approval`;
     lines.push(`${skill.name.padEnd(20)} ${kind}`);
     lines.push(`  ${skill.description}`);
     if (skill.tools.length > 0) {
@@ -199,11 +253,16 @@ export function registerSkillsCommand(program: Command): void {
   const skills = program.command("skills").description("skill packages: list what is available, scaffold a new one");
   skills
     .command("list")
-    .description("list built-in skills and skill folders (SKILL.md, with or without tools)")
+    .description("list built-in skills, skill folders (SKILL.md, with or without tools) and a config's MCP servers")
     .option("-d, --dir <dirs...>", "more folders holding skill folders (or a skill folder itself)")
+    .option("-c, --config <file>", "also list this knclaw.yaml's MCP servers, with the tools each offers now")
     .option("--json", "print JSON")
-    .action(async (options: { dir?: string[]; json?: boolean }) => {
-      const result = await runSkillsList({ dirs: options.dir ?? [], env: process.env });
+    .action(async (options: { dir?: string[]; json?: boolean; config?: string }) => {
+      const result = await runSkillsList({
+        ...(options.config === undefined ? {} : { config: options.config }),
+        dirs: options.dir ?? [],
+        env: process.env,
+      });
       process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : formatSkillsList(result));
       if (result.failures.length > 0) process.exitCode = 1;
     });
