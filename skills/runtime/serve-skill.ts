@@ -13,10 +13,12 @@ import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
 import { createLogger, type Logger } from "../../runtime/log.ts";
 import { outgoingCarrier } from "../../runtime/trace-context.ts";
 import { describeSkill, type ServedTool, type SkillDefinition } from "../package/define-skill.ts";
+import { type CallRecords, callRecordsFromEnv } from "./call-record.ts";
 import { argumentsDigest } from "./canonical-json.ts";
 import { type TrustedKeys, verifyCapability } from "./capability.ts";
 import type { SkillDescriptor } from "./descriptor.ts";
 import { OutcomeCache } from "./outcome-cache.ts";
+import { capErrorDetails, capResult, MAX_RESULT_BYTES } from "./result-cap.ts";
 import { asToolError, toolError } from "./tool-error.ts";
 import { executeToolSpan } from "./tool-span.ts";
 import { trustedKeysFromEnv } from "./trusted-keys.ts";
@@ -30,6 +32,11 @@ export interface ServeSkillOptions {
   logger?: Logger;
   /** Released on shutdown after in-flight requests finished (clients, pools). */
   close?: () => Promise<void>;
+  /**
+   * Where every replica records the mutating calls it ran (call-record.ts). Default: the memory service when env
+   * names it (KNCLAW_MEMORY_URL and KNCLAW_MEMORY_TOKEN), else none (each replica's own cache only).
+   */
+  callRecords?: CallRecords;
   /** Tools known only at run time (an MCP server's): they replace `skill.tools` and its descriptor. */
   liveTools?: LiveTools;
 }
@@ -62,10 +69,13 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
   const source = `/knclaw/skills/${skill.name}`;
   const replies = new OutcomeCache<CloudEvent>({ now });
   const live = options.liveTools;
+  const records = options.callRecords ?? callRecordsFromEnv(env, skill.name);
+  // A manifest may allow more than a reply can carry: the runtime's ceiling keeps every reply acceptable to the broker.
+  const maxResultBytes = Math.min(skill.maxOutputBytes, MAX_RESULT_BYTES);
 
   const execute = async (event: CloudEvent, request: ToolRequested): Promise<CloudEvent> => {
     const started = now();
-    const outcome = await executeToolSpan(skill.name, request, () => runCall(request, started));
+    const outcome = await executeToolSpan(skill.name, request, () => runCall(event, request, started));
     const durationMs = Math.max(0, now() - started);
     if (outcome.ok) log.info({ tool: request.tool, runId: request.runId, durationMs }, "tool succeeded");
     else log.warn({ tool: request.tool, runId: request.runId, errorClass: outcome.error.class }, "tool failed");
@@ -92,9 +102,9 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
     });
   };
 
-  const runCall = async (request: ToolRequested, started: number): Promise<ToolOutcome> => {
-    const refused = authorize(request);
-    if (refused !== undefined) return { ok: false, error: refused };
+  const runCall = async (event: CloudEvent, request: ToolRequested, started: number): Promise<ToolOutcome> => {
+    const authorized = authorize(request);
+    if ("class" in authorized) return { ok: false, error: authorized };
     let tool: ServedTool | undefined;
     try {
       tool = live === undefined ? tools.get(request.tool) : await live.find(request.tool);
@@ -110,24 +120,40 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
     const requestedDeadline = request.deadline === undefined ? Number.POSITIVE_INFINITY : Date.parse(request.deadline);
     const deadline = Math.min(started + timeoutMs, requestedDeadline);
     if (deadline <= started) return { ok: false, error: toolError("Timeout", "the call's deadline had passed") };
-    const result = await withTimeout(deadline - started, (signal) =>
-      tool.handler(parsed.data, {
-        runId: request.runId,
-        callId: request.callId,
-        instance: request.instance,
-        skill: skill.name,
-        tool: tool.name,
-        attempt: request.attempt,
-        signal,
-        deadline,
-        env,
-      }),
+    const act = async (): Promise<ToolOutcome> => {
+      const result = await withTimeout(deadline - started, (signal) =>
+        tool.handler(parsed.data, {
+          runId: request.runId,
+          callId: request.callId,
+          instance: request.instance,
+          skill: skill.name,
+          tool: tool.name,
+          attempt: request.attempt,
+          signal,
+          deadline,
+          env,
+        }),
+      );
+      if (!result.ok) return { ok: false, error: capErrorDetails(result.error, maxResultBytes) };
+      return capResult(result.result, maxResultBytes);
+    };
+    if (!tool.mutates || records === undefined) return act();
+    const recorded = await records.once(
+      { skill: skill.name, runId: request.runId, callId: request.callId, attempt: request.attempt, data: event.data },
+      { timeoutMs, keepUntil: authorized.expiresAt, now: started },
+      act,
     );
-    if (!result.ok) return result;
-    return capOutput(result.result, skill.maxOutputBytes);
+    if (recorded.kind === "recorded") {
+      log.info({ tool: request.tool, runId: request.runId }, "redelivered call answered from its record");
+    }
+    if (recorded.kind !== "unavailable") return recorded.outcome;
+    log.warn({ tool: request.tool, runId: request.runId }, "call record unreachable: the mutating tool did not run");
+    const unchecked = "the skill could not check whether this call already ran, so it did not run it";
+    return { ok: false, error: toolError("Unavailable", unchecked, { retryable: true }) };
   };
 
-  const authorize = (request: ToolRequested): ToolError | undefined => {
+  /** The typed error that refuses the call, or until when its capability token is valid. */
+  const authorize = (request: ToolRequested): ToolError | { expiresAt: number } => {
     if (request.skill !== skill.name) {
       return toolError("PermissionDenied", `this is skill ${skill.name}, the call is for ${request.skill}`);
     }
@@ -138,7 +164,7 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
       return toolError("ValidationFailed", "arguments are not plain JSON");
     }
     const verdict = verifyCapability(request.token, { ...request, digest }, trusted, { now: now() });
-    if (verdict.ok) return undefined;
+    if (verdict.ok) return { expiresAt: verdict.claims.exp * 1000 };
     if (verdict.reason === "expired") {
       return toolError("AuthExpired", "the capability token expired; the agent may re-issue the call", {
         retryable: true,
@@ -213,25 +239,4 @@ async function withTimeout(
   } finally {
     clearTimeout(timer);
   }
-}
-
-function capOutput(result: unknown, maxBytes: number): ToolOutcome {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(result);
-  } catch {
-    return { ok: false, error: toolError("Internal", "the tool returned a value that is not JSON") };
-  }
-  if (text === undefined) return { ok: true, result: null };
-  const bytes = Buffer.byteLength(text);
-  if (bytes > maxBytes) {
-    return {
-      ok: false,
-      error: toolError("Internal", `the tool's output (${bytes} bytes) exceeds the limit of ${maxBytes} bytes`, {
-        retryable: false,
-        details: { limitBytes: maxBytes, outputBytes: bytes },
-      }),
-    };
-  }
-  return { ok: true, result: JSON.parse(text) };
 }

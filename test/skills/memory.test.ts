@@ -21,7 +21,8 @@ const SECRET = "memory-skill-test-secret-0123456789";
 let service: Served;
 let client: MemoryClient;
 let handlers: ReturnType<typeof createMemoryHandlers>;
-const skillToken = mintMemoryToken(SECRET, { kind: "notes", name: "skill-memory" });
+// Named after the skill, as knative/secrets/memory-scope.ts mints it: it also opens the skill's own call records.
+const skillToken = mintMemoryToken(SECRET, { kind: "notes", name: "memory" });
 const ctx = (instance: string, callId = `c-${Math.random().toString(36).slice(2)}`) =>
   toolContext({ instance, skill: "memory", runId: "run-1", callId });
 
@@ -81,7 +82,7 @@ describe("memory skill", () => {
     expect(stored[0]!.provenance).toMatchObject({
       runId: "run-1",
       source: "memory skill",
-      writtenBy: "notes:skill-memory",
+      writtenBy: "notes:memory",
     });
     expect(await notesOf("ops")).toEqual([]);
   });

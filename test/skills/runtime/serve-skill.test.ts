@@ -255,12 +255,15 @@ describe("serveSkill", () => {
     expect(completed!.outcome).toMatchObject({ ok: false, error: { class: "Timeout", retryable: true } });
   });
 
-  it("enforces the output size cap", async () => {
+  it("enforces the output size cap: the result is cut to the limit and the model is told so", async () => {
     const { completed } = await post(toolRequest("huge", {}));
     expect(completed!.outcome).toMatchObject({
-      ok: false,
-      error: { class: "Internal", details: { limitBytes: 1024 } },
+      ok: true,
+      result: { truncated: true, limitBytes: 1024, outputBytes: 4107 },
     });
+    const result = (completed!.outcome as { result: { preview: string } }).result;
+    expect(result.preview.startsWith('{"blob":"xxx')).toBe(true);
+    expect(Buffer.byteLength(JSON.stringify(result))).toBeLessThanOrEqual(1024);
   });
 
   it("answers 400 to anything that is not a valid tool.requested", async () => {
