@@ -8,7 +8,7 @@ import { ToolFailure } from "../runtime/tool-error.ts";
  * run document): it becomes a reference with its type, size and sha256. A result with `isError` is the tool's own
  * failure, answered as a typed error whose message is the server's text (written for the model).
  */
-export type McpResultItem =
+type McpResultItem =
   | { type: "text"; text: string }
   | { type: "image" | "audio"; mimeType: string; bytes: number; sha256: string }
   | { type: "resource"; uri: string; mimeType?: string; text?: string; bytes?: number; sha256?: string }

@@ -12,7 +12,6 @@ const ToolOverride = z.strictObject({
   /** Overrides the default (a mutating tool waits for approval). */
   approval: z.boolean().optional(),
 });
-export type ToolOverride = z.infer<typeof ToolOverride>;
 
 const ToolList = z.array(z.string().regex(TOOL_NAME)).max(256);
 
