@@ -9,7 +9,7 @@ import { toolError } from "./tool-error.ts";
 export const MAX_RESULT_BYTES = 1024 * 1024;
 
 /** What a result over the limit becomes: the tool succeeded, and the model is told its answer was cut. */
-export interface TruncatedResult {
+interface TruncatedResult {
   truncated: true;
   note: string;
   outputBytes: number;
