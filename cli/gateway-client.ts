@@ -261,8 +261,8 @@ function preferredToken(names: Iterable<string>): string | undefined {
 }
 
 /**
- * What `knclaw dev` prints about the gateway once it listens: where the API is and where the token for this session
- * is (never the token), and a cleanup that removes the file at shutdown.
+ * What `knclaw dev` prints about the gateway once it listens: where the API and the MCP server are and where the token
+ * for this session is (never the token), and a cleanup that removes the file at shutdown.
  */
 export function announceDevGateway(
   url: string,
@@ -271,6 +271,7 @@ export function announceDevGateway(
   exampleInstance?: string,
 ): { lines: string[]; cleanup: () => void } {
   const api = `${url}/api/v1`;
+  const mcp = `MCP server:  ${url}/mcp  (the same bearer token; functions/gateway/README.md shows client setups)`;
   const example = exampleInstance ? `; knclaw invoke ${exampleInstance} "what time is it?"` : "";
   const name = preferredToken(tokens.generated.keys());
   if (name === undefined) {
@@ -278,12 +279,13 @@ export function announceDevGateway(
       tokens.configured.length === 0
         ? "no tokens configured: add gateway.tokens to knclaw.yaml"
         : `tokens from the environment; clients read $${GATEWAY_TOKEN_ENV}`;
-    return { lines: ["", `Gateway API: ${api}  (${why})`], cleanup: () => {} };
+    const lines = ["", `Gateway API: ${api}  (${why})`];
+    return { lines: tokens.configured.length === 0 ? lines : [...lines, mcp], cleanup: () => {} };
   }
   const published = publishSessionToken("gateway", port, tokens.generated.get(name)!);
   const where =
     published.path !== undefined
       ? `token "${name}" for this session in ${published.path}${example}`
       : `no token file: ${published.problem}; set ${tokenVariable(name)} before knclaw dev`;
-  return { lines: ["", `Gateway API: ${api}  (${where})`], cleanup: published.cleanup };
+  return { lines: ["", `Gateway API: ${api}  (${where})`, mcp], cleanup: published.cleanup };
 }

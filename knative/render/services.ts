@@ -90,7 +90,8 @@ function devPaths(fn: FunctionSpec): Record<string, string> {
   if (fn.component === "channel" && fn.channel !== undefined) {
     return { [ANNOTATION_DEV_PATH_PREFIX]: `/channels/${fn.channel}` };
   }
-  // `/` is the operator console's entry (the root path only, see cli/dev/path-routes.ts), `/console` its pages.
-  if (fn.component === "gateway") return { [ANNOTATION_DEV_PATH_PREFIX]: "/api/v1,/v1,/console,/" };
+  // `/mcp` is the MCP server; `/` is the operator console's entry (the root path only, see cli/dev/path-routes.ts),
+  // `/console` its pages.
+  if (fn.component === "gateway") return { [ANNOTATION_DEV_PATH_PREFIX]: "/api/v1,/v1,/mcp,/console,/" };
   return {};
 }

@@ -239,6 +239,7 @@ describe("knclaw dev's gateway token", () => {
       expect(announced.lines[1]).toBe(
         `Gateway API: http://127.0.0.1:2/api/v1  (token "alpha" for this session in ${sessionTokenPath("gateway", port)})`,
       );
+      expect(announced.lines[2]).toMatch(/^MCP server: {2}http:\/\/127\.0\.0\.1:2\/mcp {2}\(the same bearer token/);
       expect(readSessionToken("gateway", "http://127.0.0.1:2")).toBe("alpha-token-0123456789");
       expect(announced.lines.join("\n")).not.toContain("token-0123456789");
     } finally {
@@ -247,5 +248,6 @@ describe("knclaw dev's gateway token", () => {
     expect(existsSync(sessionTokenPath("gateway", port))).toBe(false);
     const none = announceDevGateway("http://127.0.0.1:2", port, { generated: new Map(), configured: [] });
     expect(none.lines[1]).toContain("no tokens configured: add gateway.tokens to knclaw.yaml");
+    expect(none.lines).toHaveLength(2);
   });
 });

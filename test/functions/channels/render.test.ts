@@ -82,7 +82,7 @@ describe("channel and gateway rendering", () => {
       );
     }
     const gateway = objects.find((o) => o.kind === "Service" && o.metadata.name === "gateway")!;
-    expect(gateway.metadata.annotations?.["knclaw.dev/dev-path-prefix"]).toBe("/api/v1,/v1,/console,/");
+    expect(gateway.metadata.annotations?.["knclaw.dev/dev-path-prefix"]).toBe("/api/v1,/v1,/mcp,/console,/");
     const agent = objects.find((o) => o.kind === "Service" && o.metadata.name === "agent-ops")!;
     expect(agent.metadata.labels?.["networking.knative.dev/visibility"]).toBe("cluster-local");
   });
