@@ -33,6 +33,13 @@ export interface AgentStore {
   /** Compare-and-set: `conflict` when the run is no longer at `expectedVersion`. */
   updateRun(state: RunState, expectedVersion: number): Promise<{ ok: true; version: number } | { ok: false }>;
   listActiveRuns(): Promise<RunRecord[]>;
+  /** A run blob (run/blobs.ts): content stored beside the run under its sha256. */
+  putBlob(runId: string, content: string): Promise<void>;
+  getBlob(runId: string, sha256: string): Promise<string | undefined>;
+  /** Small instance-scoped values with a TTL (the compaction backoff of a session). */
+  getValue(key: string): Promise<string | undefined>;
+  putValue(key: string, value: string, ttlMs: number): Promise<void>;
+  deleteValue(key: string): Promise<void>;
   readSession(sessionKey: string, options: { maxTokens: number; last: number; idleMs?: number }): Promise<SessionView>;
   appendSession(sessionKey: string, turns: SessionTurn[], options: { idleMs?: number }): Promise<void>;
   resetSession(sessionKey: string): Promise<void>;
@@ -103,6 +110,21 @@ export function memoryStore(client: MemoryClient, instance: string): AgentStore 
         } while (cursor !== undefined);
       }
       return out;
+    },
+    async putBlob(runId, content) {
+      await client.putRunBlob(instance, runId, content);
+    },
+    getBlob(runId, sha256) {
+      return client.getRunBlob(instance, runId, sha256);
+    },
+    async getValue(key) {
+      return (await client.getValue({ instance }, key))?.value ?? undefined;
+    },
+    async putValue(key, value, ttlMs) {
+      await client.putValue({ instance }, key, value, ttlMs);
+    },
+    async deleteValue(key) {
+      await client.deleteValue({ instance }, key);
     },
     async readSession(sessionKey, options) {
       const window = await client.readSession(instance, sessionKey, {

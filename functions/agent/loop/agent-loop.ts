@@ -19,6 +19,7 @@ import { type BudgetKind, describeBudget } from "../policy/budgets.ts";
 import { type ContractLayer, EffectiveContract } from "../policy/contract.ts";
 import { ModelError } from "../providers/errors.ts";
 import type { CallLimits, LanguageModel, ModelRequest, ModelResponse } from "../providers/model.ts";
+import { type NewBlob, offloadLarge, RUN_STATE_BUDGET_BYTES, stateBytes } from "../run/blobs.ts";
 import {
   advance,
   type MachineEnv,
@@ -31,6 +32,7 @@ import {
 import { loadEvent } from "../run/outgoing.ts";
 import {
   type AuditFact,
+  type BlobRef,
   type Hold,
   isFinished,
   type OutboxEntry,
@@ -40,8 +42,10 @@ import {
 import type { AgentStore, SessionView } from "../store.ts";
 import { ToolCatalog } from "../tools/catalog.ts";
 import { annotate, modelSpan, note, observeStep } from "../tracing.ts";
+import { BlobCache } from "./blob-cache.ts";
 import { compactIfNeeded } from "./compaction.ts";
-import { buildModelRequest, historyBudget } from "./context.ts";
+import { blobsForRequest, buildModelRequest, type ContextInputs, historyBudget } from "./context.ts";
+import { ContextOverflow } from "./context-fit.ts";
 import { RejectedEvent, RetryLater } from "./errors.ts";
 import { BoundedSet, KeyedQueue } from "./keyed-queue.ts";
 import { sessionKeyFor } from "./session-key.ts";
@@ -89,6 +93,7 @@ export class AgentLoop {
   private readonly deps: AgentLoopDeps;
   private readonly queue = new KeyedQueue();
   private readonly flushed = new BoundedSet(20_000);
+  private readonly blobs = new BlobCache();
   private readonly contracts = new Map<string, EffectiveContract>();
   private readonly source: string;
   private readonly now: () => number;
@@ -256,7 +261,13 @@ export class AgentLoop {
         await this.releaseHolds(state.holds, state.runId);
         throw error;
       }
-      const next = this.recordStep(t, eventId);
+      let next: RunState;
+      try {
+        next = await this.committable(this.recordStep(t, eventId), state, eventId, env);
+      } catch (error) {
+        await this.releaseHolds(state.holds, state.runId);
+        throw error;
+      }
       let created: boolean;
       let record: { state: RunState; version: number };
       try {
@@ -305,7 +316,7 @@ export class AgentLoop {
         }
         if (unsent.length > 0) await this.flush(state, unsent);
         t = await this.runModel(t, env, memo);
-        const next = this.recordStep(t, eventId);
+        const next = await this.committable(this.recordStep(t, eventId), state, eventId, env);
         const committed = await this.deps.store.updateRun(next, record.version);
         if (!committed.ok) {
           if (attempt >= MAX_CAS_ATTEMPTS) throw new RetryLater(`run ${runId} kept changing under this step`);
@@ -432,14 +443,16 @@ export class AgentLoop {
             this.deps.log.warn({ runId: state.runId, err: (error as Error).name }, "audit append failed"),
           );
     await Promise.all([this.releaseHolds(state.holds, state.runId), audit]);
-    // Compaction is considered only when this step saw the history overflow its budget (no extra read otherwise).
+    // Compaction works on the window this step read (no extra read, however long the session is).
     const history = memo?.context ? (await memo.context.catch(() => undefined))?.history : undefined;
-    if (state.sessionKey !== undefined && outcome.status === "completed" && history?.truncated) {
+    if (state.sessionKey !== undefined && outcome.status === "completed" && history !== undefined) {
       await compactIfNeeded({
         store: this.deps.store,
         model: this.deps.model,
         settings,
         sessionKey: state.sessionKey,
+        history,
+        now: this.now(),
         log: this.deps.log,
       });
     }
@@ -492,7 +505,7 @@ export class AgentLoop {
   private async callModel(state: RunState, env: MachineEnv, memo: StepMemo): Promise<ModelResponse> {
     memo.context ??= this.loadContext(state);
     const { history, notes } = await memo.context;
-    const request: ModelRequest = buildModelRequest({
+    const inputs: ContextInputs = {
       settings: this.deps.config.settings,
       catalog: this.catalog,
       contract: env.contract,
@@ -500,7 +513,14 @@ export class AgentLoop {
       history,
       notes,
       now: env.now,
-    });
+    };
+    let request: ModelRequest;
+    try {
+      request = buildModelRequest(inputs, await this.readBlobs(state.runId, blobsForRequest(inputs)));
+    } catch (error) {
+      if (error instanceof ContextOverflow) throw new ModelError("context_exceeded", error.message);
+      throw error;
+    }
     request.limits = callLimits(this.deps.config.settings, env.contract, state.startedAt, env.now);
     const model = this.deps.model;
     return modelSpan(model.provider, model.modelId, () => this.invokeModel(state, request));
@@ -538,6 +558,65 @@ export class AgentLoop {
     });
     await preamble;
     return response;
+  }
+
+  /** The contents of these run blobs, from this process' cache or the memory service (a blob gone is left out). */
+  private async readBlobs(runId: string, refs: readonly BlobRef[]): Promise<Map<string, string>> {
+    const contents = new Map<string, string>();
+    const missing: BlobRef[] = [];
+    for (const ref of refs) {
+      const cached = this.blobs.get(ref.sha256);
+      if (cached === undefined) missing.push(ref);
+      else contents.set(ref.sha256, cached);
+    }
+    await Promise.all(
+      missing.map(async (ref) => {
+        const content = await this.deps.store.getBlob(runId, ref.sha256).catch((error: unknown) => {
+          throw new RetryLater(`memory service: ${(error as Error).message}`);
+        });
+        if (content === undefined) return;
+        this.blobs.set(ref.sha256, content);
+        contents.set(ref.sha256, content);
+      }),
+    );
+    return contents;
+  }
+
+  /**
+   * The state as it can be committed: large contents moved to run blobs (written first, so a committed reference
+   * always resolves). A state still over its size budget cannot be committed: the step instead ends the run from
+   * the state before it, as `state_too_large`, so the run stops at once with the accurate reason.
+   */
+  private async committable(next: RunState, before: RunState, eventId: string, env: MachineEnv): Promise<RunState> {
+    await this.writeBlobs(next.runId, offloadLarge(next));
+    const bytes = stateBytes(next);
+    if (bytes <= RUN_STATE_BUDGET_BYTES) return next;
+    this.deps.log.error({ runId: next.runId, bytes }, "run state over its size budget: the run fails");
+    const failed = this.recordStep(
+      advance(
+        before,
+        {
+          kind: "stop",
+          reason: "state_too_large",
+          message: "I had to stop: this task's state grew larger than the platform can keep.",
+        },
+        env,
+      ),
+      eventId,
+    );
+    await this.writeBlobs(failed.runId, offloadLarge(failed));
+    return failed;
+  }
+
+  private async writeBlobs(runId: string, blobs: readonly NewBlob[]): Promise<void> {
+    await Promise.all(
+      blobs.map(async (blob) => {
+        await this.deps.store.putBlob(runId, blob.content).catch((error: unknown) => {
+          throw new RetryLater(`memory service: ${(error as Error).message}`);
+        });
+        this.blobs.set(blob.sha256, blob.content);
+      }),
+    );
   }
 
   private async loadContext(state: RunState): Promise<{ history: SessionView | undefined; notes: string[] }> {
@@ -742,6 +821,13 @@ function modelFailure(error: ModelError, contract: EffectiveContract): MachineIn
       kind: "model_failed",
       reason: "budget_exceeded:wall_clock",
       message: `I had to stop: this task used up ${describeBudget("wall_clock", contract.budgets)}.`,
+    };
+  }
+  if (error.kind === "context_exceeded") {
+    return {
+      kind: "model_failed",
+      reason: "context_exceeded",
+      message: "I had to stop: this conversation no longer fits the model's context window.",
     };
   }
   return {

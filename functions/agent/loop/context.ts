@@ -1,10 +1,19 @@
 import type { AgentSettings } from "../config.ts";
 import { outputAllowance } from "../policy/budgets.ts";
 import type { EffectiveContract } from "../policy/contract.ts";
-import { estimateRequestTokens, estimateTokens, type ModelMessage, type ModelRequest } from "../providers/model.ts";
-import { type RunState, runUsage } from "../run/state.ts";
+import type { ModelMessage, ModelRequest, ModelTool } from "../providers/model.ts";
+import { type BlobRef, type RunState, runUsage } from "../run/state.ts";
 import type { SessionView } from "../store.ts";
 import type { ToolCatalog } from "../tools/catalog.ts";
+import {
+  blobsShown,
+  ContextOverflow,
+  contextTokens,
+  type FittedTranscript,
+  fitTranscript,
+  renderTranscript,
+  toolsTokens,
+} from "./context-fit.ts";
 
 /**
  * Context assembly (ARCHITECTURE.md, "The durable agent loop"): the instance's prompt, the rules about untrusted
@@ -57,16 +66,58 @@ function systemPrompt(inputs: Omit<ContextInputs, "history"> & { summary?: strin
   return parts.join("\n\n");
 }
 
-export function buildModelRequest(inputs: ContextInputs): ModelRequest {
+/**
+ * What the request will hold, decided on sizes alone (blob contents are not needed to decide): the whole request must
+ * fit `contextTokens` with the output allowance reserved. The run's own turns are fitted first (context-fit.ts); the
+ * session history gets what they leave. When even that fails, the memory notes are left out before giving up with
+ * ContextOverflow.
+ */
+interface ContextPlan {
+  system: string;
+  tools: ModelTool[];
+  maxOutputTokens: number;
+  fitted: FittedTranscript;
+  historyRoom: number;
+}
+
+function planContext(inputs: ContextInputs): ContextPlan {
   const { settings, catalog, contract, state, history } = inputs;
   const tools = catalog.modelTools((tool) => contract.refusal(tool) === undefined);
-  const system = systemPrompt({ ...inputs, summary: history?.summary });
   const maxOutputTokens = outputAllowance(runUsage(state), contract.budgets, settings.maxOutputTokens);
-  const fixed = estimateRequestTokens({ system, messages: state.transcript, tools });
-  const room = settings.contextTokens - maxOutputTokens - fixed;
-  const messages: ModelMessage[] = [...fitHistory(history?.messages ?? [], room), ...state.transcript];
-  const request: ModelRequest = { system, messages, tools, maxOutputTokens };
-  if (settings.temperature !== undefined) request.temperature = settings.temperature;
+  const budget = settings.contextTokens - maxOutputTokens;
+  const attempt = (notes: readonly string[]): ContextPlan => {
+    const system = systemPrompt({ ...inputs, notes, summary: history?.summary });
+    const room = budget - contextTokens(system) - toolsTokens(tools);
+    const fitted = fitTranscript(state.transcript, room);
+    return { system, tools, maxOutputTokens, fitted, historyRoom: room - fitted.tokens };
+  };
+  try {
+    return attempt(inputs.notes);
+  } catch (error) {
+    if (!(error instanceof ContextOverflow) || inputs.notes.length === 0) throw error;
+    return attempt([]);
+  }
+}
+
+/** The run blobs the next request shows: the loop reads these before building it. */
+export function blobsForRequest(inputs: ContextInputs): BlobRef[] {
+  return blobsShown(inputs.state.transcript, planContext(inputs).fitted);
+}
+
+/** The model request, within `contextTokens`; throws ContextOverflow when the run's turns cannot be made to fit. */
+export function buildModelRequest(inputs: ContextInputs, blobs: ReadonlyMap<string, string> = new Map()): ModelRequest {
+  const plan = planContext(inputs);
+  const messages: ModelMessage[] = [
+    ...fitHistory(inputs.history?.messages ?? [], plan.historyRoom),
+    ...renderTranscript(inputs.state.transcript, plan.fitted, blobs),
+  ];
+  const request: ModelRequest = {
+    system: plan.system,
+    messages,
+    tools: plan.tools,
+    maxOutputTokens: plan.maxOutputTokens,
+  };
+  if (inputs.settings.temperature !== undefined) request.temperature = inputs.settings.temperature;
   return request;
 }
 
@@ -76,7 +127,7 @@ export function fitHistory(turns: SessionView["messages"], room: number): ModelM
   let used = 0;
   for (let i = turns.length - 1; i >= 0; i--) {
     const turn = turns[i]!;
-    const cost = 4 + estimateTokens(turn.content);
+    const cost = 4 + contextTokens(turn.content);
     if (used + cost > room) break;
     used += cost;
     kept.unshift({ role: turn.role, content: turn.content });

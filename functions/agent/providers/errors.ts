@@ -16,7 +16,9 @@ export type ModelErrorKind =
   /** The answer passed the output cap (text and tool-call arguments): the stream was closed there. */
   | "output_too_large"
   /** The run's wall-clock budget ran out while the model was answering. */
-  | "deadline";
+  | "deadline"
+  /** The request cannot fit the model's context window, even with older tool results left out (never sent). */
+  | "context_exceeded";
 
 const TRANSIENT: ReadonlySet<ModelErrorKind> = new Set([
   "rate_limited",

@@ -16,6 +16,7 @@ import { gateCall } from "../policy/gate.ts";
 import type { ModelResponse } from "../providers/model.ts";
 import type { ToolCatalog } from "../tools/catalog.ts";
 import { describeIdentity, mayApprove } from "./approvers.ts";
+import { MAX_OUTPUT_CHARS } from "./blobs.ts";
 import { isQuietHeartbeat } from "./heartbeat.ts";
 import {
   approvalRequestedEvent,
@@ -178,6 +179,7 @@ function proceed(t: Transition, env: MachineEnv): void {
         name: call.name,
         content: result.content,
         isError: result.isError,
+        ...(result.blob !== undefined ? { blob: result.blob } : {}),
       });
     }
     state.pending = [];
@@ -206,7 +208,18 @@ function onModelResponse(t: Transition, response: ModelResponse, env: MachineEnv
   state.turns += 1;
   state.usage.inputTokens += response.usage.inputTokens;
   state.usage.outputTokens += response.usage.outputTokens;
-  state.costUsd += costOf(response.usage, env.price);
+  const turnCost = costOf(response.usage, env.price);
+  state.costUsd += turnCost;
+  (state.turnLog ??= []).push({
+    turn: state.turns,
+    at: env.now,
+    inputTokens: response.usage.inputTokens,
+    outputTokens: response.usage.outputTokens,
+    costUsd: turnCost,
+    ...(response.latencyMs !== undefined ? { latencyMs: response.latencyMs } : {}),
+    finishReason: response.finishReason,
+    toolCalls: response.toolCalls.length,
+  });
   const overshot = overshotAfterModelCall(runUsage(state), env.contract.budgets);
   if (overshot !== undefined) {
     failBudget(t, env, overshot);
@@ -404,7 +417,7 @@ function complete(t: Transition, env: MachineEnv, text: string): void {
   const state = t.state;
   state.transcript.push({ role: "assistant", content: text });
   state.phase = "completed";
-  state.outcome = { status: "completed", output: text };
+  state.outcome = { status: "completed", output: text.slice(0, MAX_OUTPUT_CHARS) };
   const quiet = state.kind === "schedule" && isQuietHeartbeat(text, env.heartbeat.okToken, env.heartbeat.ackMaxChars);
   if (state.replyTo !== undefined && !quiet) t.events.push(storeEvent(messageSendEvent(state, "final", text, env)));
   t.events.push(storeEvent(outcomeEvent(state, env)));

@@ -14,11 +14,22 @@ export type RunKind = "message" | "task" | "schedule";
 export type RunPhase = "running" | "waiting" | "completed" | "failed";
 
 export interface CallResult {
-  /** What the model is shown as the tool's answer. */
+  /** What the model is shown as the tool's answer (its preview once the whole answer moved to a blob). */
   content: string;
   isError: boolean;
   errorClass?: string;
+  blob?: BlobRef;
 }
+
+/** Content moved out of the run document into a run blob of the memory service (run/blobs.ts). */
+export interface BlobRef {
+  sha256: string;
+  /** UTF-8 size of the whole content. */
+  bytes: number;
+}
+
+/** A transcript message; `blob` set means `content` is only the preview of what the blob holds. */
+export type TranscriptMessage = ModelMessage & { blob?: BlobRef };
 
 export interface PendingCall {
   /** Ours, deterministic (`<turn>-<index>`): event ids, tokens and tool.completed correlate on it. */
@@ -76,6 +87,18 @@ interface RunOutcome {
   message?: string;
 }
 
+/** What one model turn cost and how long it took. */
+export interface TurnRecord {
+  turn: number;
+  at: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  latencyMs?: number;
+  finishReason: string;
+  toolCalls: number;
+}
+
 export interface RunState {
   v: typeof RUN_STATE_VERSION;
   runId: string;
@@ -99,8 +122,10 @@ export interface RunState {
   consecutiveFailures: number;
   usage: { inputTokens: number; outputTokens: number };
   costUsd: number;
+  /** One entry per model turn, for the operator console's timeline (absent in runs started before it existed). */
+  turnLog?: TurnRecord[];
   /** This run's conversation: the user turn, then assistant turns and tool results. */
-  transcript: ModelMessage[];
+  transcript: TranscriptMessage[];
   /** The calls of the latest assistant turn. */
   pending: PendingCall[];
   /** Ids of the events already applied (most recent last), so a redelivery is recognised. */
