@@ -97,12 +97,7 @@ export async function createApp(
     ...(options.now ? { now: options.now } : {}),
     ...(options.faults ? { faults: options.faults } : {}),
   });
-  for (const tool of loop.catalog.withheld) {
-    log.error(
-      { tool: tool.ref, reason: tool.reason },
-      "tool not available: its argument schema cannot be validated, so it is not offered",
-    );
-  }
+  logWithheld(loop.catalog, log);
 
   // Skills that discover their tools at run time (MCP servers) are read before a step, at most every 30 s.
   const discovery =
@@ -116,6 +111,7 @@ export async function createApp(
     if (discovery.generation === discoveredGeneration) return;
     discoveredGeneration = discovery.generation;
     loop.catalog = new ToolCatalog([...config.skills, ...found], config.settings.groups);
+    logWithheld(loop.catalog, log);
   };
 
   // Ready once configured (no readiness check): a dependency check would add a memory round trip to every cold start,
@@ -178,4 +174,14 @@ function pingData(event: CloudEvent): PingData {
   }
   const parsed = PingData.safeParse(json ?? {});
   return parsed.success ? parsed.data : {};
+}
+
+/** A tool whose argument schema does not compile is not offered (tools/catalog.ts): the operator learns which and why. */
+function logWithheld(catalog: ToolCatalog, log: Logger): void {
+  for (const tool of catalog.withheld) {
+    log.error(
+      { tool: tool.ref, reason: tool.reason },
+      "tool not available: its argument schema cannot be validated, so it is not offered",
+    );
+  }
 }

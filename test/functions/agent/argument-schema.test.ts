@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
@@ -244,7 +246,8 @@ describe("the gate with published schemas", () => {
     });
   });
 
-  it("logs each withheld tool with its reason when the agent starts", async () => {
+  /** An agent app with the given skill env, its log lines collected. */
+  async function startAgent(env: Record<string, string>) {
     const lines: Array<Record<string, unknown>> = [];
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
@@ -252,29 +255,62 @@ describe("the gate with published schemas", () => {
         done();
       },
     });
-    const keys = generateSigningKey();
-    await createApp(
+    const app = await createApp(
       {
         KNCLAW_INSTANCE: "ops",
         KNCLAW_MODEL: "demo/demo",
-        KNCLAW_SIGNING_KEY: keys.privateKeyPem,
-        KNCLAW_SKILL_CATALOG: JSON.stringify([mcpSkill]),
-        KNCLAW_SKILLS: JSON.stringify(["everything"]),
+        KNCLAW_SIGNING_KEY: generateSigningKey().privateKeyPem,
         K_SINK: "http://127.0.0.1:9/unused",
+        ...env,
       },
-      {
-        logger: pino(sink),
-        model: {} as LanguageModel,
-        store: {} as AgentStore,
-        emit: async () => {},
-      },
+      { logger: pino(sink), model: {} as LanguageModel, store: {} as AgentStore, emit: async () => {} },
     );
-    expect(lines).toContainEqual(
-      expect.objectContaining({
-        tool: "everything.broken",
-        reason: expect.stringMatching(/does not compile/),
-        msg: expect.stringMatching(/not offered/),
-      }),
-    );
+    return { app, lines };
+  }
+
+  const withheldLine = expect.objectContaining({
+    tool: "everything.broken",
+    reason: expect.stringMatching(/does not compile/),
+    msg: expect.stringMatching(/not offered/),
+  });
+
+  it("logs each withheld tool with its reason when the agent starts", async () => {
+    const { lines } = await startAgent({
+      KNCLAW_SKILL_CATALOG: JSON.stringify([mcpSkill]),
+      KNCLAW_SKILLS: JSON.stringify(["everything"]),
+    });
+    expect(lines).toContainEqual(withheldLine);
+  });
+
+  it("logs a withheld tool of a skill that describes itself at run time (an MCP server) when it is read", async () => {
+    const skill = createServer((_request, response) => {
+      response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(mcpSkill));
+    });
+    await new Promise<void>((resolve) => skill.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(skill.address() as AddressInfo).port}`;
+      const { app, lines } = await startAgent({
+        KNCLAW_SKILLS: JSON.stringify(["everything"]),
+        KNCLAW_SKILL_ENDPOINTS: JSON.stringify({ everything: url }),
+      });
+      expect(lines).not.toContainEqual(withheldLine);
+      // Any delivery makes the agent read the skill's descriptor before its step.
+      await app.fetch(
+        new Request("http://agent/", {
+          method: "POST",
+          headers: {
+            "ce-specversion": "1.0",
+            "ce-id": "tick-1",
+            "ce-source": "/ping",
+            "ce-type": "dev.knative.sources.ping",
+            "content-type": "application/json",
+          },
+          body: "{}",
+        }),
+      );
+      expect(lines).toContainEqual(withheldLine);
+    } finally {
+      skill.close();
+    }
   });
 });
