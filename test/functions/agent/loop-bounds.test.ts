@@ -1,0 +1,171 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { MemoryClient } from "../../../clients/memory/client.ts";
+import { makeEvent } from "../../../eventing/catalog/make.ts";
+import * as T from "../../../eventing/catalog/types.ts";
+import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
+import { contextTokens } from "../../../functions/agent/loop/context-fit.ts";
+import { type FakeOpenAI, startFakeOpenAI } from "../../fakes/openai/server.ts";
+import {
+  agentEnv,
+  type MemoryFixture,
+  type SkillCounters,
+  startMemory,
+  TestBus,
+  testSkills,
+} from "./support/harness.ts";
+
+/**
+ * Bounded runs (the agent's side): large tool results live in run blobs and the run document stays small; every
+ * model request fits `contextTokens`; a state that cannot be committed, a request that cannot fit and a model that
+ * floods or hangs each end the run at once with the accurate reason. Assertions are on reasons and sizes, never time.
+ */
+let memory: MemoryFixture;
+let model: FakeOpenAI;
+let bus: TestBus;
+let counters: SkillCounters;
+let client: MemoryClient;
+
+beforeAll(async () => {
+  memory = await startMemory();
+  model = await startFakeOpenAI();
+  client = new MemoryClient({ baseUrl: memory.url, token: memory.tokenFor("ops") });
+});
+afterAll(async () => {
+  await model.close();
+  await memory.close();
+});
+afterEach(async () => {
+  await bus.close();
+});
+
+let sequence = 0;
+function task(text: string): { event: CloudEvent; runId: string } {
+  sequence += 1;
+  const runId = `bounds-${sequence}-${Date.now()}`;
+  const event = makeEvent(T.RUN_REQUESTED, {
+    source: "/knclaw/gateway",
+    data: { instance: "ops", runId, task: text },
+  });
+  return { event, runId };
+}
+
+const reasons = () => bus.ofType(T.RUN_FAILED).map((e) => bus.data(e, T.RUN_FAILED).reason);
+
+/** The request as the fake received it, in the agent's token estimate. */
+function requestTokens(body: Record<string, unknown>): number {
+  const messages = body.messages as Array<{ content?: string | null; tool_calls?: unknown }>;
+  let total = 0;
+  for (const message of messages)
+    total += 4 + contextTokens(message.content ?? "") + contextTokens(JSON.stringify(message.tool_calls ?? ""));
+  return total + contextTokens(JSON.stringify(body.tools ?? []));
+}
+
+describe("large tool results", () => {
+  const body = "log line ".repeat(3_300); // ~30 KB per result
+  beforeEach(async () => {
+    counters = { calls: {} };
+    bus = new TestBus();
+    await bus.addSkills(testSkills(counters, { fetch: { body } }));
+  });
+
+  it("go to run blobs: the document stays small, the latest result is shown whole and older ones elided", async () => {
+    model.requests.length = 0;
+    model.setResponder((request) => {
+      const results = (request.body.messages as Array<{ role: string }>).filter((m) => m.role === "tool").length;
+      return results < 4
+        ? {
+            kind: "message",
+            toolCalls: [
+              { id: `c${results}`, name: "http__fetch", arguments: `{"url":"https://example.com/${results}"}` },
+            ],
+          }
+        : { kind: "message", text: "Read them all." };
+    });
+    await bus.startAgent(
+      agentEnv({
+        memory,
+        modelUrl: model.url,
+        skills: testSkills(counters),
+        settings: { contextTokens: 16_000, maxOutputTokens: 1024 },
+      }),
+    );
+    const { event, runId } = task("fetch four pages");
+    expect(await bus.deliver(event)).toBe(200);
+    await bus.pump();
+    expect(bus.ofType(T.RUN_COMPLETED)).toHaveLength(1);
+    expect(counters.calls.fetch).toBe(4);
+    // Every request within the context, with the output allowance reserved.
+    for (const request of model.requests) expect(requestTokens(request.body)).toBeLessThanOrEqual(16_000 - 1024);
+    const last = model.requests.at(-1)!.body.messages as Array<{ role: string; content: string }>;
+    const results = last.filter((m) => m.role === "tool");
+    expect(results).toHaveLength(4);
+    expect(results.slice(0, 3).every((m) => m.content.includes('"elided"'))).toBe(true);
+    expect(results[3]!.content).toContain(body);
+    // The document keeps references and previews, and the blobs hold the results.
+    const run = (await client.getRun("ops", runId))!;
+    expect(Buffer.byteLength(JSON.stringify(run.state))).toBeLessThan(32 * 1024);
+    const transcript = run.state.transcript as Array<{ role: string; blob?: { sha256: string } }>;
+    const refs = transcript.filter((m) => m.role === "tool").map((m) => m.blob!.sha256);
+    expect(refs).toHaveLength(4);
+    expect(await client.getRunBlob("ops", runId, refs[0]!)).toContain(body);
+  });
+});
+
+describe("runs that cannot go on end at once with the accurate reason", () => {
+  beforeEach(async () => {
+    counters = { calls: {} };
+    bus = new TestBus();
+    await bus.addSkills(testSkills(counters));
+  });
+
+  it("a state over its size budget fails the run as state_too_large (no stall, no tool call)", async () => {
+    model.setResponder(() => ({
+      kind: "message",
+      fragment: 16_384,
+      toolCalls: [{ id: "big", name: "http__fetch", arguments: JSON.stringify({ url: "u".repeat(150_000) }) }],
+    }));
+    await bus.startAgent(agentEnv({ memory, modelUrl: model.url, skills: testSkills(counters) }));
+    const { event, runId } = task("call with huge arguments");
+    expect(await bus.deliver(event)).toBe(200);
+    await bus.pump();
+    expect(reasons()).toEqual(["state_too_large"]);
+    expect(bus.requested).toHaveLength(0);
+    expect((await client.getRun("ops", runId))?.status).toBe("failed");
+  });
+
+  it("a request that cannot fit the context fails the run as context_exceeded, without asking the model", async () => {
+    model.requests.length = 0;
+    await bus.startAgent(
+      agentEnv({ memory, modelUrl: model.url, skills: testSkills(counters), settings: { contextTokens: 4096 } }),
+    );
+    expect(await bus.deliver(task("x".repeat(60_000)).event)).toBe(200);
+    await bus.pump();
+    expect(reasons()).toEqual(["context_exceeded"]);
+    expect(model.requests).toHaveLength(0);
+  });
+
+  it("a model flooding its answer fails the run at the output cap", async () => {
+    model.enqueue({ kind: "flood" });
+    await bus.startAgent(
+      agentEnv({ memory, modelUrl: model.url, skills: testSkills(counters), settings: { maxOutputBytes: 65_536 } }),
+    );
+    expect(await bus.deliver(task("answer forever").event)).toBe(200);
+    await bus.pump();
+    expect(reasons()).toEqual(["model_error:output_too_large"]);
+  });
+
+  it("a model hanging after its headers fails the run when its wall clock runs out", async () => {
+    model.enqueue({ kind: "hang" });
+    await bus.startAgent(
+      agentEnv({
+        memory,
+        modelUrl: model.url,
+        skills: testSkills(counters),
+        policy: { budgets: { wallClockSeconds: 1 } },
+      }),
+    );
+    expect(await bus.deliver(task("hang").event)).toBe(200);
+    await bus.pump();
+    expect(reasons()).toEqual(["budget_exceeded:wall_clock"]);
+  });
+});
