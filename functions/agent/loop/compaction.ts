@@ -41,7 +41,7 @@ interface Backoff {
 }
 
 /** Whether the session needs compacting: older messages exist than the window holds, or it holds too many tokens. */
-export function needsCompaction(settings: AgentSettings, history: SessionView): boolean {
+function needsCompaction(settings: AgentSettings, history: SessionView): boolean {
   if (history.messages.length <= KEEP_TAIL_MESSAGES) return false;
   if (history.truncated) return true;
   const threshold = settings.compactAboveTokens ?? Math.floor(settings.contextTokens / 2);

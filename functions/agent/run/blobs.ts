@@ -9,7 +9,7 @@ import type { BlobRef, CallResult, RunState, TranscriptMessage } from "./state.t
  * back only when the model is to see that content in full. What is left must fit RUN_STATE_BUDGET_BYTES, far below
  * the memory service's 1 MiB request limit; a step whose state still does not fit ends the run as `state_too_large`.
  */
-export const INLINE_MAX_BYTES = 4 * 1024;
+const INLINE_MAX_BYTES = 4 * 1024;
 const PREVIEW_CHARS = 1024;
 /** The size the run document may have after offloading: room for a final step's events and output, with margin. */
 export const RUN_STATE_BUDGET_BYTES = 384 * 1024;
