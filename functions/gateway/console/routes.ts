@@ -56,7 +56,8 @@ const SECURITY_HEADERS: Record<string, string> = {
   "content-security-policy":
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
+  // Not no-referrer: with it Chromium sends `Origin: null` on form posts, which the same-origin check must refuse.
+  "referrer-policy": "same-origin",
   "x-frame-options": "DENY",
 };
 

@@ -97,6 +97,15 @@ function pretty(text: string): string {
   }
 }
 
+/**
+ * `<skill>.<tool>` from the model-facing name the agent gave the tool (`<skill>__<tool>`, functions/agent/tools/
+ * catalog.ts); a name shortened with a hash stays as it is.
+ */
+function toolReference(modelName: string): string {
+  const parts = modelName.split("__");
+  return parts.length === 2 ? `${parts[0]}.${parts[1]}` : modelName;
+}
+
 /** The trace id of a W3C traceparent (`00-<trace id>-<span id>-<flags>`). */
 function traceIdOf(traceparent: string | undefined): string | undefined {
   return /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(traceparent ?? "")?.[1];
@@ -150,7 +159,7 @@ export function timelineView(
       } else {
         outcome = html`<p class="meta">Running${state?.attempt && state.attempt > 1 ? html` (attempt ${state.attempt})` : ""}…</p>`;
       }
-      return html`<li class="call"><h4>Tool call <code>${state?.ref ?? call.name}</code></h4><pre class="args">${pretty(call.arguments)}</pre>${outcome}</li>`;
+      return html`<li class="call"><h4>Tool call <code>${state?.ref ?? toolReference(call.name)}</code></h4><pre class="args">${pretty(call.arguments)}</pre>${outcome}</li>`;
     });
     items.push(
       html`<li class="item turn"><h3>Model turn</h3>${turnMeta(turnIndex)}${message.content ? html`<p class="text">${message.content}</p>` : ""}${calls.length > 0 ? html`<ul class="calls">${calls}</ul>` : ""}</li>`,

@@ -19,7 +19,9 @@ const formHeaders = (extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
-async function signIn(extra: Record<string, string> = {}): Promise<{ cookie: string; csrf: string; setCookie: string }> {
+async function signIn(
+  extra: Record<string, string> = {},
+): Promise<{ cookie: string; csrf: string; setCookie: string }> {
   const response = await fetch(`${gateway.url}/console/login`, {
     method: "POST",
     redirect: "manual",
@@ -86,7 +88,9 @@ describe("console sign-in", () => {
 
   it("sets an opaque HttpOnly SameSite=Strict cookie, Secure with the __Host- prefix over https", async () => {
     const plain = await signIn();
-    expect(plain.setCookie).toMatch(/^knclaw_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+    expect(plain.setCookie).toMatch(
+      /^knclaw_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/,
+    );
     expect(plain.setCookie).not.toContain(TOKEN);
     const response = await fetch(`${gateway.url}/console/login`, {
       method: "POST",
@@ -95,7 +99,9 @@ describe("console sign-in", () => {
       body: form({ token: TOKEN }),
     });
     expect(response.status).toBe(303);
-    expect(response.headers.get("set-cookie")).toMatch(/^__Host-knclaw_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/);
+    expect(response.headers.get("set-cookie")).toMatch(
+      /^__Host-knclaw_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/,
+    );
   });
 });
 
