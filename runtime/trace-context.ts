@@ -2,7 +2,6 @@ import {
   type Context,
   createTraceState,
   context as otelContext,
-  ROOT_CONTEXT,
   type SpanContext,
   TraceFlags,
   trace,
@@ -20,10 +19,14 @@ export interface TraceCarrier {
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
-/** The context a W3C traceparent names (a remote parent), or the root context when there is none or it is invalid. */
-export function contextFrom(carrier: TraceCarrier): Context {
+/**
+ * The active context with the remote parent a W3C traceparent names, or with no span at all when there is none or it
+ * is invalid (a new trace starts): a consumer's parent is what the event says, never a span that happens to be active
+ * in this process (under knclaw dev the producer's call is still on the stack). Other context values are kept.
+ */
+export function contextFrom(carrier: TraceCarrier, base: Context = otelContext.active()): Context {
   const match = carrier.traceparent === undefined ? null : TRACEPARENT.exec(carrier.traceparent);
-  if (!match || /^0+$/.test(match[1]!) || /^0+$/.test(match[2]!)) return ROOT_CONTEXT;
+  if (!match || /^0+$/.test(match[1]!) || /^0+$/.test(match[2]!)) return trace.deleteSpan(base);
   const spanContext: SpanContext = {
     traceId: match[1]!,
     spanId: match[2]!,
@@ -31,7 +34,7 @@ export function contextFrom(carrier: TraceCarrier): Context {
     isRemote: true,
     ...(carrier.tracestate ? { traceState: createTraceState(carrier.tracestate) } : {}),
   };
-  return trace.setSpanContext(ROOT_CONTEXT, spanContext);
+  return trace.setSpanContext(base, spanContext);
 }
 
 /** The trace id a traceparent names, if it is well-formed. */

@@ -5,6 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { FetchHandler } from "../../eventing/delivery/app-transport.ts";
 import type { CreateApp, FunctionApp } from "../../runtime/function.ts";
+import { inFunction } from "../../runtime/telemetry.ts";
 
 /**
  * A ksvc running under `knclaw dev`: its app mounted in this process (the default) or its main.ts in a child
@@ -45,7 +46,8 @@ export async function mountInProcess(plan: FunctionPlan, root: string): Promise<
   return {
     name: plan.name,
     namespace: plan.namespace,
-    handler: { fetch: (request) => app.fetch(request) },
+    // Its spans are exported as this Service's (one SDK serves every function here: runtime/telemetry.ts).
+    handler: { fetch: (request) => inFunction(plan.name, () => app.fetch(request)) },
     close: async () => {
       await app.close?.();
     },

@@ -6,6 +6,7 @@ import { type BrokerCounters, emptyCounters } from "./counters.ts";
 import type { DeliveryJournal, StoredDelivery } from "./journal/journal.ts";
 import { type Log, silentLog } from "./log.ts";
 import { Semaphore } from "./semaphore.ts";
+import { countRetry, observeQueueDepth, traceDelivery, traceIngress } from "./tracing.ts";
 import type { CompiledTrigger } from "./trigger.ts";
 import { ingressTtl, TTL_EXTENSION, withTtl } from "./ttl.ts";
 
@@ -88,6 +89,9 @@ export class EmbeddedBroker {
   constructor(options: EmbeddedBrokerOptions) {
     this.namespace = options.namespace;
     this.name = options.name;
+    // Observed through a weak reference: the metric must not keep a stopped broker alive.
+    const self = new WeakRef(this);
+    observeQueueDepth(this, () => self.deref()?.pendingDeliveries);
     this.delivery = options.delivery;
     this.address = options.address;
     this.maxPendingDeliveries = options.maxPendingDeliveries ?? 10_000;
@@ -259,17 +263,19 @@ export class EmbeddedBroker {
     if (this.aborted) abort.abort();
     this.inFlight.add(abort);
     try {
-      const outcome = await deliverWithRetries(this.transport, trigger.subscriber, delivery.event, trigger.delivery, {
-        headers,
-        deadLetterHeaders,
-        maxResponseBytes: this.maxResponseBytes,
-        signal: abort.signal,
-        resume: delivery.progress,
-        onProgress: (progress) => journal.progress(delivery.id, progress),
-        onReply: (reply, replyHeaders) => this.ingestReply(reply, delivery.ttl, replyHeaders),
-        onRetry: this.countRetry,
-        onDeadLetterRetry: this.countRetry,
-      });
+      const outcome = await traceDelivery(this, trigger.name, delivery.event, (event) =>
+        deliverWithRetries(this.transport, trigger.subscriber, event, trigger.delivery, {
+          headers,
+          deadLetterHeaders,
+          maxResponseBytes: this.maxResponseBytes,
+          signal: abort.signal,
+          resume: delivery.progress,
+          onProgress: (progress) => journal.progress(delivery.id, progress),
+          onReply: (reply, replyHeaders) => this.ingestReply(reply, delivery.ttl, replyHeaders),
+          onRetry: this.countRetry,
+          onDeadLetterRetry: this.countRetry,
+        }),
+      );
       if (outcome.kind === "dropped" && outcome.aborted) {
         this.log.info(
           { trigger: `${trigger.namespace}/${trigger.name}`, id: delivery.event.attributes.id },
@@ -333,6 +339,7 @@ export class EmbeddedBroker {
 
   private readonly countRetry = () => {
     this.counters.retried++;
+    countRetry();
   };
 
   private async deliver(
@@ -347,15 +354,17 @@ export class EmbeddedBroker {
     if (this.aborted) abort.abort();
     this.inFlight.add(abort);
     try {
-      const outcome = await deliverWithRetries(this.transport, trigger.subscriber, event, trigger.delivery, {
-        headers,
-        deadLetterHeaders,
-        maxResponseBytes: this.maxResponseBytes,
-        signal: abort.signal,
-        onReply: (reply, headers) => this.ingestReply(reply, ttl, headers),
-        onRetry: this.countRetry,
-        onDeadLetterRetry: this.countRetry,
-      });
+      const outcome = await traceDelivery(this, trigger.name, event, (traced) =>
+        deliverWithRetries(this.transport, trigger.subscriber, traced, trigger.delivery, {
+          headers,
+          deadLetterHeaders,
+          maxResponseBytes: this.maxResponseBytes,
+          signal: abort.signal,
+          onReply: (reply, headers) => this.ingestReply(reply, ttl, headers),
+          onRetry: this.countRetry,
+          onDeadLetterRetry: this.countRetry,
+        }),
+      );
       this.count(trigger, event, outcome);
     } catch (error) {
       counters.dropped++;
@@ -371,7 +380,7 @@ export class EmbeddedBroker {
     ttl: number,
     headers: Record<string, string>,
   ): ReplyVerdict | Promise<ReplyVerdict> {
-    const result = this.ingest(withTtl(reply, ttl), headers);
+    const result = traceIngress(this, withTtl(reply, ttl), (traced) => this.ingest(traced, headers));
     return result instanceof Promise ? result.then(this.replyVerdict) : this.replyVerdict(result);
   }
 

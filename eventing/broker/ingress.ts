@@ -4,6 +4,7 @@ import { decodeMessage, detectMode, type HeaderReader } from "../cloudevent/http
 import { printable } from "../cloudevent/validate.ts";
 import { passThroughHeaders } from "../delivery/pass-through-headers.ts";
 import type { EmbeddedBroker } from "./broker.ts";
+import { traceIngress } from "./tracing.ts";
 
 /**
  * Knative's broker ingress (pkg/broker/ingress/ingress_handler.go) over an abstract request, so the same rules
@@ -90,7 +91,9 @@ export function createIngress(lookup: BrokerLookup, options: IngressOptions = {}
       const body = await request.readBody(maxBodyBytes);
       const event = decodeMessage(mode, request.headers, body);
       // A durable broker answers once the event's deliveries are stored: 202 means "on durable storage".
-      const result = await broker.ingest(event, passThroughHeaders(request.headers));
+      const result = await traceIngress(broker, event, (traced) =>
+        broker.ingest(traced, passThroughHeaders(request.headers)),
+      );
       if (result.status === 202) return { status: 202, headers: ALLOW, body: "" };
       const refused = error(result.status, result.reason);
       // 429, not 503: the broker is healthy but busy, and every Knative sender retries 429 (retries.go), honouring
