@@ -516,7 +516,9 @@ export class AgentLoop {
     };
     let request: ModelRequest;
     try {
-      request = buildModelRequest(inputs, await this.readBlobs(state.runId, blobsForRequest(inputs)));
+      // Planning twice is only worth it when the transcript references blobs at all.
+      const refs = state.transcript.some((message) => message.blob !== undefined) ? blobsForRequest(inputs) : [];
+      request = buildModelRequest(inputs, await this.readBlobs(state.runId, refs));
     } catch (error) {
       if (error instanceof ContextOverflow) throw new ModelError("context_exceeded", error.message);
       throw error;
