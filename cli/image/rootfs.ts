@@ -5,7 +5,8 @@
  * launcher and every function's bundle. Nothing else: no shell, no package manager, no node_modules.
  */
 import { execFileSync } from "node:child_process";
-import { chmod, copyFile, mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { chmod, copyFile, link, mkdir, readdir, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { build } from "esbuild";
@@ -31,6 +32,7 @@ export async function assembleRootfs(root: string, dir: string): Promise<Rootfs>
   await mkdir(dir, { recursive: true });
   const entries = findFunctionEntries(root);
   for (const entry of entries) await bundleFunction(root, entry, join(dir, IMAGE_FUNCTIONS), { sourceMaps: false });
+  await linkIdenticalFiles(join(dir, IMAGE_FUNCTIONS));
   await build({
     entryPoints: [join(root, "cli/image/launch.ts")],
     outfile: join(dir, IMAGE_LAUNCHER),
@@ -52,6 +54,36 @@ export async function assembleRootfs(root: string, dir: string): Promise<Rootfs>
   await writeSystemFiles(dir);
   await normalizeModes(dir);
   return { dir, functions: entries.map((e) => e.name) };
+}
+
+/**
+ * Every bundle carries its own copy of the chunks it shares with the others (the OpenTelemetry SDK and undici, loaded
+ * on demand, are 1.8 MB of each): identical files become hard links to one, which the image layer stores once
+ * (36 -> 13 MB of bundles). Each function still loads exactly the files it did.
+ */
+async function linkIdenticalFiles(dir: string): Promise<void> {
+  const first = new Map<string, string>();
+  const visit = async (path: string): Promise<void> => {
+    const items = (await readdir(path, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    for (const item of items) {
+      const child = join(path, item.name);
+      if (item.isDirectory()) {
+        await visit(child);
+        continue;
+      }
+      const digest = createHash("sha256")
+        .update(await readFile(child))
+        .digest("hex");
+      const original = first.get(digest);
+      if (original === undefined) {
+        first.set(digest, child);
+      } else {
+        await unlink(child);
+        await link(original, child);
+      }
+    }
+  };
+  await visit(dir);
 }
 
 /** The Node binary the project pins (the npm `node` package), not whichever node runs this command. */

@@ -75,10 +75,15 @@ async function startOnce(start: (port: number) => ChildProcess, inImage: boolean
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-async function bytesUnder(dir: string): Promise<number> {
+/** Bytes of the files under `dir`, each file (inode: the image stores hard links once) counted once in `counted`. */
+async function bytesUnder(dir: string, counted = new Set<number>()): Promise<number> {
   let total = 0;
   for (const item of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (item.isFile()) total += (await stat(join(item.parentPath, item.name))).size;
+    if (!item.isFile()) continue;
+    const info = await stat(join(item.parentPath, item.name));
+    if (counted.has(info.ino)) continue;
+    counted.add(info.ino);
+    total += info.size;
   }
   return total;
 }
@@ -102,7 +107,7 @@ try {
   const entries = findFunctionEntries(root);
   const bundleBytes = new Map<string, number>();
   for (const entry of entries) bundleBytes.set(entry.name, await bytesUnder(join(rootfs, IMAGE_FUNCTIONS, entry.name)));
-  const allBundles = [...bundleBytes.values()].reduce((a, b) => a + b, 0);
+  const allBundles = await bytesUnder(join(rootfs, IMAGE_FUNCTIONS));
   const perFunction = [...bundleBytes.values()].map((own) => (imageBytes - allBundles + own) / MB);
   console.log(
     `image ${tag} ${(imageBytes / MB).toFixed(1)} MB (${built.functions.length} functions; bundles ${(allBundles / MB).toFixed(1)} MB, runtime and system files ${((imageBytes - allBundles) / MB).toFixed(1)} MB)`,

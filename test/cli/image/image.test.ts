@@ -5,7 +5,7 @@
  * docker-registry (.ci/run); without them this fails, on purpose.
  */
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -142,6 +142,16 @@ describe("the image", () => {
       });
     }
     expect(await readFile(join(rootfs, "etc/passwd"), "utf8")).toContain(`:${IMAGE_UID}:${IMAGE_UID}:`);
+    // A chunk several bundles share is stored once: identical files are hard links to one inode.
+    const inodesByContent = new Map<string, Set<number>>();
+    for (const file of files.filter((f) => f.startsWith("/app/functions/"))) {
+      const path = join(rootfs, file);
+      const digest = createHash("sha256")
+        .update(await readFile(path))
+        .digest("hex");
+      inodesByContent.set(digest, (inodesByContent.get(digest) ?? new Set()).add((await lstat(path)).ino));
+    }
+    expect([...inodesByContent.values()].filter((inodes) => inodes.size > 1)).toEqual([]);
   });
 
   it.each(entries)(
