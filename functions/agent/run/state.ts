@@ -88,7 +88,7 @@ interface RunOutcome {
 }
 
 /** What one model turn cost and how long it took. */
-export interface TurnRecord {
+interface TurnRecord {
   turn: number;
   at: number;
   inputTokens: number;

@@ -19,7 +19,7 @@ export function isSecure(c: Context): boolean {
   return new URL(c.req.url).protocol === "https:" || c.req.header("x-forwarded-proto") === "https";
 }
 
-export function expectedOrigin(c: Context): string {
+function expectedOrigin(c: Context): string {
   const url = new URL(c.req.url);
   const host = c.req.header("host") ?? url.host;
   return `${isSecure(c) ? "https" : "http"}://${host}`;

@@ -11,7 +11,7 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): Html 
   return honoHtml(strings, ...values) as Html;
 }
 
-export const NAV = [
+const NAV = [
   { href: "/console/runs", label: "Runs" },
   { href: "/console/approvals", label: "Approvals" },
   { href: "/console/instances", label: "Instances" },
@@ -79,7 +79,7 @@ export function usd(value: number | undefined): string {
 }
 
 /** A fixed set of notices a redirect may name (`?notice=`): the page never echoes text from the URL. */
-export const NOTICES: Record<string, string> = {
+const NOTICES: Record<string, string> = {
   approved: "Approval sent: the agent runs the call.",
   denied: "Denial sent: the agent tells the model the call was refused.",
   replayed: "Dead letter replayed to the broker.",

@@ -23,7 +23,7 @@ const COOKIE = "knclaw_session";
 const SECURE_COOKIE = `__Host-${COOKIE}`;
 const ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
-export function cookieName(secure: boolean): string {
+function cookieName(secure: boolean): string {
   return secure ? SECURE_COOKIE : COOKIE;
 }
 

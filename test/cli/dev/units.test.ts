@@ -43,6 +43,14 @@ describe("path routes (table-driven from ksvc annotations)", () => {
     expect(router.match("/functions/memory")).toMatchObject({ path: "/" });
     expect(router.match("/functions/memoryx/a")).toBeUndefined();
   });
+  it("takes a declared `/` as the root path only (the gateway's console entry)", () => {
+    const withRoot = new PathRouter([
+      ...routesFor(service("gateway", { "knclaw.dev/dev-path-prefix": "/api/v1,/console,/" }), "knclaw"),
+    ]);
+    expect(withRoot.match("/")).toMatchObject({ route: { service: "knclaw/gateway" }, path: "/" });
+    expect(withRoot.match("/console/runs")).toMatchObject({ path: "/console/runs" });
+    expect(withRoot.match("/knclaw/unknown")).toBeUndefined();
+  });
   it("serves declared prefixes with the full path, or stripped when asked", () => {
     expect(router.match("/api/v1/runs")).toMatchObject({ route: { service: "knclaw/gateway" }, path: "/api/v1/runs" });
     expect(router.match("/v1/chat/completions")).toMatchObject({
