@@ -46,6 +46,21 @@ export const memoryClientVars = {
   ),
 };
 
+/**
+ * The standard OpenTelemetry variables the renderer sets on every function when knclaw.yaml has a `telemetry` section
+ * (runtime/telemetry.ts starts the SDK, which reads them itself; without an endpoint nothing starts).
+ */
+export const telemetryEnv = defineEnv({
+  endpoint: text("OTEL_EXPORTER_OTLP_ENDPOINT", "the OTLP collector's base URL; unset: no telemetry SDK", optional),
+  protocol: text("OTEL_EXPORTER_OTLP_PROTOCOL", "`http/protobuf` (default), `http/json` or `grpc`", optional),
+  headers: secret("OTEL_EXPORTER_OTLP_HEADERS", "the exporter's headers, `key=value,...` (an API key)", optional),
+  serviceName: text("OTEL_SERVICE_NAME", "`service.name`: the function's name (K_SERVICE when unset)", optional),
+  sampler: text("OTEL_TRACES_SAMPLER", "the trace sampler (`parentbased_always_on` when unset)", optional),
+  samplerArg: text("OTEL_TRACES_SAMPLER_ARG", "the sampler's ratio", optional),
+  resourceAttributes: text("OTEL_RESOURCE_ATTRIBUTES", "extra resource attributes, `key=value,...`", optional),
+  metricExportInterval: text("OTEL_METRIC_EXPORT_INTERVAL", "milliseconds between metric exports", optional),
+});
+
 /** The shared part of every function's env, as the renderer writes it before the function's own variables. */
 export const platformEnv = defineEnv({ ...platformVars, ...memoryClientVars });
 

@@ -57,6 +57,10 @@ const SECTIONS: ReadonlyArray<readonly [key: string, summary: string]> = [
   ["instances", "Agent instances, by name: one Knative Service `agent-<name>` each."],
   ["policies", "Named task contracts an instance runs under."],
   ["skills", "Skills agents may call, by name: built-in (`http`, `kubernetes`, `memory`, `time`) or external."],
+  [
+    "telemetry",
+    "OpenTelemetry export: every function sends its traces, metrics and logs to this OTLP collector, which its egress NetworkPolicy lets it reach.",
+  ],
 ];
 
 /** Fields every function's Knative Service accepts; folded into one link where a schema extends KsvcKnobs. */

@@ -13,6 +13,7 @@ import { memorySection } from "./sections/memory.ts";
 import { platformSection } from "./sections/platform.ts";
 import { policiesSection } from "./sections/policies.ts";
 import { skillsSection } from "./sections/skills.ts";
+import { telemetrySection } from "./sections/telemetry.ts";
 
 const PlatformConfigObject = z.strictObject({
   ...platformSection,
@@ -23,6 +24,7 @@ const PlatformConfigObject = z.strictObject({
   ...instancesSection,
   ...policiesSection,
   ...skillsSection,
+  ...telemetrySection,
 });
 
 export const PlatformConfigSchema = PlatformConfigObject.superRefine(crossCheck);

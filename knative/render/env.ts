@@ -13,7 +13,7 @@ import { memoryEnv } from "../../functions/memory/env.ts";
 import { parseIsoDuration } from "../../runtime/duration.ts";
 import type { EnvVar } from "../../runtime/env-contract.ts";
 import { DEFAULT_AGENT_KEYS_SECRET, DEFAULT_DEADLETTER_TOKEN, MEMORY_TOKEN_SECRET_KEY } from "../../runtime/names.ts";
-import { platformEnv } from "../../runtime/platform-env.ts";
+import { platformEnv, telemetryEnv } from "../../runtime/platform-env.ts";
 import { headerSuffix, mcpEnv } from "../../skills/mcp/env.ts";
 import type { McpServerSettingsInput } from "../../skills/mcp/settings.ts";
 import { skillEnv } from "../../skills/runtime/env.ts";
@@ -35,6 +35,7 @@ export function functionEnv(ctx: RenderContext, fn: FunctionSpec): EnvVar[] {
       ? { memoryUrl: serviceUrl(ctx, "memory"), memoryToken: { secret: config.memory.tokenSecret, key: fn.name } }
       : {}),
   });
+  env.push(...functionTelemetryEnv(ctx, fn));
   switch (fn.component) {
     case "memory":
       env.push(...memoryServiceEnv(ctx));
@@ -60,6 +61,27 @@ export function functionEnv(ctx: RenderContext, fn: FunctionSpec): EnvVar[] {
   for (const [name, ref] of Object.entries(fn.knobs.secretEnv).sort(([a], [b]) => (a < b ? -1 : 1)))
     env.push({ name, valueFrom: { secretKeyRef: { name: ref.secret, key: ref.key } } });
   return env;
+}
+
+/** The OpenTelemetry variables of the `telemetry` section, with the function's own service name. */
+function functionTelemetryEnv(ctx: RenderContext, fn: FunctionSpec): EnvVar[] {
+  const telemetry = ctx.config.telemetry;
+  if (telemetry === undefined) return [];
+  const attributes = Object.entries(telemetry.resourceAttributes).sort(([a], [b]) => (a < b ? -1 : 1));
+  return telemetryEnv.render({
+    endpoint: telemetry.endpoint,
+    protocol: telemetry.protocol,
+    headers: telemetry.headers,
+    serviceName: fn.name,
+    sampler: telemetry.sampler,
+    samplerArg: telemetry.samplerArg === undefined ? undefined : String(telemetry.samplerArg),
+    resourceAttributes:
+      attributes.length === 0 ? undefined : attributes.map(([key, value]) => `${key}=${value}`).join(","),
+    metricExportInterval:
+      telemetry.metricExportIntervalSeconds === undefined
+        ? undefined
+        : String(telemetry.metricExportIntervalSeconds * 1000),
+  });
 }
 
 function memoryServiceEnv(ctx: RenderContext): EnvVar[] {

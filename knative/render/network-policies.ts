@@ -54,6 +54,20 @@ function implicitEgress(ctx: RenderContext, fn: FunctionSpec): EgressRule[] {
   return out;
 }
 
+/** Every function exports to the `telemetry` section's collector: where it says it runs, else where its URL points. */
+function collectorEgress(ctx: RenderContext): EgressRule[] {
+  const telemetry = ctx.config.telemetry;
+  if (telemetry === undefined) return [];
+  if (telemetry.collector !== undefined) return [telemetry.collector];
+  const url = new URL(telemetry.endpoint);
+  const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
+  const inCluster = /^[a-z0-9-]+\.([a-z0-9-]+)\.svc(\.|$)/.exec(url.hostname);
+  if (inCluster) return [{ namespace: inCluster[1]!, ports: [port], protocol: "TCP" }];
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(url.hostname))
+    return [{ cidr: `${url.hostname}/32`, ports: [port], protocol: "TCP" }];
+  return [{ host: url.hostname, ports: [port], protocol: "TCP" }];
+}
+
 function ruleEntries(rule: EgressRule): EgressEntry[] {
   const p = ports(rule.ports, rule.protocol);
   if (rule.namespace !== undefined) {
@@ -113,7 +127,7 @@ export function renderNetworkPolicy(ctx: RenderContext, fn: FunctionSpec): Rende
         : { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: ports([443, 6443]) },
     );
   }
-  const declared = [...implicitEgress(ctx, fn), ...fn.egress, ...network.egress];
+  const declared = [...implicitEgress(ctx, fn), ...collectorEgress(ctx), ...fn.egress, ...network.egress];
   const hosts = new Set<string>();
   for (const rule of declared) {
     if (rule.host !== undefined) hosts.add(rule.host);
