@@ -3,7 +3,13 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { type CallToolResult, type Tool, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  type CallToolResult,
+  ErrorCode,
+  McpError,
+  type Tool,
+  ToolListChangedNotificationSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 import type { FunctionEnv } from "../../runtime/function.ts";
 import type { Logger } from "../../runtime/log.ts";
 import { headerSuffix, mcpEnv } from "./env.ts";
@@ -50,18 +56,22 @@ export class McpConnection {
   /** `tools/call`, cancelled (notifications/cancelled) when `signal` aborts; progress is logged. */
   async call(name: string, args: Record<string, unknown>, options: McpCallOptions): Promise<CallToolResult> {
     const client = await this.client();
-    const remaining = Math.max(1, options.deadline - Date.now());
+    // The skill runtime aborts `signal` at the deadline, which cancels the request; the SDK's own timeout is only a
+    // backstop a little later, so a timed-out call is cancelled rather than abandoned.
+    const backstop = Math.max(1, options.deadline - Date.now()) + 1000;
     try {
       const result = await client.callTool({ name, arguments: args }, undefined, {
         signal: options.signal,
-        timeout: remaining,
-        maxTotalTimeout: remaining,
+        timeout: backstop,
+        maxTotalTimeout: backstop,
         onprogress: (progress) => this.log.debug({ tool: name, ...progress }, "MCP tool progress"),
       });
       return result as CallToolResult;
     } catch (error) {
-      // A dead or confused connection is not reused: the next call reconnects (and restarts a stdio server).
-      if (!options.signal.aborted) await this.reset();
+      // A dead connection is not reused: the next call reconnects (and restarts a stdio server). A server that
+      // answered with a protocol error, or a call cancelled or timed out, leaves a working connection.
+      const alive = options.signal.aborted || (error instanceof McpError && error.code !== ErrorCode.ConnectionClosed);
+      if (!alive) await this.reset();
       throw error;
     }
   }

@@ -126,8 +126,15 @@ function countDeliveries(dev: DevRuntime, ksvc: string): { count: number } {
   return counter;
 }
 
-async function start(): Promise<DevRuntime> {
-  runtime = await startDev({ objects: platformObjects(), port: 0, schedulePings: false, drainTimeoutMs: 5_000 });
+async function start(processes = false): Promise<DevRuntime> {
+  runtime = await startDev({
+    objects: platformObjects(),
+    port: 0,
+    schedulePings: false,
+    drainTimeoutMs: 5_000,
+    processes,
+    env: { PATH: process.env.PATH },
+  });
   return runtime;
 }
 
@@ -208,6 +215,15 @@ describe("MCP servers as skills on knclaw dev", () => {
     const text = body(send).text as string;
     expect(text).toContain("Echo: hi");
     expect(text).toContain("5");
+  });
+
+  it("runs the MCP skill functions as child processes too (knclaw dev --processes)", async () => {
+    fake.setResponder(script([[{ name: "everything__echo", arguments: { message: "from a child" } }]]));
+    const dev = await start(true);
+    await sendMessage(dev, "echo from a child process");
+    const send = await channel.waitUntil(ofType(T.MESSAGE_SEND));
+    await dev.idle();
+    expect(body(send).text).toContain("Echo: from a child");
   });
 
   it("holds a destructive filesystem tool for approval and runs it exactly once after it", async () => {

@@ -143,7 +143,7 @@ describe("server-everything over stdio", () => {
     );
     expect(timedOut.completed?.outcome).toMatchObject({ ok: false, error: { class: "Timeout" } });
     const after = await postToolRequest(short.app, call("everything", "echo", { message: "still here" }));
-    expect(after.completed?.outcome).toMatchObject({ ok: true });
+    expect(after.completed?.outcome, JSON.stringify(after.completed?.outcome)).toMatchObject({ ok: true });
     await short.close();
   });
 });
