@@ -26,8 +26,9 @@ export interface McpSkill {
 
 /**
  * One MCP server as a knclaw skill: its tools are discovered (`tools/list`), filtered and flagged (catalog.ts), and
- * served through serveSkill, which verifies the capability token before `find` is asked for a tool, so no call,
- * and no discovery either, reaches the server without a valid token.
+ * served through serveSkill, which verifies the capability token before `find` is asked for a tool, so no
+ * `tools/call` reaches the server without a valid token. Only the descriptor (`describe`, the agent's discovery)
+ * asks the server anything unauthenticated, and that is `tools/list`, which acts on nothing.
  */
 export function createMcpSkill(
   name: string,
