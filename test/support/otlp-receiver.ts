@@ -14,7 +14,7 @@ const proto = (require("otlp-protobuf-definitions/build/src/generated/root.js") 
 type KeyValue = { key: string; value: Record<string, unknown> };
 type Attributes = Record<string, unknown>;
 
-export interface ReceivedSpan {
+interface ReceivedSpan {
   service: string;
   resource: Attributes;
   traceId: string;
@@ -27,13 +27,13 @@ export interface ReceivedSpan {
   status: { code: number; message: string };
 }
 
-export interface ReceivedMetric {
+interface ReceivedMetric {
   name: string;
   unit: string;
   points: Array<{ attributes: Attributes; value: number }>;
 }
 
-export interface ReceivedLog {
+interface ReceivedLog {
   service: string;
   traceId: string;
   spanId: string;

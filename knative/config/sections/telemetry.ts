@@ -57,5 +57,3 @@ export const telemetrySection = {
     "OpenTelemetry export of every function; `knclaw dev --otlp URL` does the same on one machine.",
   ),
 };
-
-export type TelemetryConfig = z.infer<typeof Telemetry>;
