@@ -12,6 +12,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import type { FunctionEnv } from "../../runtime/function.ts";
 import type { Logger } from "../../runtime/log.ts";
+import { fail, type ToolFailure } from "../runtime/tool-error.ts";
 import { headerSuffix, mcpEnv } from "./env.ts";
 import type { McpServerSettings } from "./settings.ts";
 
@@ -147,14 +148,14 @@ export class McpConnection {
     for (const name of settings.headers) headers[name] = mcpEnv.readFamily(this.env, "header", headerSuffix(name));
     if (settings.bearer) {
       const token = mcpEnv.read(this.env, "bearer");
-      if (token === undefined) throw new Error(`${mcpEnv.names.bearer} is not set`);
+      if (token === undefined) throw this.unconfigured(mcpEnv.names.bearer);
       headers.Authorization = `Bearer ${token}`;
     }
     const oauth = settings.oauth;
     let authProvider: ClientCredentialsProvider | undefined;
     if (oauth !== undefined) {
       const clientSecret = mcpEnv.read(this.env, "oauthClientSecret");
-      if (clientSecret === undefined) throw new Error(`${mcpEnv.names.oauthClientSecret} is not set`);
+      if (clientSecret === undefined) throw this.unconfigured(mcpEnv.names.oauthClientSecret);
       authProvider = new ClientCredentialsProvider({
         clientId: oauth.clientId,
         clientSecret,
@@ -166,6 +167,11 @@ export class McpConnection {
       requestInit: { headers },
       ...(authProvider === undefined ? {} : { authProvider }),
     });
+  }
+
+  /** A credential the config names but the pod lacks: no retry will find it. */
+  private unconfigured(variable: string): ToolFailure {
+    return fail.unavailable(`MCP server ${this.skill}: ${variable} is not set`, { retryable: false });
   }
 
   private async reset(): Promise<void> {

@@ -16,6 +16,7 @@ import {
   filesystemStdio,
   type HttpEverything,
   startEverythingHttp,
+  startRecordingProxy,
   watchedLogger,
 } from "./support/servers.ts";
 
@@ -30,9 +31,9 @@ interface Served {
   logs: ReturnType<typeof watchedLogger>;
 }
 
-function serveMcp(name: string, input: McpServerSettingsInput): Served {
+function serveMcp(name: string, input: McpServerSettingsInput, env: Record<string, string> = {}): Served {
   const logs = watchedLogger();
-  const skill = createMcpSkill(name, McpServerSettings.parse(input), {}, logs.log);
+  const skill = createMcpSkill(name, McpServerSettings.parse(input), env, logs.log);
   const app = serveSkill(skill.definition, {
     env: { KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem },
     logger: logs.log,
@@ -171,6 +172,41 @@ describe("server-everything over Streamable HTTP", () => {
     await server.close();
     const gone = await postToolRequest(served.app, call("remote", "echo", { message: "x" }));
     expect(gone.completed?.outcome).toMatchObject({ ok: false, error: { class: "Unavailable", retryable: true } });
+  });
+});
+
+describe("credentials for a remote server", () => {
+  it("sends the bearer token and each header from their Secret variables", async () => {
+    const server = await startEverythingHttp();
+    const proxy = await startRecordingProxy(server.url);
+    const served = serveMcp(
+      "remote",
+      { transport: "http", url: proxy.url, headers: ["X-Api-Key"], bearer: true, allow: ["echo"] },
+      { KNCLAW_MCP_BEARER: "bearer-value", KNCLAW_MCP_HEADER_X_API_KEY: "key-value" },
+    );
+    try {
+      const echo = await postToolRequest(served.app, call("remote", "echo", { message: "authed" }));
+      expect(echo.completed?.outcome).toMatchObject({ ok: true });
+      expect(proxy.seen.length).toBeGreaterThan(0);
+      for (const headers of proxy.seen) {
+        expect(headers.authorization).toBe("Bearer bearer-value");
+        expect(headers["x-api-key"]).toBe("key-value");
+      }
+    } finally {
+      await served.close();
+      await proxy.close();
+      await server.close();
+    }
+  });
+
+  it("answers a missing credential variable with a non-retryable typed error", async () => {
+    const served = serveMcp("remote", { transport: "http", url: "http://127.0.0.1:9/mcp", bearer: true });
+    const refused = await postToolRequest(served.app, call("remote", "echo", { message: "x" }));
+    expect(refused.completed?.outcome).toMatchObject({
+      ok: false,
+      error: { class: "Unavailable", retryable: false, message: expect.stringContaining("KNCLAW_MCP_BEARER") },
+    });
+    await served.close();
   });
 });
 

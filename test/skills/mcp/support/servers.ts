@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { createServer, request as httpRequest } from "node:http";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { Writable } from "node:stream";
@@ -104,4 +105,40 @@ export function childrenRunning(script: string): number[] {
     }
   }
   return out;
+}
+
+export interface RecordingProxy {
+  url: string;
+  /** The headers of every request that reached the proxy. */
+  seen: Array<Record<string, string | string[] | undefined>>;
+  close(): Promise<void>;
+}
+
+/** A loopback proxy in front of `target` that records request headers (what credentials the skill sent). */
+export async function startRecordingProxy(target: string): Promise<RecordingProxy> {
+  const upstream = new URL(target);
+  const seen: RecordingProxy["seen"] = [];
+  const server = createServer((req, res) => {
+    seen.push({ ...req.headers });
+    const forward = httpRequest(
+      { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on("error", () => res.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}${upstream.pathname}`,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
