@@ -49,7 +49,7 @@ pre { white-space: pre-wrap; word-break: break-word; background: var(--bg); bord
 .approvals { list-style: none; padding: 0; }
 .decide, .inline { display: inline-flex; gap: .4rem; }
 .pages { display: flex; gap: 1rem; margin-top: .8rem; }
-.audit code { word-break: break-all; }
+.audit td:last-child code { word-break: break-all; }
 `;
 
 export const CONSOLE_JS = `"use strict";

@@ -70,8 +70,10 @@ export async function listRuns(
   await Promise.all(
     listed.map(async ({ instance, cursor, page }) => {
       const shown = runs.filter((run) => run.instance === instance).length;
-      if (shown === 0) next[instance] = cursor;
-      else if (shown === page.runs.length) {
+      if (shown === 0) {
+        // Nothing of it shown: read it again from the same place next time, unless it has nothing left.
+        if (page.runs.length > 0) next[instance] = cursor;
+      } else if (shown === page.runs.length) {
         if (page.nextCursor !== null) next[instance] = page.nextCursor;
       } else {
         const upTo = await reader.listRuns(instance, { limit: shown, ...status, ...(cursor ? { cursor } : {}) });

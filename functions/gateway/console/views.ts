@@ -166,13 +166,15 @@ export function timelineView(
     );
     turnIndex += 1;
   }
+  // The final answer is the last model turn's text already; the outcome repeats it only when it differs (cut short).
+  const lastAnswer = (doc.transcript ?? []).findLast((message) => message.role === "assistant")?.content;
   if (doc.outcome !== undefined) {
     if (turnIndex < turns.length) {
       items.push(html`<li class="item turn"><h3>Model turn</h3>${turnMeta(turns.length - 1)}</li>`);
     }
     items.push(
       doc.outcome.status === "completed"
-        ? html`<li class="item outcome completed"><h3>Completed</h3><p class="text">${doc.outcome.output}</p></li>`
+        ? html`<li class="item outcome completed"><h3>Completed</h3>${doc.outcome.output === lastAnswer ? "" : html`<p class="text">${doc.outcome.output}</p>`}</li>`
         : html`<li class="item outcome failed"><h3>Failed: <code>${doc.outcome.reason ?? "failed"}</code></h3><p class="text">${doc.outcome.message ?? doc.outcome.output}</p></li>`,
     );
   }

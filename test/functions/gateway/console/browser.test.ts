@@ -4,11 +4,13 @@ import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectOutput, exited, inheritedEnv, spawnKnclaw, waitForOutput } from "../../../support/cli-process.ts";
+import { type OtlpReceiver, startOtlpReceiver } from "../../../support/otlp-receiver.ts";
 
 /**
  * The operator console in a real browser: Debian's chromium driven by playwright-core, against `knclaw dev` on
  * loopback running test/functions/gateway/console/fixtures/knclaw.yaml (a demo agent whose policy holds every
- * time.now call for an approval). Screenshots go to test-results/console/ (gitignored).
+ * time.now call for an approval), exporting its traces with `--otlp` to a local OTLP receiver so runs record a trace
+ * id. Screenshots go to test-results/console/ (gitignored).
  */
 const ROOT = new URL("../../../..", import.meta.url).pathname;
 const FIXTURE = join(ROOT, "test/functions/gateway/console/fixtures/knclaw.yaml");
@@ -21,14 +23,16 @@ let dev: ChildProcess;
 let devOutput: { stdout: string; stderr: string };
 let url: string;
 let browser: Browser;
+let otlp: OtlpReceiver;
 let page: Page;
 const problems: string[] = [];
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
+  otlp = await startOtlpReceiver();
   dev = spawnKnclaw(
-    ["dev", "-c", FIXTURE, "--port", "0", "--broker-store", "memory", "--log-level", "warn"],
-    inheritedEnv((name) => name.startsWith("KNCLAW_") || name === "PORT", {
+    ["dev", "-c", FIXTURE, "--port", "0", "--broker-store", "memory", "--log-level", "warn", "--otlp", otlp.url],
+    inheritedEnv((name) => name.startsWith("KNCLAW_") || name.startsWith("OTEL_") || name === "PORT", {
       KNCLAW_GATEWAY_CLI_TOKEN: TOKEN,
       KNCLAW_DEADLETTER_API_TOKEN: DEADLETTER_TOKEN,
     }),
@@ -70,6 +74,7 @@ afterAll(async () => {
     dev.kill("SIGTERM");
     await exited(dev);
   }
+  await otlp?.close();
 });
 
 async function api(path: string, body: unknown): Promise<Record<string, unknown>> {
@@ -142,7 +147,15 @@ describe("operator console in Chromium", () => {
     const text = (await timeline.textContent()) ?? "";
     expect(text).toContain("Say hello to the operators.");
     expect(text).toMatch(/Turn 1 · .* in \/ \d+ out tokens · \$[\d.]+ · \d+ ms · stop/);
-    expect(text).toContain("Trace id");
+    // The run's trace id, as the spans every function exported carry it.
+    const traceId = (await timeline.locator("code.trace").textContent()) ?? "";
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    await expect
+      .poll(() => new Set(otlp.spans.filter((span) => span.traceId === traceId).map((span) => span.service)).size, {
+        timeout: 30_000,
+        interval: 250,
+      })
+      .toBeGreaterThanOrEqual(2);
     await shot("timeline");
   });
 
@@ -155,10 +168,13 @@ describe("operator console in Chromium", () => {
 
     // The inbox lists the call once the gateway has the approval request (it decides only approvals it was asked).
     await expect
-      .poll(async () => {
-        await page.goto(`${url}/console/approvals`);
-        return page.getByRole("button", { name: "Approve" }).count();
-      })
+      .poll(
+        async () => {
+          await page.goto(`${url}/console/approvals`);
+          return page.getByRole("button", { name: "Approve" }).count();
+        },
+        { timeout: 30_000, interval: 250 },
+      )
       .toBe(1);
     expect(await page.locator(".approvals").textContent()).toContain(runId);
     await shot("approvals");
@@ -203,10 +219,13 @@ describe("operator console in Chromium", () => {
     });
     expect(response.status).toBe(202);
     await expect
-      .poll(async () => {
-        await page.goto(`${url}/console/deadletters`);
-        return page.getByRole("link", { name: "console-dead-letter-1" }).count();
-      })
+      .poll(
+        async () => {
+          await page.goto(`${url}/console/deadletters`);
+          return page.getByRole("link", { name: "console-dead-letter-1" }).count();
+        },
+        { timeout: 30_000, interval: 250 },
+      )
       .toBe(1);
     await page.getByRole("link", { name: "console-dead-letter-1" }).click();
     await page.getByRole("heading", { name: "Error" }).waitFor();

@@ -63,6 +63,12 @@ describe("the console's run list across instances", () => {
     expect(onlyB!.next).toBeUndefined();
   });
 
+  it("has no next page when no instance has runs left", async () => {
+    expect(await listRuns(reader([]), ["a", "b"], { limit: 5 })).toEqual({ runs: [] });
+    const few = await listRuns(reader(runs.slice(0, 2)), ["a", "b"], { limit: 5 });
+    expect(few!.next).toBeUndefined();
+  });
+
   it("refuses a cursor it did not make", async () => {
     expect(await listRuns(reader(runs), ["a"], { limit: 5, cursor: "not-a-cursor" })).toBeUndefined();
     const foreign = Buffer.from(JSON.stringify({ zzz: "c1" })).toString("base64url");
