@@ -16,6 +16,7 @@ import {
   filesystemStdio,
   type HttpEverything,
   startEverythingHttp,
+  startOAuthGuard,
   startRecordingProxy,
   watchedLogger,
 } from "./support/servers.ts";
@@ -195,6 +196,34 @@ describe("credentials for a remote server", () => {
     } finally {
       await served.close();
       await proxy.close();
+      await server.close();
+    }
+  });
+
+  it("gets a token with OAuth client credentials (the SDK's provider) and calls with it", async () => {
+    const server = await startEverythingHttp();
+    const guard = await startOAuthGuard(server.url, "knclaw-skill", "client-secret-value");
+    const served = serveMcp(
+      "remote",
+      {
+        transport: "http",
+        url: guard.url,
+        oauth: { clientId: "knclaw-skill", issuer: guard.issuer },
+        allow: ["echo"],
+      },
+      { KNCLAW_MCP_OAUTH_CLIENT_SECRET: "client-secret-value" },
+    );
+    try {
+      const echo = await postToolRequest(served.app, call("remote", "echo", { message: "oauth" }));
+      expect(echo.completed?.outcome, JSON.stringify(echo.completed?.outcome)).toMatchObject({ ok: true });
+      expect(guard.grants).toContainEqual({
+        grantType: "client_credentials",
+        clientId: "knclaw-skill",
+        clientSecret: "client-secret-value",
+      });
+    } finally {
+      await served.close();
+      await guard.close();
       await server.close();
     }
   });

@@ -142,3 +142,109 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
       }),
   };
 }
+
+export interface OAuthGuard {
+  /** The guarded MCP endpoint (the proxy in front of the server). */
+  url: string;
+  issuer: string;
+  /** Token requests the authorization server answered, with the client id and secret it was given. */
+  grants: Array<{ grantType: string | null; clientId: string | null; clientSecret: string | null }>;
+  close(): Promise<void>;
+}
+
+/**
+ * An OAuth 2.0 protected resource in front of `target` and its authorization server, both on loopback: the
+ * resource answers 401 with RFC 9728 metadata until a request carries the token the authorization server issues
+ * for the client credentials `clientId` / `clientSecret` (RFC 8414 metadata, client_secret_basic or _post).
+ */
+export async function startOAuthGuard(target: string, clientId: string, clientSecret: string): Promise<OAuthGuard> {
+  const token = "issued-access-token";
+  const grants: OAuthGuard["grants"] = [];
+  const auth = createServer((req, res) => {
+    const origin = `http://127.0.0.1:${(auth.address() as { port: number }).port}`;
+    if (req.url === "/.well-known/oauth-authorization-server") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          issuer: origin,
+          authorization_endpoint: `${origin}/authorize`,
+          token_endpoint: `${origin}/token`,
+          response_types_supported: ["code"],
+          grant_types_supported: ["client_credentials"],
+          token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+        }),
+      );
+      return;
+    }
+    if (req.url === "/token" && req.method === "POST") {
+      let body = "";
+      req.on("data", (chunk: Buffer) => {
+        body += chunk.toString("utf8");
+      });
+      req.on("end", () => {
+        const form = new URLSearchParams(body);
+        let id = form.get("client_id");
+        let secret = form.get("client_secret");
+        const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? "");
+        if (basic) {
+          const [user, pass] = Buffer.from(basic[1]!, "base64").toString("utf8").split(":");
+          id = decodeURIComponent(user ?? "");
+          secret = decodeURIComponent(pass ?? "");
+        }
+        grants.push({ grantType: form.get("grant_type"), clientId: id, clientSecret: secret });
+        const ok = form.get("grant_type") === "client_credentials" && id === clientId && secret === clientSecret;
+        res.writeHead(ok ? 200 : 401, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify(
+            ok ? { access_token: token, token_type: "Bearer", expires_in: 3600 } : { error: "invalid_client" },
+          ),
+        );
+      });
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => auth.listen(0, "127.0.0.1", resolve));
+  const issuer = `http://127.0.0.1:${(auth.address() as { port: number }).port}`;
+
+  const upstream = new URL(target);
+  const resource = createServer((req, res) => {
+    const origin = `http://127.0.0.1:${(resource.address() as { port: number }).port}`;
+    if (req.url?.startsWith("/.well-known/oauth-protected-resource")) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ resource: `${origin}${upstream.pathname}`, authorization_servers: [issuer] }));
+      return;
+    }
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      res.writeHead(401, {
+        "www-authenticate": `Bearer resource_metadata="${origin}/.well-known/oauth-protected-resource${upstream.pathname}"`,
+      });
+      res.end();
+      return;
+    }
+    const forward = httpRequest(
+      { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on("error", () => res.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => resource.listen(0, "127.0.0.1", resolve));
+  const close = (server: ReturnType<typeof createServer>) =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return {
+    url: `http://127.0.0.1:${(resource.address() as { port: number }).port}${upstream.pathname}`,
+    issuer,
+    grants,
+    close: async () => {
+      await close(resource);
+      await close(auth);
+    },
+  };
+}
