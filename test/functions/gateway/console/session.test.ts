@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readEvent } from "../../../../eventing/catalog/make.ts";
+import * as T from "../../../../eventing/catalog/types.ts";
 import { ConsoleSessions, SESSION_SECONDS, sessionIdFrom } from "../../../../functions/gateway/console/session.ts";
-import { type GatewayHarness, startGateway, TOKEN } from "../support/harness.ts";
+import { approvalRequested, auth, type GatewayHarness, OTHER_TOKEN, startGateway, TOKEN } from "../support/harness.ts";
 
 /** The console's sign-in, session cookie and CSRF rules, against a gateway on a real memory service. */
 let gateway: GatewayHarness;
@@ -21,12 +23,13 @@ const formHeaders = (extra: Record<string, string> = {}) => ({
 
 async function signIn(
   extra: Record<string, string> = {},
+  token = TOKEN,
 ): Promise<{ cookie: string; csrf: string; setCookie: string }> {
   const response = await fetch(`${gateway.url}/console/login`, {
     method: "POST",
     redirect: "manual",
     headers: formHeaders(extra),
-    body: form({ token: TOKEN }),
+    body: form({ token }),
   });
   expect(response.status).toBe(303);
   const setCookie = response.headers.get("set-cookie")!;
@@ -141,6 +144,38 @@ describe("console CSRF", () => {
       headers: { origin: gateway.url, cookie, "x-csrf-token": csrf },
     });
     expect(out.status).toBe(303);
+  });
+});
+
+describe("console approvals", () => {
+  it("decide as the signed-in token through the API's own rules: unknown 404, expired 410", async () => {
+    const started = await fetch(`${gateway.url}/api/v1/instances/ops/runs`, {
+      method: "POST",
+      headers: auth(),
+      body: JSON.stringify({ task: "delete" }),
+    });
+    const { runId } = (await started.json()) as { runId: string };
+    await gateway.deliver(approvalRequested(runId, "ops", "ap-console"));
+    await gateway.deliver(approvalRequested(runId, "ops", "ap-console-old", -1000));
+    const { cookie, csrf } = await signIn({}, OTHER_TOKEN);
+    const decide = (id: string, decision: string) =>
+      fetch(`${gateway.url}/console/approvals/${id}`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { ...formHeaders(), cookie },
+        body: form({ decision, csrf, back: "/console/approvals" }),
+      });
+    const approved = await decide("ap-console", "approve");
+    expect(approved.status).toBe(303);
+    expect(approved.headers.get("location")).toBe("/console/approvals?notice=approved");
+    const decided = gateway.broker
+      .ofType(T.APPROVAL_DECIDED)
+      .map((event) => readEvent(event, T.APPROVAL_DECIDED))
+      .find((data) => data.approvalId === "ap-console");
+    expect(decided).toMatchObject({ runId, decision: "approve", decidedBy: { channel: "http", id: "ci" } });
+    expect((await decide("ap-console-unknown", "approve")).status).toBe(404);
+    expect((await decide("ap-console-old", "deny")).status).toBe(410);
+    expect((await decide("ap-console", "maybe")).status).toBe(400);
   });
 });
 
