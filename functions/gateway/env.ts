@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { InstanceName } from "../../eventing/catalog/shared.ts";
 import { TaskContract } from "../../eventing/catalog/contract.ts";
+import { InstanceName } from "../../eventing/catalog/shared.ts";
 import { defineEnv, envInteger, json, secret, secretFamily, text } from "../../runtime/env-contract.ts";
 import { memoryClientVars, platformVars } from "../../runtime/platform-env.ts";
 
