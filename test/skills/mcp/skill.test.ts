@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FunctionApp } from "../../../runtime/function.ts";
 import { McpServerSettings, type McpServerSettingsInput } from "../../../skills/mcp/settings.ts";
@@ -147,6 +148,27 @@ describe("server-everything over stdio", () => {
     const after = await postToolRequest(short.app, call("everything", "echo", { message: "still here" }));
     expect(after.completed?.outcome, JSON.stringify(after.completed?.outcome)).toMatchObject({ ok: true });
     await short.close();
+  });
+});
+
+describe("a server whose tools change", () => {
+  it("lists the tools again after notifications/tools/list_changed", async () => {
+    const fixture = fileURLToPath(new URL("./fixtures/changing-server.ts", import.meta.url));
+    const served = serveMcp("changing", { transport: "stdio", command: process.execPath, args: [fixture] });
+    try {
+      expect((await describeServed(served)).tools.map((tool) => tool.name).sort()).toEqual(["add_tool", "first"]);
+      const added = await postToolRequest(served.app, call("changing", "add_tool", {}));
+      expect(added.completed?.outcome).toMatchObject({ ok: true });
+      expect((await describeServed(served)).tools.map((tool) => tool.name).sort()).toEqual([
+        "add_tool",
+        "first",
+        "second",
+      ]);
+      const second = await postToolRequest(served.app, call("changing", "second", {}));
+      expect(second.completed?.outcome).toEqual({ ok: true, result: { content: [{ type: "text", text: "second" }] } });
+    } finally {
+      await served.close();
+    }
   });
 });
 
