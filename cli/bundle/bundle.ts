@@ -10,7 +10,7 @@ export interface BundleResult {
 }
 
 export interface BundleOptions {
-  /** Write linked source maps beside the code (default true); the image leaves them out: 4/5 of the bundles' bytes. */
+  /** Write linked source maps beside the code (default true); the image leaves them out (most of a bundle's bytes). */
   sourceMaps?: boolean;
 }
 
