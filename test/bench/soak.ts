@@ -1,0 +1,249 @@
+/**
+ * `npm run bench -- soak`: does `knclaw dev` hold on to memory run after run? 3,000 runs (SOAK_RUNS) go through the
+ * whole platform in this process: message.received into the broker ingress, the agent (the demo model, which calls
+ * the built-in time skill's `now` because the message names it), tool.requested to the time skill, tool.completed
+ * back, the answer, run.completed to a counting subscriber; the memory service keeps everything on Redis (REDIS_URL,
+ * default the local one, under a prefix deleted at the end). 20 runs are in flight at a time.
+ *
+ * The heap is measured after a warm-up and again after the runs and an idle second, each time after forced garbage
+ * collection (gc() exposed at run time through v8.setFlagsFromString), so what is left is what the process keeps:
+ * `heap_growth_mb_per_1000_runs` must stay under 2. Per-replica caches bounded by count (the skill runtime's reply
+ * cache, the agent's blob cache) fill during the runs and count as growth, as they would in a long-lived pod.
+ *
+ * Baseline in the same run: the same number of HTTP round trips (four per run, as a run's deliveries) against a
+ * no-op node:http server in this process, measured the same way; the ratio compares the two growths (each floored at
+ * 0.01 MB per 1,000, below what the measurement resolves).
+ * Last line: {"bench":"soak","runs":N,"rss_start_mb":N,"rss_end_mb":N,"heap_growth_mb_per_1000_runs":N}
+ */
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { type DevRuntime, startDev } from "../../cli/dev/start-dev.ts";
+import type { KnativeObject } from "../../eventing/broker/objects.ts";
+import { makeEvent } from "../../eventing/catalog/make.ts";
+import * as T from "../../eventing/catalog/types.ts";
+import { encodeEvent } from "../../eventing/cloudevent/http-codec.ts";
+import { validateConfigValue } from "../../knative/config/load.ts";
+import { render } from "../../knative/render/index.ts";
+import { createHttpFetch } from "../../runtime/http/fetch.ts";
+import { deleteKeysWithPrefix } from "../functions/agent/support/redis-cleanup.ts";
+
+const RUNS = Number(process.env.SOAK_RUNS ?? 3000);
+const WARMUP_RUNS = Number(process.env.SOAK_WARMUP_RUNS ?? 300);
+const IN_FLIGHT = 20;
+const SENDERS = 100;
+const HOPS_PER_RUN = 4;
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const MB = 1024 * 1024;
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+
+/** Heap in use once garbage collection has run to a fixed point (twice, with the microtasks between). */
+async function settledHeap(): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return process.memoryUsage().heapUsed;
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+const prefix = `bench-soak-${randomBytes(4).toString("hex")}:`;
+
+/** Counts run.completed / run.failed; keeps nothing per event, so it adds nothing to the heap it measures. */
+function startRunCounter() {
+  let completed = 0;
+  let failed = 0;
+  let wake: (() => void) | undefined;
+  const server = createServer((req, res) => {
+    const type = req.headers["ce-type"];
+    req.resume();
+    req.on("end", () => {
+      if (type === T.RUN_COMPLETED) completed += 1;
+      else if (type === T.RUN_FAILED) failed += 1;
+      res.writeHead(200).end();
+      wake?.();
+    });
+  });
+  return {
+    server,
+    get ended() {
+      return completed + failed;
+    },
+    get failed() {
+      return failed;
+    },
+    /** Resolves at the next run end. */
+    next: () => new Promise<void>((resolve) => (wake = resolve)),
+  };
+}
+
+async function listen(server: ReturnType<typeof createServer>): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const counter = startRunCounter();
+const counterUrl = await listen(counter.server);
+
+const config = validateConfigValue({
+  apiVersion: "knclaw.dev/v1alpha1",
+  kind: "Platform",
+  metadata: { name: "knclaw", namespace: "knclaw" },
+  images: { registry: "ghcr.io/knclaw", default: "knclaw:0.1.0" },
+  broker: {
+    name: "default",
+    delivery: { retry: 3, backoffPolicy: "exponential", backoffDelay: "PT0.05S", timeout: "PT30S" },
+    deadLetterSink: { disabled: true },
+  },
+  memory: { redis: { url: { secret: "soak-redis", key: "url" }, keyPrefix: prefix } },
+  gateway: { enabled: false },
+  policies: { default: { budgets: { toolCalls: 5 }, termination: { maxTurns: 4 } } },
+  skills: { time: {} },
+  instances: { soak: { model: "demo/demo", policy: "default", skills: ["time"] } },
+});
+// Functions log at warn: 3,000 runs of info lines would measure the terminal, not the platform.
+const objects = (render(config) as unknown as KnativeObject[]).map(quiet);
+function quiet(object: KnativeObject): KnativeObject {
+  const containers = (object.spec as { template?: { spec?: { containers?: Array<{ env?: unknown[] }> } } } | undefined)
+    ?.template?.spec?.containers;
+  for (const container of containers ?? []) {
+    container.env = [...(container.env ?? []), { name: "KNCLAW_LOG_LEVEL", value: "warn" }];
+  }
+  return object;
+}
+const catchers: KnativeObject[] = [T.RUN_COMPLETED, T.RUN_FAILED].map((type, index) => ({
+  apiVersion: "eventing.knative.dev/v1",
+  kind: "Trigger",
+  metadata: { name: `soak-run-ends-${index}`, namespace: "knclaw" },
+  spec: { broker: "default", filter: { attributes: { type } }, subscriber: { uri: counterUrl } },
+}));
+const dev: DevRuntime = await startDev({
+  objects: [...objects, ...catchers],
+  port: 0,
+  schedulePings: false,
+  drainTimeoutMs: 5_000,
+  env: { SOAK_REDIS_URL: REDIS_URL },
+});
+const ingress = dev.brokers[0]!.url;
+const post = createHttpFetch();
+
+let sequence = 0;
+async function startRun(): Promise<void> {
+  sequence += 1;
+  const sender = `U${sequence % SENDERS}`;
+  const event = makeEvent(T.MESSAGE_RECEIVED, {
+    source: "/knclaw/channels/slack",
+    data: {
+      instance: "soak",
+      channel: "slack",
+      messageId: `soak-${sequence}`,
+      conversation: `C${sender}`,
+      sender: { channel: "slack", id: sender },
+      text: "what time is it now?",
+      attachments: [],
+      replyTo: { channel: "slack", conversation: `C${sender}` },
+      receivedAt: new Date().toISOString(),
+    },
+  });
+  const { headers, body } = encodeEvent(event, "binary");
+  const response = await post(ingress, {
+    method: "POST",
+    headers,
+    body: body as ConstructorParameters<typeof Response>[0],
+  });
+  await response.body?.cancel();
+  if (response.status !== 202) throw new Error(`the broker answered ${response.status}`);
+}
+
+/** `count` runs, IN_FLIGHT at a time, each started when an earlier one ended; resolves when all have ended. */
+async function soak(count: number): Promise<number> {
+  const target = counter.ended + count;
+  const started = performance.now();
+  let sent = 0;
+  while (sent < Math.min(IN_FLIGHT, count)) {
+    await startRun();
+    sent += 1;
+  }
+  while (counter.ended < target) {
+    await counter.next();
+    while (sent < count && sent - (counter.ended - (target - count)) < IN_FLIGHT) {
+      await startRun();
+      sent += 1;
+    }
+  }
+  return (performance.now() - started) / 1000;
+}
+
+/** The baseline: `count` POSTs of a small body to a no-op server in this process, IN_FLIGHT at a time. */
+async function noOpCalls(url: string, count: number): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < count) {
+        next += 1;
+        const response = await post(url, { method: "POST", body: `{"call":${next}}` });
+        await response.body?.cancel();
+      }
+    }),
+  );
+}
+
+async function idle(): Promise<void> {
+  await dev.idle();
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+}
+
+// Warm-up: JIT, connection pools, Redis scripts, the bounded caches' steady state begins here.
+await soak(WARMUP_RUNS);
+await idle();
+const heapStart = await settledHeap();
+const { rss: rssStart, external: externalStart } = process.memoryUsage();
+const seconds = await soak(RUNS);
+await idle();
+const heapEnd = await settledHeap();
+const { rss: rssEnd, external: externalEnd } = process.memoryUsage();
+const growthPer1000 = ((heapEnd - heapStart) / MB / RUNS) * 1000;
+
+const noOp = createServer((req, res) => {
+  req.resume();
+  req.on("end", () => res.writeHead(200).end());
+});
+const noOpUrl = await listen(noOp);
+await noOpCalls(noOpUrl, WARMUP_RUNS * HOPS_PER_RUN);
+const baselineStart = await settledHeap();
+await noOpCalls(noOpUrl, RUNS * HOPS_PER_RUN);
+await new Promise((resolve) => setTimeout(resolve, 1000));
+const baselineEnd = await settledHeap();
+const baselinePer1000 = ((baselineEnd - baselineStart) / MB / RUNS) * 1000;
+
+const failed = counter.failed;
+await dev.shutdown();
+await post.close();
+noOp.close();
+counter.server.close();
+counter.server.closeAllConnections();
+await deleteKeysWithPrefix(prefix, REDIS_URL);
+
+console.log(
+  `soak: ${RUNS} runs in ${round(seconds)} s (${round(RUNS / seconds)} runs/s, ${IN_FLIGHT} in flight, ${failed} failed), each message.received -> time.now -> answer`,
+);
+console.log(
+  `heap after GC: ${round(heapStart / MB)} MB -> ${round(heapEnd / MB)} MB, growth ${round(growthPer1000)} MB per 1,000 runs (limit 2); outside the heap (buffers) ${round(externalStart / MB)} MB -> ${round(externalEnd / MB)} MB; RSS ${round(rssStart / MB)} MB -> ${round(rssEnd / MB)} MB`,
+);
+console.log(
+  `baseline, ${RUNS * HOPS_PER_RUN} no-op HTTP calls: heap growth ${round(baselinePer1000)} MB per 1,000 runs' worth; ratio soak/baseline ${round(Math.max(growthPer1000, 0.01) / Math.max(baselinePer1000, 0.01))}x`,
+);
+console.log(
+  JSON.stringify({
+    bench: "soak",
+    runs: RUNS,
+    rss_start_mb: round(rssStart / MB),
+    rss_end_mb: round(rssEnd / MB),
+    heap_growth_mb_per_1000_runs: round(growthPer1000),
+  }),
+);
+process.exit(failed === 0 && growthPer1000 < 2 ? 0 : 1);
