@@ -163,13 +163,24 @@ function postWithClient(client: HttpClient, sink: string, timeoutMs: number) {
 
 function postWithFetch(fetchImpl: typeof fetch, sink: string, timeoutMs: number) {
   return async (body: Uint8Array | undefined, headers: Record<string, string>): Promise<Answer> => {
-    const response = await fetchImpl(sink, {
-      method: "POST",
-      headers,
-      body: body as ConstructorParameters<typeof Response>[0],
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    await response.body?.cancel().catch(() => undefined);
-    return { status: response.status, retryAfter: response.headers.get("retry-after") };
+    // One timer per attempt, cleared once the broker answered: AbortSignal.timeout would keep every emit's timer (and
+    // the request it can abort) alive for the whole timeout.
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new DOMException("the broker did not answer in time", "TimeoutError")),
+      timeoutMs,
+    );
+    try {
+      const response = await fetchImpl(sink, {
+        method: "POST",
+        headers,
+        body: body as ConstructorParameters<typeof Response>[0],
+        signal: controller.signal,
+      });
+      await response.body?.cancel().catch(() => undefined);
+      return { status: response.status, retryAfter: response.headers.get("retry-after") };
+    } finally {
+      clearTimeout(timer);
+    }
   };
 }
