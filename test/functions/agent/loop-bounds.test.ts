@@ -169,3 +169,56 @@ describe("runs that cannot go on end at once with the accurate reason", () => {
     expect(reasons()).toEqual(["budget_exceeded:wall_clock"]);
   });
 });
+
+describe("long sessions", () => {
+  beforeEach(async () => {
+    counters = { calls: {} };
+    bus = new TestBus();
+    await bus.addSkills(testSkills(counters));
+  });
+
+  it("a 2,000-message session: every request, compaction included, fits the context, and compaction happens", async () => {
+    const sessionKey = `long-${Date.now()}`;
+    for (let start = 0; start < 2_000; start += 500) {
+      await client.appendMessages("ops", sessionKey, {
+        messages: Array.from({ length: 500 }, (_, i) => ({
+          id: `h${start + i}`,
+          role: (start + i) % 2 === 0 ? ("user" as const) : ("assistant" as const),
+          content: `message ${start + i}: ${"talk ".repeat(40)}`,
+        })),
+      });
+    }
+    model.requests.length = 0;
+    model.setResponder((request) =>
+      String((request.body.messages as Array<{ content: string }>)[0]!.content).startsWith("Summarise")
+        ? { kind: "message", text: "They talked a lot." }
+        : { kind: "message", text: "Done." },
+    );
+    await bus.startAgent(
+      agentEnv({
+        memory,
+        modelUrl: model.url,
+        skills: testSkills(counters),
+        settings: { contextTokens: 8_000, maxOutputTokens: 1024 },
+      }),
+    );
+    const { event } = task("what did we talk about?");
+    const withSession = makeEvent(T.RUN_REQUESTED, {
+      source: "/knclaw/gateway",
+      id: event.attributes.id!,
+      data: { ...bus.data(event, T.RUN_REQUESTED), sessionKey },
+    });
+    expect(await bus.deliver(withSession)).toBe(200);
+    await bus.pump();
+    expect(bus.ofType(T.RUN_COMPLETED)).toHaveLength(1);
+    expect(model.requests).toHaveLength(2);
+    // The system prompt travels as the first message: the whole request plus its output allowance is counted.
+    for (const request of model.requests) {
+      const allowance = request.body.max_completion_tokens as number;
+      expect(requestTokens(request.body) + allowance).toBeLessThanOrEqual(8_000);
+    }
+    const window = await client.readSession("ops", sessionKey, { last: 50 });
+    expect(window.summary?.content).toBe("They talked a lot.");
+    expect(window.total).toBeLessThan(20);
+  });
+});
