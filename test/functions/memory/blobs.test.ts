@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { describe, expect, it } from "vitest";
-import { freshInstance, instanceScope } from "./support/harness.ts";
+import { Redis } from "ioredis";
+import { afterAll, describe, expect, it } from "vitest";
+import { deleteKeys, freshInstance, instanceScope, SHARED_REDIS, uniquePrefix } from "./support/harness.ts";
 import { useTarget } from "./support/suite.ts";
 import { TARGETS } from "./support/targets.ts";
 
@@ -44,7 +45,7 @@ describe.each(TARGETS)("run blobs on $name", (target) => {
     expect(await client.getRunBlob(instance, run.id, digest)).toBeUndefined();
   });
 
-  it("refuses a name that is not the content's digest, and content over the blob limit", async () => {
+  it("refuses a name that is not the content's digest, and answers 404 for a blob it does not have", async () => {
     const { h } = suite();
     const instance = freshInstance();
     const scope = instanceScope(instance);
@@ -62,5 +63,38 @@ describe.each(TARGETS)("run blobs on $name", (target) => {
     expect(malformed.status).toBe(400);
     const missing = await h.raw(`/v1/instances/${instance}/runs/r1/blobs/${sha256("none")}`, { scope });
     expect(missing.status).toBe(404);
+  });
+});
+
+describe("run blobs on Redis follow their run's key lifetime", () => {
+  const prefix = uniquePrefix();
+  const redisTarget = TARGETS.find((target) => target.name === "redis")!;
+  const suite = useTarget(redisTarget, { KNCLAW_REDIS_KEY_PREFIX: prefix });
+  const redis = new Redis(SHARED_REDIS);
+  afterAll(async () => {
+    await deleteKeys(SHARED_REDIS, prefix);
+    redis.disconnect();
+  });
+
+  it("the run retention before the run exists, none while it runs, the run's expiry once finished, gone with it", async () => {
+    const { h, clock } = suite();
+    const instance = freshInstance();
+    const client = h.client(instanceScope(instance));
+    const runId = `r-${instance}`;
+    const key = `${prefix}{i:${instance}}:rb:${runId}`;
+    await client.putRunBlob(instance, runId, "written before the run");
+    expect(await redis.pttl(key)).toBeGreaterThan(0);
+    await client.createRun(instance, { id: runId, status: "running" });
+    expect(await redis.pttl(key)).toBe(-1);
+    await client.putRunBlob(instance, runId, "written while it runs");
+    expect(await redis.pttl(key)).toBe(-1);
+    await client.updateRun(instance, runId, { expectedVersion: 1, status: "completed", retentionMs: 60_000 });
+    const ttl = await redis.pttl(key);
+    expect(ttl).toBeGreaterThan(60_000);
+    // The same expiry as the run's own hash (up to the milliseconds between the two reads).
+    expect(Math.abs(ttl - (await redis.pttl(`${prefix}{i:${instance}}:run:${runId}`)))).toBeLessThan(1000);
+    clock.advance(61_000);
+    await client.listRuns(instance);
+    expect(await redis.exists(key)).toBe(0);
   });
 });
