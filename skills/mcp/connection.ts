@@ -16,6 +16,8 @@ import { fail, type ToolFailure } from "../runtime/tool-error.ts";
 import { headerSuffix, mcpEnv } from "./env.ts";
 import type { McpServerSettings } from "./settings.ts";
 
+const CONNECT_TIMEOUT_SECONDS = 30;
+
 export interface McpCallOptions {
   signal: AbortSignal;
   /** Epoch milliseconds by which the answer is due. */
@@ -120,7 +122,11 @@ export class McpConnection {
         this.log.warn("MCP server connection closed; the next call reconnects");
       });
     };
-    await client.connect(transport, { timeout: this.settings.timeoutSeconds * 1000 });
+    // Starting a server (an npx-style stdio command, a cold remote) may take longer than one call may: the
+    // handshake gets its own bound.
+    await client.connect(transport, {
+      timeout: Math.max(this.settings.timeoutSeconds, CONNECT_TIMEOUT_SECONDS) * 1000,
+    });
     return client;
   }
 
