@@ -607,6 +607,11 @@ export class AgentLoop {
       eventId,
     );
     await this.writeBlobs(failed.runId, offloadLarge(failed));
+    if (stateBytes(failed) > RUN_STATE_BUDGET_BYTES) {
+      // Even the state before this step is too large (a huge task text): the ended run keeps only its beginning.
+      failed.userText = failed.userText.slice(0, 4096);
+      failed.transcript = [{ role: "user", content: failed.userText }];
+    }
     return failed;
   }
 

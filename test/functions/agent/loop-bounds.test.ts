@@ -133,6 +133,22 @@ describe("runs that cannot go on end at once with the accurate reason", () => {
     expect((await client.getRun("ops", runId))?.status).toBe("failed");
   });
 
+  it("a run whose very task is too large to keep ends as state_too_large, keeping only the task's beginning", async () => {
+    model.setResponder(() => ({ kind: "message", text: "ok", fragment: 1024 }));
+    await bus.startAgent(agentEnv({ memory, modelUrl: model.url, skills: testSkills(counters) }));
+    const runId = `huge-input-${Date.now()}`;
+    const event = makeEvent(T.RUN_REQUESTED, {
+      source: "/knclaw/gateway",
+      data: { instance: "ops", runId, task: "summarise the input", input: "y".repeat(220_000) },
+    });
+    expect(await bus.deliver(event)).toBe(200);
+    await bus.pump();
+    expect(reasons()).toEqual(["state_too_large"]);
+    const run = (await client.getRun("ops", runId))!;
+    expect(run.status).toBe("failed");
+    expect(Buffer.byteLength(JSON.stringify(run.state))).toBeLessThan(64 * 1024);
+  });
+
   it("a request that cannot fit the context fails the run as context_exceeded, without asking the model", async () => {
     model.requests.length = 0;
     await bus.startAgent(
