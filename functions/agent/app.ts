@@ -123,7 +123,6 @@ export async function createApp(
       try {
         await inSpan(
           `knclaw.agent ${type.replace(/^dev\.knclaw\./, "")}`,
-          context.active(),
           {
             "cloudevents.event_id": event.attributes.id!,
             "cloudevents.event_type": type,
