@@ -54,6 +54,8 @@ export function createFunctionApp<E extends Env = BlankEnv>(options: FunctionApp
   const app = new Hono<E>();
   const answer = (error: ApiError, c: Context) => errorResponse(error, (options.errorBody ?? errorBody)(error, c));
 
+  const { delivery } = options;
+
   app.get(LIVENESS_PATH, (c) => c.json({ ok: true }));
   // Every request but the probes and the deliveries (which have their own span below) is a server span continuing
   // the caller's `traceparent`: a gateway run or a platform's webhook starts the run's trace here.
@@ -65,8 +67,9 @@ export function createFunctionApp<E extends Env = BlankEnv>(options: FunctionApp
       traceparent: c.req.header("traceparent"),
       tracestate: c.req.header("tracestate"),
     });
+    // Named by the method until the matched route is known (`GET /api/v1/runs/:id`): never by the raw path.
     await tracer.startActiveSpan(
-      `${c.req.method} ${c.req.path}`,
+      c.req.method,
       { kind: SpanKind.SERVER, attributes: { "http.request.method": c.req.method, "url.path": c.req.path } },
       parent,
       async (span) => {
@@ -87,7 +90,6 @@ export function createFunctionApp<E extends Env = BlankEnv>(options: FunctionApp
     return c.json(readiness, readiness.ready ? 200 : 503);
   });
 
-  const { delivery } = options;
   if (delivery !== undefined) {
     // The one route every broker delivery of every function passes: a check of the request (who sent it) is a
     // middleware put before this handler, a check of the event goes between decode and handle.
