@@ -201,11 +201,11 @@ async function idle(): Promise<void> {
 await soak(WARMUP_RUNS);
 await idle();
 const heapStart = await settledHeap();
-const { rss: rssStart, external: externalStart } = process.memoryUsage();
+const { rss: rssStart, external: externalStart, heapTotal: reservedStart } = process.memoryUsage();
 const seconds = await soak(RUNS);
 await idle();
 const heapEnd = await settledHeap();
-const { rss: rssEnd, external: externalEnd } = process.memoryUsage();
+const { rss: rssEnd, external: externalEnd, heapTotal: reservedEnd } = process.memoryUsage();
 const growthPer1000 = ((heapEnd - heapStart) / MB / RUNS) * 1000;
 
 const noOp = createServer((req, res) => {
@@ -232,7 +232,7 @@ console.log(
   `soak: ${RUNS} runs in ${round(seconds)} s (${round(RUNS / seconds)} runs/s, ${IN_FLIGHT} in flight, ${failed} failed), each message.received -> time.now -> answer`,
 );
 console.log(
-  `heap after GC: ${round(heapStart / MB)} MB -> ${round(heapEnd / MB)} MB, growth ${round(growthPer1000)} MB per 1,000 runs (limit 2); outside the heap (buffers) ${round(externalStart / MB)} MB -> ${round(externalEnd / MB)} MB; RSS ${round(rssStart / MB)} MB -> ${round(rssEnd / MB)} MB`,
+  `heap after GC: ${round(heapStart / MB)} MB -> ${round(heapEnd / MB)} MB, growth ${round(growthPer1000)} MB per 1,000 runs (limit 2); heap reserved ${round(reservedStart / MB)} MB -> ${round(reservedEnd / MB)} MB; outside the heap (buffers) ${round(externalStart / MB)} MB -> ${round(externalEnd / MB)} MB; RSS ${round(rssStart / MB)} MB -> ${round(rssEnd / MB)} MB`,
 );
 console.log(
   `baseline, ${RUNS * HOPS_PER_RUN} no-op HTTP calls: heap growth ${round(baselinePer1000)} MB per 1,000 runs' worth; ratio soak/baseline ${round(Math.max(growthPer1000, 0.01) / Math.max(baselinePer1000, 0.01))}x`,
