@@ -4,6 +4,7 @@ import { ApiError } from "../../../runtime/api-error.ts";
 import { namedTokens, refuseCredentialsInUrl } from "../../../runtime/bearer.ts";
 import type { PairingAdmin } from "../api.ts";
 import type { GatewayConfig } from "../config.ts";
+import { TokenBuckets } from "../rate-limit.ts";
 import type { RunStore } from "../run-store.ts";
 import { sseResponse } from "../sse.ts";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
@@ -64,6 +65,9 @@ const SECURITY_HEADERS: Record<string, string> = {
 // biome-ignore lint/suspicious/noExplicitAny: the gateway app's variables differ from the console's; both are served by it
 type AnyHono = Hono<any>;
 
+const SIGN_INS_PER_MINUTE = 20;
+const SIGN_IN_BURST = 20;
+
 export function registerConsole(app: AnyHono, deps: ConsoleDeps): void {
   const instances = [...deps.config.instances].sort();
   const verifyToken = namedTokens(deps.config.tokens);
@@ -94,10 +98,19 @@ export function registerConsole(app: AnyHono, deps: ConsoleDeps): void {
     }),
   );
 
-  // Sign-in: public, same-origin only (login CSRF), the token in the form body.
+  // Sign-in: public, same-origin only (login CSRF), the token in the form body. Attempts are limited per client (the
+  // first X-Forwarded-For hop the ingress adds, else one shared bucket): a person signs in rarely, a guesser often.
+  const signIns = new TokenBuckets(SIGN_INS_PER_MINUTE, SIGN_IN_BURST);
   app.get("/console/login", (c) => c.html(page("Sign in", loginView())));
   app.post("/console/login", async (c) => {
     checkOrigin(c);
+    const client = c.req.header("x-forwarded-for")?.split(",")[0]?.trim() || "direct";
+    const allowed = signIns.take(client);
+    if (!allowed.ok) {
+      throw new ApiError(429, "rate_limited", "too many sign-in attempts; wait and try again", {
+        retryAfterSeconds: Math.max(1, allowed.retryAfterMs / 1000),
+      });
+    }
     const form = await c.req.parseBody();
     const token = typeof form.token === "string" ? form.token.trim() : "";
     const name = token === "" ? undefined : verifyToken(token);

@@ -54,6 +54,26 @@ describe("console sign-in", () => {
     expect(await login.text()).toContain('type="password"');
   });
 
+  it("limits sign-in attempts per client: a guesser gets 429 with Retry-After, other clients still sign in", async () => {
+    const guesser = formHeaders({ "x-forwarded-for": "203.0.113.7, 10.0.0.1" });
+    const attempt = () =>
+      fetch(`${gateway.url}/console/login`, {
+        method: "POST",
+        redirect: "manual",
+        headers: guesser,
+        body: form({ token: "not-the-token-at-all" }),
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 21; i++) statuses.push((await attempt()).status);
+    expect(statuses.slice(0, 20).every((status) => status === 401)).toBe(true);
+    expect(statuses[20]).toBe(429);
+    const limited = await attempt();
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    // Another client is not affected.
+    await signIn({ "x-forwarded-for": "198.51.100.2" });
+  });
+
   it("answers 401 without a session to what is not a page (live streams, actions)", async () => {
     expect((await fetch(`${gateway.url}/console/runs/stream`)).status).toBe(401);
     const post = await fetch(`${gateway.url}/console/approvals/ap-x`, {
