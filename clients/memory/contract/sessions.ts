@@ -87,7 +87,7 @@ export const SessionWindow = z.object({
   messages: z.array(SessionMessage),
   /** Messages stored after the summary (the window may hold fewer). */
   total: z.int().min(0),
-  /** Older messages exist that the window left out. */
+  /** Older messages exist that the window left out (newer ones, for a read `from: "oldest"`). */
   truncated: z.boolean(),
 });
 export type SessionWindow = z.infer<typeof SessionWindow>;
@@ -112,8 +112,14 @@ export const AppendMessagesResponse = z.object({
 });
 export type AppendMessagesResponse = z.infer<typeof AppendMessagesResponse>;
 
-/** Query of `GET .../sessions/:key/messages`. Defaults to the last 50 messages. */
+/**
+ * Query of `GET .../sessions/:key/messages`. Defaults to the last 50 messages. `from: "oldest"` pages from the other
+ * end: the oldest messages not yet compacted (what the next compaction folds into the summary), with the summary
+ * always answered and not counted against `maxTokens`, and the oldest message answered even when it alone is over
+ * `maxTokens` (so a compactor always gets on). `truncated` then says that newer messages exist beyond the page.
+ */
 export const ReadSessionQuery = z.strictObject({
+  from: z.enum(["newest", "oldest"]).optional(),
   last: z.coerce.number().pipe(z.int().min(0).max(10_000)).optional(),
   maxTokens: z.coerce.number().pipe(z.int().min(0).max(100_000_000)).optional(),
   idleMs: z.coerce

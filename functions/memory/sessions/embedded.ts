@@ -56,6 +56,7 @@ function startOver(session: SessionState): void {
 
 /** The newest messages that fit `last` and `maxTokens` (the summary is counted first when there is a budget). */
 function windowOf(session: SessionState, spec: WindowRequest): StoredWindow {
+  if (spec.from === "oldest") return oldestOf(session, spec);
   const total = session.messages.length;
   let count = Math.min(spec.last, total);
   let summaryJson = session.summaryJson;
@@ -80,6 +81,33 @@ function windowOf(session: SessionState, spec: WindowRequest): StoredWindow {
     summaryJson,
     messagesJson: session.messages
       .slice(total - count)
+      .map((message) => message.json)
+      .join(","),
+    count,
+    total,
+    truncated: count < total,
+  };
+}
+
+/** The oldest messages within `last` and `maxTokens`, the first one always; the summary whole and not counted. */
+function oldestOf(session: SessionState, spec: WindowRequest): StoredWindow {
+  const total = session.messages.length;
+  const limit = Math.min(spec.last, total);
+  let count = limit;
+  if (spec.maxTokens !== undefined && limit > 0) {
+    let budget = spec.maxTokens - session.messages[0]!.tokens;
+    count = 1;
+    while (count < limit && session.messages[count]!.tokens <= budget) {
+      budget -= session.messages[count]!.tokens;
+      count += 1;
+    }
+  }
+  return {
+    generation: session.generation,
+    expired: false,
+    summaryJson: session.summaryJson,
+    messagesJson: session.messages
+      .slice(0, count)
       .map((message) => message.json)
       .join(","),
     count,

@@ -53,6 +53,35 @@ end
 `;
 
 /**
+ * The oldest records (the next a compaction folds into the summary) within \`last\` and \`maxTokens\` (< 0: no budget).
+ * The summary is not counted (the reader continues it), and the oldest record is answered even when it alone is over
+ * the budget, so a reader paging from the oldest end always gets on.
+ */
+const OLDEST = `
+local function oldest(list, total, last, maxTokens)
+  local count = math.min(last, total)
+  if count == 0 then return 0, '' end
+  if maxTokens < 0 then return count, joined(redis.call('LRANGE', list, 0, count - 1)) end
+  local budget = maxTokens
+  local items = {}
+  local chunk = 32
+  local full = false
+  while #items < count and not full do
+    local start = #items
+    local batch = redis.call('LRANGE', list, start, start + math.min(chunk, count - start) - 1)
+    for j = 1, #batch do
+      local tokens = tonumber(string.match(batch[j], '^(%d+)|'))
+      if tokens > budget and #items > 0 then full = true break end
+      budget = budget - tokens
+      items[#items + 1] = batch[j]
+    end
+    chunk = math.min(chunk * 2, 1024)
+  end
+  return #items, joined(items)
+end
+`;
+
+/**
  * KEYS: meta, list, ids, sessions. ARGV: session key, now, resetBefore, want window (0|1), last, maxTokens (-1: none),
  * n, then n pairs (id, record).
  * Returns {gen, reset, appended, total, duplicates, [hasSummary, summaryJson, count, messages]}.
@@ -98,15 +127,19 @@ return {gen, reset, appended, total, duplicates, include and 1 or 0, include and
 `;
 
 /**
- * KEYS: meta, list. ARGV: resetBefore, last, maxTokens (-1: none).
+ * KEYS: meta, list. ARGV: resetBefore, last, maxTokens (-1: none), from the oldest end (0|1).
  * Returns {gen, expired, total, hasSummary, summaryJson, count, messages}.
  */
-export const READ = `${WINDOW}
+export const READ = `${WINDOW}${OLDEST}
 local m = redis.call('HMGET', KEYS[1], 'gen', 'at', 'sum', 'st')
 local gen = tonumber(m[1]) or 0
 if not m[2] then return {gen, 0, 0, 0, '', 0, ''} end
 if tonumber(m[2]) < tonumber(ARGV[1]) then return {gen, 1, 0, 0, '', 0, ''} end
 local total = redis.call('LLEN', KEYS[2])
+if ARGV[4] == '1' then
+  local count, messages = oldest(KEYS[2], total, tonumber(ARGV[2]), tonumber(ARGV[3]))
+  return {gen, 0, total, m[3] and 1 or 0, m[3] or '', count, messages}
+end
 local include, count, messages = window(KEYS[2], total, tonumber(ARGV[2]), tonumber(ARGV[3]), m[3] ~= false, tonumber(m[4]) or 0)
 return {gen, 0, total, include and 1 or 0, include and m[3] or '', count, messages}
 `;

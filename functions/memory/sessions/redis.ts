@@ -83,7 +83,7 @@ export class RedisSessionStore implements SessionStore {
     const [generation, expired, total, hasSummary, summary, count, messages] = await read.run<Reply>(
       this.#ctx.client,
       [this.#ctx.keys.sessionMeta(instance, session), this.#ctx.keys.sessionMessages(instance, session)],
-      [input.resetBefore, input.window.last, input.window.maxTokens ?? -1],
+      [input.resetBefore, input.window.last, input.window.maxTokens ?? -1, input.window.from === "oldest" ? 1 : 0],
     );
     if (expired === 1) {
       return { generation, expired: true, summaryJson: null, messagesJson: "", count: 0, total: 0, truncated: false };

@@ -29,10 +29,12 @@ import { estimateTokens } from "./tokens-estimate.ts";
 const DEFAULT_LAST = 50;
 const MAX_LAST = 10_000;
 
-/** `last` defaults to 50, or to everything that fits when only a token budget is given. */
-function windowRequest(spec: WindowSpec): WindowRequest {
+/** `last` defaults to 50, or to everything that fits when only a token budget is given; newest first by default. */
+function windowRequest(spec: WindowSpec & { from?: "newest" | "oldest" | undefined }): WindowRequest {
   const last = spec.last ?? (spec.maxTokens === undefined ? DEFAULT_LAST : MAX_LAST);
-  return spec.maxTokens === undefined ? { last } : { last, maxTokens: spec.maxTokens };
+  const request: WindowRequest = spec.maxTokens === undefined ? { last } : { last, maxTokens: spec.maxTokens };
+  if (spec.from === "oldest") request.from = "oldest";
+  return request;
 }
 
 /** The stored form of a message: its fields in a fixed order, token count and time filled in. */

@@ -23,6 +23,11 @@ export interface StoredMessage {
 export interface WindowRequest {
   last: number;
   maxTokens?: number;
+  /**
+   * "oldest": the oldest messages still stored (those the next compaction folds into the summary), the summary always
+   * answered and not counted, the oldest message even when it alone is over `maxTokens`. Reads only.
+   */
+  from?: "newest" | "oldest";
 }
 
 /** A session window with messages and summary still serialized (responses are assembled without re-parsing). */

@@ -172,6 +172,39 @@ describe.each(TARGETS)("sessions on $name", (target) => {
     ).rejects.toMatchObject({ status: 412, currentVersion: 0 });
   });
 
+  it("pages from the oldest message not yet compacted: within last and maxTokens, the summary whole", async () => {
+    const { h } = suite();
+    const instance = freshInstance();
+    const client = h.client(instanceScope(instance));
+    // m1..m40 at 10 tokens each, then one of 500 tokens, then m42..m50 at 10.
+    await client.appendMessages(instance, "s", { messages: messages(1, 40, 10) });
+    await client.appendMessages(instance, "s", { messages: messages(41, 41, 500) });
+    await client.appendMessages(instance, "s", { messages: messages(42, 50, 10) });
+    const first = SessionWindow.parse(await client.readSession(instance, "s", { from: "oldest", last: 5 }));
+    expect(first.messages.map((m) => m.id)).toEqual(["m1", "m2", "m3", "m4", "m5"]);
+    expect(first).toMatchObject({ total: 50, truncated: true, summary: null });
+    // A token budget counts from the oldest end, across Redis' batches of 32.
+    const budgeted = await client.readSession(instance, "s", { from: "oldest", maxTokens: 355 });
+    expect(budgeted.messages.map((m) => m.id)).toEqual(messages(1, 35).map((m) => m.id));
+    const all = await client.readSession(instance, "s", { from: "oldest", last: 100 });
+    expect(all.messages.map((m) => m.id)).toEqual(messages(1, 50).map((m) => m.id));
+    expect(all.truncated).toBe(false);
+    // Compacted messages are gone from the oldest end; the summary is answered whole, not counted.
+    await client.compactSession(instance, "s", { throughId: "m40", summary: { content: "forty", tokens: 5_000 } });
+    const next = await client.readSession(instance, "s", { from: "oldest", maxTokens: 100 });
+    expect(next.summary).toMatchObject({ content: "forty", throughId: "m40" });
+    // The oldest message comes even when it alone is over the budget, and nothing after it then.
+    expect(next.messages.map((m) => m.id)).toEqual(["m41"]);
+    expect(next).toMatchObject({ total: 10, truncated: true });
+    await client.compactSession(instance, "s", { throughId: "m41", summary: { content: "forty-one" } });
+    const rest = await client.readSession(instance, "s", { from: "oldest", maxTokens: 35 });
+    expect(rest.messages.map((m) => m.id)).toEqual(["m42", "m43", "m44"]);
+    expect((await client.readSession(instance, "s", { from: "oldest", last: 0 })).messages).toEqual([]);
+    // The newest end is unchanged by the option's existence.
+    const newest = await client.readSession(instance, "s", { last: 2 });
+    expect(newest.messages.map((m) => m.id)).toEqual(["m49", "m50"]);
+  });
+
   it("resets manually (/new) into a new generation, guarded against a retried reset", async () => {
     const { h } = suite();
     const instance = freshInstance();
