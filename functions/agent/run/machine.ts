@@ -210,7 +210,8 @@ function onModelResponse(t: Transition, response: ModelResponse, env: MachineEnv
   state.usage.outputTokens += response.usage.outputTokens;
   const turnCost = costOf(response.usage, env.price);
   state.costUsd += turnCost;
-  (state.turnLog ??= []).push({
+  state.turnLog ??= [];
+  state.turnLog.push({
     turn: state.turns,
     at: env.now,
     inputTokens: response.usage.inputTokens,
