@@ -26,6 +26,15 @@ export interface SessionView {
   truncated: boolean;
 }
 
+/** A page from the oldest end of a session: what compaction folds into the summary next. */
+export interface SessionPage {
+  generation: number;
+  summary: string | undefined;
+  messages: Array<{ id: string; role: string; content: string }>;
+  /** Messages stored after the summary (the page may hold fewer). */
+  total: number;
+}
+
 export interface AgentStore {
   getRun(runId: string): Promise<RunRecord | undefined>;
   /** Creates the run at version 1, or answers `created: false` with the run someone else created first. */
@@ -43,7 +52,10 @@ export interface AgentStore {
   readSession(sessionKey: string, options: { maxTokens: number; last: number; idleMs?: number }): Promise<SessionView>;
   appendSession(sessionKey: string, turns: SessionTurn[], options: { idleMs?: number }): Promise<void>;
   resetSession(sessionKey: string): Promise<void>;
-  compactSession(sessionKey: string, throughId: string, summary: string): Promise<void>;
+  /** The oldest messages not yet compacted, at most `last` and about `maxTokens` (the oldest one always). */
+  readOldestSession(sessionKey: string, options: { maxTokens: number; last: number }): Promise<SessionPage>;
+  /** Replaces the messages through `throughId` by the summary, only within `generation` (a reset in between wins). */
+  compactSession(sessionKey: string, throughId: string, summary: string, generation: number): Promise<void>;
   searchNotes(query: string, options: { user?: string; limit: number }): Promise<string[]>;
   acquireLock(name: string, owner: string, ttlMs: number): Promise<number | undefined>;
   lockHolder(name: string): Promise<{ owner: string; token: number } | undefined>;
@@ -155,8 +167,25 @@ export function memoryStore(client: MemoryClient, instance: string): AgentStore 
     async resetSession(sessionKey) {
       await client.resetSession(instance, sessionKey);
     },
-    async compactSession(sessionKey, throughId, summary) {
-      await client.compactSession(instance, sessionKey, { throughId, summary: { content: summary } });
+    async readOldestSession(sessionKey, options) {
+      const page = await client.readSession(instance, sessionKey, {
+        from: "oldest",
+        maxTokens: options.maxTokens,
+        last: options.last,
+      });
+      return {
+        generation: page.generation,
+        summary: page.summary?.content,
+        messages: page.messages.map((m) => ({ id: m.id, role: m.role, content: m.content })),
+        total: page.total,
+      };
+    },
+    async compactSession(sessionKey, throughId, summary, generation) {
+      await client.compactSession(instance, sessionKey, {
+        throughId,
+        summary: { content: summary },
+        expectedGeneration: generation,
+      });
     },
     async searchNotes(query, options) {
       const results = await client.searchNotes(instance, {

@@ -443,7 +443,7 @@ export class AgentLoop {
             this.deps.log.warn({ runId: state.runId, err: (error as Error).name }, "audit append failed"),
           );
     await Promise.all([this.releaseHolds(state.holds, state.runId), audit]);
-    // Compaction works on the window this step read (no extra read, however long the session is).
+    // The window this step read decides whether to compact; compaction reads its chunks from the oldest end.
     const history = memo?.context ? (await memo.context.catch(() => undefined))?.history : undefined;
     if (state.sessionKey !== undefined && outcome.status === "completed" && history !== undefined) {
       await compactIfNeeded({

@@ -193,31 +193,32 @@ describe("long sessions", () => {
     await bus.addSkills(testSkills(counters));
   });
 
-  it("a 2,000-message session: every request, compaction included, fits the context, and compaction happens", async () => {
-    const sessionKey = `long-${Date.now()}`;
-    for (let start = 0; start < 2_000; start += 500) {
+  const MAX_CHUNKS_PER_RUN = 4;
+  const isCompaction = (body: Record<string, unknown>) =>
+    String((body.messages as Array<{ content: string }>)[0]!.content).startsWith("Summarise");
+  /** The session messages a compaction request shows, by their number (`message <n>:` lines), in order. */
+  const shown = (body: Record<string, unknown>) =>
+    [
+      ...String((body.messages as Array<{ content: string }>)[1]!.content).matchAll(
+        /^(?:user|assistant): message (\d+):/gm,
+      ),
+    ].map((match) => Number(match[1]));
+
+  async function fill(sessionKey: string, count: number, words: number): Promise<void> {
+    for (let start = 0; start < count; start += 500) {
       await client.appendMessages("ops", sessionKey, {
         messages: Array.from({ length: 500 }, (_, i) => ({
           id: `h${start + i}`,
           role: (start + i) % 2 === 0 ? ("user" as const) : ("assistant" as const),
-          content: `message ${start + i}: ${"talk ".repeat(40)}`,
+          content: `message ${start + i}: ${"talk ".repeat(words)}`,
         })),
       });
     }
-    model.requests.length = 0;
-    model.setResponder((request) =>
-      String((request.body.messages as Array<{ content: string }>)[0]!.content).startsWith("Summarise")
-        ? { kind: "message", text: "They talked a lot." }
-        : { kind: "message", text: "Done." },
-    );
-    await bus.startAgent(
-      agentEnv({
-        memory,
-        modelUrl: model.url,
-        skills: testSkills(counters),
-        settings: { contextTokens: 8_000, maxOutputTokens: 1024 },
-      }),
-    );
+  }
+
+  /** One run of the session's conversation; answers the requests the model received during it. */
+  async function runIn(sessionKey: string) {
+    const from = model.requests.length;
     const { event } = task("what did we talk about?");
     const withSession = makeEvent(T.RUN_REQUESTED, {
       source: "/knclaw/gateway",
@@ -226,15 +227,132 @@ describe("long sessions", () => {
     });
     expect(await bus.deliver(withSession)).toBe(200);
     await bus.pump();
-    expect(bus.ofType(T.RUN_COMPLETED)).toHaveLength(1);
-    expect(model.requests).toHaveLength(2);
+    return model.requests.slice(from);
+  }
+
+  /** A model that answers runs "Done." and numbers its summaries; `fail` says which compaction requests fail. */
+  function summarising(fail: (compaction: number) => boolean = () => false) {
+    let compactions = 0;
+    model.requests.length = 0;
+    model.setResponder((request) => {
+      if (!isCompaction(request.body)) return { kind: "message", text: "Done." };
+      compactions += 1;
+      return fail(compactions)
+        ? { kind: "error", status: 400, message: "context length exceeded" }
+        : { kind: "message", text: `summary ${compactions}` };
+    });
+  }
+
+  function expectWithinContext(requests: typeof model.requests, contextTokensLimit: number): void {
     // The system prompt travels as the first message: the whole request plus its output allowance is counted.
-    for (const request of model.requests) {
+    for (const request of requests) {
       const allowance = request.body.max_completion_tokens as number;
-      expect(requestTokens(request.body) + allowance).toBeLessThanOrEqual(8_000);
+      expect(requestTokens(request.body) + allowance).toBeLessThanOrEqual(contextTokensLimit);
     }
+  }
+
+  it("a 2,000-message session: every request, compaction included, fits the context, and compaction happens", async () => {
+    const sessionKey = `long-${Date.now()}`;
+    await fill(sessionKey, 2_000, 40);
+    summarising();
+    await bus.startAgent(
+      agentEnv({
+        memory,
+        modelUrl: model.url,
+        skills: testSkills(counters),
+        settings: { contextTokens: 8_000, maxOutputTokens: 1024 },
+      }),
+    );
+    const requests = await runIn(sessionKey);
+    expect(bus.ofType(T.RUN_COMPLETED)).toHaveLength(1);
+    const compactions = requests.filter((request) => isCompaction(request.body));
+    expect(requests.length - compactions.length).toBe(1);
+    expect(compactions).toHaveLength(MAX_CHUNKS_PER_RUN);
+    expectWithinContext(requests, 8_000);
+    // The chunks start at the oldest message and follow each other; the session goes on right after the last.
+    const covered = compactions.flatMap((request) => shown(request.body));
+    expect(covered).toEqual(Array.from({ length: covered.length }, (_, i) => i));
+    const window = await client.readSession("ops", sessionKey, { from: "oldest", last: 1 });
+    expect(window.summary?.content).toBe(`summary ${MAX_CHUNKS_PER_RUN}`);
+    expect(window.messages[0]!.id).toBe(`h${covered.length}`);
+    expect(window.total).toBe(2_002 - covered.length);
+  });
+
+  it("a 10,000-message session is compacted fully over a few runs in bounded requests, nothing dropped unsummarised", async () => {
+    const sessionKey = `huge-${Date.now()}`;
+    await fill(sessionKey, 10_000, 4);
+    summarising();
+    await bus.startAgent(
+      agentEnv({
+        memory,
+        modelUrl: model.url,
+        skills: testSkills(counters),
+        settings: { contextTokens: 16_000, maxOutputTokens: 1024 },
+      }),
+    );
+    const compactions: typeof model.requests = [];
+    let runs = 0;
+    while ((await client.readSession("ops", sessionKey, { last: 0 })).total > 10 && runs < 10) {
+      const requests = (await runIn(sessionKey)).filter((request) => isCompaction(request.body));
+      expect(requests.length).toBeLessThanOrEqual(MAX_CHUNKS_PER_RUN);
+      compactions.push(...requests);
+      runs += 1;
+    }
+    expect(bus.ofType(T.RUN_COMPLETED)).toHaveLength(runs);
+    expect(runs).toBeGreaterThan(1);
+    expectWithinContext(model.requests, 16_000);
+    // Every stored message was shown to exactly one compaction, oldest first, or is still in the kept tail; each
+    // compaction folded the summary before it in.
+    const covered = compactions.flatMap((request) => shown(request.body));
+    expect(covered).toEqual(Array.from({ length: covered.length }, (_, i) => i));
+    compactions.slice(1).forEach((request, i) => {
+      expect(String((request.body.messages as Array<{ content: string }>)[1]!.content)).toContain(
+        `Earlier summary:\nsummary ${i + 1}\n`,
+      );
+    });
     const window = await client.readSession("ops", sessionKey, { last: 50 });
-    expect(window.summary?.content).toBe("They talked a lot.");
-    expect(window.total).toBeLessThan(20);
+    expect(window.summary?.content).toBe(`summary ${compactions.length}`);
+    const tail = window.messages.filter((m) => m.id.startsWith("h")).map((m) => m.id);
+    expect(tail).toEqual(Array.from({ length: 10_000 - covered.length }, (_, i) => `h${covered.length + i}`));
+    expect(window.total).toBeLessThanOrEqual(10);
+  });
+
+  it("a failed chunk backs off, and the next compaction resumes after the last chunk made, without loss or repeat", async () => {
+    const sessionKey = `resume-${Date.now()}`;
+    await fill(sessionKey, 2_000, 40);
+    summarising((compaction) => compaction === 3);
+    let now = Date.now();
+    await bus.startAgent(
+      agentEnv({
+        memory,
+        modelUrl: model.url,
+        skills: testSkills(counters),
+        settings: { contextTokens: 8_000, maxOutputTokens: 1024 },
+      }),
+      { now: () => now },
+    );
+    const first = (await runIn(sessionKey)).filter((request) => isCompaction(request.body));
+    expect(first).toHaveLength(3);
+    const made = [...shown(first[0]!.body), ...shown(first[1]!.body)];
+    let oldest = await client.readSession("ops", sessionKey, { from: "oldest", last: 1 });
+    expect(oldest.summary?.content).toBe("summary 2");
+    expect(oldest.messages[0]!.id).toBe(`h${made.length}`);
+    // Within the backoff (one minute after the first failure) no compaction is tried.
+    now += 30_000;
+    expect((await runIn(sessionKey)).filter((request) => isCompaction(request.body))).toHaveLength(0);
+    now += 60_000;
+    const resumed = (await runIn(sessionKey)).filter((request) => isCompaction(request.body));
+    expect(resumed).toHaveLength(MAX_CHUNKS_PER_RUN);
+    const failed = shown(first[2]!.body);
+    expect(shown(resumed[0]!.body)).toEqual(failed);
+    expect(failed[0]).toBe(made.length);
+    expect(String((resumed[0]!.body.messages as Array<{ content: string }>)[1]!.content)).toContain(
+      "Earlier summary:\nsummary 2\n",
+    );
+    const covered = [...made, ...resumed.flatMap((request) => shown(request.body))];
+    expect(covered).toEqual(Array.from({ length: covered.length }, (_, i) => i));
+    oldest = await client.readSession("ops", sessionKey, { from: "oldest", last: 1 });
+    expect(oldest.messages[0]!.id).toBe(`h${covered.length}`);
+    expectWithinContext(model.requests, 8_000);
   });
 });
