@@ -172,7 +172,7 @@ describe("runaway runs on knclaw dev", () => {
     for (const request of requests) expect(requestTokens(request.body)).toBeLessThanOrEqual(CONTEXT_TOKENS);
   }, 70_000);
 
-  it("compaction of a 10,000-message session: each request fits contextTokens and the session gets a summary", async () => {
+  it("compaction of a 10,000-message session: each request fits contextTokens, the oldest messages get a summary, none dropped", async () => {
     const sessionKey = await fillSession("compact", 10_000);
     const end = await platform.run("compact", "and now?");
     expect(end.type).toBe(T.RUN_COMPLETED);
@@ -185,6 +185,17 @@ describe("runaway runs on knclaw dev", () => {
     for (const request of requests) expect(requestTokens(request.body)).toBeLessThanOrEqual(CONTEXT_TOKENS);
     const window = await platform.memory.readSession("compact", sessionKey, { last: 10 });
     expect(window.summary).not.toBeNull();
+    // Nothing dropped unsummarised: the chunks showed the oldest messages in order, and the session goes on right
+    // after the last one shown.
+    const shown = compactions.flatMap((request) =>
+      [...JSON.stringify(request.body.messages).matchAll(/(?:user|assistant): message (\d+):/g)].map((m) =>
+        Number(m[1]),
+      ),
+    );
+    expect(shown).toEqual(Array.from({ length: shown.length }, (_, i) => i));
+    const oldest = await platform.memory.readSession("compact", sessionKey, { from: "oldest", last: 1 });
+    expect(oldest.messages[0]!.id).toBe(`m-${shown.length}`);
+    expect(oldest.total).toBe(10_002 - shown.length);
   }, 70_000);
 
   it("nothing was dead-lettered and the process stayed under 600 MB RSS throughout", async () => {
