@@ -429,8 +429,10 @@ describe("files, reuse and rotation", () => {
     (shared.gateway as { tokens: Record<string, unknown> }).tokens.ci = { secret: "ops-tokens", key: "deadletter" };
     const generated = generateSecrets(rendered(shared));
     const key = generated.keys.find((k) => k.ref.secret === "ops-tokens" && k.ref.key === "deadletter")!;
+    // The gateway reads the dead-letter API token too: its console reaches dead letters server-side.
     expect(key.ref.consumers.sort()).toEqual([
       "deadletter (KNCLAW_DEADLETTER_TOKEN)",
+      "gateway (KNCLAW_DEADLETTER_TOKEN)",
       "gateway (KNCLAW_GATEWAY_TOKEN_CI)",
     ]);
   });
