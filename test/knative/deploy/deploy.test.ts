@@ -145,10 +145,13 @@ describe("knclaw deploy", () => {
     const { out, write } = lines();
     const progress = lines();
     const report = await runDeploy({ config: path, cluster, out: write, progress: progress.write, timeoutSeconds: 30 });
-    expect(report.urls).toEqual([
-      { service: `Service.serving/${namespace}/gateway`, url: `http://gateway.${namespace}.example.com/api/v1` },
-      { service: `Service.serving/${namespace}/gateway`, url: `http://gateway.${namespace}.example.com/v1` },
-    ]);
+    // The gateway's public paths: the runs API, the OpenAI-compatible API, MCP, and the operator console.
+    expect(report.urls).toEqual(
+      ["/api/v1", "/v1", "/mcp", "/console", "/"].map((path) => ({
+        service: `Service.serving/${namespace}/gateway`,
+        url: `http://gateway.${namespace}.example.com${path}`,
+      })),
+    );
     expect(out).toContain(`  Service.serving/${namespace}/gateway  http://gateway.${namespace}.example.com/api/v1`);
     expect(progress.out).toContain(`ready: ${waited.length}/${waited.length}`);
 
