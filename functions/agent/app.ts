@@ -97,15 +97,19 @@ export async function createApp(
     ...(options.now ? { now: options.now } : {}),
     ...(options.faults ? { faults: options.faults } : {}),
   });
-  logWithheld(loop.catalog, log);
-
   // Skills that discover their tools at run time (MCP servers) are read before a step, at most every 30 s.
   const discovery =
     Object.keys(config.skillEndpoints).length === 0
       ? undefined
       : new SkillDiscovery({ endpoints: config.skillEndpoints, fetch: hopFetch, log });
   let discoveredGeneration = 0;
+  let withheldLogged = false;
   const discover = async () => {
+    // The catalog is built at the first delivery, not at start (see AgentLoop.catalog); so is its report.
+    if (!withheldLogged) {
+      withheldLogged = true;
+      logWithheld(loop.catalog, log);
+    }
     if (discovery === undefined) return;
     const found = await discovery.current();
     if (discovery.generation === discoveredGeneration) return;

@@ -88,8 +88,19 @@ interface StepMemo {
 }
 
 export class AgentLoop {
-  /** Replaced when the tools of run-time described skills change (app.ts, tools/discovery.ts). */
-  catalog: ToolCatalog;
+  /**
+   * Built on first use rather than at start: compiling every tool's JSON Schema is the largest part of an agent's
+   * cold start, and readiness should not wait for it. Replaced when the tools of run-time described skills change
+   * (app.ts, tools/discovery.ts).
+   */
+  private builtCatalog: ToolCatalog | undefined;
+  get catalog(): ToolCatalog {
+    this.builtCatalog ??= new ToolCatalog(this.deps.config.skills, this.deps.config.settings.groups);
+    return this.builtCatalog;
+  }
+  set catalog(catalog: ToolCatalog) {
+    this.builtCatalog = catalog;
+  }
   private readonly deps: AgentLoopDeps;
   private readonly queue = new KeyedQueue();
   private readonly flushed = new BoundedSet(20_000);
@@ -100,7 +111,6 @@ export class AgentLoop {
 
   constructor(deps: AgentLoopDeps) {
     this.deps = deps;
-    this.catalog = new ToolCatalog(deps.config.skills, deps.config.settings.groups);
     this.source = `/knclaw/agents/${deps.config.instance}`;
     this.now = deps.now ?? Date.now;
   }
