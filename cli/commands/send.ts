@@ -1,14 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { HTTP, CloudEvent as SdkCloudEvent } from "cloudevents";
 import type { Command } from "commander";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
-import { encodeEvent } from "../../eventing/cloudevent/http-codec.ts";
 import { ATTRIBUTE_NAME } from "../../eventing/cloudevent/validate.ts";
 
 /**
  * `knclaw send`: post one CloudEvent to a broker, like `kn event send`. Data comes from --data (JSON text),
  * --data-file, or --field key=value pairs (dotted keys nest, values parsed as JSON when they are JSON), and
  * --extension key=value adds attributes. Binary mode unless --structured. Exits non-zero unless the broker accepts.
+ * The event goes out encoded by the official `cloudevents` SDK, as any third-party producer's would (kn event send
+ * uses the Go SDK), so the CLI never shares an encoder with the broker it talks to.
  */
 interface SendOptions {
   to?: string;
@@ -63,6 +65,22 @@ function buildEvent(options: SendOptions): CloudEvent {
   return data === undefined ? { attributes } : { attributes, data };
 }
 
+/** JSON data travels as a value (inline in structured mode); anything else as bytes (data_base64 there). */
+function toSdkEvent(event: CloudEvent): SdkCloudEvent<unknown> {
+  let data: unknown;
+  if (event.data !== undefined) {
+    data = Buffer.from(event.data);
+    if (/[/+]json(;|$)/.test(event.attributes.datacontenttype ?? "")) {
+      try {
+        data = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(event.data));
+      } catch {
+        // Not JSON after all: sent as the bytes given.
+      }
+    }
+  }
+  return new SdkCloudEvent<unknown>({ ...event.attributes, ...(data === undefined ? {} : { data }) }, true);
+}
+
 function splitPair(pair: string, flag: string): [string, string] {
   const eq = pair.indexOf("=");
   if (eq <= 0) throw new Error(`${flag} ${pair}: expected key=value`);
@@ -105,10 +123,11 @@ function sendTarget(options: Pick<SendOptions, "to" | "url" | "broker">): string
 async function runSend(options: SendOptions): Promise<SendResult> {
   const event = buildEvent(options);
   const target = sendTarget(options);
-  const { headers, body } = encodeEvent(event, options.structured ? "structured" : "binary");
+  const sdkEvent = toSdkEvent(event);
+  const { headers, body } = options.structured ? HTTP.structured(sdkEvent) : HTTP.binary(sdkEvent);
   const response = await (options.fetch ?? fetch)(target, {
     method: "POST",
-    headers,
+    headers: headers as Record<string, string>,
     body: body as RequestInit["body"],
     signal: AbortSignal.timeout(30_000),
   });

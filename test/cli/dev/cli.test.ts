@@ -136,6 +136,22 @@ spec:
     expect(got.headers["ce-knclawinstance"]).toBe("ops");
     expect(JSON.parse(got.body.toString())).toEqual({ task: "say hi", meta: { count: 2 } });
 
+    // Structured mode (JSON data inline) and non-JSON data (bytes) are encoded by the cloudevents SDK too.
+    const structured = knclaw([
+      ...["send", "--url", url!, "--broker", "test/default", "--type", "dev.knclaw.run.requested"],
+      ...["--id", "sent-2", "--structured", "--data", '{"task":"structured"}'],
+    ]);
+    expect(await exited(structured)).toBe(0);
+    expect(JSON.parse((await sub.waitForEvent("sent-2")).body.toString())).toEqual({ task: "structured" });
+    const text = knclaw([
+      ...["send", "--url", url!, "--broker", "test/default", "--type", "dev.knclaw.run.requested"],
+      ...["--id", "sent-3", "--structured", "--content-type", "text/plain", "--data", "plain words"],
+    ]);
+    expect(await exited(text)).toBe(0);
+    const plain = await sub.waitForEvent("sent-3");
+    expect(plain.headers["content-type"]).toMatch(/^text\/plain/);
+    expect(plain.body.toString()).toBe("plain words");
+
     const unknown = knclaw(["send", "--url", url!, "--broker", "test/nope", "--type", "x"]);
     const unknownOutput = collect(unknown);
     expect(await exited(unknown)).toBe(1);
