@@ -129,6 +129,29 @@ export const ApprovalDecided = z
   .strict();
 export type ApprovalDecided = z.infer<typeof ApprovalDecided>;
 
+/**
+ * What the agent made of an approval: the only event that may change how a chat or the gateway shows it.
+ * - `approved` / `denied`: a permitted approver decided; the call was released or refused.
+ * - `refused`: the decision came from someone who may not approve this call; the call stays held for the real
+ *   approvers, and only the refused person is told (ephemerally where the platform can).
+ * - `expired`: no permitted decision arrived before `expiresAt`.
+ */
+export const ApprovalResolved = z
+  .object({
+    approvalId: id,
+    runId: id,
+    callId: id,
+    instance: InstanceName,
+    outcome: z.enum(["approved", "denied", "refused", "expired"]),
+    /** Who decided (approved, denied) or whose decision was refused (refused); absent for expired. */
+    decidedBy: Identity.optional(),
+    reason: z.string().max(4096).optional(),
+    /** Where the approval prompt was posted, so the adapter can update that message. */
+    replyTo: ReplyRoute,
+  })
+  .strict();
+export type ApprovalResolved = z.infer<typeof ApprovalResolved>;
+
 export const MessageSend = z
   .object({
     instance: InstanceName,
@@ -177,6 +200,7 @@ export const EVENT_SCHEMAS = {
   [T.TOOL_COMPLETED]: ToolCompleted,
   [T.APPROVAL_REQUESTED]: ApprovalRequested,
   [T.APPROVAL_DECIDED]: ApprovalDecided,
+  [T.APPROVAL_RESOLVED]: ApprovalResolved,
   [T.MESSAGE_SEND]: MessageSend,
   [T.RUN_COMPLETED]: RunCompleted,
   [T.RUN_FAILED]: RunFailed,

@@ -48,7 +48,9 @@ function routingExtensions(type: EventType, data: Record<string, unknown>): Reco
   set(EXT_RUN, data.runId);
   if (type === T.TOOL_REQUESTED) set(EXT_SKILL, data.skill);
   if (type === T.MESSAGE_SEND) set(EXT_CHANNEL, (data.route as { channel?: string } | undefined)?.channel);
-  if (type === T.APPROVAL_REQUESTED) set(EXT_CHANNEL, (data.replyTo as { channel?: string } | undefined)?.channel);
+  if (type === T.APPROVAL_REQUESTED || type === T.APPROVAL_RESOLVED) {
+    set(EXT_CHANNEL, (data.replyTo as { channel?: string } | undefined)?.channel);
+  }
   if (type === T.MESSAGE_RECEIVED) set(EXT_CHANNEL, data.channel);
   return ext;
 }
