@@ -32,6 +32,8 @@ export function configWarnings(config: PlatformConfig): ConfigIssue[] {
         "when that pod restarts; set memory.redis.url for a cluster",
     });
   }
+  const broker = brokerDurabilityWarning(config);
+  if (broker !== undefined) warnings.push(broker);
   if (config.gateway.enabled && Object.keys(config.gateway.tokens).length === 0) {
     warnings.push({
       path: "gateway.tokens",
@@ -51,4 +53,37 @@ export function configWarnings(config: PlatformConfig): ConfigIssue[] {
     }
   }
   return warnings;
+}
+
+/**
+ * A config that keeps its state in Redis is the production shape (knative/defaults/production.yaml): its runs are
+ * meant to outlive any pod. Its broker should then be durable too: an MTChannelBasedBroker on InMemoryChannel holds
+ * accepted events in the dispatcher's memory, so a restarted dispatcher pod loses every event it answered 202 for
+ * and the runs waiting on them stall. Without Redis the memory-backend warning already says the config is not for
+ * production, so nothing more is said here.
+ */
+function brokerDurabilityWarning(config: PlatformConfig): ConfigIssue | undefined {
+  const broker = config.broker;
+  if (config.memory.redis === undefined || broker.class !== "MTChannelBasedBroker") return undefined;
+  const advice = "use class Kafka (Knative's Kafka broker) or channel KafkaChannel for a production profile";
+  if (broker.channel === "InMemoryChannel") {
+    return {
+      path: "broker.channel",
+      rule: "broker-durability",
+      message:
+        "InMemoryChannel is not durable: events the broker accepted are lost when its dispatcher pod restarts, " +
+        `while this config keeps its state in Redis; ${advice}`,
+    };
+  }
+  // Unset channel and no ConfigMap of the user's own: the cluster default, InMemoryChannel on a stock install.
+  if (broker.channel === undefined && broker.config === undefined) {
+    return {
+      path: "broker.channel",
+      rule: "broker-durability",
+      message:
+        "no channel named: the broker runs on the cluster's default channel (config-br-default-channel), which is " +
+        `the non-durable InMemoryChannel on a stock Knative install; ${advice}`,
+    };
+  }
+  return undefined;
 }

@@ -1,11 +1,12 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
-import { parseAllDocuments, stringify } from "yaml";
+import { parse, parseAllDocuments, stringify } from "yaml";
 import { registerRenderCommand, runRender } from "../../cli/commands/render.ts";
 import { formatValidateReport, registerValidateCommand, runValidate } from "../../cli/commands/validate.ts";
+import { defaultConfigPath } from "../../knative/config/index.ts";
 import { minimalConfig } from "./fixtures.ts";
 
 describe("knclaw render / validate", () => {
@@ -58,6 +59,50 @@ describe("knclaw render / validate", () => {
       cluster.objectProblems.some((p) => p.rule === "timeout-seconds" && p.object === "Service/knclaw/agent-ops"),
     ).toBe(true);
     expect(runValidate({ config: file, maxRevisionTimeoutSeconds: 900 }).ok).toBe(true);
+  });
+
+  it("validate warns when a production profile (state in Redis) runs its broker on InMemoryChannel", () => {
+    const production = parse(readFileSync(join(dirname(defaultConfigPath), "production.yaml"), "utf8")) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    const dir = mkdtempSync(join(tmpdir(), "knclaw-validate-"));
+    const file = join(dir, "knclaw.yaml");
+    const warningsFor = (broker: Record<string, unknown>, memory = production.memory) => {
+      writeFileSync(file, stringify({ ...production, broker: { name: "default", ...broker }, memory }));
+      const report = runValidate({ config: file });
+      expect(report.configErrors).toEqual([]);
+      return { report, durability: report.configWarnings.filter((w) => w.rule === "broker-durability") };
+    };
+
+    // The shipped production profile (Kafka broker) and a KafkaChannel-backed broker are durable: nothing to say.
+    expect(warningsFor(production.broker ?? {}).durability).toEqual([]);
+    expect(warningsFor({ class: "MTChannelBasedBroker", channel: "KafkaChannel" }).durability).toEqual([]);
+    // A ConfigMap of the operator's own: knclaw cannot tell which channel it names.
+    expect(warningsFor({ class: "MTChannelBasedBroker", config: { name: "my-channel" } }).durability).toEqual([]);
+
+    const inMemory = warningsFor({ class: "MTChannelBasedBroker", channel: "InMemoryChannel" });
+    expect(inMemory.durability).toEqual([
+      expect.objectContaining({
+        path: "broker.channel",
+        message: expect.stringMatching(/InMemoryChannel is not durable/),
+      }),
+    ]);
+    // A warning, not an error: validate passes unless --strict.
+    expect(inMemory.report.ok).toBe(true);
+    expect(formatValidateReport(inMemory.report, file)).toMatch(/warning: .*broker\.channel.*broker-durability/);
+    expect(runValidate({ config: file, strict: true }).ok).toBe(false);
+
+    // No channel named: the cluster default, InMemoryChannel on a stock Knative install.
+    const unnamed = warningsFor({ class: "MTChannelBasedBroker" });
+    expect(unnamed.durability).toEqual([
+      expect.objectContaining({ message: expect.stringMatching(/cluster's default channel/) }),
+    ]);
+
+    // Without Redis the config is not a production profile (the memory-backend warning says so instead).
+    const trial = warningsFor({ class: "MTChannelBasedBroker", channel: "InMemoryChannel" }, { minScale: 1 });
+    expect(trial.durability).toEqual([]);
+    expect(trial.report.configWarnings.map((w) => w.rule)).toContain("memory-backend");
   });
 
   it("registers commander commands the CLI entry can wire", async () => {
