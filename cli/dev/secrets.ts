@@ -3,7 +3,7 @@ import { type MemoryScope, mintMemoryToken } from "../../clients/memory/tokens.t
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
 import { platformSecretKind } from "../../knative/secrets/kinds.ts";
 import { memoryScopeOfLabels } from "../../knative/secrets/memory-scope.ts";
-import { generateSigningKey } from "../../skills/runtime/keys.ts";
+import { generateSigningKey } from "../../runtime/keys.ts";
 
 /**
  * Where a `secretKeyRef` gets its value under `knclaw dev` (knclaw never renders Secrets), first match wins:

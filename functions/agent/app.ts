@@ -10,7 +10,7 @@ import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
 import { createHttpFetch } from "../../runtime/http/fetch.ts";
 import { createLogger, type Logger } from "../../runtime/log.ts";
 import { memoryClientSettings } from "../../runtime/platform-env.ts";
-import { parsePrivateKey } from "../../skills/runtime/keys.ts";
+import { parsePrivateKey } from "../../runtime/keys.ts";
 import { loadAgentConfig } from "./config.ts";
 import { agentEnv } from "./env.ts";
 import { AgentLoop, type AgentLoopDeps } from "./loop/agent-loop.ts";

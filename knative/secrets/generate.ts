@@ -8,7 +8,7 @@
 import { createPublicKey, randomBytes } from "node:crypto";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { MIN_SECRET_LENGTH, mintMemoryToken } from "../../clients/memory/tokens.ts";
-import { generateSigningKey, parsePrivateKey, parsePublicKey } from "../../skills/runtime/keys.ts";
+import { generateSigningKey, parsePrivateKey, parsePublicKey } from "../../runtime/keys.ts";
 import type { PlatformConfig } from "../config/schema.ts";
 import type { RenderedObject } from "../render/types.ts";
 import { type PlatformSecretRef, PlatformSecretsError, planSecrets, refId, type SecretKeyRef } from "./plan.ts";

@@ -2,7 +2,7 @@ import type { KeyObject } from "node:crypto";
 import type { FunctionEnv } from "../../runtime/function.ts";
 import type { TrustedKeys } from "./capability.ts";
 import { skillEnv } from "./env.ts";
-import { parsePublicKey } from "./keys.ts";
+import { parsePublicKey } from "../../runtime/keys.ts";
 
 /**
  * The agent public keys a skill trusts, from its environment (KNCLAW_AGENT_KEYS by instance, KNCLAW_AGENT_PUBLIC_KEY

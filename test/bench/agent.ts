@@ -36,7 +36,7 @@ import type { LanguageModel, ModelRequest, ModelResponse } from "../../functions
 import { createHttpFetch } from "../../runtime/http/fetch.ts";
 import { serve } from "../../runtime/serve.ts";
 import { startTelemetry } from "../../runtime/telemetry.ts";
-import { generateSigningKey } from "../../skills/runtime/keys.ts";
+import { generateSigningKey } from "../../runtime/keys.ts";
 import { deleteKeysWithPrefix } from "../functions/agent/support/redis-cleanup.ts";
 import { freePort } from "../support/free-port.ts";
 

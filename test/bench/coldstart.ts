@@ -16,7 +16,7 @@ import { repoRoot } from "../../cli/repo-root.ts";
 import { readEvent } from "../../eventing/catalog/make.ts";
 import { TOOL_COMPLETED } from "../../eventing/catalog/types.ts";
 import { decodeMessageIfAny, encodeEvent } from "../../eventing/cloudevent/http-codec.ts";
-import { parsePrivateKey } from "../../skills/runtime/keys.ts";
+import { parsePrivateKey } from "../../runtime/keys.ts";
 import { signedToolRequest } from "../skills/support/call.ts";
 import { freePort } from "../support/free-port.ts";
 import { BENCH_INSTANCE, benchFunctionEnvs } from "./support/function-env.ts";

@@ -21,7 +21,7 @@ import { McpServerSettings } from "../../skills/mcp/settings.ts";
 import { createMcpSkill } from "../../skills/mcp/skill.ts";
 import { argumentsDigest } from "../../skills/runtime/canonical-json.ts";
 import { signCapability } from "../../skills/runtime/capability.ts";
-import { generateSigningKey, parsePrivateKey } from "../../skills/runtime/keys.ts";
+import { generateSigningKey, parsePrivateKey } from "../../runtime/keys.ts";
 import { serveSkill } from "../../skills/runtime/serve-skill.ts";
 
 const CALLS = Number(process.env.MCP_BENCH_CALLS ?? 2000);

@@ -8,7 +8,7 @@ import { createHttpSkill } from "../../skills/http/definition.ts";
 import { createApp as createKubernetesApp } from "../../skills/kubernetes/app.ts";
 import { argumentsDigest } from "../../skills/runtime/canonical-json.ts";
 import { signCapability } from "../../skills/runtime/capability.ts";
-import { generateSigningKey, parsePrivateKey } from "../../skills/runtime/keys.ts";
+import { generateSigningKey, parsePrivateKey } from "../../runtime/keys.ts";
 import { serveSkill } from "../../skills/runtime/serve-skill.ts";
 import * as k8s from "../fakes/kubernetes/objects.ts";
 import { type FakeKubernetes, startFakeKubernetes } from "../fakes/kubernetes/server.ts";

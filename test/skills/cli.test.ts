@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { afterAll, describe, expect, it } from "vitest";
 import { formatSkillsList, registerSkillsCommand, runSkillsList, runSkillsNew } from "../../cli/commands/skills.ts";
-import { generateSigningKey, parsePrivateKey } from "../../skills/runtime/keys.ts";
+import { generateSigningKey, parsePrivateKey } from "../../runtime/keys.ts";
 
 import { postToolRequest, signedToolRequest } from "./support/call.ts";
 

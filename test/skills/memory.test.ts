@@ -7,7 +7,7 @@ import type { FunctionApp } from "../../runtime/function.ts";
 import { type Served, serve } from "../../runtime/serve.ts";
 import { createApp as createMemorySkillApp } from "../../skills/memory/app.ts";
 import { createMemoryHandlers, noteIdFor } from "../../skills/memory/handlers.ts";
-import { generateSigningKey, parsePrivateKey } from "../../skills/runtime/keys.ts";
+import { generateSigningKey, parsePrivateKey } from "../../runtime/keys.ts";
 import { ToolFailure } from "../../skills/runtime/tool-error.ts";
 import { postToolRequest, signedToolRequest } from "./support/call.ts";
 import { toolContext } from "./support/context.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ToolCompleted } from "../../eventing/catalog/index.ts";
-import { generateSigningKey, parsePrivateKey } from "../../skills/runtime/keys.ts";
+import { generateSigningKey, parsePrivateKey } from "../../runtime/keys.ts";
 import { ToolFailure } from "../../skills/runtime/tool-error.ts";
 import { createApp } from "../../skills/time/app.ts";
 import { createTimeHandlers } from "../../skills/time/handlers.ts";

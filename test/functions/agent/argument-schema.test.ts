@@ -12,7 +12,7 @@ import { compileArguments } from "../../../functions/agent/tools/argument-schema
 import { ToolCatalog } from "../../../functions/agent/tools/catalog.ts";
 import { builtinSkillsDir, loadSkillFolder } from "../../../skills/package/loader.ts";
 import { skillDescriptor } from "../../../skills/package/skill-package.ts";
-import { generateSigningKey } from "../../../skills/runtime/keys.ts";
+import { generateSigningKey } from "../../../runtime/keys.ts";
 import { layers } from "./fixtures.ts";
 
 /** Schemas of the kinds MCP servers publish, several of which zod's JSON Schema reader cannot take. */

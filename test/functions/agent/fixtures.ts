@@ -3,7 +3,7 @@ import { type ContractLayer, EffectiveContract } from "../../../functions/agent/
 import type { MachineEnv } from "../../../functions/agent/run/machine.ts";
 import { type SkillInfo, ToolCatalog } from "../../../functions/agent/tools/catalog.ts";
 import { signCapability } from "../../../skills/runtime/capability.ts";
-import { generateSigningKey, parsePrivateKey, parsePublicKey } from "../../../skills/runtime/keys.ts";
+import { generateSigningKey, parsePrivateKey, parsePublicKey } from "../../../runtime/keys.ts";
 
 /** Skills and keys the agent tests share. */
 const keys = generateSigningKey();

@@ -10,7 +10,7 @@ import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
 import { encodeEvent } from "../../../eventing/cloudevent/http-codec.ts";
 import { validateConfigValue } from "../../../knative/config/load.ts";
 import { render } from "../../../knative/render/index.ts";
-import { generateSigningKey, parsePrivateKey } from "../../../skills/runtime/keys.ts";
+import { generateSigningKey, parsePrivateKey } from "../../../runtime/keys.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../../fakes/openai/server.ts";
 import { type Received, type Subscriber, startSubscriber } from "../../support/dev-platform.ts";
 import { signedToolRequest } from "../support/call.ts";

@@ -7,7 +7,7 @@ import type { FunctionApp } from "../../../runtime/function.ts";
 import { McpServerSettings, type McpServerSettingsInput } from "../../../skills/mcp/settings.ts";
 import { createMcpSkill } from "../../../skills/mcp/skill.ts";
 import type { SkillDescriptor } from "../../../skills/runtime/descriptor.ts";
-import { generateSigningKey, parsePrivateKey } from "../../../skills/runtime/keys.ts";
+import { generateSigningKey, parsePrivateKey } from "../../../runtime/keys.ts";
 import { DESCRIBE_PATH, serveSkill } from "../../../skills/runtime/serve-skill.ts";
 import { postToolRequest, signedToolRequest } from "../support/call.ts";
 import {

@@ -9,7 +9,7 @@ import {
   keyId,
   parsePrivateKey,
   parsePublicKey,
-} from "../../../skills/runtime/keys.ts";
+} from "../../../runtime/keys.ts";
 import { staticTrustedKeys, trustedKeysFromEnv } from "../../../skills/runtime/trusted-keys.ts";
 
 describe("canonical JSON and argument digests", () => {
