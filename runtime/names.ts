@@ -8,6 +8,8 @@ export const LABEL_COMPONENT = "knclaw.dev/component";
 export const LABEL_INSTANCE = "knclaw.dev/instance";
 export const LABEL_CHANNEL = "knclaw.dev/channel";
 export const LABEL_SKILL = "knclaw.dev/skill";
+/** On a skill's ksvc with a memory token: the token's scope kind (`skill` or `notes`; knative/secrets/memory-scope.ts). */
+export const LABEL_MEMORY_SCOPE = "knclaw.dev/memory-scope";
 /** On Triggers and PingSources: the route (ARCHITECTURE.md, "Routes") the object belongs to, e.g. `agent-assistant`. */
 export const LABEL_ROUTE = "knclaw.dev/route";
 export const LABEL_VISIBILITY = "networking.knative.dev/visibility";

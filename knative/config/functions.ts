@@ -7,7 +7,7 @@ import type { EgressRule, KsvcKnobs, Resources } from "./primitives.ts";
 import type { PlatformConfig } from "./schema.ts";
 import type { ConfigChannelType } from "./sections/channels.ts";
 import { REDIS_NAME, REDIS_PORT } from "./sections/redis.ts";
-import { builtinSkillNeeds, mcpSkillEgress } from "./sections/skills.ts";
+import { builtinSkillNeeds, mcpSkillEgress, mcpSkillMayMutate } from "./sections/skills.ts";
 
 type Component = "memory" | "agent" | "channel" | "gateway" | "deadletter" | "skill";
 
@@ -25,6 +25,12 @@ export interface FunctionSpec {
   producer: boolean;
   /** Talks to the memory service: gets KNCLAW_MEMORY_URL and its own KNCLAW_MEMORY_TOKEN. */
   memoryClient: boolean;
+  /**
+   * A skill's memory token scope (with memoryClient): `notes` for a skill that keeps notes, `skill` for one that only
+   * records the mutating calls it ran (its own namespace and nothing else). Rendered as the LABEL_MEMORY_SCOPE label,
+   * which knative/secrets/memory-scope.ts reads to mint the token.
+   */
+  skillMemoryScope?: "notes" | "skill";
   /** Needs a Kubernetes API token (a skill with RBAC rules). */
   kubeApi: boolean;
   /** Declared egress beyond DNS, the broker and the memory service. */
@@ -112,9 +118,10 @@ export function listFunctions(config: PlatformConfig): FunctionSpec[] {
   const defaults = config.defaults;
   const out: FunctionSpec[] = [];
   const memoryKnobs = mergeKnobs("memory", defaults, config.memory);
+  // The memory service keeps the due-time timers and fires them: it is always on, so that nothing else has to be.
+  memoryKnobs.minScale = Math.max(1, memoryKnobs.minScale);
   if (config.memory.redis === undefined) {
-    // The embedded backend keeps state in the pod: exactly one replica, never scaled to zero.
-    memoryKnobs.minScale = 1;
+    // The embedded backend keeps state in the pod: exactly one replica.
     memoryKnobs.maxScale = 1;
   }
   out.push({
@@ -123,7 +130,8 @@ export function listFunctions(config: PlatformConfig): FunctionSpec[] {
     entry: "functions/memory/app.ts",
     knobs: memoryKnobs,
     public: false,
-    producer: false,
+    // Fires the timers (timer.fired) into the broker.
+    producer: true,
     memoryClient: false,
     kubeApi: false,
     egress: memoryEgress(config),
@@ -190,8 +198,10 @@ export function listFunctions(config: PlatformConfig): FunctionSpec[] {
   for (const [name, skill] of sortedEntries(config.skills)) {
     if (!skill.enabled || skill.external !== undefined) continue;
     if (skill.mcp !== undefined) {
-      // An MCP server is the one skill function skills/mcp/app.ts, configured by its env: no RBAC, no memory token,
-      // egress only to the server (a stdio server runs inside the pod and reaches nothing unless configured).
+      // An MCP server is the one skill function skills/mcp/app.ts, configured by its env: no RBAC, egress only to the
+      // server (a stdio server runs inside the pod and reaches nothing unless configured), and a memory token for its
+      // own call records unless every tool it may offer is configured read-only.
+      const records = mcpSkillMayMutate(skill.mcp);
       out.push({
         name: skillFunctionName(name),
         component: "skill",
@@ -199,7 +209,8 @@ export function listFunctions(config: PlatformConfig): FunctionSpec[] {
         knobs: mergeKnobs("skill", defaults, skill),
         public: false,
         producer: false,
-        memoryClient: false,
+        memoryClient: records,
+        ...(records ? { skillMemoryScope: "skill" as const } : {}),
         kubeApi: false,
         egress: [...skill.egress, ...mcpSkillEgress(skill.mcp)],
         skill: name,
@@ -208,6 +219,10 @@ export function listFunctions(config: PlatformConfig): FunctionSpec[] {
     }
     // A built-in skill's manifest adds what its code needs; config can only add more egress on top.
     const needs = builtinSkillNeeds(name);
+    const notes = skill.memory || (needs?.memoryClient ?? false);
+    // A skill with a mutating tool records its calls; so does one whose tools the renderer cannot see (not shipped).
+    const records = needs?.mutates ?? true;
+    const memoryScope = notes ? "notes" : records ? "skill" : undefined;
     out.push({
       name: skillFunctionName(name),
       component: "skill",
@@ -215,7 +230,8 @@ export function listFunctions(config: PlatformConfig): FunctionSpec[] {
       knobs: mergeKnobs("skill", defaults, skill),
       public: false,
       producer: false,
-      memoryClient: skill.memory || (needs?.memoryClient ?? false),
+      memoryClient: memoryScope !== undefined,
+      ...(memoryScope === undefined ? {} : { skillMemoryScope: memoryScope }),
       kubeApi: skill.rbac !== undefined || (needs?.kubeApi ?? false),
       egress: [...skill.egress, ...(needs?.egress ?? [])],
       skill: name,

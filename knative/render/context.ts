@@ -3,7 +3,13 @@
  * things. Built once per render; pure data.
  */
 
-import { LABEL_CHANNEL, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_SKILL } from "../../runtime/names.ts";
+import {
+  LABEL_CHANNEL,
+  LABEL_COMPONENT,
+  LABEL_INSTANCE,
+  LABEL_MEMORY_SCOPE,
+  LABEL_SKILL,
+} from "../../runtime/names.ts";
 import { type FunctionSpec, listFunctions } from "../config/functions.ts";
 import type { PlatformConfig } from "../config/schema.ts";
 import type { ObjectReference, RenderedObject } from "./types.ts";
@@ -40,6 +46,7 @@ export function functionLabels(ctx: RenderContext, fn: FunctionSpec): Record<str
   if (fn.instance !== undefined) labels[LABEL_INSTANCE] = fn.instance;
   if (fn.channel !== undefined) labels[LABEL_CHANNEL] = fn.channel;
   if (fn.skill !== undefined) labels[LABEL_SKILL] = fn.skill;
+  if (fn.skillMemoryScope !== undefined) labels[LABEL_MEMORY_SCOPE] = fn.skillMemoryScope;
   return labels;
 }
 

@@ -4,19 +4,28 @@
  * can never hand a component different rights.
  */
 import type { MemoryScope } from "../../clients/memory/tokens.ts";
-import { LABEL_CHANNEL, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_SKILL } from "../../runtime/names.ts";
+import {
+  LABEL_CHANNEL,
+  LABEL_COMPONENT,
+  LABEL_INSTANCE,
+  LABEL_MEMORY_SCOPE,
+  LABEL_SKILL,
+} from "../../runtime/names.ts";
 
 export interface MemoryClientIdentity {
   component: string | undefined;
   instance?: string;
   channel?: string;
   skill?: string;
+  /** A skill's: `notes` when it keeps notes (knative/config/functions.ts skillMemoryScope). */
+  memoryScope?: string;
 }
 
 /**
- * An agent its own instance; a channel adapter and the gateway their component scopes; a skill the notes scope (the
- * memory skill checks the instance from its capability token itself); the deadletter function the dead-letter queues
- * only. Undefined for anything else (the memory service itself, unknown components): no token.
+ * An agent its own instance; a channel adapter and the gateway their component scopes; a skill that keeps notes the
+ * notes scope (the memory skill checks the instance from its capability token itself), any other skill the skill
+ * scope (its own call records, nothing else); the deadletter function the dead-letter queues only. Undefined for
+ * anything else (the memory service itself, a skill without a name, unknown components): no token.
  */
 export function memoryScopeFor(identity: MemoryClientIdentity): MemoryScope | undefined {
   switch (identity.component) {
@@ -27,7 +36,10 @@ export function memoryScopeFor(identity: MemoryClientIdentity): MemoryScope | un
     case "gateway":
       return { kind: "gateway" };
     case "skill":
-      return { kind: "notes", name: identity.skill };
+      if (identity.skill === undefined) return undefined;
+      return identity.memoryScope === "notes"
+        ? { kind: "notes", name: identity.skill }
+        : { kind: "skill", name: identity.skill };
     case "deadletter":
       return { kind: "deadletter" };
     default:
@@ -43,5 +55,6 @@ export function memoryScopeOfLabels(labels: Readonly<Record<string, string>> | u
     instance: l[LABEL_INSTANCE],
     channel: l[LABEL_CHANNEL],
     skill: l[LABEL_SKILL],
+    memoryScope: l[LABEL_MEMORY_SCOPE],
   });
 }

@@ -242,6 +242,7 @@ describe("what is generated", () => {
           instance: labels["knclaw.dev/instance"],
           channel: labels["knclaw.dev/channel"],
           skill: labels["knclaw.dev/skill"],
+          memoryScope: labels["knclaw.dev/memory-scope"],
         }),
       );
       compared++;
@@ -249,6 +250,61 @@ describe("what is generated", () => {
     expect(compared).toBe(6);
     expect(memoryScopeFor({ component: "memory" })).toBeUndefined();
     expect(memoryScopeFor({ component: "agent" })).toBeUndefined();
+  });
+
+  it("mints a skill-scoped token for every skill with a mutating tool (built-in or MCP), none for a read-only one, and the service opens only that skill's call records with it", async () => {
+    const value = platformConfig({
+      policies: { default: { tools: { allow: ["time.*", "memory.*", "http.*", "docs.*", "search.*"] } } },
+      skills: {
+        time: {},
+        memory: {},
+        http: {},
+        // Tools discovered at run time mutate unless configured otherwise.
+        docs: { mcp: { transport: "stdio", command: "mcp-docs" } },
+        // Every tool it may offer is configured read-only.
+        search: {
+          mcp: {
+            transport: "http",
+            url: "https://mcp.example.com/mcp",
+            allow: ["find"],
+            tools: { find: { mutates: false } },
+          },
+        },
+      },
+    });
+    const result = runSecretsGenerate({ config: configFile(value), out: join(tempDir(), "secrets") });
+    const secrets = result.generated.secrets;
+    const secret = generatedValue(secrets, "knclaw-memory-tokens", "secret");
+    const tokens = secrets.find((s) => s.metadata.name === "knclaw-memory-tokens")!.stringData;
+    expect(verifyMemoryToken(secret, tokens["skill-http"]!)).toEqual({ kind: "skill", name: "http" });
+    expect(verifyMemoryToken(secret, tokens["skill-docs"]!)).toEqual({ kind: "skill", name: "docs" });
+    expect(verifyMemoryToken(secret, tokens["skill-memory"]!)).toEqual({ kind: "notes", name: "memory" });
+    expect(tokens["skill-time"]).toBeUndefined();
+    expect(tokens["skill-search"]).toBeUndefined();
+
+    const memory = await serve(
+      await createMemoryApp({
+        KNCLAW_MEMORY_TOKEN_SECRET: secret,
+        KNCLAW_MEMORY_BACKEND: "embedded",
+        KNCLAW_LOG_LEVEL: "silent",
+      }),
+      { port: 0, host: "127.0.0.1" },
+    );
+    try {
+      const http = new MemoryClient({ baseUrl: memory.url, token: tokens["skill-http"]! });
+      const claim = { key: "call:1", ttlMs: 60_000 };
+      await expect(http.dedup({ namespace: "skill-http" }, claim)).resolves.toMatchObject({ firstSeen: true });
+      for (const refused of [
+        () => http.dedup({ namespace: "skill-docs" }, claim),
+        () => http.listNotes("ops"),
+        () => http.listSessions("ops"),
+        () => http.listRuns("ops"),
+      ]) {
+        expect(((await refused().catch((e: unknown) => e)) as MemoryError).status).toBe(403);
+      }
+    } finally {
+      await memory.shutdown();
+    }
   });
 
   it("makes agent keys whose capabilities the skill runtime accepts once the printed public keys are in the config", () => {

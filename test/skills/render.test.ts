@@ -8,6 +8,7 @@ import { BUILTIN_SKILL_NAMES, builtinSkill, builtinSkillDescriptor } from "../..
 import { ConfigError, listFunctions, validateConfigValue } from "../../knative/config/index.ts";
 import { render } from "../../knative/render/index.ts";
 import type { RenderedObject } from "../../knative/render/types.ts";
+import { memoryScopeOfLabels } from "../../knative/secrets/memory-scope.ts";
 import { validateObjects } from "../../knative/validate/index.ts";
 import { manifest as httpManifest } from "../../skills/http/manifest.ts";
 import { manifest as kubernetesManifest } from "../../skills/kubernetes/manifest.ts";
@@ -132,9 +133,9 @@ describe("rendering built-in skills", () => {
   it("mounts the API token only for the kubernetes skill, and lets only it reach the API server", () => {
     const functions = listFunctions(config());
     const skills = Object.fromEntries(functions.filter((f) => f.component === "skill").map((f) => [f.name, f]));
-    expect(skills["skill-kubernetes"]).toMatchObject({ kubeApi: true, memoryClient: false });
-    expect(skills["skill-http"]).toMatchObject({ kubeApi: false, memoryClient: false });
-    expect(skills["skill-memory"]).toMatchObject({ kubeApi: false, memoryClient: true });
+    expect(skills["skill-kubernetes"]).toMatchObject({ kubeApi: true });
+    expect(skills["skill-http"]).toMatchObject({ kubeApi: false });
+    expect(skills["skill-memory"]).toMatchObject({ kubeApi: false });
     const sa = (name: string) => named(objects, "ServiceAccount", name, "agents")!;
     expect(sa("skill-kubernetes").automountServiceAccountToken).toBe(true);
     expect(sa("skill-http").automountServiceAccountToken).toBe(false);
@@ -160,7 +161,12 @@ describe("rendering built-in skills", () => {
     expect(kubePorts).toContain(6443);
     const http = policy("skill-http");
     expect(http.metadata.annotations).toEqual({ "knclaw.dev/egress-hosts": "*.example.com,api.github.com" });
-    const httpRules = http.spec.egress.slice(1);
+    // After DNS: the Knative data plane (to the memory service, for its call records), then the declared hosts.
+    expect(http.spec.egress[1].to.map((peer: Result) => Object.keys(peer))).toEqual([
+      ["namespaceSelector"],
+      ["namespaceSelector"],
+    ]);
+    const httpRules = http.spec.egress.slice(2);
     expect(
       httpRules.every((rule: Result) =>
         rule.to.every(
@@ -207,6 +213,75 @@ describe("rendering built-in skills", () => {
     }
     const problems = validateObjects(objects as never).filter((p: { severity: string }) => p.severity === "error");
     expect(problems).toEqual([]);
+  });
+});
+
+describe("memory access for call records (least privilege)", () => {
+  const objects = render(
+    config({
+      skills: {
+        kubernetes: {},
+        http: {},
+        memory: {},
+        time: {},
+        // An MCP server's tools are discovered at run time and mutate unless annotated or configured read-only.
+        writer: { mcp: { transport: "stdio", command: "mcp-writer" } },
+        // Every tool it may offer is read-only: `find` by config, `drop` denied.
+        reader: {
+          mcp: {
+            transport: "http",
+            url: "https://mcp.example.com/mcp",
+            allow: ["find", "drop"],
+            deny: ["drop"],
+            tools: { find: { mutates: false } },
+          },
+        },
+      },
+      instances: {
+        assistant: { model: "demo/echo", skills: ["kubernetes", "http", "memory", "time", "writer", "reader"] },
+      },
+    }),
+  );
+  const service = (name: string) => named(objects, "Service", name, "agents") as RenderedObject & { spec: Result };
+  const envNames = (name: string) =>
+    (service(name).spec.template.spec.containers[0].env as Array<{ name: string }>).map((e) => e.name);
+  const dataPlane = (name: string) =>
+    (named(objects, "NetworkPolicy", `${name}-egress`, "agents") as RenderedObject & { spec: Result }).spec.egress.some(
+      (rule: Result) => rule.to?.some((peer: Result) => Object.keys(peer).join() === "namespaceSelector"),
+    );
+
+  it("gives every skill with a mutating tool the memory service and a token for its own call records only", () => {
+    const scopes: Record<string, string> = {
+      "skill-kubernetes": "skill",
+      "skill-http": "skill",
+      "skill-writer": "skill",
+      // The memory skill keeps notes: its notes token also opens its own call records.
+      "skill-memory": "notes",
+    };
+    for (const [name, scope] of Object.entries(scopes)) {
+      expect(envNames(name), name).toEqual(expect.arrayContaining(["KNCLAW_MEMORY_URL", "KNCLAW_MEMORY_TOKEN"]));
+      const token = (
+        service(name).spec.template.spec.containers[0].env as Array<{ name: string; valueFrom?: Result }>
+      ).find((e) => e.name === "KNCLAW_MEMORY_TOKEN")!.valueFrom;
+      expect(token).toEqual({ secretKeyRef: { name: "knclaw-memory-tokens", key: name } });
+      expect(service(name).metadata.labels?.["knclaw.dev/memory-scope"], name).toBe(scope);
+      expect(memoryScopeOfLabels(service(name).metadata.labels)).toEqual({
+        kind: scope,
+        name: name.slice("skill-".length),
+      });
+      expect(dataPlane(name), name).toBe(true);
+    }
+  });
+
+  it("gives a read-only skill no memory access at all", () => {
+    for (const name of ["skill-time", "skill-reader"]) {
+      expect(envNames(name), name).not.toContain("KNCLAW_MEMORY_URL");
+      expect(envNames(name), name).not.toContain("KNCLAW_MEMORY_TOKEN");
+      expect(service(name).metadata.labels?.["knclaw.dev/memory-scope"]).toBeUndefined();
+      expect(dataPlane(name), name).toBe(false);
+    }
+    const functions = Object.fromEntries(listFunctions(config()).map((f) => [f.name, f]));
+    expect(functions["skill-http"]).toMatchObject({ memoryClient: true, skillMemoryScope: "skill" });
   });
 });
 

@@ -106,23 +106,35 @@ export function isAllowed(principal: Principal, permission: Permission, instance
       return true;
     case "instance":
       return instance !== undefined && scope.instance === instance;
+    case "skill":
+      // Its own namespace only (authorizeNamespace): no instance's data, no component's.
+      return false;
     default:
       return GRANTS[scope.kind].has(permission);
   }
 }
 
+/** Component namespaces of this form belong to one skill each: its records of the mutating calls it ran. */
+const SKILL_NAMESPACE_PREFIX = "skill-";
+
 /**
- * May the caller use dedup and key/values in a component namespace? Those with the `values` grant may use any; a
- * skill (a named `notes` token) its own namespace `skill-<name>`, where serveSkill records the mutating calls it ran.
+ * May the caller use dedup and key/values in a component namespace? A skill's namespace `skill-<name>` (where
+ * serveSkill records the mutating calls it ran) opens to that skill's token (a `skill` token, or a `notes` token named
+ * after the skill) and the operator only: no other component can read or forge a skill's records. Any other namespace
+ * opens to those with the `values` grant.
  */
 export function authorizeNamespace(principal: Principal, namespace: string): void {
   const { scope } = principal;
-  if (scope.kind === "notes" && scope.name !== undefined && namespace === `skill-${scope.name}`) return;
-  authorize(principal, "values", undefined);
+  if (!namespace.startsWith(SKILL_NAMESPACE_PREFIX)) return authorize(principal, "values", undefined);
+  const skill = scope.kind === "skill" || scope.kind === "notes" ? scope.name : undefined;
+  const own = skill !== undefined && namespace === `${SKILL_NAMESPACE_PREFIX}${skill}`;
+  if (!own && scope.kind !== "operator") throw forbidden();
 }
 
 export function authorize(principal: Principal, permission: Permission, instance: string | undefined): void {
-  if (!isAllowed(principal, permission, instance)) {
-    throw memoryError(403, "forbidden", "this token does not open that data");
-  }
+  if (!isAllowed(principal, permission, instance)) throw forbidden();
+}
+
+function forbidden() {
+  return memoryError(403, "forbidden", "this token does not open that data");
 }

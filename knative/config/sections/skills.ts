@@ -246,8 +246,10 @@ export const skillsSection = {
 export interface SkillNeeds {
   /** Kubernetes rules or API egress: mount the ServiceAccount token, allow the API server. */
   kubeApi: boolean;
-  /** Reaches the memory service: KNCLAW_MEMORY_URL, a notes-scoped token, Knative data-plane egress. */
+  /** Keeps notes in the memory service: KNCLAW_MEMORY_URL, a notes-scoped token, Knative data-plane egress. */
   memoryClient: boolean;
+  /** Has a mutating tool: records its calls in the memory service (a skill-scoped token unless it keeps notes). */
+  mutates: boolean;
   /** Declared hosts and CIDRs, as config egress rules. */
   egress: z.infer<typeof EgressRule>[];
 }
@@ -255,12 +257,12 @@ export interface SkillNeeds {
 /** The needs of a built-in skill, or undefined for a skill knclaw does not ship (its config alone describes it). */
 export function builtinSkillNeeds(name: string): SkillNeeds | undefined {
   const skill = builtinSkill(name);
-  return skill ? manifestNeeds(skill.manifest) : undefined;
+  return skill ? { ...manifestNeeds(skill.manifest), mutates: skill.tools.some((tool) => tool.mutates) } : undefined;
 }
 
-function manifestNeeds(manifest: SkillManifest): SkillNeeds {
+function manifestNeeds(manifest: SkillManifest): Omit<SkillNeeds, "mutates"> {
   const kubernetes = manifest.kubernetes;
-  const needs: SkillNeeds = {
+  const needs: Omit<SkillNeeds, "mutates"> = {
     kubeApi:
       manifest.egress.some((need) => need.kind === "kubernetes-api") ||
       (kubernetes !== undefined && (kubernetes.rules.length > 0 || kubernetes.clusterRules.length > 0)),
@@ -278,6 +280,16 @@ function manifestNeeds(manifest: SkillManifest): SkillNeeds {
 export function manifestDeclaresRbac(name: string): boolean {
   const kubernetes = builtinSkill(name)?.manifest.kubernetes;
   return kubernetes !== undefined && (kubernetes.rules.length > 0 || kubernetes.clusterRules.length > 0);
+}
+
+/**
+ * Whether an MCP skill may offer a mutating tool. Its tools are discovered at run time and mutate unless annotated
+ * read-only, so only a config that lists the tools it offers (`allow`) and marks each one `mutates: false` proves none
+ * does.
+ */
+export function mcpSkillMayMutate(server: McpServerConfig): boolean {
+  if (server.allow === undefined) return true;
+  return server.allow.some((tool) => !server.deny.includes(tool) && server.tools[tool]?.mutates !== false);
 }
 
 /** Where an MCP skill connects: the server's host and port for `http` (and the OAuth issuer's), nothing for `stdio`. */

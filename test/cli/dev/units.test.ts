@@ -155,10 +155,19 @@ describe("dev secrets", () => {
       memoryScopeOf(service("c", {}, { "knclaw.dev/component": "channel", "knclaw.dev/channel": "slack" })),
     ).toEqual({ kind: "channel", name: "slack" });
     expect(memoryScopeOf(service("g", {}, { "knclaw.dev/component": "gateway" }))).toEqual({ kind: "gateway" });
-    expect(memoryScopeOf(service("s", {}, { "knclaw.dev/component": "skill", "knclaw.dev/skill": "notes" }))).toEqual({
+    const skill = (labels: Record<string, string>) =>
+      memoryScopeOf(service("s", {}, { "knclaw.dev/component": "skill", ...labels }));
+    // A skill that keeps notes gets the notes scope; any other skill only its own call records.
+    expect(skill({ "knclaw.dev/skill": "memory", "knclaw.dev/memory-scope": "notes" })).toEqual({
       kind: "notes",
-      name: "notes",
+      name: "memory",
     });
+    expect(skill({ "knclaw.dev/skill": "http", "knclaw.dev/memory-scope": "skill" })).toEqual({
+      kind: "skill",
+      name: "http",
+    });
+    expect(skill({ "knclaw.dev/skill": "http" })).toEqual({ kind: "skill", name: "http" });
+    expect(skill({})).toBeUndefined();
     expect(memoryScopeOf(service("x"))).toBeUndefined();
   });
   it("generates one signing key per agent instance and reports the public keys", () => {
