@@ -219,7 +219,8 @@ describe("what is generated", () => {
   });
 
   it("gives every component the same scope and token as knclaw dev does (one mapping)", () => {
-    const objects = rendered();
+    // With a skill that records its mutating calls (http) beside one that keeps notes (memory).
+    const objects = rendered(platformConfig({ skills: { time: {}, memory: {}, http: {} } }));
     const { secrets } = generateSecrets(objects);
     const secret = generatedValue(secrets, "knclaw-memory-tokens", "secret");
     // The dev resolver, handed the same key, mints the very same tokens.
@@ -247,7 +248,7 @@ describe("what is generated", () => {
       );
       compared++;
     }
-    expect(compared).toBe(6);
+    expect(compared).toBe(7);
     expect(memoryScopeFor({ component: "memory" })).toBeUndefined();
     expect(memoryScopeFor({ component: "agent" })).toBeUndefined();
   });

@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { describeScope, type MemoryScope, mintMemoryToken, verifyMemoryToken } from "../../../clients/memory/tokens.ts";
@@ -13,6 +14,7 @@ describe("memory tokens", () => {
       { kind: "channel", name: "slack" },
       { kind: "gateway" },
       { kind: "notes", name: "memory-skill" },
+      { kind: "skill", name: "http" },
     ];
     for (const scope of scopes) {
       const token = mintMemoryToken(SECRET, scope);
@@ -38,6 +40,8 @@ describe("memory tokens", () => {
       ["knm2", kind, subject, mac].join("."),
       [version, "root", subject, mac].join("."),
       [version, kind, "_", mac].join("."),
+      // A skill token without its skill, MAC'd correctly: still refused (it would name no namespace).
+      `knm1.skill._.${createHmac("sha256", SECRET).update("knm1.skill._").digest("base64url")}`,
       "",
       "....",
       token.toUpperCase(),
@@ -64,6 +68,9 @@ describe("memory tokens", () => {
     expect(() => mintMemoryToken("short", { kind: "operator" })).toThrow(/at least 16/);
     expect(() => mintMemoryToken(SECRET, { kind: "instance", instance: "Not.Valid" })).toThrow(/subject/);
     expect(() => mintMemoryToken(SECRET, { kind: "channel", name: "" })).toThrow(/subject/);
+    // A skill token is always bound to one skill.
+    expect(() => mintMemoryToken(SECRET, { kind: "skill", name: "" })).toThrow(/subject/);
+    expect(() => mintMemoryToken(SECRET, { kind: "skill", name: "_" })).toThrow(/subject/);
   });
 
   it("labels scopes without the token", () => {
