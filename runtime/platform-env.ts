@@ -41,7 +41,7 @@ export const memoryClientVars = {
   ),
   memoryToken: secret(
     "KNCLAW_MEMORY_TOKEN",
-    "this function's memory token (its scope: the instance, `gateway`, `channel`, `deadletter`, `notes`)",
+    "this function's memory token (its scope: the instance, `gateway`, `channel`, `deadletter`, `notes`, `skill`)",
     optional,
   ),
 };

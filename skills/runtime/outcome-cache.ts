@@ -1,8 +1,8 @@
 /**
  * Replies a skill already computed, by delivery key, so a redelivered tool.requested (the broker retries, at-least-once)
  * is answered with the same tool.completed instead of running the tool again. Concurrent duplicates share the one
- * in-flight execution. Bounded by entries and age; per replica (the agent's own de-duplication on call id is what
- * holds across replicas).
+ * in-flight execution. Bounded by entries and age; per replica (across replicas and restarts, a mutating call's record
+ * in the memory service answers, call-record.ts).
  */
 export class OutcomeCache<T> {
   private readonly entries = new Map<string, { value: Promise<T>; at: number }>();
