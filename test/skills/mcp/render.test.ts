@@ -76,11 +76,16 @@ describe("rendering MCP skills", () => {
     expect(ports).not.toContain(443);
   });
 
-  it("gives a stdio server no egress beyond DNS", () => {
+  it("gives a stdio server no egress beyond DNS and the Knative data plane (to the memory service, for its call records)", () => {
     const policy = named(objects, "NetworkPolicy", "skill-files-egress")!;
     expect(policy.metadata.annotations?.["knclaw.dev/egress-hosts"]).toBeUndefined();
     const peers = JSON.stringify(policy.spec.egress);
     expect(peers).not.toContain("0.0.0.0/0");
+    expect(policy.spec.egress).toHaveLength(2);
+    expect(policy.spec.egress[1].to.map((peer: Result) => Object.keys(peer))).toEqual([
+      ["namespaceSelector"],
+      ["namespaceSelector"],
+    ]);
   });
 
   it("passes settings without secret values, and each credential as a secretKeyRef", () => {
