@@ -2,7 +2,8 @@ import { type Attributes, SpanKind, SpanStatusCode, trace } from "@opentelemetry
 import { type Context, type Env, Hono } from "hono";
 import type { BlankEnv } from "hono/types";
 import { ApiError, errorBody, errorResponse, INTERNAL_ERROR, toApiError } from "./api-error.ts";
-import { LIVENESS_PATH, READINESS_PATH } from "./function.ts";
+import { deliveryAuthentication } from "./delivery-auth.ts";
+import { type FunctionEnv, LIVENESS_PATH, READINESS_PATH } from "./function.ts";
 import type { Logger } from "./log.ts";
 import { contextFrom, type TraceCarrier } from "./trace-context.ts";
 
@@ -10,8 +11,9 @@ import { contextFrom, type TraceCarrier } from "./trace-context.ts";
  * The function runtime: what every knclaw function serves the same way, so that a function is its handlers and
  * nothing else. The app it builds answers
  * - the Serving probes: `GET /healthz` (the process serves) and `GET /readyz` (the function's own readiness check);
- * - the broker's deliveries on `POST /`, when the function takes any: the request is decoded into an event (its size
- *   limit is the function's) and handed to the function; checks that every delivery must pass belong on this route;
+ * - the broker's deliveries on `POST /`, when the function takes any: the sender's OIDC token is checked when the
+ *   function's env names an audience (delivery-auth.ts), the request is decoded into an event (its size limit is the
+ *   function's) and handed to the function; checks that every delivery must pass belong on this route;
  * - errors, of every route, through the one mapping of api-error.ts;
  * and the function adds its other routes to the hono app it returns.
  */
@@ -35,18 +37,24 @@ export interface Delivery<Event> {
   traced?(event: Event): { carrier: TraceCarrier; name: string; attributes: Attributes };
 }
 
-export interface FunctionAppOptions {
+/**
+ * A function that takes deliveries passes its env, whose `KNCLAW_DELIVERY_AUDIENCE` (runtime/platform-env.ts) decides
+ * whether `POST /` requires a token: the type makes it impossible to serve deliveries without saying.
+ */
+type DeliveryOptions =
+  // biome-ignore lint/suspicious/noExplicitAny: a function's event type is its own; the runtime only passes it along.
+  { delivery: Delivery<any>; env: FunctionEnv } | { delivery?: undefined; env?: FunctionEnv };
+
+export type FunctionAppOptions = DeliveryOptions & {
   /** Readiness beyond serving (the memory service pings its store); without it the function is ready once it serves. */
   ready?: () => Promise<Readiness>;
-  // biome-ignore lint/suspicious/noExplicitAny: a function's event type is its own; the runtime only passes it along.
-  delivery?: Delivery<any>;
   /** Where failures that are not ApiErrors are logged (their messages never reach the caller). */
   logger?: Logger;
   /** The function's own errors that are not ApiErrors, as answers; the rest are 500s. */
   answerFor?: (error: unknown) => ApiError | undefined;
   /** Another body for an error answer on some routes (the gateway's OpenAI-compatible endpoint). */
   errorBody?: (error: ApiError, c: Context) => unknown;
-}
+};
 
 const tracer = trace.getTracer("knclaw");
 
@@ -93,6 +101,8 @@ export function createFunctionApp<E extends Env = BlankEnv>(options: FunctionApp
   if (delivery !== undefined) {
     // The one route every broker delivery of every function passes: a check of the request (who sent it) is a
     // middleware put before this handler, a check of the event goes between decode and handle.
+    const sender = deliveryAuthentication(options.env ?? {}, options.logger);
+    if (sender !== undefined) app.post("/", sender);
     app.post("/", async (c) => {
       const event = await delivery.decode(c.req.raw);
       // The one place a consumer continues the trace the event carries: everything the function does for it,

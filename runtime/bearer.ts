@@ -8,37 +8,50 @@ import { constantTimeEqual } from "./signatures.ts";
  * constant time by the function's verifier, and a refusal answers 401 with a `WWW-Authenticate: Bearer` challenge.
  */
 
-/** Longer than any token knclaw mints or accepts in config; a longer header is refused before any comparison. */
+/**
+ * Longer than any token knclaw mints or accepts in config; a longer header is refused before any comparison. A
+ * middleware taking JWTs (a ServiceAccount token is about a kilobyte) sets its own bound.
+ */
 export const MAX_BEARER_TOKEN_LENGTH = 1024;
 
-const BEARER = new RegExp(`^Bearer ([A-Za-z0-9\\-._~+/]{1,${MAX_BEARER_TOKEN_LENGTH}}=*)$`, "i");
+const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
-/** The token of an `Authorization: Bearer <token>` header, or undefined when the header is missing or malformed. */
-export function parseBearer(authorization: string | null | undefined): string | undefined {
-  if (authorization === null || authorization === undefined) return undefined;
-  const token = BEARER.exec(authorization)?.[1];
-  return token !== undefined && token.length <= MAX_BEARER_TOKEN_LENGTH ? token : undefined;
+/**
+ * The token of an `Authorization: Bearer <token>` header, or undefined when the header is missing, malformed or
+ * longer than `maxLength`.
+ */
+export function parseBearer(
+  authorization: string | null | undefined,
+  maxLength: number = MAX_BEARER_TOKEN_LENGTH,
+): string | undefined {
+  if (authorization === null || authorization === undefined || authorization.length > maxLength + 7) return undefined;
+  return BEARER.exec(authorization)?.[1];
 }
 
 /** Who a verified token belongs to; handlers read it with `c.get("principal")`. */
 export type BearerEnv<Principal> = { Variables: { principal: Principal } };
 
 export interface BearerOptions<Principal> {
-  /** The token's principal, or undefined when it opens nothing. Must compare secrets in constant time. */
-  verify(token: string): Principal | undefined;
+  /**
+   * The token's principal, or undefined when it opens nothing. Must compare secrets in constant time. May throw an
+   * ApiError for an answer other than 401 (the keys to check it with cannot be fetched: 503).
+   */
+  verify(token: string): Principal | undefined | Promise<Principal | undefined>;
   /** Named in the challenge (RFC 6750 §3) so a client can tell which credential is asked for. */
   realm?: string;
+  /** Longest token accepted (default MAX_BEARER_TOKEN_LENGTH). */
+  maxTokenLength?: number;
 }
 
 /** 401 unless the request carries a bearer token the verifier accepts; its principal goes on the context. */
 export function bearer<Principal>(options: BearerOptions<Principal>): MiddlewareHandler<BearerEnv<Principal>> {
   const challenge = { "www-authenticate": options.realm === undefined ? "Bearer" : `Bearer realm="${options.realm}"` };
   return async (c, next) => {
-    const token = parseBearer(c.req.header("authorization"));
+    const token = parseBearer(c.req.header("authorization"), options.maxTokenLength);
     if (token === undefined) {
       throw new ApiError(401, "unauthorized", "a bearer token is required", { headers: challenge });
     }
-    const principal = options.verify(token);
+    const principal = await options.verify(token);
     if (principal === undefined) {
       throw new ApiError(401, "unauthorized", "the bearer token is not valid", { headers: challenge });
     }

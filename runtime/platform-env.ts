@@ -5,6 +5,50 @@ import type { FunctionEnv } from "./function.ts";
 /** Most shared variables are optional: a function that needs one says so when it uses it. */
 const optional = z.string().optional();
 
+/** Where Kubernetes mounts a pod's ServiceAccount token and the cluster's CA. */
+export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional();
+
+/**
+ * Delivery authentication as Knative Eventing's OIDC feature does it: the broker presents a token for the function's
+ * audience on `POST /` (runtime/delivery-auth.ts checks it), and the function presents its own identity to the broker
+ * (eventing/client/identity-token.ts). The renderer writes them when OIDC is on; `knclaw dev` sets them for what it
+ * runs.
+ */
+const deliveryAuthVars = {
+  deliveryAudience: text(
+    "KNCLAW_DELIVERY_AUDIENCE",
+    "the OIDC audience `POST /` requires a token for (Knative's `<group>/<kind>/<namespace>/<name>`); unset: deliveries need no token",
+    optional,
+  ),
+  oidcIssuer: text(
+    "KNCLAW_OIDC_ISSUER",
+    "the issuer delivery tokens must carry (`iss`); required with `KNCLAW_DELIVERY_AUDIENCE`",
+    httpUrl,
+  ),
+  oidcJwksUrl: text(
+    "KNCLAW_OIDC_JWKS_URL",
+    "where the issuer's signing keys are; unset: from `<issuer>/.well-known/openid-configuration`",
+    httpUrl,
+  ),
+  oidcJwksTokenFile: text(
+    "KNCLAW_OIDC_JWKS_TOKEN_FILE",
+    `the token presented when the keys are read from the Kubernetes API server (${SERVICE_ACCOUNT_DIR}/token unless set), never to any other host`,
+    z.string().default(`${SERVICE_ACCOUNT_DIR}/token`),
+  ),
+  oidcJwksCaFile: text(
+    "KNCLAW_OIDC_JWKS_CA_FILE",
+    `the CA the Kubernetes API server's certificate is checked against (${SERVICE_ACCOUNT_DIR}/ca.crt unless set)`,
+    z.string().default(`${SERVICE_ACCOUNT_DIR}/ca.crt`),
+  ),
+  oidcTokenFile: text(
+    "KNCLAW_OIDC_TOKEN_FILE",
+    "a file holding this function's identity token for the broker, re-read when it changes (a projected ServiceAccount token); unset: events are sent with no token",
+    optional,
+  ),
+};
+
 /**
  * The variables every function shares; each function's own contract (functions/<name>/env.ts, skills/runtime/env.ts)
  * spreads these in before its own, so the renderer writes them first and in this order.
@@ -30,6 +74,7 @@ export const platformVars = {
     "JSON `{extensions}` added to every event sent (set by the SinkBinding)",
     optional,
   ),
+  ...deliveryAuthVars,
 };
 
 /** The variables of a function that talks to the memory service (the renderer sets them when it does). */

@@ -121,6 +121,7 @@ export async function createApp(
   // Ready once configured (no readiness check): a dependency check would add a memory round trip to every cold start,
   // and a step that cannot reach the memory service answers 503 anyway, so the broker retries it.
   const app = createFunctionApp({
+    env,
     delivery: receiveCloudEvents(async (event) => {
       const type = event.attributes.type!;
       await discover();

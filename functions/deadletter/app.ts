@@ -46,6 +46,7 @@ export async function createApp(env: FunctionEnv, deps: DeadLetterDeps = {}): Pr
   const app = createFunctionApp({
     ready: async () =>
       (await store.ready()) ? { ready: true } : { ready: false, reason: "the memory service does not answer" },
+    env,
     delivery: receiveCloudEvents(receive, { maxBodyBytes: config.maxBodyBytes }),
     logger,
   });

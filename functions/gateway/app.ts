@@ -64,6 +64,7 @@ export async function createApp(env: FunctionEnv, deps: GatewayDeps = {}): Promi
 
   const log = createLogger(env, "gateway");
   const app = createFunctionApp<GatewayVariables>({
+    env,
     delivery: receiveCloudEvents(deliveries, { maxBodyBytes: MAX_DELIVERY_BYTES }),
     logger: log,
     // What the gateway cannot name is nearly always the memory service or the broker failing: worth a retry.

@@ -175,6 +175,7 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
   };
 
   const app = createFunctionApp({
+    env,
     delivery: receiveCloudEvents(async (event) => {
       // Not a tool.requested (or not a valid one): the runtime answers the CloudEventError's 400.
       const request = readEvent(event, TOOL_REQUESTED);

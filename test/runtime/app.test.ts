@@ -58,6 +58,7 @@ describe("the delivery route", () => {
   it("hands the decoded event to the function and answers 200 with no body", async () => {
     const seen: CloudEvent[] = [];
     const app = createFunctionApp({
+      env: {},
       delivery: receiveCloudEvents((received) => {
         seen.push(received);
       }),
@@ -69,13 +70,17 @@ describe("the delivery route", () => {
   });
 
   it("answers with the function's own Response when it gives one", async () => {
-    const app = createFunctionApp({ delivery: receiveCloudEvents(async () => new Response(null, { status: 202 })) });
+    const app = createFunctionApp({
+      env: {},
+      delivery: receiveCloudEvents(async () => new Response(null, { status: 202 })),
+    });
     expect((await app.fetch(delivery(event))).status).toBe(202);
   });
 
   it("refuses what is not a CloudEvent with 400 and a body past the function's limit with 413", async () => {
     let handled = 0;
     const app = createFunctionApp({
+      env: {},
       delivery: receiveCloudEvents(
         () => {
           handled += 1;
@@ -95,7 +100,7 @@ describe("the delivery route", () => {
   });
 
   it("answers other methods on / with 405, and / is not served without a delivery", async () => {
-    const app = createFunctionApp({ delivery: receiveCloudEvents(() => undefined) });
+    const app = createFunctionApp({ env: {}, delivery: receiveCloudEvents(() => undefined) });
     const get = await app.request("/");
     expect(get.status).toBe(405);
     expect(get.headers.get("allow")).toBe("POST");
@@ -131,7 +136,11 @@ describe("errors", () => {
 
   it("answers a failure nothing names with 500, logging it but never sending its message", async () => {
     const { logger, errors } = recordingLogger();
-    const app = createFunctionApp({ logger, delivery: receiveCloudEvents(() => Promise.reject(new Error("secret"))) });
+    const app = createFunctionApp({
+      env: {},
+      logger,
+      delivery: receiveCloudEvents(() => Promise.reject(new Error("secret"))),
+    });
     const response = await app.fetch(delivery(event));
     expect(response.status).toBe(500);
     const text = await response.text();

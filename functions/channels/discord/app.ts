@@ -80,6 +80,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   });
   const runtime = createAdapterRuntime("discord", env, deps, { dedupKeepSeconds: DEDUP_KEEP_SECONDS });
   const app = adapterApp(
+    env,
     outboundDelivery({ outbound: discordOutbound(api, runtime.state.kv, runtime.now), kv: runtime.state.kv }),
   );
 

@@ -45,7 +45,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
   });
   const runtime = createAdapterRuntime("telegram", env, deps, { dedupKeepSeconds: DEDUP_KEEP_SECONDS });
-  const app = adapterApp(outboundDelivery({ outbound: telegramOutbound(api), kv: runtime.state.kv }));
+  const app = adapterApp(env, outboundDelivery({ outbound: telegramOutbound(api), kv: runtime.state.kv }));
 
   app.post("/channels/telegram/webhook", async (c) => {
     try {

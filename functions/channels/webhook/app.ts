@@ -51,6 +51,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   // The webhook channel only starts runs; answers go wherever the hook's runs are routed, never back here.
   // The webhook channel only brings messages in: a delivery for it is refused.
   const app = adapterApp(
+    env,
     receiveCloudEvents(() => {
       throw new ApiError(400, "not_handled", "the webhook channel sends nothing");
     }),

@@ -42,7 +42,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   });
   const defaultNumber = env.PHONE_NUMBER_ID || undefined;
   const runtime = createAdapterRuntime("whatsapp", env, deps, { dedupKeepSeconds: DEDUP_KEEP_SECONDS });
-  const app = adapterApp(outboundDelivery({ outbound: whatsappOutbound(api, defaultNumber), kv: runtime.state.kv }));
+  const app = adapterApp(env, outboundDelivery({ outbound: whatsappOutbound(api, defaultNumber), kv: runtime.state.kv }));
 
   app.get("/channels/whatsapp/webhook", (c) => {
     const mode = c.req.query("hub.mode");

@@ -33,7 +33,7 @@ class ScriptedPlatform implements PlatformOutbound {
 
 /** The adapter's delivery route as the broker reaches it. */
 function createDeliveryHandler(ctx: DeliveryContext): (request: Request) => Promise<Response> {
-  const app = adapterApp(outboundDelivery(ctx));
+  const app = adapterApp({}, outboundDelivery(ctx));
   return async (request) => app.fetch(request);
 }
 
