@@ -1,10 +1,12 @@
 import { type HttpClient, HttpClientError, sharedHttpClient } from "../../runtime/http/client.ts";
+import { platformEnv } from "../../runtime/platform-env.ts";
 import { outgoingCarrier } from "../../runtime/trace-context.ts";
 import { EXT_TRACEPARENT, EXT_TRACESTATE } from "../catalog/attributes.ts";
 import { type CloudEvent, withAttributes } from "../cloudevent/event.ts";
 import { type EventMode, encodeEvent } from "../cloudevent/http-codec.ts";
 import { ATTRIBUTE_NAME } from "../cloudevent/validate.ts";
 import { backoffDelayMs, isRetryableStatus, retryAfterMs } from "../delivery/retry-policy.ts";
+import { IdentityTokenFile } from "./identity-token.ts";
 
 /** Where a producer emits: the broker client, or a recorder in tests. */
 export interface EventSink {
@@ -32,6 +34,11 @@ export interface BrokerClientOptions {
   /** Cap on a broker-requested Retry-After, so one answer cannot park a producer for long. */
   maxRetryAfterMs?: number;
   mode?: EventMode;
+  /**
+   * KNCLAW_OIDC_TOKEN_FILE: this function's identity token, sent as `Authorization: Bearer` with every event, as a
+   * Knative source presents its OIDC token to the Broker (identity-token.ts). Without it events carry no token.
+   */
+  tokenFile?: string;
 }
 
 export class BrokerEmitError extends Error {
@@ -77,6 +84,7 @@ export class BrokerClient {
   private readonly timeoutMs: number;
   private readonly maxRetryAfterMs: number;
   private readonly mode: EventMode;
+  private readonly identity: IdentityTokenFile | undefined;
 
   constructor(options: BrokerClientOptions) {
     if (!options.sink) throw new Error("no sink: K_SINK is not set (a SinkBinding or knclaw dev sets it)");
@@ -87,13 +95,19 @@ export class BrokerClient {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? 10_000;
     this.mode = options.mode ?? "binary";
+    this.identity = options.tokenFile === undefined ? undefined : new IdentityTokenFile(options.tokenFile);
     this.post = options.fetch
       ? postWithFetch(options.fetch, this.sink, this.timeoutMs)
       : postWithClient(options.http ?? sharedHttpClient(), this.sink, this.timeoutMs);
   }
 
   static fromEnv(env: Readonly<Record<string, string | undefined>>, options: Partial<BrokerClientOptions> = {}) {
-    return new BrokerClient({ sink: env.K_SINK ?? "", overrides: env.K_CE_OVERRIDES, ...options });
+    return new BrokerClient({
+      sink: env.K_SINK ?? "",
+      overrides: env.K_CE_OVERRIDES,
+      tokenFile: platformEnv.read(env, "oidcTokenFile"),
+      ...options,
+    });
   }
 
   /** Post one event; resolves when the broker answered 2xx, rejects with BrokerEmitError after the last attempt. */
@@ -116,6 +130,8 @@ export class BrokerClient {
     for (let attempt = 0; attempt <= this.retries; attempt++) {
       let wait = backoffDelayMs("exponential", this.backoffMs, attempt + 1);
       try {
+        // Read at every attempt: a token the kubelet rotated while this event was being retried is picked up.
+        if (this.identity) headers.authorization = `Bearer ${await this.identity.current()}`;
         const answer = await this.post(body, headers);
         if (answer.status >= 200 && answer.status < 300) return;
         lastStatus = answer.status;
