@@ -17,7 +17,10 @@ export interface Instruments {
   cost: Counter;
   /** Tool calls a skill answered, by knclaw.skill, gen_ai.tool.name and knclaw.tool.outcome (`ok` or the error class). */
   toolCalls: Counter;
-  /** Approvals, by knclaw.approval.decision (`requested`, `granted`, `refused`, `expired`). */
+  /**
+   * Approvals, by knclaw.approval.decision (`requested`, `granted`, `denied`, `refused`: a decision from someone who
+   * may not approve, the call still held; `expired`).
+   */
   approvals: Counter;
   /** Runs stopped by a budget, by knclaw.budget.kind. */
   budgetExhausted: Counter;

@@ -108,7 +108,8 @@ export const ApprovalRequested = z
     /** sha256 of the canonical JSON of the exact arguments: an approval only releases this call. */
     digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
     reason: z.string().max(4096).optional(),
-    approvers: z.array(z.string().max(256)).max(256).optional(),
+    /** Who may decide, as approver entries (approvers.ts): the policy's, or the requester's person and identity. */
+    approvers: z.array(z.string().max(600)).max(256).optional(),
     expiresAt: timestamp,
     replyTo: ReplyRoute,
   })

@@ -92,7 +92,7 @@ export function observeStep(
   for (const fact of audit) {
     note(fact.type, flat(fact.data));
     if (fact.type === "policy.refused") metrics.policyRefusals.add(1, { "knclaw.instance": instance });
-    const decision = /^approval\.(requested|granted|refused|expired)$/.exec(fact.type)?.[1];
+    const decision = /^approval\.(requested|granted|denied|refused|expired)$/.exec(fact.type)?.[1];
     if (decision) metrics.approvals.add(1, { "knclaw.instance": instance, "knclaw.approval.decision": decision });
   }
   if (outcome === undefined) return;

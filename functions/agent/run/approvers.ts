@@ -1,34 +1,28 @@
+import { isApprover } from "../../../eventing/catalog/approvers.ts";
 import type { Identity } from "../../../eventing/catalog/shared.ts";
 
 /**
- * Who may approve a held call. Approver entries name a person (`person:<id>`, matched against the identity link the
- * channel adapter resolved) or a platform identity (`<channel>:<id>` or `<channel>:<workspace>/<id>`). When no policy
- * names approvers, only the person who started the run may approve. Nobody else ever can.
+ * Who may approve a held call, as approver entries (eventing/catalog/approvers.ts): the policy's, or, when no policy
+ * names any, entries naming the person who started the run (their linked person and their platform identity).
+ * Nobody else ever can. The same entries go out in approval.requested, so the gateway and the chat adapters turn a
+ * non-approver away with the very rule the agent applies.
  */
+export function approverEntries(approvers: readonly string[] | undefined, requester: Identity | undefined): string[] {
+  if (approvers !== undefined) return [...approvers];
+  if (requester === undefined) return [];
+  const platform =
+    requester.workspace !== undefined
+      ? `${requester.channel}:${requester.workspace}/${requester.id}`
+      : `${requester.channel}:${requester.id}`;
+  return requester.person !== undefined ? [`person:${requester.person}`, platform] : [platform];
+}
+
 export function mayApprove(
   decidedBy: Identity,
   approvers: readonly string[] | undefined,
   requester: Identity | undefined,
 ): boolean {
-  if (approvers === undefined) return requester !== undefined && sameIdentity(decidedBy, requester);
-  return approvers.some((entry) => matchesApprover(entry, decidedBy));
-}
-
-export function matchesApprover(entry: string, who: Identity): boolean {
-  if (entry.startsWith("person:")) return who.person !== undefined && entry.slice(7) === who.person;
-  const colon = entry.indexOf(":");
-  if (colon <= 0) return false;
-  const channel = entry.slice(0, colon);
-  const rest = entry.slice(colon + 1);
-  if (channel !== who.channel) return false;
-  const slash = rest.indexOf("/");
-  if (slash < 0) return rest === who.id;
-  return rest.slice(0, slash) === (who.workspace ?? "") && rest.slice(slash + 1) === who.id;
-}
-
-function sameIdentity(a: Identity, b: Identity): boolean {
-  if (a.person !== undefined && b.person !== undefined) return a.person === b.person;
-  return a.channel === b.channel && a.id === b.id && (a.workspace ?? "") === (b.workspace ?? "");
+  return isApprover(decidedBy, approverEntries(approvers, requester));
 }
 
 export function describeIdentity(who: Identity): string {

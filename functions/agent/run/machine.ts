@@ -20,6 +20,7 @@ import { MAX_OUTPUT_CHARS } from "./blobs.ts";
 import { isQuietHeartbeat } from "./heartbeat.ts";
 import {
   approvalRequestedEvent,
+  approvalResolvedEvent,
   type EventContext,
   messageSendEvent,
   outcomeEvent,
@@ -355,37 +356,82 @@ function finishCall(state: RunState, call: PendingCall, result: CallResult, ok: 
 function onApprovalDecided(t: Transition, data: ApprovalDecided, env: MachineEnv): boolean {
   const state = t.state;
   const call = state.pending.find((candidate) => candidate.approval?.id === data.approvalId);
+  // Unknown, already decided or expired, or naming another call: a second or late decision changes nothing.
   if (call === undefined || call.status !== "awaiting_approval" || call.id !== data.callId) return false;
-  const approval = call.approval!;
+  if (env.now > call.approval!.expiresAt) {
+    expire(t, call, env, "the approval timed out before a decision (default: deny)");
+    settle(t, env);
+    return true;
+  }
   const who = describeIdentity(data.decidedBy);
+  const by = identityKey(data.decidedBy);
   let refusal: string | undefined;
-  if (env.now > approval.expiresAt) refusal = "the approval timed out before a decision (default: deny)";
-  else if (!mayApprove(data.decidedBy, approval.approvers, state.requester))
+  if (!mayApprove(data.decidedBy, call.approval!.approvers, state.requester))
     refusal = `${who} may not approve this call`;
-  else if (data.digest !== call.digest) refusal = "the approval was given for other arguments than this call's";
-  else if (data.decision === "deny") refusal = `denied by ${who}${data.reason ? `: ${data.reason}` : ""}`;
-  const decider = `${data.decidedBy.channel}:${data.decidedBy.id}`;
+  else if (data.digest !== call.digest) refusal = "the decision was given for other arguments than this call's";
   if (refusal !== undefined) {
+    // Refused, not denied: the call stays held for the real approvers, and only this decider is told.
+    const approval = call.approval!;
+    approval.refusals = (approval.refusals ?? 0) + 1;
+    t.audit.push({ type: "approval.refused", data: { callId: call.id, tool: call.ref!, by, reason: refusal } });
+    t.events.push(
+      storeEvent(
+        approvalResolvedEvent(state, call, env, {
+          outcome: "refused",
+          decidedBy: data.decidedBy,
+          reason: refusal,
+          refusal: approval.refusals,
+        }),
+      ),
+    );
+    return true;
+  }
+  const resolved = (outcome: "approved" | "denied") =>
+    storeEvent(
+      approvalResolvedEvent(state, call, env, {
+        outcome,
+        decidedBy: data.decidedBy,
+        ...(data.reason !== undefined ? { reason: data.reason } : {}),
+      }),
+    );
+  if (data.decision === "deny") {
+    const denial = `denied by ${who}${data.reason ? `: ${data.reason}` : ""}`;
     t.audit.push({
-      type: "approval.refused",
-      data: { callId: call.id, tool: call.ref!, by: decider, reason: refusal.slice(0, 500) },
+      type: "approval.denied",
+      data: { callId: call.id, tool: call.ref!, by, reason: denial.slice(0, 500) },
     });
+    t.events.push(resolved("denied"));
     finishCall(
       state,
       call,
-      errorResult("approval", toolError("PermissionDenied", refusal, { retryable: false })),
+      errorResult("approval", toolError("PermissionDenied", denial, { retryable: false })),
       false,
     );
     settle(t, env);
     return true;
   }
-  t.audit.push({
-    type: "approval.granted",
-    data: { callId: call.id, tool: call.ref!, by: decider, digest: call.digest! },
-  });
+  t.audit.push({ type: "approval.granted", data: { callId: call.id, tool: call.ref!, by, digest: call.digest! } });
+  t.events.push(resolved("approved"));
   request(t, call, env);
   settle(t, env);
   return true;
+}
+
+/** `<channel>:[<workspace>/]<id>`: who decided, as the audit stream names them. */
+function identityKey(who: ApprovalDecided["decidedBy"]): string {
+  return `${who.channel}:${who.workspace !== undefined ? `${who.workspace}/` : ""}${who.id}`;
+}
+
+/** No permitted decision in time: the call is refused to the model and the prompt is told it expired. */
+function expire(t: Transition, call: PendingCall, env: MachineEnv, reason: string): void {
+  t.audit.push({ type: "approval.expired", data: { callId: call.id, tool: call.ref ?? call.name } });
+  t.events.push(storeEvent(approvalResolvedEvent(t.state, call, env, { outcome: "expired", reason })));
+  finishCall(
+    t.state,
+    call,
+    errorResult("approval", toolError("PermissionDenied", reason, { retryable: false })),
+    false,
+  );
 }
 
 function onSweep(t: Transition, env: MachineEnv): boolean {
@@ -397,11 +443,7 @@ function onSweep(t: Transition, env: MachineEnv): boolean {
   let changed = false;
   for (const call of state.pending) {
     if (call.status === "awaiting_approval" && env.now > call.approval!.expiresAt) {
-      t.audit.push({ type: "approval.expired", data: { callId: call.id, tool: call.ref ?? call.name } });
-      const error = toolError("PermissionDenied", "the approval timed out before a decision (default: deny)", {
-        retryable: false,
-      });
-      finishCall(state, call, errorResult("approval", error), false);
+      expire(t, call, env, "the approval timed out before a decision (default: deny)");
       changed = true;
     } else if (call.status === "requested" && call.deadlineAt !== undefined && env.now > call.deadlineAt) {
       const error = toolError("Timeout", `no answer from ${call.ref} in time`, { retryable: true });
@@ -435,6 +477,13 @@ function failBudget(t: Transition, env: MachineEnv, kind: BudgetKind): void {
 
 function fail(t: Transition, env: MachineEnv, reason: string, message: string): void {
   const state = t.state;
+  // An approval still held can never be decided now: its prompt is told so, and loses its buttons.
+  for (const call of state.pending) {
+    if (call.status !== "awaiting_approval") continue;
+    t.audit.push({ type: "approval.expired", data: { callId: call.id, tool: call.ref ?? call.name } });
+    const ended = `the run ended (${reason}) before a decision`;
+    t.events.push(storeEvent(approvalResolvedEvent(state, call, env, { outcome: "expired", reason: ended })));
+  }
   state.phase = "failed";
   state.outcome = { status: "failed", reason, output: "", message };
   if (state.replyTo !== undefined) t.events.push(storeEvent(messageSendEvent(state, "failed", message, env)));

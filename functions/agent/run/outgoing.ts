@@ -1,9 +1,11 @@
 import { EXT_TRACEPARENT, EXT_TRACESTATE } from "../../../eventing/catalog/attributes.ts";
+import type { ApprovalResolved } from "../../../eventing/catalog/events.ts";
 import { derivedEventId, makeEvent } from "../../../eventing/catalog/make.ts";
-import type { Button } from "../../../eventing/catalog/shared.ts";
+import type { Button, Identity } from "../../../eventing/catalog/shared.ts";
 import * as T from "../../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
 import type { CapabilityRequest } from "../../../skills/runtime/capability.ts";
+import { approverEntries } from "./approvers.ts";
 import type { PendingCall, RunState, StoredEvent } from "./state.ts";
 
 /**
@@ -65,8 +67,49 @@ export function approvalRequestedEvent(state: RunState, call: PendingCall, ctx: 
       arguments: call.args ?? {},
       digest: call.digest!,
       reason: `The agent wants to call ${call.ref} with these exact arguments.`,
-      ...(approval.approvers !== undefined ? { approvers: approval.approvers } : {}),
+      approvers: approverEntries(approval.approvers, state.requester),
       expiresAt: new Date(approval.expiresAt).toISOString(),
+      replyTo: state.replyTo!,
+    },
+    extensions: trace(state),
+  });
+}
+
+export interface Resolution {
+  outcome: ApprovalResolved["outcome"];
+  decidedBy?: Identity;
+  reason?: string;
+  /** For a refusal: its number among this approval's refusals, so each refused decision is answered under its own id. */
+  refusal?: number;
+}
+
+/**
+ * The agent's verdict on an approval: one per approval for approved, denied and expired; one per refused decision
+ * (a non-approver may press twice, and each press deserves its answer), with ids derived from the run, the call and
+ * the refusal's number, so a redelivered decision or a re-sent outbox never announces twice.
+ */
+export function approvalResolvedEvent(
+  state: RunState,
+  call: PendingCall,
+  ctx: Pick<EventContext, "now" | "source">,
+  resolution: Resolution,
+): CloudEvent {
+  const id =
+    resolution.outcome === "refused"
+      ? derivedEventId(state.runId, "approval-refused", call.id, resolution.refusal ?? 0)
+      : derivedEventId(state.runId, "approval-resolved", call.id);
+  return makeEvent(T.APPROVAL_RESOLVED, {
+    id,
+    source: ctx.source,
+    time: new Date(ctx.now),
+    data: {
+      approvalId: call.approval!.id,
+      runId: state.runId,
+      callId: call.id,
+      instance: state.instance,
+      outcome: resolution.outcome,
+      ...(resolution.decidedBy !== undefined ? { decidedBy: resolution.decidedBy } : {}),
+      ...(resolution.reason !== undefined ? { reason: resolution.reason.slice(0, 4096) } : {}),
       replyTo: state.replyTo!,
     },
     extensions: trace(state),

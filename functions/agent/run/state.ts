@@ -48,7 +48,8 @@ export interface PendingCall {
   attempt: number;
   /** After this the call is failed as Timeout by a sweep. */
   deadlineAt?: number;
-  approval?: { id: string; expiresAt: number; approvers?: string[] };
+  /** `refusals`: decisions refused so far (each refusal is announced under its own event id). */
+  approval?: { id: string; expiresAt: number; approvers?: string[]; refusals?: number };
   result?: CallResult;
 }
 

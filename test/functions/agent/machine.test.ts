@@ -277,17 +277,36 @@ describe("run state machine", () => {
         ...overrides,
       },
     });
+    const resolved = (t: Transition) =>
+      t.events.filter((event) => event.attributes.type === T.APPROVAL_RESOLVED).map(data);
 
-    it("releases the held call when an allowed approver approves its digest", () => {
+    it("names the requester as the approver when the policy names none", () => {
+      const { request } = ask();
+      expect(request.approvers).toEqual(["slack:U1"]);
+    });
+
+    it("releases the held call when an allowed approver approves its digest, and announces it once", () => {
       const { env, state, request } = ask();
       const released = advance(state, decide(request, alice), env);
-      expect(types(released)).toEqual([T.TOOL_REQUESTED]);
-      expect(data(released.events[0]!)).toMatchObject({
+      expect(types(released)).toEqual([T.APPROVAL_RESOLVED, T.TOOL_REQUESTED]);
+      expect(resolved(released)).toEqual([
+        expect.objectContaining({
+          approvalId: request.approvalId,
+          callId: "1-0",
+          outcome: "approved",
+          decidedBy: alice,
+          replyTo: route,
+        }),
+      ]);
+      expect(data(released.events[1]!)).toMatchObject({
         tool: "delete_pod",
         arguments: { namespace: "a", name: "web-1" },
       });
       expect(released.state.toolCalls).toBe(1);
+      expect(released.audit).toEqual([expect.objectContaining({ type: "approval.granted" })]);
+      // A second decision, even another approve, changes nothing and announces nothing.
       expect(advance(released.state, decide(request, alice), env).changed).toBe(false);
+      expect(advance(released.state, decide(request, alice, { decision: "deny" }), env).changed).toBe(false);
     });
 
     it.each([
@@ -297,37 +316,73 @@ describe("run state machine", () => {
         (r: Record<string, unknown>) => decide(r, alice, { digest: argumentsDigest({ namespace: "a", name: "db-1" }) }),
         "other arguments",
       ],
-      [
-        "a denial",
-        (r: Record<string, unknown>) => decide(r, alice, { decision: "deny", reason: "no" }),
-        "denied by alice",
-      ],
-    ])("refuses %s and tells the model", (_name, input, message) => {
+    ])("refuses %s: the call stays held, only the decider is told, the approver still decides", (_n, input, why) => {
       const { env, state, request } = ask();
-      const refused = advance(state, input(request), env);
-      expect(refused.events).toEqual([]);
-      expect(refused.callModel).toBe(true);
-      expect(JSON.parse(refused.state.transcript.at(-1)!.content)).toMatchObject({
-        error: { class: "PermissionDenied", message: expect.stringContaining(message) },
+      const decision = input(request);
+      const refused = advance(state, decision, env);
+      expect(refused.changed).toBe(true);
+      expect(refused.callModel).toBe(false);
+      expect(refused.state.phase).toBe("waiting");
+      expect(refused.state.pending[0]!.status).toBe("awaiting_approval");
+      expect(types(refused)).toEqual([T.APPROVAL_RESOLVED]);
+      const decidedBy = (decision as { data: { decidedBy: unknown } }).data.decidedBy;
+      expect(resolved(refused)[0]).toMatchObject({
+        outcome: "refused",
+        decidedBy,
+        reason: expect.stringContaining(why),
+      });
+      expect(refused.audit).toEqual([
+        expect.objectContaining({ type: "approval.refused", data: expect.objectContaining({ callId: "1-0" }) }),
+      ]);
+      // Each refused decision is answered under its own id (a redelivered one never gets this far: it was applied).
+      const again = advance(refused.state, input(request), env);
+      expect(again.events[0]!.attributes.id).not.toBe(refused.events[0]!.attributes.id);
+      const released = advance(again.state, decide(request, alice), env);
+      expect(types(released)).toEqual([T.APPROVAL_RESOLVED, T.TOOL_REQUESTED]);
+      expect(resolved(released)[0]).toMatchObject({ outcome: "approved", decidedBy: alice });
+    });
+
+    it("a denial by an approver refuses the call to the model and is announced as denied", () => {
+      const { env, state, request } = ask();
+      const denied = advance(state, decide(request, alice, { decision: "deny", reason: "no" }), env);
+      expect(types(denied)).toEqual([T.APPROVAL_RESOLVED]);
+      expect(resolved(denied)[0]).toMatchObject({ outcome: "denied", decidedBy: alice, reason: "no" });
+      expect(denied.audit).toEqual([expect.objectContaining({ type: "approval.denied" })]);
+      expect(denied.callModel).toBe(true);
+      expect(JSON.parse(denied.state.transcript.at(-1)!.content)).toMatchObject({
+        error: { class: "PermissionDenied", message: expect.stringContaining("denied by alice: no") },
       });
     });
 
-    it("refuses a decision arriving after the timeout, and a sweep expires an undecided one", () => {
+    it("expires a decision arriving after the timeout, and a sweep expires an undecided one", () => {
       const { env, state, request } = ask({ approvals: { timeoutSeconds: 60 } });
       const late = advance(state, decide(request, alice), at(env, 61_000));
-      expect(late.events).toEqual([]);
+      expect(types(late)).toEqual([T.APPROVAL_RESOLVED]);
+      expect(resolved(late)[0]).toMatchObject({ outcome: "expired" });
+      expect(resolved(late)[0]!.decidedBy).toBeUndefined();
       expect(late.state.transcript.at(-1)!.content).toContain("timed out");
       expect(advance(state, { kind: "sweep" }, at(env, 59_000)).changed).toBe(false);
       const swept = advance(state, { kind: "sweep" }, at(env, 61_000));
       expect(swept.callModel).toBe(true);
       expect(swept.state.transcript.at(-1)!.content).toContain("timed out");
+      expect(resolved(swept)).toEqual([expect.objectContaining({ outcome: "expired" })]);
+      // The same verdict either way: a sweep and a late decision racing announce one expiry.
+      expect(swept.events[0]!.attributes.id).toBe(late.events[0]!.attributes.id);
+    });
+
+    it("tells a held approval's prompt that the run ended when it is stopped", () => {
+      const { env, state } = ask();
+      const stopped = advance(state, { kind: "stop", reason: "stopped", message: "Stopped." }, env);
+      expect(resolved(stopped)).toEqual([
+        expect.objectContaining({ outcome: "expired", reason: expect.stringContaining("run ended") }),
+      ]);
     });
 
     it("uses the policy's approvers instead of the requester when it names them", () => {
       const { env, state, request } = ask({ approvals: { approvers: ["slack:U2"] } });
       expect(request.approvers).toEqual(["slack:U2"]);
-      expect(advance(state, decide(request, alice), env).events).toEqual([]);
-      expect(types(advance(state, decide(request, bob), env))).toEqual([T.TOOL_REQUESTED]);
+      expect(resolved(advance(state, decide(request, alice), env))[0]).toMatchObject({ outcome: "refused" });
+      expect(types(advance(state, decide(request, bob), env))).toEqual([T.APPROVAL_RESOLVED, T.TOOL_REQUESTED]);
     });
 
     it("refuses a call needing approval when the run has nobody to ask", () => {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { matchesApprover } from "../../../eventing/catalog/approvers.ts";
 import type { MessageReceived } from "../../../eventing/catalog/index.ts";
 import { fitHistory } from "../../../functions/agent/loop/context.ts";
 import { KeyedQueue } from "../../../functions/agent/loop/keyed-queue.ts";
 import { sessionKeyFor } from "../../../functions/agent/loop/session-key.ts";
 import { ToolCallAssembler } from "../../../functions/agent/providers/openai-tool-calls.ts";
-import { matchesApprover, mayApprove } from "../../../functions/agent/run/approvers.ts";
+import { approverEntries, mayApprove } from "../../../functions/agent/run/approvers.ts";
 import { isQuietHeartbeat } from "../../../functions/agent/run/heartbeat.ts";
 import { MAX_RESULT_CHARS, successResult } from "../../../functions/agent/run/results.ts";
 import { modelToolName } from "../../../functions/agent/tools/catalog.ts";
@@ -38,6 +39,12 @@ describe("approvers", () => {
     expect(mayApprove({ channel: "slack", id: "U2" }, undefined, alice)).toBe(false);
     expect(mayApprove(alice, undefined, undefined)).toBe(false);
     expect(mayApprove(alice, [], alice)).toBe(false);
+  });
+  it("names the requester as entries: their person and their platform identity, workspace-qualified", () => {
+    expect(approverEntries(undefined, alice)).toEqual(["person:alice", "slack:T1/U1"]);
+    expect(approverEntries(undefined, { channel: "http", id: "ci" })).toEqual(["http:ci"]);
+    expect(approverEntries(["slack:U9"], alice)).toEqual(["slack:U9"]);
+    expect(approverEntries(undefined, undefined)).toEqual([]);
   });
 });
 
