@@ -7,17 +7,32 @@ import type { KeyValueState } from "./key-value.ts";
  * inbound de-duplication (a platform's retry of a delivery already emitted) and outbound idempotency (a redelivered
  * message.send already posted).
  *
- * A key is first claimed with a short lease, then marked done with the work's result once the work succeeded. A
- * failure releases the claim so the next retry does the work. A crash between claim and done leaves the lease to
- * expire, after which a retry does the work; a crash between the work and the done mark can repeat the work once,
- * which is why inbound events carry deterministic ids (consumers de-duplicate on them too).
+ * A key is first claimed with a short lease, renewed while the work runs, then marked done with the work's result
+ * once the work succeeded. A failure releases the claim so the next retry does the work. A holder that dies (a crash,
+ * a kill -9) stops renewing, so its claim blocks other attempts for at most one lease, after which a retry does the
+ * work; a crash between the work and the done mark can repeat the work once, which is why inbound events carry
+ * deterministic ids (consumers de-duplicate on them too).
+ *
+ * When the store itself fails (Redis down) after the work, the claim can be neither released nor marked done. This
+ * process remembers such claims, so its next attempt at the key settles it at once (marks it done with the result it
+ * already has, or takes the claim over after a failed work) instead of answering "in flight" until the lease runs out:
+ * a broker's redeliveries would otherwise all be refused while the lease lasts.
  */
 export interface OnceOptions {
-  /** How long a claim blocks other attempts while the work runs. */
+  /**
+   * How long a claim blocks other attempts unless renewed; the holder renews it every third of this while the work
+   * runs. Keep it within the broker's retry window, so a redelivery after a holder's crash finds the claim expired.
+   */
   leaseSeconds: number;
   /** How long the result is remembered: at least as long as the platform keeps retrying. */
   keepSeconds: number;
 }
+
+/**
+ * The lease every caller uses: it runs out within Knative's default retry window (5 retries, exponential from 0.5 s,
+ * about 15 s), so a crashed holder's redeliveries find the key free; a long work keeps its claim by renewing it.
+ */
+export const LEASE_SECONDS = 10;
 
 export type OnceResult<T> = { fresh: true; value: T; recorded: string } | { fresh: false; recorded: string };
 
@@ -37,6 +52,32 @@ export class InFlightError extends ApiError {
 const DONE = "done:";
 const INFLIGHT = "inflight:";
 
+/** A claim of this process the store failed to settle: released after a failed work, or done with `recorded`. */
+interface Unsettled {
+  claim: string;
+  recorded?: string;
+}
+
+/** Per store, the keys this process left claimed (bounded: the oldest are forgotten, their leases expire anyway). */
+const unsettledByStore = new WeakMap<KeyValueState, Map<string, Unsettled>>();
+const MAX_UNSETTLED = 10_000;
+
+function unsettledOf(kv: KeyValueState): Map<string, Unsettled> {
+  let unsettled = unsettledByStore.get(kv);
+  if (unsettled === undefined) {
+    unsettled = new Map();
+    unsettledByStore.set(kv, unsettled);
+  }
+  return unsettled;
+}
+
+function remember(kv: KeyValueState, key: string, entry: Unsettled): void {
+  const unsettled = unsettledOf(kv);
+  unsettled.delete(key);
+  unsettled.set(key, entry);
+  if (unsettled.size > MAX_UNSETTLED) unsettled.delete(unsettled.keys().next().value!);
+}
+
 export async function runOnce<T>(
   kv: KeyValueState,
   key: string,
@@ -44,21 +85,41 @@ export async function runOnce<T>(
   work: () => Promise<T>,
   record: (value: T) => string = () => "",
 ): Promise<OnceResult<T>> {
-  const claim = `${INFLIGHT}${randomUUID()}`;
+  let claim = `${INFLIGHT}${randomUUID()}`;
   const existing = await claimOrRead(kv, key, claim, options.leaseSeconds);
   if (existing !== undefined) {
-    if (existing.startsWith(DONE)) return { fresh: false, recorded: existing.slice(DONE.length) };
-    throw new InFlightError(key);
+    if (existing.startsWith(DONE)) {
+      unsettledByStore.get(kv)?.delete(key);
+      return { fresh: false, recorded: existing.slice(DONE.length) };
+    }
+    const ours = unsettledByStore.get(kv)?.get(key);
+    if (ours === undefined || ours.claim !== existing) throw new InFlightError(key);
+    // Taken out before the first await: a concurrent attempt in this process finds it gone and waits its turn.
+    unsettledOf(kv).delete(key);
+    if (ours.recorded !== undefined) {
+      await markDone(kv, key, ours, options.keepSeconds);
+      return { fresh: false, recorded: ours.recorded };
+    }
+    claim = ours.claim;
+    try {
+      await kv.set(key, claim, options.leaseSeconds);
+    } catch (error) {
+      remember(kv, key, ours);
+      throw error;
+    }
   }
   let value: T;
+  const renewal = keepClaimed(kv, key, claim, options.leaseSeconds);
   try {
     value = await work();
   } catch (error) {
+    clearInterval(renewal);
     await releaseIfOurs(kv, key, claim);
     throw error;
   }
+  clearInterval(renewal);
   const recorded = record(value);
-  await kv.set(key, `${DONE}${recorded}`, options.keepSeconds);
+  await markDone(kv, key, { claim, recorded }, options.keepSeconds);
   return { fresh: true, value, recorded };
 }
 
@@ -79,10 +140,34 @@ async function claimOrRead(kv: KeyValueState, key: string, claim: string, leaseS
   throw new InFlightError(key);
 }
 
+/** Renews the claim while the work runs; a renewal that finds another value (the lease ran out) stops. */
+function keepClaimed(kv: KeyValueState, key: string, claim: string, leaseSeconds: number): NodeJS.Timeout {
+  const timer = setInterval(
+    () => {
+      kv.get(key)
+        .then((current) => (current === claim ? kv.set(key, claim, leaseSeconds) : clearInterval(timer)))
+        .catch(() => undefined);
+    },
+    (leaseSeconds * 1000) / 3,
+  );
+  timer.unref();
+  return timer;
+}
+
+async function markDone(kv: KeyValueState, key: string, entry: Unsettled, keepSeconds: number): Promise<void> {
+  try {
+    await kv.set(key, `${DONE}${entry.recorded}`, keepSeconds);
+  } catch (error) {
+    remember(kv, key, entry);
+    throw error;
+  }
+}
+
 async function releaseIfOurs(kv: KeyValueState, key: string, claim: string): Promise<void> {
   try {
     if ((await kv.get(key)) === claim) await kv.delete(key);
   } catch {
-    // The lease expires on its own; a failed release only delays the next retry.
+    // Remembered: this process' next attempt takes the claim over; others wait out the lease.
+    remember(kv, key, { claim });
   }
 }

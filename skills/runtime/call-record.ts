@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { MemoryClient } from "../../clients/memory/client.ts";
 import { type KeyValueState, MemoryKeyValue } from "../../clients/memory/key-value.ts";
-import { InFlightError, runOnce } from "../../clients/memory/run-once.ts";
+import { InFlightError, LEASE_SECONDS, runOnce } from "../../clients/memory/run-once.ts";
 import { ToolOutcome } from "../../eventing/catalog/index.ts";
 import type { FunctionEnv } from "../../runtime/function.ts";
 import { platformEnv } from "../../runtime/platform-env.ts";
@@ -22,8 +22,6 @@ import { capErrorDetails, capResult } from "./result-cap.ts";
  */
 const RECORDED_RESULT_BYTES = 40 * 1024;
 
-/** How long a crashed replica's claim blocks retries beyond the tool's own timeout. */
-const LEASE_MARGIN_SECONDS = 30;
 /** Kept past the token's expiry for clocks that disagree a little. */
 const KEEP_MARGIN_SECONDS = 300;
 
@@ -56,12 +54,13 @@ export class CallRecords {
    */
   async once(
     key: CallRecordKey,
-    timing: { timeoutMs: number; keepUntil: number; now: number },
+    timing: { keepUntil: number; now: number },
     execute: () => Promise<ToolOutcome>,
   ): Promise<RecordVerdict> {
     let ran: ToolOutcome | undefined;
     const options = {
-      leaseSeconds: Math.ceil(timing.timeoutMs / 1000) + LEASE_MARGIN_SECONDS,
+      // Renewed while the tool runs, however long: a crashed replica's claim blocks retries one lease at most.
+      leaseSeconds: LEASE_SECONDS,
       keepSeconds: Math.max(60, Math.ceil((timing.keepUntil - timing.now) / 1000) + KEEP_MARGIN_SECONDS),
     };
     try {

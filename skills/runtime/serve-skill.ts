@@ -140,7 +140,7 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
     if (!tool.mutates || records === undefined) return act();
     const recorded = await records.once(
       { skill: skill.name, runId: request.runId, callId: request.callId, attempt: request.attempt, data: event.data },
-      { timeoutMs, keepUntil: authorized.expiresAt, now: started },
+      { keepUntil: authorized.expiresAt, now: started },
       act,
     );
     if (recorded.kind === "recorded") {

@@ -1,5 +1,5 @@
 import type { KeyValueState } from "../../../clients/memory/key-value.ts";
-import { runOnce } from "../../../clients/memory/run-once.ts";
+import { LEASE_SECONDS, runOnce } from "../../../clients/memory/run-once.ts";
 import type { ApprovalRequested, MessageSend } from "../../../eventing/catalog/events.ts";
 import { readEvent } from "../../../eventing/catalog/make.ts";
 import type { ChannelType, ReplyRoute } from "../../../eventing/catalog/shared.ts";
@@ -62,7 +62,6 @@ interface DeliveryResult {
   posted: number;
 }
 
-const LEASE_SECONDS = 60;
 const DEFAULT_KEEP_SECONDS = 7 * 24 * 3600;
 
 /** The adapter's broker deliveries (the function runtime's `POST /`). */

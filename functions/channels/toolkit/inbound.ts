@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { runOnce } from "../../../clients/memory/run-once.ts";
+import { LEASE_SECONDS, runOnce } from "../../../clients/memory/run-once.ts";
 import type { Attachment, MessageReceived } from "../../../eventing/catalog/events.ts";
 import { derivedEventId, makeEvent } from "../../../eventing/catalog/make.ts";
 import type { ChannelType, Identity, ReplyRoute } from "../../../eventing/catalog/shared.ts";
@@ -48,9 +48,6 @@ export type InboundOutcome =
   | { kind: "duplicate" }
   | { kind: "pairing"; instance: string; text: string }
   | { kind: "ignored"; reason: "no_route" | "denied" | "not_allowed" };
-
-/** Lease on a delivery being processed: longer than any emit with its retries takes. */
-const LEASE_SECONDS = 60;
 
 /**
  * Handle one normalised platform message. `sendPairing` posts the pairing text back on the platform; it runs inside

@@ -1,4 +1,4 @@
-import { runOnce } from "../../../clients/memory/run-once.ts";
+import { LEASE_SECONDS, runOnce } from "../../../clients/memory/run-once.ts";
 import { derivedEventId, makeEvent } from "../../../eventing/catalog/make.ts";
 import * as T from "../../../eventing/catalog/types.ts";
 import { receiveCloudEvents } from "../../../eventing/cloudevent/receive.ts";
@@ -32,7 +32,6 @@ import { renderTask } from "./task.ts";
  */
 const DEADLINE_MS = 10_000;
 const DEDUP_KEEP_SECONDS = 3 * 24 * 3600;
-const LEASE_SECONDS = 60;
 
 function loadHooks(env: FunctionEnv): Map<string, { hook: WebhookHook; secret: string }> {
   const hooks = new Map<string, { hook: WebhookHook; secret: string }>();
