@@ -113,6 +113,8 @@ function formatRunEvent(event: RunEvent): string {
     }
     case "approval":
       return `${at}approval ${text(d.approvalId)}: ${text(d.skill)}.${text(d.tool)} ${JSON.stringify(d.arguments)}${d.reason !== undefined ? ` (${text(d.reason)})` : ""}, expires ${text(d.expiresAt)}`;
+    case "approval_resolved":
+      return `${at}approval ${text(d.approvalId)} ${text(d.outcome)}${d.decidedBy !== undefined ? ` by ${text(d.decidedBy)}` : ""}${d.reason !== undefined ? ` (${text(d.reason)})` : ""}`;
     case "completed": {
       const usage = usageLine(d);
       return `${at}completed${usage ? ` (${usage})` : ""}: ${text(d.output)}`;

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { MemoryError } from "../../clients/memory/client.ts";
 import type { PairingRecord } from "../../clients/memory/contract/people.ts";
 import type { Run } from "../../clients/memory/contract/runs.ts";
+import { isApprover } from "../../eventing/catalog/approvers.ts";
 import { TaskContract } from "../../eventing/catalog/contract.ts";
 import { derivedEventId, makeEvent } from "../../eventing/catalog/make.ts";
 import * as T from "../../eventing/catalog/types.ts";
@@ -10,6 +11,7 @@ import type { EventSink } from "../../eventing/client/broker-client.ts";
 import { readBodyLimited } from "../../eventing/cloudevent/body.ts";
 import { ApiError } from "../../runtime/api-error.ts";
 import type { BearerEnv } from "../../runtime/bearer.ts";
+import type { Logger } from "../../runtime/log.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { RunRecord, RunStore } from "./run-store.ts";
 import type { RunWaiter } from "./run-waiter.ts";
@@ -22,7 +24,8 @@ import { sseResponse } from "./sse.ts";
  *   finishes within N seconds; `Idempotency-Key` makes a retried request start one run;
  * - GET /runs/{id}: the run's status and outcome;
  * - GET /runs/{id}/events: SSE of what the run does, resumable with Last-Event-ID;
- * - POST /approvals/{id}: approve or deny a held tool call, decided by the token's name;
+ * - POST /approvals/{id}: approve or deny a held tool call, decided by the token's name: 202 once forwarded, 403 for a
+ *   token that may not approve it, 409 once decided (or while another decision is applied), 410 once expired;
  * - GET /instances/{instance}/pairing, POST /instances/{instance}/pairing/{code}/approve|deny: the pairing queue.
  */
 export interface PairingAdmin {
@@ -39,6 +42,7 @@ export interface ApiContext extends RunContext {
   /** The agent's own run documents, for progress while the gateway has no outcome yet. */
   findRun?: (id: string) => Promise<Run | undefined>;
   pairing?: PairingAdmin;
+  log: Logger;
 }
 
 /** The principal is the name of the caller's token (audit records name it; the token itself is never kept). */
@@ -191,24 +195,45 @@ export function registerApi(app: Hono<GatewayVariables>, ctx: ApiContext): void 
     const body = await readJson(c.req.raw, ApprovalBody);
     const approval = await ctx.store.recallApproval(c.req.param("id"));
     if (approval === undefined) throw new ApiError(404, "not_found", "no such approval");
-    if (Date.parse(approval.expiresAt) <= ctx.now()) throw new ApiError(410, "expired", "the approval has expired");
+    const verdict = await ctx.store.verdict(approval.approvalId);
+    if (verdict?.outcome === "expired" || (verdict === undefined && Date.parse(approval.expiresAt) <= ctx.now()))
+      throw new ApiError(410, "expired", "the approval has expired");
+    if (verdict !== undefined)
+      throw new ApiError(409, "already_decided", `the approval was already ${verdict.outcome}`);
+    // Who decides is who the bearer token authenticated: never anything the body says.
     const by = c.get("principal");
-    await ctx.sink.emit(
-      makeEvent(T.APPROVAL_DECIDED, {
-        source: ctx.source,
-        id: derivedEventId("gateway", "approval", approval.approvalId, by, body.decision),
-        data: {
-          approvalId: approval.approvalId,
-          runId: approval.runId,
-          callId: approval.callId,
-          instance: approval.instance,
-          digest: approval.digest,
-          decision: body.decision,
-          decidedBy: { channel: "http", id: by },
-          ...(body.reason !== undefined ? { reason: body.reason } : {}),
-        },
-      }),
-    );
+    if (approval.approvers !== undefined && !isApprover({ channel: "http", id: by }, approval.approvers)) {
+      ctx.log.warn(
+        { approvalId: approval.approvalId, runId: approval.runId, by: `http:${by}` },
+        "approval decision refused: this token may not approve the call",
+      );
+      throw new ApiError(403, "not_an_approver", "this token may not approve this call");
+    }
+    const held = await ctx.store.holdForDecision(approval, { by, decision: body.decision });
+    // The same decision again (a retried request) is sent again under the same event id; any other waits its turn.
+    if (held !== undefined && (held.by !== by || held.decision !== body.decision))
+      throw new ApiError(409, "already_decided", "another decision on this approval is being applied");
+    try {
+      await ctx.sink.emit(
+        makeEvent(T.APPROVAL_DECIDED, {
+          source: ctx.source,
+          id: derivedEventId("gateway", "approval", approval.approvalId, by, body.decision),
+          data: {
+            approvalId: approval.approvalId,
+            runId: approval.runId,
+            callId: approval.callId,
+            instance: approval.instance,
+            digest: approval.digest,
+            decision: body.decision,
+            decidedBy: { channel: "http", id: by },
+            ...(body.reason !== undefined ? { reason: body.reason } : {}),
+          },
+        }),
+      );
+    } catch (error) {
+      if (held === undefined) await ctx.store.releaseDecision(approval.approvalId, by).catch(() => undefined);
+      throw error;
+    }
     return c.json({ approvalId: approval.approvalId, runId: approval.runId, decision: body.decision }, 202);
   });
 

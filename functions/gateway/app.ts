@@ -49,6 +49,7 @@ export async function createApp(env: FunctionEnv, deps: GatewayDeps = {}): Promi
   const store = new RunStore(deps.kv ?? new MemoryKeyValue(memory!, "gateway"));
   const waiter = new RunWaiter();
   const now = deps.now ?? Date.now;
+  const log = createLogger(env, "gateway");
   const ctx: ApiContext = {
     config,
     store,
@@ -58,11 +59,11 @@ export async function createApp(env: FunctionEnv, deps: GatewayDeps = {}): Promi
     now,
     ...(deps.findRun ? { findRun: deps.findRun } : memory ? { findRun: (id: string) => memory.findRun(id) } : {}),
     ...(deps.pairing ? { pairing: deps.pairing } : memory ? { pairing: memory } : {}),
+    log,
   };
   const limits = new TokenBuckets(config.rateLimit.requestsPerMinute, config.rateLimit.burst, now);
   const deliveries = createGatewayDeliveries(store, waiter);
 
-  const log = createLogger(env, "gateway");
   const app = createFunctionApp<GatewayVariables>({
     env,
     delivery: receiveCloudEvents(deliveries, { maxBodyBytes: MAX_DELIVERY_BYTES }),

@@ -6,10 +6,12 @@ import type { RunStore } from "./run-store.ts";
 import type { RunWaiter } from "./run-waiter.ts";
 
 /**
- * What the broker delivers to the gateway (the renderer's `gateway-*` Triggers): message.send and
- * approval.requested for the `http` channel (whose conversation is the run id), and every run.completed /
- * run.failed. Only runs the gateway started are kept; the rest are acknowledged and dropped. A 2xx is answered only
- * once the memory service stored the event, so a failure is redelivered.
+ * What the broker delivers to the gateway (the renderer's `gateway-*` Triggers): message.send, approval.requested and
+ * approval.resolved for the `http` channel (whose conversation is the run id), and every run.completed / run.failed.
+ * approval.resolved keeps the approval records true: a verdict closes the approval to further decisions (409/410), a
+ * refusal of a decision this gateway forwarded opens it again. Only runs the gateway started are kept; the rest are
+ * acknowledged and dropped. A 2xx is answered only once the memory service stored the event, so a failure is
+ * redelivered.
  */
 export function createGatewayDeliveries(store: RunStore, waiter: RunWaiter): (event: CloudEvent) => Promise<void> {
   return async (event) => {
@@ -42,6 +44,7 @@ export function createGatewayDeliveries(store: RunStore, waiter: RunWaiter): (ev
           instance: approval.instance,
           digest: approval.digest,
           expiresAt: approval.expiresAt,
+          ...(approval.approvers !== undefined ? { approvers: approval.approvers } : {}),
         });
         if ((await store.get(approval.runId)) !== undefined) {
           await store.append(
@@ -60,6 +63,40 @@ export function createGatewayDeliveries(store: RunStore, waiter: RunWaiter): (ev
             at,
           );
           waiter.notify(approval.runId);
+        }
+        break;
+      }
+      case T.APPROVAL_RESOLVED: {
+        const resolved = readEvent(event, T.APPROVAL_RESOLVED);
+        if (resolved.replyTo.channel !== "http")
+          throw new CloudEventError(400, "the gateway only answers the http channel");
+        const by =
+          resolved.decidedBy !== undefined ? `${resolved.decidedBy.channel}:${resolved.decidedBy.id}` : undefined;
+        if (resolved.outcome === "refused") {
+          // The call is still held: the refused decider's hold goes, so a real approver can decide.
+          if (resolved.decidedBy?.channel === "http")
+            await store.releaseDecision(resolved.approvalId, resolved.decidedBy.id);
+        } else {
+          await store.rememberVerdict(resolved.approvalId, {
+            outcome: resolved.outcome,
+            ...(by !== undefined ? { decidedBy: by } : {}),
+            at,
+          });
+        }
+        if ((await store.get(resolved.runId)) !== undefined) {
+          await store.append(
+            resolved.runId,
+            id,
+            "approval_resolved",
+            {
+              approvalId: resolved.approvalId,
+              outcome: resolved.outcome,
+              ...(by !== undefined ? { decidedBy: by } : {}),
+              ...(resolved.reason !== undefined ? { reason: resolved.reason } : {}),
+            },
+            at,
+          );
+          waiter.notify(resolved.runId);
         }
         break;
       }

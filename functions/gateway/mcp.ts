@@ -198,6 +198,10 @@ function progressText(event: RunEvent): string {
       `POST /api/v1/approvals/${String(approvalId)} (expires ${String(expiresAt)})`
     );
   }
+  if (event.type === "approval_resolved") {
+    const { approvalId, outcome, decidedBy } = event.data;
+    return `approval ${String(approvalId)} ${String(outcome)}${decidedBy !== undefined ? ` by ${String(decidedBy)}` : ""}`;
+  }
   return typeof event.data.text === "string" ? event.data.text.slice(0, 1000) : event.type;
 }
 

@@ -26,7 +26,7 @@ export interface RunRecord {
   finishedAt?: string;
 }
 
-export type RunEventType = "message" | "approval" | "completed" | "failed";
+export type RunEventType = "message" | "approval" | "approval_resolved" | "completed" | "failed";
 
 export interface RunEvent {
   seq: number;
@@ -42,6 +42,22 @@ export interface ApprovalRecord {
   instance: string;
   digest: string;
   expiresAt: string;
+  /** Who may decide (approver entries from approval.requested); absent when the agent named none. */
+  approvers?: string[];
+}
+
+/** The agent's final verdict on an approval (approval.resolved): after it, every decision is too late. */
+export interface ApprovalVerdict {
+  outcome: "approved" | "denied" | "expired";
+  /** `<channel>:<id>` of who decided (absent for expired). */
+  decidedBy?: string;
+  at: string;
+}
+
+/** The decision this gateway forwarded and the agent has not ruled on yet. */
+export interface PendingDecision {
+  by: string;
+  decision: "approve" | "deny";
 }
 
 const KEEP_SECONDS = 7 * 24 * 3600;
@@ -106,12 +122,49 @@ export class RunStore {
   }
 
   async rememberApproval(approval: ApprovalRecord): Promise<void> {
-    const seconds = Math.max(60, Math.ceil((Date.parse(approval.expiresAt) - Date.now()) / 1000) + 3600);
-    await this.kv.set(`gw:approval:${approval.approvalId}`, JSON.stringify(approval), seconds);
+    await this.kv.set(`gw:approval:${approval.approvalId}`, JSON.stringify(approval), keepSeconds(approval.expiresAt));
   }
 
   async recallApproval(approvalId: string): Promise<ApprovalRecord | undefined> {
-    const raw = await this.kv.get(`gw:approval:${approvalId}`);
-    return raw === undefined ? undefined : (JSON.parse(raw) as ApprovalRecord);
+    return this.json<ApprovalRecord>(`gw:approval:${approvalId}`);
   }
+
+  async rememberVerdict(approvalId: string, verdict: ApprovalVerdict): Promise<void> {
+    await this.kv.set(`gw:approval-verdict:${approvalId}`, JSON.stringify(verdict), KEEP_SECONDS);
+  }
+
+  verdict(approvalId: string): Promise<ApprovalVerdict | undefined> {
+    return this.json<ApprovalVerdict>(`gw:approval-verdict:${approvalId}`);
+  }
+
+  /**
+   * Hold the approval for one forwarded decision until the agent rules on it, so a second decision is answered 409
+   * instead of being forwarded to do nothing. Undefined when this call took the hold; otherwise the decision holding it.
+   */
+  async holdForDecision(approval: ApprovalRecord, decision: PendingDecision): Promise<PendingDecision | undefined> {
+    const key = `gw:approval-decision:${approval.approvalId}`;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (await this.kv.setIfAbsent(key, JSON.stringify(decision), keepSeconds(approval.expiresAt))) return undefined;
+      // The holder may be released between the two calls: then try to take the hold again.
+      const held = await this.json<PendingDecision>(key);
+      if (held !== undefined) return held;
+    }
+    throw new Error(`the decision hold on approval ${approval.approvalId} kept changing`);
+  }
+
+  /** The agent refused `by`'s decision (or it was never sent): the approval is open to the real approvers again. */
+  async releaseDecision(approvalId: string, by: string): Promise<void> {
+    const key = `gw:approval-decision:${approvalId}`;
+    if ((await this.json<PendingDecision>(key))?.by === by) await this.kv.delete(key);
+  }
+
+  private async json<T>(key: string): Promise<T | undefined> {
+    const raw = await this.kv.get(key);
+    return raw === undefined ? undefined : (JSON.parse(raw) as T);
+  }
+}
+
+/** Approval state outlives the approval by an hour, so a late decision still learns it expired. */
+function keepSeconds(expiresAt: string): number {
+  return Math.max(60, Math.ceil((Date.parse(expiresAt) - Date.now()) / 1000) + 3600);
 }

@@ -4,6 +4,7 @@ import * as T from "../../../eventing/catalog/types.ts";
 import {
   actAsAgent,
   approvalRequested,
+  approvalResolved,
   auth,
   completed,
   failed,
@@ -197,26 +198,79 @@ describe("runs API", () => {
     expect(text).toContain("event: completed");
   });
 
-  it("decides an approval as the calling token, and refuses unknown or expired approvals", async () => {
+  const decide = (id: string, body: unknown, token?: string) =>
+    fetch(`${h.url}/api/v1/approvals/${id}`, { method: "POST", headers: auth(token), body: JSON.stringify(body) });
+  const decisions = () => h.broker.ofType(T.APPROVAL_DECIDED);
+
+  it("decides as the token it authenticated: a non-approver gets 403, the approver's decision goes once, 409 after", async () => {
     const { runId } = (await (await startRun({ task: "delete" })).json()) as { runId: string };
     await h.deliver(approvalRequested(runId, "ops", "ap-1"));
-    const decide = (id: string, body: unknown, token?: string) =>
-      fetch(`${h.url}/api/v1/approvals/${id}`, { method: "POST", headers: auth(token), body: JSON.stringify(body) });
-    expect((await decide("ap-1", { decision: "approve", reason: "looks right" }, OTHER_TOKEN)).status).toBe(202);
-    const decided = readEvent(h.broker.ofType(T.APPROVAL_DECIDED)[0]!, T.APPROVAL_DECIDED);
-    expect(decided).toEqual({
+    // Only http:admin may approve: the ci token is turned away and nothing reaches the agent.
+    const stranger = await decide("ap-1", { decision: "approve" }, OTHER_TOKEN);
+    expect(stranger.status).toBe(403);
+    expect(((await stranger.json()) as { error: { code: string } }).error.code).toBe("not_an_approver");
+    // Who decides is never taken from the body.
+    const forged = await decide(
+      "ap-1",
+      { decision: "approve", decidedBy: { channel: "http", id: "admin" } },
+      OTHER_TOKEN,
+    );
+    expect(forged.status).toBe(400);
+    expect(decisions()).toHaveLength(0);
+    expect((await decide("ap-1", { decision: "approve", reason: "looks right" })).status).toBe(202);
+    expect(readEvent(decisions()[0]!, T.APPROVAL_DECIDED)).toEqual({
       approvalId: "ap-1",
       runId,
       callId: "call-1",
       instance: "ops",
       digest: `sha256:${"a".repeat(64)}`,
       decision: "approve",
-      decidedBy: { channel: "http", id: "ci" },
+      decidedBy: { channel: "http", id: "admin" },
       reason: "looks right",
     });
+    // A retried request sends the same decision again, under the same id; a different one waits for the agent.
+    expect((await decide("ap-1", { decision: "approve", reason: "looks right" })).status).toBe(202);
+    expect(new Set(decisions().map((event) => event.attributes.id)).size).toBe(1);
+    expect((await decide("ap-1", { decision: "deny" })).status).toBe(409);
+    expect((await h.deliver(approvalResolved(runId, "ap-1", "approved", "admin"))).status).toBe(200);
+    const late = await decide("ap-1", { decision: "approve" });
+    expect(late.status).toBe(409);
+    expect(((await late.json()) as { error: { message: string } }).error.message).toContain("approved");
+    expect(new Set(decisions().map((event) => event.attributes.id)).size).toBe(1);
+    await h.deliver(completed(runId, "ops", "deleted"));
+    const events = await readSse(await fetch(`${h.url}/api/v1/runs/${runId}/events`, { headers: auth() }));
+    const resolved = events.find((event) => event.event === "approval_resolved");
+    expect(JSON.parse(resolved!.data)).toMatchObject({
+      approvalId: "ap-1",
+      outcome: "approved",
+      decidedBy: "http:admin",
+    });
+  });
+
+  it("a decision the agent refuses opens the approval again for the real approvers", async () => {
+    const { runId } = (await (await startRun({ task: "delete" })).json()) as { runId: string };
+    // No approvers named: the gateway cannot tell, so it forwards and the agent decides.
+    await h.deliver(approvalRequested(runId, "ops", "ap-2", 600_000, null));
+    expect((await decide("ap-2", { decision: "deny" }, OTHER_TOKEN)).status).toBe(202);
+    expect((await decide("ap-2", { decision: "approve" })).status).toBe(409);
+    expect((await h.deliver(approvalResolved(runId, "ap-2", "refused", "ci"))).status).toBe(200);
+    // A redelivered refusal changes nothing more.
+    expect((await h.deliver(approvalResolved(runId, "ap-2", "refused", "ci"))).status).toBe(200);
+    expect((await decide("ap-2", { decision: "approve" })).status).toBe(202);
+    expect(readEvent(decisions().at(-1)!, T.APPROVAL_DECIDED).decidedBy).toEqual({ channel: "http", id: "admin" });
+  });
+
+  it("answers 404 for an unknown approval and 410 once it expired, by its time or by the agent's verdict", async () => {
+    const { runId } = (await (await startRun({ task: "delete" })).json()) as { runId: string };
     expect((await decide("nope", { decision: "deny" })).status).toBe(404);
     await h.deliver(approvalRequested(runId, "ops", "ap-old", -1000));
     expect((await decide("ap-old", { decision: "approve" })).status).toBe(410);
+    await h.deliver(approvalRequested(runId, "ops", "ap-ended"));
+    await h.deliver(approvalResolved(runId, "ap-ended", "expired"));
+    expect((await decide("ap-ended", { decision: "approve" })).status).toBe(410);
+    // Refusing a stranger is checked after the approval's state: a closed approval says so to anyone.
+    expect((await decide("ap-ended", { decision: "approve" }, OTHER_TOKEN)).status).toBe(410);
+    expect(decisions()).toHaveLength(0);
   });
 
   it("lists and approves pairing codes through the memory service", async () => {

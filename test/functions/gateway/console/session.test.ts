@@ -168,7 +168,7 @@ describe("console CSRF", () => {
 });
 
 describe("console approvals", () => {
-  it("decide as the signed-in token through the API's own rules: unknown 404, expired 410", async () => {
+  it("decide as the signed-in token through the API's own rules: not an approver 403, unknown 404, expired 410", async () => {
     const started = await fetch(`${gateway.url}/api/v1/instances/ops/runs`, {
       method: "POST",
       headers: auth(),
@@ -177,22 +177,29 @@ describe("console approvals", () => {
     const { runId } = (await started.json()) as { runId: string };
     await gateway.deliver(approvalRequested(runId, "ops", "ap-console"));
     await gateway.deliver(approvalRequested(runId, "ops", "ap-console-old", -1000));
-    const { cookie, csrf } = await signIn({}, OTHER_TOKEN);
-    const decide = (id: string, decision: string) =>
-      fetch(`${gateway.url}/console/approvals/${id}`, {
-        method: "POST",
-        redirect: "manual",
-        headers: { ...formHeaders(), cookie },
-        body: form({ decision, csrf, back: "/console/approvals" }),
-      });
+    const session = async (token: string) => {
+      const { cookie, csrf } = await signIn({}, token);
+      return (id: string, decision: string) =>
+        fetch(`${gateway.url}/console/approvals/${id}`, {
+          method: "POST",
+          redirect: "manual",
+          headers: { ...formHeaders(), cookie },
+          body: form({ decision, csrf, back: "/console/approvals" }),
+        });
+    };
+    // The run was started by the admin token, its only approver: the ci token's session may not decide.
+    const refused = await (await session(OTHER_TOKEN))("ap-console", "approve");
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain("may not approve");
+    const decisions = () =>
+      gateway.broker.ofType(T.APPROVAL_DECIDED).map((event) => readEvent(event, T.APPROVAL_DECIDED));
+    expect(decisions().filter((data) => data.approvalId === "ap-console")).toHaveLength(0);
+    const decide = await session(TOKEN);
     const approved = await decide("ap-console", "approve");
     expect(approved.status).toBe(303);
     expect(approved.headers.get("location")).toBe("/console/approvals?notice=approved");
-    const decided = gateway.broker
-      .ofType(T.APPROVAL_DECIDED)
-      .map((event) => readEvent(event, T.APPROVAL_DECIDED))
-      .find((data) => data.approvalId === "ap-console");
-    expect(decided).toMatchObject({ runId, decision: "approve", decidedBy: { channel: "http", id: "ci" } });
+    const decided = decisions().find((data) => data.approvalId === "ap-console");
+    expect(decided).toMatchObject({ runId, decision: "approve", decidedBy: { channel: "http", id: "admin" } });
     expect((await decide("ap-console-unknown", "approve")).status).toBe(404);
     expect((await decide("ap-console-old", "deny")).status).toBe(410);
     expect((await decide("ap-console", "maybe")).status).toBe(400);

@@ -107,6 +107,8 @@ export function approvalRequested(
   instance: string,
   approvalId: string,
   expiresInMs = 600_000,
+  /** null: an approval.requested that names no approvers. */
+  approvers: string[] | null = ["http:admin"],
 ): CloudEvent {
   return makeEvent(T.APPROVAL_REQUESTED, {
     source: "/agent",
@@ -120,7 +122,30 @@ export function approvalRequested(
       tool: "delete_pod",
       arguments: { name: "web-1" },
       digest: `sha256:${"a".repeat(64)}`,
+      ...(approvers !== null ? { approvers } : {}),
       expiresAt: new Date(Date.now() + expiresInMs).toISOString(),
+      replyTo: { channel: "http", conversation: runId },
+    },
+  });
+}
+
+/** The agent's verdict on an approval of the http channel. */
+export function approvalResolved(
+  runId: string,
+  approvalId: string,
+  outcome: "approved" | "denied" | "refused" | "expired",
+  decidedBy?: string,
+): CloudEvent {
+  return makeEvent(T.APPROVAL_RESOLVED, {
+    source: "/agent",
+    id: `resolved-${approvalId}-${outcome}-${decidedBy ?? ""}`,
+    data: {
+      approvalId,
+      runId,
+      callId: "call-1",
+      instance: "ops",
+      outcome,
+      ...(decidedBy !== undefined ? { decidedBy: { channel: "http", id: decidedBy } } : {}),
       replyTo: { channel: "http", conversation: runId },
     },
   });
