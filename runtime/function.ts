@@ -20,7 +20,13 @@ export interface FunctionApp {
   close?(): Promise<void>;
 }
 
-export type CreateApp = (env: FunctionEnv) => FunctionApp | Promise<FunctionApp>;
+/** What a host may give a function beside its environment. */
+export interface FunctionOptions {
+  /** The clock the function decides with (expiries, deadlines, due timers); tests of a whole platform move it. */
+  now?: () => number;
+}
+
+export type CreateApp = (env: FunctionEnv, options?: FunctionOptions) => FunctionApp | Promise<FunctionApp>;
 
 /** Paths of the Serving probes; the renderer points readiness/liveness probes at them. */
 export const LIVENESS_PATH = "/healthz";

@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { FetchHandler } from "../../eventing/delivery/app-transport.ts";
-import type { CreateApp, FunctionApp } from "../../runtime/function.ts";
+import type { CreateApp, FunctionApp, FunctionOptions } from "../../runtime/function.ts";
 import { inFunction } from "../../runtime/telemetry.ts";
 
 /**
@@ -28,7 +28,11 @@ export interface FunctionPlan {
   env: Record<string, string>;
 }
 
-export async function mountInProcess(plan: FunctionPlan, root: string): Promise<MountedFunction> {
+export async function mountInProcess(
+  plan: FunctionPlan,
+  root: string,
+  options: FunctionOptions = {},
+): Promise<MountedFunction> {
   const file = resolve(root, plan.entry);
   if (!existsSync(file)) throw new Error(`Service ${plan.namespace}/${plan.name}: entry ${plan.entry} does not exist`);
   const module = (await import(pathToFileURL(file).href)) as { createApp?: CreateApp };
@@ -37,7 +41,7 @@ export async function mountInProcess(plan: FunctionPlan, root: string): Promise<
   }
   let app: FunctionApp;
   try {
-    app = await module.createApp(Object.freeze({ ...plan.env }));
+    app = await module.createApp(Object.freeze({ ...plan.env }), options);
   } catch (error) {
     throw new Error(
       `Service ${plan.namespace}/${plan.name}: createApp failed: ${error instanceof Error ? error.message : String(error)}`,

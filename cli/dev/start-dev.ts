@@ -54,6 +54,11 @@ export interface DevOptions {
   schedulePings?: boolean;
   /** Clock stamped on PingSource events. */
   now?: () => Date;
+  /**
+   * The clock in-process functions decide with (expiries, deadlines, the memory service's due timers): tests move it
+   * to let minutes pass at once. Not for `--processes`.
+   */
+  clock?: () => number;
   broker?: { maxPendingDeliveries?: number; maxPendingBytes?: number; maxConcurrentAttempts?: number };
   /**
    * Where accepted deliveries are kept until finished. Default in memory (the library's fast path for tests);
@@ -188,7 +193,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
             baseEnv: options.env ?? process.env,
             onOutput: (service, line) => log.info({ service }, line),
           })
-        : await mountInProcess(plan, root);
+        : await mountInProcess(plan, root, options.clock ? { now: options.clock } : {});
       mounted.set(`${namespace}/${name}`, fn);
       functions.push({
         namespace,

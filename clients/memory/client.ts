@@ -68,6 +68,13 @@ import type {
   TrimSessionRequest,
   TrimSessionResponse,
 } from "./contract/sessions.ts";
+import type {
+  ArmTimerRequest,
+  ArmTimerResponse,
+  DisarmTimerResponse,
+  Timer,
+  TimerResponse,
+} from "./contract/timers.ts";
 import {
   fetchTransport,
   httpClientTransport,
@@ -142,6 +149,18 @@ const seg = encodeURIComponent;
 
 function spacePath(space: ValueSpace): string {
   return "instance" in space ? `/v1/instances/${seg(space.instance)}` : `/v1/namespaces/${seg(space.namespace)}`;
+}
+
+/** A timer's name: the instance, the function it wakes, its kind and id. */
+export interface TimerName {
+  instance: string;
+  target: Timer["target"];
+  kind: string;
+  id: string;
+}
+
+function timerPath(timer: TimerName): string {
+  return `/v1/instances/${seg(timer.instance)}/timers/${timer.target}/${seg(timer.kind)}/${seg(timer.id)}`;
 }
 
 function identityPath(identity: ChannelIdentity): string {
@@ -373,6 +392,25 @@ export class MemoryClient {
 
   readAudit(instance: string, query: ReadAuditQuery = {}): Promise<ReadAuditResponse> {
     return this.#call("GET", `/v1/instances/${seg(instance)}/audit`, undefined, query);
+  }
+
+  // Timers --------------------------------------------------------------------------------------------------------
+
+  /**
+   * Arm (or move) a due-time timer: at `dueAt` the memory service emits dev.knclaw.timer.fired for it, which wakes
+   * only `target` (the instance's agent, or the gateway). Idempotent; `armed: false` when a higher version is stored.
+   */
+  armTimer(timer: TimerName, request: ArmTimerRequest): Promise<ArmTimerResponse> {
+    return this.#call("PUT", timerPath(timer), request);
+  }
+
+  async getTimer(timer: TimerName): Promise<Timer | undefined> {
+    return (await this.#optional<TimerResponse>("GET", timerPath(timer)))?.timer;
+  }
+
+  /** Forget a timer (false when none was armed, or it fired already). */
+  async disarmTimer(timer: TimerName): Promise<boolean> {
+    return (await this.#call<DisarmTimerResponse>("DELETE", timerPath(timer))).disarmed;
   }
 
   // Dead letters --------------------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ export const EXT_SKILL = "knclawskill";
 export const EXT_CHANNEL = "knclawchannel";
 /** PingSource ceOverrides carry the schedule's name beside the instance. */
 export const EXT_SCHEDULE = "knclawschedule";
-/** The schedule name of each agent instance's housekeeping tick (expire approvals, time out calls, wall clocks). */
-export const SWEEP_SCHEDULE = "knclaw-sweep";
+/** On timer.fired: which function the timer wakes (`agent`: the instance's agent; `gateway`). */
+export const EXT_TARGET = "knclawtarget";
 /** W3C trace context travels as the CloudEvents distributed-tracing extension. */
 export const EXT_TRACEPARENT = "traceparent";
 export const EXT_TRACESTATE = "tracestate";

@@ -1,6 +1,19 @@
 import { z } from "zod";
 import { TaskContract } from "./contract.ts";
-import { Button, ChannelType, Identity, InstanceName, ReplyRoute, SkillName, ToolError, Usage } from "./shared.ts";
+import {
+  Button,
+  ChannelType,
+  Identity,
+  InstanceName,
+  ReplyRoute,
+  SkillName,
+  TimerData,
+  TimerId,
+  TimerKind,
+  TimerTarget,
+  ToolError,
+  Usage,
+} from "./shared.ts";
 import * as T from "./types.ts";
 
 /** One zod schema per event type's data (ARCHITECTURE.md, "Events"). Schemas are strict: unknown fields are refused. */
@@ -193,6 +206,23 @@ const RunFailed = z
   .strict();
 export type RunFailed = z.infer<typeof RunFailed>;
 
+/**
+ * A due-time timer fired (the memory service emits it, at least once per due time; its id is derived from the timer
+ * and the due time, so a re-fire after a crash is a duplicate). Routed by instance and target, so it wakes only the
+ * function that armed it.
+ */
+export const TimerFired = z
+  .object({
+    instance: InstanceName,
+    target: TimerTarget,
+    kind: TimerKind,
+    id: TimerId,
+    dueAt: timestamp,
+    data: TimerData.optional(),
+  })
+  .strict();
+export type TimerFired = z.infer<typeof TimerFired>;
+
 export const EVENT_SCHEMAS = {
   [T.MESSAGE_RECEIVED]: MessageReceived,
   [T.RUN_REQUESTED]: RunRequested,
@@ -205,6 +235,7 @@ export const EVENT_SCHEMAS = {
   [T.MESSAGE_SEND]: MessageSend,
   [T.RUN_COMPLETED]: RunCompleted,
   [T.RUN_FAILED]: RunFailed,
+  [T.TIMER_FIRED]: TimerFired,
 } as const;
 
 export type EventType = keyof typeof EVENT_SCHEMAS;

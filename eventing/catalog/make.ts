@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { CloudEventError } from "../cloudevent/errors.ts";
 import { type CloudEvent, dataAsJson, jsonBytes } from "../cloudevent/event.ts";
-import { EXT_CHANNEL, EXT_INSTANCE, EXT_RUN, EXT_SKILL } from "./attributes.ts";
+import { EXT_CHANNEL, EXT_INSTANCE, EXT_RUN, EXT_SKILL, EXT_TARGET } from "./attributes.ts";
 import { EVENT_SCHEMAS, type EventData, type EventDataInput, type EventType } from "./events.ts";
 import * as T from "./types.ts";
 
@@ -52,6 +52,7 @@ function routingExtensions(type: EventType, data: Record<string, unknown>): Reco
     set(EXT_CHANNEL, (data.replyTo as { channel?: string } | undefined)?.channel);
   }
   if (type === T.MESSAGE_RECEIVED) set(EXT_CHANNEL, data.channel);
+  if (type === T.TIMER_FIRED) set(EXT_TARGET, data.target);
   return ext;
 }
 

@@ -83,3 +83,19 @@ export const Button = z.object({
   style: z.enum(["primary", "danger", "default"]).optional(),
 });
 export type Button = z.infer<typeof Button>;
+
+/**
+ * Due-time timers (the memory service keeps them; ARCHITECTURE.md, "Deadlines"). A timer is named by its instance,
+ * the function it wakes, a kind and an id; its kind says what the woken function does (`deadline`: the agent checks
+ * the run `id` against its deadlines), its id what it is about (a run id).
+ */
+export const TimerTarget = z.enum(["agent", "gateway"]);
+export type TimerTarget = z.infer<typeof TimerTarget>;
+export const TimerKind = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "lowercase letters, digits and '-' (at most 32)");
+export const TimerId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/, "letters, digits, '.', '_', ':' and '-' (at most 200)");
+/** What the arming function wants back when the timer fires: a small JSON object. */
+export const TimerData = z
+  .record(z.string(), z.json())
+  .refine((data) => JSON.stringify(data).length <= 4096, "at most 4096 characters of JSON");

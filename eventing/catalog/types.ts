@@ -11,3 +11,5 @@ export const APPROVAL_RESOLVED = "dev.knclaw.approval.resolved";
 export const MESSAGE_SEND = "dev.knclaw.message.send";
 export const RUN_COMPLETED = "dev.knclaw.run.completed";
 export const RUN_FAILED = "dev.knclaw.run.failed";
+/** A due-time timer fired: the memory service wakes the function that armed it, and only that one. */
+export const TIMER_FIRED = "dev.knclaw.timer.fired";

@@ -24,9 +24,10 @@ import { inSpan } from "./tracing.ts";
 
 /**
  * The agent function (ARCHITECTURE.md, "The durable agent loop"): one ksvc per agent instance. Its Triggers deliver
- * message.received, run.requested, PingSource ticks, tool.completed and approval.decided; each delivery is one durable
- * step (see loop/agent-loop.ts). Answers: 200 when the step is done (or the event was a duplicate), 400 for an event it
- * can never take, 503 with Retry-After when the step should be redelivered later (model rate limit, memory down).
+ * message.received, run.requested, PingSource ticks, tool.completed, approval.decided and its runs' deadline timers
+ * (timer.fired); each delivery is one durable step (see loop/agent-loop.ts). Answers: 200 when the step is done (or
+ * the event was a duplicate), 400 for an event it can never take, 503 with Retry-After when the step should be
+ * redelivered later (model rate limit, memory down).
  * Configuration is read from `env` only: env.ts declares the variables.
  */
 export interface AgentAppOptions {
@@ -163,6 +164,8 @@ async function dispatch(loop: AgentLoop, event: CloudEvent): Promise<void> {
       return loop.onApprovalDecided(event, readEvent(event, T.APPROVAL_DECIDED));
     case T.PING:
       return loop.onPing(event, pingData(event));
+    case T.TIMER_FIRED:
+      return loop.onTimer(event, readEvent(event, T.TIMER_FIRED));
     default:
       throw new RejectedEvent(`this agent does not take ${event.attributes.type} events`);
   }

@@ -1,5 +1,6 @@
 import { type MemoryClient, MemoryError } from "../../clients/memory/client.ts";
 import type { RunStatus } from "../../clients/memory/contract/runs.ts";
+import { DEADLINE_TIMER } from "./run/deadlines.ts";
 import { asRunState, type RunPhase, type RunState } from "./run/state.ts";
 
 /**
@@ -42,6 +43,12 @@ export interface AgentStore {
   /** Compare-and-set: `conflict` when the run is no longer at `expectedVersion`. */
   updateRun(state: RunState, expectedVersion: number): Promise<{ ok: true; version: number } | { ok: false }>;
   listActiveRuns(): Promise<RunRecord[]>;
+  /**
+   * The run's one due-time timer (run/deadlines.ts): the memory service wakes this agent with timer.fired at
+   * `dueAt`. `version` is the run's: an arm from an older state never moves a newer one's timer.
+   */
+  armDeadline(state: RunState, dueAt: number, version: number): Promise<void>;
+  disarmDeadline(runId: string): Promise<void>;
   /** A run blob (run/blobs.ts): content stored beside the run under its sha256. */
   putBlob(runId: string, content: string): Promise<void>;
   getBlob(runId: string, sha256: string): Promise<string | undefined>;
@@ -122,6 +129,18 @@ export function memoryStore(client: MemoryClient, instance: string): AgentStore 
         } while (cursor !== undefined);
       }
       return out;
+    },
+    async armDeadline(state, dueAt, version) {
+      await client.armTimer(deadlineTimer(instance, state.runId), {
+        dueAt,
+        version,
+        // The woken step continues the run's trace.
+        ...(state.trace?.traceparent !== undefined ? { traceparent: state.trace.traceparent } : {}),
+        ...(state.trace?.tracestate !== undefined ? { tracestate: state.trace.tracestate } : {}),
+      });
+    },
+    async disarmDeadline(runId) {
+      await client.disarmTimer(deadlineTimer(instance, runId));
     },
     async putBlob(runId, content) {
       await client.putRunBlob(instance, runId, content);
@@ -218,4 +237,8 @@ export function memoryStore(client: MemoryClient, instance: string): AgentStore 
       );
     },
   };
+}
+
+function deadlineTimer(instance: string, runId: string) {
+  return { instance, target: "agent" as const, kind: DEADLINE_TIMER, id: runId };
 }

@@ -1,3 +1,5 @@
+import { BrokerClient } from "../../eventing/client/broker-client.ts";
+import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import { ApiError } from "../../runtime/api-error.ts";
 import { createFunctionApp } from "../../runtime/app.ts";
 import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
@@ -14,15 +16,19 @@ import { peopleRoutes } from "./people/routes.ts";
 import { runRoutes } from "./runs/routes.ts";
 import { sessionRoutes } from "./sessions/routes.ts";
 import { type MemoryStores, StoreUnavailableError } from "./stores.ts";
+import { TimerPoller } from "./timers/poller.ts";
+import { timerRoutes } from "./timers/routes.ts";
 
 export interface MemoryAppOptions {
-  /** The clock every decision uses (session resets, budget windows, expiry); tests pass their own. */
+  /** The clock every decision uses (session resets, budget windows, expiry, due timers); tests pass their own. */
   now?: () => number;
 }
 
 export interface MemoryServiceApp extends FunctionApp {
   /** Which store this instance of the service runs on. */
   readonly backend: MemoryStores["kind"];
+  /** Fires the timers due now (the service also does so every KNCLAW_MEMORY_TIMER_POLL_MS); undefined without K_SINK. */
+  readonly timers: { poll(): Promise<number> } | undefined;
 }
 
 /** How long a starting service waits for its first Redis connection before serving (and answering 503). */
@@ -94,10 +100,44 @@ export async function createApp(env: FunctionEnv, options: MemoryAppOptions = {}
   coordinationRoutes(app, stores.coordination, deps);
   auditRoutes(app, stores.audit, deps);
   deadLetterRoutes(app, stores.deadLetters, deps);
+  timerRoutes(app, stores.timers, deps);
+  const poller = startTimers(env, stores, now, config.timerPollMs, logger);
 
   return {
     backend: stores.kind,
+    timers: poller,
     fetch: (request) => app.fetch(request),
-    close: () => stores.close(),
+    close: async () => {
+      await poller?.stop();
+      await stores.close();
+    },
   };
+}
+
+/**
+ * Due timers become events on the broker K_SINK names (the memory service's SinkBinding). Without one, timers are
+ * still kept (and fire once the service runs with a sink), and the log says so.
+ */
+function startTimers(
+  env: FunctionEnv,
+  stores: MemoryStores,
+  now: () => number,
+  pollMs: number,
+  logger: Logger,
+): TimerPoller | undefined {
+  if (!env.K_SINK) {
+    logger.warn("no K_SINK: timers are kept but none fires until the service runs with a broker to send them to");
+    return undefined;
+  }
+  // A short bound per attempt: a poll waits for its emits, and a timer whose emit failed fires again anyway.
+  const broker = BrokerClient.fromEnv(env, { retries: 2, timeoutMs: 5_000 });
+  const poller = new TimerPoller({
+    store: stores.timers,
+    emit: (event: CloudEvent) => broker.emit(event),
+    now,
+    pollMs,
+    log: logger,
+  });
+  poller.start();
+  return poller;
 }

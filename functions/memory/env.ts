@@ -83,6 +83,16 @@ export const memoryEnv = defineEnv({
     "audit stream length per instance (approximate trim)",
     envInteger(10, 100_000_000).default(100_000),
   ),
+  timerPollMs: text(
+    "KNCLAW_MEMORY_TIMER_POLL_MS",
+    "how often due timers are looked for, in ms: a timer fires at most this late",
+    envInteger(10, 60_000).default(1000),
+  ),
+  maxTimersPerInstance: text(
+    "KNCLAW_MEMORY_MAX_TIMERS_PER_INSTANCE",
+    "timers armed per instance at once (then 409)",
+    envInteger(1, 10_000_000).default(10_000),
+  ),
   maxPendingPairings: text(
     "KNCLAW_MEMORY_MAX_PENDING_PAIRINGS",
     "pending pairing requests per instance (then 429)",

@@ -6,6 +6,7 @@ import type { NoteStore } from "./notes/store.ts";
 import type { PeopleStore } from "./people/store.ts";
 import type { RunStore } from "./runs/store.ts";
 import type { SessionStore } from "./sessions/store.ts";
+import type { TimerStore } from "./timers/store.ts";
 
 /**
  * The memory service's stores, one per area, all on the same backend: Redis (redis/stores.ts; Lua scripts wherever
@@ -26,6 +27,7 @@ export interface MemoryStores {
   readonly coordination: CoordinationStore;
   readonly audit: AuditStore;
   readonly deadLetters: DeadLetterStore;
+  readonly timers: TimerStore;
   /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

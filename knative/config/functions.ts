@@ -118,9 +118,10 @@ export function listFunctions(config: PlatformConfig): FunctionSpec[] {
   const defaults = config.defaults;
   const out: FunctionSpec[] = [];
   const memoryKnobs = mergeKnobs("memory", defaults, config.memory);
+  // The memory service keeps the due-time timers and fires them: it is always on, so that nothing else has to be.
+  memoryKnobs.minScale = Math.max(1, memoryKnobs.minScale);
   if (config.memory.redis === undefined) {
-    // The embedded backend keeps state in the pod: exactly one replica, never scaled to zero.
-    memoryKnobs.minScale = 1;
+    // The embedded backend keeps state in the pod: exactly one replica.
     memoryKnobs.maxScale = 1;
   }
   out.push({
@@ -129,7 +130,8 @@ export function listFunctions(config: PlatformConfig): FunctionSpec[] {
     entry: "functions/memory/app.ts",
     knobs: memoryKnobs,
     public: false,
-    producer: false,
+    // Fires the timers (timer.fired) into the broker.
+    producer: true,
     memoryClient: false,
     kubeApi: false,
     egress: memoryEgress(config),

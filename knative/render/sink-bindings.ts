@@ -1,6 +1,7 @@
 /**
  * Event producers learn where to send from K_SINK, which a SinkBinding injects into the ksvc: the broker's
- * address. Producers are the channel adapters, the gateway, the agents and the deadletter function (replay).
+ * address. Producers are the channel adapters, the gateway, the agents, the deadletter function (replay) and the
+ * memory service (the timers it fires).
  */
 import type { FunctionSpec } from "../config/functions.ts";
 import { brokerRef, functionLabels, ksvcRef, metadata, type RenderContext } from "./context.ts";

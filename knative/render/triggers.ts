@@ -6,13 +6,14 @@
  * match every event. The route a Trigger belongs to is its `knclaw.dev/route` label (`agent-<instance>`,
  * `skill-<name>`, `channel-<type>`, `gateway`).
  *
- * - agent-<i>: message.received, run.requested, ping, tool.completed, approval.decided with knclawinstance=<i>
+ * - agent-<i>: message.received, run.requested, ping, tool.completed, approval.decided with knclawinstance=<i>, and
+ *   timer.fired with knclawinstance=<i> and knclawtarget=agent (the agent's own due-time timers)
  * - skill-<s>: tool.requested with knclawskill=<s> (an external skill's Trigger points at its URL)
  * - channel-<t>: message.send and approval.requested with knclawchannel=<t>
  * - gateway (the `http` channel's adapter): message.send and approval.requested with knclawchannel=http, and the run
  *   outcomes run.completed / run.failed of every instance.
  */
-import { EXT_CHANNEL, EXT_INSTANCE, EXT_SKILL } from "../../eventing/catalog/attributes.ts";
+import { EXT_CHANNEL, EXT_INSTANCE, EXT_SKILL, EXT_TARGET } from "../../eventing/catalog/attributes.ts";
 import * as T from "../../eventing/catalog/types.ts";
 import { LABEL_CHANNEL, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_ROUTE, LABEL_SKILL } from "../../runtime/names.ts";
 import type { Delivery as DeliveryConfig } from "../config/primitives.ts";
@@ -20,13 +21,15 @@ import { deadLetterSink, deliverySpec } from "./broker.ts";
 import { baseLabels, ksvcRef, metadata, type RenderContext } from "./context.ts";
 import type { Destination, RenderedObject } from "./types.ts";
 
-/** Event types delivered to an agent instance, with the Trigger name suffix for each. */
-const AGENT_ROUTES: ReadonlyArray<readonly [suffix: string, type: string]> = [
+/** Event types delivered to an agent instance, with the Trigger name suffix and any filter beyond the instance. */
+const AGENT_ROUTES: ReadonlyArray<readonly [suffix: string, type: string, extra?: Record<string, string>]> = [
   ["message-received", T.MESSAGE_RECEIVED],
   ["run-requested", T.RUN_REQUESTED],
   ["ping", T.PING],
   ["tool-completed", T.TOOL_COMPLETED],
   ["approval-decided", T.APPROVAL_DECIDED],
+  // Only the timers the agent armed: the gateway's timers of the same instance wake the gateway.
+  ["timer-fired", T.TIMER_FIRED, { [EXT_TARGET]: "agent" }],
 ];
 
 const CHANNEL_ROUTES: ReadonlyArray<readonly [suffix: string, type: string]> = [
@@ -79,14 +82,14 @@ export function renderTriggers(ctx: RenderContext): RenderedObject[] {
   const out: RenderedObject[] = [];
   for (const [name, instance] of Object.entries(config.instances)) {
     const route = `agent-${name}`;
-    for (const [suffix, type] of AGENT_ROUTES) {
+    for (const [suffix, type, extra] of AGENT_ROUTES) {
       out.push(
         trigger(ctx, {
           name: `${route}-${suffix}`,
           route,
           component: "agent",
           extraLabels: { [LABEL_INSTANCE]: name },
-          attributes: { type, [EXT_INSTANCE]: name },
+          attributes: { type, [EXT_INSTANCE]: name, ...extra },
           subscriber: { ref: ksvcRef(route) },
           ...(instance.delivery ? { delivery: instance.delivery } : {}),
         }),

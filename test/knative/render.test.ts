@@ -156,14 +156,21 @@ describe("render", () => {
       ["agent-assistant-message-received", { type: "dev.knclaw.message.received", knclawinstance: "assistant" }, agent],
       ["agent-assistant-ping", { type: "dev.knative.sources.ping", knclawinstance: "assistant" }, agent],
       ["agent-assistant-run-requested", { type: "dev.knclaw.run.requested", knclawinstance: "assistant" }, agent],
+      [
+        "agent-assistant-timer-fired",
+        { type: "dev.knclaw.timer.fired", knclawinstance: "assistant", knclawtarget: "agent" },
+        agent,
+      ],
       ["agent-assistant-tool-completed", { type: "dev.knclaw.tool.completed", knclawinstance: "assistant" }, agent],
     ]);
     expect(routes(full, "channel-slack").map((r) => r[1])).toEqual([
       { type: "dev.knclaw.approval.requested", knclawchannel: "slack" },
+      { type: "dev.knclaw.approval.resolved", knclawchannel: "slack" },
       { type: "dev.knclaw.message.send", knclawchannel: "slack" },
     ]);
     expect(routes(defaults, "gateway").map((r) => r[1])).toEqual([
       { type: "dev.knclaw.approval.requested", knclawchannel: "http" },
+      { type: "dev.knclaw.approval.resolved", knclawchannel: "http" },
       { type: "dev.knclaw.message.send", knclawchannel: "http" },
       { type: "dev.knclaw.run.completed" },
       { type: "dev.knclaw.run.failed" },
@@ -198,6 +205,7 @@ describe("render", () => {
       "channel-telegram",
       "deadletter",
       "gateway",
+      "memory",
     ]);
     const binding = find(full, "SinkBinding", "gateway-sink");
     expect(binding.spec).toEqual({
@@ -269,10 +277,11 @@ describe("render", () => {
     const helper = find(full, "NetworkPolicy", "agent-helper-egress").spec.egress as any[];
     expect(helper.some((r) => r.to?.[0]?.ipBlock?.cidr === "10.0.9.9/32" && r.ports[0].port === 11434)).toBe(true);
     expect(helper.some((r) => r.to?.[0]?.ipBlock?.cidr === "0.0.0.0/0")).toBe(false);
-    // The memory service is not a producer and reaches Redis only.
+    // The memory service reaches Redis and, to fire the timers it keeps, the broker ingress; nothing else.
     const memory = find(full, "NetworkPolicy", "memory-egress").spec.egress as any[];
-    expect(memory.some((r) => r.to?.[0]?.podSelector?.matchLabels?.["eventing.knative.dev/brokerRole"])).toBe(false);
+    expect(memory.some((r) => r.to?.[0]?.podSelector?.matchLabels?.["eventing.knative.dev/brokerRole"])).toBe(true);
     expect(memory.some((r) => r.ports?.[0]?.port === 6379)).toBe(true);
+    expect(memory.some((r) => r.to?.[0]?.ipBlock !== undefined)).toBe(false);
     const kube = find(full, "NetworkPolicy", "skill-kube-egress").spec.egress as any[];
     expect(kube.some((r) => r.to?.[0]?.ipBlock?.cidr === "10.96.0.1/32")).toBe(true);
     expect(kube.some((r) => r.to?.[0]?.ipBlock?.cidr === "10.0.5.0/24" && r.ports[0].port === 8443)).toBe(true);

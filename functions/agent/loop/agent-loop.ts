@@ -1,11 +1,12 @@
 import { createHash, type KeyObject } from "node:crypto";
-import { EXT_SCHEDULE, EXT_TRACEPARENT, EXT_TRACESTATE, SWEEP_SCHEDULE } from "../../../eventing/catalog/attributes.ts";
+import { EXT_SCHEDULE, EXT_TRACEPARENT, EXT_TRACESTATE } from "../../../eventing/catalog/attributes.ts";
 import type {
   ApprovalDecided,
   MessageReceived,
   PingData,
   ReplyRoute,
   RunRequested,
+  TimerFired,
   ToolCompleted,
 } from "../../../eventing/catalog/index.ts";
 import { derivedEventId, makeEvent } from "../../../eventing/catalog/make.ts";
@@ -20,6 +21,7 @@ import { type ContractLayer, EffectiveContract } from "../policy/contract.ts";
 import { ModelError } from "../providers/errors.ts";
 import type { CallLimits, LanguageModel, ModelRequest, ModelResponse } from "../providers/model.ts";
 import { type NewBlob, offloadLarge, RUN_STATE_BUDGET_BYTES, stateBytes } from "../run/blobs.ts";
+import { DEADLINE_TIMER, nextDeadline } from "../run/deadlines.ts";
 import {
   advance,
   type MachineEnv,
@@ -164,9 +166,8 @@ export class AgentLoop {
 
   async onPing(event: CloudEvent, data: PingData): Promise<void> {
     const eventId = event.attributes.id!;
-    await this.sweep(eventId);
     const schedule = event.attributes[EXT_SCHEDULE];
-    if (schedule === undefined || schedule === SWEEP_SCHEDULE) return;
+    if (schedule === undefined) return;
     const configured = this.deps.config.schedules[schedule];
     const task = configured?.task ?? (typeof data.task === "string" ? data.task : undefined);
     if (task === undefined || task.trim() === "") {
@@ -214,12 +215,17 @@ export class AgentLoop {
     await this.apply(data.runId, event.attributes.id!, { kind: "approval_decided", data });
   }
 
-  /** Expire approvals, time out unanswered calls and enforce wall clocks across this instance's active runs. */
-  async sweep(eventId: string): Promise<void> {
-    const runs = await this.deps.store.listActiveRuns();
-    for (const { state } of runs) {
-      await this.apply(state.runId, `${eventId}:sweep`, { kind: "sweep" });
+  /**
+   * A run's deadline timer fired (ARCHITECTURE.md, "Deadlines"): expire its approvals, time out its unanswered calls
+   * and enforce its wall clock, as of the timer's due time at the latest (the memory service's clock decided it was
+   * due; a due time past the run's own next deadline counts only up to that deadline).
+   */
+  async onTimer(event: CloudEvent, data: TimerFired): Promise<void> {
+    this.ownInstance(data.instance);
+    if (data.target !== "agent" || data.kind !== DEADLINE_TIMER) {
+      throw new RejectedEvent(`this agent keeps no ${data.target} timers of kind ${data.kind}`);
     }
+    await this.apply(data.id, event.attributes.id!, { kind: "sweep" }, { dueAt: Date.parse(data.dueAt) });
   }
 
   // Steps ------------------------------------------------------------------------------------------------------------
@@ -241,7 +247,7 @@ export class AgentLoop {
       const memo: StepMemo = { responses: new Map(), context: this.loadContext(state) };
       memo.context!.catch(() => undefined);
       const existing = await this.deps.store.getRun(init.runId);
-      if (existing !== undefined) return this.redelivered(existing.state, eventId);
+      if (existing !== undefined) return this.redelivered(existing, eventId);
       const prepared = prepare ? await prepare(state) : {};
       if (prepared.skip) {
         this.deps.log.info(
@@ -291,16 +297,20 @@ export class AgentLoop {
           next.holds.filter((hold) => !record.state.holds.some((h) => h.name === hold.name && h.token === hold.token)),
           next.runId,
         );
-        return this.redelivered(record.state, eventId);
+        return this.redelivered(record, eventId);
       }
       this.deps.faults?.afterCommit?.(next.runId, eventId);
       this.observe(next);
+      await this.keepDeadline(next, record.version, { dueAt: undefined });
       await this.flush(next, next.outbox, memo);
     });
   }
 
-  /** Apply one input to an existing run, retrying on compare-and-set conflicts. */
-  private apply(runId: string, eventId: string, input: MachineInput): Promise<void> {
+  /**
+   * Apply one input to an existing run, retrying on compare-and-set conflicts. `timer`: the input comes from the
+   * run's deadline timer, which fired for `dueAt` and is gone now, so the step re-arms it whatever it changed.
+   */
+  private apply(runId: string, eventId: string, input: MachineInput, timer?: { dueAt: number }): Promise<void> {
     return this.queue.run(runId, async () => {
       const memo: StepMemo = { responses: new Map() };
       for (let attempt = 1; ; attempt++) {
@@ -315,13 +325,17 @@ export class AgentLoop {
           "knclaw.contract_version": state.contractVersion,
           "knclaw.input": input.kind,
         });
-        if (state.applied.includes(eventId)) return this.redelivered(state, eventId);
+        if (state.applied.includes(eventId)) return this.redelivered(record, eventId);
         // Entries this process has not seen sent are sent before a commit drops them from the document.
         const unsent = state.outbox.filter((entry) => !this.flushed.has(flushKey(state.runId, entry.source)));
         const env = this.machineEnv(state);
+        const deadline = nextDeadline(state, env.contract.budgets);
+        // The memory service's clock found the timer due; that counts only up to the run's own next deadline.
+        if (timer !== undefined && deadline !== undefined) env.now = Math.max(env.now, Math.min(timer.dueAt, deadline));
         let t = advance(state, input, env);
         if (!t.changed) {
           if (unsent.length > 0) await this.flush(state, unsent);
+          if (timer !== undefined) await this.keepDeadline(state, record.version);
           return;
         }
         if (unsent.length > 0) await this.flush(state, unsent);
@@ -334,6 +348,7 @@ export class AgentLoop {
         }
         this.deps.faults?.afterCommit?.(runId, eventId);
         this.observe(next);
+        await this.keepDeadline(next, committed.version, timer === undefined ? { dueAt: deadline } : undefined);
         await this.flush(next, next.outbox, memo);
         return;
       }
@@ -358,10 +373,31 @@ export class AgentLoop {
     return next;
   }
 
-  /** The event was applied before: send what its step produced unless this process already did. */
-  private async redelivered(state: RunState, eventId: string): Promise<void> {
+  /**
+   * The event was applied before: send what its step produced unless this process already did, and make sure the
+   * run's deadline timer is armed (the step may have crashed between its commit and arming it).
+   */
+  private async redelivered(record: { state: RunState; version: number }, eventId: string): Promise<void> {
+    const { state } = record;
+    await this.keepDeadline(state, record.version);
     const entry = state.outbox.find((candidate) => candidate.source === eventId);
     if (entry !== undefined && !this.flushed.has(flushKey(state.runId, eventId))) await this.flush(state, [entry]);
+  }
+
+  /**
+   * Keeps the run's deadline timer at its next deadline (run/deadlines.ts, ARCHITECTURE.md "Deadlines"): armed or
+   * moved, or disarmed once the run has none. `armed`: where the timer is known to be already (undefined: none), so
+   * a step that leaves the deadline where it was costs no call.
+   */
+  private async keepDeadline(state: RunState, version: number, armed?: { dueAt: number | undefined }): Promise<void> {
+    const dueAt = nextDeadline(state, this.contractFor(state.layers).budgets);
+    if (armed !== undefined && armed.dueAt === dueAt) return;
+    try {
+      if (dueAt !== undefined) await this.deps.store.armDeadline(state, dueAt, version);
+      else await this.deps.store.disarmDeadline(state.runId);
+    } catch (error) {
+      throw new RetryLater(`memory service: ${(error as Error).message}`);
+    }
   }
 
   /** Emit outbox entries (waiting out retry backoffs), then do a finished run's follow-up work. */

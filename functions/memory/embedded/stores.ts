@@ -7,6 +7,7 @@ import { EmbeddedPeopleStore } from "../people/embedded.ts";
 import { EmbeddedRunStore } from "../runs/embedded.ts";
 import { EmbeddedSessionStore } from "../sessions/embedded.ts";
 import type { MemoryStores } from "../stores.ts";
+import { EmbeddedTimerStore } from "../timers/embedded.ts";
 
 const SWEEP_INTERVAL_MS = 30_000;
 
@@ -38,6 +39,7 @@ export function openEmbeddedStores(clock: () => number, limits: { maxFinishedRun
     coordination,
     audit,
     deadLetters,
+    timers: new EmbeddedTimerStore(),
     ping: async () => {},
     close: async () => clearInterval(sweeper),
   };

@@ -24,7 +24,8 @@ export type Permission =
   | "locks"
   | "audit:read"
   | "audit:write"
-  | "deadletters";
+  | "deadletters"
+  | "timers";
 
 /** Component scopes and what they may do on any instance (tokens.ts explains who holds which). */
 const GRANTS: Record<"channel" | "gateway" | "notes" | "deadletter", ReadonlySet<Permission>> = {

@@ -7,7 +7,7 @@ import type { Space } from "../coordination/store.ts";
  * right after the prefix, so all of an instance's keys live in one Redis Cluster slot and every script and
  * transaction touches one slot only. The only keys outside an instance's slot are component namespaces
  * (`{ns:<name>}`) and the run id -> instance index (`{r:<run id>}`), which are written by single-key commands, and
- * dead-letter queues (`{dl:<queue>}`), whose keys share their own slot.
+ * dead-letter queues (`{dl:<queue>}`) and timers (`{tm}`), whose keys share their own slot.
  *
  * Instance names and namespace names are DNS labels and the prefix may not contain braces, so the first `{...}` of
  * every key is its tag; everything after the tag (session keys, message ids, ...) cannot change the slot. Each kind
@@ -87,6 +87,15 @@ export class KeySchema {
   /** Audit stream (field `e` = entry JSON) and remembered batch ids. */
   audit = (i: string) => `${this.instance(i)}:audit`;
   auditBatch = (i: string, batchKey: string) => `${this.instance(i)}:ab:${batchKey}`;
+
+  /**
+   * Timers, all instances' in the one slot `{tm}` so that one script claims every due one: ZSET member -> when next
+   * due, HASH member -> timer JSON, HASH instance -> timers armed (timers/lua.ts).
+   */
+  timerKeys(): string[] {
+    const base = `${this.prefix}{tm}`;
+    return [`${base}:due`, `${base}:t`, `${base}:n`];
+  }
 
   /** `<prefix>{dl:<queue>}`: the start of every key of one dead-letter queue (its own slot, like an instance). */
   deadLetterQueue(queue: string): string {

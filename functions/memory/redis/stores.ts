@@ -7,6 +7,7 @@ import { RedisPeopleStore } from "../people/redis.ts";
 import { RedisRunStore } from "../runs/redis.ts";
 import { RedisSessionStore } from "../sessions/redis.ts";
 import { type MemoryStores, StoreUnavailableError } from "../stores.ts";
+import { RedisTimerStore } from "../timers/redis.ts";
 import { connectRedis, guard, type RedisClient, type RedisConnectionOptions, waitUntilReady } from "./connection.ts";
 import type { RedisContext } from "./context.ts";
 import { KeySchema } from "./keys.ts";
@@ -36,6 +37,7 @@ export function openRedisStores(options: RedisStoresOptions): RedisStores {
     coordination: new RedisCoordinationStore(ctx),
     audit: new RedisAuditStore(ctx),
     deadLetters: new RedisDeadLetterStore(ctx),
+    timers: new RedisTimerStore(ctx),
     waitUntilReady: (timeoutMs) => waitUntilReady(client, timeoutMs),
     async ping() {
       const answer = await guard(() => client.ping());

@@ -47,7 +47,7 @@ const Schedule = z
         code: "custom",
         input: entry.name,
         path: ["name"],
-        message: "schedule names starting with knclaw- are reserved (knclaw-sweep is the agent's housekeeping tick)",
+        message: "schedule names starting with knclaw- are reserved for the platform's own ticks",
         params: { rule: "name" },
       });
     }

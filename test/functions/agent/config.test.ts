@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { EXT_INSTANCE, EXT_SCHEDULE, SWEEP_SCHEDULE } from "../../../eventing/catalog/attributes.ts";
+import { EXT_INSTANCE, EXT_TARGET } from "../../../eventing/catalog/attributes.ts";
+import * as T from "../../../eventing/catalog/types.ts";
 import { loadAgentConfig } from "../../../functions/agent/config.ts";
 import { builtinSkillResolver } from "../../../functions/agent/skills.ts";
 import { validateConfigValue } from "../../../knative/config/load.ts";
@@ -79,7 +80,7 @@ describe("instances in knclaw.yaml", () => {
     instances: { ops: { model: "demo/demo", ...instance } },
   });
 
-  it("renders the agent settings as KNCLAW_AGENT and a housekeeping PingSource per instance", () => {
+  it("renders the agent settings as KNCLAW_AGENT, no tick for an instance without schedules, and its timer Trigger", () => {
     const objects = render(
       validateConfigValue(platform({ agent: { systemPrompt: "You run ops.", session: { scope: "sender" } } })),
     );
@@ -93,13 +94,18 @@ describe("instances in knclaw.yaml", () => {
       session: { scope: "sender" },
       heartbeat: { okToken: "HEARTBEAT_OK" },
     });
-    const sweep = objects.find(
-      (o) => o.kind === "PingSource" && o.metadata.name === `agent-ops-${SWEEP_SCHEDULE}`,
+    // Deadlines are due-time timers in the memory service: nothing wakes an idle instance on a schedule.
+    expect(objects.filter((o) => o.kind === "PingSource")).toEqual([]);
+    const timers = objects.find(
+      (o) => o.kind === "Trigger" && o.metadata.name === "agent-ops-timer-fired",
     ) as unknown as {
-      spec: { schedule: string; ceOverrides: { extensions: Record<string, string> } };
+      spec: { filter: { attributes: Record<string, string> } };
     };
-    expect(sweep.spec.schedule).toBe("* * * * *");
-    expect(sweep.spec.ceOverrides.extensions).toEqual({ [EXT_INSTANCE]: "ops", [EXT_SCHEDULE]: SWEEP_SCHEDULE });
+    expect(timers.spec.filter.attributes).toEqual({
+      type: T.TIMER_FIRED,
+      [EXT_INSTANCE]: "ops",
+      [EXT_TARGET]: "agent",
+    });
   });
 
   it("renders no KNCLAW_AGENT when the instance keeps the defaults", () => {

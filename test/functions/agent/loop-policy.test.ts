@@ -232,15 +232,20 @@ describe("approvals through the loop", () => {
     expect(resolved()).toEqual([expect.objectContaining({ outcome: "denied", reason: "not today" })]);
   });
 
-  it("the timeout denies by default, through a sweep tick", async () => {
+  it("the timeout denies by default, when the run's deadline timer fires", async () => {
     const request = await held();
+    const { runId } = bus.data(request, T.APPROVAL_REQUESTED);
+    // Five minutes pass for the agent and for the memory service, whose timer then fires (once).
     clock += 301_000;
-    const tick = makeEvent(T.PING, {
-      source: "/apis/v1/namespaces/knclaw/pingsources/agent-ops-sweep",
-      data: {},
-      extensions: { knclawinstance: "ops", knclawschedule: "knclaw-sweep" },
-    });
-    expect(await bus.deliver(tick)).toBe(200);
+    memory.clock.offsetMs = 301_000;
+    let fired: CloudEvent[];
+    try {
+      fired = (await memory.fireDueTimers()).filter((event) => bus.data(event, T.TIMER_FIRED).id === runId);
+    } finally {
+      memory.clock.offsetMs = 0;
+    }
+    expect(fired).toHaveLength(1);
+    expect(await bus.deliver(fired[0]!)).toBe(200);
     await bus.pump();
     expect(counters.calls.delete_pod).toBeUndefined();
     expect(answer()).toContain("timed out");

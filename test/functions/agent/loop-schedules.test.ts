@@ -199,7 +199,7 @@ describe("heartbeats", () => {
     expect(bus.ofType(T.RUN_FAILED)).toHaveLength(1);
   });
 
-  it("a tick for a schedule without a task, or the sweep schedule, starts nothing", async () => {
+  it("a tick for a schedule without a task (or of the per-minute sweep of older releases) starts nothing", async () => {
     const model = new ScriptedModel();
     await bus.startAgent(agentEnv({ memory, skills: testSkills(counters) }), { model });
     expect(await bus.deliver(tick("unknown"))).toBe(200);

@@ -6,11 +6,12 @@ import * as T from "../../../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../../../eventing/cloudevent/event.ts";
 import { decodeMessageIfAny, encodeEvent } from "../../../../eventing/cloudevent/http-codec.ts";
 import { type AgentAppOptions, createApp as createAgentApp } from "../../../../functions/agent/app.ts";
-import { createApp as createMemoryApp } from "../../../../functions/memory/app.ts";
+import { createApp as createMemoryApp, type MemoryServiceApp } from "../../../../functions/memory/app.ts";
 import { type Served, serve } from "../../../../runtime/serve.ts";
 import { defineSkill, describeSkill, type SkillDefinition } from "../../../../skills/package/define-skill.ts";
 import { defineTool } from "../../../../skills/package/tool.ts";
 import { fail, generateSigningKey, serveSkill } from "../../../../skills/runtime/index.ts";
+import { type Received, startSubscriber } from "../../../support/dev-platform.ts";
 import { deleteKeysWithPrefix } from "./redis-cleanup.ts";
 
 /**
@@ -85,31 +86,63 @@ export function testSkills(counters: SkillCounters, outputs: Record<string, unkn
 
 export interface MemoryFixture {
   served: Served;
+  app: MemoryServiceApp;
   url: string;
   tokenFor(instance: string): string;
+  /** How far the memory service's clock is ahead of real time: its due timers fire by that clock. */
+  clock: { offsetMs: number };
+  /** Fire the timers due by the memory service's clock; the timer.fired events it sent to its broker. */
+  fireDueTimers(): Promise<CloudEvent[]>;
   close(): Promise<void>;
 }
 
+/**
+ * The memory service on the local Redis (a unique key prefix). Its broker is a subscriber that records what it gets;
+ * due timers fire only when the test calls fireDueTimers (the service's own poll comes once a minute).
+ */
 export async function startMemory(): Promise<MemoryFixture> {
   const secret = randomBytes(24).toString("base64url");
   const prefix = `test-agent-${randomBytes(6).toString("hex")}:`;
-  const app = await createMemoryApp({
-    KNCLAW_MEMORY_TOKEN_SECRET: secret,
-    KNCLAW_MEMORY_BACKEND: "redis",
-    KNCLAW_REDIS_URL: "redis://127.0.0.1:6379",
-    KNCLAW_REDIS_KEY_PREFIX: prefix,
-    NODE_ENV: "test",
-  });
+  const broker = await startSubscriber(() => ({ status: 202 }));
+  const clock = { offsetMs: 0 };
+  const app = await createMemoryApp(
+    {
+      KNCLAW_MEMORY_TOKEN_SECRET: secret,
+      KNCLAW_MEMORY_BACKEND: "redis",
+      KNCLAW_REDIS_URL: "redis://127.0.0.1:6379",
+      KNCLAW_REDIS_KEY_PREFIX: prefix,
+      KNCLAW_MEMORY_TIMER_POLL_MS: "60000",
+      K_SINK: broker.url,
+      NODE_ENV: "test",
+    },
+    { now: () => Date.now() + clock.offsetMs },
+  );
   const served = await serve(app, { port: 0, host: "127.0.0.1" });
   return {
     served,
+    app,
     url: served.url,
     tokenFor: (instance) => mintMemoryToken(secret, { kind: "instance", instance }),
+    clock,
+    async fireDueTimers() {
+      const before = broker.received.length;
+      await app.timers!.poll();
+      return broker.received.slice(before).map(receivedEvent);
+    },
     close: async () => {
       await served.shutdown();
+      await broker.close();
       await deleteKeysWithPrefix(prefix);
     },
   };
+}
+
+function receivedEvent(request: Received): CloudEvent {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (typeof value === "string") headers.set(name, value);
+  }
+  return decodeMessageIfAny(headers, new Uint8Array(request.body))!;
 }
 
 export interface AgentEnvInput {

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { MemoryClient, type MemoryClientOptions } from "../../../../clients/memory/client.ts";
 import { type MemoryScope, mintMemoryToken } from "../../../../clients/memory/tokens.ts";
-import { createApp, type MemoryAppOptions } from "../../../../functions/memory/app.ts";
+import { createApp, type MemoryAppOptions, type MemoryServiceApp } from "../../../../functions/memory/app.ts";
 import { type Served, serve } from "../../../../runtime/serve.ts";
 
 export const SECRET = "memory-test-secret-0123456789abcdef";
@@ -15,6 +15,7 @@ export function uniquePrefix(): string {
 
 export interface MemoryHarness {
   url: string;
+  app: MemoryServiceApp;
   served: Served;
   token(scope: MemoryScope): string;
   client(scope: MemoryScope, options?: Partial<MemoryClientOptions>): MemoryClient;
@@ -30,6 +31,7 @@ export async function startMemory(env: Record<string, string>, options: MemoryAp
   const token = (scope: MemoryScope) => mintMemoryToken(SECRET, scope);
   return {
     url: served.url,
+    app,
     served,
     token,
     client: (scope, clientOptions = {}) =>
