@@ -61,6 +61,10 @@ const SECTIONS: ReadonlyArray<readonly [key: string, summary: string]> = [
     "telemetry",
     "OpenTelemetry export: every function sends its traces, metrics and logs to this OTLP collector, which its egress NetworkPolicy lets it reach.",
   ],
+  [
+    "oidc",
+    "Knative Eventing's delivery authentication (`authentication-oidc`, alpha, off by default): EventPolicies so only the platform's own senders may post to the Broker, each limited to the event types it emits; an audience on every Trigger subscriber; and the tokens, issuer and keys every function needs. Must match the cluster's feature flag (README, Running on Knative with OIDC on).",
+  ],
 ];
 
 /** Fields every function's Knative Service accepts; folded into one link where a schema extends KsvcKnobs. */

@@ -40,7 +40,14 @@ export function runValidate(options: ValidateOptions = {}): ValidateReport {
   const warnings = configWarnings(config);
   const objects = render(config);
   const { config: _config, strict: _strict, ...webhook } = options;
-  const problems = validateObjects(objects, { ...webhook, checkReferences: true, hardening: true });
+  const problems = validateObjects(objects, {
+    // A config rendering for OIDC says the cluster has it on (its EventPolicies need it).
+    authenticationOidc: config.oidc.enabled,
+    ...webhook,
+    checkReferences: true,
+    hardening: true,
+    deliveryAuth: config.oidc.enabled,
+  });
   const errors = problems.filter((p) => p.severity === "error");
   const ok = errors.length === 0 && (!options.strict || (warnings.length === 0 && problems.length === 0));
   return { ok, configErrors: [], configWarnings: warnings, objectProblems: problems, objectCount: objects.length };

@@ -71,9 +71,14 @@ function target(options: ClusterCommandOptions): Target {
 export async function runDeploy(options: DeployCommandOptions): Promise<DeployReport> {
   const out = options.out ?? ((line: string) => console.log(line));
   const progress = options.progress ?? ((line: string) => console.error(line));
-  const { platform, objects, cluster } = target(options);
+  const { config, platform, objects, cluster } = target(options);
   // The API server (1.20 certainly) does not run Knative's webhooks' rules or CEL, so knclaw checks them first.
-  const errors = validateObjects(objects, { checkReferences: true }).filter((p) => p.severity === "error");
+  const oidc = config.oidc.enabled;
+  const errors = validateObjects(objects, {
+    checkReferences: true,
+    authenticationOidc: oidc,
+    deliveryAuth: oidc,
+  }).filter((p) => p.severity === "error");
   if (errors.length > 0) {
     throw new DeployError(`the rendered objects do not validate:\n${errors.map(formatProblem).join("\n")}`);
   }

@@ -26,7 +26,8 @@ export function loadDevObjects(
 ): DevObjects {
   const extra = manifestsDir ? (loadManifestDir(manifestsDir) as unknown as KnativeObject[]) : [];
   const all = [...objects, ...extra];
-  const problems = validateObjects(all, { checkReferences: true });
+  // knclaw dev emulates Knative's authentication-oidc feature, so its webhook rules take EventPolicies.
+  const problems = validateObjects(all, { checkReferences: true, authenticationOidc: true });
   for (const warning of problems.filter((p) => p.severity === "warning")) {
     log.warn({ problem: formatProblem(warning) }, "object warning");
   }

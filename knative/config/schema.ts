@@ -10,6 +10,7 @@ import { channelsSection } from "./sections/channels.ts";
 import { gatewaySection } from "./sections/gateway.ts";
 import { instancesSection } from "./sections/instances.ts";
 import { memorySection } from "./sections/memory.ts";
+import { oidcSection } from "./sections/oidc.ts";
 import { platformSection } from "./sections/platform.ts";
 import { policiesSection } from "./sections/policies.ts";
 import { skillsSection } from "./sections/skills.ts";
@@ -25,6 +26,7 @@ const PlatformConfigObject = z.strictObject({
   ...policiesSection,
   ...skillsSection,
   ...telemetrySection,
+  ...oidcSection,
 });
 
 export const PlatformConfigSchema = PlatformConfigObject.superRefine(crossCheck);

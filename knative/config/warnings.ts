@@ -5,6 +5,7 @@ import { checkImageRef } from "../validate/image.ts";
 import type { ConfigIssue } from "./errors.ts";
 import { listFunctions, resolveImage } from "./functions.ts";
 import type { PlatformConfig } from "./schema.ts";
+import { oidcIssuer } from "./sections/oidc.ts";
 
 export function configWarnings(config: PlatformConfig): ConfigIssue[] {
   const warnings: ConfigIssue[] = [];
@@ -34,6 +35,13 @@ export function configWarnings(config: PlatformConfig): ConfigIssue[] {
   }
   const broker = brokerDurabilityWarning(config);
   if (broker !== undefined) warnings.push(broker);
+  if (config.oidc.enabled && config.oidc.issuer === undefined) {
+    warnings.push({
+      path: "oidc.issuer",
+      rule: "oidc-issuer",
+      message: `not set: the functions accept tokens of ${oidcIssuer(undefined, config.network.clusterDomain)} (kubeadm's default issuer); if \`kubectl get --raw /.well-known/openid-configuration\` names another, every delivery is refused (401)`,
+    });
+  }
   if (config.gateway.enabled && Object.keys(config.gateway.tokens).length === 0) {
     warnings.push({
       path: "gateway.tokens",

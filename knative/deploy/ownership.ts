@@ -43,8 +43,9 @@ export interface ManagedKind {
 
 /**
  * Every kind knclaw applies, in apply order: the namespace, then configuration and identities, then the data store,
- * then Knative's objects (the Broker before the ksvcs whose dead-letter sink it names, SinkBindings on the ksvcs,
- * Triggers and PingSources last since they point at the Broker and the ksvcs). Deletion runs in reverse.
+ * then Knative's objects (EventPolicies before the Broker they protect, so with OIDC on it never runs unprotected; the
+ * Broker before the ksvcs whose dead-letter sink it names, SinkBindings on the ksvcs, Triggers and PingSources last
+ * since they point at the Broker and the ksvcs). Deletion runs in reverse.
  */
 export const MANAGED_KINDS: readonly ManagedKind[] = [
   { apiVersion: "v1", kind: "Namespace", namespaced: false },
@@ -58,6 +59,7 @@ export const MANAGED_KINDS: readonly ManagedKind[] = [
   { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", namespaced: true },
   { apiVersion: "v1", kind: "Service", namespaced: true },
   { apiVersion: "apps/v1", kind: "StatefulSet", namespaced: true },
+  { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventPolicy", namespaced: true },
   { apiVersion: "eventing.knative.dev/v1", kind: "Broker", namespaced: true },
   { apiVersion: "serving.knative.dev/v1", kind: "Service", namespaced: true },
   { apiVersion: "sources.knative.dev/v1", kind: "SinkBinding", namespaced: true },

@@ -27,7 +27,8 @@ interface Condition {
 export function waitsForReady(object: { apiVersion?: string; kind?: string }): boolean {
   const group = object.apiVersion?.split("/")[0];
   return (
-    (group === "eventing.knative.dev" && (object.kind === "Broker" || object.kind === "Trigger")) ||
+    (group === "eventing.knative.dev" &&
+      (object.kind === "Broker" || object.kind === "Trigger" || object.kind === "EventPolicy")) ||
     (group === "serving.knative.dev" && object.kind === "Service")
   );
 }

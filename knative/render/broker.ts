@@ -7,6 +7,7 @@ import { stringify } from "yaml";
 import { ANNOTATION_BROKER_CLASS } from "../../runtime/names.ts";
 import type { Delivery as DeliveryConfig } from "../config/primitives.ts";
 import { baseLabels, findFunction, ksvcRef, metadata, type RenderContext } from "./context.ts";
+import { withAudience } from "./delivery-auth.ts";
 import type { Destination, RenderedObject } from "./types.ts";
 
 export function renderBroker(ctx: RenderContext): RenderedObject {
@@ -110,5 +111,5 @@ export function deadLetterSink(ctx: RenderContext): Destination | undefined {
     if (sink.destination.uri !== undefined) dest.uri = sink.destination.uri;
     return dest;
   }
-  return findFunction(ctx, "deadletter") ? { ref: ksvcRef("deadletter") } : undefined;
+  return findFunction(ctx, "deadletter") ? withAudience(ctx, { ref: ksvcRef("deadletter") }) : undefined;
 }

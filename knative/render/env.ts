@@ -21,6 +21,7 @@ import { builtinSkillDescriptor } from "../config/builtin-skills.ts";
 import type { FunctionSpec } from "../config/functions.ts";
 import type { McpServerConfig } from "../config/sections/skills.ts";
 import { findFunction, type RenderContext, serviceUrl } from "./context.ts";
+import { deliveryAuthEnv } from "./delivery-auth.ts";
 import { skillManifestEnv } from "./skills.ts";
 
 export function functionEnv(ctx: RenderContext, fn: FunctionSpec): EnvVar[] {
@@ -35,7 +36,7 @@ export function functionEnv(ctx: RenderContext, fn: FunctionSpec): EnvVar[] {
       ? { memoryUrl: serviceUrl(ctx, "memory"), memoryToken: { secret: config.memory.tokenSecret, key: fn.name } }
       : {}),
   });
-  env.push(...functionTelemetryEnv(ctx, fn));
+  env.push(...deliveryAuthEnv(ctx, fn), ...functionTelemetryEnv(ctx, fn));
   switch (fn.component) {
     case "memory":
       env.push(...memoryServiceEnv(ctx));

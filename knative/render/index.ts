@@ -6,6 +6,7 @@
 import type { PlatformConfig } from "../config/schema.ts";
 import { renderBroker, renderBrokerConfig } from "./broker.ts";
 import { createContext } from "./context.ts";
+import { renderEventPolicies } from "./event-policies.ts";
 import { renderNamespace } from "./namespace.ts";
 import { renderDefaultDeny, renderNetworkPolicy } from "./network-policies.ts";
 import { renderPingSources } from "./ping-sources.ts";
@@ -28,6 +29,8 @@ const KIND_ORDER = [
   "RoleBinding",
   "NetworkPolicy",
   "StatefulSet",
+  // Before the Broker: with OIDC on, a Broker no policy applies to yet takes events from any sender of its namespace.
+  "EventPolicy",
   "Broker",
   "Service",
   "SinkBinding",
@@ -50,7 +53,8 @@ export function render(config: PlatformConfig): RenderedObject[] {
     objects.push(renderService(ctx, fn));
     if (fn.producer) objects.push(renderSinkBinding(ctx, fn));
   }
-  objects.push(...renderTriggers(ctx), ...renderPingSources(ctx));
+  const sources = [...renderTriggers(ctx), ...renderPingSources(ctx)];
+  objects.push(...sources, ...renderEventPolicies(ctx, sources));
   return sortObjects(objects);
 }
 

@@ -1,8 +1,8 @@
 /**
  * Egress is denied by default, per function: each function's pods (selected by Knative's
  * `serving.knative.dev/service` label) may reach cluster DNS, the broker ingress when they produce events, Knative's
- * data plane (cluster-local gateway and activator) when they call the memory service or another ksvc, and what the
- * config declares. Host names cannot be expressed in a NetworkPolicy: they become public-internet rules (private
+ * data plane (cluster-local gateway and activator) when they call the memory service or another ksvc, the API server
+ * when they call it or (with `oidc.enabled`) read the token issuer's keys there, and what the config declares. Host names cannot be expressed in a NetworkPolicy: they become public-internet rules (private
  * ranges excluded) on the declared ports, and the policy's `knclaw.dev/egress-hosts` annotation keeps the names for
  * an FQDN-aware enforcer. Ingress is left to Knative's networking (activator, gateways); cluster-local visibility
  * keeps internal functions off the public ingress.
@@ -14,6 +14,7 @@ import type { EgressRule } from "../config/primitives.ts";
 import { CHANNEL_REQUIREMENTS } from "../config/sections/channels.ts";
 import { PROVIDERS } from "../config/sections/instances.ts";
 import { baseLabels, findFunction, functionLabels, metadata, type RenderContext } from "./context.ts";
+import { deliveryAuthEgress } from "./delivery-auth.ts";
 import type { RenderedObject } from "./types.ts";
 
 const PRIVATE_V4 = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10", "127.0.0.0/8"];
@@ -39,11 +40,7 @@ function implicitEgress(ctx: RenderContext, fn: FunctionSpec): EgressRule[] {
     const instance = ctx.config.instances[fn.instance]!;
     const provider = PROVIDERS[instance.model.split("/")[0]!];
     if (instance.provider.baseUrl !== undefined) {
-      const url = new URL(instance.provider.baseUrl);
-      const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
-      if (/^\d+\.\d+\.\d+\.\d+$/.test(url.hostname))
-        out.push({ cidr: `${url.hostname}/32`, ports: [port], protocol: "TCP" });
-      else out.push({ host: url.hostname, ports: [port], protocol: "TCP" });
+      out.push(urlEgress(new URL(instance.provider.baseUrl)));
     } else if (provider?.host !== undefined) {
       out.push({ host: provider.host, ports: [443], protocol: "TCP" });
     }
@@ -60,12 +57,20 @@ function collectorEgress(ctx: RenderContext): EgressRule[] {
   if (telemetry === undefined) return [];
   if (telemetry.collector !== undefined) return [telemetry.collector];
   const url = new URL(telemetry.endpoint);
-  const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
   const inCluster = /^[a-z0-9-]+\.([a-z0-9-]+)\.svc(\.|$)/.exec(url.hostname);
-  if (inCluster) return [{ namespace: inCluster[1]!, ports: [port], protocol: "TCP" }];
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(url.hostname))
-    return [{ cidr: `${url.hostname}/32`, ports: [port], protocol: "TCP" }];
-  return [{ host: url.hostname, ports: [port], protocol: "TCP" }];
+  if (inCluster) return [{ namespace: inCluster[1]!, ports: [urlPort(url)], protocol: "TCP" }];
+  return [urlEgress(url)];
+}
+
+/** Egress to where a URL points: an IP address's /32, any other host by name, on the URL's port. */
+function urlEgress(url: URL): EgressRule {
+  const ports = [urlPort(url)];
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(url.hostname)) return { cidr: `${url.hostname}/32`, ports, protocol: "TCP" };
+  return { host: url.hostname, ports, protocol: "TCP" };
+}
+
+function urlPort(url: URL): number {
+  return url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
 }
 
 function ruleEntries(rule: EgressRule): EgressEntry[] {
@@ -119,7 +124,8 @@ export function renderNetworkPolicy(ctx: RenderContext, fn: FunctionSpec): Rende
     // ksvc URLs resolve to the cluster-local gateway, or to the activator while the target is scaled to zero.
     egress.push({ to: [nsSelector(network.ingressNamespace), nsSelector(network.servingNamespace)] });
   }
-  if (fn.kubeApi) {
+  const deliveryAuth = deliveryAuthEgress(ctx, fn);
+  if (fn.kubeApi || deliveryAuth.apiServer) {
     const api = network.apiServer;
     egress.push(
       api !== undefined
@@ -127,7 +133,13 @@ export function renderNetworkPolicy(ctx: RenderContext, fn: FunctionSpec): Rende
         : { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: ports([443, 6443]) },
     );
   }
-  const declared = [...implicitEgress(ctx, fn), ...collectorEgress(ctx), ...fn.egress, ...network.egress];
+  const declared = [
+    ...implicitEgress(ctx, fn),
+    ...collectorEgress(ctx),
+    ...(deliveryAuth.host === undefined ? [] : [urlEgress(deliveryAuth.host)]),
+    ...fn.egress,
+    ...network.egress,
+  ];
   const hosts = new Set<string>();
   for (const rule of declared) {
     if (rule.host !== undefined) hosts.add(rule.host);

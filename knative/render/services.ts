@@ -17,6 +17,7 @@ import {
 import type { FunctionSpec } from "../config/functions.ts";
 import { resolveImage } from "../config/functions.ts";
 import { functionLabels, metadata, type RenderContext } from "./context.ts";
+import { deliveryAuthVolume } from "./delivery-auth.ts";
 import { functionEnv } from "./env.ts";
 import type { RenderedObject } from "./types.ts";
 
@@ -51,6 +52,7 @@ export function renderService(ctx: RenderContext, fn: FunctionSpec): RenderedObj
 
   const image = resolveImage(ctx.config, fn);
   if (image === undefined) throw new Error(`no image for function ${fn.name}`);
+  const oidc = deliveryAuthVolume(ctx, fn);
 
   return {
     apiVersion: "serving.knative.dev/v1",
@@ -66,6 +68,7 @@ export function renderService(ctx: RenderContext, fn: FunctionSpec): RenderedObj
           enableServiceLinks: false,
           containerConcurrency: knobs.containerConcurrency,
           timeoutSeconds: knobs.timeoutSeconds,
+          ...(oidc === undefined ? {} : { volumes: [oidc.volume] }),
           containers: [
             {
               name: CONTAINER_NAME,
@@ -75,6 +78,7 @@ export function renderService(ctx: RenderContext, fn: FunctionSpec): RenderedObj
               env: functionEnv(ctx, fn),
               readinessProbe: { httpGet: { path: READINESS_PATH } },
               livenessProbe: { httpGet: { path: LIVENESS_PATH } },
+              ...(oidc === undefined ? {} : { volumeMounts: [oidc.mount] }),
               ...(Object.keys(resources).length > 0 ? { resources } : {}),
               securityContext: structuredClone(RESTRICTED_SECURITY_CONTEXT),
             },

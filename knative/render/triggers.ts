@@ -19,6 +19,7 @@ import { LABEL_CHANNEL, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_ROUTE, LABEL_SKIL
 import type { Delivery as DeliveryConfig } from "../config/primitives.ts";
 import { deadLetterSink, deliverySpec } from "./broker.ts";
 import { baseLabels, ksvcRef, metadata, type RenderContext } from "./context.ts";
+import { oidcEnabled, withAudience } from "./delivery-auth.ts";
 import type { Destination, RenderedObject } from "./types.ts";
 
 /** Event types delivered to an agent instance, with the Trigger name suffix and any filter beyond the instance. */
@@ -60,7 +61,7 @@ function trigger(ctx: RenderContext, spec: TriggerSpec): RenderedObject {
   const body: Record<string, unknown> = {
     broker: ctx.brokerName,
     filter: { attributes: spec.attributes },
-    subscriber: spec.subscriber,
+    subscriber: withAudience(ctx, spec.subscriber),
   };
   if (spec.delivery !== undefined) {
     // A Trigger's delivery replaces the Broker's wholesale: carry the dead-letter sink over, or failures are dropped.
@@ -151,10 +152,17 @@ export function renderTriggers(ctx: RenderContext): RenderedObject[] {
         component: "skill",
         extraLabels: { [LABEL_SKILL]: name },
         attributes: { type: T.TOOL_REQUESTED, [EXT_SKILL]: name },
-        subscriber: skill.external !== undefined ? { uri: skill.external.url } : { ref: ksvcRef(route) },
+        subscriber: skill.external !== undefined ? externalSubscriber(ctx, skill.external) : { ref: ksvcRef(route) },
         ...(skill.delivery ? { delivery: skill.delivery } : {}),
       }),
     );
   }
   return out;
+}
+
+/** An external skill's URL, with the audience its deliveries' tokens carry when OIDC is on and it names one. */
+function externalSubscriber(ctx: RenderContext, external: { url: string; audience?: string | undefined }): Destination {
+  return oidcEnabled(ctx) && external.audience !== undefined
+    ? { uri: external.url, audience: external.audience }
+    : { uri: external.url };
 }

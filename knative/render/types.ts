@@ -24,6 +24,8 @@ export interface ObjectReference {
 export interface Destination {
   ref?: ObjectReference;
   uri?: string;
+  /** The OIDC audience of the token the broker presents to it (Knative's `authentication-oidc`). */
+  audience?: string;
 }
 
 /** `Kind/name` (with the namespace when set): how problems and files name an object. */

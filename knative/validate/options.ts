@@ -19,6 +19,8 @@ export interface WebhookOptions {
   deliveryRetryAfter: boolean;
   /** config-ping-defaults data-max-size (-1: no limit). */
   pingDataMaxSize: number;
+  /** Eventing config-features authentication-oidc: EventPolicies are refused without it. */
+  authenticationOidc: boolean;
 }
 
 export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = {
@@ -30,4 +32,5 @@ export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = {
   deliveryTimeout: true,
   deliveryRetryAfter: false,
   pingDataMaxSize: -1,
+  authenticationOidc: false,
 };

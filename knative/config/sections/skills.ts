@@ -164,6 +164,14 @@ const Skill = KsvcKnobs.extend({
         .url({ protocol: /^https?$/, message: "an http(s) URL" })
         .describe("Where the skill's Trigger delivers tool.requested."),
       tools: z.array(ExternalTool).min(1).describe("The tools it offers."),
+      audience: z
+        .string()
+        .min(1)
+        .max(253)
+        .optional()
+        .describe(
+          "With `oidc.enabled`: the audience of the token the broker presents with each delivery (its Trigger's `subscriber.audience`), for the skill to check. Unset, deliveries carry no token and `knclaw validate` warns.",
+        ),
     })
     .optional()
     .describe("A skill that runs elsewhere: no ksvc is rendered, its Trigger delivers tool.requested to `url`."),

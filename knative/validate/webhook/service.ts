@@ -4,11 +4,12 @@
  * DNS-1035 label, the visibility label only `cluster-local`, autoscaling annotations only on the template and with
  * valid values, timeoutSeconds and containerConcurrency within the cluster's bounds, only the pod and container
  * fields Knative allows (automountServiceAccountToken only `false`), one serving port (TCP, not a reserved port,
- * named "", h2c or http1), no reserved env vars, read-only mounts off reserved paths, one handler per probe.
+ * named "", h2c or http1), no reserved env vars, only the volume sources Knative allows without feature flags,
+ * read-only mounts off reserved paths, one handler per probe.
  */
 import { parseGoDuration } from "../../../runtime/duration.ts";
 import { parseImageRef } from "../image.ts";
-import { checkDns1035Label, checkDns1123Subdomain } from "../names.ts";
+import { checkDns1035Label, checkDns1123Label, checkDns1123Subdomain } from "../names.ts";
 import type { WebhookOptions } from "../options.ts";
 import { isObject, type Json, join, type ProblemSink, str } from "../problems.ts";
 
@@ -59,6 +60,16 @@ const FEATURE_POD_FIELDS = new Set([
   "hostIPC",
   "shareProcessNamespace",
 ]);
+const VOLUME_SOURCES = new Set(["secret", "configMap", "projected", "emptyDir"]);
+/** Volume sources Knative takes only with a feature flag of `config-features` (knative-serving), off by default. */
+const FEATURE_VOLUME_SOURCES: Record<string, string> = {
+  persistentVolumeClaim: "kubernetes.podspec-persistent-volume-claim",
+  hostPath: "kubernetes.podspec-volumes-hostpath",
+  csi: "kubernetes.podspec-volumes-csi",
+  ephemeral: "kubernetes.podspec-volumes-ephemeral",
+  image: "kubernetes.podspec-volumes-image",
+};
+const PROJECTED_SOURCES = new Set(["secret", "configMap", "serviceAccountToken", "downwardAPI"]);
 const CONTAINER_FIELDS = new Set([
   "name",
   "args",
@@ -356,6 +367,7 @@ function validateRevisionSpec(podSpec: Json, path: string, sink: ProblemSink, op
       else if (volumes.has(n))
         sink.error(`${path}.volumes[${i}].name`, "serving-volume", `duplicate volume name ${JSON.stringify(n)}`);
       else volumes.add(n);
+      if (isObject(v)) validateVolume(v, `${path}.volumes[${i}]`, sink);
     });
   }
   const containers = Array.isArray(podSpec.containers) ? podSpec.containers : [];
@@ -394,6 +406,80 @@ function validateRevisionSpec(podSpec: Json, path: string, sink: ProblemSink, op
   for (const v of volumes)
     if (!mounted.has(v))
       sink.error(join(path, "volumes"), "serving-volume", `volume with name ${JSON.stringify(v)} not mounted`);
+}
+
+/**
+ * A volume as Knative Serving takes it (k8s_validation.go validateVolume, validateProjectedVolumeSource; fieldmask.go):
+ * a DNS-1123 label name and exactly one source, `secret`, `configMap`, `projected` or (on by default) `emptyDir`, the
+ * others only with their `kubernetes.podspec-*` feature flag; a projected source is exactly one of `secret`,
+ * `configMap`, `serviceAccountToken` (only `audience`, `expirationSeconds` and a required `path`) and `downwardAPI`.
+ */
+function validateVolume(volume: Json, path: string, sink: ProblemSink): void {
+  const name = str(volume.name);
+  if (name !== undefined && checkDns1123Label(name) !== undefined)
+    sink.error(join(path, "name"), "serving-volume", `invalid value: ${name}`);
+  const sources = Object.keys(volume).filter((key) => key !== "name");
+  for (const key of sources) {
+    if (VOLUME_SOURCES.has(key)) continue;
+    const flag = FEATURE_VOLUME_SOURCES[key];
+    sink.error(
+      join(path, key),
+      "serving-volume",
+      flag === undefined
+        ? `must not set the field(s): ${key}`
+        : `${key} volumes need the ${flag} feature flag (disabled by default)`,
+    );
+  }
+  if (sources.length === 0)
+    sink.error(path, "serving-volume", "expected exactly one, got neither: configMap, emptyDir, projected, secret");
+  else if (sources.length > 1)
+    sink.error(path, "serving-volume", `expected exactly one, got both: ${sources.join(", ")}`);
+  for (const kind of ["secret", "configMap"] as const) {
+    if (isObject(volume[kind])) keysToPaths(volume[kind].items, join(path, kind), sink);
+  }
+  const projected = volume.projected;
+  if (!isObject(projected)) return;
+  const list = Array.isArray(projected.sources) ? projected.sources : [];
+  list.forEach((source, i) => {
+    const at = `${join(path, "projected")}.sources[${i}]`;
+    if (!isObject(source)) return;
+    const kinds = Object.keys(source);
+    for (const key of kinds) {
+      if (!PROJECTED_SOURCES.has(key)) sink.error(join(at, key), "serving-volume", `must not set the field(s): ${key}`);
+    }
+    if (kinds.length !== 1) {
+      sink.error(
+        at,
+        "serving-volume",
+        kinds.length === 0
+          ? "expected exactly one, got neither: configMap, downwardAPI, secret, serviceAccountToken"
+          : `expected exactly one, got both: ${kinds.join(", ")}`,
+      );
+    }
+    const token = source.serviceAccountToken;
+    if (isObject(token)) {
+      for (const key of Object.keys(token)) {
+        if (!["audience", "expirationSeconds", "path"].includes(key))
+          sink.error(join(at, "serviceAccountToken", key), "serving-volume", `must not set the field(s): ${key}`);
+      }
+      if (!str(token.path)) sink.error(join(at, "serviceAccountToken", "path"), "required", "missing field(s): path");
+    }
+    for (const kind of ["secret", "configMap"] as const) {
+      const projection = source[kind];
+      if (!isObject(projection)) continue;
+      if (!str(projection.name)) sink.error(join(at, kind, "name"), "required", "missing field(s): name");
+      keysToPaths(projection.items, join(at, kind), sink);
+    }
+  });
+}
+
+function keysToPaths(items: unknown, path: string, sink: ProblemSink): void {
+  if (!Array.isArray(items)) return;
+  items.forEach((item, i) => {
+    if (!isObject(item)) return;
+    if (!str(item.key)) sink.error(`${path}.items[${i}].key`, "required", "missing field(s): key");
+    if (!str(item.path)) sink.error(`${path}.items[${i}].path`, "required", "missing field(s): path");
+  });
 }
 
 function validateContainer(c: Json, path: string, sink: ProblemSink, volumes: Set<string>, serving: boolean): void {

@@ -72,7 +72,8 @@ function validateAttributeNames(attributes: unknown, path: string, sink: Problem
   }
 }
 
-function validateFilterList(filters: unknown[], path: string, sink: ProblemSink): void {
+/** A Subscriptions API filter list, as Triggers and EventPolicies hold it (ValidateSubscriptionAPIFiltersList). */
+export function validateFilterList(filters: unknown[], path: string, sink: ProblemSink): void {
   filters.forEach((filter, index) => {
     validateFilter(filter, `${path}[${index}]`, sink);
   });
