@@ -324,13 +324,6 @@ function checkAudiences(objects: readonly Json[]): Problem[] {
       if (!isObject(destination)) continue;
       const audience = str(destination.audience);
       const ref = isObject(destination.ref) ? destination.ref : undefined;
-      if (audience === undefined && (ref === undefined || !announcesAudience(ref))) {
-        sink.warn(
-          path,
-          "delivery-auth-audience",
-          "no audience: with authentication-oidc on, the broker presents no token here, so the receiver cannot tell it from anyone else",
-        );
-      }
       const target =
         ref !== undefined && sameKind(ref, SERVING, "Service")
           ? required.get(`${str(ref.namespace) ?? namespaceOf(object)}/${str(ref.name)}`)
@@ -340,6 +333,12 @@ function checkAudiences(objects: readonly Json[]): Problem[] {
           `${path}.audience`,
           "delivery-auth-audience",
           `${str(ref?.name)} accepts tokens for ${target} only, the broker would present ${audience ?? "none"}: every delivery refused (401)`,
+        );
+      } else if (audience === undefined && (ref === undefined || !announcesAudience(ref))) {
+        sink.warn(
+          path,
+          "delivery-auth-audience",
+          "no audience: with authentication-oidc on, the broker presents no token here, so the receiver cannot tell it from anyone else",
         );
       }
     }

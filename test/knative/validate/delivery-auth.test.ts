@@ -322,7 +322,6 @@ describe("knclaw's delivery checks over a rendered platform", () => {
     find(objects, "Trigger", "skill-time").spec.subscriber.audience = "serving.knative.dev/service/agents/skill-kube";
     const problems = check(objects).filter((p) => p.rule === "delivery-auth-audience");
     expect(problems.map((p) => `${p.severity} ${p.object} ${p.path}: ${p.message}`)).toEqual([
-      "warning Trigger/agents/gateway-run-completed spec.subscriber: no audience: with authentication-oidc on, the broker presents no token here, so the receiver cannot tell it from anyone else",
       "error Trigger/agents/gateway-run-completed spec.subscriber.audience: gateway accepts tokens for serving.knative.dev/service/agents/gateway only, the broker would present none: every delivery refused (401)",
       "warning Trigger/agents/skill-search spec.subscriber: no audience: with authentication-oidc on, the broker presents no token here, so the receiver cannot tell it from anyone else",
       "error Trigger/agents/skill-time spec.subscriber.audience: skill-time accepts tokens for serving.knative.dev/service/agents/skill-time only, the broker would present serving.knative.dev/service/agents/skill-kube: every delivery refused (401)",
