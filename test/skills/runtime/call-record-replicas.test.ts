@@ -18,6 +18,7 @@ import {
 import { inheritedEnv, waitForOutput } from "../../support/cli-process.ts";
 import { signedToolRequest } from "../support/call.ts";
 import { type HttpTarget, startHttpTarget } from "../support/http-target.ts";
+import { roleKeys } from "../../support/event-keys.ts";
 
 /**
  * A redelivered tool.requested must not act twice, whichever replica it lands on: each replica here is a process of
@@ -26,6 +27,8 @@ import { type HttpTarget, startHttpTarget } from "../support/http-target.ts";
  * at the target, the MCP server's appends in its journal file.
  */
 const FIXTURES = join(import.meta.dirname, "fixtures");
+/** A safety net, not synchronization: each test starts two or three Node processes that load the skill's modules. */
+const PROCESS_TESTS_TIMEOUT_MS = 180_000;
 const keys = generateSigningKey();
 const signing = parsePrivateKey(keys.privateKeyPem);
 const prefix = uniquePrefix();
@@ -45,8 +48,8 @@ afterAll(async () => {
 interface Replica {
   url: string;
   child: ChildProcess;
-  /** Everything it logged so far (JSON lines). */
-  logs(): string;
+  /** Resolves once the replica has logged `text` (its log lines arrive on their own pipe, after or before a reply). */
+  logged(text: string): Promise<void>;
 }
 
 /** A replica process of skill `name` (fixtures/skill-replica.ts), ready to take deliveries. */
@@ -57,6 +60,7 @@ async function startReplica(kind: "http" | "mcp", name: string, env: Record<stri
       KNCLAW_LOG_LEVEL: "info",
       KNCLAW_SKILL: name,
       KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem,
+      KNCLAW_EVENT_SIGNING_KEY: roleKeys(`skill/${name}`).privateKeyPem,
       KNCLAW_MEMORY_URL: memory.url,
       KNCLAW_MEMORY_TOKEN: memory.token({ kind: "skill", name }),
       ...env,
@@ -65,11 +69,24 @@ async function startReplica(kind: "http" | "mcp", name: string, env: Record<stri
   });
   children.push(child);
   let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => {
+  const collect = (chunk: Buffer) => {
     output += chunk.toString();
-  });
+  };
+  child.stdout!.on("data", collect);
+  child.stderr!.on("data", collect);
   const [, url] = await waitForOutput(child, /"replica":"ready","url":"([^"]+)"/);
-  return { url: url!, child, logs: () => output };
+  const logged = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!output.includes(text)) return;
+        child.stdout!.off("data", check);
+        resolve();
+      };
+      child.stdout!.on("data", check);
+      child.once("exit", () => reject(new Error(`exited before logging ${text}`)));
+      check();
+    });
+  return { url: url!, child, logged };
 }
 
 function stop(child: ChildProcess): Promise<void> {
@@ -119,56 +136,62 @@ describe("the http skill's POST redelivered to other replicas", () => {
   });
   afterAll(() => target?.close());
 
-  it("runs once; another replica, and a replica started after a restart, answer the recorded outcome", async () => {
-    const a = await startReplica("http", "http", env());
-    const b = await startReplica("http", "http", env());
-    const call = request("http", "post", { url: `${target.origin}/orders`, json: { sku: "x-1", quantity: 2 } });
+  it(
+    "runs once; another replica, and a replica started after a restart, answer the recorded outcome",
+    async () => {
+      const [a, b] = await Promise.all([startReplica("http", "http", env()), startReplica("http", "http", env())]);
+      const call = request("http", "post", { url: `${target.origin}/orders`, json: { sku: "x-1", quantity: 2 } });
 
-    const first = await deliver(a, call);
-    expect(first.status).toBe(200);
-    expect(first.completed!.outcome).toMatchObject({ ok: true, result: { status: 201 } });
+      const first = await deliver(a, call);
+      expect(first.status).toBe(200);
+      expect(first.completed!.outcome).toMatchObject({ ok: true, result: { status: 201 } });
 
-    const again = await deliver(b, call);
-    expect(again.status).toBe(200);
-    expect(again.completed!.outcome).toEqual(first.completed!.outcome);
-    expect(again.completed!.callId).toBe(first.completed!.callId);
-    expect(b.logs()).toContain("redelivered call answered from its record");
+      const again = await deliver(b, call);
+      expect(again.status).toBe(200);
+      expect(again.completed!.outcome).toEqual(first.completed!.outcome);
+      expect(again.completed!.callId).toBe(first.completed!.callId);
+      await b.logged("redelivered call answered from its record");
 
-    // The first replica goes away (a crash or a scale-down); a fresh process takes the next redelivery.
-    await stop(a.child);
-    const c = await startReplica("http", "http", env());
-    const afterRestart = await deliver(c, call);
-    expect(afterRestart.completed!.outcome).toEqual(first.completed!.outcome);
+      // The first replica goes away (a crash or a scale-down); a fresh process takes the next redelivery.
+      await stop(a.child);
+      const c = await startReplica("http", "http", env());
+      const afterRestart = await deliver(c, call);
+      expect(afterRestart.completed!.outcome).toEqual(first.completed!.outcome);
 
-    expect(target.seen.filter((seen) => seen.url === "/orders")).toHaveLength(1);
-    // A read is not recorded: each replica that gets it runs it (harmless).
-    const read = request("http", "get", { url: `${target.origin}/orders-list` });
-    await deliver(b, read);
-    await deliver(c, read);
-    expect(target.seen.filter((seen) => seen.url === "/orders-list")).toHaveLength(2);
-    await Promise.all([stop(b.child), stop(c.child)]);
-  });
+      expect(target.seen.filter((seen) => seen.url === "/orders")).toHaveLength(1);
+      // A read is not recorded: each replica that gets it runs it (harmless).
+      const read = request("http", "get", { url: `${target.origin}/orders-list` });
+      await deliver(b, read);
+      await deliver(c, read);
+      expect(target.seen.filter((seen) => seen.url === "/orders-list")).toHaveLength(2);
+      await Promise.all([stop(b.child), stop(c.child)]);
+    },
+    PROCESS_TESTS_TIMEOUT_MS,
+  );
 
-  it("a redelivery while the POST still runs on another replica is a 409 for the broker to retry, not a second POST", async () => {
-    const a = await startReplica("http", "http", env());
-    const b = await startReplica("http", "http", env());
-    const call = request("http", "post", { url: `${target.origin}/slow-orders`, body: "one" });
-    const arrived = new Promise<void>((resolve) => {
-      hold = { arrived: resolve };
-    });
+  it(
+    "a redelivery while the POST still runs on another replica is a 409 for the broker to retry, not a second POST",
+    async () => {
+      const [a, b] = await Promise.all([startReplica("http", "http", env()), startReplica("http", "http", env())]);
+      const call = request("http", "post", { url: `${target.origin}/slow-orders`, body: "one" });
+      const arrived = new Promise<void>((resolve) => {
+        hold = { arrived: resolve };
+      });
 
-    const first = deliver(a, call);
-    await arrived;
-    const during = await deliver(b, call);
-    expect(during.status).toBe(409);
-    hold!.answer!();
-    hold = undefined;
-    expect((await first).completed!.outcome).toMatchObject({ ok: true, result: { status: 201 } });
-    const after = await deliver(b, call);
-    expect(after.completed!.outcome).toEqual((await first).completed!.outcome);
-    expect(target.seen.filter((seen) => seen.url === "/slow-orders")).toHaveLength(1);
-    await Promise.all([stop(a.child), stop(b.child)]);
-  });
+      const first = deliver(a, call);
+      await arrived;
+      const during = await deliver(b, call);
+      expect(during.status).toBe(409);
+      hold!.answer!();
+      hold = undefined;
+      expect((await first).completed!.outcome).toMatchObject({ ok: true, result: { status: 201 } });
+      const after = await deliver(b, call);
+      expect(after.completed!.outcome).toEqual((await first).completed!.outcome);
+      expect(target.seen.filter((seen) => seen.url === "/slow-orders")).toHaveLength(1);
+      await Promise.all([stop(a.child), stop(b.child)]);
+    },
+    PROCESS_TESTS_TIMEOUT_MS,
+  );
 });
 
 describe("an MCP server's mutating tool redelivered to another replica", () => {
@@ -178,33 +201,39 @@ describe("an MCP server's mutating tool redelivered to another replica", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("runs once on the server; the other replica answers the recorded outcome", async () => {
-    const journal = join(dir, "journal.txt");
-    const server = {
-      transport: "stdio",
-      command: process.execPath,
-      args: [join(FIXTURES, "journal-mcp-server.ts")],
-      env: { JOURNAL_FILE: journal },
-    };
-    // Each replica runs its own copy of the server (as each pod would); the journal is what they act on.
-    const env = { KNCLAW_MCP_SERVER: JSON.stringify(server) };
-    const a = await startReplica("mcp", "journal", env);
-    const b = await startReplica("mcp", "journal", env);
-    const call = request("journal", "append", { line: "paid invoice 42" });
+  it(
+    "runs once on the server; the other replica answers the recorded outcome",
+    async () => {
+      const journal = join(dir, "journal.txt");
+      const server = {
+        transport: "stdio",
+        command: process.execPath,
+        args: [join(FIXTURES, "journal-mcp-server.ts")],
+        env: { JOURNAL_FILE: journal },
+      };
+      // Each replica runs its own copy of the server (as each pod would); the journal is what they act on.
+      const env = { KNCLAW_MCP_SERVER: JSON.stringify(server) };
+      const [a, b] = await Promise.all([startReplica("mcp", "journal", env), startReplica("mcp", "journal", env)]);
+      const call = request("journal", "append", { line: "paid invoice 42" });
 
-    const first = await deliver(a, call);
-    expect(first.completed!.outcome).toEqual({
-      ok: true,
-      result: { content: [{ type: "text", text: "journal has 1 lines" }] },
-    });
-    const again = await deliver(b, call);
-    expect(again.completed!.outcome).toEqual(first.completed!.outcome);
-    expect(b.logs()).toContain("redelivered call answered from its record");
-    expect(readFileSync(journal, "utf8")).toBe("paid invoice 42\n");
+      const first = await deliver(a, call);
+      expect(first.completed!.outcome).toEqual({
+        ok: true,
+        result: { content: [{ type: "text", text: "journal has 1 lines" }] },
+      });
+      const again = await deliver(b, call);
+      expect(again.completed!.outcome).toEqual(first.completed!.outcome);
+      await b.logged("redelivered call answered from its record");
+      expect(readFileSync(journal, "utf8")).toBe("paid invoice 42\n");
 
-    // A new call (another call id) is another execution.
-    const next = await deliver(b, request("journal", "append", { line: "paid invoice 43" }));
-    expect(next.completed!.outcome).toMatchObject({ ok: true, result: { content: [{ text: "journal has 2 lines" }] } });
-    await Promise.all([stop(a.child), stop(b.child)]);
-  });
+      // A new call (another call id) is another execution.
+      const next = await deliver(b, request("journal", "append", { line: "paid invoice 43" }));
+      expect(next.completed!.outcome).toMatchObject({
+        ok: true,
+        result: { content: [{ text: "journal has 2 lines" }] },
+      });
+      await Promise.all([stop(a.child), stop(b.child)]);
+    },
+    PROCESS_TESTS_TIMEOUT_MS,
+  );
 });
