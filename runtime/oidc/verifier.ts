@@ -8,12 +8,12 @@ import { KeySetUnavailable } from "./key-set.ts";
  * ServiceAccount tokens with (RSA or ECDSA, as knclaw dev does with ES256): `none` and the HMAC algorithms, whose "key"
  * would be public, never verify anything.
  */
-export const TOKEN_ALGORITHMS = ["RS256", "ES256", "ES384", "ES512"];
+const TOKEN_ALGORITHMS = ["RS256", "ES256", "ES384", "ES512"];
 
 /** Clock skew tolerated on `exp`, `nbf` and `iat`. */
 const CLOCK_LEEWAY_SECONDS = 5;
 
-export interface VerifiedToken {
+interface VerifiedToken {
   /** `sub`: for a ServiceAccount, `system:serviceaccount:<namespace>:<name>`. */
   subject: string;
   /** `exp`, in seconds since the epoch. */
@@ -35,9 +35,27 @@ export interface TokenVerifier {
   verify(token: string, audience: string): Promise<VerifiedToken>;
 }
 
+/**
+ * Tokens already verified, by audience and exact text, for at most five minutes and never past their `exp`: a broker
+ * presents the same token with every delivery until it renews it (Knative caches each for about an hour), and a
+ * signature check per delivery would cost more than the delivery itself. A key the issuer withdraws stops verifying
+ * new tokens at once (and cached ones within five minutes, less than the ten minutes the key set itself is kept).
+ * Only successes are kept, so a flood of forged tokens fills nothing.
+ */
+const CACHE_MS = 5 * 60_000;
+const CACHE_ENTRIES = 1024;
+
 export function createTokenVerifier(options: { issuer: string; keys: JWTVerifyGetKey }): TokenVerifier {
+  const verified = new Map<string, { token: VerifiedToken; until: number }>();
   return {
     async verify(token, audience) {
+      const key = `${audience}\u0000${token}`;
+      const now = Date.now();
+      const cached = verified.get(key);
+      if (cached !== undefined) {
+        if (now < cached.until) return cached.token;
+        verified.delete(key);
+      }
       let payload: Awaited<ReturnType<typeof jwtVerify>>["payload"];
       try {
         ({ payload } = await jwtVerify(token, options.keys, {
@@ -52,9 +70,14 @@ export function createTokenVerifier(options: { issuer: string; keys: JWTVerifyGe
         if (error instanceof errors.JOSEError) throw new TokenRejected(error.code);
         throw error;
       }
-      if (typeof payload.sub !== "string" || payload.sub === "")
+      if (typeof payload.sub !== "string" || payload.sub === "") {
         throw new TokenRejected("ERR_JWT_CLAIM_VALIDATION_FAILED");
-      return { subject: payload.sub, expiresAt: payload.exp! };
+      }
+      const result = { subject: payload.sub, expiresAt: payload.exp! };
+      // Oldest first out: a Map iterates in insertion order.
+      if (verified.size >= CACHE_ENTRIES) verified.delete(verified.keys().next().value!);
+      verified.set(key, { token: result, until: Math.min(now + CACHE_MS, result.expiresAt * 1000) });
+      return result;
     },
   };
 }

@@ -208,9 +208,25 @@ describe("with an audience", () => {
     vi.setSystemTime(Date.now() + 31_000);
     expect((await deliver(url, `Bearer ${await issuer.token({ audience: AUDIENCE })}`)).status).toBe(200);
     expect(issuer.requests.jwks).toBe(2);
-    // The retired key is gone from the set: its tokens no longer verify, and asking again fetches nothing.
+    // The retired key is gone from the set: once the token's verification is no longer remembered, it fails.
     delivered = [];
+    vi.setSystemTime(Date.now() + 5 * 60_000);
     await expectRefused(await deliver(url, `Bearer ${before}`), before);
+  });
+
+  it("stops taking a withdrawn key's tokens, verified ones included, once the key set is renewed (10 minutes)", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
+    const url = await serveFunction(oidcEnv({ KNCLAW_OIDC_JWKS_URL: issuer.jwksUrl }));
+    const token = await issuer.token({ audience: AUDIENCE });
+    expect((await deliver(url, `Bearer ${token}`)).status).toBe(200);
+    issuer.rotate(await issuer.newKey());
+    vi.setSystemTime(Date.now() + 6 * 60_000);
+    // Past the five minutes a verified token is remembered: verified again, against the key set still held.
+    expect((await deliver(url, `Bearer ${token}`)).status).toBe(200);
+    expect(issuer.requests.jwks).toBe(1);
+    delivered = [];
+    vi.setSystemTime(Date.now() + 5 * 60_000);
+    await expectRefused(await deliver(url, `Bearer ${token}`), token);
     expect(issuer.requests.jwks).toBe(2);
   });
 

@@ -15,7 +15,7 @@ interface IssuerKey {
   jwk: JWK;
 }
 
-export interface TokenInit {
+interface TokenInit {
   subject?: string;
   audience: string | string[];
   /** Seconds from now; negative for an expired token. Default 3600. */
