@@ -5,6 +5,7 @@ import type { Transport } from "../delivery/transport.ts";
 import { type BrokerCounters, emptyCounters } from "./counters.ts";
 import type { DeliveryJournal, StoredDelivery } from "./journal/journal.ts";
 import { type Log, silentLog } from "./log.ts";
+import type { BrokerAdmission } from "./oidc/admission.ts";
 import { Semaphore } from "./semaphore.ts";
 import { countRetry, observeQueueDepth, traceDelivery, traceIngress } from "./tracing.ts";
 import type { CompiledTrigger } from "./trigger.ts";
@@ -37,6 +38,13 @@ export interface EmbeddedBrokerOptions {
    * one, deliveries live in memory only: the fast path, lost when the process dies.
    */
   journal?: DeliveryJournal;
+  /**
+   * OIDC tokens for deliveries (oidc/issuer.ts): each delivery to a subscriber or dead-letter sink with an audience
+   * carries a token issued to the Trigger's identity for that audience. Without it deliveries carry no token.
+   */
+  tokens?: (subject: string, audience: string) => string | Promise<string>;
+  /** Who may post to this Broker (oidc/admission.ts): checked by the ingress, and for replies here. */
+  admission?: BrokerAdmission;
 }
 
 let arrivalMs = 0;
@@ -65,6 +73,10 @@ export class EmbeddedBroker {
   readonly name: string;
   readonly delivery: DeliveryPolicy | undefined;
   readonly counters: BrokerCounters = emptyCounters();
+  readonly admission: BrokerAdmission | undefined;
+  private readonly tokens: EmbeddedBrokerOptions["tokens"];
+  /** Per Trigger, how its deliveries get their tokens (as the Trigger's identity). */
+  private tokenFor = new Map<string, (audience: string) => string | Promise<string>>();
   private triggers: CompiledTrigger[] = [];
   private triggersByName = new Map<string, CompiledTrigger>();
   private readonly journal: DeliveryJournal | undefined;
@@ -99,6 +111,8 @@ export class EmbeddedBroker {
     this.maxResponseBytes = options.maxResponseBytes;
     this.log = options.log ?? silentLog;
     this.journal = options.journal;
+    this.tokens = options.tokens;
+    this.admission = options.admission;
     const semaphore = new Semaphore(options.maxConcurrentAttempts ?? 256);
     const transport = options.transport;
     // Plain promise chains, not async wrappers: this runs once per attempt.
@@ -130,6 +144,12 @@ export class EmbeddedBroker {
   setTriggers(triggers: CompiledTrigger[]): void {
     this.triggers = triggers.filter((t) => t.namespace === this.namespace && t.broker === this.name);
     this.triggersByName = new Map(this.triggers.map((trigger) => [trigger.name, trigger]));
+    const tokens = this.tokens;
+    this.tokenFor = new Map(
+      tokens === undefined
+        ? []
+        : this.triggers.map((trigger) => [trigger.name, (audience: string) => tokens(trigger.identity, audience)]),
+    );
   }
 
   /** With a journal: resume every delivery stored before this start, then run new ones as they are stored. */
@@ -271,7 +291,9 @@ export class EmbeddedBroker {
           signal: abort.signal,
           resume: delivery.progress,
           onProgress: (progress) => journal.progress(delivery.id, progress),
-          onReply: (reply, replyHeaders) => this.ingestReply(reply, delivery.ttl, replyHeaders),
+          audience: trigger.subscriberAudience,
+          tokenFor: this.tokenFor.get(trigger.name),
+          onReply: (reply, replyHeaders) => this.ingestReply(trigger, reply, delivery.ttl, replyHeaders),
           onRetry: this.countRetry,
           onDeadLetterRetry: this.countRetry,
         }),
@@ -360,7 +382,9 @@ export class EmbeddedBroker {
           deadLetterHeaders,
           maxResponseBytes: this.maxResponseBytes,
           signal: abort.signal,
-          onReply: (reply, headers) => this.ingestReply(reply, ttl, headers),
+          audience: trigger.subscriberAudience,
+          tokenFor: this.tokenFor.get(trigger.name),
+          onReply: (reply, headers) => this.ingestReply(trigger, reply, ttl, headers),
           onRetry: this.countRetry,
           onDeadLetterRetry: this.countRetry,
         }),
@@ -374,12 +398,27 @@ export class EmbeddedBroker {
     }
   }
 
-  /** A subscriber's reply re-enters this broker with the delivered event's TTL restored (ingest decrements it). */
+  /**
+   * A subscriber's reply re-enters this broker with the delivered event's TTL restored (ingest decrements it), sent as
+   * the Trigger's identity: a reply the Broker's EventPolicies refuse fails the delivery (403, not retried).
+   */
   private ingestReply(
+    trigger: CompiledTrigger,
     reply: CloudEvent,
     ttl: number,
     headers: Record<string, string>,
   ): ReplyVerdict | Promise<ReplyVerdict> {
+    const refusal = this.admission?.authorize(trigger.identity, reply);
+    if (refusal !== undefined) {
+      this.counters.rejected++;
+      return {
+        accepted: false,
+        status: refusal.status,
+        retryable: false,
+        reason: refusal.reason,
+        destination: this.address,
+      };
+    }
     const result = traceIngress(this, withTtl(reply, ttl), (traced) => this.ingest(traced, headers));
     return result instanceof Promise ? result.then(this.replyVerdict) : this.replyVerdict(result);
   }

@@ -1,6 +1,6 @@
 import { parseIsoDuration } from "../../runtime/duration.ts";
 import { BROKER_DEFAULT_DELIVERY, type DeliveryPolicy } from "../delivery/delivery-policy.ts";
-import { resolveDestination } from "./destination.ts";
+import { destinationAudience, resolveDestination } from "./destination.ts";
 import { isRecord, ObjectError } from "./objects.ts";
 
 /**
@@ -55,6 +55,8 @@ export function readDeliverySpec(spec: unknown, namespace: string, object: strin
   }
   if (spec.deadLetterSink !== undefined) {
     policy.deadLetterSink = resolveDestination(spec.deadLetterSink, namespace, object, `${path}.deadLetterSink`);
+    const audience = destinationAudience(spec.deadLetterSink, namespace, object, `${path}.deadLetterSink`);
+    if (audience !== undefined) policy.deadLetterSinkAudience = audience;
   }
   // Without both a policy and a delay the dispatcher retries immediately (generateBackoffFn in retries.go).
   if (policy.backoffPolicy === undefined || policy.backoffDelayMs === undefined) {

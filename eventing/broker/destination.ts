@@ -1,3 +1,4 @@
+import { knativeAudience } from "../../runtime/knative-oidc.ts";
 import { isRecord, ObjectError } from "./objects.ts";
 
 /**
@@ -53,6 +54,38 @@ export function resolveDestination(value: unknown, namespace: string, object: st
     throw new ObjectError(object, `${path}.uri`, "destination-uri", "must be a relative URI when ref is set");
   }
   return new URL(uri as string, `${base}/`.replace(/\/+$/, "/")).href;
+}
+
+/**
+ * The OIDC audience a delivery to a Destination carries, as Knative's resolver gives it
+ * (knative.dev/pkg resolver.AddressableFromDestinationV1): the Destination's own `audience` when set ("this need only
+ * be set if the target is not an Addressable"); else the one the referenced object announces in
+ * `status.address.audience`, Knative's `<group>/<kind>/<namespace>/<name>` (pkg/auth/audience.go): a Broker's, and,
+ * under knclaw dev, a Knative Service's (on a cluster Serving announces none, which is why the renderer writes the
+ * audience into every Trigger to a knclaw function). A URI, or a Kubernetes Service, has none: no token is sent.
+ * Undefined when there is none.
+ */
+export function destinationAudience(
+  value: unknown,
+  namespace: string,
+  object: string,
+  path: string,
+): string | undefined {
+  if (!isRecord(value)) return undefined;
+  const { audience, ref } = value;
+  if (audience !== undefined && audience !== null) {
+    if (typeof audience !== "string")
+      throw new ObjectError(object, `${path}.audience`, "destination-audience", "must be a string");
+    if (audience !== "") return audience;
+  }
+  if (!isRecord(ref) || typeof ref.apiVersion !== "string" || typeof ref.name !== "string") return undefined;
+  const group = ref.apiVersion.includes("/") ? ref.apiVersion.slice(0, ref.apiVersion.indexOf("/")) : "";
+  const announced =
+    (group === "eventing.knative.dev" && ref.kind === "Broker") ||
+    (group === "serving.knative.dev" && ref.kind === "Service");
+  if (!announced) return undefined;
+  const ns = typeof ref.namespace === "string" && ref.namespace !== "" ? ref.namespace : namespace;
+  return knativeAudience({ group, kind: ref.kind as string, namespace: ns, name: ref.name });
 }
 
 function resolveRef(ref: unknown, namespace: string, object: string, path: string): string {

@@ -10,8 +10,10 @@ import { traceIngress } from "./tracing.ts";
  * Knative's broker ingress (pkg/broker/ingress/ingress_handler.go) over an abstract request, so the same rules
  * serve Node's HTTP server (node-ingress.ts) and in-process Web Requests (web-ingress.ts):
  * OPTIONS -> 200 with the WebHook headers; other non-POST -> 405; `/` -> 404; not exactly two path segments -> 400;
- * unknown broker -> 404; bad event -> 400; too large -> 413; TTL exhausted -> 400; queue full -> 429; the event could
- * not be stored (durable broker) -> 500; else 202.
+ * unknown broker -> 404; bad event -> 400; too large -> 413; with OIDC (the broker's admission): no or invalid token
+ * -> 401, a sender no EventPolicy (or the default authorization mode) allows -> 403, checked once the event is decoded
+ * as Knative does; TTL exhausted -> 400; queue full -> 429; the event could not be stored (durable broker) -> 500;
+ * else 202.
  */
 export interface IngressRequest {
   method: string;
@@ -90,6 +92,14 @@ export function createIngress(lookup: BrokerLookup, options: IngressOptions = {}
       }
       const body = await request.readBody(maxBodyBytes);
       const event = decodeMessage(mode, request.headers, body);
+      // Only with OIDC on: the path without it stays as short as it was.
+      const refusal = broker.admission && (await broker.admission.admit(request.headers.get("authorization"), event));
+      if (refusal !== undefined) {
+        broker.counters.rejected++;
+        const refused = error(refusal.status, refusal.reason);
+        if (refusal.status === 401) refused.headers["www-authenticate"] = 'Bearer realm="knative-eventing"';
+        return refused;
+      }
       // A durable broker answers once the event's deliveries are stored: 202 means "on durable storage".
       const result = await traceIngress(broker, event, (traced) =>
         broker.ingest(traced, passThroughHeaders(request.headers)),

@@ -1,8 +1,9 @@
+import { knativeOidcServiceAccount, serviceAccountSubject } from "../../runtime/knative-oidc.ts";
 import type { DeliveryPolicy } from "../delivery/delivery-policy.ts";
 import { compileTriggerFilter } from "../filters/trigger-filter.ts";
 import { type EventFilter, FilterError } from "../filters/types.ts";
 import { effectiveDelivery, readDeliverySpec } from "./delivery-spec.ts";
-import { resolveDestination } from "./destination.ts";
+import { destinationAudience, resolveDestination } from "./destination.ts";
 import { describeObject, isRecord, type KnativeObject, namespaceOf, ObjectError } from "./objects.ts";
 
 /** A Trigger ready to route: filter compiled, subscriber resolved, delivery settled. */
@@ -12,6 +13,14 @@ export interface CompiledTrigger {
   broker: string;
   filter: EventFilter;
   subscriber: string;
+  /** The subscriber's OIDC audience (destination.ts); deliveries carry a token for it when there is one. */
+  subscriberAudience?: string;
+  /**
+   * Who the broker delivers this Trigger's events (and sends its subscriber's replies) as: the Trigger's OIDC
+   * ServiceAccount, `system:serviceaccount:<namespace>:<trigger>-oidc-eventing.knative.dev-trigger`
+   * (pkg/broker/filter/filter_handler.go, send; pkg/reconciler/broker/trigger/trigger.go).
+   */
+  identity: string;
   delivery: DeliveryPolicy;
 }
 
@@ -50,7 +59,13 @@ export function parseTrigger(object: KnativeObject): ParsedTrigger {
     broker: spec.broker,
     filter,
     subscriber: resolveDestination(spec.subscriber, namespace, name, "spec.subscriber"),
+    identity: serviceAccountSubject(
+      namespace,
+      knativeOidcServiceAccount({ group: "eventing.knative.dev", kind: "Trigger", name: object.metadata.name }),
+    ),
   };
+  const audience = destinationAudience(spec.subscriber, namespace, name, "spec.subscriber");
+  if (audience !== undefined) parsed.subscriberAudience = audience;
   if (spec.delivery !== undefined && spec.delivery !== null) {
     parsed.ownDelivery = readDeliverySpec(spec.delivery, namespace, name, "spec.delivery");
   }

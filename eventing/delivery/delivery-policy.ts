@@ -13,6 +13,8 @@ export interface DeliveryPolicy {
   timeoutMs?: number;
   /** Resolved URL of the dead-letter sink. */
   deadLetterSink?: string;
+  /** The dead-letter sink's OIDC audience, when it has one: deliveries to it then carry a token for it. */
+  deadLetterSinkAudience?: string;
   format: EventMode;
 }
 

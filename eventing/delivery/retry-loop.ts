@@ -38,6 +38,14 @@ export interface DeliveryContext {
   onDeadLetterRetry?: (attempt: number, previous: AttemptResult) => void;
   /** Waits between attempts; resolves false when aborted. Tests record the backoff schedule through it. */
   sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<boolean>;
+  /** The subscriber's OIDC audience; the dead-letter sink's is the policy's `deadLetterSinkAudience`. */
+  audience?: string;
+  /**
+   * The sender's OIDC token for an audience, asked for at every attempt to a target that has one and sent as
+   * `Authorization: Bearer`, as Knative's dispatcher does (pkg/kncloudevents/event_dispatcher.go, createRequest). A
+   * target without an audience gets no token, as there.
+   */
+  tokenFor?: (audience: string) => string | Promise<string>;
 }
 
 /** The retry state of a delivery between two attempts. */
@@ -84,6 +92,7 @@ export async function deliverWithRetries(
     const run = await withRetries(
       transport,
       url,
+      context.audience,
       event,
       policy,
       context.headers,
@@ -139,6 +148,7 @@ export async function deliverWithRetries(
   const dls = await withRetries(
     transport,
     policy.deadLetterSink,
+    policy.deadLetterSinkAudience,
     deadLettered,
     policy,
     context.deadLetterHeaders,
@@ -177,6 +187,7 @@ interface RunResult {
 async function withRetries(
   transport: Transport,
   url: string,
+  audience: string | undefined,
   event: CloudEvent,
   policy: DeliveryPolicy,
   headers: Record<string, string>,
@@ -201,13 +212,19 @@ async function withRetries(
   for (;;) {
     attempts++;
     destination = url;
-    let result = await attemptDelivery(transport, url, event, {
-      format: policy.format,
-      headers,
-      timeoutMs: policy.timeoutMs,
-      signal: context.signal,
-      maxResponseBytes: context.maxResponseBytes,
-    });
+    const authorized =
+      audience !== undefined && context.tokenFor ? await withToken(headers, audience, context.tokenFor) : headers;
+    let result =
+      typeof authorized === "string"
+        ? // No token, no request: a failed dispatch as Knative counts one ("could not get JWT"), retried.
+          noAttempt(authorized)
+        : await attemptDelivery(transport, url, event, {
+            format: policy.format,
+            headers: authorized,
+            timeoutMs: policy.timeoutMs,
+            signal: context.signal,
+            maxResponseBytes: context.maxResponseBytes,
+          });
     if (result.ok && result.reply !== undefined && onReply) {
       const verdict = await onReply(result.reply, result.replyHeaders ?? {});
       if (!verdict.accepted) {
@@ -233,6 +250,19 @@ async function withRetries(
     if (wait > 0 && !(await (context.sleep ?? sleep)(wait, context.signal)))
       return { result, attempts, aborted: true, destination };
     onRetry?.(attempts + 1, result);
+  }
+}
+
+/** The attempt's headers with the token for `audience`, or why no token could be had. */
+async function withToken(
+  headers: Record<string, string>,
+  audience: string,
+  tokenFor: NonNullable<DeliveryContext["tokenFor"]>,
+): Promise<Record<string, string> | string> {
+  try {
+    return { ...headers, authorization: `Bearer ${await tokenFor(audience)}` };
+  } catch (error) {
+    return `could not get a token: ${error instanceof Error ? error.message : String(error)}`;
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { type CronerSchedule, checkPingSchedule } from "../../runtime/cron.ts";
-import { resolveDestination } from "../broker/destination.ts";
+import { knativeOidcServiceAccount, serviceAccountSubject } from "../../runtime/knative-oidc.ts";
+import { destinationAudience, resolveDestination } from "../broker/destination.ts";
 import { describeObject, isRecord, type KnativeObject, namespaceOf, ObjectError } from "../broker/objects.ts";
 import type { CloudEvent } from "../cloudevent/event.ts";
 import { ATTRIBUTE_NAME } from "../cloudevent/validate.ts";
@@ -18,6 +19,14 @@ export interface CompiledPingSource {
   name: string;
   schedule: CronerSchedule;
   sink: string;
+  /** The sink's OIDC audience (a Broker's, or `spec.sink.audience`): ticks then carry a token for it. */
+  sinkAudience?: string;
+  /**
+   * Who the ticks are sent as: the PingSource's OIDC ServiceAccount,
+   * `system:serviceaccount:<namespace>:<name>-oidc-sources.knative.dev-pingsource` (pkg/reconciler/pingsource, the
+   * mtping adapter sends with it), which an EventPolicy names with a `from.ref` to the PingSource.
+   */
+  identity: string;
   contentType?: string;
   data?: Uint8Array;
   extensions: Record<string, string>;
@@ -57,8 +66,14 @@ export function compilePingSource(object: KnativeObject): CompiledPingSource {
     name: object.metadata.name,
     schedule: check.schedule,
     sink: resolveDestination(spec.sink, namespace, id, "spec.sink"),
+    identity: serviceAccountSubject(
+      namespace,
+      knativeOidcServiceAccount({ group: "sources.knative.dev", kind: "PingSource", name: object.metadata.name }),
+    ),
     extensions: readExtensions(spec.ceOverrides, id),
   };
+  const sinkAudience = destinationAudience(spec.sink, namespace, id, "spec.sink");
+  if (sinkAudience !== undefined) compiled.sinkAudience = sinkAudience;
   if (contentType !== undefined) compiled.contentType = contentType;
   const data = readData(spec, contentType, id);
   if (data !== undefined) compiled.data = data;

@@ -12,6 +12,8 @@ export interface PingSchedulerOptions {
   log?: Log;
   /** The clock ticks are stamped with; tests inject one. */
   now?: () => Date;
+  /** OIDC tokens: each tick to a sink with an audience carries one issued to the PingSource's identity. */
+  tokens?: (subject: string, audience: string) => string | Promise<string>;
 }
 
 export interface PingCounters {
@@ -84,11 +86,14 @@ export class PingScheduler {
   private tick(source: CompiledPingSource): Promise<DeliveryOutcome> {
     this.counters.ticks++;
     const event = makePingEvent(source, this.options.now?.() ?? new Date());
+    const tokens = this.options.tokens;
     const send = deliverWithRetries(this.options.transport, source.sink, event, SOURCE_DELIVERY, {
       headers: {},
       deadLetterHeaders: {},
       maxResponseBytes: this.options.maxResponseBytes,
       signal: this.abort.signal,
+      audience: source.sinkAudience,
+      tokenFor: tokens && ((audience) => tokens(source.identity, audience)),
     }).then((outcome) => {
       if (outcome.kind === "delivered") {
         this.counters.sent++;
