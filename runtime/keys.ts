@@ -62,9 +62,17 @@ export function generateSigningKey(): { privateKeyPem: string; publicKeyPem: str
   };
 }
 
+const keyIds = new WeakMap<KeyObject, string>();
+
 /** A short, stable key id (hash of the SPKI DER) so verifiers can pick the right key during a rotation. */
 export function keyId(key: KeyObject): string {
-  const pub = key.type === "private" ? createPublicKey(key) : key;
-  const der = pub.export({ format: "der", type: "spki" });
-  return createHash("sha256").update(der).digest("hex").slice(0, 16);
+  // Remembered per key object: verifiers ask for the ids of the same few keys on every event.
+  let id = keyIds.get(key);
+  if (id === undefined) {
+    const pub = key.type === "private" ? createPublicKey(key) : key;
+    const der = pub.export({ format: "der", type: "spki" });
+    id = createHash("sha256").update(der).digest("hex").slice(0, 16);
+    keyIds.set(key, id);
+  }
+  return id;
 }

@@ -39,7 +39,8 @@ export function makeEvent<K extends EventType>(type: K, init: MakeEventInit<K>):
   return { attributes, data: jsonBytes(data) };
 }
 
-function routingExtensions(type: EventType, data: Record<string, unknown>): Record<string, string> {
+/** The routing extensions an event of this type carries for this data (consumers check that they agree). */
+export function routingExtensions(type: EventType, data: Record<string, unknown>): Record<string, string> {
   const ext: Record<string, string> = {};
   const set = (name: string, value: unknown) => {
     if (typeof value === "string" && value !== "") ext[name] = value;
