@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { pino } from "pino";
@@ -41,6 +41,9 @@ export function chooseConfig(option: string | undefined): string {
  */
 const DEFAULT_STATE_DIR = ".knclaw";
 const STATE_DIR_ENV = "KNCLAW_STATE_DIR";
+
+/** The memory service's embedded store in the state directory (unused when the memory service is on Redis). */
+const MEMORY_FILE = "memory.sqlite";
 
 export function chooseStateDir(option: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
   return resolve(option ?? env[STATE_DIR_ENV] ?? DEFAULT_STATE_DIR);
@@ -116,11 +119,10 @@ export async function startDevSession(
   // Random per-session API tokens unless the environment names them.
   const deadLetterToken = devDeadLetterToken(env);
   const gatewayTokens = devGatewayTokens(objects, env);
-  const brokerStore = chooseBrokerStore(
-    options,
-    chooseStateDir(options.stateDir, env),
-    configuredRedisUrl(objects, env),
-  );
+  const stateDir = chooseStateDir(options.stateDir, env);
+  // Private from the start: it holds conversations, run state and events.
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const brokerStore = chooseBrokerStore(options, stateDir, configuredRedisUrl(objects, env));
   // One OpenTelemetry SDK for every function of this process, each span under its function's service name
   // (runtime/telemetry.ts); with --processes each child starts its own from the same variables.
   if (options.otlp) {
@@ -135,6 +137,8 @@ export async function startDevSession(
     port,
     host: options.host,
     redisUrl: options.redis,
+    // Without Redis the memory service's embedded store persists beside the broker journal.
+    memoryPath: resolve(stateDir, MEMORY_FILE),
     brokerStore,
     processes: options.processes,
     log,
@@ -179,7 +183,7 @@ export function registerDevCommand(program: Command): void {
     )
     .option(
       "--state-dir <dir>",
-      `state kept across restarts, e.g. the broker journal (default $${STATE_DIR_ENV}, else ./${DEFAULT_STATE_DIR})`,
+      `state kept across restarts: the broker journal and, without --redis, the memory service's store (default $${STATE_DIR_ENV}, else ./${DEFAULT_STATE_DIR})`,
     )
     .option("--broker-fsync", "sqlite broker store: fsync every commit, so even a power loss loses no accepted event")
     .option("--processes", "run each function as its own child process instead of in-process")

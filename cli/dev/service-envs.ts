@@ -14,12 +14,14 @@ export interface ServiceEnvContext {
   rewrite: (value: string) => string;
   sinkFor: (service: KnativeObject) => SinkFor | undefined;
   redisUrl?: string;
+  memoryPath?: string;
   log: Log;
 }
 
 /**
  * The environment of every ksvc that runs, built together because some values depend on the others: skills trust
- * the agent signing keys generated for this session, and `--redis` redirects the memory service.
+ * the agent signing keys generated for this session, `--redis` redirects the memory service, and without it the
+ * memory service's embedded store keeps its file in the state directory.
  */
 export function buildServiceEnvs(services: KnativeObject[], context: ServiceEnvContext): Array<Record<string, string>> {
   const configMaps = readConfigMaps(context.configMaps);
@@ -41,6 +43,9 @@ export function buildServiceEnvs(services: KnativeObject[], context: ServiceEnvC
     if (context.redisUrl && built.env[memoryEnv.names.backend] !== undefined) {
       built.env[memoryEnv.names.backend] = "redis";
       built.env[memoryEnv.names.redisUrl] = context.redisUrl;
+    }
+    if (context.memoryPath && built.env[memoryEnv.names.backend] === "embedded") {
+      built.env[memoryEnv.names.embeddedPath] = context.memoryPath;
     }
     return built.env;
   });

@@ -40,6 +40,11 @@ export interface DevOptions {
   host?: string;
   /** The memory service uses Redis at this URL instead of its embedded backend. */
   redisUrl?: string;
+  /**
+   * The SQLite file the memory service's embedded backend keeps across restarts (`knclaw dev`: `memory.sqlite` in its
+   * state directory). Default in memory (the library's fast path for tests); unused when the memory service is on Redis.
+   */
+  memoryPath?: string;
   /** Run each function's main.ts as a child process instead of mounting its app in this process. */
   processes?: boolean;
   log?: Log;
@@ -180,6 +185,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
       rewrite: clusterUrlRewriter(url, mountedNames),
       sinkFor,
       redisUrl: options.redisUrl,
+      memoryPath: options.memoryPath,
       log,
     });
     const root = options.root ?? repoRoot();

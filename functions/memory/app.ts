@@ -41,7 +41,7 @@ const STARTUP_WAIT_MS = 2_000;
 async function openStores(config: MemoryConfig, logger: Logger, now: () => number): Promise<MemoryStores> {
   if (config.backend === "embedded") {
     const { openEmbeddedStores } = await import("./embedded/stores.ts");
-    return openEmbeddedStores(now, { maxFinishedRuns: config.embeddedMaxFinishedRuns });
+    return openEmbeddedStores(now, { path: config.embeddedPath, maxFinishedRuns: config.embeddedMaxFinishedRuns });
   }
   const { openRedisStores } = await import("./redis/stores.ts");
   let down = false;

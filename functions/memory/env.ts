@@ -67,7 +67,12 @@ export const memoryEnv = defineEnv({
     "how long finished runs are kept by default, in ms (7 days unless set)",
     envInteger(1, 365 * DAY_MS).default(7 * DAY_MS),
   ),
-  /** Only the embedded store holds runs in the process's own memory, so only it needs a count cap besides the age. */
+  embeddedPath: text(
+    "KNCLAW_MEMORY_EMBEDDED_PATH",
+    "the embedded store's SQLite file, kept across restarts (knclaw dev: `memory.sqlite` in its state directory); unset: in memory, lost with the process",
+    z.string().min(1).optional(),
+  ),
+  /** Only the embedded store keeps runs on one machine's memory or disk, so only it needs a count cap besides the age. */
   embeddedMaxFinishedRuns: text(
     "KNCLAW_MEMORY_EMBEDDED_MAX_FINISHED_RUNS",
     "finished runs the embedded store keeps (all instances together); past it the runs that finished first go",

@@ -1,8 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { sessionTokenPath } from "../../cli/session-tokens.ts";
+import { mintMemoryToken } from "../../clients/memory/tokens.ts";
 import { readSecretsDir } from "../../knative/secrets/index.ts";
 import {
   exited,
@@ -59,6 +61,57 @@ describe("knclaw dev + invoke + runs (CLI processes)", () => {
     for (const result of [devOutput, answer, queued, events, got]) {
       expect(result.stdout + result.stderr).not.toContain(token);
     }
+  });
+
+  it("`npm start` without Redis keeps runs and sessions in its state directory across kill -9", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "knclaw-state-kept-"));
+    cleanup.push(() => rmSync(stateDir, { recursive: true, force: true }));
+    const token = randomBytes(24).toString("base64url");
+    const memorySecret = randomBytes(24).toString("base64url");
+    // The same tokens on both starts, so this test reads what the first process wrote as any client would.
+    const env = {
+      PORT: "0",
+      KNCLAW_STATE_DIR: stateDir,
+      KNCLAW_GATEWAY_CLI_TOKEN: token,
+      KNCLAW_MEMORY_TOKENS_SECRET: memorySecret,
+    };
+    const start = async () => {
+      const dev = knclaw(["dev", "--log-level", "warn"], env);
+      cleanup.push(() => {
+        if (dev.exitCode === null) dev.kill("SIGKILL");
+      });
+      const [, url] = await waitForOutput(dev, /Gateway API: (http:\/\/127\.0\.0\.1:\d+)\/api\/v1/);
+      return { dev, url: url! };
+    };
+    const gateway = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+    const memory = { authorization: `Bearer ${mintMemoryToken(memorySecret, { kind: "operator" })}` };
+
+    const first = await start();
+    const answer = await fetch(`${first.url}/api/v1/instances/assistant/runs`, {
+      method: "POST",
+      headers: { ...gateway, prefer: "wait=60" },
+      body: JSON.stringify({ task: "hello", sessionKey: "kept" }),
+    });
+    expect(answer.status).toBe(200);
+    const done = (await answer.json()) as { runId: string; status: string; output: string };
+    expect(done).toMatchObject({ status: "completed", output: expect.stringContaining("hello") });
+    first.dev.kill("SIGKILL");
+    await exited(first.dev);
+    expect(statSync(join(stateDir, "memory.sqlite")).mode & 0o777).toBe(0o600);
+
+    const second = await start();
+    // The gateway's record of the run, the agent's run document and the session all came back from the file.
+    const kept = await fetch(`${second.url}/api/v1/runs/${done.runId}`, { headers: gateway });
+    expect(await kept.json()).toMatchObject({ runId: done.runId, status: "completed", output: done.output });
+    const doc = await fetch(`${second.url}/functions/memory/v1/instances/assistant/runs/${done.runId}`, {
+      headers: memory,
+    });
+    expect(await doc.json()).toMatchObject({ run: { id: done.runId, status: "completed" } });
+    const session = await fetch(`${second.url}/functions/memory/v1/instances/assistant/sessions`, { headers: memory });
+    const { sessions } = (await session.json()) as { sessions: Array<{ sessionKey: string }> };
+    expect(sessions.length).toBeGreaterThan(0);
+    second.dev.kill("SIGTERM");
+    expect(await exited(second.dev)).toBe(0);
   });
 
   it("knclaw secrets generate writes private files and prints no value", async () => {

@@ -8,174 +8,321 @@ import type {
   ValueResponse,
 } from "../../../clients/memory/contract/coordination.ts";
 import { DAY_MS } from "../../../clients/memory/contract/fields.ts";
-import { type Expiring, live, stateOf, sweepExpired } from "../embedded/maps.ts";
+import type { Database } from "../embedded/database.ts";
 import type { BudgetInput, ClaimInput, CoordinationStore, LockInput, Space } from "./store.ts";
 import { decodeEntry, encodeEntry } from "./stored-entry.ts";
 
-/** Dedup and key/value entries of one key space, stored as stored-entry.ts encodes them. */
-type Values = Map<string, Expiring<string>>;
+/**
+ * Every table here holds expiring rows (`expires_at` in ms; invisible once passed, deleted by the sweep), except the
+ * fencing tokens, which never expire so that a lock's next token is always larger than any before.
+ *
+ * - values: dedup and key/value entries of a key space (`<kind>:<name>`), stored as stored-entry.ts encodes them;
+ * - budget_windows and budget_log: a sliding-window budget and the log of what it let through (`at`, `amount`);
+ * - budget_totals: a running-total budget;
+ * - budget_decisions: the answer given to a request id, so a retried consume is answered again, not applied again;
+ * - locks and lock_fences: leases and the last fencing token of each lock.
+ */
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS kv_values (
+    space TEXT NOT NULL,
+    key TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (space, key)
+  );
+  CREATE INDEX IF NOT EXISTS kv_values_expiry ON kv_values (expires_at);
+  CREATE TABLE IF NOT EXISTS budget_windows (
+    instance TEXT NOT NULL,
+    name TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (instance, name)
+  );
+  CREATE TABLE IF NOT EXISTS budget_log (
+    instance TEXT NOT NULL,
+    name TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    amount INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS budget_log_by_budget ON budget_log (instance, name, at);
+  CREATE TABLE IF NOT EXISTS budget_totals (
+    instance TEXT NOT NULL,
+    name TEXT NOT NULL,
+    used INTEGER NOT NULL,
+    expires_at INTEGER,
+    PRIMARY KEY (instance, name)
+  );
+  CREATE TABLE IF NOT EXISTS budget_decisions (
+    instance TEXT NOT NULL,
+    key TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (instance, key)
+  );
+  CREATE INDEX IF NOT EXISTS budget_decisions_expiry ON budget_decisions (expires_at);
+  CREATE TABLE IF NOT EXISTS locks (
+    instance TEXT NOT NULL,
+    name TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    token INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (instance, name)
+  );
+  CREATE TABLE IF NOT EXISTS lock_fences (
+    instance TEXT NOT NULL,
+    name TEXT NOT NULL,
+    token INTEGER NOT NULL,
+    PRIMARY KEY (instance, name)
+  );`;
 
-interface BudgetLog {
-  entries: Array<{ at: number; amount: number }>;
-  sum: number;
-}
-
-interface LockState {
+interface LockRow {
   owner: string;
   token: number;
+  expires_at: number;
 }
 
-/** An instance's budgets and locks. */
-interface InstanceState {
-  windowBudgets: Map<string, Expiring<BudgetLog>>;
-  totalBudgets: Map<string, Expiring<number>>;
-  /** `<requestId>:<budget>` -> the decision's JSON. */
-  budgetDecisions: Map<string, Expiring<string>>;
-  locks: Map<string, Expiring<LockState>>;
-  /** The last fencing token of each lock; never expires. */
-  fences: Map<string, number>;
-}
+const spaceKey = (space: Space) => `${space.kind}:${space.name}`;
 
-function newInstanceState(): InstanceState {
-  return {
-    windowBudgets: new Map(),
-    totalBudgets: new Map(),
-    budgetDecisions: new Map(),
-    locks: new Map(),
-    fences: new Map(),
-  };
-}
-
-function liveLock(state: InstanceState, name: string, now: number): Expiring<LockState> | undefined {
-  return live(state.locks, name, now);
-}
-
-/** Dedup, key/values, budgets and locks in process. */
+/** Dedup, key/values, budgets and locks in the embedded database. */
 export class EmbeddedCoordinationStore implements CoordinationStore {
-  /** Keyed by `<kind>:<name>` of the space. */
-  readonly #spaces = new Map<string, Values>();
-  readonly #instances = new Map<string, InstanceState>();
+  readonly #db: Database;
 
-  #values(space: Space): Values {
-    return stateOf(this.#spaces, `${space.kind}:${space.name}`, () => new Map());
+  constructor(db: Database) {
+    this.#db = db;
+    db.exec(SCHEMA);
   }
 
-  #of(instance: string): InstanceState {
-    return stateOf(this.#instances, instance, newInstanceState);
-  }
-
-  /** Frees expired entries, budgets, decisions and locks (they are invisible already). */
+  /** Deletes expired entries, budgets, decisions and locks (they are invisible already). */
   sweep(now: number): void {
-    for (const values of this.#spaces.values()) sweepExpired(values, now);
-    for (const state of this.#instances.values()) {
-      sweepExpired(state.windowBudgets, now);
-      sweepExpired(state.totalBudgets, now);
-      sweepExpired(state.budgetDecisions, now);
-      sweepExpired(state.locks, now);
-    }
+    this.#db.write(() => {
+      this.#db.run("DELETE FROM kv_values WHERE expires_at <= ?", now);
+      this.#db.run(
+        `DELETE FROM budget_log WHERE (instance, name) IN
+           (SELECT instance, name FROM budget_windows WHERE expires_at <= ?)`,
+        now,
+      );
+      this.#db.run("DELETE FROM budget_windows WHERE expires_at <= ?", now);
+      this.#db.run("DELETE FROM budget_totals WHERE expires_at <= ?", now);
+      this.#db.run("DELETE FROM budget_decisions WHERE expires_at <= ?", now);
+      this.#db.run("DELETE FROM locks WHERE expires_at <= ?", now);
+    });
+  }
+
+  #liveValue(space: Space, key: string, now: number): { entry: string; expires_at: number } | undefined {
+    return this.#db.get(
+      "SELECT entry, expires_at FROM kv_values WHERE space = ? AND key = ? AND expires_at > ?",
+      spaceKey(space),
+      key,
+      now,
+    );
+  }
+
+  #setValue(space: Space, key: string, entry: string, expiresAt: number): void {
+    this.#db.run(
+      "INSERT OR REPLACE INTO kv_values (space, key, entry, expires_at) VALUES (?, ?, ?, ?)",
+      spaceKey(space),
+      key,
+      entry,
+      expiresAt,
+    );
   }
 
   async claim(space: Space, input: ClaimInput): Promise<DedupResponse> {
-    const values = this.#values(space);
-    const existing = live(values, input.key, input.now);
-    if (existing) {
-      const stored = decodeEntry(existing.value);
-      const sameClaim = input.claim !== undefined && stored.claim === input.claim;
-      return { firstSeen: sameClaim, value: stored.value };
-    }
-    values.set(input.key, { value: encodeEntry(input.claim, input.value), expiresAt: input.now + input.ttlMs });
-    return { firstSeen: true, value: input.value ?? null };
+    return this.#db.write(() => {
+      const existing = this.#liveValue(space, input.key, input.now);
+      if (existing) {
+        const stored = decodeEntry(existing.entry);
+        const sameClaim = input.claim !== undefined && stored.claim === input.claim;
+        return { firstSeen: sameClaim, value: stored.value };
+      }
+      this.#setValue(space, input.key, encodeEntry(input.claim, input.value), input.now + input.ttlMs);
+      return { firstSeen: true, value: input.value ?? null };
+    });
   }
 
   async getValue(space: Space, key: string, now: number): Promise<ValueResponse | undefined> {
-    const values = this.#values(space);
-    const entry = live(values, key, now);
-    if (!entry) return undefined;
-    return { value: decodeEntry(entry.value).value, expiresAt: entry.expiresAt };
+    const row = this.#db.read(() => this.#liveValue(space, key, now));
+    return row && { value: decodeEntry(row.entry).value, expiresAt: row.expires_at };
   }
 
   async putValue(space: Space, key: string, value: string, ttlMs: number, now: number): Promise<void> {
-    const values = this.#values(space);
-    values.set(key, { value: encodeEntry(undefined, value), expiresAt: now + ttlMs });
+    this.#db.write(() => this.#setValue(space, key, encodeEntry(undefined, value), now + ttlMs));
   }
 
   async deleteValue(space: Space, key: string, now: number): Promise<boolean> {
-    const values = this.#values(space);
-    const existed = live(values, key, now) !== undefined;
-    values.delete(key);
-    return existed;
+    return this.#db.write(() => {
+      const existed = this.#liveValue(space, key, now) !== undefined;
+      this.#db.run("DELETE FROM kv_values WHERE space = ? AND key = ?", spaceKey(space), key);
+      return existed;
+    });
   }
 
   /** All or nothing against the limit: a sliding window log when `windowMs` is given, else a running total. */
   async consumeBudget(instance: string, name: string, input: BudgetInput): Promise<ConsumeBudgetResponse> {
-    const state = this.#of(instance);
+    return this.#db.write(() => {
+      const { now, limit } = input;
+      const decisionKey = input.requestId === undefined ? undefined : `${input.requestId}:${name}`;
+      if (decisionKey !== undefined) {
+        const previous = this.#db.get<{ decision: string }>(
+          "SELECT decision FROM budget_decisions WHERE instance = ? AND key = ? AND expires_at > ?",
+          instance,
+          decisionKey,
+          now,
+        );
+        if (previous) return JSON.parse(previous.decision) as ConsumeBudgetResponse;
+      }
+      const { allowed, used, resetAt } =
+        input.windowMs === undefined
+          ? this.#consumeTotal(instance, name, input)
+          : this.#consumeWindow(instance, name, input, input.windowMs);
+      const decision: ConsumeBudgetResponse = { allowed, used, remaining: Math.max(0, limit - used), limit, resetAt };
+      if (decisionKey !== undefined) {
+        const keep = input.windowMs ?? input.ttlMs ?? DAY_MS;
+        this.#db.run(
+          "INSERT OR REPLACE INTO budget_decisions (instance, key, decision, expires_at) VALUES (?, ?, ?, ?)",
+          instance,
+          decisionKey,
+          JSON.stringify(decision),
+          now + keep,
+        );
+      }
+      return decision;
+    });
+  }
+
+  /** The log holds what the window let through; a budget idle for a whole window starts empty. */
+  #consumeWindow(instance: string, name: string, input: BudgetInput, windowMs: number) {
     const { now, amount, limit } = input;
-    const decisionKey = input.requestId === undefined ? undefined : `${input.requestId}:${name}`;
-    if (decisionKey !== undefined) {
-      const previous = live(state.budgetDecisions, decisionKey, now);
-      if (previous) return JSON.parse(previous.value) as ConsumeBudgetResponse;
-    }
-    let used: number;
-    let allowed: boolean;
-    let resetAt: number | null;
-    if (input.windowMs !== undefined) {
-      const windowMs = input.windowMs;
-      const log = live(state.windowBudgets, name, now)?.value ?? { entries: [], sum: 0 };
-      while (log.entries.length > 0 && log.entries[0]!.at <= now - windowMs) log.sum -= log.entries.shift()!.amount;
-      allowed = log.sum + amount <= limit;
-      if (allowed && amount > 0) {
-        log.entries.push({ at: now, amount });
-        log.sum += amount;
-      }
-      used = log.sum;
-      resetAt = log.entries.length > 0 ? log.entries[0]!.at + windowMs : null;
-      if (log.entries.length > 0) state.windowBudgets.set(name, { value: log, expiresAt: now + windowMs });
-      else state.windowBudgets.delete(name);
+    const window = this.#db.get<{ expires_at: number }>(
+      "SELECT expires_at FROM budget_windows WHERE instance = ? AND name = ?",
+      instance,
+      name,
+    );
+    if (window === undefined || window.expires_at <= now) {
+      this.#db.run("DELETE FROM budget_log WHERE instance = ? AND name = ?", instance, name);
     } else {
-      const total = live(state.totalBudgets, name, now);
-      const current = total?.value ?? 0;
-      allowed = current + amount <= limit;
-      used = current;
-      let expiresAt = total?.expiresAt ?? Number.POSITIVE_INFINITY;
-      if (allowed && amount > 0) {
-        used = current + amount;
-        if (!total && input.ttlMs !== undefined) expiresAt = now + input.ttlMs;
-        state.totalBudgets.set(name, { value: used, expiresAt });
-      }
-      resetAt = Number.isFinite(expiresAt) && used > 0 ? expiresAt : null;
+      this.#db.run(
+        "DELETE FROM budget_log WHERE instance = ? AND name = ? AND at <= ?",
+        instance,
+        name,
+        now - windowMs,
+      );
     }
-    const decision: ConsumeBudgetResponse = { allowed, used, remaining: Math.max(0, limit - used), limit, resetAt };
-    if (decisionKey !== undefined) {
-      const keep = input.windowMs ?? input.ttlMs ?? DAY_MS;
-      state.budgetDecisions.set(decisionKey, { value: JSON.stringify(decision), expiresAt: now + keep });
+    const { sum } = this.#db.get<{ sum: number }>(
+      "SELECT coalesce(sum(amount), 0) AS sum FROM budget_log WHERE instance = ? AND name = ?",
+      instance,
+      name,
+    )!;
+    const allowed = sum + amount <= limit;
+    if (allowed && amount > 0) {
+      this.#db.run(
+        "INSERT INTO budget_log (instance, name, at, amount) VALUES (?, ?, ?, ?)",
+        instance,
+        name,
+        now,
+        amount,
+      );
     }
-    return decision;
+    const used = allowed ? sum + amount : sum;
+    const first = this.#db.get<{ at: number }>(
+      "SELECT at FROM budget_log WHERE instance = ? AND name = ? ORDER BY at LIMIT 1",
+      instance,
+      name,
+    );
+    if (first === undefined) {
+      this.#db.run("DELETE FROM budget_windows WHERE instance = ? AND name = ?", instance, name);
+    } else {
+      this.#db.run(
+        "INSERT OR REPLACE INTO budget_windows (instance, name, expires_at) VALUES (?, ?, ?)",
+        instance,
+        name,
+        now + windowMs,
+      );
+    }
+    return { allowed, used, resetAt: first === undefined ? null : first.at + windowMs };
+  }
+
+  /** A total that only grows, expiring `ttlMs` after its first consumption when one is given. */
+  #consumeTotal(instance: string, name: string, input: BudgetInput) {
+    const { now, amount, limit } = input;
+    const total = this.#db.get<{ used: number; expires_at: number | null }>(
+      "SELECT used, expires_at FROM budget_totals WHERE instance = ? AND name = ? AND (expires_at IS NULL OR expires_at > ?)",
+      instance,
+      name,
+      now,
+    );
+    const current = total?.used ?? 0;
+    const allowed = current + amount <= limit;
+    let used = current;
+    let expiresAt = total?.expires_at ?? null;
+    if (allowed && amount > 0) {
+      used = current + amount;
+      if (!total && input.ttlMs !== undefined) expiresAt = now + input.ttlMs;
+      this.#db.run(
+        "INSERT OR REPLACE INTO budget_totals (instance, name, used, expires_at) VALUES (?, ?, ?, ?)",
+        instance,
+        name,
+        used,
+        expiresAt,
+      );
+    }
+    return { allowed, used, resetAt: expiresAt !== null && used > 0 ? expiresAt : null };
+  }
+
+  #liveLock(instance: string, name: string, now: number): LockRow | undefined {
+    return this.#db.get<LockRow>(
+      "SELECT owner, token, expires_at FROM locks WHERE instance = ? AND name = ? AND expires_at > ?",
+      instance,
+      name,
+      now,
+    );
+  }
+
+  #extend(instance: string, name: string, expiresAt: number): void {
+    this.#db.run("UPDATE locks SET expires_at = ? WHERE instance = ? AND name = ?", expiresAt, instance, name);
   }
 
   async acquireLock(instance: string, name: string, input: LockInput): Promise<AcquireLockResponse> {
-    const state = this.#of(instance);
-    const held = liveLock(state, name, input.now);
-    if (held) {
-      if (held.value.owner !== input.owner) return { acquired: false, expiresAt: held.expiresAt };
-      // The holder asking again (a retried acquire) keeps its token and extends the lease.
-      held.expiresAt = input.now + input.ttlMs;
-      return { acquired: true, token: held.value.token, expiresAt: held.expiresAt };
-    }
-    const token = (state.fences.get(name) ?? 0) + 1;
-    state.fences.set(name, token);
-    const expiresAt = input.now + input.ttlMs;
-    state.locks.set(name, { value: { owner: input.owner, token }, expiresAt });
-    return { acquired: true, token, expiresAt };
+    return this.#db.write(() => {
+      const held = this.#liveLock(instance, name, input.now);
+      const expiresAt = input.now + input.ttlMs;
+      if (held) {
+        if (held.owner !== input.owner) return { acquired: false, expiresAt: held.expires_at };
+        // The holder asking again (a retried acquire) keeps its token and extends the lease.
+        this.#extend(instance, name, expiresAt);
+        return { acquired: true, token: held.token, expiresAt };
+      }
+      const fence = this.#db.get<{ token: number }>(
+        "SELECT token FROM lock_fences WHERE instance = ? AND name = ?",
+        instance,
+        name,
+      );
+      const token = (fence?.token ?? 0) + 1;
+      this.#db.run(
+        "INSERT OR REPLACE INTO lock_fences (instance, name, token) VALUES (?, ?, ?)",
+        instance,
+        name,
+        token,
+      );
+      this.#db.run(
+        "INSERT OR REPLACE INTO locks (instance, name, owner, token, expires_at) VALUES (?, ?, ?, ?, ?)",
+        instance,
+        name,
+        input.owner,
+        token,
+        expiresAt,
+      );
+      return { acquired: true, token, expiresAt };
+    });
   }
 
   async renewLock(instance: string, name: string, input: LockInput & { token: number }): Promise<RenewLockResponse> {
-    const state = this.#of(instance);
-    const held = liveLock(state, name, input.now);
-    if (!held || held.value.owner !== input.owner || held.value.token !== input.token) {
-      return { renewed: false, expiresAt: null };
-    }
-    held.expiresAt = input.now + input.ttlMs;
-    return { renewed: true, expiresAt: held.expiresAt };
+    return this.#db.write(() => {
+      const held = this.#liveLock(instance, name, input.now);
+      if (!held || held.owner !== input.owner || held.token !== input.token) return { renewed: false, expiresAt: null };
+      const expiresAt = input.now + input.ttlMs;
+      this.#extend(instance, name, expiresAt);
+      return { renewed: true, expiresAt };
+    });
   }
 
   async releaseLock(
@@ -183,17 +330,17 @@ export class EmbeddedCoordinationStore implements CoordinationStore {
     name: string,
     input: { owner: string; token: number; now: number },
   ): Promise<ReleaseLockResponse> {
-    const state = this.#of(instance);
-    const held = liveLock(state, name, input.now);
-    if (!held || held.value.owner !== input.owner || held.value.token !== input.token) return { released: false };
-    state.locks.delete(name);
-    return { released: true };
+    return this.#db.write(() => {
+      const held = this.#liveLock(instance, name, input.now);
+      if (!held || held.owner !== input.owner || held.token !== input.token) return { released: false };
+      this.#db.run("DELETE FROM locks WHERE instance = ? AND name = ?", instance, name);
+      return { released: true };
+    });
   }
 
   async getLock(instance: string, name: string, now: number): Promise<LockStateResponse> {
-    const state = this.#of(instance);
-    const held = liveLock(state, name, now);
+    const held = this.#db.read(() => this.#liveLock(instance, name, now));
     if (!held) return { held: false };
-    return { held: true, owner: held.value.owner, token: held.value.token, expiresAt: held.expiresAt };
+    return { held: true, owner: held.owner, token: held.token, expiresAt: held.expires_at };
   }
 }

@@ -8,39 +8,56 @@ import { EmbeddedRunStore } from "../runs/embedded.ts";
 import { EmbeddedSessionStore } from "../sessions/embedded.ts";
 import type { MemoryStores } from "../stores.ts";
 import { EmbeddedTimerStore } from "../timers/embedded.ts";
+import { openDatabase } from "./database.ts";
 
 const SWEEP_INTERVAL_MS = 30_000;
 
+export interface EmbeddedStoresOptions {
+  /** The SQLite file the store keeps (database.ts); undefined: a database in memory, gone with the process. */
+  path?: string;
+  maxFinishedRuns: number;
+}
+
 /**
- * The in-process stores of `knclaw dev` without Redis: the same semantics as on Redis (the contract suite runs
- * against both), nothing persisted. Expired entries are invisible at once and freed by a periodic sweep.
+ * The stores of the memory service without Redis, on one SQLite database (database.ts says why and how durable): the
+ * same semantics as on Redis (the contract suite runs against both, and against a file). Expired rows are invisible
+ * at once and deleted by a periodic sweep.
  */
-export function openEmbeddedStores(clock: () => number, limits: { maxFinishedRuns: number }): MemoryStores {
-  const people = new EmbeddedPeopleStore();
-  const runs = new EmbeddedRunStore({ maxFinishedRuns: limits.maxFinishedRuns });
-  const blobs = new EmbeddedBlobStore(runs);
-  const coordination = new EmbeddedCoordinationStore();
-  const audit = new EmbeddedAuditStore();
-  const deadLetters = new EmbeddedDeadLetterStore();
-  const swept = [people, runs, coordination, audit, deadLetters];
+export function openEmbeddedStores(clock: () => number, options: EmbeddedStoresOptions): MemoryStores {
+  const db = openDatabase(options.path);
+  const runs = new EmbeddedRunStore(db, { maxFinishedRuns: options.maxFinishedRuns });
+  const blobs = new EmbeddedBlobStore(db);
+  const people = new EmbeddedPeopleStore(db);
+  const coordination = new EmbeddedCoordinationStore(db);
+  const audit = new EmbeddedAuditStore(db);
+  const deadLetters = new EmbeddedDeadLetterStore(db);
+  const swept = [runs, blobs, people, coordination, audit, deadLetters];
   const sweeper = setInterval(() => {
     const now = clock();
-    for (const store of swept) store.sweep(now);
-    void blobs.sweep(now);
+    for (const store of swept) {
+      try {
+        store.sweep(now);
+      } catch {
+        // A store that cannot write now (disk full, busy) sweeps at the next tick; expired rows stay invisible.
+      }
+    }
   }, SWEEP_INTERVAL_MS);
   sweeper.unref();
   return {
     kind: "embedded",
-    sessions: new EmbeddedSessionStore(),
+    sessions: new EmbeddedSessionStore(db),
     people,
-    notes: new EmbeddedNoteStore(),
+    notes: new EmbeddedNoteStore(db),
     runs,
     blobs,
     coordination,
     audit,
     deadLetters,
     timers: new EmbeddedTimerStore(),
-    ping: async () => {},
-    close: async () => clearInterval(sweeper),
+    ping: async () => db.read(() => db.get("SELECT 1")),
+    close: async () => {
+      clearInterval(sweeper);
+      db.close();
+    },
   };
 }

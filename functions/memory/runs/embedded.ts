@@ -1,5 +1,5 @@
 import type { Run } from "../../../clients/memory/contract/runs.ts";
-import { stateOf } from "../embedded/maps.ts";
+import type { Database } from "../embedded/database.ts";
 import { listMember } from "../paging.ts";
 import {
   type CreateRunOutcome,
@@ -10,133 +10,162 @@ import {
   type UpdateRunOutcome,
 } from "./store.ts";
 
-interface StoredRun {
-  run: Run;
-  lastUpdateId?: string;
-}
+/**
+ * A run id belongs to one instance, so runs are keyed by id alone (which is also the lookup by id). `member` orders
+ * listings (paging.ts); `finished_seq` is the order finished runs are dropped in once there are more than the cap;
+ * `run` is the document as answered.
+ */
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    instance TEXT NOT NULL,
+    member TEXT NOT NULL,
+    status TEXT NOT NULL,
+    expires_at INTEGER,
+    finished_seq INTEGER,
+    last_update_id TEXT,
+    run TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS runs_by_instance ON runs (instance, member);
+  CREATE INDEX IF NOT EXISTS runs_finished ON runs (finished_seq) WHERE finished_seq IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS runs_expiry ON runs (expires_at) WHERE expires_at IS NOT NULL;`;
 
-/** One instance's runs by id. */
-type Runs = Map<string, StoredRun>;
+/** Expired runs are invisible at once and deleted by the next sweep. */
+const LIVE = "(expires_at IS NULL OR expires_at > ?)";
 
-function liveRun(runs: Runs, id: string, now: number) {
-  const stored = runs.get(id);
-  // Expired: invisible at once, freed (with its index entries) by the next sweep.
-  if (stored && stored.run.expiresAt !== null && stored.run.expiresAt <= now) return undefined;
-  return stored;
+interface RunRow {
+  instance: string;
+  run: string;
+  last_update_id: string | null;
 }
 
 /**
- * Runs in process, per instance, with the run id -> instance index. Finished runs are kept for their retention and,
- * since nothing but the process's memory holds them, at most `maxFinishedRuns` of them across all instances: past
- * that, the runs that finished first are dropped (runs still going are never dropped).
+ * Runs in the embedded database. Finished runs are kept for their retention and, as a bound on the file, at most
+ * `maxFinishedRuns` of them across all instances: past that, the runs that finished first are dropped (runs still
+ * going are never dropped).
  */
 export class EmbeddedRunStore implements RunStore {
-  readonly #instances = new Map<string, Runs>();
-  /** Run id -> instance, for lookups by run id alone. */
-  readonly #owners = new Map<string, string>();
-  /** Finished runs, run id -> instance, in the order they finished (a Map keeps insertion order). */
-  readonly #finished = new Map<string, string>();
+  readonly #db: Database;
   readonly #maxFinishedRuns: number;
 
-  constructor(options: { maxFinishedRuns: number }) {
+  constructor(db: Database, options: { maxFinishedRuns: number }) {
+    this.#db = db;
     this.#maxFinishedRuns = options.maxFinishedRuns;
+    db.exec(SCHEMA);
   }
 
-  #of(instance: string): Runs {
-    return stateOf(this.#instances, instance, () => new Map());
-  }
-
-  /** Frees finished runs past their retention (they are invisible already). */
+  /** Deletes finished runs past their retention (they are invisible already). */
   sweep(now: number): void {
-    for (const [instance, runs] of this.#instances) {
-      for (const [id, stored] of runs) {
-        if (stored.run.expiresAt === null || stored.run.expiresAt > now) continue;
-        this.#drop(instance, id);
-      }
-    }
+    this.#db.write(() => this.#db.run("DELETE FROM runs WHERE expires_at <= ?", now));
   }
 
-  #drop(instance: string, id: string): void {
-    this.#instances.get(instance)?.delete(id);
-    if (this.#owners.get(id) === instance) this.#owners.delete(id);
-    if (this.#finished.get(id) === instance) this.#finished.delete(id);
+  #live(id: string, now: number): RunRow | undefined {
+    return this.#db.get<RunRow>(`SELECT instance, run, last_update_id FROM runs WHERE id = ? AND ${LIVE}`, id, now);
   }
 
-  /** Record where a stored run stands; a finished one goes to the end of the eviction order. */
-  #track(instance: string, run: Run): void {
-    if (this.#finished.get(run.id) === instance) this.#finished.delete(run.id);
-    if (run.expiresAt === null) return;
-    this.#finished.set(run.id, instance);
-    while (this.#finished.size > this.#maxFinishedRuns) {
-      const [oldestId, oldestInstance] = this.#finished.entries().next().value!;
-      this.#drop(oldestInstance, oldestId);
+  /** Store `run`; a finished one goes to the end of the eviction order, and the oldest finished ones past the cap go. */
+  #put(run: Run, lastUpdateId: string | null): void {
+    let finishedSeq: number | null = null;
+    if (run.expiresAt !== null) {
+      const { last } = this.#db.get<{ last: number | null }>("SELECT max(finished_seq) AS last FROM runs")!;
+      finishedSeq = (last ?? 0) + 1;
     }
+    this.#db.run(
+      `INSERT INTO runs (id, instance, member, status, expires_at, finished_seq, last_update_id, run)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET instance = excluded.instance, member = excluded.member, status = excluded.status,
+         expires_at = excluded.expires_at, finished_seq = excluded.finished_seq,
+         last_update_id = excluded.last_update_id, run = excluded.run`,
+      run.id,
+      run.instance,
+      listMember(run.createdAt, run.id),
+      run.status,
+      run.expiresAt,
+      finishedSeq,
+      lastUpdateId,
+      JSON.stringify(run),
+    );
+    if (finishedSeq === null) return;
+    const { finished } = this.#db.get<{ finished: number }>(
+      "SELECT count(*) AS finished FROM runs WHERE finished_seq IS NOT NULL",
+    )!;
+    if (finished <= this.#maxFinishedRuns) return;
+    this.#db.run(
+      `DELETE FROM runs WHERE id IN
+         (SELECT id FROM runs WHERE finished_seq IS NOT NULL ORDER BY finished_seq LIMIT ?)`,
+      finished - this.#maxFinishedRuns,
+    );
   }
 
   async create(instance: string, run: Run): Promise<CreateRunOutcome> {
-    const owner = this.#owners.get(run.id);
-    if (owner !== undefined && owner !== instance && liveRun(this.#of(owner), run.id, run.createdAt)) {
-      return { kind: "conflict" };
-    }
-    this.#owners.set(run.id, instance);
-    const runs = this.#of(instance);
-    const existing = liveRun(runs, run.id, run.createdAt);
-    if (existing) return { kind: "exists", run: existing.run };
-    runs.set(run.id, { run });
-    this.#track(instance, run);
-    return { kind: "created", run };
+    return this.#db.write(() => {
+      const existing = this.#live(run.id, run.createdAt);
+      if (existing) {
+        return existing.instance === instance
+          ? { kind: "exists", run: JSON.parse(existing.run) as Run }
+          : { kind: "conflict" };
+      }
+      // No run with this id, or only an expired one that the sweep has not deleted yet: this one takes its place.
+      this.#put(run, null);
+      return { kind: "created", run };
+    });
   }
 
   async get(instance: string, id: string, now: number): Promise<Run | undefined> {
-    const runs = this.#of(instance);
-    return liveRun(runs, id, now)?.run;
+    const row = this.#db.read(() => this.#live(id, now));
+    return row?.instance === instance ? (JSON.parse(row.run) as Run) : undefined;
   }
 
   async find(id: string, now: number): Promise<Run | undefined> {
-    const owner = this.#owners.get(id);
-    return owner === undefined ? undefined : liveRun(this.#of(owner), id, now)?.run;
+    const row = this.#db.read(() => this.#live(id, now));
+    return row === undefined ? undefined : (JSON.parse(row.run) as Run);
   }
 
   async update(instance: string, id: string, update: RunUpdate): Promise<UpdateRunOutcome> {
-    const runs = this.#of(instance);
-    const stored = liveRun(runs, id, update.now);
-    if (!stored) return { kind: "missing" };
-    const current = stored.run;
-    if (current.version !== update.expectedVersion) {
-      const replay =
-        update.updateId !== undefined &&
-        stored.lastUpdateId === update.updateId &&
-        current.version === update.expectedVersion + 1;
-      return replay ? { kind: "ok", run: current } : { kind: "version_mismatch", version: current.version };
-    }
-    const status = update.status ?? current.status;
-    const run: Run = {
-      ...current,
-      status,
-      state: update.state ?? current.state,
-      version: current.version + 1,
-      updatedAt: update.now,
-      expiresAt: isTerminal(status) ? update.now + update.retentionMs : null,
-    };
-    runs.set(id, { run, lastUpdateId: update.updateId });
-    this.#track(instance, run);
-    return { kind: "ok", run };
+    return this.#db.write(() => {
+      const row = this.#live(id, update.now);
+      if (row?.instance !== instance) return { kind: "missing" };
+      const current = JSON.parse(row.run) as Run;
+      if (current.version !== update.expectedVersion) {
+        const replay =
+          update.updateId !== undefined &&
+          row.last_update_id === update.updateId &&
+          current.version === update.expectedVersion + 1;
+        return replay ? { kind: "ok", run: current } : { kind: "version_mismatch", version: current.version };
+      }
+      const status = update.status ?? current.status;
+      const run: Run = {
+        ...current,
+        status,
+        state: update.state ?? current.state,
+        version: current.version + 1,
+        updatedAt: update.now,
+        expiresAt: isTerminal(status) ? update.now + update.retentionMs : null,
+      };
+      this.#put(run, update.updateId ?? null);
+      return { kind: "ok", run };
+    });
   }
 
   async list(instance: string, input: RunListing): Promise<{ runs: Run[]; next: string | null }> {
-    const runs = this.#of(instance);
-    const entries: Array<{ member: string; run: Run }> = [];
-    for (const id of [...runs.keys()]) {
-      const run = liveRun(runs, id, input.now)?.run;
-      if (!run || (input.status !== undefined && run.status !== input.status)) continue;
-      const member = listMember(run.createdAt, run.id);
-      if (input.after === undefined || member < input.after) entries.push({ member, run });
-    }
-    entries.sort((a, b) => (a.member < b.member ? 1 : -1));
-    const page = entries.slice(0, input.limit);
+    const rows = this.#db.read(() =>
+      this.#db.all<{ member: string; run: string }>(
+        `SELECT member, run FROM runs
+         WHERE instance = ? AND ${LIVE} AND (? IS NULL OR status = ?) AND (? IS NULL OR member < ?)
+         ORDER BY member DESC LIMIT ?`,
+        instance,
+        input.now,
+        input.status ?? null,
+        input.status ?? null,
+        input.after ?? null,
+        input.after ?? null,
+        input.limit + 1,
+      ),
+    );
+    const page = rows.slice(0, input.limit);
     return {
-      runs: page.map((entry) => entry.run),
-      next: entries.length > input.limit ? page[page.length - 1]!.member : null,
+      runs: page.map((row) => JSON.parse(row.run) as Run),
+      next: rows.length > input.limit ? page[page.length - 1]!.member : null,
     };
   }
 }
