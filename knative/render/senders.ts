@@ -1,14 +1,14 @@
 /**
- * Who posts to the Broker, and what each may post: the table the EventPolicies are rendered from
- * (event-policies.ts) and `knclaw validate` checks them against (knative/validate/delivery-auth.ts).
- *
- * Per event type, which senders emit it, read from the code that emits each type (ARCHITECTURE.md, "Events"). Typed
- * by the catalog's EventType, so a new event type does not compile until it says who sends it. When the catalog's
- * own producer table (eventing/catalog/producers.ts) lands, this reads it instead.
+ * Who posts to the Broker, and what each may post: what the EventPolicies are rendered from (event-policies.ts) and
+ * `knclaw validate` checks them against (knative/validate/delivery-auth.ts). The event types come from the catalog's
+ * producer rules (eventing/catalog/producers.ts), the same that decide whose signature a consumer accepts, so the
+ * Broker admits from each sender exactly what its signature may cover.
  */
 import { EXT_CHANNEL, EXT_INSTANCE, EXT_SCHEDULE } from "../../eventing/catalog/attributes.ts";
 import { EVENT_SCHEMAS, type EventType } from "../../eventing/catalog/events.ts";
+import { isUnsignedRule, PRODUCER_RULES } from "../../eventing/catalog/producers.ts";
 import * as T from "../../eventing/catalog/types.ts";
+import { agentRole, channelRole, GATEWAY_ROLE, MEMORY_ROLE, skillRole } from "../../eventing/trust/roles.ts";
 
 export type Sender =
   /** An agent instance's function: everything a run produces. */
@@ -30,29 +30,44 @@ export type Sender =
   /** A PingSource: a schedule's tick, sent as the PingSource's own OIDC identity. */
   | { kind: "ping"; instance: string; schedule: string };
 
-const isChat = (s: Sender) => s.kind === "channel" && s.channel !== "webhook";
-
-const EMITTED_BY: Record<EventType, (sender: Sender) => boolean> = {
-  [T.MESSAGE_RECEIVED]: isChat,
-  [T.RUN_REQUESTED]: (s) => s.kind === "gateway" || (s.kind === "channel" && s.channel === "webhook"),
-  [T.PING]: (s) => s.kind === "ping",
-  [T.TOOL_REQUESTED]: (s) => s.kind === "agent",
-  [T.TOOL_COMPLETED]: (s) => s.kind === "skill",
-  [T.APPROVAL_REQUESTED]: (s) => s.kind === "agent",
-  [T.APPROVAL_DECIDED]: (s) => s.kind === "gateway" || isChat(s),
-  [T.APPROVAL_RESOLVED]: (s) => s.kind === "agent",
-  [T.MESSAGE_SEND]: (s) => s.kind === "agent",
-  [T.RUN_COMPLETED]: (s) => s.kind === "agent",
-  [T.RUN_FAILED]: (s) => s.kind === "agent",
-  [T.TIMER_FIRED]: (s) => s.kind === "memory",
-};
-
 /** Every type on the knclaw Broker, in the catalog's order. */
 export const EVENT_TYPES = Object.keys(EVENT_SCHEMAS) as EventType[];
 
 /** The event types a sender emits. */
 export function senderTypes(sender: Sender): EventType[] {
-  return EVENT_TYPES.filter((type) => sender.kind === "deadletter" || EMITTED_BY[type](sender));
+  if (sender.kind === "deadletter") return EVENT_TYPES;
+  const producer = asProducer(sender);
+  return EVENT_TYPES.filter((type) => {
+    const rule = PRODUCER_RULES[type];
+    // What no producer signs (a PingSource's tick) only its source sends.
+    if (isUnsignedRule(rule)) return sender.kind === "ping";
+    return producer !== undefined && rule.allowed(producer.data).includes(producer.role);
+  });
+}
+
+/**
+ * The producer role a sender signs as, with data naming it where the rules bind a role to the data (its instance,
+ * channel, skill, the channel of who asked or decided), to ask each type's rule whether that role may emit it.
+ */
+function asProducer(sender: Sender): { role: string; data: Record<string, unknown> } | undefined {
+  switch (sender.kind) {
+    case "agent":
+      return { role: agentRole(sender.instance), data: { instance: sender.instance } };
+    case "channel": {
+      const own = { channel: sender.channel };
+      return { role: channelRole(sender.channel), data: { ...own, requestedBy: own, decidedBy: own } };
+    }
+    case "gateway": {
+      const http = { channel: "http" };
+      return { role: GATEWAY_ROLE, data: { requestedBy: http, decidedBy: http } };
+    }
+    case "skill":
+      return { role: skillRole(sender.skill), data: { skill: sender.skill } };
+    case "memory":
+      return { role: MEMORY_ROLE, data: {} };
+    default:
+      return undefined;
+  }
 }
 
 /** The CloudEvents `source` every event of the sender carries (a replayed dead letter keeps its producer's). */
