@@ -45,12 +45,28 @@ export class ApiError extends Error {
 export const INTERNAL_ERROR: ApiError = new ApiError(500, "internal", "internal error");
 
 /**
- * The one error-to-answer mapping: an ApiError answers itself; anything else is first offered to the function's own
- * translation (`answerFor`: the memory service's store being down is a 503), and is otherwise a 500.
+ * How an error that is not an ApiError may still name its answer: a client's error for a dependency, whose status is
+ * the dependency's and not the caller's. The memory service being unavailable is the caller's 503 with the same
+ * Retry-After; its 404 reaching the caller's error handler is the caller's bug, a 500.
+ */
+export const API_ANSWER: unique symbol = Symbol("knclaw.apiAnswer");
+
+interface AnswersFor {
+  [API_ANSWER](): ApiError | undefined;
+}
+
+function answersFor(error: unknown): error is AnswersFor {
+  return typeof error === "object" && error !== null && API_ANSWER in error;
+}
+
+/**
+ * The one error-to-answer mapping: an ApiError answers itself; anything else is first asked for its own answer
+ * (API_ANSWER), then offered to the function's own translation (`answerFor`: the memory service's store being down
+ * is a 503), and is otherwise a 500.
  */
 export function toApiError(error: unknown, answerFor?: (error: unknown) => ApiError | undefined): ApiError {
   if (error instanceof ApiError) return error;
-  return answerFor?.(error) ?? INTERNAL_ERROR;
+  return (answersFor(error) ? error[API_ANSWER]() : undefined) ?? answerFor?.(error) ?? INTERNAL_ERROR;
 }
 
 export type ErrorBody = { error: { code: string; message: string } & Record<string, unknown> };

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { API_ANSWER, ApiError } from "../../runtime/api-error.ts";
 import { type HttpClient, sharedHttpClient } from "../../runtime/http/client.ts";
 import type { AppendAuditResponse, AuditEntryInput, ReadAuditQuery, ReadAuditResponse } from "./contract/audit.ts";
 import type { BlobResponse, PutBlobRequest, PutBlobResponse } from "./contract/blobs.ts";
@@ -85,7 +86,8 @@ import {
 
 /**
  * The typed client of the memory service (used by the agent, skills, channel adapters and the gateway). One method
- * per operation, per-attempt timeouts, and retries with backoff on 503 and network failures. Operations that are not
+ * per operation, per-attempt timeouts, and retries with backoff on network failures and on a 503 without Retry-After
+ * (a 503 naming one fails at once unless `waitOutRetryAfter`: see there). Operations that are not
  * naturally idempotent get an idempotency key generated once per call and reused by its retries (dedup `claim`,
  * budget `requestId`, run `updateId`, audit `batchKey`, run and note ids), so a retry after a lost answer never
  * applies twice. `fetch` is injectable: `knclaw dev` routes requests to the in-process app.
@@ -104,6 +106,13 @@ export interface MemoryClientOptions {
   retries?: number;
   /** First backoff; doubles per retry (with jitter), capped at 2 s. Default 100 ms. */
   retryDelayMs?: number;
+  /**
+   * Retry a 503 that names a Retry-After once that time has passed. Default false: such an answer is the service
+   * saying its store is down for a while, so the call fails at once with the Retry-After on the error, and the
+   * caller's own caller (an API client, a chat platform, the broker) retries later; sleeping through it here would
+   * hold every request for seconds. Patient background work may turn it on.
+   */
+  waitOutRetryAfter?: boolean;
 }
 
 /** A failed call: the service's error (status and code) or `network` / `timeout` (status 0) when none came back. */
@@ -114,22 +123,36 @@ export class MemoryError extends Error {
   readonly issues?: ErrorIssue[];
   /** On `version_mismatch` (412): the version the run, note or session generation has now. */
   readonly currentVersion?: number;
+  /** On a 503: when the service said to come back (its Retry-After). */
+  readonly retryAfterSeconds?: number;
 
   constructor(
     status: number,
     code: MemoryError["code"],
     message: string,
-    extra: { issues?: ErrorIssue[]; currentVersion?: number; cause?: unknown } = {},
+    extra: { issues?: ErrorIssue[]; currentVersion?: number; retryAfterSeconds?: number; cause?: unknown } = {},
   ) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.status = status;
     this.code = code;
     this.issues = extra.issues;
     this.currentVersion = extra.currentVersion;
+    this.retryAfterSeconds = extra.retryAfterSeconds;
   }
 
   get retryable(): boolean {
     return this.status === 503 || this.status === 0;
+  }
+
+  /**
+   * What a function answers when this reaches its error handler: the memory service unavailable is its own 503 with
+   * the same Retry-After (every API and every delivery alike); any other memory answer there is a bug (a 500).
+   */
+  [API_ANSWER](): ApiError | undefined {
+    if (!this.retryable) return undefined;
+    return new ApiError(503, "unavailable", "the memory service is unavailable; retry shortly", {
+      retryAfterSeconds: this.retryAfterSeconds ?? 1,
+    });
   }
 }
 
@@ -174,6 +197,7 @@ export class MemoryClient {
   readonly #timeoutMs: number;
   readonly #retries: number;
   readonly #retryDelayMs: number;
+  readonly #waitOutRetryAfter: boolean;
 
   constructor(options: MemoryClientOptions) {
     this.#baseUrl = options.baseUrl.replace(/\/+$/, "");
@@ -184,6 +208,7 @@ export class MemoryClient {
     this.#timeoutMs = options.timeoutMs ?? 5_000;
     this.#retries = options.retries ?? 3;
     this.#retryDelayMs = options.retryDelayMs ?? 100;
+    this.#waitOutRetryAfter = options.waitOutRetryAfter ?? false;
   }
 
   // Sessions ------------------------------------------------------------------------------------------------------
@@ -503,8 +528,8 @@ export class MemoryClient {
         if (answer.status >= 200 && answer.status < 300) {
           return (answer.status === 204 || answer.text === "" ? undefined : JSON.parse(answer.text)) as T;
         }
-        failure = errorOf(answer);
         retryAfterMs = Number(answer.header("retry-after") ?? 0) * 1000 || 0;
+        failure = errorOf(answer, retryAfterMs);
       } catch (error) {
         failure =
           error instanceof TransportTimeout
@@ -512,6 +537,7 @@ export class MemoryClient {
             : new MemoryError(0, "network", "the memory service could not be reached", { cause: error });
       }
       if (!failure.retryable || attempt >= this.#retries) throw failure;
+      if (retryAfterMs > 0 && !this.#waitOutRetryAfter) throw failure;
       const backoff = Math.min(MAX_BACKOFF_MS, this.#retryDelayMs * 2 ** attempt);
       const delay = Math.min(MAX_BACKOFF_MS, Math.max(retryAfterMs, backoff / 2 + Math.random() * (backoff / 2)));
       await new Promise((resolve) => setTimeout(resolve, delay));
@@ -523,18 +549,20 @@ export class MemoryClient {
   }
 }
 
-function errorOf(answer: IncomingAnswer): MemoryError {
+function errorOf(answer: IncomingAnswer, retryAfterMs: number): MemoryError {
+  const retryAfter = retryAfterMs > 0 ? { retryAfterSeconds: retryAfterMs / 1000 } : {};
   try {
     const { error } = JSON.parse(answer.text) as ErrorBody;
     if (error && typeof error.code === "string") {
       return new MemoryError(answer.status, error.code, error.message, {
         ...(error.issues ? { issues: error.issues } : {}),
         ...(error.currentVersion === undefined ? {} : { currentVersion: error.currentVersion }),
+        ...retryAfter,
       });
     }
   } catch {
     // Not the service's error format (a proxy in between): fall through.
   }
   const code: ErrorCode = answer.status === 503 ? "unavailable" : "internal";
-  return new MemoryError(answer.status, code, `memory service answered ${answer.status}`);
+  return new MemoryError(answer.status, code, `memory service answered ${answer.status}`, retryAfter);
 }

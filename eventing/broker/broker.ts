@@ -60,7 +60,7 @@ function arrivalTime(): string {
   return arrivalIso;
 }
 
-export type IngestResult = { status: 202 } | { status: 400 | 429 | 500 | 503; reason: string };
+export type IngestResult = { status: 202 } | { status: 400 | 429 | 503; reason: string };
 
 const EVENT_OVERHEAD_BYTES = 1024;
 
@@ -241,8 +241,9 @@ export class EmbeddedBroker {
       this.settle(matches.length, bytes * matches.length);
       this.counters.rejected++;
       this.log.error({ broker: `${this.namespace}/${this.name}`, err: error }, "the event could not be stored");
-      // Knative's ingress answers 500 when it cannot hand the event on; senders retry it.
-      return { status: 500, reason: "the broker could not store the event; retry later" };
+      // Its store is down (Redis unreachable, a disk failing): 503 with Retry-After, so every sender retries soon,
+      // where Knative's ingress would answer 500 for an event it cannot hand on. Nothing was accepted.
+      return { status: 503, reason: "the broker could not store the event; retry later" };
     }
     this.counters.accepted++;
     return { status: 202 };

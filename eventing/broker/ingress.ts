@@ -12,8 +12,8 @@ import { traceIngress } from "./tracing.ts";
  * OPTIONS -> 200 with the WebHook headers; other non-POST -> 405; `/` -> 404; not exactly two path segments -> 400;
  * unknown broker -> 404; bad event -> 400; too large -> 413; with OIDC (the broker's admission): no or invalid token
  * -> 401, a sender no EventPolicy (or the default authorization mode) allows -> 403, checked once the event is decoded
- * as Knative does; TTL exhausted -> 400; queue full -> 429; the event could not be stored (durable broker) -> 500;
- * else 202.
+ * as Knative does; TTL exhausted -> 400; queue full -> 429; the event could not be stored (durable broker) -> 503
+ * with Retry-After; else 202.
  */
 export interface IngressRequest {
   method: string;
@@ -106,9 +106,9 @@ export function createIngress(lookup: BrokerLookup, options: IngressOptions = {}
       );
       if (result.status === 202) return { status: 202, headers: ALLOW, body: "" };
       const refused = error(result.status, result.reason);
-      // 429, not 503: the broker is healthy but busy, and every Knative sender retries 429 (retries.go), honouring
-      // Retry-After where it can.
-      if (result.status === 429) refused.headers["retry-after"] = "1";
+      // A full queue is 429, not 503: the broker is healthy but busy, and every Knative sender retries 429
+      // (retries.go), honouring Retry-After where it can. A store that is down (503) is worth a retry soon too.
+      if (result.status === 429 || result.status === 503) refused.headers["retry-after"] = "1";
       return refused;
     } catch (caught) {
       if (caught instanceof CloudEventError) {

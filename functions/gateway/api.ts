@@ -270,6 +270,6 @@ async function memoryCall<T>(call: () => Promise<T>): Promise<T> {
     if (error instanceof MemoryError && error.status === 404)
       throw new ApiError(404, "not_found", "no such pairing code");
     if (error instanceof MemoryError && error.status === 409) throw new ApiError(409, "conflict", error.message);
-    throw new ApiError(503, "unavailable", "the memory service did not answer");
+    throw new ApiError(503, "unavailable", "the memory service did not answer", { retryAfterSeconds: 1 });
   }
 }

@@ -68,8 +68,9 @@ export async function createApp(env: FunctionEnv, deps: GatewayDeps = {}): Promi
     env,
     delivery: receiveCloudEvents(deliveries, { maxBodyBytes: MAX_DELIVERY_BYTES }),
     logger: log,
-    // What the gateway cannot name is nearly always the memory service or the broker failing: worth a retry.
-    answerFor: () => new ApiError(503, "unavailable", "the gateway could not complete the request"),
+    // What the gateway cannot name is nearly always the memory service or the broker failing: worth a retry, soon.
+    answerFor: () =>
+      new ApiError(503, "unavailable", "the gateway could not complete the request", { retryAfterSeconds: 1 }),
     errorBody: (error, c) => (c.req.path.startsWith("/v1/") ? openAiErrorBody(error) : errorBody(error)),
   });
 

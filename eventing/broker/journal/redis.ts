@@ -138,6 +138,10 @@ class RedisJournal implements DeliveryJournal {
   }
 
   async append(deliveries: readonly NewDelivery[]): Promise<void> {
+    // While Redis is known to be down, refuse at once (the ingress answers 503 with Retry-After) instead of queueing
+    // the event until the reconnection gives up. The journal's own bookkeeping keeps ioredis's offline queue, so a
+    // blip never strands a delivery that is already stored.
+    if (this.client.status !== "ready") throw new Error(`Redis is not connected (${this.client.status})`);
     const appended = Promise.allSettled(
       deliveries.map((delivery) => {
         const args: Array<string | Buffer> = [

@@ -4,7 +4,7 @@ import type { EventSink } from "../../../eventing/client/broker-client.ts";
 import { BrokerClient } from "../../../eventing/client/broker-client.ts";
 import { readBodyLimited } from "../../../eventing/cloudevent/body.ts";
 import { CloudEventError } from "../../../eventing/cloudevent/errors.ts";
-import { ApiError, errorResponse } from "../../../runtime/api-error.ts";
+import { ApiError, errorResponse, toApiError } from "../../../runtime/api-error.ts";
 import { EnvError } from "../../../runtime/env-contract.ts";
 import type { ChannelAdapterConfig } from "./config.ts";
 import { channelConfigFromEnv } from "./env.ts";
@@ -111,7 +111,9 @@ export async function answerWithin(deadlineMs: number, work: () => Promise<Respo
 export function inboundErrorResponse(error: unknown): Response {
   if (error instanceof CloudEventError && error.status < 500) return errorResponse(error);
   if (error instanceof InFlightError) return new Response(null, { status: 503, headers: { "retry-after": "5" } });
-  return new Response(null, { status: 503 });
+  // The memory service's own Retry-After when it named one (toApiError asks the error), else soon.
+  const retryAfter = toApiError(error).headers["retry-after"] ?? "1";
+  return new Response(null, { status: 503, headers: { "retry-after": retryAfter } });
 }
 
 export function parseJsonBody(body: Uint8Array): unknown {

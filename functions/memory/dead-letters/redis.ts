@@ -1,5 +1,5 @@
 import type { DeadLetter, DeadLetterSummary } from "../../../clients/memory/contract/dead-letters.ts";
-import { guard, Script } from "../redis/connection.ts";
+import { execReplies, guard, Script } from "../redis/connection.ts";
 import type { RedisContext } from "../redis/context.ts";
 import { DELETE_DEAD_LETTER, DROP_DEAD_LETTERS, RECORD_REPLAY, STORE_DEAD_LETTER } from "./lua.ts";
 import { DeadLetterPager, isFiltered } from "./pager.ts";
@@ -182,10 +182,9 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     for (const member of members) {
       pipeline.hmget(keys.deadLetter(queue, member.slice(16)), "a", "b", "er", "r", "l", "n", "p", "c", "x");
     }
-    const replies = members.length === 0 ? [] : ((await guard(() => pipeline.exec())) ?? []);
+    const replies = members.length === 0 ? [] : await execReplies(pipeline);
     const deadLetters: DeadLetterSummary[] = [];
-    replies.forEach(([error, fields], i) => {
-      if (error) throw error;
+    replies.forEach((fields, i) => {
       const summary = live(toSummary(queue, members[i]!.slice(16), fields as SummaryFields), input.now);
       if (summary) deadLetters.push(summary);
     });

@@ -1,6 +1,6 @@
 import type { Note } from "../../../clients/memory/contract/notes.ts";
 import { type CursorPage, listMember } from "../paging.ts";
-import { guard, Script } from "../redis/connection.ts";
+import { execReplies, guard, Script } from "../redis/connection.ts";
 import type { RedisContext } from "../redis/context.ts";
 import { StoreUnavailableError } from "../stores.ts";
 import { ADD_NOTE, DELETE_NOTE, UPDATE_NOTE } from "./lua.ts";
@@ -44,18 +44,13 @@ function decodeTerms(raw: string): Map<string, number> {
 /** The note, its meta and its indexed terms as one consistent read. */
 async function readStored(ctx: RedisContext, instance: string, id: string) {
   const { keys } = ctx;
-  const replies = await guard(() =>
+  const [note, meta, terms] = (await execReplies(
     ctx.client
       .multi()
       .hget(keys.notes(instance), id)
       .hget(keys.noteMeta(instance), id)
-      .hget(keys.noteTerms(instance), id)
-      .exec(),
-  );
-  const [note, meta, terms] = (replies ?? []).map(([error, value]) => {
-    if (error) throw error;
-    return value as string | null;
-  });
+      .hget(keys.noteTerms(instance), id),
+  )) as Array<string | null>;
   if (!note || !meta) return undefined;
   return { note: JSON.parse(note) as Note, meta: decodeMeta(meta), terms: decodeTerms(terms ?? "") };
 }
@@ -194,11 +189,7 @@ export class RedisNoteStore implements NoteStore {
     const pipeline = this.#ctx.client.pipeline();
     pipeline.hmget(keys.noteStats(instance), "docs", "len");
     for (const term of input.terms) pipeline.zrange(keys.posting(instance, term), 0, "-1", "WITHSCORES");
-    const replies = (await guard(() => pipeline.exec())) ?? [];
-    const values = replies.map(([error, value]) => {
-      if (error) throw error;
-      return value as string[];
-    });
+    const values = (await execReplies(pipeline)) as string[][];
     const [documents, totalLength] = (values[0] ?? []).map((value) => Number(value ?? 0));
     const candidates = new Set<string>();
     const raw = input.terms.map((term, i) => {

@@ -93,6 +93,21 @@ export async function guard<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /**
+ * Runs a pipeline or MULTI and answers its replies in order, each failed command mapped as `guard` maps failures:
+ * while Redis is unreachable ioredis resolves `exec` with every command's own error instead of rejecting, and a raw
+ * error would answer 500 where the outage is a 503.
+ */
+export async function execReplies(batch: {
+  exec(): Promise<Array<[error: Error | null, reply: unknown]> | null>;
+}): Promise<unknown[]> {
+  const replies = (await guard(() => batch.exec())) ?? [];
+  return replies.map(([error, reply]) => {
+    if (error) throw toStoreError(error);
+    return reply;
+  });
+}
+
+/**
  * A Lua script run by its SHA1, loaded on first use and again after a restart emptied the script cache. The `#!lua`
  * header opts into Redis 7 script semantics: on a cluster, a script touching keys of two slots fails instead of
  * silently working on one node, which keeps the key schema honest (the contract suite runs on a cluster too).

@@ -1,5 +1,5 @@
 import type { Run, RunStatus } from "../../../clients/memory/contract/runs.ts";
-import { guard, Script } from "../redis/connection.ts";
+import { execReplies, guard, Script } from "../redis/connection.ts";
 import type { RedisContext } from "../redis/context.ts";
 import { CREATE_RUN, PURGE_RUNS, RUN_BACKSTOP_MS, UPDATE_RUN } from "./lua.ts";
 import type { CreateRunOutcome, RunListing, RunStore, RunUpdate, UpdateRunOutcome } from "./store.ts";
@@ -155,10 +155,9 @@ export class RedisRunStore implements RunStore {
     const shown = members.slice(0, input.limit);
     const pipeline = client.pipeline();
     for (const member of shown) pipeline.hmget(keys.run(instance, member.slice(16)), "v", "s", "c", "t", "x", "st");
-    const replies = shown.length === 0 ? [] : ((await guard(() => pipeline.exec())) ?? []);
+    const replies = shown.length === 0 ? [] : await execReplies(pipeline);
     const runs: Run[] = [];
-    replies.forEach(([error, fields], i) => {
-      if (error) throw error;
+    replies.forEach((fields, i) => {
       const run = live(toRun(instance, shown[i]!.slice(16), fields as Fields), input.now);
       if (run) runs.push(run);
     });

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryClient, MemoryError } from "../../../clients/memory/client.ts";
+import { INTERNAL_ERROR, toApiError } from "../../../runtime/api-error.ts";
 import { createHttpClient } from "../../../runtime/http/client.ts";
 import { type Served, serve } from "../../../runtime/serve.ts";
 import { type RawServer, rawServer } from "../../support/raw-http-server.ts";
@@ -75,6 +76,32 @@ describe("MemoryClient", () => {
     expect(error).toBeInstanceOf(MemoryError);
     expect(error).toMatchObject({ status: 412, code: "version_mismatch", currentVersion: 7, retryable: false });
     expect(seen).toHaveLength(1);
+  });
+
+  it("fails at once on a 503 that names Retry-After, which a function then answers with the same Retry-After", async () => {
+    const { served, seen } = await scripted([
+      () => json(503, { error: { code: "unavailable", message: "store down" } }, { "retry-after": "2" }),
+    ]);
+    const client = new MemoryClient({ baseUrl: served.url, token: "t", retries: 3, retryDelayMs: 1 });
+    const error = await client.readSession("i", "main").catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 503, code: "unavailable", retryAfterSeconds: 2, retryable: true });
+    // The service said when to come back: the client does not sleep through it (three waits were 3.2 s per call).
+    expect(seen).toHaveLength(1);
+    const answer = toApiError(error);
+    expect([answer.status, answer.code, answer.headers["retry-after"]]).toEqual([503, "unavailable", "2"]);
+    // Any other memory answer reaching a function's error handler is that function's bug: never passed through.
+    expect(toApiError(new MemoryError(404, "not_found", "no such run"))).toBe(INTERNAL_ERROR);
+    expect(toApiError(new MemoryError(0, "network", "unreachable")).headers["retry-after"]).toBe("1");
+  });
+
+  it("waits out a Retry-After when asked to (patient background work)", async () => {
+    const { served, seen } = await scripted([
+      () => json(503, { error: { code: "unavailable", message: "store down" } }, { "retry-after": "0.01" }),
+      () => json(200, { ok: true }),
+    ]);
+    const client = new MemoryClient({ baseUrl: served.url, token: "t", retryDelayMs: 1, waitOutRetryAfter: true });
+    await client.putValue({ namespace: "n" }, "k", "v", 1000);
+    expect(seen).toHaveLength(2);
   });
 
   it("gives up after its retries with the last failure", async () => {

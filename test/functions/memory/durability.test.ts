@@ -129,6 +129,7 @@ describe("durability and failure on a Redis of the test's own (AOF, appendfsync 
     const patient = h.client(instanceScope(instance), {
       retries: 40,
       retryDelayMs: 50,
+      waitOutRetryAfter: true,
       fetch: async (request) => {
         const response = await fetch(request);
         if (response.status === 503) sawUnavailable();
