@@ -250,14 +250,21 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
     },
     shutdown() {
       stopping ??= (async () => {
-        // No new connections; ticks already firing still reach the ingress, then outside events get 503.
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
         const started = Date.now();
+        // The functions reach each other and the brokers through this port: in-flight work keeps it while it
+        // finishes, and its events keep being taken, which a durable journal stores (what the deadline cuts off
+        // resumes at the next start). Without one, events taken now could be lost: outside events get 503 at once.
+        const stopTaking = () => {
+          ingress.stopAccepting();
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          server.closeIdleConnections();
+          return closed;
+        };
+        const closedEarly = journals === undefined ? stopTaking() : undefined;
         await pings.stop(drainMs);
-        ingress.stopAccepting();
         const left = () => Math.max(0, drainMs - (Date.now() - started));
         await Promise.all([...brokers.values()].map((broker) => broker.drain(left())));
+        const closed = closedEarly ?? stopTaking();
         // Deliveries cut by the deadline stay stored; the journal closes once nothing writes to it any more.
         await journals?.close();
         await Promise.allSettled([...mounted.values()].map((fn) => fn.close()));

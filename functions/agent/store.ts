@@ -66,6 +66,8 @@ export interface AgentStore {
   searchNotes(query: string, options: { user?: string; limit: number }): Promise<string[]>;
   acquireLock(name: string, owner: string, ttlMs: number): Promise<number | undefined>;
   lockHolder(name: string): Promise<{ owner: string; token: number } | undefined>;
+  /** Extends a lock `owner` holds with `token` to `ttlMs` from now; false when it is no longer theirs. */
+  renewLock(name: string, owner: string, token: number, ttlMs: number): Promise<boolean>;
   releaseLock(name: string, owner: string, token: number): Promise<void>;
   audit(
     entries: Array<{ type: string; runId?: string; data?: Record<string, unknown> }>,
@@ -221,6 +223,9 @@ export function memoryStore(client: MemoryClient, instance: string): AgentStore 
     async lockHolder(name) {
       const state = await client.getLock(instance, name);
       return state.held ? { owner: state.owner, token: state.token } : undefined;
+    },
+    async renewLock(name, owner, token, ttlMs) {
+      return (await client.renewLock(instance, name, { owner, token, ttlMs })).renewed;
     },
     async releaseLock(name, owner, token) {
       await client.releaseLock(instance, name, { owner, token });

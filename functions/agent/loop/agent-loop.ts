@@ -13,6 +13,7 @@ import { derivedEventId, makeEvent } from "../../../eventing/catalog/make.ts";
 import { ReplyRoute as ReplyRouteSchema } from "../../../eventing/catalog/shared.ts";
 import * as T from "../../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
+import { crashPoint } from "../../../runtime/crash-point.ts";
 import type { Logger } from "../../../runtime/log.ts";
 import { signCapability } from "../../../skills/runtime/capability.ts";
 import type { AgentConfig } from "../config.ts";
@@ -83,6 +84,13 @@ export interface AgentLoopDeps {
 
 const MAX_CAS_ATTEMPTS = 8;
 const DEFAULT_HOLD_TTL_MS = 3_600_000;
+/**
+ * How long a lock or slot a run's first step takes lasts until that step commits the run (renewed every third of it
+ * while the step runs): a step that dies before its commit blocks successors this long at most. Once committed, a
+ * hold lasts as long as the run may, and belongs to the run document: a successor that finds a slot held by a run
+ * that has ended (its release failed, or it crashed before releasing) takes it over.
+ */
+const PRE_COMMIT_LEASE_MS = 30_000;
 
 interface StepMemo {
   context?: Promise<{ history: SessionView | undefined; notes: string[] }>;
@@ -188,7 +196,7 @@ export class AgentLoop {
     const lock = `schedule:${hash(schedule).slice(0, 24)}`;
     await this.startRun(eventId, init, async (state) => {
       if (policy === "Allow") return {};
-      const hold = await this.takeLock(lock, state.runId, this.holdTtl(state));
+      const hold = await this.takeLock(lock, state.runId);
       if (hold !== undefined) return { holds: [hold] };
       if (policy === "Forbid") return { skip: true };
       const holder = await this.deps.store.lockHolder(lock);
@@ -200,7 +208,7 @@ export class AgentLoop {
         });
         await this.deps.store.releaseLock(lock, holder.owner, holder.token).catch(() => undefined);
       }
-      const again = await this.takeLock(lock, state.runId, this.holdTtl(state));
+      const again = await this.takeLock(lock, state.runId);
       return again === undefined ? { skip: true } : { holds: [again] };
     });
   }
@@ -247,7 +255,7 @@ export class AgentLoop {
       const memo: StepMemo = { responses: new Map(), context: this.loadContext(state) };
       memo.context!.catch(() => undefined);
       const existing = await this.deps.store.getRun(init.runId);
-      if (existing !== undefined) return this.redelivered(existing, eventId);
+      if (existing !== undefined) return this.redelivered(existing, eventId, { starts: true });
       const prepared = prepare ? await prepare(state) : {};
       if (prepared.skip) {
         this.deps.log.info(
@@ -258,52 +266,77 @@ export class AgentLoop {
       }
       const slots = await this.concurrencySlots(state);
       state.holds = [...(prepared.holds ?? []), ...slots.holds];
-      const env = this.machineEnv(state);
-      let t =
-        slots.refused !== undefined
-          ? advance(
-              state,
-              {
-                kind: "stop",
-                reason: `budget_exceeded:${slots.refused}`,
-                message: `I can't start this now: ${refusalText(slots.refused, env.contract)}.`,
-              },
-              env,
-            )
-          : advance(state, { kind: "begin" }, env);
+      const keeping = this.keepHolds(state.holds, PRE_COMMIT_LEASE_MS);
+      let committed: { state: RunState; version: number } | undefined;
       try {
-        t = await this.runModel(t, env, memo);
-      } catch (error) {
-        await this.releaseHolds(state.holds, state.runId);
-        throw error;
+        committed = await this.firstStep(state, eventId, slots.refused, memo);
+      } finally {
+        await keeping.stop();
       }
-      let next: RunState;
-      try {
-        next = await this.committable(this.recordStep(t, eventId), state, eventId, env);
-      } catch (error) {
-        await this.releaseHolds(state.holds, state.runId);
-        throw error;
-      }
-      let created: boolean;
-      let record: { state: RunState; version: number };
-      try {
-        ({ created, record } = await this.deps.store.createRun(next));
-      } catch (error) {
-        await this.releaseHolds(next.holds, next.runId);
-        throw error;
-      }
-      if (!created) {
-        await this.releaseHolds(
-          next.holds.filter((hold) => !record.state.holds.some((h) => h.name === hold.name && h.token === hold.token)),
-          next.runId,
-        );
-        return this.redelivered(record, eventId);
-      }
+      if (committed === undefined) return;
+      const next = committed.state;
+      crashPoint("agent.after-commit");
       this.deps.faults?.afterCommit?.(next.runId, eventId);
+      await this.holdForRun(next);
       this.observe(next);
-      await this.keepDeadline(next, record.version, { dueAt: undefined });
+      await this.keepDeadline(next, committed.version, { dueAt: undefined });
       await this.flush(next, next.outbox, memo);
     });
+  }
+
+  /**
+   * The first step of a new run up to its commit, holding `state.holds` under their pre-commit lease: the committed
+   * run, or undefined when the run existed already (this event's redelivery is answered).
+   */
+  private async firstStep(
+    state: RunState,
+    eventId: string,
+    refused: BudgetKind | undefined,
+    memo: StepMemo,
+  ): Promise<{ state: RunState; version: number } | undefined> {
+    const env = this.machineEnv(state);
+    let t =
+      refused !== undefined
+        ? advance(
+            state,
+            {
+              kind: "stop",
+              reason: `budget_exceeded:${refused}`,
+              message: `I can't start this now: ${refusalText(refused, env.contract)}.`,
+            },
+            env,
+          )
+        : advance(state, { kind: "begin" }, env);
+    try {
+      t = await this.runModel(t, env, memo);
+    } catch (error) {
+      await this.releaseHolds(state.holds, state.runId);
+      throw error;
+    }
+    let next: RunState;
+    try {
+      next = await this.committable(this.recordStep(t, eventId), state, eventId, env);
+    } catch (error) {
+      await this.releaseHolds(state.holds, state.runId);
+      throw error;
+    }
+    let created: boolean;
+    let record: { state: RunState; version: number };
+    try {
+      ({ created, record } = await this.deps.store.createRun(next));
+    } catch (error) {
+      await this.releaseHolds(next.holds, next.runId);
+      throw error;
+    }
+    if (!created) {
+      await this.releaseHolds(
+        next.holds.filter((hold) => !record.state.holds.some((h) => h.name === hold.name && h.token === hold.token)),
+        next.runId,
+      );
+      await this.redelivered(record, eventId);
+      return undefined;
+    }
+    return { state: next, version: record.version };
   }
 
   /**
@@ -346,6 +379,7 @@ export class AgentLoop {
           if (attempt >= MAX_CAS_ATTEMPTS) throw new RetryLater(`run ${runId} kept changing under this step`);
           continue;
         }
+        crashPoint("agent.after-commit");
         this.deps.faults?.afterCommit?.(runId, eventId);
         this.observe(next);
         await this.keepDeadline(next, committed.version, timer === undefined ? { dueAt: deadline } : undefined);
@@ -375,11 +409,18 @@ export class AgentLoop {
 
   /**
    * The event was applied before: send what its step produced unless this process already did, and make sure the
-   * run's deadline timer is armed (the step may have crashed between its commit and arming it).
+   * run's deadline timer is armed (the step may have crashed between its commit and arming it). The event that
+   * started a run comes again when the run's outcome did not arrive (the gateway re-drives its runs until it has
+   * their outcome), so to it a finished run answers with its final outbox, whatever this process sent before.
    */
-  private async redelivered(record: { state: RunState; version: number }, eventId: string): Promise<void> {
+  private async redelivered(
+    record: { state: RunState; version: number },
+    eventId: string,
+    options: { starts?: boolean } = {},
+  ): Promise<void> {
     const { state } = record;
     await this.keepDeadline(state, record.version);
+    if (options.starts && isFinished(state)) return this.flush(state, state.outbox);
     const entry = state.outbox.find((candidate) => candidate.source === eventId);
     if (entry !== undefined && !this.flushed.has(flushKey(state.runId, eventId))) await this.flush(state, [entry]);
   }
@@ -791,19 +832,58 @@ export class AgentLoop {
     return wall === undefined ? DEFAULT_HOLD_TTL_MS : wall * 1000 + 60_000;
   }
 
-  /** A lock held by `owner`: newly acquired, or already ours (a redelivered step that took it before). */
-  private async takeLock(name: string, owner: string, ttlMs: number): Promise<Hold | undefined> {
-    const token = await this.deps.store.acquireLock(name, owner, ttlMs);
+  /**
+   * A lock held by `owner` under the pre-commit lease: newly acquired, already ours (a redelivered step that took it
+   * before), or taken over from a run that has ended without releasing it.
+   */
+  private async takeLock(name: string, owner: string): Promise<Hold | undefined> {
+    const token = await this.deps.store.acquireLock(name, owner, PRE_COMMIT_LEASE_MS);
     if (token !== undefined) return { name, owner, token };
     const holder = await this.deps.store.lockHolder(name);
-    return holder !== undefined && holder.owner === owner ? { name, owner, token: holder.token } : undefined;
+    if (holder === undefined) return undefined;
+    if (holder.owner === owner) return { name, owner, token: holder.token };
+    const held = await this.deps.store.getRun(holder.owner);
+    if (held === undefined || !isFinished(held.state)) return undefined;
+    // Released with the holder's own fencing token: if another successor took it over first, this changes nothing.
+    await this.deps.store.releaseLock(name, holder.owner, holder.token);
+    const taken = await this.deps.store.acquireLock(name, owner, PRE_COMMIT_LEASE_MS);
+    return taken === undefined ? undefined : { name, owner, token: taken };
+  }
+
+  /** Renews `holds` every third of `leaseMs` until stopped; `stop` waits for a renewal under way (failures are logged). */
+  private keepHolds(holds: readonly Hold[], leaseMs: number): { stop(): Promise<void> } {
+    let renewing: Promise<void> = Promise.resolve();
+    const timer = setInterval(() => {
+      renewing = this.renewHolds(holds, leaseMs);
+    }, leaseMs / 3);
+    timer.unref();
+    return {
+      stop: () => {
+        clearInterval(timer);
+        return renewing;
+      },
+    };
+  }
+
+  /** The committed run now owns its holds: they last as long as the run may run. */
+  private async holdForRun(state: RunState): Promise<void> {
+    if (state.holds.length > 0 && !isFinished(state)) await this.renewHolds(state.holds, this.holdTtl(state));
+  }
+
+  private async renewHolds(holds: readonly Hold[], ttlMs: number): Promise<void> {
+    await Promise.all(
+      holds.map((hold) =>
+        this.deps.store.renewLock(hold.name, hold.owner, hold.token, ttlMs).catch((error: unknown) => {
+          this.deps.log.warn({ runId: hold.owner, lock: hold.name, err: (error as Error).name }, "lock renewal failed");
+        }),
+      ),
+    );
   }
 
   /** Concurrent-run limits per instance and per sender as slots (locks `<scope>:<n>`), so they hold across replicas. */
   private async concurrencySlots(state: RunState): Promise<{ holds: Hold[]; refused?: BudgetKind }> {
     const budgets = this.contractFor(state.layers).budgets;
     const holds: Hold[] = [];
-    const ttl = this.holdTtl(state);
     const limits: Array<[BudgetKind, string, number | undefined]> = [
       ["concurrent_runs_per_instance", "runs:instance", budgets.concurrentRunsPerInstance],
       [
@@ -816,7 +896,7 @@ export class AgentLoop {
       if (limit === undefined) continue;
       let hold: Hold | undefined;
       for (let slot = 0; slot < limit && hold === undefined; slot++) {
-        hold = await this.takeLock(`${prefix}:${slot}`, state.runId, ttl);
+        hold = await this.takeLock(`${prefix}:${slot}`, state.runId);
       }
       if (hold === undefined) {
         await this.releaseHolds(holds, state.runId);

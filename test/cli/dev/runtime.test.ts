@@ -1,10 +1,11 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DevRuntime, InvalidObjectsError } from "../../../cli/dev/start-dev.ts";
 import {
   brokerWithTrigger,
+  eventId,
   postBinary,
   type Subscriber,
   startSubscriber,
@@ -296,6 +297,40 @@ describe("knclaw dev runtime: graceful shutdown", () => {
     } finally {
       release?.();
       await sub.close();
+    }
+  });
+
+  it("with a durable journal, the work in flight keeps emitting while it finishes: its events are taken and delivered", async () => {
+    let release: (() => void) | undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let url = "";
+    // A subscriber that, like a function, emits its next event before it answers the delivery.
+    const sub = await startSubscriber(async (request) => {
+      if (eventId(request) !== "in-flight") return { status: 200 };
+      await gate;
+      const emitted = await postBinary(`${url}/test/default`, { id: "emitted-while-stopping" });
+      return { status: emitted.status === 202 ? 200 : 500 };
+    });
+    const dir = mkdtempSync(join(tmpdir(), "knclaw-drain-"));
+    const runtime = await startTestRuntime(brokerWithTrigger(sub.url), {
+      drainTimeoutMs: 30_000,
+      brokerStore: { kind: "sqlite", path: join(dir, "broker.sqlite") },
+    });
+    url = runtime.url;
+    try {
+      await postBinary(`${url}/test/default`, { id: "in-flight" });
+      await sub.waitFor(1);
+      const stopping = runtime.shutdown();
+      release!();
+      await stopping;
+      await sub.waitForEvent("emitted-while-stopping");
+      expect(runtime.counters).toMatchObject({ delivered: 2, dropped: 0 });
+    } finally {
+      release?.();
+      await sub.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { MemoryClient } from "../../../clients/memory/client.ts";
 import { makeEvent } from "../../../eventing/catalog/make.ts";
 import * as T from "../../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
@@ -264,6 +265,8 @@ class GatedModel implements LanguageModel {
   readonly modelId = "gated";
   readonly streams = false;
   inFlight = 0;
+  /** Set: every answer calls this tool instead of finishing. */
+  toolCall: { id: string; name: string; arguments: string } | undefined;
   private waiting: Array<() => void> = [];
   private arrived: Array<() => void> = [];
 
@@ -272,7 +275,13 @@ class GatedModel implements LanguageModel {
     for (const notify of this.arrived.splice(0)) notify();
     await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.inFlight -= 1;
-    return { text: "done", toolCalls: [], finishReason: "stop", usage: { inputTokens: 1, outputTokens: 1 } };
+    const toolCalls = this.toolCall === undefined ? [] : [this.toolCall];
+    return {
+      text: "done",
+      toolCalls,
+      finishReason: toolCalls.length > 0 ? "tool_calls" : "stop",
+      usage: { inputTokens: 1, outputTokens: 1 },
+    };
   }
 
   stream(request: ModelRequest): Promise<ModelResponse> {
@@ -345,6 +354,68 @@ describe("budgets under concurrency", () => {
     await bus.pump();
     expect(failures()).toEqual(["budget_exceeded:concurrent_runs_per_sender"]);
     expect(bus.ofType(T.RUN_COMPLETED)).toHaveLength(2);
+  });
+
+  const memoryClient = () => new MemoryClient({ baseUrl: memory.url, token: memory.tokenFor("ops") });
+
+  it("a slot still held by a run that has ended (its release failed) is taken over by the next run", async () => {
+    await bus.addSkills(testSkills(counters));
+    const gated = new GatedModel();
+    await bus.startAgent(
+      agentEnv({ memory, skills: testSkills(counters), policy: { budgets: { concurrentRunsPerInstance: 1 } } }),
+      { model: gated },
+    );
+    const first = bus.deliver(message("first", "U1"));
+    await gated.until(1);
+    gated.releaseAll();
+    expect(await first).toBe(200);
+    await bus.pump();
+    const ended = bus.data(bus.ofType(T.RUN_COMPLETED)[0]!, T.RUN_COMPLETED).runId;
+    // As if its release had failed: the ended run holds the only slot for an hour.
+    const client = memoryClient();
+    expect((await client.acquireLock("ops", "runs:instance:0", { owner: ended, ttlMs: 3_600_000 })).acquired).toBe(
+      true,
+    );
+    const second = bus.deliver(message("second", "U2"));
+    await gated.until(1);
+    gated.releaseAll();
+    expect(await second).toBe(200);
+    await bus.pump();
+    expect(failures()).toEqual([]);
+    expect(bus.ofType(T.RUN_COMPLETED)).toHaveLength(2);
+  });
+
+  it("a slot lasts a short lease until the run's first step commits, then as long as the run may run", async () => {
+    await bus.addSkills(testSkills(counters));
+    const gated = new GatedModel();
+    gated.toolCall = call("p", "kubernetes__get_pods", { namespace: "a" });
+    await bus.startAgent(
+      agentEnv({
+        memory,
+        skills: testSkills(counters),
+        policy: { budgets: { concurrentRunsPerInstance: 1, wallClockSeconds: 600 } },
+      }),
+      { model: gated },
+    );
+    const client = memoryClient();
+    const started = Date.now();
+    const delivery = bus.deliver(message("list the pods", "U1"));
+    await gated.until(1);
+    // Before the commit a step that dies frees the slot within 30 s (renewed while the step runs).
+    const during = await client.getLock("ops", "runs:instance:0");
+    expect(during.held && during.expiresAt - started).toBeLessThanOrEqual(30_000 + (Date.now() - started));
+    gated.releaseAll();
+    expect(await delivery).toBe(200);
+    // Committed and waiting for its tool: the run owns the slot for its wall clock and a minute.
+    const after = await client.getLock("ops", "runs:instance:0");
+    expect(after.held && after.expiresAt - Date.now()).toBeGreaterThan(600_000);
+    gated.toolCall = undefined;
+    const pumped = bus.pump();
+    await gated.until(1);
+    gated.releaseAll();
+    await pumped;
+    expect(bus.ofType(T.RUN_COMPLETED)).toHaveLength(1);
+    expect((await client.getLock("ops", "runs:instance:0")).held).toBe(false);
   });
 
   it("stops a run at its tool-call budget when the model asks for more calls in parallel, and tells the user", async () => {

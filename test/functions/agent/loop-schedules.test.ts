@@ -238,6 +238,32 @@ describe("tasks, commands and bad input", () => {
     });
   });
 
+  it("a run.requested delivered again after its run finished is answered with the same outcome, the model not asked", async () => {
+    const model = new ScriptedModel();
+    model.answers.push("ok");
+    await bus.startAgent(agentEnv({ memory, skills: testSkills(counters) }), { model });
+    const task = makeEvent(T.RUN_REQUESTED, {
+      source: "/knclaw/gateway",
+      data: {
+        instance: "ops",
+        runId: "api-run-again",
+        task: "Say ok",
+        replyTo: { channel: "http", conversation: "api-run-again" },
+      },
+    });
+    expect(await bus.deliver(task)).toBe(200);
+    await bus.pump();
+    // The gateway re-drives a run whose outcome it never got: the same request, the same id.
+    expect(await bus.deliver(task)).toBe(200);
+    await bus.pump();
+    const outcomes = bus.ofType(T.RUN_COMPLETED);
+    expect(outcomes).toHaveLength(2);
+    expect(new Set(outcomes.map((e) => e.attributes.id)).size).toBe(1);
+    expect(bus.distinct(T.MESSAGE_SEND)).toHaveLength(1);
+    expect(bus.ofType(T.MESSAGE_SEND)).toHaveLength(2);
+    expect(model.requests).toHaveLength(1);
+  });
+
   it("answers /new by resetting the session, and /status with the instance's state", async () => {
     const model = new ScriptedModel();
     model.answers.push("first answer");
