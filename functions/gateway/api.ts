@@ -13,6 +13,7 @@ import { ApiError } from "../../runtime/api-error.ts";
 import type { BearerEnv } from "../../runtime/bearer.ts";
 import type { Logger } from "../../runtime/log.ts";
 import type { GatewayConfig } from "./config.ts";
+import type { RunDocument } from "./console/run-document.ts";
 import type { RunRecord, RunStore } from "./run-store.ts";
 import type { RunWaiter } from "./run-waiter.ts";
 import { type RunContext, startRun, waitForEvents, waitForOutcome } from "./runs.ts";
@@ -39,8 +40,6 @@ export interface ApiContext extends RunContext {
   store: RunStore;
   waiter: RunWaiter;
   sink: EventSink;
-  /** The agent's own run documents, for progress while the gateway has no outcome yet. */
-  findRun?: (id: string) => Promise<Run | undefined>;
   pairing?: PairingAdmin;
   log: Logger;
 }
@@ -110,6 +109,29 @@ function runView(record: RunRecord, status: string = record.status) {
   };
 }
 
+/**
+ * The run as the agent's own document tells it, while the gateway has no outcome yet: running, waiting, or finished
+ * with the outcome the document holds (an outcome can be on its way, or lost and about to be re-driven, redrive.ts).
+ */
+function agentView(record: RunRecord, run: Run) {
+  const doc = run.state as Partial<RunDocument>;
+  if (run.status !== "completed" && run.status !== "failed" && run.status !== "cancelled")
+    return runView(record, run.status);
+  const outcome = doc.outcome ?? { status: "failed" as const, reason: run.status, output: "" };
+  const finished: RunRecord = {
+    ...record,
+    status: outcome.status,
+    finishedAt: new Date(run.updatedAt).toISOString(),
+    ...(outcome.status === "completed"
+      ? { output: outcome.output }
+      : { reason: outcome.reason ?? "failed", message: outcome.message ?? "" }),
+    ...(doc.usage !== undefined
+      ? { usage: doc.usage, costUsd: doc.costUsd ?? 0, durationMs: run.updatedAt - run.createdAt }
+      : {}),
+  };
+  return runView(finished);
+}
+
 function instanceParam(ctx: ApiContext, instance: string): string {
   if (!ctx.config.instances.has(instance))
     throw new ApiError(404, "not_found", `no instance named ${JSON.stringify(instance)}`);
@@ -151,10 +173,9 @@ export function registerApi(app: Hono<GatewayVariables>, ctx: ApiContext): void 
     const record = await ctx.store.get(c.req.param("id"));
     if (record === undefined) throw new ApiError(404, "not_found", "no such run");
     if (record.status !== "queued" || ctx.findRun === undefined) return c.json(runView(record));
-    // The outcome is not in yet: the agent's own run document says whether it is already working on it.
+    // The outcome is not in yet: the agent's own run document says how far the run is, finished included.
     const agentRun = await ctx.findRun(record.runId).catch(() => undefined);
-    const progress = agentRun === undefined ? "queued" : agentRun.status === "waiting" ? "waiting" : "running";
-    return c.json(runView(record, progress));
+    return c.json(agentRun === undefined ? runView(record) : agentView(record, agentRun));
   });
 
   app.get("/api/v1/runs/:id/events", async (c) => {

@@ -21,6 +21,7 @@ import { createGatewayDeliveries, MAX_DELIVERY_BYTES } from "./deliveries.ts";
 import { registerMcp } from "./mcp.ts";
 import { openAiErrorBody, registerOpenAi } from "./openai.ts";
 import { TokenBuckets } from "./rate-limit.ts";
+import { memoryRedriveTimers, type RedriveTimers } from "./redrive.ts";
 import { RunStore } from "./run-store.ts";
 import { RunWaiter } from "./run-waiter.ts";
 
@@ -36,6 +37,8 @@ export interface GatewayDeps {
   kv?: KeyValueState;
   sink?: EventSink;
   findRun?: ApiContext["findRun"];
+  /** The re-drive timers (default: the memory service's). */
+  timers?: RedriveTimers;
   pairing?: PairingAdmin;
   /** The agents' run documents for the console (default: the memory service). */
   runs?: RunReader;
@@ -49,6 +52,7 @@ export async function createApp(env: FunctionEnv, deps: GatewayDeps = {}): Promi
   const store = new RunStore(deps.kv ?? new MemoryKeyValue(memory!, "gateway"));
   const waiter = new RunWaiter();
   const now = deps.now ?? Date.now;
+  const timers = deps.timers ?? (memory ? memoryRedriveTimers(memory) : undefined);
   const log = createLogger(env, "gateway");
   const ctx: ApiContext = {
     config,
@@ -59,10 +63,11 @@ export async function createApp(env: FunctionEnv, deps: GatewayDeps = {}): Promi
     now,
     ...(deps.findRun ? { findRun: deps.findRun } : memory ? { findRun: (id: string) => memory.findRun(id) } : {}),
     ...(deps.pairing ? { pairing: deps.pairing } : memory ? { pairing: memory } : {}),
+    ...(timers ? { redrive: { timers, afterMs: config.redriveAfterSeconds * 1000 } } : {}),
     log,
   };
   const limits = new TokenBuckets(config.rateLimit.requestsPerMinute, config.rateLimit.burst, now);
-  const deliveries = createGatewayDeliveries(store, waiter);
+  const deliveries = createGatewayDeliveries(ctx);
 
   const app = createFunctionApp<GatewayVariables>({
     env,

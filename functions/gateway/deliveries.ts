@@ -2,8 +2,8 @@ import { readEvent } from "../../eventing/catalog/make.ts";
 import * as T from "../../eventing/catalog/types.ts";
 import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
-import type { RunStore } from "./run-store.ts";
-import type { RunWaiter } from "./run-waiter.ts";
+import { onRedriveTimer, REDRIVE_TIMER } from "./redrive.ts";
+import type { RunContext } from "./runs.ts";
 
 /**
  * What the broker delivers to the gateway (the renderer's `gateway-*` Triggers): message.send, approval.requested and
@@ -11,9 +11,10 @@ import type { RunWaiter } from "./run-waiter.ts";
  * approval.resolved keeps the approval records true: a verdict closes the approval to further decisions (409/410), a
  * refusal of a decision this gateway forwarded opens it again. Only runs the gateway started are kept; the rest are
  * acknowledged and dropped. A 2xx is answered only once the memory service stored the event, so a failure is
- * redelivered.
+ * redelivered. Its own re-drive timers (timer.fired, target `gateway`) come here too (redrive.ts).
  */
-export function createGatewayDeliveries(store: RunStore, waiter: RunWaiter): (event: CloudEvent) => Promise<void> {
+export function createGatewayDeliveries(ctx: RunContext): (event: CloudEvent) => Promise<void> {
+  const { store, waiter } = ctx;
   return async (event) => {
     const id = event.attributes.id!;
     const at = event.attributes.time ?? new Date().toISOString();
@@ -120,6 +121,17 @@ export function createGatewayDeliveries(store: RunStore, waiter: RunWaiter): (ev
           finishedAt: at,
         } as typeof record);
         waiter.notify(outcome.runId);
+        // The outcome is in: the run's re-drive timer has nothing left to do (if it fires anyway, it finds that).
+        await ctx.redrive?.timers.disarm(record).catch((error: unknown) => {
+          ctx.log.warn({ runId: record.runId, err: (error as Error).name }, "re-drive timer not disarmed");
+        });
+        break;
+      }
+      case T.TIMER_FIRED: {
+        const fired = readEvent(event, T.TIMER_FIRED);
+        if (fired.target !== "gateway" || fired.kind !== REDRIVE_TIMER)
+          throw new CloudEventError(400, `the gateway keeps no ${fired.target} timers of kind ${fired.kind}`);
+        await onRedriveTimer(ctx, fired);
         break;
       }
       default:

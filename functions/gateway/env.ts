@@ -15,6 +15,8 @@ export const GatewayRateLimit = z.strictObject({
 
 /** Bounds of `gateway.maxWaitSeconds`: the longest a caller may wait for a run inline. */
 export const MAX_WAIT_SECONDS = { min: 1, max: 3600, default: 120 } as const;
+/** How long an accepted run may go without an outcome before the gateway looks whether it is stranded. */
+export const REDRIVE_AFTER_SECONDS = { min: 1, max: 3600, default: 60 } as const;
 
 /** What the operator console shows of an instance: its model, skills, channels and the budgets its policy sets. */
 const InstanceDetails = z.strictObject({
@@ -55,6 +57,11 @@ export const gatewayEnv = defineEnv({
     "KNCLAW_GATEWAY_MAX_WAIT_SECONDS",
     "the longest `Prefer: wait` / chat completion wait, in seconds",
     envInteger(MAX_WAIT_SECONDS.min, MAX_WAIT_SECONDS.max).default(MAX_WAIT_SECONDS.default),
+  ),
+  redriveAfterSeconds: text(
+    "KNCLAW_GATEWAY_REDRIVE_AFTER_SECONDS",
+    "how long an accepted run may go without an outcome before the gateway looks at it and, if it is stranded, sends its run.requested again (then twice as long each time, up to 15 minutes)",
+    envInteger(REDRIVE_AFTER_SECONDS.min, REDRIVE_AFTER_SECONDS.max).default(REDRIVE_AFTER_SECONDS.default),
   ),
   corsOrigins: json(
     "KNCLAW_GATEWAY_CORS_ORIGINS",

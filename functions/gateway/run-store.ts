@@ -1,5 +1,6 @@
 import type { KeyValueState } from "../../clients/memory/key-value.ts";
-import { runOnce } from "../../clients/memory/run-once.ts";
+import { LEASE_SECONDS, runOnce } from "../../clients/memory/run-once.ts";
+import type { RunRequested } from "../../eventing/catalog/events.ts";
 
 /**
  * What the gateway remembers about the runs it started, in the memory service so any replica can answer: a record
@@ -61,6 +62,12 @@ export interface PendingDecision {
 }
 
 const KEEP_SECONDS = 7 * 24 * 3600;
+/** Characters of a stored request per value (the memory service keeps values of up to 65,536). */
+const REQUEST_PART = 60_000;
+
+function requestKey(runId: string, part: number): string {
+  return part === 0 ? `gw:req:${runId}` : `gw:req:${runId}:${part}`;
+}
 const MAX_EVENTS = 10_000;
 
 export class RunStore {
@@ -96,18 +103,23 @@ export class RunStore {
     data: Record<string, unknown>,
     at: string,
   ): Promise<void> {
-    await runOnce(this.kv, `gw:evid:${runId}:${eventId}`, { leaseSeconds: 30, keepSeconds: KEEP_SECONDS }, async () => {
-      const hint = Number((await this.kv.get(`gw:evn:${runId}`)) ?? 0);
-      for (let seq = Number.isInteger(hint) && hint > 0 ? hint : 1; seq <= MAX_EVENTS; seq++) {
-        const event: RunEvent = { seq, type, at, data };
-        if (await this.kv.setIfAbsent(`gw:ev:${runId}:${seq}`, JSON.stringify(event), KEEP_SECONDS)) {
-          // Only a hint for the next append's starting point; readers never rely on it.
-          await this.kv.set(`gw:evn:${runId}`, String(seq + 1), KEEP_SECONDS);
-          return;
+    await runOnce(
+      this.kv,
+      `gw:evid:${runId}:${eventId}`,
+      { leaseSeconds: LEASE_SECONDS, keepSeconds: KEEP_SECONDS },
+      async () => {
+        const hint = Number((await this.kv.get(`gw:evn:${runId}`)) ?? 0);
+        for (let seq = Number.isInteger(hint) && hint > 0 ? hint : 1; seq <= MAX_EVENTS; seq++) {
+          const event: RunEvent = { seq, type, at, data };
+          if (await this.kv.setIfAbsent(`gw:ev:${runId}:${seq}`, JSON.stringify(event), KEEP_SECONDS)) {
+            // Only a hint for the next append's starting point; readers never rely on it.
+            await this.kv.set(`gw:evn:${runId}`, String(seq + 1), KEEP_SECONDS);
+            return;
+          }
         }
-      }
-      throw new Error(`run ${runId} has too many events`);
-    });
+        throw new Error(`run ${runId} has too many events`);
+      },
+    );
   }
 
   /** Events after `afterSeq`, in order, up to `limit`. */
@@ -119,6 +131,36 @@ export class RunStore {
       events.push(JSON.parse(raw) as RunEvent);
     }
     return events;
+  }
+
+  /**
+   * Keep what a run was asked to do, so a stranded run can be re-driven (redrive.ts). A value holds at most 64 Ki
+   * characters, so a large input is kept in parts: `gw:req:<run>` holds the number of parts and the first.
+   */
+  async saveRequest(request: RunRequested): Promise<void> {
+    // ASCII only (JSON escapes for the rest), so a cut between two parts never splits a character.
+    const json = JSON.stringify(request).replace(
+      /[\u007f-\uffff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+    const parts = Math.max(1, Math.ceil(json.length / REQUEST_PART));
+    for (let part = parts - 1; part >= 0; part--) {
+      const text = json.slice(part * REQUEST_PART, (part + 1) * REQUEST_PART);
+      await this.kv.set(requestKey(request.runId, part), part === 0 ? `${parts}:${text}` : text, KEEP_SECONDS);
+    }
+  }
+
+  async request(runId: string): Promise<RunRequested | undefined> {
+    const first = await this.kv.get(requestKey(runId, 0));
+    const header = first === undefined ? null : /^(\d+):/.exec(first);
+    if (first === undefined || header === null) return undefined;
+    let json = first.slice(header[0].length);
+    for (let part = 1; part < Number(header[1]); part++) {
+      const text = await this.kv.get(requestKey(runId, part));
+      if (text === undefined) return undefined;
+      json += text;
+    }
+    return JSON.parse(json) as RunRequested;
   }
 
   async rememberApproval(approval: ApprovalRecord): Promise<void> {

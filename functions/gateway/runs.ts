@@ -1,9 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { runOnce } from "../../clients/memory/run-once.ts";
+import type { Run } from "../../clients/memory/contract/runs.ts";
+import { LEASE_SECONDS, runOnce } from "../../clients/memory/run-once.ts";
 import type { TaskContract } from "../../eventing/catalog/contract.ts";
-import { derivedEventId, makeEvent } from "../../eventing/catalog/make.ts";
-import * as T from "../../eventing/catalog/types.ts";
+import type { RunRequested } from "../../eventing/catalog/events.ts";
+import { derivedEventId } from "../../eventing/catalog/make.ts";
 import type { EventSink } from "../../eventing/client/broker-client.ts";
+import { crashPoint } from "../../runtime/crash-point.ts";
+import type { Logger } from "../../runtime/log.ts";
+import { acceptedKey, armRedrive, type Redrive, redriveIfStranded, runRequestedEvent } from "./redrive.ts";
 import type { RunRecord, RunStore } from "./run-store.ts";
 import type { RunWaiter } from "./run-waiter.ts";
 
@@ -14,6 +18,11 @@ export interface RunContext {
   sink: EventSink;
   source: string;
   now: () => number;
+  log: Logger;
+  /** The agent's own run documents, for progress while the gateway has no outcome yet. */
+  findRun?: (id: string) => Promise<Run | undefined>;
+  /** Re-drives of accepted runs that get no outcome (redrive.ts); none without the memory service's timers. */
+  redrive?: Redrive;
 }
 
 export interface StartRun {
@@ -33,8 +42,9 @@ function runIdFor(by: string, idempotencyKey: string | undefined): string {
 }
 
 /**
- * Record the run, then emit run.requested once. Both steps are safe to repeat: a retried request with the same
- * idempotency key finds the record and, if the earlier emit failed, emits now.
+ * Record the run, then accept it once: store its request and arm its re-drive timer (redrive.ts), then emit
+ * run.requested. Every step is safe to repeat: a retried request with the same idempotency key finds the record and,
+ * if the earlier attempt was not accepted, accepts it now; if it was, and the run is stranded, re-drives it.
  */
 export async function startRun(ctx: RunContext, request: StartRun): Promise<RunRecord> {
   const runId = runIdFor(request.by, request.idempotencyKey);
@@ -47,24 +57,28 @@ export async function startRun(ctx: RunContext, request: StartRun): Promise<RunR
   };
   const created = await ctx.store.create(record);
   const stored = created ? record : ((await ctx.store.get(runId)) ?? record);
-  await runOnce(ctx.store.kvForEmits, `gw:emit:${runId}`, { leaseSeconds: 30, keepSeconds: 7 * 24 * 3600 }, () =>
-    ctx.sink.emit(
-      makeEvent(T.RUN_REQUESTED, {
-        source: ctx.source,
-        id: derivedEventId("gateway", "run", runId),
-        data: {
-          instance: stored.instance,
-          runId,
-          task: request.task,
-          ...(request.input !== undefined ? { input: request.input } : {}),
-          ...(request.contract !== undefined ? { contract: request.contract } : {}),
-          ...(request.sessionKey !== undefined ? { sessionKey: request.sessionKey } : {}),
-          requestedBy: { channel: "http", id: request.by },
-          replyTo: { channel: "http", conversation: runId },
-        },
-      }),
-    ),
+  const requested: RunRequested = {
+    instance: stored.instance,
+    runId,
+    task: request.task,
+    ...(request.input !== undefined ? { input: request.input } : {}),
+    ...(request.contract !== undefined ? { contract: request.contract } : {}),
+    ...(request.sessionKey !== undefined ? { sessionKey: request.sessionKey } : {}),
+    requestedBy: { channel: "http", id: request.by },
+    replyTo: { channel: "http", conversation: runId },
+  };
+  const accepted = await runOnce(
+    ctx.store.kvForEmits,
+    acceptedKey(runId),
+    { leaseSeconds: LEASE_SECONDS, keepSeconds: 7 * 24 * 3600 },
+    async () => {
+      await ctx.store.saveRequest(requested);
+      await armRedrive(ctx, stored, 0);
+      await ctx.sink.emit(runRequestedEvent(ctx.source, requested));
+      crashPoint("gateway.after-emit");
+    },
   );
+  if (!accepted.fresh) await redriveIfStranded(ctx, stored);
   return stored;
 }
 

@@ -164,6 +164,7 @@ function gatewayServiceEnv(ctx: RenderContext): EnvVar[] {
       tokenNames: names.join(","),
       rateLimit: gateway.rateLimit,
       maxWaitSeconds: gateway.maxWaitSeconds,
+      redriveAfterSeconds: gateway.redriveAfterSeconds,
       corsOrigins: gateway.corsOrigins.length > 0 ? gateway.corsOrigins : undefined,
     }),
     ...names.map((name) => gatewayEnv.renderFamily("token", tokenSuffix(name), gateway.tokens[name]!)),

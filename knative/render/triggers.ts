@@ -10,8 +10,9 @@
  *   timer.fired with knclawinstance=<i> and knclawtarget=agent (the agent's own due-time timers)
  * - skill-<s>: tool.requested with knclawskill=<s> (an external skill's Trigger points at its URL)
  * - channel-<t>: message.send and approval.requested with knclawchannel=<t>
- * - gateway (the `http` channel's adapter): message.send and approval.requested with knclawchannel=http, and the run
- *   outcomes run.completed / run.failed of every instance.
+ * - gateway (the `http` channel's adapter): message.send and approval.requested with knclawchannel=http, the run
+ *   outcomes run.completed / run.failed of every instance, and timer.fired with knclawtarget=gateway (its re-drive
+ *   timers, functions/gateway/redrive.ts)
  */
 import { EXT_CHANNEL, EXT_INSTANCE, EXT_SKILL, EXT_TARGET } from "../../eventing/catalog/attributes.ts";
 import * as T from "../../eventing/catalog/types.ts";
@@ -126,9 +127,11 @@ export function renderTriggers(ctx: RenderContext): RenderedObject[] {
         }),
       );
     }
-    for (const [suffix, eventType] of [
-      ["run-completed", T.RUN_COMPLETED],
-      ["run-failed", T.RUN_FAILED],
+    for (const [suffix, attributes] of [
+      ["run-completed", { type: T.RUN_COMPLETED }],
+      ["run-failed", { type: T.RUN_FAILED }],
+      // Its own re-drive timers, of every instance (functions/gateway/redrive.ts).
+      ["timer-fired", { type: T.TIMER_FIRED, [EXT_TARGET]: "gateway" }],
     ] as const) {
       out.push(
         trigger(ctx, {
@@ -136,7 +139,7 @@ export function renderTriggers(ctx: RenderContext): RenderedObject[] {
           route: "gateway",
           component: "gateway",
           extraLabels: {},
-          attributes: { type: eventType },
+          attributes,
           subscriber: { ref: ksvcRef("gateway") },
         }),
       );

@@ -174,6 +174,7 @@ describe("render", () => {
       { type: "dev.knclaw.message.send", knclawchannel: "http" },
       { type: "dev.knclaw.run.completed" },
       { type: "dev.knclaw.run.failed" },
+      { type: "dev.knclaw.timer.fired", knclawtarget: "gateway" },
     ]);
     expect(routes(full, "skill-kube")[0]!.slice(1)).toEqual([
       { type: "dev.knclaw.tool.requested", knclawskill: "kube" },

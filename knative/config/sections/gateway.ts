@@ -3,7 +3,12 @@
  * adapter of the `http` channel: agent answers and approval requests for gateway callers come back to it.
  */
 import { z } from "zod";
-import { GatewayRateLimit, GatewayTokenName, MAX_WAIT_SECONDS } from "../../../functions/gateway/env.ts";
+import {
+  GatewayRateLimit,
+  GatewayTokenName,
+  MAX_WAIT_SECONDS,
+  REDRIVE_AFTER_SECONDS,
+} from "../../../functions/gateway/env.ts";
 import { EgressRule, KsvcKnobs, SecretRef } from "../primitives.ts";
 
 const Gateway = KsvcKnobs.extend({
@@ -28,6 +33,15 @@ const Gateway = KsvcKnobs.extend({
     .max(MAX_WAIT_SECONDS.max)
     .default(MAX_WAIT_SECONDS.default)
     .describe("Longest a caller may wait for a run inline (`Prefer: wait`, chat completions), in seconds."),
+  redriveAfterSeconds: z
+    .number()
+    .int()
+    .min(REDRIVE_AFTER_SECONDS.min)
+    .max(REDRIVE_AFTER_SECONDS.max)
+    .default(REDRIVE_AFTER_SECONDS.default)
+    .describe(
+      "How long an accepted run may go without an outcome before the gateway looks at it: a run the agent never got, or whose outcome never arrived, has its request sent again (then twice as long each time, up to 15 minutes).",
+    ),
   egress: z.array(EgressRule).default([]).describe("Extra egress of the gateway."),
 });
 

@@ -4,7 +4,7 @@ import { mintMemoryToken } from "../../../../clients/memory/tokens.ts";
 import { makeEvent, readEvent } from "../../../../eventing/catalog/make.ts";
 import * as T from "../../../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../../../eventing/cloudevent/event.ts";
-import { createApp as createGateway } from "../../../../functions/gateway/app.ts";
+import { createApp as createGateway, type GatewayDeps } from "../../../../functions/gateway/app.ts";
 import { createApp as createMemory } from "../../../../functions/memory/app.ts";
 import { type Served, serve } from "../../../../runtime/serve.ts";
 import { deliveryRequest } from "../../channels/support/events.ts";
@@ -27,7 +27,10 @@ export interface GatewayHarness {
   stop(): Promise<void>;
 }
 
-export async function startGateway(env: Record<string, string> = {}): Promise<GatewayHarness> {
+export async function startGateway(
+  env: Record<string, string> = {},
+  deps: Pick<GatewayDeps, "now"> = {},
+): Promise<GatewayHarness> {
   const broker = await new RecordingBroker().start();
   const memoryApp = await createMemory({
     KNCLAW_MEMORY_TOKEN_SECRET: MEMORY_SECRET,
@@ -35,16 +38,19 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Ga
     KNCLAW_MEMORY_BACKEND: "embedded",
   });
   const memory = await serve(memoryApp, { port: 0, host: "127.0.0.1" });
-  const app = await createGateway({
-    KNCLAW_GATEWAY_TOKENS: "admin,ci",
-    KNCLAW_GATEWAY_TOKEN_ADMIN: TOKEN,
-    KNCLAW_GATEWAY_TOKEN_CI: OTHER_TOKEN,
-    KNCLAW_INSTANCES: JSON.stringify(["ops", "dev"]),
-    KNCLAW_MEMORY_URL: memory.url,
-    KNCLAW_MEMORY_TOKEN: mintMemoryToken(MEMORY_SECRET, { kind: "gateway" }),
-    K_SINK: broker.url,
-    ...env,
-  });
+  const app = await createGateway(
+    {
+      KNCLAW_GATEWAY_TOKENS: "admin,ci",
+      KNCLAW_GATEWAY_TOKEN_ADMIN: TOKEN,
+      KNCLAW_GATEWAY_TOKEN_CI: OTHER_TOKEN,
+      KNCLAW_INSTANCES: JSON.stringify(["ops", "dev"]),
+      KNCLAW_MEMORY_URL: memory.url,
+      KNCLAW_MEMORY_TOKEN: mintMemoryToken(MEMORY_SECRET, { kind: "gateway" }),
+      K_SINK: broker.url,
+      ...env,
+    },
+    deps,
+  );
   const served = await serve(app, { port: 0, host: "127.0.0.1" });
   return {
     url: served.url,

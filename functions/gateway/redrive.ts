@@ -1,0 +1,104 @@
+import type { MemoryClient } from "../../clients/memory/client.ts";
+import { type Run, TERMINAL_RUN_STATUSES } from "../../clients/memory/contract/runs.ts";
+import { recallOnce } from "../../clients/memory/run-once.ts";
+import type { RunRequested, TimerFired } from "../../eventing/catalog/events.ts";
+import { derivedEventId, makeEvent } from "../../eventing/catalog/make.ts";
+import * as T from "../../eventing/catalog/types.ts";
+import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
+import type { RunRecord } from "./run-store.ts";
+import type { RunContext } from "./runs.ts";
+
+/**
+ * No run the gateway accepted is ever stranded (ARCHITECTURE.md, "Reconciliation"). Every accepted run has a due-time
+ * timer in the memory service (target `gateway`, kind `redrive`, armed before its run.requested is sent). When it
+ * fires and the gateway still has no outcome for the run, the gateway looks at the agent's run document: none (the
+ * run.requested was lost, or dead-lettered while the agent could not take it) or finished (its outcome was lost, or
+ * dead-lettered while the gateway could not take it) means the run.requested goes out again under its deterministic
+ * id. The agent then starts the run, or answers a finished run with its final outbox again (the outcome), or, for a
+ * run it already works on, does nothing new. Before looking, the timer is armed again for a later look (the delay
+ * doubles up to 15 minutes), so a look that fails is repeated; the outcome's arrival disarms it.
+ */
+export const REDRIVE_TIMER = "redrive";
+const MAX_DELAY_MS = 15 * 60_000;
+
+/** The gateway's re-drive timers (the memory service's, in a deployment). */
+export interface RedriveTimers {
+  arm(record: Pick<RunRecord, "runId" | "instance">, dueAt: number, attempt: number): Promise<void>;
+  disarm(record: Pick<RunRecord, "runId" | "instance">): Promise<void>;
+}
+
+export function memoryRedriveTimers(client: MemoryClient): RedriveTimers {
+  const name = (record: Pick<RunRecord, "runId" | "instance">) => ({
+    instance: record.instance,
+    target: "gateway" as const,
+    kind: REDRIVE_TIMER,
+    id: record.runId,
+  });
+  return {
+    async arm(record, dueAt, attempt) {
+      await client.armTimer(name(record), { dueAt, data: { attempt } });
+    },
+    async disarm(record) {
+      await client.disarmTimer(name(record));
+    },
+  };
+}
+
+/** How re-drives are scheduled: after `afterMs` without an outcome, then twice as long each time. */
+export interface Redrive {
+  timers: RedriveTimers;
+  afterMs: number;
+}
+
+/** The key marking that a run's run.requested was accepted by the broker (the caller got its 202). */
+export function acceptedKey(runId: string): string {
+  return `gw:emit:${runId}`;
+}
+
+/** The run.requested of a run, always under the same id: every consumer takes it once. */
+export function runRequestedEvent(source: string, request: RunRequested): CloudEvent {
+  return makeEvent(T.RUN_REQUESTED, { source, id: derivedEventId("gateway", "run", request.runId), data: request });
+}
+
+/** Arms the run's next look `attempt` (0: the first, `afterMs` from now). */
+export async function armRedrive(ctx: RunContext, record: RunRecord, attempt: number): Promise<void> {
+  if (ctx.redrive === undefined) return;
+  const delay = Math.min(ctx.redrive.afterMs * 2 ** attempt, MAX_DELAY_MS);
+  await ctx.redrive.timers.arm(record, ctx.now() + delay, attempt);
+}
+
+/** A re-drive timer fired: look at the run, and send its request again if it is stranded. */
+export async function onRedriveTimer(ctx: RunContext, fired: TimerFired): Promise<void> {
+  const record = await ctx.store.get(fired.id);
+  if (record === undefined || record.status !== "queued") return;
+  // A run whose request the broker never accepted was answered 503: its caller retries, the gateway does not.
+  if ((await recallOnce(ctx.store.kvForEmits, acceptedKey(record.runId))) === undefined) return;
+  const attempt = typeof fired.data?.attempt === "number" ? fired.data.attempt : 0;
+  await armRedrive(ctx, record, attempt + 1);
+  if (isStranded(await ctx.findRun?.(record.runId))) await sendAgain(ctx, record);
+}
+
+/**
+ * A retried request (same Idempotency-Key) for a run the gateway accepted and has no outcome for: once the run has
+ * waited a re-drive delay and the agent has no run or a finished one, its request goes out again now.
+ */
+export async function redriveIfStranded(ctx: RunContext, record: RunRecord): Promise<void> {
+  if (record.status !== "queued" || ctx.redrive === undefined) return;
+  if (ctx.now() - Date.parse(record.createdAt) < ctx.redrive.afterMs) return;
+  if (isStranded(await ctx.findRun?.(record.runId))) await sendAgain(ctx, record);
+}
+
+/** No run document (the request never reached the agent), or a finished one (its outcome never reached us). */
+function isStranded(agentRun: Run | undefined): boolean {
+  return agentRun === undefined || TERMINAL_RUN_STATUSES.includes(agentRun.status);
+}
+
+async function sendAgain(ctx: RunContext, record: RunRecord): Promise<void> {
+  const request = await ctx.store.request(record.runId);
+  if (request === undefined) {
+    ctx.log.error({ runId: record.runId }, "stranded run cannot be re-driven: its request is no longer stored");
+    return;
+  }
+  ctx.log.warn({ runId: record.runId }, "run stranded without an outcome: run.requested sent again");
+  await ctx.sink.emit(runRequestedEvent(ctx.source, request));
+}
