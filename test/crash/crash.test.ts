@@ -1,0 +1,161 @@
+/**
+ * The crash suite: runs accepted through the gateway of a real `knclaw dev` process, which is then killed at a chosen
+ * point and started again on the same state. Every accepted run must end, once: one outcome, one message, one
+ * execution of its one tool call (the counting skill and the model live in this process, so they outlive the kills).
+ *
+ * Kill points, each reached deterministically (no timing):
+ * - mid-delivery: the skill holds tool calls until four are in flight, then `kill -9`;
+ * - between a function's commit and its emit: KNCLAW_CRASH_POINT=agent.after-commit@N (runtime/crash-point.ts), the
+ *   process kills itself right after the N-th committed step, before that step's events leave;
+ * - mid-ingress: KNCLAW_CRASH_POINT=gateway.after-emit@N, the process dies with run.requested in the broker and the
+ *   caller unanswered, so the caller retries with the same Idempotency-Key after the restart;
+ * - SIGTERM under load: a graceful stop with tool calls in flight (exit 0), then a start.
+ * With `--redis` (a redis-server of the suite's own: appendonly yes, appendfsync always). Callers behave as an operator's would: a request that
+ * got no answer is sent again with the same Idempotency-Key, and the outcome is awaited with `Prefer: wait`.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CrashPlatform, type RunAnswer, taskOf } from "./support/platform.ts";
+import { OwnRedis } from "./support/redis-server.ts";
+
+const RUNS = 12;
+const keysOf = (scenario: string) => Array.from({ length: RUNS }, (_, i) => `${scenario}-${i}`);
+
+/** Submits every key at once; a request cut off by the kill has no answer (undefined). */
+async function submitAll(p: CrashPlatform, keys: readonly string[]): Promise<Map<string, RunAnswer | undefined>> {
+  const answers = await Promise.all(keys.map((key) => p.submit(key).catch(() => undefined)));
+  return new Map(keys.map((key, i) => [key, answers[i]]));
+}
+
+/**
+ * After the restart: every key is asked again (an unanswered caller's retry; for the others, a wait for the outcome),
+ * and each run must have ended once.
+ */
+async function expectEveryRunEndedOnce(p: CrashPlatform, keys: readonly string[], accepted: readonly string[]) {
+  const outcomes = await Promise.all(keys.map((key) => p.submit(key, 90)));
+  const runIds = new Set<string>();
+  for (const [i, outcome] of outcomes.entries()) {
+    expect({ key: keys[i], status: outcome.status, run: outcome.body.status }).toEqual({
+      key: keys[i],
+      status: 200,
+      run: "completed",
+    });
+    expect(outcome.body.output).toBe(`done ${taskOf(keys[i]!)}`);
+    runIds.add(outcome.body.runId!);
+  }
+  expect(runIds.size).toBe(keys.length);
+  for (const runId of runIds) {
+    const events = await p.events(runId);
+    expect(events.map((e) => e.type)).toEqual(["message", "completed"]);
+    expect([...p.skill.executions].filter(([call]) => call.startsWith(`${runId}/`))).toEqual([[`${runId}/1-0`, 1]]);
+  }
+  // No run executed that nobody asked for.
+  expect([...p.skill.executions.keys()].every((call) => runIds.has(call.split("/")[0]!))).toBe(true);
+  expect(accepted.length).toBeGreaterThan(0);
+}
+
+const accepted = (answers: Map<string, RunAnswer | undefined>) =>
+  [...answers].filter(([, answer]) => answer?.status === 202).map(([key]) => key);
+
+for (const store of ["redis"] as const) {
+  describe(`kill -9 of knclaw dev (${store === "redis" ? "--redis" : "embedded memory store, SQLite journal"})`, () => {
+    let redis: OwnRedis | undefined;
+    let p: CrashPlatform;
+    beforeAll(async () => {
+      if (store === "redis") {
+        redis = new OwnRedis();
+        await redis.start();
+      }
+    });
+    afterAll(async () => {
+      await redis?.stop();
+    });
+    const platform = async () => {
+      p = await CrashPlatform.start({ redriveAfterSeconds: 2, ...(redis ? { redis } : {}) });
+      return p;
+    };
+    afterEach(async () => {
+      await p.close();
+    });
+
+    it("mid-delivery: tool calls in flight", { timeout: 180_000 }, async () => {
+      const p = await platform();
+      await p.startDev();
+      p.skill.hold();
+      const keys = keysOf("delivery");
+      const answers = await submitAll(p, keys);
+      await p.skill.heldAtLeast(4);
+      await p.kill();
+      p.skill.release();
+      await p.startDev();
+      await expectEveryRunEndedOnce(p, keys, accepted(answers));
+    });
+
+    it("between a step's commit and its emit", { timeout: 180_000 }, async () => {
+      const p = await platform();
+      const dev = await p.startDev("agent.after-commit@7");
+      const keys = keysOf("commit");
+      const answers = await submitAll(p, keys);
+      expect((await dev.ended).signal).toBe("SIGKILL");
+      await p.startDev();
+      await expectEveryRunEndedOnce(p, keys, accepted(answers));
+    });
+
+    it("mid-ingress: run.requested in the broker, the caller unanswered", { timeout: 180_000 }, async () => {
+      const p = await platform();
+      const dev = await p.startDev("gateway.after-emit@5");
+      const keys = keysOf("ingress");
+      const answers = await submitAll(p, keys);
+      expect((await dev.ended).signal).toBe("SIGKILL");
+      expect([...answers.values()].some((answer) => answer === undefined)).toBe(true);
+      await p.startDev();
+      await expectEveryRunEndedOnce(p, keys, accepted(answers));
+    });
+
+    it("SIGTERM under load: a graceful stop with tool calls in flight, then a start", {
+      timeout: 180_000,
+    }, async () => {
+      const p = await platform();
+      const dev = await p.startDev();
+      p.skill.hold();
+      const keys = keysOf("sigterm");
+      const answers = await submitAll(p, keys);
+      await p.skill.heldAtLeast(4);
+      dev.child.kill("SIGTERM");
+      p.skill.release();
+      expect(await dev.ended).toEqual({ code: 0, signal: null });
+      await p.startDev();
+      await expectEveryRunEndedOnce(p, keys, accepted(answers));
+    });
+  });
+}
+
+describe("kill -9 of Redis under load (--redis)", () => {
+  const redis = new OwnRedis();
+  let p: CrashPlatform;
+  beforeAll(async () => {
+    await redis.start();
+  });
+  afterAll(async () => {
+    await p.close();
+    await redis.stop();
+  });
+
+  it("every accepted run ends once after Redis is back, without a restart of knclaw dev", {
+    timeout: 240_000,
+  }, async () => {
+    p = await CrashPlatform.start({ redis, redriveAfterSeconds: 2 });
+    const dev = await p.startDev();
+    p.skill.hold();
+    const keys = keysOf("redis");
+    const answers = await submitAll(p, keys);
+    await p.skill.heldAtLeast(4);
+    await redis.kill();
+    p.skill.release();
+    // Work goes on failing while Redis is away: tool answers cannot be stored, steps cannot commit.
+    const refused = await p.submit("redis-while-down").catch(() => undefined);
+    expect(refused?.status).not.toBe(202);
+    await redis.start();
+    await expectEveryRunEndedOnce(p, keys, accepted(answers));
+    expect(dev.child.exitCode).toBeNull();
+  });
+});

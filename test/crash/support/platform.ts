@@ -1,0 +1,279 @@
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import { type Served, serve } from "../../../runtime/serve.ts";
+import { defineSkill } from "../../../skills/package/define-skill.ts";
+import { defineTool } from "../../../skills/package/tool.ts";
+import { generateSigningKey, serveSkill } from "../../../skills/runtime/index.ts";
+import { type FakeOpenAI, startFakeOpenAI } from "../../fakes/openai/server.ts";
+import { exited, inheritedEnv, spawnKnclaw, waitForOutput } from "../../support/cli-process.ts";
+import type { OwnRedis } from "./redis-server.ts";
+
+/**
+ * The crash suite's platform: a real `knclaw dev` process (the CLI, as an operator runs it) on one knclaw.yaml and one
+ * state directory, started, killed and started again; and, in this test process so that they outlive every kill, what
+ * a cluster keeps outside the platform: the model provider (the fake OpenAI-compatible server), a counting skill
+ * (an external skill served by serveSkill) and, with `redis`, the Redis the memory service and the broker journal use.
+ *
+ * Every run is the same two turns: the model calls `counter__count`, then answers `done <task>`. So a run that ends
+ * well shows one tool execution, one message and one outcome; anything done twice shows as a count of two.
+ */
+const INSTANCE = "crash";
+const GATEWAY_TOKEN = "crash-suite-gateway-token-0123456789abcdef";
+const MEMORY_SECRET = "crash-suite-memory-token-secret-0123456789";
+const keys = generateSigningKey();
+
+export interface DevProcess {
+  child: ChildProcess;
+  /** The port's base URL. */
+  url: string;
+  /** How the process ended. */
+  ended: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** What it wrote last (stdout and stderr), for a failure's message. */
+  tail(): string;
+}
+
+export interface CrashPlatformOptions {
+  /** Memory service and broker journal on this Redis (`--redis`); else the embedded store and SQLite. */
+  redis?: OwnRedis;
+  /** `gateway.redriveAfterSeconds`: how soon the gateway looks at a run with no outcome. */
+  redriveAfterSeconds?: number;
+}
+
+export interface RunAnswer {
+  status: number;
+  body: { runId?: string; status?: string; output?: string; reason?: string };
+}
+
+export class CrashPlatform {
+  readonly dir = mkdtempSync(join(tmpdir(), "knclaw-crash-"));
+  readonly model: FakeOpenAI;
+  readonly skill: CountingSkill;
+  dev: DevProcess | undefined;
+  private readonly options: CrashPlatformOptions;
+  /** Model requests per task, for the report. */
+  readonly modelCalls = new Map<string, number>();
+
+  private constructor(model: FakeOpenAI, skill: CountingSkill, options: CrashPlatformOptions) {
+    this.model = model;
+    this.skill = skill;
+    this.options = options;
+  }
+
+  static async start(options: CrashPlatformOptions = {}): Promise<CrashPlatform> {
+    const model = await startFakeOpenAI({ apiKey: "not-needed" });
+    const skill = await CountingSkill.start();
+    const platform = new CrashPlatform(model, skill, options);
+    model.setResponder((request) => platform.answer(request.body));
+    writeFileSync(join(platform.dir, "knclaw.yaml"), JSON.stringify(platform.config(), null, 2));
+    return platform;
+  }
+
+  /** Start `knclaw dev` on the platform's config and state; `crashPoint` arms runtime/crash-point.ts. */
+  async startDev(crashPoint?: string): Promise<DevProcess> {
+    const args = [
+      "dev",
+      ...["-c", join(this.dir, "knclaw.yaml"), "--port", "0", "--state-dir", join(this.dir, "state")],
+      ...["--log-level", "warn"],
+      ...(this.options.redis ? ["--redis", this.options.redis.url] : []),
+    ];
+    const env = inheritedEnv((name) => name.startsWith("KNCLAW_") || name === "PORT", {
+      KNCLAW_GATEWAY_TOKEN_CLI: GATEWAY_TOKEN,
+      KNCLAW_MEMORY_TOKENS_SECRET: MEMORY_SECRET,
+      [`KNCLAW_AGENT_KEYS_${INSTANCE.toUpperCase()}`]: keys.privateKeyPem,
+      KNCLAW_STATE_DIR: join(this.dir, "state"),
+      KNCLAW_LOG_LEVEL: "warn",
+      ...(crashPoint ? { KNCLAW_CRASH_POINT: crashPoint } : {}),
+    });
+    const child = spawnKnclaw(args, env);
+    let tail = "";
+    const keep = (chunk: Buffer) => {
+      tail = (tail + chunk.toString()).slice(-200_000);
+    };
+    child.stdout!.on("data", keep);
+    child.stderr!.on("data", keep);
+    const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once("exit", (code, signal) => resolve({ code, signal })),
+    );
+    const [, url] = await waitForOutput(child, /knclaw dev listening on (\S+)/);
+    this.dev = { child, url: url!, ended, tail: () => tail };
+    return this.dev;
+  }
+
+  /** kill -9 of `knclaw dev`. */
+  async kill(): Promise<void> {
+    const child = this.dev?.child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exit = exited(child);
+    child.kill("SIGKILL");
+    await exit;
+  }
+
+  /** POST a run under `key` (the Idempotency-Key); with `waitSeconds`, `Prefer: wait` for its outcome. */
+  async submit(key: string, waitSeconds?: number): Promise<RunAnswer> {
+    const response = await fetch(`${this.dev!.url}/api/v1/instances/${INSTANCE}/runs`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${GATEWAY_TOKEN}`,
+        "content-type": "application/json",
+        "idempotency-key": key,
+        ...(waitSeconds !== undefined ? { prefer: `wait=${waitSeconds}` } : {}),
+      },
+      body: JSON.stringify({ task: taskOf(key) }),
+    });
+    return { status: response.status, body: (await response.json()) as RunAnswer["body"] };
+  }
+
+  /** The run's event log as the gateway's SSE endpoint replays it (it ends with the outcome). */
+  async events(runId: string): Promise<Array<{ type: string; data: Record<string, unknown> }>> {
+    const response = await fetch(`${this.dev!.url}/api/v1/runs/${runId}/events`, {
+      headers: { authorization: `Bearer ${GATEWAY_TOKEN}` },
+    });
+    const text = await response.text();
+    return text
+      .split("\n\n")
+      .map((block) => ({
+        type: /^event: (.*)$/m.exec(block)?.[1],
+        data: /^data: (.*)$/m.exec(block)?.[1],
+      }))
+      .filter((e): e is { type: string; data: string } => e.type !== undefined && e.data !== undefined)
+      .map((e) => ({ type: e.type, data: JSON.parse(e.data) as Record<string, unknown> }));
+  }
+
+  async close(): Promise<void> {
+    await this.kill();
+    await Promise.all([this.model.close(), this.skill.close()]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** The model: call the counter first, then answer. */
+  private answer(body: Record<string, unknown>) {
+    const messages = body.messages as Array<{ role: string; content?: string | null }>;
+    const task = messages.find((m) => m.role === "user" && m.content?.startsWith("job "))?.content ?? "?";
+    this.modelCalls.set(task, (this.modelCalls.get(task) ?? 0) + 1);
+    if (!messages.some((m) => m.role === "tool"))
+      return { kind: "message" as const, toolCalls: [{ id: "count-1", name: "counter__count", arguments: "{}" }] };
+    return { kind: "message" as const, text: `done ${task}` };
+  }
+
+  private config() {
+    return {
+      apiVersion: "knclaw.dev/v1alpha1",
+      kind: "Platform",
+      metadata: { name: "knclaw", namespace: "knclaw" },
+      images: { registry: "ghcr.io/knclaw", default: "knclaw:0.1.0" },
+      broker: {
+        name: "default",
+        delivery: { retry: 6, backoffPolicy: "exponential", backoffDelay: "PT0.2S", timeout: "PT30S" },
+        deadLetterSink: {},
+      },
+      memory: {},
+      gateway: {
+        enabled: true,
+        tokens: { cli: { secret: "knclaw-gateway", key: "cli-token" } },
+        rateLimit: { requestsPerMinute: 1_000_000, burst: 100_000 },
+        ...(this.options.redriveAfterSeconds !== undefined
+          ? { redriveAfterSeconds: this.options.redriveAfterSeconds }
+          : {}),
+      },
+      policies: { crash: { tools: { allow: ["counter.*"] } } },
+      skills: {
+        counter: {
+          external: {
+            url: this.skill.url,
+            tools: [{ name: "count", description: "Counts one call.", parameters: { type: "object", properties: {} } }],
+          },
+        },
+      },
+      instances: {
+        [INSTANCE]: {
+          model: `openai-compatible/${INSTANCE}`,
+          provider: { baseUrl: this.model.url },
+          policy: "crash",
+          skills: ["counter"],
+        },
+      },
+    };
+  }
+}
+
+/** The task of the run submitted under `key`: the model reads it back to tell runs apart. */
+export function taskOf(key: string): string {
+  return `job ${key}`;
+}
+
+/**
+ * An external skill with one tool, `count`, that records every execution by run and call id, and holds calls while
+ * `hold()` is on (so a test can kill `knclaw dev` with deliveries to it in flight).
+ */
+export class CountingSkill {
+  /** Executions by `<run id>/<call id>`. */
+  readonly executions = new Map<string, number>();
+  url = "";
+  private served: Served | undefined;
+  private holding = false;
+  private held: Array<() => void> = [];
+  private watchers: Array<{ count: number; resolve: () => void }> = [];
+
+  static async start(): Promise<CountingSkill> {
+    const skill = new CountingSkill();
+    const count = defineTool({
+      name: "count",
+      description: "Counts one call.",
+      input: z.object({}),
+      mutates: false,
+      approval: false,
+    });
+    const definition = defineSkill({
+      name: "counter",
+      manifest: {},
+      tools: [count],
+      handlers: {
+        count: async (_args, context) => {
+          const key = `${context.runId}/${context.callId}`;
+          skill.executions.set(key, (skill.executions.get(key) ?? 0) + 1);
+          if (skill.holding) await skill.wait();
+          return { counted: skill.executions.get(key) };
+        },
+      },
+    });
+    const app = serveSkill(definition, { env: { KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem, NODE_ENV: "test" } });
+    skill.served = await serve(app, { port: 0, host: "127.0.0.1" });
+    skill.url = skill.served.url;
+    return skill;
+  }
+
+  /** From now on, calls wait until `release()`. */
+  hold(): void {
+    this.holding = true;
+  }
+
+  /** Lets every held call go, and stops holding. */
+  release(): void {
+    this.holding = false;
+    for (const go of this.held.splice(0)) go();
+  }
+
+  /** Resolves once `count` calls are held at the same time. */
+  heldAtLeast(count: number): Promise<void> {
+    if (this.held.length >= count) return Promise.resolve();
+    return new Promise((resolve) => this.watchers.push({ count, resolve }));
+  }
+
+  async close(): Promise<void> {
+    this.release();
+    await this.served?.shutdown();
+  }
+
+  private wait(): Promise<void> {
+    return new Promise((resolve) => {
+      this.held.push(resolve);
+      for (const watcher of this.watchers.filter((w) => this.held.length >= w.count)) {
+        this.watchers.splice(this.watchers.indexOf(watcher), 1);
+        watcher.resolve();
+      }
+    });
+  }
+}
