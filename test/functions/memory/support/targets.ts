@@ -1,11 +1,15 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Redis } from "ioredis";
 import { ownRedis } from "../../../support/redis-server.ts";
 import { deleteKeys, SHARED_REDIS, uniquePrefix } from "./harness.ts";
 
 /**
- * Where the contract suite runs: the embedded backend, the local Redis (isolated by a unique key prefix), and a
- * single-node Redis Cluster of the suite's own, where any script or transaction touching two slots fails, which
- * proves that the key schema keeps every multi-key operation in one slot.
+ * Where the contract suite runs: the embedded backend in memory and in a SQLite file of its own (what `knclaw dev`
+ * keeps across restarts), the local Redis (isolated by a unique key prefix), and a single-node Redis Cluster of the
+ * suite's own, where any script or transaction touching two slots fails, which proves that the key schema keeps
+ * every multi-key operation in one slot.
  */
 export interface Target {
   name: string;
@@ -31,6 +35,16 @@ export const TARGETS: Target[] = [
   {
     name: "embedded",
     open: async () => ({ env: { KNCLAW_MEMORY_BACKEND: "embedded" }, teardown: async () => {} }),
+  },
+  {
+    name: "embedded-file",
+    open: async () => {
+      const dir = await mkdtemp(join(tmpdir(), "knclaw-memory-"));
+      return {
+        env: { KNCLAW_MEMORY_BACKEND: "embedded", KNCLAW_MEMORY_EMBEDDED_PATH: join(dir, "memory.sqlite") },
+        teardown: () => rm(dir, { recursive: true, force: true }),
+      };
+    },
   },
   {
     name: "redis",
