@@ -43,7 +43,7 @@ const Redis = z
 
 const Memory = KsvcKnobs.extend({
   redis: Redis.optional().describe(
-    "Redis for the memory service; without it the embedded in-process store runs (state lost with the pod, one replica).",
+    "Redis for the memory service; without it the embedded store runs: `knclaw dev` keeps it in its state directory, a pod in its memory (state lost with the pod, one replica).",
   ),
   tokenSecret: KubernetesName.default("knclaw-memory-tokens").describe(
     "Secret with one key per memory client (`agent-<instance>`, `gateway`, `channel-<type>`, `deadletter`, `skill-<name>`): each client gets its own key as KNCLAW_MEMORY_TOKEN, the memory service gets all of them.",
