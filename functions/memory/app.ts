@@ -1,14 +1,19 @@
 import { BrokerClient } from "../../eventing/client/broker-client.ts";
-import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
+import { eventSigner } from "../../eventing/trust/event-signature.ts";
+import { MEMORY_ROLE } from "../../eventing/trust/roles.ts";
+import { signingSink } from "../../eventing/trust/signing-sink.ts";
 import { ApiError } from "../../runtime/api-error.ts";
 import { createFunctionApp } from "../../runtime/app.ts";
+import { EnvError } from "../../runtime/env-contract.ts";
 import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
+import { parsePrivateKey } from "../../runtime/keys.ts";
 import { createLogger, type Logger } from "../../runtime/log.ts";
 import { auditRoutes } from "./audit/routes.ts";
 import { blobRoutes } from "./blobs/routes.ts";
 import { loadConfig, type MemoryConfig } from "./config.ts";
 import { coordinationRoutes } from "./coordination/routes.ts";
 import { deadLetterRoutes } from "./dead-letters/routes.ts";
+import { memoryEnv } from "./env.ts";
 import { authenticate, type MemoryEnv } from "./http/auth.ts";
 import type { RouteDeps } from "./http/routes.ts";
 import { noteRoutes } from "./notes/routes.ts";
@@ -101,7 +106,7 @@ export async function createApp(env: FunctionEnv, options: MemoryAppOptions = {}
   auditRoutes(app, stores.audit, deps);
   deadLetterRoutes(app, stores.deadLetters, deps);
   timerRoutes(app, stores.timers, deps);
-  const poller = startTimers(env, stores, now, config.timerPollMs, logger);
+  const poller = startTimers(env, config, stores, now, logger);
 
   return {
     backend: stores.kind,
@@ -115,27 +120,33 @@ export async function createApp(env: FunctionEnv, options: MemoryAppOptions = {}
 }
 
 /**
- * Due timers become events on the broker K_SINK names (the memory service's SinkBinding). Without one, timers are
- * still kept (and fire once the service runs with a sink), and the log says so.
+ * Due timers become events on the broker K_SINK names (the memory service's SinkBinding), signed as the `memory`
+ * producer role, the only role consumers take timer.fired from. Without a sink, timers are still kept (and fire once
+ * the service runs with one), and the log says so.
  */
 function startTimers(
   env: FunctionEnv,
+  config: MemoryConfig,
   stores: MemoryStores,
   now: () => number,
-  pollMs: number,
   logger: Logger,
 ): TimerPoller | undefined {
   if (!env.K_SINK) {
     logger.warn("no K_SINK: timers are kept but none fires until the service runs with a broker to send them to");
     return undefined;
   }
+  const keyName = memoryEnv.names.eventSigningKey;
+  if (config.eventSigningKey === undefined) {
+    throw new EnvError(`${keyName} is required with K_SINK: the timers the service fires are signed with it`);
+  }
+  const signer = eventSigner(MEMORY_ROLE, parsePrivateKey(config.eventSigningKey, keyName));
   // A short bound per attempt: a poll waits for its emits, and a timer whose emit failed fires again anyway.
   const broker = BrokerClient.fromEnv(env, { retries: 2, timeoutMs: 5_000 });
   const poller = new TimerPoller({
     store: stores.timers,
-    emit: (event: CloudEvent) => broker.emit(event),
+    emit: signingSink(broker, signer).emit,
     now,
-    pollMs,
+    pollMs: config.timerPollMs,
     log: logger,
   });
   poller.start();

@@ -98,6 +98,12 @@ export const memoryEnv = defineEnv({
     "timers armed per instance at once (then 409)",
     envInteger(1, 10_000_000).default(10_000),
   ),
+  /** The one event the service emits, timer.fired, is signed as the `memory` producer role (eventing/trust/). */
+  eventSigningKey: secret(
+    "KNCLAW_EVENT_SIGNING_KEY",
+    "the service's Ed25519 private key (PEM or base64): the timers it fires are signed with it as the `memory` producer role; required with K_SINK",
+    z.string().min(1).optional(),
+  ),
   maxPendingPairings: text(
     "KNCLAW_MEMORY_MAX_PENDING_PAIRINGS",
     "pending pairing requests per instance (then 429)",

@@ -53,7 +53,7 @@ export function openEmbeddedStores(clock: () => number, options: EmbeddedStoresO
     coordination,
     audit,
     deadLetters,
-    timers: new EmbeddedTimerStore(),
+    timers: new EmbeddedTimerStore(db),
     ping: async () => db.read(() => db.get("SELECT 1")),
     close: async () => {
       clearInterval(sweeper);

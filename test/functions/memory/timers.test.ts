@@ -3,9 +3,16 @@ import { ArmTimerResponse, Timer } from "../../../clients/memory/contract/timers
 import type { MemoryScope } from "../../../clients/memory/tokens.ts";
 import { derivedEventId } from "../../../eventing/catalog/make.ts";
 import * as T from "../../../eventing/catalog/types.ts";
+import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
+import { decodeMessageIfAny } from "../../../eventing/cloudevent/http-codec.ts";
+import { verifyEventSignature } from "../../../eventing/trust/event-signature.ts";
+import { parseTrustBundle } from "../../../eventing/trust/trusted-producers.ts";
+import { openEmbeddedStores } from "../../../functions/memory/embedded/stores.ts";
 import { openRedisStores } from "../../../functions/memory/redis/stores.ts";
+import type { MemoryStores } from "../../../functions/memory/stores.ts";
 import { CLAIM_LEASE_MS } from "../../../functions/memory/timers/poller.ts";
 import { type Received, receivedAttributes, type Subscriber, startSubscriber } from "../../support/dev-platform.ts";
+import { roleKeys, trustBundle } from "../../support/event-keys.ts";
 import {
   freshInstance,
   instanceScope,
@@ -26,15 +33,34 @@ import { TARGETS } from "./support/targets.ts";
 const MINUTE = 60_000;
 
 interface Fired {
+  event: CloudEvent;
   attributes: Record<string, unknown>;
   data: Record<string, unknown>;
 }
 
 function fired(request: Received): Fired {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(request.headers)) if (typeof value === "string") headers.set(name, value);
   return {
+    event: decodeMessageIfAny(headers, new Uint8Array(request.body))!,
     attributes: receivedAttributes(request),
     data: JSON.parse(request.body.toString("utf8")) as Record<string, unknown>,
   };
+}
+
+/** The stores a service on this environment runs on, opened beside it (as another process would). */
+async function openStoresOf(env: Record<string, string>, now: () => number): Promise<MemoryStores> {
+  if (env.KNCLAW_REDIS_URL === undefined) {
+    return openEmbeddedStores(now, { path: env.KNCLAW_MEMORY_EMBEDDED_PATH, maxFinishedRuns: 100 });
+  }
+  const stores = openRedisStores({
+    url: env.KNCLAW_REDIS_URL,
+    keyPrefix: env.KNCLAW_REDIS_KEY_PREFIX!,
+    cluster: env.KNCLAW_MEMORY_REDIS_CLUSTER === "true",
+    commandTimeoutMs: 2_000,
+  });
+  await stores.waitUntilReady(5_000);
+  return stores;
 }
 
 describe.each(TARGETS)("timers on $name", (target) => {
@@ -52,6 +78,7 @@ describe.each(TARGETS)("timers on $name", (target) => {
       ...TEST_LIMITS,
       ...opened.env,
       K_SINK: broker.url,
+      KNCLAW_EVENT_SIGNING_KEY: roleKeys("memory").privateKeyPem,
       KNCLAW_MEMORY_TIMER_POLL_MS: String(MINUTE),
       KNCLAW_MEMORY_MAX_TIMERS_PER_INSTANCE: "3",
     };
@@ -219,12 +246,20 @@ describe.each(TARGETS)("timers on $name", (target) => {
       data: { note: "first" },
     });
     expect(first.find((event) => event.data.target === "gateway")!.attributes.knclawtarget).toBe("gateway");
+    // Signed as the memory service, the one producer consumers take timer.fired from.
+    const trusted = parseTrustBundle(trustBundle(["memory"]), "the test bundle");
+    for (const event of first) expect(verifyEventSignature(event.event, trusted)).toEqual({ ok: true, role: "memory" });
     // Fired timers are gone: the next poll fires nothing of them.
     expect(ofInstance(await poll(), instance)).toEqual([]);
     expect(await client.getTimer({ instance, target: "agent", kind: "deadline", id: "run-a" })).toBeUndefined();
 
     clock.advance(MINUTE);
     expect(ofInstance(await poll(), instance).map((event) => event.data.id)).toEqual(["run-b"]);
+  });
+
+  it("refuses to start with a broker to fire into but no key to sign with", async () => {
+    const { KNCLAW_EVENT_SIGNING_KEY: _key, ...unsigned } = env;
+    await expect(startMemory(unsigned, { now: clock.now })).rejects.toThrow(/KNCLAW_EVENT_SIGNING_KEY is required/);
   });
 
   it("fires a timer whose due time is already past at the next poll", async () => {
@@ -281,9 +316,44 @@ describe.each(TARGETS)("timers on $name", (target) => {
     expect(again.map((event) => event.data.dueAt)).toEqual([new Date(first + MINUTE).toISOString()]);
   });
 
-  // Replicas and restarts share a store on Redis only: an embedded store belongs to its one process (and keeps its
-  // timers in memory until they move to its file).
-  if (target.name.startsWith("embedded")) return;
+  // An embedded store in memory lives and dies with its process: what follows needs a store that outlives one.
+  if (target.name === "embedded") return;
+
+  it("fires a timer again, as the same event, when the poller that claimed it died before removing it", async () => {
+    const instance = freshInstance();
+    const dueAt = clock.now();
+    await h
+      .client(instanceScope(instance))
+      .armTimer({ instance, target: "agent", kind: "deadline", id: "run-c" }, { dueAt });
+    // A poller claims it (and may have emitted it), then dies: nothing removes it.
+    const crashed = await openStoresOf(env, clock.now);
+    try {
+      const claimed = await crashed.timers.claimDue(clock.now(), clock.now() + CLAIM_LEASE_MS, 1_000);
+      expect(claimed.map((claim) => claim.timer.instance)).toContain(instance);
+    } finally {
+      await crashed.close();
+    }
+    expect(ofInstance(await poll(), instance)).toEqual([]);
+    clock.advance(CLAIM_LEASE_MS);
+    const again = ofInstance(await poll(), instance);
+    expect(again.map((event) => event.attributes.id)).toEqual([
+      derivedEventId("timer", "agent", instance, "deadline", "run-c", dueAt),
+    ]);
+  });
+
+  it("keeps armed timers across a restart of the service", async () => {
+    const instance = freshInstance();
+    await h
+      .client(instanceScope(instance))
+      .armTimer({ instance, target: "agent", kind: "deadline", id: "survivor" }, { dueAt: clock.now() + MINUTE });
+    await h.close();
+    h = await startMemory(env, { now: clock.now });
+    clock.advance(MINUTE);
+    expect(ofInstance(await poll(), instance).map((event) => event.data.id)).toEqual(["survivor"]);
+  });
+
+  // Replicas share Redis; the embedded store (on a file too) is one replica's.
+  if (target.name === "embedded-file") return;
 
   it("fires each due timer once with two replicas polling the same store", async () => {
     const second = await startMemory(env, { now: clock.now });
@@ -310,44 +380,5 @@ describe.each(TARGETS)("timers on $name", (target) => {
     } finally {
       await second.close();
     }
-  });
-
-  it("fires a timer again, as the same event, when the poller that claimed it died before removing it", async () => {
-    const instance = freshInstance();
-    const dueAt = clock.now();
-    await h
-      .client(instanceScope(instance))
-      .armTimer({ instance, target: "agent", kind: "deadline", id: "run-c" }, { dueAt });
-    // A replica claims it (and may have emitted it), then dies: nothing removes it.
-    const crashed = openRedisStores({
-      url: env.KNCLAW_REDIS_URL!,
-      keyPrefix: env.KNCLAW_REDIS_KEY_PREFIX!,
-      cluster: env.KNCLAW_MEMORY_REDIS_CLUSTER === "true",
-      commandTimeoutMs: 2_000,
-    });
-    try {
-      await crashed.waitUntilReady(5_000);
-      const claimed = await crashed.timers.claimDue(clock.now(), clock.now() + CLAIM_LEASE_MS, 1_000);
-      expect(claimed.map((claim) => claim.timer.instance)).toContain(instance);
-    } finally {
-      await crashed.close();
-    }
-    expect(ofInstance(await poll(), instance)).toEqual([]);
-    clock.advance(CLAIM_LEASE_MS);
-    const again = ofInstance(await poll(), instance);
-    expect(again.map((event) => event.attributes.id)).toEqual([
-      derivedEventId("timer", "agent", instance, "deadline", "run-c", dueAt),
-    ]);
-  });
-
-  it("keeps armed timers across a restart of the service", async () => {
-    const instance = freshInstance();
-    await h
-      .client(instanceScope(instance))
-      .armTimer({ instance, target: "agent", kind: "deadline", id: "survivor" }, { dueAt: clock.now() + MINUTE });
-    await h.close();
-    h = await startMemory(env, { now: clock.now });
-    clock.advance(MINUTE);
-    expect(ofInstance(await poll(), instance).map((event) => event.data.id)).toEqual(["survivor"]);
   });
 });

@@ -12,6 +12,7 @@ import { defineSkill, describeSkill, type SkillDefinition } from "../../../../sk
 import { defineTool } from "../../../../skills/package/tool.ts";
 import { fail, generateSigningKey, serveSkill } from "../../../../skills/runtime/index.ts";
 import { type Received, startSubscriber } from "../../../support/dev-platform.ts";
+import { roleKeys } from "../../../support/event-keys.ts";
 import { deleteKeysWithPrefix } from "./redis-cleanup.ts";
 
 /**
@@ -113,6 +114,7 @@ export async function startMemory(): Promise<MemoryFixture> {
       KNCLAW_REDIS_KEY_PREFIX: prefix,
       KNCLAW_MEMORY_TIMER_POLL_MS: "60000",
       K_SINK: broker.url,
+      KNCLAW_EVENT_SIGNING_KEY: roleKeys("memory").privateKeyPem,
       NODE_ENV: "test",
     },
     { now: () => Date.now() + clock.offsetMs },
