@@ -14,11 +14,17 @@
  * no-op node:http server in this process, measured the same way; the ratio compares the two growths (each floored at
  * 0.01 MB per 1,000, below what the measurement resolves).
  * Last line: {"bench":"soak","runs":N,"rss_start_mb":N,"rss_end_mb":N,"heap_growth_mb_per_1000_runs":N}
+ *
+ * SOAK_SAMPLE_EVERY=N also prints the process's memory to stderr every N runs, without forcing GC: one JSON line each
+ * with RSS, its anonymous part and how much of that is lazily freed pages, the heap in use and reserved, memory
+ * outside the heap, ArrayBuffers and what V8 itself malloc'd. It tells a leak (the heap or the buffers rising with the
+ * runs) from retention by the allocators (RSS rising to a plateau while they stay flat); cli/dev/README.md, "Memory".
  */
 import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { setFlagsFromString } from "node:v8";
+import { getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { type DevRuntime, startDev } from "../../cli/dev/start-dev.ts";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
@@ -32,6 +38,7 @@ import { deleteKeysWithPrefix } from "../functions/agent/support/redis-cleanup.t
 
 const RUNS = Number(process.env.SOAK_RUNS ?? 3000);
 const WARMUP_RUNS = Number(process.env.SOAK_WARMUP_RUNS ?? 300);
+const SAMPLE_EVERY = Number(process.env.SOAK_SAMPLE_EVERY ?? 0);
 const IN_FLIGHT = 20;
 const SENDERS = 100;
 const HOPS_PER_RUN = 4;
@@ -51,6 +58,35 @@ async function settledHeap(): Promise<number> {
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;
+
+/** A `<field>: <n> kB` line of a Linux /proc file, in MB; undefined elsewhere. */
+function procField(file: string, field: string): number | undefined {
+  if (!existsSync(file)) return undefined;
+  const kb = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(readFileSync(file, "utf8"))?.[1];
+  return kb === undefined ? undefined : round(Number(kb) / 1024);
+}
+
+/** On stderr, written at once: the functions' sync log lines on stdout never split it. */
+function printSample(phase: string, runs: number): void {
+  const memory = process.memoryUsage();
+  const heap = getHeapStatistics();
+  const line = JSON.stringify({
+    sample: phase,
+    runs,
+    rss_mb: round(memory.rss / MB),
+    // The anonymous part of RSS (heaps, malloc arenas, buffers; not the mapped code), and how much of it is pages
+    // given back with MADV_FREE that the kernel has not taken yet (counted in RSS until memory runs short).
+    rss_anon_mb: procField("/proc/self/status", "RssAnon") ?? null,
+    lazy_free_mb: procField("/proc/self/smaps_rollup", "LazyFree") ?? null,
+    heap_used_mb: round(memory.heapUsed / MB),
+    heap_total_mb: round(memory.heapTotal / MB),
+    external_mb: round(memory.external / MB),
+    array_buffers_mb: round(memory.arrayBuffers / MB),
+    v8_malloced_mb: round(heap.malloced_memory / MB),
+    v8_peak_malloced_mb: round(heap.peak_malloced_memory / MB),
+  });
+  writeSync(2, `${line}\n`);
+}
 const prefix = `bench-soak-${randomBytes(4).toString("hex")}:`;
 
 /** Counts run.completed / run.failed; keeps nothing per event, so it adds nothing to the heap it measures. */
@@ -65,11 +101,14 @@ function startRunCounter() {
       if (type === T.RUN_COMPLETED) completed += 1;
       else if (type === T.RUN_FAILED) failed += 1;
       res.writeHead(200).end();
+      counter.onEnd?.(completed + failed);
       wake?.();
     });
   });
-  return {
+  const counter = {
     server,
+    /** Called at every run end with the number ended so far (SOAK_SAMPLE_EVERY). */
+    onEnd: undefined as ((ended: number) => void) | undefined,
     get ended() {
       return completed + failed;
     },
@@ -79,6 +118,7 @@ function startRunCounter() {
     /** Resolves at the next run end. */
     next: () => new Promise<void>((resolve) => (wake = resolve)),
   };
+  return counter;
 }
 
 async function listen(server: ReturnType<typeof createServer>): Promise<string> {
@@ -160,10 +200,16 @@ async function startRun(): Promise<void> {
 }
 
 /** `count` runs, IN_FLIGHT at a time, each started when an earlier one ended; resolves when all have ended. */
-async function soak(count: number): Promise<number> {
+async function soak(count: number, phase: string): Promise<number> {
   const target = counter.ended + count;
   const started = performance.now();
   let sent = 0;
+  if (SAMPLE_EVERY > 0) {
+    const before = counter.ended;
+    counter.onEnd = (ended) => {
+      if ((ended - before) % SAMPLE_EVERY === 0) printSample(phase, ended - before);
+    };
+  }
   while (sent < Math.min(IN_FLIGHT, count)) {
     await startRun();
     sent += 1;
@@ -175,6 +221,7 @@ async function soak(count: number): Promise<number> {
       sent += 1;
     }
   }
+  counter.onEnd = undefined;
   return (performance.now() - started) / 1000;
 }
 
@@ -198,12 +245,13 @@ async function idle(): Promise<void> {
 }
 
 // Warm-up: JIT, connection pools, Redis scripts, the bounded caches' steady state begins here.
-await soak(WARMUP_RUNS);
+await soak(WARMUP_RUNS, "warmup");
 await idle();
 const heapStart = await settledHeap();
 const { rss: rssStart, external: externalStart, heapTotal: reservedStart } = process.memoryUsage();
-const seconds = await soak(RUNS);
+const seconds = await soak(RUNS, "runs");
 await idle();
+if (SAMPLE_EVERY > 0) printSample("idle", RUNS);
 const heapEnd = await settledHeap();
 const { rss: rssEnd, external: externalEnd, heapTotal: reservedEnd } = process.memoryUsage();
 const growthPer1000 = ((heapEnd - heapStart) / MB / RUNS) * 1000;
