@@ -112,7 +112,7 @@ describe("knclaw dev + invoke + runs (CLI processes)", () => {
     expect(sessions.length).toBeGreaterThan(0);
     second.dev.kill("SIGTERM");
     expect(await exited(second.dev)).toBe(0);
-  });
+  }, 180_000); // a safety net: two knclaw dev starts on a loaded 2-core machine
 
   it("knclaw secrets generate writes private files and prints no value", async () => {
     // A fresh working directory: no ./knclaw.yaml there, so the shipped default config is used.

@@ -174,5 +174,5 @@ describe("embedded store in a file: kill -9 and restart on the same file", () =>
     });
     const [next] = await again.appendAudit(instance, [{ type: "run.completed", runId: run.id }]);
     expect(next! > auditIds[0]!).toBe(true);
-  });
+  }, 180_000); // a safety net: two process starts on a loaded 2-core machine
 });
