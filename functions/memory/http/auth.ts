@@ -126,7 +126,10 @@ const SKILL_NAMESPACE_PREFIX = "skill-";
  */
 export function authorizeNamespace(principal: Principal, namespace: string): void {
   const { scope } = principal;
-  if (!namespace.startsWith(SKILL_NAMESPACE_PREFIX)) return authorize(principal, "values", undefined);
+  if (!namespace.startsWith(SKILL_NAMESPACE_PREFIX)) {
+    authorize(principal, "values", undefined);
+    return;
+  }
   const skill = scope.kind === "skill" || scope.kind === "notes" ? scope.name : undefined;
   const own = skill !== undefined && namespace === `${SKILL_NAMESPACE_PREFIX}${skill}`;
   if (!own && scope.kind !== "operator") throw forbidden();
