@@ -36,7 +36,7 @@ export class Database {
   }
 
   /** A statement prepared once and reused (the text is its key). */
-  statement(sql: string): StatementSync {
+  #statement(sql: string): StatementSync {
     let prepared = this.#statements.get(sql);
     if (prepared === undefined) {
       prepared = this.#db.prepare(sql);
@@ -46,19 +46,19 @@ export class Database {
   }
 
   run(sql: string, ...params: SqlValue[]): { changes: number | bigint; lastInsertRowid: number | bigint } {
-    return this.statement(sql).run(...params);
+    return this.#statement(sql).run(...params);
   }
 
   get<T>(sql: string, ...params: SqlValue[]): T | undefined {
-    return this.statement(sql).get(...params) as T | undefined;
+    return this.#statement(sql).get(...params) as T | undefined;
   }
 
   all<T>(sql: string, ...params: SqlValue[]): T[] {
-    return this.statement(sql).all(...params) as T[];
+    return this.#statement(sql).all(...params) as T[];
   }
 
   iterate<T>(sql: string, ...params: SqlValue[]): Iterable<T> {
-    return this.statement(sql).iterate(...params) as Iterable<T>;
+    return this.#statement(sql).iterate(...params) as Iterable<T>;
   }
 
   /**
