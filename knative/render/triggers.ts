@@ -9,10 +9,10 @@
  * - agent-<i>: message.received, run.requested, ping, tool.completed, approval.decided with knclawinstance=<i>, and
  *   timer.fired with knclawinstance=<i> and knclawtarget=agent (the agent's own due-time timers)
  * - skill-<s>: tool.requested with knclawskill=<s> (an external skill's Trigger points at its URL)
- * - channel-<t>: message.send and approval.requested with knclawchannel=<t>
- * - gateway (the `http` channel's adapter): message.send and approval.requested with knclawchannel=http, the run
- *   outcomes run.completed / run.failed of every instance, and timer.fired with knclawtarget=gateway (its re-drive
- *   timers, functions/gateway/redrive.ts)
+ * - channel-<t>: message.send, approval.requested and approval.resolved with knclawchannel=<t>
+ * - gateway (the `http` channel's adapter): message.send, approval.requested and approval.resolved with
+ *   knclawchannel=http, the run outcomes run.completed / run.failed of every instance, and timer.fired with
+ *   knclawtarget=gateway (its re-drive timers, functions/gateway/redrive.ts)
  */
 import { EXT_CHANNEL, EXT_INSTANCE, EXT_SKILL, EXT_TARGET } from "../../eventing/catalog/attributes.ts";
 import * as T from "../../eventing/catalog/types.ts";
@@ -37,6 +37,7 @@ const AGENT_ROUTES: ReadonlyArray<readonly [suffix: string, type: string, extra?
 const CHANNEL_ROUTES: ReadonlyArray<readonly [suffix: string, type: string]> = [
   ["message-send", T.MESSAGE_SEND],
   ["approval-requested", T.APPROVAL_REQUESTED],
+  ["approval-resolved", T.APPROVAL_RESOLVED],
 ];
 
 /** The channel type the gateway answers for. */

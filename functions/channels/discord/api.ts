@@ -2,8 +2,8 @@ import { platformFetch } from "../toolkit/platform-call.ts";
 import { errorFromStatus, PlatformError } from "../toolkit/platform-error.ts";
 
 /**
- * Discord REST calls: interaction follow-ups (`/webhooks/{application}/{token}`, no bot token needed, valid 15
- * minutes) and channel messages (`/channels/{id}/messages` with the bot token, `nonce` + `enforce_nonce` so a retried
+ * Discord REST calls: interaction follow-ups and edits (`/webhooks/{application}/{token}`, no bot token needed, valid
+ * 15 minutes) and channel messages (`/channels/{id}/messages` with the bot token, `nonce` + `enforce_nonce` so a retried
  * create returns the first message instead of posting twice). Rate limits: 429 with `retry_after` (seconds, float).
  */
 export interface DiscordApiOptions {
@@ -54,6 +54,16 @@ export class DiscordApi {
   async editOriginal(applicationId: string, token: string, body: DiscordMessageBody): Promise<string> {
     const answer = await this.call("PATCH", `/webhooks/${applicationId}/${token}/messages/@original`, body, false);
     return String(answer.id ?? "@original");
+  }
+
+  /** Edit a message the interaction posted (`@original` or a follow-up's id); the buttons go with `components: []`. */
+  async editInteractionMessage(applicationId: string, token: string, messageId: string, body: DiscordMessageBody) {
+    await this.call("PATCH", `/webhooks/${applicationId}/${token}/messages/${messageId}`, body, false);
+  }
+
+  /** Edit a message the bot posted, once the interaction token that posted it has expired. */
+  async editChannelMessage(channelId: string, messageId: string, body: DiscordMessageBody): Promise<void> {
+    await this.call("PATCH", `/channels/${channelId}/messages/${messageId}`, body, true);
   }
 
   async followUp(applicationId: string, token: string, body: DiscordMessageBody): Promise<string> {

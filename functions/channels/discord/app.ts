@@ -27,14 +27,15 @@ import {
   RESPONSE_DEFERRED_CHANNEL_MESSAGE,
   RESPONSE_DEFERRED_UPDATE_MESSAGE,
   RESPONSE_PONG,
-  RESPONSE_UPDATE_MESSAGE,
 } from "./payloads.ts";
 import { verifyDiscordSignature } from "./signature.ts";
 
 /**
  * The Discord adapter: the application's interactions endpoint (`/channels/discord/interactions`) and the broker's
  * deliveries (`POST /`). Slash commands become message.received and are answered with a deferred response the agent's
- * reply later replaces; button presses become approval.decided and update the message in place.
+ * reply later replaces; button presses become approval.decided, acknowledged with a deferred update that leaves the
+ * message as it is until the agent's verdict (approval.resolved) edits it; a presser who may not decide is answered
+ * ephemerally.
  *
  * Discord never redelivers an interaction, so "retry later" is not an answer here: the emit is awaited for up to
  * 2.5 s; if the broker refused it the user is told (ephemerally) to try again, and if it is still running the
@@ -104,21 +105,28 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   }
 
   async function onComponent(interaction: Interaction): Promise<Response> {
-    const press = discordPress(interaction);
+    const press = discordPress(interaction, runtime.now());
     if (press === undefined) return badRequest("component interaction without a user, channel or custom_id");
     const raced = await race<PressOutcome>(receivePress(runtime.inbound, press), DISCORD_DEADLINE_MS);
-    if (!raced.done) return Response.json({ type: RESPONSE_DEFERRED_UPDATE_MESSAGE });
+    if (!raced.done) {
+      // Acknowledged now; a presser turned away later is told in an ephemeral follow-up on their press.
+      raced.running
+        .then((outcome) =>
+          outcome.kind === "turned_away"
+            ? api.followUp(interaction.application_id, interaction.token, {
+                content: outcome.text,
+                flags: FLAG_EPHEMERAL,
+              })
+            : undefined,
+        )
+        .catch(() => undefined);
+      return Response.json({ type: RESPONSE_DEFERRED_UPDATE_MESSAGE });
+    }
     if ("error" in raced) return ephemeral(SORRY);
     const outcome = raced.value;
-    if (outcome.kind === "decided") {
-      const verdict = outcome.action.decision === "approve" ? "Approved" : "Denied";
-      const original = interaction.message?.content ?? "";
-      return Response.json({
-        type: RESPONSE_UPDATE_MESSAGE,
-        data: { content: `${original}\n\n${verdict} by <@${press.presser.id}>`.trim().slice(0, 2000), components: [] },
-      });
-    }
+    if (outcome.kind === "turned_away") return ephemeral(outcome.text);
     if (outcome.kind === "ignored") return ephemeral("You cannot use this button.");
+    // A decision is acknowledged without touching the message: it changes when the agent's verdict arrives.
     return Response.json({ type: RESPONSE_DEFERRED_UPDATE_MESSAGE });
   }
 

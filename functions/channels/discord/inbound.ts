@@ -61,20 +61,31 @@ export function discordMessage(interaction: Interaction, nowMs: number): Inbound
   };
 }
 
-export function discordPress(interaction: Interaction): ButtonPress | undefined {
+export function discordPress(interaction: Interaction, nowMs: number): ButtonPress | undefined {
   const presser = identity(interaction);
   const channel = interaction.channel_id;
   const data = interaction.data?.custom_id;
   if (presser === undefined || channel === undefined || data === undefined) return undefined;
+  const replyTo = {
+    channel: "discord" as const,
+    conversation: channel,
+    ...(interaction.guild_id !== undefined ? { workspace: interaction.guild_id } : {}),
+  };
   return {
     dedupKey: interaction.id,
     data,
     presser,
     conversation: channel,
-    replyTo: {
-      channel: "discord",
-      conversation: channel,
-      ...(interaction.guild_id !== undefined ? { workspace: interaction.guild_id } : {}),
+    replyTo,
+    // The press's own interaction: an ephemeral follow-up on it reaches the presser alone (for 15 minutes).
+    presserRoute: {
+      ...replyTo,
+      meta: {
+        interactionToken: interaction.token,
+        applicationId: interaction.application_id,
+        interactionAt: String(nowMs),
+        interactionUser: presser.id,
+      },
     },
   };
 }

@@ -1,14 +1,18 @@
 import { createHash } from "node:crypto";
 import type { KeyValueState } from "../../../clients/memory/key-value.ts";
+import type { ReplyRoute } from "../../../eventing/catalog/shared.ts";
 import type { RenderedButton } from "../toolkit/buttons.ts";
 import type { OutboundPost, PlatformOutbound } from "../toolkit/delivery.ts";
 import type { DiscordApi } from "./api.ts";
+import { FLAG_EPHEMERAL } from "./payloads.ts";
 
 /**
  * message.send / approval.requested -> Discord. An answer to a slash command first replaces the deferred "thinking"
  * response (`@original`), further parts and messages are follow-ups on the same interaction; once the interaction
  * token is about to expire (15 minutes), or for conversations that did not start with an interaction, the bot posts
- * to the channel with a nonce that Discord enforces, so a retried create does not post twice.
+ * to the channel with a nonce that Discord enforces, so a retried create does not post twice. An approval's verdict
+ * edits the prompt the same way (through the interaction while its token lives, else as the bot) with its components
+ * removed; what only the presser should see is an ephemeral follow-up on their own press.
  */
 const DISCORD_CONTENT_LIMIT = 2000;
 /** Interaction tokens live 15 minutes; stop using one a minute early. */
@@ -23,22 +27,15 @@ export function discordOutbound(api: DiscordApi, kv: KeyValueState, now: () => n
         content: post.text,
         ...(post.buttons !== undefined ? { components: discordComponents(post.buttons) } : {}),
       };
-      const meta = post.route.meta ?? {};
-      const token = meta.interactionToken;
-      const application = meta.applicationId;
-      const at = Number(meta.interactionAt);
-      if (
-        token !== undefined &&
-        application !== undefined &&
-        Number.isFinite(at) &&
-        now() - at < INTERACTION_TOKEN_MS
-      ) {
-        const slot = `discord:original:${digest(token)}`;
+      const interaction = liveInteraction(post.route, now());
+      if (interaction !== undefined) {
+        const slot = `discord:original:${digest(interaction.token)}`;
         const owner = (await kv.setIfAbsent(slot, post.idempotencyKey, 15 * 60))
           ? post.idempotencyKey
           : await kv.get(slot);
-        if (owner === post.idempotencyKey) return { ref: await api.editOriginal(application, token, body) };
-        return { ref: await api.followUp(application, token, body) };
+        if (owner === post.idempotencyKey)
+          return { ref: await api.editOriginal(interaction.application, interaction.token, body) };
+        return { ref: await api.followUp(interaction.application, interaction.token, body) };
       }
       return {
         ref: await api.createMessage(post.route.conversation, {
@@ -47,7 +44,37 @@ export function discordOutbound(api: DiscordApi, kv: KeyValueState, now: () => n
         }),
       };
     },
+    async update(route, ref, text) {
+      const body = { content: text, components: [] };
+      const interaction = liveInteraction(route, now());
+      if (interaction !== undefined)
+        await api.editInteractionMessage(interaction.application, interaction.token, ref, body);
+      else await api.editChannelMessage(route.conversation, ref, body);
+    },
+    async tell(route, person, text) {
+      // Ephemeral only through the person's own interaction (their press): on anyone else's it would show to them.
+      const interaction = liveInteraction(route, now());
+      if (interaction !== undefined && route.meta?.interactionUser === person.id) {
+        await api.followUp(interaction.application, interaction.token, { content: text, flags: FLAG_EPHEMERAL });
+        return;
+      }
+      const content = `<@${person.id}> ${text}`;
+      await api.createMessage(route.conversation, {
+        content,
+        nonce: digest(`${route.conversation}\u0000${content}`).slice(0, 25),
+      });
+    },
+    mention: (person) => `<@${person.id}>`,
   };
+}
+
+/** The interaction a route came from, while its token may still be used. */
+function liveInteraction(route: ReplyRoute, nowMs: number): { token: string; application: string } | undefined {
+  const meta = route.meta ?? {};
+  const at = Number(meta.interactionAt);
+  if (meta.interactionToken === undefined || meta.applicationId === undefined || !Number.isFinite(at)) return undefined;
+  if (nowMs - at >= INTERACTION_TOKEN_MS) return undefined;
+  return { token: meta.interactionToken, application: meta.applicationId };
 }
 
 function digest(value: string): string {

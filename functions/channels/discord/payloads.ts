@@ -9,7 +9,6 @@ export const RESPONSE_PONG = 1;
 export const RESPONSE_CHANNEL_MESSAGE = 4;
 export const RESPONSE_DEFERRED_CHANNEL_MESSAGE = 5;
 export const RESPONSE_DEFERRED_UPDATE_MESSAGE = 6;
-export const RESPONSE_UPDATE_MESSAGE = 7;
 export const FLAG_EPHEMERAL = 64;
 
 const snowflake = z.string().regex(/^\d{1,20}$/);

@@ -22,7 +22,7 @@ import { verifySlackSignature } from "./signature.ts";
 
 /**
  * The Slack adapter: Events API (`/channels/slack/events`), interactivity (`/channels/slack/interactive`) and the
- * broker's deliveries of message.send / approval.requested (`POST /`). Holds only Slack's secrets.
+ * broker's deliveries of message.send / approval.requested / approval.resolved (`POST /`). Holds only Slack's secrets.
  *
  * Env (secrets named as the renderer names them): SIGNING_SECRET, BOT_TOKEN; SLACK_API_BASE_URL (default
  * https://slack.com/api); K_SINK; the channel variables (toolkit/env.ts); the memory service's URL and channel token.
@@ -46,6 +46,8 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   const app = adapterApp(env, outboundDelivery({ outbound: slackOutbound(api), kv: runtime.state.kv }));
 
   const replays = new SignatureReplayGuard(runtime.state.kv, "slack");
+  /** Tells a presser who was turned away (chat.postEphemeral). */
+  const presserReply = slackOutbound(api);
 
   /** Reads and verifies; undefined means "answer 401" (forged, expired or replayed). Oversized bodies throw (413). */
   async function verified(request: Request): Promise<Uint8Array | undefined> {
@@ -105,18 +107,9 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
       return answerWithin(SLACK_DEADLINE_MS, async () => {
         const outcome = await receivePress(runtime.inbound, press);
         await handled(c.req.raw);
-        const messageTs = payload.data.container?.message_ts ?? payload.data.message?.ts;
-        if (outcome.kind === "decided" && messageTs !== undefined) {
-          const verdict = outcome.action.decision === "approve" ? "Approved" : "Denied";
-          // Replace the buttons so nobody presses twice; the decision itself is already on the broker.
-          await api
-            .update({
-              channel: press.conversation,
-              ts: messageTs,
-              text: `${verdict} by <@${press.presser.id}>`,
-              blocks: [],
-            })
-            .catch(() => undefined);
+        // The ack is all a decision gets: the prompt changes when the agent's verdict arrives (approval.resolved).
+        if (outcome.kind === "turned_away") {
+          await presserReply.tell(press.replyTo, press.presser, outcome.text).catch(() => undefined);
         }
         return new Response(null, { status: 200 });
       });

@@ -5,7 +5,8 @@ import type { SlackApi } from "./api.ts";
 /**
  * message.send / approval.requested -> chat.postMessage, in the thread the message came from. Buttons become a Block
  * Kit actions block; the text is repeated in a section so it shows above them (`text` alone is then only the
- * notification fallback).
+ * notification fallback). An approval's verdict is chat.update with the blocks removed; what only one person should
+ * see is chat.postEphemeral.
  */
 const SLACK_SECTION_LIMIT = 3000;
 
@@ -23,6 +24,18 @@ export function slackOutbound(api: SlackApi): PlatformOutbound {
       });
       return { ref: ts };
     },
+    async update(route, ts, text) {
+      await api.update({ channel: route.conversation, ts, text, blocks: [] });
+    },
+    async tell(route, person, text) {
+      await api.postEphemeral({
+        channel: route.conversation,
+        user: person.id,
+        text,
+        ...(route.thread !== undefined ? { thread_ts: route.thread } : {}),
+      });
+    },
+    mention: (person) => `<@${person.id}>`,
   };
 }
 

@@ -81,11 +81,16 @@ export class TelegramApi {
     return typeof result?.message_id === "number" ? result.message_id : 0;
   }
 
-  async answerCallbackQuery(query: { callback_query_id: string; text?: string }): Promise<void> {
+  async answerCallbackQuery(query: { callback_query_id: string; text?: string; show_alert?: boolean }): Promise<void> {
     await this.call("answerCallbackQuery", query);
   }
 
-  async editMessageReplyMarkup(edit: { chat_id: string; message_id: number; reply_markup: { inline_keyboard: [] } }) {
-    await this.call("editMessageReplyMarkup", edit);
+  async editMessageText(edit: {
+    chat_id: string;
+    message_id: number;
+    text: string;
+    reply_markup?: { inline_keyboard: InlineButton[][] };
+  }): Promise<void> {
+    await this.call("editMessageText", edit);
   }
 }

@@ -21,7 +21,7 @@ import { Update } from "./payloads.ts";
 
 /**
  * The Telegram adapter: the bot's webhook (`/channels/telegram/webhook`, registered with setWebhook and a
- * `secret_token`) and the broker's deliveries (`POST /`).
+ * `secret_token`) and the broker's deliveries of message.send / approval.requested / approval.resolved (`POST /`).
  *
  * Env: BOT_TOKEN, WEBHOOK_SECRET (the setWebhook secret_token), TELEGRAM_API_BASE_URL (default
  * https://api.telegram.org), K_SINK, the channel variables (toolkit/env.ts), the memory service's URL and channel
@@ -72,21 +72,15 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
         const press = telegramPress(botId, query);
         return answerWithin(TELEGRAM_DEADLINE_MS, async () => {
           const outcome = press === undefined ? undefined : await receivePress(runtime.inbound, press);
-          // Every callback query must be answered, or the presser's client shows a spinner until it times out.
-          const text =
-            outcome?.kind === "decided" ? (outcome.action.decision === "approve" ? "Approved" : "Denied") : undefined;
-          await api
-            .answerCallbackQuery({ callback_query_id: query.id, ...(text ? { text } : {}) })
-            .catch(() => undefined);
-          if (outcome?.kind === "decided" && query.message !== undefined) {
-            await api
-              .editMessageReplyMarkup({
-                chat_id: String(query.message.chat.id),
-                message_id: query.message.message_id,
-                reply_markup: { inline_keyboard: [] },
-              })
-              .catch(() => undefined);
-          }
+          // Every callback query must be answered, or the presser's client shows a spinner until it times out. A
+          // decision is only acknowledged: the keyboard goes when the agent's verdict arrives (approval.resolved).
+          const answer =
+            outcome?.kind === "decided"
+              ? { text: "Received" }
+              : outcome?.kind === "turned_away"
+                ? { text: outcome.text, show_alert: true }
+                : {};
+          await api.answerCallbackQuery({ callback_query_id: query.id, ...answer }).catch(() => undefined);
           return Response.json({});
         });
       }

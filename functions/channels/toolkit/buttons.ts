@@ -85,17 +85,6 @@ export async function resolveButton(kv: KeyValueState, data: string): Promise<Bu
   }
 }
 
-export async function rememberApproval(kv: KeyValueState, record: ApprovalRecord, expiresAt: string): Promise<void> {
-  const seconds = Math.max(60, Math.ceil((Date.parse(expiresAt) - Date.now()) / 1000) + 3600);
-  const { approvalId, runId, callId, instance, digest } = record;
-  await kv.set(`approval:${approvalId}`, JSON.stringify({ approvalId, runId, callId, instance, digest }), seconds);
-}
-
-export async function recallApproval(kv: KeyValueState, approvalId: string): Promise<ApprovalRecord | undefined> {
-  const stored = await kv.get(`approval:${approvalId}`);
-  return stored === undefined ? undefined : (JSON.parse(stored) as ApprovalRecord);
-}
-
 export function approvalActions(record: ApprovalRecord, conversation: string) {
   const base = {
     kind: "approval" as const,

@@ -2,27 +2,28 @@ import type { KeyValueState } from "../../../clients/memory/key-value.ts";
 import { LEASE_SECONDS, runOnce } from "../../../clients/memory/run-once.ts";
 import type { ApprovalRequested, MessageSend } from "../../../eventing/catalog/events.ts";
 import { readEvent } from "../../../eventing/catalog/make.ts";
-import type { ChannelType, ReplyRoute } from "../../../eventing/catalog/shared.ts";
+import type { ChannelType, Identity, ReplyRoute } from "../../../eventing/catalog/shared.ts";
 import * as T from "../../../eventing/catalog/types.ts";
 import { CloudEventError } from "../../../eventing/cloudevent/errors.ts";
 import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
 import { receiveCloudEvents } from "../../../eventing/cloudevent/receive.ts";
 import type { Delivery } from "../../../runtime/app.ts";
+import { recallApproval, rememberApproval, rememberPrompt } from "./approval-state.ts";
 import {
   type ApprovalRecord,
   approvalActions,
   type ButtonAction,
   type RenderedButton,
-  recallApproval,
   registerButtons,
-  rememberApproval,
 } from "./buttons.ts";
 import { type PlatformRetryOptions, withPlatformRetries } from "./platform-call.ts";
+import { deliverResolution } from "./resolution.ts";
 import { type SplitOptions, splitText } from "./split-text.ts";
 
 /**
- * The outbound half of every adapter: the broker delivers message.send and approval.requested (binary CloudEvents,
- * routed by the `knclawchannel` Trigger filter); the adapter posts them on the platform and answers the delivery
+ * The outbound half of every adapter: the broker delivers message.send, approval.requested and approval.resolved
+ * (binary CloudEvents, routed by the `knclawchannel` Trigger filter); the adapter posts them on the platform (a
+ * verdict updates the approval's prompt: resolution.ts) and answers the delivery
  * with 2xx only after the platform accepted every part, 429/503 (retried by the broker) on rate limits and outages,
  * a non-retryable 4xx for permanent errors (each PlatformError is its own answer), and 409 while another attempt is
  * posting the same part. Each part is posted at most once per idempotency key, so a
@@ -45,6 +46,15 @@ export interface PlatformOutbound {
   buttonTextLimit?: number;
   /** Post one message; resolve with the platform's id for it once accepted; reject with PlatformError. */
   post(post: OutboundPost): Promise<{ ref: string }>;
+  /**
+   * Replace a posted message's text and remove its buttons. Absent where the platform cannot edit a message
+   * (WhatsApp): an approval's verdict is then posted as a message of its own.
+   */
+  update?(route: ReplyRoute, ref: string, text: string): Promise<void>;
+  /** Tell one person, about the conversation `route`, what only they should see (ephemeral where the platform can). */
+  tell(route: ReplyRoute, person: Identity, text: string): Promise<void>;
+  /** How a message names a person (Slack's and Discord's mentions); their display name or id otherwise. */
+  mention?(person: Identity): string;
 }
 
 export interface DeliveryContext {
@@ -60,6 +70,8 @@ interface DeliveryResult {
   refs: string[];
   /** Parts this delivery posted (the rest had been posted by an earlier attempt). */
   posted: number;
+  /** The last part's text: the part that carries the buttons. */
+  lastText: string;
 }
 
 const DEFAULT_KEEP_SECONDS = 7 * 24 * 3600;
@@ -71,7 +83,11 @@ export function outboundDelivery(ctx: DeliveryContext): Delivery<CloudEvent> {
       const type = event.attributes.type;
       if (type === T.MESSAGE_SEND) await deliverMessage(ctx, readEvent(event, T.MESSAGE_SEND));
       else if (type === T.APPROVAL_REQUESTED) await deliverApproval(ctx, readEvent(event, T.APPROVAL_REQUESTED));
-      else throw new CloudEventError(400, `this adapter does not handle ${type}`);
+      else if (type === T.APPROVAL_RESOLVED) {
+        const resolved = readEvent(event, T.APPROVAL_RESOLVED);
+        checkRoute(ctx, resolved.replyTo);
+        await deliverResolution(ctx, resolved, event.attributes.id!);
+      } else throw new CloudEventError(400, `this adapter does not handle ${type}`);
     },
     { maxBodyBytes: ctx.maxBodyBytes ?? 256 * 1024 },
   );
@@ -110,13 +126,22 @@ function buttonAction(
 
 async function deliverApproval(ctx: DeliveryContext, request: ApprovalRequested): Promise<DeliveryResult> {
   checkRoute(ctx, request.replyTo);
-  await rememberApproval(ctx.kv, request, request.expiresAt);
+  await rememberApproval(ctx.kv, request);
   const buttons = await registerButtons(
     ctx.kv,
     `${ctx.outbound.channel}\u0000approval\u0000${request.approvalId}`,
     approvalActions(request, request.replyTo.conversation),
   );
-  return postParts(ctx, request.replyTo, approvalPrompt(request), buttons, `approval:${request.approvalId}`);
+  const result = await postParts(
+    ctx,
+    request.replyTo,
+    approvalPrompt(request),
+    buttons,
+    `approval:${request.approvalId}`,
+  );
+  // The verdict updates the message that carries the buttons.
+  await rememberPrompt(ctx.kv, request, { route: request.replyTo, ref: result.refs.at(-1)!, text: result.lastText });
+  return result;
 }
 
 const MAX_ARGUMENTS_SHOWN = 1500;
@@ -179,5 +204,5 @@ async function postParts(
     if (result.fresh) posted += 1;
     refs.push(result.recorded);
   }
-  return { refs, posted };
+  return { refs, posted, lastText: parts.at(-1)! };
 }

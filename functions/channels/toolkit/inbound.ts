@@ -7,9 +7,11 @@ import * as T from "../../../eventing/catalog/types.ts";
 import type { EventSink } from "../../../eventing/client/broker-client.ts";
 import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
 import { decideAccess, pairingMessage } from "./access.ts";
+import { pressGate, rememberPresser, type Verdict } from "./approval-state.ts";
 import { type ButtonAction, resolveButton } from "./buttons.ts";
 import { parseChatText } from "./commands.ts";
 import { accessFor, type ChannelAdapterConfig, routeInstance } from "./config.ts";
+import { NOT_AN_APPROVER } from "./resolution.ts";
 import type { ChannelState } from "./state.ts";
 
 /**
@@ -127,17 +129,26 @@ export interface ButtonPress {
   conversation: string;
   thread?: string;
   replyTo: ReplyRoute;
+  /** Where the presser alone can be answered later, when that differs from replyTo (Discord: their own interaction). */
+  presserRoute?: ReplyRoute;
 }
 
+type ApprovalAction = Extract<ButtonAction, { kind: "approval" }>;
+
 export type PressOutcome =
-  | { kind: "decided"; action: Extract<ButtonAction, { kind: "approval" }>; decidedBy: Identity; eventId: string }
+  /** Sent to the agent: acknowledge as received; the chat changes only when the agent's verdict arrives. */
+  | { kind: "decided"; action: ApprovalAction; decidedBy: Identity; eventId: string }
+  /** Not sent: the presser may not decide this approval, or it is closed. Tell only them `text`. */
+  | { kind: "turned_away"; action: ApprovalAction; reason: "not_approver" | "closed"; text: string }
   | { kind: "replied"; action: Extract<ButtonAction, { kind: "reply" }>; eventId: string }
   | { kind: "duplicate" }
   | { kind: "ignored"; reason: "unknown_button" | "wrong_conversation" | "denied" | "not_allowed" | "no_route" };
 
 /**
- * A button press: an approval decision becomes approval.decided carrying the presser's identity (the agent checks
- * that the presser may approve and that the digest matches); any other button is a reply, as if typed.
+ * A button press: an approval decision becomes approval.decided carrying the presser's identity as this adapter
+ * authenticated it (the agent checks again that the presser may approve and that the digest matches), unless the
+ * adapter can already tell the presser is not an approver or the approval is closed; any other button is a reply, as
+ * if typed.
  */
 export async function receivePress(ctx: InboundContext, press: ButtonPress): Promise<PressOutcome> {
   const result = await runOnce(
@@ -157,6 +168,14 @@ export async function receivePress(ctx: InboundContext, press: ButtonPress): Pro
       if (decision.kind !== "allowed")
         return { kind: "ignored", reason: decision.kind === "ignored" ? decision.reason : "not_allowed" };
       if (action.kind === "approval") {
+        const now = (ctx.now?.() ?? new Date()).getTime();
+        const gate = await pressGate(ctx.state.kv, action.approvalId, decision.identity, now);
+        if (gate.kind === "not_approver")
+          return { kind: "turned_away", action, reason: gate.kind, text: NOT_AN_APPROVER };
+        if (gate.kind === "closed")
+          return { kind: "turned_away", action, reason: gate.kind, text: closedText(gate.verdict) };
+        // Before the emit: the agent's refusal may come back before this returns, and must find where to answer.
+        await rememberPresser(ctx.state.kv, gate.approval, decision.identity, press.presserRoute ?? press.replyTo);
         const event = makeEvent(T.APPROVAL_DECIDED, {
           source: ctx.source,
           id: derivedEventId(ctx.channel, "press", press.dedupKey),
@@ -192,4 +211,8 @@ export async function receivePress(ctx: InboundContext, press: ButtonPress): Pro
     },
   );
   return result.fresh ? result.value : { kind: "duplicate" };
+}
+
+function closedText(verdict: Verdict): string {
+  return verdict.outcome === "expired" ? "This approval has expired." : `This was already ${verdict.outcome}.`;
 }

@@ -42,7 +42,13 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   });
   const defaultNumber = env.PHONE_NUMBER_ID || undefined;
   const runtime = createAdapterRuntime("whatsapp", env, deps, { dedupKeepSeconds: DEDUP_KEEP_SECONDS });
-  const app = adapterApp(env, outboundDelivery({ outbound: whatsappOutbound(api, defaultNumber), kv: runtime.state.kv }));
+  const app = adapterApp(
+    env,
+    outboundDelivery({ outbound: whatsappOutbound(api, defaultNumber), kv: runtime.state.kv }),
+  );
+
+  /** Tells a presser who was turned away (a plain message: every WhatsApp conversation is with one person). */
+  const presserReply = whatsappOutbound(api, defaultNumber);
 
   app.get("/channels/whatsapp/webhook", (c) => {
     const mode = c.req.query("hub.mode");
@@ -90,7 +96,12 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
               );
             } else if (normalised?.kind === "press") {
               const press = normalised.press;
-              work.push(() => receivePress(runtime.inbound, press));
+              work.push(async () => {
+                const outcome = await receivePress(runtime.inbound, press);
+                // A decision is acknowledged by nothing but the agent's verdict, posted when it arrives.
+                if (outcome.kind === "turned_away")
+                  await presserReply.tell(press.replyTo, press.presser, outcome.text).catch(() => undefined);
+              });
             }
           }
         }

@@ -1,3 +1,4 @@
+import type { ReplyRoute } from "../../../eventing/catalog/shared.ts";
 import type { RenderedButton } from "../toolkit/buttons.ts";
 import type { OutboundPost, PlatformOutbound } from "../toolkit/delivery.ts";
 import { PlatformError } from "../toolkit/platform-error.ts";
@@ -6,25 +7,37 @@ import type { WhatsAppApi } from "./api.ts";
 /**
  * message.send / approval.requested -> a WhatsApp message to the person's number, from the business number the
  * conversation arrived on (the route's workspace). Up to three buttons are reply buttons; more become a list.
+ * WhatsApp cannot edit a sent message: an approval's verdict arrives as a message of its own, and every conversation is
+ * with one person, so what only they should see is a plain message to them.
  */
 const WHATSAPP_TEXT_LIMIT = 4096;
 /** Body of an interactive message. */
 const WHATSAPP_INTERACTIVE_LIMIT = 1024;
 
 export function whatsappOutbound(api: WhatsAppApi, defaultPhoneNumberId: string | undefined): PlatformOutbound {
+  const businessNumber = (route: ReplyRoute): string => {
+    const from = route.workspace ?? defaultPhoneNumberId;
+    if (from === undefined) throw new PlatformError("whatsapp", "rejected", "no business phone number for this route");
+    return from;
+  };
   return {
     channel: "whatsapp",
     split: { limit: WHATSAPP_TEXT_LIMIT, maxParts: 10 },
     buttonTextLimit: WHATSAPP_INTERACTIVE_LIMIT,
     async post(post: OutboundPost) {
-      const from = post.route.workspace ?? defaultPhoneNumberId;
-      if (from === undefined)
-        throw new PlatformError("whatsapp", "rejected", "no business phone number for this route");
+      const from = businessNumber(post.route);
       const message =
         post.buttons !== undefined && post.buttons.length > 0
           ? { to: post.route.conversation, type: "interactive", interactive: interactive(post.text, post.buttons) }
           : { to: post.route.conversation, type: "text", text: { body: post.text, preview_url: false } };
       return { ref: await api.sendMessage(from, message) };
+    },
+    async tell(route, person, text) {
+      await api.sendMessage(businessNumber(route), {
+        to: person.id,
+        type: "text",
+        text: { body: text, preview_url: false },
+      });
     },
   };
 }

@@ -2,19 +2,21 @@ import { createPrivateKey, createPublicKey, type KeyObject, randomBytes, sign } 
 import { FakeServer } from "../../functions/channels/support/fake-server.ts";
 
 /**
- * A local Discord: the REST routes the adapter calls (`/api/v10/webhooks/{app}/{token}[/messages/@original]`,
- * `/api/v10/channels/{id}/messages` with a bot token and enforced nonces), with Discord's errors (`{"message","code"}`,
- * 10015 Unknown Webhook, 50035 Invalid Form Body, 429 with `retry_after` seconds as a float), and the calling side of
- * an interactions endpoint: Ed25519-signed interactions from an application key pair.
+ * A local Discord: the REST routes the adapter calls (`/api/v10/webhooks/{app}/{token}[/messages/{@original|id}]`,
+ * `/api/v10/channels/{id}/messages[/{id}]` with a bot token and enforced nonces; a PATCH edits a message, one that
+ * exists), with Discord's errors (`{"message","code"}`, 10015 Unknown Webhook, 10008 Unknown Message, 50035 Invalid
+ * Form Body, 429 with `retry_after` seconds as a float), and the calling side of an interactions endpoint: Ed25519-signed
+ * interactions from an application key pair.
  */
 const RFC8032_TEST1_SECRET = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 export const RFC8032_TEST1_PUBLIC = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
 
 export interface DiscordCall {
-  kind: "edit-original" | "follow-up" | "channel-message";
+  kind: "edit-original" | "follow-up" | "channel-message" | "edit-message" | "channel-edit";
   token?: string;
   channel?: string;
   body: Record<string, unknown>;
+  /** The message created or edited. */
   id: string;
 }
 
@@ -29,6 +31,10 @@ export class FakeDiscord extends FakeServer<DiscordCall> {
   readonly tokens = new Set<string>();
   readonly script: ScriptedAnswer[] = [];
   private readonly nonces = new Map<string, string>();
+  /** The message each interaction's original response is (stable across edits, as on Discord). */
+  private readonly originals = new Map<string, string>();
+  /** Ids of the messages that exist (the bot's own and its interactions' responses). */
+  private readonly messages = new Set<string>();
   private nextId = 1_200_000_000_000_000_000n;
 
   /** Defaults to the RFC 8032 section 7.1 TEST 1 key, so the application key is a published test vector. */
@@ -82,23 +88,42 @@ export class FakeDiscord extends FakeServer<DiscordCall> {
         { status: 400 },
       );
     }
-    const webhook = /^\/api\/v10\/webhooks\/(\d+)\/([^/]+)(\/messages\/@original)?$/.exec(path);
+    const webhook = /^\/api\/v10\/webhooks\/(\d+)\/([^/]+)(?:\/messages\/(@original|\d+))?$/.exec(path);
     if (webhook) {
-      const [, app, token, original] = webhook as unknown as [string, string, string, string | undefined];
+      const [, app, token, message] = webhook as unknown as [string, string, string, string | undefined];
       if (app !== this.applicationId || !this.tokens.has(token)) {
         return Response.json({ message: "Unknown Webhook", code: 10015 }, { status: 404 });
       }
-      if (original !== undefined && request.method !== "PATCH")
+      if (message !== undefined && request.method !== "PATCH")
         return Response.json({ message: "405: Method Not Allowed", code: 0 }, { status: 405 });
-      const id = this.snowflake();
-      this.record({ kind: original ? "edit-original" : "follow-up", token, body, id });
-      return Response.json({ id, content, channel_id: "0" });
-    }
-    const channel = /^\/api\/v10\/channels\/(\d+)\/messages$/.exec(path);
-    if (channel && request.method === "POST") {
-      if (request.headers.get("authorization") !== `Bot ${this.botToken}`) {
-        return Response.json({ message: "401: Unauthorized", code: 0 }, { status: 401 });
+      if (message === undefined) {
+        const id = this.snowflake();
+        this.messages.add(id);
+        this.record({ kind: "follow-up", token, body, id });
+        return Response.json({ id, content, channel_id: "0" });
       }
+      if (message === "@original") {
+        const id = this.originals.get(token) ?? this.snowflake();
+        this.originals.set(token, id);
+        this.messages.add(id);
+        this.record({ kind: "edit-original", token, body, id });
+        return Response.json({ id, content, channel_id: "0" });
+      }
+      if (!this.messages.has(message)) return unknownMessage();
+      this.record({ kind: "edit-message", token, body, id: message });
+      return Response.json({ id: message, content, channel_id: "0" });
+    }
+    const channel = /^\/api\/v10\/channels\/(\d+)\/messages(?:\/(\d+))?$/.exec(path);
+    if (channel && request.headers.get("authorization") !== `Bot ${this.botToken}`) {
+      return Response.json({ message: "401: Unauthorized", code: 0 }, { status: 401 });
+    }
+    if (channel && channel[2] !== undefined && request.method === "PATCH") {
+      const [, channelId, message] = channel as unknown as [string, string, string];
+      if (!this.messages.has(message)) return unknownMessage();
+      this.record({ kind: "channel-edit", channel: channelId, body, id: message });
+      return Response.json({ id: message, content, channel_id: channelId });
+    }
+    if (channel && channel[2] === undefined && request.method === "POST") {
       const nonce = typeof body.nonce === "string" ? body.nonce : undefined;
       if (nonce !== undefined && nonce.length > 25)
         return Response.json({ message: "Invalid Form Body", code: 50035 }, { status: 400 });
@@ -107,6 +132,7 @@ export class FakeDiscord extends FakeServer<DiscordCall> {
       }
       const id = this.snowflake();
       if (nonce !== undefined) this.nonces.set(nonce, id);
+      this.messages.add(id);
       this.record({ kind: "channel-message", channel: channel[1]!, body, id });
       return Response.json({ id, content, channel_id: channel[1] });
     }
@@ -137,6 +163,10 @@ export class FakeDiscord extends FakeServer<DiscordCall> {
     if (signature !== null) headers["x-signature-ed25519"] = signature;
     return new Request(url, { method: "POST", headers, body });
   }
+}
+
+function unknownMessage(): Response {
+  return Response.json({ message: "Unknown Message", code: 10008 }, { status: 404 });
 }
 
 export function slashCommand(fields: {

@@ -5,6 +5,7 @@ import type { ReplyRoute } from "../../../eventing/catalog/shared.ts";
 import * as T from "../../../eventing/catalog/types.ts";
 import { createApp } from "../../../functions/channels/discord/app.ts";
 import { buttonPress, FakeDiscord, RFC8032_TEST1_PUBLIC, slashCommand } from "../../fakes/discord/server.ts";
+import { approvalRequest, approvalVerdict } from "./support/approvals.ts";
 import { deliveryRequest } from "./support/events.ts";
 import { channelEnv, type RunningAdapter, runAdapter } from "./support/harness.ts";
 import { RecordingBroker } from "./support/recording-broker.ts";
@@ -228,32 +229,26 @@ describe("Discord outbound", () => {
     expect((await fetch(deliveryRequest(`${adapter!.url}/`, denied))).status).toBe(422);
   });
 
-  it("renders approvals as components and turns a press into approval.decided, updating the message", async () => {
-    await start({ defaultInstance: "ops", allow: [USER] });
-    const route: ReplyRoute = { channel: "discord", conversation: CHANNEL, workspace: GUILD };
-    const approval = makeEvent(T.APPROVAL_REQUESTED, {
-      source: "/agent",
-      data: {
-        approvalId: "ap-dc",
-        runId: "run-dc",
-        callId: "call-dc",
-        instance: "ops",
-        skill: "k8s",
-        tool: "delete",
-        arguments: {},
-        digest: `sha256:${"e".repeat(64)}`,
-        expiresAt: new Date(Date.now() + 600_000).toISOString(),
-        replyTo: route,
-      },
-    });
-    expect((await fetch(deliveryRequest(`${adapter!.url}/`, approval))).status).toBe(200);
-    const [prompt] = discord.calls("channel-message");
-    const row = (
-      prompt!.body.components as Array<{
+  const componentsOf = (call: { body: Record<string, unknown> }) =>
+    (
+      call.body.components as Array<{
         type: number;
         components: Array<{ custom_id: string; label: string; style: number }>;
       }>
     )[0]!;
+  const pressBy = (user: string, id: string, customId: string, messageId: string, token?: string) =>
+    interact({
+      ...buttonPress({ id, user, channel: CHANNEL, guild: GUILD, customId, messageId }),
+      ...(token !== undefined ? { token } : {}),
+    });
+
+  it("renders approvals as components; a press is a deferred update, the message changes with the agent's verdict", async () => {
+    await start({ defaultInstance: "ops", allow: [USER] });
+    const route: ReplyRoute = { channel: "discord", conversation: CHANNEL, workspace: GUILD };
+    const approval = approvalRequest({ approvalId: "ap-dc", replyTo: route, approvers: [`discord:${USER}`] });
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, approval))).status).toBe(200);
+    const [prompt] = discord.calls("channel-message");
+    const row = componentsOf(prompt!);
     expect(row.type).toBe(1);
     expect(row.components.map((b) => [b.label, b.style])).toEqual([
       ["Approve", 1],
@@ -267,13 +262,8 @@ describe("Discord outbound", () => {
       customId: row.components[0]!.custom_id,
       messageId: prompt!.id,
     });
-    const answer = (await (await interact(press)).json()) as {
-      type: number;
-      data: { content: string; components: unknown[] };
-    };
-    expect(answer.type).toBe(7);
-    expect(answer.data.components).toEqual([]);
-    expect(answer.data.content).toContain(`Approved by <@${USER}>`);
+    // Acknowledged as received: the message and its buttons stay until the agent's verdict.
+    expect(await (await interact(press)).json()).toEqual({ type: 6 });
     expect(await (await interact(press, { timestamp: Math.floor(Date.now() / 1000) - 1 })).json()).toEqual({ type: 6 });
     const decided = broker.ofType(T.APPROVAL_DECIDED);
     expect(decided).toHaveLength(1);
@@ -282,5 +272,72 @@ describe("Discord outbound", () => {
       decision: "approve",
       decidedBy: { channel: "discord", id: USER, workspace: GUILD },
     });
+    expect(discord.accepted.map((call) => call.kind)).toEqual(["channel-message"]);
+    const verdict = approvalVerdict({
+      approvalId: "ap-dc",
+      replyTo: route,
+      outcome: "approved",
+      decidedBy: { channel: "discord", id: USER, workspace: GUILD },
+    });
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, verdict))).status).toBe(200);
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, verdict))).status).toBe(200);
+    const edits = discord.calls("channel-edit");
+    expect(edits).toHaveLength(1);
+    expect(edits[0]).toMatchObject({ channel: CHANNEL, id: prompt!.id, body: { components: [] } });
+    expect(String(edits[0]!.body.content).endsWith(`Approved by <@${USER}>`)).toBe(true);
+  });
+
+  it("a presser who may not approve is answered ephemerally; nothing is sent; a refusal reaches only them", async () => {
+    const STRANGER = "900000000000000009";
+    await start({ defaultInstance: "ops", access: "open" });
+    const route: ReplyRoute = { channel: "discord", conversation: CHANNEL, workspace: GUILD };
+    await fetch(
+      deliveryRequest(
+        `${adapter!.url}/`,
+        approvalRequest({ approvalId: "ap-dc2", replyTo: route, approvers: [`discord:${USER}`] }),
+      ),
+    );
+    const prompt = discord.calls("channel-message")[0]!;
+    const approve = componentsOf(prompt).components[0]!.custom_id;
+    expect(await (await pressBy(STRANGER, "3100", approve, prompt.id)).json()).toEqual({
+      type: 4,
+      data: { content: "You may not approve this.", flags: 64 },
+    });
+    expect(broker.ofType(T.APPROVAL_DECIDED)).toHaveLength(0);
+    expect(await (await pressBy(USER, "3101", approve, prompt.id)).json()).toEqual({ type: 6 });
+    expect(broker.ofType(T.APPROVAL_DECIDED)).toHaveLength(1);
+    // Had the agent refused the approver's decision, only they would hear of it: on their own press, ephemerally.
+    const refusal = approvalVerdict({
+      approvalId: "ap-dc2",
+      replyTo: route,
+      outcome: "refused",
+      decidedBy: { channel: "discord", id: USER, workspace: GUILD },
+      reason: "the decision was given for other arguments than this call's",
+      id: "refusal-dc",
+    });
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, refusal))).status).toBe(200);
+    const followUps = discord.calls("follow-up");
+    expect(followUps).toHaveLength(1);
+    expect(followUps[0]!.body).toEqual({
+      content: "Your decision was refused: the decision was given for other arguments than this call's.",
+      flags: 64,
+    });
+    expect(discord.calls("channel-edit")).toHaveLength(0);
+    expect(discord.calls("channel-message")).toHaveLength(1);
+  });
+
+  it("edits a prompt posted as an interaction's response through that interaction", async () => {
+    await start({ defaultInstance: "ops", allow: [USER] });
+    await interact(
+      slashCommand({ id: "3200", user: USER, channel: CHANNEL, guild: GUILD, name: "ask", token: "tok-ap" }),
+    );
+    const route = readEvent((await broker.waitForEvents(1))[0]!, T.MESSAGE_RECEIVED).replyTo;
+    await fetch(deliveryRequest(`${adapter!.url}/`, approvalRequest({ approvalId: "ap-dc3", replyTo: route })));
+    const prompt = discord.calls("edit-original")[0]!;
+    const verdict = approvalVerdict({ approvalId: "ap-dc3", replyTo: route, outcome: "expired" });
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, verdict))).status).toBe(200);
+    const edit = discord.calls("edit-message")[0]!;
+    expect(edit).toMatchObject({ token: "tok-ap", id: prompt.id, body: { components: [] } });
+    expect(String(edit.body.content)).toContain("Expired");
   });
 });

@@ -36,6 +36,7 @@ const TELEGRAM_SECRET = "telegram-webhook-secret-e2e";
 const WHATSAPP_SECRET = "whatsapp-app-secret-e2e";
 const HOOK_SECRET = "webhook-secret-e2e";
 const GATEWAY_TOKEN = "gateway-token-for-e2e-tests-0123";
+const OTHER_GATEWAY_TOKEN = "gateway-token-of-someone-else-0456";
 const keys = generateSigningKey();
 
 let dev: DevRuntime;
@@ -58,7 +59,10 @@ function objects(): KnativeObject[] {
       deadLetterSink: { disabled: true },
     },
     memory: {},
-    gateway: { tokens: { e2e: { secret: "gateway", key: "e2e" } }, maxWaitSeconds: 60 },
+    gateway: {
+      tokens: { e2e: { secret: "gateway", key: "e2e" }, other: { secret: "gateway", key: "other" } },
+      maxWaitSeconds: 60,
+    },
     policies: { default: { approvals: { tools: ["cluster.*"] }, termination: { maxTurns: 5 } } },
     skills: {
       cluster: {
@@ -81,7 +85,7 @@ function objects(): KnativeObject[] {
         settings: { slackApiBaseUrl: slack.apiBaseUrl },
         defaultInstance: "ops",
         access: "pairing",
-        allow: ["U-ADA"],
+        allow: ["U-ADA", "U-BOB"],
       },
       telegram: {
         secrets: { botToken: { secret: "telegram", key: "bot" }, webhookSecret: { secret: "telegram", key: "hook" } },
@@ -171,6 +175,7 @@ beforeAll(async () => {
       WHATSAPP_VERIFY: "verify-token-e2e",
       HOOKS_SIGNING: HOOK_SECRET,
       GATEWAY_E2E: GATEWAY_TOKEN,
+      GATEWAY_OTHER: OTHER_GATEWAY_TOKEN,
     },
   });
 }, 120_000);
@@ -210,7 +215,7 @@ describe("round trips on knclaw dev", () => {
     expect(slack.accepted.some((p) => p.method === "chat.postMessage" && p.text.includes("let me in"))).toBe(false);
   });
 
-  it("Slack: approval buttons round trip: the press releases the held tool call and the answer lands in the thread", async () => {
+  it("Slack: a non-approver's press is turned away ephemerally; the requester's releases the call once", async () => {
     const calls = toolCalls;
     const body = slackMessageEvent({
       channel: "C-OPS",
@@ -229,26 +234,39 @@ describe("round trips on knclaw dev", () => {
     )
       .find((b) => b.type === "actions")!
       .elements!.find((e) => e.text.text === "Approve")!.value;
-    const press = slackBlockActionsBody({
-      user: "U-ADA",
-      channel: "C-OPS",
-      messageTs: prompt.ts,
-      threadTs: "1700000102.000100",
-      value: approve,
-      triggerId: "e2e-1",
-    });
-    const pressed = await fetch(
-      slackRequest(`${dev.url}/channels/slack/interactive`, SLACK_SECRET, press, {
-        contentType: "application/x-www-form-urlencoded",
-      }),
-    );
-    expect(pressed.status).toBe(200);
+    const press = (user: string, triggerId: string) =>
+      fetch(
+        slackRequest(
+          `${dev.url}/channels/slack/interactive`,
+          SLACK_SECRET,
+          slackBlockActionsBody({
+            user,
+            channel: "C-OPS",
+            messageTs: prompt.ts,
+            threadTs: "1700000102.000100",
+            value: approve,
+            triggerId,
+          }),
+          { contentType: "application/x-www-form-urlencoded" },
+        ),
+      );
+    // Bob may talk to the agent but did not start this run: he is told, privately, and the call stays held.
+    expect((await press("U-BOB", "e2e-bob")).status).toBe(200);
+    const turnedAway = await slack.waitUntil((p) => p.method === "chat.postEphemeral" && p.user === "U-BOB");
+    expect(turnedAway.text).toBe("You may not approve this.");
+    await dev.idle();
+    expect(toolCalls).toBe(calls);
+    expect(slack.accepted.some((p) => p.method === "chat.update" && p.ts === prompt.ts)).toBe(false);
+    expect((await press("U-ADA", "e2e-1")).status).toBe(200);
     const answer = await slack.waitUntil(
       (p) => p.method === "chat.postMessage" && p.thread_ts === "1700000102.000100" && p.text.includes("web-1"),
     );
     expect(answer.text).toContain(DEMO);
+    const updated = await slack.waitUntil((p) => p.method === "chat.update" && p.ts === prompt.ts);
+    expect(updated.text).toContain("Approved by <@U-ADA>");
+    expect(updated.blocks).toEqual([]);
+    await dev.idle();
     expect(toolCalls).toBe(calls + 1);
-    expect(slack.accepted.some((p) => p.method === "chat.update" && p.ts === prompt.ts)).toBe(true);
   });
 
   it("Telegram: a message in a forum topic is answered in that topic", async () => {
@@ -268,10 +286,17 @@ describe("round trips on knclaw dev", () => {
     expect(answer.body).toMatchObject({ chat_id: "-1001234567890123", message_thread_id: 9 });
   });
 
-  it("Telegram: approval buttons round trip through an inline keyboard", async () => {
+  it("Telegram: a non-approver's press gets an alert; the requester's releases the call once", async () => {
     const calls = toolCalls;
-    const chat = "777000111222";
-    const update = telegramTextUpdate({ updateId: 501, chatId: chat, fromId: chat, text: "run get_pods now" });
+    const chat = "-1007770001112223";
+    const ada = "777000111222";
+    const update = telegramTextUpdate({
+      updateId: 501,
+      chatId: chat,
+      fromId: ada,
+      text: "run get_pods now",
+      chatType: "group",
+    });
     expect((await fetch(telegramRequest(`${dev.url}/channels/telegram/webhook`, TELEGRAM_SECRET, update))).status).toBe(
       200,
     );
@@ -282,24 +307,42 @@ describe("round trips on knclaw dev", () => {
       prompt.body.reply_markup as { inline_keyboard: Array<Array<{ text: string; callback_data: string }>> }
     ).inline_keyboard;
     const approve = keyboard.flat().find((b) => b.text === "Approve")!.callback_data;
-    const press = telegramCallbackUpdate({
-      updateId: 502,
-      queryId: "cbq-e2e",
-      chatId: chat,
-      fromId: chat,
-      messageId: prompt.message_id!,
-      data: approve,
-    });
-    expect((await fetch(telegramRequest(`${dev.url}/channels/telegram/webhook`, TELEGRAM_SECRET, press))).status).toBe(
-      200,
+    const press = (updateId: number, queryId: string, fromId: string) =>
+      fetch(
+        telegramRequest(
+          `${dev.url}/channels/telegram/webhook`,
+          TELEGRAM_SECRET,
+          telegramCallbackUpdate({
+            updateId,
+            queryId,
+            chatId: chat,
+            fromId,
+            messageId: prompt.message_id!,
+            data: approve,
+          }),
+        ),
+      );
+    expect((await press(502, "cbq-stranger", "888000111222")).status).toBe(200);
+    const alert = await telegram.waitUntil(
+      (c) => c.method === "answerCallbackQuery" && c.body.callback_query_id === "cbq-stranger",
     );
+    expect(alert.body).toMatchObject({ text: "You may not approve this.", show_alert: true });
+    await dev.idle();
+    expect(toolCalls).toBe(calls);
+    expect((await press(503, "cbq-e2e", ada)).status).toBe(200);
     await telegram.waitUntil(
       (c) => c.method === "sendMessage" && c.body.chat_id === chat && String(c.body.text).includes("web-1"),
     );
-    expect(toolCalls).toBe(calls + 1);
     expect(
-      telegram.accepted.some((c) => c.method === "answerCallbackQuery" && c.body.callback_query_id === "cbq-e2e"),
-    ).toBe(true);
+      telegram.accepted.find((c) => c.method === "answerCallbackQuery" && c.body.callback_query_id === "cbq-e2e")!.body,
+    ).toMatchObject({ text: "Received" });
+    const edited = await telegram.waitUntil(
+      (c) => c.method === "editMessageText" && c.body.message_id === prompt.message_id,
+    );
+    expect(edited.body).toMatchObject({ chat_id: chat, reply_markup: { inline_keyboard: [] } });
+    expect(String(edited.body.text)).toContain("Approved by Op");
+    await dev.idle();
+    expect(toolCalls).toBe(calls + 1);
   });
 
   it("Discord: a slash command's deferred response is replaced by the answer", async () => {
@@ -318,7 +361,7 @@ describe("round trips on knclaw dev", () => {
     expect(String(answer.body.content)).toContain("hi from discord");
   });
 
-  it("Discord: approval buttons round trip: the prompt replaces the deferred response, the press updates it", async () => {
+  it("Discord: a non-approver's press is answered ephemerally; the requester's releases the call once", async () => {
     const calls = toolCalls;
     const user = "990000000000000012";
     const channel = "990000000000000013";
@@ -338,23 +381,32 @@ describe("round trips on knclaw dev", () => {
     const prompt = await discord.waitUntil((c) => c.token === "e2e-token-2" && c.body.components !== undefined);
     const buttons = (prompt.body.components as Array<{ components: Array<{ label: string; custom_id: string }> }>)[0]!
       .components;
-    const press = buttonPress({
-      id: "990000000000000015",
-      user,
-      channel,
-      guild,
-      customId: buttons.find((b) => b.label === "Approve")!.custom_id,
-      messageId: prompt.id,
+    const press = (id: string, presser: string, token: string) =>
+      fetch(
+        discord.interactionRequest(`${dev.url}/channels/discord/interactions`, {
+          ...buttonPress({
+            id,
+            user: presser,
+            channel,
+            guild,
+            customId: buttons.find((b) => b.label === "Approve")!.custom_id,
+            messageId: prompt.id,
+          }),
+          token,
+        }),
+      ).then((response) => response.json());
+    expect(await press("990000000000000016", "990000000000000017", "e2e-token-stranger")).toEqual({
+      type: 4,
+      data: { content: "You may not approve this.", flags: 64 },
     });
-    const answer = (await (
-      await fetch(
-        discord.interactionRequest(`${dev.url}/channels/discord/interactions`, { ...press, token: "e2e-token-3" }),
-      )
-    ).json()) as {
-      type: number;
-    };
-    expect(answer.type).toBe(7);
+    await dev.idle();
+    expect(toolCalls).toBe(calls);
+    expect(await press("990000000000000015", user, "e2e-token-3")).toEqual({ type: 6 });
     await discord.waitUntil((c) => c.token === "e2e-token-2" && String(c.body.content).includes("web-1"));
+    const edited = await discord.waitUntil((c) => c.kind === "edit-message" && c.id === prompt.id);
+    expect(edited.body).toMatchObject({ components: [] });
+    expect(String(edited.body.content)).toContain(`Approved by <@${user}>`);
+    await dev.idle();
     expect(toolCalls).toBe(calls + 1);
   });
 
@@ -391,6 +443,45 @@ describe("round trips on knclaw dev", () => {
 });
 
 describe("the gateway on knclaw dev", () => {
+  it("approvals: another token gets 403 and the call stays held; the requester's approval runs it once; then 409", async () => {
+    const calls = toolCalls;
+    const headers = (token: string) => ({ authorization: `Bearer ${token}`, "content-type": "application/json" });
+    const started = await fetch(`${dev.url}/api/v1/instances/ops/runs`, {
+      method: "POST",
+      headers: headers(GATEWAY_TOKEN),
+      body: JSON.stringify({ task: "please run get_pods" }),
+    });
+    expect(started.status).toBe(202);
+    const { runId } = (await started.json()) as { runId: string };
+    // The run's event stream announces the approval; the stream stays open until the run ends, so read until then.
+    const stream = await fetch(`${dev.url}/api/v1/runs/${runId}/events`, { headers: headers(GATEWAY_TOKEN) });
+    const reader = stream.body!.getReader();
+    let seen = "";
+    while (!/event: approval\n/.test(seen)) seen += new TextDecoder().decode((await reader.read()).value);
+    const approvalId = /"approvalId":"([^"]+)"/.exec(seen)![1]!;
+    const decide = (token: string, decision: string) =>
+      fetch(`${dev.url}/api/v1/approvals/${approvalId}`, {
+        method: "POST",
+        headers: headers(token),
+        body: JSON.stringify({ decision }),
+      });
+    expect((await decide(OTHER_GATEWAY_TOKEN, "approve")).status).toBe(403);
+    await dev.idle();
+    expect(toolCalls).toBe(calls);
+    expect((await decide(GATEWAY_TOKEN, "approve")).status).toBe(202);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      seen += new TextDecoder().decode(value);
+    }
+    expect(seen).toContain("event: approval_resolved");
+    expect(seen).toContain("event: completed");
+    expect(toolCalls).toBe(calls + 1);
+    const late = await decide(GATEWAY_TOKEN, "deny");
+    expect(late.status).toBe(409);
+    expect(toolCalls).toBe(calls + 1);
+  });
+
   it("serves the official openai SDK, streaming and not", async () => {
     const client = new OpenAI({ baseURL: `${dev.url}/v1`, apiKey: GATEWAY_TOKEN, maxRetries: 0 });
     const completion = await client.chat.completions.create({

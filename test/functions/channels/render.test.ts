@@ -101,6 +101,7 @@ describe("channel and gateway rendering", () => {
       expect.arrayContaining([
         { type: "dev.knclaw.message.send", knclawchannel: "slack" },
         { type: "dev.knclaw.approval.requested", knclawchannel: "slack" },
+        { type: "dev.knclaw.approval.resolved", knclawchannel: "slack" },
       ]),
     );
     const gatewayTypes = triggers
@@ -110,6 +111,7 @@ describe("channel and gateway rendering", () => {
       expect.arrayContaining([
         "dev.knclaw.message.send",
         "dev.knclaw.approval.requested",
+        "dev.knclaw.approval.resolved",
         "dev.knclaw.run.completed",
         "dev.knclaw.run.failed",
       ]),

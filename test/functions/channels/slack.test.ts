@@ -12,6 +12,7 @@ import {
   slackRequest,
   slackSignature,
 } from "../../fakes/slack/server.ts";
+import { approvalRequest, approvalVerdict } from "./support/approvals.ts";
 import { deliveryRequest } from "./support/events.ts";
 import { channelEnv } from "./support/harness.ts";
 import { memoryChannelState } from "./support/memory-state.ts";
@@ -354,29 +355,28 @@ describe("Slack outbound", () => {
     expect(slack.posts()).toHaveLength(0);
   });
 
-  it("round-trips an approval: buttons in the thread, a press becomes approval.decided with the presser", async () => {
+  const approverEntry = "slack:T0001/U-APPROVER";
+  const actionsOf = (post: { blocks?: unknown[] }) =>
+    (post.blocks as Array<{ type: string; elements?: Array<{ value: string; text: { text: string } }> }>).find(
+      (b) => b.type === "actions",
+    )!.elements!;
+  const pressAs = (user: string, value: string, triggerId: string, messageTs = "1.1") =>
+    send(
+      slackRequest(
+        interactive(),
+        SECRET,
+        slackBlockActionsBody({ user, channel: "C42", messageTs, threadTs: route.thread, value, triggerId }),
+        { contentType: "application/x-www-form-urlencoded" },
+      ),
+    );
+
+  it("round-trips an approval: a press is only acknowledged, the agent's verdict updates the prompt once", async () => {
     await start({ defaultInstance: "ops", access: "pairing", allow: ["U-APPROVER"] });
-    const approval = makeEvent(T.APPROVAL_REQUESTED, {
-      source: "/agent",
-      data: {
-        approvalId: "ap-7",
-        runId: "run-7",
-        callId: "call-7",
-        instance: "ops",
-        skill: "k8s",
-        tool: "scale",
-        arguments: { replicas: 0 },
-        digest: `sha256:${"b".repeat(64)}`,
-        expiresAt: new Date(Date.now() + 600_000).toISOString(),
-        replyTo: route,
-      },
-    });
+    const approval = approvalRequest({ approvalId: "ap-7", replyTo: route, approvers: [approverEntry] });
     expect((await send(deliveryRequest(`${served!.url}/`, approval))).status).toBe(200);
     const [prompt] = slack.posts();
     expect(prompt!.thread_ts).toBe(route.thread);
-    const actions = (
-      prompt!.blocks as Array<{ type: string; elements?: Array<{ value: string; text: { text: string } }> }>
-    ).find((b) => b.type === "actions")!.elements!;
+    const actions = actionsOf(prompt!);
     expect(actions.map((a) => a.text.text)).toEqual(["Approve", "Deny"]);
     const press = slackBlockActionsBody({
       user: "U-APPROVER",
@@ -398,14 +398,89 @@ describe("Slack outbound", () => {
     expect(decided).toHaveLength(1);
     expect(readEvent(decided[0]!, T.APPROVAL_DECIDED)).toMatchObject({
       approvalId: "ap-7",
-      runId: "run-7",
-      callId: "call-7",
+      runId: "run-ap-7",
+      callId: "1-0",
       digest: `sha256:${"b".repeat(64)}`,
       decision: "approve",
       decidedBy: { channel: "slack", id: "U-APPROVER", workspace: "T0001" },
     });
-    const update = slack.posts("chat.update");
-    expect(update).toEqual([expect.objectContaining({ ts: prompt!.ts, text: "Approved by <@U-APPROVER>" })]);
+    // Nothing in the chat claims a decision before the agent made one.
+    expect(slack.posts("chat.update")).toHaveLength(0);
+    expect(slack.posts("chat.postEphemeral")).toHaveLength(0);
+    const verdict = approvalVerdict({
+      approvalId: "ap-7",
+      replyTo: route,
+      outcome: "approved",
+      decidedBy: { channel: "slack", id: "U-APPROVER", workspace: "T0001" },
+    });
+    expect((await send(deliveryRequest(`${served!.url}/`, verdict))).status).toBe(200);
+    expect((await send(deliveryRequest(`${served!.url}/`, verdict))).status).toBe(200);
+    const updates = slack.posts("chat.update");
+    expect(updates).toHaveLength(1);
+    expect(updates[0]).toMatchObject({ channel: "C42", ts: prompt!.ts, blocks: [] });
+    expect(updates[0]!.text).toContain("scale");
+    expect(updates[0]!.text.endsWith("Approved by <@U-APPROVER>")).toBe(true);
+    // Pressed after the verdict: the presser is told it is closed, and nothing goes to the agent.
+    expect((await pressAs("U-APPROVER", actions[1]!.value, "trig-late")).status).toBe(200);
+    expect(broker.ofType(T.APPROVAL_DECIDED)).toHaveLength(1);
+    expect(slack.posts("chat.postEphemeral")).toEqual([
+      expect.objectContaining({ user: "U-APPROVER", text: "This was already approved." }),
+    ]);
+  });
+
+  it("a presser who may not approve is told so, ephemerally; nothing is sent and the prompt stays for the approver", async () => {
+    await start({ defaultInstance: "ops", access: "pairing", allow: ["U-APPROVER", "U-BOB"] });
+    const approval = approvalRequest({ approvalId: "ap-9", replyTo: route, approvers: [approverEntry] });
+    await send(deliveryRequest(`${served!.url}/`, approval));
+    const prompt = slack.posts()[0]!;
+    const [approve] = actionsOf(prompt);
+    expect((await pressAs("U-BOB", approve!.value, "bob-1", prompt.ts)).status).toBe(200);
+    expect(broker.ofType(T.APPROVAL_DECIDED)).toHaveLength(0);
+    expect(slack.posts("chat.update")).toHaveLength(0);
+    expect(slack.posts("chat.postEphemeral")).toEqual([
+      expect.objectContaining({ channel: "C42", user: "U-BOB", text: "You may not approve this." }),
+    ]);
+    // The approver still can: the decision goes out, and the agent's refusal of someone else reaches only them.
+    expect((await pressAs("U-APPROVER", approve!.value, "ok-1", prompt.ts)).status).toBe(200);
+    expect(broker.ofType(T.APPROVAL_DECIDED)).toHaveLength(1);
+    const refusal = approvalVerdict({
+      approvalId: "ap-9",
+      replyTo: route,
+      outcome: "refused",
+      decidedBy: { channel: "slack", id: "U-BOB", workspace: "T0001" },
+      reason: "U-BOB may not approve this call",
+      id: "refusal-1",
+    });
+    expect((await send(deliveryRequest(`${served!.url}/`, refusal))).status).toBe(200);
+    expect((await send(deliveryRequest(`${served!.url}/`, refusal))).status).toBe(200);
+    expect(slack.posts("chat.postEphemeral").map((p) => [p.user, p.text])).toEqual([
+      ["U-BOB", "You may not approve this."],
+      ["U-BOB", "Your decision was refused: U-BOB may not approve this call."],
+    ]);
+    expect(slack.posts("chat.update")).toHaveLength(0);
+    expect(slack.posts()).toHaveLength(1);
+  });
+
+  it("an expired approval: the prompt says so and loses its buttons, a late press is told it expired", async () => {
+    await start({ defaultInstance: "ops", access: "open" });
+    await send(
+      deliveryRequest(
+        `${served!.url}/`,
+        approvalRequest({ approvalId: "ap-x", replyTo: route, approvers: [approverEntry] }),
+      ),
+    );
+    const prompt = slack.posts()[0]!;
+    const verdict = approvalVerdict({
+      approvalId: "ap-x",
+      replyTo: route,
+      outcome: "expired",
+      reason: "the approval timed out before a decision (default: deny)",
+    });
+    expect((await send(deliveryRequest(`${served!.url}/`, verdict))).status).toBe(200);
+    expect(slack.posts("chat.update")[0]!.text).toMatch(/Expired: the approval timed out/);
+    expect((await pressAs("U-APPROVER", actionsOf(prompt)[0]!.value, "late-1", prompt.ts)).status).toBe(200);
+    expect(broker.ofType(T.APPROVAL_DECIDED)).toHaveLength(0);
+    expect(slack.posts("chat.postEphemeral")[0]!.text).toBe("This approval has expired.");
   });
 
   it("ignores presses from senders who may not talk, from other channels, and of unknown buttons", async () => {
@@ -440,6 +515,8 @@ describe("Slack outbound", () => {
         .status,
     ).toBe(200);
     expect(broker.events).toHaveLength(0);
+    // Someone who may not talk to the instance learns nothing, not even that they may not approve.
+    expect(slack.posts("chat.postEphemeral")).toHaveLength(0);
     const forged = slackRequest(
       interactive(),
       "nope",

@@ -8,6 +8,7 @@ import {
   telegramRequest,
   telegramTextUpdate,
 } from "../../fakes/telegram/server.ts";
+import { approvalRequest, approvalVerdict } from "./support/approvals.ts";
 import { deliveryRequest } from "./support/events.ts";
 import { channelEnv, type RunningAdapter, runAdapter } from "./support/harness.ts";
 import { RecordingBroker } from "./support/recording-broker.ts";
@@ -175,40 +176,22 @@ describe("Telegram outbound", () => {
     expect(telegram.calls("sendMessage")).toHaveLength(1);
   });
 
-  it("round-trips an approval with an inline keyboard and answers the callback query", async () => {
+  const keyboardOf = (call: { body: Record<string, unknown> }) =>
+    (call.body.reply_markup as { inline_keyboard: Array<Array<{ text: string; callback_data: string }>> })
+      .inline_keyboard;
+  const press = (updateId: number, queryId: string, fromId: string, messageId: number, data: string) =>
+    post(telegramCallbackUpdate({ updateId, queryId, chatId: CHAT, fromId, messageId, data }));
+
+  it("round-trips an approval: the press is answered 'Received', the keyboard goes only with the agent's verdict", async () => {
     await start({ defaultInstance: "ops", allow: [USER] });
-    const approval = makeEvent(T.APPROVAL_REQUESTED, {
-      source: "/agent",
-      data: {
-        approvalId: "ap-tg",
-        runId: "run-tg",
-        callId: "call-tg",
-        instance: "ops",
-        skill: "shell",
-        tool: "exec",
-        arguments: { cmd: "reboot" },
-        digest: `sha256:${"d".repeat(64)}`,
-        expiresAt: new Date(Date.now() + 600_000).toISOString(),
-        replyTo: route,
-      },
-    });
+    const approval = approvalRequest({ approvalId: "ap-tg", replyTo: route, approvers: [`telegram:${USER}`] });
     expect((await fetch(deliveryRequest(`${adapter!.url}/`, approval))).status).toBe(200);
     const [prompt] = telegram.calls("sendMessage");
-    const keyboard = (
-      prompt!.body.reply_markup as { inline_keyboard: Array<Array<{ text: string; callback_data: string }>> }
-    ).inline_keyboard;
+    const keyboard = keyboardOf(prompt!);
     expect(keyboard.map((row) => row[0]!.text)).toEqual(["Approve", "Deny"]);
     const deny = keyboard[1]![0]!.callback_data;
-    const press = telegramCallbackUpdate({
-      updateId: 20,
-      queryId: "q-1",
-      chatId: CHAT,
-      fromId: USER,
-      messageId: prompt!.message_id!,
-      data: deny,
-    });
-    expect((await post(press)).status).toBe(200);
-    expect((await post(press)).status).toBe(200);
+    expect((await press(20, "q-1", USER, prompt!.message_id!, deny)).status).toBe(200);
+    expect((await press(20, "q-1", USER, prompt!.message_id!, deny)).status).toBe(200);
     const decided = broker.ofType(T.APPROVAL_DECIDED);
     expect(decided).toHaveLength(1);
     expect(readEvent(decided[0]!, T.APPROVAL_DECIDED)).toMatchObject({
@@ -216,10 +199,55 @@ describe("Telegram outbound", () => {
       decision: "deny",
       decidedBy: { channel: "telegram", id: USER },
     });
-    expect(telegram.calls("answerCallbackQuery")[0]!.body).toMatchObject({ callback_query_id: "q-1", text: "Denied" });
-    expect(telegram.calls("editMessageReplyMarkup")[0]!.body).toMatchObject({
+    expect(telegram.calls("answerCallbackQuery")[0]!.body).toEqual({ callback_query_id: "q-1", text: "Received" });
+    expect(telegram.calls("editMessageText")).toHaveLength(0);
+    expect(telegram.calls("editMessageReplyMarkup")).toHaveLength(0);
+    const verdict = approvalVerdict({
+      approvalId: "ap-tg",
+      replyTo: route,
+      outcome: "denied",
+      decidedBy: { channel: "telegram", id: USER, displayName: "ada" },
+    });
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, verdict))).status).toBe(200);
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, verdict))).status).toBe(200);
+    const edits = telegram.calls("editMessageText");
+    expect(edits).toHaveLength(1);
+    expect(edits[0]!.body).toMatchObject({
       chat_id: CHAT,
       message_id: prompt!.message_id,
+      reply_markup: { inline_keyboard: [] },
     });
+    expect(String(edits[0]!.body.text).endsWith("Denied by ada")).toBe(true);
+  });
+
+  it("a presser who may not approve gets an alert; nothing is sent, the keyboard stays, the approver decides", async () => {
+    const STRANGER = "6000000000001";
+    await start({ defaultInstance: "ops", access: "open" });
+    const approval = approvalRequest({ approvalId: "ap-tg2", replyTo: route, approvers: [`telegram:${USER}`] });
+    await fetch(deliveryRequest(`${adapter!.url}/`, approval));
+    const prompt = telegram.calls("sendMessage")[0]!;
+    const approve = keyboardOf(prompt)[0]![0]!.callback_data;
+    expect((await press(30, "q-s", STRANGER, prompt.message_id!, approve)).status).toBe(200);
+    expect(broker.ofType(T.APPROVAL_DECIDED)).toHaveLength(0);
+    expect(telegram.calls("answerCallbackQuery")[0]!.body).toEqual({
+      callback_query_id: "q-s",
+      text: "You may not approve this.",
+      show_alert: true,
+    });
+    expect(telegram.calls("editMessageText")).toHaveLength(0);
+    expect((await press(31, "q-a", USER, prompt.message_id!, approve)).status).toBe(200);
+    expect(broker.ofType(T.APPROVAL_DECIDED)).toHaveLength(1);
+    // The agent's refusal of someone else's decision goes to that person's private chat with the bot, only.
+    const refusal = approvalVerdict({
+      approvalId: "ap-tg2",
+      replyTo: route,
+      outcome: "refused",
+      decidedBy: { channel: "telegram", id: STRANGER },
+      id: "refusal-tg",
+    });
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, refusal))).status).toBe(200);
+    const told = telegram.calls("sendMessage").slice(1);
+    expect(told).toEqual([expect.objectContaining({ body: { chat_id: STRANGER, text: "You may not approve this." } })]);
+    expect(telegram.calls("editMessageText")).toHaveLength(0);
   });
 });

@@ -11,6 +11,7 @@ import {
   whatsappNotification,
   whatsappRequest,
 } from "../../fakes/whatsapp/server.ts";
+import { approvalRequest, approvalVerdict } from "./support/approvals.ts";
 import { deliveryRequest } from "./support/events.ts";
 import { channelEnv, type RunningAdapter, runAdapter } from "./support/harness.ts";
 import { RecordingBroker } from "./support/recording-broker.ts";
@@ -234,5 +235,37 @@ describe("WhatsApp outbound", () => {
       decision: "approve",
       decidedBy: { channel: "whatsapp", id: PERSON, workspace: BUSINESS },
     });
+    // Nothing answers the press itself; the agent's verdict arrives as a message (WhatsApp cannot edit one), once.
+    const prompted = whatsapp.accepted.length;
+    const verdict = approvalVerdict({
+      approvalId: "ap-wa",
+      replyTo: route,
+      outcome: "approved",
+      decidedBy: { channel: "whatsapp", id: PERSON, workspace: BUSINESS, displayName: "Ada" },
+    });
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, verdict))).status).toBe(200);
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, verdict))).status).toBe(200);
+    expect(whatsapp.accepted.slice(prompted).map((sent) => sent.body)).toEqual([
+      expect.objectContaining({ to: PERSON, type: "text", text: { body: "Approved by Ada", preview_url: false } }),
+    ]);
+  });
+
+  it("a presser who may not approve is told so in a message to them, and no decision is sent", async () => {
+    await start({ defaultInstance: "ops", allow: [PERSON] });
+    const approval = approvalRequest({ approvalId: "ap-wa2", replyTo: route, approvers: ["person:boss"] });
+    await fetch(deliveryRequest(`${adapter!.url}/`, approval));
+    const body = whatsapp.accepted[0]!.body.interactive as { action: { buttons: Array<{ reply: { id: string } }> } };
+    const press = whatsappNotification(BUSINESS, [
+      buttonReply(PERSON, "wamid.P2", body.action.buttons[0]!.reply.id, "Approve"),
+    ]);
+    expect((await notify(press)).status).toBe(200);
+    expect(broker.ofType(T.APPROVAL_DECIDED)).toHaveLength(0);
+    expect(whatsapp.accepted.slice(1).map((sent) => sent.body)).toEqual([
+      expect.objectContaining({
+        to: PERSON,
+        type: "text",
+        text: { body: "You may not approve this.", preview_url: false },
+      }),
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { makeEvent } from "../../../../eventing/catalog/make.ts";
-import type { ReplyRoute } from "../../../../eventing/catalog/shared.ts";
+import type { Identity, ReplyRoute } from "../../../../eventing/catalog/shared.ts";
 import * as T from "../../../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../../../eventing/cloudevent/event.ts";
 import { adapterApp } from "../../../../functions/channels/toolkit/adapter-app.ts";
@@ -12,16 +12,19 @@ import {
   type PlatformOutbound,
 } from "../../../../functions/channels/toolkit/delivery.ts";
 import { PlatformError } from "../../../../functions/channels/toolkit/platform-error.ts";
+import { approvalRequest, approvalVerdict } from "../support/approvals.ts";
 import { deliveryRequest } from "../support/events.ts";
 import { MapKeyValue } from "../support/memory-state.ts";
 
 const route: ReplyRoute = { channel: "slack", conversation: "C1", thread: "1.2" };
 
-/** A scripted platform: records accepted posts; throws queued errors first. */
+/** A scripted platform: records accepted posts, edits and private answers; throws queued errors first. */
 class ScriptedPlatform implements PlatformOutbound {
   readonly channel = "slack" as const;
   readonly split = { limit: 20 };
   readonly accepted: OutboundPost[] = [];
+  readonly updates: Array<{ route: ReplyRoute; ref: string; text: string }> = [];
+  readonly told: Array<{ route: ReplyRoute; person: Identity; text: string }> = [];
   readonly errors: PlatformError[] = [];
   async post(post: OutboundPost) {
     const error = this.errors.shift();
@@ -29,6 +32,15 @@ class ScriptedPlatform implements PlatformOutbound {
     this.accepted.push(post);
     return { ref: `m${this.accepted.length}` };
   }
+  update?: PlatformOutbound["update"] = async (route, ref, text) => {
+    const error = this.errors.shift();
+    if (error) throw error;
+    this.updates.push({ route, ref, text });
+  };
+  async tell(route: ReplyRoute, person: Identity, text: string) {
+    this.told.push({ route, person, text });
+  }
+  mention = (person: Identity) => `<@${person.id}>`;
 }
 
 /** The adapter's delivery route as the broker reaches it. */
@@ -202,5 +214,106 @@ describe("outbound delivery", () => {
       buttonId: "yes",
       instance: "ops",
     });
+  });
+});
+
+describe("approval verdicts", () => {
+  const alice: Identity = { channel: "slack", id: "U1", workspace: "T1", displayName: "alice" };
+  const bob: Identity = { channel: "slack", id: "U2", workspace: "T1" };
+
+  async function prompted(platform = new ScriptedPlatform()) {
+    platform.split.limit = 4000;
+    const kv = new MapKeyValue();
+    const handle = createDeliveryHandler({ outbound: platform, kv, retry: noWait });
+    expect((await handle(request(approvalRequest({ approvalId: "ap-v", replyTo: route })))).status).toBe(200);
+    return { platform, kv, handle };
+  }
+
+  it("approved: the prompt gains the outcome and who, loses its buttons, once however often redelivered", async () => {
+    const { platform, handle } = await prompted();
+    const verdict = approvalVerdict({ approvalId: "ap-v", replyTo: route, outcome: "approved", decidedBy: alice });
+    expect((await handle(request(verdict))).status).toBe(200);
+    expect((await handle(request(verdict))).status).toBe(200);
+    expect(platform.updates).toHaveLength(1);
+    const update = platform.updates[0]!;
+    expect(update.ref).toBe("m1");
+    expect(update.route).toEqual(route);
+    expect(update.text.startsWith(platform.accepted[0]!.text)).toBe(true);
+    expect(update.text.endsWith("\n\nApproved by <@U1>")).toBe(true);
+    expect(platform.accepted).toHaveLength(1);
+    expect(platform.told).toHaveLength(0);
+  });
+
+  it("denied and expired say so, with the approver's reason or why it expired", async () => {
+    for (const [outcome, line] of [
+      ["denied", "Denied by <@U1>: not on a Friday"],
+      ["expired", "Expired: the run ended before a decision"],
+    ] as const) {
+      const { platform, handle } = await prompted();
+      const reason = outcome === "denied" ? "not on a Friday" : "the run ended before a decision";
+      const verdict = approvalVerdict({
+        approvalId: "ap-v",
+        replyTo: route,
+        outcome,
+        reason,
+        ...(outcome === "denied" ? { decidedBy: alice } : {}),
+      });
+      expect((await handle(request(verdict))).status).toBe(200);
+      expect(platform.updates[0]!.text.endsWith(line)).toBe(true);
+    }
+  });
+
+  it("refused: only the refused person is told, the prompt and its buttons stay, once per refused decision", async () => {
+    const { platform, handle } = await prompted();
+    const refused = (id: string) =>
+      approvalVerdict({
+        approvalId: "ap-v",
+        replyTo: route,
+        outcome: "refused",
+        decidedBy: bob,
+        reason: "U2 may not approve this call",
+        id,
+      });
+    expect((await handle(request(refused("r-1")))).status).toBe(200);
+    expect((await handle(request(refused("r-1")))).status).toBe(200);
+    expect((await handle(request(refused("r-2")))).status).toBe(200);
+    expect(platform.updates).toHaveLength(0);
+    expect(platform.accepted).toHaveLength(1);
+    expect(platform.told).toEqual([
+      { route, person: bob, text: "Your decision was refused: U2 may not approve this call." },
+      { route, person: bob, text: "Your decision was refused: U2 may not approve this call." },
+    ]);
+  });
+
+  it("where the platform cannot edit, the verdict is a message of its own in the prompt's conversation", async () => {
+    const platform = new ScriptedPlatform();
+    platform.update = undefined;
+    const { handle } = await prompted(platform);
+    const verdict = approvalVerdict({ approvalId: "ap-v", replyTo: route, outcome: "approved", decidedBy: alice });
+    expect((await handle(request(verdict))).status).toBe(200);
+    expect((await handle(request(verdict))).status).toBe(200);
+    expect(platform.accepted.map((post) => post.text)).toEqual([expect.any(String), "Approved by <@U1>"]);
+    expect(platform.accepted[1]!.route).toEqual(route);
+  });
+
+  it("answers a platform failure so the broker retries, then updates once", async () => {
+    const { platform, handle } = await prompted();
+    platform.errors.push(new PlatformError("slack", "unavailable", "x"));
+    const verdict = approvalVerdict({ approvalId: "ap-v", replyTo: route, outcome: "approved", decidedBy: alice });
+    expect((await handle(request(verdict))).status).toBe(503);
+    expect((await handle(request(verdict))).status).toBe(200);
+    expect(platform.updates).toHaveLength(1);
+  });
+
+  it("refuses a verdict for another channel (400) and changes nothing", async () => {
+    const { platform, handle } = await prompted();
+    const other = approvalVerdict({
+      approvalId: "ap-v",
+      replyTo: { channel: "telegram", conversation: "1" },
+      outcome: "approved",
+      decidedBy: alice,
+    });
+    expect((await handle(request(other))).status).toBe(400);
+    expect(platform.updates).toHaveLength(0);
   });
 });
