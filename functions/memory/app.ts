@@ -1,4 +1,4 @@
-import { BrokerClient } from "../../eventing/client/broker-client.ts";
+import { BrokerClient, type EventSink } from "../../eventing/client/broker-client.ts";
 import { eventSigner } from "../../eventing/trust/event-signature.ts";
 import { MEMORY_ROLE } from "../../eventing/trust/roles.ts";
 import { signingSink } from "../../eventing/trust/signing-sink.ts";
@@ -136,15 +136,17 @@ function startTimers(
     return undefined;
   }
   const keyName = memoryEnv.names.eventSigningKey;
-  if (config.eventSigningKey === undefined) {
-    throw new EnvError(`${keyName} is required with K_SINK: the timers the service fires are signed with it`);
-  }
-  const signer = eventSigner(MEMORY_ROLE, parsePrivateKey(config.eventSigningKey, keyName));
   // A short bound per attempt: a poll waits for its emits, and a timer whose emit failed fires again anyway.
   const broker = BrokerClient.fromEnv(env, { retries: 2, timeoutMs: 5_000 });
+  let sink: EventSink = broker;
+  if (config.eventSigningKey !== undefined) {
+    sink = signingSink(broker, eventSigner(MEMORY_ROLE, parsePrivateKey(config.eventSigningKey, keyName)));
+  } else {
+    logger.warn(`no ${keyName}: timers go out unsigned, and consumers that check producers refuse them`);
+  }
   const poller = new TimerPoller({
     store: stores.timers,
-    emit: signingSink(broker, signer).emit,
+    emit: (event) => sink.emit(event),
     now,
     pollMs: config.timerPollMs,
     log: logger,
