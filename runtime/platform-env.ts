@@ -22,6 +22,11 @@ const deliveryAuthVars = {
     "the OIDC audience `POST /` requires a token for (Knative's `<group>/<kind>/<namespace>/<name>`); unset: deliveries need no token",
     optional,
   ),
+  deliverySenders: text(
+    "KNCLAW_DELIVERY_SENDERS",
+    "the identities (`sub`) whose tokens `POST /` takes, comma-separated: the OIDC ServiceAccounts of the Triggers that deliver to this function (`system:serviceaccount:<namespace>:<trigger>-oidc-eventing.knative.dev-trigger`); unset: any holder of a token for the audience",
+    optional,
+  ),
   oidcIssuer: text(
     "KNCLAW_OIDC_ISSUER",
     "the issuer delivery tokens must carry (`iss`); required with `KNCLAW_DELIVERY_AUDIENCE`",

@@ -11,6 +11,9 @@
  *   duck/v1 Destination: "This need only be set if the target is not an Addressable and thus the Audience can't be
  *   received from the target itself"), and the broker resolves the subscriber's audience from there
  *   (knative.dev/pkg resolver.AddressableFromDestinationV1).
+ * - it takes a token only from the identities of the Triggers that deliver to it (their subscriber, or every Trigger
+ *   for the dead-letter sink, which the broker reaches as the failing Trigger), as Knative's broker-filter checks its
+ *   sender: the audience alone is not enough, since any workload can ask the API server for a token with any audience.
  * - it reads the issuer's keys: by default from the API server in the cluster, with a ServiceAccount token of its own
  *   and the cluster's CA (the `kube-root-ca.crt` ConfigMap every namespace has), as Knative's verifier does with its
  *   in-cluster config (pkg/auth/verifier.go, getHTTPClientForKubeAPIServer), which its egress policy allows.
@@ -21,12 +24,14 @@
  *   validateProjectedVolumeSource; fieldmask.go, ServiceAccountTokenProjectionMask).
  */
 import type { EnvVar } from "../../runtime/env-contract.ts";
-import { knativeAudience } from "../../runtime/knative-oidc.ts";
+import { knativeAudience, knativeOidcServiceAccount, serviceAccountSubject } from "../../runtime/knative-oidc.ts";
 import { platformEnv } from "../../runtime/platform-env.ts";
 import type { FunctionSpec } from "../config/functions.ts";
 import { oidcIssuer } from "../config/sections/oidc.ts";
+import { deadLetterSink } from "./broker.ts";
 import { findFunction, type RenderContext } from "./context.ts";
-import type { Destination } from "./types.ts";
+import { renderTriggers } from "./triggers.ts";
+import type { Destination, RenderedObject } from "./types.ts";
 
 /** Where the tokens and the CA land in a function's container. */
 const OIDC_DIR = "/var/run/secrets/knclaw/oidc";
@@ -97,6 +102,7 @@ export function deliveryAuthEnv(ctx: RenderContext, fn: FunctionSpec): EnvVar[] 
           deliveryAudience: serviceAudience(ctx, fn.name),
           oidcIssuer: oidcIssuer(ctx.config.oidc.issuer, ctx.config.network.clusterDomain),
           oidcJwksUrl: ctx.config.oidc.jwksUrl,
+          deliverySenders: deliverySenders(ctx, fn.name).join(","),
         }
       : {}),
     ...(apiServer
@@ -104,6 +110,28 @@ export function deliveryAuthEnv(ctx: RenderContext, fn: FunctionSpec): EnvVar[] 
       : {}),
     ...(fn.producer ? { oidcTokenFile: `${OIDC_DIR}/${BROKER_TOKEN}` } : {}),
   });
+}
+
+/**
+ * The identities that deliver to a function: the OIDC ServiceAccount of each Trigger whose subscriber it is, and of
+ * every Trigger when it is the dead-letter sink (a Trigger's own delivery carries the sink over, or the Broker's
+ * applies).
+ */
+function deliverySenders(ctx: RenderContext, name: string): string[] {
+  const triggers = renderTriggers(ctx);
+  const isSink = deadLetterSink(ctx)?.ref?.name === name;
+  return triggers
+    .filter((trigger) => isSink || subscriberName(trigger) === name)
+    .map((trigger) =>
+      serviceAccountSubject(
+        ctx.namespace,
+        knativeOidcServiceAccount({ group: "eventing.knative.dev", kind: "Trigger", name: trigger.metadata.name }),
+      ),
+    );
+}
+
+function subscriberName(trigger: RenderedObject): string | undefined {
+  return (trigger.spec as { subscriber: Destination }).subscriber.ref?.name;
 }
 
 /** The projected volume holding a function's tokens (and the cluster's CA), with its mount; none when not needed. */

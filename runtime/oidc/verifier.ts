@@ -13,7 +13,7 @@ const TOKEN_ALGORITHMS = ["RS256", "ES256", "ES384", "ES512"];
 /** Clock skew tolerated on `exp`, `nbf` and `iat`. */
 const CLOCK_LEEWAY_SECONDS = 5;
 
-interface VerifiedToken {
+export interface VerifiedToken {
   /** `sub`: for a ServiceAccount, `system:serviceaccount:<namespace>:<name>`. */
   subject: string;
   /** `exp`, in seconds since the epoch. */

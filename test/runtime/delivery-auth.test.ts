@@ -139,6 +139,38 @@ describe("with an audience", () => {
     ]);
   });
 
+  it("takes a token only from the senders KNCLAW_DELIVERY_SENDERS names (the delivering Triggers): anyone else's is a 403", async () => {
+    const trigger = "system:serviceaccount:knclaw:channel-slack-message-send-oidc-eventing.knative.dev-trigger";
+    const other = "system:serviceaccount:knclaw:agent-ops-ping-oidc-eventing.knative.dev-trigger";
+    const url = await serveFunction(
+      oidcEnv({ KNCLAW_OIDC_JWKS_URL: issuer.jwksUrl, KNCLAW_DELIVERY_SENDERS: ` ${other}, ${trigger} ` }),
+    );
+    expect((await deliver(url, `Bearer ${await issuer.token({ audience: AUDIENCE, subject: trigger })}`)).status).toBe(
+      200,
+    );
+    // A valid token for this audience, as any workload can get from the TokenRequest API, of someone else.
+    for (const subject of ["system:serviceaccount:knclaw:attacker", "system:serviceaccount:other:channel-slack"]) {
+      const token = await issuer.token({ audience: AUDIENCE, subject });
+      const response = await deliver(url, `Bearer ${token}`);
+      expect(response.status).toBe(403);
+      expect(await response.text()).not.toContain(token);
+    }
+    expect(delivered).toHaveLength(1);
+    expect(logged).toEqual([
+      { sender: "system:serviceaccount:knclaw:attacker" },
+      { sender: "system:serviceaccount:other:channel-slack" },
+    ]);
+  });
+
+  it("refuses to start with KNCLAW_DELIVERY_SENDERS naming nobody", () => {
+    expect(() =>
+      createFunctionApp({
+        env: oidcEnv({ KNCLAW_DELIVERY_SENDERS: " , " }),
+        delivery: { decode: (request) => decodeRequest(request), handle: () => undefined },
+      }),
+    ).toThrow(EnvError);
+  });
+
   it("refuses a token whose payload was changed after signing", async () => {
     const url = await serveFunction(oidcEnv({ KNCLAW_OIDC_JWKS_URL: issuer.jwksUrl }));
     const [header, payload, signature] = (await issuer.token({ audience: "another" })).split(".");

@@ -5,6 +5,7 @@ import { compileSubscriptionsApiFilters } from "../../../eventing/filters/subscr
 import { configWarnings, validateConfigValue } from "../../../knative/config/index.ts";
 import { type RenderedObject, render } from "../../../knative/render/index.ts";
 import { validateObjects } from "../../../knative/validate/index.ts";
+import { knativeOidcServiceAccount, serviceAccountSubject } from "../../../runtime/knative-oidc.ts";
 import { fullConfig, minimalConfig } from "../fixtures.ts";
 
 /** knative/render/delivery-auth.ts and event-policies.ts: what `oidc.enabled` renders, and that it is off by default. */
@@ -232,6 +233,36 @@ describe("delivery authentication on (oidc.enabled)", () => {
       uri: "https://search.example.com/knclaw",
       audience: "https://search.example.com",
     });
+  });
+
+  it("lets each function take tokens only from the Triggers that deliver to it, the dead-letter sink from every Trigger", () => {
+    // Knative's names, shortened past 63 characters (runtime/knative-oidc.ts, tested on Knative's own vectors).
+    const identity = (trigger: string) =>
+      serviceAccountSubject(
+        NAMESPACE,
+        knativeOidcServiceAccount({ group: "eventing.knative.dev", kind: "Trigger", name: trigger }),
+      );
+    const triggers = ofKind(objects, "Trigger");
+    const sendersOf = (name: string) =>
+      envOf(find(objects, "Service", name))
+        .KNCLAW_DELIVERY_SENDERS?.split(",")
+        .sort();
+    for (const ksvc of ksvcs(objects)) {
+      const name = ksvc.metadata.name;
+      if (name === "memory") {
+        expect(sendersOf(name)).toBeUndefined();
+        continue;
+      }
+      const expected =
+        name === "deadletter" ? triggers : triggers.filter((trigger) => trigger.spec.subscriber.ref?.name === name);
+      expect(expected.length).toBeGreaterThan(0);
+      expect(sendersOf(name)).toEqual(expected.map((trigger) => identity(trigger.metadata.name)).sort());
+    }
+    expect(sendersOf("channel-slack")).toEqual(
+      ["approval-requested", "approval-resolved", "message-send"].map((suffix) => identity(`channel-slack-${suffix}`)),
+    );
+    expect(sendersOf("agent-ops")).toContain(identity("agent-ops-tool-completed"));
+    expect(sendersOf("agent-ops")).not.toContain(identity("gateway-run-completed"));
   });
 
   it("mounts a token for the Broker's audience where a function sends, and the API server's credentials where it verifies", () => {
