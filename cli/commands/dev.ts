@@ -9,6 +9,7 @@ import { redactPaths } from "../../runtime/log.ts";
 import { startTelemetry, type Telemetry } from "../../runtime/telemetry.ts";
 import { type BrokerStoreChoice, configuredRedisUrl } from "../dev/broker-store.ts";
 import { describeRuntime } from "../dev/listing.ts";
+import { fileSecretStore } from "../dev/secret-store.ts";
 import { type DevRuntime, startDev } from "../dev/start-dev.ts";
 import { announceDevGateway, devGatewayTokens } from "../gateway-client.ts";
 import { announceDevDeadLetters, devDeadLetterToken } from "./dlq.ts";
@@ -137,6 +138,8 @@ export async function startDevSession(
     port,
     host: options.host,
     redisUrl: options.redis,
+    // The keys and the memory token secret it generates outlive a restart, so trust does too.
+    secretStore: fileSecretStore(stateDir),
     // Without Redis the memory service's embedded store persists beside the broker journal.
     memoryPath: resolve(stateDir, MEMORY_FILE),
     brokerStore,
@@ -183,7 +186,7 @@ export function registerDevCommand(program: Command): void {
     )
     .option(
       "--state-dir <dir>",
-      `state kept across restarts: the broker journal and, without --redis, the memory service's store (default $${STATE_DIR_ENV}, else ./${DEFAULT_STATE_DIR})`,
+      `state kept across restarts: the broker journal, the keys it generates and, without --redis, the memory service's store (default $${STATE_DIR_ENV}, else ./${DEFAULT_STATE_DIR})`,
     )
     .option("--broker-fsync", "sqlite broker store: fsync every commit, so even a power loss loses no accepted event")
     .option("--processes", "run each function as its own child process instead of in-process")

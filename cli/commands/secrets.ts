@@ -17,10 +17,12 @@ import { chooseConfig } from "./dev.ts";
 
 /**
  * `knclaw secrets generate`: the Secrets the rendered manifests reference whose values knclaw itself defines (memory
- * token key and per-client memory tokens, agent signing keys, the dead-letter API token, the gateway tokens named in
- * config; knative/secrets), as Kubernetes Secret YAML. Values go only into files of mode 0600 (-o DIR) or, when asked
- * for explicitly, to stdout (--stdout); what is printed otherwise names Secrets and keys, never a value. --from DIR
- * keeps the values of an earlier run; --rotate replaces the named ones.
+ * token key and per-client memory tokens, agent signing keys, the other producers' event signing keys and the trust
+ * bundle of their public keys, the dead-letter API token, the gateway tokens named in config; knative/secrets), as
+ * Kubernetes Secret YAML. Values go only into files of mode 0600 (-o DIR) or, when asked for explicitly, to stdout
+ * (--stdout); what is printed otherwise names Secrets and keys, never a value. --from DIR keeps the values of an
+ * earlier run; --rotate replaces the named ones (a signing key's previous public key stays trusted); --retire stops
+ * trusting the previous keys of the named signing keys.
  */
 export interface SecretsGenerateOptions {
   config?: string;
@@ -28,6 +30,7 @@ export interface SecretsGenerateOptions {
   stdout?: boolean;
   from?: string;
   rotate?: string[];
+  retire?: string[];
 }
 
 export interface SecretsGenerateResult {
@@ -49,7 +52,11 @@ export function runSecretsGenerate(options: SecretsGenerateOptions): SecretsGene
   const configPath = chooseConfig(options.config);
   const config = loadConfig(configPath);
   const previous = options.from === undefined ? undefined : readSecretsDir(resolve(options.from));
-  const generated = generateSecrets(render(config), { previous, rotate: options.rotate ?? [] });
+  const generated = generateSecrets(render(config), {
+    previous,
+    rotate: options.rotate ?? [],
+    retire: options.retire ?? [],
+  });
   const publicKeys = checkPublicKeys(config, generated.agentPublicKeys);
   if (out === undefined) return { configPath, generated, files: [], yaml: secretsYaml(generated.secrets), publicKeys };
   if (options.from === undefined) {
@@ -75,6 +82,14 @@ export function describeSecretsResult(result: SecretsGenerateResult): string[] {
     const where = result.files[index] !== undefined ? `wrote ${result.files[index]}: ` : "";
     lines.push(`${where}Secret ${secret.metadata.namespace}/${secret.metadata.name}: ${keys.join(", ")}`);
   });
+  if (generated.overlaps.length > 0) {
+    lines.push("", "Still trusted beside the new key (events signed before the rotation keep verifying):");
+    for (const { ref, roles } of generated.overlaps) {
+      lines.push(
+        `  the previous key of ${ref.secret}/${ref.key} (${roles.join(", ")}): --retire ${ref.secret}/${ref.key} once nothing signed with it is in flight`,
+      );
+    }
+  }
   if (generated.external.length > 0) {
     lines.push("", "Also referenced, not generated (create these Secrets yourself):");
     for (const ref of generated.external) {
@@ -120,13 +135,19 @@ export function registerSecretsCommand(program: Command): void {
   secrets
     .command("generate")
     .description(
-      "write the platform's own Secrets (memory tokens, agent signing keys, dead-letter and gateway tokens) as Kubernetes YAML",
+      "write the platform's own Secrets (memory tokens, signing keys and their trust bundle, dead-letter and gateway tokens) as Kubernetes YAML",
     )
     .option("-c, --config <file>", "platform config (default ./knclaw.yaml, else the shipped default)")
     .option("-o, --out <dir>", "write one file per Secret into DIR (mode 0600)")
     .option("--stdout", "print the Secrets, values included, to stdout")
     .option("--from <dir>", "keep the values of an earlier run in DIR (default output directory too)")
     .option("--rotate <secret[/key]>", "generate this Secret (or one key) anew; repeatable", collect, [])
+    .option(
+      "--retire <secret[/key]>",
+      "stop trusting the key a rotation of this signing key replaced; repeatable",
+      collect,
+      [],
+    )
     .action((options: SecretsGenerateOptions) => {
       const result = runSecretsGenerate(options);
       if (result.yaml !== undefined) process.stdout.write(result.yaml);

@@ -53,10 +53,11 @@ export async function runSkillsList(
  */
 async function mcpSummaries(path: string, env: Readonly<Record<string, string | undefined>>): Promise<SkillSummary[]> {
   const config = loadConfig(path);
-  const services = render(config).filter(
+  const objects = render(config) as unknown as KnativeObject[];
+  const services = objects.filter(
     (object) => object.kind === "Service" && object.metadata.annotations?.["knclaw.dev/entry"] === "skills/mcp/app.ts",
-  ) as unknown as KnativeObject[];
-  const secrets = createSecretResolver({ ...env });
+  );
+  const secrets = createSecretResolver({ ...env }, objects);
   const log = pino({ level: "silent" });
   return Promise.all(
     services.map(async (service): Promise<SkillSummary> => {

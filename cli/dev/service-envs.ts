@@ -1,8 +1,6 @@
 import type { Log } from "../../eventing/broker/log.ts";
 import { describeObject, isRecord, type KnativeObject } from "../../eventing/broker/objects.ts";
 import { memoryEnv } from "../../functions/memory/env.ts";
-import { LABEL_COMPONENT } from "../../runtime/names.ts";
-import { skillEnv } from "../../skills/runtime/env.ts";
 import { buildFunctionEnv } from "./function-env.ts";
 import type { SecretResolver } from "./secrets.ts";
 import type { SinkFor } from "./sink-bindings.ts";
@@ -19,9 +17,9 @@ export interface ServiceEnvContext {
 }
 
 /**
- * The environment of every ksvc that runs, built together because some values depend on the others: skills trust
- * the agent signing keys generated for this session, `--redis` redirects the memory service, and without it the
- * memory service's embedded store keeps its file in the state directory.
+ * The environment of every ksvc that runs (its Secret values from cli/dev/secrets.ts, the trust bundle included):
+ * `--redis` redirects the memory service, and without it the memory service's embedded store keeps its file in the
+ * state directory.
  */
 export function buildServiceEnvs(services: KnativeObject[], context: ServiceEnvContext): Array<Record<string, string>> {
   const configMaps = readConfigMaps(context.configMaps);
@@ -49,16 +47,6 @@ export function buildServiceEnvs(services: KnativeObject[], context: ServiceEnvC
     }
     return built.env;
   });
-  const generatedKeys = context.secrets.generatedAgentKeys();
-  if (Object.keys(generatedKeys).length > 0) {
-    services.forEach((service, index) => {
-      if (service.metadata.labels?.[LABEL_COMPONENT] !== "skill") return;
-      const env = envs[index]!;
-      const variable = skillEnv.names.agentKeys;
-      const declared = env[variable] ? (JSON.parse(env[variable]) as Record<string, unknown>) : {};
-      env[variable] = JSON.stringify({ ...generatedKeys, ...declared });
-    });
-  }
   return envs;
 }
 

@@ -20,6 +20,7 @@ import { type MountedFunction, mountAsProcess, mountInProcess } from "./function
 import { loadDevObjects } from "./load-objects.ts";
 import { type PathRoute, PathRouter, routesFor } from "./path-routes.ts";
 import { createRoutingFetch, createRoutingTransport } from "./routing-transport.ts";
+import type { GeneratedSecretStore } from "./secret-store.ts";
 import { createSecretResolver } from "./secrets.ts";
 import { buildServiceEnvs } from "./service-envs.ts";
 import { sinkBindingResolver } from "./sink-bindings.ts";
@@ -45,6 +46,11 @@ export interface DevOptions {
    * state directory). Default in memory (the library's fast path for tests); unused when the memory service is on Redis.
    */
   memoryPath?: string;
+  /**
+   * Where the secret values generated for this runtime are kept (`knclaw dev`: `secrets/` in its state directory, so
+   * a restart keeps its keys). Default in memory.
+   */
+  secretStore?: GeneratedSecretStore;
   /** Run each function's main.ts as a child process instead of mounting its app in this process. */
   processes?: boolean;
   log?: Log;
@@ -179,7 +185,11 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
   try {
     const mountedNames = new Set(services.map((service) => `${namespaceOf(service)}/${service.metadata.name}`));
     const envs = buildServiceEnvs(services, {
-      secrets: createSecretResolver(options.env ?? process.env),
+      secrets: createSecretResolver(
+        options.env ?? process.env,
+        [...objects.services, ...objects.triggers],
+        options.secretStore,
+      ),
       configMaps: objects.configMaps,
       port,
       rewrite: clusterUrlRewriter(url, mountedNames),

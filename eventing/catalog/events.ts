@@ -103,6 +103,11 @@ export const ToolCompleted = z
     skill: SkillName,
     tool: z.string().max(64),
     attempt: z.number().int().positive().default(1),
+    /**
+     * sha256 of the canonical JSON of the arguments the skill ran (those its capability token named): the agent takes
+     * the answer only for a call it sent this skill with this digest.
+     */
+    digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
     outcome: ToolOutcome,
     durationMs: z.number().nonnegative(),
   })

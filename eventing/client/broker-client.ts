@@ -6,6 +6,7 @@ import { type CloudEvent, withAttributes } from "../cloudevent/event.ts";
 import { type EventMode, encodeEvent } from "../cloudevent/http-codec.ts";
 import { ATTRIBUTE_NAME } from "../cloudevent/validate.ts";
 import { backoffDelayMs, isRetryableStatus, retryAfterMs } from "../delivery/retry-policy.ts";
+import { EXT_SIGNATURE } from "../trust/signing-input.ts";
 import { IdentityTokenFile } from "./identity-token.ts";
 
 /** Where a producer emits: the broker client, or a recorder in tests. */
@@ -51,6 +52,9 @@ export class BrokerEmitError extends Error {
     this.attempts = attempts;
   }
 }
+
+/** The extensions a producer's signature covers (eventing/trust/signing-input.ts). */
+const isSigned = (name: string) => name.startsWith("knclaw");
 
 function parseCeOverrides(raw: string | undefined): Record<string, string> {
   if (raw === undefined || raw.trim() === "") return {};
@@ -112,6 +116,14 @@ export class BrokerClient {
 
   /** Post one event; resolves when the broker answered 2xx, rejects with BrokerEmitError after the last attempt. */
   async emit(event: CloudEvent, trace?: { traceparent?: string; tracestate?: string }): Promise<void> {
+    if (event.attributes[EXT_SIGNATURE] !== undefined && Object.keys(this.overrides).some(isSigned)) {
+      // Overriding what the producer signed would only have the event refused wherever it arrives: say so here.
+      throw new BrokerEmitError(
+        "K_CE_OVERRIDES sets a knclaw extension, which would break the event's signature",
+        undefined,
+        0,
+      );
+    }
     // The sending span is the next hop's parent whenever it continues the event's trace (runtime/trace-context.ts).
     const carrier = outgoingCarrier({
       traceparent: event.attributes[EXT_TRACEPARENT] ?? trace?.traceparent,

@@ -1,16 +1,20 @@
 import { MemoryClient } from "../../clients/memory/client.ts";
-import { PingData } from "../../eventing/catalog/events.ts";
 import { readEvent } from "../../eventing/catalog/make.ts";
 import * as T from "../../eventing/catalog/types.ts";
 import { BrokerClient } from "../../eventing/client/broker-client.ts";
-import { type CloudEvent, dataAsJson } from "../../eventing/cloudevent/event.ts";
+import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import { receiveCloudEvents } from "../../eventing/cloudevent/receive.ts";
+import { trustedProducersFromEnv } from "../../eventing/trust/env.ts";
+import { eventSigner } from "../../eventing/trust/event-signature.ts";
+import { verifyingTrust } from "../../eventing/trust/event-trust.ts";
+import { agentRole } from "../../eventing/trust/roles.ts";
+import { signingSink } from "../../eventing/trust/signing-sink.ts";
 import { createFunctionApp } from "../../runtime/app.ts";
 import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
 import { createHttpFetch } from "../../runtime/http/fetch.ts";
+import { parsePrivateKey } from "../../runtime/keys.ts";
 import { createLogger, type Logger } from "../../runtime/log.ts";
 import { memoryClientSettings } from "../../runtime/platform-env.ts";
-import { parsePrivateKey } from "../../runtime/keys.ts";
 import { loadAgentConfig } from "./config.ts";
 import { agentEnv } from "./env.ts";
 import { AgentLoop, type AgentLoopDeps } from "./loop/agent-loop.ts";
@@ -88,11 +92,13 @@ export async function createApp(
     const broker = BrokerClient.fromEnv(env, { fetch: hopFetch, timeoutMs: 30_000 });
     emit = (event) => broker.emit(event);
   }
+  // Everything the instance emits is signed with its instance key, the one of its capability tokens.
+  const sink = signingSink({ emit }, eventSigner(agentRole(config.instance), signingKey));
   const loop = new AgentLoop({
     config,
     store,
     model,
-    emit,
+    emit: sink.emit,
     signingKey,
     log,
     ...(options.now ? { now: options.now } : {}),
@@ -119,6 +125,8 @@ export async function createApp(
     logWithheld(loop.catalog, log);
   };
 
+  // Every delivery but a PingSource tick must be signed by a producer the catalog allows (eventing/trust/).
+  const trust = { trust: verifyingTrust(trustedProducersFromEnv(env), log) };
   // Ready once configured (no readiness check): a dependency check would add a memory round trip to every cold start,
   // and a step that cannot reach the memory service answers 503 anyway, so the broker retries it.
   const app = createFunctionApp({
@@ -140,7 +148,7 @@ export async function createApp(
         if (error instanceof RetryLater) log.warn({ reason: error.reason }, "step deferred: the broker will redeliver");
         throw error;
       }
-    }),
+    }, trust),
     logger: log,
   });
   return {
@@ -163,24 +171,12 @@ async function dispatch(loop: AgentLoop, event: CloudEvent): Promise<void> {
     case T.APPROVAL_DECIDED:
       return loop.onApprovalDecided(event, readEvent(event, T.APPROVAL_DECIDED));
     case T.PING:
-      return loop.onPing(event, pingData(event));
+      return loop.onPing(event);
     case T.TIMER_FIRED:
       return loop.onTimer(event, readEvent(event, T.TIMER_FIRED));
     default:
       throw new RejectedEvent(`this agent does not take ${event.attributes.type} events`);
   }
-}
-
-/** PingSource data is whatever the PingSource was given: a JSON object for knclaw schedules, anything else ignored. */
-function pingData(event: CloudEvent): PingData {
-  let json: unknown;
-  try {
-    json = dataAsJson(event);
-  } catch {
-    return {};
-  }
-  const parsed = PingData.safeParse(json ?? {});
-  return parsed.success ? parsed.data : {};
 }
 
 /** A tool whose argument schema does not compile is not offered (tools/catalog.ts): the operator learns which and why. */

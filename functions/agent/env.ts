@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { TaskContract } from "../../eventing/catalog/contract.ts";
-import { InstanceName } from "../../eventing/catalog/shared.ts";
+import { InstanceName, ReplyRoute } from "../../eventing/catalog/shared.ts";
+import { eventKeysVar } from "../../eventing/trust/env.ts";
 import { defineEnv, json, secret, text } from "../../runtime/env-contract.ts";
 import { memoryClientVars, platformVars } from "../../runtime/platform-env.ts";
 import { SkillDescriptor } from "../../skills/runtime/descriptor.ts";
@@ -156,7 +157,11 @@ export const AgentSettings = z
 export type AgentSettings = z.infer<typeof AgentSettings>;
 
 export const ScheduleSettings = z
-  .object({ task: z.string().min(1), concurrencyPolicy: z.enum(["Forbid", "Allow", "Replace"]).default("Forbid") })
+  .object({
+    task: z.string().min(1),
+    concurrencyPolicy: z.enum(["Forbid", "Allow", "Replace"]).default("Forbid"),
+    replyTo: ReplyRoute.optional(),
+  })
   .passthrough();
 export type ScheduleSettings = z.infer<typeof ScheduleSettings>;
 
@@ -227,13 +232,14 @@ export const agentEnv = defineEnv({
   channels: json("KNCLAW_CHANNELS", "channel types the instance answers on", z.array(z.string()).default([])),
   schedules: json(
     "KNCLAW_SCHEDULES",
-    "`{name: {task, concurrencyPolicy}}`: the instance's schedules",
+    "`{name: {task, concurrencyPolicy, replyTo}}`: the instance's schedules (a tick's own data is never used)",
     z.record(z.string(), ScheduleSettings).default({}),
   ),
   signingKey: secret(
     "KNCLAW_SIGNING_KEY",
-    "Ed25519 private key (PEM or base64) signing the capability tokens of tool calls",
+    "Ed25519 private key (PEM or base64) of the instance: it signs the capability tokens of tool calls and every event the agent emits (as `agent/<instance>`)",
   ),
+  ...eventKeysVar,
   settings: json(
     "KNCLAW_AGENT",
     "`instances.<name>.agent`: system prompt, session scope, context and output tokens, prices, groups, heartbeat, notes, streaming, retry and grace limits",

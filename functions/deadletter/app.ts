@@ -1,6 +1,7 @@
 import { MemoryClient } from "../../clients/memory/client.ts";
 import { BrokerClient } from "../../eventing/client/broker-client.ts";
 import { receiveCloudEvents } from "../../eventing/cloudevent/receive.ts";
+import { KEPT_AS_DELIVERED } from "../../eventing/trust/event-trust.ts";
 import { ApiError } from "../../runtime/api-error.ts";
 import { createFunctionApp } from "../../runtime/app.ts";
 import { bearer, namedTokens, refuseCredentialsInUrl } from "../../runtime/bearer.ts";
@@ -47,7 +48,8 @@ export async function createApp(env: FunctionEnv, deps: DeadLetterDeps = {}): Pr
     ready: async () =>
       (await store.ready()) ? { ready: true } : { ready: false, reason: "the memory service does not answer" },
     env,
-    delivery: receiveCloudEvents(receive, { maxBodyBytes: config.maxBodyBytes }),
+    // Kept exactly as dead-lettered, signature and all: a replay is verified by its consumer, not here.
+    delivery: receiveCloudEvents(receive, { maxBodyBytes: config.maxBodyBytes, trust: KEPT_AS_DELIVERED }),
     logger,
   });
 

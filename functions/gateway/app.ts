@@ -4,6 +4,10 @@ import { MemoryKeyValue } from "../../clients/memory/key-value.ts";
 import type { EventSink } from "../../eventing/client/broker-client.ts";
 import { BrokerClient } from "../../eventing/client/broker-client.ts";
 import { receiveCloudEvents } from "../../eventing/cloudevent/receive.ts";
+import { eventSignerFromEnv, trustedProducersFromEnv } from "../../eventing/trust/env.ts";
+import { verifyingTrust } from "../../eventing/trust/event-trust.ts";
+import { GATEWAY_ROLE } from "../../eventing/trust/roles.ts";
+import { signingSink } from "../../eventing/trust/signing-sink.ts";
 import { ApiError, errorBody } from "../../runtime/api-error.ts";
 import { createFunctionApp } from "../../runtime/app.ts";
 import { bearer, namedTokens, refuseCredentialsInUrl } from "../../runtime/bearer.ts";
@@ -58,7 +62,10 @@ export async function createApp(env: FunctionEnv, deps: GatewayDeps = {}): Promi
     config,
     store,
     waiter,
-    sink: deps.sink ?? BrokerClient.fromEnv(env, { retries: 3, backoffDelayMs: 50, timeoutMs: 5_000 }),
+    sink: signingSink(
+      deps.sink ?? BrokerClient.fromEnv(env, { retries: 3, backoffDelayMs: 50, timeoutMs: 5_000 }),
+      eventSignerFromEnv(env, GATEWAY_ROLE),
+    ),
     source: "/knclaw/gateway",
     now,
     ...(deps.findRun ? { findRun: deps.findRun } : memory ? { findRun: (id: string) => memory.findRun(id) } : {}),
@@ -71,7 +78,10 @@ export async function createApp(env: FunctionEnv, deps: GatewayDeps = {}): Promi
 
   const app = createFunctionApp<GatewayVariables>({
     env,
-    delivery: receiveCloudEvents(deliveries, { maxBodyBytes: MAX_DELIVERY_BYTES }),
+    delivery: receiveCloudEvents(deliveries, {
+      maxBodyBytes: MAX_DELIVERY_BYTES,
+      trust: verifyingTrust(trustedProducersFromEnv(env), log),
+    }),
     logger: log,
     // What the gateway cannot name is nearly always the memory service or the broker failing: worth a retry, soon.
     answerFor: () =>

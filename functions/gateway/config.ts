@@ -8,7 +8,15 @@ import { gatewayEnv, tokenSuffix } from "./env.ts";
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 
 export function loadGatewayConfig(env: FunctionEnv) {
-  const { tokenNames, instances, corsOrigins, ...settings } = gatewayEnv.parse(env);
+  // The event keys are app.ts's concern (signing and verifying), not part of the settings passed around.
+  const {
+    tokenNames,
+    instances,
+    corsOrigins,
+    eventKeys: _eventKeys,
+    eventSigningKey: _eventSigningKey,
+    ...settings
+  } = gatewayEnv.parse(env);
   const tokens = new Map<string, string>();
   for (const name of tokenNames) tokens.set(name, gatewayEnv.readFamily(env, "token", tokenSuffix(name)));
   return {

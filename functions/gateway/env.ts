@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { TaskContract } from "../../eventing/catalog/contract.ts";
 import { InstanceName } from "../../eventing/catalog/shared.ts";
+import { eventKeysVar, eventSigningKeyVar } from "../../eventing/trust/env.ts";
 import { defineEnv, envInteger, json, secret, secretFamily, text } from "../../runtime/env-contract.ts";
 import { memoryClientVars, platformVars } from "../../runtime/platform-env.ts";
 
@@ -34,6 +35,8 @@ const MIN_GATEWAY_TOKEN_LENGTH = 16;
 export const gatewayEnv = defineEnv({
   ...platformVars,
   ...memoryClientVars,
+  ...eventKeysVar,
+  ...eventSigningKeyVar,
   instances: json(
     "KNCLAW_INSTANCES",
     "the instances runs may be requested for",

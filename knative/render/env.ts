@@ -5,6 +5,7 @@
  * SinkBinding injects them for producers.
  */
 
+import { channelRole, GATEWAY_ROLE, MEMORY_ROLE, skillRole } from "../../eventing/trust/roles.ts";
 import { agentEnv } from "../../functions/agent/env.ts";
 import { channelEnv, platformVariable } from "../../functions/channels/toolkit/env.ts";
 import { deadletterEnv } from "../../functions/deadletter/env.ts";
@@ -22,6 +23,7 @@ import type { FunctionSpec } from "../config/functions.ts";
 import type { McpServerConfig } from "../config/sections/skills.ts";
 import { findFunction, type RenderContext, serviceUrl } from "./context.ts";
 import { deliveryAuthEnv } from "./delivery-auth.ts";
+import { EVENT_TRUST_BUNDLE, eventSigningKeyRef } from "./event-keys.ts";
 import { skillManifestEnv } from "./skills.ts";
 
 export function functionEnv(ctx: RenderContext, fn: FunctionSpec): EnvVar[] {
@@ -92,6 +94,8 @@ function memoryServiceEnv(ctx: RenderContext): EnvVar[] {
     tokenSecret: { secret: memory.tokenSecret, key: MEMORY_TOKEN_SECRET_KEY },
     redisUrl: memory.redis?.url,
     keyPrefix: memory.redis?.keyPrefix,
+    // It signs the timers it fires.
+    eventSigningKey: eventSigningKeyRef(MEMORY_ROLE),
   });
 }
 
@@ -117,7 +121,10 @@ function agentServiceEnv(ctx: RenderContext, name: string): EnvVar[] {
       .map((skill) => [skill, serviceUrl(ctx, `skill-${skill}`)] as const),
   );
   const schedules = Object.fromEntries(
-    instance.schedules.map(({ name, task, concurrencyPolicy }) => [name, { task, concurrencyPolicy }] as const),
+    instance.schedules.map(({ name, task, concurrencyPolicy, replyTo }) => [
+      name,
+      { task, concurrencyPolicy, ...(replyTo !== undefined ? { replyTo } : {}) },
+    ]),
   );
   return agentEnv.render({
     instance: name,
@@ -133,6 +140,7 @@ function agentServiceEnv(ctx: RenderContext, name: string): EnvVar[] {
     channels: instance.channels,
     schedules,
     signingKey: instance.signingKey ?? { secret: DEFAULT_AGENT_KEYS_SECRET, key: name },
+    eventKeys: EVENT_TRUST_BUNDLE,
     settings: instance.agent,
   });
 }
@@ -141,7 +149,11 @@ function channelServiceEnv(ctx: RenderContext, fn: FunctionSpec): EnvVar[] {
   const channel = ctx.config.channels[fn.channel!]!;
   const byKey = <T>(record: Record<string, T>) => Object.entries(record).sort(([a], [b]) => (a < b ? -1 : 1));
   return [
-    ...channelEnv.render({ type: fn.channel! }),
+    ...channelEnv.render({
+      eventKeys: EVENT_TRUST_BUNDLE,
+      eventSigningKey: eventSigningKeyRef(channelRole(fn.channel!)),
+      type: fn.channel!,
+    }),
     ...byKey(channel.settings).map(([key, value]) => channelEnv.renderFamily("setting", platformVariable(key), value)),
     ...byKey(channel.secrets).map(([key, ref]) => channelEnv.renderFamily("secret", platformVariable(key), ref)),
     ...channelEnv.render({
@@ -160,6 +172,8 @@ function gatewayServiceEnv(ctx: RenderContext): EnvVar[] {
   const names = Object.keys(gateway.tokens).sort();
   return [
     ...gatewayEnv.render({
+      eventKeys: EVENT_TRUST_BUNDLE,
+      eventSigningKey: eventSigningKeyRef(GATEWAY_ROLE),
       instances: Object.keys(ctx.config.instances).sort(),
       tokenNames: names.join(","),
       rateLimit: gateway.rateLimit,
@@ -228,6 +242,8 @@ function skillServiceEnv(ctx: RenderContext, name: string): EnvVar[] {
     ...skillEnv.render({
       skill: name,
       agentKeys: Object.keys(keys).length > 0 ? keys : undefined,
+      eventKeys: EVENT_TRUST_BUNDLE,
+      eventSigningKey: eventSigningKeyRef(skillRole(name)),
       grants: Object.keys(skill.grants).length > 0 ? skill.grants : undefined,
     }),
     ...skillManifestEnv(ctx, name),

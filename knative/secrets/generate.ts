@@ -1,13 +1,16 @@
 /**
  * The values of the Secrets knclaw defines, for a rendered platform: random HMAC key and API tokens, memory tokens
- * minted from that key for each client's scope, an Ed25519 key per agent instance. Values from an earlier run are
- * reused (so re-running rotates nothing); rotation is asked for by Secret (or Secret/key). The result is Kubernetes
- * Secret objects (Opaque, stringData), each checked against the Kubernetes schema. Nothing here logs or throws a
- * value: errors name the Secret and key only.
+ * minted from that key for each client's scope, an Ed25519 key per agent instance and per other event producer, and
+ * the trust bundle of their public keys. Values from an earlier run are reused (so re-running rotates nothing);
+ * rotation is asked for by Secret (or Secret/key), and a rotated signing key's previous public key stays in the
+ * bundle until the next rotation or an explicit retire. The result is Kubernetes Secret objects (Opaque,
+ * stringData), each checked against the Kubernetes schema. Nothing here logs or throws a value: errors name the
+ * Secret and key only.
  */
-import { createPublicKey, randomBytes } from "node:crypto";
+import { createPublicKey, type KeyObject, randomBytes } from "node:crypto";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { MIN_SECRET_LENGTH, mintMemoryToken } from "../../clients/memory/tokens.ts";
+import { ProducerKeys, parseTrustBundle } from "../../eventing/trust/trusted-producers.ts";
 import { generateSigningKey, parsePrivateKey, parsePublicKey } from "../../runtime/keys.ts";
 import type { PlatformConfig } from "../config/schema.ts";
 import type { RenderedObject } from "../render/types.ts";
@@ -45,6 +48,8 @@ export interface GenerateOptions {
   previous?: ReadonlyMap<string, string>;
   /** `secret` or `secret/key`: generate these anew even when `previous` has them. */
   rotate?: readonly string[];
+  /** `secret` or `secret/key` of signing keys: stop trusting the keys an earlier rotation replaced. */
+  retire?: readonly string[];
 }
 
 export interface GeneratedSecrets {
@@ -52,6 +57,8 @@ export interface GeneratedSecrets {
   keys: GeneratedKey[];
   /** Public keys (SPKI PEM, not secret) of the agent signing keys, by instance: skills trust these. */
   agentPublicKeys: Record<string, string>;
+  /** Signing keys whose previous key the trust bundle still trusts (a rotation's overlap), until retired. */
+  overlaps: Array<{ ref: PlatformSecretRef; roles: string[] }>;
   /** What the manifests also need but knclaw cannot generate. */
   external: SecretKeyRef[];
 }
@@ -65,12 +72,13 @@ export function generateSecrets(objects: readonly RenderedObject[], options: Gen
   const redis = planInClusterRedis(objects, plan);
   const previous = options.previous ?? new Map<string, string>();
   const rotate = rotationSet(plan.platform, options.rotate ?? []);
+  const retire = retirementSet(plan.platform, options.retire ?? []);
   const values = new Map<string, string>();
   const keys: GeneratedKey[] = [];
 
-  // Independent values first: memory tokens are minted from the key values chosen here.
+  // Independent values first: memory tokens are minted from the key values chosen here, bundles made of their keys.
   for (const ref of plan.platform) {
-    if (ref.kind === "memory-token" || ref.kind === "redis-url") continue;
+    if (ref.kind === "memory-token" || ref.kind === "redis-url" || ref.kind === "event-trust-bundle") continue;
     const id = refId(ref);
     const earlier = previous.get(id);
     if (earlier !== undefined && !rotate.has(id)) {
@@ -78,7 +86,7 @@ export function generateSecrets(objects: readonly RenderedObject[], options: Gen
       values.set(id, earlier);
       keys.push({ ref, status: "kept" });
     } else {
-      values.set(id, ref.kind === "signing-key" ? generateSigningKey().privateKeyPem : randomToken());
+      values.set(id, isSigningKey(ref) ? generateSigningKey().privateKeyPem : randomToken());
       keys.push({ ref, status: earlier === undefined ? "new" : "rotated" });
     }
   }
@@ -97,6 +105,15 @@ export function generateSecrets(objects: readonly RenderedObject[], options: Gen
     values.set(id, token);
     const earlier = previous.get(id);
     keys.push({ ref, status: earlier === undefined ? "new" : earlier === token ? "kept" : "reminted" });
+  }
+  const overlaps: GeneratedSecrets["overlaps"] = [];
+  for (const ref of plan.platform) {
+    if (ref.kind !== "event-trust-bundle") continue;
+    const id = refId(ref);
+    const earlier = previous.get(id);
+    const bundle = trustBundle(ref, plan.platform, { values, previous, rotate, retire, overlaps });
+    values.set(id, bundle);
+    keys.push({ ref, status: earlier === undefined ? "new" : earlier === bundle ? "kept" : "reminted" });
   }
 
   const bySecret = new Map<string, SecretManifest>();
@@ -127,7 +144,69 @@ export function generateSecrets(objects: readonly RenderedObject[], options: Gen
     for (const instance of ref.instances ?? []) agentPublicKeys[instance] = pem;
   }
   keys.sort((a, b) => (refId(a.ref) < refId(b.ref) ? -1 : 1));
-  return { secrets, keys, agentPublicKeys, external: plan.external };
+  return { secrets, keys, agentPublicKeys, overlaps, external: plan.external };
+}
+
+function isSigningKey(ref: PlatformSecretRef): boolean {
+  return ref.kind === "signing-key" || ref.kind === "event-signing-key";
+}
+
+const publicKeyOf = (privateKeyPem: string): KeyObject => createPublicKey(parsePrivateKey(privateKeyPem));
+
+/**
+ * A namespace's trust bundle: every signing key of the namespace for each role it signs as, newest first. A key
+ * rotated now keeps the key it replaced beside it; a key kept keeps the overlap key the earlier bundle had for its
+ * role (one at most), until the next rotation replaces it or --retire drops it.
+ */
+function trustBundle(
+  bundleRef: PlatformSecretRef,
+  platform: readonly PlatformSecretRef[],
+  state: {
+    values: ReadonlyMap<string, string>;
+    previous: ReadonlyMap<string, string>;
+    rotate: ReadonlySet<string>;
+    retire: ReadonlySet<string>;
+    overlaps: GeneratedSecrets["overlaps"];
+  },
+): string {
+  const earlierText = state.previous.get(refId(bundleRef));
+  let earlier: ProducerKeys | undefined;
+  if (earlierText !== undefined) {
+    try {
+      earlier = parseTrustBundle(earlierText, `${bundleRef.secret}/${bundleRef.key}`);
+    } catch {
+      const where = `${bundleRef.secret}/${bundleRef.key}`;
+      throw new PlatformSecretsError(`the earlier value of ${where} is not a trust bundle: fix it or delete it`);
+    }
+  }
+  const bundle = new ProducerKeys();
+  for (const ref of platform) {
+    if (!isSigningKey(ref) || ref.namespace !== bundleRef.namespace) continue;
+    const id = refId(ref);
+    const current = publicKeyOf(state.values.get(id)!);
+    const before = state.previous.get(id);
+    const replaced = state.rotate.has(id) && before !== undefined ? replacedKey(before) : undefined;
+    const overlapping: string[] = [];
+    for (const role of ref.roles ?? []) {
+      bundle.add(role, current);
+      if (state.retire.has(id)) continue;
+      const previousKey = replaced ?? earlier?.keysOf(role).find((key) => !key.equals(current));
+      if (previousKey === undefined || previousKey.equals(current)) continue;
+      bundle.add(role, previousKey);
+      overlapping.push(role);
+    }
+    if (overlapping.length > 0) state.overlaps.push({ ref, roles: overlapping });
+  }
+  return bundle.toBundle();
+}
+
+/** The public key of the value a rotation replaces; a value that was no key leaves nothing to trust. */
+function replacedKey(privateKeyPem: string): KeyObject | undefined {
+  try {
+    return publicKeyOf(privateKeyPem);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The ids --rotate names; a name that matches nothing is a typo, and a memory token alone cannot be rotated. */
@@ -145,6 +224,28 @@ function rotationSet(platform: readonly PlatformSecretRef[], targets: readonly s
       throw new PlatformSecretsError(
         `--rotate ${target}: memory tokens derive from ${from.secret}/${from.key}; rotate that to replace them all`,
       );
+    }
+    if (matches.every((ref) => ref.kind === "event-trust-bundle")) {
+      throw new PlatformSecretsError(
+        `--rotate ${target}: the trust bundle derives from the signing keys; rotate those (it follows)`,
+      );
+    }
+    for (const ref of matches) out.add(refId(ref));
+  }
+  return out;
+}
+
+/** The signing keys --retire names: their bundle entries drop the key an earlier rotation replaced. */
+function retirementSet(platform: readonly PlatformSecretRef[], targets: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const target of targets) {
+    const [secret, key, extra] = target.split("/");
+    const matches = platform.filter(
+      (ref) => isSigningKey(ref) && ref.secret === secret && (key === undefined || ref.key === key),
+    );
+    if (extra !== undefined || !secret || matches.length === 0) {
+      const names = [...new Set(platform.filter(isSigningKey).map((ref) => `${ref.secret}/${ref.key}`))].join(", ");
+      throw new PlatformSecretsError(`--retire ${target}: no such signing key; they are: ${names}`);
     }
     for (const ref of matches) out.add(refId(ref));
   }
@@ -166,6 +267,7 @@ function checkReused(ref: PlatformSecretRef, value: string): void {
         refuse(`not a token (at least ${MIN_API_TOKEN_LENGTH} characters, no spaces)`);
       break;
     case "signing-key":
+    case "event-signing-key":
       try {
         parsePrivateKey(value, where);
       } catch {

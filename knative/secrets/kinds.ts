@@ -4,6 +4,7 @@
  * Everything else a ksvc references (model API keys, channel credentials, the Redis URL, `secretEnv`) comes from
  * outside and never is.
  */
+import { eventKeysVar, eventSigningKeyVar } from "../../eventing/trust/env.ts";
 import { agentEnv } from "../../functions/agent/env.ts";
 import { deadletterEnv } from "../../functions/deadletter/env.ts";
 import { gatewayEnv } from "../../functions/gateway/env.ts";
@@ -15,8 +16,12 @@ export type PlatformSecretKind =
   | "memory-token-secret"
   /** One memory client's bearer token, minted from that key for its scope. */
   | "memory-token"
-  /** An agent instance's Ed25519 signing key (PKCS#8 PEM) for capability tokens. */
+  /** An agent instance's Ed25519 signing key (PKCS#8 PEM): its capability tokens and its events. */
   | "signing-key"
+  /** Another producer's Ed25519 event signing key (PKCS#8 PEM), one per role (eventing/trust/roles.ts). */
+  | "event-signing-key"
+  /** The trust bundle: the public keys of every signing key of the namespace by role, derived from them. */
+  | "event-trust-bundle"
   /** A random bearer token of an operator API: the gateway's tokens, the deadletter function's API token. */
   | "api-token"
   /** The in-cluster Redis's password (its StatefulSet's REDIS_PASSWORD; knative/secrets/redis.ts). */
@@ -32,6 +37,10 @@ export function platformSecretKind(envName: string): PlatformSecretKind | undefi
       return "memory-token";
     case agentEnv.names.signingKey:
       return "signing-key";
+    case eventSigningKeyVar.eventSigningKey.name:
+      return "event-signing-key";
+    case eventKeysVar.eventKeys.name:
+      return "event-trust-bundle";
     case deadletterEnv.names.apiToken:
       return "api-token";
     default:

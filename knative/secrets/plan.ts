@@ -4,11 +4,13 @@
  * what the manifests reference: every `secretKeyRef` of every container, classified by the variable it fills.
  */
 import type { MemoryScope } from "../../clients/memory/tokens.ts";
+import { agentRole } from "../../eventing/trust/roles.ts";
 import { memoryEnv } from "../../functions/memory/env.ts";
 import { LABEL_INSTANCE } from "../../runtime/names.ts";
 import type { RenderedObject } from "../render/types.ts";
 import { type PlatformSecretKind, platformSecretKind } from "./kinds.ts";
 import { memoryScopeOfLabels } from "./memory-scope.ts";
+import { externalSkillKeys, producerRoleOfLabels } from "./producer-roles.ts";
 
 export interface SecretKeyRef {
   namespace: string;
@@ -26,6 +28,8 @@ export interface PlatformSecretRef extends SecretKeyRef {
   mintedFrom?: { secret: string; key: string };
   /** signing-key: the agent instances signing with it. */
   instances?: string[];
+  /** signing-key, event-signing-key: the producer roles it signs events as (the trust bundle trusts it for them). */
+  roles?: string[];
 }
 
 export interface SecretPlan {
@@ -116,9 +120,27 @@ export function planSecrets(objects: readonly RenderedObject[]): SecretPlan {
         const instance = service.metadata.labels?.[LABEL_INSTANCE];
         if (instance === undefined) throw new PlatformSecretsError(`${consumer}: a signing key outside an agent`);
         ref.instances = [instance];
+        ref.roles = [agentRole(instance)];
+      }
+      if (kind === "event-signing-key") {
+        const role = producerRoleOfLabels(service.metadata.labels);
+        if (role === undefined) throw new PlatformSecretsError(`${consumer}: no producer role for this component`);
+        ref.roles = [role];
       }
       merge(platform, id, ref);
     }
+  }
+  for (const external of externalSkillKeys(objects)) {
+    const { namespace, secret, key, role, skill } = external;
+    const ref: PlatformSecretRef = {
+      namespace,
+      secret,
+      key,
+      kind: "event-signing-key",
+      consumers: [`external skill ${skill} (give it this key: it signs the skill's answers)`],
+      roles: [role],
+    };
+    merge(platform, refId(ref), ref);
   }
   for (const ref of platform.values()) {
     if (ref.kind !== "memory-token") continue;
@@ -152,11 +174,14 @@ function merge(platform: Map<string, PlatformSecretRef>, id: string, ref: Platfo
     return;
   }
   const sameScope = JSON.stringify(known.scope) === JSON.stringify(ref.scope);
-  if (known.kind !== ref.kind || !sameScope) {
+  // Two roles on one event key would let either producer sign as the other.
+  const sameRole = ref.kind !== "event-signing-key" || JSON.stringify(known.roles) === JSON.stringify(ref.roles);
+  if (known.kind !== ref.kind || !sameScope || !sameRole) {
     throw new PlatformSecretsError(
       `Secret ${ref.namespace}/${ref.secret} key ${ref.key} is read as two different values: ${known.consumers[0]} and ${ref.consumers[0]}`,
     );
   }
   known.consumers.push(...ref.consumers);
   if (ref.instances) known.instances = [...new Set([...(known.instances ?? []), ...ref.instances])].sort();
+  if (ref.roles) known.roles = [...new Set([...(known.roles ?? []), ...ref.roles])].sort();
 }

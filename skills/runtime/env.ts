@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { eventSigningKeyVar } from "../../eventing/trust/env.ts";
 import { defineEnv, envInteger, json, secret, text } from "../../runtime/env-contract.ts";
 import { memoryClientVars, platformVars } from "../../runtime/platform-env.ts";
 
@@ -25,6 +26,12 @@ export const skillEnv = defineEnv({
     "one agent public key trusted for every instance (a single-agent setup)",
     z.string().optional(),
   ),
+  eventKeys: secret(
+    "KNCLAW_EVENT_KEYS",
+    "the trust bundle (JSON `{role: key or [keys]}`): its `agent/<instance>` keys are trusted like those of KNCLAW_AGENT_KEYS, for the instance's capability tokens and its events alike",
+    z.string().optional(),
+  ),
+  ...eventSigningKeyVar,
   grants: json(
     "KNCLAW_SKILL_GRANTS",
     "`skills.<name>.grants`: the namespaces (and cluster access) each instance is granted",

@@ -4,9 +4,13 @@ import { EXT_TRACEPARENT, EXT_TRACESTATE } from "../../eventing/catalog/attribut
 import type { ToolError, ToolOutcome, ToolRequested } from "../../eventing/catalog/index.ts";
 import { derivedEventId, makeEvent, readEvent } from "../../eventing/catalog/make.ts";
 import { TOOL_COMPLETED, TOOL_REQUESTED } from "../../eventing/catalog/types.ts";
+import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import { eventResponse } from "../../eventing/cloudevent/http-codec.ts";
 import { receiveCloudEvents } from "../../eventing/cloudevent/receive.ts";
+import { eventSignerFromEnv } from "../../eventing/trust/env.ts";
+import { verifyingTrust } from "../../eventing/trust/event-trust.ts";
+import { skillRole } from "../../eventing/trust/roles.ts";
 import { ApiError } from "../../runtime/api-error.ts";
 import { createFunctionApp } from "../../runtime/app.ts";
 import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
@@ -21,12 +25,15 @@ import { OutcomeCache } from "./outcome-cache.ts";
 import { capErrorDetails, capResult, MAX_RESULT_BYTES } from "./result-cap.ts";
 import { asToolError, toolError } from "./tool-error.ts";
 import { executeToolSpan } from "./tool-span.ts";
-import { trustedKeysFromEnv } from "./trusted-keys.ts";
+import { agentProducers, trustedKeysFromEnv } from "./trusted-keys.ts";
 
 export interface ServeSkillOptions {
-  /** The container environment: trusted agent keys come from it (see trustedKeysFromEnv) and handlers receive it. */
+  /**
+   * The container environment: the trusted agent keys (see trustedKeysFromEnv) and the skill's own signing key
+   * (KNCLAW_EVENT_SIGNING_KEY) come from it, and handlers receive it.
+   */
   env?: FunctionEnv;
-  /** Overrides the keys read from env. */
+  /** Overrides the keys read from env, for capability tokens and the agents' event signatures alike. */
   trustedKeys?: TrustedKeys;
   now?: () => number;
   logger?: Logger;
@@ -54,16 +61,19 @@ export interface LiveTools {
 export const DESCRIBE_PATH = "/.well-known/knclaw-skill";
 
 /**
- * Serve a skill as a function (ARCHITECTURE.md, "Skills"): take `tool.requested` deliveries, verify the capability
- * token, validate the arguments, run the handler under a timeout and an output cap, and answer with `tool.completed` as
- * the HTTP reply (the broker ingests replies and routes them back to the agent). Failures are typed tool errors, never
- * HTTP errors, so the agent always learns what happened; only a request that is not a valid tool.requested gets a 4xx.
+ * Serve a skill as a function (ARCHITECTURE.md, "Skills"): take `tool.requested` deliveries signed by the calling
+ * agent, verify the capability token, validate the arguments, run the handler under a timeout and an output cap, and
+ * answer with `tool.completed`, signed as `skill/<name>` and carrying the digest of the arguments it ran, as the HTTP
+ * reply (the broker ingests replies and routes them back to the agent). Failures are typed tool errors, never HTTP
+ * errors, so the agent always learns what happened; only a request that is not a valid, signed tool.requested gets a
+ * 4xx.
  */
 export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = {}): FunctionApp {
   const env = options.env ?? {};
   const trusted = options.trustedKeys ?? trustedKeysFromEnv(env);
   const now = options.now ?? Date.now;
   const log = options.logger ?? createLogger(env, `skill-${skill.name}`);
+  const signer = eventSignerFromEnv(env, skillRole(skill.name));
   const tools = new Map<string, ServedTool>(skill.tools.map((tool) => [tool.name, tool]));
   const descriptor = describeSkill(skill);
   const source = `/knclaw/skills/${skill.name}`;
@@ -73,13 +83,13 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
   // A manifest may allow more than a reply can carry: the runtime's ceiling keeps every reply acceptable to the broker.
   const maxResultBytes = Math.min(skill.maxOutputBytes, MAX_RESULT_BYTES);
 
-  const execute = async (event: CloudEvent, request: ToolRequested): Promise<CloudEvent> => {
+  const execute = async (event: CloudEvent, request: ToolRequested, digest: string): Promise<CloudEvent> => {
     const started = now();
-    const outcome = await executeToolSpan(skill.name, request, () => runCall(event, request, started));
+    const outcome = await executeToolSpan(skill.name, request, () => runCall(event, request, digest, started));
     const durationMs = Math.max(0, now() - started);
     if (outcome.ok) log.info({ tool: request.tool, runId: request.runId, durationMs }, "tool succeeded");
     else log.warn({ tool: request.tool, runId: request.runId, errorClass: outcome.error.class }, "tool failed");
-    return makeEvent(TOOL_COMPLETED, {
+    const reply = makeEvent(TOOL_COMPLETED, {
       id: derivedEventId("tool.completed", event.attributes.id!),
       source,
       data: {
@@ -89,6 +99,8 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
         skill: skill.name,
         tool: request.tool.slice(0, 64),
         attempt: request.attempt,
+        // What the reply answers: the agent takes it only for a call it sent this skill with these arguments.
+        digest,
         outcome,
         durationMs,
       },
@@ -100,10 +112,16 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
         }),
       ),
     });
+    return signer.sign(reply);
   };
 
-  const runCall = async (event: CloudEvent, request: ToolRequested, started: number): Promise<ToolOutcome> => {
-    const authorized = authorize(request);
+  const runCall = async (
+    event: CloudEvent,
+    request: ToolRequested,
+    digest: string,
+    started: number,
+  ): Promise<ToolOutcome> => {
+    const authorized = authorize(request, digest);
     if ("class" in authorized) return { ok: false, error: authorized };
     let tool: ServedTool | undefined;
     try {
@@ -153,15 +171,9 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
   };
 
   /** The typed error that refuses the call, or until when its capability token is valid. */
-  const authorize = (request: ToolRequested): ToolError | { expiresAt: number } => {
+  const authorize = (request: ToolRequested, digest: string): ToolError | { expiresAt: number } => {
     if (request.skill !== skill.name) {
       return toolError("PermissionDenied", `this is skill ${skill.name}, the call is for ${request.skill}`);
-    }
-    let digest: string;
-    try {
-      digest = argumentsDigest(request.arguments);
-    } catch {
-      return toolError("ValidationFailed", "arguments are not plain JSON");
     }
     const verdict = verifyCapability(request.token, { ...request, digest }, trusted, { now: now() });
     if (verdict.ok) return { expiresAt: verdict.claims.exp * 1000 };
@@ -176,16 +188,21 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
 
   const app = createFunctionApp({
     env,
-    delivery: receiveCloudEvents(async (event) => {
-      // Not a tool.requested (or not a valid one): the runtime answers the CloudEventError's 400.
-      const request = readEvent(event, TOOL_REQUESTED);
-      // Keyed by id and content: a replayed id with other data is not answered from another call's result.
-      const key = `${event.attributes.id}\u0000${createHash("sha256")
-        .update(event.data ?? new Uint8Array())
-        .digest("base64")}`;
-      const { value } = replies.getOrCompute(key, () => execute(event, request));
-      return eventResponse(await value);
-    }),
+    delivery: receiveCloudEvents(
+      async (event) => {
+        // Not a tool.requested (or not a valid one): the runtime answers the CloudEventError's 400.
+        const request = readEvent(event, TOOL_REQUESTED);
+        const digest = plainArgumentsDigest(request.arguments);
+        // Keyed by id and content: a replayed id with other data is not answered from another call's result.
+        const key = `${event.attributes.id}\u0000${createHash("sha256")
+          .update(event.data ?? new Uint8Array())
+          .digest("base64")}`;
+        const { value } = replies.getOrCompute(key, () => execute(event, request, digest));
+        return eventResponse(await value);
+      },
+      // Only the agent the call names may send it (its instance key), before its capability token is even read.
+      { trust: verifyingTrust(agentProducers(trusted), log) },
+    ),
     logger: log,
   });
   app.get(DESCRIBE_PATH, async (c) => {
@@ -203,6 +220,15 @@ export function serveSkill(skill: SkillDefinition, options: ServeSkillOptions = 
     fetch: (request) => app.fetch(request),
     close: options.close,
   };
+}
+
+/** The digest the call's token and reply bind to; arguments decoded from JSON always have one. */
+function plainArgumentsDigest(args: unknown): string {
+  try {
+    return argumentsDigest(args);
+  } catch {
+    throw new CloudEventError(400, "the call's arguments are not plain JSON");
+  }
 }
 
 function validationError(error: z.ZodError): ToolError {

@@ -1,3 +1,4 @@
+import { createPublicKey } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import { createSecretResolver, memoryScopeOf } from "../../cli/dev/secrets.ts";
 import { MemoryClient, MemoryError } from "../../clients/memory/client.ts";
 import { verifyMemoryToken } from "../../clients/memory/tokens.ts";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
+import { parseTrustBundle } from "../../eventing/trust/trusted-producers.ts";
 import { createApp as createMemoryApp } from "../../functions/memory/app.ts";
 import { validateConfigValue } from "../../knative/config/index.ts";
 import { render } from "../../knative/render/index.ts";
@@ -97,6 +99,11 @@ function renderedRefs(objects: readonly RenderedObject[]): Map<string, string[]>
   return out;
 }
 
+/** The trust bundle of an earlier run's values. */
+function bundleOf(values: ReadonlyMap<string, string>) {
+  return parseTrustBundle(values.get("agents/knclaw-event-trust/bundle")!, "bundle");
+}
+
 function generatedValue(secrets: readonly SecretManifest[], secret: string, key: string): string {
   const value = secrets.find((s) => s.metadata.name === secret)?.stringData[key];
   if (value === undefined) throw new Error(`no ${secret}/${key}`);
@@ -141,6 +148,8 @@ describe("what is generated", () => {
     expect(generated.secrets.map((s) => s.metadata.name).sort()).toEqual([
       "helper-keys",
       "knclaw-agent-keys",
+      "knclaw-event-keys",
+      "knclaw-event-trust",
       "knclaw-gateway",
       "knclaw-memory-tokens",
       "ops-tokens",
@@ -224,7 +233,10 @@ describe("what is generated", () => {
     const { secrets } = generateSecrets(objects);
     const secret = generatedValue(secrets, "knclaw-memory-tokens", "secret");
     // The dev resolver, handed the same key, mints the very same tokens.
-    const resolver = createSecretResolver({ KNCLAW_MEMORY_TOKENS_SECRET: secret });
+    const resolver = createSecretResolver(
+      { KNCLAW_MEMORY_TOKENS_SECRET: secret },
+      objects as unknown as KnativeObject[],
+    );
     let compared = 0;
     for (const service of services(objects)) {
       const entry = containerEnv(service).find((e) => e.name === "KNCLAW_MEMORY_TOKEN");
@@ -355,6 +367,8 @@ describe("files, reuse and rotation", () => {
     expect(result.files.map((f) => f.slice(out.length + 1)).sort()).toEqual([
       "helper-keys.yaml",
       "knclaw-agent-keys.yaml",
+      "knclaw-event-keys.yaml",
+      "knclaw-event-trust.yaml",
       "knclaw-gateway.yaml",
       "knclaw-memory-tokens.yaml",
       "ops-tokens.yaml",
@@ -419,8 +433,88 @@ describe("files, reuse and rotation", () => {
     expect(statuses["knclaw-agent-keys/third"]).toBe("new");
     expect(statuses["knclaw-memory-tokens/agent-third"]).toBe("new");
     expect(statuses["knclaw-agent-keys/ops"]).toBe("kept");
+    // The bundle follows the keys: it now trusts the new instance too.
+    expect(statuses["knclaw-event-trust/bundle"]).toBe("reminted");
     const after = readSecretsDir(dir);
-    for (const [id, v] of before) expect(after.get(id), id).toBe(v);
+    for (const [id, v] of before) if (id !== "agents/knclaw-event-trust/bundle") expect(after.get(id), id).toBe(v);
+    expect(bundleOf(after).roles()).toContain("agent/third");
+  });
+
+  it("gives every producer a signing key and trusts each for its role, external skills included", () => {
+    const value = platformConfig();
+    (value.skills as Record<string, unknown>).web = {
+      external: {
+        url: "https://skills.example.com/web",
+        tools: [{ name: "get", description: "get", parameters: { type: "object" } }],
+      },
+    };
+    const { secrets, keys } = generateSecrets(rendered(value));
+    const eventKeys = secrets.find((s) => s.metadata.name === "knclaw-event-keys")!.stringData;
+    expect(Object.keys(eventKeys).sort()).toEqual(
+      expect.arrayContaining(["channel-slack", "gateway", "skill-memory", "skill-time", "skill-web"]),
+    );
+    const external = keys.find((k) => k.ref.key === "skill-web")!;
+    expect(external.ref.consumers).toEqual([expect.stringMatching(/^external skill web \(give it this key/)]);
+    const bundle = parseTrustBundle(generatedValue(secrets, "knclaw-event-trust", "bundle"), "bundle");
+    const spki = (pem: string) => createPublicKey(parsePrivateKey(pem)).export({ format: "der", type: "spki" });
+    for (const [key, pem] of Object.entries(eventKeys)) {
+      const role = key.replace("-", "/");
+      expect(
+        bundle.keysOf(role).map((k) => k.export({ format: "der", type: "spki" })),
+        key,
+      ).toEqual([spki(pem)]);
+    }
+    expect(bundle.keysOf("agent/ops").map((k) => k.export({ format: "der", type: "spki" }))).toEqual([
+      spki(generatedValue(secrets, "knclaw-agent-keys", "ops")),
+    ]);
+  });
+
+  it("rotates a signing key with overlap: the previous key stays trusted until the next rotation or --retire", () => {
+    const config = configFile();
+    const dir = join(tempDir(), "secrets");
+    runSecretsGenerate({ config, out: dir });
+    const original = readSecretsDir(dir);
+    const pub = (values: Map<string, string>, id: string) =>
+      createPublicKey(parsePrivateKey(values.get(id)!)).export({ format: "der", type: "spki" });
+    const trusted = (values: Map<string, string>, role: string) =>
+      bundleOf(values)
+        .keysOf(role)
+        .map((k) => k.export({ format: "der", type: "spki" }));
+    const gatewayKey = "agents/knclaw-event-keys/gateway";
+
+    const rotated = runSecretsGenerate({ config, from: dir, rotate: ["knclaw-event-keys/gateway"] });
+    const first = readSecretsDir(dir);
+    expect(first.get(gatewayKey)).not.toBe(original.get(gatewayKey));
+    expect(trusted(first, "gateway")).toEqual([pub(first, gatewayKey), pub(original, gatewayKey)]);
+    expect(rotated.generated.overlaps.map((o) => `${o.ref.secret}/${o.ref.key}`)).toEqual([
+      "knclaw-event-keys/gateway",
+    ]);
+    expect(describeSecretsResult(rotated).join("\n")).toContain("--retire knclaw-event-keys/gateway");
+    // Re-running keeps the overlap; only the keys it touches change.
+    runSecretsGenerate({ config, from: dir });
+    expect(readSecretsDir(dir)).toEqual(first);
+    // The next rotation drops the oldest key.
+    runSecretsGenerate({ config, from: dir, rotate: ["knclaw-event-keys/gateway"] });
+    const second = readSecretsDir(dir);
+    expect(trusted(second, "gateway")).toEqual([pub(second, gatewayKey), pub(first, gatewayKey)]);
+    // --retire drops the previous key at once; other roles are untouched throughout.
+    const retired = runSecretsGenerate({ config, from: dir, retire: ["knclaw-event-keys/gateway"] });
+    expect(trusted(readSecretsDir(dir), "gateway")).toEqual([pub(second, gatewayKey)]);
+    expect(retired.generated.overlaps).toEqual([]);
+    expect(trusted(readSecretsDir(dir), "agent/ops")).toEqual([pub(original, "agents/knclaw-agent-keys/ops")]);
+    // An agent key rotates the same way (its capability tokens and its events alike).
+    runSecretsGenerate({ config, from: dir, rotate: ["knclaw-agent-keys/ops"] });
+    const agent = readSecretsDir(dir);
+    expect(trusted(agent, "agent/ops")).toEqual([
+      pub(agent, "agents/knclaw-agent-keys/ops"),
+      pub(original, "agents/knclaw-agent-keys/ops"),
+    ]);
+    expect(() => runSecretsGenerate({ config, from: dir, retire: ["knclaw-gateway/cli-token"] })).toThrow(
+      /--retire knclaw-gateway\/cli-token: no such signing key/,
+    );
+    expect(() => runSecretsGenerate({ config, from: dir, rotate: ["knclaw-event-trust"] })).toThrow(
+      /the trust bundle derives from the signing keys/,
+    );
   });
 
   it("reads an earlier set written with base64 `data` too, and refuses unusable earlier values by name only", () => {
@@ -548,6 +642,8 @@ describe("the command", () => {
     expect(docs.map((d) => d.metadata.name).sort()).toEqual([
       "helper-keys",
       "knclaw-agent-keys",
+      "knclaw-event-keys",
+      "knclaw-event-trust",
       "knclaw-gateway",
       "knclaw-memory-tokens",
       "ops-tokens",

@@ -6,12 +6,15 @@ import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import { encodeBinary } from "../../eventing/cloudevent/http-codec.ts";
 import { receiveCloudEvents } from "../../eventing/cloudevent/receive.ts";
+import { EventRefused, type EventTrust } from "../../eventing/trust/event-trust.ts";
 import { PlatformError } from "../../functions/channels/toolkit/platform-error.ts";
 import { ApiError, errorBody, INTERNAL_ERROR, toApiError } from "../../runtime/api-error.ts";
 import { createFunctionApp, type Readiness } from "../../runtime/app.ts";
 import type { Logger } from "../../runtime/log.ts";
 
 const event = makeEvent(T.PING, { source: "/test", data: {} });
+/** These tests are about the route, not about who signed: every event passes (eventing/trust has its own tests). */
+const ACCEPT_ALL: EventTrust = { check: () => {} };
 
 function delivery(body: CloudEvent, url = "http://function/"): Request {
   const encoded = encodeBinary(body);
@@ -59,9 +62,12 @@ describe("the delivery route", () => {
     const seen: CloudEvent[] = [];
     const app = createFunctionApp({
       env: {},
-      delivery: receiveCloudEvents((received) => {
-        seen.push(received);
-      }),
+      delivery: receiveCloudEvents(
+        (received) => {
+          seen.push(received);
+        },
+        { trust: ACCEPT_ALL },
+      ),
     });
     const response = await app.fetch(delivery(event));
     expect(response.status).toBe(200);
@@ -72,7 +78,7 @@ describe("the delivery route", () => {
   it("answers with the function's own Response when it gives one", async () => {
     const app = createFunctionApp({
       env: {},
-      delivery: receiveCloudEvents(async () => new Response(null, { status: 202 })),
+      delivery: receiveCloudEvents(async () => new Response(null, { status: 202 }), { trust: ACCEPT_ALL }),
     });
     expect((await app.fetch(delivery(event))).status).toBe(202);
   });
@@ -85,7 +91,7 @@ describe("the delivery route", () => {
         () => {
           handled += 1;
         },
-        { maxBodyBytes: 64 },
+        { maxBodyBytes: 64, trust: ACCEPT_ALL },
       ),
     });
     const notAnEvent = await app.request("/", { method: "POST", body: "{}" });
@@ -99,8 +105,32 @@ describe("the delivery route", () => {
     expect(handled).toBe(0);
   });
 
+  it("answers an event the trust check refuses with its 403, before the function sees it", async () => {
+    let handled = 0;
+    const refuseAll: EventTrust = {
+      check: () => {
+        throw new EventRefused("unsigned", "the event is not signed");
+      },
+    };
+    const app = createFunctionApp({
+      env: {},
+      delivery: receiveCloudEvents(
+        () => {
+          handled += 1;
+        },
+        { trust: refuseAll },
+      ),
+    });
+    const response = await app.fetch(delivery(event));
+    expect(response.status).toBe(403);
+    expect(await bodyOf(response)).toEqual({
+      error: { code: "event_refused", message: "the event is not signed", reason: "unsigned" },
+    });
+    expect(handled).toBe(0);
+  });
+
   it("answers other methods on / with 405, and / is not served without a delivery", async () => {
-    const app = createFunctionApp({ env: {}, delivery: receiveCloudEvents(() => undefined) });
+    const app = createFunctionApp({ env: {}, delivery: receiveCloudEvents(() => undefined, { trust: ACCEPT_ALL }) });
     const get = await app.request("/");
     expect(get.status).toBe(405);
     expect(get.headers.get("allow")).toBe("POST");
@@ -139,7 +169,7 @@ describe("errors", () => {
     const app = createFunctionApp({
       env: {},
       logger,
-      delivery: receiveCloudEvents(() => Promise.reject(new Error("secret"))),
+      delivery: receiveCloudEvents(() => Promise.reject(new Error("secret")), { trust: ACCEPT_ALL }),
     });
     const response = await app.fetch(delivery(event));
     expect(response.status).toBe(500);

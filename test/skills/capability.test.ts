@@ -2,16 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeEvent } from "../../eventing/catalog/index.ts";
 import { TOOL_REQUESTED } from "../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
+import { eventSigner } from "../../eventing/trust/event-signature.ts";
 import type { FunctionApp } from "../../runtime/function.ts";
+import { generateSigningKey, parsePrivateKey } from "../../runtime/keys.ts";
 import { parseAllowList } from "../../skills/http/allow-list.ts";
 import { createHttpSkill } from "../../skills/http/definition.ts";
 import { createApp as createKubernetesApp } from "../../skills/kubernetes/app.ts";
 import { argumentsDigest } from "../../skills/runtime/canonical-json.ts";
 import { signCapability } from "../../skills/runtime/capability.ts";
-import { generateSigningKey, parsePrivateKey } from "../../runtime/keys.ts";
 import { serveSkill } from "../../skills/runtime/serve-skill.ts";
 import * as k8s from "../fakes/kubernetes/objects.ts";
 import { type FakeKubernetes, startFakeKubernetes } from "../fakes/kubernetes/server.ts";
+import { roleKeys } from "../support/event-keys.ts";
 import { postToolRequest } from "./support/call.ts";
 import { type HttpTarget, startHttpTarget } from "./support/http-target.ts";
 
@@ -47,6 +49,7 @@ beforeAll(async () => {
     KNCLAW_KUBECONFIG: fake.kubeconfig("skill-token"),
     KNCLAW_NAMESPACE: "knclaw",
     KNCLAW_AGENT_KEYS: agentKeys,
+    KNCLAW_EVENT_SIGNING_KEY: roleKeys("skill/kubernetes").privateKeyPem,
     NODE_ENV: "test",
   });
   target = await startHttpTarget({
@@ -61,7 +64,13 @@ beforeAll(async () => {
       maxRedirects: 0,
       maxTextBytes: 65_536,
     }),
-    { env: { KNCLAW_AGENT_KEYS: agentKeys, NODE_ENV: "test" } },
+    {
+      env: {
+        KNCLAW_AGENT_KEYS: agentKeys,
+        KNCLAW_EVENT_SIGNING_KEY: roleKeys("skill/http").privateKeyPem,
+        NODE_ENV: "test",
+      },
+    },
   );
 });
 
@@ -114,21 +123,28 @@ function toolRequested(spec: CallSpec): CloudEvent {
     arguments: spec.args,
     token,
   };
-  if (!spec.omitToken)
-    return makeEvent(TOOL_REQUESTED, { id: `req-${sequence}`, source: "/agents/assistant", data: data as never });
+  // Every call travels signed by its instance's agent, with the agent's own key: these tests are about the token.
+  const asAgent = eventSigner(`agent/${instance}`, assistantSigning);
+  if (!spec.omitToken) {
+    return asAgent.sign(
+      makeEvent(TOOL_REQUESTED, { id: `req-${sequence}`, source: "/agents/assistant", data: data as never }),
+    );
+  }
   // A tool.requested without a token cannot even be built through the catalog; send the bytes as a sender could.
   delete data.token;
-  return {
+  return asAgent.sign({
     attributes: {
       specversion: "1.0",
       id: `req-${sequence}`,
       source: "/agents/assistant",
       type: TOOL_REQUESTED,
       datacontenttype: "application/json",
+      knclawinstance: instance,
+      knclawrun: "run-7",
       knclawskill: spec.skill,
     },
     data: new TextEncoder().encode(JSON.stringify(data)),
-  };
+  });
 }
 
 const call = (app: FunctionApp, spec: CallSpec) => postToolRequest(app, toolRequested(spec));

@@ -4,7 +4,7 @@ import { Command } from "commander";
 import { afterAll, describe, expect, it } from "vitest";
 import { formatSkillsList, registerSkillsCommand, runSkillsList, runSkillsNew } from "../../cli/commands/skills.ts";
 import { generateSigningKey, parsePrivateKey } from "../../runtime/keys.ts";
-
+import { roleKeys } from "../support/event-keys.ts";
 import { postToolRequest, signedToolRequest } from "./support/call.ts";
 
 const fixtures = new URL("./fixtures/", import.meta.url).pathname;
@@ -66,7 +66,11 @@ describe("knclaw skills new", () => {
       createApp: (env: Record<string, string>) => { fetch(request: Request): Promise<Response> };
     };
     const key = generateSigningKey();
-    const app = createApp({ KNCLAW_AGENT_PUBLIC_KEY: key.publicKeyPem, NODE_ENV: "test" });
+    const app = createApp({
+      KNCLAW_AGENT_PUBLIC_KEY: key.publicKeyPem,
+      KNCLAW_EVENT_SIGNING_KEY: roleKeys("skill/weather").privateKeyPem,
+      NODE_ENV: "test",
+    });
     const args = { name: "Ada" };
     const event = signedToolRequest(
       { runId: "r", callId: "c", instance: "assistant", skill: "weather", tool: "greet", arguments: args },

@@ -4,11 +4,12 @@ import { mintMemoryToken } from "../../clients/memory/tokens.ts";
 import type { ToolCompleted } from "../../eventing/catalog/index.ts";
 import { createApp as createMemoryService } from "../../functions/memory/app.ts";
 import type { FunctionApp } from "../../runtime/function.ts";
+import { generateSigningKey, parsePrivateKey } from "../../runtime/keys.ts";
 import { type Served, serve } from "../../runtime/serve.ts";
 import { createApp as createMemorySkillApp } from "../../skills/memory/app.ts";
 import { createMemoryHandlers, noteIdFor } from "../../skills/memory/handlers.ts";
-import { generateSigningKey, parsePrivateKey } from "../../runtime/keys.ts";
 import { ToolFailure } from "../../skills/runtime/tool-error.ts";
+import { roleKeys } from "../support/event-keys.ts";
 import { postToolRequest, signedToolRequest } from "./support/call.ts";
 import { toolContext } from "./support/context.ts";
 
@@ -153,6 +154,7 @@ describe("memory skill behind the runtime", () => {
       KNCLAW_MEMORY_URL: service.url,
       KNCLAW_MEMORY_TOKEN: skillToken,
       KNCLAW_AGENT_KEYS: JSON.stringify({ assistant: key.publicKeyPem }),
+      KNCLAW_EVENT_SIGNING_KEY: roleKeys("skill/memory").privateKeyPem,
       NODE_ENV: "test",
     });
   });

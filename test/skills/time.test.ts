@@ -4,6 +4,7 @@ import { generateSigningKey, parsePrivateKey } from "../../runtime/keys.ts";
 import { ToolFailure } from "../../skills/runtime/tool-error.ts";
 import { createApp } from "../../skills/time/app.ts";
 import { createTimeHandlers } from "../../skills/time/handlers.ts";
+import { roleKeys } from "../support/event-keys.ts";
 import { postToolRequest, signedToolRequest } from "./support/call.ts";
 import { toolContext } from "./support/context.ts";
 
@@ -40,7 +41,11 @@ describe("time skill handlers", () => {
 describe("time skill behind the runtime", () => {
   const key = generateSigningKey();
   const signing = parsePrivateKey(key.privateKeyPem);
-  const app = createApp({ KNCLAW_AGENT_KEYS: JSON.stringify({ assistant: key.publicKeyPem }), NODE_ENV: "test" });
+  const app = createApp({
+    KNCLAW_AGENT_KEYS: JSON.stringify({ assistant: key.publicKeyPem }),
+    KNCLAW_EVENT_SIGNING_KEY: roleKeys("skill/time").privateKeyPem,
+    NODE_ENV: "test",
+  });
 
   async function call(args: unknown, tokenArgs: unknown = args): Promise<ToolCompleted> {
     const callId = `call-${Math.random().toString(36).slice(2)}`;

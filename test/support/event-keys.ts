@@ -37,7 +37,13 @@ export function signAs(role: string, event: CloudEvent): CloudEvent {
 export function signedRightly(event: CloudEvent): CloudEvent {
   const rule = PRODUCER_RULES[event.attributes.type as EventType];
   if (rule === undefined || isUnsignedRule(rule)) return event;
-  const role = rule.allowed((dataAsJson(event) ?? {}) as Record<string, unknown>)[0];
+  let data: unknown;
+  try {
+    data = dataAsJson(event);
+  } catch {
+    throw new Error(`signedRightly: the data of this ${event.attributes.type} is not JSON; sign it with signAs`);
+  }
+  const role = rule.allowed((data ?? {}) as Record<string, unknown>)[0];
   if (role === undefined) throw new Error(`no role may emit this ${event.attributes.type}`);
   return signAs(role, event);
 }
@@ -51,6 +57,11 @@ export const PLATFORM_PRODUCERS = [
   "channel/whatsapp",
   "channel/webhook",
 ];
+
+/** The agent instances the suites name: a function that acts on agents' events trusts each of them. */
+export const TEST_AGENTS = ["ops", "dev", "assistant", "family", "guild-bot", "shop", "main"].map(
+  (instance) => `agent/${instance}`,
+);
 
 /** The trust bundle (KNCLAW_EVENT_KEYS) trusting these roles' test keys. */
 export function trustBundle(roles: readonly string[]): string {

@@ -3,16 +3,15 @@ import { EXT_SCHEDULE, EXT_TRACEPARENT, EXT_TRACESTATE } from "../../../eventing
 import type {
   ApprovalDecided,
   MessageReceived,
-  PingData,
   ReplyRoute,
   RunRequested,
   TimerFired,
   ToolCompleted,
 } from "../../../eventing/catalog/index.ts";
 import { derivedEventId, makeEvent } from "../../../eventing/catalog/make.ts";
-import { ReplyRoute as ReplyRouteSchema } from "../../../eventing/catalog/shared.ts";
 import * as T from "../../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
+import { EventRefused } from "../../../eventing/trust/event-trust.ts";
 import { crashPoint } from "../../../runtime/crash-point.ts";
 import type { Logger } from "../../../runtime/log.ts";
 import { signCapability } from "../../../skills/runtime/capability.ts";
@@ -172,27 +171,32 @@ export class AgentLoop {
     await this.startRun(event.attributes.id!, init);
   }
 
-  async onPing(event: CloudEvent, data: PingData): Promise<void> {
+  /**
+   * A PingSource tick. Knative cannot sign it (eventing/catalog/producers.ts), so nothing in it is trusted but the
+   * schedule's name: a tick fires only a schedule this instance is configured with, and the task, the concurrency
+   * policy and where answers go all come from that configuration. A forged tick can at most fire a heartbeat early.
+   */
+  async onPing(event: CloudEvent): Promise<void> {
     const eventId = event.attributes.id!;
     const schedule = event.attributes[EXT_SCHEDULE];
     if (schedule === undefined) return;
-    const configured = this.deps.config.schedules[schedule];
-    const task = configured?.task ?? (typeof data.task === "string" ? data.task : undefined);
-    if (task === undefined || task.trim() === "") {
-      this.deps.log.warn({ schedule }, "tick for a schedule without a task: ignored");
+    const configured = Object.hasOwn(this.deps.config.schedules, schedule)
+      ? this.deps.config.schedules[schedule]
+      : undefined;
+    if (configured === undefined) {
+      this.deps.log.warn({ schedule }, "tick for a schedule this instance does not have: ignored");
       return;
     }
-    const policy = configured?.concurrencyPolicy ?? policyOf(data.concurrencyPolicy);
+    const policy = configured.concurrencyPolicy;
     const runId = `s-${hash(this.instance, schedule, eventId)}`;
     const init: RunInit = {
       ...this.runBase(runId, event, [this.policyLayer()]),
       kind: "schedule",
-      userText: task,
+      userText: configured.task,
       schedule,
       sessionKey: `schedule:${schedule}`.slice(0, 512),
     };
-    const route = ReplyRouteSchema.safeParse(data.replyTo);
-    if (route.success) init.replyTo = route.data;
+    if (configured.replyTo !== undefined) init.replyTo = configured.replyTo;
     const lock = `schedule:${hash(schedule).slice(0, 24)}`;
     await this.startRun(eventId, init, async (state) => {
       if (policy === "Allow") return {};
@@ -215,7 +219,18 @@ export class AgentLoop {
 
   async onToolCompleted(event: CloudEvent, data: ToolCompleted): Promise<void> {
     this.ownInstance(data.instance);
-    await this.apply(data.runId, event.attributes.id!, { kind: "tool_completed", data });
+    try {
+      await this.apply(data.runId, event.attributes.id!, { kind: "tool_completed", data });
+    } catch (error) {
+      if (error instanceof EventRefused) {
+        const { type, id, source } = event.attributes;
+        this.deps.log.warn(
+          { event: { type, id, source }, producer: `skill/${data.skill}`, reason: error.reason },
+          "event refused",
+        );
+      }
+      throw error;
+    }
   }
 
   async onApprovalDecided(event: CloudEvent, data: ApprovalDecided): Promise<void> {
@@ -971,10 +986,6 @@ function modelFailure(error: ModelError, contract: EffectiveContract): MachineIn
         ? "The model's answer was larger than this agent accepts."
         : `I could not get an answer from the model provider (${error.message}).`,
   };
-}
-
-function policyOf(value: unknown): "Forbid" | "Allow" | "Replace" {
-  return value === "Allow" || value === "Replace" ? value : "Forbid";
 }
 
 function refusalText(kind: BudgetKind, contract: EffectiveContract): string {

@@ -1,5 +1,6 @@
 import type { ApprovalDecided, ToolCompleted, ToolError } from "../../../eventing/catalog/index.ts";
 import { derivedEventId } from "../../../eventing/catalog/make.ts";
+import { EventRefused } from "../../../eventing/trust/event-trust.ts";
 import { toolError } from "../../../skills/runtime/tool-error.ts";
 import {
   type BudgetKind,
@@ -320,9 +321,17 @@ function settle(t: Transition, env: MachineEnv): void {
 
 function onToolCompleted(t: Transition, data: ToolCompleted, env: MachineEnv): boolean {
   const call = t.state.pending.find((candidate) => candidate.id === data.callId);
-  // Stale (an earlier attempt, an answered call) or not ours (another skill claiming this call id): ignored.
-  if (call === undefined || call.status !== "requested" || data.attempt !== call.attempt) return false;
-  if (data.skill !== call.skill || data.tool !== call.tool) return false;
+  if (call === undefined) return false;
+  // The answer is signed by skill/<data.skill> (eventing/catalog/producers.ts): it is taken only from the skill the
+  // call was sent to, for the arguments it was sent with; anyone else answering this call is refused, not ignored.
+  if (data.skill !== call.skill || data.tool !== call.tool || data.digest !== call.digest) {
+    throw new EventRefused(
+      "not_bound",
+      `call ${call.id} was not sent to ${data.skill}.${data.tool} with these arguments`,
+    );
+  }
+  // Stale (an earlier attempt, an answered call): ignored.
+  if (call.status !== "requested" || data.attempt !== call.attempt) return false;
   if (data.outcome.ok) {
     finishCall(t.state, call, successResult(call.ref!, data.outcome.result), true);
   } else {

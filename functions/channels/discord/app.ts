@@ -82,7 +82,11 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   const runtime = createAdapterRuntime("discord", env, deps, { dedupKeepSeconds: DEDUP_KEEP_SECONDS });
   const app = adapterApp(
     env,
-    outboundDelivery({ outbound: discordOutbound(api, runtime.state.kv, runtime.now), kv: runtime.state.kv }),
+    outboundDelivery({
+      outbound: discordOutbound(api, runtime.state.kv, runtime.now),
+      kv: runtime.state.kv,
+      trust: runtime.trust,
+    }),
   );
 
   async function onCommand(interaction: Interaction): Promise<Response> {

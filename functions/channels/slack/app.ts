@@ -43,7 +43,10 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   const runtime = createAdapterRuntime("slack", env, deps, {
     dedupKeepSeconds: DEDUP_KEEP_SECONDS,
   });
-  const app = adapterApp(env, outboundDelivery({ outbound: slackOutbound(api), kv: runtime.state.kv }));
+  const app = adapterApp(
+    env,
+    outboundDelivery({ outbound: slackOutbound(api), kv: runtime.state.kv, trust: runtime.trust }),
+  );
 
   const replays = new SignatureReplayGuard(runtime.state.kv, "slack");
   /** Tells a presser who was turned away (chat.postEphemeral). */

@@ -45,7 +45,10 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
   });
   const runtime = createAdapterRuntime("telegram", env, deps, { dedupKeepSeconds: DEDUP_KEEP_SECONDS });
-  const app = adapterApp(env, outboundDelivery({ outbound: telegramOutbound(api), kv: runtime.state.kv }));
+  const app = adapterApp(
+    env,
+    outboundDelivery({ outbound: telegramOutbound(api), kv: runtime.state.kv, trust: runtime.trust }),
+  );
 
   app.post("/channels/telegram/webhook", async (c) => {
     try {

@@ -4,8 +4,13 @@ import type { EventSink } from "../../../eventing/client/broker-client.ts";
 import { BrokerClient } from "../../../eventing/client/broker-client.ts";
 import { readBodyLimited } from "../../../eventing/cloudevent/body.ts";
 import { CloudEventError } from "../../../eventing/cloudevent/errors.ts";
+import { eventSignerFromEnv, trustedProducersFromEnv } from "../../../eventing/trust/env.ts";
+import { type EventTrust, verifyingTrust } from "../../../eventing/trust/event-trust.ts";
+import { channelRole } from "../../../eventing/trust/roles.ts";
+import { signingSink } from "../../../eventing/trust/signing-sink.ts";
 import { ApiError, errorResponse, toApiError } from "../../../runtime/api-error.ts";
 import { EnvError } from "../../../runtime/env-contract.ts";
+import { createLogger } from "../../../runtime/log.ts";
 import type { ChannelAdapterConfig } from "./config.ts";
 import { channelConfigFromEnv } from "./env.ts";
 import type { InboundContext } from "./inbound.ts";
@@ -31,7 +36,10 @@ export interface AdapterRuntime {
   channel: ChannelType;
   config: ChannelAdapterConfig;
   state: ChannelState;
+  /** Signs every event as `channel/<type>` (eventing/trust/). */
   sink: EventSink;
+  /** What a broker delivery must prove before the adapter posts anything (eventing/trust/event-trust.ts). */
+  trust: EventTrust;
   fetch: typeof fetch;
   now: () => number;
   inbound: InboundContext;
@@ -55,13 +63,18 @@ export function createAdapterRuntime(
   const config = channelConfigFromEnv(env);
   const state = deps.state ?? channelStateFromEnv(env, channel);
   // An emit must not outlive the platform's patience by much: a few quick retries, then the platform retries us.
-  const sink = deps.sink ?? BrokerClient.fromEnv(env, { retries: 3, backoffDelayMs: 50, timeoutMs: 5_000 });
+  const sink = signingSink(
+    deps.sink ?? BrokerClient.fromEnv(env, { retries: 3, backoffDelayMs: 50, timeoutMs: 5_000 }),
+    eventSignerFromEnv(env, channelRole(channel)),
+  );
+  const trust = verifyingTrust(trustedProducersFromEnv(env), createLogger(env, `channel-${channel}`));
   const now = deps.now ?? Date.now;
   return {
     channel,
     config,
     state,
     sink,
+    trust,
     fetch: deps.fetch ?? fetch,
     now,
     inbound: {

@@ -7,6 +7,7 @@ import * as T from "../../../eventing/catalog/types.ts";
 import { CloudEventError } from "../../../eventing/cloudevent/errors.ts";
 import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
 import { receiveCloudEvents } from "../../../eventing/cloudevent/receive.ts";
+import type { EventTrust } from "../../../eventing/trust/event-trust.ts";
 import type { Delivery } from "../../../runtime/app.ts";
 import { recallApproval, rememberApproval, rememberPrompt } from "./approval-state.ts";
 import {
@@ -60,6 +61,8 @@ export interface PlatformOutbound {
 export interface DeliveryContext {
   outbound: PlatformOutbound;
   kv: KeyValueState;
+  /** The adapter's check of who signed a delivery (the adapter runtime's `trust`). */
+  trust: EventTrust;
   maxBodyBytes?: number;
   retry?: PlatformRetryOptions;
   /** How long a posted part is remembered: longer than the broker keeps redelivering. */
@@ -89,7 +92,7 @@ export function outboundDelivery(ctx: DeliveryContext): Delivery<CloudEvent> {
         await deliverResolution(ctx, resolved, event.attributes.id!);
       } else throw new CloudEventError(400, `this adapter does not handle ${type}`);
     },
-    { maxBodyBytes: ctx.maxBodyBytes ?? 256 * 1024 },
+    { maxBodyBytes: ctx.maxBodyBytes ?? 256 * 1024, trust: ctx.trust },
   );
 }
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { InstanceName } from "../../../eventing/catalog/shared.ts";
+import { eventKeysVar, eventSigningKeyVar } from "../../../eventing/trust/env.ts";
 import { defineEnv, json, secretFamily, text, textFamily } from "../../../runtime/env-contract.ts";
 import type { FunctionEnv } from "../../../runtime/function.ts";
 import { upperSnake } from "../../../runtime/names.ts";
@@ -15,6 +16,8 @@ import { WebhookHooks } from "./webhook-hooks.ts";
 export const channelEnv = defineEnv({
   ...platformVars,
   ...memoryClientVars,
+  ...eventKeysVar,
+  ...eventSigningKeyVar,
   type: text(
     "KNCLAW_CHANNEL_TYPE",
     "the platform this adapter serves (`slack`, `telegram`, ...)",
@@ -61,6 +64,13 @@ export function platformVariable(key: string): string {
 
 /** The adapter's routing and access configuration from its environment; throws naming the variable at fault. */
 export function channelConfigFromEnv(env: FunctionEnv): ChannelAdapterConfig {
-  const { routes, allow, deny, access, instances } = channelEnv.parse(env);
-  return { ...routes, allow, deny, access, instances };
+  // Read one by one: the event keys are the adapter runtime's concern, not the configuration's.
+  const read = <K extends Parameters<typeof channelEnv.read>[1]>(key: K) => channelEnv.read(env, key);
+  return {
+    ...read("routes"),
+    allow: read("allow"),
+    deny: read("deny"),
+    access: read("access"),
+    instances: read("instances"),
+  };
 }

@@ -51,9 +51,12 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   // The webhook channel only brings messages in: a delivery for it is refused.
   const app = adapterApp(
     env,
-    receiveCloudEvents(() => {
-      throw new ApiError(400, "not_handled", "the webhook channel sends nothing");
-    }),
+    receiveCloudEvents(
+      () => {
+        throw new ApiError(400, "not_handled", "the webhook channel sends nothing");
+      },
+      { trust: runtime.trust },
+    ),
   );
   // Only the timestamped scheme: a GitHub redelivery is the very same signed request and must be de-duplicated.
   const replays = new SignatureReplayGuard(runtime.state.kv, "webhook");

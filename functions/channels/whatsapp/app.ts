@@ -44,7 +44,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   const runtime = createAdapterRuntime("whatsapp", env, deps, { dedupKeepSeconds: DEDUP_KEEP_SECONDS });
   const app = adapterApp(
     env,
-    outboundDelivery({ outbound: whatsappOutbound(api, defaultNumber), kv: runtime.state.kv }),
+    outboundDelivery({ outbound: whatsappOutbound(api, defaultNumber), kv: runtime.state.kv, trust: runtime.trust }),
   );
 
   /** Tells a presser who was turned away (a plain message: every WhatsApp conversation is with one person). */

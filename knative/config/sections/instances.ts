@@ -4,6 +4,7 @@
  * file (provider settings, prompts).
  */
 import { z } from "zod";
+import { ReplyRoute } from "../../../eventing/catalog/shared.ts";
 import { AgentSettings } from "../../../functions/agent/env.ts";
 import { checkPingSchedule } from "../../../runtime/cron.ts";
 import { checkTimezone } from "../../../runtime/timezone.ts";
@@ -40,6 +41,9 @@ const Schedule = z
       .enum(["Forbid", "Allow", "Replace"])
       .default("Forbid")
       .describe("What happens when a tick arrives while the previous run of this schedule is still going."),
+    replyTo: ReplyRoute.optional().describe(
+      "Where the schedule's answers go (`channel`, `conversation`, optional `thread` and `workspace`); none: only the run's outcome.",
+    ),
   })
   .superRefine((entry, ctx) => {
     if (entry.name.startsWith("knclaw-")) {

@@ -12,7 +12,7 @@ import { createSecretResolver } from "../../../cli/dev/secrets.ts";
 import type { KnativeObject } from "../../../eventing/broker/objects.ts";
 import { createApp as createMemoryApp } from "../../../functions/memory/app.ts";
 import { loadConfig } from "../../../knative/config/index.ts";
-import { ANNOTATION_ENTRY, LABEL_COMPONENT, render } from "../../../knative/render/index.ts";
+import { ANNOTATION_ENTRY, render } from "../../../knative/render/index.ts";
 import { type Served, serve } from "../../../runtime/serve.ts";
 import * as k8s from "../../fakes/kubernetes/objects.ts";
 import { type FakeKubernetes, startFakeKubernetes } from "../../fakes/kubernetes/server.ts";
@@ -42,7 +42,7 @@ export async function benchFunctionEnvs(): Promise<BenchFunctionEnvs> {
   const services = (render(config) as unknown as KnativeObject[]).filter(
     (o) => o.kind === "Service" && o.metadata.annotations?.[ANNOTATION_ENTRY] !== undefined,
   );
-  const secrets = createSecretResolver({});
+  const secrets = createSecretResolver({}, services);
   let memory: Served | undefined;
   const memoryClusterUrl = `http://memory.${namespace}.svc.cluster.local`;
   const envOf = (service: KnativeObject) => {
@@ -66,19 +66,11 @@ export async function benchFunctionEnvs(): Promise<BenchFunctionEnvs> {
   });
   const quiet = { NODE_ENV: "production", KNCLAW_LOG_LEVEL: "silent" };
   const byFolder = new Map<string, Record<string, string>>();
-  const skills: Array<Record<string, string>> = [];
   for (const service of services) {
     const folder = service.metadata.annotations![ANNOTATION_ENTRY]!.replace(/\/app\.ts$/, "");
     const env: Record<string, string> = { ...(service === memoryService ? memoryEnv : envOf(service)), ...quiet };
     if (folder === "skills/kubernetes") env.KNCLAW_KUBECONFIG = kubernetes.kubeconfig(SKILL_TOKEN);
-    if (service.metadata.labels?.[LABEL_COMPONENT] === "skill") skills.push(env);
     byFolder.set(folder, env);
-  }
-  // As `knclaw dev` does (cli/dev/service-envs.ts): skills trust the agent signing keys generated for this session.
-  const generatedKeys = secrets.generatedAgentKeys();
-  for (const env of skills) {
-    const declared = env.KNCLAW_AGENT_KEYS ? (JSON.parse(env.KNCLAW_AGENT_KEYS) as Record<string, unknown>) : {};
-    env.KNCLAW_AGENT_KEYS = JSON.stringify({ ...generatedKeys, ...declared });
   }
 
   const variants = new Map<string, BenchVariant[]>();

@@ -1,15 +1,22 @@
+import { createPublicKey } from "node:crypto";
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { classifyUrl } from "../../../cli/dev/cluster-url.ts";
 import { buildFunctionEnv } from "../../../cli/dev/function-env.ts";
 import { PathRouter, routesFor } from "../../../cli/dev/path-routes.ts";
+import { fileSecretStore } from "../../../cli/dev/secret-store.ts";
 import { createSecretResolver, memoryScopeOf } from "../../../cli/dev/secrets.ts";
 import { verifyMemoryToken } from "../../../clients/memory/tokens.ts";
 import type { KnativeObject } from "../../../eventing/broker/objects.ts";
 import { createAppTransport } from "../../../eventing/delivery/app-transport.ts";
 import { createHttpTransport } from "../../../eventing/delivery/http-transport.ts";
 import { TransportError } from "../../../eventing/delivery/transport.ts";
+import { parseTrustBundle } from "../../../eventing/trust/trusted-producers.ts";
+import { generateSigningKey, parsePrivateKey, parsePublicKey } from "../../../runtime/keys.ts";
 
 const service = (
   name: string,
@@ -96,7 +103,7 @@ describe("cluster URLs", () => {
 
 describe("dev secrets", () => {
   it("reads secretKeyRefs from the environment by <SECRET>_<KEY>, then by the variable's own name", () => {
-    const resolver = createSecretResolver({ KNCLAW_SLACK_SIGNING_SECRET: "a", BOT_TOKEN: "b" });
+    const resolver = createSecretResolver({ KNCLAW_SLACK_SIGNING_SECRET: "a", BOT_TOKEN: "b" }, []);
     const svc = service("channel-slack");
     expect(
       resolver.resolve({
@@ -121,7 +128,7 @@ describe("dev secrets", () => {
     ).toBeUndefined();
   });
   it("generates the memory token secret and mints scoped tokens the memory service verifies", () => {
-    const resolver = createSecretResolver({});
+    const resolver = createSecretResolver({}, []);
     const agent = service("agent-ops", {}, { "knclaw.dev/component": "agent", "knclaw.dev/instance": "ops" });
     const memory = service("memory", {}, { "knclaw.dev/component": "memory" });
     const secret = resolver.resolve({
@@ -140,8 +147,8 @@ describe("dev secrets", () => {
     })!;
     expect(secret.length).toBeGreaterThanOrEqual(32);
     expect(verifyMemoryToken(secret, token)).toEqual({ kind: "instance", instance: "ops" });
-    // Another session, another secret: yesterday's tokens do not open today's memory.
-    const other = createSecretResolver({}).resolve({
+    // Another store, another secret: another state directory's tokens do not open this memory.
+    const other = createSecretResolver({}, []).resolve({
       secret: "knclaw-memory-tokens",
       key: "secret",
       namespace: "knclaw",
@@ -170,28 +177,86 @@ describe("dev secrets", () => {
     expect(skill({})).toBeUndefined();
     expect(memoryScopeOf(service("x"))).toBeUndefined();
   });
-  it("generates one signing key per agent instance and reports the public keys", () => {
-    const resolver = createSecretResolver({});
-    const agent = service("agent-ops", {}, { "knclaw.dev/component": "agent", "knclaw.dev/instance": "ops" });
-    const pem = resolver.resolve({
-      secret: "knclaw-agent-keys",
-      key: "ops",
-      namespace: "knclaw",
-      envName: "KNCLAW_SIGNING_KEY",
-      service: agent,
-    })!;
-    expect(pem).toContain("PRIVATE KEY");
-    expect(
-      resolver.resolve({
-        secret: "knclaw-agent-keys",
-        key: "ops",
+  it("generates a signing key per producer and trusts each, by its role, in the bundle every function reads", () => {
+    const signing = (name: string) => ({ name, valueFrom: { secretKeyRef: { name: "knclaw-event-keys", key: "k" } } });
+    const agent = service("agent-ops", {}, { "knclaw.dev/component": "agent", "knclaw.dev/instance": "ops" }, [
+      { name: "KNCLAW_SIGNING_KEY", valueFrom: { secretKeyRef: { name: "knclaw-agent-keys", key: "ops" } } },
+    ]);
+    const gateway = service("gateway", {}, { "knclaw.dev/component": "gateway" }, [
+      {
+        ...signing("KNCLAW_EVENT_SIGNING_KEY"),
+        valueFrom: { secretKeyRef: { name: "knclaw-event-keys", key: "gateway" } },
+      },
+    ]);
+    const external: KnativeObject = {
+      apiVersion: "eventing.knative.dev/v1",
+      kind: "Trigger",
+      metadata: {
+        name: "skill-web",
         namespace: "knclaw",
-        envName: "KNCLAW_SIGNING_KEY",
-        service: agent,
-      }),
-    ).toBe(pem);
-    expect(Object.keys(resolver.generatedAgentKeys())).toEqual(["ops"]);
-    expect(resolver.generatedAgentKeys().ops).toContain("PUBLIC KEY");
+        labels: { "knclaw.dev/component": "skill", "knclaw.dev/skill": "web" },
+      },
+      spec: { subscriber: { uri: "https://skills.example.com/web" } },
+    };
+    const givenWebKey = generateSigningKey();
+    const mine = generateSigningKey();
+    const env = {
+      // An external skill's key is the developer's to give (knclaw dev trusts it, their skill signs with it) ...
+      KNCLAW_EVENT_KEYS_SKILL_WEB: givenWebKey.privateKeyPem,
+      // ... and a bundle in the environment adds their own producers to the platform's.
+      KNCLAW_EVENT_TRUST_BUNDLE: JSON.stringify({ "channel/slack": mine.publicKeyPem }),
+    };
+    const resolver = createSecretResolver(env, [agent, gateway, external]);
+    const ask = (secret: string, key: string, envName: string, svc: KnativeObject) =>
+      resolver.resolve({ secret, key, namespace: "knclaw", envName, service: svc })!;
+    const agentKey = ask("knclaw-agent-keys", "ops", "KNCLAW_SIGNING_KEY", agent);
+    const gatewayKey = ask("knclaw-event-keys", "gateway", "KNCLAW_EVENT_SIGNING_KEY", gateway);
+    expect(agentKey).toContain("PRIVATE KEY");
+    expect(gatewayKey).not.toBe(agentKey);
+    expect(ask("knclaw-agent-keys", "ops", "KNCLAW_SIGNING_KEY", agent)).toBe(agentKey);
+    const bundle = parseTrustBundle(ask("knclaw-event-trust", "bundle", "KNCLAW_EVENT_KEYS", gateway), "bundle");
+    expect(bundle.roles()).toEqual(["agent/ops", "channel/slack", "gateway", "skill/web"]);
+    const publicOf = (pem: string) => createPublicKey(parsePrivateKey(pem)).export({ format: "der", type: "spki" });
+    const der = (role: string) => bundle.keysOf(role).map((key) => key.export({ format: "der", type: "spki" }));
+    expect(der("agent/ops")).toEqual([publicOf(agentKey)]);
+    expect(der("gateway")).toEqual([publicOf(gatewayKey)]);
+    expect(der("skill/web")).toEqual([publicOf(givenWebKey.privateKeyPem)]);
+    expect(der("channel/slack")).toEqual([parsePublicKey(mine.publicKeyPem).export({ format: "der", type: "spki" })]);
+  });
+
+  it("keeps what it generates in the state directory (0700, its file 0600): a restart keeps every key", () => {
+    const dir = mkdtempSync(join(tmpdir(), "knclaw-dev-state-"));
+    try {
+      const agent = service("agent-ops", {}, { "knclaw.dev/component": "agent", "knclaw.dev/instance": "ops" }, [
+        { name: "KNCLAW_SIGNING_KEY", valueFrom: { secretKeyRef: { name: "knclaw-agent-keys", key: "ops" } } },
+      ]);
+      const values = () => {
+        const resolver = createSecretResolver({}, [agent], fileSecretStore(dir));
+        const ask = (secret: string, key: string, envName: string) =>
+          resolver.resolve({ secret, key, namespace: "knclaw", envName, service: agent })!;
+        return [
+          ask("knclaw-agent-keys", "ops", "KNCLAW_SIGNING_KEY"),
+          ask("knclaw-memory-tokens", "secret", "KNCLAW_MEMORY_TOKEN_SECRET"),
+          ask("knclaw-memory-tokens", "agent-ops", "KNCLAW_MEMORY_TOKEN"),
+          ask("knclaw-event-trust", "bundle", "KNCLAW_EVENT_KEYS"),
+        ];
+      };
+      const first = values();
+      expect(values()).toEqual(first);
+      expect(statSync(join(dir, "secrets")).mode & 0o777).toBe(0o700);
+      expect(statSync(join(dir, "secrets", "generated.json")).mode & 0o777).toBe(0o600);
+      // Nobody else's to read: a directory opened to others is refused rather than trusted.
+      chmodSync(join(dir, "secrets"), 0o755);
+      expect(() => fileSecretStore(dir)).toThrow(/must be a directory of mode 0700 owned by this user/);
+      chmodSync(join(dir, "secrets"), 0o700);
+      chmodSync(join(dir, "secrets", "generated.json"), 0o644);
+      expect(() => fileSecretStore(dir)).toThrow(/must be a file of mode 0600/);
+      chmodSync(join(dir, "secrets", "generated.json"), 0o600);
+      writeFileSync(join(dir, "secrets", "generated.json"), "{not json", { mode: 0o600 });
+      expect(() => fileSecretStore(dir)).toThrow(/is not the JSON knclaw dev wrote/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -205,7 +270,7 @@ describe("function env", () => {
       { name: "FROM_MAP", valueFrom: { configMapKeyRef: { name: "cm", key: "a" } } },
     ]);
     const built = buildFunctionEnv(svc, {
-      secrets: createSecretResolver({}),
+      secrets: createSecretResolver({}, [svc]),
       configMaps: new Map([["knclaw/cm", { a: "from-map" }]]),
       port: 8080,
       rewrite: (value) =>

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { BrokerClient, BrokerEmitError } from "../../../eventing/client/broker-client.ts";
-import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
+import { type CloudEvent, withAttributes } from "../../../eventing/cloudevent/event.ts";
 import { createHttpClient } from "../../../runtime/http/client.ts";
 
 interface Seen {
@@ -70,19 +70,28 @@ describe("BrokerClient over HTTP", () => {
     const { sink, seen } = await ingress([accepted]);
     const http = createHttpClient();
     cleanup.push(() => http.close());
-    const client = BrokerClient.fromEnv(
-      { K_SINK: sink, K_CE_OVERRIDES: '{"extensions":{"knclawinstance":"ops"}}' },
-      { http },
-    );
+    const client = BrokerClient.fromEnv({ K_SINK: sink, K_CE_OVERRIDES: '{"extensions":{"team":"ops"}}' }, { http });
     for (const id of ["a", "b", "c"])
       await client.emit(event(id), { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" });
     expect(seen.map((s) => s.headers["ce-id"])).toEqual(["a", "b", "c"]);
-    expect(seen[0]!.headers["ce-knclawinstance"]).toBe("ops");
+    expect(seen[0]!.headers["ce-team"]).toBe("ops");
     expect(seen[0]!.headers["ce-type"]).toBe("dev.knclaw.test");
     expect(seen[0]!.headers.traceparent).toBe("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
     expect(seen[0]!.headers["content-type"]).toBe("application/json");
     expect(seen[0]!.body).toBe('{"n":1}');
     expect(new Set(seen.map((s) => s.remotePort)).size).toBe(1);
+  });
+
+  it("refuses to send a signed event whose knclaw extensions K_CE_OVERRIDES would change", async () => {
+    const { sink, seen } = await ingress([accepted]);
+    const client = BrokerClient.fromEnv({ K_SINK: sink, K_CE_OVERRIDES: '{"extensions":{"knclawinstance":"ops"}}' });
+    const signed = withAttributes(event("signed"), { knclawproducer: "gateway", knclawsignature: "v1.x.y" });
+    const error = await emitError(client.emit(signed));
+    expect(error.message).toMatch(/would break the event's signature/);
+    expect(seen).toHaveLength(0);
+    // An unsigned producer's events (a service of your own) take the overrides as Knative gives them.
+    await client.emit(event("unsigned"));
+    expect(seen.map((s) => s.headers["ce-knclawinstance"])).toEqual(["ops"]);
   });
 
   it("works on the process's shared client when given none", async () => {

@@ -10,9 +10,9 @@ import type { LanguageModel } from "../../../functions/agent/providers/model.ts"
 import type { AgentStore } from "../../../functions/agent/store.ts";
 import { compileArguments } from "../../../functions/agent/tools/argument-schema.ts";
 import { ToolCatalog } from "../../../functions/agent/tools/catalog.ts";
+import { generateSigningKey } from "../../../runtime/keys.ts";
 import { builtinSkillsDir, loadSkillFolder } from "../../../skills/package/loader.ts";
 import { skillDescriptor } from "../../../skills/package/skill-package.ts";
-import { generateSigningKey } from "../../../runtime/keys.ts";
 import { layers } from "./fixtures.ts";
 
 /** Schemas of the kinds MCP servers publish, several of which zod's JSON Schema reader cannot take. */
@@ -260,6 +260,7 @@ describe("the gate with published schemas", () => {
         KNCLAW_INSTANCE: "ops",
         KNCLAW_MODEL: "demo/demo",
         KNCLAW_SIGNING_KEY: generateSigningKey().privateKeyPem,
+        KNCLAW_EVENT_KEYS: "{}",
         K_SINK: "http://127.0.0.1:9/unused",
         ...env,
       },

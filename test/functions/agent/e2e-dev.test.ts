@@ -13,6 +13,7 @@ import { defineTool } from "../../../skills/package/tool.ts";
 import { generateSigningKey, serveSkill } from "../../../skills/runtime/index.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../../fakes/openai/server.ts";
 import { type Received, type Subscriber, startSubscriber } from "../../support/dev-platform.ts";
+import { devTrustEnv, roleKeys, signAs } from "../../support/event-keys.ts";
 
 /**
  * End to end on `knclaw dev` (the startDev library): the rendered Broker, Triggers and ksvcs of a knclaw.yaml; the
@@ -63,7 +64,11 @@ beforeEach(async () => {
       return { tool, ok: true };
     };
     const app = serveSkill(defineSkill({ name, manifest: {}, tools: [declared], handlers: { [tool]: handler } }), {
-      env: { KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem, NODE_ENV: "test" },
+      env: {
+        KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem,
+        KNCLAW_EVENT_SIGNING_KEY: roleKeys(`skill/${name}`).privateKeyPem,
+        NODE_ENV: "test",
+      },
     });
     skillServers.push(await serve(app, { port: 0, host: "127.0.0.1" }));
   }
@@ -154,7 +159,11 @@ async function start(objects: KnativeObject[]): Promise<DevRuntime> {
     port: 0,
     schedulePings: false,
     drainTimeoutMs: 5_000,
-    env: { KNCLAW_AGENT_KEYS_OPS: keys.privateKeyPem },
+    env: {
+      KNCLAW_AGENT_KEYS_OPS: keys.privateKeyPem,
+      // The external skills' keys, and the Slack adapter this test plays.
+      ...devTrustEnv({ externalSkills: ["cluster", "web"], producers: ["channel/slack"] }),
+    },
   });
   return runtime;
 }
@@ -173,7 +182,7 @@ async function sendMessage(dev: DevRuntime, text: string): Promise<void> {
       receivedAt: new Date().toISOString(),
     },
   });
-  const { headers, body } = encodeEvent(event, "binary");
+  const { headers, body } = encodeEvent(signAs("channel/slack", event), "binary");
   const response = await fetch(dev.brokers[0]!.url, {
     method: "POST",
     headers,

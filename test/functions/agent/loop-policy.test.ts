@@ -5,6 +5,7 @@ import * as T from "../../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
 import type { LanguageModel, ModelRequest, ModelResponse } from "../../../functions/agent/providers/model.ts";
 import { type FakeOpenAI, type FakeReply, startFakeOpenAI } from "../../fakes/openai/server.ts";
+import { signedRightly } from "../../support/event-keys.ts";
 import {
   agentEnv,
   type MemoryFixture,
@@ -470,7 +471,7 @@ describe("model provider failures", () => {
     model.setResponder(() => ({ kind: "message", text: "finally" }));
     await bus.startAgent(agentEnv({ memory, modelUrl: model.url, skills: testSkills(counters) }));
     const event = message("hello");
-    const response = await fetch(`${bus.agent.url}/`, { method: "POST", ...encode(event) });
+    const response = await fetch(`${bus.agent.url}/`, { method: "POST", ...encode(signedRightly(event)) });
     expect(response.status).toBe(503);
     expect(response.headers.get("retry-after")).toBe("1");
     expect(bus.queue).toEqual([]);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { TaskContract, ToolCompleted } from "../../../eventing/catalog/index.ts";
 import * as T from "../../../eventing/catalog/types.ts";
+import { EventRefused } from "../../../eventing/trust/event-trust.ts";
 import type { ModelResponse, ModelToolCall } from "../../../functions/agent/providers/model.ts";
 import {
   advance,
@@ -60,15 +61,19 @@ const response = (
   usage,
 });
 
+/** The arguments these tests call each tool with: a skill's answer carries their digest. */
+const CALLED_WITH: Record<string, unknown> = { get_pods: { namespace: "a" }, fetch: { url: "https://x" } };
+
 const completed = (
   callId: string,
   tool: string,
   skill: string,
   outcome: ToolCompleted["outcome"],
   attempt = 1,
+  digest = argumentsDigest(CALLED_WITH[tool]),
 ): MachineInput => ({
   kind: "tool_completed",
-  data: { runId: "run-1", callId, instance: "ops", skill, tool, attempt, outcome, durationMs: 1 },
+  data: { runId: "run-1", callId, instance: "ops", skill, tool, attempt, digest, outcome, durationMs: 1 },
 });
 
 const types = (t: Transition) => t.events.map((event) => event.attributes.type);
@@ -175,7 +180,7 @@ describe("run state machine", () => {
     expect(results.every((m) => m.role === "tool" && m.isError)).toBe(true);
   });
 
-  it("ignores completions for unknown calls, other attempts, or claimed by another skill", () => {
+  it("ignores completions for unknown calls or other attempts, and refuses one from another skill or for other arguments", () => {
     const { env, state } = start();
     const asked = advance(
       state,
@@ -188,7 +193,13 @@ describe("run state machine", () => {
     expect(
       advance(asked.state, completed("1-0", "get_pods", "kubernetes", { ok: true, result: 1 }, 2), env).changed,
     ).toBe(false);
-    expect(advance(asked.state, completed("1-0", "fetch", "http", { ok: true, result: 1 }), env).changed).toBe(false);
+    expect(() => advance(asked.state, completed("1-0", "fetch", "http", { ok: true, result: 1 }), env)).toThrow(
+      EventRefused,
+    );
+    const otherArguments = argumentsDigest({ namespace: "kube-system" });
+    expect(() =>
+      advance(asked.state, completed("1-0", "get_pods", "kubernetes", { ok: true, result: 1 }, 1, otherArguments), env),
+    ).toThrow(/was not sent to kubernetes.get_pods with these arguments/);
   });
 
   it("retries a retryable error per the contract, with a fresh event id, then gives the model the error", () => {

@@ -25,6 +25,7 @@ import {
   whatsappNotification,
   whatsappRequest,
 } from "../../fakes/whatsapp/server.ts";
+import { devTrustEnv, roleKeys } from "../../support/event-keys.ts";
 
 /**
  * Every adapter and the gateway on `knclaw dev`, from a rendered knclaw.yaml: a platform's webhook goes in on the dev
@@ -154,7 +155,13 @@ beforeAll(async () => {
           },
         },
       }),
-      { env: { KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem, NODE_ENV: "test" } },
+      {
+        env: {
+          KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem,
+          KNCLAW_EVENT_SIGNING_KEY: roleKeys("skill/cluster").privateKeyPem,
+          NODE_ENV: "test",
+        },
+      },
     ),
     { port: 0, host: "127.0.0.1" },
   );
@@ -165,6 +172,8 @@ beforeAll(async () => {
     drainTimeoutMs: 5_000,
     env: {
       KNCLAW_AGENT_KEYS_OPS: keys.privateKeyPem,
+      // The external skill's key: knclaw dev trusts its answers, the skill server signs with it.
+      ...devTrustEnv({ externalSkills: ["cluster"] }),
       SLACK_SIGNING: SLACK_SECRET,
       SLACK_BOT: slack.token,
       TELEGRAM_BOT: telegram.token,

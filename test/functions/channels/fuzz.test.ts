@@ -50,6 +50,7 @@ beforeAll(async () => {
   );
   apps.webhook = await createWebhook(
     {
+      ...common,
       K_SINK: broker.url,
       KNCLAW_WEBHOOK_HOOKS: JSON.stringify({ h: { instance: "ops", task: "do {{x}}" } }),
       SIGNING_SECRET: "w",

@@ -12,6 +12,7 @@ import {
   slackRequest,
   slackSignature,
 } from "../../fakes/slack/server.ts";
+import { eventKeysEnv } from "../../support/event-keys.ts";
 import { approvalRequest, approvalVerdict } from "./support/approvals.ts";
 import { deliveryRequest } from "./support/events.ts";
 import { channelEnv } from "./support/harness.ts";
@@ -103,7 +104,13 @@ describe("Slack signature verification", () => {
     await start();
     now = PUBLISHED.timestamp * 1000;
     const app = await createApp(
-      { SIGNING_SECRET: PUBLISHED.secret, BOT_TOKEN: "x", SLACK_API_BASE_URL: slack.apiBaseUrl, K_SINK: broker.url },
+      {
+        SIGNING_SECRET: PUBLISHED.secret,
+        BOT_TOKEN: "x",
+        SLACK_API_BASE_URL: slack.apiBaseUrl,
+        K_SINK: broker.url,
+        ...eventKeysEnv("channel/slack", []),
+      },
       { state, now: () => now },
     );
     const request = slackRequest("http://adapter/channels/slack/events", PUBLISHED.secret, PUBLISHED.body, {

@@ -14,7 +14,7 @@ const deadletter: KnativeObject = {
 describe("knclaw dev wiring of the deadletter function", () => {
   it("mints a memory token that opens dead-letter queues only", () => {
     expect(memoryScopeOf(deadletter)).toEqual({ kind: "deadletter" });
-    const resolver = createSecretResolver({});
+    const resolver = createSecretResolver({}, [deadletter]);
     const base = { secret: "knclaw-memory-tokens", namespace: "knclaw", service: deadletter };
     const secret = resolver.resolve({ ...base, key: "secret", envName: "KNCLAW_MEMORY_TOKEN_SECRET" })!;
     const token = resolver.resolve({ ...base, key: "deadletter", envName: "KNCLAW_MEMORY_TOKEN" })!;
@@ -28,7 +28,7 @@ describe("knclaw dev wiring of the deadletter function", () => {
     expect(env.KNCLAW_DEADLETTER_TOKEN).toBe(first);
     expect(devDeadLetterToken({})).not.toBe(first);
     // The resolver hands it to the function's optional secretKeyRef.
-    const resolved = createSecretResolver(env).resolve({
+    const resolved = createSecretResolver(env, [deadletter]).resolve({
       secret: "knclaw-deadletter",
       key: "api-token",
       namespace: "knclaw",

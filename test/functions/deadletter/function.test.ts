@@ -1,10 +1,17 @@
+import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DeadLetterResponse, ListDeadLettersResponse } from "../../../clients/memory/contract/dead-letters.ts";
 import { mintMemoryToken } from "../../../clients/memory/tokens.ts";
+import { makeEvent } from "../../../eventing/catalog/make.ts";
+import * as T from "../../../eventing/catalog/types.ts";
+import { decodeMessageIfAny, encodeBinary } from "../../../eventing/cloudevent/http-codec.ts";
+import { verifyingTrust } from "../../../eventing/trust/event-trust.ts";
+import { parseTrustBundle } from "../../../eventing/trust/trusted-producers.ts";
 import { createApp } from "../../../functions/deadletter/app.ts";
 import { EnvError } from "../../../runtime/env-contract.ts";
 import { type Served, serve } from "../../../runtime/serve.ts";
 import { receivedAttributes } from "../../support/dev-platform.ts";
+import { signAs, trustBundle } from "../../support/event-keys.ts";
 import { SECRET } from "../memory/support/harness.ts";
 import {
   API_TOKEN,
@@ -301,6 +308,56 @@ describe("deadletter function: operator API", () => {
     const after = await shown(h, entry.id);
     expect(after.replayCount).toBe(1);
     expect(after.replayedAt).not.toBeNull();
+  });
+
+  it("keeps a signed event's signature through storage and replay, so its consumer verifies the replay as the original", async () => {
+    const original = signAs(
+      "channel/slack",
+      makeEvent(T.MESSAGE_RECEIVED, {
+        id: "signed-dead-letter",
+        source: "/knclaw/channels/slack",
+        data: {
+          instance: "assistant",
+          channel: "slack",
+          messageId: "m-1",
+          conversation: "C1",
+          sender: { channel: "slack", id: "U1" },
+          text: "hello",
+          replyTo: { channel: "slack", conversation: "C1" },
+          receivedAt: "2026-03-01T10:00:00.000Z",
+        },
+      }),
+    );
+    // As the broker dead-letters it: with its TTL and Knative's error extensions beside the producer's.
+    const { headers, body } = encodeBinary(original);
+    const delivered = await fetch(h.url, {
+      method: "POST",
+      headers: {
+        ...headers,
+        "ce-knativebrokerttl": "254",
+        "ce-knativeerrordest": "http://agent-assistant.knclaw.svc.cluster.local",
+        "ce-knativeerrorcode": "403",
+      },
+      body: body as RequestInit["body"],
+    });
+    expect(delivered.status).toBe(202);
+    const entry = (await listed(h, "?type=dev.knclaw.message.received")).deadLetters.find(
+      (e) => e.attributes.id === "signed-dead-letter",
+    )!;
+    expect(entry.attributes).toMatchObject({
+      knclawproducer: "channel/slack",
+      knclawsignature: expect.stringMatching(/^v1\./),
+    });
+    const before = h.broker.received.length;
+    expect((await h.api(`/v1/deadletters/${entry.id}/replay`, { method: "POST" })).status).toBe(200);
+    const [sent] = (await h.broker.waitFor(before + 1)).slice(before);
+    const replayed = decodeMessageIfAny(
+      new Headers(sent!.headers as Record<string, string>),
+      new Uint8Array(sent!.body),
+    )!;
+    const trust = verifyingTrust(parseTrustBundle(trustBundle(["channel/slack"]), "bundle"), pino({ level: "silent" }));
+    expect(() => trust.check(replayed)).not.toThrow();
+    expect(replayed.attributes.knclawsignature).toBe(original.attributes.knclawsignature);
   });
 
   it("answers 502 when the broker refuses the replay, and leaves the entry as it was", async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { readEvent } from "../../../eventing/catalog/make.ts";
+import { makeEvent, readEvent } from "../../../eventing/catalog/make.ts";
 import * as T from "../../../eventing/catalog/types.ts";
 import {
   actAsAgent,
@@ -312,11 +312,16 @@ describe("gateway deliveries", () => {
   it("keeps only its own runs, refuses other channels' sends and non-events", async () => {
     expect((await h.deliver(completed("someone-elses-run", "ops", "x"))).status).toBe(200);
     expect((await h.deliver(said("someone-elses-run", "ops", "x"))).status).toBe(200);
-    const wrong = said("r", "ops", "x");
-    const slackSend = {
-      ...wrong,
-      data: new TextEncoder().encode(new TextDecoder().decode(wrong.data).replace('"http"', '"slack"')),
-    };
+    const slackSend = makeEvent(T.MESSAGE_SEND, {
+      source: "/agent",
+      data: {
+        instance: "ops",
+        runId: "r",
+        route: { channel: "slack", conversation: "C1" },
+        text: "x",
+        idempotencyKey: "k",
+      },
+    });
     expect((await h.deliver(slackSend)).status).toBe(400);
     expect((await fetch(`${h.url}/`, { method: "POST", body: "{}" })).status).toBe(400);
   });

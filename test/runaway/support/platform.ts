@@ -13,6 +13,7 @@ import { type Served, serve } from "../../../runtime/serve.ts";
 import { generateSigningKey, serveSkill } from "../../../skills/runtime/index.ts";
 import { type FakeOpenAI, type Responder, startFakeOpenAI } from "../../fakes/openai/server.ts";
 import { type Received, type Subscriber, startSubscriber } from "../../support/dev-platform.ts";
+import { devTrustEnv, roleKeys, signAs } from "../../support/event-keys.ts";
 import { BULK_SKILL, createBulkSkill } from "../fixtures/bulk-skill/definition.ts";
 import type { Executions } from "../fixtures/bulk-skill/handlers.ts";
 
@@ -78,7 +79,13 @@ export async function startRunawayPlatform(options: {
   });
   const executions: Executions = { ping: new Map(), read: new Map(), write: new Map() };
   const skill: Served = await serve(
-    serveSkill(createBulkSkill(executions), { env: { KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem, NODE_ENV: "test" } }),
+    serveSkill(createBulkSkill(executions), {
+      env: {
+        KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem,
+        KNCLAW_EVENT_SIGNING_KEY: roleKeys(`skill/${BULK_SKILL}`).privateKeyPem,
+        NODE_ENV: "test",
+      },
+    }),
     { port: 0, host: "127.0.0.1" },
   );
 
@@ -136,7 +143,11 @@ export async function startRunawayPlatform(options: {
     metadata: { name: `test-catcher-${index}`, namespace: "knclaw" },
     spec: { broker: "default", filter: { attributes: { type } }, subscriber: { uri } },
   }));
-  const env: Record<string, string> = { [memorySecretVariable(objects)]: MEMORY_SECRET };
+  const env: Record<string, string> = {
+    [memorySecretVariable(objects)]: MEMORY_SECRET,
+    // The external skill's key, and the Slack adapter this suite plays (messages in, approvals).
+    ...devTrustEnv({ externalSkills: [BULK_SKILL], producers: ["channel/slack"] }),
+  };
   for (const name of Object.keys(options.instances)) env[`KNCLAW_AGENT_KEYS_${upperSnake(name)}`] = keys.privateKeyPem;
   const dev = await startDev({
     objects: [...objects, ...catchers],
@@ -159,7 +170,10 @@ export async function startRunawayPlatform(options: {
     const message = messageFor(instance, text, runOptions.sender ?? "U1", `runaway-${sequence}-${Date.now()}`);
     const started = Date.now();
     const ended = waitForRunEnd(runs, instance, started);
-    const event = makeEvent(T.MESSAGE_RECEIVED, { source: "/knclaw/channels/slack", data: message });
+    const event = signAs(
+      "channel/slack",
+      makeEvent(T.MESSAGE_RECEIVED, { source: "/knclaw/channels/slack", data: message }),
+    );
     const { headers, body } = encodeEvent(event, "binary");
     const response = await fetch(dev.brokers[0]!.url, {
       method: "POST",
@@ -218,7 +232,7 @@ async function approve(brokerUrl: string, request: ApprovalRequested): Promise<v
       decidedBy: { channel: "slack", id: "U1" },
     },
   });
-  const { headers, body } = encodeEvent(decided, "binary");
+  const { headers, body } = encodeEvent(signAs("channel/slack", decided), "binary");
   await fetch(brokerUrl, { method: "POST", headers, body: body as ConstructorParameters<typeof Response>[0] });
 }
 

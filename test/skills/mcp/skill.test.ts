@@ -3,12 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventSigner } from "../../../eventing/trust/event-signature.ts";
 import type { FunctionApp } from "../../../runtime/function.ts";
+import { generateSigningKey, parsePrivateKey } from "../../../runtime/keys.ts";
 import { McpServerSettings, type McpServerSettingsInput } from "../../../skills/mcp/settings.ts";
 import { createMcpSkill } from "../../../skills/mcp/skill.ts";
 import type { SkillDescriptor } from "../../../skills/runtime/descriptor.ts";
-import { generateSigningKey, parsePrivateKey } from "../../../runtime/keys.ts";
 import { DESCRIBE_PATH, serveSkill } from "../../../skills/runtime/serve-skill.ts";
+import { roleKeys } from "../../support/event-keys.ts";
 import { postToolRequest, signedToolRequest } from "../support/call.ts";
 import {
   childrenRunning,
@@ -37,7 +39,10 @@ function serveMcp(name: string, input: McpServerSettingsInput, env: Record<strin
   const logs = watchedLogger();
   const skill = createMcpSkill(name, McpServerSettings.parse(input), env, logs.log);
   const app = serveSkill(skill.definition, {
-    env: { KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem },
+    env: {
+      KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem,
+      KNCLAW_EVENT_SIGNING_KEY: roleKeys(`skill/${name}`).privateKeyPem,
+    },
     logger: logs.log,
     liveTools: skill.live,
   });
@@ -46,10 +51,9 @@ function serveMcp(name: string, input: McpServerSettingsInput, env: Record<strin
 
 function call(skill: string, tool: string, args: Record<string, unknown>, key = signing) {
   sequence += 1;
-  return signedToolRequest(
-    { runId: "run-1", callId: `call-${sequence}`, instance: "assistant", skill, tool, arguments: args },
-    key,
-  );
+  const request = { runId: "run-1", callId: `call-${sequence}`, instance: "assistant", skill, tool, arguments: args };
+  // The event is always the agent's own: a forged token travels inside a well-signed call.
+  return signedToolRequest(request, key, args, signing);
 }
 
 async function describeServed(served: Served): Promise<SkillDescriptor> {
@@ -115,10 +119,10 @@ describe("server-everything over stdio", () => {
     const event = call("everything", "echo", { message: "x" });
     const data = JSON.parse(new TextDecoder().decode(event.data as Uint8Array)) as Record<string, unknown>;
     data.token = "";
-    const missing = await postToolRequest(fresh.app, {
-      ...event,
-      data: new TextEncoder().encode(JSON.stringify(data)),
-    } as typeof event);
+    const missing = await postToolRequest(
+      fresh.app,
+      eventSigner("agent/assistant", signing).sign({ ...event, data: new TextEncoder().encode(JSON.stringify(data)) }),
+    );
     expect(missing.status === 400 || missing.completed?.outcome.ok === false).toBe(true);
     expect(childrenRunning(EVERYTHING).length).toBe(before);
     await fresh.close();

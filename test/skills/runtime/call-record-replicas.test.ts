@@ -16,6 +16,7 @@ import {
   uniquePrefix,
 } from "../../functions/memory/support/harness.ts";
 import { inheritedEnv, waitForOutput } from "../../support/cli-process.ts";
+import { roleKeys } from "../../support/event-keys.ts";
 import { signedToolRequest } from "../support/call.ts";
 import { type HttpTarget, startHttpTarget } from "../support/http-target.ts";
 
@@ -59,6 +60,7 @@ async function startReplica(kind: "http" | "mcp", name: string, env: Record<stri
       KNCLAW_LOG_LEVEL: "info",
       KNCLAW_SKILL: name,
       KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem,
+      KNCLAW_EVENT_SIGNING_KEY: roleKeys(`skill/${name}`).privateKeyPem,
       KNCLAW_MEMORY_URL: memory.url,
       KNCLAW_MEMORY_TOKEN: memory.token({ kind: "skill", name }),
       ...env,

@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { derivedEventId, makeEvent, readEvent, type ToolCompleted } from "../../../eventing/catalog/index.ts";
 import { TOOL_COMPLETED, TOOL_REQUESTED } from "../../../eventing/catalog/types.ts";
-import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
+import { type CloudEvent, jsonBytes, withAttributes } from "../../../eventing/cloudevent/event.ts";
 import { decodeMessageIfAny, encodeEvent } from "../../../eventing/cloudevent/http-codec.ts";
+import { eventSigner, verifyEventSignature } from "../../../eventing/trust/event-signature.ts";
+import { parseTrustBundle } from "../../../eventing/trust/trusted-producers.ts";
 import { type Served, serve } from "../../../runtime/serve.ts";
 import { defineSkill, describeSkill } from "../../../skills/package/define-skill.ts";
 import { defineTool } from "../../../skills/package/tool.ts";
@@ -16,9 +18,13 @@ import {
   serveSkill,
   signCapability,
 } from "../../../skills/runtime/index.ts";
+import { roleKeys, signAs, trustBundle } from "../../support/event-keys.ts";
 
 const keys = generateSigningKey();
 const signing = parsePrivateKey(keys.privateKeyPem);
+/** The agent of another instance: the skill trusts it, but only for its own instance. */
+const rivalKeys = generateSigningKey();
+const asAgent = eventSigner("agent/ops", signing);
 const calls: Record<string, number> = {};
 let releaseSlow: (() => void) | undefined;
 let slowStarted: () => void = () => undefined;
@@ -91,10 +97,12 @@ const skill = defineSkill({
 
 let served: Served;
 beforeAll(async () => {
-  served = await serve(serveSkill(skill, { env: { KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem, NODE_ENV: "test" } }), {
-    port: 0,
-    host: "127.0.0.1",
-  });
+  const env = {
+    KNCLAW_AGENT_KEYS: JSON.stringify({ ops: keys.publicKeyPem, rival: rivalKeys.publicKeyPem }),
+    KNCLAW_EVENT_SIGNING_KEY: roleKeys("skill/demo").privateKeyPem,
+    NODE_ENV: "test",
+  };
+  served = await serve(serveSkill(skill, { env }), { port: 0, host: "127.0.0.1" });
 });
 afterAll(async () => {
   await served.shutdown();
@@ -121,10 +129,14 @@ function toolRequest(
       },
       signing,
     );
+  return asAgent.sign(unsignedToolRequest(tool, args, callId, token, overrides.skill));
+}
+
+function unsignedToolRequest(tool: string, args: unknown, callId: string, token: string, skill = "demo") {
   return makeEvent(TOOL_REQUESTED, {
-    id: `req-${sequence}`,
+    id: `req-${callId}`,
     source: "/agents/ops",
-    data: { runId: "run-1", callId, instance: "ops", skill: overrides.skill ?? "demo", tool, arguments: args, token },
+    data: { runId: "run-1", callId, instance: "ops", skill, tool, arguments: args, token },
   });
 }
 
@@ -151,8 +163,19 @@ describe("serveSkill", () => {
       id: derivedEventId("tool.completed", request.attributes.id!),
       knclawinstance: "ops",
       knclawrun: "run-1",
+      knclawproducer: "skill/demo",
     });
-    expect(completed).toMatchObject({ callId: "call-1", tool: "add", outcome: { ok: true, result: { sum: 5 } } });
+    expect(completed).toMatchObject({
+      callId: "call-1",
+      tool: "add",
+      digest: argumentsDigest({ a: 2, b: 3 }),
+      outcome: { ok: true, result: { sum: 5 } },
+    });
+    // Signed as the skill, with the key the agent's trust bundle holds for it.
+    expect(verifyEventSignature(reply!, parseTrustBundle(trustBundle(["skill/demo"]), "bundle"))).toEqual({
+      ok: true,
+      role: "skill/demo",
+    });
   });
 
   it("runs the tool once when the same delivery arrives three times, answering each the same", async () => {
@@ -210,11 +233,7 @@ describe("serveSkill", () => {
       signing,
       { now: Date.now() - 3_600_000, ttlSeconds: 60 },
     );
-    const event = makeEvent(TOOL_REQUESTED, {
-      source: "/agents/ops",
-      data: { runId: "run-1", callId, instance: "ops", skill: "demo", tool: "add", arguments: { a: 1, b: 2 }, token },
-    });
-    const { completed } = await post(event);
+    const { completed } = await post(asAgent.sign(unsignedToolRequest("add", { a: 1, b: 2 }, callId, token)));
     expect(completed!.outcome).toMatchObject({ ok: false, error: { class: "AuthExpired", retryable: true } });
   });
 
@@ -277,10 +296,13 @@ describe("serveSkill", () => {
       source: "/x",
       data: { instance: "ops", route: { channel: "slack", conversation: "C1" }, text: "hi", idempotencyKey: "k" },
     });
-    expect((await post(other)).status).toBe(400);
+    expect((await post(asAgent.sign(other))).status).toBe(400);
     const request = toolRequest("add", { a: 1, b: 2 });
-    const broken = { attributes: request.attributes, data: new TextEncoder().encode('{"runId":"r"}') };
-    expect((await post(broken)).status).toBe(400);
+    const broken = {
+      attributes: request.attributes,
+      data: new TextEncoder().encode('{"instance":"ops","runId":"run-1","skill":"demo"}'),
+    };
+    expect((await post(asAgent.sign(broken))).status).toBe(400);
   });
 
   it("serves probes and describes its tools as JSON Schema", async () => {
@@ -297,6 +319,58 @@ describe("serveSkill", () => {
         }),
       ]),
     });
+  });
+});
+
+describe("who may call a skill: only the agent of the call's instance, with the event as it signed it", () => {
+  /** Each forgery is answered 403 (never retried), with no reply, and the tool never runs. */
+  async function refused(event: CloudEvent, reason: string): Promise<void> {
+    const before = calls.add ?? 0;
+    const { status, reply } = await post(event);
+    expect(status).toBe(403);
+    expect(reply).toBeUndefined();
+    expect(calls.add ?? 0).toBe(before);
+    const response = await fetch(`${served.url}/`, { method: "POST", ...encodeEvent(event, "binary") } as RequestInit);
+    expect(((await response.json()) as { error: { reason: string } }).error.reason).toBe(reason);
+  }
+  const unsigned = () => {
+    sequence += 1;
+    const callId = `forged-${sequence}`;
+    const token = signCapability(
+      { runId: "run-1", instance: "ops", skill: "demo", tool: "add", callId, digest: argumentsDigest({ a: 1, b: 2 }) },
+      signing,
+    );
+    return unsignedToolRequest("add", { a: 1, b: 2 }, callId, token);
+  };
+
+  it("refuses an unsigned call, even with a valid capability token", async () => {
+    await refused(unsigned(), "unsigned");
+  });
+
+  it("refuses a call signed with a key it does not trust", async () => {
+    const stranger = eventSigner("agent/ops", parsePrivateKey(generateSigningKey().privateKeyPem));
+    await refused(stranger.sign(unsigned()), "unknown_key");
+  });
+
+  it("refuses a call signed by a role that may not emit tool.requested", async () => {
+    await refused(signAs("gateway", unsigned()), "unknown_key");
+    const asSkill = eventSigner("skill/demo", parsePrivateKey(roleKeys("skill/demo").privateKeyPem));
+    await refused(asSkill.sign(unsigned()), "unknown_key");
+  });
+
+  it("refuses the agent of one instance calling for another", async () => {
+    const rival = eventSigner("agent/rival", parsePrivateKey(rivalKeys.privateKeyPem));
+    await refused(rival.sign(unsigned()), "role_not_allowed");
+  });
+
+  it("refuses a call whose data or routing extensions changed after signing", async () => {
+    const signed = asAgent.sign(unsigned());
+    const data = JSON.parse(new TextDecoder().decode(signed.data)) as Record<string, unknown>;
+    await refused({ ...signed, data: jsonBytes({ ...data, arguments: { a: 1000, b: 2 } }) }, "bad_signature");
+    await refused(withAttributes(signed, { knclawskill: "other" }), "bad_signature");
+    await refused(withAttributes(signed, { knclawrun: "run-2" }), "bad_signature");
+    // Claiming another producer: that role's keys do not include the signing key.
+    await refused(withAttributes(signed, { knclawproducer: "agent/rival" }), "unknown_key");
   });
 });
 

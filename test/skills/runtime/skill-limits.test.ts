@@ -6,6 +6,7 @@ import { makeEvent, readEvent, type ToolCompleted } from "../../../eventing/cata
 import { TOOL_COMPLETED, TOOL_REQUESTED } from "../../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
 import { decodeMessageIfAny, encodeEvent } from "../../../eventing/cloudevent/http-codec.ts";
+import { eventSigner } from "../../../eventing/trust/event-signature.ts";
 import { createApp as createMemoryApp } from "../../../functions/memory/app.ts";
 import type { FunctionApp } from "../../../runtime/function.ts";
 import { type Served, serve } from "../../../runtime/serve.ts";
@@ -20,6 +21,7 @@ import {
   signCapability,
 } from "../../../skills/runtime/index.ts";
 import { capResult, MAX_RESULT_BYTES } from "../../../skills/runtime/result-cap.ts";
+import { roleKeys } from "../../support/event-keys.ts";
 
 /**
  * What keeps a skill's reply acceptable to the broker and a redelivered mutating call from acting twice: results are
@@ -28,7 +30,11 @@ import { capResult, MAX_RESULT_BYTES } from "../../../skills/runtime/result-cap.
  */
 const keys = generateSigningKey();
 const signing = parsePrivateKey(keys.privateKeyPem);
-const env = { KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem, NODE_ENV: "test" };
+const env = {
+  KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem,
+  KNCLAW_EVENT_SIGNING_KEY: roleKeys("skill/bulk").privateKeyPem,
+  NODE_ENV: "test",
+};
 /** Twice the broker's 4 MiB limit (the runaway suite goes to 50 MB over knclaw dev). */
 const EIGHT_MB = 8 * 1024 * 1024;
 let executions = { read: 0, write: 0 };
@@ -100,11 +106,12 @@ function toolRequest(tool: string): CloudEvent {
     { runId: "run-1", instance: "ops", skill: "bulk", tool, callId, digest: argumentsDigest({}) },
     signing,
   );
-  return makeEvent(TOOL_REQUESTED, {
+  const event = makeEvent(TOOL_REQUESTED, {
     id: `req-${sequence}`,
     source: "/agents/ops",
     data: { runId: "run-1", callId, instance: "ops", skill: "bulk", tool, arguments: {}, token },
   });
+  return eventSigner("agent/ops", signing).sign(event);
 }
 
 async function post(app: FunctionApp, event: CloudEvent) {

@@ -12,7 +12,7 @@ import { defineSkill, describeSkill, type SkillDefinition } from "../../../../sk
 import { defineTool } from "../../../../skills/package/tool.ts";
 import { fail, generateSigningKey, serveSkill } from "../../../../skills/runtime/index.ts";
 import { type Received, startSubscriber } from "../../../support/dev-platform.ts";
-import { roleKeys } from "../../../support/event-keys.ts";
+import { eventKeysEnv, PLATFORM_PRODUCERS, roleKeys, signedRightly } from "../../../support/event-keys.ts";
 import { deleteKeysWithPrefix } from "./redis-cleanup.ts";
 
 /**
@@ -173,6 +173,12 @@ export function agentEnv(input: AgentEnvInput): Record<string, string> {
     KNCLAW_MEMORY_URL: input.memory.url,
     KNCLAW_MEMORY_TOKEN: input.memory.tokenFor(instance),
     KNCLAW_SIGNING_KEY: keys.privateKeyPem,
+    // The agent acts on events signed by the platform's producers and by the skills it calls (eventing/trust/).
+    ...eventKeysEnv(undefined, [
+      ...PLATFORM_PRODUCERS,
+      "memory",
+      ...input.skills.map((skill) => `skill/${skill.name}`),
+    ]),
     K_SINK: "http://127.0.0.1:9/unused",
   };
   if (input.modelUrl !== undefined) env.KNCLAW_PROVIDER_BASE_URL = input.modelUrl;
@@ -216,7 +222,13 @@ export class TestBus {
 
   async addSkills(definitions: SkillDefinition[]): Promise<void> {
     for (const definition of definitions) {
-      const app = serveSkill(definition, { env: { KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem, NODE_ENV: "test" } });
+      const app = serveSkill(definition, {
+        env: {
+          KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem,
+          KNCLAW_EVENT_SIGNING_KEY: roleKeys(`skill/${definition.name}`).privateKeyPem,
+          NODE_ENV: "test",
+        },
+      });
       const served = await serve(app, { port: 0, host: "127.0.0.1" });
       this.servers.push(served);
       this.skills.set(definition.name, served);
@@ -237,7 +249,9 @@ export class TestBus {
   /** Deliver to the agent as the broker does; resolves to the HTTP status of the last copy. */
   async deliver(event: CloudEvent): Promise<number> {
     let status = 0;
-    const attempts = Array.from({ length: this.copies }, () => post(this.agent, event));
+    // An event the test built unsigned arrives signed by the producer the catalog expects (test/support/event-keys.ts).
+    const signed = event.attributes.knclawsignature === undefined ? signedRightly(event) : event;
+    const attempts = Array.from({ length: this.copies }, () => post(this.agent, signed));
     for (const response of await Promise.all(attempts)) status = response.status;
     return status;
   }

@@ -1,9 +1,13 @@
 import type { AdapterDeps } from "../../../../functions/channels/toolkit/adapter-runtime.ts";
 import type { FunctionApp } from "../../../../runtime/function.ts";
 import { type Served, serve } from "../../../../runtime/serve.ts";
+import { eventKeysEnv, TEST_AGENTS } from "../../../support/event-keys.ts";
 import { memoryChannelState } from "./memory-state.ts";
 
 type TestState = ReturnType<typeof memoryChannelState>;
+
+/** An adapter signs what it emits (with a test key: its role is its own) and acts on what the agents sign. */
+const ADAPTER_EVENT_KEYS = eventKeysEnv("channel/test", TEST_AGENTS);
 
 /** One adapter served on a loopback port with in-process channel state; `stop` shuts it down. */
 export interface RunningAdapter {
@@ -19,12 +23,12 @@ export async function runAdapter(
   deps: AdapterDeps = {},
 ): Promise<RunningAdapter> {
   const state = memoryChannelState();
-  const app = await createApp(env, { state, ...deps });
+  const app = await createApp({ ...ADAPTER_EVENT_KEYS, ...env }, { state, ...deps });
   const served = await serve(app, { port: 0, host: "127.0.0.1" });
   return { url: served.url, state, served, stop: () => served.shutdown() };
 }
 
-/** The adapter environment the renderer writes for a `channels.<type>` section. */
+/** The adapter environment the renderer writes for a `channels.<type>` section, with the adapter's event keys. */
 export function channelEnv(config: {
   routes?: unknown[];
   defaultInstance?: string;
@@ -34,6 +38,7 @@ export function channelEnv(config: {
   instances?: Record<string, { allow?: string[]; deny?: string[] }>;
 }): Record<string, string> {
   const env: Record<string, string> = {
+    ...ADAPTER_EVENT_KEYS,
     KNCLAW_CHANNEL_ROUTES: JSON.stringify({ routes: config.routes ?? [], defaultInstance: config.defaultInstance }),
     KNCLAW_CHANNEL_ALLOW: JSON.stringify(config.allow ?? []),
     KNCLAW_CHANNEL_DENY: JSON.stringify(config.deny ?? []),

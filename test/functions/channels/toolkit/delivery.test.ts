@@ -1,8 +1,11 @@
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { makeEvent } from "../../../../eventing/catalog/make.ts";
 import type { Identity, ReplyRoute } from "../../../../eventing/catalog/shared.ts";
 import * as T from "../../../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../../../eventing/cloudevent/event.ts";
+import { verifyingTrust } from "../../../../eventing/trust/event-trust.ts";
+import { parseTrustBundle } from "../../../../eventing/trust/trusted-producers.ts";
 import { adapterApp } from "../../../../functions/channels/toolkit/adapter-app.ts";
 import { resolveButton } from "../../../../functions/channels/toolkit/buttons.ts";
 import {
@@ -12,6 +15,7 @@ import {
   type PlatformOutbound,
 } from "../../../../functions/channels/toolkit/delivery.ts";
 import { PlatformError } from "../../../../functions/channels/toolkit/platform-error.ts";
+import { signAs, TEST_AGENTS, trustBundle } from "../../../support/event-keys.ts";
 import { approvalRequest, approvalVerdict } from "../support/approvals.ts";
 import { deliveryRequest } from "../support/events.ts";
 import { MapKeyValue } from "../support/memory-state.ts";
@@ -43,9 +47,13 @@ class ScriptedPlatform implements PlatformOutbound {
   mention = (person: Identity) => `<@${person.id}>`;
 }
 
-/** The adapter's delivery route as the broker reaches it. */
-function createDeliveryHandler(ctx: DeliveryContext): (request: Request) => Promise<Response> {
-  const app = adapterApp({}, outboundDelivery(ctx));
+/** The adapter's delivery route as the broker reaches it, trusting what the test agents sign. */
+function createDeliveryHandler(ctx: Omit<DeliveryContext, "trust">): (request: Request) => Promise<Response> {
+  const trust = verifyingTrust(
+    parseTrustBundle(trustBundle(TEST_AGENTS), "KNCLAW_EVENT_KEYS"),
+    pino({ level: "silent" }),
+  );
+  const app = adapterApp({}, outboundDelivery({ ...ctx, trust }));
   return async (request) => app.fetch(request);
 }
 
@@ -158,8 +166,9 @@ describe("outbound delivery", () => {
     });
     expect((await handle(request(telegram))).status).toBe(400);
     expect((await handle(request(send("x".repeat(2000))))).status).toBe(413);
+    // Data that is not JSON names no producer: whoever signed it, nobody may have (403, before anything is read).
     const broken = { attributes: { ...send("x").attributes }, data: new TextEncoder().encode("{not json") };
-    expect((await handle(request(broken))).status).toBe(400);
+    expect((await handle(request(signAs("agent/ops", broken)))).status).toBe(403);
   });
 
   it("renders approval.requested with approve / deny buttons that resolve to the approval", async () => {

@@ -7,6 +7,7 @@ import type { CloudEvent } from "../../../../eventing/cloudevent/event.ts";
 import { createApp as createGateway, type GatewayDeps } from "../../../../functions/gateway/app.ts";
 import { createApp as createMemory } from "../../../../functions/memory/app.ts";
 import { type Served, serve } from "../../../../runtime/serve.ts";
+import { eventKeysEnv } from "../../../support/event-keys.ts";
 import { deliveryRequest } from "../../channels/support/events.ts";
 import { RecordingBroker } from "../../channels/support/recording-broker.ts";
 
@@ -22,7 +23,7 @@ export interface GatewayHarness {
   memory: Served;
   operator: MemoryClient;
   served: Served;
-  /** POST a CloudEvent to the gateway as the broker delivers it. */
+  /** POST a CloudEvent to the gateway as the broker delivers it (signed as channels/support/events.ts says). */
   deliver(event: CloudEvent): Promise<Response>;
   stop(): Promise<void>;
 }
@@ -47,6 +48,8 @@ export async function startGateway(
       KNCLAW_MEMORY_URL: memory.url,
       KNCLAW_MEMORY_TOKEN: mintMemoryToken(MEMORY_SECRET, { kind: "gateway" }),
       K_SINK: broker.url,
+      // The gateway signs as itself and acts on what these instances' agents (and the memory service's timers) sign.
+      ...eventKeysEnv("gateway", ["agent/ops", "agent/dev", "memory"]),
       ...env,
     },
     deps,
