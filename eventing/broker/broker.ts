@@ -60,7 +60,8 @@ function arrivalTime(): string {
   return arrivalIso;
 }
 
-export type IngestResult = { status: 202 } | { status: 400 | 429 | 503; reason: string };
+/** `unmatched`: accepted, but no Trigger wanted it (Knative drops it). */
+export type IngestResult = { status: 202; unmatched?: true } | { status: 400 | 429 | 503; reason: string };
 
 const EVENT_OVERHEAD_BYTES = 1024;
 
@@ -196,7 +197,7 @@ export class EmbeddedBroker {
     if (matches.length === 0) {
       this.counters.accepted++;
       this.counters.unmatched++;
-      return { status: 202 };
+      return { status: 202, unmatched: true };
     }
     const bytes = (event.data?.byteLength ?? 0) + EVENT_OVERHEAD_BYTES;
     if (
@@ -421,7 +422,23 @@ export class EmbeddedBroker {
       };
     }
     const result = traceIngress(this, withTtl(reply, ttl), (traced) => this.ingest(traced, headers));
-    return result instanceof Promise ? result.then(this.replyVerdict) : this.replyVerdict(result);
+    const verdict = (ingested: IngestResult): ReplyVerdict => {
+      if (ingested.status === 202 && ingested.unmatched) this.logUnmatchedReply(trigger, reply);
+      return this.replyVerdict(ingested);
+    };
+    return result instanceof Promise ? result.then(verdict) : verdict(result);
+  }
+
+  /**
+   * Knative drops a reply no Trigger matches without a word; a subscriber whose reply lacks a routing attribute (an
+   * external skill's tool.completed without knclawinstance) would leave its caller waiting for nothing. The line
+   * names the reply by its attributes (what Triggers filter on), never its data.
+   */
+  private logUnmatchedReply(trigger: CompiledTrigger, reply: CloudEvent): void {
+    this.log.warn(
+      { broker: `${this.namespace}/${this.name}`, trigger: trigger.name, attributes: reply.attributes },
+      "reply dropped: no Trigger matches it (does it carry the routing extensions its consumer's Trigger filters on, such as knclawinstance?)",
+    );
   }
 
   private readonly replyVerdict = (result: IngestResult): ReplyVerdict => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { silentLog } from "../../../eventing/broker/log.ts";
 import { postBinary, testResources } from "../../support/dev-platform.ts";
 
 /** docs/knative-semantics.md, "Replies", over HTTP. */
@@ -77,6 +78,59 @@ describe("replies", () => {
     await postBinary(`${runtime.url}/test/default`, { id: "q2", type: "question" });
     const answer = await answers.waitForEvent("answer-s");
     expect(JSON.parse(answer.body.toString())).toEqual({ ok: 1 });
+  });
+
+  it("a reply no Trigger matches is dropped, as Knative does, but logged with the Trigger that got it and its attributes", async () => {
+    const replier = await subscriberWith((request) =>
+      request.headers["ce-type"] === "dev.knclaw.tool.requested"
+        ? {
+            status: 200,
+            headers: replyHeaders("answer-u", "dev.knclaw.tool.completed", { "ce-knclawskill": "search" }),
+            body: '{"secret":"never logged"}',
+          }
+        : { status: 200 },
+    );
+    const results = await subscriberWith();
+    const warnings: Array<{ fields: Record<string, unknown>; message: string }> = [];
+    const log = {
+      ...silentLog,
+      warn: (fields: object, message: string) => warnings.push({ fields: fields as Record<string, unknown>, message }),
+    };
+    const runtime = await runtimeWith(
+      yaml([
+        {
+          name: "skill-search",
+          uri: replier.url,
+          spec: "  filter: { attributes: { type: dev.knclaw.tool.requested } }",
+        },
+        {
+          name: "agent-ops-tool-completed",
+          uri: results.url,
+          spec: "  filter: { attributes: { type: dev.knclaw.tool.completed, knclawinstance: ops } }",
+        },
+      ]),
+      { log },
+    );
+    expect(
+      (await postBinary(`${runtime.url}/test/default`, { id: "call-1", type: "dev.knclaw.tool.requested" })).status,
+    ).toBe(202);
+    await replier.waitForEvent("call-1");
+    await runtime.idle();
+    expect(runtime.counters).toMatchObject({ unmatched: 1, replies: 1, delivered: 1 });
+    expect(results.received).toEqual([]);
+    const dropped = warnings.filter((w) => w.message.startsWith("reply dropped"));
+    expect(dropped).toHaveLength(1);
+    expect(dropped[0]!.message).toContain("knclawinstance");
+    expect(dropped[0]!.fields).toMatchObject({
+      broker: "test/default",
+      trigger: "skill-search",
+      attributes: { id: "answer-u", type: "dev.knclaw.tool.completed", knclawskill: "search" },
+    });
+    expect(JSON.stringify(dropped[0]!.fields)).not.toContain("never logged");
+    // An event posted to the ingress that nothing wants is not a reply: Knative's silence.
+    await postBinary(`${runtime.url}/test/default`, { id: "nobody", type: "unwanted" });
+    await runtime.idle();
+    expect(warnings.filter((w) => w.message.startsWith("reply dropped"))).toHaveLength(1);
   });
 
   it("a reply is evaluated against every Trigger, including the one that produced it", async () => {
