@@ -4,7 +4,6 @@ import { MEMORY_ROLE } from "../../eventing/trust/roles.ts";
 import { signingSink } from "../../eventing/trust/signing-sink.ts";
 import { ApiError } from "../../runtime/api-error.ts";
 import { createFunctionApp } from "../../runtime/app.ts";
-import { EnvError } from "../../runtime/env-contract.ts";
 import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
 import { parsePrivateKey } from "../../runtime/keys.ts";
 import { createLogger, type Logger } from "../../runtime/log.ts";
