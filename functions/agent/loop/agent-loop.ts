@@ -407,6 +407,13 @@ export class AgentLoop {
   /** The committed step's decisions on its span and in the metrics (runs are counted by the step that ends them). */
   private observe(state: RunState): void {
     const entry = state.outbox[0];
+    for (const fact of entry?.audit ?? []) {
+      // Also in the audit stream; a refused decider is worth a line where operators look first.
+      if (fact.type === "approval.refused") {
+        const { callId, by, reason } = fact.data;
+        this.deps.log.warn({ runId: state.runId, callId, by }, `approval decision refused: ${reason}`);
+      }
+    }
     const ended = isFinished(state) && entry?.events.some(isOutcome) === true;
     observeStep(
       this.deps.config.instance,

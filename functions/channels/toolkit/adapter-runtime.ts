@@ -67,7 +67,8 @@ export function createAdapterRuntime(
     deps.sink ?? BrokerClient.fromEnv(env, { retries: 3, backoffDelayMs: 50, timeoutMs: 5_000 }),
     eventSignerFromEnv(env, channelRole(channel)),
   );
-  const trust = verifyingTrust(trustedProducersFromEnv(env), createLogger(env, `channel-${channel}`));
+  const log = createLogger(env, `channel-${channel}`);
+  const trust = verifyingTrust(trustedProducersFromEnv(env), log);
   const now = deps.now ?? Date.now;
   return {
     channel,
@@ -85,6 +86,7 @@ export function createAdapterRuntime(
       sink,
       dedupKeepSeconds: options.dedupKeepSeconds,
       now: () => new Date(now()),
+      log,
     },
   };
 }

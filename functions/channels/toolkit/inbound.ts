@@ -6,6 +6,7 @@ import type { ChannelType, Identity, ReplyRoute } from "../../../eventing/catalo
 import * as T from "../../../eventing/catalog/types.ts";
 import type { EventSink } from "../../../eventing/client/broker-client.ts";
 import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
+import type { Logger } from "../../../runtime/log.ts";
 import { decideAccess, pairingMessage } from "./access.ts";
 import { pressGate, rememberPresser, type Verdict } from "./approval-state.ts";
 import { type ButtonAction, resolveButton } from "./buttons.ts";
@@ -30,6 +31,8 @@ export interface InboundContext {
   /** How long a platform keeps retrying: the de-duplication memory must outlive it. */
   dedupKeepSeconds: number;
   now?: () => Date;
+  /** Where a press turned away is recorded (the decision never reaches the agent's audit stream). */
+  log: Logger;
 }
 
 export interface InboundMessage {
@@ -170,8 +173,15 @@ export async function receivePress(ctx: InboundContext, press: ButtonPress): Pro
       if (action.kind === "approval") {
         const now = (ctx.now?.() ?? new Date()).getTime();
         const gate = await pressGate(ctx.state.kv, action.approvalId, decision.identity, now);
-        if (gate.kind === "not_approver")
+        if (gate.kind === "not_approver") {
+          const { workspace, id } = decision.identity;
+          const presser = `${ctx.channel}:${workspace !== undefined ? `${workspace}/` : ""}${id}`;
+          ctx.log.warn(
+            { approvalId: action.approvalId, runId: action.runId, presser },
+            "approval press turned away: the presser may not approve this call",
+          );
           return { kind: "turned_away", action, reason: gate.kind, text: NOT_AN_APPROVER };
+        }
         if (gate.kind === "closed")
           return { kind: "turned_away", action, reason: gate.kind, text: closedText(gate.verdict) };
         // Before the emit: the agent's refusal may come back before this returns, and must find where to answer.
