@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- agent`: the platform's overhead per conversational turn — message.received posted to the agent
  * function -> message.send arriving at the broker sink — with a zero-latency in-process model (its own time is
- * measured and subtracted) and the real memory service on the real Redis. 200 conversations run concurrently, each
- * turn in its session after the previous answer.
+ * measured and subtracted) and the real memory service on the real Redis, with event signing on (each turn arrives
+ * signed as the Slack adapter would sign it, the agent verifies it and signs what it emits). 200 conversations run
+ * concurrently, each turn in its session after the previous answer.
  *
  * Two phases, as latency benchmarks are usually read:
  * 1. capacity: every conversation sends its next message as soon as it has the answer (closed loop, 200 in flight):
@@ -34,10 +35,11 @@ import { decodeRequest, encodeEvent } from "../../eventing/cloudevent/http-codec
 import { createApp as createAgentApp } from "../../functions/agent/app.ts";
 import type { LanguageModel, ModelRequest, ModelResponse } from "../../functions/agent/providers/model.ts";
 import { createHttpFetch } from "../../runtime/http/fetch.ts";
+import { generateSigningKey } from "../../runtime/keys.ts";
 import { serve } from "../../runtime/serve.ts";
 import { startTelemetry } from "../../runtime/telemetry.ts";
-import { generateSigningKey } from "../../runtime/keys.ts";
 import { deleteKeysWithPrefix } from "../functions/agent/support/redis-cleanup.ts";
+import { eventKeysEnv, signAs } from "../support/event-keys.ts";
 import { freePort } from "../support/free-port.ts";
 
 const CONVERSATIONS = Number(process.env.AGENT_BENCH_CONVERSATIONS ?? 200);
@@ -174,6 +176,8 @@ const agentApp = await createAgentApp(
     KNCLAW_MEMORY_URL: memory.url,
     KNCLAW_MEMORY_TOKEN: mintMemoryToken(secret, { kind: "instance", instance: "bench" }),
     KNCLAW_SIGNING_KEY: keys.privateKeyPem,
+    // Signing and verification on, as on every platform: turns arrive signed by the Slack adapter's key.
+    ...eventKeysEnv(undefined, ["channel/slack"]),
     KNCLAW_LOG_LEVEL: "silent",
     K_SINK: sinkUrl,
   },
@@ -218,20 +222,24 @@ process.on("exit", () => {
   if (process.env.AGENT_BENCH_DEBUG) console.error("slow or failed calls:", Object.fromEntries(slow));
 });
 
+/** A turn as the Slack adapter emits it: signed (its signing is part of each turn's measured time). */
 function turnEvent(conversation: number, token: string): CloudEvent {
-  return makeEvent(T.MESSAGE_RECEIVED, {
-    source: "/bench/slack",
-    data: {
-      instance: "bench",
-      channel: "slack",
-      messageId: `${token}`,
-      conversation: `C${conversation}`,
-      sender: { channel: "slack", id: `U${conversation}` },
-      text: token,
-      replyTo: { channel: "slack", conversation: `C${conversation}` },
-      receivedAt: new Date().toISOString(),
-    },
-  });
+  return signAs(
+    "channel/slack",
+    makeEvent(T.MESSAGE_RECEIVED, {
+      source: "/bench/slack",
+      data: {
+        instance: "bench",
+        channel: "slack",
+        messageId: `${token}`,
+        conversation: `C${conversation}`,
+        sender: { channel: "slack", id: `U${conversation}` },
+        text: token,
+        replyTo: { channel: "slack", conversation: `C${conversation}` },
+        receivedAt: new Date().toISOString(),
+      },
+    }),
+  );
 }
 
 // Deliveries go out as the embedded broker sends them: node:http with keep-alive, not the heavier fetch.

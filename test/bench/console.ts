@@ -16,6 +16,7 @@ import { mintMemoryToken } from "../../clients/memory/tokens.ts";
 import { createApp as createGateway } from "../../functions/gateway/app.ts";
 import { createApp as createMemory } from "../../functions/memory/app.ts";
 import { serve } from "../../runtime/serve.ts";
+import { eventKeysEnv } from "../support/event-keys.ts";
 
 const RUNS = 1_000;
 const SAMPLES = Number(process.env.CONSOLE_BENCH_SAMPLES ?? 300);
@@ -41,6 +42,7 @@ const gatewayApp = await createGateway(
     KNCLAW_MEMORY_URL: memory.url,
     KNCLAW_MEMORY_TOKEN: mintMemoryToken(MEMORY_SECRET, { kind: "gateway" }),
     KNCLAW_LOG_LEVEL: "warn",
+    ...eventKeysEnv("gateway", []),
   },
   // run.requested goes nowhere: the runs' agent documents are written directly below.
   { sink: { emit: async () => undefined } },

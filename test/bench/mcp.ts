@@ -16,13 +16,15 @@ import pino from "pino";
 import { makeEvent, readEvent } from "../../eventing/catalog/make.ts";
 import { TOOL_COMPLETED, TOOL_REQUESTED } from "../../eventing/catalog/types.ts";
 import { decodeMessageIfAny, encodeEvent } from "../../eventing/cloudevent/http-codec.ts";
+import { eventSigner } from "../../eventing/trust/event-signature.ts";
+import { generateSigningKey, parsePrivateKey } from "../../runtime/keys.ts";
 import { serve } from "../../runtime/serve.ts";
 import { McpServerSettings } from "../../skills/mcp/settings.ts";
 import { createMcpSkill } from "../../skills/mcp/skill.ts";
 import { argumentsDigest } from "../../skills/runtime/canonical-json.ts";
 import { signCapability } from "../../skills/runtime/capability.ts";
-import { generateSigningKey, parsePrivateKey } from "../../runtime/keys.ts";
 import { serveSkill } from "../../skills/runtime/serve-skill.ts";
+import { roleKeys } from "../support/event-keys.ts";
 
 const CALLS = Number(process.env.MCP_BENCH_CALLS ?? 2000);
 const WARMUP = Number(process.env.MCP_BENCH_WARMUP ?? 200);
@@ -33,6 +35,7 @@ const everything = join(dirname(manifest), "dist/index.js");
 
 const keys = generateSigningKey();
 const signing = parsePrivateKey(keys.privateKeyPem);
+const asAgent = eventSigner("agent/bench", signing);
 const log = pino({ level: "silent" });
 const skill = createMcpSkill(
   "everything",
@@ -42,7 +45,10 @@ const skill = createMcpSkill(
 );
 const served = await serve(
   serveSkill(skill.definition, {
-    env: { KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem },
+    env: {
+      KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem,
+      KNCLAW_EVENT_SIGNING_KEY: roleKeys("skill/everything").privateKeyPem,
+    },
     logger: log,
     liveTools: skill.live,
   }),
@@ -61,11 +67,14 @@ async function viaPlatform(): Promise<number> {
   const callId = `call-${sequence}`;
   const request = { runId: "bench-run", callId, instance: "bench", skill: "everything", tool: "echo" };
   const token = signCapability({ ...request, digest: argumentsDigest(args) }, signing);
-  const event = makeEvent(TOOL_REQUESTED, {
-    id: callId,
-    source: "/knclaw/agents/bench",
-    data: { ...request, arguments: args, token, attempt: 1 },
-  });
+  // Signed as the agent signs it, with the key of its capability tokens.
+  const event = asAgent.sign(
+    makeEvent(TOOL_REQUESTED, {
+      id: callId,
+      source: "/knclaw/agents/bench",
+      data: { ...request, arguments: args, token, attempt: 1 },
+    }),
+  );
   const { headers, body } = encodeEvent(event, "binary");
   const response = await fetch(served.url, {
     method: "POST",

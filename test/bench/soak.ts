@@ -35,6 +35,7 @@ import { validateConfigValue } from "../../knative/config/load.ts";
 import { render } from "../../knative/render/index.ts";
 import { createHttpFetch } from "../../runtime/http/fetch.ts";
 import { deleteKeysWithPrefix } from "../functions/agent/support/redis-cleanup.ts";
+import { devTrustEnv, signAs } from "../support/event-keys.ts";
 
 const RUNS = Number(process.env.SOAK_RUNS ?? 3000);
 const WARMUP_RUNS = Number(process.env.SOAK_WARMUP_RUNS ?? 300);
@@ -166,7 +167,8 @@ const dev: DevRuntime = await startDev({
   port: 0,
   schedulePings: false,
   drainTimeoutMs: 5_000,
-  env: { SOAK_REDIS_URL: REDIS_URL },
+  // The Slack adapter this bench plays signs its messages; the platform trusts it.
+  env: { SOAK_REDIS_URL: REDIS_URL, ...devTrustEnv({ producers: ["channel/slack"] }) },
 });
 const ingress = dev.brokers[0]!.url;
 const post = createHttpFetch();
@@ -189,7 +191,7 @@ async function startRun(): Promise<void> {
       receivedAt: new Date().toISOString(),
     },
   });
-  const { headers, body } = encodeEvent(event, "binary");
+  const { headers, body } = encodeEvent(signAs("channel/slack", event), "binary");
   const response = await post(ingress, {
     method: "POST",
     headers,
