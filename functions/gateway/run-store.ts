@@ -34,6 +34,8 @@ export interface RunEvent {
   type: RunEventType;
   at: string;
   data: Record<string, unknown>;
+  /** The CloudEvent it came from (absent in events stored before it was kept). */
+  eventId?: string;
 }
 
 export interface ApprovalRecord {
@@ -95,7 +97,11 @@ export class RunStore {
     await this.kv.set(`gw:run:${record.runId}`, JSON.stringify(record), KEEP_SECONDS);
   }
 
-  /** Append one event, at most once per CloudEvent id. */
+  /**
+   * Append one event, at most once per CloudEvent id, a crash included: before an attempt takes a slot it records
+   * which, under the event's id (`gw:evat:`), so an attempt after a crash between the slot and the done mark finds
+   * the event where the dead one put it instead of appending it twice.
+   */
   async append(
     runId: string,
     eventId: string,
@@ -108,9 +114,13 @@ export class RunStore {
       `gw:evid:${runId}:${eventId}`,
       { leaseSeconds: LEASE_SECONDS, keepSeconds: KEEP_SECONDS },
       async () => {
+        const placedKey = `gw:evat:${runId}:${eventId}`;
+        const placed = Number(await this.kv.get(placedKey));
+        if (placed > 0 && (await this.read(runId, placed - 1, 1))[0]?.eventId === eventId) return;
         const hint = Number((await this.kv.get(`gw:evn:${runId}`)) ?? 0);
         for (let seq = Number.isInteger(hint) && hint > 0 ? hint : 1; seq <= MAX_EVENTS; seq++) {
-          const event: RunEvent = { seq, type, at, data };
+          const event: RunEvent = { seq, type, at, data, eventId };
+          await this.kv.set(placedKey, String(seq), KEEP_SECONDS);
           if (await this.kv.setIfAbsent(`gw:ev:${runId}:${seq}`, JSON.stringify(event), KEEP_SECONDS)) {
             // Only a hint for the next append's starting point; readers never rely on it.
             await this.kv.set(`gw:evn:${runId}`, String(seq + 1), KEEP_SECONDS);
