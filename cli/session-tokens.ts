@@ -3,13 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /**
- * The bearer tokens `knclaw dev` makes up for one session (the gateway's, the dead-letter API's) and how the client
+ * The bearer tokens `knclaw dev` makes up for one session (the gateway's, the dead-letter API's, with OIDC on the
+ * operator's identity token for its brokers) and how the client
  * commands find them: a private file per API and port (mode 0600 in a 0700 directory of this user, under the system's
  * temporary directory) whose PATH `knclaw dev` prints, never the token. A client command takes its token from
  * --token-file, else its environment variable, else (for a URL on this machine) the session file for that port;
  * never from a flag value, so a token stays out of shell history and the process list.
  */
-export type SessionApi = "deadletter" | "gateway";
+export type SessionApi = "broker" | "deadletter" | "gateway";
 
 /** A directory only this user can enter, under the system's temporary directory. */
 function sessionDir(): string {

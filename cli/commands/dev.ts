@@ -3,12 +3,15 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { pino } from "pino";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
+import { DEFAULT_AUTHORIZATION_MODES, type DefaultAuthorizationMode } from "../../eventing/broker/oidc/admission.ts";
 import { defaultConfigPath, loadConfig } from "../../knative/config/index.ts";
 import { LABEL_COMPONENT, LABEL_INSTANCE, render } from "../../knative/render/index.ts";
 import { redactPaths } from "../../runtime/log.ts";
 import { startTelemetry, type Telemetry } from "../../runtime/telemetry.ts";
 import { type BrokerStoreChoice, configuredRedisUrl } from "../dev/broker-store.ts";
 import { describeRuntime } from "../dev/listing.ts";
+import type { DevOidcOptions } from "../dev/oidc.ts";
+import { announceDevSender } from "../dev/operator-identity.ts";
 import { fileSecretStore } from "../dev/secret-store.ts";
 import { type DevRuntime, startDev } from "../dev/start-dev.ts";
 import { announceDevGateway, devGatewayTokens } from "../gateway-client.ts";
@@ -27,6 +30,9 @@ export interface DevCommandOptions {
   logLevel?: string;
   maxRequestBytes?: string;
   otlp?: string;
+  /** Knative's `authentication-oidc` feature, emulated: `enabled` (the default) or `disabled`. */
+  authenticationOidc?: string;
+  defaultAuthorizationMode?: string;
 }
 
 /** The config `knclaw dev` runs: --config, else ./knclaw.yaml, else the shipped default (so `npm start` just works). */
@@ -76,6 +82,25 @@ export function chooseBrokerStore(
     default:
       throw new Error(`invalid --broker-store ${kind}: sqlite, redis or memory`);
   }
+}
+
+/**
+ * The OIDC emulation `knclaw dev` runs with, by Knative's config-features names: `authentication-oidc` enabled unless
+ * `--authentication-oidc disabled`, and `default-authorization-mode` (Knative's default: allow-same-namespace).
+ */
+function chooseOidc(
+  options: Pick<DevCommandOptions, "authenticationOidc" | "defaultAuthorizationMode">,
+): DevOidcOptions | undefined {
+  const enabled = options.authenticationOidc ?? "enabled";
+  if (enabled !== "enabled" && enabled !== "disabled") {
+    throw new Error(`invalid --authentication-oidc ${enabled}: enabled or disabled`);
+  }
+  const mode = options.defaultAuthorizationMode ?? "allow-same-namespace";
+  if (!(DEFAULT_AUTHORIZATION_MODES as readonly string[]).includes(mode)) {
+    throw new Error(`invalid --default-authorization-mode ${mode}: ${DEFAULT_AUTHORIZATION_MODES.join(", ")}`);
+  }
+  if (enabled === "disabled") return undefined;
+  return { defaultAuthorizationMode: mode as DefaultAuthorizationMode };
 }
 
 /** A running `knclaw dev` with what it tells the operator (never a secret value) and what to clean up at the end. */
@@ -144,11 +169,15 @@ export async function startDevSession(
     memoryPath: resolve(stateDir, MEMORY_FILE),
     brokerStore,
     processes: options.processes,
+    oidc: chooseOidc(options),
     log,
     env,
   });
   const lines = describeRuntime(runtime);
   const cleanups: Array<() => void> = [];
+  const sender = await announceDevSender(runtime);
+  lines.push(...sender.lines);
+  cleanups.push(sender.cleanup);
   const running = (name: string) => runtime.functions.some((fn) => fn.name === name);
   if (running("deadletter")) {
     const announced = announceDevDeadLetters(runtime.url, runtime.port, deadLetterToken);
@@ -190,6 +219,16 @@ export function registerDevCommand(program: Command): void {
     )
     .option("--broker-fsync", "sqlite broker store: fsync every commit, so even a power loss loses no accepted event")
     .option("--processes", "run each function as its own child process instead of in-process")
+    .option(
+      "--authentication-oidc <state>",
+      "Knative's OIDC sender identity, emulated: enabled (tokens on every delivery, senders and EventPolicies checked at the broker) or disabled",
+      "enabled",
+    )
+    .option(
+      "--default-authorization-mode <mode>",
+      `who may post to a broker no EventPolicy applies to: ${DEFAULT_AUTHORIZATION_MODES.join(", ")}`,
+      "allow-same-namespace",
+    )
     .option("--max-request-bytes <bytes>", "broker ingress request size limit (default 4 MiB, as Knative)")
     .option("--log-level <level>", "pino level for the runtime's own logs (stderr)", "info")
     .option(

@@ -4,6 +4,7 @@ import { HTTP, CloudEvent as SdkCloudEvent } from "cloudevents";
 import type { Command } from "commander";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import { ATTRIBUTE_NAME } from "../../eventing/cloudevent/validate.ts";
+import { readSessionToken } from "../session-tokens.ts";
 
 /**
  * `knclaw send`: post one CloudEvent to a broker, like `kn event send`. Data comes from --data (JSON text),
@@ -26,7 +27,24 @@ interface SendOptions {
   extension?: string[];
   contentType?: string;
   structured?: boolean;
+  tokenFile?: string;
   fetch?: typeof fetch;
+}
+
+const TOKEN_ENV = "KNCLAW_BROKER_TOKEN";
+
+/**
+ * The sender's OIDC token, for a broker that authenticates senders (Knative's authentication-oidc; `knclaw dev` by
+ * default): --token-file, else $KNCLAW_BROKER_TOKEN, else the file `knclaw dev` keeps for its port. None: the event
+ * goes without one, as to a broker that asks for none.
+ */
+function senderToken(options: SendOptions, target: string): string | undefined {
+  if (options.tokenFile !== undefined) {
+    const token = readFileSync(options.tokenFile, "utf8").trim();
+    if (!token) throw new Error(`${options.tokenFile} is empty`);
+    return token;
+  }
+  return process.env[TOKEN_ENV] || readSessionToken("broker", target);
 }
 
 interface SendResult {
@@ -125,9 +143,13 @@ async function runSend(options: SendOptions): Promise<SendResult> {
   const target = sendTarget(options);
   const sdkEvent = toSdkEvent(event);
   const { headers, body } = options.structured ? HTTP.structured(sdkEvent) : HTTP.binary(sdkEvent);
+  const token = senderToken(options, target);
   const response = await (options.fetch ?? fetch)(target, {
     method: "POST",
-    headers: headers as Record<string, string>,
+    headers: {
+      ...(headers as Record<string, string>),
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    },
     body: body as RequestInit["body"],
     signal: AbortSignal.timeout(30_000),
   });
@@ -153,6 +175,10 @@ export function registerSendCommand(program: Command): void {
     .option("-e, --extension <key=value>", "extension attribute (repeatable)", collect)
     .option("--content-type <type>", "datacontenttype of the data", "application/json")
     .option("--structured", "send in structured mode (application/cloudevents+json)")
+    .option(
+      "--token-file <file>",
+      `the sender's OIDC token for the broker (default $${TOKEN_ENV}, else the one knclaw dev keeps for its port)`,
+    )
     .action(async (options: SendOptions) => {
       const result = await runSend(options);
       if (result.status >= 200 && result.status < 300) {

@@ -8,7 +8,8 @@ import type { PathRouter } from "./path-routes.ts";
 
 /**
  * The one listener of `knclaw dev`: POSTs to a known `/<namespace>/<broker>` go to the ingress on Node's server
- * directly (the hot path); then the path table (cli/dev/path-routes.ts) picks a function, which gets a Web Request;
+ * directly (the hot path); with OIDC on, GETs of the issuer's discovery document and keys are answered here; then the
+ * path table (cli/dev/path-routes.ts) picks a function, which gets a Web Request;
  * everything else gets the ingress's own answers (404, 400, 405), as Knative's broker-ingress gives them.
  */
 export function createDevServer(
@@ -17,6 +18,8 @@ export function createDevServer(
   router: PathRouter,
   mounted: ReadonlyMap<string, MountedFunction>,
   log: Log,
+  /** With OIDC on: the issuer's discovery document and keys, by path (cli/dev/oidc.ts). */
+  wellKnown?: (path: string) => unknown,
 ): Server {
   const listeners = new Map<string, ReturnType<typeof getRequestListener>>();
   const listenerFor = (service: string) => {
@@ -35,6 +38,12 @@ export function createDevServer(
     const raw = req.url ?? "/";
     const query = raw.indexOf("?");
     const path = query >= 0 ? raw.slice(0, query) : raw;
+    const document = req.method === "GET" ? wellKnown?.(path) : undefined;
+    if (document !== undefined) {
+      res.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=300" });
+      res.end(JSON.stringify(document));
+      return;
+    }
     if (req.method === "POST") {
       const trimmed = path.endsWith("/") ? path.slice(0, -1) : path;
       if (brokerPaths.has(trimmed.slice(1))) {

@@ -21,6 +21,19 @@ export function describeRuntime(runtime: DevRuntime): string[] {
       }
     }
   }
+  if (runtime.oidc) {
+    const oidc = runtime.oidc;
+    lines.push(
+      "",
+      "OIDC (Knative's authentication-oidc, emulated): tokens on every delivery, senders checked at the brokers",
+      `  issuer ${oidc.issuer.issuer}  keys ${oidc.issuer.jwksUrl}`,
+      `  default-authorization-mode ${oidc.mode}`,
+    );
+    for (const policy of oidc.policies) {
+      const state = policy.notReady === undefined ? "" : `  (not Ready: ${policy.notReady})`;
+      lines.push(`  EventPolicy ${policy.namespace}/${policy.name}${state}`);
+    }
+  }
   if (runtime.skippedServices.length > 0) {
     lines.push("", "Services not run (no knclaw.dev/entry annotation):");
     for (const name of runtime.skippedServices) lines.push(`  ${name}`);

@@ -23,11 +23,14 @@ export function loadDevObjects(
   objects: readonly KnativeObject[],
   manifestsDir: string | undefined,
   log: Log,
+  authenticationOidc: boolean,
 ): DevObjects {
-  const extra = manifestsDir ? (loadManifestDir(manifestsDir) as unknown as KnativeObject[]) : [];
+  // With Knative's authentication-oidc emulated (cli/dev/oidc.ts) its webhook takes EventPolicies; without, it refuses them.
+  const extra = manifestsDir
+    ? (loadManifestDir(manifestsDir, { authenticationOidc }) as unknown as KnativeObject[])
+    : [];
   const all = [...objects, ...extra];
-  // knclaw dev emulates Knative's authentication-oidc feature, so its webhook rules take EventPolicies.
-  const problems = validateObjects(all, { checkReferences: true, authenticationOidc: true });
+  const problems = validateObjects(all, { checkReferences: true, authenticationOidc });
   for (const warning of problems.filter((p) => p.severity === "warning")) {
     log.warn({ problem: formatProblem(warning) }, "object warning");
   }

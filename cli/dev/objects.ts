@@ -18,6 +18,8 @@ export interface DevObjects {
   sinkBindings: KnativeObject[];
   services: KnativeObject[];
   configMaps: KnativeObject[];
+  /** Who may post to the Brokers, enforced when OIDC is on (cli/dev/oidc.ts). */
+  eventPolicies: KnativeObject[];
   ignored: KnativeObject[];
 }
 
@@ -28,6 +30,7 @@ const KINDS: Record<string, keyof Omit<DevObjects, "ignored">> = {
   "sources.knative.dev/SinkBinding": "sinkBindings",
   "serving.knative.dev/Service": "services",
   "/ConfigMap": "configMaps",
+  "eventing.knative.dev/EventPolicy": "eventPolicies",
 };
 
 /** Versions the dev runtime reads; an object of a known kind at another version is refused, not guessed at. */
@@ -38,6 +41,9 @@ const VERSIONS: Record<string, string[]> = {
   "": ["v1"],
 };
 
+/** Kinds served at other versions than their group's. */
+const KIND_VERSIONS: Record<string, string[]> = { "eventing.knative.dev/EventPolicy": ["v1alpha1"] };
+
 export function groupObjectsByKind(objects: readonly KnativeObject[]): DevObjects {
   const sorted: DevObjects = {
     brokers: [],
@@ -46,6 +52,7 @@ export function groupObjectsByKind(objects: readonly KnativeObject[]): DevObject
     sinkBindings: [],
     services: [],
     configMaps: [],
+    eventPolicies: [],
     ignored: [],
   };
   const seen = new Set<string>();
@@ -69,12 +76,13 @@ export function groupObjectsByKind(objects: readonly KnativeObject[]): DevObject
       sorted.ignored.push(object);
       continue;
     }
-    if (!VERSIONS[group]?.includes(version)) {
+    const versions = KIND_VERSIONS[`${group}/${object.kind}`] ?? VERSIONS[group] ?? [];
+    if (!versions.includes(version)) {
       throw new ObjectError(
         describeObject(object),
         "apiVersion",
         "api-version",
-        `${object.apiVersion} is not served; use ${group ? `${group}/` : ""}v1`,
+        `${object.apiVersion} is not served; use ${group ? `${group}/` : ""}${versions[0]}`,
       );
     }
     const key = `${group}/${object.kind}/${namespaceOf(object)}/${object.metadata.name}`;

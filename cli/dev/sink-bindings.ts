@@ -1,5 +1,5 @@
 import type { BrokerSpec } from "../../eventing/broker/broker-spec.ts";
-import { brokerIngressUrl, resolveDestination } from "../../eventing/broker/destination.ts";
+import { brokerIngressUrl, destinationAudience, resolveDestination } from "../../eventing/broker/destination.ts";
 import {
   describeObject,
   isRecord,
@@ -13,6 +13,8 @@ export interface SinkFor {
   url: string;
   /** K_CE_OVERRIDES, JSON `{"extensions": {...}}`. */
   ceOverrides?: string;
+  /** The sink's OIDC audience: what a sender's identity token must be issued for. */
+  audience?: string;
 }
 
 /**
@@ -31,10 +33,11 @@ export function sinkBindingResolver(
       throw new ObjectError(id, "spec.subject", "required", "a SinkBinding needs a subject");
     }
     const sink = resolveDestination(spec.sink, namespace, id, "spec.sink");
+    const audience = destinationAudience(spec.sink, namespace, id, "spec.sink");
     const ceOverrides = isRecord(spec.ceOverrides)
       ? JSON.stringify({ extensions: spec.ceOverrides.extensions ?? {} })
       : undefined;
-    return { namespace, subject: spec.subject, sink, ceOverrides };
+    return { namespace, subject: spec.subject, sink, ceOverrides, audience };
   });
   return (service) => {
     const namespace = namespaceOf(service);
@@ -48,9 +51,15 @@ export function sinkBindingResolver(
         isRecord(subject.selector) && isRecord(subject.selector.matchLabels) ? subject.selector.matchLabels : undefined;
       const bySelector =
         selector !== undefined && Object.entries(selector).every(([key, value]) => labels[key] === value);
-      if (byName || bySelector) return { url: binding.sink, ceOverrides: binding.ceOverrides };
+      if (byName || bySelector)
+        return { url: binding.sink, ceOverrides: binding.ceOverrides, audience: binding.audience };
     }
     const local = brokers.filter((broker) => broker.namespace === namespace);
-    return local.length === 1 ? { url: brokerIngressUrl(namespace, local[0]!.name) } : undefined;
+    if (local.length !== 1) return undefined;
+    const broker = { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: local[0]!.name };
+    return {
+      url: brokerIngressUrl(namespace, broker.name),
+      audience: destinationAudience({ ref: broker }, namespace, "", ""),
+    };
   };
 }

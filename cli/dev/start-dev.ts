@@ -18,9 +18,10 @@ import { clusterUrlRewriter } from "./cluster-url.ts";
 import { createDevServer, listen } from "./dev-server.ts";
 import { type MountedFunction, mountAsProcess, mountInProcess } from "./function-mounts.ts";
 import { loadDevObjects } from "./load-objects.ts";
+import { DevOidc, type DevOidcOptions } from "./oidc.ts";
 import { type PathRoute, PathRouter, routesFor } from "./path-routes.ts";
 import { createRoutingFetch, createRoutingTransport } from "./routing-transport.ts";
-import type { GeneratedSecretStore } from "./secret-store.ts";
+import { type GeneratedSecretStore, memorySecretStore } from "./secret-store.ts";
 import { createSecretResolver } from "./secrets.ts";
 import { buildServiceEnvs } from "./service-envs.ts";
 import { sinkBindingResolver } from "./sink-bindings.ts";
@@ -72,6 +73,12 @@ export interface DevOptions {
   clock?: () => number;
   broker?: { maxPendingDeliveries?: number; maxPendingBytes?: number; maxConcurrentAttempts?: number };
   /**
+   * Emulate Knative's `authentication-oidc` feature (cli/dev/oidc.ts): tokens on every delivery, authenticated senders
+   * and EventPolicies at the brokers' ingress, identities for the functions. Off by default in the library (tests
+   * post to the brokers as anyone); `knclaw dev` turns it on.
+   */
+  oidc?: DevOidcOptions;
+  /**
    * Where accepted deliveries are kept until finished. Default in memory (the library's fast path for tests);
    * `knclaw dev` passes a durable store (cli/commands/dev.ts).
    */
@@ -102,6 +109,8 @@ export interface DevRuntime {
   brokerStore: string;
   triggers: CompiledTrigger[];
   functions: DevFunctionInfo[];
+  /** The OIDC emulation when on: its issuer mints tokens for tests that play a sender. */
+  oidc?: DevOidc;
   pings: PingScheduler;
   pingSources: CompiledPingSource[];
   /** Services that are declared but cannot run here (no `knclaw.dev/entry`). */
@@ -125,10 +134,13 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
   const maxConcurrentAttempts = options.broker?.maxConcurrentAttempts ?? 256;
 
   // Everything is read and checked before anything listens: an invalid object means no start at all.
-  const objects = loadDevObjects(options.objects, options.manifestsDir, log);
+  const objects = loadDevObjects(options.objects, options.manifestsDir, log, options.oidc !== undefined);
   const brokerSpecs = objects.brokers.map(readBrokerSpec);
   const triggers = bindTriggers(objects.triggers, brokerSpecs);
   const pingSources = objects.pingSources.map(compilePingSource);
+  const oidc = options.oidc
+    ? await DevOidc.load(objects, options.secretStore ?? memorySecretStore(), options.oidc, log)
+    : undefined;
   const storeChoice = options.brokerStore ?? { kind: "memory" };
   const journals = await openBrokerStore(storeChoice, log);
   // The memory service starts first: functions whose readiness depends on it (the deadletter) are waited for.
@@ -152,7 +164,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
     service: (namespace: string, name: string) => mounted.get(`${namespace}/${name}`)?.handler,
   };
   const transport = createRoutingTransport(targets, httpTransport);
-  for (const spec of brokerSpecs) {
+  for (const [index, spec] of brokerSpecs.entries()) {
     const broker = new EmbeddedBroker({
       namespace: spec.namespace,
       name: spec.name,
@@ -164,13 +176,15 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
       ...options.broker,
       maxConcurrentAttempts,
       journal: journals?.forBroker(spec.namespace, spec.name),
+      tokens: oidc?.tokens,
+      admission: oidc?.admissionFor(objects.brokers[index]!),
     });
     broker.setTriggers(triggers);
     brokers.set(brokerKey(spec.namespace, spec.name), broker);
   }
   const ingress = createIngress((ns, name) => brokers.get(brokerKey(ns, name)), { maxBodyBytes });
 
-  const server = createDevServer(ingress, brokers, router, mounted, log);
+  const server = createDevServer(ingress, brokers, router, mounted, log, oidc && ((path) => oidc.wellKnown(path)));
   let listening: Awaited<ReturnType<typeof listen>>;
   try {
     listening = await listen(server, options.port ?? 8080, options.host ?? "127.0.0.1");
@@ -179,7 +193,15 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
     throw error;
   }
   const { port, url } = listening;
-  const pings = new PingScheduler({ transport, maxResponseBytes: maxBodyBytes, log, now: options.now });
+  // The issuer is the dev server itself: its URL is known now, before any request is read.
+  oidc?.bind(url);
+  const pings = new PingScheduler({
+    transport,
+    maxResponseBytes: maxBodyBytes,
+    log,
+    now: options.now,
+    tokens: oidc?.tokens,
+  });
   const functions: DevFunctionInfo[] = [];
 
   try {
@@ -198,6 +220,11 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
       memoryPath: options.memoryPath,
       log,
     });
+    if (oidc) {
+      for (const [index, service] of services.entries()) {
+        await oidc.applyFunctionEnv(service, envs[index]!, sinkFor(service)?.audience, triggers);
+      }
+    }
     const root = options.root ?? repoRoot();
     for (const [index, service] of services.entries()) {
       const namespace = namespaceOf(service);
@@ -231,6 +258,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await httpTransport.close();
     await journals?.close();
+    oidc?.close();
     throw error;
   }
 
@@ -248,6 +276,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
     brokerStore: describeBrokerStore(storeChoice),
     triggers,
     functions,
+    ...(oidc ? { oidc } : {}),
     pings,
     pingSources,
     skippedServices,
@@ -281,6 +310,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
         server.closeAllConnections();
         await closed;
         await httpTransport.close();
+        oidc?.close();
       })();
       return stopping;
     },

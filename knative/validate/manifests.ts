@@ -111,9 +111,11 @@ const SUPPORTED = new Set([
   "eventing.knative.dev/v1/Broker",
   "eventing.knative.dev/v1/Trigger",
   "sources.knative.dev/v1/PingSource",
+  // Who may post to the Brokers: enforced by knclaw dev's ingress when OIDC is on (cli/dev/oidc.ts).
+  "eventing.knative.dev/v1alpha1/EventPolicy",
 ]);
 
-/** Parse YAML text holding Brokers, Triggers and PingSources; throws ManifestError on any error. */
+/** Parse YAML text holding Brokers, Triggers, PingSources and EventPolicies; throws ManifestError on any error. */
 export function parseManifests(text: string, options: ParseManifestsOptions = {}): KnativeObject[] {
   const problems: Problem[] = [];
   const objects = collect(text, options, problems);
@@ -203,7 +205,7 @@ function collect(text: string, options: ParseManifestsOptions, problems: Problem
         object: objectId(value),
         path: "",
         rule: "unsupported-kind",
-        message: `${String(value.apiVersion)} ${String(value.kind)} is not supported here (Broker, Trigger and PingSource are)`,
+        message: `${String(value.apiVersion)} ${String(value.kind)} is not supported here (Broker, Trigger, PingSource and EventPolicy are)`,
         source: where,
       });
       return;

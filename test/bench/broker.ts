@@ -15,13 +15,19 @@
  * (open loop: each event's latency counts from its due time to its arrival at the subscriber), after the warm-up and
  * before the unpaced rounds.
  *
+ * Tokens row: the same (a) path on a runtime with Knative's authentication-oidc emulated (cli/dev/oidc.ts): the load
+ * client presents a ServiceAccount token, the ingress verifies it (ES256) and the sender's subject against the default
+ * authorization mode, the delivery carries a token for the function's audience, and the function verifies it with the
+ * function runtime's check (jose, ES256), with its ratio to the baseline of the same rounds and its latency.
+ *
  * Durable rows: the same (b) path on a second and a third runtime whose broker stores every delivery before the 202
  * (SQLite in a temp directory, as `knclaw dev` does by default; Redis Streams on a redis-server the bench starts itself
  * with an append-only file, see startDurableRedis), each with its ratio to the baseline of the same rounds and its
  * latency at 1,000 events/s.
  * Last line: {"bench":"broker","events_per_s":N,"p50_ms":N,"p99_ms":N,"baseline_events_per_s":N,"ratio":N,
  * "fanout10_deliveries_per_s":N,...,"durable_sqlite_events_per_s":N,"durable_sqlite_ratio":N,"durable_sqlite_p99_ms":N,
- * "durable_redis_events_per_s":N,"durable_redis_ratio":N,"durable_redis_p99_ms":N}
+ * "durable_redis_events_per_s":N,"durable_redis_ratio":N,"durable_redis_p99_ms":N,"tokens_inprocess_events_per_s":N,
+ * "tokens_inprocess_ratio":N,"tokens_inprocess_p99_ms":N}
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -158,6 +164,12 @@ async function startDurableRedis(dir: string): Promise<{ socket: string; server:
 
 const runtime = await startDev({ objects: objects(), port: 0, root, env: {}, schedulePings: false });
 const ingress = `${runtime.url}/bench/default`;
+const secured = await startDev({ objects: objects(), port: 0, root, env: {}, schedulePings: false, oidc: {} });
+// The load client sends as a ServiceAccount of the broker's namespace (allow-same-namespace, Knative's default mode).
+const senderToken = await secured.oidc!.issuer.mint(
+  "system:serviceaccount:bench:load",
+  "eventing.knative.dev/broker/bench/default",
+);
 const stateDir = mkdtempSync(join(tmpdir(), "knclaw-bench-broker-"));
 const redis = await startDurableRedis(stateDir);
 // Also on the early exit of BROKER_BENCH_ONLY runs: no redis-server outlives the bench.
@@ -200,6 +212,14 @@ try {
     { name: "inproc", url: ingress, type: "bench.inproc", deliveries: 1, arrivesAt: "main" },
     { name: "fanout", url: ingress, type: "bench.fanout", deliveries: 10, arrivesAt: "http" },
     {
+      name: "tokens_inproc",
+      url: `${secured.url}/bench/default`,
+      type: "bench.inproc",
+      deliveries: 1,
+      arrivesAt: "main",
+      authorization: `Bearer ${senderToken.token}`,
+    },
+    {
       name: "durable_sqlite",
       url: `${durable.sqlite.url}/bench/default`,
       type: "bench.http",
@@ -228,7 +248,7 @@ try {
       ? { phases: phases.filter((p) => only.includes(p.name)), pacedPhases: [], rounds: ROUNDS }
       : {
           phases,
-          pacedPhases: ["baseline", "http", "inproc", "durable_sqlite", "durable_redis"],
+          pacedPhases: ["baseline", "http", "inproc", "tokens_inproc", "durable_sqlite", "durable_redis"],
           rounds: ROUNDS,
         },
   );
@@ -274,9 +294,10 @@ try {
   const baseline = phase("baseline");
   const viaHttp = phase("http");
   const inProcess = phase("inproc");
+  const withTokens = phase("tokens_inproc");
   const fanout = phase("fanout");
   const counters = runtime.counters;
-  for (const c of [counters, durable.sqlite.counters, durable.redis.counters]) {
+  for (const c of [counters, secured.counters, durable.sqlite.counters, durable.redis.counters]) {
     if (c.dropped > 0 || c.rejected > 0 || c.retried > 0) {
       throw new Error(`the broker did not deliver cleanly: ${JSON.stringify(c)}`);
     }
@@ -309,6 +330,9 @@ try {
     `  (a)       client -> broker -> in-process fn   ${fmt(inProcess.eventsPerS).padStart(8)} events/s   ratio ${median(ratios("inproc")).toFixed(2)}`,
   );
   console.log(
+    `  (a) with delivery tokens (OIDC on)           ${fmt(withTokens.eventsPerS).padStart(8)} events/s   ratio ${median(ratios("tokens_inproc")).toFixed(2)} (rounds ${spread(ratios("tokens_inproc"))})`,
+  );
+  console.log(
     `  fan-out   one event -> 10 Triggers            ${fmt(fanout.eventsPerS * 10).padStart(8)} deliveries/s (${fmt(fanout.eventsPerS)} events/s)`,
   );
   console.log(
@@ -321,10 +345,11 @@ try {
   console.log(`  baseline  ${lat("baseline")}`);
   console.log(`  (b)       ${lat("http")}`);
   console.log(`  (a)       ${lat("inproc")}`);
+  console.log(`  (a) tokens  ${lat("tokens_inproc")}`);
   console.log(`  durable SQLite  ${lat("durable_sqlite")}`);
   console.log(`  durable Redis   ${lat("durable_redis")}`);
   console.log(
-    `CPU per event: baseline client+subscriber ${baselineCpu.toFixed(1)} us; (b) broker thread ${brokerCpu.toFixed(1)} us, load thread ${viaHttp.loadCpuUsPerEvent.toFixed(1)} us; (a) broker thread ${brokerCpuUs("inproc").toFixed(1)} us; fan-out broker thread ${brokerCpuUs("fanout").toFixed(1)} us/event`,
+    `CPU per event: baseline client+subscriber ${baselineCpu.toFixed(1)} us; (b) broker thread ${brokerCpu.toFixed(1)} us, load thread ${viaHttp.loadCpuUsPerEvent.toFixed(1)} us; (a) broker thread ${brokerCpuUs("inproc").toFixed(1)} us, with tokens ${brokerCpuUs("tokens_inproc").toFixed(1)} us; fan-out broker thread ${brokerCpuUs("fanout").toFixed(1)} us/event`,
   );
   console.log(
     `  -> CPU-bound ratio with a core per thread: ${cpuRatio.toFixed(2)} (the measured ratio above also reflects this machine's other load)`,
@@ -354,11 +379,15 @@ try {
       durable_redis_ratio: Number(durableRedis.ratio.toFixed(2)),
       durable_redis_p50_ms: Number(latency.durable_redis!.p50Ms.toFixed(2)),
       durable_redis_p99_ms: Number(latency.durable_redis!.p99Ms.toFixed(2)),
+      tokens_inprocess_events_per_s: Math.round(withTokens.eventsPerS),
+      tokens_inprocess_ratio: Number(median(ratios("tokens_inproc")).toFixed(2)),
+      tokens_inprocess_p99_ms: Number(latency.tokens_inproc!.p99Ms.toFixed(2)),
     }),
   );
 } finally {
   await load.terminate();
   await runtime.shutdown();
+  await secured.shutdown();
   await durable.sqlite.shutdown();
   await durable.redis.shutdown();
   redis.server.kill("SIGKILL");

@@ -27,6 +27,8 @@ export interface Phase {
   deliveries: number;
   /** Where deliveries arrive: the HTTP subscriber here, or the in-process function on the main thread. */
   arrivesAt: "http" | "main";
+  /** Sent with every event: the sender's token, for a broker that authenticates senders. */
+  authorization?: string;
 }
 
 export interface PhaseResult {
@@ -67,7 +69,7 @@ const agent = new Agent({ keepAlive: true, maxSockets: init.concurrency });
 const body = Buffer.from(JSON.stringify({ instance: "bench", text: "hello, broker" }));
 let sequence = 0;
 
-function post(url: URL, id: string, type: string): Promise<number> {
+function post(url: URL, id: string, type: string, authorization?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -83,6 +85,7 @@ function post(url: URL, id: string, type: string): Promise<number> {
           "ce-type": type,
           "content-type": "application/json",
           "content-length": body.byteLength,
+          ...(authorization === undefined ? {} : { authorization }),
         },
       },
       (res) => {
@@ -119,7 +122,7 @@ async function sendOne(phase: Phase, url: URL): Promise<number> {
       : new Promise<number>((resolve) =>
           waiting.set(n, { remaining: phase.deliveries, done: () => resolve(httpArrival.get(n)!) }),
         );
-  const status = await post(url, id, phase.type);
+  const status = await post(url, id, phase.type, phase.authorization);
   if (status !== 202) throw new Error(`${phase.name}: ingress answered ${status}`);
   const at = await arrived;
   httpArrival.delete(n);

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { readSessionToken } from "../../../cli/session-tokens.ts";
 import { collectOutput as collect, exited, spawnKnclaw, waitForOutput } from "../../support/cli-process.ts";
 import { type Subscriber, startSubscriber } from "../../support/dev-platform.ts";
 
@@ -64,9 +65,13 @@ describe("knclaw dev / knclaw send (CLI)", () => {
       if (child.exitCode === null) child.kill("SIGKILL");
     });
     const [, url] = await waitForOutput(child, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    const event = { "ce-specversion": "1.0", "ce-id": "cli-1", "ce-source": "/cli", "ce-type": "t" };
+    // Knative's authentication-oidc is emulated: the broker takes events from senders with a token only.
+    expect((await fetch(`${url}/test/default`, { method: "POST", headers: event })).status).toBe(401);
+    const token = readSessionToken("broker", url!);
     const response = await fetch(`${url}/test/default`, {
       method: "POST",
-      headers: { "ce-specversion": "1.0", "ce-id": "cli-1", "ce-source": "/cli", "ce-type": "t" },
+      headers: { ...event, authorization: `Bearer ${token}` },
     });
     expect(response.status).toBe(202);
     await sub.waitForEvent("cli-1");
