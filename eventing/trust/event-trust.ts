@@ -1,6 +1,6 @@
 import { ApiError } from "../../runtime/api-error.ts";
 import type { Logger } from "../../runtime/log.ts";
-import { EXT_CHANNEL, EXT_INSTANCE, EXT_RUN, EXT_SKILL } from "../catalog/attributes.ts";
+import { EXT_CHANNEL, EXT_INSTANCE, EXT_RUN, EXT_SKILL, EXT_TARGET } from "../catalog/attributes.ts";
 import type { EventType } from "../catalog/events.ts";
 import { routingExtensions } from "../catalog/make.ts";
 import { isUnsignedRule, PRODUCER_RULES } from "../catalog/producers.ts";
@@ -43,7 +43,7 @@ export class EventRefused extends ApiError {
   }
 }
 
-const ROUTING = [EXT_INSTANCE, EXT_RUN, EXT_SKILL, EXT_CHANNEL];
+const ROUTING = [EXT_INSTANCE, EXT_RUN, EXT_SKILL, EXT_CHANNEL, EXT_TARGET];
 
 const PROBLEMS: Record<SignatureProblem, string> = {
   unsigned: "the event is not signed",
