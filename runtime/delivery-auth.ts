@@ -6,7 +6,13 @@ import type { FunctionEnv } from "./function.ts";
 import type { Logger } from "./log.ts";
 import { keyFetch } from "./oidc/key-fetch.ts";
 import { KeySetUnavailable, remoteKeySet } from "./oidc/key-set.ts";
-import { createTokenVerifier, TokenRejected, type VerifiedToken } from "./oidc/verifier.ts";
+import {
+  createTokenVerifier,
+  MAX_TOKEN_LENGTH,
+  TOKEN_REALM,
+  TokenRejected,
+  type VerifiedToken,
+} from "./oidc/verifier.ts";
 import { platformEnv } from "./platform-env.ts";
 
 /**
@@ -21,10 +27,6 @@ import { platformEnv } from "./platform-env.ts";
  * outage of the API server delays deliveries (the broker retries 503) instead of dead-lettering them. The token is
  * never logged or echoed; the refusal's log line names jose's reason code only.
  */
-
-/** A ServiceAccount token is about a kilobyte; larger headers are refused before any parsing. */
-const MAX_TOKEN_LENGTH = 8 * 1024;
-const REALM = "knative-eventing";
 
 /** The delivery route's check, or undefined when the env names no audience (deliveries need no token). */
 export function deliveryAuthentication(env: FunctionEnv, logger?: Logger): MiddlewareHandler | undefined {
@@ -49,7 +51,7 @@ export function deliveryAuthentication(env: FunctionEnv, logger?: Logger): Middl
   const verifier = createTokenVerifier({ issuer, keys });
   const senders = allowedSenders(platformEnv.read(env, "deliverySenders"));
   return bearer({
-    realm: REALM,
+    realm: TOKEN_REALM,
     maxTokenLength: MAX_TOKEN_LENGTH,
     async verify(token) {
       let verified: VerifiedToken;

@@ -1,3 +1,4 @@
+import { TOKEN_REALM } from "../../runtime/oidc/verifier.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../cloudevent/body.ts";
 import { CloudEventError } from "../cloudevent/errors.ts";
 import { decodeMessage, detectMode, type HeaderReader } from "../cloudevent/http-codec.ts";
@@ -97,7 +98,7 @@ export function createIngress(lookup: BrokerLookup, options: IngressOptions = {}
       if (refusal !== undefined) {
         broker.counters.rejected++;
         const refused = error(refusal.status, refusal.reason);
-        if (refusal.status === 401) refused.headers["www-authenticate"] = 'Bearer realm="knative-eventing"';
+        if (refusal.status === 401) refused.headers["www-authenticate"] = `Bearer realm="${TOKEN_REALM}"`;
         return refused;
       }
       // A durable broker answers once the event's deliveries are stored: 202 means "on durable storage".

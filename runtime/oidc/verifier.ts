@@ -10,6 +10,12 @@ import { KeySetUnavailable } from "./key-set.ts";
  */
 const TOKEN_ALGORITHMS = ["RS256", "ES256", "ES384", "ES512"];
 
+/** A ServiceAccount token is about a kilobyte; a longer header is not taken for a token, nor parsed. */
+export const MAX_TOKEN_LENGTH = 8 * 1024;
+
+/** The realm of the Bearer challenge every refusal for want of a valid delivery token carries (RFC 6750 §3). */
+export const TOKEN_REALM = "knative-eventing";
+
 /** Clock skew tolerated on `exp`, `nbf` and `iat`. */
 const CLOCK_LEEWAY_SECONDS = 5;
 

@@ -1,5 +1,5 @@
 import { parseBearer } from "../../../runtime/bearer.ts";
-import { TokenRejected, type TokenVerifier } from "../../../runtime/oidc/verifier.ts";
+import { MAX_TOKEN_LENGTH, TokenRejected, type TokenVerifier } from "../../../runtime/oidc/verifier.ts";
 import type { CloudEvent } from "../../cloudevent/event.ts";
 import { type CompiledEventPolicy, subjectAndFiltersPass } from "./event-policies.ts";
 
@@ -35,9 +35,6 @@ export interface BrokerAdmissionOptions {
   policies: readonly CompiledEventPolicy[];
   mode: DefaultAuthorizationMode;
 }
-
-/** A JWT is about a kilobyte; anything longer is not a token (and not worth parsing). */
-const MAX_TOKEN_LENGTH = 8 * 1024;
 
 export class BrokerAdmission {
   readonly audience: string;
