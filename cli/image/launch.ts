@@ -5,6 +5,8 @@
  * place (runtime/serve.ts installs it once listening), SIGTERM and SIGINT end the start instead of being dropped.
  */
 import { existsSync } from "node:fs";
+import { enableCompileCache } from "node:module";
+import { fileURLToPath } from "node:url";
 import { bundleForEntry } from "./entry-bundle.ts";
 
 const requested = process.argv[2] ?? process.env.KNCLAW_ENTRY;
@@ -19,6 +21,10 @@ if (file === undefined || !existsSync(file)) {
   );
   process.exit(64);
 }
+
+// The compiled code of the function's modules, written when the image was built (./compile-cache.ts): read-only
+// here, and a module it does not hold is compiled as without it.
+enableCompileCache({ directory: fileURLToPath(new URL("./compile-cache/", import.meta.url)), portable: true });
 
 const stopWhileStarting = (signal: NodeJS.Signals) => process.exit(signal === "SIGTERM" ? 143 : 130);
 process.on("SIGTERM", stopWhileStarting);

@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import { build } from "esbuild";
 import { bundleFunction } from "../bundle/bundle.ts";
 import { findFunctionEntries } from "../bundle/function-entries.ts";
+import { writeCompileCache } from "./compile-cache.ts";
 
 /** The uid and gid every function runs as (distroless' `nonroot`); numeric, so that runAsNonRoot can check it. */
 export const IMAGE_UID = 65532;
@@ -19,6 +20,8 @@ export const IMAGE_UID = 65532;
 export const IMAGE_NODE = "/usr/local/bin/node";
 export const IMAGE_LAUNCHER = "/app/launch.mjs";
 export const IMAGE_FUNCTIONS = "/app/functions";
+/** Node's compile cache of every start (./compile-cache.ts), beside the launcher, which enables it. */
+export const IMAGE_COMPILE_CACHE = "/app/compile-cache";
 const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 
 export interface Rootfs {
@@ -44,6 +47,12 @@ export async function assembleRootfs(root: string, dir: string): Promise<Rootfs>
     logLevel: "warning",
   });
   const node = nodeBinary(root);
+  writeCompileCache(
+    node,
+    join(dir, IMAGE_COMPILE_CACHE),
+    entries.map((entry) => join(dir, IMAGE_FUNCTIONS, entry.name, "index.mjs")),
+    IMAGE_UID,
+  );
   await mkdir(join(dir, dirname(IMAGE_NODE)), { recursive: true });
   requireTool("strip", "binutils");
   execFileSync("strip", ["--strip-all", "-o", join(dir, IMAGE_NODE), node]);

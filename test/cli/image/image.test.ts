@@ -12,7 +12,13 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFunctionEntries } from "../../../cli/bundle/function-entries.ts";
 import { runRender } from "../../../cli/commands/render.ts";
-import { IMAGE_LAUNCHER, IMAGE_NODE, IMAGE_UID } from "../../../cli/image/rootfs.ts";
+import {
+  IMAGE_COMPILE_CACHE,
+  IMAGE_FUNCTIONS,
+  IMAGE_LAUNCHER,
+  IMAGE_NODE,
+  IMAGE_UID,
+} from "../../../cli/image/rootfs.ts";
 import { repoRoot } from "../../../cli/repo-root.ts";
 import { type BenchFunctionEnvs, benchFunctionEnvs } from "../../bench/support/function-env.ts";
 import { runKnclaw } from "../../support/cli-process.ts";
@@ -129,6 +135,8 @@ describe("the image", () => {
       /^\/app\/functions\/[a-z0-9-]+\/(index\.mjs|package\.json|chunks\/[\w-]+\.mjs|[\w.-]+\.LEGAL\.txt|chunks\/[\w.-]+\.LEGAL\.txt)$/,
       /^\/(lib|lib64|usr\/lib|usr\/lib64)\/([\w-]+\/)?(ld-linux[\w.-]*|lib[\w+.-]+\.so[\d.]*)$/,
       /^\/etc\/(passwd|group|nsswitch\.conf|ssl\/certs\/ca-certificates\.crt)$/,
+      // Node's compile cache of every start, for the image's uid (cli/image/compile-cache.ts).
+      new RegExp(`^${IMAGE_COMPILE_CACHE}/v[\\w.-]+-${IMAGE_UID}/[0-9a-f]{8}$`),
     ];
     expect(files.filter((file) => !allowed.some((pattern) => pattern.test(file)))).toEqual([]);
     for (const entry of entries) expect(files).toContain(`/app/functions/${entry.name}/index.mjs`);
@@ -155,12 +163,18 @@ describe("the image", () => {
   });
 
   it.each(entries)(
-    "starts $name from KNCLAW_ENTRY as uid 65532, PID 1, on a read-only root; SIGTERM ends it",
+    "starts $name from KNCLAW_ENTRY as uid 65532, PID 1, on a read-only root, from the compiled code the image holds; SIGTERM ends it",
     async (entry) => {
       const env = envs.byFolder.get(dirname(entry.main));
       expect(env, `no rendered ksvc runs ${entry.main}: add it to ${FIXTURE}`).toBeDefined();
       const started = await startUntilReady((port) =>
-        spawnInRootfs(rootfs, IMAGE_UID, config.command, { ...config.env, ...env!, PORT: String(port) }),
+        spawnInRootfs(rootfs, IMAGE_UID, config.command, {
+          ...config.env,
+          ...env!,
+          PORT: String(port),
+          // Node's own report of each module's compile cache entry, on stderr.
+          NODE_DEBUG_NATIVE: "COMPILE_CACHE",
+        }),
       );
       const pid = await entryPid(started.child);
       expect(await entryFacts(pid)).toEqual({
@@ -170,6 +184,9 @@ describe("the image", () => {
       });
       process.kill(pid, "SIGTERM");
       expect(await exitCode(started.child), started.stderr()).toBe(0);
+      const entryFile = `file://${IMAGE_FUNCTIONS}/${entry.name}/index.mjs`;
+      expect(started.stderr()).toContain(`V8 code cache for ESM ${entryFile} was accepted`);
+      expect(started.stderr()).not.toMatch(/was rejected|Cannot create cache directory/);
     },
   );
 
