@@ -3,12 +3,16 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
+import { MemoryClient } from "../../../clients/memory/client.ts";
+import { MemoryKeyValue } from "../../../clients/memory/key-value.ts";
+import { mintMemoryToken } from "../../../clients/memory/tokens.ts";
 import { type Served, serve } from "../../../runtime/serve.ts";
 import { defineSkill } from "../../../skills/package/define-skill.ts";
 import { defineTool } from "../../../skills/package/tool.ts";
 import { generateSigningKey, serveSkill } from "../../../skills/runtime/index.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../../fakes/openai/server.ts";
 import { exited, inheritedEnv, spawnKnclaw, waitForOutput } from "../../support/cli-process.ts";
+import { devTrustEnv, roleKeys } from "../../support/event-keys.ts";
 import type { OwnRedis } from "./redis-server.ts";
 
 /**
@@ -85,6 +89,8 @@ export class CrashPlatform {
       [`KNCLAW_AGENT_KEYS_${INSTANCE.toUpperCase()}`]: keys.privateKeyPem,
       KNCLAW_STATE_DIR: join(this.dir, "state"),
       KNCLAW_LOG_LEVEL: "warn",
+      // The counting skill signs its answers with this key; the agent trusts it.
+      ...devTrustEnv({ externalSkills: ["counter"] }),
       ...(crashPoint ? { KNCLAW_CRASH_POINT: crashPoint } : {}),
     });
     const child = spawnKnclaw(args, env);
@@ -126,20 +132,38 @@ export class CrashPlatform {
     return { status: response.status, body: (await response.json()) as RunAnswer["body"] };
   }
 
-  /** The run's event log as the gateway's SSE endpoint replays it (it ends with the outcome). */
-  async events(runId: string): Promise<Array<{ type: string; data: Record<string, unknown> }>> {
-    const response = await fetch(`${this.dev!.url}/api/v1/runs/${runId}/events`, {
-      headers: { authorization: `Bearer ${GATEWAY_TOKEN}` },
-    });
-    const text = await response.text();
-    return text
-      .split("\n\n")
-      .map((block) => ({
-        type: /^event: (.*)$/m.exec(block)?.[1],
-        data: /^data: (.*)$/m.exec(block)?.[1],
-      }))
-      .filter((e): e is { type: string; data: string } => e.type !== undefined && e.data !== undefined)
-      .map((e) => ({ type: e.type, data: JSON.parse(e.data) as Record<string, unknown> }));
+  /**
+   * The run's outcome, awaited as a client does: `Prefer: wait`, and an answer that says "not now" (409 another attempt
+   * in flight, 429, 503 while a dependency recovers) asked again until `seconds` have passed. `onRetry` hears each.
+   */
+  async outcome(key: string, seconds: number, onRetry?: (answer: RunAnswer) => void): Promise<RunAnswer> {
+    const deadline = Date.now() + seconds * 1000;
+    for (;;) {
+      const answer = await this.submit(key, Math.max(1, Math.ceil((deadline - Date.now()) / 1000)));
+      if (![409, 429, 503].includes(answer.status) || Date.now() >= deadline) return answer;
+      onRetry?.(answer);
+    }
+  }
+
+  /**
+   * Everything the gateway logged for the run (functions/gateway/run-store.ts), read from the memory service: every
+   * message the run posted to the http channel and its outcome, in the order they were stored (the run's final
+   * message and its outcome travel side by side, so either may be stored first).
+   */
+  async log(runId: string): Promise<string[]> {
+    const kv = new MemoryKeyValue(
+      new MemoryClient({
+        baseUrl: `${this.dev!.url}/functions/memory`,
+        token: mintMemoryToken(MEMORY_SECRET, { kind: "operator" }),
+      }),
+      "gateway",
+    );
+    const types: string[] = [];
+    for (let seq = 1; ; seq++) {
+      const stored = await kv.get(`gw:ev:${runId}:${seq}`);
+      if (stored === undefined) return types;
+      types.push((JSON.parse(stored) as { type: string }).type);
+    }
   }
 
   async close(): Promise<void> {
@@ -211,11 +235,14 @@ export function taskOf(key: string): string {
 export class CountingSkill {
   /** Executions by `<run id>/<call id>`. */
   readonly executions = new Map<string, number>();
+  /** Executions that have answered. */
+  answered = 0;
   url = "";
   private served: Served | undefined;
   private holding = false;
   private held: Array<() => void> = [];
   private watchers: Array<{ count: number; resolve: () => void }> = [];
+  private answerWatchers: Array<{ count: number; resolve: () => void }> = [];
 
   static async start(): Promise<CountingSkill> {
     const skill = new CountingSkill();
@@ -235,11 +262,22 @@ export class CountingSkill {
           const key = `${context.runId}/${context.callId}`;
           skill.executions.set(key, (skill.executions.get(key) ?? 0) + 1);
           if (skill.holding) await skill.wait();
+          skill.answered += 1;
+          for (const watcher of skill.answerWatchers.filter((w) => skill.answered >= w.count)) {
+            skill.answerWatchers.splice(skill.answerWatchers.indexOf(watcher), 1);
+            watcher.resolve();
+          }
           return { counted: skill.executions.get(key) };
         },
       },
     });
-    const app = serveSkill(definition, { env: { KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem, NODE_ENV: "test" } });
+    const app = serveSkill(definition, {
+      env: {
+        KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem,
+        KNCLAW_EVENT_SIGNING_KEY: roleKeys("skill/counter").privateKeyPem,
+        NODE_ENV: "test",
+      },
+    });
     skill.served = await serve(app, { port: 0, host: "127.0.0.1" });
     skill.url = skill.served.url;
     return skill;
@@ -260,6 +298,12 @@ export class CountingSkill {
   heldAtLeast(count: number): Promise<void> {
     if (this.held.length >= count) return Promise.resolve();
     return new Promise((resolve) => this.watchers.push({ count, resolve }));
+  }
+
+  /** Resolves once `count` executions have answered. */
+  answeredAtLeast(count: number): Promise<void> {
+    if (this.answered >= count) return Promise.resolve();
+    return new Promise((resolve) => this.answerWatchers.push({ count, resolve }));
   }
 
   async close(): Promise<void> {
