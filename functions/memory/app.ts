@@ -1,9 +1,10 @@
-import { BrokerClient, type EventSink } from "../../eventing/client/broker-client.ts";
+import { BrokerClient } from "../../eventing/client/broker-client.ts";
 import { eventSigner } from "../../eventing/trust/event-signature.ts";
 import { MEMORY_ROLE } from "../../eventing/trust/roles.ts";
 import { signingSink } from "../../eventing/trust/signing-sink.ts";
 import { ApiError } from "../../runtime/api-error.ts";
 import { createFunctionApp } from "../../runtime/app.ts";
+import { EnvError } from "../../runtime/env-contract.ts";
 import type { FunctionApp, FunctionEnv } from "../../runtime/function.ts";
 import { parsePrivateKey } from "../../runtime/keys.ts";
 import { createLogger, type Logger } from "../../runtime/log.ts";
@@ -135,17 +136,16 @@ function startTimers(
     return undefined;
   }
   const keyName = memoryEnv.names.eventSigningKey;
+  // Unsigned, every consumer would refuse them: better not to start than to lose every deadline.
+  if (config.eventSigningKey === undefined) {
+    throw new EnvError(`${keyName} is required with K_SINK: the timers the service fires are signed with it`);
+  }
+  const signer = eventSigner(MEMORY_ROLE, parsePrivateKey(config.eventSigningKey, keyName));
   // A short bound per attempt: a poll waits for its emits, and a timer whose emit failed fires again anyway.
   const broker = BrokerClient.fromEnv(env, { retries: 2, timeoutMs: 5_000 });
-  let sink: EventSink = broker;
-  if (config.eventSigningKey !== undefined) {
-    sink = signingSink(broker, eventSigner(MEMORY_ROLE, parsePrivateKey(config.eventSigningKey, keyName)));
-  } else {
-    logger.warn(`no ${keyName}: timers go out unsigned, and consumers that check producers refuse them`);
-  }
   const poller = new TimerPoller({
     store: stores.timers,
-    emit: (event) => sink.emit(event),
+    emit: signingSink(broker, signer).emit,
     now,
     pollMs: config.timerPollMs,
     log: logger,

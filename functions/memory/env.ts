@@ -101,7 +101,7 @@ export const memoryEnv = defineEnv({
   /** The one event the service emits, timer.fired, is signed as the `memory` producer role (eventing/trust/). */
   eventSigningKey: secret(
     "KNCLAW_EVENT_SIGNING_KEY",
-    "the service's Ed25519 private key (PEM or base64): the timers it fires are signed with it as the `memory` producer role (unset: they go out unsigned, and consumers that check producers refuse them)",
+    "the service's Ed25519 private key (PEM or base64): the timers it fires are signed with it as the `memory` producer role; required with K_SINK",
     z.string().min(1).optional(),
   ),
   maxPendingPairings: text(

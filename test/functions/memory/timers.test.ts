@@ -257,6 +257,11 @@ describe.each(TARGETS)("timers on $name", (target) => {
     expect(ofInstance(await poll(), instance).map((event) => event.data.id)).toEqual(["run-b"]);
   });
 
+  it("refuses to start with a broker to fire into but no key to sign with", async () => {
+    const { KNCLAW_EVENT_SIGNING_KEY: _key, ...unsigned } = env;
+    await expect(startMemory(unsigned, { now: clock.now })).rejects.toThrow(/KNCLAW_EVENT_SIGNING_KEY is required/);
+  });
+
   it("fires a timer whose due time is already past at the next poll", async () => {
     const instance = freshInstance();
     await h
