@@ -222,12 +222,10 @@ export class AgentLoop {
     try {
       await this.apply(data.runId, event.attributes.id!, { kind: "tool_completed", data });
     } catch (error) {
+      // The audit line of every refusal (eventing/trust/event-trust.ts), for the one the run's own record decides.
       if (error instanceof EventRefused) {
-        const { type, id, source } = event.attributes;
-        this.deps.log.warn(
-          { event: { type, id, source }, producer: `skill/${data.skill}`, reason: error.reason },
-          "event refused",
-        );
+        const { type, id, source, knclawproducer: producer } = event.attributes;
+        this.deps.log.warn({ event: { type, id, source }, producer, reason: error.reason }, "event refused");
       }
       throw error;
     }
