@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- crash`: what a `kill -9` mid-flight costs. 200 runs (CRASH_RUNS) are accepted through the gateway
- * of a real `knclaw dev` process on --redis (a redis-server of the bench's own: appendonly yes, appendfsync always),
- * the crash suite's platform (test/crash/support/): the model and a counting skill live in this process and outlive the
+ * of a real `knclaw dev` process on --redis (a redis-server of the bench's own: appendonly yes, appendfsync always; with
+ * CRASH_STORE=embedded, the embedded memory store and the SQLite journal in the state directory instead), the crash
+ * suite's platform (test/crash/support/): the model and a counting skill live in this process and outlive the
  * kill. Once all are accepted and half their tool calls have answered, `knclaw dev` gets SIGKILL and is started again
  * on the same state. Then every run is awaited (`Prefer: wait`, the way a client waits).
  *
@@ -17,6 +18,7 @@ import { CrashPlatform } from "../crash/support/platform.ts";
 import { OwnRedis } from "../crash/support/redis-server.ts";
 
 const RUNS = Number(process.env.CRASH_RUNS ?? 200);
+const EMBEDDED = process.env.CRASH_STORE === "embedded";
 const WAIT_SECONDS = 120;
 const round = (n: number) => Math.round(n * 100) / 100;
 
@@ -72,8 +74,9 @@ async function outcomes(p: CrashPlatform, keys: readonly string[]) {
 
 const keysFor = (name: string) => Array.from({ length: RUNS }, (_, i) => `${name}-${i}`);
 
-/** Each phase on a Redis of its own: nothing one leaves behind (its broker stream) reaches the other. */
-async function freshRedis(): Promise<OwnRedis> {
+/** Each phase on a Redis of its own (none when embedded): nothing one leaves behind (its broker stream) reaches the other. */
+async function freshRedis(): Promise<OwnRedis | undefined> {
+  if (EMBEDDED) return undefined;
   const redis = new OwnRedis();
   await redis.start();
   return redis;
@@ -81,20 +84,20 @@ async function freshRedis(): Promise<OwnRedis> {
 
 // Baseline: the same runs, no kill.
 const baselineRedis = await freshRedis();
-const baseline = await CrashPlatform.start({ redis: baselineRedis });
+const baseline = await CrashPlatform.start(baselineRedis ? { redis: baselineRedis } : {});
 await baseline.startDev();
 const baselineStarted = performance.now();
 await submitAll(baseline, keysFor("baseline"));
 const baselineEnd = await outcomes(baseline, keysFor("baseline"));
 const baselineSeconds = (baselineEnd.lastAt - baselineStarted) / 1000;
 await baseline.close();
-await baselineRedis.stop();
+await baselineRedis?.stop();
 console.log(
   `baseline: ${RUNS} runs in ${round(baselineSeconds)} s without a kill (stuck ${baselineEnd.stuck}, duplicated ${baselineEnd.duplicated})`,
 );
 
 const redis = await freshRedis();
-const p = await CrashPlatform.start({ redis });
+const p = await CrashPlatform.start(redis ? { redis } : {});
 await p.startDev();
 const keys = keysFor("crash");
 // Held until all are accepted, so the kill lands with runs at every step: not started, mid-tool, answered.
@@ -111,7 +114,7 @@ const end = await outcomes(p, accepted);
 const recovery = (end.lastAt - restarted) / 1000;
 console.log(`restart: listening after ${round(listening)} s, last run finished after ${round(recovery)} s`);
 await p.close();
-await redis.stop();
+await redis?.stop();
 
 const result = {
   bench: "crash",

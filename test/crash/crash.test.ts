@@ -10,8 +10,10 @@
  * - mid-ingress: KNCLAW_CRASH_POINT=gateway.after-emit@N, the process dies with run.requested in the broker and the
  *   caller unanswered, so the caller retries with the same Idempotency-Key after the restart;
  * - SIGTERM under load: a graceful stop with tool calls in flight (exit 0), then a start.
- * With `--redis` (a redis-server of the suite's own: appendonly yes, appendfsync always). Callers behave as an operator's would: a request that
- * got no answer is sent again with the same Idempotency-Key, and the outcome is awaited with `Prefer: wait`.
+ * With `--redis` (a redis-server of the suite's own: appendonly yes, appendfsync always) and with the embedded memory
+ * store and the SQLite broker journal in the state directory (`npm start`'s default). Callers behave as an operator's
+ * would: a request that got no answer is sent again with the same Idempotency-Key, and the outcome is awaited with
+ * `Prefer: wait` (asked again while the answer is 409, 429 or 503).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CrashPlatform, type RunAnswer, taskOf } from "./support/platform.ts";
@@ -55,7 +57,7 @@ async function expectEveryRunEndedOnce(p: CrashPlatform, keys: readonly string[]
 const accepted = (answers: Map<string, RunAnswer | undefined>) =>
   [...answers].filter(([, answer]) => answer?.status === 202).map(([key]) => key);
 
-for (const store of ["redis"] as const) {
+for (const store of ["redis", "embedded"] as const) {
   describe(`kill -9 of knclaw dev (${store === "redis" ? "--redis" : "embedded memory store, SQLite journal"})`, () => {
     let redis: OwnRedis | undefined;
     let p: CrashPlatform;
