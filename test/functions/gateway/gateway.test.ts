@@ -17,7 +17,8 @@ import {
 let h: GatewayHarness;
 
 beforeAll(async () => {
-  h = await startGateway();
+  // This suite makes more requests per token than the default burst; rate limits have their own suite (limits.test.ts).
+  h = await startGateway({ KNCLAW_GATEWAY_RATE_LIMIT: JSON.stringify({ requestsPerMinute: 6000, burst: 1000 }) });
 });
 afterAll(async () => {
   await h.stop();
