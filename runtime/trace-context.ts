@@ -56,8 +56,8 @@ export function activeCarrier(active: Context = otelContext.active()): TraceCarr
 
 /**
  * The trace context an outgoing event carries: the active span when it continues the event's own trace (or the event
- * has none), so each hop's parent is the span that sent it; the event's own context otherwise (a sweep tick that
- * emits for several runs keeps each run in its own trace).
+ * has none), so each hop's parent is the span that sent it; the event's own context otherwise (a `/stop` that ends
+ * several runs keeps each run in its own trace).
  */
 export function outgoingCarrier(own: TraceCarrier): TraceCarrier {
   const active = activeCarrier();

@@ -46,7 +46,7 @@ export interface PendingCall {
   digest?: string;
   status: "requested" | "awaiting_approval" | "done";
   attempt: number;
-  /** After this the call is failed as Timeout by a sweep. */
+  /** After this the call is failed as Timeout, when the run's deadline timer fires (run/deadlines.ts). */
   deadlineAt?: number;
   /** `refusals`: decisions refused so far (each refusal is announced under its own event id). */
   approval?: { id: string; expiresAt: number; approvers?: string[]; refusals?: number };
