@@ -20,12 +20,13 @@ import { roleKeys, signAs } from "../support/event-keys.ts";
  * every platform producer signing with a key the test also holds (given through the environment, as an operator
  * gives knclaw dev its Secrets), so each attack is made with real credentials of the wrong kind. For every event type
  * of the catalog (EVENT_SCHEMAS: a new type without a sample here fails to compile) and every function a rendered
- * Trigger delivers it to, posted straight to that function's `POST /` on the dev port:
- * no credentials, a token for another audience, an expired token (each 401, Knative's answer); then, with a valid
- * token of the delivering Trigger's identity, so only the event signature decides: unsigned, signed by a real key of a
- * role that may not emit it, a genuine signature of another run moved onto this event, data changed after signing
- * (each 403 event_refused); and a genuine event replayed, which changes nothing the first delivery did not. Nothing
- * reaches Slack (its fake counts every API call) and the broker moved nothing.
+ * Trigger delivers it to (the agent, the Slack adapter, the gateway, the time skill), posted straight to that
+ * function's `POST /` on the dev port: no credentials, a token for another audience, an expired token (each 401,
+ * Knative's answer); a valid token of a ServiceAccount that delivers nothing there (403); then, with a valid token of
+ * the delivering Trigger's identity, so only the event signature decides: unsigned, signed by a real key of a role
+ * that may not emit it, a genuine signature of another run moved onto this event, data changed after signing (each
+ * 403 event_refused). Nothing reaches Slack (its fake counts every API call) and nothing enters the broker. A genuine
+ * event replayed changes nothing the first delivery did not.
  */
 const NAMESPACE = "knclaw";
 const SLACK_SECRET = "slack-signing-secret-forgery";
@@ -173,7 +174,8 @@ function platform(): KnativeObject[] {
     },
     memory: {},
     policies: { default: { termination: { maxTurns: 3 } } },
-    instances: { ops: { model: "demo/demo", policy: "default" } },
+    skills: { time: {} },
+    instances: { ops: { model: "demo/demo", policy: "default", skills: ["time"] } },
     channels: {
       slack: {
         secrets: { signingSecret: { secret: "slack", key: "signing" }, botToken: { secret: "slack", key: "bot" } },
@@ -259,9 +261,7 @@ describe("forgery: every catalog type x every function a Trigger delivers it to"
     it(`${type}: refused without the delivering Trigger's valid token, and without a genuine signature; replay changes nothing`, async () => {
       const event = sample(type, `forged-${type}`);
       const targets = deliveriesOf(event);
-      // This platform runs no skill function: tool.requested has no subscriber here (skills: serve-skill tests).
-      if (type !== T.TOOL_REQUESTED)
-        expect(targets.length, "a function this platform delivers it to").toBeGreaterThan(0);
+      expect(targets.length, "a function this platform delivers it to").toBeGreaterThan(0);
       await dev.idle();
       const slackBefore = slack.posts().length;
       const countersBefore = { ...dev.counters };
