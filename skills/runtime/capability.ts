@@ -1,7 +1,7 @@
 import { type KeyObject, sign, verify } from "node:crypto";
 import { z } from "zod";
-import { DIGEST_PATTERN } from "./canonical-json.ts";
 import { keyId } from "../../runtime/keys.ts";
+import { DIGEST_PATTERN } from "./canonical-json.ts";
 
 /**
  * Capability tokens (ARCHITECTURE.md, "Capability tokens"): an agent instance signs, with its Ed25519 key, exactly one

@@ -2,8 +2,8 @@ import type { TaskContract } from "../../../eventing/catalog/index.ts";
 import { type ContractLayer, EffectiveContract } from "../../../functions/agent/policy/contract.ts";
 import type { MachineEnv } from "../../../functions/agent/run/machine.ts";
 import { type SkillInfo, ToolCatalog } from "../../../functions/agent/tools/catalog.ts";
-import { signCapability } from "../../../skills/runtime/capability.ts";
 import { generateSigningKey, parsePrivateKey, parsePublicKey } from "../../../runtime/keys.ts";
+import { signCapability } from "../../../skills/runtime/capability.ts";
 
 /** Skills and keys the agent tests share. */
 const keys = generateSigningKey();

@@ -1,15 +1,9 @@
 import { generateKeyPairSync } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { generateSigningKey, KeyFormatError, keyId, parsePrivateKey, parsePublicKey } from "../../../runtime/keys.ts";
 import { argumentsDigest, canonicalJson } from "../../../skills/runtime/canonical-json.ts";
 import { type CapabilityRequest, signCapability, verifyCapability } from "../../../skills/runtime/capability.ts";
-import {
-  generateSigningKey,
-  KeyFormatError,
-  keyId,
-  parsePrivateKey,
-  parsePublicKey,
-} from "../../../runtime/keys.ts";
 import { staticTrustedKeys, trustedKeysFromEnv } from "../../../skills/runtime/trusted-keys.ts";
 
 describe("canonical JSON and argument digests", () => {
