@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleFunction } from "../../../cli/bundle/bundle.ts";
 import { findFunctionEntries } from "../../../cli/bundle/function-entries.ts";
 import { repoRoot } from "../../../cli/repo-root.ts";
+import { roleKeys } from "../../support/event-keys.ts";
 import { freePort } from "../../support/free-port.ts";
 
 let work: string;
@@ -32,7 +33,14 @@ describe("function bundles", () => {
     const port = await freePort();
     const child = spawn(process.execPath, [bundle.file], {
       cwd: work, // no node_modules reachable from here: everything must be inside the bundle
-      env: { PATH: process.env.PATH ?? "", PORT: String(port), KNCLAW_AGENT_KEYS: "{}", NODE_ENV: "production" },
+      // What a rendered skill needs to start: the agent keys it trusts and its own key for signing replies.
+      env: {
+        PATH: process.env.PATH ?? "",
+        PORT: String(port),
+        KNCLAW_AGENT_KEYS: "{}",
+        KNCLAW_EVENT_SIGNING_KEY: roleKeys("skill/time").privateKeyPem,
+        NODE_ENV: "production",
+      },
       stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";
