@@ -40,6 +40,8 @@ export interface ApiContext extends RunContext {
   store: RunStore;
   waiter: RunWaiter;
   sink: EventSink;
+  /** The agent's own run documents, for progress while the gateway has no outcome yet. */
+  findRun?: (id: string) => Promise<Run | undefined>;
   pairing?: PairingAdmin;
   log: Logger;
 }

@@ -1,5 +1,4 @@
 import type { MemoryClient } from "../../clients/memory/client.ts";
-import { type Run, TERMINAL_RUN_STATUSES } from "../../clients/memory/contract/runs.ts";
 import { recallOnce } from "../../clients/memory/run-once.ts";
 import type { RunRequested, TimerFired } from "../../eventing/catalog/events.ts";
 import { derivedEventId, makeEvent } from "../../eventing/catalog/make.ts";
@@ -9,14 +8,16 @@ import type { RunRecord } from "./run-store.ts";
 import type { RunContext } from "./runs.ts";
 
 /**
- * No run the gateway accepted is ever stranded (ARCHITECTURE.md, "Reconciliation"). Every accepted run has a due-time
- * timer in the memory service (target `gateway`, kind `redrive`, armed before its run.requested is sent). When it
- * fires and the gateway still has no outcome for the run, the gateway looks at the agent's run document: none (the
- * run.requested was lost, or dead-lettered while the agent could not take it) or finished (its outcome was lost, or
- * dead-lettered while the gateway could not take it) means the run.requested goes out again under its deterministic
- * id. The agent then starts the run, or answers a finished run with its final outbox again (the outcome), or, for a
- * run it already works on, does nothing new. Before looking, the timer is armed again for a later look (the delay
- * doubles up to 15 minutes), so a look that fails is repeated; the outcome's arrival disarms it.
+ * No run the gateway accepted is ever stranded (ARCHITECTURE.md, "No run is stranded"). Every accepted run has a
+ * due-time timer in the memory service (target `gateway`, kind `redrive`, armed before its run.requested is sent).
+ * When it fires and the gateway still has no outcome for the run, the run.requested goes out again under its
+ * deterministic id, and the agent, which takes it once, answers as the run stands: it starts a run it never got (the
+ * request was lost, or dead-lettered while it could not take it), answers a finished run with its final outbox again
+ * (the outcome was lost, or dead-lettered while the gateway could not take it), and for a run it is working on arms
+ * its deadline timer again and sends the run's first step if that never went out (a step that died between its commit
+ * and its emit while the memory service was down, a deadline timer whose event was lost). Before that, the timer is
+ * armed again, twice as late each time up to 15 minutes, so a re-drive that fails is repeated; the outcome's arrival
+ * disarms it.
  */
 export const REDRIVE_TIMER = "redrive";
 const MAX_DELAY_MS = 15 * 60_000;
@@ -67,7 +68,7 @@ export async function armRedrive(ctx: RunContext, record: RunRecord, attempt: nu
   await ctx.redrive.timers.arm(record, ctx.now() + delay, attempt);
 }
 
-/** A re-drive timer fired: look at the run, and send its request again if it is stranded. */
+/** A re-drive timer fired: a run still without its outcome is re-driven, and looked at again later. */
 export async function onRedriveTimer(ctx: RunContext, fired: TimerFired): Promise<void> {
   const record = await ctx.store.get(fired.id);
   if (record === undefined || record.status !== "queued") return;
@@ -75,30 +76,27 @@ export async function onRedriveTimer(ctx: RunContext, fired: TimerFired): Promis
   if ((await recallOnce(ctx.store.kvForEmits, acceptedKey(record.runId))) === undefined) return;
   const attempt = typeof fired.data?.attempt === "number" ? fired.data.attempt : 0;
   await armRedrive(ctx, record, attempt + 1);
-  if (isStranded(await ctx.findRun?.(record.runId))) await sendAgain(ctx, record);
+  await redrive(ctx, record);
 }
 
 /**
- * A retried request (same Idempotency-Key) for a run the gateway accepted and has no outcome for: once the run has
- * waited a re-drive delay and the agent has no run or a finished one, its request goes out again now.
+ * A retried request (same Idempotency-Key) for a run the gateway accepted: once the run has waited a re-drive delay
+ * without its outcome, it is re-driven now rather than at its timer.
  */
-export async function redriveIfStranded(ctx: RunContext, record: RunRecord): Promise<void> {
+export async function redriveIfOverdue(ctx: RunContext, record: RunRecord): Promise<void> {
   if (record.status !== "queued" || ctx.redrive === undefined) return;
-  if (ctx.now() - Date.parse(record.createdAt) < ctx.redrive.afterMs) return;
-  if (isStranded(await ctx.findRun?.(record.runId))) await sendAgain(ctx, record);
+  if (ctx.now() - Date.parse(record.createdAt) >= ctx.redrive.afterMs) await redrive(ctx, record);
 }
 
-/** No run document (the request never reached the agent), or a finished one (its outcome never reached us). */
-function isStranded(agentRun: Run | undefined): boolean {
-  return agentRun === undefined || TERMINAL_RUN_STATUSES.includes(agentRun.status);
-}
-
-async function sendAgain(ctx: RunContext, record: RunRecord): Promise<void> {
+async function redrive(ctx: RunContext, record: RunRecord): Promise<void> {
   const request = await ctx.store.request(record.runId);
   if (request === undefined) {
-    ctx.log.error({ runId: record.runId }, "stranded run cannot be re-driven: its request is no longer stored");
+    ctx.log.error(
+      { runId: record.runId },
+      "run without an outcome cannot be re-driven: its request is no longer stored",
+    );
     return;
   }
-  ctx.log.warn({ runId: record.runId }, "run stranded without an outcome: run.requested sent again");
+  ctx.log.info({ runId: record.runId }, "run without an outcome: run.requested sent again");
   await ctx.sink.emit(runRequestedEvent(ctx.source, request));
 }

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import type { Run } from "../../clients/memory/contract/runs.ts";
 import { LEASE_SECONDS, runOnce } from "../../clients/memory/run-once.ts";
 import type { TaskContract } from "../../eventing/catalog/contract.ts";
 import type { RunRequested } from "../../eventing/catalog/events.ts";
@@ -7,7 +6,7 @@ import { derivedEventId } from "../../eventing/catalog/make.ts";
 import type { EventSink } from "../../eventing/client/broker-client.ts";
 import { crashPoint } from "../../runtime/crash-point.ts";
 import type { Logger } from "../../runtime/log.ts";
-import { acceptedKey, armRedrive, type Redrive, redriveIfStranded, runRequestedEvent } from "./redrive.ts";
+import { acceptedKey, armRedrive, type Redrive, redriveIfOverdue, runRequestedEvent } from "./redrive.ts";
 import type { RunRecord, RunStore } from "./run-store.ts";
 import type { RunWaiter } from "./run-waiter.ts";
 
@@ -19,8 +18,6 @@ export interface RunContext {
   source: string;
   now: () => number;
   log: Logger;
-  /** The agent's own run documents, for progress while the gateway has no outcome yet. */
-  findRun?: (id: string) => Promise<Run | undefined>;
   /** Re-drives of accepted runs that get no outcome (redrive.ts); none without the memory service's timers. */
   redrive?: Redrive;
 }
@@ -44,7 +41,7 @@ function runIdFor(by: string, idempotencyKey: string | undefined): string {
 /**
  * Record the run, then accept it once: store its request and arm its re-drive timer (redrive.ts), then emit
  * run.requested. Every step is safe to repeat: a retried request with the same idempotency key finds the record and,
- * if the earlier attempt was not accepted, accepts it now; if it was, and the run is stranded, re-drives it.
+ * if the earlier attempt was not accepted, accepts it now; if it was, and the run is overdue, re-drives it.
  */
 export async function startRun(ctx: RunContext, request: StartRun): Promise<RunRecord> {
   const runId = runIdFor(request.by, request.idempotencyKey);
@@ -78,7 +75,7 @@ export async function startRun(ctx: RunContext, request: StartRun): Promise<RunR
       crashPoint("gateway.after-emit");
     },
   );
-  if (!accepted.fresh) await redriveIfStranded(ctx, stored);
+  if (!accepted.fresh) await redriveIfOverdue(ctx, stored);
   return stored;
 }
 

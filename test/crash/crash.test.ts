@@ -15,7 +15,8 @@
  * would: a request that got no answer is sent again with the same Idempotency-Key, and the outcome is awaited with
  * `Prefer: wait` (asked again while the answer is 409, 429 or 503).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { waitForOutput } from "../support/cli-process.ts";
 import { CrashPlatform, type RunAnswer, taskOf } from "./support/platform.ts";
 import { OwnRedis } from "./support/redis-server.ts";
 
@@ -32,7 +33,12 @@ async function submitAll(p: CrashPlatform, keys: readonly string[]): Promise<Map
  * After the restart: every key is asked again (an unanswered caller's retry; for the others, a wait for the outcome),
  * and each run must have ended once.
  */
-async function expectEveryRunEndedOnce(p: CrashPlatform, keys: readonly string[], accepted: readonly string[]) {
+async function expectEveryRunEndedOnce(
+  p: CrashPlatform,
+  keys: readonly string[],
+  accepted: readonly string[],
+  options: { callsMayTimeOut?: boolean } = {},
+) {
   const outcomes = await Promise.all(keys.map((key) => p.outcome(key, 120)));
   const runIds = new Set<string>();
   for (const [i, outcome] of outcomes.entries()) {
@@ -47,7 +53,9 @@ async function expectEveryRunEndedOnce(p: CrashPlatform, keys: readonly string[]
   expect(runIds.size).toBe(keys.length);
   for (const runId of runIds) {
     expect((await p.log(runId)).sort()).toEqual(["completed", "message"]);
-    expect([...p.skill.executions].filter(([call]) => call.startsWith(`${runId}/`))).toEqual([[`${runId}/1-0`, 1]]);
+    const calls = [...p.skill.executions].filter(([call]) => call.startsWith(`${runId}/`));
+    // A call whose request never reached the skill before its deadline times out instead: never run twice either way.
+    expect(calls).toEqual(options.callsMayTimeOut && calls.length === 0 ? [] : [[`${runId}/1-0`, 1]]);
   }
   // No run executed that nobody asked for.
   expect([...p.skill.executions.keys()].every((call) => runIds.has(call.split("/")[0]!))).toBe(true);
@@ -131,32 +139,52 @@ for (const store of ["redis", "embedded"] as const) {
 }
 
 describe("kill -9 of Redis under load (--redis)", () => {
-  const redis = new OwnRedis();
+  let redis: OwnRedis;
   let p: CrashPlatform;
-  beforeAll(async () => {
-    await redis.start();
-  });
-  afterAll(async () => {
+  afterEach(async () => {
     await p.close();
     await redis.stop();
   });
 
-  it("every accepted run ends once after Redis is back, without a restart of knclaw dev", {
-    timeout: 240_000,
-  }, async () => {
-    p = await CrashPlatform.start({ redis, redriveAfterSeconds: 2 });
+  /** Runs in flight (four tool calls held), then Redis killed; the tool calls answer into the outage. */
+  async function killRedisUnderLoad(
+    scenario: string,
+    options: { toolGraceSeconds?: number; journalOnDisk?: boolean } = {},
+  ) {
+    redis = new OwnRedis();
+    await redis.start();
+    p = await CrashPlatform.start({ redis, redriveAfterSeconds: 2, ...options });
     const dev = await p.startDev();
     p.skill.hold();
-    const keys = keysOf("redis");
+    const keys = keysOf(scenario);
     const answers = await submitAll(p, keys);
     await p.skill.heldAtLeast(4);
     await redis.kill();
     p.skill.release();
     // Work goes on failing while Redis is away: tool answers cannot be stored, steps cannot commit.
-    const refused = await p.submit("redis-while-down").catch(() => undefined);
+    const refused = await p.submit(`${scenario}-while-down`).catch(() => undefined);
     expect(refused?.status).not.toBe(202);
+    return { dev, keys, answers };
+  }
+
+  it("a short outage: every accepted run ends once after Redis is back, without a restart", {
+    timeout: 240_000,
+  }, async () => {
+    const { dev, keys, answers } = await killRedisUnderLoad("redis");
     await redis.start();
     await expectEveryRunEndedOnce(p, keys, accepted(answers));
+    expect(dev.child.exitCode).toBeNull();
+  });
+
+  it("an outage past the broker's retries: what it gave up on is re-driven or times out, every run ends once", {
+    timeout: 240_000,
+  }, async () => {
+    // The journal on disk keeps the broker delivering through the outage (as a Kafka broker would), so it gives up.
+    const { dev, keys, answers } = await killRedisUnderLoad("outage", { toolGraceSeconds: 1, journalOnDisk: true });
+    // Redis stays away until the broker has given up on a delivery (its dead-letter sink is down too).
+    await waitForOutput(dev.child, /"msg":"delivery failed, event (sent to the dead-letter sink|dropped)"/, "stderr");
+    await redis.start();
+    await expectEveryRunEndedOnce(p, keys, accepted(answers), { callsMayTimeOut: true });
     expect(dev.child.exitCode).toBeNull();
   });
 });

@@ -35,19 +35,23 @@ export interface DevProcess {
   url: string;
   /** How the process ended. */
   ended: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** What it wrote last (stdout and stderr), for a failure's message. */
-  tail(): string;
 }
 
 export interface CrashPlatformOptions {
   /** Memory service and broker journal on this Redis (`--redis`); else the embedded store and SQLite. */
   redis?: OwnRedis;
+  /** `--broker-store sqlite` with `redis`: the journal in the state directory, only the memory service on Redis. */
+  journalOnDisk?: boolean;
   /** `gateway.redriveAfterSeconds`: how soon the gateway looks at a run with no outcome. */
   redriveAfterSeconds?: number;
+  /** `agent.toolGraceSeconds`: past a tool's timeout (an external skill's is 30 s), an unanswered call fails. */
+  toolGraceSeconds?: number;
 }
 
 export interface RunAnswer {
   status: number;
+  /** Retry-After, in seconds, when the answer has one. */
+  retryAfter?: number;
   body: { runId?: string; status?: string; output?: string; reason?: string };
 }
 
@@ -82,6 +86,7 @@ export class CrashPlatform {
       ...["-c", join(this.dir, "knclaw.yaml"), "--port", "0", "--state-dir", join(this.dir, "state")],
       ...["--log-level", "warn"],
       ...(this.options.redis ? ["--redis", this.options.redis.url] : []),
+      ...(this.options.journalOnDisk ? ["--broker-store", "sqlite"] : []),
     ];
     const env = inheritedEnv((name) => name.startsWith("KNCLAW_") || name === "PORT", {
       KNCLAW_GATEWAY_TOKEN_CLI: GATEWAY_TOKEN,
@@ -94,17 +99,14 @@ export class CrashPlatform {
       ...(crashPoint ? { KNCLAW_CRASH_POINT: crashPoint } : {}),
     });
     const child = spawnKnclaw(args, env);
-    let tail = "";
-    const keep = (chunk: Buffer) => {
-      tail = (tail + chunk.toString()).slice(-200_000);
-    };
-    child.stdout!.on("data", keep);
-    child.stderr!.on("data", keep);
+    // Read what it writes, so a full pipe never stalls it; tests wait on particular lines with waitForOutput.
+    child.stdout!.resume();
+    child.stderr!.resume();
     const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once("exit", (code, signal) => resolve({ code, signal })),
     );
     const [, url] = await waitForOutput(child, /knclaw dev listening on (\S+)/);
-    this.dev = { child, url: url!, ended, tail: () => tail };
+    this.dev = { child, url: url!, ended };
     return this.dev;
   }
 
@@ -129,12 +131,18 @@ export class CrashPlatform {
       },
       body: JSON.stringify({ task: taskOf(key) }),
     });
-    return { status: response.status, body: (await response.json()) as RunAnswer["body"] };
+    const retryAfter = Number(response.headers.get("retry-after") ?? Number.NaN);
+    return {
+      status: response.status,
+      ...(Number.isFinite(retryAfter) ? { retryAfter } : {}),
+      body: (await response.json()) as RunAnswer["body"],
+    };
   }
 
   /**
    * The run's outcome, awaited as a client does: `Prefer: wait`, and an answer that says "not now" (409 another attempt
-   * in flight, 429, 503 while a dependency recovers) asked again until `seconds` have passed. `onRetry` hears each.
+   * in flight, 429, 503 while a dependency recovers) asked again after its Retry-After (else a second) until `seconds`
+   * have passed. `onRetry` hears each.
    */
   async outcome(key: string, seconds: number, onRetry?: (answer: RunAnswer) => void): Promise<RunAnswer> {
     const deadline = Date.now() + seconds * 1000;
@@ -142,6 +150,8 @@ export class CrashPlatform {
       const answer = await this.submit(key, Math.max(1, Math.ceil((deadline - Date.now()) / 1000)));
       if (![409, 429, 503].includes(answer.status) || Date.now() >= deadline) return answer;
       onRetry?.(answer);
+      // The protocol's own pause: the server says when to come back.
+      await new Promise((resolve) => setTimeout(resolve, (answer.retryAfter ?? 1) * 1000));
     }
   }
 
@@ -217,6 +227,9 @@ export class CrashPlatform {
           provider: { baseUrl: this.model.url },
           policy: "crash",
           skills: ["counter"],
+          ...(this.options.toolGraceSeconds !== undefined
+            ? { agent: { toolGraceSeconds: this.options.toolGraceSeconds } }
+            : {}),
         },
       },
     };

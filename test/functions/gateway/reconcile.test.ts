@@ -1,8 +1,8 @@
 /**
  * No run the gateway accepted is stranded (functions/gateway/redrive.ts): every accepted run has a re-drive timer in
- * the memory service; when it fires without an outcome, a run the agent never got, or finished without the outcome
- * arriving, has its run.requested sent again under the same id; a retry with the same Idempotency-Key does the same
- * once the run waited a re-drive delay; GET tells the run's status and outcome from the agent's own document.
+ * the memory service; when it fires without an outcome, the run's run.requested goes out again under the same id
+ * (the agent answers as the run stands: agent/loop tests); a retry with the same Idempotency-Key does the same once
+ * the run waited a re-drive delay; GET tells the run's status and outcome from the agent's own document.
  *
  * The memory service here has no broker to fire timers into: the test reads the armed timer from it and delivers
  * timer.fired to the gateway itself, as the memory service would at the due time.
@@ -97,12 +97,12 @@ describe("re-drives", () => {
     expect(requests()).toHaveLength(2);
   });
 
-  it("leaves a run the agent is working on alone, and looks again later", async () => {
+  it("re-drives a run the agent is working on too (its lost deadline or first step comes back), and looks again later", async () => {
     const { runId } = await start("busy-1");
     await agentRun(runId, "waiting");
     expect(await getRun(runId)).toMatchObject({ status: "waiting" });
     expect(await fire(runId)).toBe(200);
-    expect(requests()).toHaveLength(1);
+    expect(requests()).toHaveLength(2);
     expect(await timerOf(runId)).toMatchObject({ data: { attempt: 1 } });
   });
 
@@ -124,15 +124,15 @@ describe("re-drives", () => {
     expect(await timerOf(refused)).toMatchObject({ data: { attempt: 0 } });
   });
 
-  it("a retry with the same Idempotency-Key re-drives a stranded run once it waited a re-drive delay", async () => {
+  it("a retry with the same Idempotency-Key re-drives a run without its outcome once it waited a re-drive delay", async () => {
     const { runId } = await start("retry-1");
     await start("retry-1");
     expect(requests()).toHaveLength(1);
     clock += 31_000;
     expect((await start("retry-1")).runId).toBe(runId);
     expect(requests()).toHaveLength(2);
-    await agentRun(runId, "running");
-    await start("retry-1");
+    await h.deliver(completed(runId, "ops", "fine"));
+    expect(await start("retry-1")).toMatchObject({ status: 202, runId });
     expect(requests()).toHaveLength(2);
   });
 
