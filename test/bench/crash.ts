@@ -3,8 +3,8 @@
  * of a real `knclaw dev` process on --redis (a redis-server of the bench's own: appendonly yes, appendfsync always; with
  * CRASH_STORE=embedded, the embedded memory store and the SQLite journal in the state directory instead), the crash
  * suite's platform (test/crash/support/): the model and a counting skill live in this process and outlive the
- * kill. Once all are accepted and half their tool calls have answered, `knclaw dev` gets SIGKILL and is started again
- * on the same state. Then every run is awaited (`Prefer: wait`, the way a client waits).
+ * kill. Once all are accepted and half their tool calls have answered (the others held), `knclaw dev` gets SIGKILL
+ * and is started again on the same state. Then every run is awaited (`Prefer: wait`, the way a client waits).
  *
  * - stuck: accepted runs not finished two minutes after the restart (must be 0);
  * - duplicated: runs with a tool call executed twice, a second message or outcome in their log, or a run nobody asked
@@ -100,13 +100,17 @@ const redis = await freshRedis();
 const p = await CrashPlatform.start(redis ? { redis } : {});
 await p.startDev();
 const keys = keysFor("crash");
-// Held until all are accepted, so the kill lands with runs at every step: not started, mid-tool, answered.
+// Every tool call is held until all runs are accepted and have asked; then half are answered and the process is
+// killed, so it dies with runs at every step: answered and finishing, mid-tool, their answers on the way.
 p.skill.hold();
 const accepted = await submitAll(p, keys);
-p.skill.release();
-await p.skill.answeredAtLeast(Math.floor(accepted.length / 2));
+await p.skill.heldAtLeast(accepted.length);
+const half = Math.floor(accepted.length / 2);
+p.skill.releaseSome(half);
+await p.skill.answeredAtLeast(half);
 await p.kill();
-console.log(`killed with ${p.skill.answered} of ${accepted.length} tool calls answered`);
+p.skill.release();
+console.log(`killed with ${half} of ${accepted.length} tool calls answered`);
 const restarted = performance.now();
 await p.startDev();
 const listening = (performance.now() - restarted) / 1000;

@@ -307,6 +307,11 @@ export class CountingSkill {
     for (const go of this.held.splice(0)) go();
   }
 
+  /** Lets the first `count` held calls go; the others stay held. */
+  releaseSome(count: number): void {
+    for (const go of this.held.splice(0, count)) go();
+  }
+
   /** Resolves once `count` calls are held at the same time. */
   heldAtLeast(count: number): Promise<void> {
     if (this.held.length >= count) return Promise.resolve();
