@@ -124,6 +124,11 @@ describe("knclaw dev + invoke + runs (CLI processes)", () => {
     expect([...values.keys()].sort()).toEqual([
       "knclaw/knclaw-agent-keys/assistant",
       "knclaw/knclaw-deadletter/api-token",
+      "knclaw/knclaw-event-keys/gateway",
+      "knclaw/knclaw-event-keys/memory",
+      "knclaw/knclaw-event-keys/skill-memory",
+      "knclaw/knclaw-event-keys/skill-time",
+      "knclaw/knclaw-event-trust/bundle",
       "knclaw/knclaw-gateway/cli-token",
       "knclaw/knclaw-memory-tokens/agent-assistant",
       "knclaw/knclaw-memory-tokens/deadletter",
