@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
@@ -57,6 +57,7 @@ export interface RunAnswer {
 
 export class CrashPlatform {
   readonly dir = mkdtempSync(join(tmpdir(), "knclaw-crash-"));
+  private readonly tmp = join(this.dir, "tmp");
   readonly model: FakeOpenAI;
   readonly skill: CountingSkill;
   dev: DevProcess | undefined;
@@ -76,6 +77,7 @@ export class CrashPlatform {
     const platform = new CrashPlatform(model, skill, options);
     model.setResponder((request) => platform.answer(request.body));
     writeFileSync(join(platform.dir, "knclaw.yaml"), JSON.stringify(platform.config(), null, 2));
+    mkdirSync(platform.tmp);
     return platform;
   }
 
@@ -93,6 +95,8 @@ export class CrashPlatform {
       KNCLAW_MEMORY_TOKENS_SECRET: MEMORY_SECRET,
       [`KNCLAW_AGENT_KEYS_${INSTANCE.toUpperCase()}`]: keys.privateKeyPem,
       KNCLAW_STATE_DIR: join(this.dir, "state"),
+      // Its session token files too: a killed process cannot remove them, the platform's close does.
+      TMPDIR: this.tmp,
       KNCLAW_LOG_LEVEL: "warn",
       // The counting skill signs its answers with this key; the agent trusts it.
       ...devTrustEnv({ externalSkills: ["counter"] }),
