@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readSessionToken } from "../../../../cli/session-tokens.ts";
 import { collectOutput, exited, inheritedEnv, spawnKnclaw, waitForOutput } from "../../../support/cli-process.ts";
 import { type OtlpReceiver, startOtlpReceiver } from "../../../support/otlp-receiver.ts";
 
@@ -205,9 +206,13 @@ describe("operator console in Chromium", () => {
 
   it("replays a dead letter", async () => {
     // A message.send the gateway cannot read (no data): 400, not retried, so the broker dead-letters it at once.
+    // Sent as the operator, whose identity token `knclaw dev` keeps for its port (the broker authenticates senders).
+    const operatorToken = readSessionToken("broker", url);
+    expect(operatorToken).toBeDefined();
     const response = await fetch(`${url}/knclaw/default`, {
       method: "POST",
       headers: {
+        authorization: `Bearer ${operatorToken}`,
         "ce-specversion": "1.0",
         "ce-id": "console-dead-letter-1",
         "ce-source": "/tests/console",
