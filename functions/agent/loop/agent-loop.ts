@@ -292,8 +292,12 @@ export class AgentLoop {
       this.deps.faults?.afterCommit?.(next.runId, eventId);
       await this.holdForRun(next);
       this.observe(next);
-      await this.keepDeadline(next, committed.version, { dueAt: undefined });
-      await this.flush(next, next.outbox, memo);
+      // The timer and the step's events go out together: neither waits for the other, and a failure of either fails
+      // the delivery, whose redelivery re-arms and re-sends (redelivered below), so nothing is lost by not ordering them.
+      await Promise.all([
+        this.keepDeadline(next, committed.version, { dueAt: undefined }),
+        this.flush(next, next.outbox, memo),
+      ]);
     });
   }
 
@@ -395,8 +399,11 @@ export class AgentLoop {
         crashPoint("agent.after-commit");
         this.deps.faults?.afterCommit?.(runId, eventId);
         this.observe(next);
-        await this.keepDeadline(next, committed.version, timer === undefined ? { dueAt: deadline } : undefined);
-        await this.flush(next, next.outbox, memo);
+        // As after a first step: the timer and the events together (a failure of either is repaired on redelivery).
+        await Promise.all([
+          this.keepDeadline(next, committed.version, timer === undefined ? { dueAt: deadline } : undefined),
+          this.flush(next, next.outbox, memo),
+        ]);
         return;
       }
     });
