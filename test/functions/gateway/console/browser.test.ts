@@ -186,13 +186,16 @@ describe("operator console in Chromium", () => {
 
     await page.goto(`${url}/console/runs/${runId}`);
     const timeline = page.locator("#run-timeline");
-    await timeline.locator(".outcome.completed").waitFor();
+    // On a saturated 2-core machine the completion after the approval has taken longer than 30 s (twice in runs of the
+    // whole suite, never alone; the cause is not yet known). What this test asserts is that the approved call runs and
+    // the run completes, so it waits up to 90 s.
+    await timeline.locator(".outcome.completed").waitFor({ timeout: 90_000 });
     const text = (await timeline.textContent()) ?? "";
     expect(text).toContain("Tool call time.now");
     expect(text).toContain("Result");
     expect(text).toContain("approval.granted");
     await shot("approved");
-  });
+  }, 150_000);
 
   it("shows instances with their model, skills and budgets", async () => {
     await page.goto(`${url}/console/instances`);
