@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
-import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { writePrivateFile } from "../../knative/secrets/files.ts";
 
 /**
  * Where `knclaw dev` keeps the secret values it generates (the memory token secret, the agent and event signing keys),
@@ -36,18 +36,9 @@ export function fileSecretStore(stateDir: string): GeneratedSecretStore {
     get: (id) => values.get(id),
     set(id, value) {
       values.set(id, value);
-      const temporary = join(dir, `.${FILE}.${randomBytes(6).toString("hex")}.tmp`);
       try {
-        // wx: never write through a file (or link) someone else put at this name.
-        writeFileSync(temporary, JSON.stringify(Object.fromEntries(values), null, 2), { mode: 0o600, flag: "wx" });
-        chmodSync(temporary, 0o600);
-        renameSync(temporary, path);
+        writePrivateFile(path, JSON.stringify(Object.fromEntries(values), null, 2));
       } catch (error) {
-        try {
-          unlinkSync(temporary);
-        } catch {
-          // not created
-        }
         throw new SecretStoreError(`could not write ${path}: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
       }
     },

@@ -15,7 +15,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import type { SecretManifest } from "./generate.ts";
 import { PlatformSecretsError, refId } from "./plan.ts";
@@ -46,23 +46,31 @@ export function writeSecretFiles(dir: string, manifests: readonly SecretManifest
   const paths: string[] = [];
   for (const manifest of manifests) {
     const path = join(dir, fileName(manifest, manifests));
-    const temporary = join(dir, `.${fileName(manifest, manifests)}.${randomBytes(6).toString("hex")}.tmp`);
-    try {
-      // wx: never write through a file (or link) someone else put at this name.
-      writeFileSync(temporary, HEADER + secretYaml(manifest), { mode: 0o600, flag: "wx" });
-      chmodSync(temporary, 0o600);
-      renameSync(temporary, path);
-    } catch (error) {
-      try {
-        unlinkSync(temporary);
-      } catch {
-        // not created
-      }
-      throw error;
-    }
+    writePrivateFile(path, HEADER + secretYaml(manifest));
     paths.push(path);
   }
   return paths;
+}
+
+/**
+ * Replace `path` with `content`, readable by this user only (0600), all at once: written to a fresh temporary file
+ * beside it, then renamed over it, so a crash leaves the old file or the new one, never half of either.
+ */
+export function writePrivateFile(path: string, content: string): void {
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    // wx: never write through a file (or link) someone else put at this name.
+    writeFileSync(temporary, content, { mode: 0o600, flag: "wx" });
+    chmodSync(temporary, 0o600);
+    renameSync(temporary, path);
+  } catch (error) {
+    try {
+      unlinkSync(temporary);
+    } catch {
+      // not created
+    }
+    throw error;
+  }
 }
 
 /**
