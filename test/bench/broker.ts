@@ -241,11 +241,13 @@ try {
     const usage = process.threadCpuUsage();
     return usage.user + usage.system;
   };
-  // BROKER_BENCH_ONLY=baseline,http (say) runs those phases only, without latency runs: for profiling and A/B runs.
+  // BROKER_BENCH_ONLY=baseline,http (say) runs those phases only, for profiling and A/B runs; with them, the latency
+  // runs named in BROKER_BENCH_PACED (none by default).
   const only = process.env.BROKER_BENCH_ONLY?.split(",");
+  const onlyPaced = process.env.BROKER_BENCH_PACED?.split(",").filter((name) => only?.includes(name)) ?? [];
   load.postMessage(
     only
-      ? { phases: phases.filter((p) => only.includes(p.name)), pacedPhases: [], rounds: ROUNDS }
+      ? { phases: phases.filter((p) => only.includes(p.name)), pacedPhases: onlyPaced, rounds: ROUNDS }
       : {
           phases,
           pacedPhases: ["baseline", "http", "inproc", "tokens_inproc", "durable_sqlite", "durable_redis"],
@@ -287,7 +289,8 @@ try {
   if (only) {
     for (const name of only) {
       const ratio = only.includes("baseline") ? { ratio: median(ratios(name)) } : {};
-      console.log(JSON.stringify({ name, ...phase(name), ...ratio, brokerCpuUsPerEvent: brokerCpuUs(name) }));
+      const paced = latency[name] ? { latency: latency[name] } : {};
+      console.log(JSON.stringify({ name, ...phase(name), ...ratio, ...paced, brokerCpuUsPerEvent: brokerCpuUs(name) }));
     }
     process.exit(0);
   }

@@ -154,15 +154,27 @@ async function throughput(phase: Phase, ms: number): Promise<number> {
 async function paced(phase: Phase): Promise<{ p50: number; p99: number }> {
   const url = new URL(phase.url);
   const latencies: number[] = [];
+  // BROKER_BENCH_TRACE=1: print when the slowest events were due, to tell one long stall from many short ones.
+  const traced: Array<[number, number]> | undefined = process.env.BROKER_BENCH_TRACE ? [] : undefined;
   const start = now() + 20;
   const pending: Promise<void>[] = [];
   for (let i = 0; i < init.pacedEvents; i++) {
     const due = start + (i * 1000) / init.pacedRate;
     const wait = due - now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    pending.push(sendOne(phase, url).then((at) => void latencies.push(at - due)));
+    pending.push(
+      sendOne(phase, url).then((at) => {
+        latencies.push(at - due);
+        if (traced) traced.push([due - start, at - due]);
+      }),
+    );
   }
   await Promise.all(pending);
+  if (traced) {
+    traced.sort((a, b) => b[1] - a[1]);
+    const worst = traced.slice(0, 40).map(([at, latency]) => `${Math.round(at)}:${latency.toFixed(1)}`);
+    console.error(`${phase.name}: slowest events (ms into the run:latency ms) ${worst.join(" ")}`);
+  }
   latencies.sort((a, b) => a - b);
   const pick = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
   return { p50: pick(0.5), p99: pick(0.99) };
