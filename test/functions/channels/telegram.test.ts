@@ -248,6 +248,19 @@ describe("Telegram outbound", () => {
     expect((await fetch(deliveryRequest(`${adapter!.url}/`, refusal))).status).toBe(200);
     const told = telegram.calls("sendMessage").slice(1);
     expect(told).toEqual([expect.objectContaining({ body: { chat_id: STRANGER, text: "You may not approve this." } })]);
+    // Someone who never started a private chat with the bot (Telegram: 403) is not named in the group instead: nothing
+    // else in Telegram is private to them once their press was answered, so the refusal is not posted at all.
+    telegram.script.push({ error_code: 403, description: "Forbidden: bot can't initiate conversation with a user" });
+    const unreachable = approvalVerdict({
+      approvalId: "ap-tg2",
+      replyTo: route,
+      outcome: "refused",
+      decidedBy: { channel: "telegram", id: "6000000000002", displayName: "mallory" },
+      id: "refusal-tg-2",
+    });
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, unreachable))).status).toBe(200);
+    expect(telegram.script).toHaveLength(0);
+    expect(telegram.calls("sendMessage").slice(1)).toEqual(told);
     expect(telegram.calls("editMessageText")).toHaveLength(0);
   });
 });
