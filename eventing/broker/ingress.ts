@@ -21,7 +21,7 @@ export interface IngressRequest {
   /** The path without the query string. */
   path: string;
   headers: HeaderReader;
-  /** Reads the whole body; throws CloudEventError(413) past `maxBytes`. */
+  /** Reads the whole body; throws CloudEventError(413) past `maxBytes`, having drained a bounded part of the rest. */
   readBody(maxBytes: number): Promise<Uint8Array>;
   /** Called when the body will not be read, so the transport can discard it. */
   discardBody(): void;
@@ -115,7 +115,8 @@ export function createIngress(lookup: BrokerLookup, options: IngressOptions = {}
       if (caught instanceof CloudEventError) {
         broker.counters.rejected++;
         const response = error(caught.status, caught.message);
-        // Past the size limit the rest of the body is not read: close the connection instead of draining it.
+        // Past the size limit the body was drained only so far (eventing/cloudevent/body.ts, drainAllowance): close
+        // the connection rather than read on.
         if (caught.status === 413) response.headers.connection = "close";
         return response;
       }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { drainAllowance } from "../cloudevent/body.ts";
 import { CloudEventError } from "../cloudevent/errors.ts";
 import { nodeHeaderReader } from "../cloudevent/node-headers.ts";
 import type { Ingress, IngressRequest, IngressResponse } from "./ingress.ts";
@@ -42,28 +43,37 @@ function writeNodeResponse(res: ServerResponse, response: IngressResponse): void
   else res.end(response.body);
 }
 
-/** Read a request body up to `maxBytes`; beyond that, stop reading and throw 413 (the caller closes the connection). */
+/**
+ * Read a request body up to `maxBytes`. Past it, the rest is read and dropped up to the drain allowance
+ * (eventing/cloudevent/body.ts: a client still sending would otherwise meet a reset instead of the 413), and only a
+ * body larger still is cut off (the caller closes the connection either way).
+ */
 function readNodeBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+  const drainTo = maxBytes + drainAllowance(maxBytes);
   const declared = req.headers["content-length"];
-  if (declared !== undefined && Number(declared) > maxBytes) {
+  if (declared !== undefined && Number(declared) > drainTo) {
     req.pause();
     return Promise.reject(tooLarge(maxBytes));
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const stop = () => {
+      req.off("data", onData);
+      req.pause();
+      reject(tooLarge(maxBytes));
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.byteLength;
-      if (size > maxBytes) {
-        req.off("data", onData);
-        req.pause();
-        reject(tooLarge(maxBytes));
-        return;
-      }
-      chunks.push(chunk);
+      if (size > drainTo) stop();
+      else if (size > maxBytes) chunks.length = 0;
+      else chunks.push(chunk);
     };
     req.on("data", onData);
-    req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.once("end", () => {
+      if (size > maxBytes) reject(tooLarge(maxBytes));
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
     req.once("error", (error) => reject(new CloudEventError(400, `request body could not be read: ${error.message}`)));
     req.once("aborted", () => reject(new CloudEventError(400, "request aborted")));
   });

@@ -2,8 +2,8 @@ import { ApiError } from "../../runtime/api-error.ts";
 
 /**
  * A request that cannot be accepted as a CloudEvent; `status` is the HTTP status Knative's ingress answers with. For
- * 413 the rest of the body is never read, so the connection is closed rather than left holding an unread upload
- * (which would also stall a graceful shutdown).
+ * 413 the rest of the body is read only up to a bound (body.ts, drainAllowance), so the connection is closed rather
+ * than left holding an unread upload (which would also stall a graceful shutdown).
  */
 export class CloudEventError extends ApiError {
   constructor(status: number, message: string) {

@@ -12,10 +12,22 @@ const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?
 // Parameters are ASCII (RFC 2045); anything else could not travel in a binary-mode Content-Type header.
 const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(?:\s*;[\x20-\x7e\t]*)?$/;
 
+/**
+ * What a CloudEvents String must not contain (spec.md, "Type System"): the control characters U+0000-U+001F and
+ * U+007F-U+009F (Cc), the noncharacters (U+FDD0-U+FDEF, U+xFFFE, U+xFFFF) and surrogates not in a pair (a `u`
+ * regex sees a proper pair as one code point, so Cs matches only lone ones). Every attribute's canonical form is a String, so this holds for all of them, extensions included:
+ * a newline that got in through a percent-encoded header would otherwise travel on to every subscriber.
+ */
+const FORBIDDEN_IN_STRING = /[\p{Cc}\p{Noncharacter_Code_Point}\p{Cs}]/u;
+
 export function validateEvent(event: CloudEvent): CloudEvent {
   const a = event.attributes;
   for (const name of Object.keys(a)) {
     if (!ATTRIBUTE_NAME.test(name)) throw badRequest(`attribute name "${printable(name)}" must match [a-z0-9]+`);
+    const value = a[name]!;
+    if (FORBIDDEN_IN_STRING.test(value)) {
+      throw badRequest(`attribute ${name}: control characters, noncharacters and lone surrogates are not allowed`);
+    }
   }
   const specversion = a.specversion;
   if (specversion === undefined || specversion === "") throw badRequest("specversion: required");

@@ -11,6 +11,8 @@ import { PlatformError } from "../../functions/channels/toolkit/platform-error.t
 import { ApiError, errorBody, INTERNAL_ERROR, toApiError } from "../../runtime/api-error.ts";
 import { createFunctionApp, type Readiness } from "../../runtime/app.ts";
 import type { Logger } from "../../runtime/log.ts";
+import { serve } from "../../runtime/serve.ts";
+import { streamedUploads } from "../support/streaming-upload.ts";
 
 const event = makeEvent(T.PING, { source: "/test", data: {} });
 /** These tests are about the route, not about who signed: every event passes (eventing/trust has its own tests). */
@@ -103,6 +105,35 @@ describe("the delivery route", () => {
     expect(tooLarge.headers.get("connection")).toBe("close");
     expect(((await bodyOf(tooLarge)) as { error: { code: string } }).error.code).toBe("payload_too_large");
     expect(handled).toBe(0);
+  });
+
+  it("answers a streamed body somewhat over the limit 413 every time over real HTTP, never a reset", async () => {
+    // The body is read past the limit (up to the limit again) and dropped before the answer: answered at the
+    // limit, the client still writing met a closed socket and Node's fetch failed instead of showing the 413.
+    let handled = 0;
+    const app = createFunctionApp({
+      env: {},
+      delivery: receiveCloudEvents(
+        () => {
+          handled += 1;
+        },
+        { maxBodyBytes: 64 * 1024, trust: ACCEPT_ALL },
+      ),
+    });
+    const served = await serve(app, { port: 0, host: "127.0.0.1" });
+    try {
+      const outcomes = await streamedUploads({
+        url: `${served.url}/`,
+        headers: encodeBinary(event).headers,
+        bytes: 96 * 1024,
+        pauseAfter: 70 * 1024,
+        attempts: 20,
+      });
+      expect(outcomes).toEqual(new Array(20).fill(413));
+      expect(handled).toBe(0);
+    } finally {
+      await served.shutdown();
+    }
   });
 
   it("answers an event the trust check refuses with its 403, before the function sees it", async () => {

@@ -100,6 +100,10 @@ describe("cloudevents SDK compatibility", () => {
     ["invalid percent-encoding", { headers: binaryHeaders({ "ce-subject": "50%" }), body: "" }],
     ["structured without source", structured({ specversion: "1.0", id: "x", type: "t" })],
     [
+      "an extension value with a control character",
+      structured({ specversion: "1.0", id: "x", source: "/s", type: "t", myext: "line\nbreak" }),
+    ],
+    [
       "structured with an uppercase attribute",
       structured({ specversion: "1.0", id: "x", source: "/s", type: "t", Foo: "x" }),
     ],
