@@ -73,7 +73,12 @@ export async function createApp(env: FunctionEnv, deps: GatewayDeps = {}): Promi
     ...(timers ? { redrive: { timers, afterMs: config.redriveAfterSeconds * 1000 } } : {}),
     log,
   };
-  const limits = new TokenBuckets(config.rateLimit.requestsPerMinute, config.rateLimit.burst, now);
+  const limits = new TokenBuckets(
+    config.rateLimit.requestsPerMinute,
+    config.rateLimit.burst,
+    now,
+    config.rateLimit.tokens,
+  );
   const deliveries = createGatewayDeliveries(ctx);
 
   const app = createFunctionApp<GatewayVariables>({

@@ -8,11 +8,31 @@ import { memoryClientVars, platformVars } from "../../runtime/platform-env.ts";
 /** A gateway token's name (the keys of `gateway.tokens`): audit records show it, and it names the token's variable. */
 export const GatewayTokenName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/);
 
-/** Per-token request limit (a token bucket per replica): `gateway.rateLimit` in knclaw.yaml, and its env. */
+const RequestsPerMinute = z.number().int().min(1).max(1_000_000);
+const Burst = z.number().int().min(1).max(1_000_000);
+
+/**
+ * Per-token request limit (a token bucket per token and replica): `gateway.rateLimit` in knclaw.yaml, and its env.
+ * One bucket serves every instance a token reaches, so a client driving many agents with one token may need more
+ * than the default: `tokens.<name>` raises (or lowers) it for that token alone.
+ */
 export const GatewayRateLimit = z.strictObject({
-  requestsPerMinute: z.number().int().min(1).max(1_000_000).default(120).describe("Sustained rate per token."),
-  burst: z.number().int().min(1).max(1_000_000).default(30).describe("Requests a token may make at once."),
+  requestsPerMinute: RequestsPerMinute.default(120).describe("Sustained rate per token."),
+  burst: Burst.default(30).describe("Requests a token may make at once."),
+  tokens: z
+    .record(
+      GatewayTokenName,
+      z.strictObject({
+        requestsPerMinute: RequestsPerMinute.optional().describe(
+          "This token's sustained rate (default: the one above).",
+        ),
+        burst: Burst.optional().describe("This token's burst (default: the one above)."),
+      }),
+    )
+    .optional()
+    .describe("Limits of single tokens, by name in `gateway.tokens`: a client driving many agents with one token."),
 });
+export type GatewayRateLimit = z.infer<typeof GatewayRateLimit>;
 
 /** Bounds of `gateway.maxWaitSeconds`: the longest a caller may wait for a run inline. */
 export const MAX_WAIT_SECONDS = { min: 1, max: 3600, default: 120 } as const;
@@ -55,7 +75,11 @@ export const gatewayEnv = defineEnv({
       )
       .default([]),
   ),
-  rateLimit: json("KNCLAW_GATEWAY_RATE_LIMIT", "`{requestsPerMinute, burst}` per token", GatewayRateLimit.prefault({})),
+  rateLimit: json(
+    "KNCLAW_GATEWAY_RATE_LIMIT",
+    "`{requestsPerMinute, burst}` per token, and `tokens: {<name>: {requestsPerMinute?, burst?}}`: single tokens' own",
+    GatewayRateLimit.prefault({}),
+  ),
   maxWaitSeconds: text(
     "KNCLAW_GATEWAY_MAX_WAIT_SECONDS",
     "the longest `Prefer: wait` / chat completion wait, in seconds",

@@ -46,10 +46,24 @@ class OpenAiError extends ApiError {
   }
 }
 
+/**
+ * An error as OpenAI's API words it. What the gateway answers for every API (401, the per-token rate limit's 429, its
+ * 5xx) gets OpenAI's own type, and the 429 OpenAI's code, so an SDK or a client that matches on them (retrying
+ * `rate_limit_exceeded` after Retry-After) behaves as it does against OpenAI.
+ */
 export function openAiErrorBody(error: ApiError) {
-  const type =
-    error instanceof OpenAiError ? error.type : error.status === 401 ? "authentication_error" : "invalid_request_error";
-  return { error: { message: error.message, type, param: null, code: error.code } };
+  if (error instanceof OpenAiError) {
+    return { error: { message: error.message, type: error.type, param: null, code: error.code } };
+  }
+  const [type, code] =
+    error.status === 401
+      ? ["authentication_error", error.code]
+      : error.status === 429
+        ? ["requests", "rate_limit_exceeded"]
+        : error.status >= 500
+          ? ["server_error", error.code]
+          : ["invalid_request_error", error.code];
+  return { error: { message: error.message, type, param: null, code } };
 }
 
 function usageOf(record: RunRecord) {

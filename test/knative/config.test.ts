@@ -395,6 +395,13 @@ describe("knclaw.yaml schema", () => {
       'gateway.tokens["Admin Token"]',
       "name",
     ],
+    [
+      "a rate limit for a token the gateway does not have",
+      (c) =>
+        (c.gateway = { tokens: { admin: { secret: "g", key: "k" } }, rateLimit: { tokens: { ci: { burst: 100 } } } }),
+      "gateway.rateLimit.tokens.ci",
+      "reference",
+    ],
     ["type mismatch", (c) => (c.instances.ops.skills = "time"), "instances.ops.skills", "type"],
   ];
 

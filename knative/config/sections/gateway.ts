@@ -19,7 +19,7 @@ const Gateway = KsvcKnobs.extend({
     .default({})
     .describe("Bearer tokens accepted by the API, by name (the name shows up in audit records, the token never does)."),
   rateLimit: GatewayRateLimit.prefault({}).describe(
-    "Per-token request limit (token bucket per replica); past it the API answers 429 with Retry-After.",
+    "Per-token request limit (a token bucket per token and replica, shared by every instance and API the token reaches); past it the API answers 429 with Retry-After. A client driving many agents with one token may need `tokens.<name>`.",
   ),
   corsOrigins: z
     .array(z.url().max(512))
@@ -43,6 +43,18 @@ const Gateway = KsvcKnobs.extend({
       "How long an accepted run may go without an outcome before the gateway looks at it: a run the agent never got, or whose outcome never arrived, has its request sent again (then twice as long each time, up to 15 minutes).",
     ),
   egress: z.array(EgressRule).default([]).describe("Extra egress of the gateway."),
+}).superRefine((gateway, ctx) => {
+  // A limit for a token nobody can present would be a typo nobody notices.
+  for (const name of Object.keys(gateway.rateLimit.tokens ?? {})) {
+    if (gateway.tokens[name] === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["rateLimit", "tokens", name],
+        message: `no token named ${JSON.stringify(name)} in gateway.tokens`,
+        params: { rule: "reference" },
+      });
+    }
+  }
 });
 
 export const gatewaySection = {
