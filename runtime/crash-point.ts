@@ -8,7 +8,8 @@
  * (`knclaw dev` runs every function in one), never configuration, and nothing renders it.
  *
  * Points: `agent.after-commit` (a step's run document is committed, its outbox not yet emitted),
- * `gateway.after-emit` (run.requested is in the broker, the caller has no answer yet).
+ * `gateway.after-emit` (run.requested is in the broker, the caller has no answer yet), `channel.after-post` (a chat
+ * platform accepted a part, the adapter has not recorded it).
  */
 const setting = /^([a-z.-]+)(?:@(\d+))?$/.exec(process.env.KNCLAW_CRASH_POINT ?? "");
 const armed = setting === null ? undefined : { name: setting[1]!, at: Number(setting[2] ?? 1) };

@@ -86,6 +86,7 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
       outbound: discordOutbound(api, runtime.state.kv, runtime.now),
       kv: runtime.state.kv,
       trust: runtime.trust,
+      log: runtime.inbound.log,
     }),
   );
 

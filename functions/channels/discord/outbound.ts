@@ -18,31 +18,45 @@ const DISCORD_CONTENT_LIMIT = 2000;
 /** Interaction tokens live 15 minutes; stop using one a minute early. */
 const INTERACTION_TOKEN_MS = 14 * 60_000;
 
+/**
+ * How long after a first attempt its nonce is relied on: Discord checks an enforced nonce's uniqueness "in the past few
+ * minutes" (its API reference, Create Message); past this a repeat could post twice, so it counts as unknowable.
+ */
+const NONCE_TRUSTED_MS = 2 * 60_000;
+
 export function discordOutbound(api: DiscordApi, kv: KeyValueState, now: () => number): PlatformOutbound {
+  /**
+   * Posts a part. `inDoubt` (an earlier attempt may have posted it) posts only where a repeat cannot post twice, and
+   * answers undefined, having sent nothing, where it could: a follow-up, or a nonce Discord may have forgotten.
+   */
+  async function postPart(post: OutboundPost, inDoubt?: { since: Date }): Promise<string | undefined> {
+    const body = {
+      content: post.text,
+      ...(post.buttons !== undefined ? { components: discordComponents(post.buttons) } : {}),
+    };
+    const interaction = liveInteraction(post.route, now());
+    if (interaction !== undefined) {
+      const slot = `discord:original:${digest(interaction.token)}`;
+      const owner = (await kv.setIfAbsent(slot, post.idempotencyKey, 15 * 60))
+        ? post.idempotencyKey
+        : await kv.get(slot);
+      if (owner === post.idempotencyKey) return api.editOriginal(interaction.application, interaction.token, body);
+      if (inDoubt !== undefined) return undefined;
+      return api.followUp(interaction.application, interaction.token, body);
+    }
+    if (inDoubt !== undefined && now() - inDoubt.since.getTime() > NONCE_TRUSTED_MS) return undefined;
+    return api.createMessage(post.route.conversation, { ...body, nonce: digest(post.idempotencyKey).slice(0, 25) });
+  }
+
   return {
     channel: "discord",
     split: { limit: DISCORD_CONTENT_LIMIT, maxParts: 10 },
-    async post(post: OutboundPost) {
-      const body = {
-        content: post.text,
-        ...(post.buttons !== undefined ? { components: discordComponents(post.buttons) } : {}),
-      };
-      const interaction = liveInteraction(post.route, now());
-      if (interaction !== undefined) {
-        const slot = `discord:original:${digest(interaction.token)}`;
-        const owner = (await kv.setIfAbsent(slot, post.idempotencyKey, 15 * 60))
-          ? post.idempotencyKey
-          : await kv.get(slot);
-        if (owner === post.idempotencyKey)
-          return { ref: await api.editOriginal(interaction.application, interaction.token, body) };
-        return { ref: await api.followUp(interaction.application, interaction.token, body) };
-      }
-      return {
-        ref: await api.createMessage(post.route.conversation, {
-          ...body,
-          nonce: digest(post.idempotencyKey).slice(0, 25),
-        }),
-      };
+    post: async (post: OutboundPost) => ({ ref: (await postPart(post))! }),
+    // Safe to repeat: an edit of the interaction's original response, or a channel message whose enforced nonce
+    // Discord still remembers (it answers with the earlier message). A follow-up has no such check.
+    postInDoubt: async (post: OutboundPost, since: Date) => {
+      const ref = await postPart(post, { since });
+      return ref === undefined ? undefined : { ref };
     },
     async update(route, ref, text) {
       const body = { content: text, components: [] };

@@ -25,20 +25,37 @@ const AUTH_ERRORS = new Set([
 ]);
 const TRANSIENT_ERRORS = new Set(["internal_error", "fatal_error", "service_unavailable", "request_timeout"]);
 
+/** Slack message metadata: an app's own event type and a small JSON payload, kept with the message. */
+export interface SlackMetadata {
+  event_type: string;
+  event_payload: Record<string, string>;
+}
+
+interface SlackMessage {
+  ts?: string;
+  metadata?: { event_type?: string; event_payload?: Record<string, unknown> };
+}
+
 export class SlackApi {
   private readonly options: SlackApiOptions;
   constructor(options: SlackApiOptions) {
     this.options = options;
   }
 
-  async call(method: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  /**
+   * One Web API call. Write methods take JSON; read methods (conversations.*) only form fields, so `form` sends the
+   * body as `application/x-www-form-urlencoded` (Slack reads no JSON there).
+   */
+  async call(method: string, body: Record<string, unknown>, form = false): Promise<Record<string, unknown>> {
     const response = await platformFetch("slack", `${this.options.baseUrl.replace(/\/$/, "")}/${method}`, {
       method: "POST",
       headers: {
         authorization: `Bearer ${this.options.token}`,
-        "content-type": "application/json; charset=utf-8",
+        "content-type": form ? "application/x-www-form-urlencoded" : "application/json; charset=utf-8",
       },
-      body: JSON.stringify(body),
+      body: form
+        ? new URLSearchParams(Object.entries(body).map(([name, value]) => [name, String(value)])).toString()
+        : JSON.stringify(body),
       ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
     });
     const json = response.json as { ok?: unknown; error?: unknown } | undefined;
@@ -67,9 +84,49 @@ export class SlackApi {
     text: string;
     thread_ts?: string;
     blocks?: unknown[];
+    metadata?: SlackMetadata;
   }): Promise<string> {
     const answer = await this.call("chat.postMessage", message);
     return String(answer.ts ?? "");
+  }
+
+  /**
+   * The ts of the message in `channel` (in the thread `thread`, if given) posted since `oldest` whose metadata has
+   * this event type and payload `key`, read with `include_all_metadata` (conversations.replies for a thread,
+   * conversations.history otherwise), newest first, at most `maxPages` pages of 200.
+   */
+  async findByMetadata(query: {
+    channel: string;
+    thread?: string | undefined;
+    oldest: string;
+    eventType: string;
+    key: string;
+    maxPages?: number;
+  }): Promise<string | undefined> {
+    let cursor: string | undefined;
+    for (let page = 0; page < (query.maxPages ?? 5); page++) {
+      const answer = await this.call(
+        query.thread !== undefined ? "conversations.replies" : "conversations.history",
+        {
+          channel: query.channel,
+          ...(query.thread !== undefined ? { ts: query.thread } : {}),
+          oldest: query.oldest,
+          limit: 200,
+          include_all_metadata: true,
+          ...(cursor !== undefined ? { cursor } : {}),
+        },
+        true,
+      );
+      const messages = Array.isArray(answer.messages) ? (answer.messages as SlackMessage[]) : [];
+      const found = messages.find(
+        (m) => m.metadata?.event_type === query.eventType && m.metadata.event_payload?.key === query.key,
+      );
+      if (found?.ts !== undefined) return found.ts;
+      const next = (answer.response_metadata as { next_cursor?: unknown } | undefined)?.next_cursor;
+      if (typeof next !== "string" || next === "") return undefined;
+      cursor = next;
+    }
+    return undefined;
   }
 
   async postEphemeral(message: { channel: string; user: string; text: string; thread_ts?: string }): Promise<void> {

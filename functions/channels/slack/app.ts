@@ -45,7 +45,12 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   });
   const app = adapterApp(
     env,
-    outboundDelivery({ outbound: slackOutbound(api), kv: runtime.state.kv, trust: runtime.trust }),
+    outboundDelivery({
+      outbound: slackOutbound(api),
+      kv: runtime.state.kv,
+      trust: runtime.trust,
+      log: runtime.inbound.log,
+    }),
   );
 
   const replays = new SignatureReplayGuard(runtime.state.kv, "slack");

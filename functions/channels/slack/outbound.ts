@@ -1,6 +1,7 @@
+import { createHash } from "node:crypto";
 import type { RenderedButton } from "../toolkit/buttons.ts";
 import type { OutboundPost, PlatformOutbound } from "../toolkit/delivery.ts";
-import type { SlackApi } from "./api.ts";
+import type { SlackApi, SlackMetadata } from "./api.ts";
 
 /**
  * message.send / approval.requested -> chat.postMessage, in the thread the message came from. Buttons become a Block
@@ -21,8 +22,21 @@ export function slackOutbound(api: SlackApi): PlatformOutbound {
         text: post.text,
         ...(post.route.thread !== undefined ? { thread_ts: post.route.thread } : {}),
         ...(post.buttons !== undefined ? { blocks: slackBlocks(post.text, post.buttons) } : {}),
+        metadata: postMetadata(post),
       });
       return { ref: ts };
+    },
+    // The earlier attempt's message, found by its metadata; none there means it never landed: post it now.
+    async postInDoubt(post, since) {
+      const metadata = postMetadata(post);
+      const ts = await api.findByMetadata({
+        channel: post.route.conversation,
+        thread: post.route.thread,
+        oldest: slackTs(since.getTime() - CLOCK_SKEW_MS),
+        eventType: metadata.event_type,
+        key: metadata.event_payload.key!,
+      });
+      return ts !== undefined ? { ref: ts } : this.post(post);
     },
     async update(route, ts, text) {
       await api.update({ channel: route.conversation, ts, text, blocks: [] });
@@ -37,6 +51,23 @@ export function slackOutbound(api: SlackApi): PlatformOutbound {
     },
     mention: (person) => `<@${person.id}>`,
   };
+}
+
+/** Slack's and our clocks may differ: the history is read from a little before the intent. */
+const CLOCK_SKEW_MS = 60_000;
+const POST_EVENT_TYPE = "knclaw_post";
+
+/** Every post carries its idempotency key (hashed: it may be long) as metadata, so a check in doubt can find it. */
+function postMetadata(post: OutboundPost): SlackMetadata {
+  return {
+    event_type: POST_EVENT_TYPE,
+    event_payload: { key: createHash("sha256").update(post.idempotencyKey).digest("hex").slice(0, 32) },
+  };
+}
+
+/** A time as Slack's `ts` bound (seconds with microseconds). */
+function slackTs(ms: number): string {
+  return (Math.max(0, ms) / 1000).toFixed(6);
 }
 
 function slackBlocks(text: string, buttons: RenderedButton[]): unknown[] {

@@ -47,7 +47,12 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   const runtime = createAdapterRuntime("telegram", env, deps, { dedupKeepSeconds: DEDUP_KEEP_SECONDS });
   const app = adapterApp(
     env,
-    outboundDelivery({ outbound: telegramOutbound(api), kv: runtime.state.kv, trust: runtime.trust }),
+    outboundDelivery({
+      outbound: telegramOutbound(api),
+      kv: runtime.state.kv,
+      trust: runtime.trust,
+      log: runtime.inbound.log,
+    }),
   );
 
   app.post("/channels/telegram/webhook", async (c) => {

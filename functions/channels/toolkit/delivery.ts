@@ -1,5 +1,4 @@
 import type { KeyValueState } from "../../../clients/memory/key-value.ts";
-import { LEASE_SECONDS, runOnce } from "../../../clients/memory/run-once.ts";
 import type { ApprovalRequested, MessageSend } from "../../../eventing/catalog/events.ts";
 import { readEvent } from "../../../eventing/catalog/make.ts";
 import type { ChannelType, Identity, ReplyRoute } from "../../../eventing/catalog/shared.ts";
@@ -9,6 +8,7 @@ import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
 import { receiveCloudEvents } from "../../../eventing/cloudevent/receive.ts";
 import type { EventTrust } from "../../../eventing/trust/event-trust.ts";
 import type { Delivery } from "../../../runtime/app.ts";
+import type { Logger } from "../../../runtime/log.ts";
 import { recallApproval, rememberApproval, rememberPrompt } from "./approval-state.ts";
 import {
   type ApprovalRecord,
@@ -17,7 +17,8 @@ import {
   type RenderedButton,
   registerButtons,
 } from "./buttons.ts";
-import { type PlatformRetryOptions, withPlatformRetries } from "./platform-call.ts";
+import type { PlatformRetryOptions } from "./platform-call.ts";
+import { postOnce } from "./post-once.ts";
 import { deliverResolution } from "./resolution.ts";
 import { type SplitOptions, splitText } from "./split-text.ts";
 
@@ -48,6 +49,12 @@ export interface PlatformOutbound {
   /** Post one message; resolve with the platform's id for it once accepted; reject with PlatformError. */
   post(post: OutboundPost): Promise<{ ref: string }>;
   /**
+   * Post a part an earlier attempt may already have posted (it died between the platform call and its record:
+   * post-once.ts), without posting it twice: the earlier message when the platform has it, else a new post.
+   * Undefined where the platform cannot tell for this post; absent where it never can.
+   */
+  postInDoubt?(post: OutboundPost, since: Date): Promise<{ ref: string } | undefined>;
+  /**
    * Replace a posted message's text and remove its buttons. Absent where the platform cannot edit a message
    * (WhatsApp): an approval's verdict is then posted as a message of its own.
    */
@@ -67,6 +74,8 @@ export interface DeliveryContext {
   retry?: PlatformRetryOptions;
   /** How long a posted part is remembered: longer than the broker keeps redelivering. */
   keepSeconds?: number;
+  /** Where a part posted again without a platform-side check is reported. */
+  log?: Logger;
 }
 
 interface DeliveryResult {
@@ -76,8 +85,6 @@ interface DeliveryResult {
   /** The last part's text: the part that carries the buttons. */
   lastText: string;
 }
-
-const DEFAULT_KEEP_SECONDS = 7 * 24 * 3600;
 
 /** The adapter's broker deliveries (the function runtime's `POST /`). */
 export function outboundDelivery(ctx: DeliveryContext): Delivery<CloudEvent> {
@@ -187,23 +194,12 @@ async function postParts(
   for (const [index, part] of parts.entries()) {
     const partKey = `${idempotencyKey}#${index}`;
     const isLast = index === parts.length - 1;
-    const result = await runOnce(
-      ctx.kv,
-      `out:${ctx.outbound.channel}:${partKey}`,
-      { leaseSeconds: LEASE_SECONDS, keepSeconds: ctx.keepSeconds ?? DEFAULT_KEEP_SECONDS },
-      () =>
-        withPlatformRetries(
-          () =>
-            ctx.outbound.post({
-              route,
-              text: part,
-              idempotencyKey: partKey,
-              ...(isLast && buttons !== undefined ? { buttons } : {}),
-            }),
-          ctx.retry,
-        ),
-      (value) => value.ref,
-    );
+    const result = await postOnce(ctx, {
+      route,
+      text: part,
+      idempotencyKey: partKey,
+      ...(isLast && buttons !== undefined ? { buttons } : {}),
+    });
     if (result.fresh) posted += 1;
     refs.push(result.recorded);
   }

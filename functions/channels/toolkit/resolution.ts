@@ -4,6 +4,7 @@ import type { Identity } from "../../../eventing/catalog/shared.ts";
 import { recallPresser, recallPrompt, rememberVerdict } from "./approval-state.ts";
 import type { DeliveryContext, PlatformOutbound } from "./delivery.ts";
 import { withPlatformRetries } from "./platform-call.ts";
+import { DEFAULT_KEEP_SECONDS, postOnce } from "./post-once.ts";
 
 /**
  * approval.resolved, the agent's verdict: the only thing that changes how a chat shows an approval (a press itself is
@@ -14,8 +15,6 @@ import { withPlatformRetries } from "./platform-call.ts";
  *   for the real approvers.
  * Each is done once per verdict (per refused decision), however often the broker redelivers it.
  */
-const DEFAULT_KEEP_SECONDS = 7 * 24 * 3600;
-
 export async function deliverResolution(ctx: DeliveryContext, resolved: ApprovalResolved, eventId: string) {
   const { outbound, kv } = ctx;
   if (resolved.outcome === "refused") {
@@ -37,7 +36,8 @@ export async function deliverResolution(ctx: DeliveryContext, resolved: Approval
     if (prompt !== undefined && outbound.update !== undefined) {
       await outbound.update(prompt.route, prompt.ref, withVerdict(prompt.text, line, outbound.split.limit));
     } else {
-      await outbound.post({
+      // A post of its own (WhatsApp cannot edit): posted once like any part, in doubt included.
+      await postOnce(ctx, {
         route: prompt?.route ?? resolved.replyTo,
         text: line,
         idempotencyKey: `approval:${resolved.approvalId}:verdict`,

@@ -44,7 +44,12 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
   const runtime = createAdapterRuntime("whatsapp", env, deps, { dedupKeepSeconds: DEDUP_KEEP_SECONDS });
   const app = adapterApp(
     env,
-    outboundDelivery({ outbound: whatsappOutbound(api, defaultNumber), kv: runtime.state.kv, trust: runtime.trust }),
+    outboundDelivery({
+      outbound: whatsappOutbound(api, defaultNumber),
+      kv: runtime.state.kv,
+      trust: runtime.trust,
+      log: runtime.inbound.log,
+    }),
   );
 
   /** Tells a presser who was turned away (a plain message: every WhatsApp conversation is with one person). */

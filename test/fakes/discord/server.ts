@@ -30,7 +30,14 @@ export class FakeDiscord extends FakeServer<DiscordCall> {
   /** Interaction tokens Discord issued (valid for follow-ups). */
   readonly tokens = new Set<string>();
   readonly script: ScriptedAnswer[] = [];
-  private readonly nonces = new Map<string, string>();
+  /**
+   * Enforced nonces and the message each created: Discord checks a nonce's uniqueness "in the past few minutes" only,
+   * so one older than `nonceWindowMs` is forgotten and its repeat posts again.
+   */
+  private readonly nonces = new Map<string, { id: string; at: number }>();
+  nonceWindowMs = 3 * 60_000;
+  /** The fake's clock, for the nonce window. */
+  now: () => number = Date.now;
   /** The message each interaction's original response is (stable across edits, as on Discord). */
   private readonly originals = new Map<string, string>();
   /** Ids of the messages that exist (the bot's own and its interactions' responses). */
@@ -127,11 +134,12 @@ export class FakeDiscord extends FakeServer<DiscordCall> {
       const nonce = typeof body.nonce === "string" ? body.nonce : undefined;
       if (nonce !== undefined && nonce.length > 25)
         return Response.json({ message: "Invalid Form Body", code: 50035 }, { status: 400 });
-      if (nonce !== undefined && body.enforce_nonce === true && this.nonces.has(nonce)) {
-        return Response.json({ id: this.nonces.get(nonce), content, channel_id: channel[1] });
+      const earlier = nonce !== undefined ? this.nonces.get(nonce) : undefined;
+      if (earlier !== undefined && body.enforce_nonce === true && this.now() - earlier.at < this.nonceWindowMs) {
+        return Response.json({ id: earlier.id, content, channel_id: channel[1] });
       }
       const id = this.snowflake();
-      if (nonce !== undefined) this.nonces.set(nonce, id);
+      if (nonce !== undefined) this.nonces.set(nonce, { id, at: this.now() });
       this.messages.add(id);
       this.record({ kind: "channel-message", channel: channel[1]!, body, id });
       return Response.json({ id, content, channel_id: channel[1] });

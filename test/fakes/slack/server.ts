@@ -5,6 +5,10 @@ import { FakeServer, readRequestBody } from "../../functions/channels/support/fa
  * A local Slack: the Web API methods the adapter calls, with Slack's wire behaviour (errors as HTTP 200
  * `{"ok":false,"error":...}`, `not_authed` / `invalid_auth`, `channel_not_found`, `msg_too_long`, rate limits as
  * HTTP 429 with Retry-After), plus the sending side of the Events API (signed requests, retry headers).
+ * Posted messages keep their `metadata` ({event_type, event_payload}); the read methods conversations.history (a
+ * channel's top-level messages, newest first) and conversations.replies (a thread: its parent, then its replies,
+ * oldest first) take form fields only, as Slack's read methods do, page with `limit` / `cursor`, bound by `oldest`,
+ * and show a message's metadata only with `include_all_metadata`.
  */
 export interface SlackPost {
   method: "chat.postMessage" | "chat.postEphemeral" | "chat.update";
@@ -14,7 +18,10 @@ export interface SlackPost {
   thread_ts?: string;
   user?: string;
   blocks?: unknown[];
+  metadata?: { event_type: string; event_payload: Record<string, unknown> };
 }
+
+const READ_METHODS = ["conversations.history", "conversations.replies"];
 
 export type ScriptedAnswer = { status: 429; retryAfter: number } | { status: 500 } | { error: string };
 
@@ -24,8 +31,9 @@ export class FakeSlack extends FakeServer<SlackPost> {
   channels: Set<string> | undefined;
   /** Answers given instead of accepting, one per call, before normal service resumes. */
   readonly script: ScriptedAnswer[] = [];
-  private clock = 1_700_000_000;
   private seq = 0;
+  /** Messages people posted (seedMessage), readable through the read methods beside the bot's own. */
+  private readonly people: SlackPost[] = [];
 
   constructor(token = "xoxb-test-token") {
     super();
@@ -38,7 +46,7 @@ export class FakeSlack extends FakeServer<SlackPost> {
 
   protected async handle(request: Request, path: string): Promise<Response> {
     const method = path.replace(/^\/api\//, "");
-    if (!["chat.postMessage", "chat.postEphemeral", "chat.update"].includes(method)) {
+    if (![...READ_METHODS, "chat.postMessage", "chat.postEphemeral", "chat.update"].includes(method)) {
       return Response.json({ ok: false, error: "unknown_method" }, { status: 404 });
     }
     const auth = request.headers.get("authorization");
@@ -61,6 +69,7 @@ export class FakeSlack extends FakeServer<SlackPost> {
     } catch {
       return Response.json({ ok: false, error: "invalid_json" });
     }
+    if (READ_METHODS.includes(method)) return this.read(method, request, body);
     const channel = typeof body.channel === "string" ? body.channel : "";
     if (channel === "" || (this.channels !== undefined && !this.channels.has(channel))) {
       return Response.json({ ok: false, error: "channel_not_found" });
@@ -70,7 +79,7 @@ export class FakeSlack extends FakeServer<SlackPost> {
     if (text.length > 40_000) return Response.json({ ok: false, error: "msg_too_long" });
     if (method === "chat.update" && typeof body.ts !== "string")
       return Response.json({ ok: false, error: "message_not_found" });
-    const ts = method === "chat.update" ? (body.ts as string) : `${this.clock}.${String(++this.seq).padStart(6, "0")}`;
+    const ts = method === "chat.update" ? (body.ts as string) : this.nextTs();
     this.record({
       method: method as SlackPost["method"],
       channel,
@@ -79,14 +88,73 @@ export class FakeSlack extends FakeServer<SlackPost> {
       ...(typeof body.thread_ts === "string" ? { thread_ts: body.thread_ts } : {}),
       ...(typeof body.user === "string" ? { user: body.user } : {}),
       ...(Array.isArray(body.blocks) ? { blocks: body.blocks } : {}),
+      ...(isMetadata(body.metadata) ? { metadata: body.metadata } : {}),
     });
     if (method === "chat.postEphemeral") return Response.json({ ok: true, message_ts: ts });
     return Response.json({ ok: true, channel, ts, message: { text, ts } });
   }
 
+  /** A message a person posted in `channel` (the start of a thread the bot answers in); its ts. */
+  seedMessage(channel: string, text: string): string {
+    const ts = this.nextTs();
+    this.people.push({ method: "chat.postMessage", channel, text, ts });
+    return ts;
+  }
+
+  /** Slack's ts: the time in seconds, and a sequence in the fraction so that every message's is unique. */
+  private nextTs(): string {
+    return `${Math.floor(Date.now() / 1000)}.${String(++this.seq).padStart(6, "0")}`;
+  }
+
+  /** conversations.history / conversations.replies over the messages posted here and those people posted. */
+  private read(method: string, request: Request, body: Record<string, unknown>): Response {
+    // Slack's read methods take no JSON body: its fields are not seen, so the channel is missing.
+    if ((request.headers.get("content-type") ?? "").startsWith("application/json"))
+      return Response.json({ ok: false, error: "channel_not_found" });
+    const channel = typeof body.channel === "string" ? body.channel : "";
+    if (channel === "" || (this.channels !== undefined && !this.channels.has(channel)))
+      return Response.json({ ok: false, error: "channel_not_found" });
+    const oldest = Number(body.oldest ?? 0);
+    const posted = [...this.people, ...this.posts()]
+      .filter((post) => post.channel === channel && Number(post.ts) > oldest)
+      .sort((a, b) => Number(a.ts) - Number(b.ts));
+    let messages: SlackPost[];
+    if (method === "conversations.replies") {
+      const ts = typeof body.ts === "string" ? body.ts : undefined;
+      if (ts === undefined) return Response.json({ ok: false, error: "invalid_arguments" });
+      if (![...this.people, ...this.posts()].some((post) => post.channel === channel && post.ts === ts))
+        return Response.json({ ok: false, error: "thread_not_found" });
+      messages = posted.filter((post) => post.thread_ts === ts || post.ts === ts);
+    } else {
+      messages = posted.filter((post) => post.thread_ts === undefined).reverse();
+    }
+    const limit = Math.min(Math.max(Number(body.limit ?? 100), 1), 999);
+    const from = Number(typeof body.cursor === "string" ? Buffer.from(body.cursor, "base64").toString() : 0);
+    const page = messages.slice(from, from + limit);
+    const more = from + limit < messages.length;
+    const withMetadata = body.include_all_metadata === "true" || body.include_all_metadata === "1";
+    return Response.json({
+      ok: true,
+      messages: page.map((post) => ({
+        type: "message",
+        text: post.text,
+        ts: post.ts,
+        ...(post.thread_ts !== undefined ? { thread_ts: post.thread_ts } : {}),
+        ...(withMetadata && post.metadata !== undefined ? { metadata: post.metadata } : {}),
+      })),
+      has_more: more,
+      ...(more ? { response_metadata: { next_cursor: Buffer.from(String(from + limit)).toString("base64") } } : {}),
+    });
+  }
+
   posts(method: SlackPost["method"] = "chat.postMessage"): SlackPost[] {
     return this.accepted.filter((post) => post.method === method);
   }
+}
+
+function isMetadata(value: unknown): value is SlackPost["metadata"] {
+  const metadata = value as SlackPost["metadata"];
+  return typeof metadata?.event_type === "string" && typeof metadata.event_payload === "object";
 }
 
 /** Sign a request as Slack does: `v0=` + HMAC-SHA256(secret, `v0:<ts>:<body>`). */
