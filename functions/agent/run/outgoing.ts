@@ -132,7 +132,7 @@ export function messageSendEvent(
       instance: state.instance,
       runId: state.runId,
       route: state.replyTo!,
-      text: clip(text === "" ? "(no answer)" : text),
+      text: clip(text === "" ? "(no answer)" : text, state.runId),
       idempotencyKey: id,
       ...(buttons ? { buttons } : {}),
     },
@@ -180,8 +180,18 @@ function trace(state: RunState): Record<string, string | undefined> {
   return { [EXT_TRACEPARENT]: state.trace?.traceparent, [EXT_TRACESTATE]: state.trace?.tracestate };
 }
 
-function clip(text: string): string {
-  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text;
+/**
+ * An answer longer than a message.send holds is cut, but never silently: the message ends saying how much is not
+ * shown and where the whole answer is (the run keeps it; the operator console shows it).
+ */
+function clip(text: string, runId: string): string {
+  if (text.length <= MAX_TEXT) return text;
+  const notice = (count: number) =>
+    `\n\n[${count.toLocaleString("en-US")} more characters are not shown: a chat message holds ${MAX_TEXT.toLocaleString("en-US")}. The whole answer is run ${runId} in the operator console (/console/runs/${runId}).]`;
+  let end = MAX_TEXT - notice(text.length).length;
+  // Never half a surrogate pair.
+  if (end > 0 && text.charCodeAt(end - 1) >= 0xd800 && text.charCodeAt(end - 1) <= 0xdbff) end -= 1;
+  return `${text.slice(0, end)}${notice(text.length - end)}`;
 }
 
 export function storeEvent(event: CloudEvent, notBefore?: number): StoredEvent {
