@@ -25,6 +25,10 @@ import {
  * - retry state: HSET before each wait, so a restart resumes with the same attempt count and due time.
  * - restart: the consumer name is stable (the host name unless configured), so a restarted process first reads its
  *   own PEL (XREADGROUP from 0), with the stored retry states.
+ * - Redis restarted under a running process: on each reconnection the journal re-reads its own PEL at once (from 0)
+ *   and hands out what no delivery here is running: entries read just before the connection dropped, and deliveries
+ *   that stopped because their retry state could not be stored. Removals that failed are retried first, so a delivery
+ *   that finished is not made again for want of its acknowledgement. Nothing waits for the take-over below.
  * - a process that died for good: its entries idle in its PEL. XAUTOCLAIM takes over entries idle for longer than
  *   `claimIdleMs`, at start and periodically; entries a live process is still working on (a long backoff, a slow
  *   subscriber) are kept fresh by XCLAIM ... JUSTID to itself, so they are never taken over while it lives.
@@ -116,8 +120,13 @@ class RedisJournal implements DeliveryJournal {
   private readonly stream: string;
   private readonly retries: string;
   private readonly settings: StoreSettings;
-  /** Entries dispatched and not finished: kept fresh against XAUTOCLAIM by other processes. */
+  /** Entries a delivery is running for here: kept fresh against XAUTOCLAIM by other processes, never handed out twice. */
   private readonly held = new Set<string>();
+  /** Finished deliveries whose removal failed (Redis was away): removed again when it is back. */
+  private readonly unremoved = new Set<string>();
+  private dispatch: Dispatch | undefined;
+  private recovering: Promise<void> | undefined;
+  private recoverAgain = false;
   /** Held entries with a retry state in the hash: only those need an HDEL when they finish. */
   private readonly withState = new Set<string>();
   /** Entries appended by this process and not read back yet: handed out as `local`. */
@@ -174,7 +183,13 @@ class RedisJournal implements DeliveryJournal {
 
   async progress(id: string, progress: DeliveryProgress): Promise<void> {
     this.withState.add(id);
-    await this.client.hset(this.retries, id, JSON.stringify(progress));
+    try {
+      await this.client.hset(this.retries, id, JSON.stringify(progress));
+    } catch (error) {
+      // The broker stops this delivery (it stays stored): it is no longer running here, so a recovery hands it out.
+      this.held.delete(id);
+      throw error;
+    }
   }
 
   async remove(id: string): Promise<void> {
@@ -183,15 +198,22 @@ class RedisJournal implements DeliveryJournal {
     // sends the finished deliveries of one turn together.
     const hadState = this.withState.delete(id);
     try {
-      await Promise.all([
-        this.client.xdel(this.stream, id),
-        this.client.xack(this.stream, GROUP, id),
-        hadState ? this.client.hdel(this.retries, id) : undefined,
-      ]);
+      await this.removeStored(id, hadState);
+    } catch (error) {
+      // Finished, but still stored: removed again after the reconnection (else another process takes it over).
+      this.unremoved.add(id);
+      throw error;
     } finally {
-      // Not kept fresh any more: if the acknowledgement failed, XAUTOCLAIM hands the entry out again (at least once).
       this.held.delete(id);
     }
+  }
+
+  private async removeStored(id: string, hadState: boolean): Promise<void> {
+    await Promise.all([
+      this.client.xdel(this.stream, id),
+      this.client.xack(this.stream, GROUP, id),
+      hadState ? this.client.hdel(this.retries, id) : undefined,
+    ]);
   }
 
   async start(dispatch: Dispatch, room: () => number): Promise<void> {
@@ -201,8 +223,11 @@ class RedisJournal implements DeliveryJournal {
     } catch (error) {
       if (!(error instanceof Error && error.message.startsWith("BUSYGROUP"))) throw error;
     }
+    this.dispatch = dispatch;
     // What this consumer had when its process stopped, with retry states, before anything new.
     await this.readOwnPending(dispatch);
+    // Every later connection of the control client follows a loss of Redis (a restart, a network cut): recover then.
+    this.control.on("ready", this.onReconnect);
     await this.claimIdle(dispatch);
     this.reader = this.control.duplicate();
     this.reader.on("error", (error: Error) =>
@@ -225,9 +250,46 @@ class RedisJournal implements DeliveryJournal {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.control.off("ready", this.onReconnect);
     clearInterval(this.timer);
     this.reader?.disconnect();
     await this.reading;
+  }
+
+  private readonly onReconnect = (): void => {
+    void this.recover();
+  };
+
+  /**
+   * After Redis came back: finish the removals that failed, then hand out this consumer's pending entries that no
+   * delivery here is running. One recovery at a time; a reconnection during one makes it run once more.
+   */
+  private async recover(): Promise<void> {
+    if (this.recovering !== undefined) {
+      this.recoverAgain = true;
+      return;
+    }
+    this.recovering = (async () => {
+      do {
+        this.recoverAgain = false;
+        try {
+          for (const id of [...this.unremoved]) {
+            await this.removeStored(id, true);
+            this.unremoved.delete(id);
+          }
+          await this.readOwnPending(this.dispatch!);
+          this.settings.log.info(
+            { stream: this.stream },
+            "broker journal: pending deliveries recovered after reconnecting",
+          );
+        } catch (error) {
+          // Redis went away again: the next reconnection recovers.
+          this.settings.log.warn({ err: error }, "broker journal: recovery after reconnecting failed");
+        }
+      } while (this.recoverAgain && !this.stopped);
+    })();
+    await this.recovering;
+    this.recovering = undefined;
   }
 
   private async readOwnPending(dispatch: Dispatch): Promise<void> {
@@ -267,9 +329,7 @@ class RedisJournal implements DeliveryJournal {
         READ_BATCH,
       )) as [Buffer, StreamEntry[], ...unknown[]];
       cursor = reply[0].toString();
-      // Entries that are ours already (a delivery running here) are not handed out twice.
-      const entries = reply[1].filter((entry) => !this.held.has(entry[0].toString()));
-      await this.handOut(entries, dispatch, true);
+      await this.handOut(reply[1], dispatch, true);
     } while (cursor !== "0-0");
   }
 
@@ -323,6 +383,9 @@ class RedisJournal implements DeliveryJournal {
     if (!recovered && this.appending.size > 0) await Promise.all([...this.appending]);
     for (const [index, [, raw]] of entries.entries()) {
       const id = ids[index]!;
+      // A delivery running here already (read again by a recovery or a take-over), or finished and not yet removed:
+      // checked after the awaits above, right before the dispatch, so no entry is ever handed out twice at once.
+      if (this.held.has(id) || this.unremoved.has(id)) continue;
       if (raw === null) {
         await this.client.xack(this.stream, GROUP, id);
         continue;
