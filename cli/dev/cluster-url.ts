@@ -1,4 +1,5 @@
 import { BROKER_INGRESS_HOST } from "../../eventing/broker/destination.ts";
+import type { ServiceMap } from "./service-map.ts";
 
 /**
  * Reading the cluster addresses Destinations resolve to (`http://<svc>.<ns>.svc.cluster.local`, the broker ingress),
@@ -21,8 +22,15 @@ export function classifyUrl(url: URL): ClusterTarget {
   return { kind: "external" };
 }
 
-/** Cluster URLs in env values -> where the target answers on the dev port (mounted ksvcs and the broker ingress). */
-export function clusterUrlRewriter(devUrl: string, mounted: ReadonlySet<string>): (value: string) => string {
+/**
+ * Cluster URLs in env values -> where the target answers: on the dev port (mounted ksvcs and the broker ingress), or
+ * at a Service's `--service` URL.
+ */
+export function clusterUrlRewriter(
+  devUrl: string,
+  mounted: ReadonlySet<string>,
+  services?: ServiceMap,
+): (value: string) => string {
   const pattern = /https?:\/\/[a-z0-9.-]+\.svc(?:\.[a-z0-9.-]+)?(?::\d+)?(?=[/"',\s]|$)/g;
   return (value) =>
     value.replace(pattern, (match) => {
@@ -31,6 +39,7 @@ export function clusterUrlRewriter(devUrl: string, mounted: ReadonlySet<string>)
       if (target.kind === "service" && mounted.has(`${target.namespace}/${target.name}`)) {
         return `${devUrl}/functions/${target.name}`;
       }
-      return match;
+      const mapped = target.kind === "service" ? services?.lookup(target.namespace, target.name) : undefined;
+      return mapped ?? match;
     });
 }

@@ -34,14 +34,32 @@ export function describeRuntime(runtime: DevRuntime): string[] {
       lines.push(`  EventPolicy ${policy.namespace}/${policy.name}${state}`);
     }
   }
+  if (runtime.mappedServices.length > 0) {
+    lines.push("", "Services elsewhere (--service: deliveries to their cluster URL go there):");
+    for (const mapped of runtime.mappedServices) {
+      lines.push(`  ${mapped.namespace ? `${mapped.namespace}/` : "(any namespace)/"}${mapped.name} -> ${mapped.url}`);
+    }
+  }
   if (runtime.skippedServices.length > 0) {
-    lines.push("", "Services not run (no knclaw.dev/entry annotation):");
+    lines.push("", "Services not run (no knclaw.dev/entry annotation; map one with --service NAME=URL):");
     for (const name of runtime.skippedServices) lines.push(`  ${name}`);
+  }
+  if (runtime.notRun.length > 0) {
+    lines.push("", "Not run by knclaw dev (admitted, listed only):");
+    for (const name of runtime.notRun) lines.push(`  ${name}`);
+  }
+  if (runtime.notReady.length > 0) {
+    lines.push("", "Not Ready (admitted, but doing nothing until their references resolve):");
+    for (const object of runtime.notReady) {
+      lines.push(`  ${object.object}  ${object.condition}=False ${object.reason}: ${object.message}`);
+    }
   }
   if (runtime.triggers.length > 0) {
     lines.push("", "Triggers (broker -> subscriber):");
     for (const trigger of runtime.triggers) {
-      lines.push(`  ${trigger.namespace}/${trigger.name}  ${trigger.broker} -> ${trigger.subscriber}`);
+      const broker =
+        trigger.brokerNamespace === trigger.namespace ? trigger.broker : `${trigger.brokerNamespace}/${trigger.broker}`;
+      lines.push(`  ${trigger.namespace}/${trigger.name}  ${broker} -> ${trigger.subscriber}`);
     }
   }
   if (runtime.pingSources.length > 0) {

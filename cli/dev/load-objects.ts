@@ -1,7 +1,16 @@
 import type { Log } from "../../eventing/broker/log.ts";
-import type { KnativeObject } from "../../eventing/broker/objects.ts";
-import { formatProblem, loadManifestDir, type Problem, validateObjects } from "../../knative/validate/index.ts";
+import { type KnativeObject, ObjectError } from "../../eventing/broker/objects.ts";
+import {
+  formatProblem,
+  isRunKind,
+  loadManifestDir,
+  ManifestError,
+  type Problem,
+  validateObjects,
+} from "../../knative/validate/index.ts";
 import { type DevObjects, groupObjectsByKind } from "./objects.ts";
+import { checkReadiness, type NotReadyObject } from "./readiness.ts";
+import { EMPTY_SERVICE_MAP, type ServiceMap } from "./service-map.ts";
 
 /** Objects that would not be accepted by a cluster: every problem names the object, the field and the rule. */
 export class InvalidObjectsError extends Error {
@@ -15,26 +24,96 @@ export class InvalidObjectsError extends Error {
   }
 }
 
+export interface DevObjectsOptions {
+  /** Eventing's authentication-oidc feature (knclaw dev emulates it): its webhook refuses EventPolicies without it. */
+  authenticationOidc: boolean;
+  /** Eventing's cross-namespace-event-links feature; a `knative-eventing/config-features` ConfigMap among the manifests can turn it on. */
+  crossNamespaceEventLinks?: boolean;
+  /** `--service NAME=URL`: Services that answer elsewhere. */
+  services?: ServiceMap;
+}
+
+/** What knclaw dev would run from a set of objects, and what it would not, with why. */
+export interface DevObjectsReport {
+  /** The objects that act: every one admitted and Ready. */
+  objects: DevObjects;
+  /** Admitted, but a reference does not resolve here: kept and listed, doing nothing (as on a cluster). */
+  notReady: NotReadyObject[];
+  /** Manifest objects of kinds knclaw dev does not run (RBAC, Deployments, other sources...), as `Kind [ns/]name`. */
+  notRun: string[];
+  /** Every problem found: errors refuse the set, warnings are reported. */
+  problems: Problem[];
+}
+
 /**
- * The rendered objects plus `--manifests`, checked with Knative's webhook rules and reference checks
- * (knative/validate) so a Trigger that would not apply on a cluster does not run here either; warnings are logged.
+ * The rendered objects plus `--manifests`, checked as a cluster would: Knative's webhook rules on every object (an
+ * error refuses the whole set, as `kubectl apply` would refuse the object), reference checks on the rendered platform
+ * (a dangling reference there is a renderer bug), and the manifests' references as readiness (checkReadiness).
+ * `knclaw dev` and `knclaw validate --manifests` both come here, so they accept and refuse the same things.
  */
+export function checkDevObjects(
+  objects: readonly KnativeObject[],
+  manifestsDir: string | undefined,
+  options: DevObjectsOptions,
+): DevObjectsReport {
+  const { authenticationOidc } = options;
+  const problems = validateObjects(objects, { checkReferences: true, authenticationOidc });
+  let extra: KnativeObject[] = [];
+  let crossNamespaceEventLinks = options.crossNamespaceEventLinks ?? false;
+  if (manifestsDir !== undefined) {
+    try {
+      const loaded = loadManifestDir(manifestsDir, {
+        authenticationOidc,
+        ...(options.crossNamespaceEventLinks !== undefined ? { crossNamespaceEventLinks } : {}),
+      });
+      extra = loaded.objects as unknown as KnativeObject[];
+      problems.push(...loaded.warnings);
+      crossNamespaceEventLinks = loaded.webhook.crossNamespaceEventLinks;
+    } catch (error) {
+      if (!(error instanceof ManifestError)) throw error;
+      problems.push(...error.problems);
+    }
+  }
+  const notRun = extra
+    .filter((o) => !isRunKind(o.apiVersion, o.kind))
+    .map((o) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`);
+  let grouped: DevObjects;
+  try {
+    grouped = groupObjectsByKind([...objects, ...extra]);
+  } catch (error) {
+    if (!(error instanceof ObjectError)) throw error;
+    problems.push({
+      severity: "error",
+      object: error.object,
+      path: error.path,
+      rule: error.rule,
+      message: error.reason,
+    });
+    grouped = groupObjectsByKind([]);
+  }
+  const { ready, notReady } = checkReadiness(grouped, {
+    services: options.services ?? EMPTY_SERVICE_MAP,
+    crossNamespaceEventLinks,
+  });
+  return { objects: ready, notReady, notRun, problems };
+}
+
+/** checkDevObjects for a start: errors refuse it, warnings and objects not Ready are logged. */
 export function loadDevObjects(
   objects: readonly KnativeObject[],
   manifestsDir: string | undefined,
   log: Log,
-  authenticationOidc: boolean,
-): DevObjects {
-  // With Knative's authentication-oidc emulated (cli/dev/oidc.ts) its webhook takes EventPolicies; without, it refuses them.
-  const extra = manifestsDir
-    ? (loadManifestDir(manifestsDir, { authenticationOidc }) as unknown as KnativeObject[])
-    : [];
-  const all = [...objects, ...extra];
-  const problems = validateObjects(all, { checkReferences: true, authenticationOidc });
-  for (const warning of problems.filter((p) => p.severity === "warning")) {
-    log.warn({ problem: formatProblem(warning) }, "object warning");
-  }
-  const errors = problems.filter((p) => p.severity === "error");
+  options: DevObjectsOptions,
+): DevObjectsReport {
+  const report = checkDevObjects(objects, manifestsDir, options);
+  const errors = report.problems.filter((p) => p.severity === "error");
   if (errors.length > 0) throw new InvalidObjectsError(errors);
-  return groupObjectsByKind(all);
+  for (const warning of report.problems) log.warn({ problem: formatProblem(warning) }, "object warning");
+  for (const object of report.notReady) {
+    log.warn(
+      { object: object.object, condition: object.condition, reason: object.reason, message: object.message },
+      `not Ready: ${object.condition}=False`,
+    );
+  }
+  return report;
 }

@@ -24,6 +24,8 @@ import { createRoutingFetch, createRoutingTransport } from "./routing-transport.
 import { type GeneratedSecretStore, memorySecretStore } from "./secret-store.ts";
 import { createSecretResolver } from "./secrets.ts";
 import { buildServiceEnvs } from "./service-envs.ts";
+import type { NotReadyObject } from "./readiness.ts";
+import { EMPTY_SERVICE_MAP, type ServiceMap } from "./service-map.ts";
 import { sinkBindingResolver } from "./sink-bindings.ts";
 
 export { InvalidObjectsError } from "./load-objects.ts";
@@ -34,8 +36,16 @@ export { InvalidObjectsError } from "./load-objects.ts";
  */
 export interface DevOptions {
   objects: readonly KnativeObject[];
-  /** Extra Knative YAML (Brokers, Triggers to any URL, PingSources) loaded and checked like the rest. */
+  /**
+   * Extra Knative YAML loaded and checked like the rest (load-objects.ts): Brokers, Triggers, PingSources,
+   * SinkBindings, EventPolicies and Services act; other kinds are listed as not run; objects whose references do not
+   * resolve here are listed as not Ready.
+   */
   manifestsDir?: string;
+  /** `--service NAME=URL`: Services that answer at a local URL (service-map.ts). */
+  services?: ServiceMap;
+  /** Eventing's cross-namespace-event-links feature (a Trigger's `spec.brokerRef` to another namespace). */
+  crossNamespaceEventLinks?: boolean;
   /** Default 8080; 0 picks a free port. */
   port?: number;
   /** Default 127.0.0.1: the dev runtime has no authentication of its own. */
@@ -113,8 +123,14 @@ export interface DevRuntime {
   oidc?: DevOidc;
   pings: PingScheduler;
   pingSources: CompiledPingSource[];
-  /** Services that are declared but cannot run here (no `knclaw.dev/entry`). */
+  /** Services that are declared but cannot run here (no `knclaw.dev/entry`, no `--service` mapping). */
   skippedServices: string[];
+  /** `--service` mappings: where those Services answer. */
+  mappedServices: ServiceMap["entries"];
+  /** Admitted objects that do nothing because a reference does not resolve here, with Knative's condition. */
+  notReady: NotReadyObject[];
+  /** Manifest objects of kinds knclaw dev does not run. */
+  notRun: string[];
   /** Counters summed over all brokers. */
   readonly counters: BrokerCounters;
   /** In-process fetch: cluster URLs reach the broker and mounted functions without a socket. */
@@ -134,7 +150,15 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
   const maxConcurrentAttempts = options.broker?.maxConcurrentAttempts ?? 256;
 
   // Everything is read and checked before anything listens: an invalid object means no start at all.
-  const objects = loadDevObjects(options.objects, options.manifestsDir, log, options.oidc !== undefined);
+  const serviceMap = options.services ?? EMPTY_SERVICE_MAP;
+  const report = loadDevObjects(options.objects, options.manifestsDir, log, {
+    authenticationOidc: options.oidc !== undefined,
+    services: serviceMap,
+    ...(options.crossNamespaceEventLinks !== undefined
+      ? { crossNamespaceEventLinks: options.crossNamespaceEventLinks }
+      : {}),
+  });
+  const objects = report.objects;
   const brokerSpecs = objects.brokers.map(readBrokerSpec);
   const triggers = bindTriggers(objects.triggers, brokerSpecs);
   const pingSources = objects.pingSources.map(compilePingSource);
@@ -147,7 +171,12 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
   const services = objects.services
     .filter((service) => typeof service.metadata.annotations?.[ENTRY_ANNOTATION] === "string")
     .sort((a, b) => Number(isMemoryService(b)) - Number(isMemoryService(a)));
-  const skippedServices = objects.services.filter((service) => !services.includes(service)).map(describeObject);
+  const skippedServices = objects.services
+    .filter(
+      (service) =>
+        !services.includes(service) && serviceMap.lookup(namespaceOf(service), service.metadata.name) === undefined,
+    )
+    .map(describeObject);
   for (const skipped of skippedServices) log.warn({ service: skipped }, `not run: no ${ENTRY_ANNOTATION} annotation`);
   const router = new PathRouter(services.flatMap((service) => routesFor(service, namespaceOf(service))));
   const sinkFor = sinkBindingResolver(objects.sinkBindings, brokerSpecs);
@@ -162,6 +191,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
   const targets = {
     ingress: ingressHandler,
     service: (namespace: string, name: string) => mounted.get(`${namespace}/${name}`)?.handler,
+    mapped: (namespace: string, name: string) => serviceMap.lookup(namespace, name),
   };
   const transport = createRoutingTransport(targets, httpTransport);
   for (const [index, spec] of brokerSpecs.entries()) {
@@ -214,7 +244,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
       ),
       configMaps: objects.configMaps,
       port,
-      rewrite: clusterUrlRewriter(url, mountedNames),
+      rewrite: clusterUrlRewriter(url, mountedNames, serviceMap),
       sinkFor,
       redisUrl: options.redisUrl,
       memoryPath: options.memoryPath,
@@ -280,6 +310,9 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
     pings,
     pingSources,
     skippedServices,
+    mappedServices: serviceMap.entries,
+    notReady: report.notReady,
+    notRun: report.notRun,
     get counters() {
       return sumCounters([...brokers.values()].map((broker) => broker.counters));
     },
@@ -321,18 +354,18 @@ function isMemoryService(service: KnativeObject): boolean {
   return service.metadata.labels?.["knclaw.dev/component"] === "memory";
 }
 
-/** Each Trigger bound to its Broker's delivery; a Trigger on a Broker that is not defined is refused. */
+/** Each Trigger bound to its Broker's delivery (only Ready Triggers get here: their Broker is defined and Ready). */
 function bindTriggers(objects: KnativeObject[], brokers: BrokerSpec[]): CompiledTrigger[] {
   const byKey = new Map(brokers.map((spec) => [brokerKey(spec.namespace, spec.name), spec]));
   return objects.map((object) => {
     const parsed = parseTrigger(object);
-    const spec = byKey.get(brokerKey(parsed.namespace, parsed.broker));
+    const spec = byKey.get(brokerKey(parsed.brokerNamespace, parsed.broker));
     if (!spec) {
       throw new ObjectError(
         describeObject(object),
         "spec.broker",
         "broker-exists",
-        `no Broker ${parsed.namespace}/${parsed.broker} is defined`,
+        `no Broker ${parsed.brokerNamespace}/${parsed.broker} is defined`,
       );
     }
     return bindTrigger(parsed, spec.delivery);

@@ -8,7 +8,7 @@ import { type Log, silentLog } from "./log.ts";
 import type { BrokerAdmission } from "./oidc/admission.ts";
 import { Semaphore } from "./semaphore.ts";
 import { countRetry, observeQueueDepth, traceDelivery, traceIngress } from "./tracing.ts";
-import type { CompiledTrigger } from "./trigger.ts";
+import { type CompiledTrigger, triggerKey } from "./trigger.ts";
 import { ingressTtl, TTL_EXTENSION, withTtl } from "./ttl.ts";
 
 /** Knative's broker stamps every pass through ingress with the arrival time. */
@@ -143,13 +143,16 @@ export class EmbeddedBroker {
   }
 
   setTriggers(triggers: CompiledTrigger[]): void {
-    this.triggers = triggers.filter((t) => t.namespace === this.namespace && t.broker === this.name);
-    this.triggersByName = new Map(this.triggers.map((trigger) => [trigger.name, trigger]));
+    this.triggers = triggers.filter((t) => t.brokerNamespace === this.namespace && t.broker === this.name);
+    this.triggersByName = new Map(this.triggers.map((trigger) => [triggerKey(trigger), trigger]));
     const tokens = this.tokens;
     this.tokenFor = new Map(
       tokens === undefined
         ? []
-        : this.triggers.map((trigger) => [trigger.name, (audience: string) => tokens(trigger.identity, audience)]),
+        : this.triggers.map((trigger) => [
+            triggerKey(trigger),
+            (audience: string) => tokens(trigger.identity, audience),
+          ]),
     );
   }
 
@@ -237,7 +240,7 @@ export class EmbeddedBroker {
     this.pendingDeliveries += matches.length;
     this.pendingBytes += bytes * matches.length;
     try {
-      await journal.append(matches.map((trigger) => ({ trigger: trigger.name, event, ttl, headers })));
+      await journal.append(matches.map((trigger) => ({ trigger: triggerKey(trigger), event, ttl, headers })));
     } catch (error) {
       this.settle(matches.length, bytes * matches.length);
       this.counters.rejected++;
@@ -294,7 +297,7 @@ export class EmbeddedBroker {
           resume: delivery.progress,
           onProgress: (progress) => journal.progress(delivery.id, progress),
           audience: trigger.subscriberAudience,
-          tokenFor: this.tokenFor.get(trigger.name),
+          tokenFor: this.tokenFor.get(triggerKey(trigger)),
           onReply: (reply, replyHeaders) => this.ingestReply(trigger, reply, delivery.ttl, replyHeaders),
           onRetry: this.countRetry,
           onDeadLetterRetry: this.countRetry,
@@ -385,7 +388,7 @@ export class EmbeddedBroker {
           maxResponseBytes: this.maxResponseBytes,
           signal: abort.signal,
           audience: trigger.subscriberAudience,
-          tokenFor: this.tokenFor.get(trigger.name),
+          tokenFor: this.tokenFor.get(triggerKey(trigger)),
           onReply: (reply, headers) => this.ingestReply(trigger, reply, ttl, headers),
           onRetry: this.countRetry,
           onDeadLetterRetry: this.countRetry,

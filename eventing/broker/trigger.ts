@@ -11,6 +11,8 @@ export interface CompiledTrigger {
   namespace: string;
   name: string;
   broker: string;
+  /** The Broker's namespace: the Trigger's own, or `spec.brokerRef.namespace` (cross-namespace event links). */
+  brokerNamespace: string;
   filter: EventFilter;
   subscriber: string;
   /** The subscriber's OIDC audience (destination.ts); deliveries carry a token for it when there is one. */
@@ -39,9 +41,7 @@ export function parseTrigger(object: KnativeObject): ParsedTrigger {
   for (const key of Object.keys(spec)) {
     if (!SPEC_FIELDS.has(key)) throw new ObjectError(name, `spec.${key}`, "unknown-field", "not a Trigger spec field");
   }
-  if (typeof spec.broker !== "string" || spec.broker === "") {
-    throw new ObjectError(name, "spec.broker", "required", "names the Broker the Trigger subscribes to");
-  }
+  const broker = readBroker(spec, namespace, name);
   if (spec.subscriber === undefined)
     throw new ObjectError(name, "spec.subscriber", "required", "a Trigger needs a subscriber");
   let filter: EventFilter;
@@ -56,7 +56,8 @@ export function parseTrigger(object: KnativeObject): ParsedTrigger {
   const parsed: ParsedTrigger = {
     namespace,
     name: object.metadata.name,
-    broker: spec.broker,
+    broker: broker.name,
+    brokerNamespace: broker.namespace,
     filter,
     subscriber: resolveDestination(spec.subscriber, namespace, name, "spec.subscriber"),
     identity: serviceAccountSubject(
@@ -70,6 +71,36 @@ export function parseTrigger(object: KnativeObject): ParsedTrigger {
     parsed.ownDelivery = readDeliverySpec(spec.delivery, namespace, name, "spec.delivery");
   }
   return parsed;
+}
+
+/**
+ * The Broker a Trigger subscribes to: `spec.broker` in its own namespace, or `spec.brokerRef` (its namespace
+ * defaulting to the Trigger's). Whether a brokerRef may be read at all (Knative's cross-namespace-event-links
+ * feature) is decided before, by the Trigger's readiness (cli/dev/readiness.ts).
+ */
+function readBroker(
+  spec: Record<string, unknown>,
+  namespace: string,
+  name: string,
+): { name: string; namespace: string } {
+  const ref = spec.brokerRef;
+  if (isRecord(ref) && typeof ref.name === "string" && ref.name !== "") {
+    const ns = typeof ref.namespace === "string" && ref.namespace !== "" ? ref.namespace : namespace;
+    return { name: ref.name, namespace: ns };
+  }
+  if (typeof spec.broker !== "string" || spec.broker === "") {
+    throw new ObjectError(name, "spec.broker", "required", "names the Broker the Trigger subscribes to");
+  }
+  return { name: spec.broker, namespace };
+}
+
+/**
+ * How a Broker names a Trigger in its delivery journal: its name, prefixed by its namespace when it subscribes from
+ * another one (no two Triggers of one namespace share a name; '/' is in no Kubernetes name). A Trigger of the
+ * Broker's own namespace keeps the key journals stored before cross-namespace Triggers existed.
+ */
+export function triggerKey(trigger: Pick<CompiledTrigger, "name" | "namespace" | "brokerNamespace">): string {
+  return trigger.namespace === trigger.brokerNamespace ? trigger.name : `${trigger.namespace}/${trigger.name}`;
 }
 
 export function bindTrigger(trigger: ParsedTrigger, brokerDelivery: DeliveryPolicy | undefined): CompiledTrigger {

@@ -2,9 +2,9 @@ import { type HttpClient, HttpClientError, sharedHttpClient } from "../../runtim
 import { platformEnv } from "../../runtime/platform-env.ts";
 import { outgoingCarrier } from "../../runtime/trace-context.ts";
 import { EXT_TRACEPARENT, EXT_TRACESTATE } from "../catalog/attributes.ts";
+import { ceOverrideAttributeName, ceOverrideNameProblem } from "../cloudevent/ce-overrides.ts";
 import { type CloudEvent, withAttributes } from "../cloudevent/event.ts";
 import { type EventMode, encodeEvent } from "../cloudevent/http-codec.ts";
-import { ATTRIBUTE_NAME } from "../cloudevent/validate.ts";
 import { backoffDelayMs, isRetryableStatus, retryAfterMs } from "../delivery/retry-policy.ts";
 import { EXT_SIGNATURE } from "../trust/signing-input.ts";
 import { IdentityTokenFile } from "./identity-token.ts";
@@ -70,11 +70,12 @@ function parseCeOverrides(raw: string | undefined): Record<string, string> {
   }
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(extensions)) {
-    if (!ATTRIBUTE_NAME.test(name)) throw new Error(`K_CE_OVERRIDES: extension name "${name}" must match [a-z0-9]+`);
+    const problem = ceOverrideNameProblem(name);
+    if (problem) throw new Error(`K_CE_OVERRIDES: ${problem.message}`);
     if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
       throw new Error(`K_CE_OVERRIDES: extension "${name}" must be a string, number or boolean`);
     }
-    out[name] = String(value);
+    out[ceOverrideAttributeName(name)] = String(value);
   }
   return out;
 }

@@ -3,8 +3,8 @@ import { type CronerSchedule, checkPingSchedule } from "../../runtime/cron.ts";
 import { knativeOidcServiceAccount, serviceAccountSubject } from "../../runtime/knative-oidc.ts";
 import { destinationAudience, resolveDestination } from "../broker/destination.ts";
 import { describeObject, isRecord, type KnativeObject, namespaceOf, ObjectError } from "../broker/objects.ts";
+import { ceOverrideAttributeName, ceOverrideNameProblem } from "../cloudevent/ce-overrides.ts";
 import type { CloudEvent } from "../cloudevent/event.ts";
-import { ATTRIBUTE_NAME } from "../cloudevent/validate.ts";
 
 /**
  * A PingSource (sources.knative.dev/v1) read with Knative's webhook rules (pkg/apis/sources/v1/ping_validation.go)
@@ -123,22 +123,16 @@ function readExtensions(overrides: unknown, id: string): Record<string, string> 
   if (!isRecord(extensions)) throw new ObjectError(id, "spec.ceOverrides.extensions", "ce-overrides", "must be a map");
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(extensions)) {
-    if (!ATTRIBUTE_NAME.test(name)) {
-      throw new ObjectError(
-        id,
-        `spec.ceOverrides.extensions.${name}`,
-        "ce-overrides",
-        "extension names must match [a-z0-9]+",
-      );
-    }
+    const problem = ceOverrideNameProblem(name);
+    if (problem) throw new ObjectError(id, `spec.ceOverrides.extensions.${name}`, problem.rule, problem.message);
     if (typeof value !== "string")
       throw new ObjectError(id, `spec.ceOverrides.extensions.${name}`, "ce-overrides", "must be a string");
-    out[name] = value;
+    out[ceOverrideAttributeName(name)] = value;
   }
   return out;
 }
 
-/** One tick's event: a fresh id, `time` = the tick, the configured data untouched, ceOverrides on top. */
+/** One tick's event: a fresh id, `time` = the tick, the configured data untouched, the ceOverrides' extensions added. */
 export function makePingEvent(ping: CompiledPingSource, now: Date): CloudEvent {
   const attributes: Record<string, string> = {
     specversion: "1.0",

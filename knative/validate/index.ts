@@ -6,7 +6,7 @@
 export { checkPingSchedule, toCronerSchedule } from "../../runtime/cron.ts";
 export { parseGoDuration, parseIsoDuration } from "../../runtime/duration.ts";
 export { checkCesql } from "./cesql.ts";
-export { loadManifestDir, ManifestError, parseManifests } from "./manifests.ts";
+export { isRunKind, loadManifestDir, ManifestError, parseManifests } from "./manifests.ts";
 export { validateObjects } from "./objects.ts";
 export type { WebhookOptions } from "./options.ts";
 export { formatProblem, type Problem } from "./problems.ts";

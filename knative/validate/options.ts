@@ -21,6 +21,11 @@ export interface WebhookOptions {
   pingDataMaxSize: number;
   /** Eventing config-features authentication-oidc: EventPolicies are refused without it. */
   authenticationOidc: boolean;
+  /**
+   * Eventing config-features cross-namespace-event-links: a Trigger's `spec.brokerRef` may name a Broker of another
+   * namespace. Without it (Knative's default) `brokerRef.namespace` is refused.
+   */
+  crossNamespaceEventLinks: boolean;
 }
 
 export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = {
@@ -33,4 +38,5 @@ export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = {
   deliveryRetryAfter: false,
   pingDataMaxSize: -1,
   authenticationOidc: false,
+  crossNamespaceEventLinks: false,
 };

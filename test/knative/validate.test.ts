@@ -572,13 +572,11 @@ describe("parseManifests (knclaw dev --manifests)", () => {
       "PingSource/knclaw/tick",
     ]);
     const t = objects[1]!;
-    if (t.kind !== "Trigger") throw new Error("expected a Trigger");
-    expect(t.spec.filter).toEqual({ attributes: {} });
-    expect(t.spec.filters).toEqual([{ prefix: { type: "dev.knclaw." } }]);
+    expect(t.kind).toBe("Trigger");
+    expect(t.spec).toMatchObject({ filter: { attributes: {} }, filters: [{ prefix: { type: "dev.knclaw." } }] });
     const p = objects[2]!;
-    if (p.kind !== "PingSource") throw new Error("expected a PingSource");
-    expect(p.spec.schedule).toBe("* * * * *");
-    expect(p.spec.sink.ref?.namespace).toBe("knclaw");
+    expect(p.kind).toBe("PingSource");
+    expect(p.spec).toMatchObject({ schedule: "* * * * *", sink: { ref: { namespace: "knclaw" } } });
   });
 
   it("refuses invalid objects, naming the file, the object and the rule", () => {
@@ -595,13 +593,15 @@ describe("parseManifests (knclaw dev --manifests)", () => {
     }
   });
 
-  it("refuses YAML errors with a position, unsupported kinds and non-objects", () => {
+  it("refuses YAML errors with a position, known kinds at versions Knative does not serve, and non-objects", () => {
     expect(() => parseManifests("kind: Trigger\n  bad: [", { source: "x.yaml" })).toThrow(
       /x\.yaml:\d+:\d+.*yaml-syntax/s,
     );
     expect(() =>
-      parseManifests(stringify({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "d" } })),
-    ).toThrow(/unsupported-kind/);
+      parseManifests(
+        stringify({ apiVersion: "eventing.knative.dev/v1beta1", kind: "Trigger", metadata: { name: "t" } }),
+      ),
+    ).toThrow(/api-version.*use eventing\.knative\.dev\/v1/);
     expect(() => parseManifests("- 1\n- 2\n")).toThrow(/must be a Kubernetes object/);
     expect(parseManifests("# only a comment\n")).toEqual([]);
   });
@@ -615,7 +615,7 @@ describe("parseManifests (knclaw dev --manifests)", () => {
       stringify({ ...ping({}), metadata: { name: "tick", namespace: "knclaw" } }),
     );
     writeFileSync(join(dir, "notes.txt"), "ignored");
-    const objects = loadManifestDir(dir, { defaultNamespace: "knclaw" });
+    const { objects } = loadManifestDir(dir, { defaultNamespace: "knclaw" });
     expect(objects.map((o) => o.kind)).toEqual(["Broker", "PingSource"]);
     writeFileSync(join(dir, "c.yaml"), stringify(good[0]));
     expect(() => loadManifestDir(dir, { defaultNamespace: "knclaw" })).toThrow(/duplicate-object/);

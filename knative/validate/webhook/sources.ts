@@ -2,9 +2,10 @@
  * PingSource (pkg/apis/sources/v1/ping_validation.go) and SinkBinding (sinkbinding_validation.go): schedule and
  * timezone as robfig/cron reads them with `@every` refused, a valid sink, `data` and `dataBase64` never both,
  * dataBase64 valid base64, JSON data a JSON object when contentType is application/json, size limits, and
- * ceOverrides extension names alphanumeric. A SinkBinding's subject needs apiVersion, kind and exactly one of
+ * ceOverrides extension names alphanumeric and never a CloudEvents spec attribute (eventing/cloudevent/ce-overrides.ts). A SinkBinding's subject needs apiVersion, kind and exactly one of
  * name/selector, in the binding's own namespace.
  */
+import { ceOverrideAttributeName, ceOverrideNameProblem } from "../../../eventing/cloudevent/ce-overrides.ts";
 import { checkPingSchedule } from "../../../runtime/cron.ts";
 import type { WebhookOptions } from "../options.ts";
 import { isObject, type Json, join, type ProblemSink, str } from "../problems.ts";
@@ -94,14 +95,10 @@ function validateCeOverrides(value: unknown, path: string, sink: ProblemSink): v
   }
   for (const [key, v] of Object.entries(extensions)) {
     const at = `${join(path, "extensions")}[${key}]`;
-    if (key.length === 0 || !/^[a-zA-Z0-9]+$/.test(key)) {
-      sink.error(at, "extension-name", `invalid key name ${JSON.stringify(key)}: keys are expected to be alphanumeric`);
-    } else if (key !== key.toLowerCase()) {
-      sink.warn(
-        at,
-        "extension-name",
-        "CloudEvents attribute names are lowercase: Trigger filters cannot match this one",
-      );
+    const problem = ceOverrideNameProblem(key);
+    if (problem) sink.error(at, problem.rule, problem.message);
+    else if (key !== ceOverrideAttributeName(key)) {
+      sink.warn(at, "extension-name", `sent as ${ceOverrideAttributeName(key)}: the CloudEvents SDK lowercases names`);
     }
     if (typeof v !== "string") sink.error(at, "schema", "extension values must be strings");
   }

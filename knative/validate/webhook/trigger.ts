@@ -1,5 +1,6 @@
 /**
- * Trigger (knative/eventing pkg/apis/eventing/v1/trigger_validation.go): a broker name, attribute names matching
+ * Trigger (knative/eventing pkg/apis/eventing/v1/trigger_validation.go): a broker name or a `brokerRef` (never both;
+ * its namespace only with the cross-namespace-event-links feature), attribute names matching
  * ^[a-z][a-z0-9]*$, each `spec.filters` item holding exactly one dialect, `exact`/`prefix`/`suffix` with exactly one
  * key, nested `all`/`any`/`not` validated the same way, `cesql` a parsable expression, a valid subscriber and
  * delivery, and the dependency/injection annotations well formed.
@@ -21,7 +22,7 @@ export function validateTrigger(object: Json, sink: ProblemSink, options: Webhoo
     sink.error("spec", "required", "missing field(s): spec");
     return;
   }
-  if (!str(spec.broker)) sink.error("spec.broker", "trigger-broker", "missing field(s): broker");
+  validateBrokerField(spec, sink, options);
   if (spec.filter !== undefined && spec.filter !== null) {
     if (!isObject(spec.filter)) sink.error("spec.filter", "schema", "must be an object");
     else validateAttributeNames(spec.filter.attributes, "spec.filter.attributes", sink);
@@ -52,6 +53,27 @@ export function validateTrigger(object: Json, sink: ProblemSink, options: Webhoo
   else validateDestination(spec.subscriber, "spec.subscriber", sink, namespace);
   validateDelivery(spec.delivery, "spec.delivery", sink, options, namespace);
   validateTriggerAnnotations(object, sink, str(spec.broker));
+}
+
+function validateBrokerField(spec: Json, sink: ProblemSink, options: WebhookOptions): void {
+  const brokerRef = spec.brokerRef;
+  const hasRef = brokerRef !== undefined && brokerRef !== null;
+  if (!hasRef && !str(spec.broker)) sink.error("spec.broker", "trigger-broker", "missing field(s): broker");
+  else if (hasRef && str(spec.broker))
+    sink.error("spec", "trigger-broker", "expected exactly one, got both: broker, brokerRef");
+  if (!hasRef) return;
+  if (!isObject(brokerRef)) {
+    sink.error("spec.brokerRef", "schema", "must be an object");
+    return;
+  }
+  // TriggerSpec.Validate checks nothing else of the reference; the reconciler reads its name (and namespace).
+  if (str(brokerRef.namespace) && !options.crossNamespaceEventLinks) {
+    sink.error(
+      "spec.brokerRef.namespace",
+      "trigger-broker-ref",
+      "must not set the field(s): namespace: only name, apiVersion and kind are supported fields when feature.CrossNamespaceEventLinks is disabled",
+    );
+  }
 }
 
 function validateAttributeNames(attributes: unknown, path: string, sink: ProblemSink): void {

@@ -157,6 +157,20 @@ describe("Trigger", () => {
     });
     expect(bound.filter({ type: "x" })).toBe(true);
     expect(bound.filter({ type: "y" })).toBe(false);
+    expect(bound.brokerNamespace).toBe("ns");
+  });
+  it("reads spec.brokerRef: its name, and its namespace (the Trigger's when it names none)", () => {
+    const ref = { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "target" };
+    const subscriber = { uri: "http://s/" };
+    expect(parseTrigger(trigger({ brokerRef: ref, subscriber }))).toMatchObject({
+      broker: "target",
+      brokerNamespace: "ns",
+    });
+    expect(parseTrigger(trigger({ brokerRef: { ...ref, namespace: "other" }, subscriber }))).toMatchObject({
+      namespace: "ns",
+      broker: "target",
+      brokerNamespace: "other",
+    });
   });
   it("refuses a Trigger without broker or subscriber, or with a bad filter, naming the field", () => {
     refuse(() => parseTrigger(trigger({ subscriber: { uri: "http://s" } })), "required", "spec.broker");
@@ -225,7 +239,22 @@ describe("PingSource", () => {
         ),
       "ping-data-json",
     );
-    refuse(() => compilePingSource(ping({ sink, ceOverrides: { extensions: { "Bad-Name": "x" } } })), "ce-overrides");
+    refuse(() => compilePingSource(ping({ sink, ceOverrides: { extensions: { "Bad-Name": "x" } } })), "extension-name");
+    // Knative's SDK refuses to overwrite a spec attribute with an extension (sdk-go EventContextV1.SetExtension).
+    for (const attribute of ["type", "id", "source", "specversion", "Time"]) {
+      refuse(
+        () => compilePingSource(ping({ sink, ceOverrides: { extensions: { [attribute]: "x" } } })),
+        "ce-overrides-spec-attribute",
+        `spec.ceOverrides.extensions.${attribute}`,
+      );
+    }
     refuse(() => compilePingSource(ping({})), "destination", "spec.sink");
+  });
+
+  it("sends ceOverrides as extensions, lowercased as the CloudEvents SDK sets them", () => {
+    const source = compilePingSource(ping({ sink, ceOverrides: { extensions: { Team: "a", knclawinstance: "ops" } } }));
+    const event = makePingEvent(source, new Date("2026-01-01T00:00:00Z"));
+    expect(event.attributes).toMatchObject({ team: "a", knclawinstance: "ops", type: "dev.knative.sources.ping" });
+    expect(event.attributes.Team).toBeUndefined();
   });
 });

@@ -1,0 +1,169 @@
+import { describeObject, isRecord, type KnativeObject, namespaceOf } from "../../eventing/broker/objects.ts";
+import type { DevObjects } from "./objects.ts";
+import type { ServiceMap } from "./service-map.ts";
+
+/**
+ * Which objects are Ready under knclaw dev, as Knative's reconcilers decide it on a cluster: an object the webhook
+ * admitted whose references do not resolve is kept, marked not Ready with the condition Knative would set, and does
+ * nothing (Knative creates no Subscription for such a Trigger and schedules no tick for such a PingSource). A
+ * reference resolves here when its target runs here: a Broker that is Ready, a Knative (or Kubernetes) Service that
+ * knclaw dev runs (`knclaw.dev/entry`) or that `--service` maps to a local URL. A Service that exists in the manifests
+ * but does not run here resolves on a cluster and not here; the message says how to map it.
+ */
+export interface NotReadyObject {
+  /** `Trigger default/my-service-trigger`. */
+  object: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  /** The condition that is False, by Knative's name (BrokerReady, SubscriberResolved, SinkProvided, ...). */
+  condition: string;
+  /** Knative's reason for it (BrokerDoesNotExist, NotFound, ...). */
+  reason: string;
+  message: string;
+}
+
+export interface ReadinessOptions {
+  services: ServiceMap;
+  /** Eventing's cross-namespace-event-links feature: whether a Trigger's `spec.brokerRef` is read. */
+  crossNamespaceEventLinks: boolean;
+}
+
+const ENTRY_ANNOTATION = "knclaw.dev/entry";
+
+/** The objects split into those that act and those that are not Ready, with why. */
+export function checkReadiness(
+  objects: DevObjects,
+  options: ReadinessOptions,
+): { ready: DevObjects; notReady: NotReadyObject[] } {
+  const notReady: NotReadyObject[] = [];
+  const fail = (object: KnativeObject, condition: string, reason: string, message: string) => {
+    notReady.push({
+      object: describeObject(object),
+      kind: object.kind,
+      namespace: namespaceOf(object),
+      name: object.metadata.name,
+      condition,
+      reason,
+      message,
+    });
+  };
+  const runningServices = new Set(
+    objects.services
+      .filter((service) => typeof service.metadata.annotations?.[ENTRY_ANNOTATION] === "string")
+      .map((service) => `${namespaceOf(service)}/${service.metadata.name}`),
+  );
+  const declaredServices = new Set(
+    objects.services.map((service) => `${namespaceOf(service)}/${service.metadata.name}`),
+  );
+  const allBrokers = new Set(objects.brokers.map((broker) => `${namespaceOf(broker)}/${broker.metadata.name}`));
+  const readyBrokers = new Set<string>();
+
+  // Why a Destination does not resolve here, or undefined when it does (its fields were checked by the webhook rules).
+  const unresolved = (destination: unknown, namespace: string): string | undefined => {
+    if (!isRecord(destination) || !isRecord(destination.ref)) return undefined;
+    const ref = destination.ref;
+    const kind = String(ref.kind);
+    const name = String(ref.name);
+    const apiVersion = String(ref.apiVersion);
+    const ns = typeof ref.namespace === "string" && ref.namespace !== "" ? ref.namespace : namespace;
+    const group = apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : "";
+    const key = `${ns}/${name}`;
+    if (group === "eventing.knative.dev" && kind === "Broker") {
+      if (readyBrokers.has(key)) return undefined;
+      return allBrokers.has(key)
+        ? `Broker ${key} is not Ready`
+        : `brokers.eventing.knative.dev ${JSON.stringify(name)} not found in namespace ${ns}`;
+    }
+    if (kind === "Service" && (group === "serving.knative.dev" || apiVersion === "v1")) {
+      if (runningServices.has(key) || options.services.lookup(ns, name) !== undefined) return undefined;
+      if (declaredServices.has(key)) {
+        return `Service ${key} is not run by knclaw dev (it has no ${ENTRY_ANNOTATION}): give its local URL with --service ${name}=URL`;
+      }
+      const resource = group === "" ? "services" : "services.serving.knative.dev";
+      return `${resource} ${JSON.stringify(name)} not found in namespace ${ns}: define it, or give its local URL with --service ${name}=URL`;
+    }
+    return `${kind} (${apiVersion}) ${key} is not run by knclaw dev, which addresses Brokers, Knative Services and Kubernetes Services: use uri, or --service for a Service`;
+  };
+
+  // Brokers first: a Trigger's readiness follows its Broker's (PropagateBrokerCondition).
+  const brokers = objects.brokers.filter((broker) => {
+    const why = unresolved(deliveryOf(broker.spec)?.deadLetterSink, namespaceOf(broker));
+    if (why !== undefined) {
+      fail(broker, "DeadLetterSinkResolved", "Unable to get the DeadLetterSink's URI", why);
+      return false;
+    }
+    return true;
+  });
+  // A dead-letter sink that is itself a Broker resolves only once that Broker is known Ready: one pass in order is
+  // enough for every shape but a chain of Brokers dead-lettering into each other, which no example needs.
+  for (const broker of brokers) readyBrokers.add(`${namespaceOf(broker)}/${broker.metadata.name}`);
+
+  const triggers = objects.triggers.filter((trigger) => {
+    const namespace = namespaceOf(trigger);
+    const spec = isRecord(trigger.spec) ? trigger.spec : {};
+    const broker = brokerOf(spec, namespace, options.crossNamespaceEventLinks);
+    if (!readyBrokers.has(`${broker.namespace}/${broker.name}`)) {
+      const exists = allBrokers.has(`${broker.namespace}/${broker.name}`);
+      fail(
+        trigger,
+        "BrokerReady",
+        exists ? "BrokerNotReady" : "BrokerDoesNotExist",
+        `${exists ? `Broker ${JSON.stringify(broker.name)} is not Ready` : `Broker ${JSON.stringify(broker.name)} does not exist`}${broker.note}`,
+      );
+      return false;
+    }
+    const subscriber = unresolved(spec.subscriber, namespace);
+    if (subscriber !== undefined) {
+      fail(trigger, "SubscriberResolved", "Unable to get the Subscriber's URI", subscriber);
+      return false;
+    }
+    const deadLetter = unresolved(deliveryOf(spec)?.deadLetterSink, namespace);
+    if (deadLetter !== undefined) {
+      fail(trigger, "DeadLetterSinkResolved", "Unable to get the dead letter sink's URI", deadLetter);
+      return false;
+    }
+    return true;
+  });
+
+  const withSink = (object: KnativeObject) => {
+    const why = unresolved(isRecord(object.spec) ? object.spec.sink : undefined, namespaceOf(object));
+    if (why === undefined) return true;
+    fail(object, "SinkProvided", "NotFound", why);
+    return false;
+  };
+  const pingSources = objects.pingSources.filter(withSink);
+  const sinkBindings = objects.sinkBindings.filter(withSink);
+
+  return { ready: { ...objects, brokers, triggers, pingSources, sinkBindings }, notReady };
+}
+
+function deliveryOf(spec: unknown): Record<string, unknown> | undefined {
+  return isRecord(spec) && isRecord(spec.delivery) ? spec.delivery : undefined;
+}
+
+/**
+ * The Broker a Trigger names, as Knative's Trigger reconciler reads it: `spec.brokerRef` only with the
+ * cross-namespace-event-links feature, else `spec.broker` (so without the feature a Trigger that names its Broker by
+ * brokerRef alone looks for Broker "" and is never Ready, as on a cluster). A brokerRef without a namespace means the
+ * Trigger's own here; Knative would look in namespace "" and find nothing.
+ */
+function brokerOf(
+  spec: Record<string, unknown>,
+  namespace: string,
+  crossNamespace: boolean,
+): { name: string; namespace: string; note: string } {
+  const ref = spec.brokerRef;
+  if (isRecord(ref)) {
+    if (crossNamespace) {
+      const ns = typeof ref.namespace === "string" && ref.namespace !== "" ? ref.namespace : namespace;
+      return { name: String(ref.name ?? ""), namespace: ns, note: ` in namespace ${ns}` };
+    }
+    return {
+      name: typeof spec.broker === "string" ? spec.broker : "",
+      namespace,
+      note: ": spec.brokerRef is read only with the cross-namespace-event-links feature (use spec.broker)",
+    };
+  }
+  return { name: typeof spec.broker === "string" ? spec.broker : "", namespace, note: "" };
+}
