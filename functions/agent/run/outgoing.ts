@@ -159,7 +159,7 @@ export function outcomeEvent(state: RunState, ctx: Pick<EventContext, "now" | "s
       id,
       source: ctx.source,
       time: new Date(ctx.now),
-      data: { ...base, output: clip(outcome.output) },
+      data: { ...base, output: clip(outcome.output, state.runId) },
       extensions: trace(state),
     });
   }
