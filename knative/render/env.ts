@@ -162,6 +162,10 @@ function channelServiceEnv(ctx: RenderContext, fn: FunctionSpec): EnvVar[] {
       deny: channel.deny,
       access: channel.access,
       instances: Object.keys(channel.instances).length > 0 ? channel.instances : undefined,
+      groups:
+        channel.groupPolicy !== "open" || Object.keys(channel.groups).length > 0
+          ? { policy: channel.groupPolicy, groups: channel.groups }
+          : undefined,
       webhookHooks: fn.channel === "webhook" ? channel.hooks : undefined,
     }),
   ];

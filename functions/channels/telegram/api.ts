@@ -13,6 +13,12 @@ export interface TelegramApiOptions {
   fetch?: typeof fetch;
 }
 
+/** Makes a message a reply; sent even when the message replied to is gone (`allow_sending_without_reply`). */
+export interface ReplyParameters {
+  message_id: number;
+  allow_sending_without_reply?: boolean;
+}
+
 export interface InlineButton {
   text: string;
   callback_data: string;
@@ -25,11 +31,19 @@ export class TelegramApi {
   }
 
   async call(method: string, body: Record<string, unknown>): Promise<unknown> {
+    return this.request(method, { headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  }
+
+  /** A multipart/form-data call, the only way to upload a file (fetch sets the boundary). */
+  async callMultipart(method: string, form: FormData): Promise<unknown> {
+    return this.request(method, { body: form });
+  }
+
+  private async request(method: string, init: { headers?: Record<string, string>; body: string | FormData }) {
     const url = `${this.options.baseUrl.replace(/\/$/, "")}/bot${this.options.token}/${method}`;
     const response = await platformFetch("telegram", url, {
       method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
+      ...init,
       ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
     });
     const json = response.json as
@@ -75,10 +89,35 @@ export class TelegramApi {
     chat_id: string;
     text: string;
     message_thread_id?: number;
+    reply_parameters?: ReplyParameters;
     reply_markup?: { inline_keyboard: InlineButton[][] };
   }): Promise<number> {
     const result = (await this.call("sendMessage", message)) as { message_id?: unknown } | undefined;
     return typeof result?.message_id === "number" ? result.message_id : 0;
+  }
+
+  /** sendDocument with the file's bytes in the `document` part (Telegram takes up to 50 MB this way). */
+  async sendDocument(document: {
+    chat_id: string;
+    filename: string;
+    content: string;
+    caption?: string;
+    message_thread_id?: number;
+  }): Promise<number> {
+    const form = new FormData();
+    form.set("chat_id", document.chat_id);
+    if (document.message_thread_id !== undefined) form.set("message_thread_id", String(document.message_thread_id));
+    if (document.caption !== undefined) form.set("caption", document.caption);
+    form.set("document", new Blob([document.content], { type: "text/plain; charset=utf-8" }), document.filename);
+    const result = (await this.callMultipart("sendDocument", form)) as { message_id?: unknown } | undefined;
+    return typeof result?.message_id === "number" ? result.message_id : 0;
+  }
+
+  /** The bot's own user (getMe): its username is how people mention it in groups. */
+  async getMe(): Promise<{ id: number; username?: string }> {
+    const result = (await this.call("getMe", {})) as { id?: unknown; username?: unknown } | undefined;
+    if (typeof result?.id !== "number") throw new PlatformError("telegram", "unavailable", "getMe without an id");
+    return { id: result.id, ...(typeof result.username === "string" ? { username: result.username } : {}) };
   }
 
   async answerCallbackQuery(query: { callback_query_id: string; text?: string; show_alert?: boolean }): Promise<void> {

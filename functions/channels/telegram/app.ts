@@ -15,7 +15,7 @@ import {
 import { outboundDelivery } from "../toolkit/delivery.ts";
 import { receiveMessage, receivePress } from "../toolkit/inbound.ts";
 import { TelegramApi } from "./api.ts";
-import { telegramMessage, telegramPress } from "./inbound.ts";
+import { isGroupChat, type TelegramBot, telegramMessage, telegramPress } from "./inbound.ts";
 import { telegramOutbound } from "./outbound.ts";
 import { Update } from "./payloads.ts";
 
@@ -45,6 +45,19 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
   });
   const runtime = createAdapterRuntime("telegram", env, deps, { dedupKeepSeconds: DEDUP_KEEP_SECONDS });
+  // Who the bot is (its username, for mentions), asked once, when the first group message arrives; a failed ask is
+  // asked again next time (the update is answered 503 meanwhile, and Telegram redelivers it).
+  let me: Promise<TelegramBot> | undefined;
+  const whoAmI = (): Promise<TelegramBot> => {
+    me ??= api.getMe().then(
+      (bot) => ({ id: String(bot.id), username: bot.username }),
+      (error: unknown) => {
+        me = undefined;
+        throw error;
+      },
+    );
+    return me;
+  };
   const app = adapterApp(
     env,
     outboundDelivery({
@@ -65,10 +78,13 @@ export async function createApp(env: FunctionEnv, deps: AdapterDeps = {}): Promi
       const parsed = Update.safeParse(parseJsonBody(await readWebhookBody(c.req.raw)));
       if (!parsed.success) return badRequest("not a Telegram Update");
       const update = parsed.data;
+      // An edited_message is ignored on purpose: the agent answered (or is answering) the original already.
       if (update.message !== undefined) {
-        const message = telegramMessage(botId, update.update_id, update.message);
-        if (message === undefined) return c.json({});
+        const incoming = update.message;
         return answerWithin(TELEGRAM_DEADLINE_MS, async () => {
+          const bot = isGroupChat(incoming) ? await whoAmI() : undefined;
+          const message = telegramMessage(botId, update.update_id, incoming, bot);
+          if (message === undefined) return Response.json({});
           await receiveMessage(runtime.inbound, message, async (text) => {
             await api.sendMessage({ chat_id: message.conversation, text });
           });

@@ -15,7 +15,45 @@ function topicOf(message: TelegramMessage): string | undefined {
     : undefined;
 }
 
-export function telegramMessage(botId: string, updateId: number, message: TelegramMessage): InboundMessage | undefined {
+/** The bot as people address it: its user id and, from getMe, its username. */
+export interface TelegramBot {
+  id: string;
+  username?: string | undefined;
+}
+
+/** Private chats are direct; groups, supergroups (and channels, which the adapter never receives) are groups. */
+export function isGroupChat(message: TelegramMessage): boolean {
+  return message.chat.type !== "private";
+}
+
+/**
+ * Whether a group message addresses the bot: an @mention of its username, a text mention of it (a user picked from
+ * the member list, which has no username), a command for it (`/status@bot`), or a reply to one of its messages.
+ */
+export function addressesBot(message: TelegramMessage, bot: TelegramBot): boolean {
+  if (message.reply_to_message?.from !== undefined && String(message.reply_to_message.from.id) === bot.id) return true;
+  const text = message.text ?? message.caption ?? "";
+  const username = bot.username?.toLowerCase();
+  for (const entity of message.entities ?? message.caption_entities ?? []) {
+    const said = text.slice(entity.offset, entity.offset + entity.length).toLowerCase();
+    if (entity.type === "text_mention" && entity.user !== undefined && String(entity.user.id) === bot.id) return true;
+    if (username === undefined) continue;
+    if (entity.type === "mention" && said === `@${username}`) return true;
+    if (entity.type === "bot_command" && said.endsWith(`@${username}`)) return true;
+  }
+  return false;
+}
+
+/**
+ * `bot` is needed only for group messages (whether they address it); for a private chat it may be undefined, so the
+ * adapter asks Telegram who it is (getMe) only once a group message arrives.
+ */
+export function telegramMessage(
+  botId: string,
+  updateId: number,
+  message: TelegramMessage,
+  bot?: TelegramBot,
+): InboundMessage | undefined {
   const from = message.from;
   if (from === undefined || from.is_bot) return undefined;
   const text = message.text ?? message.caption;
@@ -41,7 +79,14 @@ export function telegramMessage(botId: string, updateId: number, message: Telegr
             },
           ]
         : [],
-    replyTo: { channel: "telegram", conversation: chat, ...(topic !== undefined ? { thread: topic } : {}) },
+    replyTo: {
+      channel: "telegram",
+      conversation: chat,
+      ...(topic !== undefined ? { thread: topic } : {}),
+      // The answer's first part replies to this message (outbound.ts).
+      meta: { replyToMessage: String(message.message_id) },
+    },
+    ...(isGroupChat(message) ? { group: { addressed: bot !== undefined && addressesBot(message, bot) } } : {}),
   };
 }
 

@@ -15,6 +15,15 @@ const TelegramUser = z.object({
 
 const TelegramChat = z.object({ id: telegramId, type: z.string().max(32) });
 
+/** A MessageEntity: offsets and lengths in UTF-16 code units, as JS strings count. */
+const Entity = z.object({
+  type: z.string().max(64),
+  offset: z.number().int().nonnegative(),
+  length: z.number().int().nonnegative(),
+  user: TelegramUser.optional(),
+});
+const entities = z.array(Entity).max(1024).optional();
+
 export const TelegramMessage = z.object({
   message_id: telegramId,
   message_thread_id: telegramId.optional(),
@@ -30,6 +39,10 @@ export const TelegramMessage = z.object({
     .string()
     .max(64 * 1024)
     .optional(),
+  entities,
+  caption_entities: entities,
+  /** The message this one replies to; only who wrote it is read (a reply to the bot addresses it). */
+  reply_to_message: z.object({ message_id: telegramId, from: TelegramUser.optional() }).optional(),
   document: z
     .object({
       file_id: z.string().max(256),
@@ -52,6 +65,8 @@ export type CallbackQuery = z.infer<typeof CallbackQuery>;
 export const Update = z.object({
   update_id: telegramId,
   message: TelegramMessage.optional(),
+  /** Read only to be ignored on purpose (functions/channels/README.md, "Edited messages"). */
+  edited_message: z.unknown().optional(),
   callback_query: CallbackQuery.optional(),
 });
 export type Update = z.infer<typeof Update>;

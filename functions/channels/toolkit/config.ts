@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { InstanceName } from "../../../eventing/catalog/shared.ts";
+import type { ChannelGroups } from "./groups.ts";
 
 const key = z.string().min(1).max(256);
 /** Sender patterns: a platform user id, `<workspace>/<user id>`, `person:<knclaw person>`, or `*`. */
@@ -43,6 +44,8 @@ export interface ChannelAdapterConfig {
   deny: string[];
   /** Per-instance lists, added to the channel-wide ones. */
   instances: Record<string, z.infer<typeof InstanceAccessLists>>;
+  /** Which groups are answered and when (groups.ts); absent: every group, only when the bot is addressed. */
+  groups?: ChannelGroups | undefined;
 }
 
 /** The lists and mode that apply to one instance: channel-wide and per-instance lists together. */

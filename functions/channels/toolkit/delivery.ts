@@ -9,6 +9,7 @@ import { receiveCloudEvents } from "../../../eventing/cloudevent/receive.ts";
 import type { EventTrust } from "../../../eventing/trust/event-trust.ts";
 import type { Delivery } from "../../../runtime/app.ts";
 import type { Logger } from "../../../runtime/log.ts";
+import { attachOnce } from "./answer-file.ts";
 import { recallApproval, rememberApproval, rememberPrompt } from "./approval-state.ts";
 import {
   type ApprovalRecord,
@@ -17,10 +18,10 @@ import {
   type RenderedButton,
   registerButtons,
 } from "./buttons.ts";
+import { type AnswerFile, type PartsPolicy, planAnswer } from "./long-answer.ts";
 import type { PlatformRetryOptions } from "./platform-call.ts";
 import { postOnce } from "./post-once.ts";
 import { deliverResolution } from "./resolution.ts";
-import { type SplitOptions, splitText } from "./split-text.ts";
 
 /**
  * The outbound half of every adapter: the broker delivers message.send, approval.requested and approval.resolved
@@ -38,16 +39,26 @@ export interface OutboundPost {
   buttons?: RenderedButton[];
   /** Stable per part across redeliveries; passed to platforms that accept one (Discord's nonce). */
   idempotencyKey: string;
+  /** The part's place in the answer: the first part is the one that replies to the asking message. */
+  part?: number;
+}
+
+/** The rest of a long answer, posted as a text file after its messages (long-answer.ts). */
+export interface OutboundFile extends AnswerFile {
+  route: ReplyRoute;
+  idempotencyKey: string;
 }
 
 export interface PlatformOutbound {
   channel: ChannelType;
-  /** The platform's per-message limit. */
-  split: SplitOptions;
+  /** The platform's per-message limit and how many messages one answer may take. */
+  split: PartsPolicy;
   /** A lower limit for the part that carries buttons (WhatsApp's interactive body holds 1024 characters). */
   buttonTextLimit?: number;
   /** Post one message; resolve with the platform's id for it once accepted; reject with PlatformError. */
   post(post: OutboundPost): Promise<{ ref: string }>;
+  /** Upload the rest of a long answer as a text file in the conversation; absent where the adapter cannot. */
+  attach?(file: OutboundFile): Promise<{ ref: string }>;
   /**
    * Post a part an earlier attempt may already have posted (it died between the platform call and its record:
    * post-once.ts), without posting it twice: the earlier message when the platform has it, else a new post.
@@ -118,7 +129,7 @@ async function deliverMessage(ctx: DeliveryContext, send: MessageSend): Promise<
       })),
     );
   }
-  return postParts(ctx, send.route, send.text, buttons, send.idempotencyKey);
+  return postParts(ctx, send.route, send.text, buttons, send.idempotencyKey, send.runId);
 }
 
 /** Buttons named approve / deny on a send for a known approval decide it; any other button is a reply. */
@@ -148,6 +159,7 @@ async function deliverApproval(ctx: DeliveryContext, request: ApprovalRequested)
     approvalPrompt(request),
     buttons,
     `approval:${request.approvalId}`,
+    request.runId,
   );
   // The verdict updates the message that carries the buttons.
   await rememberPrompt(ctx.kv, request, { route: request.replyTo, ref: result.refs.at(-1)!, text: result.lastText });
@@ -182,13 +194,15 @@ async function postParts(
   text: string,
   buttons: RenderedButton[] | undefined,
   idempotencyKey: string,
+  runId: string | undefined,
 ): Promise<DeliveryResult> {
-  const parts = splitText(text === "" ? " " : text, ctx.outbound.split);
-  const buttonLimit = ctx.outbound.buttonTextLimit;
-  if (buttons !== undefined && buttonLimit !== undefined) {
-    // Buttons ride on the last part: split it again so that part fits the lower limit.
-    parts.push(...splitText(parts.pop()!, { ...ctx.outbound.split, limit: buttonLimit, maxParts: undefined }));
-  }
+  // Nothing is dropped: past the platform's part cap the rest goes as a file, or the last part says what was cut.
+  const { parts, file } = planAnswer(text === "" ? " " : text, {
+    policy: ctx.outbound.split,
+    buttonLimit: buttons !== undefined ? ctx.outbound.buttonTextLimit : undefined,
+    canAttach: ctx.outbound.attach !== undefined,
+    runId,
+  });
   const refs: string[] = [];
   let posted = 0;
   for (const [index, part] of parts.entries()) {
@@ -198,10 +212,13 @@ async function postParts(
       route,
       text: part,
       idempotencyKey: partKey,
+      part: index,
       ...(isLast && buttons !== undefined ? { buttons } : {}),
     });
     if (result.fresh) posted += 1;
     refs.push(result.recorded);
   }
+  // After the messages; the buttons' message, which a verdict updates, stays the last message part.
+  if (file !== undefined && (await attachOnce(ctx, route, file, `${idempotencyKey}#file`, runId)).fresh) posted += 1;
   return { refs, posted, lastText: parts.at(-1)! };
 }

@@ -6,6 +6,7 @@ import type { FunctionEnv } from "../../../runtime/function.ts";
 import { upperSnake } from "../../../runtime/names.ts";
 import { memoryClientVars, platformVars } from "../../../runtime/platform-env.ts";
 import { AccessMode, type ChannelAdapterConfig, ChannelRoute, InstanceAccessLists, patterns } from "./config.ts";
+import { ChannelGroups } from "./groups.ts";
 import { WebhookHooks } from "./webhook-hooks.ts";
 
 /**
@@ -50,6 +51,11 @@ export const channelEnv = defineEnv({
     '`{"<instance>": {"allow": [...], "deny": [...]}}`: per-instance lists, added to the channel-wide ones',
     z.record(InstanceName, InstanceAccessLists).default({}),
   ),
+  groups: json(
+    "KNCLAW_CHANNEL_GROUPS",
+    '`{"policy": "open"|"allowlist"|"disabled", "groups": {"<conversation>"|"*": {"requireMention": bool}}}`: which group conversations are answered, and whether only when the bot is addressed',
+    ChannelGroups.prefault({}),
+  ),
   webhookHooks: json(
     "KNCLAW_WEBHOOK_HOOKS",
     "the signed webhook's hooks (`channels.webhook.hooks`): instance, task template, secret key, scheme, contract, reply route",
@@ -72,5 +78,6 @@ export function channelConfigFromEnv(env: FunctionEnv): ChannelAdapterConfig {
     deny: read("deny"),
     access: read("access"),
     instances: read("instances"),
+    groups: read("groups"),
   };
 }

@@ -12,6 +12,7 @@ import { pressGate, rememberPresser, type Verdict } from "./approval-state.ts";
 import { type ButtonAction, resolveButton } from "./buttons.ts";
 import { parseChatText } from "./commands.ts";
 import { accessFor, type ChannelAdapterConfig, routeInstance } from "./config.ts";
+import { ChannelGroups, type GroupContext, type GroupRefusal, groupRefusal } from "./groups.ts";
 import { NOT_AN_APPROVER } from "./resolution.ts";
 import type { ChannelState } from "./state.ts";
 
@@ -46,13 +47,15 @@ export interface InboundMessage {
   text: string;
   attachments?: z.infer<typeof Attachment>[];
   replyTo: ReplyRoute;
+  /** Set for a message in a group conversation: whether it addresses the bot (groups.ts decides what follows). */
+  group?: GroupContext;
 }
 
 export type InboundOutcome =
   | { kind: "emitted"; instance: string; eventId: string }
   | { kind: "duplicate" }
   | { kind: "pairing"; instance: string; text: string }
-  | { kind: "ignored"; reason: "no_route" | "denied" | "not_allowed" };
+  | { kind: "ignored"; reason: "no_route" | "denied" | "not_allowed" | GroupRefusal };
 
 /**
  * Handle one normalised platform message. `sendPairing` posts the pairing text back on the platform; it runs inside
@@ -64,6 +67,9 @@ export async function receiveMessage(
   message: InboundMessage,
   sendPairing?: (text: string) => Promise<void>,
 ): Promise<InboundOutcome> {
+  // Before anything is stored: in a busy group most messages are not for the bot, and each would cost a claim.
+  const refusal = groupRefusal(ctx.config.groups ?? DEFAULT_GROUPS, message.conversation, message.group);
+  if (refusal !== undefined) return { kind: "ignored", reason: refusal };
   const result = await runOnce(
     ctx.state.kv,
     `in:${ctx.channel}:${message.dedupKey}`,
@@ -94,6 +100,8 @@ export async function receiveMessage(
   );
   return result.fresh ? result.value : { kind: "duplicate" };
 }
+
+const DEFAULT_GROUPS = ChannelGroups.parse({});
 
 function messageReceivedEvent(
   ctx: Pick<InboundContext, "channel" | "source" | "now">,

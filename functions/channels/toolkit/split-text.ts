@@ -2,15 +2,20 @@
  * Split text that exceeds a platform's per-message limit into parts that each fit, preferring to break between
  * paragraphs, then lines, then words, and only then inside a word. Limits are counted in the unit the platform
  * counts: UTF-16 code units (Slack, Discord, Telegram count characters of the JS string sent) or UTF-8 bytes.
- * Surrogate pairs are never cut in half.
+ * Surrogate pairs are never cut in half. Nothing is ever dropped here: how many parts a platform gets, and where the
+ * rest goes, is long-answer.ts's decision.
  */
 export type LengthUnit = "utf16" | "utf8";
 
 export interface SplitOptions {
   limit: number;
   unit?: LengthUnit;
-  /** At most this many parts; the last part is cut with an ellipsis when the text needs more. */
-  maxParts?: number;
+}
+
+/** One part and where it ends in the original text (the whitespace at a cut belongs to neither side). */
+export interface Piece {
+  text: string;
+  end: number;
 }
 
 const utf8 = new TextEncoder();
@@ -20,20 +25,39 @@ export function measure(text: string, unit: LengthUnit): number {
 }
 
 export function splitText(text: string, options: SplitOptions): string[] {
+  return splitPieces(text, options).map((piece) => piece.text);
+}
+
+export function splitPieces(text: string, options: SplitOptions): Piece[] {
   const unit = options.unit ?? "utf16";
   const limit = options.limit;
   if (!Number.isInteger(limit) || limit < 8) throw new Error("split limit must be an integer of at least 8");
-  if (measure(text, unit) <= limit) return [text];
-  const parts: string[] = [];
-  let rest = text;
-  while (measure(rest, unit) > limit) {
-    const cut = chooseCut(rest, limit, unit);
-    const head = rest.slice(0, cut).replace(/\s+$/, "");
-    if (head !== "") parts.push(head);
-    rest = rest.slice(cut).replace(/^\s+/, "");
+  if (measure(text, unit) <= limit) return [{ text, end: text.length }];
+  const pieces: Piece[] = [];
+  let at = skipSpace(text, 0);
+  while (measure(text.slice(at), unit) > limit) {
+    const cut = at + chooseCut(text.slice(at), limit, unit);
+    const head = text.slice(at, cut).replace(/\s+$/, "");
+    if (head !== "") pieces.push({ text: head, end: cut });
+    at = skipSpace(text, cut);
   }
-  if (rest !== "") parts.push(rest);
-  return capParts(parts, options.maxParts, limit, unit);
+  const rest = text.slice(at);
+  if (rest !== "") pieces.push({ text: rest, end: text.length });
+  return pieces;
+}
+
+/** The first part of `text` that fits `limit`, cut at the best natural boundary, and where it ends. */
+export function firstPiece(text: string, limit: number, unit: LengthUnit = "utf16"): Piece {
+  if (measure(text, unit) <= limit) return { text, end: text.length };
+  const cut = chooseCut(text, limit, unit);
+  return { text: text.slice(0, cut).replace(/\s+$/, ""), end: cut };
+}
+
+/** The index of the first non-space character at or after `from`. */
+export function skipSpace(text: string, from: number): number {
+  let at = from;
+  while (at < text.length && /\s/.test(text[at]!)) at += 1;
+  return at;
 }
 
 /** The largest prefix length that fits, moved back to the best natural boundary in its second half. */
@@ -64,16 +88,4 @@ function largestFittingPrefix(text: string, limit: number, unit: LengthUnit): nu
 
 function isLowSurrogate(code: number): boolean {
   return code >= 0xdc00 && code <= 0xdfff;
-}
-
-function capParts(parts: string[], maxParts: number | undefined, limit: number, unit: LengthUnit): string[] {
-  if (maxParts === undefined || parts.length <= maxParts) return parts;
-  const kept = parts.slice(0, maxParts);
-  const ellipsis = "…";
-  let last = kept[maxParts - 1]!;
-  while (last.length > 0 && measure(`${last}${ellipsis}`, unit) > limit) {
-    last = last.slice(0, isLowSurrogate(last.charCodeAt(last.length - 1)) ? -2 : -1);
-  }
-  kept[maxParts - 1] = `${last}${ellipsis}`;
-  return kept;
 }

@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { AccessMode, InstanceAccessLists } from "../../../functions/channels/toolkit/config.ts";
+import { GroupPolicy, GroupSettings } from "../../../functions/channels/toolkit/groups.ts";
 import { WebhookHooks } from "../../../functions/channels/toolkit/webhook-hooks.ts";
 import { ComponentName, EgressRule, KsvcKnobs, SecretRef } from "../primitives.ts";
 
@@ -86,6 +87,15 @@ const Channel = KsvcKnobs.extend({
     .record(ComponentName, InstanceAccessLists)
     .default({})
     .describe("Per-instance allow and deny lists, added to the channel-wide ones."),
+  groupPolicy: GroupPolicy.default("open").describe(
+    "Which group conversations are answered: `open` (default) every group the routes reach, `allowlist` only those named in `groups`, `disabled` none (direct chats only). Slack channels and group DMs, Telegram groups, Discord guild channels are groups; WhatsApp chats are one-to-one.",
+  ),
+  groups: z
+    .record(z.string().min(1).max(256), GroupSettings)
+    .default({})
+    .describe(
+      "Per group conversation id, or `*` for every group not named: `requireMention` (default true) answers only messages that address the bot (a mention, a reply to it, a command for it; a Discord slash command always does).",
+    ),
   hooks: WebhookHooks.default({}).describe(
     "The generic webhook's hooks (`/channels/webhook/<hook>`); see functions/channels/toolkit/webhook-hooks.ts.",
   ),

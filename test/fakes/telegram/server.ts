@@ -9,17 +9,33 @@ export interface TelegramCall {
   method: string;
   body: Record<string, unknown>;
   message_id?: number;
+  /** sendDocument: the uploaded file as Telegram received it. */
+  document?: { filename: string; type: string; content: string };
 }
 
 export type ScriptedAnswer = { error_code: number; description: string; retry_after?: number };
 
-const SUPPORTED = new Set(["sendMessage", "answerCallbackQuery", "editMessageReplyMarkup", "editMessageText"]);
+const SUPPORTED = new Set([
+  "getMe",
+  "sendMessage",
+  "sendDocument",
+  "answerCallbackQuery",
+  "editMessageReplyMarkup",
+  "editMessageText",
+]);
+/** Telegram's own limits: captions 1024 characters, documents uploaded by a bot 50 MB. */
+const CAPTION_LIMIT = 1024;
+const DOCUMENT_LIMIT = 50 * 1024 * 1024;
 
 export class FakeTelegram extends FakeServer<TelegramCall> {
   readonly token: string;
   /** When set, only these chats exist. */
   chats: Set<string> | undefined;
   readonly script: ScriptedAnswer[] = [];
+  /** The bot's username (getMe). */
+  username = "knclaw_test_bot";
+  /** Messages that exist, per chat: a reply must name one unless allow_sending_without_reply is set. */
+  private readonly messages = new Map<string, Set<number>>();
   private nextMessageId = 100;
 
   constructor(token = "123456789:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-ra") {
@@ -36,10 +52,15 @@ export class FakeTelegram extends FakeServer<TelegramCall> {
     const scripted = this.script.shift();
     if (scripted !== undefined) return fail(scripted.error_code, scripted.description, scripted.retry_after);
     let body: Record<string, unknown>;
+    let document: TelegramCall["document"];
     try {
-      body = (await request.json()) as Record<string, unknown>;
+      ({ body, document } = await readBody(request));
     } catch {
-      return fail(400, "Bad Request: invalid JSON");
+      return fail(400, "Bad Request: invalid request body");
+    }
+    if (method === "getMe") {
+      const id = Number(this.token.split(":")[0]);
+      return Response.json({ ok: true, result: { id, is_bot: true, first_name: "knclaw", username: this.username } });
     }
     if (method === "answerCallbackQuery") {
       if (typeof body.callback_query_id !== "string")
@@ -54,6 +75,26 @@ export class FakeTelegram extends FakeServer<TelegramCall> {
     ) {
       return fail(400, "Bad Request: chat not found");
     }
+    const reply = this.checkReply(String(chat), body.reply_parameters);
+    if (reply !== undefined) return reply;
+    if (method === "sendDocument") {
+      if (document === undefined) return fail(400, "Bad Request: there is no document in the request");
+      if (Buffer.byteLength(document.content) > DOCUMENT_LIMIT) return fail(413, "Request Entity Too Large");
+      if (typeof body.caption === "string" && body.caption.length > CAPTION_LIMIT)
+        return fail(400, "Bad Request: message caption is too long");
+      const message_id = this.created(String(chat));
+      this.record({ method, body, message_id, document });
+      return Response.json({
+        ok: true,
+        result: {
+          message_id,
+          date: Math.floor(Date.now() / 1000),
+          chat: { id: Number(chat), type: "private" },
+          document: { file_id: `BQAC${message_id}`, file_name: document.filename, mime_type: document.type },
+          ...(typeof body.caption === "string" ? { caption: body.caption } : {}),
+        },
+      });
+    }
     if (method === "sendMessage") {
       const text = typeof body.text === "string" ? body.text : "";
       if (text.trim() === "") return fail(400, "Bad Request: message text is empty");
@@ -64,7 +105,7 @@ export class FakeTelegram extends FakeServer<TelegramCall> {
         const size = Buffer.byteLength(button.callback_data ?? "");
         if (size < 1 || size > 64) return fail(400, "Bad Request: BUTTON_DATA_INVALID");
       }
-      const message_id = this.nextMessageId++;
+      const message_id = this.created(String(chat));
       this.record({ method, body, message_id });
       return Response.json({
         ok: true,
@@ -78,6 +119,52 @@ export class FakeTelegram extends FakeServer<TelegramCall> {
   calls(method: string): TelegramCall[] {
     return this.accepted.filter((call) => call.method === method);
   }
+
+  /** A message someone posted in a chat (so that a reply to it finds it). */
+  exists(chat: string, messageId: number): void {
+    if (!this.messages.has(chat)) this.messages.set(chat, new Set());
+    this.messages.get(chat)!.add(messageId);
+  }
+
+  private created(chat: string): number {
+    const id = this.nextMessageId++;
+    this.exists(chat, id);
+    return id;
+  }
+
+  /** reply_parameters as Telegram checks them: a message id, which must exist unless sending without it is allowed. */
+  private checkReply(chat: string, raw: unknown): Response | undefined {
+    if (raw === undefined) return undefined;
+    const parameters = (typeof raw === "string" ? JSON.parse(raw) : raw) as {
+      message_id?: unknown;
+      allow_sending_without_reply?: unknown;
+    };
+    if (typeof parameters.message_id !== "number") return fail(400, "Bad Request: invalid reply parameters");
+    if (this.messages.get(chat)?.has(parameters.message_id) || parameters.allow_sending_without_reply === true)
+      return undefined;
+    return fail(400, "Bad Request: message to be replied not found");
+  }
+}
+
+/** A Bot API request body: JSON, or multipart/form-data with the file in its own part. */
+async function readBody(
+  request: Request,
+): Promise<{ body: Record<string, unknown>; document?: TelegramCall["document"] }> {
+  const type = request.headers.get("content-type") ?? "";
+  if (!type.startsWith("multipart/form-data")) return { body: (await request.json()) as Record<string, unknown> };
+  const form = await request.formData();
+  const body: Record<string, unknown> = {};
+  let document: TelegramCall["document"];
+  for (const [name, value] of form) {
+    if (typeof value === "string") body[name] = value;
+    else if (name === "document")
+      document = {
+        filename: value.name,
+        type: value.type,
+        content: Buffer.from(await value.arrayBuffer()).toString("utf8"),
+      };
+  }
+  return { body, ...(document !== undefined ? { document } : {}) };
 }
 
 function fail(code: number, description: string, retryAfter?: number): Response {
@@ -108,9 +195,22 @@ export function telegramTextUpdate(fields: {
   isBot?: boolean;
   threadId?: number;
   chatType?: string;
+  /** MessageEntity objects as Telegram sends them (mentions, bot commands, text mentions). */
+  entities?: Array<{ type: string; offset: number; length: number; user?: { id: number; is_bot: boolean } }>;
+  /** The message replied to: its id and author. */
+  replyTo?: { messageId: number; fromId: string; isBot?: boolean };
+  /** Delivered as an edit of an earlier message (`edited_message`, with `edit_date`). */
+  edited?: boolean;
 }): string {
   const thread = fields.threadId !== undefined ? `,"message_thread_id":${fields.threadId},"is_topic_message":true` : "";
-  return `{"update_id":${fields.updateId},"message":{"message_id":${fields.messageId ?? fields.updateId}${thread},"from":{"id":${fields.fromId},"is_bot":${fields.isBot ?? false},"first_name":"Ada","username":"ada"},"chat":{"id":${fields.chatId},"type":"${fields.chatType ?? "private"}"},"date":1700000000,"text":${JSON.stringify(fields.text)}}}`;
+  const entities = fields.entities !== undefined ? `,"entities":${JSON.stringify(fields.entities)}` : "";
+  const reply =
+    fields.replyTo !== undefined
+      ? `,"reply_to_message":{"message_id":${fields.replyTo.messageId},"from":{"id":${fields.replyTo.fromId},"is_bot":${fields.replyTo.isBot ?? false},"first_name":"Bot"},"chat":{"id":${fields.chatId},"type":"${fields.chatType ?? "private"}"},"date":1699999999,"text":"earlier"}`
+      : "";
+  const edit = fields.edited ? `,"edit_date":1700000100` : "";
+  const key = fields.edited ? "edited_message" : "message";
+  return `{"update_id":${fields.updateId},"${key}":{"message_id":${fields.messageId ?? fields.updateId}${thread},"from":{"id":${fields.fromId},"is_bot":${fields.isBot ?? false},"first_name":"Ada","username":"ada"},"chat":{"id":${fields.chatId},"type":"${fields.chatType ?? "private"}"},"date":1700000000${edit},"text":${JSON.stringify(fields.text)}${entities}${reply}}}`;
 }
 
 export function telegramCallbackUpdate(fields: {

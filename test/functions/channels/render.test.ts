@@ -48,6 +48,8 @@ describe("channel and gateway rendering", () => {
         access: "allowlist",
         allow: ["U1"],
         instances: { ops: { allow: ["U2"], deny: ["U3"] } },
+        groupPolicy: "allowlist",
+        groups: { C42: { requireMention: false }, "*": {} },
       },
       webhook: {
         secrets: { githubSecret: { secret: "hooks", key: "github" } },
@@ -68,7 +70,10 @@ describe("channel and gateway rendering", () => {
       allow: ["U1"],
       deny: [],
       instances: { ops: { allow: ["U2"], deny: ["U3"] } },
+      groups: { policy: "allowlist", groups: { C42: { requireMention: false }, "*": { requireMention: true } } },
     });
+    // A channel that keeps the default group policy gets no variable: the adapter's default is the same.
+    expect(envOf(objects, "channel-webhook").KNCLAW_CHANNEL_GROUPS).toBeUndefined();
     const hooks = WebhookHooks.parse(JSON.parse(envOf(objects, "channel-webhook").KNCLAW_WEBHOOK_HOOKS!));
     expect(hooks.github).toMatchObject({ instance: "dev", scheme: "github", secret: "githubSecret" });
   });

@@ -70,7 +70,14 @@ describe("Telegram webhook", () => {
     expect(
       (
         await post(
-          telegramTextUpdate({ updateId: 10, chatId: CHAT, fromId: USER, text: "hello", chatType: "supergroup" }),
+          telegramTextUpdate({
+            updateId: 10,
+            chatId: CHAT,
+            fromId: USER,
+            text: "@knclaw_test_bot hello",
+            chatType: "supergroup",
+            entities: [{ type: "mention", offset: 0, length: 16 }],
+          }),
         )
       ).status,
     ).toBe(200);
@@ -80,8 +87,8 @@ describe("Telegram webhook", () => {
       channel: "telegram",
       conversation: CHAT,
       sender: { channel: "telegram", id: USER, displayName: "ada" },
-      text: "hello",
-      replyTo: { channel: "telegram", conversation: CHAT },
+      text: "@knclaw_test_bot hello",
+      replyTo: { channel: "telegram", conversation: CHAT, meta: { replyToMessage: "10" } },
     });
   });
 
@@ -262,5 +269,122 @@ describe("Telegram outbound", () => {
     expect(telegram.script).toHaveLength(0);
     expect(telegram.calls("sendMessage").slice(1)).toEqual(told);
     expect(telegram.calls("editMessageText")).toHaveLength(0);
+  });
+});
+
+describe("Telegram chat behaviour", () => {
+  const group = (updateId: number, text: string, extra: Partial<Parameters<typeof telegramTextUpdate>[0]> = {}) =>
+    telegramTextUpdate({ updateId, chatId: CHAT, fromId: USER, text, chatType: "supergroup", ...extra });
+  const emitted = () => broker.ofType(T.MESSAGE_RECEIVED).map((e) => readEvent(e, T.MESSAGE_RECEIVED).text);
+
+  it("in a group, by default, answers only what addresses the bot: a mention, a text mention, its command, a reply to it", async () => {
+    await start();
+    const asked = () => telegram.requests.filter((r) => r.path.endsWith("/getMe")).length;
+    const askedBefore = asked();
+    const botId = Number(telegram.token.split(":")[0]);
+    expect((await post(group(101, "people talking among themselves"))).status).toBe(200);
+    expect((await post(group(102, "@someone_else look"))).status).toBe(200);
+    await post(group(103, "hey @KNCLAW_test_bot status?", { entities: [{ type: "mention", offset: 4, length: 16 }] }));
+    await post(
+      group(104, "knclaw what now", {
+        entities: [{ type: "text_mention", offset: 0, length: 6, user: { id: botId, is_bot: true } }],
+      }),
+    );
+    await post(group(105, "/status@knclaw_test_bot", { entities: [{ type: "bot_command", offset: 0, length: 23 }] }));
+    await post(group(106, "and the other one?", { replyTo: { messageId: 99, fromId: String(botId), isBot: true } }));
+    await post(group(107, "/status@other_bot", { entities: [{ type: "bot_command", offset: 0, length: 17 }] }));
+    await post(group(108, "I agree", { replyTo: { messageId: 98, fromId: "777" } }));
+    // A private chat is always for the bot.
+    await post(telegramTextUpdate({ updateId: 109, chatId: USER, fromId: USER, text: "just me" }));
+    await broker.waitForEvents(5);
+    expect(emitted()).toEqual(["hey @KNCLAW_test_bot status?", "knclaw what now", "", "and the other one?", "just me"]);
+    // Who the bot is was asked once, for the first group message.
+    expect(asked() - askedBefore).toBe(1);
+  });
+
+  it("group policy per channel: requireMention off for one group, allowlist, disabled", async () => {
+    const OTHER = "-1009999999999";
+    await start({
+      defaultInstance: "ops",
+      access: "open",
+      groups: { policy: "allowlist", groups: { [CHAT]: { requireMention: false } } },
+    });
+    await post(group(120, "anyone here?"));
+    await post(
+      telegramTextUpdate({
+        updateId: 121,
+        chatId: OTHER,
+        fromId: USER,
+        text: "@knclaw_test_bot hi",
+        chatType: "group",
+        entities: [{ type: "mention", offset: 0, length: 16 }],
+      }),
+    );
+    await post(telegramTextUpdate({ updateId: 122, chatId: USER, fromId: USER, text: "direct" }));
+    await broker.waitForEvents(2);
+    expect(emitted()).toEqual(["anyone here?", "direct"]);
+    await adapter!.stop();
+    broker.events.length = 0;
+    await start({ defaultInstance: "ops", access: "open", groups: { policy: "disabled" } });
+    await post(group(123, "@knclaw_test_bot hi", { entities: [{ type: "mention", offset: 0, length: 16 }] }));
+    await post(telegramTextUpdate({ updateId: 124, chatId: USER, fromId: USER, text: "still direct" }));
+    await broker.waitForEvents(1);
+    expect(emitted()).toEqual(["still direct"]);
+  });
+
+  it("ignores edited messages (the original was answered): no event, 200 so Telegram does not redeliver", async () => {
+    await start();
+    expect(
+      (await post(telegramTextUpdate({ updateId: 130, chatId: USER, fromId: USER, text: "fixed typo", edited: true })))
+        .status,
+    ).toBe(200);
+    await post(telegramTextUpdate({ updateId: 131, chatId: USER, fromId: USER, text: "next" }));
+    await broker.waitForEvents(1);
+    expect(emitted()).toEqual(["next"]);
+  });
+
+  const route = { channel: "telegram" as const, conversation: CHAT, meta: { replyToMessage: "555" } };
+  const send = (text: string, key: string, runId = "run-tg") =>
+    makeEvent(T.MESSAGE_SEND, { source: "/agent", data: { instance: "ops", runId, route, text, idempotencyKey: key } });
+
+  it("the answer's first part replies to the asking message, the rest follow plainly; a deleted original still gets its answer", async () => {
+    await start();
+    telegram.exists(CHAT, 555);
+    const event = send(`${"a".repeat(4000)} ${"b".repeat(100)}`, "tg-reply");
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, event))).status).toBe(200);
+    const [first, second] = telegram.calls("sendMessage");
+    expect(first!.body.reply_parameters).toEqual({ message_id: 555, allow_sending_without_reply: true });
+    expect(second!.body.reply_parameters).toBeUndefined();
+    const gone = makeEvent(T.MESSAGE_SEND, {
+      source: "/agent",
+      data: {
+        instance: "ops",
+        route: { ...route, meta: { replyToMessage: "556" } },
+        text: "still here",
+        idempotencyKey: "tg-gone",
+      },
+    });
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, gone))).status).toBe(200);
+    expect(telegram.calls("sendMessage").at(-1)!.body.text).toBe("still here");
+  });
+
+  it("an answer past 20 messages: the rest is a text document with a caption, nothing dropped", async () => {
+    await start();
+    // 20 full messages would hold more than a message.send does (81,920 > 65,536 characters), but a text breaks at
+    // its paragraphs: paragraphs of 2,100 characters without a space make each message one paragraph.
+    const text = Array.from({ length: 30 }, (_, i) => `p${String(i).padStart(2, "0")}${"z".repeat(2097)}`).join("\n\n");
+    expect(text.length).toBeLessThanOrEqual(64 * 1024);
+    const sent = await fetch(deliveryRequest(`${adapter!.url}/`, send(text, "tg-long")));
+    expect(sent.status).toBe(200);
+    const messages = telegram.calls("sendMessage");
+    const [document] = telegram.calls("sendDocument");
+    expect(messages).toHaveLength(19);
+    expect(document!.document).toMatchObject({ filename: "answer-run-tg.txt", type: "text/plain; charset=utf-8" });
+    expect(String(document!.body.caption)).toMatch(/^The answer continues in this file \([\d,]+ more characters\)\.$/);
+    const all = `${messages.map((m) => m.body.text).join("\n\n")}\n\n${document!.document!.content}`;
+    expect(all).toBe(text);
+    // A redelivery posts nothing again.
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, send(text, "tg-long")))).status).toBe(200);
+    expect(telegram.accepted).toHaveLength(20);
   });
 });

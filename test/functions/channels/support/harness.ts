@@ -36,6 +36,8 @@ export function channelEnv(config: {
   allow?: string[];
   deny?: string[];
   instances?: Record<string, { allow?: string[]; deny?: string[] }>;
+  /** `groupPolicy` and `groups` of the channel section (toolkit/groups.ts). */
+  groups?: { policy?: string; groups?: Record<string, { requireMention?: boolean }> };
 }): Record<string, string> {
   const env: Record<string, string> = {
     ...ADAPTER_EVENT_KEYS,
@@ -45,5 +47,6 @@ export function channelEnv(config: {
   };
   if (config.access !== undefined) env.KNCLAW_CHANNEL_ACCESS = config.access;
   if (config.instances !== undefined) env.KNCLAW_CHANNEL_INSTANCES = JSON.stringify(config.instances);
+  if (config.groups !== undefined) env.KNCLAW_CHANNEL_GROUPS = JSON.stringify(config.groups);
   return env;
 }

@@ -10,6 +10,7 @@ import { adapterApp } from "../../../../functions/channels/toolkit/adapter-app.t
 import { resolveButton } from "../../../../functions/channels/toolkit/buttons.ts";
 import {
   type DeliveryContext,
+  type OutboundFile,
   type OutboundPost,
   outboundDelivery,
   type PlatformOutbound,
@@ -25,7 +26,7 @@ const route: ReplyRoute = { channel: "slack", conversation: "C1", thread: "1.2" 
 /** A scripted platform: records accepted posts, edits and private answers; throws queued errors first. */
 class ScriptedPlatform implements PlatformOutbound {
   readonly channel = "slack" as const;
-  readonly split = { limit: 20 };
+  readonly split = { limit: 20, maxParts: 20 };
   readonly accepted: OutboundPost[] = [];
   readonly updates: Array<{ route: ReplyRoute; ref: string; text: string }> = [];
   readonly told: Array<{ route: ReplyRoute; person: Identity; text: string }> = [];
@@ -324,5 +325,61 @@ describe("approval verdicts", () => {
     });
     expect((await handle(request(other))).status).toBe(400);
     expect(platform.updates).toHaveLength(0);
+  });
+});
+
+describe("long answers", () => {
+  /** The scripted platform with uploads: records files, or refuses them with queued errors. */
+  class UploadingPlatform extends ScriptedPlatform {
+    readonly files: OutboundFile[] = [];
+    readonly fileErrors: PlatformError[] = [];
+    attach = async (file: OutboundFile) => {
+      const error = this.fileErrors.shift();
+      if (error) throw error;
+      this.files.push(file);
+      return { ref: `f${this.files.length}` };
+    };
+  }
+  const long = Array.from({ length: 60 }, (_, i) => `word${i}`).join(" ");
+
+  it("past the part cap the rest is uploaded once as a file after the messages", async () => {
+    const platform = new UploadingPlatform();
+    platform.split.maxParts = 3;
+    const handle = createDeliveryHandler({ outbound: platform, kv: new MapKeyValue(), retry: noWait });
+    const event = send(long, { runId: "run-9" });
+    expect((await handle(request(event))).status).toBe(200);
+    expect((await handle(request(event))).status).toBe(200);
+    expect(platform.accepted).toHaveLength(2);
+    expect(platform.accepted.map((p) => p.part)).toEqual([0, 1]);
+    expect(platform.files).toHaveLength(1);
+    const file = platform.files[0]!;
+    expect(`${platform.accepted.map((p) => p.text).join(" ")} ${file.content}`).toBe(long);
+    expect(file).toMatchObject({ route, filename: "answer-run-9.txt", idempotencyKey: "idem-1#file" });
+    expect(file.caption).toMatch(/^The answer continues in this file \(\d+ more characters\)\.$/);
+  });
+
+  it("an upload the platform refuses for good becomes a message saying what was cut and where it is", async () => {
+    const platform = new UploadingPlatform();
+    platform.split.maxParts = 3;
+    platform.fileErrors.push(new PlatformError("slack", "auth", "missing_scope"));
+    const handle = createDeliveryHandler({ outbound: platform, kv: new MapKeyValue(), retry: noWait });
+    expect((await handle(request(send(long, { runId: "run-9" })))).status).toBe(200);
+    expect(platform.files).toHaveLength(0);
+    expect(platform.accepted).toHaveLength(3);
+    expect(platform.accepted[2]!.text).toMatch(
+      /^\[\d+ more characters are not shown: this chat takes 3 messages per answer\. The whole answer is run run-9 in the operator console \(\/console\/runs\/run-9\)\.\]$/,
+    );
+  });
+
+  it("an upload that fails for now is retried by the broker and posted once", async () => {
+    const platform = new UploadingPlatform();
+    platform.split.maxParts = 3;
+    platform.fileErrors.push(new PlatformError("slack", "unavailable", "down"));
+    const handle = createDeliveryHandler({ outbound: platform, kv: new MapKeyValue(), retry: noWait });
+    const event = send(long, { runId: "run-9" });
+    expect((await handle(request(event))).status).toBe(503);
+    expect((await handle(request(event))).status).toBe(200);
+    expect(platform.accepted).toHaveLength(2);
+    expect(platform.files).toHaveLength(1);
   });
 });
