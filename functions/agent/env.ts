@@ -204,7 +204,7 @@ export const agentEnv = defineEnv({
   ),
   apiKey: secret(
     "KNCLAW_PROVIDER_API_KEY",
-    "the instance's model API key (`provider.apiKey`); OpenAI/Anthropic without one fall back to the labelled demo model",
+    "the instance's model API key (`provider.apiKey`); OpenAI and Anthropic need one: unset or empty, every run fails with `model_error:missing_credential` naming this variable; optional for compatible servers",
     z.string().optional(),
   ),
   policyName: text("KNCLAW_POLICY_NAME", "the name of the instance's policy", z.string().default("default")),
@@ -228,6 +228,11 @@ export const agentEnv = defineEnv({
     "KNCLAW_SKILL_CATALOG",
     "skill descriptors (tool schemas, instructions), rendered for built-in skills; a skill in neither it nor KNCLAW_EXTERNAL_TOOLS is described from `skills/<name>/`",
     z.array(SkillDescriptor).optional(),
+  ),
+  skillFolders: json(
+    "KNCLAW_SKILL_FOLDERS",
+    "folders of SKILL.md skill folders (config `skillFolders`), read at start for skills named in KNCLAW_SKILLS that no catalog describes; a later folder's skill replaces an earlier one of the same name",
+    z.array(z.string().min(1)).default([]),
   ),
   channels: json("KNCLAW_CHANNELS", "channel types the instance answers on", z.array(z.string()).default([])),
   schedules: json(

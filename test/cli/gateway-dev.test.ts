@@ -90,7 +90,7 @@ describe("the gateway under knclaw dev", () => {
     const { finished, run } = await invokeRun("assistant", "what time is it? use now", { ...client(), wait: 60 });
     expect(finished).toBe(true);
     expect(run).toMatchObject({ instance: "assistant", status: "completed" });
-    expect(run.output).toContain("[demo model: no API key configured]");
+    expect(run.output).toContain("[demo model]");
     // The demo model called time.now and reports what the skill answered: the current time.
     expect(run.output).toMatch(/time__now answered: .*"utc":"(\d{4}-\d\d-\d\dT[^"]+Z)"/);
     const utc = Date.parse(/"utc":"([^"]+)"/.exec(run.output!)![1]!);
@@ -130,7 +130,7 @@ describe("the gateway under knclaw dev", () => {
 
     const events = await knclaw(["runs", "events", runId, "--url", session.runtime.url]);
     expect(events.error).toBeUndefined();
-    expect(events.stdout).toMatch(/message: \[demo model: no API key configured\] You said: "hello there"/);
+    expect(events.stdout).toMatch(/message: \[demo model\] You said: "hello there"/);
     expect(events.stdout.trim().split("\n").at(-1)).toMatch(
       /completed \(\d+ in \/ \d+ out tokens, \$0\.0000, \d+ ms\): /,
     );
@@ -138,7 +138,7 @@ describe("the gateway under knclaw dev", () => {
     const got = await knclaw(["runs", "get", runId, "--url", session.runtime.url]);
     expect(got.stdout).toContain(`run:       ${runId}`);
     expect(got.stdout).toContain("status:    completed");
-    expect(got.stdout).toContain('output:\n[demo model: no API key configured] You said: "hello there"');
+    expect(got.stdout).toContain('output:\n[demo model] You said: "hello there"');
     const json = await knclaw(["runs", "get", runId, "--json", "--url", session.runtime.url]);
     expect(JSON.parse(json.stdout)).toMatchObject({ runId, status: "completed" });
 

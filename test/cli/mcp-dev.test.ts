@@ -67,7 +67,7 @@ describe("the MCP server under knclaw dev", () => {
     const client = await connect(token);
     const result = await client.callTool({ name: "assistant", arguments: { task: "hello over mcp" } });
     expect(result.isError).toBeUndefined();
-    expect(textOf(result)).toMatch(/^\[demo model: no API key configured\] You said: "hello over mcp"\./);
+    expect(textOf(result)).toMatch(/^\[demo model\] You said: "hello over mcp"\./);
     expect(result._meta?.["dev.knclaw/runId"]).toMatch(/^run-/);
   });
 

@@ -44,7 +44,7 @@ describe("knclaw dev + invoke + runs (CLI processes)", () => {
 
     const answer = await run(["invoke", "assistant", "what", "time", "is", "it?", "use", "now"], { PORT: port! });
     expect(answer).toMatchObject({ code: 0 });
-    expect(answer.stdout).toMatch(/^\[demo model: no API key configured\] time__now answered: .*"utc":"/);
+    expect(answer.stdout).toMatch(/^\[demo model\] time__now answered: .*"utc":"/);
 
     const queued = await run(["invoke", "assistant", "hello", "--wait", "0"], { PORT: port! });
     expect(queued.code).toBe(0);

@@ -2,12 +2,14 @@ import type { LanguageModel, ModelMessage, ModelRequest, ModelResponse, ModelToo
 import { estimateRequestTokens, estimateTokens } from "./model.ts";
 
 /**
- * The demo provider, used when no API key is configured so `npm start` shows the whole loop on a fresh machine. It is
- * deterministic and says what it is in every answer. It calls a tool when the user names one (by its model-facing
+ * The demo provider (`model: demo/...`, the shipped default config's), so `npm start` shows the whole loop on a fresh
+ * machine without any key. It answers only where it was chosen: a provider whose key is missing fails its runs
+ * instead (missing-credential.ts), so the label says "demo model" and nothing about keys. It is deterministic and
+ * says what it is in every answer. It calls a tool when the user names one (by its model-facing
  * name, or its bare tool name), with arguments built from the tool's JSON Schema, then reports what the tool said.
  * A scheduled check-in is answered with the heartbeat token, so schedules stay quiet.
  */
-export const DEMO_LABEL = "[demo model: no API key configured]";
+export const DEMO_LABEL = "[demo model]";
 
 export class DemoModel implements LanguageModel {
   readonly provider = "demo";

@@ -10,6 +10,8 @@ export type ModelErrorKind =
   | "connection"
   | "timeout"
   | "auth"
+  /** The provider needs a key and the one configured resolved empty: nothing was sent (missing-credential.ts). */
+  | "missing_credential"
   | "bad_request"
   | "aborted"
   | "invalid_response"

@@ -3,7 +3,7 @@ import type { ModelToolCall } from "./model.ts";
 /**
  * Assembles tool calls from Chat Completions stream deltas, surviving what OpenAI-compatible servers do differently
  * (docs/wire-formats.md, "OpenAI"): OpenAI streams `{index, id, function.name}` once and argument fragments after;
- * Ollama sends each call whole in one chunk and may give every parallel call `index: 0`; some servers omit `index` or
+ * Ollama sends each call whole in one chunk and may give every parallel call `index: 0` and an empty `id`; some servers omit `index` or
  * `id`, or send arguments as an object. A delta that names a new id, or a new function name, at an index already
  * holding a call starts a new call.
  */
@@ -26,7 +26,8 @@ export class ToolCallAssembler {
 
   add(delta: ToolCallDelta): void {
     const index = typeof delta.index === "number" ? delta.index : undefined;
-    const id = delta.id ?? undefined;
+    // Older Ollama sends `"id": ""` for every call: an empty id is no id.
+    const id = delta.id || undefined;
     const name = delta.function?.name ?? undefined;
     let current = index === undefined ? this.calls.at(-1) : this.byIndex.get(index);
     const startsNew =

@@ -1,11 +1,14 @@
 import { DemoModel } from "./demo.ts";
+import { MissingCredentialModel } from "./missing-credential.ts";
 import type { LanguageModel } from "./model.ts";
 
 /**
- * Model strings are `provider/model`. `openai` and `anthropic` need a key; without one the clearly labelled demo
- * model answers instead, so a fresh machine still shows the whole loop. `openai-compatible` (and the aliases
- * `ollama`, `vllm`, `litellm`) speak Chat Completions to the configured base URL with the compatible-server
- * tolerances on; a key is optional there.
+ * Model strings are `provider/model`. `openai` and `anthropic` need a key: one that is unset or empty gives a model
+ * whose every call fails naming where the key comes from (missing-credential.ts), never a silent stand-in. The demo
+ * model answers only when it is chosen (`demo/...`). `openai-compatible` (and the aliases `ollama`, `vllm`,
+ * `litellm`) speak Chat Completions to the configured base URL with the compatible-server tolerances on; a key is
+ * optional there (the agent reads an empty variable as unset), and a server that wants one answers 401, which fails
+ * the run as `model_error:auth`.
  *
  * An instance runs one model, so only that provider's SDK is loaded (and, in a bundle, only its chunk is parsed):
  * each SDK costs megabytes of memory and milliseconds of cold start that a scale-from-zero function pays every time.
@@ -15,6 +18,8 @@ export interface ModelSettings {
   model: string;
   baseUrl?: string | undefined;
   apiKey?: string | undefined;
+  /** Where the key comes from (the agent's variable), named when it is missing; never its value. */
+  apiKeyName?: string;
   stream?: boolean;
   includeUsage?: boolean;
   heartbeatToken?: string;
@@ -25,8 +30,8 @@ export interface ModelSettings {
 
 export interface ResolvedModel {
   model: LanguageModel;
-  /** Set when the demo model stands in for a provider without a key. */
-  fallbackFrom?: string;
+  /** Set when the provider's key is missing: what is wrong, for the agent to log at start (every call fails with it). */
+  missingCredential?: string;
 }
 
 const COMPATIBLE = new Set(["openai-compatible", "ollama", "vllm", "litellm"]);
@@ -46,10 +51,17 @@ export async function createLanguageModel(settings: ModelSettings): Promise<Reso
     ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
     ...(settings.fetch !== undefined ? { fetch: settings.fetch } : {}),
   };
-  const demo = () => new DemoModel(modelId, settings.heartbeatToken ? { heartbeatToken: settings.heartbeatToken } : {});
-  if (provider === "demo") return { model: demo() };
+  const missing = (): ResolvedModel => {
+    const problem = `${provider}: no API key: ${settings.apiKeyName ?? "the API key"} is unset or empty (provider.apiKey names the Secret it comes from)`;
+    return { model: new MissingCredentialModel(provider, modelId, problem), missingCredential: problem };
+  };
+  if (provider === "demo") {
+    return {
+      model: new DemoModel(modelId, settings.heartbeatToken ? { heartbeatToken: settings.heartbeatToken } : {}),
+    };
+  }
   if (provider === "openai" || provider === "anthropic") {
-    if (settings.apiKey === undefined || settings.apiKey === "") return { model: demo(), fallbackFrom: settings.model };
+    if (settings.apiKey === undefined || settings.apiKey === "") return missing();
     if (provider === "anthropic") {
       const { AnthropicMessagesModel } = await import("./anthropic.ts");
       return {

@@ -19,6 +19,11 @@ export const PROVIDERS: Record<string, { apiKey: boolean; host?: string; baseUrl
   openai: { apiKey: true, host: "api.openai.com", baseUrl: false },
   anthropic: { apiKey: true, host: "api.anthropic.com", baseUrl: false },
   "openai-compatible": { apiKey: false, baseUrl: true },
+  // The compatible servers the agent knows by name (functions/agent/providers/registry.ts): Ollama has a default base
+  // URL (its local port, which suits knclaw dev; on a cluster set provider.baseUrl to where it is served).
+  ollama: { apiKey: false, baseUrl: false },
+  vllm: { apiKey: false, baseUrl: true },
+  litellm: { apiKey: false, baseUrl: true },
   demo: { apiKey: false, baseUrl: false },
 };
 
@@ -93,7 +98,7 @@ const Provider = z.strictObject({
   baseUrl: z
     .url({ protocol: /^https?$/, message: "an http(s) URL" })
     .optional()
-    .describe("API base URL (required for openai-compatible servers such as Ollama or vLLM)."),
+    .describe("API base URL (required for `openai-compatible`, `vllm` and `litellm`; Ollama's local port by default)."),
   apiKey: SecretRef.optional().describe("The provider's API key (required for `openai` and `anthropic`)."),
 });
 
@@ -106,7 +111,7 @@ const Instance = KsvcKnobs.extend({
       ...ruleParams("model"),
     })
     .describe(
-      "`provider/model`: `openai/gpt-4o`, `anthropic/<model>`, `openai-compatible/<model>` (with `provider.baseUrl`) or `demo/echo` (deterministic, no key).",
+      "`provider/model`: `openai/gpt-4o`, `anthropic/<model>`, `openai-compatible/<model>` (with `provider.baseUrl`), `ollama/<model>` (`provider.baseUrl` defaults to http://127.0.0.1:11434/v1), `vllm/<model>` or `litellm/<model>` (with `provider.baseUrl`), or `demo/echo` (deterministic, no key).",
     ),
   provider: Provider.prefault({}).describe("Where the model is served and the key to call it with."),
   policy: ComponentName.default("default").describe(

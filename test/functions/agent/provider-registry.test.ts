@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { AnthropicMessagesModel } from "../../../functions/agent/providers/anthropic.ts";
 import { DEMO_LABEL, DemoModel, exampleArguments } from "../../../functions/agent/providers/demo.ts";
+import { ModelError } from "../../../functions/agent/providers/errors.ts";
+import { MissingCredentialModel } from "../../../functions/agent/providers/missing-credential.ts";
 import type { ModelRequest } from "../../../functions/agent/providers/model.ts";
 import { OpenAIChatModel } from "../../../functions/agent/providers/openai.ts";
 import { createLanguageModel, parseModelString } from "../../../functions/agent/providers/registry.ts";
@@ -26,10 +28,24 @@ describe("model registry", () => {
     await expect(createLanguageModel({ model: "mystery/x" })).rejects.toThrow(/unknown model provider/);
   });
 
-  it("falls back to the labelled demo model when a hosted provider has no key", async () => {
-    const resolved = await createLanguageModel({ model: "anthropic/claude-x" });
-    expect(resolved.model).toBeInstanceOf(DemoModel);
-    expect(resolved.fallbackFrom).toBe("anthropic/claude-x");
+  it("never stands the demo model in for a hosted provider without a key: every call fails naming the variable", async () => {
+    for (const apiKey of [undefined, ""]) {
+      for (const model of ["anthropic/claude-x", "openai/gpt-4o"]) {
+        const resolved = await createLanguageModel({ model, apiKey, apiKeyName: "KNCLAW_PROVIDER_API_KEY" });
+        expect(resolved.model).toBeInstanceOf(MissingCredentialModel);
+        expect(resolved.model).not.toBeInstanceOf(DemoModel);
+        expect(resolved.missingCredential).toContain("KNCLAW_PROVIDER_API_KEY");
+        const failure = await resolved.model.generate({ system: "", messages: [], tools: [] }).catch((e) => e);
+        expect(failure).toBeInstanceOf(ModelError);
+        expect(failure).toMatchObject({ kind: "missing_credential", transient: false });
+        expect((failure as Error).message).toMatch(/no API key: KNCLAW_PROVIDER_API_KEY is unset or empty/);
+      }
+    }
+    // The demo model answers only where it is chosen, and its label says so without a word about keys.
+    const chosen = await createLanguageModel({ model: "demo/echo" });
+    expect(chosen.model).toBeInstanceOf(DemoModel);
+    expect(chosen.missingCredential).toBeUndefined();
+    expect(DEMO_LABEL).toBe("[demo model]");
   });
 });
 
