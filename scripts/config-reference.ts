@@ -58,6 +58,10 @@ const SECTIONS: ReadonlyArray<readonly [key: string, summary: string]> = [
   ["policies", "Named task contracts an instance runs under."],
   ["skills", "Skills agents may call, by name: built-in (`http`, `kubernetes`, `memory`, `time`) or external."],
   [
+    "skillFolders",
+    "Folders of SKILL.md skill folders (OpenClaw and ClawHub skills) that agents read at start: instructions for the model, gated by their requirements.",
+  ],
+  [
     "telemetry",
     "OpenTelemetry export: every function sends its traces, metrics and logs to this OTLP collector, which its egress NetworkPolicy lets it reach.",
   ],

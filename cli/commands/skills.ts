@@ -8,13 +8,13 @@ import { loadConfig } from "../../knative/config/index.ts";
 import { render } from "../../knative/render/index.ts";
 import { mcpEnv } from "../../skills/mcp/env.ts";
 import { createMcpSkill } from "../../skills/mcp/skill.ts";
+import { binaryOnPath, checkGating, configPathSet, type GatingProbe } from "../../skills/package/gating.ts";
 import {
   builtinSkillsDir,
   type DiscoveredSkills,
   discoverSkills,
   loadSkillFolder,
 } from "../../skills/package/loader.ts";
-import { checkGating } from "../../skills/package/skill-doc.ts";
 import type { SkillPackage } from "../../skills/package/skill-package.ts";
 import { buildFunctionEnv } from "../dev/function-env.ts";
 import { createSecretResolver } from "../dev/secrets.ts";
@@ -27,24 +27,39 @@ interface SkillSummary {
   dir: string;
   kind: "tools" | "instructions" | "mcp";
   tools: Array<{ name: string; mutates: boolean; approval: boolean; groups: string[] }>;
-  /** Unmet OpenClaw gating requirements in this environment (env vars, binaries, OS). */
+  /** Unmet OpenClaw gating requirements here (OS, binaries on PATH, env vars, knclaw.yaml paths): not offered. */
   unmet: string[];
+  /** `disable-model-invocation`: never offered to the model. */
+  hiddenFromModel?: boolean;
   warnings: string[];
 }
 
 export interface SkillsListResult {
   skills: SkillSummary[];
   failures: DiscoveredSkills["failures"];
+  overridden: DiscoveredSkills["overridden"];
 }
 
+/**
+ * Every skill: the built-in ones, then each extra folder in rising precedence (a later folder's skill replaces an
+ * earlier one of the same name, as OpenClaw's workspace replaces its bundled skills). Gating is checked here: env
+ * from `env`, binaries on its PATH, config paths in the `config` file when one is given.
+ */
 export async function runSkillsList(
   options: { dirs?: string[]; env?: Readonly<Record<string, string | undefined>>; config?: string } = {},
 ): Promise<SkillsListResult> {
-  const found = await discoverSkills([builtinSkillsDir(), ...(options.dirs ?? [])]);
   const env = options.env ?? {};
-  const skills = found.skills.map((skill) => summarize(skill, env));
+  const config = options.config === undefined ? undefined : loadConfig(options.config);
+  const found = await discoverSkills([builtinSkillsDir(), ...(config?.skillFolders ?? []), ...(options.dirs ?? [])]);
+  const probe: GatingProbe = {
+    env,
+    platform: "linux",
+    hasBin: (bin) => binaryOnPath(bin, env.PATH),
+    hasConfig: (path) => config !== undefined && configPathSet(config, path),
+  };
+  const skills = found.skills.map((skill) => summarize(skill, probe));
   if (options.config !== undefined) skills.push(...(await mcpSummaries(options.config, env)));
-  return { skills, failures: found.failures };
+  return { skills, failures: found.failures, overridden: found.overridden };
 }
 
 /**
@@ -92,8 +107,8 @@ async function mcpSummaries(path: string, env: Readonly<Record<string, string | 
   );
 }
 
-function summarize(skill: SkillPackage, env: Readonly<Record<string, string | undefined>>): SkillSummary {
-  return {
+function summarize(skill: SkillPackage, probe: GatingProbe): SkillSummary {
+  const summary: SkillSummary = {
     name: skill.name,
     description: skill.description,
     dir: skill.dir ?? "",
@@ -104,9 +119,11 @@ function summarize(skill: SkillPackage, env: Readonly<Record<string, string | un
       approval: tool.approval,
       groups: [...tool.groups],
     })),
-    unmet: checkGating(skill.doc.gating, { env, platform: "linux" }).missing,
+    unmet: checkGating(skill.doc.gating, probe).missing,
     warnings: skill.warnings,
   };
+  if (skill.doc.invocation.disableModelInvocation) summary.hiddenFromModel = true;
+  return summary;
 }
 
 export function formatSkillsList(result: SkillsListResult): string {
@@ -123,11 +140,13 @@ export function formatSkillsList(result: SkillsListResult): string {
         `  tools: ${skill.tools.map((t) => `${t.name}${t.approval ? " (approval)" : t.mutates ? " (mutates)" : ""}`).join(", ")}`,
       );
     }
-    if (skill.unmet.length > 0) lines.push(`  requires: ${skill.unmet.join(", ")}`);
+    if (skill.unmet.length > 0) lines.push(`  not offered, requires: ${skill.unmet.join(", ")}`);
+    if (skill.hiddenFromModel) lines.push("  not offered to the model (disable-model-invocation)");
     for (const warning of skill.warnings) lines.push(`  warning: ${warning}`);
     lines.push(`  ${skill.dir}`);
   }
   for (const failure of result.failures) lines.push(`failed to load ${failure.dir}: ${failure.message}`);
+  for (const o of result.overridden) lines.push(`${o.name} in ${o.dir} is replaced by ${o.by}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -256,7 +275,10 @@ export function registerSkillsCommand(program: Command): void {
     .command("list")
     .description("list built-in skills, skill folders (SKILL.md, with or without tools) and a config's MCP servers")
     .option("-d, --dir <dirs...>", "more folders holding skill folders (or a skill folder itself)")
-    .option("-c, --config <file>", "also list this knclaw.yaml's MCP servers, with the tools each offers now")
+    .option(
+      "-c, --config <file>",
+      "this knclaw.yaml's skill folders, its MCP servers with the tools each offers now, and its paths for requires.config",
+    )
     .option("--json", "print JSON")
     .action(async (options: { dir?: string[]; json?: boolean; config?: string }) => {
       const result = await runSkillsList({
@@ -264,8 +286,9 @@ export function registerSkillsCommand(program: Command): void {
         dirs: options.dir ?? [],
         env: process.env,
       });
+      // A folder that fails to load is reported with its reason; the others are still listed, and the command
+      // succeeds (a skill collection always holds a few broken folders).
       process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : formatSkillsList(result));
-      if (result.failures.length > 0) process.exitCode = 1;
     });
   skills
     .command("new <name>")

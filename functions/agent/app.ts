@@ -15,7 +15,7 @@ import { createHttpFetch } from "../../runtime/http/fetch.ts";
 import { parsePrivateKey } from "../../runtime/keys.ts";
 import { createLogger, type Logger } from "../../runtime/log.ts";
 import { memoryClientSettings } from "../../runtime/platform-env.ts";
-import { loadAgentConfig } from "./config.ts";
+import { loadAgentConfig, type SkillResolver } from "./config.ts";
 import { agentEnv } from "./env.ts";
 import { AgentLoop, type AgentLoopDeps } from "./loop/agent-loop.ts";
 import { RejectedEvent, RetryLater } from "./loop/errors.ts";
@@ -52,9 +52,16 @@ export async function createApp(
   const log = options.logger ?? createLogger(env, `agent-${env[agentEnv.names.instance] ?? "unknown"}`);
   // Rendered agents get their skills in KNCLAW_SKILL_CATALOG; reading skill folders (and the YAML parser that takes)
   // is only a fallback, loaded when a skill is missing from it.
-  const config = await loadAgentConfig(env, async (name) => (await import("./skills.ts")).builtinSkillResolver(name));
+  let resolver: SkillResolver | undefined;
+  const config = await loadAgentConfig(env, async (name) => {
+    resolver ??= (await import("./skills.ts")).createSkillResolver(agentEnv.read(env, "skillFolders"));
+    return resolver(name);
+  });
   for (const missing of config.unavailableSkills) {
     log.error({ skill: missing.skill, reason: missing.reason }, "skill not available: its tools are not offered");
+  }
+  for (const skill of config.skills) {
+    if (skill.withheld !== undefined) log.warn({ skill: skill.name, reason: skill.withheld }, "skill not offered");
   }
   const signingKey = parsePrivateKey(agentEnv.read(env, "signingKey"), agentEnv.names.signingKey);
   let model = options.model;

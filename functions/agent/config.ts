@@ -28,9 +28,13 @@ export interface AgentConfig {
 }
 
 /** Loads a built-in skill's descriptor by name (from skills/<name>/ by default); tools may be empty (instructions only). */
-export type SkillResolver = (
-  name: string,
-) => Promise<Omit<SkillDescriptorInput, "tools"> & { tools: SkillDescriptorInput["tools"] }>;
+export type SkillResolver = (name: string) => Promise<
+  Omit<SkillDescriptorInput, "tools"> & {
+    tools: SkillDescriptorInput["tools"];
+    /** Not offered to the model, and why (tools/catalog.ts). */
+    withheld?: string;
+  }
+>;
 
 export async function loadAgentConfig(env: FunctionEnv, resolveSkill?: SkillResolver): Promise<AgentConfig> {
   // Read one by one rather than agentEnv.parse: the signing key is app.ts's concern, not the configuration's.
@@ -113,12 +117,13 @@ async function skillDescriptors(
       unavailable.push({ skill: name, reason: (error as Error).message });
       continue;
     }
+    const { withheld, ...descriptor } = described;
     // An instructions-only skill has no tools: it still contributes instructions.
-    if (described.tools.length === 0) {
-      out.push({ name, instructions: described.instructions ?? "", tools: [] });
-      continue;
-    }
-    out.push(parse(SkillDescriptor, described, `skill ${name}`));
+    const info: SkillInfo =
+      descriptor.tools.length === 0
+        ? { name, instructions: descriptor.instructions ?? "", tools: [] }
+        : parse(SkillDescriptor, descriptor, `skill ${name}`);
+    out.push(withheld === undefined ? info : { ...info, withheld });
   }
   return out;
 }

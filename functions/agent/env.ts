@@ -229,6 +229,11 @@ export const agentEnv = defineEnv({
     "skill descriptors (tool schemas, instructions), rendered for built-in skills; a skill in neither it nor KNCLAW_EXTERNAL_TOOLS is described from `skills/<name>/`",
     z.array(SkillDescriptor).optional(),
   ),
+  skillFolders: json(
+    "KNCLAW_SKILL_FOLDERS",
+    "folders of SKILL.md skill folders (config `skillFolders`), read at start for skills named in KNCLAW_SKILLS that no catalog describes; a later folder's skill replaces an earlier one of the same name",
+    z.array(z.string().min(1)).default([]),
+  ),
   channels: json("KNCLAW_CHANNELS", "channel types the instance answers on", z.array(z.string()).default([])),
   schedules: json(
     "KNCLAW_SCHEDULES",

@@ -1,15 +1,51 @@
-import { join } from "node:path";
-import { builtinSkillsDir, loadSkillFolder } from "../../skills/package/loader.ts";
-import { skillDescriptor } from "../../skills/package/skill-package.ts";
+import { binaryOnPath, checkGating, type GatingProbe } from "../../skills/package/gating.ts";
+import { builtinSkillsDir, type DiscoveredSkills, discoverSkills } from "../../skills/package/loader.ts";
+import { type SkillPackage, skillDescriptor } from "../../skills/package/skill-package.ts";
 import type { SkillResolver } from "./config.ts";
 
 /**
- * Describes a built-in skill from its folder (SKILL.md, manifest, tool declarations; never its handlers), for when
- * the environment carries no KNCLAW_SKILL_CATALOG. Skill names are DNS labels, so they cannot leave skills/.
+ * Describes a skill from its folder (SKILL.md, manifest, tool declarations; never its handlers), for when the
+ * environment carries no KNCLAW_SKILL_CATALOG entry for it: the built-in skills, then the configured skill folders
+ * (KNCLAW_SKILL_FOLDERS) in rising precedence, as `knclaw skills list` finds them. The folders' own modules are
+ * never imported: a skill from them is instructions only (one with tools runs as its own function, not from here).
+ *
+ * Gating is enforced here, where the agent runs: a skill whose OpenClaw requirements this process does not meet
+ * (its OS, binaries on its PATH, its environment; config paths are not known to the agent and count as unset), or
+ * that says `disable-model-invocation`, is described as withheld, with the reason.
  */
-export const builtinSkillResolver: SkillResolver = async (name) => {
-  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) throw new Error("not a skill name");
-  const skill = await loadSkillFolder(join(builtinSkillsDir(), name));
-  if (skill.tools.length === 0) return { name, instructions: skill.instructions, tools: [] };
-  return skillDescriptor(skill);
-};
+export function createSkillResolver(folders: readonly string[], probe: GatingProbe = processProbe()): SkillResolver {
+  let found: Promise<{ builtin: DiscoveredSkills; folders: DiscoveredSkills }> | undefined;
+  return async (name) => {
+    found ??= Promise.all([discoverSkills([builtinSkillsDir()]), discoverSkills(folders, { code: false })]).then(
+      ([builtin, fromFolders]) => ({ builtin, folders: fromFolders }),
+    );
+    const { builtin, folders: fromFolders } = await found;
+    const skill =
+      fromFolders.skills.find((candidate) => candidate.name === name) ??
+      builtin.skills.find((candidate) => candidate.name === name);
+    if (skill === undefined) {
+      const failed = fromFolders.failures.map((failure) => `${failure.dir}: ${failure.message}`);
+      throw new Error(
+        `no skill named ${name} in skills/ or the skill folders${failed.length ? ` (${failed.join("; ")})` : ""}`,
+      );
+    }
+    const withheld = withheldReason(skill, probe);
+    const described =
+      skill.tools.length === 0 ? { name, instructions: skill.instructions, tools: [] } : skillDescriptor(skill);
+    return withheld === undefined ? described : { ...described, withheld };
+  };
+}
+
+function withheldReason(skill: SkillPackage, probe: GatingProbe): string | undefined {
+  if (skill.doc.invocation.disableModelInvocation) return "the skill says disable-model-invocation";
+  const verdict = checkGating(skill.doc.gating, probe);
+  return verdict.eligible ? undefined : `the skill's requirements are not met here: ${verdict.missing.join(", ")}`;
+}
+
+function processProbe(): GatingProbe {
+  return {
+    env: process.env,
+    platform: process.platform,
+    hasBin: (bin) => binaryOnPath(bin, process.env.PATH),
+  };
+}

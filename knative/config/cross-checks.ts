@@ -32,15 +32,17 @@ export function crossCheck(config: PlatformConfig, ctx: Ctx): void {
       );
     }
     instance.skills.forEach((skill, index) => {
-      if (config.skills[skill] === undefined) {
+      // A skill of the skill folders (SKILL.md only) needs no entry: the agent reads it from the folders at start,
+      // and reports it unavailable when it is not there.
+      if (config.skills[skill] === undefined && config.skillFolders.length === 0) {
         issue(
           ctx,
           config,
           ["instances", name, "skills", index],
           "reference",
-          `no skill named ${JSON.stringify(skill)} in skills`,
+          `no skill named ${JSON.stringify(skill)} in skills (or set skillFolders for SKILL.md skill folders)`,
         );
-      } else if (!enabledSkills.has(skill)) {
+      } else if (config.skills[skill] !== undefined && !enabledSkills.has(skill)) {
         issue(
           ctx,
           config,

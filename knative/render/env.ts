@@ -137,6 +137,7 @@ function agentServiceEnv(ctx: RenderContext, name: string): EnvVar[] {
     externalTools: Object.keys(externalTools).length > 0 ? externalTools : undefined,
     skillCatalog: catalog.length > 0 ? catalog : undefined,
     skillEndpoints: Object.keys(endpoints).length > 0 ? endpoints : undefined,
+    skillFolders: config.skillFolders.length > 0 ? config.skillFolders : undefined,
     channels: instance.channels,
     schedules,
     signingKey: instance.signingKey ?? { secret: DEFAULT_AGENT_KEYS_SECRET, key: name },

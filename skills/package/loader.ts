@@ -1,7 +1,7 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { type Dirent, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseSkillDoc, SKILL_FILE_NAMES, SkillDocError } from "./skill-doc.ts";
+import { parseSkillDoc, SKILL_FILE_NAMES, SkillDocError, substituteBaseDir } from "./skill-doc.ts";
 import { assembleSkill, type SkillPackage, SkillPackageError } from "./skill-package.ts";
 
 /**
@@ -30,7 +30,16 @@ function findSkillFile(dir: string): string | undefined {
   return undefined;
 }
 
-export async function loadSkillFolder(dir: string): Promise<SkillPackage> {
+export interface LoadOptions {
+  /**
+   * Import the folder's manifest.ts and tools.ts (default true). False reads SKILL.md only, for folders whose code
+   * is not to be run here (a downloaded skill collection being surveyed): a skill with tools then loads as
+   * instructions only.
+   */
+  code?: boolean;
+}
+
+export async function loadSkillFolder(dir: string, options: LoadOptions = {}): Promise<SkillPackage> {
   const folder = resolve(dir);
   const skillFile = findSkillFile(folder);
   if (!skillFile) throw new SkillPackageError(`${folder}: no SKILL.md`);
@@ -38,12 +47,14 @@ export async function loadSkillFolder(dir: string): Promise<SkillPackage> {
   let doc: ReturnType<typeof parseSkillDoc>;
   try {
     doc = parseSkillDoc(readFileSync(skillFile, "utf8"), basename(folder));
+    doc.instructions = substituteBaseDir(doc.instructions, folder);
   } catch (error) {
     if (error instanceof SkillDocError) throw new SkillPackageError(`${skillFile}: ${error.message}`);
     throw error;
   }
-  const manifest = await importExport(folder, MANIFEST_MODULE, "manifest");
-  const tools = await importExport(folder, TOOLS_MODULE, "tools");
+  const code = options.code !== false;
+  const manifest = code ? await importExport(folder, MANIFEST_MODULE, "manifest") : undefined;
+  const tools = code ? await importExport(folder, TOOLS_MODULE, "tools") : undefined;
   if (tools !== undefined && !Array.isArray(tools))
     throw new SkillPackageError(`${folder}/${TOOLS_MODULE}: tools is not an array`);
   const skill = assembleSkill(doc, manifest, tools as unknown[] | undefined as never);
@@ -61,45 +72,82 @@ async function importExport(folder: string, file: string, exportName: string): P
 
 export interface DiscoveredSkills {
   skills: SkillPackage[];
-  /** Folders that looked like skills but failed to load, with why. */
+  /** Folders that looked like skills but failed to load, with why. One bad folder never fails the others. */
   failures: Array<{ dir: string; message: string }>;
+  /** Skills of an earlier root that a later root's skill of the same name replaced. */
+  overridden: Array<{ name: string; dir: string; by: string }>;
 }
 
 /**
- * Every skill folder directly under each root (a root that is itself a skill folder counts as one). Later roots do
- * not override earlier ones: a name seen twice is a failure, because which one would run is exactly the ambiguity
- * a deployer must not have to guess about.
+ * Every skill under each root, roots in rising precedence: a skill of a later root replaces an earlier root's skill
+ * of the same name (OpenClaw's rule: bundled, then extra folders, then the workspace, the last one wins), and the
+ * replaced one is reported. Within one root a name seen twice is a failure: which one would run is exactly the
+ * ambiguity a deployer must not have to guess about.
+ *
+ * A root is a skill folder itself, or holds skill folders, or groups them one level deeper as ClawHub installs do
+ * (`<owner>/<slug>/SKILL.md`): a child folder without a SKILL.md is searched for skill folders in turn. A root that
+ * holds `skills/*\/SKILL.md` (a repository checkout) is read from its `skills/` folder.
  */
-export async function discoverSkills(roots: readonly string[]): Promise<DiscoveredSkills> {
-  const result: DiscoveredSkills = { skills: [], failures: [] };
-  const seen = new Map<string, string>();
-  for (const root of roots) {
+export async function discoverSkills(roots: readonly string[], options: LoadOptions = {}): Promise<DiscoveredSkills> {
+  const result: DiscoveredSkills = { skills: [], failures: [], overridden: [] };
+  const byName = new Map<string, { skill: SkillPackage; root: number }>();
+  for (const [index, root] of roots.entries()) {
     const abs = resolve(root);
-    if (!existsSync(abs)) {
-      result.failures.push({ dir: abs, message: "does not exist" });
+    if (!existsSync(abs) || !statSync(abs).isDirectory()) {
+      result.failures.push({ dir: abs, message: "does not exist or is not a folder" });
       continue;
     }
-    const folders = findSkillFile(abs)
-      ? [abs]
-      : readdirSync(abs, { withFileTypes: true })
-          .filter((entry) => entry.isDirectory() && !NOT_SKILLS.has(entry.name) && !entry.name.startsWith("."))
-          .map((entry) => join(abs, entry.name))
-          .filter((dir) => findSkillFile(dir) !== undefined)
-          .sort();
-    for (const dir of folders) {
+    for (const dir of skillFolders(abs)) {
+      let skill: SkillPackage;
       try {
-        const skill = await loadSkillFolder(dir);
-        const previous = seen.get(skill.name);
-        if (previous !== undefined) {
-          result.failures.push({ dir, message: `skill ${skill.name} is already loaded from ${previous}` });
-          continue;
-        }
-        seen.set(skill.name, dir);
-        result.skills.push(skill);
+        skill = await loadSkillFolder(dir, options);
       } catch (error) {
         result.failures.push({ dir, message: (error as Error).message });
+        continue;
       }
+      const previous = byName.get(skill.name);
+      if (previous?.root === index) {
+        result.failures.push({ dir, message: `skill ${skill.name} is already loaded from ${previous.skill.dir}` });
+        continue;
+      }
+      if (previous !== undefined) {
+        result.overridden.push({ name: skill.name, dir: previous.skill.dir ?? "", by: dir });
+        result.skills.splice(result.skills.indexOf(previous.skill), 1);
+      }
+      byName.set(skill.name, { skill, root: index });
+      result.skills.push(skill);
     }
   }
   return result;
+}
+
+/** The skill folders of one root, sorted: the root itself, its children, or its grandchildren under a group. */
+function skillFolders(root: string): string[] {
+  if (findSkillFile(root)) return [root];
+  const nested = join(root, "skills");
+  const base = existsSync(nested) && childFolders(nested).some((dir) => findSkillFile(dir)) ? nested : root;
+  return childFolders(base).flatMap((dir) =>
+    findSkillFile(dir) ? [dir] : childFolders(dir).filter((child) => findSkillFile(child) !== undefined),
+  );
+}
+
+function childFolders(dir: string): string[] {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((entry) => !NOT_SKILLS.has(entry.name) && !entry.name.startsWith(".") && isFolder(join(dir, entry.name)))
+    .map((entry) => join(dir, entry.name))
+    .sort();
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }

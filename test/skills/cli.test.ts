@@ -36,11 +36,15 @@ describe("knclaw skills list", () => {
   it("includes extra folders, OpenClaw-style ones as instructions, with unmet gating and load failures", async () => {
     const result = await runSkillsList({ dirs: [fixtures], env: {} });
     const todoist = result.skills.find((s) => s.name === "todoist")!;
-    expect(todoist).toMatchObject({ kind: "instructions", tools: [], unmet: ["env TODOIST_API_KEY", "bin curl"] });
-    expect(result.failures.map((f) => f.dir)).toEqual([join(fixtures, "missing-flags")]);
+    expect(todoist).toMatchObject({ kind: "instructions", tools: [], unmet: ["bin curl", "env TODOIST_API_KEY"] });
+    expect(result.failures.map((f) => f.dir)).toEqual([
+      join(fixtures, "missing-flags"),
+      join(fixtures, "no-frontmatter"),
+    ]);
     const text = formatSkillsList(result);
     expect(text).toMatch(/^todoist\s+instructions only$/m);
-    expect(text).toMatch(/requires: env TODOIST_API_KEY, bin curl/);
+    expect(text).toMatch(/not offered, requires: bin curl, env TODOIST_API_KEY/);
+    expect(text).toMatch(/failed to load .*no-frontmatter.*no description/);
     expect(text).toMatch(/failed to load .*missing-flags: .*tool one: mutates/);
   });
 });

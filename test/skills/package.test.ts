@@ -1,10 +1,11 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { FrontmatterError, splitFrontmatter } from "../../skills/package/frontmatter.ts";
+import { splitFrontmatter } from "../../skills/package/frontmatter.ts";
 import { discoverSkills, loadSkillFolder } from "../../skills/package/loader.ts";
 import { SkillManifest } from "../../skills/package/manifest.ts";
-import { checkGating, parseSkillDoc, SkillDocError } from "../../skills/package/skill-doc.ts";
+import { checkGating } from "../../skills/package/gating.ts";
+import { parseSkillDoc, SkillDocError } from "../../skills/package/skill-doc.ts";
 import { assembleSkill, SkillPackageError, skillDescriptor } from "../../skills/package/skill-package.ts";
 import { defineTool, ToolDeclarationError, toolInputSchema } from "../../skills/package/tool.ts";
 
@@ -17,25 +18,36 @@ describe("frontmatter", () => {
     expect(body.trim()).toBe("body line");
   });
 
-  it("treats a document without an opening fence as all body", () => {
-    expect(splitFrontmatter("# Title\n---\nname: x\n---\n")).toEqual({
+  it("treats a document without an opening fence, or with one never closed, as all body", () => {
+    expect(splitFrontmatter("# Title\n---\nname: x\n---\n")).toMatchObject({
       data: {},
       body: "# Title\n---\nname: x\n---\n",
     });
+    const unclosed = splitFrontmatter("---\nname: a\nbody");
+    expect(unclosed.data).toEqual({});
+    expect(unclosed.warnings.join()).toMatch(/never closed/);
   });
 
-  it("refuses an unclosed fence, non-mapping YAML, duplicate keys and invalid YAML", () => {
-    expect(() => splitFrontmatter("---\nname: a\nbody")).toThrow(FrontmatterError);
-    expect(() => splitFrontmatter("---\n- a\n- b\n---\n")).toThrow(/mapping/);
-    expect(() => splitFrontmatter("---\nname: a\nname: b\n---\n")).toThrow(FrontmatterError);
-    expect(() => splitFrontmatter("---\nname: [a\n---\n")).toThrow(/not valid YAML/);
+  it("reads frontmatter that is not strict YAML line by line: duplicate keys, invalid YAML, non-mappings", () => {
+    expect(splitFrontmatter("---\nname: a\nname: b\n---\n")).toMatchObject({ data: { name: "b" }, lenient: true });
+    expect(splitFrontmatter("---\nname: [a\n---\n")).toMatchObject({ text: { name: "[a" }, lenient: true });
+    expect(splitFrontmatter("---\n- a\n- b\n---\n")).toMatchObject({ data: {}, lenient: true });
+    expect(splitFrontmatter("---\nname: a\n---\n")).toMatchObject({ data: { name: "a" }, lenient: false });
   });
 
-  it("does not instantiate custom YAML tags", () => {
-    expect(() => splitFrontmatter("---\nx: !!js/function 'function(){}'\n---\n")).toThrow(FrontmatterError);
+  it("keeps the string view OpenClaw reads fields from", () => {
+    const { text } = splitFrontmatter("---\nn: 12\nflag: true\nmeta:\n  a: 1\n  b: 2\nlist: [1, 2]\n---\n");
+    expect(text).toEqual({ n: "12", flag: "true", meta: '{"a":1,"b":2}', list: "[1, 2]" });
+    // OpenClaw takes a one-line nested block as the line itself (it guards against YAML misreading `a: b: c`).
+    expect(splitFrontmatter("---\nmeta:\n  a: 1\n---\n").text).toEqual({ meta: "a: 1" });
   });
 
-  it("refuses YAML alias bombs", () => {
+  it("does not instantiate custom YAML tags: their values stay data", () => {
+    const { data } = splitFrontmatter("---\nx: !!js/function 'function(){}'\n---\n");
+    expect(typeof data.x).toBe("string");
+  });
+
+  it("does not expand YAML alias bombs: it falls back to reading lines", () => {
     const bomb = ["a: &a [x, x, x, x, x, x, x, x, x]"];
     for (let i = 0; i < 12; i++)
       bomb.push(
@@ -43,7 +55,9 @@ describe("frontmatter", () => {
           .fill(`*${String.fromCharCode(97 + i)}`)
           .join(", ")}]`,
       );
-    expect(() => splitFrontmatter(`---\n${bomb.join("\n")}\n---\n`)).toThrow(FrontmatterError);
+    const split = splitFrontmatter(`---\n${bomb.join("\n")}\n---\n`);
+    expect(split.lenient).toBe(true);
+    expect(String(split.data.m).length).toBeLessThan(200);
   });
 });
 
@@ -56,7 +70,7 @@ describe("SKILL.md", () => {
     expect(doc.gating?.requires?.env).toEqual(["GH_TOKEN"]);
     expect(checkGating(doc.gating, { env: {}, platform: "linux" })).toEqual({
       eligible: false,
-      missing: ["env GH_TOKEN", "bin gh"],
+      missing: ["bin gh", "env GH_TOKEN"],
     });
     expect(
       checkGating(doc.gating, { env: { GH_TOKEN: "x" }, platform: "linux", hasBin: (bin) => bin === "gh" }).eligible,
@@ -78,10 +92,12 @@ describe("SKILL.md", () => {
     expect(doc.warnings.join()).toMatch(/metadata/);
   });
 
-  it("refuses names that are not skill names", () => {
+  it("refuses names that look like paths or carry control characters, and skills without a description", () => {
     expect(() => parseSkillDoc("---\nname: ../etc\ndescription: d\n---\n")).toThrow(SkillDocError);
-    expect(() => parseSkillDoc("---\nname: 12\ndescription: d\n---\n")).toThrow(SkillDocError);
+    expect(() => parseSkillDoc('---\nname: "a\\u0007"\ndescription: d\n---\n')).toThrow(/control/);
+    expect(parseSkillDoc("---\nname: 12\ndescription: d\n---\n").name).toBe("12");
     expect(() => parseSkillDoc("no frontmatter")).toThrow(/no name/);
+    expect(() => parseSkillDoc("---\nname: a\n---\nbody", "a")).toThrow(/no description/);
   });
 });
 
@@ -97,11 +113,8 @@ describe("loading skill folders", () => {
     expect(skill.doc.frontmatter["user-invocable"]).toBe(true);
   });
 
-  it("loads a SKILL.md without frontmatter, named after its folder", async () => {
-    const skill = await loadSkillFolder(join(fixtures, "no-frontmatter"));
-    expect(skill.name).toBe("no-frontmatter");
-    expect(skill.description).toBe("Weather lookups");
-    expect(skill.warnings.length).toBe(2);
+  it("refuses a SKILL.md without frontmatter: it has no description, and OpenClaw skips it too", async () => {
+    await expect(loadSkillFolder(join(fixtures, "no-frontmatter"))).rejects.toThrow(/no description/);
   });
 
   it("loads a skill with tools: each tool's flags from its declaration, JSON Schema rendered from zod", async () => {
@@ -133,11 +146,15 @@ describe("loading skill folders", () => {
 
   it("discovers the built-in skills and reports failures per folder", async () => {
     const found = await discoverSkills([fixtures]);
-    expect(found.skills.map((s) => s.name).sort()).toEqual(["echo", "no-frontmatter", "todoist"]);
-    expect(found.failures).toHaveLength(1);
-    expect(found.failures[0]!.dir).toMatch(/missing-flags$/);
+    expect(found.skills.map((s) => s.name).sort()).toEqual(["echo", "todoist"]);
+    expect(found.failures.map((f) => f.dir)).toEqual([
+      join(fixtures, "missing-flags"),
+      join(fixtures, "no-frontmatter"),
+    ]);
+    // A later root's skill of the same name replaces the earlier one (reported), as OpenClaw's precedence does.
     const twice = await discoverSkills([fixtures, join(fixtures, "echo")]);
-    expect(twice.failures.some((f) => /already loaded/.test(f.message))).toBe(true);
+    expect(twice.overridden).toEqual([{ name: "echo", dir: join(fixtures, "echo"), by: join(fixtures, "echo") }]);
+    expect(twice.skills.filter((s) => s.name === "echo")).toHaveLength(1);
   });
 });
 

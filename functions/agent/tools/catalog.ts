@@ -34,6 +34,12 @@ export interface SkillInfo {
   name: string;
   instructions?: string | undefined;
   tools: readonly ToolDescriptor[];
+  /**
+   * Why the skill is not offered to the model (its OpenClaw gating is unmet here, or it says
+   * `disable-model-invocation`): its instructions stay out of the prompt and a call to any of its tools is refused
+   * as `Unavailable` with this reason.
+   */
+  withheld?: string | undefined;
 }
 
 export class ToolCatalog {
@@ -52,6 +58,10 @@ export class ToolCatalog {
       for (const descriptor of skill.tools) {
         const ref = `${skill.name}.${descriptor.name}`;
         const modelName = modelToolName(skill.name, descriptor.name);
+        if (skill.withheld !== undefined) {
+          withheld.push({ modelName, ref, reason: skill.withheld });
+          continue;
+        }
         const schema = compileArguments(descriptor.inputSchema);
         if (!schema.ok) {
           withheld.push({ modelName, ref, reason: schema.reason });
@@ -79,6 +89,7 @@ export class ToolCatalog {
     this.tools = tools;
     this.withheld = withheld;
     this.instructions = skills
+      .filter((skill) => skill.withheld === undefined)
       .filter((skill) => skill.instructions !== undefined && skill.instructions.trim() !== "")
       .map((skill) => ({ skill: skill.name, text: skill.instructions!.trim() }));
   }

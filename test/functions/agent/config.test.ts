@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { EXT_INSTANCE, EXT_TARGET } from "../../../eventing/catalog/attributes.ts";
 import * as T from "../../../eventing/catalog/types.ts";
 import { loadAgentConfig } from "../../../functions/agent/config.ts";
-import { builtinSkillResolver } from "../../../functions/agent/skills.ts";
+import { createSkillResolver } from "../../../functions/agent/skills.ts";
 import { validateConfigValue } from "../../../knative/config/load.ts";
 import { render } from "../../../knative/render/index.ts";
 import { EnvError } from "../../../runtime/env-contract.ts";
@@ -48,7 +48,7 @@ describe("agent configuration from the environment", () => {
   it("describes built-in skills from their folders, and reports one that does not exist instead of failing", async () => {
     const config = await loadAgentConfig(
       { ...base, KNCLAW_SKILLS: JSON.stringify(["http", "no-such-skill"]) },
-      builtinSkillResolver,
+      createSkillResolver([]),
     );
     expect(config.skills.map((s) => s.name)).toEqual(["http"]);
     expect(config.skills[0]!.tools.length).toBeGreaterThan(0);
