@@ -13,9 +13,11 @@ import { describeRuntime } from "../dev/listing.ts";
 import type { DevOidcOptions } from "../dev/oidc.ts";
 import { announceDevSender } from "../dev/operator-identity.ts";
 import { fileSecretStore } from "../dev/secret-store.ts";
+import { parseServiceMap } from "../dev/service-map.ts";
 import { type DevRuntime, startDev } from "../dev/start-dev.ts";
 import { announceDevGateway, devGatewayTokens } from "../gateway-client.ts";
 import { announceDevDeadLetters, devDeadLetterToken } from "./dlq.ts";
+import { collectValues, featureState } from "./feature-flags.ts";
 
 export interface DevCommandOptions {
   config?: string | false;
@@ -32,6 +34,10 @@ export interface DevCommandOptions {
   otlp?: string;
   /** Knative's `authentication-oidc` feature, emulated: `enabled` (the default) or `disabled`. */
   authenticationOidc?: string;
+  /** `--service [NS/]NAME=URL`, repeatable: Services of the manifests that answer at a local URL. */
+  service?: string[];
+  /** Eventing's `cross-namespace-event-links` feature: `enabled` or `disabled` (default: the manifests' config-features, else disabled). */
+  crossNamespaceEventLinks?: string;
   defaultAuthorizationMode?: string;
 }
 
@@ -170,6 +176,8 @@ export async function startDevSession(
     brokerStore,
     processes: options.processes,
     oidc: chooseOidc(options),
+    services: parseServiceMap(options.service ?? []),
+    crossNamespaceEventLinks: featureState("cross-namespace-event-links", options.crossNamespaceEventLinks),
     log,
     env,
   });
@@ -205,7 +213,19 @@ export function registerDevCommand(program: Command): void {
     .description("run the platform on this machine: embedded Knative-faithful broker, functions, PingSources, one port")
     .option("-c, --config <file>", "platform config (default ./knclaw.yaml, else the shipped default)")
     .option("--no-config", "run only what --manifests holds")
-    .option("-m, --manifests <dir>", "extra Knative YAML: Brokers, Triggers (any http subscriber), PingSources")
+    .option(
+      "-m, --manifests <dir>",
+      "extra Knative YAML as written for a cluster: Brokers, Triggers, PingSources, SinkBindings, EventPolicies and Services act; other kinds are listed as not run; objects whose references do not resolve here are listed as not Ready",
+    )
+    .option(
+      "--service <[ns/]name=url>",
+      "a Service that runs elsewhere: deliveries to its cluster URL (a Trigger's subscriber, a sink) go to this URL (repeatable)",
+      collectValues,
+    )
+    .option(
+      "--cross-namespace-event-links <state>",
+      "Knative's cross-namespace-event-links feature (a Trigger's spec.brokerRef to another namespace): enabled or disabled (default: the manifests' knative-eventing/config-features, else disabled)",
+    )
     .option("-p, --port <port>", "port for everything (default $PORT or 8080; 0 picks a free one)")
     .option("--host <host>", "interface to listen on", "127.0.0.1")
     .option("--redis <url>", "memory service (and the broker's delivery journal) on this Redis")

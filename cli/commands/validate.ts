@@ -9,6 +9,8 @@ import {
 } from "../../knative/config/index.ts";
 import { render } from "../../knative/render/index.ts";
 import { formatProblem, type Problem, validateObjects, type WebhookOptions } from "../../knative/validate/index.ts";
+import { collectValues } from "./feature-flags.ts";
+import { type ManifestsCommandOptions, validateManifestsCommand } from "./validate-manifests.ts";
 
 export interface ValidateOptions extends Partial<WebhookOptions> {
   config?: string;
@@ -72,23 +74,38 @@ export function registerValidateCommand(program: Command): void {
   program
     .command("validate")
     .description(
-      "check knclaw.yaml and the objects it renders against the Kubernetes/Knative schemas and webhook rules",
+      "check knclaw.yaml and the objects it renders (or, with --manifests, a folder of Knative YAML as knclaw dev loads it) against the Kubernetes/Knative schemas and webhook rules",
     )
     .option("-c, --config <file>", "platform config", defaultConfigPath)
     .option("--strict", "fail on warnings too")
+    .option(
+      "-m, --manifests <dir>",
+      "check this folder of Knative YAML as knclaw dev --manifests loads it (with the config only when -c is given)",
+    )
+    .option("--service <[ns/]name=url>", "with --manifests: as knclaw dev --service (repeatable)", collectValues)
+    .option("--cross-namespace-event-links <state>", "with --manifests: as knclaw dev (enabled or disabled)")
+    .option("--authentication-oidc <state>", "with --manifests: as knclaw dev (enabled or disabled)", "enabled")
     .option("--max-timeout <seconds>", "the cluster's max-revision-timeout-seconds", (v) => Number(v))
     .option("--max-concurrency <n>", "the cluster's container-concurrency-max-limit", (v) => Number(v))
     .option("--allow-zero-initial-scale", "the cluster allows initial-scale 0")
     .option("--no-delivery-timeout", "the cluster has the delivery-timeout feature disabled")
     .action(
-      (options: {
-        config: string;
-        strict?: boolean;
-        maxTimeout?: number;
-        maxConcurrency?: number;
-        allowZeroInitialScale?: boolean;
-        deliveryTimeout: boolean;
-      }) => {
+      (
+        options: {
+          config: string;
+          strict?: boolean;
+          maxTimeout?: number;
+          maxConcurrency?: number;
+          allowZeroInitialScale?: boolean;
+          deliveryTimeout: boolean;
+        } & ManifestsCommandOptions,
+        command: Command,
+      ) => {
+        if (options.manifests !== undefined) {
+          const explicitConfig = command.getOptionValueSource("config") !== "default";
+          validateManifestsCommand({ ...options, config: explicitConfig ? options.config : undefined });
+          return;
+        }
         const report = runValidate({
           config: options.config,
           strict: options.strict === true,

@@ -20,11 +20,11 @@ import { type MountedFunction, mountAsProcess, mountInProcess } from "./function
 import { loadDevObjects } from "./load-objects.ts";
 import { DevOidc, type DevOidcOptions } from "./oidc.ts";
 import { type PathRoute, PathRouter, routesFor } from "./path-routes.ts";
+import type { NotReadyObject } from "./readiness.ts";
 import { createRoutingFetch, createRoutingTransport } from "./routing-transport.ts";
 import { type GeneratedSecretStore, memorySecretStore } from "./secret-store.ts";
 import { createSecretResolver } from "./secrets.ts";
 import { buildServiceEnvs } from "./service-envs.ts";
-import type { NotReadyObject } from "./readiness.ts";
 import { EMPTY_SERVICE_MAP, type ServiceMap } from "./service-map.ts";
 import { sinkBindingResolver } from "./sink-bindings.ts";
 

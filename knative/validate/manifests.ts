@@ -281,11 +281,11 @@ function checkDocuments(
   options: ParseManifestsOptions,
   problems: Problem[],
 ): { objects: ManifestObject[]; webhook: WebhookOptions } {
-  const webhook: WebhookOptions = { ...DEFAULT_WEBHOOK_OPTIONS };
+  // Knative's defaults, then the folder's config-features, then what the caller says (a command-line flag wins).
+  const webhook: WebhookOptions = { ...DEFAULT_WEBHOOK_OPTIONS, ...featuresOf(docs) };
   for (const key of Object.keys(DEFAULT_WEBHOOK_OPTIONS) as (keyof WebhookOptions)[]) {
     if (options[key] !== undefined) (webhook as unknown as Record<string, unknown>)[key] = options[key];
   }
-  Object.assign(webhook, featuresOf(docs));
   const objects: ManifestObject[] = [];
   for (const { value, where } of docs) {
     const object = checkDocument(value, where, webhook, options.defaultNamespace ?? "default", problems);

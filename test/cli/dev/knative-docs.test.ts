@@ -1,0 +1,319 @@
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { formatManifestsReport, runValidateManifests } from "../../../cli/commands/validate-manifests.ts";
+import { describeRuntime } from "../../../cli/dev/listing.ts";
+import { parseServiceMap, ServiceMapError } from "../../../cli/dev/service-map.ts";
+import { type DevRuntime, InvalidObjectsError } from "../../../cli/dev/start-dev.ts";
+import { postBinary, type Subscriber, startSubscriber, startTestRuntime } from "../../support/dev-platform.ts";
+
+/**
+ * Knative's own documentation examples (test/cli/dev/fixtures/knative-docs, each file naming its page and commit),
+ * run by knclaw dev as written and checked by `knclaw validate --manifests` through the same loader. Where a page
+ * creates a Broker with `kn` (no YAML), the test writes that Broker itself, and says so.
+ */
+const DOCS = join(import.meta.dirname, "fixtures", "knative-docs");
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+async function subscriber(): Promise<Subscriber> {
+  const sub = await startSubscriber();
+  cleanup.push(() => sub.close());
+  return sub;
+}
+
+/** A manifests folder: the docs examples named, plus objects the test adds (e.g. the Broker `kn broker create` makes). */
+function folder(examples: string[], extra: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), "knclaw-docs-"));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  for (const example of examples) cpSync(join(DOCS, example), join(dir, example), { recursive: true });
+  for (const [name, text] of Object.entries(extra)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+/** What `kn broker create NAME [--namespace NS]` creates, as YAML (the test's own, not a docs copy). */
+function knBroker(name: string, namespace = "default"): string {
+  return `apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: { name: ${name}, namespace: ${namespace} }\n`;
+}
+
+async function start(manifestsDir: string, services: string[] = [], extra = {}): Promise<DevRuntime> {
+  const runtime = await startTestRuntime("", { manifestsDir, services: parseServiceMap(services), ...extra });
+  cleanup.push(() => runtime.shutdown());
+  return runtime;
+}
+
+async function refusal(manifestsDir: string): Promise<InvalidObjectsError> {
+  const error = await startTestRuntime("", { manifestsDir }).then(
+    async (runtime) => {
+      await runtime.shutdown();
+      return undefined;
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(InvalidObjectsError);
+  return error as InvalidObjectsError;
+}
+
+describe("Knative docs: the PingSource how-to (docs/versioned/eventing/sources/ping-source)", () => {
+  it("as written: the event-display Service is not run, so both PingSources are admitted and not Ready (SinkProvided=False)", async () => {
+    const runtime = await start(folder(["ping-source"]));
+    expect(runtime.skippedServices).toEqual(["Service default/event-display"]);
+    expect(runtime.pingSources).toEqual([]);
+    expect(runtime.notReady.map((o) => [o.object, o.condition, o.reason])).toEqual([
+      ["PingSource default/test-ping-source-binary", "SinkProvided", "NotFound"],
+      ["PingSource default/test-ping-source", "SinkProvided", "NotFound"],
+    ]);
+    expect(runtime.notReady[0]!.message).toContain("--service event-display=URL");
+    const listing = describeRuntime(runtime).join("\n");
+    expect(listing).toContain("Not Ready");
+    expect(listing).toMatch(/PingSource default\/test-ping-source {2}SinkProvided=False NotFound/);
+    await expect(runtime.pings.fire("default", "test-ping-source")).rejects.toThrow(/no PingSource/);
+  });
+
+  it("with --service event-display=URL the ticks reach the local service over HTTP, data and content type as written", async () => {
+    const display = await subscriber();
+    const runtime = await start(folder(["ping-source"]), [`event-display=${display.url}`]);
+    expect(runtime.notReady).toEqual([]);
+    expect(runtime.skippedServices).toEqual([]);
+    expect(describeRuntime(runtime).join("\n")).toContain(`(any namespace)/event-display -> ${display.url}`);
+    await runtime.pings.fire("default", "test-ping-source");
+    const json = await display.waitUntil(
+      (r) => r.headers["ce-source"] === "/apis/v1/namespaces/default/pingsources/test-ping-source",
+    );
+    expect(json.headers["ce-type"]).toBe("dev.knative.sources.ping");
+    expect(json.headers["content-type"]).toBe("application/json");
+    expect(JSON.parse(json.body.toString())).toEqual({ message: "Hello world!" });
+    await runtime.pings.fire("default", "test-ping-source-binary");
+    const binary = await display.waitUntil((r) => String(r.headers["ce-source"]).endsWith("/test-ping-source-binary"));
+    expect(binary.headers["content-type"]).toBe("text/plain");
+    expect(binary.body.toString()).toBe("data");
+  });
+});
+
+describe("Knative docs: Using Triggers (docs/versioned/eventing/triggers/README.md)", () => {
+  it("a Trigger on a Broker that does not exist is admitted and not Ready (BrokerReady=False BrokerDoesNotExist)", async () => {
+    const runtime = await start(folder(["trigger-ksvc"]));
+    expect(runtime.triggers).toEqual([]);
+    expect(runtime.notReady).toMatchObject([
+      {
+        object: "Trigger default/my-service-trigger",
+        condition: "BrokerReady",
+        reason: "BrokerDoesNotExist",
+        message: 'Broker "default" does not exist',
+      },
+    ]);
+  });
+
+  it("a subscriber Service that is not defined is not Ready (SubscriberResolved=False) and gets nothing", async () => {
+    const runtime = await start(folder(["trigger-ksvc"], { "broker.yaml": knBroker("default") }));
+    expect(runtime.notReady).toMatchObject([
+      {
+        object: "Trigger default/my-service-trigger",
+        condition: "SubscriberResolved",
+        reason: "Unable to get the Subscriber's URI",
+      },
+    ]);
+    expect(runtime.notReady[0]!.message).toMatch(/services\.serving\.knative\.dev "my-service" not found/);
+    expect((await postBinary(`${runtime.url}/default/default`, { id: "nobody" })).status).toBe(202);
+    await runtime.idle();
+    expect(runtime.counters.delivered).toBe(0);
+  });
+
+  it("delivers to a Knative Service ref mapped with --service", async () => {
+    const service = await subscriber();
+    const dir = folder(["trigger-ksvc"], { "broker.yaml": knBroker("default") });
+    const runtime = await start(dir, [`default/my-service=${service.url}`]);
+    expect(runtime.notReady).toEqual([]);
+    expect((await postBinary(`${runtime.url}/default/default`, { id: "to-ksvc" })).status).toBe(202);
+    expect((await service.waitForEvent("to-ksvc")).path).toBe("/");
+  });
+
+  it("delivers to a Kubernetes Service ref with the relative uri path (/my-custom-path)", async () => {
+    const service = await subscriber();
+    const dir = folder(["trigger-service-path"], { "broker.yaml": knBroker("default") });
+    const runtime = await start(dir, [`my-service=${service.url}/base`]);
+    expect((await postBinary(`${runtime.url}/default/default`, { id: "to-path" })).status).toBe(202);
+    expect((await service.waitForEvent("to-path")).path).toBe("/base/my-custom-path");
+  });
+
+  it("the legacy attributes filter matches type and extension exactly", async () => {
+    const service = await subscriber();
+    const dir = folder(["trigger-legacy-filter"], { "broker.yaml": knBroker("default") });
+    const runtime = await start(dir, [`my-service=${service.url}`]);
+    const match = { type: "dev.knative.foo.bar", extra: { myextension: "my-extension-value" } };
+    expect(
+      (await postBinary(`${runtime.url}/default/default`, { id: "other", type: "dev.knative.foo.bar" })).status,
+    ).toBe(202);
+    expect((await postBinary(`${runtime.url}/default/default`, { id: "matches", ...match })).status).toBe(202);
+    await service.waitForEvent("matches");
+    await runtime.idle();
+    expect(service.received.map((r) => r.headers["ce-id"])).toEqual(["matches"]);
+  });
+
+  // The page's own mistakes: Knative's webhook (or the API server's schema) refuses each, and so does knclaw dev.
+  const refused: Array<[string, string, string]> = [
+    ["trigger-two-dialects", "two dialects in one spec.filters item", "trigger-one-dialect"],
+    ["trigger-filters-not-a-list", "spec.filters written as a map", "schema"],
+    ["trigger-dependency", "the subscriber indented under spec.filter", "destination"],
+  ];
+  for (const [example, what, rule] of refused) {
+    it(`refuses ${example} (${what}), naming the file, the object and the rule`, async () => {
+      const error = await refusal(folder([example]));
+      expect(error.problems.map((p) => p.rule)).toContain(rule);
+      expect(error.message).toContain(`${example}/trigger.yaml`);
+      expect(error.message).toContain("Trigger/my-service-trigger");
+    });
+  }
+});
+
+describe("Knative docs: getting started (first-source.md, first-trigger.md)", () => {
+  it("without the Broker the tutorial makes with kn: the Trigger and the SinkBinding are not Ready", async () => {
+    const runtime = await start(folder(["getting-started"]));
+    expect(runtime.notReady.map((o) => `${o.object} ${o.condition} ${o.reason}`)).toEqual([
+      "Trigger default/cloudevents-trigger BrokerReady BrokerDoesNotExist",
+      "SinkBinding default/ce-player-binding SinkProvided NotFound",
+    ]);
+    expect(runtime.skippedServices).toEqual(["Service default/cloudevents-player"]);
+  });
+
+  it("with the Broker and the CloudEvents Player mapped, events posted to the Broker reach the player", async () => {
+    const player = await subscriber();
+    const dir = folder(["getting-started"], { "broker.yaml": knBroker("example-broker") });
+    const runtime = await start(dir, [`cloudevents-player=${player.url}`]);
+    expect(runtime.notReady).toEqual([]);
+    expect((await postBinary(`${runtime.url}/default/example-broker`, { id: "player-1" })).status).toBe(202);
+    await player.waitForEvent("player-1");
+  });
+});
+
+describe("Knative docs: the Broker configuration example (broker-developer-config-options.md)", () => {
+  it("admits a dead-letter sink in another namespace; the Broker is not Ready until that Service resolves", async () => {
+    const runtime = await start(folder(["broker-config"]));
+    expect(runtime.brokers).toEqual([]);
+    expect(runtime.notReady).toMatchObject([{ object: "Broker default/default", condition: "DeadLetterSinkResolved" }]);
+    expect((await postBinary(`${runtime.url}/default/default`, { id: "x" })).status).toBe(404);
+  });
+
+  it("with the dead-letter sink mapped, the Broker runs and dead-letters to it at uri example-uri", async () => {
+    const sink = await subscriber();
+    const refusing = await startSubscriber(() => ({ status: 400 }));
+    cleanup.push(() => refusing.close());
+    // The test's own Trigger: a subscriber that answers 400, which Knative does not retry, so the event is dead-lettered.
+    const trigger = `apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: { name: refuses, namespace: default }\nspec:\n  broker: default\n  subscriber: { uri: "${refusing.url}" }\n`;
+    const dir = folder(["broker-config"], { "trigger.yaml": trigger });
+    const runtime = await start(dir, [`example-namespace/example-service=${sink.url}`]);
+    expect(runtime.brokers.map((b) => `${b.namespace}/${b.name}`)).toEqual(["default/default"]);
+    expect(runtime.notReady).toEqual([]);
+    expect((await postBinary(`${runtime.url}/default/default`, { id: "dead" })).status).toBe(202);
+    const dead = await sink.waitForEvent("dead");
+    expect(dead.path).toBe("/example-uri");
+    expect(dead.headers["ce-knativeerrorcode"]).toBe("400");
+  });
+});
+
+describe("Knative docs: cross-namespace event links (blog, cross-namespace-event-links-feature.md)", () => {
+  it("the folder's config-features enables brokerRef to another namespace; RBAC objects are listed as not run", async () => {
+    const service = await subscriber();
+    const dir = folder(["cross-namespace"], { "broker.yaml": knBroker("target-broker", "target-namespace") });
+    const runtime = await start(dir, [`my-service=${service.url}`]);
+    expect(runtime.notRun).toEqual([
+      "ServiceAccount source-namespace/eventing-controller",
+      "ClusterRole broker-subscriber",
+      "ClusterRoleBinding eventing-controller-crossnamespace-subscriber",
+    ]);
+    expect(runtime.notReady).toEqual([]);
+    expect(runtime.triggers).toMatchObject([
+      { namespace: "source-namespace", name: "cross-namespace-trigger", brokerNamespace: "target-namespace" },
+    ]);
+    expect(describeRuntime(runtime).join("\n")).toContain(
+      "source-namespace/cross-namespace-trigger  target-namespace/target-broker ->",
+    );
+    expect((await postBinary(`${runtime.url}/target-namespace/target-broker`, { id: "across" })).status).toBe(202);
+    await service.waitForEvent("across");
+  });
+
+  it("with the feature disabled on the command line, the webhook refuses brokerRef.namespace", async () => {
+    const dir = folder(["cross-namespace"], { "broker.yaml": knBroker("target-broker", "target-namespace") });
+    const error = await startTestRuntime("", { manifestsDir: dir, crossNamespaceEventLinks: false }).then(
+      async (runtime) => {
+        await runtime.shutdown();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InvalidObjectsError);
+    expect((error as InvalidObjectsError).problems).toMatchObject([
+      { path: "spec.brokerRef.namespace", rule: "trigger-broker-ref" },
+    ]);
+  });
+});
+
+describe("knclaw validate --manifests: the same loader and rules as knclaw dev", () => {
+  it("reports what would not be Ready and not run, and passes unless --strict", () => {
+    const report = runValidateManifests({ manifests: join(DOCS, "ping-source") });
+    expect(report.ok).toBe(true);
+    expect(report.notReady.map((o) => o.object)).toEqual([
+      "PingSource default/test-ping-source-binary",
+      "PingSource default/test-ping-source",
+    ]);
+    const text = formatManifestsReport(report, "ping-source");
+    expect(text).toContain("not Ready: PingSource default/test-ping-source: SinkProvided=False NotFound");
+    expect(text).toMatch(/ping-source: 0 objects acting, 2 not Ready, 0 not run, 0 warnings$/);
+    expect(runValidateManifests({ manifests: join(DOCS, "ping-source"), strict: true }).ok).toBe(false);
+    const mapped = runValidateManifests({
+      manifests: join(DOCS, "ping-source"),
+      services: ["event-display=http://127.0.0.1:9"],
+      strict: true,
+    });
+    expect(mapped.ok).toBe(true);
+    expect(mapped.objects.pingSources).toHaveLength(2);
+  });
+
+  it("refuses the pages' mistakes with the rule knclaw dev names", () => {
+    for (const [example, rule] of [
+      ["trigger-two-dialects", "trigger-one-dialect"],
+      ["trigger-filters-not-a-list", "schema"],
+      ["trigger-dependency", "destination"],
+    ] as const) {
+      const report = runValidateManifests({ manifests: join(DOCS, example) });
+      expect(report.ok).toBe(false);
+      expect(report.problems.filter((p) => p.severity === "error").map((p) => p.rule)).toEqual([rule]);
+      expect(formatManifestsReport(report, example)).toMatch(/refused \(1 error\)/);
+    }
+  });
+
+  it("reads the folder's config-features, and lists the kinds knclaw dev does not run", () => {
+    const report = runValidateManifests({ manifests: join(DOCS, "cross-namespace") });
+    expect(report.problems.filter((p) => p.severity === "error")).toEqual([]);
+    expect(report.notRun).toHaveLength(3);
+    expect(report.notReady).toMatchObject([{ condition: "BrokerReady", reason: "BrokerDoesNotExist" }]);
+    const off = runValidateManifests({ manifests: join(DOCS, "cross-namespace"), crossNamespaceEventLinks: false });
+    expect(off.problems).toMatchObject([{ rule: "trigger-broker-ref", severity: "error" }]);
+  });
+});
+
+describe("--service NAME=URL", () => {
+  it("refuses what cannot be a local Service's address, never echoing credentials", () => {
+    for (const bad of ["noequals", "=http://x", "Bad_Name=http://x", "a/b/c=http://x", "x=ftp://h", "x=not a url"]) {
+      expect(() => parseServiceMap([bad])).toThrow(ServiceMapError);
+    }
+    expect(() => parseServiceMap(["x=http://user:s3cret@h/"])).toThrow(/must not carry credentials/);
+    try {
+      parseServiceMap(["x=http://user:s3cret@h/"]);
+    } catch (error) {
+      expect((error as Error).message).not.toContain("s3cret");
+    }
+    expect(() => parseServiceMap(["x=http://h", "x=http://g"])).toThrow(/given twice/);
+  });
+
+  it("a namespaced mapping wins over a name alone", () => {
+    const map = parseServiceMap(["svc=http://any:1/", "team/svc=http://team:2"]);
+    expect(map.lookup("team", "svc")).toBe("http://team:2");
+    expect(map.lookup("other", "svc")).toBe("http://any:1");
+    expect(map.lookup("team", "nope")).toBeUndefined();
+  });
+});
