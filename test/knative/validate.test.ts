@@ -260,6 +260,36 @@ describe("validateObjects on rendered output", () => {
       "spec.ceOverrides.extensions[bad-name]",
       "extension-name",
     ],
+    [
+      "ping ceOverrides overwriting a spec attribute (Knative's SDK refuses it)",
+      ping({ ceOverrides: { extensions: { type: "x" } } }),
+      "spec.ceOverrides.extensions[type]",
+      "ce-overrides-spec-attribute",
+    ],
+    [
+      "sinkbinding ceOverrides overwriting specversion, in any case",
+      sinkBinding({
+        subject: { apiVersion: "apps/v1", kind: "Deployment", name: "d" },
+        ceOverrides: { extensions: { SpecVersion: "0.3" } },
+      }),
+      "spec.ceOverrides.extensions[SpecVersion]",
+      "ce-overrides-spec-attribute",
+    ],
+    [
+      "trigger with both broker and brokerRef",
+      trigger({ brokerRef: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "b" } }),
+      "spec",
+      "trigger-broker",
+    ],
+    [
+      "trigger brokerRef namespace without cross-namespace-event-links",
+      trigger({
+        broker: undefined,
+        brokerRef: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "b", namespace: "other" },
+      }),
+      "spec.brokerRef.namespace",
+      "trigger-broker-ref",
+    ],
     ["ping without sink", ping({ sink: undefined }), "spec.sink", "destination"],
     [
       "sinkbinding subject name and selector",
@@ -539,6 +569,20 @@ describe("validateObjects on rendered output", () => {
         (p) => p.rule === "trigger-filters-feature",
       ),
     ).toBe(true);
+  });
+
+  it("takes a brokerRef alone, and its namespace with cross-namespace-event-links; a Broker's dead-letter sink in another namespace", () => {
+    const ref = { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "b" };
+    const errors = (objects: unknown[], options = {}) =>
+      validateObjects(objects, options).filter((p) => p.severity === "error");
+    expect(errors([trigger({ broker: undefined, brokerRef: ref })])).toEqual([]);
+    const across = trigger({ broker: undefined, brokerRef: { ...ref, namespace: "other" } });
+    expect(errors([across], { crossNamespaceEventLinks: true })).toEqual([]);
+    const dls = { ref: { apiVersion: "v1", kind: "Service", name: "s", namespace: "elsewhere" }, uri: "x" };
+    expect(errors([broker({ delivery: { deadLetterSink: dls } })])).toEqual([]);
+    // A lowercase extension is fine; an uppercase one is sent lowercased (a warning says so).
+    const upper = validateObjects([ping({ ceOverrides: { extensions: { Team: "a", team2: "b" } } })]);
+    expect(upper).toMatchObject([{ severity: "warning", rule: "extension-name", message: /sent as team/ }]);
   });
 
   it("checks references between objects when asked", () => {
