@@ -54,7 +54,11 @@ export async function createApp(
   // is only a fallback, loaded when a skill is missing from it.
   let resolver: SkillResolver | undefined;
   const config = await loadAgentConfig(env, async (name) => {
-    resolver ??= (await import("./skills.ts")).createSkillResolver(agentEnv.read(env, "skillFolders"));
+    const skills = await import("./skills.ts");
+    resolver ??= skills.createSkillResolver(
+      agentEnv.read(env, "skillFolders"),
+      skills.processProbe(agentEnv.read(env, "configPathsSet")),
+    );
     return resolver(name);
   });
   for (const missing of config.unavailableSkills) {

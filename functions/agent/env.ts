@@ -234,6 +234,11 @@ export const agentEnv = defineEnv({
     "folders of SKILL.md skill folders (config `skillFolders`), read at start for skills named in KNCLAW_SKILLS that no catalog describes; a later folder's skill replaces an earlier one of the same name",
     z.array(z.string().min(1)).default([]),
   ),
+  configPathsSet: json(
+    "KNCLAW_CONFIG_PATHS_SET",
+    "the `requires.config` paths of the instance's folder skills that knclaw.yaml sets (rendered: the agent has no knclaw.yaml); any other such path counts as unset",
+    z.array(z.string()).default([]),
+  ),
   channels: json("KNCLAW_CHANNELS", "channel types the instance answers on", z.array(z.string()).default([])),
   schedules: json(
     "KNCLAW_SCHEDULES",

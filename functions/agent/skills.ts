@@ -10,10 +10,10 @@ import type { SkillResolver } from "./config.ts";
  * never imported: a skill from them is instructions only (one with tools runs as its own function, not from here).
  *
  * Gating is enforced here, where the agent runs: a skill whose OpenClaw requirements this process does not meet
- * (its OS, binaries on its PATH, its environment; config paths are not known to the agent and count as unset), or
+ * (its OS, binaries on its PATH, its environment, the knclaw.yaml paths the renderer found set), or
  * that says `disable-model-invocation`, is described as withheld, with the reason.
  */
-export function createSkillResolver(folders: readonly string[], probe: GatingProbe = processProbe()): SkillResolver {
+export function createSkillResolver(folders: readonly string[], probe: GatingProbe = processProbe([])): SkillResolver {
   let found: Promise<{ builtin: DiscoveredSkills; folders: DiscoveredSkills }> | undefined;
   return async (name) => {
     found ??= Promise.all([discoverSkills([builtinSkillsDir()]), discoverSkills(folders, { code: false })]).then(
@@ -42,10 +42,13 @@ function withheldReason(skill: SkillPackage, probe: GatingProbe): string | undef
   return verdict.eligible ? undefined : `the skill's requirements are not met here: ${verdict.missing.join(", ")}`;
 }
 
-function processProbe(): GatingProbe {
+/** This process: its environment, OS and PATH, and the config paths the renderer found set. */
+export function processProbe(configPathsSet: readonly string[]): GatingProbe {
+  const set = new Set(configPathsSet);
   return {
     env: process.env,
     platform: process.platform,
     hasBin: (bin) => binaryOnPath(bin, process.env.PATH),
+    hasConfig: (path) => set.has(path),
   };
 }

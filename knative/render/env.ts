@@ -17,9 +17,12 @@ import { DEFAULT_AGENT_KEYS_SECRET, DEFAULT_DEADLETTER_TOKEN, MEMORY_TOKEN_SECRE
 import { platformEnv, telemetryEnv } from "../../runtime/platform-env.ts";
 import { headerSuffix, mcpEnv } from "../../skills/mcp/env.ts";
 import type { McpServerSettingsInput } from "../../skills/mcp/settings.ts";
+import { configPathSet } from "../../skills/package/gating.ts";
+import { discoverSkillDocs } from "../../skills/package/loader.ts";
 import { skillEnv } from "../../skills/runtime/env.ts";
 import { builtinSkillDescriptor } from "../config/builtin-skills.ts";
 import type { FunctionSpec } from "../config/functions.ts";
+import type { PlatformConfig } from "../config/schema.ts";
 import type { McpServerConfig } from "../config/sections/skills.ts";
 import { findFunction, type RenderContext, serviceUrl } from "./context.ts";
 import { deliveryAuthEnv } from "./delivery-auth.ts";
@@ -138,12 +141,26 @@ function agentServiceEnv(ctx: RenderContext, name: string): EnvVar[] {
     skillCatalog: catalog.length > 0 ? catalog : undefined,
     skillEndpoints: Object.keys(endpoints).length > 0 ? endpoints : undefined,
     skillFolders: config.skillFolders.length > 0 ? config.skillFolders : undefined,
+    configPathsSet: folderSkillConfigPaths(config, instance.skills),
     channels: instance.channels,
     schedules,
     signingKey: instance.signingKey ?? { secret: DEFAULT_AGENT_KEYS_SECRET, key: name },
     eventKeys: EVENT_TRUST_BUNDLE,
     settings: instance.agent,
   });
+}
+
+/**
+ * The `requires.config` paths of the instance's folder skills that knclaw.yaml sets: the agent has no knclaw.yaml
+ * to check them against, so the renderer, which reads the skill folders as the agent will, tells it.
+ */
+function folderSkillConfigPaths(config: PlatformConfig, skills: readonly string[]): string[] | undefined {
+  const named = skills.filter((skill) => config.skills[skill] === undefined);
+  if (named.length === 0 || config.skillFolders.length === 0) return undefined;
+  const docs = discoverSkillDocs(config.skillFolders);
+  const paths = named.flatMap((skill) => docs.get(skill)?.gating?.requires?.config ?? []);
+  const set = [...new Set(paths)].filter((path) => configPathSet(config, path)).sort();
+  return set.length > 0 ? set : undefined;
 }
 
 function channelServiceEnv(ctx: RenderContext, fn: FunctionSpec): EnvVar[] {

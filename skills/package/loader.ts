@@ -1,7 +1,7 @@
 import { type Dirent, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseSkillDoc, SKILL_FILE_NAMES, SkillDocError, substituteBaseDir } from "./skill-doc.ts";
+import { parseSkillDoc, SKILL_FILE_NAMES, type SkillDoc, SkillDocError, substituteBaseDir } from "./skill-doc.ts";
 import { assembleSkill, type SkillPackage, SkillPackageError } from "./skill-package.ts";
 
 /**
@@ -39,19 +39,25 @@ export interface LoadOptions {
   code?: boolean;
 }
 
-export async function loadSkillFolder(dir: string, options: LoadOptions = {}): Promise<SkillPackage> {
+/** A folder's SKILL.md, read and parsed, `{baseDir}` replaced by the folder; no module of the folder is imported. */
+export function readSkillDoc(dir: string): SkillDoc {
   const folder = resolve(dir);
   const skillFile = findSkillFile(folder);
   if (!skillFile) throw new SkillPackageError(`${folder}: no SKILL.md`);
   if (statSync(skillFile).size > MAX_SKILL_FILE_BYTES) throw new SkillPackageError(`${skillFile}: larger than 256 KiB`);
-  let doc: ReturnType<typeof parseSkillDoc>;
   try {
-    doc = parseSkillDoc(readFileSync(skillFile, "utf8"), basename(folder));
+    const doc = parseSkillDoc(readFileSync(skillFile, "utf8"), basename(folder));
     doc.instructions = substituteBaseDir(doc.instructions, folder);
+    return doc;
   } catch (error) {
     if (error instanceof SkillDocError) throw new SkillPackageError(`${skillFile}: ${error.message}`);
     throw error;
   }
+}
+
+export async function loadSkillFolder(dir: string, options: LoadOptions = {}): Promise<SkillPackage> {
+  const folder = resolve(dir);
+  const doc = readSkillDoc(folder);
   const code = options.code !== false;
   const manifest = code ? await importExport(folder, MANIFEST_MODULE, "manifest") : undefined;
   const tools = code ? await importExport(folder, TOOLS_MODULE, "tools") : undefined;
@@ -119,6 +125,29 @@ export async function discoverSkills(roots: readonly string[], options: LoadOpti
     }
   }
   return result;
+}
+
+/**
+ * The SKILL.md of every skill under the roots by name, a later root's winning (discoverSkills' rule), synchronously
+ * and without importing any module: for the renderer, which is synchronous. Folders that fail to load are left out.
+ */
+export function discoverSkillDocs(roots: readonly string[]): Map<string, SkillDoc> {
+  const docs = new Map<string, SkillDoc>();
+  for (const root of roots) {
+    const abs = resolve(root);
+    if (!isFolder(abs)) continue;
+    const inRoot = new Map<string, SkillDoc>();
+    for (const dir of skillFolders(abs)) {
+      try {
+        const doc = readSkillDoc(dir);
+        if (!inRoot.has(doc.name)) inRoot.set(doc.name, doc);
+      } catch {
+        // reported by discoverSkills (knclaw skills list, the agent's start): here a broken folder is just absent
+      }
+    }
+    for (const [name, doc] of inRoot) docs.set(name, doc);
+  }
+  return docs;
 }
 
 /** The skill folders of one root, sorted: the root itself, its children, or its grandchildren under a group. */

@@ -1,3 +1,5 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadAgentConfig } from "../../../functions/agent/config.ts";
@@ -108,5 +110,30 @@ describe("skillFolders in knclaw.yaml", () => {
       "./skills-extra",
       "/srv/skills",
     ]);
+  });
+
+  it("tells the agent which of its folder skills' requires.config paths knclaw.yaml sets", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "knclaw-skill-folders-"));
+    try {
+      mkdirSync(join(dir, "weather"));
+      writeFileSync(
+        join(dir, "weather", "SKILL.md"),
+        '---\nname: weather\ndescription: d\nmetadata: {"openclaw": {"requires": {"config": ["broker.name", "gateway.enabled"]}}}\n---\nbody\n',
+      );
+      const objects = render(validateConfigValue(platform({ skillFolders: [dir] })));
+      const service = objects.find((o) => o.kind === "Service" && o.metadata.name === "agent-ops") as unknown as {
+        spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } };
+      };
+      const env = Object.fromEntries(service.spec.template.spec.containers[0]!.env.map((e) => [e.name, e.value]));
+      expect(JSON.parse(env.KNCLAW_CONFIG_PATHS_SET!)).toEqual(["broker.name"]);
+      const set = new Set<string>(JSON.parse(env.KNCLAW_CONFIG_PATHS_SET!));
+      const config = await loadAgentConfig(
+        { ...base, KNCLAW_SKILLS: JSON.stringify(["weather"]) },
+        createSkillResolver([dir], { env: {}, platform: "linux", hasConfig: (path) => set.has(path) }),
+      );
+      expect(config.skills[0]?.withheld).toBe("the skill's requirements are not met here: config gateway.enabled");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
