@@ -3,6 +3,7 @@
  * the schema, every problem reported at once in a ConfigError.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Document, LineCounter, parseAllDocuments } from "yaml";
 import type { z } from "zod";
@@ -25,7 +26,10 @@ export function loadConfig(source: ConfigSource = defaultConfigPath): PlatformCo
     if (!existsSync(source.path)) {
       throw new ConfigError([{ path: "", rule: "file", message: `no such file: ${source.path}` }], source.path);
     }
-    return parseConfigText(readFileSync(source.path, "utf8"), source.path);
+    const config = parseConfigText(readFileSync(source.path, "utf8"), source.path);
+    // Skill folders are written relative to the file, so the config means the same from any working directory.
+    config.skillFolders = config.skillFolders.map((dir) => resolve(dirname(source.path), dir));
+    return config;
   }
   return parseConfigText(source.text, source.name);
 }

@@ -249,7 +249,7 @@ export const skillsSection = {
     .max(32)
     .default([])
     .describe(
-      "Folders of SKILL.md skill folders (OpenClaw's `skills.load.extraDirs`; `<slug>/SKILL.md` or ClawHub's `<owner>/<slug>/SKILL.md`), in rising precedence after the built-in skills: a later folder's skill replaces an earlier one of the same name. Relative paths are relative to the working directory of `knclaw`. Agents given them (`knclaw dev`, or an image that carries them) read them at start; an instance names their skills in its `skills` list.",
+      "Folders of SKILL.md skill folders (OpenClaw's `skills.load.extraDirs`; `<slug>/SKILL.md` or ClawHub's `<owner>/<slug>/SKILL.md`), in rising precedence after the built-in skills: a later folder's skill replaces an earlier one of the same name. Relative paths are relative to the folder of knclaw.yaml. Agents read them at start (`knclaw dev` runs them on this machine; in a cluster the agent's image must hold the same paths); an instance names their skills in its `skills` list.",
     ),
 };
 

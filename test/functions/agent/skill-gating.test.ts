@@ -2,12 +2,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { runSkillsList } from "../../../cli/commands/skills.ts";
 import { loadAgentConfig } from "../../../functions/agent/config.ts";
 import { EffectiveContract } from "../../../functions/agent/policy/contract.ts";
 import { gateCall } from "../../../functions/agent/policy/gate.ts";
 import { createSkillResolver } from "../../../functions/agent/skills.ts";
 import { ToolCatalog } from "../../../functions/agent/tools/catalog.ts";
-import { validateConfigValue } from "../../../knative/config/load.ts";
+import { loadConfig, validateConfigValue } from "../../../knative/config/load.ts";
 import { render } from "../../../knative/render/index.ts";
 import { layers } from "./fixtures.ts";
 
@@ -110,6 +112,27 @@ describe("skillFolders in knclaw.yaml", () => {
       "./skills-extra",
       "/srv/skills",
     ]);
+  });
+
+  it("reads skillFolders relative to knclaw.yaml, and knclaw skills list -c lists them with config gating", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "knclaw-config-"));
+    try {
+      mkdirSync(join(dir, "extra", "weather"), { recursive: true });
+      writeFileSync(
+        join(dir, "extra", "weather", "SKILL.md"),
+        '---\nname: weather\ndescription: d\nmetadata: {"openclaw": {"requires": {"config": ["gateway.enabled"]}}}\n---\n',
+      );
+      const file = join(dir, "knclaw.yaml");
+      writeFileSync(file, stringify(platform({ skillFolders: ["./extra"] })));
+      expect(loadConfig(file).skillFolders).toEqual([join(dir, "extra")]);
+      const listed = await runSkillsList({ config: file, env: {} });
+      expect(listed.skills.find((skill) => skill.name === "weather")?.unmet).toEqual(["config gateway.enabled"]);
+      writeFileSync(file, stringify(platform({ skillFolders: ["./extra"], gateway: { enabled: true } })));
+      const enabled = await runSkillsList({ config: file, env: {} });
+      expect(enabled.skills.find((skill) => skill.name === "weather")?.unmet).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("tells the agent which of its folder skills' requires.config paths knclaw.yaml sets", async () => {
