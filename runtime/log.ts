@@ -44,7 +44,7 @@ export function createLogger(env: FunctionEnv, component: string): Logger {
       // The active span's ids on every line, so a log line leads to its trace (and a trace to its logs).
       mixin: traceIds,
     },
-    destination(),
+    destination(env[platformVars.logStream.name] === "stderr" ? 2 : 1),
   );
 }
 
@@ -55,15 +55,16 @@ function traceIds(): Record<string, string> {
 }
 
 /**
- * Standard output, and, while the OpenTelemetry SDK exports (runtime/telemetry.ts), the OpenTelemetry logs API too.
- * pino writes synchronously from the logging call, so the record is emitted in the caller's context and the SDK
- * stamps it with the active trace; the line is already redacted.
+ * Standard output (standard error with `KNCLAW_LOG_STREAM=stderr`, as under `knclaw dev`), and, while the
+ * OpenTelemetry SDK exports (runtime/telemetry.ts), the OpenTelemetry logs API too. pino writes synchronously from the
+ * logging call, so the record is emitted in the caller's context and the SDK stamps it with the active trace; the
+ * line is already redacted.
  */
-function destination(): DestinationStream {
-  const stdout = pino.destination({ dest: 1, sync: true });
+function destination(fd: 1 | 2): DestinationStream {
+  const stream = pino.destination({ dest: fd, sync: true });
   return {
     write(line: string) {
-      stdout.write(line);
+      stream.write(line);
       if (telemetryRunning()) logs.getLogger("knclaw").emit(logRecord(line));
     },
   };

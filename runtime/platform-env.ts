@@ -73,6 +73,11 @@ export const platformVars = {
   namespace: text("KNCLAW_NAMESPACE", "the namespace the platform runs in", optional),
   broker: text("KNCLAW_BROKER", "the name of the platform's Broker", optional),
   logLevel: text("KNCLAW_LOG_LEVEL", "pino log level (`info` unless set; `silent` under tests)", optional),
+  logStream: text(
+    "KNCLAW_LOG_STREAM",
+    "where the JSON log lines go: `stdout` (unless set: what a container's log collector reads) or `stderr` (`knclaw dev` sets it, its standard output being the start-up listing)",
+    z.enum(["stdout", "stderr"]).optional(),
+  ),
   sink: text("K_SINK", "where events go: the Broker (a SinkBinding injects it, so does `knclaw dev`)", optional),
   ceOverrides: text(
     "K_CE_OVERRIDES",

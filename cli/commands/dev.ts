@@ -4,6 +4,8 @@ import type { Command } from "commander";
 import { pino } from "pino";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
 import { DEFAULT_AUTHORIZATION_MODES, type DefaultAuthorizationMode } from "../../eventing/broker/oidc/admission.ts";
+import { memoryEnv } from "../../functions/memory/env.ts";
+import { withPlaceholderImages } from "../../knative/config/images.ts";
 import { defaultConfigPath, loadConfig } from "../../knative/config/index.ts";
 import { LABEL_COMPONENT, LABEL_INSTANCE, render } from "../../knative/render/index.ts";
 import { redactPaths } from "../../runtime/log.ts";
@@ -25,6 +27,8 @@ export interface DevCommandOptions {
   port?: string;
   host?: string;
   redis?: string;
+  /** The prefix of every Redis key this session writes (memory service and broker journal), default `knclaw:`. */
+  redisKeyPrefix?: string;
   brokerStore?: string;
   stateDir?: string;
   brokerFsync?: boolean;
@@ -67,11 +71,12 @@ export function chooseStateDir(option: string | undefined, env: Readonly<Record<
  * Redis for the memory service, else SQLite in the state directory; `--broker-store memory` opts out.
  */
 export function chooseBrokerStore(
-  options: Pick<DevCommandOptions, "brokerStore" | "redis" | "brokerFsync">,
+  options: Pick<DevCommandOptions, "brokerStore" | "redis" | "brokerFsync" | "redisKeyPrefix">,
   stateDir: string,
   configRedisUrl: string | undefined,
 ): BrokerStoreChoice {
   const redisUrl = options.redis ?? configRedisUrl;
+  const keyPrefix = chooseRedisKeyPrefix(options.redisKeyPrefix, redisUrl);
   const kind = options.brokerStore ?? (redisUrl ? "redis" : "sqlite");
   switch (kind) {
     case "memory":
@@ -84,9 +89,28 @@ export function chooseBrokerStore(
       };
     case "redis":
       if (!redisUrl) throw new Error("--broker-store redis needs --redis URL (or a config that names a Redis)");
-      return { kind: "redis", url: redisUrl };
+      // The journal's keys sit under the session's prefix too (`knclaw:broker:` by default, as before).
+      return { kind: "redis", url: redisUrl, keyPrefix: `${keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX}broker:` };
     default:
       throw new Error(`invalid --broker-store ${kind}: sqlite, redis or memory`);
+  }
+}
+
+const DEFAULT_REDIS_KEY_PREFIX = "knclaw:";
+
+/**
+ * `--redis-key-prefix`: checked as the memory service checks its `KNCLAW_REDIS_KEY_PREFIX` (no braces, no
+ * whitespace), and only where there is a Redis to put it in. Two sessions on one Redis keep apart by it.
+ */
+export function chooseRedisKeyPrefix(prefix: string | undefined, redisUrl: string | undefined): string | undefined {
+  if (prefix === undefined) return undefined;
+  if (redisUrl === undefined) {
+    throw new Error("--redis-key-prefix needs --redis URL (or a config that names a Redis)");
+  }
+  try {
+    return memoryEnv.read({ [memoryEnv.names.keyPrefix]: prefix }, "keyPrefix");
+  } catch (error) {
+    throw new Error(`invalid --redis-key-prefix: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
@@ -137,7 +161,8 @@ export async function startDevSession(
   const objects: KnativeObject[] = [];
   if (options.config !== false) {
     const path = chooseConfig(options.config);
-    objects.push(...(render(loadConfig(path)) as unknown as KnativeObject[]));
+    // Nothing is pulled here: a config without images runs as it is (knative/config/images.ts).
+    objects.push(...(render(withPlaceholderImages(loadConfig(path))) as unknown as KnativeObject[]));
     log.info({ config: path }, "rendered config");
   } else if (!options.manifests) {
     throw new Error("--no-config needs --manifests DIR: there would be nothing to run");
@@ -154,7 +179,9 @@ export async function startDevSession(
   const stateDir = chooseStateDir(options.stateDir, env);
   // Private from the start: it holds conversations, run state and events.
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const brokerStore = chooseBrokerStore(options, stateDir, configuredRedisUrl(objects, env));
+  const configRedis = configuredRedisUrl(objects, env);
+  const brokerStore = chooseBrokerStore(options, stateDir, configRedis);
+  const redisKeyPrefix = chooseRedisKeyPrefix(options.redisKeyPrefix, options.redis ?? configRedis);
   // One OpenTelemetry SDK for every function of this process, each span under its function's service name
   // (runtime/telemetry.ts); with --processes each child starts its own from the same variables.
   if (options.otlp) {
@@ -169,6 +196,9 @@ export async function startDevSession(
     port,
     host: options.host,
     redisUrl: options.redis,
+    ...(redisKeyPrefix === undefined ? {} : { redisKeyPrefix }),
+    // Standard output is the listing (and what a script reads from it); every log line goes to standard error.
+    functionLogs: "stderr",
     // The keys and the memory token secret it generates outlive a restart, so trust does too.
     secretStore: fileSecretStore(stateDir),
     // Without Redis the memory service's embedded store persists beside the broker journal.
@@ -229,6 +259,10 @@ export function registerDevCommand(program: Command): void {
     .option("-p, --port <port>", "port for everything (default $PORT or 8080; 0 picks a free one)")
     .option("--host <host>", "interface to listen on", "127.0.0.1")
     .option("--redis <url>", "memory service (and the broker's delivery journal) on this Redis")
+    .option(
+      "--redis-key-prefix <prefix>",
+      "prefix of every Redis key of this session: the memory service's, and the journal's (<prefix>broker:); default knclaw:",
+    )
     .option(
       "--broker-store <store>",
       "where accepted events wait for delivery: sqlite (in --state-dir), redis (Streams) or memory (not durable); default redis with --redis, else sqlite",

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { readImageLock, withImageLock } from "../../knative/config/image-lock.ts";
+import { requireImages } from "../../knative/config/images.ts";
 import { defaultConfigPath, loadConfig } from "../../knative/config/index.ts";
 import { render, toYaml, writeManifests } from "../../knative/render/index.ts";
 
@@ -21,8 +22,12 @@ export interface RenderResult {
 
 /** `knclaw render`: config -> YAML on stdout, or one file per function in a directory. */
 export function runRender(options: RenderOptions = {}): RenderResult {
-  const loaded = loadConfig(options.config ?? defaultConfigPath);
-  const config = options.images === undefined ? loaded : withImageLock(loaded, readImageLock(options.images));
+  const source = options.config ?? defaultConfigPath;
+  const loaded = loadConfig(source);
+  const config = requireImages(
+    options.images === undefined ? loaded : withImageLock(loaded, readImageLock(options.images)),
+    source,
+  );
   const objects = render(config);
   if (options.out === undefined) return { files: [], yaml: toYaml(objects) };
   return { files: writeManifests(objects, options.out, { kustomization: options.kustomization !== false }) };

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
+import { withPlaceholderImages } from "../../knative/config/images.ts";
 import { loadConfig } from "../../knative/config/index.ts";
 import { render } from "../../knative/render/index.ts";
 import {
@@ -52,7 +53,8 @@ export function runSecretsGenerate(options: SecretsGenerateOptions): SecretsGene
   const configPath = chooseConfig(options.config);
   const config = loadConfig(configPath);
   const previous = options.from === undefined ? undefined : readSecretsDir(resolve(options.from));
-  const generated = generateSecrets(render(config), {
+  // The Secrets do not depend on the images: they can be made before any image is built.
+  const generated = generateSecrets(render(withPlaceholderImages(config)), {
     previous,
     rotate: options.rotate ?? [],
     retire: options.retire ?? [],

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { missingImages } from "../../knative/config/images.ts";
 import {
   ConfigError,
   type ConfigIssue,
@@ -39,21 +40,43 @@ export function runValidate(options: ValidateOptions = {}): ValidateReport {
     }
     throw error;
   }
+  // A cluster pulls an image per function (knclaw dev alone runs without them).
+  const imageless = missingImages(config);
+  if (imageless.length > 0) {
+    return { ok: false, configErrors: imageless, configWarnings: [], objectProblems: [], objectCount: 0 };
+  }
   const warnings = configWarnings(config);
   const objects = render(config);
   const { config: _config, strict: _strict, ...webhook } = options;
-  const problems = validateObjects(objects, {
-    // A config rendering for OIDC says the cluster has it on (its EventPolicies need it).
-    authenticationOidc: config.oidc.enabled,
-    ...webhook,
-    checkReferences: true,
-    hardening: true,
-    deliveryAuth: config.oidc.enabled,
-  });
+  const problems = withoutRepeatedImageWarnings(
+    validateObjects(objects, {
+      // A config rendering for OIDC says the cluster has it on (its EventPolicies need it).
+      authenticationOidc: config.oidc.enabled,
+      ...webhook,
+      checkReferences: true,
+      hardening: true,
+      deliveryAuth: config.oidc.enabled,
+    }),
+    warnings,
+  );
   const errors = problems.filter((p) => p.severity === "error");
   const ok = errors.length === 0 && (!options.strict || (warnings.length === 0 && problems.length === 0));
   return { ok, configErrors: [], configWarnings: warnings, objectProblems: problems, objectCount: objects.length };
 }
+
+/**
+ * The config's image-digest warning names each unpinned image once, with every function that runs it; the rendered
+ * Services' own check would repeat it once per Service. A Service's warning stays when the config's does not say
+ * the same (an image that did not come from `images`).
+ */
+function withoutRepeatedImageWarnings(problems: Problem[], warnings: readonly ConfigIssue[]): Problem[] {
+  const said = warnings.filter((warning) => warning.rule === IMAGE_DIGEST).map((warning) => warning.message);
+  return problems.filter(
+    (problem) => problem.rule !== IMAGE_DIGEST || !said.some((message) => message.startsWith(`${problem.message} (`)),
+  );
+}
+
+const IMAGE_DIGEST = "image-digest";
 
 export function formatValidateReport(report: ValidateReport, source: string): string {
   const lines: string[] = [];

@@ -1,4 +1,5 @@
 import { readImageLock, withImageLock } from "../../knative/config/image-lock.ts";
+import { requireImages } from "../../knative/config/images.ts";
 import { loadConfig } from "../../knative/config/index.ts";
 import type { PlatformConfig } from "../../knative/config/schema.ts";
 import {
@@ -56,8 +57,12 @@ interface Target {
 }
 
 function target(options: ClusterCommandOptions): Target {
-  const loaded = loadConfig(chooseConfig(options.config));
-  const config = options.images === undefined ? loaded : withImageLock(loaded, readImageLock(options.images));
+  const source = chooseConfig(options.config);
+  const loaded = loadConfig(source);
+  const config = requireImages(
+    options.images === undefined ? loaded : withImageLock(loaded, readImageLock(options.images)),
+    source,
+  );
   const objects = render(config) as ApplyObject[];
   const cluster =
     options.cluster ??

@@ -1,6 +1,7 @@
 import type { Log } from "../../eventing/broker/log.ts";
 import { describeObject, isRecord, type KnativeObject } from "../../eventing/broker/objects.ts";
 import { memoryEnv } from "../../functions/memory/env.ts";
+import { platformVars } from "../../runtime/platform-env.ts";
 import { buildFunctionEnv } from "./function-env.ts";
 import type { SecretResolver } from "./secrets.ts";
 import type { SinkFor } from "./sink-bindings.ts";
@@ -12,13 +13,16 @@ export interface ServiceEnvContext {
   rewrite: (value: string) => string;
   sinkFor: (service: KnativeObject) => SinkFor | undefined;
   redisUrl?: string;
+  redisKeyPrefix?: string | undefined;
+  functionLogs?: "stdout" | "stderr" | undefined;
   memoryPath?: string;
   log: Log;
 }
 
 /**
  * The environment of every ksvc that runs (its Secret values from cli/dev/secrets.ts, the trust bundle included):
- * `--redis` redirects the memory service, and without it the memory service's embedded store keeps its file in the
+ * the stream their logs go to (`KNCLAW_LOG_STREAM`: `knclaw dev` keeps stdout for its listing); `--redis` redirects
+ * the memory service (`--redis-key-prefix` its keys), and without it the memory service's embedded store keeps its file in the
  * state directory.
  */
 export function buildServiceEnvs(services: KnativeObject[], context: ServiceEnvContext): Array<Record<string, string>> {
@@ -41,6 +45,10 @@ export function buildServiceEnvs(services: KnativeObject[], context: ServiceEnvC
     if (context.redisUrl && built.env[memoryEnv.names.backend] !== undefined) {
       built.env[memoryEnv.names.backend] = "redis";
       built.env[memoryEnv.names.redisUrl] = context.redisUrl;
+    }
+    if (context.functionLogs !== undefined) built.env[platformVars.logStream.name] ??= context.functionLogs;
+    if (context.redisKeyPrefix !== undefined && built.env[memoryEnv.names.backend] === "redis") {
+      built.env[memoryEnv.names.keyPrefix] = context.redisKeyPrefix;
     }
     if (context.memoryPath && built.env[memoryEnv.names.backend] === "embedded") {
       built.env[memoryEnv.names.embeddedPath] = context.memoryPath;

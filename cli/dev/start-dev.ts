@@ -52,6 +52,13 @@ export interface DevOptions {
   host?: string;
   /** The memory service uses Redis at this URL instead of its embedded backend. */
   redisUrl?: string;
+  /** The memory service's Redis key prefix (`KNCLAW_REDIS_KEY_PREFIX`), when it is on Redis. */
+  redisKeyPrefix?: string;
+  /**
+   * Where the functions write their log lines (`KNCLAW_LOG_STREAM`): `knclaw dev` says `stderr`, keeping its standard
+   * output for the listing. Default: what their env says, else stdout, as in a container.
+   */
+  functionLogs?: "stdout" | "stderr";
   /**
    * The SQLite file the memory service's embedded backend keeps across restarts (`knclaw dev`: `memory.sqlite` in its
    * state directory). Default in memory (the library's fast path for tests); unused when the memory service is on Redis.
@@ -247,6 +254,8 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
       rewrite: clusterUrlRewriter(url, mountedNames, serviceMap),
       sinkFor,
       redisUrl: options.redisUrl,
+      redisKeyPrefix: options.redisKeyPrefix,
+      functionLogs: options.functionLogs,
       memoryPath: options.memoryPath,
       log,
     });

@@ -105,6 +105,42 @@ describe("knclaw render / validate", () => {
     expect(trial.report.configWarnings.map((w) => w.rule)).toContain("memory-backend");
   });
 
+  it("validate says an unpinned image once, naming every Service that runs it, not once per Service", () => {
+    const report = runValidate({});
+    const text = formatValidateReport(report, "knclaw.yaml");
+    const lines = text.split("\n").filter((line) => line.includes("image-digest"));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /ghcr\.io\/knclaw\/knclaw:0\.1\.0 is not pinned by digest .*\(used by memory, .*agent-assistant/,
+    );
+    expect(report.objectProblems.filter((p) => p.rule === "image-digest")).toEqual([]);
+    // The other hardening warnings of the Services still show.
+    expect(text).not.toMatch(/warning: Service\/.*image/);
+  });
+
+  it("a config without images: valid, and only the commands that put it on a cluster ask for them", () => {
+    const dir = mkdtempSync(join(tmpdir(), "knclaw-images-"));
+    const file = join(dir, "knclaw.yaml");
+    const config = minimalConfig() as Record<string, unknown>;
+    delete config.images;
+    writeFileSync(file, stringify(config));
+    const report = runValidate({ config: file });
+    expect(report.ok).toBe(false);
+    expect(report.configErrors.map((issue) => `${issue.path} ${issue.rule}`)).toContain("images image-ref");
+    expect(formatValidateReport(report, file)).toMatch(
+      /error: .*images: image-ref: no image for function agent-ops: set images\.functions\.agent-ops, images\.functions\.agent or images\.default, or pass an image lock \(--images\); only knclaw dev runs without images/,
+    );
+    expect(() => runRender({ config: file })).toThrow(/no image for function agent-ops/);
+    // An image lock (knclaw image build --push) fills images.default: render needs nothing more.
+    const lock = join(dir, "knclaw-images.lock.yaml");
+    const digest = `ghcr.io/me/knclaw@sha256:${"a".repeat(64)}`;
+    writeFileSync(
+      lock,
+      stringify({ apiVersion: "knclaw.dev/v1alpha1", kind: "ImageLock", images: { default: digest } }),
+    );
+    expect(runRender({ config: file, images: lock }).yaml).toContain(`image: ${digest}`);
+  });
+
   it("registers commander commands the CLI entry can wire", async () => {
     const program = new Command().exitOverride();
     registerRenderCommand(program);

@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { resolveImage } from "../../knative/config/functions.ts";
+import { missingImages, PLACEHOLDER_IMAGE, requireImages, withPlaceholderImages } from "../../knative/config/images.ts";
 import {
   ConfigError,
   configWarnings,
@@ -288,7 +290,6 @@ describe("knclaw.yaml schema", () => {
     ],
     ["image reference", (c) => (c.images.default = "Not An Image!"), "images.default", "image-ref"],
     ["image digest malformed", (c) => (c.images.default = "knclaw@sha256:abc"), "images.default", "image-ref"],
-    ["no image for a function", (c) => delete c.images.default, "images", "image-ref"],
     ["timeoutSeconds", (c) => (c.instances.ops.timeoutSeconds = 0), "instances.ops.timeoutSeconds", "range"],
     [
       "containerConcurrency",
@@ -475,6 +476,24 @@ describe("knclaw.yaml schema", () => {
     expect(loadConfig({ path: file }).kind).toBe("Platform");
     expect(() => loadConfig(join(dir, "missing.yaml"))).toThrow(/no such file/);
     expect(defaultConfigPath.endsWith("knative/defaults/knclaw.yaml")).toBe(true);
+  });
+
+  it("takes a config without images (knclaw dev needs none); missingImages names each function without one", () => {
+    const config = minimalConfig() as Record<string, unknown>;
+    delete config.images;
+    const loaded = validateConfigValue(config);
+    const missing = missingImages(loaded);
+    expect(missing.length).toBe(listFunctions(loaded).length);
+    expect(missing[0]).toMatchObject({ path: "images", rule: "image-ref" });
+    expect(() => requireImages(loaded, "knclaw.yaml")).toThrow(ConfigError);
+    const placeholder = withPlaceholderImages(loaded);
+    expect(missingImages(placeholder)).toEqual([]);
+    expect(listFunctions(placeholder).map((fn) => resolveImage(placeholder, fn))).toEqual(
+      listFunctions(placeholder).map(() => PLACEHOLDER_IMAGE),
+    );
+    // A config with its images keeps them.
+    const full = validateConfigValue(fullConfig());
+    expect(withPlaceholderImages(full)).toBe(full);
   });
 
   it("never echoes a detected secret in the error", () => {

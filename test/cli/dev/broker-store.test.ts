@@ -29,10 +29,18 @@ describe("knclaw dev's broker store", () => {
     expect(chooseBrokerStore({ redis: "redis://r:6379" }, "/tmp/s", undefined)).toEqual({
       kind: "redis",
       url: "redis://r:6379",
+      keyPrefix: "knclaw:broker:",
     });
     expect(chooseBrokerStore({}, "/tmp/s", "redis://from-config")).toEqual({
       kind: "redis",
       url: "redis://from-config",
+      keyPrefix: "knclaw:broker:",
+    });
+    // --redis-key-prefix: the journal's keys under the session's prefix too.
+    expect(chooseBrokerStore({ redis: "redis://r:6379", redisKeyPrefix: "alice:" }, "/tmp/s", undefined)).toEqual({
+      kind: "redis",
+      url: "redis://r:6379",
+      keyPrefix: "alice:broker:",
     });
     expect(chooseBrokerStore({ brokerStore: "sqlite", redis: "redis://r" }, "/tmp/s", undefined).kind).toBe("sqlite");
     expect(chooseBrokerStore({ brokerStore: "memory" }, "/tmp/s", undefined)).toEqual({ kind: "memory" });
