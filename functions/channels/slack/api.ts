@@ -129,6 +129,47 @@ export class SlackApi {
     return undefined;
   }
 
+  /**
+   * A file in a conversation, the way Slack takes uploads now (files.upload is retired): files.getUploadURLExternal
+   * for a one-time URL, the bytes posted there (the URL is the credential: the token is not sent to it), then
+   * files.completeUploadExternal shares it in the channel (in the thread, if given) with a comment. Its file id.
+   */
+  async uploadFile(file: {
+    channel: string;
+    thread_ts?: string | undefined;
+    filename: string;
+    content: string;
+    initial_comment: string;
+  }): Promise<string> {
+    const bytes = new TextEncoder().encode(file.content);
+    const ticket = await this.call(
+      "files.getUploadURLExternal",
+      { filename: file.filename, length: bytes.byteLength },
+      true,
+    );
+    const { upload_url: uploadUrl, file_id: fileId } = ticket;
+    if (typeof uploadUrl !== "string" || typeof fileId !== "string")
+      throw new PlatformError("slack", "unavailable", "upload ticket without a URL or file id");
+    const uploaded = await platformFetch("slack", uploadUrl, {
+      method: "POST",
+      headers: { "content-type": "text/plain; charset=utf-8" },
+      body: bytes,
+      ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
+    });
+    if (uploaded.status !== 200) throw errorFromStatus("slack", uploaded.status, uploaded.retryAfterMs, "upload");
+    await this.call(
+      "files.completeUploadExternal",
+      {
+        files: JSON.stringify([{ id: fileId, title: file.filename }]),
+        channel_id: file.channel,
+        ...(file.thread_ts !== undefined ? { thread_ts: file.thread_ts } : {}),
+        initial_comment: file.initial_comment,
+      },
+      true,
+    );
+    return fileId;
+  }
+
   async postEphemeral(message: { channel: string; user: string; text: string; thread_ts?: string }): Promise<void> {
     await this.call("chat.postEphemeral", message);
   }

@@ -3,21 +3,43 @@ import type { BlockActions, EventCallback, MessageEvent } from "./payloads.ts";
 
 /** Slack payloads -> the toolkit's normalised inbound shapes. */
 
-/** Message subtypes that are still a person writing; every other subtype (edits, joins, bot posts) is ignored. */
+/**
+ * Message subtypes that are still a person writing; every other subtype (joins, bot posts, and edits and deletions:
+ * `message_changed`, `message_deleted`, since the agent answered the original already) is ignored.
+ */
 const PERSON_SUBTYPES = new Set(["file_share", "thread_broadcast"]);
+
+function botUsers(callback: EventCallback): string[] {
+  return (callback.authorizations ?? []).filter((a) => a.is_bot && a.user_id !== undefined).map((a) => a.user_id!);
+}
 
 /** Why a message event is not for the agent, or undefined when it is. */
 export function ignoreReason(callback: EventCallback, event: MessageEvent): string | undefined {
   if (event.bot_id !== undefined) return "bot message";
   if (event.subtype !== undefined && !PERSON_SUBTYPES.has(event.subtype)) return `subtype ${event.subtype}`;
   if (event.user === undefined) return "no user";
-  const botUsers = (callback.authorizations ?? []).filter((a) => a.is_bot).map((a) => a.user_id);
-  if (botUsers.includes(event.user)) return "own message";
+  if (botUsers(callback).includes(event.user)) return "own message";
   return undefined;
+}
+
+/** `<@BOT> what is up` is addressed to the bot, and says `what is up`: the mention is not part of the question. */
+function withoutLeadingMention(callback: EventCallback, text: string): string {
+  const match = /^<@([A-Z0-9]+)(?:\|[^>]*)?>\s*/.exec(text);
+  return match !== null && botUsers(callback).includes(match[1]!) ? text.slice(match[0].length) : text;
+}
+
+/**
+ * Whether a channel message addresses the bot: Slack's own app_mention event, or a `<@BOT>` mention in the text of
+ * the message event (the same post arrives as both when both are subscribed; they are one message: app.ts).
+ */
+function addressesBot(callback: EventCallback, event: MessageEvent): boolean {
+  if (event.type === "app_mention") return true;
+  return botUsers(callback).some((id) => event.text.includes(`<@${id}>`) || event.text.includes(`<@${id}|`));
 }
 
 export function slackMessage(callback: EventCallback, event: MessageEvent): InboundMessage {
   const team = callback.team_id;
+  // app_mention events carry no channel_type: they happen in channels only.
   const direct = event.channel_type === "im";
   // In channels the answer goes in a thread under the message; in a DM only when the person wrote in a thread.
   const replyThread = event.thread_ts ?? (direct ? undefined : event.ts);
@@ -30,7 +52,7 @@ export function slackMessage(callback: EventCallback, event: MessageEvent): Inbo
     conversation: event.channel,
     ...(event.thread_ts !== undefined ? { thread: event.thread_ts } : {}),
     sender: { channel: "slack", id: event.user!, workspace: team },
-    text: event.text,
+    text: withoutLeadingMention(callback, event.text),
     attachments: (event.files ?? []).map((file) => ({
       platformId: file.id,
       ...(file.name !== undefined ? { name: file.name } : {}),
@@ -43,6 +65,8 @@ export function slackMessage(callback: EventCallback, event: MessageEvent): Inbo
       workspace: team,
       ...(replyThread !== undefined ? { thread: replyThread } : {}),
     },
+    // Channels, private channels and group DMs are groups; a DM is always for the bot.
+    ...(direct ? {} : { group: { addressed: addressesBot(callback, event) } }),
   };
 }
 

@@ -38,6 +38,18 @@ export function slackOutbound(api: SlackApi): PlatformOutbound {
       });
       return ts !== undefined ? { ref: ts } : this.post(post);
     },
+    // Past 20 messages the rest of an answer is a text file in the same thread (needs the files:write scope; without
+    // it the conversation is told what was cut instead: toolkit/answer-file.ts).
+    async attach(file) {
+      const id = await api.uploadFile({
+        channel: file.route.conversation,
+        thread_ts: file.route.thread,
+        filename: file.filename,
+        content: file.content,
+        initial_comment: file.caption,
+      });
+      return { ref: id };
+    },
     async update(route, ts, text) {
       await api.update({ channel: route.conversation, ts, text, blocks: [] });
     },

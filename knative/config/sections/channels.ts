@@ -24,7 +24,8 @@ export const CHANNEL_REQUIREMENTS: Record<
   ConfigChannelType,
   { secrets: readonly string[]; settings: readonly string[]; egressHosts: readonly string[] }
 > = {
-  slack: { secrets: ["signingSecret", "botToken"], settings: [], egressHosts: ["slack.com"] },
+  // files.slack.com takes the bytes of a long answer's file (files.getUploadURLExternal's upload URL).
+  slack: { secrets: ["signingSecret", "botToken"], settings: [], egressHosts: ["slack.com", "files.slack.com"] },
   telegram: { secrets: ["botToken", "webhookSecret"], settings: [], egressHosts: ["api.telegram.org"] },
   discord: { secrets: ["botToken"], settings: ["publicKey", "applicationId"], egressHosts: ["discord.com"] },
   whatsapp: {

@@ -11,7 +11,7 @@ import { FakeServer, readRequestBody } from "../../functions/channels/support/fa
  * and show a message's metadata only with `include_all_metadata`.
  */
 export interface SlackPost {
-  method: "chat.postMessage" | "chat.postEphemeral" | "chat.update";
+  method: "chat.postMessage" | "chat.postEphemeral" | "chat.update" | "files.completeUploadExternal";
   channel: string;
   text: string;
   ts: string;
@@ -19,6 +19,16 @@ export interface SlackPost {
   user?: string;
   blocks?: unknown[];
   metadata?: { event_type: string; event_payload: Record<string, unknown> };
+  /** A shared file (files.completeUploadExternal): its name and content; `text` is the initial comment. */
+  file?: { id: string; filename: string; content: string };
+}
+
+/** Slack's file uploads: a one-time upload URL (files.getUploadURLExternal), the bytes, then the share. */
+const FILE_METHODS = ["files.getUploadURLExternal", "files.completeUploadExternal"];
+interface PendingUpload {
+  filename: string;
+  length: number;
+  content?: string;
 }
 
 const READ_METHODS = ["conversations.history", "conversations.replies"];
@@ -34,6 +44,12 @@ export class FakeSlack extends FakeServer<SlackPost> {
   private seq = 0;
   /** Messages people posted (seedMessage), readable through the read methods beside the bot's own. */
   private readonly people: SlackPost[] = [];
+  /** The bot token's scopes: the file methods need `files:write` (Slack answers `missing_scope` without it). */
+  readonly scopes = new Set(["chat:write", "files:write"]);
+  /** Upload tickets by file id, until completed. */
+  private readonly uploads = new Map<string, PendingUpload>();
+  /** Requests made to upload URLs (they carry no token: the URL is the credential). */
+  readonly uploadRequests: Array<{ authorization: string | null }> = [];
 
   constructor(token = "xoxb-test-token") {
     super();
@@ -45,8 +61,10 @@ export class FakeSlack extends FakeServer<SlackPost> {
   }
 
   protected async handle(request: Request, path: string): Promise<Response> {
+    const upload = /^\/upload\/v1\/(F[A-Z0-9]+)$/.exec(path);
+    if (upload) return this.receiveUpload(upload[1]!, request);
     const method = path.replace(/^\/api\//, "");
-    if (![...READ_METHODS, "chat.postMessage", "chat.postEphemeral", "chat.update"].includes(method)) {
+    if (![...READ_METHODS, ...FILE_METHODS, "chat.postMessage", "chat.postEphemeral", "chat.update"].includes(method)) {
       return Response.json({ ok: false, error: "unknown_method" }, { status: 404 });
     }
     const auth = request.headers.get("authorization");
@@ -70,6 +88,7 @@ export class FakeSlack extends FakeServer<SlackPost> {
       return Response.json({ ok: false, error: "invalid_json" });
     }
     if (READ_METHODS.includes(method)) return this.read(method, request, body);
+    if (FILE_METHODS.includes(method)) return this.file(method, request, body);
     const channel = typeof body.channel === "string" ? body.channel : "";
     if (channel === "" || (this.channels !== undefined && !this.channels.has(channel))) {
       return Response.json({ ok: false, error: "channel_not_found" });
@@ -92,6 +111,64 @@ export class FakeSlack extends FakeServer<SlackPost> {
     });
     if (method === "chat.postEphemeral") return Response.json({ ok: true, message_ts: ts });
     return Response.json({ ok: true, channel, ts, message: { text, ts } });
+  }
+
+  /** files.getUploadURLExternal and files.completeUploadExternal, form fields only as Slack documents them. */
+  private file(method: string, request: Request, body: Record<string, unknown>): Response {
+    if (!this.scopes.has("files:write"))
+      return Response.json({
+        ok: false,
+        error: "missing_scope",
+        needed: "files:write",
+        provided: [...this.scopes].join(","),
+      });
+    if ((request.headers.get("content-type") ?? "").startsWith("application/json"))
+      return Response.json({ ok: false, error: "invalid_arguments" });
+    if (method === "files.getUploadURLExternal") {
+      const length = Number(body.length);
+      if (typeof body.filename !== "string" || body.filename === "" || !Number.isInteger(length) || length < 1)
+        return Response.json({ ok: false, error: "invalid_arguments" });
+      const id = `F${String(++this.seq).padStart(10, "0")}`;
+      this.uploads.set(id, { filename: body.filename, length });
+      return Response.json({ ok: true, upload_url: `${this.url}/upload/v1/${id}`, file_id: id });
+    }
+    let files: Array<{ id?: unknown; title?: unknown }>;
+    try {
+      files = JSON.parse(String(body.files)) as Array<{ id?: unknown; title?: unknown }>;
+    } catch {
+      return Response.json({ ok: false, error: "invalid_arguments" });
+    }
+    const channel = typeof body.channel_id === "string" ? body.channel_id : "";
+    if (channel === "" || (this.channels !== undefined && !this.channels.has(channel)))
+      return Response.json({ ok: false, error: "channel_not_found" });
+    const shared: Array<{ id: string; title: string }> = [];
+    for (const entry of Array.isArray(files) ? files : []) {
+      const pending = typeof entry.id === "string" ? this.uploads.get(entry.id) : undefined;
+      if (pending?.content === undefined) return Response.json({ ok: false, error: "file_not_found" });
+      this.uploads.delete(entry.id as string);
+      shared.push({ id: entry.id as string, title: typeof entry.title === "string" ? entry.title : pending.filename });
+      this.record({
+        method: "files.completeUploadExternal",
+        channel,
+        text: typeof body.initial_comment === "string" ? body.initial_comment : "",
+        ts: this.nextTs(),
+        ...(typeof body.thread_ts === "string" ? { thread_ts: body.thread_ts } : {}),
+        file: { id: entry.id as string, filename: pending.filename, content: pending.content },
+      });
+    }
+    if (shared.length === 0) return Response.json({ ok: false, error: "invalid_arguments" });
+    return Response.json({ ok: true, files: shared });
+  }
+
+  /** The bytes of an upload: exactly the length the ticket was asked for, as Slack checks. */
+  private async receiveUpload(id: string, request: Request): Promise<Response> {
+    this.uploadRequests.push({ authorization: request.headers.get("authorization") });
+    const pending = this.uploads.get(id);
+    if (pending === undefined || request.method !== "POST") return new Response("Not Found", { status: 404 });
+    const bytes = Buffer.from(await request.arrayBuffer());
+    if (bytes.byteLength !== pending.length) return new Response("length mismatch", { status: 400 });
+    pending.content = bytes.toString("utf8");
+    return new Response(`OK - ${bytes.byteLength}`, { status: 200 });
   }
 
   /** A message a person posted in `channel` (the start of a thread the bot answers in); its ts. */
@@ -201,7 +278,18 @@ export function slackMessageEvent(fields: {
   bot_id?: string;
   subtype?: string;
   botUserId?: string;
+  /**
+   * Whether the person addressed the bot: in a channel (not a DM) the text then begins with its mention, `<@UBOT>`,
+   * as Slack writes an @-mention. Default true: most tests are about a message for the bot.
+   */
+  addressed?: boolean;
 }): string {
+  const bot = fields.botUserId ?? "UBOT";
+  const inChannel = (fields.channel_type ?? "channel") !== "im";
+  const text =
+    inChannel && (fields.addressed ?? true) && !fields.text.startsWith(`<@${bot}>`)
+      ? `<@${bot}> ${fields.text}`
+      : fields.text;
   return JSON.stringify({
     token: "legacy-verification-token",
     team_id: fields.team ?? "T0001",
@@ -214,7 +302,7 @@ export function slackMessageEvent(fields: {
       type: "message",
       channel: fields.channel,
       user: fields.user,
-      text: fields.text,
+      text,
       ts: fields.ts,
       ...(fields.thread_ts !== undefined ? { thread_ts: fields.thread_ts } : {}),
       channel_type: fields.channel_type ?? "channel",

@@ -177,7 +177,8 @@ describe("Slack Events API", () => {
       messageId: "1700000000.000100",
       conversation: "C42",
       sender: { channel: "slack", id: "U7", workspace: "T0001" },
-      text: "<@UBOT> how is prod?",
+      // The leading mention addressed the bot; it is not part of the question.
+      text: "how is prod?",
       replyTo: { channel: "slack", conversation: "C42", workspace: "T0001", thread: "1700000000.000100" },
     });
     expect(event!.attributes.knclawinstance).toBe("ops");
@@ -538,5 +539,120 @@ describe("Slack outbound", () => {
     });
     expect((await send(malformed)).status).toBe(400);
     expect(broker.events).toHaveLength(0);
+  });
+});
+
+describe("Slack chat behaviour", () => {
+  const emitted = () => broker.ofType(T.MESSAGE_RECEIVED).map((e) => readEvent(e, T.MESSAGE_RECEIVED).text);
+  const deliver = (body: string) => send(slackRequest(events(), SECRET, body));
+
+  it("in a channel, by default, answers only what addresses the bot: its mention or an app_mention; DMs always", async () => {
+    await start();
+    const base = { channel: "C1", user: "U1" };
+    expect((await deliver(slackMessageEvent({ ...base, text: "lunch?", ts: "10.1", addressed: false }))).status).toBe(
+      200,
+    );
+    await deliver(slackMessageEvent({ ...base, text: "<@U777> can you look", ts: "10.2", addressed: false }));
+    await deliver(slackMessageEvent({ ...base, text: "what is up", ts: "10.3" }));
+    await deliver(slackMessageEvent({ ...base, text: "thanks <@UBOT>, and the logs?", ts: "10.4", addressed: false }));
+    const mention = JSON.parse(slackMessageEvent({ ...base, text: "<@UBOT> from app_mention", ts: "10.5" }));
+    mention.event.type = "app_mention";
+    delete mention.event.channel_type;
+    await deliver(JSON.stringify(mention));
+    await deliver(
+      slackMessageEvent({
+        ...base,
+        channel: "G1",
+        channel_type: "mpim",
+        text: "group dm",
+        ts: "10.6",
+        addressed: false,
+      }),
+    );
+    await deliver(slackMessageEvent({ channel: "D1", user: "U1", text: "direct", ts: "10.7", channel_type: "im" }));
+    await broker.waitForEvents(4);
+    expect(emitted()).toEqual(["what is up", "thanks <@UBOT>, and the logs?", "from app_mention", "direct"]);
+  });
+
+  it("group policy per channel: a channel without mentions, an allowlist, disabled", async () => {
+    await start({
+      defaultInstance: "ops",
+      access: "open",
+      groups: { policy: "allowlist", groups: { C2: { requireMention: false } } },
+    });
+    await deliver(
+      slackMessageEvent({ channel: "C2", user: "U1", text: "standup notes", ts: "11.1", addressed: false }),
+    );
+    await deliver(slackMessageEvent({ channel: "C3", user: "U1", text: "not listed", ts: "11.2" }));
+    await broker.waitForEvents(1);
+    expect(emitted()).toEqual(["standup notes"]);
+    await served!.shutdown();
+    broker.events.length = 0;
+    await start({ defaultInstance: "ops", access: "open", groups: { policy: "disabled" } });
+    await deliver(slackMessageEvent({ channel: "C2", user: "U1", text: "in a channel", ts: "11.3" }));
+    await deliver(slackMessageEvent({ channel: "D1", user: "U1", text: "dm only", ts: "11.4", channel_type: "im" }));
+    await broker.waitForEvents(1);
+    expect(emitted()).toEqual(["dm only"]);
+  });
+
+  it("edits and deletions are ignored: the original was answered", async () => {
+    await start();
+    for (const subtype of ["message_changed", "message_deleted"]) {
+      const body = slackMessageEvent({
+        channel: "D1",
+        user: "U1",
+        text: "edited",
+        ts: "12.1",
+        channel_type: "im",
+        subtype,
+      });
+      expect((await deliver(body)).status).toBe(200);
+    }
+    expect(broker.events).toHaveLength(0);
+  });
+
+  const route = { channel: "slack" as const, conversation: "C42", thread: "1700000000.000100", workspace: "T0001" };
+  const answer = (text: string, key: string) =>
+    makeEvent(T.MESSAGE_SEND, {
+      source: "/agent",
+      data: { instance: "ops", runId: "run-sl", route, text, idempotencyKey: key },
+    });
+  // Paragraphs of 2,100 characters without a space: each message holds one, so 20 hold 42,000 of 63,000.
+  const long = Array.from({ length: 30 }, (_, i) => `p${String(i).padStart(2, "0")}${"z".repeat(2097)}`).join("\n\n");
+
+  it("an answer past 20 messages: the rest is a text file shared in the same thread, uploaded without the token", async () => {
+    await start();
+    slack.uploadRequests.length = 0;
+    expect((await send(deliveryRequest(`${served!.url}/`, answer(long, "sl-long")))).status).toBe(200);
+    expect((await send(deliveryRequest(`${served!.url}/`, answer(long, "sl-long")))).status).toBe(200);
+    const messages = slack.posts();
+    const files = slack.posts("files.completeUploadExternal");
+    expect(messages).toHaveLength(19);
+    expect(messages.every((m) => m.thread_ts === route.thread)).toBe(true);
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatchObject({
+      channel: "C42",
+      thread_ts: route.thread,
+      file: { filename: "answer-run-sl.txt" },
+    });
+    expect(files[0]!.text).toMatch(/^The answer continues in this file \([\d,]+ more characters\)\.$/);
+    expect(`${messages.map((m) => m.text).join("\n\n")}\n\n${files[0]!.file!.content}`).toBe(long);
+    expect(slack.uploadRequests).toEqual([{ authorization: null }]);
+  });
+
+  it("an app without files:write is told by Slack (missing_scope): the thread says what was cut and where it is", async () => {
+    await start();
+    slack.scopes.delete("files:write");
+    try {
+      expect((await send(deliveryRequest(`${served!.url}/`, answer(long, "sl-scope")))).status).toBe(200);
+    } finally {
+      slack.scopes.add("files:write");
+    }
+    const messages = slack.posts();
+    expect(messages).toHaveLength(20);
+    expect(messages.at(-1)!.text).toMatch(
+      /^\[[\d,]+ more characters are not shown: this chat takes 20 messages per answer\. The whole answer is run run-sl in the operator console \(\/console\/runs\/run-sl\)\.\]$/,
+    );
+    expect(slack.posts("files.completeUploadExternal")).toHaveLength(0);
   });
 });
