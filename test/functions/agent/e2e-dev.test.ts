@@ -1,19 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { z } from "zod";
 import { type DevRuntime, startDev } from "../../../cli/dev/start-dev.ts";
 import type { KnativeObject } from "../../../eventing/broker/objects.ts";
-import { makeEvent } from "../../../eventing/catalog/make.ts";
 import * as T from "../../../eventing/catalog/types.ts";
-import { encodeEvent } from "../../../eventing/cloudevent/http-codec.ts";
 import { validateConfigValue } from "../../../knative/config/load.ts";
 import { render } from "../../../knative/render/index.ts";
-import { type Served, serve } from "../../../runtime/serve.ts";
-import { defineSkill } from "../../../skills/package/define-skill.ts";
-import { defineTool } from "../../../skills/package/tool.ts";
-import { generateSigningKey, serveSkill } from "../../../skills/runtime/index.ts";
+import type { Served } from "../../../runtime/serve.ts";
+import { generateSigningKey } from "../../../skills/runtime/index.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../../fakes/openai/server.ts";
 import { type Received, type Subscriber, startSubscriber } from "../../support/dev-platform.ts";
-import { devTrustEnv, roleKeys, signAs } from "../../support/event-keys.ts";
+import { devTrustEnv } from "../../support/event-keys.ts";
+import { sendSlackMessage, startToolSkills, toolSkillsConfig } from "./support/dev-skills.ts";
 
 /**
  * End to end on `knclaw dev` (the startDev library): the rendered Broker, Triggers and ksvcs of a knclaw.yaml; the
@@ -47,31 +43,7 @@ beforeEach(async () => {
     return { kind: "message", text: `Both answered: ${results.map((r) => r.content).join(" | ")}` };
   });
   channel = await startSubscriber();
-  skillServers = [];
-  for (const [name, tool] of [
-    ["cluster", "get_pods"],
-    ["web", "status"],
-  ] as const) {
-    const declared = defineTool({
-      name: tool as string,
-      description: `${tool} tool`,
-      input: z.object({ namespace: z.string().optional(), url: z.string().optional() }),
-      mutates: false,
-      approval: false,
-    });
-    const handler = async () => {
-      calls[tool] = (calls[tool] ?? 0) + 1;
-      return { tool, ok: true };
-    };
-    const app = serveSkill(defineSkill({ name, manifest: {}, tools: [declared], handlers: { [tool]: handler } }), {
-      env: {
-        KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem,
-        KNCLAW_EVENT_SIGNING_KEY: roleKeys(`skill/${name}`).privateKeyPem,
-        NODE_ENV: "test",
-      },
-    });
-    skillServers.push(await serve(app, { port: 0, host: "127.0.0.1" }));
-  }
+  skillServers = await startToolSkills(keys.publicKeyPem, calls);
 });
 
 afterEach(async () => {
@@ -96,32 +68,7 @@ function platformObjects(): KnativeObject[] {
     memory: {},
     gateway: { enabled: false },
     policies: { default: { budgets: { toolCalls: 10 }, termination: { maxTurns: 5 } } },
-    skills: {
-      cluster: {
-        external: {
-          url: skillServers[0]!.url,
-          tools: [
-            {
-              name: "get_pods",
-              description: "List pods",
-              parameters: { type: "object", properties: { namespace: { type: "string" } } },
-            },
-          ],
-        },
-      },
-      web: {
-        external: {
-          url: skillServers[1]!.url,
-          tools: [
-            {
-              name: "status",
-              description: "Status page",
-              parameters: { type: "object", properties: { url: { type: "string" } } },
-            },
-          ],
-        },
-      },
-    },
+    skills: toolSkillsConfig(skillServers),
     instances: {
       ops: {
         model: "openai-compatible/gpt-test",
@@ -168,28 +115,7 @@ async function start(objects: KnativeObject[]): Promise<DevRuntime> {
   return runtime;
 }
 
-async function sendMessage(dev: DevRuntime, text: string): Promise<void> {
-  const event = makeEvent(T.MESSAGE_RECEIVED, {
-    source: "/knclaw/channels/slack",
-    data: {
-      instance: "ops",
-      channel: "slack",
-      messageId: `e2e-${Date.now()}`,
-      conversation: "C1",
-      sender: { channel: "slack", id: "U1" },
-      text,
-      replyTo: { channel: "slack", conversation: "C1" },
-      receivedAt: new Date().toISOString(),
-    },
-  });
-  const { headers, body } = encodeEvent(signAs("channel/slack", event), "binary");
-  const response = await fetch(dev.brokers[0]!.url, {
-    method: "POST",
-    headers,
-    body: body as ConstructorParameters<typeof Response>[0],
-  });
-  expect(response.status).toBe(202);
-}
+const sendMessage = (dev: DevRuntime, text: string) => sendSlackMessage(dev, "ops", text);
 
 const sendsOf = (received: Received[]) => received.filter((r) => r.headers["ce-type"] === T.MESSAGE_SEND);
 

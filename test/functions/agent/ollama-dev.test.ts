@@ -1,19 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { z } from "zod";
 import { type DevRuntime, startDev } from "../../../cli/dev/start-dev.ts";
 import type { KnativeObject } from "../../../eventing/broker/objects.ts";
-import { makeEvent } from "../../../eventing/catalog/make.ts";
 import * as T from "../../../eventing/catalog/types.ts";
-import { encodeEvent } from "../../../eventing/cloudevent/http-codec.ts";
 import { validateConfigValue } from "../../../knative/config/load.ts";
 import { render } from "../../../knative/render/index.ts";
-import { type Served, serve } from "../../../runtime/serve.ts";
-import { defineSkill } from "../../../skills/package/define-skill.ts";
-import { defineTool } from "../../../skills/package/tool.ts";
-import { generateSigningKey, serveSkill } from "../../../skills/runtime/index.ts";
+import type { Served } from "../../../runtime/serve.ts";
+import { generateSigningKey } from "../../../skills/runtime/index.ts";
 import { type FakeOllama, type OllamaRequest, type OllamaTurn, startFakeOllama } from "../../fakes/ollama/server.ts";
 import { type Received, type Subscriber, startSubscriber } from "../../support/dev-platform.ts";
-import { devTrustEnv, roleKeys, signAs } from "../../support/event-keys.ts";
+import { devTrustEnv } from "../../support/event-keys.ts";
+import { sendSlackMessage, startToolSkills, toolSkillsConfig } from "./support/dev-skills.ts";
 
 /**
  * `model: ollama/<model>` end to end on knclaw dev: the knclaw.yaml is validated and rendered, the agent runs as it
@@ -57,31 +53,7 @@ function conversation(request: OllamaRequest): OllamaTurn {
 beforeEach(async () => {
   for (const key of Object.keys(calls)) delete calls[key];
   catcher = await startSubscriber();
-  skillServers = [];
-  for (const [name, tool] of [
-    ["cluster", "get_pods"],
-    ["web", "status"],
-  ] as const) {
-    const declared = defineTool({
-      name: tool as string,
-      description: `${tool} tool`,
-      input: z.object({ namespace: z.string().optional(), url: z.string().optional() }),
-      mutates: false,
-      approval: false,
-    });
-    const handler = async () => {
-      calls[tool] = (calls[tool] ?? 0) + 1;
-      return { tool, ok: true };
-    };
-    const app = serveSkill(defineSkill({ name, manifest: {}, tools: [declared], handlers: { [tool]: handler } }), {
-      env: {
-        KNCLAW_AGENT_PUBLIC_KEY: keys.publicKeyPem,
-        KNCLAW_EVENT_SIGNING_KEY: roleKeys(`skill/${name}`).privateKeyPem,
-        NODE_ENV: "test",
-      },
-    });
-    skillServers.push(await serve(app, { port: 0, host: "127.0.0.1" }));
-  }
+  skillServers = await startToolSkills(keys.publicKeyPem, calls);
 });
 
 afterEach(async () => {
@@ -94,18 +66,6 @@ afterEach(async () => {
 });
 
 function platformObjects(baseUrl: string, agent: Record<string, unknown> = {}): KnativeObject[] {
-  const external = (url: string, tool: string, property: string) => ({
-    external: {
-      url,
-      tools: [
-        {
-          name: tool,
-          description: `${tool} tool`,
-          parameters: { type: "object", properties: { [property]: { type: "string" } } },
-        },
-      ],
-    },
-  });
   const config = validateConfigValue({
     apiVersion: "knclaw.dev/v1alpha1",
     kind: "Platform",
@@ -119,10 +79,7 @@ function platformObjects(baseUrl: string, agent: Record<string, unknown> = {}): 
     memory: {},
     gateway: { enabled: false },
     policies: { default: { budgets: { toolCalls: 10 }, termination: { maxTurns: 5 } } },
-    skills: {
-      cluster: external(skillServers[0]!.url, "get_pods", "namespace"),
-      web: external(skillServers[1]!.url, "status", "url"),
-    },
+    skills: toolSkillsConfig(skillServers),
     instances: {
       ops: {
         model: `ollama/${MODEL}`,
@@ -168,28 +125,8 @@ async function start(objects: KnativeObject[]): Promise<DevRuntime> {
   return runtime;
 }
 
-async function sendMessage(dev: DevRuntime, instance: string, text: string): Promise<void> {
-  const event = makeEvent(T.MESSAGE_RECEIVED, {
-    source: "/knclaw/channels/slack",
-    data: {
-      instance,
-      channel: "slack",
-      messageId: `${instance}-${Date.now()}`,
-      conversation: `C-${instance}`,
-      sender: { channel: "slack", id: "U1" },
-      text,
-      replyTo: { channel: "slack", conversation: `C-${instance}` },
-      receivedAt: new Date().toISOString(),
-    },
-  });
-  const { headers, body } = encodeEvent(signAs("channel/slack", event), "binary");
-  const response = await fetch(dev.brokers[0]!.url, {
-    method: "POST",
-    headers,
-    body: body as ConstructorParameters<typeof Response>[0],
-  });
-  expect(response.status).toBe(202);
-}
+const sendMessage = (dev: DevRuntime, instance: string, text: string) =>
+  sendSlackMessage(dev, instance, text, `C-${instance}`);
 
 const ofType = (type: string, instance: string) => (r: Received) =>
   r.headers["ce-type"] === type && r.headers["ce-knclawinstance"] === instance;

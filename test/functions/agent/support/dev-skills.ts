@@ -1,0 +1,93 @@
+import { expect } from "vitest";
+import { z } from "zod";
+import type { DevRuntime } from "../../../../cli/dev/start-dev.ts";
+import { makeEvent } from "../../../../eventing/catalog/make.ts";
+import * as T from "../../../../eventing/catalog/types.ts";
+import { encodeEvent } from "../../../../eventing/cloudevent/http-codec.ts";
+import { type Served, serve } from "../../../../runtime/serve.ts";
+import { defineSkill } from "../../../../skills/package/define-skill.ts";
+import { defineTool } from "../../../../skills/package/tool.ts";
+import { serveSkill } from "../../../../skills/runtime/index.ts";
+import { roleKeys, signAs } from "../../../support/event-keys.ts";
+
+/**
+ * What the agent's end-to-end suites on knclaw dev share: two external skills (`cluster` with `get_pods`, `web` with
+ * `status`) served by the skill runtime on their own ports, counting their calls in `calls`, and their
+ * `skills` section for knclaw.yaml; and a signed Slack message.received posted into the broker ingress.
+ */
+const TOOLS = [
+  ["cluster", "get_pods", "namespace"],
+  ["web", "status", "url"],
+] as const;
+
+/** Serves both skills; they trust capability tokens of `agentPublicKeyPem` and sign replies as `skill/<name>`. */
+export async function startToolSkills(agentPublicKeyPem: string, calls: Record<string, number>): Promise<Served[]> {
+  const servers: Served[] = [];
+  for (const [name, tool] of TOOLS) {
+    const declared = defineTool({
+      name: tool as string,
+      description: `${tool} tool`,
+      input: z.object({ namespace: z.string().optional(), url: z.string().optional() }),
+      mutates: false,
+      approval: false,
+    });
+    const handler = async () => {
+      calls[tool] = (calls[tool] ?? 0) + 1;
+      return { tool, ok: true };
+    };
+    const app = serveSkill(defineSkill({ name, manifest: {}, tools: [declared], handlers: { [tool]: handler } }), {
+      env: {
+        KNCLAW_AGENT_PUBLIC_KEY: agentPublicKeyPem,
+        KNCLAW_EVENT_SIGNING_KEY: roleKeys(`skill/${name}`).privateKeyPem,
+        NODE_ENV: "test",
+      },
+    });
+    servers.push(await serve(app, { port: 0, host: "127.0.0.1" }));
+  }
+  return servers;
+}
+
+/** The knclaw.yaml `skills` section naming the servers of startToolSkills as external skills. */
+export function toolSkillsConfig(servers: Served[]): Record<string, unknown> {
+  return Object.fromEntries(
+    TOOLS.map(([name, tool, property], index) => [
+      name,
+      {
+        external: {
+          url: servers[index]!.url,
+          tools: [
+            {
+              name: tool as string,
+              description: `${tool} tool`,
+              parameters: { type: "object", properties: { [property]: { type: "string" } } },
+            },
+          ],
+        },
+      },
+    ]),
+  );
+}
+
+/** A Slack message for `instance`, signed as the Slack adapter, into the dev broker's ingress (202 expected). */
+export async function sendSlackMessage(dev: DevRuntime, instance: string, text: string, conversation = "C1") {
+  const event = makeEvent(T.MESSAGE_RECEIVED, {
+    source: "/knclaw/channels/slack",
+    data: {
+      instance,
+      channel: "slack",
+      messageId: `${instance}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+      conversation,
+      sender: { channel: "slack", id: "U1" },
+      text,
+      replyTo: { channel: "slack", conversation },
+      receivedAt: new Date().toISOString(),
+    },
+  });
+  const { headers, body } = encodeEvent(signAs("channel/slack", event), "binary");
+  const response = await fetch(dev.brokers[0]!.url, {
+    method: "POST",
+    headers,
+    body: body as ConstructorParameters<typeof Response>[0],
+  });
+  expect(response.status).toBe(202);
+}
