@@ -6,6 +6,7 @@ import { createSkillResolver } from "../../../functions/agent/skills.ts";
 import { validateConfigValue } from "../../../knative/config/load.ts";
 import { render } from "../../../knative/render/index.ts";
 import { EnvError } from "../../../runtime/env-contract.ts";
+import { platformWith } from "./fixtures.ts";
 
 const base = { KNCLAW_INSTANCE: "ops", KNCLAW_MODEL: "openai/gpt-4o" };
 
@@ -69,16 +70,7 @@ describe("agent configuration from the environment", () => {
 });
 
 describe("instances in knclaw.yaml", () => {
-  const platform = (instance: Record<string, unknown>) => ({
-    apiVersion: "knclaw.dev/v1alpha1",
-    kind: "Platform",
-    metadata: { name: "knclaw", namespace: "knclaw" },
-    images: { registry: "ghcr.io/knclaw", default: "knclaw:0.1.0" },
-    broker: { deadLetterSink: { disabled: true } },
-    gateway: { enabled: false },
-    policies: { default: {} },
-    instances: { ops: { model: "demo/demo", ...instance } },
-  });
+  const platform = (instance: Record<string, unknown>) => platformWith(instance);
 
   it("renders the agent settings as KNCLAW_AGENT, no tick for an instance without schedules, and its timer Trigger", () => {
     const objects = render(

@@ -86,3 +86,18 @@ export function machineEnv(
     ...overrides,
   };
 }
+
+/** A minimal knclaw.yaml value with one instance `ops` (`instance` adds to it), for render and validation tests. */
+export function platformWith(instance: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return {
+    apiVersion: "knclaw.dev/v1alpha1",
+    kind: "Platform",
+    metadata: { name: "knclaw", namespace: "knclaw" },
+    images: { registry: "ghcr.io/knclaw", default: "knclaw:0.1.0" },
+    broker: { deadLetterSink: { disabled: true } },
+    gateway: { enabled: false },
+    policies: { default: {} },
+    instances: { ops: { model: "demo/demo", ...instance } },
+    ...extra,
+  };
+}

@@ -11,7 +11,7 @@ import { createSkillResolver } from "../../../functions/agent/skills.ts";
 import { ToolCatalog } from "../../../functions/agent/tools/catalog.ts";
 import { loadConfig, validateConfigValue } from "../../../knative/config/load.ts";
 import { render } from "../../../knative/render/index.ts";
-import { layers } from "./fixtures.ts";
+import { layers, platformWith } from "./fixtures.ts";
 
 /** Gating enforced where the agent runs (issue 16): an unmet skill is not offered, and its calls are refused. */
 const fixtures = new URL("../../skills/openclaw-fixtures/", import.meta.url).pathname;
@@ -89,17 +89,7 @@ describe("a withheld skill's tools", () => {
 });
 
 describe("skillFolders in knclaw.yaml", () => {
-  const platform = (extra: Record<string, unknown>) => ({
-    apiVersion: "knclaw.dev/v1alpha1",
-    kind: "Platform",
-    metadata: { name: "knclaw", namespace: "knclaw" },
-    images: { registry: "ghcr.io/knclaw", default: "knclaw:0.1.0" },
-    broker: { deadLetterSink: { disabled: true } },
-    gateway: { enabled: false },
-    policies: { default: {} },
-    instances: { ops: { model: "demo/demo", skills: ["weather"] } },
-    ...extra,
-  });
+  const platform = (extra: Record<string, unknown>) => platformWith({ skills: ["weather"] }, extra);
 
   it("lets an instance name a folder skill, and gives the agent the folders", () => {
     expect(() => validateConfigValue(platform({}))).toThrow(/no skill named "weather" in skills \(or set skillFolders/);
