@@ -85,17 +85,23 @@ describe("the delivery route", () => {
     expect((await app.fetch(delivery(event))).status).toBe(202);
   });
 
-  it("refuses what is not a CloudEvent with 400 and a body past the function's limit with 413", async () => {
-    let handled = 0;
+  /** A function taking deliveries up to `maxBodyBytes`, counting those it handled. */
+  function countingApp(maxBodyBytes: number) {
+    const counted = { handled: 0 };
     const app = createFunctionApp({
       env: {},
       delivery: receiveCloudEvents(
         () => {
-          handled += 1;
+          counted.handled += 1;
         },
-        { maxBodyBytes: 64, trust: ACCEPT_ALL },
+        { maxBodyBytes, trust: ACCEPT_ALL },
       ),
     });
+    return { app, counted };
+  }
+
+  it("refuses what is not a CloudEvent with 400 and a body past the function's limit with 413", async () => {
+    const { app, counted } = countingApp(64);
     const notAnEvent = await app.request("/", { method: "POST", body: "{}" });
     expect(notAnEvent.status).toBe(400);
     expect(((await bodyOf(notAnEvent)) as { error: { code: string } }).error.code).toBe("invalid_event");
@@ -104,22 +110,13 @@ describe("the delivery route", () => {
     expect(tooLarge.status).toBe(413);
     expect(tooLarge.headers.get("connection")).toBe("close");
     expect(((await bodyOf(tooLarge)) as { error: { code: string } }).error.code).toBe("payload_too_large");
-    expect(handled).toBe(0);
+    expect(counted.handled).toBe(0);
   });
 
   it("answers a streamed body somewhat over the limit 413 every time over real HTTP, never a reset", async () => {
     // The body is read past the limit (up to the limit again) and dropped before the answer: answered at the
     // limit, the client still writing met a closed socket and Node's fetch failed instead of showing the 413.
-    let handled = 0;
-    const app = createFunctionApp({
-      env: {},
-      delivery: receiveCloudEvents(
-        () => {
-          handled += 1;
-        },
-        { maxBodyBytes: 64 * 1024, trust: ACCEPT_ALL },
-      ),
-    });
+    const { app, counted } = countingApp(64 * 1024);
     const served = await serve(app, { port: 0, host: "127.0.0.1" });
     try {
       const outcomes = await streamedUploads({
@@ -130,7 +127,7 @@ describe("the delivery route", () => {
         attempts: 20,
       });
       expect(outcomes).toEqual(new Array(20).fill(413));
-      expect(handled).toBe(0);
+      expect(counted.handled).toBe(0);
     } finally {
       await served.shutdown();
     }
