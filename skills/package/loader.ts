@@ -40,7 +40,7 @@ export interface LoadOptions {
 }
 
 /** A folder's SKILL.md, read and parsed, `{baseDir}` replaced by the folder; no module of the folder is imported. */
-export function readSkillDoc(dir: string): SkillDoc {
+function readSkillDoc(dir: string): SkillDoc {
   const folder = resolve(dir);
   const skillFile = findSkillFile(folder);
   if (!skillFile) throw new SkillPackageError(`${folder}: no SKILL.md`);
