@@ -46,6 +46,8 @@ export interface CrashPlatformOptions {
   redriveAfterSeconds?: number;
   /** `agent.toolGraceSeconds`: past a tool's timeout (an external skill's is 30 s), an unanswered call fails. */
   toolGraceSeconds?: number;
+  /** A Slack channel answering on this (fake) Slack: its Web API base URL, bot token and signing secret. */
+  slack?: { apiBaseUrl: string; token: string; signingSecret: string };
 }
 
 export interface RunAnswer {
@@ -100,6 +102,9 @@ export class CrashPlatform {
       KNCLAW_LOG_LEVEL: "warn",
       // The counting skill signs its answers with this key; the agent trusts it.
       ...devTrustEnv({ externalSkills: ["counter"] }),
+      ...(this.options.slack
+        ? { SLACK_BOT: this.options.slack.token, SLACK_SIGNING: this.options.slack.signingSecret }
+        : {}),
       ...(crashPoint ? { KNCLAW_CRASH_POINT: crashPoint } : {}),
     });
     const child = spawnKnclaw(args, env);
@@ -217,6 +222,21 @@ export class CrashPlatform {
           : {}),
       },
       policies: { crash: { tools: { allow: ["counter.*"] } } },
+      ...(this.options.slack
+        ? {
+            channels: {
+              slack: {
+                secrets: {
+                  signingSecret: { secret: "slack", key: "signing" },
+                  botToken: { secret: "slack", key: "bot" },
+                },
+                settings: { slackApiBaseUrl: this.options.slack.apiBaseUrl },
+                defaultInstance: INSTANCE,
+                access: "open",
+              },
+            },
+          }
+        : {}),
       skills: {
         counter: {
           external: {

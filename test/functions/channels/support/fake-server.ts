@@ -2,6 +2,11 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 
+export interface SeenRequest {
+  method: string;
+  path: string;
+}
+
 /**
  * Base of the platform fakes: a real HTTP server on an OS-chosen loopback port, a log of what it accepted, and
  * waiting on "at least n accepted" without sleeping.
@@ -9,9 +14,10 @@ import { getRequestListener } from "@hono/node-server";
 export abstract class FakeServer<Record> {
   readonly accepted: Record[] = [];
   /** Every request seen, accepted or not (method and path). */
-  readonly requests: Array<{ method: string; path: string }> = [];
+  readonly requests: SeenRequest[] = [];
   private readonly waiters: Array<{ count: number; resolve: () => void }> = [];
   private readonly matchers: Array<{ predicate: (entry: Record) => boolean; resolve: (entry: Record) => void }> = [];
+  private readonly requestMatchers: Array<{ predicate: (request: SeenRequest) => boolean; resolve: () => void }> = [];
   private server: Server | undefined;
   url = "";
 
@@ -20,7 +26,12 @@ export abstract class FakeServer<Record> {
   async start(): Promise<this> {
     const listener = getRequestListener(async (request) => {
       const path = new URL(request.url).pathname;
-      this.requests.push({ method: request.method, path });
+      const seen = { method: request.method, path };
+      this.requests.push(seen);
+      for (const matcher of this.requestMatchers.filter((m) => m.predicate(seen))) {
+        this.requestMatchers.splice(this.requestMatchers.indexOf(matcher), 1);
+        matcher.resolve();
+      }
       return this.handle(request, path);
     });
     this.server = createServer((req, res) => void listener(req, res));
@@ -56,6 +67,12 @@ export abstract class FakeServer<Record> {
     const found = this.accepted.find(predicate);
     if (found !== undefined) return Promise.resolve(found);
     return new Promise((resolve) => this.matchers.push({ predicate, resolve }));
+  }
+
+  /** Resolves once a request (accepted or not) satisfying `predicate` has arrived. */
+  waitUntilRequest(predicate: (request: SeenRequest) => boolean): Promise<void> {
+    if (this.requests.some(predicate)) return Promise.resolve();
+    return new Promise((resolve) => this.requestMatchers.push({ predicate, resolve }));
   }
 
   async stop(): Promise<void> {
