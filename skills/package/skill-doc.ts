@@ -2,7 +2,6 @@ import JSON5 from "json5";
 import { splitFrontmatter } from "./frontmatter.ts";
 import { readGating, type SkillGating } from "./gating.ts";
 
-
 /**
  * SKILL.md: frontmatter (`name`, `description`, optional metadata and flags) followed by instructions for the model.
  * Read the way OpenClaw reads it (src/agents/skills/local-loader.ts in openclaw/openclaw), so that a skill folder
