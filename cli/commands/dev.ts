@@ -15,7 +15,7 @@ import { describeRuntime } from "../dev/listing.ts";
 import type { DevOidcOptions } from "../dev/oidc.ts";
 import { announceDevSender } from "../dev/operator-identity.ts";
 import { fileSecretStore } from "../dev/secret-store.ts";
-import { parseServiceMap } from "../dev/service-map.ts";
+import { parseServiceCommands, parseServiceMap } from "../dev/service-map.ts";
 import { type DevRuntime, startDev } from "../dev/start-dev.ts";
 import { announceDevGateway, devGatewayTokens } from "../gateway-client.ts";
 import { announceDevDeadLetters, devDeadLetterToken } from "./dlq.ts";
@@ -40,6 +40,8 @@ export interface DevCommandOptions {
   authenticationOidc?: string;
   /** `--service [NS/]NAME=URL`, repeatable: Services of the manifests that answer at a local URL. */
   service?: string[];
+  /** `--run [NS/]NAME=COMMAND`, repeatable: Services of the manifests that knclaw dev starts from a local command. */
+  run?: string[];
   /** Eventing's `cross-namespace-event-links` feature: `enabled` or `disabled` (default: the manifests' config-features, else disabled). */
   crossNamespaceEventLinks?: string;
   defaultAuthorizationMode?: string;
@@ -207,6 +209,7 @@ export async function startDevSession(
     processes: options.processes,
     oidc: chooseOidc(options),
     services: parseServiceMap(options.service ?? []),
+    commands: parseServiceCommands(options.run ?? []),
     crossNamespaceEventLinks: featureState("cross-namespace-event-links", options.crossNamespaceEventLinks),
     log,
     env,
@@ -250,6 +253,11 @@ export function registerDevCommand(program: Command): void {
     .option(
       "--service <[ns/]name=url>",
       "a Service that runs elsewhere: deliveries to its cluster URL (a Trigger's subscriber, a sink) go to this URL (repeatable)",
+      collectValues,
+    )
+    .option(
+      "--run <[ns/]name=command>",
+      "start a Knative Service of the manifests from this shell command, as its container would run (on $PORT, with its env and K_SINK) (repeatable)",
       collectValues,
     )
     .option(

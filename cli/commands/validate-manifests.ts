@@ -3,7 +3,7 @@ import { loadConfig } from "../../knative/config/index.ts";
 import { render } from "../../knative/render/index.ts";
 import { formatProblem } from "../../knative/validate/index.ts";
 import { checkDevObjects, type DevObjectsReport } from "../dev/load-objects.ts";
-import { parseServiceMap } from "../dev/service-map.ts";
+import { parseServiceCommands, parseServiceMap } from "../dev/service-map.ts";
 import { featureState } from "./feature-flags.ts";
 
 export interface ValidateManifestsOptions {
@@ -12,6 +12,8 @@ export interface ValidateManifestsOptions {
   config?: string;
   /** `--service [NS/]NAME=URL` values, as knclaw dev takes them. */
   services?: string[];
+  /** `--run [NS/]NAME=COMMAND` values: the Services count as running (nothing is started). */
+  commands?: string[];
   /** Eventing's authentication-oidc feature (knclaw dev's default: on). */
   authenticationOidc?: boolean;
   /** Eventing's cross-namespace-event-links feature; undefined: the folder's config-features, else off. */
@@ -36,6 +38,7 @@ export function runValidateManifests(options: ValidateManifestsOptions): Validat
   const report = checkDevObjects(objects, options.manifests, {
     authenticationOidc: options.authenticationOidc ?? true,
     services: parseServiceMap(options.services ?? []),
+    commands: parseServiceCommands(options.commands ?? []),
     ...(options.crossNamespaceEventLinks !== undefined
       ? { crossNamespaceEventLinks: options.crossNamespaceEventLinks }
       : {}),
@@ -68,6 +71,7 @@ export function formatManifestsReport(report: ValidateManifestsReport, source: s
 export interface ManifestsCommandOptions {
   manifests?: string;
   service?: string[];
+  run?: string[];
   crossNamespaceEventLinks?: string;
   authenticationOidc?: string;
   strict?: boolean;
@@ -80,6 +84,7 @@ export function validateManifestsCommand(options: ManifestsCommandOptions & { co
     manifests: options.manifests!,
     ...(options.config !== undefined ? { config: options.config } : {}),
     services: options.service ?? [],
+    commands: options.run ?? [],
     ...(authenticationOidc !== undefined ? { authenticationOidc } : {}),
     ...(crossNamespaceEventLinks !== undefined ? { crossNamespaceEventLinks } : {}),
     strict: options.strict === true,

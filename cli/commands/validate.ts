@@ -106,6 +106,7 @@ export function registerValidateCommand(program: Command): void {
       "check this folder of Knative YAML as knclaw dev --manifests loads it (with the config only when -c is given)",
     )
     .option("--service <[ns/]name=url>", "with --manifests: as knclaw dev --service (repeatable)", collectValues)
+    .option("--run <[ns/]name=command>", "with --manifests: as knclaw dev --run (nothing is run)", collectValues)
     .option("--cross-namespace-event-links <state>", "with --manifests: as knclaw dev (enabled or disabled)")
     .option("--authentication-oidc <state>", "with --manifests: as knclaw dev (enabled or disabled)", "enabled")
     .option("--max-timeout <seconds>", "the cluster's max-revision-timeout-seconds", (v) => Number(v))

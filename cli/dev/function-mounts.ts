@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { FetchHandler } from "../../eventing/delivery/app-transport.ts";
@@ -76,32 +76,85 @@ export async function mountAsProcess(plan: FunctionPlan, options: ProcessMountOp
     env: { ...pickBaseEnv(options.baseEnv), ...plan.env, PORT: String(port), HOST: "127.0.0.1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const forward = (chunk: Buffer) => {
-    for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) options.onOutput?.(plan.name, line);
-  };
-  child.stdout?.on("data", forward);
-  child.stderr?.on("data", forward);
+  forwardOutput(child, plan.name, options.onOutput);
   const base = `http://127.0.0.1:${port}`;
   await waitReady(child, `${base}/readyz`, options.readyTimeoutMs ?? 20_000, plan);
   return {
     name: plan.name,
     namespace: plan.namespace,
     childUrl: base,
-    handler: {
-      fetch: (request) => {
-        const url = new URL(request.url);
-        return fetch(`${base}${url.pathname}${url.search}`, {
-          method: request.method,
-          headers: request.headers,
-          body: request.body,
-          signal: request.signal,
-          redirect: "manual",
-          duplex: "half",
-        } as RequestInit);
-      },
-    },
+    handler: proxyTo(base),
     close: () => stopChild(child),
   };
+}
+
+/**
+ * Run a Service from the command `knclaw dev --run NAME=COMMAND` gives (service-map.ts), by /bin/sh in the current
+ * directory, as its container would run: on a free loopback port in `$PORT`, with the Service's env and nothing else
+ * of knclaw dev's. Ready once the port takes a connection: Knative's default readiness probe is a TCP check of the
+ * container port, and an arbitrary service has no /readyz.
+ */
+export async function mountCommand(
+  plan: Omit<FunctionPlan, "entry">,
+  command: string,
+  options: Omit<ProcessMountOptions, "root"> & { cwd: string },
+): Promise<MountedFunction> {
+  const port = await freePort();
+  const child = spawn("/bin/sh", ["-c", command], {
+    cwd: options.cwd,
+    env: { ...pickBaseEnv(options.baseEnv), ...plan.env, PORT: String(port) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  forwardOutput(child, plan.name, options.onOutput);
+  const base = `http://127.0.0.1:${port}`;
+  await waitListening(child, port, options.readyTimeoutMs ?? 30_000, plan);
+  return {
+    name: plan.name,
+    namespace: plan.namespace,
+    childUrl: base,
+    handler: proxyTo(base),
+    close: () => stopChild(child),
+  };
+}
+
+function forwardOutput(
+  child: ChildProcess,
+  name: string,
+  onOutput: ((name: string, line: string) => void) | undefined,
+) {
+  const forward = (chunk: Buffer) => {
+    for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) onOutput?.(name, line);
+  };
+  child.stdout?.on("data", forward);
+  child.stderr?.on("data", forward);
+}
+
+/** A fetch handler that hands each request to the child on its port, path and query kept. */
+function proxyTo(base: string): FetchHandler {
+  return {
+    fetch: (request) => {
+      const url = new URL(request.url);
+      return fetch(`${base}${url.pathname}${url.search}`, {
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
+        signal: request.signal,
+        redirect: "manual",
+        duplex: "half",
+      } as RequestInit);
+    },
+  };
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolveAccepts) => {
+    const socket = connect({ port, host: "127.0.0.1" });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolveAccepts(true);
+    });
+    socket.once("error", () => resolveAccepts(false));
+  });
 }
 
 function pickBaseEnv(env: Record<string, string | undefined>): Record<string, string> {
@@ -126,7 +179,40 @@ function freePort(): Promise<number> {
 }
 
 /** Poll the child's readiness probe, as the kubelet would, until it answers 200 or the child exits. */
-async function waitReady(child: ChildProcess, url: string, timeoutMs: number, plan: FunctionPlan): Promise<void> {
+function waitReady(
+  child: ChildProcess,
+  url: string,
+  timeoutMs: number,
+  plan: Pick<FunctionPlan, "name" | "namespace">,
+) {
+  return waitFor(child, timeoutMs, plan, "ready", async () => {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await response.body?.cancel();
+      return response.status === 200;
+    } catch {
+      return false; // not listening yet
+    }
+  });
+}
+
+/** Poll until the child's port takes a TCP connection (Knative's default readiness probe). */
+function waitListening(
+  child: ChildProcess,
+  port: number,
+  timeoutMs: number,
+  plan: Pick<FunctionPlan, "name" | "namespace">,
+) {
+  return waitFor(child, timeoutMs, plan, "listening on $PORT", () => accepts(port));
+}
+
+async function waitFor(
+  child: ChildProcess,
+  timeoutMs: number,
+  plan: Pick<FunctionPlan, "name" | "namespace">,
+  what: string,
+  check: () => Promise<boolean>,
+): Promise<void> {
   const started = Date.now();
   let exited: number | null | undefined;
   child.once("exit", (code) => {
@@ -134,17 +220,11 @@ async function waitReady(child: ChildProcess, url: string, timeoutMs: number, pl
   });
   for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
     if (exited !== undefined)
-      throw new Error(`Service ${plan.namespace}/${plan.name}: process exited (${exited}) before it was ready`);
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      await response.body?.cancel();
-      if (response.status === 200) return;
-    } catch {
-      // not listening yet
-    }
+      throw new Error(`Service ${plan.namespace}/${plan.name}: process exited (${exited}) before it was ${what}`);
+    if (await check()) return;
     if (Date.now() - started > timeoutMs) {
       child.kill("SIGKILL");
-      throw new Error(`Service ${plan.namespace}/${plan.name}: not ready within ${timeoutMs} ms`);
+      throw new Error(`Service ${plan.namespace}/${plan.name}: not ${what} within ${timeoutMs} ms`);
     }
     await new Promise((r) => setTimeout(r, delay));
   }

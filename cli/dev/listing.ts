@@ -37,7 +37,9 @@ export function describeRuntime(runtime: DevRuntime): string[] {
   if (runtime.mappedServices.length > 0) {
     lines.push("", "Services elsewhere (--service: deliveries to their cluster URL go there):");
     for (const mapped of runtime.mappedServices) {
-      lines.push(`  ${mapped.namespace ? `${mapped.namespace}/` : "(any namespace)/"}${mapped.name} -> ${mapped.url}`);
+      lines.push(
+        `  ${mapped.namespace ? `${mapped.namespace}/` : "(any namespace)/"}${mapped.name} -> ${mapped.value}`,
+      );
     }
   }
   if (runtime.skippedServices.length > 0) {

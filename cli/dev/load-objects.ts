@@ -1,5 +1,5 @@
 import type { Log } from "../../eventing/broker/log.ts";
-import { type KnativeObject, ObjectError } from "../../eventing/broker/objects.ts";
+import { type KnativeObject, namespaceOf, ObjectError } from "../../eventing/broker/objects.ts";
 import {
   formatProblem,
   isRunKind,
@@ -10,7 +10,7 @@ import {
 } from "../../knative/validate/index.ts";
 import { type DevObjects, groupObjectsByKind } from "./objects.ts";
 import { checkReadiness, type NotReadyObject } from "./readiness.ts";
-import { EMPTY_SERVICE_MAP, type ServiceMap } from "./service-map.ts";
+import { EMPTY_SERVICE_MAP, type ServiceCommands, type ServiceMap } from "./service-map.ts";
 
 /** Objects that would not be accepted by a cluster: every problem names the object, the field and the rule. */
 export class InvalidObjectsError extends Error {
@@ -31,6 +31,8 @@ export interface DevObjectsOptions {
   crossNamespaceEventLinks?: boolean;
   /** `--service NAME=URL`: Services that answer elsewhere. */
   services?: ServiceMap;
+  /** `--run NAME=COMMAND`: Services started from a local command; each must be among the objects. */
+  commands?: ServiceCommands;
 }
 
 /** What knclaw dev would run from a set of objects, and what it would not, with why. */
@@ -91,11 +93,34 @@ export function checkDevObjects(
     });
     grouped = groupObjectsByKind([]);
   }
-  const { ready, notReady } = checkReadiness(grouped, {
-    services: options.services ?? EMPTY_SERVICE_MAP,
-    crossNamespaceEventLinks,
-  });
+  const services = options.services ?? EMPTY_SERVICE_MAP;
+  const commands = options.commands ?? EMPTY_SERVICE_MAP;
+  problems.push(...checkCommands(grouped, services, commands));
+  const { ready, notReady } = checkReadiness(grouped, { services, commands, crossNamespaceEventLinks });
   return { objects: ready, notReady, notRun, problems };
+}
+
+/** Each `--run` names a Knative Service of the objects (its env comes from there), and no Service is also mapped. */
+function checkCommands(objects: DevObjects, services: ServiceMap, commands: ServiceCommands): Problem[] {
+  const problems: Problem[] = [];
+  for (const entry of commands.entries) {
+    const found = objects.services.filter(
+      (service) =>
+        service.metadata.name === entry.name &&
+        (entry.namespace === undefined || namespaceOf(service) === entry.namespace),
+    );
+    const target = `${entry.namespace ? `${entry.namespace}/` : ""}${entry.name}`;
+    const problem = (message: string) =>
+      problems.push({ severity: "error", object: `Service/${target}`, path: "", rule: "run-command", message });
+    if (found.length === 0) problem(`--run ${target}: no Knative Service ${target} is among the objects`);
+    for (const service of found) {
+      if (services.lookup(namespaceOf(service), entry.name) !== undefined)
+        problem(`--run ${target}: the Service is also given a URL with --service`);
+      if (typeof service.metadata.annotations?.["knclaw.dev/entry"] === "string")
+        problem(`--run ${target}: the Service already runs from its knclaw.dev/entry`);
+    }
+  }
+  return problems;
 }
 
 /** checkDevObjects for a start: errors refuse it, warnings and objects not Ready are logged. */

@@ -1,6 +1,6 @@
 import { describeObject, isRecord, type KnativeObject, namespaceOf } from "../../eventing/broker/objects.ts";
 import type { DevObjects } from "./objects.ts";
-import type { ServiceMap } from "./service-map.ts";
+import type { ServiceCommands, ServiceMap } from "./service-map.ts";
 
 /**
  * Which objects are Ready under knclaw dev, as Knative's reconcilers decide it on a cluster: an object the webhook
@@ -25,6 +25,8 @@ export interface NotReadyObject {
 
 export interface ReadinessOptions {
   services: ServiceMap;
+  /** `--run`: Services started from a local command. */
+  commands: ServiceCommands;
   /** Eventing's cross-namespace-event-links feature: whether a Trigger's `spec.brokerRef` is read. */
   crossNamespaceEventLinks: boolean;
 }
@@ -50,7 +52,11 @@ export function checkReadiness(
   };
   const runningServices = new Set(
     objects.services
-      .filter((service) => typeof service.metadata.annotations?.[ENTRY_ANNOTATION] === "string")
+      .filter(
+        (service) =>
+          typeof service.metadata.annotations?.[ENTRY_ANNOTATION] === "string" ||
+          options.commands.lookup(namespaceOf(service), service.metadata.name) !== undefined,
+      )
       .map((service) => `${namespaceOf(service)}/${service.metadata.name}`),
   );
   const declaredServices = new Set(
@@ -78,7 +84,7 @@ export function checkReadiness(
     if (kind === "Service" && (group === "serving.knative.dev" || apiVersion === "v1")) {
       if (runningServices.has(key) || options.services.lookup(ns, name) !== undefined) return undefined;
       if (declaredServices.has(key)) {
-        return `Service ${key} is not run by knclaw dev (it has no ${ENTRY_ANNOTATION}): give its local URL with --service ${name}=URL`;
+        return `Service ${key} is not run by knclaw dev (it has no ${ENTRY_ANNOTATION}): start it with --run ${name}=COMMAND, or give its local URL with --service ${name}=URL`;
       }
       const resource = group === "" ? "services" : "services.serving.knative.dev";
       return `${resource} ${JSON.stringify(name)} not found in namespace ${ns}: define it, or give its local URL with --service ${name}=URL`;

@@ -16,7 +16,7 @@ import { repoRoot } from "../repo-root.ts";
 import { type BrokerStoreChoice, describeBrokerStore, openBrokerStore } from "./broker-store.ts";
 import { clusterUrlRewriter } from "./cluster-url.ts";
 import { createDevServer, listen } from "./dev-server.ts";
-import { type MountedFunction, mountAsProcess, mountInProcess } from "./function-mounts.ts";
+import { type MountedFunction, mountAsProcess, mountCommand, mountInProcess } from "./function-mounts.ts";
 import { loadDevObjects } from "./load-objects.ts";
 import { DevOidc, type DevOidcOptions } from "./oidc.ts";
 import { type PathRoute, PathRouter, routesFor } from "./path-routes.ts";
@@ -25,7 +25,7 @@ import { createRoutingFetch, createRoutingTransport } from "./routing-transport.
 import { type GeneratedSecretStore, memorySecretStore } from "./secret-store.ts";
 import { createSecretResolver } from "./secrets.ts";
 import { buildServiceEnvs } from "./service-envs.ts";
-import { EMPTY_SERVICE_MAP, type ServiceMap } from "./service-map.ts";
+import { EMPTY_SERVICE_MAP, type ServiceCommands, type ServiceMap } from "./service-map.ts";
 import { sinkBindingResolver } from "./sink-bindings.ts";
 
 export { InvalidObjectsError } from "./load-objects.ts";
@@ -44,6 +44,8 @@ export interface DevOptions {
   manifestsDir?: string;
   /** `--service NAME=URL`: Services that answer at a local URL (service-map.ts). */
   services?: ServiceMap;
+  /** `--run NAME=COMMAND`: Services of the objects that knclaw dev starts from a local command (service-map.ts). */
+  commands?: ServiceCommands;
   /** Eventing's cross-namespace-event-links feature (a Trigger's `spec.brokerRef` to another namespace). */
   crossNamespaceEventLinks?: boolean;
   /** Default 8080; 0 picks a free port. */
@@ -158,9 +160,11 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
 
   // Everything is read and checked before anything listens: an invalid object means no start at all.
   const serviceMap = options.services ?? EMPTY_SERVICE_MAP;
+  const commands = options.commands ?? EMPTY_SERVICE_MAP;
   const report = loadDevObjects(options.objects, options.manifestsDir, log, {
     authenticationOidc: options.oidc !== undefined,
     services: serviceMap,
+    commands,
     ...(options.crossNamespaceEventLinks !== undefined
       ? { crossNamespaceEventLinks: options.crossNamespaceEventLinks }
       : {}),
@@ -175,8 +179,9 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
   const storeChoice = options.brokerStore ?? { kind: "memory" };
   const journals = await openBrokerStore(storeChoice, log);
   // The memory service starts first: functions whose readiness depends on it (the deadletter) are waited for.
+  const commandOf = (service: KnativeObject) => commands.lookup(namespaceOf(service), service.metadata.name);
   const services = objects.services
-    .filter((service) => typeof service.metadata.annotations?.[ENTRY_ANNOTATION] === "string")
+    .filter((service) => typeof service.metadata.annotations?.[ENTRY_ANNOTATION] === "string" || commandOf(service))
     .sort((a, b) => Number(isMemoryService(b)) - Number(isMemoryService(a)));
   const skippedServices = objects.services
     .filter(
@@ -268,14 +273,16 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
     for (const [index, service] of services.entries()) {
       const namespace = namespaceOf(service);
       const name = service.metadata.name;
-      const plan = { name, namespace, entry: service.metadata.annotations![ENTRY_ANNOTATION]!, env: envs[index]! };
-      const fn = options.processes
-        ? await mountAsProcess(plan, {
-            root,
-            baseEnv: options.env ?? process.env,
-            onOutput: (service, line) => log.info({ service }, line),
-          })
-        : await mountInProcess(plan, root, options.clock ? { now: options.clock } : {});
+      const command = commandOf(service);
+      const entry = service.metadata.annotations?.[ENTRY_ANNOTATION];
+      const plan = { name, namespace, entry: entry ?? "", env: envs[index]! };
+      const onOutput = (service: string, line: string) => log.info({ service }, line);
+      const baseEnv = options.env ?? process.env;
+      const fn = command
+        ? await mountCommand(plan, command, { cwd: process.cwd(), baseEnv, onOutput })
+        : options.processes
+          ? await mountAsProcess(plan, { root, baseEnv, onOutput })
+          : await mountInProcess(plan, root, options.clock ? { now: options.clock } : {});
       mounted.set(`${namespace}/${name}`, fn);
       functions.push({
         namespace,

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { formatManifestsReport, runValidateManifests } from "../../../cli/commands/validate-manifests.ts";
 import { describeRuntime } from "../../../cli/dev/listing.ts";
-import { parseServiceMap, ServiceMapError } from "../../../cli/dev/service-map.ts";
+import { parseServiceCommands, parseServiceMap, ServiceMapError } from "../../../cli/dev/service-map.ts";
 import { type DevRuntime, InvalidObjectsError } from "../../../cli/dev/start-dev.ts";
 import { postBinary, type Subscriber, startSubscriber, startTestRuntime } from "../../support/dev-platform.ts";
 
@@ -187,6 +187,81 @@ describe("Knative docs: getting started (first-source.md, first-trigger.md)", ()
     expect(runtime.notReady).toEqual([]);
     expect((await postBinary(`${runtime.url}/default/example-broker`, { id: "player-1" })).status).toBe(202);
     await player.waitForEvent("player-1");
+  });
+});
+
+describe("knclaw dev --run NAME=COMMAND: a Service of the manifests started from a local command", () => {
+  const server = join(import.meta.dirname, "fixtures", "local-service", "server.mjs");
+  const command = `"${process.execPath}" "${server}"`;
+
+  it("runs the getting-started CloudEvents Player: Trigger deliveries reach it, and it emits to K_SINK from its SinkBinding", async () => {
+    const watcher = await subscriber();
+    // The test's own Trigger sees what the player emits.
+    const watch = `apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: { name: watch, namespace: default }\nspec:\n  broker: example-broker\n  filter: { attributes: { type: local.emitted } }\n  subscriber: { uri: "${watcher.url}" }\n`;
+    const dir = folder(["getting-started"], { "broker.yaml": knBroker("example-broker"), "watch.yaml": watch });
+    const runtime = await startTestRuntime("", {
+      manifestsDir: dir,
+      commands: parseServiceCommands([`cloudevents-player=${command}`]),
+    });
+    cleanup.push(() => runtime.shutdown());
+    expect(runtime.notReady).toEqual([]);
+    expect(runtime.skippedServices).toEqual([]);
+    const player = runtime.functions.find((fn) => fn.name === "cloudevents-player")!;
+    expect(player.mounted.childUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const env = (await (await fetch(`${runtime.url}/functions/cloudevents-player/env`)).json()) as Record<
+      string,
+      string
+    >;
+    expect(env).toMatchObject({ K_SERVICE: "cloudevents-player", K_SINK: `${runtime.url}/default/example-broker` });
+    expect(env.PORT).toBe(new URL(player.mounted.childUrl!).port);
+    expect((await postBinary(`${runtime.url}/default/example-broker`, { id: "to-player" })).status).toBe(202);
+    await runtime.idle();
+    const events = (await (await fetch(`${runtime.url}/functions/cloudevents-player/events`)).json()) as string[];
+    expect(events).toContain("to-player");
+    expect(
+      (await fetch(`${runtime.url}/functions/cloudevents-player/emit?id=from-player`, { method: "POST" })).status,
+    ).toBe(202);
+    await watcher.waitForEvent("from-player");
+  });
+
+  it("refuses a --run for a Service that is not among the objects, or that is also mapped with --service", async () => {
+    const dir = folder(["getting-started"]);
+    for (const [options, message] of [
+      [{ commands: parseServiceCommands([`ghost=${command}`]) }, /no Knative Service ghost/],
+      [
+        {
+          commands: parseServiceCommands([`cloudevents-player=${command}`]),
+          services: parseServiceMap(["cloudevents-player=http://127.0.0.1:9"]),
+        },
+        /also given a URL/,
+      ],
+    ] as const) {
+      const error = await startTestRuntime("", { manifestsDir: dir, ...options }).then(
+        async (runtime) => {
+          await runtime.shutdown();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(InvalidObjectsError);
+      expect((error as Error).message).toMatch(message);
+    }
+  });
+
+  it("a command that never listens fails the start, naming the Service", async () => {
+    const error = await startTestRuntime("", {
+      manifestsDir: folder(["ping-source"]),
+      commands: parseServiceCommands(["event-display=exit 3"]),
+    }).then(
+      async (runtime) => {
+        await runtime.shutdown();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    expect((error as Error).message).toMatch(
+      /Service default\/event-display: process exited \(3\) before it was listening on \$PORT/,
+    );
   });
 });
 
