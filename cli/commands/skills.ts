@@ -31,6 +31,10 @@ interface SkillSummary {
   unmet: string[];
   /** `disable-model-invocation`: never offered to the model. */
   hiddenFromModel?: boolean;
+  /** `user-invocable: false`: OpenClaw offers no slash command for it (knclaw has no skill commands either). */
+  notUserInvocable?: boolean;
+  /** OpenClaw's installer specs (`brew gh`, `node <package>`, ...): shown as hints, never run by knclaw. */
+  installers?: string[];
   warnings: string[];
 }
 
@@ -123,7 +127,17 @@ function summarize(skill: SkillPackage, probe: GatingProbe): SkillSummary {
     warnings: skill.warnings,
   };
   if (skill.doc.invocation.disableModelInvocation) summary.hiddenFromModel = true;
+  if (!skill.doc.invocation.userInvocable) summary.notUserInvocable = true;
+  const installers = (skill.doc.gating?.install ?? []).map(installHint);
+  if (installers.length > 0) summary.installers = installers;
   return summary;
+}
+
+/** One installer spec as a short hint: its kind and what it installs. */
+function installHint(spec: Record<string, unknown>): string {
+  const kind = typeof spec.kind === "string" ? spec.kind : "install";
+  const what = [spec.formula, spec.package, spec.module, spec.url].find((value) => typeof value === "string");
+  return what === undefined ? kind : `${kind} ${what}`;
 }
 
 export function formatSkillsList(result: SkillsListResult): string {
@@ -142,6 +156,8 @@ export function formatSkillsList(result: SkillsListResult): string {
     }
     if (skill.unmet.length > 0) lines.push(`  not offered, requires: ${skill.unmet.join(", ")}`);
     if (skill.hiddenFromModel) lines.push("  not offered to the model (disable-model-invocation)");
+    if (skill.notUserInvocable) lines.push("  not user-invocable");
+    if (skill.installers) lines.push(`  install hints (knclaw runs none): ${skill.installers.join(", ")}`);
     for (const warning of skill.warnings) lines.push(`  warning: ${warning}`);
     lines.push(`  ${skill.dir}`);
   }

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runSkillsList } from "../../cli/commands/skills.ts";
+import { formatSkillsList, runSkillsList } from "../../cli/commands/skills.ts";
 import { binaryOnPath, checkGating, configPathSet } from "../../skills/package/gating.ts";
 import { discoverSkills, loadSkillFolder } from "../../skills/package/loader.ts";
 
@@ -162,6 +162,15 @@ describe("discovery", () => {
       "env ACTIVECAMPAIGN_API_KEY",
     ]);
     expect(byName.get("wolt-orders")?.unmet).toEqual(["config browser.enabled"]);
-    expect(byName.get("release-notes")?.hiddenFromModel).toBe(true);
+    expect(byName.get("release-notes")).toMatchObject({
+      hiddenFromModel: true,
+      notUserInvocable: true,
+      installers: ["brew gh"],
+    });
+    const text = formatSkillsList(result);
+    expect(text).toMatch(
+      /not offered to the model \(disable-model-invocation\)\n {2}not user-invocable\n {2}install hints \(knclaw runs none\): brew gh/,
+    );
+    expect(text).toMatch(/failed to load .*broken: .*no description/);
   });
 });
