@@ -3,7 +3,6 @@ import { z } from "zod";
 import { MemoryError } from "../../clients/memory/client.ts";
 import type { PairingRecord } from "../../clients/memory/contract/people.ts";
 import type { Run } from "../../clients/memory/contract/runs.ts";
-import { isApprover } from "../../eventing/catalog/approvers.ts";
 import { TaskContract } from "../../eventing/catalog/contract.ts";
 import { derivedEventId, makeEvent } from "../../eventing/catalog/make.ts";
 import * as T from "../../eventing/catalog/types.ts";
@@ -12,6 +11,7 @@ import { readBodyLimited } from "../../eventing/cloudevent/body.ts";
 import { ApiError } from "../../runtime/api-error.ts";
 import type { BearerEnv } from "../../runtime/bearer.ts";
 import type { Logger } from "../../runtime/log.ts";
+import { approvalStatus, approvalView, tokenMayApprove } from "./approvals.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { RunDocument } from "./console/run-document.ts";
 import type { RunRecord, RunStore } from "./run-store.ts";
@@ -25,6 +25,7 @@ import { sseResponse } from "./sse.ts";
  *   finishes within N seconds; `Idempotency-Key` makes a retried request start one run;
  * - GET /runs/{id}: the run's status and outcome;
  * - GET /runs/{id}/events: SSE of what the run does, resumable with Last-Event-ID;
+ * - GET /approvals/{id}: an approval this gateway was asked, its status, and whether the calling token may decide it;
  * - POST /approvals/{id}: approve or deny a held tool call, decided by the token's name: 202 once forwarded, 403 for a
  *   token that may not approve it, 409 once decided (or while another decision is applied), 410 once expired;
  * - GET /instances/{instance}/pairing, POST /instances/{instance}/pairing/{code}/approve|deny: the pairing queue.
@@ -214,18 +215,23 @@ export function registerApi(app: Hono<GatewayVariables>, ctx: ApiContext): void 
     });
   });
 
+  app.get("/api/v1/approvals/:id", async (c) => {
+    const approval = await ctx.store.recallApproval(c.req.param("id"));
+    if (approval === undefined) throw new ApiError(404, "not_found", "no such approval");
+    const verdict = await ctx.store.verdict(approval.approvalId);
+    return c.json(approvalView(approval, verdict, c.get("principal"), ctx.now()));
+  });
+
   app.post("/api/v1/approvals/:id", async (c) => {
     const body = await readJson(c.req.raw, ApprovalBody);
     const approval = await ctx.store.recallApproval(c.req.param("id"));
     if (approval === undefined) throw new ApiError(404, "not_found", "no such approval");
-    const verdict = await ctx.store.verdict(approval.approvalId);
-    if (verdict?.outcome === "expired" || (verdict === undefined && Date.parse(approval.expiresAt) <= ctx.now()))
-      throw new ApiError(410, "expired", "the approval has expired");
-    if (verdict !== undefined)
-      throw new ApiError(409, "already_decided", `the approval was already ${verdict.outcome}`);
+    const status = approvalStatus(approval, await ctx.store.verdict(approval.approvalId), ctx.now());
+    if (status === "expired") throw new ApiError(410, "expired", "the approval has expired");
+    if (status !== "open") throw new ApiError(409, "already_decided", `the approval was already ${status}`);
     // Who decides is who the bearer token authenticated: never anything the body says.
     const by = c.get("principal");
-    if (approval.approvers !== undefined && !isApprover({ channel: "http", id: by }, approval.approvers)) {
+    if (!tokenMayApprove(approval, by)) {
       ctx.log.warn(
         { approvalId: approval.approvalId, runId: approval.runId, by: `http:${by}` },
         "approval decision refused: this token may not approve the call",

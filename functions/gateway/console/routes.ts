@@ -3,6 +3,7 @@ import { RUN_STATUSES, type Run, type RunStatus } from "../../../clients/memory/
 import { ApiError } from "../../../runtime/api-error.ts";
 import { namedTokens, refuseCredentialsInUrl } from "../../../runtime/bearer.ts";
 import type { PairingAdmin } from "../api.ts";
+import { approvalView } from "../approvals.ts";
 import type { GatewayConfig } from "../config.ts";
 import { TokenBuckets } from "../rate-limit.ts";
 import type { RunStore } from "../run-store.ts";
@@ -15,6 +16,7 @@ import type { RunDocument } from "./run-document.ts";
 import { listRuns, type RunReader, runAudit } from "./runs.ts";
 import { type ConsoleSessions, clearedCookie, sessionCookie } from "./session.ts";
 import {
+  type ApprovalAccess,
   approvalsView,
   deadLettersView,
   deadLetterView,
@@ -206,38 +208,59 @@ export function registerConsole(app: AnyHono, deps: ConsoleDeps): void {
     if (run === undefined) throw new ApiError(404, "not_found", "no such run");
     return run;
   };
-  const decidableApprovals = async (doc: Partial<RunDocument>): Promise<Set<string>> => {
+  /**
+   * How the signed-in token stands towards each held call of the run: `decide` when the API would forward its decision
+   * (an approval this gateway was asked, still open, and the token among its approvers: approvals.ts, the API's own
+   * rule), `watch` when this gateway was asked but the token may not decide; other channels' approvals are absent.
+   */
+  const approvalAccess = async (c: Context<ConsoleEnv>, doc: Partial<RunDocument>) => {
     const held = (doc.pending ?? []).flatMap((call) =>
       call.status === "awaiting_approval" && call.approval ? [call.approval.id] : [],
     );
-    const known = await Promise.all(held.map(async (id) => ((await deps.store.recallApproval(id)) ? id : undefined)));
-    return new Set(known.filter((id): id is string => id !== undefined));
+    const tokenName = c.get("session").tokenName;
+    const access = await Promise.all(
+      held.map(async (id): Promise<[string, ApprovalAccess] | undefined> => {
+        const approval = await deps.store.recallApproval(id);
+        if (approval === undefined) return undefined;
+        const view = approvalView(approval, await deps.store.verdict(id), tokenName, Date.now());
+        return [id, view.mayDecide ? "decide" : "watch"];
+      }),
+    );
+    return new Map(access.filter((entry) => entry !== undefined));
   };
   const timeline = async (c: Context<ConsoleEnv>, run: Run) => {
     const doc = run.state as Partial<RunDocument>;
-    const [audit, decidable] = await Promise.all([runAudit(requireRuns(), run), decidableApprovals(doc)]);
+    const [audit, decidable] = await Promise.all([runAudit(requireRuns(), run), approvalAccess(c, doc)]);
     return timelineView(run, doc, audit, userOf(c), decidable);
   };
 
   consoleApp.get("/console/runs/:id", async (c) => {
     const run = await loadRun(c.req.param("id"));
-    const body = html`${notice(c.req.query("notice"))}<section id="run-timeline" aria-live="polite" data-stream="/console/runs/${run.id}/stream">${await timeline(c, run)}</section>`;
+    // The stream starts from the version this page shows, so a change made before it connects is sent, not lost.
+    const body = html`${notice(c.req.query("notice"))}<section id="run-timeline" aria-live="polite" data-stream="/console/runs/${run.id}/stream?version=${run.version}">${await timeline(c, run)}</section>`;
     return render(c, `Run ${run.id}`, "/console/runs", body);
   });
 
+  /**
+   * A run's timeline, live: an `html` event whenever the run's version differs from the one the client shows (its
+   * id is that version), `end` once the run is finished. The client's version is the page's (`?version=`), or, when
+   * the browser reconnects a stream that broke (a failed poll ends it), the last event id it got (`Last-Event-ID`),
+   * so a change made while no stream was open is sent on the next one, never lost.
+   */
   consoleApp.get("/console/runs/:id/stream", async (c) => {
-    const first = await loadRun(c.req.param("id"));
+    const id = c.req.param("id");
+    await loadRun(id);
+    const shown = clientVersion(c.req.header("last-event-id") ?? c.req.query("version"));
     const signal = c.req.raw.signal;
     return sseResponse(async (writer) => {
       const stop = AbortSignal.any([writer.signal, signal]);
-      let version = first.version;
+      let version = shown;
       let lastWrite = Date.now();
       while (!stop.aborted) {
-        await pause(pollMs, stop);
-        const run = await requireRuns().findRun(first.id);
+        const run = await requireRuns().findRun(id);
         if (run === undefined) return;
         if (run.version !== version) {
-          writer.send({ event: "html", data: String(await timeline(c, run)) });
+          writer.send({ id: String(run.version), event: "html", data: String(await timeline(c, run)) });
           version = run.version;
           lastWrite = Date.now();
         } else if (Date.now() - lastWrite >= KEEPALIVE_MS) {
@@ -248,6 +271,7 @@ export function registerConsole(app: AnyHono, deps: ConsoleDeps): void {
           writer.send({ event: "end", data: run.status });
           return;
         }
+        await pause(pollMs, stop);
       }
     });
   });
@@ -260,7 +284,7 @@ export function registerConsole(app: AnyHono, deps: ConsoleDeps): void {
     const approvals: PendingApproval[] = [];
     for (const run of waiting) {
       const doc = run.state as Partial<RunDocument>;
-      const decidable = await decidableApprovals(doc);
+      const access = await approvalAccess(c, doc);
       for (const call of doc.pending ?? []) {
         if (call.status !== "awaiting_approval" || call.approval === undefined) continue;
         approvals.push({
@@ -272,7 +296,7 @@ export function registerConsole(app: AnyHono, deps: ConsoleDeps): void {
           expiresAt: call.approval.expiresAt,
           ...(call.approval.approvers ? { approvers: call.approval.approvers } : {}),
           ...(doc.requester ? { requester: `${doc.requester.channel}:${doc.requester.id}` } : {}),
-          decidable: decidable.has(call.approval.id),
+          ...(access.has(call.approval.id) ? { access: access.get(call.approval.id) } : {}),
         });
       }
     }
@@ -426,6 +450,11 @@ export function registerConsole(app: AnyHono, deps: ConsoleDeps): void {
       return decision === "approve" ? "pairing-approved" : "pairing-denied";
     });
   });
+}
+
+/** The run version a client says it shows; undefined (send the timeline at once) for anything else. */
+function clientVersion(value: string | undefined): number | undefined {
+  return value !== undefined && /^\d{1,15}$/.test(value.trim()) ? Number(value) : undefined;
 }
 
 /** Waits `ms`, or less when the signal aborts. */

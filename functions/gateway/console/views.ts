@@ -119,12 +119,26 @@ function approvalForm(approvalId: string, user: PageUser, back: string): Html {
   </form>`;
 }
 
+/**
+ * How the signed-in token stands towards a held call: `decide` (an approval the gateway was asked, open, and the token
+ * among its approvers), `watch` (the gateway was asked, but this token may not decide it). Absent: another channel's.
+ */
+export type ApprovalAccess = "decide" | "watch";
+
+/** Approve/Deny only for a token the API would take the decision from; otherwise who decides it, and where. */
+function decideOrHint(access: ApprovalAccess | undefined, approvalId: string, user: PageUser, back: string): Html {
+  if (access === "decide") return approvalForm(approvalId, user, back);
+  if (access === "watch")
+    return html`<p class="hint not-approver">You (<code>http:${user.tokenName}</code>) may not decide this call: only its approvers can.</p>`;
+  return html`<p class="hint">This run answers on another channel: decide it there.</p>`;
+}
+
 export function timelineView(
   run: Run,
   doc: Partial<RunDocument>,
   audit: AuditEntry[],
   user: PageUser,
-  decidable: ReadonlySet<string>,
+  access: ReadonlyMap<string, ApprovalAccess>,
 ): Html {
   const turns = doc.turnLog ?? [];
   const pending = new Map((doc.pending ?? []).map((call) => [call.providerId, call]));
@@ -155,7 +169,7 @@ export function timelineView(
         outcome = html`<div class="${result.isError ? "result error" : "result"}"><h5>${result.isError ? html`Error${errorClass ? html` <code>${errorClass}</code>` : ""}` : "Result"}</h5><pre>${pretty(result.content)}</pre></div>`;
       } else if (state?.status === "awaiting_approval" && state.approval !== undefined) {
         outcome = html`<div class="held"><h5>Held for approval</h5><p>Approval <code>${state.approval.id}</code>, expires ${time(state.approval.expiresAt)}${state.approval.approvers ? html`; approvers: ${state.approval.approvers.join(", ")}` : ""}</p>
-          ${decidable.has(state.approval.id) ? approvalForm(state.approval.id, user, `/console/runs/${run.id}`) : html`<p class="hint">Decided on the run's channel.</p>`}</div>`;
+          ${decideOrHint(access.get(state.approval.id), state.approval.id, user, `/console/runs/${run.id}`)}</div>`;
       } else {
         outcome = html`<p class="meta">Running${state?.attempt && state.attempt > 1 ? html` (attempt ${state.attempt})` : ""}…</p>`;
       }
@@ -213,7 +227,8 @@ export interface PendingApproval {
   expiresAt: number;
   approvers?: string[];
   requester?: string;
-  decidable: boolean;
+  /** Absent when another channel asks for this approval. */
+  access?: ApprovalAccess;
 }
 
 export function approvalsView(approvals: PendingApproval[], user: PageUser): Html {
@@ -224,7 +239,7 @@ export function approvalsView(approvals: PendingApproval[], user: PageUser): Htm
         <h2><code>${a.tool}</code> in <a href="/console/runs/${a.runId}">${a.runId}</a></h2>
         <p class="meta">Instance ${a.instance}${a.requester ? html` · started by ${a.requester}` : ""} · expires ${time(a.expiresAt)}${a.approvers ? html` · approvers: ${a.approvers.join(", ")}` : ""}</p>
         <pre class="args">${pretty(a.arguments)}</pre>
-        ${a.decidable ? approvalForm(a.approvalId, user, "/console/approvals") : html`<p class="hint">This run answers on another channel: decide it there.</p>`}
+        ${decideOrHint(a.access, a.approvalId, user, "/console/approvals")}
       </li>`,
     )}</ul>`;
 }

@@ -202,10 +202,19 @@ describe("runs API", () => {
   const decide = (id: string, body: unknown, token?: string) =>
     fetch(`${h.url}/api/v1/approvals/${id}`, { method: "POST", headers: auth(token), body: JSON.stringify(body) });
   const decisions = () => h.broker.ofType(T.APPROVAL_DECIDED);
+  const approval = async (id: string, token?: string) =>
+    (await (await fetch(`${h.url}/api/v1/approvals/${id}`, { headers: auth(token) })).json()) as Record<
+      string,
+      unknown
+    >;
 
   it("decides as the token it authenticated: a non-approver gets 403, the approver's decision goes once, 409 after", async () => {
     const { runId } = (await (await startRun({ task: "delete" })).json()) as { runId: string };
     await h.deliver(approvalRequested(runId, "ops", "ap-1"));
+    // The API says, per approval, whether the calling token may decide it (the console shows its buttons by this).
+    expect(await approval("ap-1")).toMatchObject({ approvalId: "ap-1", runId, status: "open", mayDecide: true });
+    expect(await approval("ap-1", OTHER_TOKEN)).toMatchObject({ status: "open", mayDecide: false });
+    expect((await fetch(`${h.url}/api/v1/approvals/nope`, { headers: auth() })).status).toBe(404);
     // Only http:admin may approve: the ci token is turned away and nothing reaches the agent.
     const stranger = await decide("ap-1", { decision: "approve" }, OTHER_TOKEN);
     expect(stranger.status).toBe(403);
@@ -234,6 +243,7 @@ describe("runs API", () => {
     expect(new Set(decisions().map((event) => event.attributes.id)).size).toBe(1);
     expect((await decide("ap-1", { decision: "deny" })).status).toBe(409);
     expect((await h.deliver(approvalResolved(runId, "ap-1", "approved", "admin"))).status).toBe(200);
+    expect(await approval("ap-1")).toMatchObject({ status: "approved", decidedBy: "http:admin", mayDecide: false });
     const late = await decide("ap-1", { decision: "approve" });
     expect(late.status).toBe(409);
     expect(((await late.json()) as { error: { message: string } }).error.message).toContain("approved");

@@ -103,17 +103,17 @@ describe("a run's timeline", () => {
         },
       ],
     };
-    const html = String(timelineView(run("r1", "a", 1, "running", doc), doc, [], user, new Set()));
+    const html = String(timelineView(run("r1", "a", 1, "running", doc), doc, [], user, new Map()));
     expect(html).toContain(`<code class="trace">${traceId}</code>`);
     expect(html).not.toContain("<script>");
     expect(html).toContain("&lt;script&gt;");
     expect(html).toContain("Tool call <code>http.get</code>");
     expect(html).toContain("<code>PermissionDenied</code>");
-    const untraced = String(timelineView(run("r2", "a", 1), {}, [], user, new Set()));
+    const untraced = String(timelineView(run("r2", "a", 1), {}, [], user, new Map()));
     expect(untraced).toContain("not recorded");
   });
 
-  it("offers approve and deny only for approvals the gateway was asked", () => {
+  it("offers approve and deny only to a token that may decide an approval the gateway was asked", () => {
     const doc = {
       transcript: [
         { role: "assistant" as const, content: "", toolCalls: [{ id: "c1", name: "time__now", arguments: "{}" }] },
@@ -131,9 +131,13 @@ describe("a run's timeline", () => {
       ],
     };
     const held = run("r3", "a", 1, "waiting", doc);
-    expect(String(timelineView(held, doc, [], user, new Set(["ap-1"])))).toContain('action="/console/approvals/ap-1"');
-    const elsewhere = String(timelineView(held, doc, [], user, new Set()));
+    const decide = new Map([["ap-1", "decide" as const]]);
+    expect(String(timelineView(held, doc, [], user, decide))).toContain('action="/console/approvals/ap-1"');
+    const watch = String(timelineView(held, doc, [], user, new Map([["ap-1", "watch" as const]])));
+    expect(watch).not.toContain("/console/approvals/ap-1");
+    expect(watch).toContain("may not decide this call");
+    const elsewhere = String(timelineView(held, doc, [], user, new Map()));
     expect(elsewhere).not.toContain("/console/approvals/ap-1");
-    expect(elsewhere).toContain("Decided on the run's channel.");
+    expect(elsewhere).toContain("This run answers on another channel");
   });
 });
