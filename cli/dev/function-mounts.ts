@@ -70,22 +70,14 @@ export interface ProcessMountOptions {
 export async function mountAsProcess(plan: FunctionPlan, options: ProcessMountOptions): Promise<MountedFunction> {
   const main = join(dirname(resolve(options.root, plan.entry)), "main.ts");
   if (!existsSync(main)) throw new Error(`Service ${plan.namespace}/${plan.name}: no main.ts beside ${plan.entry}`);
-  const port = await freePort();
-  const child = spawn(process.execPath, [main], {
+  return mountChild(plan, {
+    file: process.execPath,
+    args: [main],
     cwd: options.root,
-    env: { ...pickBaseEnv(options.baseEnv), ...plan.env, PORT: String(port), HOST: "127.0.0.1" },
-    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...pickBaseEnv(options.baseEnv), ...plan.env, HOST: "127.0.0.1" },
+    onOutput: options.onOutput,
+    ready: (child, port) => waitReady(child, `http://127.0.0.1:${port}/readyz`, options.readyTimeoutMs ?? 20_000, plan),
   });
-  forwardOutput(child, plan.name, options.onOutput);
-  const base = `http://127.0.0.1:${port}`;
-  await waitReady(child, `${base}/readyz`, options.readyTimeoutMs ?? 20_000, plan);
-  return {
-    name: plan.name,
-    namespace: plan.namespace,
-    childUrl: base,
-    handler: proxyTo(base),
-    close: () => stopChild(child),
-  };
 }
 
 /**
@@ -99,15 +91,36 @@ export async function mountCommand(
   command: string,
   options: Omit<ProcessMountOptions, "root"> & { cwd: string },
 ): Promise<MountedFunction> {
-  const port = await freePort();
-  const child = spawn("/bin/sh", ["-c", command], {
+  return mountChild(plan, {
+    file: "/bin/sh",
+    args: ["-c", command],
     cwd: options.cwd,
-    env: { ...pickBaseEnv(options.baseEnv), ...plan.env, PORT: String(port) },
+    env: { ...pickBaseEnv(options.baseEnv), ...plan.env },
+    onOutput: options.onOutput,
+    ready: (child, port) => waitListening(child, port, options.readyTimeoutMs ?? 30_000, plan),
+  });
+}
+
+interface ChildSpec {
+  file: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  onOutput: ((name: string, line: string) => void) | undefined;
+  ready(child: ChildProcess, port: number): Promise<void>;
+}
+
+/** A child process on a free loopback port (`$PORT`), its output forwarded, mounted once `ready` says so. */
+async function mountChild(plan: Pick<FunctionPlan, "name" | "namespace">, spec: ChildSpec): Promise<MountedFunction> {
+  const port = await freePort();
+  const child = spawn(spec.file, spec.args, {
+    cwd: spec.cwd,
+    env: { ...spec.env, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  forwardOutput(child, plan.name, options.onOutput);
+  forwardOutput(child, plan.name, spec.onOutput);
+  await spec.ready(child, port);
   const base = `http://127.0.0.1:${port}`;
-  await waitListening(child, port, options.readyTimeoutMs ?? 30_000, plan);
   return {
     name: plan.name,
     namespace: plan.namespace,

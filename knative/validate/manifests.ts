@@ -92,7 +92,7 @@ interface PingSourceObject {
   };
 }
 
-export type KnativeObject = BrokerObject | TriggerObject | PingSourceObject;
+type KnativeObject = BrokerObject | TriggerObject | PingSourceObject;
 
 /** Any other object of a manifest folder: a Knative Service, a SinkBinding, a ConfigMap, or a kind knclaw dev does not run. */
 interface OtherObject {
