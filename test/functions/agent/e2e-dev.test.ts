@@ -2,14 +2,12 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type DevRuntime, startDev } from "../../../cli/dev/start-dev.ts";
 import type { KnativeObject } from "../../../eventing/broker/objects.ts";
 import * as T from "../../../eventing/catalog/types.ts";
-import { validateConfigValue } from "../../../knative/config/load.ts";
-import { render } from "../../../knative/render/index.ts";
 import type { Served } from "../../../runtime/serve.ts";
 import { generateSigningKey } from "../../../skills/runtime/index.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../../fakes/openai/server.ts";
 import { type Received, type Subscriber, startSubscriber } from "../../support/dev-platform.ts";
 import { devTrustEnv } from "../../support/event-keys.ts";
-import { sendSlackMessage, startToolSkills, toolSkillsConfig } from "./support/dev-skills.ts";
+import { sendSlackMessage, startToolSkills, toolPlatformObjects } from "./support/dev-skills.ts";
 
 /**
  * End to end on `knclaw dev` (the startDev library): the rendered Broker, Triggers and ksvcs of a knclaw.yaml; the
@@ -55,37 +53,8 @@ afterEach(async () => {
 });
 
 function platformObjects(): KnativeObject[] {
-  const config = validateConfigValue({
-    apiVersion: "knclaw.dev/v1alpha1",
-    kind: "Platform",
-    metadata: { name: "knclaw", namespace: "knclaw" },
-    images: { registry: "ghcr.io/knclaw", default: "knclaw:0.1.0" },
-    broker: {
-      name: "default",
-      delivery: { retry: 5, backoffPolicy: "exponential", backoffDelay: "PT0.05S", timeout: "PT30S" },
-      deadLetterSink: { disabled: true },
-    },
-    memory: {},
-    gateway: { enabled: false },
-    policies: { default: { budgets: { toolCalls: 10 }, termination: { maxTurns: 5 } } },
-    skills: toolSkillsConfig(skillServers),
-    instances: {
-      ops: {
-        model: "openai-compatible/gpt-test",
-        provider: { baseUrl: fake.url },
-        policy: "default",
-        skills: ["cluster", "web"],
-      },
-    },
-  });
-  const objects = render(config) as unknown as KnativeObject[];
-  const catcher: KnativeObject = {
-    apiVersion: "eventing.knative.dev/v1",
-    kind: "Trigger",
-    metadata: { name: "test-channel-catcher", namespace: "knclaw" },
-    spec: { broker: "default", filter: { attributes: { type: T.MESSAGE_SEND } }, subscriber: { uri: channel.url } },
-  };
-  return [...objects, catcher];
+  const ops = { model: "openai-compatible/gpt-test", provider: { baseUrl: fake.url }, skills: ["cluster", "web"] };
+  return toolPlatformObjects(skillServers, { ops }, channel.url, [T.MESSAGE_SEND]);
 }
 
 /** Two more copies of every agent and skill Trigger: each such event is then delivered three times. */

@@ -2,14 +2,12 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type DevRuntime, startDev } from "../../../cli/dev/start-dev.ts";
 import type { KnativeObject } from "../../../eventing/broker/objects.ts";
 import * as T from "../../../eventing/catalog/types.ts";
-import { validateConfigValue } from "../../../knative/config/load.ts";
-import { render } from "../../../knative/render/index.ts";
 import type { Served } from "../../../runtime/serve.ts";
 import { generateSigningKey } from "../../../skills/runtime/index.ts";
 import { type FakeOllama, type OllamaRequest, type OllamaTurn, startFakeOllama } from "../../fakes/ollama/server.ts";
 import { type Received, type Subscriber, startSubscriber } from "../../support/dev-platform.ts";
 import { devTrustEnv } from "../../support/event-keys.ts";
-import { sendSlackMessage, startToolSkills, toolSkillsConfig } from "./support/dev-skills.ts";
+import { sendSlackMessage, startToolSkills, toolPlatformObjects } from "./support/dev-skills.ts";
 
 /**
  * `model: ollama/<model>` end to end on knclaw dev: the knclaw.yaml is validated and rendered, the agent runs as it
@@ -66,49 +64,17 @@ afterEach(async () => {
 });
 
 function platformObjects(baseUrl: string, agent: Record<string, unknown> = {}): KnativeObject[] {
-  const config = validateConfigValue({
-    apiVersion: "knclaw.dev/v1alpha1",
-    kind: "Platform",
-    metadata: { name: "knclaw", namespace: "knclaw" },
-    images: { registry: "ghcr.io/knclaw", default: "knclaw:0.1.0" },
-    broker: {
-      name: "default",
-      delivery: { retry: 5, backoffPolicy: "exponential", backoffDelay: "PT0.05S", timeout: "PT30S" },
-      deadLetterSink: { disabled: true },
+  const instances = {
+    ops: {
+      model: `ollama/${MODEL}`,
+      provider: { baseUrl },
+      skills: ["cluster", "web"],
+      ...(Object.keys(agent).length > 0 ? { agent } : {}),
     },
-    memory: {},
-    gateway: { enabled: false },
-    policies: { default: { budgets: { toolCalls: 10 }, termination: { maxTurns: 5 } } },
-    skills: toolSkillsConfig(skillServers),
-    instances: {
-      ops: {
-        model: `ollama/${MODEL}`,
-        provider: { baseUrl },
-        policy: "default",
-        skills: ["cluster", "web"],
-        ...(Object.keys(agent).length > 0 ? { agent } : {}),
-      },
-      // Its key names a Secret nobody provides: under knclaw dev the variable stays unset.
-      billing: {
-        model: "openai/gpt-4o",
-        provider: { apiKey: { secret: "knclaw-openai", key: "api-key" } },
-        policy: "default",
-      },
-    },
-  });
-  const objects = render(config) as unknown as KnativeObject[];
-  const catchAll = (name: string, type: string): KnativeObject => ({
-    apiVersion: "eventing.knative.dev/v1",
-    kind: "Trigger",
-    metadata: { name, namespace: "knclaw" },
-    spec: { broker: "default", filter: { attributes: { type } }, subscriber: { uri: catcher.url } },
-  });
-  return [
-    ...objects,
-    catchAll("test-sends", T.MESSAGE_SEND),
-    catchAll("test-completed", T.RUN_COMPLETED),
-    catchAll("test-failed", T.RUN_FAILED),
-  ];
+    // Its key names a Secret nobody provides: under knclaw dev the variable stays unset.
+    billing: { model: "openai/gpt-4o", provider: { apiKey: { secret: "knclaw-openai", key: "api-key" } } },
+  };
+  return toolPlatformObjects(skillServers, instances, catcher.url, [T.MESSAGE_SEND, T.RUN_COMPLETED, T.RUN_FAILED]);
 }
 
 async function start(objects: KnativeObject[]): Promise<DevRuntime> {

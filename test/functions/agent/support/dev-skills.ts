@@ -1,9 +1,12 @@
 import { expect } from "vitest";
 import { z } from "zod";
 import type { DevRuntime } from "../../../../cli/dev/start-dev.ts";
+import type { KnativeObject } from "../../../../eventing/broker/objects.ts";
 import { makeEvent } from "../../../../eventing/catalog/make.ts";
 import * as T from "../../../../eventing/catalog/types.ts";
 import { encodeEvent } from "../../../../eventing/cloudevent/http-codec.ts";
+import { validateConfigValue } from "../../../../knative/config/load.ts";
+import { render } from "../../../../knative/render/index.ts";
 import { type Served, serve } from "../../../../runtime/serve.ts";
 import { defineSkill } from "../../../../skills/package/define-skill.ts";
 import { defineTool } from "../../../../skills/package/tool.ts";
@@ -12,8 +15,8 @@ import { roleKeys, signAs } from "../../../support/event-keys.ts";
 
 /**
  * What the agent's end-to-end suites on knclaw dev share: two external skills (`cluster` with `get_pods`, `web` with
- * `status`) served by the skill runtime on their own ports, counting their calls in `calls`, and their
- * `skills` section for knclaw.yaml; and a signed Slack message.received posted into the broker ingress.
+ * `status`) served by the skill runtime on their own ports, counting their calls in `calls`; the rendered platform
+ * around them; and a signed Slack message.received posted into the broker ingress.
  */
 const TOOLS = [
   ["cluster", "get_pods", "namespace"],
@@ -48,7 +51,7 @@ export async function startToolSkills(agentPublicKeyPem: string, calls: Record<s
 }
 
 /** The knclaw.yaml `skills` section naming the servers of startToolSkills as external skills. */
-export function toolSkillsConfig(servers: Served[]): Record<string, unknown> {
+function toolSkillsConfig(servers: Served[]): Record<string, unknown> {
   return Object.fromEntries(
     TOOLS.map(([name, tool, property], index) => [
       name,
@@ -66,6 +69,43 @@ export function toolSkillsConfig(servers: Served[]): Record<string, unknown> {
       },
     ]),
   );
+}
+
+/**
+ * The rendered objects of a knclaw.yaml with the two skills, the given instances and nothing else (a broker retrying
+ * fast, no dead-letter sink, no gateway), plus a Trigger per event type in `catch` delivering to `catcherUrl`.
+ */
+export function toolPlatformObjects(
+  servers: Served[],
+  instances: Record<string, unknown>,
+  catcherUrl: string,
+  catchTypes: string[],
+): KnativeObject[] {
+  const config = validateConfigValue({
+    apiVersion: "knclaw.dev/v1alpha1",
+    kind: "Platform",
+    metadata: { name: "knclaw", namespace: "knclaw" },
+    images: { registry: "ghcr.io/knclaw", default: "knclaw:0.1.0" },
+    broker: {
+      name: "default",
+      delivery: { retry: 5, backoffPolicy: "exponential", backoffDelay: "PT0.05S", timeout: "PT30S" },
+      deadLetterSink: { disabled: true },
+    },
+    memory: {},
+    gateway: { enabled: false },
+    policies: { default: { budgets: { toolCalls: 10 }, termination: { maxTurns: 5 } } },
+    skills: toolSkillsConfig(servers),
+    instances,
+  });
+  const catchers = catchTypes.map(
+    (type, index): KnativeObject => ({
+      apiVersion: "eventing.knative.dev/v1",
+      kind: "Trigger",
+      metadata: { name: `test-catcher-${index}`, namespace: "knclaw" },
+      spec: { broker: "default", filter: { attributes: { type } }, subscriber: { uri: catcherUrl } },
+    }),
+  );
+  return [...(render(config) as unknown as KnativeObject[]), ...catchers];
 }
 
 /** A Slack message for `instance`, signed as the Slack adapter, into the dev broker's ingress (202 expected). */
