@@ -1,19 +1,14 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Writable } from "node:stream";
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { createApp } from "../../../functions/agent/app.ts";
 import { EffectiveContract } from "../../../functions/agent/policy/contract.ts";
 import { gateCall } from "../../../functions/agent/policy/gate.ts";
-import type { LanguageModel } from "../../../functions/agent/providers/model.ts";
-import type { AgentStore } from "../../../functions/agent/store.ts";
 import { compileArguments } from "../../../functions/agent/tools/argument-schema.ts";
 import { ToolCatalog } from "../../../functions/agent/tools/catalog.ts";
-import { generateSigningKey } from "../../../runtime/keys.ts";
 import { builtinSkillsDir, loadSkillFolder } from "../../../skills/package/loader.ts";
 import { skillDescriptor } from "../../../skills/package/skill-package.ts";
 import { layers } from "./fixtures.ts";
+import { startAgent } from "./support/start-agent.ts";
 
 /** Schemas of the kinds MCP servers publish, several of which zod's JSON Schema reader cannot take. */
 const SCHEMAS = {
@@ -245,29 +240,6 @@ describe("the gate with published schemas", () => {
       },
     });
   });
-
-  /** An agent app with the given skill env, its log lines collected. */
-  async function startAgent(env: Record<string, string>) {
-    const lines: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(JSON.parse(chunk.toString("utf8")) as Record<string, unknown>);
-        done();
-      },
-    });
-    const app = await createApp(
-      {
-        KNCLAW_INSTANCE: "ops",
-        KNCLAW_MODEL: "demo/demo",
-        KNCLAW_SIGNING_KEY: generateSigningKey().privateKeyPem,
-        KNCLAW_EVENT_KEYS: "{}",
-        K_SINK: "http://127.0.0.1:9/unused",
-        ...env,
-      },
-      { logger: pino(sink), model: {} as LanguageModel, store: {} as AgentStore, emit: async () => {} },
-    );
-    return { app, lines };
-  }
 
   const withheldLine = expect.objectContaining({
     tool: "everything.broken",

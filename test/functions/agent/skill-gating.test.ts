@@ -12,6 +12,7 @@ import { ToolCatalog } from "../../../functions/agent/tools/catalog.ts";
 import { loadConfig, validateConfigValue } from "../../../knative/config/load.ts";
 import { render } from "../../../knative/render/index.ts";
 import { layers, platformWith } from "./fixtures.ts";
+import { startAgent } from "./support/start-agent.ts";
 
 /** Gating enforced where the agent runs (issue 16): an unmet skill is not offered, and its calls are refused. */
 const fixtures = new URL("../../skills/openclaw-fixtures/", import.meta.url).pathname;
@@ -49,6 +50,24 @@ describe("skills from the configured skill folders", () => {
     const skill = config.skills.find((entry) => entry.name === "activecampaign");
     expect(skill?.withheld).toBeUndefined();
     expect(new ToolCatalog(config.skills).instructions.map((entry) => entry.skill)).toContain("activecampaign");
+  });
+});
+
+describe("the agent app", () => {
+  it("reads its skill folders at start and logs each skill it does not offer, with the reason", async () => {
+    const { lines } = await startAgent({
+      KNCLAW_SKILLS: JSON.stringify(["weather", "activecampaign"]),
+      KNCLAW_SKILL_FOLDERS: JSON.stringify([fixtures, join(fixtures, "workspace")]),
+      KNCLAW_CONFIG_PATHS_SET: JSON.stringify([]),
+    });
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        skill: "activecampaign",
+        reason: expect.stringMatching(/^the skill's requirements are not met here: bin activecampaign/),
+        msg: "skill not offered",
+      }),
+    );
+    expect(lines.filter((line) => line.skill === "weather")).toEqual([]);
   });
 });
 
