@@ -17,6 +17,14 @@ export interface DiscordMessageBody {
   content: string;
   components?: unknown[];
   flags?: number;
+  /** Makes a channel message a reply; `fail_if_not_exists: false` posts it even if that message is gone. */
+  message_reference?: { message_id: string; fail_if_not_exists?: boolean };
+}
+
+/** A file sent with a message (multipart: `payload_json` and `files[0]`). */
+export interface DiscordFile {
+  filename: string;
+  content: string;
 }
 
 export class DiscordApi {
@@ -25,13 +33,29 @@ export class DiscordApi {
     this.options = options;
   }
 
-  private async call(method: string, path: string, body: unknown, bot: boolean): Promise<Record<string, unknown>> {
-    const headers: Record<string, string> = { "content-type": "application/json" };
+  /**
+   * One REST call: JSON, or with a file multipart/form-data whose `payload_json` is the JSON body and `files[0]` the
+   * file, named in the body's `attachments` (fetch sets the boundary).
+   */
+  private async call(
+    method: string,
+    path: string,
+    body: object,
+    bot: boolean,
+    file?: DiscordFile,
+  ): Promise<Record<string, unknown>> {
+    const headers: Record<string, string> = file === undefined ? { "content-type": "application/json" } : {};
     if (bot) headers.authorization = `Bot ${this.options.botToken}`;
+    let payload: string | FormData = JSON.stringify(body);
+    if (file !== undefined) {
+      payload = new FormData();
+      payload.set("payload_json", JSON.stringify({ ...body, attachments: [{ id: 0, filename: file.filename }] }));
+      payload.set("files[0]", new Blob([file.content], { type: "text/plain; charset=utf-8" }), file.filename);
+    }
     const response = await platformFetch("discord", `${this.options.baseUrl.replace(/\/$/, "")}${path}`, {
       method,
       headers,
-      body: JSON.stringify(body),
+      body: payload,
       ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
     });
     const json = (response.json ?? {}) as { code?: unknown; message?: unknown; retry_after?: unknown; id?: unknown };
@@ -66,13 +90,18 @@ export class DiscordApi {
     await this.call("PATCH", `/channels/${channelId}/messages/${messageId}`, body, true);
   }
 
-  async followUp(applicationId: string, token: string, body: DiscordMessageBody): Promise<string> {
-    const answer = await this.call("POST", `/webhooks/${applicationId}/${token}`, body, false);
+  async followUp(applicationId: string, token: string, body: DiscordMessageBody, file?: DiscordFile): Promise<string> {
+    const answer = await this.call("POST", `/webhooks/${applicationId}/${token}`, body, false, file);
     return String(answer.id ?? "");
   }
 
-  async createMessage(channelId: string, body: DiscordMessageBody & { nonce: string }): Promise<string> {
-    const answer = await this.call("POST", `/channels/${channelId}/messages`, { ...body, enforce_nonce: true }, true);
+  async createMessage(
+    channelId: string,
+    body: DiscordMessageBody & { nonce: string },
+    file?: DiscordFile,
+  ): Promise<string> {
+    const path = `/channels/${channelId}/messages`;
+    const answer = await this.call("POST", path, { ...body, enforce_nonce: true }, true, file);
     return String(answer.id ?? "");
   }
 }

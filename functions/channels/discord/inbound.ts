@@ -58,6 +58,9 @@ export function discordMessage(interaction: Interaction, nowMs: number): Inbound
         interactionAt: String(nowMs),
       },
     },
+    // A guild channel is a group; a slash command is always addressed to the app, so only the group policy's
+    // allowlist and `disabled` can turn it away. DMs with the app are direct.
+    ...(interaction.guild_id !== undefined ? { group: { addressed: true } } : {}),
   };
 }
 

@@ -23,6 +23,8 @@ const INTERACTION_TOKEN_MS = 14 * 60_000;
  * minutes" (its API reference, Create Message); past this a repeat could post twice, so it counts as unknowable.
  */
 const NONCE_TRUSTED_MS = 2 * 60_000;
+/** How long the message that answered an interaction is remembered: later answers in its conversation reply to it. */
+const ANSWER_KEEP_SECONDS = 7 * 24 * 3600;
 
 export function discordOutbound(api: DiscordApi, kv: KeyValueState, now: () => number): PlatformOutbound {
   /**
@@ -40,18 +42,47 @@ export function discordOutbound(api: DiscordApi, kv: KeyValueState, now: () => n
       const owner = (await kv.setIfAbsent(slot, post.idempotencyKey, 15 * 60))
         ? post.idempotencyKey
         : await kv.get(slot);
-      if (owner === post.idempotencyKey) return api.editOriginal(interaction.application, interaction.token, body);
+      if (owner === post.idempotencyKey) {
+        const id = await api.editOriginal(interaction.application, interaction.token, body);
+        await kv.set(answerSlot(interaction.token), id, ANSWER_KEEP_SECONDS);
+        return id;
+      }
       if (inDoubt !== undefined) return undefined;
       return api.followUp(interaction.application, interaction.token, body);
     }
     if (inDoubt !== undefined && now() - inDoubt.since.getTime() > NONCE_TRUSTED_MS) return undefined;
-    return api.createMessage(post.route.conversation, { ...body, nonce: digest(post.idempotencyKey).slice(0, 25) });
+    const reference = post.part === 0 ? await answeredMessage(post.route) : undefined;
+    return api.createMessage(post.route.conversation, {
+      ...body,
+      ...(reference !== undefined ? { message_reference: { message_id: reference, fail_if_not_exists: false } } : {}),
+      nonce: digest(post.idempotencyKey).slice(0, 25),
+    });
+  }
+
+  /**
+   * The message that answered the slash command a route came from (its deferred response, edited into the answer's
+   * first part): once the interaction's token has expired, an answer posted as the bot replies to it, so it stays
+   * attached to the question. Discord shows an interaction's own responses and follow-ups as replies to the command.
+   */
+  async function answeredMessage(route: ReplyRoute): Promise<string | undefined> {
+    const token = route.meta?.interactionToken;
+    return token !== undefined ? await kv.get(answerSlot(token)) : undefined;
   }
 
   return {
     channel: "discord",
     split: { limit: DISCORD_CONTENT_LIMIT, maxParts: 10 },
     post: async (post: OutboundPost) => ({ ref: (await postPart(post))! }),
+    // Past 10 messages the rest of an answer is a text file: on the interaction while it lives, else as the bot.
+    async attach(file) {
+      const body = { content: file.caption };
+      const interaction = liveInteraction(file.route, now());
+      const content = { filename: file.filename, content: file.content };
+      if (interaction !== undefined)
+        return { ref: await api.followUp(interaction.application, interaction.token, body, content) };
+      const nonce = digest(file.idempotencyKey).slice(0, 25);
+      return { ref: await api.createMessage(file.route.conversation, { ...body, nonce }, content) };
+    },
     // Safe to repeat: an edit of the interaction's original response, or a channel message whose enforced nonce
     // Discord still remembers (it answers with the earlier message). A follow-up has no such check.
     postInDoubt: async (post: OutboundPost, since: Date) => {
@@ -89,6 +120,10 @@ function liveInteraction(route: ReplyRoute, nowMs: number): { token: string; app
   if (meta.interactionToken === undefined || meta.applicationId === undefined || !Number.isFinite(at)) return undefined;
   if (nowMs - at >= INTERACTION_TOKEN_MS) return undefined;
   return { token: meta.interactionToken, application: meta.applicationId };
+}
+
+function answerSlot(token: string): string {
+  return `discord:answer:${digest(token)}`;
 }
 
 function digest(value: string): string {

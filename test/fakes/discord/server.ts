@@ -18,7 +18,12 @@ export interface DiscordCall {
   body: Record<string, unknown>;
   /** The message created or edited. */
   id: string;
+  /** Files sent with it (multipart `files[n]`, named in the payload's `attachments`). */
+  files?: Array<{ filename: string; content: string }>;
 }
+
+/** Discord's upload limit for a bot's message without boosts: 10 MiB. */
+const FILE_LIMIT = 10 * 1024 * 1024;
 
 export type ScriptedAnswer = { status: 429; retryAfter: number } | { status: number; code: number; message: string };
 
@@ -79,11 +84,24 @@ export class FakeDiscord extends FakeServer<DiscordCall> {
       return Response.json({ message: scripted.message, code: scripted.code }, { status: scripted.status });
     }
     let body: Record<string, unknown>;
+    let files: DiscordCall["files"];
     try {
-      body = (await request.json()) as Record<string, unknown>;
+      ({ body, files } = await readBody(request));
     } catch {
       return Response.json({ message: "400: Bad Request", code: 0 }, { status: 400 });
     }
+    if (files?.some((file) => Buffer.byteLength(file.content) > FILE_LIMIT))
+      return Response.json({ message: "Request entity too large", code: 40005 }, { status: 413 });
+    const attached = files !== undefined ? { files } : {};
+    if (!this.referenceExists(body.message_reference))
+      return Response.json(
+        {
+          message: "Invalid Form Body",
+          code: 50035,
+          errors: { message_reference: { _errors: [{ code: "REPLIES_UNKNOWN_MESSAGE" }] } },
+        },
+        { status: 400 },
+      );
     const content = typeof body.content === "string" ? body.content : "";
     if (content.length > 2000) {
       return Response.json(
@@ -106,7 +124,7 @@ export class FakeDiscord extends FakeServer<DiscordCall> {
       if (message === undefined) {
         const id = this.snowflake();
         this.messages.add(id);
-        this.record({ kind: "follow-up", token, body, id });
+        this.record({ kind: "follow-up", token, body, id, ...attached });
         return Response.json({ id, content, channel_id: "0" });
       }
       if (message === "@original") {
@@ -141,10 +159,20 @@ export class FakeDiscord extends FakeServer<DiscordCall> {
       const id = this.snowflake();
       if (nonce !== undefined) this.nonces.set(nonce, { id, at: this.now() });
       this.messages.add(id);
-      this.record({ kind: "channel-message", channel: channel[1]!, body, id });
+      this.record({ kind: "channel-message", channel: channel[1]!, body, id, ...attached });
       return Response.json({ id, content, channel_id: channel[1] });
     }
     return Response.json({ message: "404: Not Found", code: 0 }, { status: 404 });
+  }
+
+  /** A reply must name a message that exists, unless `fail_if_not_exists` is false. */
+  private referenceExists(reference: unknown): boolean {
+    if (reference === undefined) return true;
+    const { message_id: id, fail_if_not_exists: fail } = reference as {
+      message_id?: unknown;
+      fail_if_not_exists?: unknown;
+    };
+    return (typeof id === "string" && this.messages.has(id)) || fail === false;
   }
 
   calls(kind: DiscordCall["kind"]): DiscordCall[] {
@@ -171,6 +199,26 @@ export class FakeDiscord extends FakeServer<DiscordCall> {
     if (signature !== null) headers["x-signature-ed25519"] = signature;
     return new Request(url, { method: "POST", headers, body });
   }
+}
+
+/**
+ * A request body as Discord reads it: JSON, or multipart/form-data with the JSON in `payload_json` and each file in
+ * `files[n]`, which must be named in the payload's `attachments` by its index.
+ */
+async function readBody(request: Request): Promise<{ body: Record<string, unknown>; files?: DiscordCall["files"] }> {
+  if (!(request.headers.get("content-type") ?? "").startsWith("multipart/form-data"))
+    return { body: (await request.json()) as Record<string, unknown> };
+  const form = await request.formData();
+  const body = JSON.parse(String(form.get("payload_json") ?? "{}")) as Record<string, unknown>;
+  const named = new Set(((body.attachments ?? []) as Array<{ id?: unknown }>).map((a) => String(a.id)));
+  const files: NonNullable<DiscordCall["files"]> = [];
+  for (const [name, value] of form) {
+    const index = /^files\[(\d+)\]$/.exec(name)?.[1];
+    if (index === undefined || typeof value === "string") continue;
+    if (!named.has(index)) throw new Error(`files[${index}] is not in attachments`);
+    files.push({ filename: value.name, content: Buffer.from(await value.arrayBuffer()).toString("utf8") });
+  }
+  return { body, files };
 }
 
 function unknownMessage(): Response {

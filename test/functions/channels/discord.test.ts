@@ -341,3 +341,77 @@ describe("Discord outbound", () => {
     expect(String(edit.body.content)).toContain("Expired");
   });
 });
+
+describe("Discord chat behaviour", () => {
+  const ask = async (id: string, token: string) => {
+    await interact(slashCommand({ id, user: USER, channel: CHANNEL, guild: GUILD, name: "ask", text: "q", token }));
+    const events = await broker.waitForEvents(1);
+    return readEvent(events.at(-1)!, T.MESSAGE_RECEIVED).replyTo;
+  };
+  const answer = (route: ReplyRoute, text: string, key: string) =>
+    makeEvent(T.MESSAGE_SEND, {
+      source: "/agent",
+      data: { instance: "ops", runId: "run-dc", route, text, idempotencyKey: key },
+    });
+  // The issue's case: 24,000 characters, where 10 messages of 2,000 hold 20,000.
+  const long = Array.from({ length: 6000 }, (_, i) => `w${i % 1000}`)
+    .join(" ")
+    .slice(0, 24_000)
+    .trimEnd();
+
+  it("a 24,000-character answer: 9 messages on the interaction, then the rest as a text file; nothing dropped", async () => {
+    await start();
+    const route = await ask("3000", "tok-long");
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, answer(route, long, "dc-long")))).status).toBe(200);
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, answer(route, long, "dc-long")))).status).toBe(200);
+    expect(discord.accepted.map((c) => c.kind)).toEqual(["edit-original", ...Array(9).fill("follow-up")]);
+    const file = discord.accepted.at(-1)!;
+    expect(file.files).toEqual([{ filename: "answer-run-dc.txt", content: expect.any(String) }]);
+    expect(String(file.body.content)).toMatch(/^The answer continues in this file \([\d,]+ more characters\)\.$/);
+    const messages = discord.accepted.slice(0, -1).map((c) => String(c.body.content));
+    for (const message of messages) expect(message.length).toBeLessThanOrEqual(2000);
+    expect(`${messages.join(" ")} ${file.files![0]!.content}`).toBe(long);
+  });
+
+  it("once the interaction's token expired, an answer replies to the message that answered the command; its file too is posted once", async () => {
+    await start();
+    const route = await ask("3001", "tok-old");
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, answer(route, "first answer", "dc-a")))).status).toBe(200);
+    const [original] = discord.calls("edit-original");
+    // The same conversation 20 minutes on: the token is past its 15 minutes.
+    const later = { ...route, meta: { ...route.meta!, interactionAt: String(Date.now() - 20 * 60_000) } };
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, answer(later, long, "dc-b")))).status).toBe(200);
+    const posts = discord.calls("channel-message");
+    expect(posts).toHaveLength(10);
+    expect(posts[0]!.body.message_reference).toEqual({ message_id: original!.id, fail_if_not_exists: false });
+    expect(posts.slice(1).every((p) => p.body.message_reference === undefined)).toBe(true);
+    expect(posts.at(-1)!.files).toHaveLength(1);
+    expect(posts.at(-1)!.body).toMatchObject({ enforce_nonce: true });
+    // A redelivery posts nothing again.
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, answer(later, long, "dc-b")))).status).toBe(200);
+    expect(discord.calls("channel-message")).toHaveLength(10);
+  });
+
+  it("group policy: `disabled` answers slash commands in DMs only; an allowlist only in its guild channels", async () => {
+    await start({ defaultInstance: "ops", access: "open", groups: { policy: "disabled" } });
+    const refused = await interact(
+      slashCommand({ id: "3002", user: USER, channel: CHANNEL, guild: GUILD, name: "ask", text: "q" }),
+    );
+    expect(await refused.json()).toMatchObject({ type: 4, data: { flags: 64 } });
+    const direct = await interact(
+      slashCommand({ id: "3003", user: USER, channel: "900000000000000009", name: "ask", text: "dm" }),
+    );
+    expect(await direct.json()).toEqual({ type: 5 });
+    await adapter!.stop();
+    await start({ defaultInstance: "ops", access: "open", groups: { policy: "allowlist", groups: { [CHANNEL]: {} } } });
+    const listed = await interact(
+      slashCommand({ id: "3004", user: USER, channel: CHANNEL, guild: GUILD, name: "ask", text: "ok" }),
+    );
+    expect(await listed.json()).toEqual({ type: 5 });
+    const other = await interact(
+      slashCommand({ id: "3005", user: USER, channel: "900000000000000008", guild: GUILD, name: "ask", text: "no" }),
+    );
+    expect(await other.json()).toMatchObject({ type: 4, data: { flags: 64 } });
+    expect(broker.ofType(T.MESSAGE_RECEIVED).map((e) => readEvent(e, T.MESSAGE_RECEIVED).text)).toEqual(["dm", "ok"]);
+  });
+});
