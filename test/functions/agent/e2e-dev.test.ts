@@ -1,13 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type DevRuntime, startDev } from "../../../cli/dev/start-dev.ts";
+import type { DevRuntime } from "../../../cli/dev/start-dev.ts";
 import type { KnativeObject } from "../../../eventing/broker/objects.ts";
 import * as T from "../../../eventing/catalog/types.ts";
 import type { Served } from "../../../runtime/serve.ts";
 import { generateSigningKey } from "../../../skills/runtime/index.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../../fakes/openai/server.ts";
 import { type Received, type Subscriber, startSubscriber } from "../../support/dev-platform.ts";
-import { devTrustEnv } from "../../support/event-keys.ts";
-import { sendSlackMessage, startToolSkills, toolPlatformObjects } from "./support/dev-skills.ts";
+import { sendSlackMessage, startToolPlatform, startToolSkills, toolPlatformObjects } from "./support/dev-skills.ts";
 
 /**
  * End to end on `knclaw dev` (the startDev library): the rendered Broker, Triggers and ksvcs of a knclaw.yaml; the
@@ -70,17 +69,7 @@ function triplicated(objects: KnativeObject[]): KnativeObject[] {
 }
 
 async function start(objects: KnativeObject[]): Promise<DevRuntime> {
-  runtime = await startDev({
-    objects,
-    port: 0,
-    schedulePings: false,
-    drainTimeoutMs: 5_000,
-    env: {
-      KNCLAW_AGENT_KEYS_OPS: keys.privateKeyPem,
-      // The external skills' keys, and the Slack adapter this test plays.
-      ...devTrustEnv({ externalSkills: ["cluster", "web"], producers: ["channel/slack"] }),
-    },
-  });
+  runtime = await startToolPlatform(objects, keys.privateKeyPem);
   return runtime;
 }
 

@@ -1,13 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type DevRuntime, startDev } from "../../../cli/dev/start-dev.ts";
+import type { DevRuntime } from "../../../cli/dev/start-dev.ts";
 import type { KnativeObject } from "../../../eventing/broker/objects.ts";
 import * as T from "../../../eventing/catalog/types.ts";
 import type { Served } from "../../../runtime/serve.ts";
 import { generateSigningKey } from "../../../skills/runtime/index.ts";
 import { type FakeOllama, type OllamaRequest, type OllamaTurn, startFakeOllama } from "../../fakes/ollama/server.ts";
 import { type Received, type Subscriber, startSubscriber } from "../../support/dev-platform.ts";
-import { devTrustEnv } from "../../support/event-keys.ts";
-import { sendSlackMessage, startToolSkills, toolPlatformObjects } from "./support/dev-skills.ts";
+import { sendSlackMessage, startToolPlatform, startToolSkills, toolPlatformObjects } from "./support/dev-skills.ts";
 
 /**
  * `model: ollama/<model>` end to end on knclaw dev: the knclaw.yaml is validated and rendered, the agent runs as it
@@ -78,16 +77,7 @@ function platformObjects(baseUrl: string, agent: Record<string, unknown> = {}): 
 }
 
 async function start(objects: KnativeObject[]): Promise<DevRuntime> {
-  runtime = await startDev({
-    objects,
-    port: 0,
-    schedulePings: false,
-    drainTimeoutMs: 5_000,
-    env: {
-      KNCLAW_AGENT_KEYS_OPS: keys.privateKeyPem,
-      ...devTrustEnv({ externalSkills: ["cluster", "web"], producers: ["channel/slack"] }),
-    },
-  });
+  runtime = await startToolPlatform(objects, keys.privateKeyPem);
   return runtime;
 }
 

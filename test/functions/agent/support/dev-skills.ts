@@ -1,6 +1,6 @@
 import { expect } from "vitest";
 import { z } from "zod";
-import type { DevRuntime } from "../../../../cli/dev/start-dev.ts";
+import { type DevRuntime, startDev } from "../../../../cli/dev/start-dev.ts";
 import type { KnativeObject } from "../../../../eventing/broker/objects.ts";
 import { makeEvent } from "../../../../eventing/catalog/make.ts";
 import * as T from "../../../../eventing/catalog/types.ts";
@@ -11,7 +11,7 @@ import { type Served, serve } from "../../../../runtime/serve.ts";
 import { defineSkill } from "../../../../skills/package/define-skill.ts";
 import { defineTool } from "../../../../skills/package/tool.ts";
 import { serveSkill } from "../../../../skills/runtime/index.ts";
-import { roleKeys, signAs } from "../../../support/event-keys.ts";
+import { devTrustEnv, roleKeys, signAs } from "../../../support/event-keys.ts";
 
 /**
  * What the agent's end-to-end suites on knclaw dev share: two external skills (`cluster` with `get_pods`, `web` with
@@ -106,6 +106,21 @@ export function toolPlatformObjects(
     }),
   );
   return [...(render(config) as unknown as KnativeObject[]), ...catchers];
+}
+
+/** knclaw dev over `objects`, the `ops` agent signing with `opsKeyPem`, the two skills and the Slack adapter trusted. */
+export function startToolPlatform(objects: KnativeObject[], opsKeyPem: string): Promise<DevRuntime> {
+  return startDev({
+    objects,
+    port: 0,
+    schedulePings: false,
+    drainTimeoutMs: 5_000,
+    env: {
+      KNCLAW_AGENT_KEYS_OPS: opsKeyPem,
+      // The external skills' keys, and the Slack adapter the suites play.
+      ...devTrustEnv({ externalSkills: ["cluster", "web"], producers: ["channel/slack"] }),
+    },
+  });
 }
 
 /** A Slack message for `instance`, signed as the Slack adapter, into the dev broker's ingress (202 expected). */
