@@ -1,5 +1,12 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { binaryOnPath, checkGating, type GatingProbe } from "../../skills/package/gating.ts";
-import { builtinSkillsDir, type DiscoveredSkills, discoverSkills } from "../../skills/package/loader.ts";
+import {
+  builtinSkillsDir,
+  type DiscoveredSkills,
+  discoverSkills,
+  loadSkillFolder,
+} from "../../skills/package/loader.ts";
 import { type SkillPackage, skillDescriptor } from "../../skills/package/skill-package.ts";
 import type { SkillResolver } from "./config.ts";
 
@@ -14,26 +21,28 @@ import type { SkillResolver } from "./config.ts";
  * that says `disable-model-invocation`, is described as withheld, with the reason.
  */
 export function createSkillResolver(folders: readonly string[], probe: GatingProbe = processProbe([])): SkillResolver {
-  let found: Promise<{ builtin: DiscoveredSkills; folders: DiscoveredSkills }> | undefined;
+  let fromFolders: Promise<DiscoveredSkills> | undefined;
   return async (name) => {
-    found ??= Promise.all([discoverSkills([builtinSkillsDir()]), discoverSkills(folders, { code: false })]).then(
-      ([builtin, fromFolders]) => ({ builtin, folders: fromFolders }),
-    );
-    const { builtin, folders: fromFolders } = await found;
-    const skill =
-      fromFolders.skills.find((candidate) => candidate.name === name) ??
-      builtin.skills.find((candidate) => candidate.name === name);
-    if (skill === undefined) {
-      const failed = fromFolders.failures.map((failure) => `${failure.dir}: ${failure.message}`);
-      throw new Error(
-        `no skill named ${name} in skills/ or the skill folders${failed.length ? ` (${failed.join("; ")})` : ""}`,
-      );
-    }
+    fromFolders ??= discoverSkills(folders, { code: false });
+    const found = await fromFolders;
+    // The folders come after the built-in skills in precedence, so a folder's skill of the same name wins.
+    const skill = found.skills.find((candidate) => candidate.name === name) ?? (await builtinSkill(name, found));
     const withheld = withheldReason(skill, probe);
     const described =
       skill.tools.length === 0 ? { name, instructions: skill.instructions, tools: [] } : skillDescriptor(skill);
     return withheld === undefined ? described : { ...described, withheld };
   };
+}
+
+/** A built-in skill by name; names are DNS labels, so they cannot leave skills/. Only the named one is loaded. */
+async function builtinSkill(name: string, found: DiscoveredSkills): Promise<SkillPackage> {
+  const dir = join(builtinSkillsDir(), name);
+  if (/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name) && existsSync(join(dir, "SKILL.md")))
+    return loadSkillFolder(dir);
+  const failed = found.failures.map((failure) => `${failure.dir}: ${failure.message}`);
+  throw new Error(
+    `no skill named ${name} in skills/ or the skill folders${failed.length > 0 ? ` (${failed.join("; ")})` : ""}`,
+  );
 }
 
 function withheldReason(skill: SkillPackage, probe: GatingProbe): string | undefined {
