@@ -1,7 +1,9 @@
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { Command } from "commander";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { registerValidateCommand } from "../../../cli/commands/validate.ts";
 import { formatManifestsReport, runValidateManifests } from "../../../cli/commands/validate-manifests.ts";
 import { describeRuntime } from "../../../cli/dev/listing.ts";
 import { parseServiceCommands, parseServiceMap, ServiceMapError } from "../../../cli/dev/service-map.ts";
@@ -224,6 +226,24 @@ describe("knclaw dev --run NAME=COMMAND: a Service of the manifests started from
     await watcher.waitForEvent("from-player");
   });
 
+  it("with OIDC on (knclaw dev's default), the command gets an identity token file for its sink, as a pod's projected token", async () => {
+    const watcher = await subscriber();
+    const watch = `apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: { name: watch, namespace: default }\nspec:\n  broker: example-broker\n  filter: { attributes: { type: local.emitted } }\n  subscriber: { uri: "${watcher.url}" }\n`;
+    const dir = folder(["getting-started"], { "broker.yaml": knBroker("example-broker"), "watch.yaml": watch });
+    const runtime = await startTestRuntime("", {
+      manifestsDir: dir,
+      commands: parseServiceCommands([`cloudevents-player=${command}`]),
+      oidc: {},
+    });
+    cleanup.push(() => runtime.shutdown());
+    const emit = (id: string) => fetch(`${runtime.url}/functions/cloudevents-player/emit?id=${id}`, { method: "POST" });
+    expect((await emit("signed-in")).status).toBe(202);
+    await watcher.waitForEvent("signed-in");
+    // Without its token the Broker would refuse the player (401), as Knative's ingress refuses any sender then.
+    const anonymous = await postBinary(`${runtime.url}/default/example-broker`, { id: "anonymous" });
+    expect(anonymous.status).toBe(401);
+  });
+
   it("refuses a --run for a Service that is not among the objects, or that is also mapped with --service", async () => {
     const dir = folder(["getting-started"]);
     for (const [options, message] of [
@@ -368,6 +388,50 @@ describe("knclaw validate --manifests: the same loader and rules as knclaw dev",
     expect(report.notReady).toMatchObject([{ condition: "BrokerReady", reason: "BrokerDoesNotExist" }]);
     const off = runValidateManifests({ manifests: join(DOCS, "cross-namespace"), crossNamespaceEventLinks: false });
     expect(off.problems).toMatchObject([{ rule: "trigger-broker-ref", severity: "error" }]);
+  });
+});
+
+describe("the knclaw validate command with --manifests", () => {
+  async function validate(args: string[]): Promise<{ exitCode: number | undefined; out: string; err: string }> {
+    const program = new Command().exitOverride();
+    registerValidateCommand(program);
+    const out = vi.spyOn(console, "log").mockImplementation(() => {});
+    const err = vi.spyOn(console, "error").mockImplementation(() => {});
+    const before = process.exitCode;
+    try {
+      await program.parseAsync(["node", "knclaw", "validate", ...args]);
+      return {
+        exitCode: process.exitCode === before ? undefined : (process.exitCode as number),
+        out: out.mock.calls.join("\n"),
+        err: err.mock.calls.join("\n"),
+      };
+    } finally {
+      process.exitCode = before;
+      out.mockRestore();
+      err.mockRestore();
+    }
+  }
+
+  it("checks the folder alone (no config unless -c is given), passes --service and --run, exits 1 on a refusal", async () => {
+    const ok = await validate([
+      "--manifests",
+      join(DOCS, "ping-source"),
+      "--service",
+      "event-display=http://127.0.0.1:9",
+    ]);
+    expect(ok.exitCode).toBeUndefined();
+    expect(ok.out).toMatch(/2 objects acting, 0 not Ready, 0 not run/);
+    const run = await validate(["-m", join(DOCS, "getting-started"), "--run", "cloudevents-player=./player"]);
+    expect(run.out).toContain("not Ready: Trigger default/cloudevents-trigger: BrokerReady=False BrokerDoesNotExist");
+    const strict = await validate(["-m", join(DOCS, "ping-source"), "--strict"]);
+    expect(strict.exitCode).toBe(1);
+    expect(strict.err).toContain("SinkProvided=False");
+    const refused = await validate(["-m", join(DOCS, "trigger-two-dialects")]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.err).toMatch(/trigger-one-dialect[\s\S]*refused \(1 error\)/);
+    const features = await validate(["-m", join(DOCS, "cross-namespace"), "--cross-namespace-event-links", "disabled"]);
+    expect(features.exitCode).toBe(1);
+    expect(features.err).toContain("trigger-broker-ref");
   });
 });
 
