@@ -4,12 +4,30 @@
  */
 import type { z } from "zod";
 import type { PlatformConfig } from "./schema.ts";
+import { RECEIVE_ONLY_CHANNELS } from "./sections/channels.ts";
 import { manifestDeclaresRbac } from "./sections/skills.ts";
 
 type Ctx = z.core.$RefinementCtx<PlatformConfig>;
 
 function issue(ctx: Ctx, config: PlatformConfig, path: (string | number)[], rule: string, message: string): void {
   ctx.addIssue({ code: "custom", input: config, path, message, params: { rule } });
+}
+
+/** A reply route must name a channel that can post: answers routed to a receive-only one would reach nobody. */
+function replyRouteCheck(
+  ctx: Ctx,
+  config: PlatformConfig,
+  route: { channel: string } | undefined,
+  path: (string | number)[],
+): void {
+  if (route === undefined || !RECEIVE_ONLY_CHANNELS.has(route.channel)) return;
+  issue(
+    ctx,
+    config,
+    path,
+    "reply-route",
+    `the ${route.channel} channel only receives: it cannot carry answers (name a chat channel, or leave replyTo out to keep only the run's outcome)`,
+  );
 }
 
 export function crossCheck(config: PlatformConfig, ctx: Ctx): void {
@@ -64,6 +82,7 @@ export function crossCheck(config: PlatformConfig, ctx: Ctx): void {
       }
     });
     instance.schedules.forEach((schedule, index) => {
+      replyRouteCheck(ctx, config, schedule.replyTo, ["instances", name, "schedules", index, "replyTo", "channel"]);
       const objectName = `agent-${name}-${schedule.name}`;
       if (objectName.length > 63) {
         issue(
@@ -79,6 +98,9 @@ export function crossCheck(config: PlatformConfig, ctx: Ctx): void {
 
   for (const [type, channel] of Object.entries(config.channels)) {
     if (channel === undefined) continue;
+    for (const [hook, spec] of Object.entries(channel.hooks)) {
+      replyRouteCheck(ctx, config, spec.replyTo, ["channels", type, "hooks", hook, "replyTo", "channel"]);
+    }
     channel.routes.forEach((route, index) => {
       if (instances[route.instance] === undefined) {
         issue(

@@ -27,6 +27,7 @@ import type { EnvVar } from "../../runtime/env-contract.ts";
 import { knativeAudience, knativeOidcServiceAccount, serviceAccountSubject } from "../../runtime/knative-oidc.ts";
 import { platformEnv } from "../../runtime/platform-env.ts";
 import type { FunctionSpec } from "../config/functions.ts";
+import { RECEIVE_ONLY_CHANNELS } from "../config/sections/channels.ts";
 import { oidcIssuer } from "../config/sections/oidc.ts";
 import { deadLetterSink } from "./broker.ts";
 import { findFunction, type RenderContext } from "./context.ts";
@@ -64,9 +65,12 @@ function serviceAudience(ctx: RenderContext, name: string): string {
   return knativeAudience({ group: "serving.knative.dev", kind: "Service", namespace: ctx.namespace, name });
 }
 
-/** Every function but the memory service is a Trigger's subscriber (the deadletter function: the dead-letter sink). */
+/**
+ * Every function but the memory service and a receive-only channel's adapter (the signed webhook) is a Trigger's
+ * subscriber (the deadletter function: the dead-letter sink).
+ */
 function takesDeliveries(fn: FunctionSpec): boolean {
-  return fn.component !== "memory";
+  return fn.component !== "memory" && !(fn.channel !== undefined && RECEIVE_ONLY_CHANNELS.has(fn.channel));
 }
 
 /** The keys come from the API server in the cluster (the default), not from a provider's public issuer. */

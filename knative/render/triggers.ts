@@ -9,7 +9,8 @@
  * - agent-<i>: message.received, run.requested, ping, tool.completed, approval.decided with knclawinstance=<i>, and
  *   timer.fired with knclawinstance=<i> and knclawtarget=agent (the agent's own due-time timers)
  * - skill-<s>: tool.requested with knclawskill=<s> (an external skill's Trigger points at its URL)
- * - channel-<t>: message.send, approval.requested and approval.resolved with knclawchannel=<t>
+ * - channel-<t>: message.send, approval.requested and approval.resolved with knclawchannel=<t>, for every channel
+ *   that posts (not the signed webhook, which only starts runs: config refuses a reply route naming it)
  * - gateway (the `http` channel's adapter): message.send, approval.requested and approval.resolved with
  *   knclawchannel=http, the run outcomes run.completed / run.failed of every instance, and timer.fired with
  *   knclawtarget=gateway (its re-drive timers, functions/gateway/redrive.ts)
@@ -18,6 +19,7 @@ import { EXT_CHANNEL, EXT_INSTANCE, EXT_SKILL, EXT_TARGET } from "../../eventing
 import * as T from "../../eventing/catalog/types.ts";
 import { LABEL_CHANNEL, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_ROUTE, LABEL_SKILL } from "../../runtime/names.ts";
 import type { Delivery as DeliveryConfig } from "../config/primitives.ts";
+import { RECEIVE_ONLY_CHANNELS } from "../config/sections/channels.ts";
 import { deadLetterSink, deliverySpec } from "./broker.ts";
 import { baseLabels, ksvcRef, metadata, type RenderContext } from "./context.ts";
 import { oidcEnabled, withAudience } from "./delivery-auth.ts";
@@ -100,7 +102,8 @@ export function renderTriggers(ctx: RenderContext): RenderedObject[] {
     }
   }
   for (const [type, channel] of Object.entries(config.channels)) {
-    if (channel === undefined || !channel.enabled) continue;
+    // A receive-only channel (the signed webhook) would answer every event routed to it with 400: none is.
+    if (channel === undefined || !channel.enabled || RECEIVE_ONLY_CHANNELS.has(type)) continue;
     const route = `channel-${type}`;
     for (const [suffix, eventType] of CHANNEL_ROUTES) {
       out.push(

@@ -403,6 +403,23 @@ describe("knclaw.yaml schema", () => {
       "gateway.rateLimit.tokens.ci",
       "reference",
     ],
+    [
+      "a schedule answering on the receive-only webhook channel",
+      (c) => (c.instances.ops.schedules[0].replyTo = { channel: "webhook", conversation: "alerts" }),
+      "instances.ops.schedules[0].replyTo.channel",
+      "reply-route",
+    ],
+    [
+      "a hook answering on the receive-only webhook channel",
+      (c) =>
+        (c.channels = {
+          webhook: {
+            hooks: { alerts: { instance: "ops", task: "t", replyTo: { channel: "webhook", conversation: "x" } } },
+          },
+        }),
+      "channels.webhook.hooks.alerts.replyTo.channel",
+      "reply-route",
+    ],
     ["type mismatch", (c) => (c.instances.ops.skills = "time"), "instances.ops.skills", "type"],
   ];
 

@@ -186,6 +186,28 @@ describe("render", () => {
     for (const trigger of full.filter((o) => o.kind === "Trigger")) expect((trigger as any).spec.broker).toBe("main");
   });
 
+  it("routes nothing to the signed webhook channel: it only starts runs, and would answer every event with 400", () => {
+    const config = fullConfig() as Record<string, any>;
+    config.channels.webhook = {
+      secrets: { signingSecret: { secret: "webhook", key: "signing" } },
+      hooks: { alerts: { instance: "ops", task: "Look at this alert" } },
+    };
+    config.oidc = { enabled: true };
+    const objects = render(validateConfigValue(config));
+    // The adapter runs (its webhook route takes the signed posts) ...
+    expect(find(objects, "Service", "channel-webhook").kind).toBe("Service");
+    // ... but no Trigger delivers to it, and it waits for no delivery token, while a chat channel does.
+    const subscribers = objects
+      .filter((o) => o.kind === "Trigger")
+      .map((o: any) => o.spec.subscriber.ref?.name ?? o.spec.subscriber.uri);
+    expect(subscribers).not.toContain("channel-webhook");
+    expect(subscribers).toContain("channel-slack");
+    expect(envOf(find(objects, "Service", "channel-webhook")).KNCLAW_DELIVERY_AUDIENCE).toBeUndefined();
+    expect(envOf(find(objects, "Service", "channel-slack")).KNCLAW_DELIVERY_AUDIENCE).toBeDefined();
+    // It still sends run.requested to the broker, as itself.
+    expect(find(objects, "SinkBinding", "channel-webhook-sink").kind).toBe("SinkBinding");
+  });
+
   it("gives a Trigger with its own delivery the broker's dead-letter sink too", () => {
     const trigger = find(full, "Trigger", "agent-ops-message-received");
     expect(trigger.spec.delivery).toEqual({

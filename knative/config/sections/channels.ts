@@ -37,6 +37,12 @@ export const CHANNEL_REQUIREMENTS: Record<
   webhook: { secrets: [], settings: [], egressHosts: [] },
 };
 
+/**
+ * Channels that only bring messages in: the signed webhook starts runs and has nothing to post to, so no event is
+ * routed to its adapter (it gets no Triggers) and no reply route may name it.
+ */
+export const RECEIVE_ONLY_CHANNELS: ReadonlySet<string> = new Set<ConfigChannelType>(["webhook"]);
+
 const SecretKeyName = z.string().regex(/^[a-z][a-zA-Z0-9]{0,63}$/, { message: "a camelCase name" });
 
 /** Which conversation goes to which instance; the first matching route wins, then `defaultInstance`. */
