@@ -192,6 +192,31 @@ describe("Knative docs: getting started (first-source.md, first-trigger.md)", ()
   });
 });
 
+describe("Knative docs: Using Sequence with Broker and Trigger (docs/versioned/eventing/flows/sequence/sequence-with-broker-trigger)", () => {
+  it("runs the Broker, PingSource and display Trigger; the Sequence is not run and the Trigger to it is not Ready", async () => {
+    const display = await subscriber();
+    const runtime = await start(folder(["sequence-with-broker-trigger"]), [`sequence-display=${display.url}`]);
+    expect(runtime.notRun).toEqual(["Sequence sequence"]);
+    expect(runtime.skippedServices).toEqual([
+      "Service default/first",
+      "Service default/second",
+      "Service default/third",
+    ]);
+    expect(runtime.notReady).toMatchObject([
+      { object: "Trigger default/sequence-trigger", condition: "SubscriberResolved" },
+    ]);
+    expect(runtime.notReady[0]!.message).toMatch(/Sequence \(flows\.knative\.dev\/v1\) default\/sequence is not run/);
+    const tick = await runtime.pings.fire("default", "ping-source");
+    expect(tick.kind).toBe("delivered");
+    await runtime.idle();
+    expect(runtime.counters.delivered).toBe(0); // only the Sequence's Trigger wants a tick, and it is not Ready
+    expect((await postBinary(`${runtime.url}/default/default`, { id: "mod3", type: "samples.http.mod3" })).status).toBe(
+      202,
+    );
+    await display.waitForEvent("mod3");
+  });
+});
+
 describe("knclaw dev --run NAME=COMMAND: a Service of the manifests started from a local command", () => {
   const server = join(import.meta.dirname, "fixtures", "local-service", "server.mjs");
   const command = `"${process.execPath}" "${server}"`;
