@@ -51,6 +51,7 @@ export function normaliseMessage(value: ChangeValue, message: WhatsAppMessage): 
       conversation: message.from,
       sender,
       text: text ?? "",
+      // Every conversation is one-to-one (the sender's number): no group, so the group policy never applies.
       attachments:
         media !== undefined
           ? [
@@ -61,7 +62,8 @@ export function normaliseMessage(value: ChangeValue, message: WhatsAppMessage): 
               },
             ]
           : [],
-      replyTo,
+      // The answer's first part quotes this message (outbound.ts).
+      replyTo: { ...replyTo, meta: { replyToMessage: message.id } },
     },
   };
 }

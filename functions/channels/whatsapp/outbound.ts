@@ -13,6 +13,17 @@ import type { WhatsAppApi } from "./api.ts";
 const WHATSAPP_TEXT_LIMIT = 4096;
 /** Body of an interactive message. */
 const WHATSAPP_INTERACTIVE_LIMIT = 1024;
+/** A document's caption. */
+const WHATSAPP_CAPTION_LIMIT = 1024;
+
+/**
+ * The first part of an answer quotes the message that asked (`context.message_id`, inbound.ts puts its wamid in the
+ * route): when someone sends several questions, each answer shows which one it is for.
+ */
+function quoting(post: OutboundPost): { context?: { message_id: string } } {
+  const asked = post.route.meta?.replyToMessage;
+  return post.part === 0 && asked !== undefined ? { context: { message_id: asked } } : {};
+}
 
 export function whatsappOutbound(api: WhatsAppApi, defaultPhoneNumberId: string | undefined): PlatformOutbound {
   const businessNumber = (route: ReplyRoute): string => {
@@ -30,7 +41,15 @@ export function whatsappOutbound(api: WhatsAppApi, defaultPhoneNumberId: string 
         post.buttons !== undefined && post.buttons.length > 0
           ? { to: post.route.conversation, type: "interactive", interactive: interactive(post.text, post.buttons) }
           : { to: post.route.conversation, type: "text", text: { body: post.text, preview_url: false } };
-      return { ref: await api.sendMessage(from, message) };
+      return { ref: await api.sendMessage(from, { ...message, ...quoting(post) }) };
+    },
+    // Past 10 messages the rest of an answer is a text document (uploaded media, then a document message).
+    async attach(file) {
+      const from = businessNumber(file.route);
+      const type = "text/plain";
+      const media = await api.uploadMedia(from, { filename: file.filename, content: file.content, type });
+      const document = { id: media, filename: file.filename, caption: file.caption.slice(0, WHATSAPP_CAPTION_LIMIT) };
+      return { ref: await api.sendMessage(from, { to: file.route.conversation, type: "document", document }) };
     },
     async tell(route, person, text) {
       await api.sendMessage(businessNumber(route), {

@@ -12,7 +12,26 @@ export interface WhatsAppSend {
   phoneNumberId: string;
   body: Record<string, unknown>;
   id: string;
+  /** A document message: the uploaded media it sends. */
+  media?: Media;
 }
+
+interface Media {
+  filename: string;
+  type: string;
+  content: string;
+}
+
+/** Media types a document may have (Meta's list; text/plain among them) and its size limit, 100 MB. */
+const DOCUMENT_TYPES = new Set([
+  "text/plain",
+  "application/pdf",
+  "application/vnd.ms-excel",
+  "application/msword",
+  "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+]);
+const DOCUMENT_LIMIT = 100 * 1024 * 1024;
 
 export type ScriptedAnswer = { status: number; code: number; message: string };
 
@@ -20,13 +39,17 @@ export class FakeWhatsApp extends FakeServer<WhatsAppSend> {
   readonly accessToken = "EAAG-fake-access-token";
   readonly phoneNumberIds = new Set(["106540352242922"]);
   readonly script: ScriptedAnswer[] = [];
+  /** Uploaded media by id (`POST /{phone_number_id}/media`). */
+  private readonly media = new Map<string, Media>();
+  /** Message ids that exist: people's (`receivedMessage`) and the business's own sends. */
+  private readonly known = new Set<string>();
 
   get apiBaseUrl(): string {
     return `${this.url}/v21.0`;
   }
 
   protected async handle(request: Request, path: string): Promise<Response> {
-    const match = /^\/v21\.0\/([^/]+)\/messages$/.exec(path);
+    const match = /^\/v21\.0\/([^/]+)\/(messages|media)$/.exec(path);
     if (!match || request.method !== "POST") return graphError(400, 100, "Unknown path components", "OAuthException");
     if (request.headers.get("authorization") !== `Bearer ${this.accessToken}`) {
       return graphError(401, 190, "Invalid OAuth access token - Cannot parse access token", "OAuthException");
@@ -42,6 +65,7 @@ export class FakeWhatsApp extends FakeServer<WhatsAppSend> {
         "GraphMethodException",
       );
     }
+    if (match[2] === "media") return this.upload(request);
     let body: Record<string, unknown>;
     try {
       body = (await request.json()) as Record<string, unknown>;
@@ -54,17 +78,61 @@ export class FakeWhatsApp extends FakeServer<WhatsAppSend> {
       return graphError(400, 131030, "Recipient phone number not in allowed list");
     const problem = validate(body);
     if (problem !== undefined) return graphError(400, 131009, `Parameter value is not valid: ${problem}`);
+    const context = (body.context as { message_id?: unknown } | undefined)?.message_id;
+    if (body.context !== undefined && (typeof context !== "string" || !this.known.has(context)))
+      return graphError(400, 131009, "Parameter value is not valid: context.message_id");
+    let media: Media | undefined;
+    if (body.type === "document") {
+      media = this.media.get(String((body.document as { id?: unknown }).id));
+      if (media === undefined) return graphError(400, 131053, "Media upload error: no such media id");
+    }
     const id = `wamid.${randomBytes(12).toString("base64url")}`;
-    this.record({ phoneNumberId, body, id });
+    this.known.add(id);
+    this.record({ phoneNumberId, body, id, ...(media !== undefined ? { media } : {}) });
     return Response.json({
       messaging_product: "whatsapp",
       contacts: [{ input: body.to, wa_id: body.to }],
       messages: [{ id }],
     });
   }
+
+  /** A message a person sent (its wamid), so that an answer may quote it. */
+  receivedMessage(id: string): void {
+    this.known.add(id);
+  }
+
+  /** `POST /{phone_number_id}/media`: multipart messaging_product, type and file; answers the media id. */
+  private async upload(request: Request): Promise<Response> {
+    let form: FormData;
+    try {
+      form = await request.formData();
+    } catch {
+      return graphError(400, 100, "Invalid parameter");
+    }
+    const file = form.get("file");
+    if (form.get("messaging_product") !== "whatsapp")
+      return graphError(400, 100, "The parameter messaging_product is required.");
+    if (file === null || typeof file === "string") return graphError(400, 100, "The parameter file is required.");
+    const type = String(form.get("type") ?? "");
+    if (!DOCUMENT_TYPES.has(type) || file.type.split(";")[0] !== type)
+      return graphError(400, 131053, `Media upload error: unsupported type ${type}`);
+    if (file.size > DOCUMENT_LIMIT) return graphError(400, 131053, "Media upload error: file too large");
+    const id = String(1_000_000_000_000_000 + this.media.size);
+    this.media.set(id, { filename: file.name, type, content: Buffer.from(await file.arrayBuffer()).toString("utf8") });
+    return Response.json({ id });
+  }
 }
 
 function validate(body: Record<string, unknown>): string | undefined {
+  if (body.type === "document") {
+    const document = body.document as
+      | { id?: unknown; link?: unknown; caption?: unknown; filename?: unknown }
+      | undefined;
+    if (document === undefined || (document.id === undefined && document.link === undefined))
+      return "document.id or document.link is required";
+    if (typeof document.caption === "string" && document.caption.length > 1024) return "document.caption is too long";
+    return undefined;
+  }
   if (body.type === "text") {
     const text = (body.text as { body?: unknown } | undefined)?.body;
     if (typeof text !== "string" || text.length === 0) return "text.body is required";

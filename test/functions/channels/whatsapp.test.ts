@@ -269,3 +269,52 @@ describe("WhatsApp outbound", () => {
     ]);
   });
 });
+
+describe("WhatsApp chat behaviour", () => {
+  const route = (asked: string): ReplyRoute => ({
+    channel: "whatsapp",
+    conversation: PERSON,
+    workspace: BUSINESS,
+    meta: { replyToMessage: asked },
+  });
+  const answer = (to: ReplyRoute, text: string, key: string) =>
+    makeEvent(T.MESSAGE_SEND, {
+      source: "/agent",
+      data: { instance: "ops", runId: "run-wa", route: to, text, idempotencyKey: key },
+    });
+
+  it("a message's route names it, and the answer's first part quotes it (context.message_id); later parts do not", async () => {
+    await start();
+    const wamid = "wamid.HBgNNDkxNTExMjM0NTY3OBUCABIYFjNFQjBBRkM1";
+    whatsapp.receivedMessage(wamid);
+    expect((await notify(whatsappNotification(BUSINESS, [textMessage(PERSON, wamid, "which one?")]))).status).toBe(200);
+    const received = readEvent((await broker.waitForEvents(1))[0]!, T.MESSAGE_RECEIVED);
+    expect(received.replyTo).toEqual(route(wamid));
+    const text = `${"a".repeat(4000)} ${"b".repeat(100)}`;
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, answer(received.replyTo, text, "wa-q")))).status).toBe(200);
+    const [first, second] = whatsapp.accepted;
+    expect(first!.body.context).toEqual({ message_id: wamid });
+    expect(second!.body.context).toBeUndefined();
+  });
+
+  it("an answer past 10 messages: the rest is a text document with a caption, nothing dropped, posted once", async () => {
+    await start();
+    whatsapp.receivedMessage("wamid.asked");
+    // Paragraphs of 2,100 characters without a space: each message holds one, so 10 hold 21,000 of 63,000.
+    const long = Array.from({ length: 30 }, (_, i) => `p${String(i).padStart(2, "0")}${"z".repeat(2097)}`).join("\n\n");
+    const event = answer(route("wamid.asked"), long, "wa-long");
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, event))).status).toBe(200);
+    expect((await fetch(deliveryRequest(`${adapter!.url}/`, event))).status).toBe(200);
+    const messages = whatsapp.accepted.filter((s) => s.body.type === "text");
+    const documents = whatsapp.accepted.filter((s) => s.body.type === "document");
+    expect(messages).toHaveLength(9);
+    expect(documents).toHaveLength(1);
+    expect(documents[0]!.media).toMatchObject({ filename: "answer-run-wa.txt", type: "text/plain" });
+    expect(documents[0]!.body.document).toMatchObject({ filename: "answer-run-wa.txt" });
+    expect(String((documents[0]!.body.document as { caption: string }).caption)).toMatch(
+      /^The answer continues in this file \([\d,]+ more characters\)\.$/,
+    );
+    const bodies = messages.map((m) => (m.body.text as { body: string }).body);
+    expect(`${bodies.join("\n\n")}\n\n${documents[0]!.media!.content}`).toBe(long);
+  });
+});
