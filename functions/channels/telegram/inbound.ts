@@ -30,7 +30,7 @@ export function isGroupChat(message: TelegramMessage): boolean {
  * Whether a group message addresses the bot: an @mention of its username, a text mention of it (a user picked from
  * the member list, which has no username), a command for it (`/status@bot`), or a reply to one of its messages.
  */
-export function addressesBot(message: TelegramMessage, bot: TelegramBot): boolean {
+function addressesBot(message: TelegramMessage, bot: TelegramBot): boolean {
   if (message.reply_to_message?.from !== undefined && String(message.reply_to_message.from.id) === bot.id) return true;
   const text = message.text ?? message.caption ?? "";
   const username = bot.username?.toLowerCase();

@@ -75,7 +75,7 @@ export function characters(text: string): number {
   return count;
 }
 
-export function continuationCaption(count: number): string {
+function continuationCaption(count: number): string {
   return `The answer continues in this file (${count.toLocaleString("en-US")} more characters).`;
 }
 
