@@ -4,13 +4,13 @@ import { join } from "node:path";
 
 /**
  * The bearer tokens `knclaw dev` makes up for one session (the gateway's, the dead-letter API's, with OIDC on the
- * operator's identity token for its brokers) and how the client
- * commands find them: a private file per API and port (mode 0600 in a 0700 directory of this user, under the system's
+ * operator's identity token for its brokers), the operator's event signing key (`knclaw send --sign`), and how the
+ * client commands find them: a private file per API and port (mode 0600 in a 0700 directory of this user, under the system's
  * temporary directory) whose PATH `knclaw dev` prints, never the token. A client command takes its token from
  * --token-file, else its environment variable, else (for a URL on this machine) the session file for that port;
  * never from a flag value, so a token stays out of shell history and the process list.
  */
-export type SessionApi = "broker" | "deadletter" | "gateway";
+export type SessionApi = "broker" | "deadletter" | "gateway" | "operator-signing-key";
 
 /** A directory only this user can enter, under the system's temporary directory. */
 function sessionDir(): string {

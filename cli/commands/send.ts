@@ -4,6 +4,7 @@ import { HTTP, CloudEvent as SdkCloudEvent } from "cloudevents";
 import type { Command } from "commander";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
 import { ATTRIBUTE_NAME } from "../../eventing/cloudevent/validate.ts";
+import { operatorSigningKey, signAsOperator } from "../operator-signing.ts";
 import { readSessionToken } from "../session-tokens.ts";
 
 /**
@@ -12,6 +13,10 @@ import { readSessionToken } from "../session-tokens.ts";
  * --extension key=value adds attributes. Binary mode unless --structured. Exits non-zero unless the broker accepts.
  * The event goes out encoded by the official `cloudevents` SDK, as any third-party producer's would (kn event send
  * uses the Go SDK), so the CLI never shares an encoder with the broker it talks to.
+ *
+ * knclaw's functions act only on events their producer signed (eventing/trust/README.md), so an event sent as is
+ * reaches the broker and is refused by its consumer. `--sign` signs it as the `operator` role, which may start a run
+ * that names no requester and nothing else (cli/operator-signing.ts says why and where the key comes from).
  */
 interface SendOptions {
   to?: string;
@@ -28,6 +33,8 @@ interface SendOptions {
   contentType?: string;
   structured?: boolean;
   tokenFile?: string;
+  sign?: boolean;
+  signingKeyFile?: string;
   fetch?: typeof fetch;
 }
 
@@ -83,12 +90,15 @@ function buildEvent(options: SendOptions): CloudEvent {
   return data === undefined ? { attributes } : { attributes, data };
 }
 
-/** JSON data travels as a value (inline in structured mode); anything else as bytes (data_base64 there). */
-function toSdkEvent(event: CloudEvent): SdkCloudEvent<unknown> {
+/**
+ * JSON data travels as a value (inline in structured mode); anything else as bytes (data_base64 there). A signed
+ * event's data always travels as its bytes: the signature covers them exactly, and re-encoding could change them.
+ */
+function toSdkEvent(event: CloudEvent, signed: boolean): SdkCloudEvent<unknown> {
   let data: unknown;
   if (event.data !== undefined) {
     data = Buffer.from(event.data);
-    if (/[/+]json(;|$)/.test(event.attributes.datacontenttype ?? "")) {
+    if (!signed && /[/+]json(;|$)/.test(event.attributes.datacontenttype ?? "")) {
       try {
         data = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(event.data));
       } catch {
@@ -139,9 +149,12 @@ function sendTarget(options: Pick<SendOptions, "to" | "url" | "broker">): string
 }
 
 async function runSend(options: SendOptions): Promise<SendResult> {
-  const event = buildEvent(options);
   const target = sendTarget(options);
-  const sdkEvent = toSdkEvent(event);
+  const built = buildEvent(options);
+  const signed = options.sign === true;
+  if (!signed && options.signingKeyFile !== undefined) throw new Error("--signing-key-file goes with --sign");
+  const event = signed ? signAsOperator(built, operatorSigningKey(options.signingKeyFile, target)) : built;
+  const sdkEvent = toSdkEvent(event, signed);
   const { headers, body } = options.structured ? HTTP.structured(sdkEvent) : HTTP.binary(sdkEvent);
   const token = senderToken(options, target);
   const response = await (options.fetch ?? fetch)(target, {
@@ -179,6 +192,11 @@ export function registerSendCommand(program: Command): void {
       "--token-file <file>",
       `the sender's OIDC token for the broker (default $${TOKEN_ENV}, else the one knclaw dev keeps for its port)`,
     )
+    .option(
+      "--sign",
+      "sign as the operator (role `operator`), which knclaw's functions act on: only a run.requested without requestedBy; the key from --signing-key-file, $KNCLAW_OPERATOR_SIGNING_KEY, or the one knclaw dev keeps for its port",
+    )
+    .option("--signing-key-file <file>", "the operator's Ed25519 signing key (Secret knclaw-event-keys, key operator)")
     .action(async (options: SendOptions) => {
       const result = await runSend(options);
       if (result.status >= 200 && result.status < 300) {

@@ -5,7 +5,7 @@ import { ProducerKeys, parseTrustBundle } from "../../eventing/trust/trusted-pro
 import { platformSecretKind } from "../../knative/secrets/kinds.ts";
 import { memoryScopeOfLabels } from "../../knative/secrets/memory-scope.ts";
 import { containerEnv } from "../../knative/secrets/plan.ts";
-import { externalSkillKeys, producerRoleOfLabels } from "../../knative/secrets/producer-roles.ts";
+import { heldSigningKeys, producerRoleOfLabels } from "../../knative/secrets/producer-roles.ts";
 import { generateSigningKey, parsePrivateKey } from "../../runtime/keys.ts";
 import { type GeneratedSecretStore, memorySecretStore } from "./secret-store.ts";
 
@@ -17,7 +17,7 @@ import { type GeneratedSecretStore, memorySecretStore } from "./secret-store.ts"
  *    session's store (`--state-dir`, so a restart keeps them; cli/dev/secret-store.ts): the memory service's token
  *    secret (random), the per-function memory tokens minted from it for the scope knative/secrets/memory-scope.ts
  *    gives each component, and an Ed25519 signing key per producer (each agent instance, the gateway, each channel
- *    adapter and skill, each external skill: knative/secrets/producer-roles.ts);
+ *    adapter and skill, each external skill, the operator: knative/secrets/producer-roles.ts);
  * 3. the trust bundle, composed of the public keys of every signing key the objects reference, by the role each
  *    signs as, plus whatever bundle the environment gives (rule 1 adds to it here rather than replacing it, so your
  *    own producers can be trusted beside the platform's).
@@ -36,6 +36,8 @@ export interface SecretRequest {
 
 export interface SecretResolver {
   resolve(request: SecretRequest): string | undefined;
+  /** The private key (PEM) `role` signs with in `namespace`, when the objects have one for it (the operator's). */
+  signingKeyOf(role: string, namespace: string): string | undefined;
 }
 
 export function upperSnake(text: string): string {
@@ -109,6 +111,10 @@ export function createSecretResolver(
   };
 
   return {
+    signingKeyOf(role, namespace) {
+      const ref = signingKeys.find((key) => key.role === role && key.id.startsWith(`${namespace}/`));
+      return ref === undefined ? undefined : signingKey(ref);
+    },
     resolve(request) {
       const kind = platformSecretKind(request.envName);
       const id = `${request.namespace}/${request.secret}/${request.key}`;
@@ -148,10 +154,11 @@ function producerSigningKeys(objects: readonly KnativeObject[]): SigningKeyRef[]
       out.set(`${id} ${role}`, { id, role, request: { ...entry.ref!, envName: entry.name } });
     }
   }
-  for (const external of externalSkillKeys(objects)) {
-    const id = `${external.namespace}/${external.secret}/${external.key}`;
+  for (const held of heldSigningKeys(objects)) {
+    const id = `${held.namespace}/${held.secret}/${held.key}`;
     // No container reads it, so only the Secret key's own name can give it.
-    out.set(`${id} ${external.role}`, { id, role: external.role, request: { ...external, envName: "" } });
+    const request = { secret: held.secret, key: held.key, envName: "" };
+    out.set(`${id} ${held.role}`, { id, role: held.role, request });
   }
   return [...out.values()];
 }

@@ -144,6 +144,8 @@ export interface DevRuntime {
   readonly counters: BrokerCounters;
   /** In-process fetch: cluster URLs reach the broker and mounted functions without a socket. */
   fetch: typeof fetch;
+  /** The private key (PEM) a producer role signs with in a namespace, e.g. the operator's for `knclaw send --sign`. */
+  signingKeyOf(role: string, namespace: string): string | undefined;
   /** Resolves when no broker has a delivery pending. */
   idle(): Promise<void>;
   /** Stop accepting, finish in-flight deliveries (until the drain deadline), stop functions, close the port. */
@@ -246,14 +248,15 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
   });
   const functions: DevFunctionInfo[] = [];
 
+  const secrets = createSecretResolver(
+    options.env ?? process.env,
+    [...objects.services, ...objects.triggers],
+    options.secretStore,
+  );
   try {
     const mountedNames = new Set(services.map((service) => `${namespaceOf(service)}/${service.metadata.name}`));
     const envs = buildServiceEnvs(services, {
-      secrets: createSecretResolver(
-        options.env ?? process.env,
-        [...objects.services, ...objects.triggers],
-        options.secretStore,
-      ),
+      secrets,
       configMaps: objects.configMaps,
       port,
       rewrite: clusterUrlRewriter(url, mountedNames, serviceMap),
@@ -333,6 +336,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
       return sumCounters([...brokers.values()].map((broker) => broker.counters));
     },
     fetch: createRoutingFetch(targets),
+    signingKeyOf: (role, namespace) => secrets.signingKeyOf(role, namespace),
     async idle() {
       await Promise.all([...brokers.values()].map((broker) => broker.idle()));
     },

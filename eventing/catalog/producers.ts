@@ -1,4 +1,4 @@
-import { agentRole, channelRole, GATEWAY_ROLE, MEMORY_ROLE, skillRole } from "../trust/roles.ts";
+import { agentRole, channelRole, GATEWAY_ROLE, MEMORY_ROLE, OPERATOR_ROLE, skillRole } from "../trust/roles.ts";
 import type { EventType } from "./events.ts";
 import * as T from "./types.ts";
 
@@ -43,12 +43,15 @@ export const PRODUCER_RULES: Readonly<Record<EventType, ProducerRule | UnsignedR
     summary: "channel/<data.channel>",
   },
   [T.RUN_REQUESTED]: {
-    // Who asked must be of the starter's own channel: the webhook adapter cannot start a run as an API caller.
+    // Who asked must be of the starter's own channel: the webhook adapter cannot start a run as an API caller. The
+    // operator (`knclaw send --sign`) only starts runs that name nobody as their requester: such a run's held calls
+    // can be approved only by the approvers its policy names, and no one's sessions, budgets or links are its.
     allowed: (data) => {
+      if (data.requestedBy === undefined) return [...RUN_STARTERS, OPERATOR_ROLE];
       const asked = text(field(data, "requestedBy").channel);
-      return asked === undefined ? RUN_STARTERS : RUN_STARTERS.filter((role) => role === channelRole(asked));
+      return asked === undefined ? [] : RUN_STARTERS.filter((role) => role === channelRole(asked));
     },
-    summary: "gateway or channel/webhook, of the channel of data.requestedBy",
+    summary: "gateway or channel/webhook, of the channel of data.requestedBy; operator when there is no requestedBy",
   },
   [T.PING]: {
     unsigned:

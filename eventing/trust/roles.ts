@@ -5,15 +5,18 @@
  * - `skill/<name>`: a skill answering tool calls (built-in, MCP or external);
  * - `channel/<type>`: a channel adapter; the `http` channel's adapter is the gateway, so its role is `gateway`;
  * - `gateway`: the HTTP gateway (runs it starts, approvals decided through its API);
- * - `memory`: the memory service (the due-time timers it fires).
+ * - `memory`: the memory service (the due-time timers it fires);
+ * - `operator`: the person running the platform, signing with `knclaw send --sign` (cli/commands/send.ts): it may only
+ *   start runs that name no requester, so it can never speak, decide or answer as anyone else.
  * The catalog (eventing/catalog/producers.ts) says which roles may emit each event type and how the role binds to
  * the event's data.
  */
 const DNS_LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
-const ROLE = new RegExp(`^(?:(?:agent|skill|channel)/${DNS_LABEL}|gateway|memory)$`);
+const ROLE = new RegExp(`^(?:(?:agent|skill|channel)/${DNS_LABEL}|gateway|memory|operator)$`);
 
 export const GATEWAY_ROLE = "gateway";
 export const MEMORY_ROLE = "memory";
+export const OPERATOR_ROLE = "operator";
 
 export function isProducerRole(text: string): boolean {
   return ROLE.test(text);

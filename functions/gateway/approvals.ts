@@ -6,7 +6,7 @@ import type { ApprovalRecord, ApprovalVerdict } from "./run-store.ts";
  * token may decide it. One rule for `POST /api/v1/approvals/{id}`, `GET /api/v1/approvals/{id}` and the console's
  * buttons, so the console offers Approve/Deny exactly to the tokens the API would forward a decision from.
  */
-export type ApprovalStatus = "open" | "approved" | "denied" | "expired";
+type ApprovalStatus = "open" | "approved" | "denied" | "expired";
 
 export function approvalStatus(approval: ApprovalRecord, verdict: ApprovalVerdict | undefined, now: number) {
   if (verdict !== undefined) return verdict.outcome;

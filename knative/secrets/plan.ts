@@ -10,7 +10,7 @@ import { LABEL_INSTANCE } from "../../runtime/names.ts";
 import type { RenderedObject } from "../render/types.ts";
 import { type PlatformSecretKind, platformSecretKind } from "./kinds.ts";
 import { memoryScopeOfLabels } from "./memory-scope.ts";
-import { externalSkillKeys, producerRoleOfLabels } from "./producer-roles.ts";
+import { heldSigningKeys, producerRoleOfLabels } from "./producer-roles.ts";
 
 export interface SecretKeyRef {
   namespace: string;
@@ -130,14 +130,14 @@ export function planSecrets(objects: readonly RenderedObject[]): SecretPlan {
       merge(platform, id, ref);
     }
   }
-  for (const external of externalSkillKeys(objects)) {
-    const { namespace, secret, key, role, skill } = external;
+  for (const held of heldSigningKeys(objects)) {
+    const { namespace, secret, key, role, holder } = held;
     const ref: PlatformSecretRef = {
       namespace,
       secret,
       key,
       kind: "event-signing-key",
-      consumers: [`external skill ${skill} (give it this key: it signs the skill's answers)`],
+      consumers: [holder],
       roles: [role],
     };
     merge(platform, refId(ref), ref);

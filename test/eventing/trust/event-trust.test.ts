@@ -14,7 +14,16 @@ import { roleKeys, signAs, trustBundle } from "../../support/event-keys.ts";
  * The consumer's check (eventing/trust/event-trust.ts) against the catalog's producer rules
  * (eventing/catalog/producers.ts): who may emit each type, bound to the event's data.
  */
-const ROLES = ["agent/ops", "agent/dev", "gateway", "channel/slack", "channel/webhook", "skill/time", "skill/http"];
+const ROLES = [
+  "agent/ops",
+  "agent/dev",
+  "gateway",
+  "channel/slack",
+  "channel/webhook",
+  "skill/time",
+  "skill/http",
+  "operator",
+];
 
 function consumer() {
   const lines: Array<Record<string, unknown>> = [];
@@ -125,6 +134,24 @@ describe("the catalog's producer rules", () => {
     expect(verdict(signAs("channel/webhook", runRequest("webhook")))).toBe("accepted");
     expect(verdict(signAs("channel/webhook", runRequest("http")))).toBe("role_not_allowed");
     expect(verdict(signAs("channel/slack", runRequest()))).toBe("role_not_allowed");
+  });
+
+  it("lets the operator (knclaw send --sign) start runs naming no requester, and sign nothing else", () => {
+    const { verdict } = consumer();
+    expect(verdict(signAs("operator", runRequest()))).toBe("accepted");
+    expect(verdict(signAs("operator", runRequest("http")))).toBe("role_not_allowed");
+    expect(verdict(signAs("operator", runRequest("webhook")))).toBe("role_not_allowed");
+    expect(verdict(signAs("operator", decision("http")))).toBe("role_not_allowed");
+    expect(verdict(signAs("operator", decision("slack")))).toBe("role_not_allowed");
+    expect(verdict(signAs("operator", answer("time")))).toBe("role_not_allowed");
+    expect(verdict(signAs("operator", outcome("ops")))).toBe("role_not_allowed");
+    // Every other type of the catalog allows no operator, whatever its data says.
+    for (const type of Object.keys(PRODUCER_RULES) as EventType[]) {
+      const rule = PRODUCER_RULES[type];
+      if (isUnsignedRule(rule) || type === T.RUN_REQUESTED) continue;
+      const data = { instance: "ops", channel: "slack", skill: "time", decidedBy: { channel: "http", id: "x" } };
+      expect(rule.allowed(data), type).not.toContain("operator");
+    }
   });
 });
 
