@@ -8,6 +8,7 @@ import { formatManifestsReport, runValidateManifests } from "../../../cli/comman
 import { describeRuntime } from "../../../cli/dev/listing.ts";
 import { parseServiceCommands, parseServiceMap, ServiceMapError } from "../../../cli/dev/service-map.ts";
 import { type DevRuntime, InvalidObjectsError } from "../../../cli/dev/start-dev.ts";
+import { collectOutput, exited, spawnKnclaw, waitForOutput } from "../../support/cli-process.ts";
 import { postBinary, type Subscriber, startSubscriber, startTestRuntime } from "../../support/dev-platform.ts";
 
 /**
@@ -413,6 +414,37 @@ describe("knclaw validate --manifests: the same loader and rules as knclaw dev",
     expect(report.notReady).toMatchObject([{ condition: "BrokerReady", reason: "BrokerDoesNotExist" }]);
     const off = runValidateManifests({ manifests: join(DOCS, "cross-namespace"), crossNamespaceEventLinks: false });
     expect(off.problems).toMatchObject([{ rule: "trigger-broker-ref", severity: "error" }]);
+  });
+});
+
+describe("the knclaw dev command with a docs folder (a real process)", () => {
+  it("takes --service, lists the mapping and what is not Ready, and delivers what knclaw send posts", async () => {
+    const service = await subscriber();
+    const dir = folder(["trigger-service-path", "ping-source"], { "broker.yaml": knBroker("default") });
+    const dev = spawnKnclaw(
+      ["dev", "--no-config", "-m", dir, "--service", `my-service=${service.url}`, "--port", "0", "--log-level", "warn"],
+      { ...process.env, PORT: "" },
+    );
+    cleanup.push(async () => {
+      dev.kill("SIGTERM");
+      await exited(dev);
+    });
+    const output = collectOutput(dev);
+    // The listing is one write: wait for its last section.
+    const [, url] = await waitForOutput(
+      dev,
+      /listening on (http:\/\/127\.0\.0\.1:\d+)[\s\S]*PingSource default\/test-ping-source {2}SinkProvided=False/,
+    );
+    expect(output.stdout).toContain(`(any namespace)/my-service -> ${service.url}`);
+    expect(output.stdout).toContain(
+      "Services not run (no knclaw.dev/entry annotation; map one with --service NAME=URL):",
+    );
+    const send = spawnKnclaw(["send", "--url", url!, "--broker", "default/default", "--type", "x", "--id", "cli-1"], {
+      ...process.env,
+      PORT: "",
+    });
+    expect(await exited(send)).toBe(0);
+    expect((await service.waitForEvent("cli-1")).path).toBe("/my-custom-path");
   });
 });
 
