@@ -12,8 +12,8 @@ import { readSessionToken } from "./session-tokens.ts";
 /**
  * `knclaw send --sign`: the event signed as the `operator` producer role, so the platform's consumers act on it
  * (eventing/trust/README.md). The catalog lets the operator sign one thing, a `run.requested` that names no requester
- * (eventing/catalog/producers.ts): such a run's held calls wait for the approvers its policy names, and nothing it
- * does is anyone else's. So the operator can start a run on any instance, answering on any route, and can never speak
+ * and no session (eventing/catalog/producers.ts): such a run's held calls wait for the approvers its policy names,
+ * and it reads and writes no one's conversation. So the operator can start a run on any instance, answering on any route, and can never speak
  * as a person, decide an approval, answer a tool call or end a run. Anything else is refused here, before it is sent.
  *
  * The key: --signing-key-file, else $KNCLAW_OPERATOR_SIGNING_KEY (PEM, or base64), else, for a `knclaw dev` on this
@@ -55,7 +55,7 @@ export function signAsOperator(event: CloudEvent, keyPem: string): CloudEvent {
   if (isUnsignedRule(rule) || !rule.allowed(data).includes(OPERATOR_ROLE)) {
     const who = isUnsignedRule(rule) ? "nobody signs it" : `only ${rule.summary} may sign it`;
     throw new OperatorSigningError(
-      `--sign: the operator may not sign this ${type} (${who}); the operator may sign a run.requested without requestedBy`,
+      `--sign: the operator may not sign this ${type} (${who}); the operator may sign a run.requested without requestedBy and sessionKey`,
     );
   }
   let built: CloudEvent;

@@ -194,7 +194,7 @@ export function registerSendCommand(program: Command): void {
     )
     .option(
       "--sign",
-      "sign as the operator (role `operator`), which knclaw's functions act on: only a run.requested without requestedBy; the key from --signing-key-file, $KNCLAW_OPERATOR_SIGNING_KEY, or the one knclaw dev keeps for its port",
+      "sign as the operator (role `operator`), which knclaw's functions act on: only a run.requested without requestedBy and sessionKey; the key from --signing-key-file, $KNCLAW_OPERATOR_SIGNING_KEY, or the one knclaw dev keeps for its port",
     )
     .option("--signing-key-file <file>", "the operator's Ed25519 signing key (Secret knclaw-event-keys, key operator)")
     .action(async (options: SendOptions) => {

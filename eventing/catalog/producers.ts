@@ -44,14 +44,16 @@ export const PRODUCER_RULES: Readonly<Record<EventType, ProducerRule | UnsignedR
   },
   [T.RUN_REQUESTED]: {
     // Who asked must be of the starter's own channel: the webhook adapter cannot start a run as an API caller. The
-    // operator (`knclaw send --sign`) only starts runs that name nobody as their requester: such a run's held calls
-    // can be approved only by the approvers its policy names, and no one's sessions, budgets or links are its.
+    // operator (`knclaw send --sign`) only starts runs that name no requester and no session: such a run's held calls
+    // can be approved only by the approvers its policy names, and it reads and writes no one's conversation.
     allowed: (data) => {
-      if (data.requestedBy === undefined) return [...RUN_STARTERS, OPERATOR_ROLE];
+      if (data.requestedBy === undefined)
+        return data.sessionKey === undefined ? [...RUN_STARTERS, OPERATOR_ROLE] : RUN_STARTERS;
       const asked = text(field(data, "requestedBy").channel);
       return asked === undefined ? [] : RUN_STARTERS.filter((role) => role === channelRole(asked));
     },
-    summary: "gateway or channel/webhook, of the channel of data.requestedBy; operator when there is no requestedBy",
+    summary:
+      "gateway or channel/webhook, of the channel of data.requestedBy; operator when there is neither requestedBy nor sessionKey",
   },
   [T.PING]: {
     unsigned:

@@ -7,7 +7,7 @@
  * - `gateway`: the HTTP gateway (runs it starts, approvals decided through its API);
  * - `memory`: the memory service (the due-time timers it fires);
  * - `operator`: the person running the platform, signing with `knclaw send --sign` (cli/commands/send.ts): it may only
- *   start runs that name no requester, so it can never speak, decide or answer as anyone else.
+ *   start runs that name no requester and no session, so it can never speak, decide or answer as anyone else.
  * The catalog (eventing/catalog/producers.ts) says which roles may emit each event type and how the role binds to
  * the event's data.
  */

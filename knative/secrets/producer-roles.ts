@@ -50,7 +50,7 @@ export interface HeldSigningKey {
  * - each external skill's (one per rendered skill Trigger whose subscriber is a URL): knclaw runs no function for it,
  *   but its answers must be signed like any skill's; its operator hands it the key;
  * - the operator's (`operator`, one per namespace with a Broker): `knclaw send --sign` signs with it, and the catalog
- *   lets it start runs that name no requester, nothing else (eventing/catalog/producers.ts).
+ *   lets it start runs that name no requester and no session, nothing else (eventing/catalog/producers.ts).
  */
 export function heldSigningKeys(objects: readonly RenderedObject[]): HeldSigningKey[] {
   const out: HeldSigningKey[] = [];
@@ -68,7 +68,7 @@ export function heldSigningKeys(objects: readonly RenderedObject[]): HeldSigning
     objects.filter((o) => o.kind === "Broker" || o.kind === "Trigger").map((o) => o.metadata.namespace || "default"),
   );
   for (const namespace of namespaces) {
-    const holder = "the operator (knclaw send --sign: it may start runs that name no requester, nothing else)";
+    const holder = "the operator (knclaw send --sign: it may start runs naming no requester or session, nothing else)";
     out.push({ namespace, ...eventSigningKeyRef(OPERATOR_ROLE), role: OPERATOR_ROLE, holder });
   }
   return out;

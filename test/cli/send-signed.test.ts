@@ -12,7 +12,7 @@ import { collectOutput, exited, inheritedEnv, runKnclaw, spawnKnclaw, waitForOut
  * is reaches the broker and its consumer refuses it (403, dead-lettered: knclaw's functions act only on signed
  * events); signed as the operator with the key `knclaw dev` generated for its session, a run.requested without a
  * requester runs and answers on Slack; and the operator is refused, before anything is sent, what its role may not
- * sign (a decision, a run in someone's name).
+ * sign (a decision, a run in someone's name or session).
  */
 const DLQ_TOKEN = "send-signed-test-dlq-token-0123456789";
 /** Nothing of the caller's knclaw environment (a signing key, a broker token) gets in. */
@@ -124,6 +124,9 @@ describe("knclaw send --sign", () => {
     ]);
     expect(asSomeone.code).toBe(1);
     expect(asSomeone.stderr).toContain("the operator may not sign this dev.knclaw.run.requested");
+    const intoSession = await send(["--sign", "--data", runRequest("run-in-session", { sessionKey: "slack:U-ADA" })]);
+    expect(intoSession.code).toBe(1);
+    expect(intoSession.stderr).toContain("the operator may not sign this dev.knclaw.run.requested");
     const decision = await runKnclaw(
       [
         ...["send", "--url", url, "--sign", "--type", "dev.knclaw.approval.decided"],

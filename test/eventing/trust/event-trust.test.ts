@@ -90,7 +90,7 @@ const decision = (channel: "slack" | "http") =>
       decidedBy: { channel, id: "U1" },
     },
   });
-const runRequest = (requestedBy?: "http" | "webhook") =>
+const runRequest = (requestedBy?: "http" | "webhook", sessionKey?: string) =>
   makeEvent(T.RUN_REQUESTED, {
     source: "/x",
     data: {
@@ -98,6 +98,7 @@ const runRequest = (requestedBy?: "http" | "webhook") =>
       runId: "r-1",
       task: "t",
       ...(requestedBy ? { requestedBy: { channel: requestedBy, id: "x" } } : {}),
+      ...(sessionKey ? { sessionKey } : {}),
     },
   });
 
@@ -136,11 +137,14 @@ describe("the catalog's producer rules", () => {
     expect(verdict(signAs("channel/slack", runRequest()))).toBe("role_not_allowed");
   });
 
-  it("lets the operator (knclaw send --sign) start runs naming no requester, and sign nothing else", () => {
+  it("lets the operator (knclaw send --sign) start runs naming no requester and no session, and sign nothing else", () => {
     const { verdict } = consumer();
     expect(verdict(signAs("operator", runRequest()))).toBe("accepted");
     expect(verdict(signAs("operator", runRequest("http")))).toBe("role_not_allowed");
     expect(verdict(signAs("operator", runRequest("webhook")))).toBe("role_not_allowed");
+    // Nor into anyone's conversation: a session named is refused.
+    expect(verdict(signAs("operator", runRequest(undefined, "slack:U-ADA")))).toBe("role_not_allowed");
+    expect(verdict(signAs("gateway", runRequest(undefined, "slack:U-ADA")))).toBe("accepted");
     expect(verdict(signAs("operator", decision("http")))).toBe("role_not_allowed");
     expect(verdict(signAs("operator", decision("slack")))).toBe("role_not_allowed");
     expect(verdict(signAs("operator", answer("time")))).toBe("role_not_allowed");
