@@ -13,14 +13,30 @@ function issue(ctx: Ctx, config: PlatformConfig, path: (string | number)[], rule
   ctx.addIssue({ code: "custom", input: config, path, message, params: { rule } });
 }
 
-/** A reply route must name a channel that can post: answers routed to a receive-only one would reach nobody. */
+/**
+ * A reply route must name a channel that can post, and that is there: answers routed to a receive-only one, or to a
+ * chat channel with no adapter (no Trigger takes its message.send, so the broker drops it), would reach nobody: a
+ * heartbeat that finds something would post nowhere. `http` answers go to the gateway, which is always there.
+ */
 function replyRouteCheck(
   ctx: Ctx,
   config: PlatformConfig,
   route: { channel: string } | undefined,
   path: (string | number)[],
 ): void {
-  if (route === undefined || !RECEIVE_ONLY_CHANNELS.has(route.channel)) return;
+  if (route === undefined || route.channel === "http") return;
+  const channel = config.channels[route.channel as keyof PlatformConfig["channels"]];
+  if (!RECEIVE_ONLY_CHANNELS.has(route.channel) && (channel === undefined || !channel.enabled)) {
+    issue(
+      ctx,
+      config,
+      path,
+      "reply-route",
+      `channel ${route.channel} is not configured and enabled in channels: answers routed there would reach nobody`,
+    );
+    return;
+  }
+  if (!RECEIVE_ONLY_CHANNELS.has(route.channel)) return;
   issue(
     ctx,
     config,

@@ -410,6 +410,12 @@ describe("knclaw.yaml schema", () => {
       "reply-route",
     ],
     [
+      "a heartbeat answering on a chat channel that is not configured",
+      (c) => (c.instances.ops.schedules[0].replyTo = { channel: "telegram", conversation: "-1001234" }),
+      "instances.ops.schedules[0].replyTo.channel",
+      "reply-route",
+    ],
+    [
       "a hook answering on the receive-only webhook channel",
       (c) =>
         (c.channels = {

@@ -250,6 +250,21 @@ describe("render", () => {
     });
   });
 
+  it("a heartbeat's target in knclaw.yaml reaches the agent, the one that routes its answers (a tick names only the schedule)", () => {
+    const config = fullConfig() as { instances: Record<string, { schedules: Array<Record<string, unknown>> }> };
+    const target = { channel: "telegram", conversation: "-1001234567890", thread: "7" };
+    config.instances.ops!.schedules[0]!.replyTo = target;
+    const objects = render(validateConfigValue(config));
+    const schedules = JSON.parse(envOf(find(objects, "Service", "agent-ops")).KNCLAW_SCHEDULES);
+    expect(schedules.morning).toEqual({
+      task: "Summarize overnight alerts",
+      concurrencyPolicy: "Replace",
+      replyTo: target,
+    });
+    // The PingSource says which schedule fired; Knative cannot sign a tick, so the agent trusts nothing else in it.
+    expect(find(objects, "PingSource", "agent-ops-morning").spec.ceOverrides.extensions.knclawschedule).toBe("morning");
+  });
+
   it("wires env: memory URL and per-client token refs, secrets only as secretKeyRef", () => {
     const agent = envOf(find(full, "Service", "agent-ops"));
     expect(agent.KNCLAW_MEMORY_URL).toBe("http://memory.agents.svc.cluster.local");
