@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { egressWarnings } from "../../knative/config/egress-warnings.ts";
 import { missingImages } from "../../knative/config/images.ts";
 import {
   ConfigError,
@@ -45,8 +46,9 @@ export function runValidate(options: ValidateOptions = {}): ValidateReport {
   if (imageless.length > 0) {
     return { ok: false, configErrors: imageless, configWarnings: [], objectProblems: [], objectCount: 0 };
   }
-  const warnings = configWarnings(config);
   const objects = render(config);
+  // What the config gets wrong for a cluster, including calls its own egress policies would block.
+  const warnings = [...configWarnings(config), ...egressWarnings(config, objects)];
   const { config: _config, strict: _strict, ...webhook } = options;
   const problems = withoutRepeatedImageWarnings(
     validateObjects(objects, {
