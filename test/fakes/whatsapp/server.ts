@@ -41,8 +41,6 @@ export class FakeWhatsApp extends FakeServer<WhatsAppSend> {
   readonly script: ScriptedAnswer[] = [];
   /** Uploaded media by id (`POST /{phone_number_id}/media`). */
   private readonly media = new Map<string, Media>();
-  /** Message ids that exist: people's (`receivedMessage`) and the business's own sends. */
-  private readonly known = new Set<string>();
 
   get apiBaseUrl(): string {
     return `${this.url}/v21.0`;
@@ -78,8 +76,9 @@ export class FakeWhatsApp extends FakeServer<WhatsAppSend> {
       return graphError(400, 131030, "Recipient phone number not in allowed list");
     const problem = validate(body);
     if (problem !== undefined) return graphError(400, 131009, `Parameter value is not valid: ${problem}`);
+    // A reply quotes context.message_id; one Meta cannot find (deleted, older than 30 days) goes out unquoted.
     const context = (body.context as { message_id?: unknown } | undefined)?.message_id;
-    if (body.context !== undefined && (typeof context !== "string" || !this.known.has(context)))
+    if (body.context !== undefined && typeof context !== "string")
       return graphError(400, 131009, "Parameter value is not valid: context.message_id");
     let media: Media | undefined;
     if (body.type === "document") {
@@ -87,18 +86,12 @@ export class FakeWhatsApp extends FakeServer<WhatsAppSend> {
       if (media === undefined) return graphError(400, 131053, "Media upload error: no such media id");
     }
     const id = `wamid.${randomBytes(12).toString("base64url")}`;
-    this.known.add(id);
     this.record({ phoneNumberId, body, id, ...(media !== undefined ? { media } : {}) });
     return Response.json({
       messaging_product: "whatsapp",
       contacts: [{ input: body.to, wa_id: body.to }],
       messages: [{ id }],
     });
-  }
-
-  /** A message a person sent (its wamid), so that an answer may quote it. */
-  receivedMessage(id: string): void {
-    this.known.add(id);
   }
 
   /** `POST /{phone_number_id}/media`: multipart messaging_product, type and file; answers the media id. */

@@ -328,8 +328,10 @@ describe("round trips on knclaw dev", () => {
       updateId: 501,
       chatId: chat,
       fromId: ada,
-      text: "run get_pods now",
+      // In a group the bot answers only when addressed: here by its @username.
+      text: "@knclaw_test_bot run get_pods now",
       chatType: "group",
+      entities: [{ type: "mention", offset: 0, length: 16 }],
     });
     expect((await fetch(telegramRequest(`${dev.url}/channels/telegram/webhook`, TELEGRAM_SECRET, update))).status).toBe(
       200,

@@ -286,7 +286,6 @@ describe("WhatsApp chat behaviour", () => {
   it("a message's route names it, and the answer's first part quotes it (context.message_id); later parts do not", async () => {
     await start();
     const wamid = "wamid.HBgNNDkxNTExMjM0NTY3OBUCABIYFjNFQjBBRkM1";
-    whatsapp.receivedMessage(wamid);
     expect((await notify(whatsappNotification(BUSINESS, [textMessage(PERSON, wamid, "which one?")]))).status).toBe(200);
     const received = readEvent((await broker.waitForEvents(1))[0]!, T.MESSAGE_RECEIVED);
     expect(received.replyTo).toEqual(route(wamid));
@@ -299,7 +298,6 @@ describe("WhatsApp chat behaviour", () => {
 
   it("an answer past 10 messages: the rest is a text document with a caption, nothing dropped, posted once", async () => {
     await start();
-    whatsapp.receivedMessage("wamid.asked");
     // Paragraphs of 2,100 characters without a space: each message holds one, so 10 hold 21,000 of 63,000.
     const long = Array.from({ length: 30 }, (_, i) => `p${String(i).padStart(2, "0")}${"z".repeat(2097)}`).join("\n\n");
     const event = answer(route("wamid.asked"), long, "wa-long");
