@@ -1,4 +1,5 @@
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
+import { withPlaceholderImages } from "../../knative/config/images.ts";
 import { loadConfig } from "../../knative/config/index.ts";
 import { render } from "../../knative/render/index.ts";
 import { formatProblem } from "../../knative/validate/index.ts";
@@ -32,8 +33,9 @@ export interface ValidateManifestsReport extends DevObjectsReport {
  * not run, and what would not be Ready there with Knative's condition and reason.
  */
 export function runValidateManifests(options: ValidateManifestsOptions): ValidateManifestsReport {
+  // As knclaw dev renders the config: images are not needed to run it here (knative/config/images.ts).
   const objects = options.config
-    ? (render(loadConfig(options.config)) as unknown as KnativeObject[])
+    ? (render(withPlaceholderImages(loadConfig(options.config))) as unknown as KnativeObject[])
     : ([] as KnativeObject[]);
   const report = checkDevObjects(objects, options.manifests, {
     authenticationOidc: options.authenticationOidc ?? true,

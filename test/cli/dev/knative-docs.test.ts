@@ -407,6 +407,20 @@ describe("knclaw validate --manifests: the same loader and rules as knclaw dev",
     }
   });
 
+  it("with a config, checks the folder together with what it renders, as knclaw dev -c FILE -m DIR runs them", () => {
+    const report = runValidateManifests({
+      manifests: join(DOCS, "sequence-with-broker-trigger"),
+      config: join(import.meta.dirname, "..", "..", "..", "knative", "defaults", "knclaw.yaml"),
+      services: ["sequence-display=http://127.0.0.1:9"],
+    });
+    expect(report.problems.filter((p) => p.severity === "error")).toEqual([]);
+    expect(report.objects.brokers.map((b) => `${b.metadata.namespace}/${b.metadata.name}`)).toEqual([
+      "knclaw/default",
+      "default/default",
+    ]);
+    expect(report.notReady.map((o) => o.object)).toEqual(["Trigger default/sequence-trigger"]);
+  });
+
   it("reads the folder's config-features, and lists the kinds knclaw dev does not run", () => {
     const report = runValidateManifests({ manifests: join(DOCS, "cross-namespace") });
     expect(report.problems.filter((p) => p.severity === "error")).toEqual([]);
