@@ -163,8 +163,11 @@ export async function startDevSession(
   const objects: KnativeObject[] = [];
   if (options.config !== false) {
     const path = chooseConfig(options.config);
-    // Nothing is pulled here: a config without images runs as it is (knative/config/images.ts).
-    objects.push(...(render(withPlaceholderImages(loadConfig(path))) as unknown as KnativeObject[]));
+    // Nothing is pulled here: a config without images runs as it is (knative/config/images.ts). Agents run on this
+    // machine, so they read the skill folders in place instead of from ConfigMaps.
+    objects.push(
+      ...(render(withPlaceholderImages(loadConfig(path)), { skillFolders: "local" }) as unknown as KnativeObject[]),
+    );
     log.info({ config: path }, "rendered config");
   } else if (!options.manifests) {
     throw new Error("--no-config needs --manifests DIR: there would be nothing to run");

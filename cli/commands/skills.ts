@@ -72,7 +72,7 @@ export async function runSkillsList(
  */
 async function mcpSummaries(path: string, env: Readonly<Record<string, string | undefined>>): Promise<SkillSummary[]> {
   const config = loadConfig(path);
-  const objects = render(config) as unknown as KnativeObject[];
+  const objects = render(config, { skillFolders: "local" }) as unknown as KnativeObject[];
   const services = objects.filter(
     (object) => object.kind === "Service" && object.metadata.annotations?.["knclaw.dev/entry"] === "skills/mcp/app.ts",
   );

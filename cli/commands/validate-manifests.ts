@@ -35,7 +35,9 @@ export interface ValidateManifestsReport extends DevObjectsReport {
 export function runValidateManifests(options: ValidateManifestsOptions): ValidateManifestsReport {
   // As knclaw dev renders the config: images are not needed to run it here (knative/config/images.ts).
   const objects = options.config
-    ? (render(withPlaceholderImages(loadConfig(options.config))) as unknown as KnativeObject[])
+    ? (render(withPlaceholderImages(loadConfig(options.config)), {
+        skillFolders: "local",
+      }) as unknown as KnativeObject[])
     : ([] as KnativeObject[]);
   const report = checkDevObjects(objects, options.manifests, {
     authenticationOidc: options.authenticationOidc ?? true,

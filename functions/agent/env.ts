@@ -231,7 +231,7 @@ export const agentEnv = defineEnv({
   ),
   skillFolders: json(
     "KNCLAW_SKILL_FOLDERS",
-    "folders of SKILL.md skill folders (config `skillFolders`), read at start for skills named in KNCLAW_SKILLS that no catalog describes; a later folder's skill replaces an earlier one of the same name",
+    "folders of SKILL.md skill folders, read at start for skills named in KNCLAW_SKILLS that no catalog describes; a later folder's skill replaces an earlier one of the same name. Rendered for a cluster: the read-only mount of the instance's folder skills' ConfigMaps (`/var/run/knclaw/skill-folders`); under `knclaw dev`: config `skillFolders` as they are",
     z.array(z.string().min(1)).default([]),
   ),
   configPathsSet: json(

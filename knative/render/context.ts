@@ -19,14 +19,22 @@ export interface RenderContext {
   namespace: string;
   functions: FunctionSpec[];
   brokerName: string;
+  /** How agents get their skill folders (skill-folders.ts): ConfigMaps for a cluster, the paths for `knclaw dev`. */
+  skillFolders: "configmap" | "local";
 }
 
-export function createContext(config: PlatformConfig): RenderContext {
+export interface RenderOptions {
+  /** `local`: agents read config `skillFolders` where they are (`knclaw dev`); default `configmap` (a cluster). */
+  skillFolders?: "configmap" | "local";
+}
+
+export function createContext(config: PlatformConfig, options: RenderOptions = {}): RenderContext {
   return {
     config,
     namespace: config.metadata.namespace,
     functions: listFunctions(config),
     brokerName: config.broker.name,
+    skillFolders: options.skillFolders ?? "configmap",
   };
 }
 

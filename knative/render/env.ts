@@ -27,6 +27,7 @@ import type { McpServerConfig } from "../config/sections/skills.ts";
 import { findFunction, type RenderContext, serviceUrl } from "./context.ts";
 import { deliveryAuthEnv } from "./delivery-auth.ts";
 import { EVENT_TRUST_BUNDLE, eventSigningKeyRef } from "./event-keys.ts";
+import { agentSkillFolders } from "./skill-folders.ts";
 import { skillManifestEnv } from "./skills.ts";
 
 export function functionEnv(ctx: RenderContext, fn: FunctionSpec): EnvVar[] {
@@ -140,7 +141,7 @@ function agentServiceEnv(ctx: RenderContext, name: string): EnvVar[] {
     externalTools: Object.keys(externalTools).length > 0 ? externalTools : undefined,
     skillCatalog: catalog.length > 0 ? catalog : undefined,
     skillEndpoints: Object.keys(endpoints).length > 0 ? endpoints : undefined,
-    skillFolders: config.skillFolders.length > 0 ? config.skillFolders : undefined,
+    skillFolders: agentSkillFolders(ctx, name),
     configPathsSet: folderSkillConfigPaths(config, instance.skills),
     channels: instance.channels,
     schedules,
@@ -158,7 +159,7 @@ function folderSkillConfigPaths(config: PlatformConfig, skills: readonly string[
   const named = skills.filter((skill) => config.skills[skill] === undefined);
   if (named.length === 0 || config.skillFolders.length === 0) return undefined;
   const docs = discoverSkillDocs(config.skillFolders);
-  const paths = named.flatMap((skill) => docs.get(skill)?.gating?.requires?.config ?? []);
+  const paths = named.flatMap((skill) => docs.get(skill)?.doc.gating?.requires?.config ?? []);
   const set = [...new Set(paths)].filter((path) => configPathSet(config, path)).sort();
   return set.length > 0 ? set : undefined;
 }

@@ -5,7 +5,7 @@
  */
 import type { PlatformConfig } from "../config/schema.ts";
 import { renderBroker, renderBrokerConfig } from "./broker.ts";
-import { createContext } from "./context.ts";
+import { createContext, type RenderOptions } from "./context.ts";
 import { renderEventPolicies } from "./event-policies.ts";
 import { renderNamespace } from "./namespace.ts";
 import { renderDefaultDeny, renderNetworkPolicy } from "./network-policies.ts";
@@ -14,6 +14,7 @@ import { renderServiceAccount, renderSkillRbac } from "./rbac.ts";
 import { renderRedis } from "./redis.ts";
 import { renderService } from "./services.ts";
 import { renderSinkBinding } from "./sink-bindings.ts";
+import { renderSkillFolderConfigMaps } from "./skill-folders.ts";
 import { renderSkillIdentities } from "./skills.ts";
 import { renderTriggers } from "./triggers.ts";
 import type { RenderedObject } from "./types.ts";
@@ -38,12 +39,13 @@ const KIND_ORDER = [
   "PingSource",
 ] as const;
 
-export function render(config: PlatformConfig): RenderedObject[] {
-  const ctx = createContext(config);
+export function render(config: PlatformConfig, options: RenderOptions = {}): RenderedObject[] {
+  const ctx = createContext(config, options);
   const objects: RenderedObject[] = [
     ...renderNamespace(ctx),
     ...renderDefaultDeny(ctx),
     ...renderBrokerConfig(ctx),
+    ...renderSkillFolderConfigMaps(ctx),
     renderBroker(ctx),
     ...renderRedis(ctx),
   ];
@@ -68,5 +70,6 @@ function sortObjects(objects: RenderedObject[]): RenderedObject[] {
 }
 
 export * from "../../runtime/names.ts";
+export type { RenderOptions } from "./context.ts";
 export type { RenderedObject } from "./types.ts";
 export { manifestFiles, toYaml, writeManifests } from "./yaml.ts";

@@ -19,6 +19,7 @@ import { resolveImage } from "../config/functions.ts";
 import { functionLabels, metadata, type RenderContext } from "./context.ts";
 import { deliveryAuthVolume } from "./delivery-auth.ts";
 import { functionEnv } from "./env.ts";
+import { ANNOTATION_SKILL_FOLDERS_HASH, skillFolderVolume } from "./skill-folders.ts";
 import type { RenderedObject } from "./types.ts";
 
 export const RESTRICTED_SECURITY_CONTEXT = {
@@ -52,7 +53,10 @@ export function renderService(ctx: RenderContext, fn: FunctionSpec): RenderedObj
 
   const image = resolveImage(ctx.config, fn);
   if (image === undefined) throw new Error(`no image for function ${fn.name}`);
-  const oidc = deliveryAuthVolume(ctx, fn);
+  const skillFolders = fn.component === "agent" ? skillFolderVolume(ctx, fn.instance!) : undefined;
+  // A new revision when a folder skill changes: the agent reads its skill folders only at start.
+  if (skillFolders !== undefined) templateAnnotations[ANNOTATION_SKILL_FOLDERS_HASH] = skillFolders.hash;
+  const volumes = [deliveryAuthVolume(ctx, fn), skillFolders].flatMap((entry) => (entry === undefined ? [] : [entry]));
 
   return {
     apiVersion: "serving.knative.dev/v1",
@@ -68,7 +72,7 @@ export function renderService(ctx: RenderContext, fn: FunctionSpec): RenderedObj
           enableServiceLinks: false,
           containerConcurrency: knobs.containerConcurrency,
           timeoutSeconds: knobs.timeoutSeconds,
-          ...(oidc === undefined ? {} : { volumes: [oidc.volume] }),
+          ...(volumes.length === 0 ? {} : { volumes: volumes.map((entry) => entry.volume) }),
           containers: [
             {
               name: CONTAINER_NAME,
@@ -78,7 +82,7 @@ export function renderService(ctx: RenderContext, fn: FunctionSpec): RenderedObj
               env: functionEnv(ctx, fn),
               readinessProbe: { httpGet: { path: READINESS_PATH } },
               livenessProbe: { httpGet: { path: LIVENESS_PATH } },
-              ...(oidc === undefined ? {} : { volumeMounts: [oidc.mount] }),
+              ...(volumes.length === 0 ? {} : { volumeMounts: volumes.map((entry) => entry.mount) }),
               ...(Object.keys(resources).length > 0 ? { resources } : {}),
               securityContext: structuredClone(RESTRICTED_SECURITY_CONTEXT),
             },

@@ -5,6 +5,7 @@
  * EventPolicies, tokens and audiences). Returns problems naming the object, the field and the rule.
  */
 import { objectId } from "../render/types.ts";
+import { validateConfigMap } from "./config-map.ts";
 import { checkDeliveryAuth } from "./delivery-auth.ts";
 import { checkImageRef } from "./image.ts";
 import { checkDns1123Label, checkDns1123Subdomain, checkLabelValue, checkQualifiedKey } from "./names.ts";
@@ -94,6 +95,9 @@ export function validateObject(
         validateKnativeService(object, sink, webhook);
         validateContainerSecrets(object, sink);
         if (options.hardening) checkHardening(object, sink);
+        break;
+      case "v1/ConfigMap":
+        validateConfigMap(object, sink);
         break;
       case "v1/Secret":
         sink.error(

@@ -127,20 +127,27 @@ export async function discoverSkills(roots: readonly string[], options: LoadOpti
   return result;
 }
 
+/** A skill's SKILL.md and the folder it was read from. */
+export interface FoundSkillDoc {
+  doc: SkillDoc;
+  dir: string;
+}
+
 /**
- * The SKILL.md of every skill under the roots by name, a later root's winning (discoverSkills' rule), synchronously
- * and without importing any module: for the renderer, which is synchronous. Folders that fail to load are left out.
+ * The SKILL.md of every skill under the roots by name, with its folder, a later root's winning (discoverSkills'
+ * rule), synchronously and without importing any module: for the renderer, which is synchronous. Folders that fail
+ * to load are left out.
  */
-export function discoverSkillDocs(roots: readonly string[]): Map<string, SkillDoc> {
-  const docs = new Map<string, SkillDoc>();
+export function discoverSkillDocs(roots: readonly string[]): Map<string, FoundSkillDoc> {
+  const docs = new Map<string, FoundSkillDoc>();
   for (const root of roots) {
     const abs = resolve(root);
     if (!isFolder(abs)) continue;
-    const inRoot = new Map<string, SkillDoc>();
+    const inRoot = new Map<string, FoundSkillDoc>();
     for (const dir of skillFolders(abs)) {
       try {
         const doc = readSkillDoc(dir);
-        if (!inRoot.has(doc.name)) inRoot.set(doc.name, doc);
+        if (!inRoot.has(doc.name)) inRoot.set(doc.name, { doc, dir });
       } catch {
         // reported by discoverSkills (knclaw skills list, the agent's start): here a broken folder is just absent
       }

@@ -249,7 +249,7 @@ export const skillsSection = {
     .max(32)
     .default([])
     .describe(
-      "Folders of SKILL.md skill folders (OpenClaw's `skills.load.extraDirs`; `<slug>/SKILL.md` or ClawHub's `<owner>/<slug>/SKILL.md`), in rising precedence after the built-in skills: a later folder's skill replaces an earlier one of the same name. Relative paths are relative to the folder of knclaw.yaml. Agents read them at start (`knclaw dev` runs them on this machine; in a cluster the agent's image must hold the same paths); an instance names their skills in its `skills` list.",
+      "Folders of SKILL.md skill folders (OpenClaw's `skills.load.extraDirs`; `<slug>/SKILL.md` or ClawHub's `<owner>/<slug>/SKILL.md`), in rising precedence after the built-in skills: a later folder's skill replaces an earlier one of the same name. Relative paths are relative to the folder of knclaw.yaml. An instance names their skills in its `skills` list; its agent reads them at start. For a cluster each folder skill an instance names is rendered as a ConfigMap `skill-folder-<skill>` (its SKILL.md and the other UTF-8 text files of its folder, at most 1 MiB; hidden files, symbolic links and binary files are left out and `knclaw validate` lists them) and mounted read-only into the agent at `/var/run/knclaw/skill-folders`; `knclaw dev` reads the folders in place.",
     ),
 };
 

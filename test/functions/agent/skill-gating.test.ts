@@ -110,9 +110,11 @@ describe("a withheld skill's tools", () => {
 describe("skillFolders in knclaw.yaml", () => {
   const platform = (extra: Record<string, unknown>) => platformWith({ skills: ["weather"] }, extra);
 
-  it("lets an instance name a folder skill, and gives the agent the folders", () => {
+  it("lets an instance name a folder skill, and gives the agent the folders under knclaw dev", () => {
     expect(() => validateConfigValue(platform({}))).toThrow(/no skill named "weather" in skills \(or set skillFolders/);
-    const objects = render(validateConfigValue(platform({ skillFolders: ["./skills-extra", "/srv/skills"] })));
+    const objects = render(validateConfigValue(platform({ skillFolders: ["./skills-extra", "/srv/skills"] })), {
+      skillFolders: "local",
+    });
     const service = objects.find((o) => o.kind === "Service" && o.metadata.name === "agent-ops") as unknown as {
       spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } };
     };
