@@ -10,6 +10,7 @@ import {
   loadConfig,
 } from "../../knative/config/index.ts";
 import { render } from "../../knative/render/index.ts";
+import { skillFolderWarnings } from "../../knative/render/skill-folders.ts";
 import { formatProblem, type Problem, validateObjects, type WebhookOptions } from "../../knative/validate/index.ts";
 import { collectValues } from "./feature-flags.ts";
 import { type ManifestsCommandOptions, validateManifestsCommand } from "./validate-manifests.ts";
@@ -32,23 +33,29 @@ export interface ValidateReport {
 
 /** `knclaw validate`: the config, then every rendered object against the schemas and the Knative webhook rules. */
 export function runValidate(options: ValidateOptions = {}): ValidateReport {
+  const refused = (configErrors: ConfigIssue[]): ValidateReport => ({
+    ok: false,
+    configErrors,
+    configWarnings: [],
+    objectProblems: [],
+    objectCount: 0,
+  });
   let config: ReturnType<typeof loadConfig>;
+  let objects: ReturnType<typeof render>;
   try {
     config = loadConfig(options.config ?? defaultConfigPath);
+    // A cluster pulls an image per function (knclaw dev alone runs without them).
+    const imageless = missingImages(config);
+    if (imageless.length > 0) return refused(imageless);
+    // Rendering reads the skill folders, and refuses one a ConfigMap cannot hold.
+    objects = render(config);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      return { ok: false, configErrors: [...error.issues], configWarnings: [], objectProblems: [], objectCount: 0 };
-    }
+    if (error instanceof ConfigError) return refused([...error.issues]);
     throw error;
   }
-  // A cluster pulls an image per function (knclaw dev alone runs without them).
-  const imageless = missingImages(config);
-  if (imageless.length > 0) {
-    return { ok: false, configErrors: imageless, configWarnings: [], objectProblems: [], objectCount: 0 };
-  }
-  const objects = render(config);
-  // What the config gets wrong for a cluster, including calls its own egress policies would block.
-  const warnings = [...configWarnings(config), ...egressWarnings(config, objects)];
+  // What the config gets wrong for a cluster, including calls its own egress policies would block and skill folder
+  // files that do not reach it.
+  const warnings = [...configWarnings(config), ...egressWarnings(config, objects), ...skillFolderWarnings(config)];
   const { config: _config, strict: _strict, ...webhook } = options;
   const problems = withoutRepeatedImageWarnings(
     validateObjects(objects, {

@@ -2,6 +2,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, syml
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { runValidate } from "../../../cli/commands/validate.ts";
 import { loadAgentConfig } from "../../../functions/agent/config.ts";
 import { createSkillResolver } from "../../../functions/agent/skills.ts";
 import { ConfigError, validateConfigValue } from "../../../knative/config/index.ts";
@@ -210,6 +212,33 @@ describe("skill folders rendered for a cluster", () => {
       "skillFolders: skill-folder-file: skill weather: host is not packed into ConfigMap skill-folder-weather: a symbolic link (not followed)",
       "skillFolders: skill-folder-file: skill weather: icon.png is not packed into ConfigMap skill-folder-weather: not UTF-8 text",
       "instances.helper.skills[1]: skill-folder-missing: no configured skill folder has a skill named missing: the agent will report it unavailable",
+    ]);
+  });
+});
+
+describe("knclaw validate with skill folders", () => {
+  it("says which files stay behind, and refuses a folder a ConfigMap cannot hold as a config error", () => {
+    folders();
+    const config = minimalConfig();
+    config.skillFolders = ["./base", "./team"];
+    config.instances = { ops: { model: "demo/echo", skills: ["time", "weather"] } };
+    const file = join(dir, "knclaw.yaml");
+    writeFileSync(file, stringify(config));
+    const report = runValidate({ config: file });
+    expect(report.ok).toBe(true);
+    expect(report.objectProblems.filter((p) => p.severity === "error")).toEqual([]);
+    expect(report.configWarnings.filter((w) => w.rule === "skill-folder-file").map((w) => w.message)).toEqual([
+      "skill weather: .env is not packed into ConfigMap skill-folder-weather: hidden",
+      "skill weather: host is not packed into ConfigMap skill-folder-weather: a symbolic link (not followed)",
+      "skill weather: icon.png is not packed into ConfigMap skill-folder-weather: not UTF-8 text",
+    ]);
+    expect(runValidate({ config: file, strict: true }).ok).toBe(false);
+
+    write("team/weather/data.json", "1".repeat(1024 * 1024));
+    const refused = runValidate({ config: file });
+    expect(refused.ok).toBe(false);
+    expect(refused.configErrors).toEqual([
+      expect.objectContaining({ path: "skillFolders", rule: "skill-folder-size" }),
     ]);
   });
 });
