@@ -59,8 +59,11 @@ export function checkReadiness(
       )
       .map((service) => `${namespaceOf(service)}/${service.metadata.name}`),
   );
+  // Knative Services, and Kubernetes Services (listed as not run): both are the same cluster address.
   const declaredServices = new Set(
-    objects.services.map((service) => `${namespaceOf(service)}/${service.metadata.name}`),
+    [...objects.services, ...objects.ignored.filter((o) => o.apiVersion === "v1" && o.kind === "Service")].map(
+      (service) => `${namespaceOf(service)}/${service.metadata.name}`,
+    ),
   );
   const allBrokers = new Set(objects.brokers.map((broker) => `${namespaceOf(broker)}/${broker.metadata.name}`));
   const readyBrokers = new Set<string>();
@@ -84,7 +87,7 @@ export function checkReadiness(
     if (kind === "Service" && (group === "serving.knative.dev" || apiVersion === "v1")) {
       if (runningServices.has(key) || options.services.lookup(ns, name) !== undefined) return undefined;
       if (declaredServices.has(key)) {
-        return `Service ${key} is not run by knclaw dev (it has no ${ENTRY_ANNOTATION}): start it with --run ${name}=COMMAND, or give its local URL with --service ${name}=URL`;
+        return `Service ${key} is not run by knclaw dev: start it with --run ${name}=COMMAND (a Knative Service), or give its local URL with --service ${name}=URL`;
       }
       const resource = group === "" ? "services" : "services.serving.knative.dev";
       return `${resource} ${JSON.stringify(name)} not found in namespace ${ns}: define it, or give its local URL with --service ${name}=URL`;

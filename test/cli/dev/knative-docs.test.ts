@@ -135,6 +135,17 @@ describe("Knative docs: Using Triggers (docs/versioned/eventing/triggers/README.
     expect((await service.waitForEvent("to-ksvc")).path).toBe("/");
   });
 
+  it("a Kubernetes Service the folder defines is listed as not run, and a Trigger to it says how to map it", async () => {
+    const service = `apiVersion: v1\nkind: Service\nmetadata: { name: my-service }\nspec:\n  ports: [ { port: 80 } ]\n`;
+    const dir = folder(["trigger-service-path"], { "broker.yaml": knBroker("default"), "service.yaml": service });
+    const runtime = await start(dir);
+    expect(runtime.notRun).toEqual(["Service my-service"]);
+    expect(runtime.notReady).toMatchObject([{ condition: "SubscriberResolved" }]);
+    expect(runtime.notReady[0]!.message).toMatch(
+      /Service default\/my-service is not run by knclaw dev.*--service my-service=URL/,
+    );
+  });
+
   it("delivers to a Kubernetes Service ref with the relative uri path (/my-custom-path)", async () => {
     const service = await subscriber();
     const dir = folder(["trigger-service-path"], { "broker.yaml": knBroker("default") });
