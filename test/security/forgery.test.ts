@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upperSnake } from "../../cli/dev/secrets.ts";
 import { type DevRuntime, startDev } from "../../cli/dev/start-dev.ts";
+import { MemoryClient } from "../../clients/memory/client.ts";
+import { mintMemoryToken } from "../../clients/memory/tokens.ts";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
 import { EVENT_SCHEMAS, type EventDataInput, type EventType } from "../../eventing/catalog/events.ts";
 import { makeEvent } from "../../eventing/catalog/make.ts";
@@ -10,6 +13,7 @@ import { encodeBinary } from "../../eventing/cloudevent/http-codec.ts";
 import { EXT_PRODUCER, EXT_SIGNATURE } from "../../eventing/trust/signing-input.ts";
 import { validateConfigValue } from "../../knative/config/load.ts";
 import { render } from "../../knative/render/index.ts";
+import { containerEnv } from "../../knative/secrets/plan.ts";
 import { knativeAudience, knativeOidcServiceAccount, serviceAccountSubject } from "../../runtime/knative-oidc.ts";
 import { argumentsDigest } from "../../skills/runtime/index.ts";
 import { FakeSlack } from "../fakes/slack/server.ts";
@@ -25,89 +29,109 @@ import { roleKeys, signAs } from "../support/event-keys.ts";
  * Knative's answer); a valid token of a ServiceAccount that delivers nothing there (403); then, with a valid token of
  * the delivering Trigger's identity, so only the event signature decides: unsigned, signed by a real key of a role
  * that may not emit it, a genuine signature of another run moved onto this event, data changed after signing (each
- * 403 event_refused). Nothing reaches Slack (its fake counts every API call) and nothing enters the broker. A genuine
- * event replayed changes nothing the first delivery did not.
+ * 403 event_refused). The events are about a real run held for an approval (its run, call and approval ids, and the
+ * digest of the held call's arguments), so each forgery, had it been taken, would change something. After every
+ * attack the state is read back through the public APIs and must be unchanged: the run as the gateway tells it
+ * (`GET /api/v1/runs/{id}`), the approval (`GET /api/v1/approvals/{id}`), the memory service's run documents of the
+ * instance (its API, with a gateway-scoped token), every call Slack's fake took, and the broker's accepted count.
+ * Every genuine event replayed changes nothing its first delivery did not. At the end the held call is approved for
+ * real and the run completes: the fixture was live all along. Each function served alone, outside knclaw dev, is
+ * attacked the same way in forgery-alone.test.ts.
  */
 const NAMESPACE = "knclaw";
 const SLACK_SECRET = "slack-signing-secret-forgery";
+const GATEWAY_TOKEN = "forgery-suite-gateway-token-0123456789";
+const MEMORY_SECRET = "forgery-suite-memory-token-secret-0123456789";
 /** The platform's producers, each with the key the test signs its attacks with. */
 const PLATFORM_ROLES = ["agent/ops", "gateway", "channel/slack", "memory"];
 const digest = argumentsDigest({ q: "x" });
 const slackRoute = { channel: "slack", conversation: "C-OPS" } as const;
 const usage = { inputTokens: 1, outputTokens: 1 };
 
-/** One valid event of each type, about run `run`, as its genuine producer would emit it. */
-const SAMPLES: { [K in EventType]: (run: string) => EventDataInput<K> } = {
-  [T.MESSAGE_RECEIVED]: (run) => ({
+/** What an event is about: a run, one of its calls and that call's approval, with the digest of its arguments. */
+interface Target {
+  runId: string;
+  callId: string;
+  approvalId: string;
+  digest: string;
+}
+
+/** Ids of a run that does not exist (a captured signature's run, a replayed event's). */
+const elsewhere = (tag: string): Target => ({ runId: tag, callId: `c-${tag}`, approvalId: `a-${tag}`, digest });
+
+/** One valid event of each type, about `target`, as its genuine producer would emit it. */
+const SAMPLES: { [K in EventType]: (target: Target) => EventDataInput<K> } = {
+  [T.MESSAGE_RECEIVED]: (t) => ({
     instance: "ops",
     channel: "slack",
-    messageId: `m-${run}`,
+    messageId: `m-${t.runId}`,
     conversation: "C-OPS",
     sender: { channel: "slack", id: "U-ADA" },
     text: "hello",
     replyTo: slackRoute,
     receivedAt: new Date().toISOString(),
   }),
-  [T.RUN_REQUESTED]: (run) => ({ instance: "ops", runId: run, task: "do it", replyTo: slackRoute }),
+  [T.RUN_REQUESTED]: (t) => ({ instance: "ops", runId: t.runId, task: "do it", replyTo: slackRoute }),
   [T.PING]: () => ({ task: "heartbeat" }),
-  [T.TOOL_REQUESTED]: (run) => ({
-    runId: run,
-    callId: `c-${run}`,
+  [T.TOOL_REQUESTED]: (t) => ({
+    runId: t.runId,
+    callId: t.callId,
     instance: "ops",
     skill: "time",
     tool: "now",
     arguments: { q: "x" },
     token: "kc1.e30.AA",
   }),
-  [T.TOOL_COMPLETED]: (run) => ({
-    runId: run,
-    callId: `c-${run}`,
+  [T.TOOL_COMPLETED]: (t) => ({
+    runId: t.runId,
+    callId: t.callId,
     instance: "ops",
     skill: "time",
     tool: "now",
-    digest,
+    digest: t.digest,
     outcome: { ok: true, result: "forged" },
     durationMs: 1,
   }),
-  [T.APPROVAL_REQUESTED]: (run) => ({
-    approvalId: `a-${run}`,
-    runId: run,
-    callId: `c-${run}`,
+  [T.APPROVAL_REQUESTED]: (t) => ({
+    approvalId: t.approvalId,
+    runId: t.runId,
+    callId: t.callId,
     instance: "ops",
     skill: "time",
     tool: "now",
     arguments: { q: "x" },
-    digest,
+    digest: t.digest,
     expiresAt: new Date(Date.now() + 600_000).toISOString(),
     replyTo: slackRoute,
   }),
-  [T.APPROVAL_DECIDED]: (run) => ({
-    approvalId: `a-${run}`,
-    runId: run,
-    callId: `c-${run}`,
+  [T.APPROVAL_DECIDED]: (t) => ({
+    approvalId: t.approvalId,
+    runId: t.runId,
+    callId: t.callId,
     instance: "ops",
-    digest,
+    digest: t.digest,
     decision: "approve",
-    decidedBy: { channel: "slack", id: "U-ADA" },
+    // The run's real approver: only the gateway's own signature can carry this decision.
+    decidedBy: { channel: "http", id: "cli" },
   }),
-  [T.APPROVAL_RESOLVED]: (run) => ({
-    approvalId: `a-${run}`,
-    runId: run,
-    callId: `c-${run}`,
+  [T.APPROVAL_RESOLVED]: (t) => ({
+    approvalId: t.approvalId,
+    runId: t.runId,
+    callId: t.callId,
     instance: "ops",
     outcome: "approved",
     decidedBy: { channel: "slack", id: "U-ADA" },
     replyTo: slackRoute,
   }),
-  [T.MESSAGE_SEND]: (run) => ({
+  [T.MESSAGE_SEND]: (t) => ({
     instance: "ops",
-    runId: run,
+    runId: t.runId,
     route: slackRoute,
     text: "the bot says whatever I want",
-    idempotencyKey: `k-${run}`,
+    idempotencyKey: `k-${t.runId}`,
   }),
-  [T.RUN_COMPLETED]: (run) => ({
-    runId: run,
+  [T.RUN_COMPLETED]: (t) => ({
+    runId: t.runId,
     instance: "ops",
     usage,
     costUsd: 0,
@@ -118,8 +142,8 @@ const SAMPLES: { [K in EventType]: (run: string) => EventDataInput<K> } = {
     output: "forged outcome",
     replyTo: slackRoute,
   }),
-  [T.RUN_FAILED]: (run) => ({
-    runId: run,
+  [T.RUN_FAILED]: (t) => ({
+    runId: t.runId,
     instance: "ops",
     usage,
     costUsd: 0,
@@ -131,19 +155,21 @@ const SAMPLES: { [K in EventType]: (run: string) => EventDataInput<K> } = {
     message: "forged failure",
     replyTo: slackRoute,
   }),
-  [T.TIMER_FIRED]: (run) => ({
+  [T.TIMER_FIRED]: (t) => ({
     instance: "ops",
     target: "agent",
-    kind: "run",
-    id: run,
-    dueAt: new Date().toISOString(),
+    // The run's deadline timer, due after the approval expires: taken, it would expire the held call.
+    kind: "deadline",
+    id: t.runId,
+    dueAt: new Date(Date.now() + 7_200_000).toISOString(),
   }),
 };
 
-function sample(type: EventType, run: string, overrides: Record<string, unknown> = {}): CloudEvent {
+function sample(type: EventType, target: Target): CloudEvent {
   const event = makeEvent(type, {
     source: "/forgery",
-    data: { ...(SAMPLES[type] as (run: string) => Record<string, unknown>)(run), ...overrides },
+    id: `${type}-${target.runId}`,
+    data: (SAMPLES[type] as (target: Target) => Record<string, unknown>)(target),
   } as never);
   // A PingSource carries its instance as a CloudEvent override, not in its data.
   return type === T.PING ? withAttributes(event, { knclawinstance: "ops" }) : event;
@@ -160,6 +186,9 @@ function roles(event: CloudEvent): { allowed: string | undefined; forbidden: str
 let dev: DevRuntime;
 let slack: FakeSlack;
 let triggers: KnativeObject[];
+let memory: MemoryClient;
+/** The run held for an approval that every forged event is about. */
+let held: Target;
 
 function platform(): KnativeObject[] {
   const config = validateConfigValue({
@@ -173,7 +202,16 @@ function platform(): KnativeObject[] {
       deadLetterSink: { disabled: true },
     },
     memory: {},
-    policies: { default: { termination: { maxTurns: 3 } } },
+    // No re-drive while the suite runs: the held run's state must change only if a forgery is taken.
+    // The suite reads the state back after every attack: far more requests than the default limit lets a token make.
+    gateway: {
+      tokens: { cli: { secret: "gateway", key: "cli" } },
+      redriveAfterSeconds: 3600,
+      rateLimit: { requestsPerMinute: 1_000_000, burst: 1_000_000 },
+    },
+    policies: {
+      default: { tools: { allow: ["time.*"] }, approvals: { tools: ["time.now"] }, termination: { maxTurns: 3 } },
+    },
     skills: { time: {} },
     instances: { ops: { model: "demo/demo", policy: "default", skills: ["time"] } },
     channels: {
@@ -188,6 +226,21 @@ function platform(): KnativeObject[] {
   return render(config) as unknown as KnativeObject[];
 }
 
+/** `knclaw dev` takes the memory token secret from `<SECRET>_SECRET` (cli/dev/secrets.ts): the rendered one's name. */
+function memorySecretEnv(objects: KnativeObject[]): string {
+  const memoryService = objects.find((o) => o.kind === "Service" && o.metadata.name === "memory")!;
+  const ref = containerEnv(memoryService).find((entry) => entry.name === "KNCLAW_MEMORY_TOKEN_SECRET")!.ref!;
+  return upperSnake(`${ref.secret}_secret`);
+}
+
+const gateway = async (path: string, init: RequestInit = {}) => {
+  const response = await fetch(`${dev.url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${GATEWAY_TOKEN}`, "content-type": "application/json" },
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+};
+
 beforeAll(async () => {
   slack = await new FakeSlack().start();
   const objects = platform();
@@ -200,6 +253,8 @@ beforeAll(async () => {
     env: {
       SLACK_SIGNING: SLACK_SECRET,
       SLACK_BOT: slack.token,
+      GATEWAY_CLI: GATEWAY_TOKEN,
+      [memorySecretEnv(objects)]: MEMORY_SECRET,
       // The platform's own signing keys (Secret knclaw-event-keys / knclaw-agent-keys), known to the attacker here.
       KNCLAW_AGENT_KEYS_OPS: roleKeys("agent/ops").privateKeyPem,
       KNCLAW_EVENT_KEYS_GATEWAY: roleKeys("gateway").privateKeyPem,
@@ -208,12 +263,54 @@ beforeAll(async () => {
     },
     oidc: {},
   });
+  memory = new MemoryClient({
+    baseUrl: dev.functions.find((f) => f.name === "memory")!.localUrl,
+    token: mintMemoryToken(MEMORY_SECRET, { kind: "gateway" }),
+  });
+  // A real run, held for its call of time.now: the target of every forgery.
+  const started = await gateway("/api/v1/instances/ops/runs", {
+    method: "POST",
+    body: JSON.stringify({ task: "What time is it? Use now." }),
+  });
+  expect(started.status).toBe(202);
+  const runId = started.body.runId as string;
+  await dev.idle();
+  const doc = (await memory.findRun(runId))!;
+  expect(doc.status).toBe("waiting");
+  const call = (doc.state as { pending: Array<{ approval?: { id: string } }> }).pending[0]!;
+  const approval = await gateway(`/api/v1/approvals/${call.approval!.id}`);
+  expect(approval.body).toMatchObject({ status: "open", mayDecide: true });
+  held = {
+    runId,
+    callId: approval.body.callId as string,
+    approvalId: approval.body.approvalId as string,
+    digest: approval.body.digest as string,
+  };
 }, 180_000);
 
 afterAll(async () => {
   await dev?.shutdown();
   await slack?.stop();
 });
+
+/**
+ * Everything a forgery could change, read back through the public APIs: the held run and its approval as the gateway
+ * tells them, every run document of the instance (id, version, status) as the memory service keeps them, and every
+ * call Slack's fake took.
+ */
+async function state() {
+  const [run, approval, runs] = await Promise.all([
+    gateway(`/api/v1/runs/${held.runId}`),
+    gateway(`/api/v1/approvals/${held.approvalId}`),
+    memory.listRuns("ops", { limit: 200 }),
+  ]);
+  return {
+    run,
+    approval,
+    runs: runs.runs.map((r) => ({ id: r.id, version: r.version, status: r.status })),
+    slack: slack.accepted.length,
+  };
+}
 
 /** The Triggers that deliver this event to one of the platform's functions. */
 function deliveriesOf(event: CloudEvent): Array<{ trigger: string; fn: string }> {
@@ -258,84 +355,105 @@ describe("forgery: every catalog type x every function a Trigger delivers it to"
   });
 
   for (const type of TYPES) {
-    it(`${type}: refused without the delivering Trigger's valid token, and without a genuine signature; replay changes nothing`, async () => {
-      const event = sample(type, `forged-${type}`);
+    it(`${type}: refused without the delivering Trigger's valid token, and without a genuine signature; nothing changes`, async () => {
+      const event = sample(type, held);
       const targets = deliveriesOf(event);
       expect(targets.length, "a function this platform delivers it to").toBeGreaterThan(0);
       await dev.idle();
-      const slackBefore = slack.posts().length;
-      const countersBefore = { ...dev.counters };
+      const before = await state();
+      const accepted = dev.counters.accepted;
       for (const { trigger, fn } of targets) {
         const identity = identityOf(trigger);
         const other = dev.functions.find((f) => f.name !== fn)!.name;
+        /** The attack is answered `status` (and `event_refused` for a signature's), and nothing changed. */
+        const attack = async (what: string, forged: CloudEvent, token: string | undefined, status: number) => {
+          const answer = await post(fn, forged, token);
+          expect(answer.status, `${fn}: ${what}`).toBe(status);
+          if (status === 403 && token !== undefined && what !== "not a delivering Trigger")
+            expect(answer.body, `${fn}: ${what}`).toContain("event_refused");
+          expect(await state(), `${fn}: ${what}: state read back`).toEqual(before);
+          expect(dev.counters.accepted, `${fn}: ${what}: nothing entered the broker`).toBe(accepted);
+        };
         // Delivery authentication: Knative's 401.
-        expect((await post(fn, event)).status, `${fn}: no credentials`).toBe(401);
-        expect((await post(fn, event, await mint(identity, audienceOf(other)))).status, `${fn}: wrong audience`).toBe(
-          401,
-        );
-        expect((await post(fn, event, await mint(identity, audienceOf(fn), -120))).status, `${fn}: expired`).toBe(401);
+        await attack("no credentials", event, undefined, 401);
+        await attack("wrong audience", event, await mint(identity, audienceOf(other)), 401);
+        await attack("expired", event, await mint(identity, audienceOf(fn), -120), 401);
         // A valid token of someone who does not deliver here (any workload can get one for this audience).
-        expect(
-          (await post(fn, event, await mint(`system:serviceaccount:${NAMESPACE}:intruder`, audienceOf(fn)))).status,
-          `${fn}: not a delivering Trigger`,
-        ).toBe(403);
+        const intruder = await mint(`system:serviceaccount:${NAMESPACE}:intruder`, audienceOf(fn));
+        await attack("not a delivering Trigger", event, intruder, 403);
         const token = await mint(identity, audienceOf(fn));
         const { allowed, forbidden } = roles(event);
         if (allowed === undefined) continue; // A PingSource tick: Knative cannot sign it; see the heartbeat test.
-        const refused = async (forged: CloudEvent, what: string) => {
-          const answer = await post(fn, forged, token);
-          expect(answer.status, `${fn}: ${what}`).toBe(403);
-          expect(answer.body, `${fn}: ${what}`).toContain("event_refused");
-        };
-        await refused(event, "unsigned");
-        await refused(signAs(forbidden, event), `signed by ${forbidden}`);
+        await attack("unsigned", event, token, 403);
+        await attack(`signed by ${forbidden}`, signAs(forbidden, event), token, 403);
         // A genuine signature, captured from another run's event, moved onto this one.
-        const captured = signAs(allowed, sample(type, `genuine-other-${type}`));
-        await refused(
-          withAttributes(event, {
-            [EXT_PRODUCER]: captured.attributes[EXT_PRODUCER],
-            [EXT_SIGNATURE]: captured.attributes[EXT_SIGNATURE],
-          }),
-          "signature of another run",
-        );
+        const captured = signAs(allowed, sample(type, elsewhere(`genuine-other-${type}`)));
+        const moved = withAttributes(event, {
+          [EXT_PRODUCER]: captured.attributes[EXT_PRODUCER],
+          [EXT_SIGNATURE]: captured.attributes[EXT_SIGNATURE],
+        });
+        await attack("signature of another run", moved, token, 403);
         const signed = signAs(allowed, event);
         const tampered = {
           attributes: signed.attributes,
           data: Buffer.from(Buffer.from(signed.data!).toString().replace("ops", "opz")),
         };
-        await refused(tampered, "data tampered after signing");
+        await attack("data tampered after signing", tampered, token, 403);
       }
       await dev.idle();
-      expect(slack.posts().length, "nothing posted to Slack").toBe(slackBefore);
-      expect(dev.counters.accepted, "nothing entered the broker").toBe(countersBefore.accepted);
+      expect(await state(), "after the broker went idle").toEqual(before);
+      expect(dev.counters.accepted, "nothing entered the broker").toBe(accepted);
     });
   }
 
-  it("a genuine event replayed to its function changes nothing the first delivery did not", async () => {
-    // message.send: the first delivery posts once; the replay (same id, same signature, a fresh valid token) does not.
-    const event = signAs("agent/ops", sample(T.MESSAGE_SEND, "replayed"));
-    const [{ trigger, fn }] = deliveriesOf(event) as [{ trigger: string; fn: string }];
-    const before = slack.posts().length;
-    expect((await post(fn, event, await mint(identityOf(trigger), audienceOf(fn)))).status).toBeLessThan(300);
-    await dev.idle();
-    expect(slack.posts().length).toBe(before + 1);
-    expect((await post(fn, event, await mint(identityOf(trigger), audienceOf(fn)))).status).toBeLessThan(300);
-    await dev.idle();
-    expect(slack.posts().length).toBe(before + 1);
-  });
+  for (const type of TYPES) {
+    it(`${type}: a genuine event replayed to its functions changes nothing the first delivery did not`, async () => {
+      // About a run of its own, so what the first delivery does (start a run, post, ...) leaves the held run alone. A
+      // replayed step may send its events again, under the same ids (ARCHITECTURE.md, Events): what they would do is
+      // what is compared, not how many the broker took.
+      const event = sample(type, elsewhere(`replayed-${type}`));
+      const { allowed } = roles(event);
+      const genuine = allowed === undefined ? event : signAs(allowed, event);
+      const deliverAll = async () => {
+        for (const { trigger, fn } of deliveriesOf(genuine)) {
+          const answer = await post(fn, genuine, await mint(identityOf(trigger), audienceOf(fn)));
+          expect(answer.status, `${fn}: ${answer.body}`).toBeLessThan(500);
+        }
+        await dev.idle();
+        return state();
+      };
+      const first = await deliverAll();
+      expect(await deliverAll(), "the replay").toEqual(first);
+    });
+  }
 
   it("a heartbeat (unsigned: Knative's PingSource cannot sign) is taken only from the PingSource's own Trigger", async () => {
-    const event = withAttributes(sample(T.PING, "tick"), { knclawschedule: "not-configured" });
+    const event = withAttributes(sample(T.PING, elsewhere("tick")), { knclawschedule: "not-configured" });
     const targets = deliveriesOf(event);
     expect(targets.map((t) => t.fn)).toEqual(["agent-ops"]);
     const fn = "agent-ops";
     expect((await post(fn, event)).status).toBe(401);
     // With its Trigger's valid token, what protects it is the agent's own rule: only a configured schedule fires, with
     // its configured task (test/functions/agent/loop-schedules.test.ts); this schedule is not configured.
-    const before = slack.posts().length;
+    await dev.idle();
+    const before = await state();
     const answer = await post(fn, event, await mint(identityOf(targets[0]!.trigger), audienceOf(fn)));
     expect(answer.status).toBeLessThan(500);
     await dev.idle();
-    expect(slack.posts().length).toBe(before);
+    expect(await state()).toEqual(before);
+  });
+
+  it("the held run was live all along: its real approver's decision runs the call once and completes it", async () => {
+    const decided = await gateway(`/api/v1/approvals/${held.approvalId}`, {
+      method: "POST",
+      body: JSON.stringify({ decision: "approve" }),
+    });
+    expect(decided.status).toBe(202);
+    await dev.idle();
+    expect((await gateway(`/api/v1/runs/${held.runId}`)).body).toMatchObject({ status: "completed" });
+    expect((await gateway(`/api/v1/approvals/${held.approvalId}`)).body).toMatchObject({
+      status: "approved",
+      decidedBy: "http:cli",
+    });
   });
 });
