@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { Redis } from "ioredis";
+import { type RedisWatchdog, watchRedis } from "../../../runtime/redis-watchdog.ts";
 import type { DeliveryProgress } from "../../delivery/retry-loop.ts";
 import { type Log, silentLog } from "../log.ts";
 import {
@@ -72,7 +73,12 @@ export async function openRedisJournal(options: RedisJournalOptions): Promise<Jo
   // Recovery, take-over and keep-fresh commands go through `call`, which ioredis's auto-pipelining does not carry.
   const control = client.duplicate({ enableAutoPipelining: false });
   control.on("error", (error: Error) => log.debug({ err: error }, "broker journal: Redis connection error"));
-  return new RedisStore(client, control, {
+  // A hung Redis (stopped, not down) would hold every append, and so the ingress's answer, indefinitely: the
+  // watchdog disconnects both clients after ~75 ms without a PONG, and append refuses while not ready (503).
+  const watchdog = watchRedis(client.duplicate({ enableAutoPipelining: false }), [client, control], {
+    onHung: () => log.warn({}, "broker journal: Redis does not answer; refusing events until it does"),
+  });
+  return new RedisStore(client, control, watchdog, {
     keyPrefix: options.keyPrefix ?? "knclaw:broker:",
     consumer: options.consumer ?? hostname(),
     claimIdleMs: options.claimIdleMs ?? 60_000,
@@ -93,10 +99,12 @@ class RedisStore implements JournalStore {
   private readonly control: Redis;
   private readonly settings: StoreSettings;
   private readonly journals: RedisJournal[] = [];
+  private readonly watchdog: RedisWatchdog;
 
-  constructor(client: Redis, control: Redis, settings: StoreSettings) {
+  constructor(client: Redis, control: Redis, watchdog: RedisWatchdog, settings: StoreSettings) {
     this.client = client;
     this.control = control;
+    this.watchdog = watchdog;
     this.settings = settings;
   }
 
@@ -109,6 +117,7 @@ class RedisStore implements JournalStore {
 
   async close(): Promise<void> {
     await Promise.all(this.journals.map((journal) => journal.stop()));
+    this.watchdog.stop();
     await this.client.quit().catch(() => this.client.disconnect());
     await this.control.quit().catch(() => this.control.disconnect());
   }

@@ -1,3 +1,5 @@
+import { Redis } from "ioredis";
+import { watchRedis } from "../../../runtime/redis-watchdog.ts";
 import { RedisAuditStore } from "../audit/redis.ts";
 import { RedisBlobStore } from "../blobs/redis.ts";
 import { RedisCoordinationStore } from "../coordination/redis.ts";
@@ -26,6 +28,9 @@ export interface RedisStores extends MemoryStores {
 export function openRedisStores(options: RedisStoresOptions): RedisStores {
   const ctx: RedisContext = { client: connectRedis(options), keys: new KeySchema(options.keyPrefix) };
   const { client } = ctx;
+  // A hung Redis fails the requests waiting on it in ~75 ms, not after the command timeout (runtime/redis-watchdog.ts).
+  // A cluster's clients are per node, out of reach here: there the command timeout is the limit.
+  const watchdog = client instanceof Redis ? watchRedis(client.duplicate(), [client]) : undefined;
   return {
     kind: "redis",
     client,
@@ -44,6 +49,7 @@ export function openRedisStores(options: RedisStoresOptions): RedisStores {
       if (answer !== "PONG") throw new StoreUnavailableError(`unexpected PING answer ${answer}`);
     },
     async close() {
+      watchdog?.stop();
       try {
         await client.quit();
       } catch {

@@ -234,3 +234,33 @@ describe("knclaw dev --redis while Redis is down", () => {
     await eventually(async () => delivered.some((answer) => answer.status >= 200 && answer.status < 300), 30_000);
   });
 });
+
+describe("knclaw dev --redis while Redis hangs (SIGSTOP: connected, answering nothing)", () => {
+  it("answers 503 with Retry-After instead of waiting (the ingress waited forever before the watchdog), and resumes", async () => {
+    await eventually(async () => (await call("/functions/memory/readyz")).status === 200, 30_000);
+    const before = await startRun("before the hang");
+    expect(before.status).toBe(202);
+    const { runId } = (await before.json()) as { runId: string };
+    expect(await waitForOutcome(runId)).toBe("completed");
+
+    redis.pause();
+    try {
+      await expectUnavailable(await startRun("during the hang"));
+      await expectUnavailable(await call(`/api/v1/runs/${runId}`, { headers: gateway }));
+      await expectUnavailable(
+        await call(`/functions/memory/v1/instances/assistant/runs/${runId}`, { headers: operator }),
+      );
+      await expectUnavailable(await call("/channels/webhook/alerts", signedHook("disk hung")));
+      await expectUnavailable(await call("/knclaw/default", brokerEvent("during-hang")));
+    } finally {
+      redis.resume();
+    }
+
+    await eventually(async () => (await call("/functions/memory/readyz")).status === 200, 30_000);
+    const after = await startRun("after the hang");
+    expect(after.status).toBe(202);
+    const { runId: afterId } = (await after.json()) as { runId: string };
+    expect(await waitForOutcome(afterId)).toBe("completed");
+    expect((await call("/knclaw/default", brokerEvent("after-hang"))).status).toBe(202);
+  });
+});
