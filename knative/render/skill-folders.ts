@@ -19,6 +19,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { join, relative, sep } from "node:path";
+import { LABEL_COMPONENT } from "../../runtime/names.ts";
 import { discoverSkillDocs } from "../../skills/package/loader.ts";
 import { builtinSkill } from "../config/builtin-skills.ts";
 import { ConfigError, type ConfigIssue } from "../config/errors.ts";
@@ -26,6 +27,8 @@ import type { PlatformConfig } from "../config/schema.ts";
 import { baseLabels, metadata, type RenderContext } from "./context.ts";
 import type { RenderedObject } from "./types.ts";
 
+/** The `knclaw.dev/component` label of the ConfigMaps. */
+export const SKILL_FOLDER_COMPONENT = "skill-folder";
 /** Where an agent's folder skills are in its container: `<mount>/<skill>/SKILL.md`. */
 export const SKILL_FOLDERS_MOUNT = "/var/run/knclaw/skill-folders";
 const VOLUME = "knclaw-skill-folders";
@@ -196,7 +199,7 @@ export function renderSkillFolderConfigMaps(ctx: RenderContext): RenderedObject[
     metadata: metadata(
       ctx,
       pack.configMap,
-      { ...baseLabels(ctx, pack.configMap), "knclaw.dev/component": "skill-folder" },
+      { ...baseLabels(ctx, pack.configMap), [LABEL_COMPONENT]: SKILL_FOLDER_COMPONENT },
       {
         [ANNOTATION_CONTENT_HASH]: `sha256:${pack.hash}`,
         ...(pack.skipped.length > 0 ? { [ANNOTATION_SKIPPED_FILES]: JSON.stringify(pack.skipped) } : {}),

@@ -1,7 +1,8 @@
 /**
  * Rendered objects as YAML that `kubectl apply -f DIR`, kustomize and Argo CD all take: one file per function (its
  * ServiceAccount, RBAC, NetworkPolicy, ksvc, SinkBinding, Triggers and PingSources), `00-platform.yaml` first
- * (Namespace, default-deny policy, Broker) because kubectl applies a directory in file-name order, and a
+ * (Namespace, default-deny policy, Broker) because kubectl applies a directory in file-name order, then
+ * `05-skill-folders.yaml` (the ConfigMaps of the agents' skill folders: skill-folders.ts), and a
  * kustomization.yaml listing the files. Stale files of functions since removed are not deleted: render into a fresh
  * directory (or let Argo CD prune).
  */
@@ -9,6 +10,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { LABEL_ROUTE } from "../../runtime/names.ts";
+import { SKILL_FOLDER_COMPONENT } from "./skill-folders.ts";
 import type { RenderedObject } from "./types.ts";
 
 const HEADER = "# Rendered by `knclaw render` from knclaw.yaml: edit the config, not this file.\n";
@@ -26,6 +28,8 @@ function fileKey(object: RenderedObject): string {
   const labels = object.metadata.labels ?? {};
   if (object.kind === "Namespace" || object.kind === "Broker" || labels["knclaw.dev/component"] === undefined)
     return "00-platform";
+  // Before the agents that mount them: kubectl applies a directory in file-name order.
+  if (labels["knclaw.dev/component"] === SKILL_FOLDER_COMPONENT) return "05-skill-folders";
   return `10-${labels[LABEL_ROUTE] ?? labels["app.kubernetes.io/name"] ?? object.metadata.name}`;
 }
 

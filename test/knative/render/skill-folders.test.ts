@@ -2,12 +2,12 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, syml
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
+import { parseAllDocuments, stringify } from "yaml";
 import { runValidate } from "../../../cli/commands/validate.ts";
 import { loadAgentConfig } from "../../../functions/agent/config.ts";
 import { createSkillResolver } from "../../../functions/agent/skills.ts";
 import { ConfigError, validateConfigValue } from "../../../knative/config/index.ts";
-import { type RenderedObject, render } from "../../../knative/render/index.ts";
+import { manifestFiles, type RenderedObject, render } from "../../../knative/render/index.ts";
 import { SKILL_FOLDERS_MOUNT, skillFolderWarnings } from "../../../knative/render/skill-folders.ts";
 import { validateObjects } from "../../../knative/validate/index.ts";
 import { minimalConfig } from "../fixtures.ts";
@@ -106,6 +106,14 @@ describe("skill folders rendered for a cluster", () => {
     ]);
     const problems = validateObjects(objects, { checkReferences: true, hardening: true });
     expect(problems.filter((p) => p.severity === "error")).toEqual([]);
+    // `knclaw render -o DIR`: in a file of their own, applied before the agents that mount them.
+    const files = manifestFiles(objects).map((file) => file.path);
+    expect(files.slice(0, 3)).toEqual(["00-platform.yaml", "05-skill-folders.yaml", "10-agent-helper.yaml"]);
+    const file = manifestFiles(objects).find((f) => f.path === "05-skill-folders.yaml")!;
+    expect(parseAllDocuments(file.content).map((doc) => doc.toJS().metadata.name)).toEqual([
+      "skill-folder-notes",
+      "skill-folder-weather",
+    ]);
   });
 
   it("mount an instance's own skills read-only into its agent and point KNCLAW_SKILL_FOLDERS there", () => {
