@@ -12,6 +12,8 @@ import { type DevObjects, groupObjectsByKind } from "./objects.ts";
 import { checkReadiness, type NotReadyObject } from "./readiness.ts";
 import { EMPTY_SERVICE_MAP, type ServiceCommands, type ServiceMap } from "./service-map.ts";
 
+const ENTRY_ANNOTATION = "knclaw.dev/entry";
+
 /** Objects that would not be accepted by a cluster: every problem names the object, the field and the rule. */
 export class InvalidObjectsError extends Error {
   readonly problems: readonly Problem[];
@@ -100,24 +102,39 @@ export function checkDevObjects(
   return { objects: ready, notReady, notRun, problems };
 }
 
-/** Each `--run` names a Knative Service of the objects (its env comes from there), and no Service is also mapped. */
+/**
+ * Each `--run` names a Knative Service of the objects (its env comes from there) that nothing else runs or maps, and
+ * no `--service` maps a Service that runs here (the mapping would never be used: deliveries go to what runs).
+ */
 function checkCommands(objects: DevObjects, services: ServiceMap, commands: ServiceCommands): Problem[] {
   const problems: Problem[] = [];
-  for (const entry of commands.entries) {
-    const found = objects.services.filter(
+  const named = (entry: { namespace?: string; name: string }) =>
+    objects.services.filter(
       (service) =>
         service.metadata.name === entry.name &&
         (entry.namespace === undefined || namespaceOf(service) === entry.namespace),
     );
-    const target = `${entry.namespace ? `${entry.namespace}/` : ""}${entry.name}`;
-    const problem = (message: string) =>
-      problems.push({ severity: "error", object: `Service/${target}`, path: "", rule: "run-command", message });
-    if (found.length === 0) problem(`--run ${target}: no Knative Service ${target} is among the objects`);
+  const hasEntry = (service: KnativeObject) => typeof service.metadata.annotations?.[ENTRY_ANNOTATION] === "string";
+  const targetOf = (entry: { namespace?: string; name: string }) =>
+    `${entry.namespace ? `${entry.namespace}/` : ""}${entry.name}`;
+  const problem = (target: string, rule: string, message: string) =>
+    problems.push({ severity: "error", object: `Service/${target}`, path: "", rule, message });
+  for (const entry of commands.entries) {
+    const target = targetOf(entry);
+    const found = named(entry);
+    if (found.length === 0)
+      problem(target, "run-command", `--run ${target}: no Knative Service ${target} is among the objects`);
     for (const service of found) {
       if (services.lookup(namespaceOf(service), entry.name) !== undefined)
-        problem(`--run ${target}: the Service is also given a URL with --service`);
-      if (typeof service.metadata.annotations?.["knclaw.dev/entry"] === "string")
-        problem(`--run ${target}: the Service already runs from its knclaw.dev/entry`);
+        problem(target, "run-command", `--run ${target}: the Service is also given a URL with --service`);
+      if (hasEntry(service))
+        problem(target, "run-command", `--run ${target}: the Service already runs from its ${ENTRY_ANNOTATION}`);
+    }
+  }
+  for (const entry of services.entries) {
+    const target = targetOf(entry);
+    if (named(entry).some(hasEntry)) {
+      problem(target, "service-url", `--service ${target}: the Service already runs here from its ${ENTRY_ANNOTATION}`);
     }
   }
   return problems;

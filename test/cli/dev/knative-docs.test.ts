@@ -305,6 +305,22 @@ describe("knclaw dev --run NAME=COMMAND: a Service of the manifests started from
     }
   });
 
+  it("refuses a --service for a Service that already runs here from its knclaw.dev/entry", async () => {
+    const fn = `apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: probe\n  annotations: { knclaw.dev/entry: test/cli/dev/fixtures/probe/app.ts }\nspec:\n  template:\n    spec:\n      containers: [ { image: "ghcr.io/x/y:1" } ]\n`;
+    const error = await startTestRuntime("", {
+      manifestsDir: folder([], { "fn.yaml": fn }),
+      services: parseServiceMap(["probe=http://127.0.0.1:9"]),
+    }).then(
+      async (runtime) => {
+        await runtime.shutdown();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InvalidObjectsError);
+    expect((error as InvalidObjectsError).problems).toMatchObject([{ rule: "service-url" }]);
+  });
+
   it("a command that never listens fails the start, naming the Service", async () => {
     const error = await startTestRuntime("", {
       manifestsDir: folder(["ping-source"]),
