@@ -133,6 +133,14 @@ describe("Knative docs: Using Triggers (docs/versioned/eventing/triggers/README.
     expect(runtime.notReady).toEqual([]);
     expect((await postBinary(`${runtime.url}/default/default`, { id: "to-ksvc" })).status).toBe(202);
     expect((await service.waitForEvent("to-ksvc")).path).toBe("/");
+    // Code running in the process reaches the mapped Service at its cluster address too (runtime.fetch).
+    const viaFetch = await runtime.fetch("http://my-service.default.svc.cluster.local/direct?x=1", {
+      method: "POST",
+      body: "hello",
+    });
+    expect(viaFetch.status).toBe(200);
+    const direct = await service.waitUntil((r) => r.path === "/direct?x=1");
+    expect(direct.body.toString()).toBe("hello");
   });
 
   it("a Kubernetes Service the folder defines is listed as not run, and a Trigger to it says how to map it", async () => {
