@@ -5,6 +5,7 @@ import { Command } from "commander";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { registerValidateCommand } from "../../../cli/commands/validate.ts";
 import { formatManifestsReport, runValidateManifests } from "../../../cli/commands/validate-manifests.ts";
+import { clusterUrlRewriter } from "../../../cli/dev/cluster-url.ts";
 import { describeRuntime } from "../../../cli/dev/listing.ts";
 import { parseServiceCommands, parseServiceMap, ServiceMapError } from "../../../cli/dev/service-map.ts";
 import { type DevRuntime, InvalidObjectsError } from "../../../cli/dev/start-dev.ts";
@@ -553,6 +554,17 @@ describe("--service NAME=URL", () => {
       expect((error as Error).message).not.toContain("s3cret");
     }
     expect(() => parseServiceMap(["x=http://h", "x=http://g"])).toThrow(/given twice/);
+  });
+
+  it("env values naming a mapped Service's cluster address are rewritten to its URL", () => {
+    const rewrite = clusterUrlRewriter(
+      "http://127.0.0.1:8080",
+      new Set(["default/fn"]),
+      parseServiceMap(["db=http://127.0.0.1:5000"]),
+    );
+    expect(rewrite("http://db.default.svc.cluster.local/api")).toBe("http://127.0.0.1:5000/api");
+    expect(rewrite("http://fn.default.svc.cluster.local/x")).toBe("http://127.0.0.1:8080/functions/fn/x");
+    expect(rewrite("http://other.default.svc.cluster.local/")).toBe("http://other.default.svc.cluster.local/");
   });
 
   it("a namespaced mapping wins over a name alone", () => {
