@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import pino from "pino";
 import type { KnativeObject } from "../../eventing/broker/objects.ts";
 import { SkillName } from "../../eventing/catalog/shared.ts";
+import { withPlaceholderImages } from "../../knative/config/images.ts";
 import { loadConfig } from "../../knative/config/index.ts";
 import { render } from "../../knative/render/index.ts";
 import { mcpEnv } from "../../skills/mcp/env.ts";
@@ -72,7 +73,8 @@ export async function runSkillsList(
  */
 async function mcpSummaries(path: string, env: Readonly<Record<string, string | undefined>>): Promise<SkillSummary[]> {
   const config = loadConfig(path);
-  const objects = render(config, { skillFolders: "local" }) as unknown as KnativeObject[];
+  // As knclaw dev renders it: a config without images is fine here (nothing is pulled).
+  const objects = render(withPlaceholderImages(config), { skillFolders: "local" }) as unknown as KnativeObject[];
   const services = objects.filter(
     (object) => object.kind === "Service" && object.metadata.annotations?.["knclaw.dev/entry"] === "skills/mcp/app.ts",
   );

@@ -18,7 +18,7 @@ describe("knclaw skills list --config", () => {
         apiVersion: "knclaw.dev/v1alpha1",
         kind: "Platform",
         metadata: { name: "dev", namespace: "knclaw" },
-        images: { default: "ghcr.io/knclaw/knclaw:dev" },
+        // No images: like knclaw dev, listing a config's skills pulls nothing.
         policies: { default: { tools: { allow: ["files.*", "everything.*"] } } },
         skills: {
           files: {
