@@ -28,7 +28,8 @@ export function requireImages(config: PlatformConfig, source?: string): Platform
 
 /**
  * The image a function without one is rendered with where nothing will be pulled: knclaw dev (it mounts the
- * function's `knclaw.dev/entry`) and `knclaw secrets generate` (it reads which Secrets the objects reference).
+ * function's `knclaw.dev/entry`), `knclaw skills list` (it runs MCP skills as knclaw dev would) and `knclaw secrets
+ * generate` (it reads which Secrets the objects reference).
  * `.invalid` (RFC 2606) says so to anyone who reads those objects.
  */
 export const PLACEHOLDER_IMAGE = "knclaw.invalid/not-pulled:placeholder";

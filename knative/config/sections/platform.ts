@@ -83,7 +83,9 @@ export const platformSection = {
   apiVersion: z.literal(API_VERSION, { message: `must be ${API_VERSION}` }),
   kind: z.literal(KIND, { message: `must be ${KIND}` }),
   metadata: Metadata.prefault({}),
-  images: Images.prefault({}),
+  images: Images.prefault({}).describe(
+    "Where each function's image comes from. A cluster needs one per function (`knclaw render`, `validate` and `deploy` say which lack one; an image lock from `knclaw image build --push` fills `default`); `knclaw dev` pulls nothing and needs none.",
+  ),
   defaults: KsvcKnobs.omit({ image: true })
     .prefault({})
     .describe("ksvc knobs every function starts from (images come from `images`)."),
