@@ -55,7 +55,8 @@ export function runValidateManifests(options: ValidateManifestsOptions): Validat
 export function formatManifestsReport(report: ValidateManifestsReport, source: string): string {
   const lines = report.problems.map(formatProblem);
   for (const object of report.notReady) {
-    lines.push(`not Ready: ${object.object}: ${object.condition}=False ${object.reason}: ${object.message}`);
+    const acting = object.acting ? " (subscribed all the same, as on a cluster)" : "";
+    lines.push(`not Ready: ${object.object}: ${object.condition}=False ${object.reason}: ${object.message}${acting}`);
   }
   for (const object of report.notRun) lines.push(`not run: ${object}`);
   const errors = report.problems.filter((p) => p.severity === "error").length;

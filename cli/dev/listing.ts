@@ -53,7 +53,8 @@ export function describeRuntime(runtime: DevRuntime): string[] {
   if (runtime.notReady.length > 0) {
     lines.push("", "Not Ready (admitted, but doing nothing until their references resolve):");
     for (const object of runtime.notReady) {
-      lines.push(`  ${object.object}  ${object.condition}=False ${object.reason}: ${object.message}`);
+      const acting = object.acting ? " (subscribed all the same, as on a cluster)" : "";
+      lines.push(`  ${object.object}  ${object.condition}=False ${object.reason}: ${object.message}${acting}`);
     }
   }
   if (runtime.triggers.length > 0) {

@@ -21,6 +21,11 @@ export interface NotReadyObject {
   /** Knative's reason for it (BrokerDoesNotExist, NotFound, ...). */
   reason: string;
   message: string;
+  /**
+   * Whether it acts all the same: a Trigger whose only failing condition is DependencyReady is subscribed (Knative
+   * checks the dependency after making the Subscription), so it gets its events while not Ready.
+   */
+  acting: boolean;
 }
 
 export interface ReadinessOptions {
@@ -39,8 +44,9 @@ export function checkReadiness(
   options: ReadinessOptions,
 ): { ready: DevObjects; notReady: NotReadyObject[] } {
   const notReady: NotReadyObject[] = [];
-  const fail = (object: KnativeObject, condition: string, reason: string, message: string) => {
+  const fail = (object: KnativeObject, condition: string, reason: string, message: string, acting = false) => {
     notReady.push({
+      acting,
       object: describeObject(object),
       kind: object.kind,
       namespace: namespaceOf(object),
@@ -108,6 +114,18 @@ export function checkReadiness(
   // enough for every shape but a chain of Brokers dead-lettering into each other, which no example needs.
   for (const broker of brokers) readyBrokers.add(`${namespaceOf(broker)}/${broker.metadata.name}`);
 
+  const withSink = (object: KnativeObject) => {
+    const why = unresolved(isRecord(object.spec) ? object.spec.sink : undefined, namespaceOf(object));
+    if (why === undefined) return true;
+    fail(object, "SinkProvided", "NotFound", why);
+    return false;
+  };
+  const pingSources = objects.pingSources.filter(withSink);
+  const sinkBindings = objects.sinkBindings.filter(withSink);
+
+  const notReadyNames = new Set(notReady.map((o) => `${o.kind}/${o.namespace}/${o.name}`));
+  const dependencyProblem = dependencyCheck(objects, notReadyNames);
+
   const triggers = objects.triggers.filter((trigger) => {
     const namespace = namespaceOf(trigger);
     const spec = isRecord(trigger.spec) ? trigger.spec : {};
@@ -132,19 +150,61 @@ export function checkReadiness(
       fail(trigger, "DeadLetterSinkResolved", "Unable to get the dead letter sink's URI", deadLetter);
       return false;
     }
+    const dependency = dependencyProblem(trigger);
+    if (dependency !== undefined) fail(trigger, "DependencyReady", dependency.reason, dependency.message, true);
     return true;
   });
 
-  const withSink = (object: KnativeObject) => {
-    const why = unresolved(isRecord(object.spec) ? object.spec.sink : undefined, namespaceOf(object));
-    if (why === undefined) return true;
-    fail(object, "SinkProvided", "NotFound", why);
-    return false;
-  };
-  const pingSources = objects.pingSources.filter(withSink);
-  const sinkBindings = objects.sinkBindings.filter(withSink);
-
   return { ready: { ...objects, brokers, triggers, pingSources, sinkBindings }, notReady };
+}
+
+const DEPENDENCY_ANNOTATION = "knative.dev/dependency";
+
+/**
+ * A Trigger's `knative.dev/dependency` (an object reference in its namespace; the webhook checked its shape), as
+ * Knative's Trigger reconciler reads it (propagateDependencyReadiness): DependencyDoesNotExist when no such object is
+ * among the objects, DependencyNotReady when it is not Ready here, and Unknown for a kind knclaw dev does not run.
+ */
+function dependencyCheck(
+  objects: DevObjects,
+  notReady: ReadonlySet<string>,
+): (trigger: KnativeObject) => { reason: string; message: string } | undefined {
+  const all = [
+    ...objects.brokers,
+    ...objects.triggers,
+    ...objects.pingSources,
+    ...objects.sinkBindings,
+    ...objects.services,
+    ...objects.ignored,
+  ];
+  const run = new Set([...objects.pingSources, ...objects.sinkBindings, ...objects.triggers, ...objects.brokers]);
+  return (trigger) => {
+    const text = trigger.metadata.annotations?.[DEPENDENCY_ANNOTATION];
+    if (text === undefined) return undefined;
+    let ref: unknown;
+    try {
+      ref = JSON.parse(text);
+    } catch {
+      return undefined; // the webhook refused it already
+    }
+    if (!isRecord(ref) || typeof ref.kind !== "string" || typeof ref.name !== "string") return undefined;
+    const namespace = namespaceOf(trigger);
+    const target = all.find(
+      (o) =>
+        o.kind === ref.kind &&
+        o.metadata.name === ref.name &&
+        namespaceOf(o) === namespace &&
+        o.apiVersion === ref.apiVersion,
+    );
+    const id = `${ref.kind} ${namespace}/${ref.name}`;
+    if (target === undefined)
+      return { reason: "DependencyDoesNotExist", message: `Dependency does not exist: ${id} not found` };
+    if (!run.has(target))
+      return { reason: "DependencyUnknown", message: `${id} is not run by knclaw dev: its readiness is unknown` };
+    if (notReady.has(`${ref.kind}/${namespace}/${ref.name}`))
+      return { reason: "DependencyNotReady", message: `${id} is not Ready` };
+    return undefined;
+  };
 }
 
 function deliveryOf(spec: unknown): Record<string, unknown> | undefined {

@@ -177,6 +177,44 @@ describe("Knative docs: Using Triggers (docs/versioned/eventing/triggers/README.
     expect(service.received.map((r) => r.headers["ce-id"])).toEqual(["matches"]);
   });
 
+  it("Trigger annotations: knative.dev/dependency on a PingSource makes the Trigger not Ready (DependencyReady) while it stays subscribed", async () => {
+    // The page's dependency example with its subscriber indented where it belongs (as printed it is refused, below).
+    const trigger = `apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: my-service-trigger
+  annotations:
+    knative.dev/dependency: '{"kind":"PingSource","name":"test-ping-source","apiVersion":"sources.knative.dev/v1"}'
+spec:
+  broker: default
+  filter:
+    attributes:
+      type: dev.knative.foo.bar
+      myextension: my-extension-value
+  subscriber:
+    ref:
+      apiVersion: serving.knative.dev/v1
+      kind: Service
+      name: my-service
+`;
+    const service = await subscriber();
+    const dir = folder(["ping-source"], { "broker.yaml": knBroker("default"), "trigger.yaml": trigger });
+    const runtime = await start(dir, [`my-service=${service.url}`]);
+    // The PingSource's sink (event-display) is not mapped: it is not Ready, so neither is the Trigger's dependency.
+    expect(runtime.notReady.find((o) => o.kind === "Trigger")).toMatchObject({
+      condition: "DependencyReady",
+      reason: "DependencyNotReady",
+      message: "PingSource default/test-ping-source is not Ready",
+      acting: true,
+    });
+    expect(describeRuntime(runtime).join("\n")).toContain("(subscribed all the same, as on a cluster)");
+    const match = { type: "dev.knative.foo.bar", extra: { myextension: "my-extension-value" } };
+    expect((await postBinary(`${runtime.url}/default/default`, { id: "still", ...match })).status).toBe(202);
+    await service.waitForEvent("still");
+    const ready = await start(dir, [`my-service=${service.url}`, `event-display=${service.url}`]);
+    expect(ready.notReady).toEqual([]);
+  });
+
   // The page's own mistakes: Knative's webhook (or the API server's schema) refuses each, and so does knclaw dev.
   const refused: Array<[string, string, string]> = [
     ["trigger-two-dialects", "two dialects in one spec.filters item", "trigger-one-dialect"],
@@ -197,8 +235,8 @@ describe("Knative docs: getting started (first-source.md, first-trigger.md)", ()
   it("without the Broker the tutorial makes with kn: the Trigger and the SinkBinding are not Ready", async () => {
     const runtime = await start(folder(["getting-started"]));
     expect(runtime.notReady.map((o) => `${o.object} ${o.condition} ${o.reason}`)).toEqual([
-      "Trigger default/cloudevents-trigger BrokerReady BrokerDoesNotExist",
       "SinkBinding default/ce-player-binding SinkProvided NotFound",
+      "Trigger default/cloudevents-trigger BrokerReady BrokerDoesNotExist",
     ]);
     expect(runtime.skippedServices).toEqual(["Service default/cloudevents-player"]);
   });
