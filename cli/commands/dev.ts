@@ -10,7 +10,7 @@ import { defaultConfigPath, loadConfig } from "../../knative/config/index.ts";
 import { LABEL_COMPONENT, LABEL_INSTANCE, render } from "../../knative/render/index.ts";
 import { redactPaths } from "../../runtime/log.ts";
 import { startTelemetry, type Telemetry } from "../../runtime/telemetry.ts";
-import { type BrokerStoreChoice, configuredRedisUrl } from "../dev/broker-store.ts";
+import { type BrokerStoreChoice, configuredRedisKeyPrefix, configuredRedisUrl } from "../dev/broker-store.ts";
 import { describeRuntime } from "../dev/listing.ts";
 import type { DevOidcOptions } from "../dev/oidc.ts";
 import { announceDevSender } from "../dev/operator-identity.ts";
@@ -76,9 +76,11 @@ export function chooseBrokerStore(
   options: Pick<DevCommandOptions, "brokerStore" | "redis" | "brokerFsync" | "redisKeyPrefix">,
   stateDir: string,
   configRedisUrl: string | undefined,
+  configKeyPrefix?: string,
 ): BrokerStoreChoice {
   const redisUrl = options.redis ?? configRedisUrl;
-  const keyPrefix = chooseRedisKeyPrefix(options.redisKeyPrefix, redisUrl);
+  // The journal follows the memory service's prefix: the flag's, else the config's.
+  const keyPrefix = chooseRedisKeyPrefix(options.redisKeyPrefix, redisUrl) ?? configKeyPrefix;
   const kind = options.brokerStore ?? (redisUrl ? "redis" : "sqlite");
   switch (kind) {
     case "memory":
@@ -91,7 +93,8 @@ export function chooseBrokerStore(
       };
     case "redis":
       if (!redisUrl) throw new Error("--broker-store redis needs --redis URL (or a config that names a Redis)");
-      // The journal's keys sit under the session's prefix too (`knclaw:broker:` by default, as before).
+      // The journal's keys sit under the session's prefix too (`knclaw:broker:` by default, as before), so sessions
+      // apart in the memory service are apart in the journal as well.
       return { kind: "redis", url: redisUrl, keyPrefix: `${keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX}broker:` };
     default:
       throw new Error(`invalid --broker-store ${kind}: sqlite, redis or memory`);
@@ -185,7 +188,7 @@ export async function startDevSession(
   // Private from the start: it holds conversations, run state and events.
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const configRedis = configuredRedisUrl(objects, env);
-  const brokerStore = chooseBrokerStore(options, stateDir, configRedis);
+  const brokerStore = chooseBrokerStore(options, stateDir, configRedis, configuredRedisKeyPrefix(objects));
   const redisKeyPrefix = chooseRedisKeyPrefix(options.redisKeyPrefix, options.redis ?? configRedis);
   // One OpenTelemetry SDK for every function of this process, each span under its function's service name
   // (runtime/telemetry.ts); with --processes each child starts its own from the same variables.

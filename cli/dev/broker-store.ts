@@ -59,16 +59,26 @@ export function configuredRedisUrl(
   objects: readonly KnativeObject[],
   env: Readonly<Record<string, string | undefined>>,
 ): string | undefined {
+  const vars = redisMemoryEnv(objects);
+  const url = vars?.find((v) => v.name === memoryEnv.names.redisUrl);
+  if (url?.value) return url.value;
+  const ref = url?.valueFrom?.secretKeyRef;
+  return ref ? environmentValue(env, { secret: ref.name, key: ref.key, envName: url!.name }) : undefined;
+}
+
+/** The key prefix the config gives the memory service on Redis (`memory.redis.keyPrefix`), if it is on Redis. */
+export function configuredRedisKeyPrefix(objects: readonly KnativeObject[]): string | undefined {
+  return redisMemoryEnv(objects)?.find((v) => v.name === memoryEnv.names.keyPrefix)?.value;
+}
+
+/** The env of the memory service's container when the config puts it on Redis. */
+function redisMemoryEnv(objects: readonly KnativeObject[]): ContainerEnv[] | undefined {
   for (const object of objects) {
     if (object.kind !== "Service") continue;
     const spec = object.spec as { template?: { spec?: { containers?: Array<{ env?: ContainerEnv[] }> } } } | undefined;
     for (const container of spec?.template?.spec?.containers ?? []) {
       const vars = container.env ?? [];
-      if (vars.find((v) => v.name === memoryEnv.names.backend)?.value !== "redis") continue;
-      const url = vars.find((v) => v.name === memoryEnv.names.redisUrl);
-      if (url?.value) return url.value;
-      const ref = url?.valueFrom?.secretKeyRef;
-      if (ref) return environmentValue(env, { secret: ref.name, key: ref.key, envName: url.name });
+      if (vars.find((v) => v.name === memoryEnv.names.backend)?.value === "redis") return vars;
     }
   }
   return undefined;

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { chooseBrokerStore, chooseStateDir } from "../../../cli/commands/dev.ts";
-import { configuredRedisUrl, describeBrokerStore } from "../../../cli/dev/broker-store.ts";
+import { configuredRedisKeyPrefix, configuredRedisUrl, describeBrokerStore } from "../../../cli/dev/broker-store.ts";
 import type { KnativeObject } from "../../../eventing/broker/objects.ts";
 
 /** Which store `knclaw dev` keeps accepted events in, from its options and the config. */
@@ -59,6 +59,24 @@ describe("knclaw dev's broker store", () => {
     expect(configuredRedisUrl(objects, {})).toBeUndefined();
     const embedded = [memoryService([{ name: "KNCLAW_MEMORY_BACKEND", value: "embedded" }])];
     expect(configuredRedisUrl(embedded, { REDIS_URL: "redis://secret:6379" })).toBeUndefined();
+  });
+
+  it("keeps the journal under the memory service's key prefix: the flag's, else the config's", () => {
+    const objects = [
+      memoryService([
+        { name: "KNCLAW_MEMORY_BACKEND", value: "redis" },
+        { name: "KNCLAW_REDIS_KEY_PREFIX", value: "team-a:" },
+      ]),
+    ];
+    const prefix = configuredRedisKeyPrefix(objects);
+    expect(prefix).toBe("team-a:");
+    expect(chooseBrokerStore({}, "/tmp/s", "redis://r", prefix)).toMatchObject({ keyPrefix: "team-a:broker:" });
+    expect(chooseBrokerStore({ redisKeyPrefix: "me:" }, "/tmp/s", "redis://r", prefix)).toMatchObject({
+      keyPrefix: "me:broker:",
+    });
+    expect(configuredRedisKeyPrefix([memoryService([{ name: "KNCLAW_MEMORY_BACKEND", value: "embedded" }])])).toBe(
+      undefined,
+    );
   });
 
   it("is described without the Redis URL (it may carry a password)", () => {
