@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { GatewayRateLimit } from "../../../functions/gateway/env.ts";
 
 /**
  * The gateway README's route table is read as a table (GitHub-flavoured Markdown splits a row at every unescaped `|`,
@@ -100,5 +101,15 @@ describe("functions/gateway/README.md, the route table", () => {
     const registered = registeredRoutes();
     expect(registered.length).toBeGreaterThan(20);
     expect(registered.filter((route) => !documented.has(route))).toEqual([]);
+  });
+});
+
+describe("functions/gateway/README.md, the rate limit", () => {
+  it("states the default limit the gateway applies, per token", () => {
+    const { requestsPerMinute, burst } = GatewayRateLimit.parse({});
+    // Prose wraps anywhere: compare with the line breaks as spaces.
+    expect(readme.replace(/\s+/g, " ")).toContain(
+      `**${requestsPerMinute} requests a minute, bursts of ${burst}, per token**`,
+    );
   });
 });
