@@ -249,10 +249,39 @@ function checkReferences(objects: Json[]): Problem[] {
               "reference",
               `ServiceAccount ${sa} is not among the objects`,
             );
+          // A pod whose ConfigMap volume is missing never starts (kubelet waits for it).
+          for (const [path, name] of mountedConfigMaps(pod)) {
+            if (!known.has(refKey("ConfigMap", ns, name)))
+              sink.error(path, "reference", `ConfigMap ${name} is not among the objects`);
+          }
         }
         break;
     }
     problems.push(...sink.problems);
   }
   return problems;
+}
+
+/** Published by Kubernetes in every namespace: a reference to it needs no object of the set. */
+const CLUSTER_CONFIG_MAPS = new Set(["kube-root-ca.crt"]);
+
+/** The ConfigMaps a pod's volumes project and require (not `optional`), with where each is named. */
+function mountedConfigMaps(pod: Json): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const add = (path: string, source: unknown) => {
+    if (!isObject(source) || source.optional === true) return;
+    const name = str(source.name);
+    if (name !== undefined && !CLUSTER_CONFIG_MAPS.has(name)) out.push([`${path}.name`, name]);
+  };
+  (Array.isArray(pod.volumes) ? pod.volumes : []).forEach((volume, i) => {
+    if (!isObject(volume)) return;
+    const path = `spec.template.spec.volumes[${i}]`;
+    add(`${path}.configMap`, volume.configMap);
+    const sources =
+      isObject(volume.projected) && Array.isArray(volume.projected.sources) ? volume.projected.sources : [];
+    sources.forEach((source, j) => {
+      if (isObject(source)) add(`${path}.projected.sources[${j}].configMap`, source.configMap);
+    });
+  });
+  return out;
 }

@@ -106,6 +106,17 @@ describe("skill folders rendered for a cluster", () => {
     ]);
     const problems = validateObjects(objects, { checkReferences: true, hardening: true });
     expect(problems.filter((p) => p.severity === "error")).toEqual([]);
+    // An agent whose ConfigMap is not applied with it would never start.
+    const withoutNotes = objects.filter((o) => o.metadata.name !== "skill-folder-notes");
+    expect(
+      validateObjects(withoutNotes, { checkReferences: true }).filter((p) => p.rule === "reference"),
+    ).toMatchObject([
+      {
+        object: "Service/knclaw/agent-helper",
+        path: "spec.template.spec.volumes[0].projected.sources[0].configMap.name",
+        message: "ConfigMap skill-folder-notes is not among the objects",
+      },
+    ]);
     // `knclaw render -o DIR`: in a file of their own, applied before the agents that mount them.
     const files = manifestFiles(objects).map((file) => file.path);
     expect(files.slice(0, 3)).toEqual(["00-platform.yaml", "05-skill-folders.yaml", "10-agent-helper.yaml"]);
