@@ -50,14 +50,19 @@ async function start(manifestsDir: string, services: string[] = [], extra = {}):
   return runtime;
 }
 
-async function refusal(manifestsDir: string): Promise<InvalidObjectsError> {
-  const error = await startTestRuntime("", { manifestsDir }).then(
+/** What a start that must fail throws (a start that succeeds is shut down and yields undefined). */
+async function startFailure(options: Parameters<typeof startTestRuntime>[1]): Promise<unknown> {
+  return startTestRuntime("", options).then(
     async (runtime) => {
       await runtime.shutdown();
       return undefined;
     },
     (e: unknown) => e,
   );
+}
+
+async function refusal(options: Parameters<typeof startTestRuntime>[1]): Promise<InvalidObjectsError> {
+  const error = await startFailure(options);
   expect(error).toBeInstanceOf(InvalidObjectsError);
   return error as InvalidObjectsError;
 }
@@ -223,7 +228,7 @@ spec:
   ];
   for (const [example, what, rule] of refused) {
     it(`refuses ${example} (${what}), naming the file, the object and the rule`, async () => {
-      const error = await refusal(folder([example]));
+      const error = await refusal({ manifestsDir: folder([example]) });
       expect(error.problems.map((p) => p.rule)).toContain(rule);
       expect(error.message).toContain(`${example}/trigger.yaml`);
       expect(error.message).toContain("Trigger/my-service-trigger");
@@ -280,16 +285,22 @@ describe("knclaw dev --run NAME=COMMAND: a Service of the manifests started from
   const server = join(import.meta.dirname, "fixtures", "local-service", "server.mjs");
   const command = `"${process.execPath}" "${server}"`;
 
-  it("runs the getting-started CloudEvents Player: Trigger deliveries reach it, and it emits to K_SINK from its SinkBinding", async () => {
-    const watcher = await subscriber();
-    // The test's own Trigger sees what the player emits.
+  /** The getting-started folder with the Broker kn makes, the player run from `command`, and a Trigger of the test's own that sees what the player emits. */
+  async function playerRuntime(watcher: Subscriber, options: Parameters<typeof startTestRuntime>[1] = {}) {
     const watch = `apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: { name: watch, namespace: default }\nspec:\n  broker: example-broker\n  filter: { attributes: { type: local.emitted } }\n  subscriber: { uri: "${watcher.url}" }\n`;
     const dir = folder(["getting-started"], { "broker.yaml": knBroker("example-broker"), "watch.yaml": watch });
     const runtime = await startTestRuntime("", {
       manifestsDir: dir,
       commands: parseServiceCommands([`cloudevents-player=${command}`]),
+      ...options,
     });
     cleanup.push(() => runtime.shutdown());
+    return runtime;
+  }
+
+  it("runs the getting-started CloudEvents Player: Trigger deliveries reach it, and it emits to K_SINK from its SinkBinding", async () => {
+    const watcher = await subscriber();
+    const runtime = await playerRuntime(watcher);
     expect(runtime.notReady).toEqual([]);
     expect(runtime.skippedServices).toEqual([]);
     const player = runtime.functions.find((fn) => fn.name === "cloudevents-player")!;
@@ -312,14 +323,7 @@ describe("knclaw dev --run NAME=COMMAND: a Service of the manifests started from
 
   it("with OIDC on (knclaw dev's default), the command gets an identity token file for its sink, as a pod's projected token", async () => {
     const watcher = await subscriber();
-    const watch = `apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: { name: watch, namespace: default }\nspec:\n  broker: example-broker\n  filter: { attributes: { type: local.emitted } }\n  subscriber: { uri: "${watcher.url}" }\n`;
-    const dir = folder(["getting-started"], { "broker.yaml": knBroker("example-broker"), "watch.yaml": watch });
-    const runtime = await startTestRuntime("", {
-      manifestsDir: dir,
-      commands: parseServiceCommands([`cloudevents-player=${command}`]),
-      oidc: {},
-    });
-    cleanup.push(() => runtime.shutdown());
+    const runtime = await playerRuntime(watcher, { oidc: {} });
     const emit = (id: string) => fetch(`${runtime.url}/functions/cloudevents-player/emit?id=${id}`, { method: "POST" });
     expect((await emit("signed-in")).status).toBe(202);
     await watcher.waitForEvent("signed-in");
@@ -340,13 +344,7 @@ describe("knclaw dev --run NAME=COMMAND: a Service of the manifests started from
         /also given a URL/,
       ],
     ] as const) {
-      const error = await startTestRuntime("", { manifestsDir: dir, ...options }).then(
-        async (runtime) => {
-          await runtime.shutdown();
-          return undefined;
-        },
-        (e: unknown) => e,
-      );
+      const error = await startFailure({ manifestsDir: dir, ...options });
       expect(error).toBeInstanceOf(InvalidObjectsError);
       expect((error as Error).message).toMatch(message);
     }
@@ -354,31 +352,18 @@ describe("knclaw dev --run NAME=COMMAND: a Service of the manifests started from
 
   it("refuses a --service for a Service that already runs here from its knclaw.dev/entry", async () => {
     const fn = `apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: probe\n  annotations: { knclaw.dev/entry: test/cli/dev/fixtures/probe/app.ts }\nspec:\n  template:\n    spec:\n      containers: [ { image: "ghcr.io/x/y:1" } ]\n`;
-    const error = await startTestRuntime("", {
+    const error = await refusal({
       manifestsDir: folder([], { "fn.yaml": fn }),
       services: parseServiceMap(["probe=http://127.0.0.1:9"]),
-    }).then(
-      async (runtime) => {
-        await runtime.shutdown();
-        return undefined;
-      },
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(InvalidObjectsError);
-    expect((error as InvalidObjectsError).problems).toMatchObject([{ rule: "service-url" }]);
+    });
+    expect(error.problems).toMatchObject([{ rule: "service-url" }]);
   });
 
   it("a command that never listens fails the start, naming the Service", async () => {
-    const error = await startTestRuntime("", {
+    const error = await startFailure({
       manifestsDir: folder(["ping-source"]),
       commands: parseServiceCommands(["event-display=exit 3"]),
-    }).then(
-      async (runtime) => {
-        await runtime.shutdown();
-        return undefined;
-      },
-      (e: unknown) => e,
-    );
+    });
     expect((error as Error).message).toMatch(
       /Service default\/event-display: process exited \(3\) before it was listening on \$PORT/,
     );
@@ -433,17 +418,8 @@ describe("Knative docs: cross-namespace event links (blog, cross-namespace-event
 
   it("with the feature disabled on the command line, the webhook refuses brokerRef.namespace", async () => {
     const dir = folder(["cross-namespace"], { "broker.yaml": knBroker("target-broker", "target-namespace") });
-    const error = await startTestRuntime("", { manifestsDir: dir, crossNamespaceEventLinks: false }).then(
-      async (runtime) => {
-        await runtime.shutdown();
-        return undefined;
-      },
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(InvalidObjectsError);
-    expect((error as InvalidObjectsError).problems).toMatchObject([
-      { path: "spec.brokerRef.namespace", rule: "trigger-broker-ref" },
-    ]);
+    const error = await refusal({ manifestsDir: dir, crossNamespaceEventLinks: false });
+    expect(error.problems).toMatchObject([{ path: "spec.brokerRef.namespace", rule: "trigger-broker-ref" }]);
   });
 });
 
