@@ -23,7 +23,8 @@ export interface NotReadyObject {
   message: string;
   /**
    * Whether it acts all the same: a Trigger whose only failing condition is DependencyReady is subscribed (Knative
-   * checks the dependency after making the Subscription), so it gets its events while not Ready.
+   * checks the dependency after making the Subscription), so it gets its events while not Ready; a Broker whose
+   * dead-letter sink does not resolve takes events (which reach no Trigger).
    */
   acting: boolean;
 }
@@ -102,17 +103,22 @@ export function checkReadiness(
   };
 
   // Brokers first: a Trigger's readiness follows its Broker's (PropagateBrokerCondition).
-  const brokers = objects.brokers.filter((broker) => {
+  // A Broker whose dead-letter sink does not resolve is not Ready, but on a cluster its ingress still takes events
+  // (Knative's reconciler records the channel address before it resolves the sink): they reach no Trigger, since no
+  // Trigger of a Broker that is not Ready is subscribed. So it is served with its delivery settings dropped (no
+  // Trigger will use them) and is not Ready as a reference: a Destination naming it does not resolve (no address).
+  const brokers = objects.brokers.map((broker) => {
     const why = unresolved(deliveryOf(broker.spec)?.deadLetterSink, namespaceOf(broker));
-    if (why !== undefined) {
-      fail(broker, "DeadLetterSinkResolved", "Unable to get the DeadLetterSink's URI", why);
-      return false;
+    if (why === undefined) {
+      readyBrokers.add(`${namespaceOf(broker)}/${broker.metadata.name}`);
+      return broker;
     }
-    return true;
+    fail(broker, "DeadLetterSinkResolved", "Unable to get the DeadLetterSink's URI", why, true);
+    const { delivery: _unused, ...spec } = isRecord(broker.spec) ? broker.spec : {};
+    return { ...broker, spec };
   });
-  // A dead-letter sink that is itself a Broker resolves only once that Broker is known Ready: one pass in order is
-  // enough for every shape but a chain of Brokers dead-lettering into each other, which no example needs.
-  for (const broker of brokers) readyBrokers.add(`${namespaceOf(broker)}/${broker.metadata.name}`);
+  // A dead-letter sink that is itself a Broker resolves only if that Broker came earlier: one pass in order covers
+  // every shape but a chain of Brokers dead-lettering into each other, which no example needs.
 
   const withSink = (object: KnativeObject) => {
     const why = unresolved(isRecord(object.spec) ? object.spec.sink : undefined, namespaceOf(object));

@@ -372,10 +372,18 @@ describe("knclaw dev --run NAME=COMMAND: a Service of the manifests started from
 
 describe("Knative docs: the Broker configuration example (broker-developer-config-options.md)", () => {
   it("admits a dead-letter sink in another namespace; the Broker is not Ready until that Service resolves", async () => {
-    const runtime = await start(folder(["broker-config"]));
-    expect(runtime.brokers).toEqual([]);
-    expect(runtime.notReady).toMatchObject([{ object: "Broker default/default", condition: "DeadLetterSinkResolved" }]);
-    expect((await postBinary(`${runtime.url}/default/default`, { id: "x" })).status).toBe(404);
+    const sub = await subscriber();
+    // The test's own Trigger on it: not Ready either, as its Broker is not.
+    const trigger = `apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: { name: t, namespace: default }\nspec:\n  broker: default\n  subscriber: { uri: "${sub.url}" }\n`;
+    const runtime = await start(folder(["broker-config"], { "trigger.yaml": trigger }));
+    expect(runtime.notReady).toMatchObject([
+      { object: "Broker default/default", condition: "DeadLetterSinkResolved", acting: true },
+      { object: "Trigger default/t", condition: "BrokerReady", reason: "BrokerNotReady" },
+    ]);
+    // As on a cluster, its ingress takes the event, which reaches no Trigger.
+    expect((await postBinary(`${runtime.url}/default/default`, { id: "x" })).status).toBe(202);
+    await runtime.idle();
+    expect(sub.received).toEqual([]);
   });
 
   it("with the dead-letter sink mapped, the Broker runs and dead-letters to it at uri example-uri", async () => {
