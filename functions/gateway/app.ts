@@ -58,14 +58,14 @@ export async function createApp(env: FunctionEnv, deps: GatewayDeps = {}): Promi
   const now = deps.now ?? Date.now;
   const timers = deps.timers ?? (memory ? memoryRedriveTimers(memory) : undefined);
   const log = createLogger(env, "gateway");
-  const ctx: ApiContext = {
+  const broker = deps.sink ?? BrokerClient.fromEnv(env, { retries: 3, backoffDelayMs: 50, timeoutMs: 5_000 });
+  const ctx: ApiContext & { forward: EventSink } = {
     config,
     store,
     waiter,
-    sink: signingSink(
-      deps.sink ?? BrokerClient.fromEnv(env, { retries: 3, backoffDelayMs: 50, timeoutMs: 5_000 }),
-      eventSignerFromEnv(env, GATEWAY_ROLE),
-    ),
+    sink: signingSink(broker, eventSignerFromEnv(env, GATEWAY_ROLE)),
+    // Kept chat messages go out again as their channel signed them (chat-redrive.ts).
+    forward: broker,
     source: "/knclaw/gateway",
     now,
     ...(deps.findRun ? { findRun: deps.findRun } : memory ? { findRun: (id: string) => memory.findRun(id) } : {}),

@@ -2,6 +2,7 @@ import { readEvent } from "../../eventing/catalog/make.ts";
 import * as T from "../../eventing/catalog/types.ts";
 import { CloudEventError } from "../../eventing/cloudevent/errors.ts";
 import type { CloudEvent } from "../../eventing/cloudevent/event.ts";
+import { CHAT_TIMER, type ChatRedriveContext, onChatMessage, onChatOutcome, onChatTimer } from "./chat-redrive.ts";
 import { onRedriveTimer, REDRIVE_TIMER } from "./redrive.ts";
 import type { RunContext } from "./runs.ts";
 
@@ -11,9 +12,16 @@ import type { RunContext } from "./runs.ts";
  * approval.resolved keeps the approval records true: a verdict closes the approval to further decisions (409/410), a
  * refusal of a decision this gateway forwarded opens it again. Only runs the gateway started are kept; the rest are
  * acknowledged and dropped. A 2xx is answered only once the memory service stored the event, so a failure is
- * redelivered. Its own re-drive timers (timer.fired, target `gateway`) come here too (redrive.ts).
+ * redelivered. Its own re-drive timers (timer.fired, target `gateway`) come here too (redrive.ts), and every chat
+ * message.received, which it re-drives until its run ends (chat-redrive.ts; only with `forward` and `findRun`).
  */
-export function createGatewayDeliveries(ctx: RunContext): (event: CloudEvent) => Promise<void> {
+export function createGatewayDeliveries(
+  ctx: RunContext & Partial<Pick<ChatRedriveContext, "forward" | "findRun">>,
+): (event: CloudEvent) => Promise<void> {
+  const chat: ChatRedriveContext | undefined =
+    ctx.forward !== undefined && ctx.findRun !== undefined
+      ? { ...ctx, forward: ctx.forward, findRun: ctx.findRun }
+      : undefined;
   const { store, waiter } = ctx;
   return async (event) => {
     const id = event.attributes.id!;
@@ -106,7 +114,10 @@ export function createGatewayDeliveries(ctx: RunContext): (event: CloudEvent) =>
         const completed = event.attributes.type === T.RUN_COMPLETED;
         const outcome = completed ? readEvent(event, T.RUN_COMPLETED) : readEvent(event, T.RUN_FAILED);
         const record = await store.get(outcome.runId);
-        if (record === undefined) break;
+        if (record === undefined) {
+          await onChatOutcome(ctx, outcome.instance, outcome.runId);
+          break;
+        }
         const common = { usage: outcome.usage, costUsd: outcome.costUsd, durationMs: outcome.durationMs };
         const data: Record<string, unknown> =
           "output" in outcome
@@ -129,9 +140,14 @@ export function createGatewayDeliveries(ctx: RunContext): (event: CloudEvent) =>
       }
       case T.TIMER_FIRED: {
         const fired = readEvent(event, T.TIMER_FIRED);
-        if (fired.target !== "gateway" || fired.kind !== REDRIVE_TIMER)
-          throw new CloudEventError(400, `the gateway keeps no ${fired.target} timers of kind ${fired.kind}`);
-        await onRedriveTimer(ctx, fired);
+        if (fired.target === "gateway" && fired.kind === REDRIVE_TIMER) await onRedriveTimer(ctx, fired);
+        else if (fired.target === "gateway" && fired.kind === CHAT_TIMER && chat !== undefined)
+          await onChatTimer(chat, fired);
+        else throw new CloudEventError(400, `the gateway keeps no ${fired.target} timers of kind ${fired.kind}`);
+        break;
+      }
+      case T.MESSAGE_RECEIVED: {
+        if (chat !== undefined) await onChatMessage(chat, event, readEvent(event, T.MESSAGE_RECEIVED));
         break;
       }
       default:

@@ -22,25 +22,25 @@ import type { RunContext } from "./runs.ts";
 export const REDRIVE_TIMER = "redrive";
 const MAX_DELAY_MS = 15 * 60_000;
 
-/** The gateway's re-drive timers (the memory service's, in a deployment). */
+/** The gateway's re-drive timers (the memory service's, in a deployment); `kind` tells runs' from chat messages'. */
 export interface RedriveTimers {
-  arm(record: Pick<RunRecord, "runId" | "instance">, dueAt: number, attempt: number): Promise<void>;
-  disarm(record: Pick<RunRecord, "runId" | "instance">): Promise<void>;
+  arm(record: Pick<RunRecord, "runId" | "instance">, dueAt: number, attempt: number, kind?: string): Promise<void>;
+  disarm(record: Pick<RunRecord, "runId" | "instance">, kind?: string): Promise<void>;
 }
 
 export function memoryRedriveTimers(client: MemoryClient): RedriveTimers {
-  const name = (record: Pick<RunRecord, "runId" | "instance">) => ({
+  const name = (record: Pick<RunRecord, "runId" | "instance">, kind: string) => ({
     instance: record.instance,
     target: "gateway" as const,
-    kind: REDRIVE_TIMER,
+    kind,
     id: record.runId,
   });
   return {
-    async arm(record, dueAt, attempt) {
-      await client.armTimer(name(record), { dueAt, data: { attempt } });
+    async arm(record, dueAt, attempt, kind = REDRIVE_TIMER) {
+      await client.armTimer(name(record, kind), { dueAt, data: { attempt } });
     },
-    async disarm(record) {
-      await client.disarmTimer(name(record));
+    async disarm(record, kind = REDRIVE_TIMER) {
+      await client.disarmTimer(name(record, kind));
     },
   };
 }

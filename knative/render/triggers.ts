@@ -13,7 +13,8 @@
  *   that posts (not the signed webhook, which only starts runs: config refuses a reply route naming it)
  * - gateway (the `http` channel's adapter): message.send, approval.requested and approval.resolved with
  *   knclawchannel=http, the run outcomes run.completed / run.failed of every instance, and timer.fired with
- *   knclawtarget=gateway (its re-drive timers, functions/gateway/redrive.ts)
+ *   knclawtarget=gateway (its re-drive timers, functions/gateway/redrive.ts), and message.received of every instance
+ *   (the re-drive of chat messages, functions/gateway/chat-redrive.ts)
  */
 import { EXT_CHANNEL, EXT_INSTANCE, EXT_SKILL, EXT_TARGET } from "../../eventing/catalog/attributes.ts";
 import * as T from "../../eventing/catalog/types.ts";
@@ -136,6 +137,8 @@ export function renderTriggers(ctx: RenderContext): RenderedObject[] {
       ["run-failed", { type: T.RUN_FAILED }],
       // Its own re-drive timers, of every instance (functions/gateway/redrive.ts).
       ["timer-fired", { type: T.TIMER_FIRED, [EXT_TARGET]: "gateway" }],
+      // Every chat message, of every instance: re-driven until its run ends (functions/gateway/chat-redrive.ts).
+      ["message-received", { type: T.MESSAGE_RECEIVED }],
     ] as const) {
       out.push(
         trigger(ctx, {

@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeSlack, slackMessageEvent, slackRequest } from "../fakes/slack/server.ts";
+import { waitForOutput } from "../support/cli-process.ts";
 import { CrashPlatform } from "./support/platform.ts";
 
 const SECRET = "crash-suite-slack-signing-secret";
@@ -55,6 +56,34 @@ describe("kill -9 of knclaw dev between a chat post and its record", () => {
     expect(answers("done job chat-1")).toHaveLength(1);
     expect(answers("done job chat-2")).toHaveLength(1);
     // The tool ran once per conversation, the crash notwithstanding.
+    expect([...p.skill.executions.values()]).toEqual([1, 1]);
+  });
+});
+
+describe("a chat message dead-lettered while its agent could not take it", () => {
+  it("is re-driven by the gateway until its run ends, and answered once", { timeout: 180_000 }, async () => {
+    slack = await new FakeSlack().start();
+    p = await CrashPlatform.start({
+      slack: { apiBaseUrl: slack.apiBaseUrl, token: slack.token, signingSecret: SECRET },
+      redriveAfterSeconds: 2,
+    });
+    const dev = await p.startDev();
+    // Every step is deferred (the model is down) until the broker gives up on the delivery.
+    p.modelDown = true;
+    const deadLettered = waitForOutput(
+      dev.child,
+      /"msg":"delivery failed, event (sent to the dead-letter sink|dropped)"/,
+      "stderr",
+    );
+    await say("U-CAROL", "job chat-redrive");
+    await deadLettered;
+    p.modelDown = false;
+    // No operator replays it: the gateway's chat timer sends the message again and the agent runs it.
+    await slack.waitUntil((post) => post.text === "done job chat-redrive");
+    // Its run ended: later re-drives (their timers were armed before) find it so and send nothing more.
+    await say("U-DAN", "job chat-after");
+    await slack.waitUntil((post) => post.text === "done job chat-after");
+    expect(answers("done job chat-redrive")).toHaveLength(1);
     expect([...p.skill.executions.values()]).toEqual([1, 1]);
   });
 });

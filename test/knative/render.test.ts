@@ -171,6 +171,7 @@ describe("render", () => {
     expect(routes(defaults, "gateway").map((r) => r[1])).toEqual([
       { type: "dev.knclaw.approval.requested", knclawchannel: "http" },
       { type: "dev.knclaw.approval.resolved", knclawchannel: "http" },
+      { type: "dev.knclaw.message.received" },
       { type: "dev.knclaw.message.send", knclawchannel: "http" },
       { type: "dev.knclaw.run.completed" },
       { type: "dev.knclaw.run.failed" },

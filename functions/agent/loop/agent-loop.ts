@@ -9,6 +9,7 @@ import type {
   ToolCompleted,
 } from "../../../eventing/catalog/index.ts";
 import { derivedEventId, makeEvent } from "../../../eventing/catalog/make.ts";
+import { messageRunId } from "../../../eventing/catalog/message-run.ts";
 import * as T from "../../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
 import { EventRefused } from "../../../eventing/trust/event-trust.ts";
@@ -135,7 +136,7 @@ export class AgentLoop {
     const { settings } = this.deps.config;
     const sessionKey = sessionKeyFor(settings.session.scope, data);
     if (data.command !== undefined) return this.onCommand(event, data, sessionKey);
-    const runId = `m-${hash(data.instance, data.channel, data.sender.workspace ?? "", data.conversation, data.messageId)}`;
+    const runId = messageRunId(data);
     const attachments = data.attachments.map((a) => a.name ?? a.mimeType ?? "file").filter(Boolean);
     const userText = attachments.length > 0 ? `${data.text}\n\n(attachments: ${attachments.join(", ")})` : data.text;
     const init: RunInit = {

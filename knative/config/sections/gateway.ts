@@ -40,7 +40,7 @@ const Gateway = KsvcKnobs.extend({
     .max(REDRIVE_AFTER_SECONDS.max)
     .default(REDRIVE_AFTER_SECONDS.default)
     .describe(
-      "How long an accepted run may go without an outcome before the gateway looks at it: a run the agent never got, or whose outcome never arrived, has its request sent again (then twice as long each time, up to 15 minutes).",
+      "How long an accepted run may go without an outcome before the gateway looks at it: a run the agent never got, or whose outcome never arrived, has its request sent again (then twice as long each time, up to 15 minutes); a chat message whose run has not ended is sent again the same way.",
     ),
   egress: z.array(EgressRule).default([]).describe("Extra egress of the gateway."),
 }).superRefine((gateway, ctx) => {

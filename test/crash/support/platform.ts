@@ -66,6 +66,8 @@ export class CrashPlatform {
   private readonly options: CrashPlatformOptions;
   /** Model requests per task, for the report. */
   readonly modelCalls = new Map<string, number>();
+  /** While true the model answers 503 (a transient failure: the agent defers the step, the broker retries it). */
+  modelDown = false;
 
   private constructor(model: FakeOpenAI, skill: CountingSkill, options: CrashPlatformOptions) {
     this.model = model;
@@ -193,6 +195,7 @@ export class CrashPlatform {
 
   /** The model: call the counter first, then answer. */
   private answer(body: Record<string, unknown>) {
+    if (this.modelDown) return { kind: "error" as const, status: 503, message: "overloaded" };
     const messages = body.messages as Array<{ role: string; content?: string | null }>;
     const task = messages.find((m) => m.role === "user" && m.content?.startsWith("job "))?.content ?? "?";
     this.modelCalls.set(task, (this.modelCalls.get(task) ?? 0) + 1);
