@@ -16,36 +16,56 @@ import { render } from "../../knative/render/index.ts";
 import { containerEnv } from "../../knative/secrets/plan.ts";
 import { knativeAudience, knativeOidcServiceAccount, serviceAccountSubject } from "../../runtime/knative-oidc.ts";
 import { argumentsDigest } from "../../skills/runtime/index.ts";
+import { FakeDiscord } from "../fakes/discord/server.ts";
 import { FakeSlack } from "../fakes/slack/server.ts";
+import { FakeTelegram } from "../fakes/telegram/server.ts";
+import { FakeWhatsApp } from "../fakes/whatsapp/server.ts";
 import { roleKeys, signAs } from "../support/event-keys.ts";
 
 /**
- * The forgery suite (issue 11): a rendered platform on `knclaw dev` with Knative's authentication-oidc emulated and
- * every platform producer signing with a key the test also holds (given through the environment, as an operator
- * gives knclaw dev its Secrets), so each attack is made with real credentials of the wrong kind. For every event type
- * of the catalog (EVENT_SCHEMAS: a new type without a sample here fails to compile) and every function a rendered
- * Trigger delivers it to (the agent, the Slack adapter, the gateway, the time skill), posted straight to that
- * function's `POST /` on the dev port: no credentials, a token for another audience, an expired token (each 401,
- * Knative's answer); a valid token of a ServiceAccount that delivers nothing there (403); then, with a valid token of
- * the delivering Trigger's identity, so only the event signature decides: unsigned, signed by a real key of a role
- * that may not emit it, a genuine signature of another run moved onto this event, data changed after signing (each
- * 403 event_refused). The events are about a real run held for an approval (its run, call and approval ids, and the
- * digest of the held call's arguments), so each forgery, had it been taken, would change something. After every
- * attack the state is read back through the public APIs and must be unchanged: the run as the gateway tells it
- * (`GET /api/v1/runs/{id}`), the approval (`GET /api/v1/approvals/{id}`), the memory service's run documents of the
- * instance (its API, with a gateway-scoped token), every call Slack's fake took, and the broker's accepted count.
+ * The forgery suite (issue 11): a rendered platform (the agent, the gateway, the Slack, Telegram, Discord and WhatsApp
+ * adapters, the time, http and memory skills, the dead-letter sink) with Knative's authentication-oidc emulated and
+ * every platform producer signing with a key the test also holds (given through the environment, as an operator gives
+ * knclaw dev its Secrets), so each attack is made with real credentials of the wrong kind. Run twice: on knclaw dev
+ * (every function in the dev process, reached on the dev port), and with each function served alone (its main.ts as
+ * its own process on its own port, `--processes`, posted to directly as a pod is reached past the broker).
+ *
+ * For every delivery route the platform renders (each Trigger: the function it delivers to and the type it filters;
+ * the suite checks that every catalog type and every consumer function has one; EVENT_SCHEMAS types SAMPLES, so a new
+ * type without a sample does not compile), an event of that type posted to that function's `POST /`: no credentials,
+ * a token for another audience, an expired token (each 401, Knative's answer); a valid token of a ServiceAccount that
+ * delivers nothing there (403); then, with a valid token of the delivering Trigger's identity, so only the event
+ * signature decides: unsigned, signed by a real key of a role that may not emit it, a genuine signature of another
+ * run moved onto this event, data changed after signing (each 403 event_refused). The dead-letter sink keeps events as
+ * delivered (a replay is checked by its consumer), so it gets the identity attacks only.
+ *
+ * The events are about a real run held for an approval (its run, call and approval ids, and the digest of the held
+ * call's arguments), so each forgery, had it been taken, would change something. After every attack the state is
+ * read back through the public APIs and must be unchanged: the run as the gateway tells it (`GET /api/v1/runs/{id}`),
+ * the approval (`GET /api/v1/approvals/{id}`), the memory service's run documents of the instance (its API, with a
+ * gateway-scoped token), the dead letters, every call each platform's fake took, and the broker's accepted count.
  * Every genuine event replayed changes nothing its first delivery did not. At the end the held call is approved for
- * real and the run completes: the fixture was live all along. Each function served alone, outside knclaw dev, is
- * attacked the same way in forgery-alone.test.ts.
+ * real and the run completes: the fixture was live all along.
  */
 const NAMESPACE = "knclaw";
 const SLACK_SECRET = "slack-signing-secret-forgery";
 const GATEWAY_TOKEN = "forgery-suite-gateway-token-0123456789";
 const MEMORY_SECRET = "forgery-suite-memory-token-secret-0123456789";
+const DEADLETTER_TOKEN = "forgery-suite-deadletter-token-0123456789";
 /** The platform's producers, each with the key the test signs its attacks with. */
-const PLATFORM_ROLES = ["agent/ops", "gateway", "channel/slack", "memory"];
+const PLATFORM_ROLES = [
+  "agent/ops",
+  "gateway",
+  "channel/slack",
+  "channel/telegram",
+  "channel/discord",
+  "channel/whatsapp",
+  "memory",
+  "skill/time",
+  "skill/http",
+  "skill/memory",
+];
 const digest = argumentsDigest({ q: "x" });
-const slackRoute = { channel: "slack", conversation: "C-OPS" } as const;
 const usage = { inputTokens: 1, outputTokens: 1 };
 
 /** What an event is about: a run, one of its calls and that call's approval, with the digest of its arguments. */
@@ -54,30 +74,48 @@ interface Target {
   callId: string;
   approvalId: string;
   digest: string;
+  /** The chat the event's route names, so it is delivered to that channel's adapter. */
+  channel: ChatChannel;
+  /** The skill a tool call names, so it is delivered to that skill. */
+  skill: string;
+  /** The function a timer wakes. */
+  wakes: "agent" | "gateway";
 }
 
+type ChatChannel = "slack" | "telegram" | "discord" | "whatsapp" | "http";
+/** Where an event goes, beside its instance: the route's channel, the skill called, the function a timer wakes. */
+type Where = Pick<Target, "channel" | "skill" | "wakes">;
+
 /** Ids of a run that does not exist (a captured signature's run, a replayed event's). */
-const elsewhere = (tag: string): Target => ({ runId: tag, callId: `c-${tag}`, approvalId: `a-${tag}`, digest });
+const elsewhere = (tag: string, at: Where = { channel: "slack", skill: "time", wakes: "agent" }): Target => ({
+  runId: tag,
+  callId: `c-${tag}`,
+  approvalId: `a-${tag}`,
+  digest,
+  ...at,
+});
+
+const routeOf = (t: Target) => ({ channel: t.channel, conversation: "C-OPS" });
 
 /** One valid event of each type, about `target`, as its genuine producer would emit it. */
 const SAMPLES: { [K in EventType]: (target: Target) => EventDataInput<K> } = {
   [T.MESSAGE_RECEIVED]: (t) => ({
     instance: "ops",
-    channel: "slack",
+    channel: t.channel,
     messageId: `m-${t.runId}`,
     conversation: "C-OPS",
-    sender: { channel: "slack", id: "U-ADA" },
+    sender: { channel: t.channel, id: "U-ADA" },
     text: "hello",
-    replyTo: slackRoute,
+    replyTo: routeOf(t),
     receivedAt: new Date().toISOString(),
   }),
-  [T.RUN_REQUESTED]: (t) => ({ instance: "ops", runId: t.runId, task: "do it", replyTo: slackRoute }),
+  [T.RUN_REQUESTED]: (t) => ({ instance: "ops", runId: t.runId, task: "do it", replyTo: routeOf(t) }),
   [T.PING]: () => ({ task: "heartbeat" }),
   [T.TOOL_REQUESTED]: (t) => ({
     runId: t.runId,
     callId: t.callId,
     instance: "ops",
-    skill: "time",
+    skill: t.skill,
     tool: "now",
     arguments: { q: "x" },
     token: "kc1.e30.AA",
@@ -86,7 +124,7 @@ const SAMPLES: { [K in EventType]: (target: Target) => EventDataInput<K> } = {
     runId: t.runId,
     callId: t.callId,
     instance: "ops",
-    skill: "time",
+    skill: t.skill,
     tool: "now",
     digest: t.digest,
     outcome: { ok: true, result: "forged" },
@@ -97,12 +135,12 @@ const SAMPLES: { [K in EventType]: (target: Target) => EventDataInput<K> } = {
     runId: t.runId,
     callId: t.callId,
     instance: "ops",
-    skill: "time",
+    skill: t.skill,
     tool: "now",
     arguments: { q: "x" },
     digest: t.digest,
     expiresAt: new Date(Date.now() + 600_000).toISOString(),
-    replyTo: slackRoute,
+    replyTo: routeOf(t),
   }),
   [T.APPROVAL_DECIDED]: (t) => ({
     approvalId: t.approvalId,
@@ -121,12 +159,12 @@ const SAMPLES: { [K in EventType]: (target: Target) => EventDataInput<K> } = {
     instance: "ops",
     outcome: "approved",
     decidedBy: { channel: "slack", id: "U-ADA" },
-    replyTo: slackRoute,
+    replyTo: routeOf(t),
   }),
   [T.MESSAGE_SEND]: (t) => ({
     instance: "ops",
     runId: t.runId,
-    route: slackRoute,
+    route: routeOf(t),
     text: "the bot says whatever I want",
     idempotencyKey: `k-${t.runId}`,
   }),
@@ -140,7 +178,7 @@ const SAMPLES: { [K in EventType]: (target: Target) => EventDataInput<K> } = {
     toolCalls: 0,
     contractVersion: "1",
     output: "forged outcome",
-    replyTo: slackRoute,
+    replyTo: routeOf(t),
   }),
   [T.RUN_FAILED]: (t) => ({
     runId: t.runId,
@@ -153,13 +191,14 @@ const SAMPLES: { [K in EventType]: (target: Target) => EventDataInput<K> } = {
     contractVersion: "1",
     reason: "forged",
     message: "forged failure",
-    replyTo: slackRoute,
+    replyTo: routeOf(t),
   }),
   [T.TIMER_FIRED]: (t) => ({
     instance: "ops",
-    target: "agent",
-    // The run's deadline timer, due after the approval expires: taken, it would expire the held call.
-    kind: "deadline",
+    target: t.wakes,
+    // The run's deadline timer (or the gateway's re-drive of it), due after the approval expires: taken, it would
+    // expire the held call (or send the run's request again).
+    kind: t.wakes === "agent" ? "deadline" : "redrive",
     id: t.runId,
     dueAt: new Date(Date.now() + 7_200_000).toISOString(),
   }),
@@ -168,7 +207,7 @@ const SAMPLES: { [K in EventType]: (target: Target) => EventDataInput<K> } = {
 function sample(type: EventType, target: Target): CloudEvent {
   const event = makeEvent(type, {
     source: "/forgery",
-    id: `${type}-${target.runId}`,
+    id: `${type}-${target.runId}-${target.channel}-${target.skill}`,
     data: (SAMPLES[type] as (target: Target) => Record<string, unknown>)(target),
   } as never);
   // A PingSource carries its instance as a CloudEvent override, not in its data.
@@ -183,14 +222,19 @@ function roles(event: CloudEvent): { allowed: string | undefined; forbidden: str
   return { allowed: allowed[0], forbidden: PLATFORM_ROLES.find((role) => !allowed.includes(role))! };
 }
 
-let dev: DevRuntime;
-let slack: FakeSlack;
-let triggers: KnativeObject[];
-let memory: MemoryClient;
-/** The run held for an approval that every forged event is about. */
-let held: Target;
+const TYPES = Object.keys(EVENT_SCHEMAS) as EventType[];
+const CHATS = ["slack", "telegram", "discord", "whatsapp"] as const;
+const SKILLS = ["time", "http", "memory"];
 
-function platform(): KnativeObject[] {
+/** The platform's outside APIs, each a local fake counting every call it took. */
+interface Fakes {
+  slack: FakeSlack;
+  telegram: FakeTelegram;
+  discord: FakeDiscord;
+  whatsapp: FakeWhatsApp;
+}
+
+function platform(fakes: Fakes): KnativeObject[] {
   const config = validateConfigValue({
     apiVersion: "knclaw.dev/v1alpha1",
     kind: "Platform",
@@ -199,11 +243,11 @@ function platform(): KnativeObject[] {
     broker: {
       name: "default",
       delivery: { retry: 2, backoffPolicy: "exponential", backoffDelay: "PT0.05S", timeout: "PT30S" },
-      deadLetterSink: { disabled: true },
+      deadLetterSink: {},
     },
     memory: {},
-    // No re-drive while the suite runs: the held run's state must change only if a forgery is taken.
-    // The suite reads the state back after every attack: far more requests than the default limit lets a token make.
+    // No re-drive while the suite runs: the held run's state must change only if a forgery is taken. The suite reads
+    // the state back after every attack: far more requests than the default limit lets a token make.
     gateway: {
       tokens: { cli: { secret: "gateway", key: "cli" } },
       redriveAfterSeconds: 3600,
@@ -212,12 +256,38 @@ function platform(): KnativeObject[] {
     policies: {
       default: { tools: { allow: ["time.*"] }, approvals: { tools: ["time.now"] }, termination: { maxTurns: 3 } },
     },
-    skills: { time: {} },
-    instances: { ops: { model: "demo/demo", policy: "default", skills: ["time"] } },
+    skills: Object.fromEntries(SKILLS.map((skill) => [skill, {}])),
+    instances: { ops: { model: "demo/demo", policy: "default", skills: SKILLS } },
     channels: {
       slack: {
         secrets: { signingSecret: { secret: "slack", key: "signing" }, botToken: { secret: "slack", key: "bot" } },
-        settings: { slackApiBaseUrl: slack.apiBaseUrl },
+        settings: { slackApiBaseUrl: fakes.slack.apiBaseUrl },
+        defaultInstance: "ops",
+        access: "open",
+      },
+      telegram: {
+        secrets: { botToken: { secret: "telegram", key: "bot" }, webhookSecret: { secret: "telegram", key: "hook" } },
+        settings: { telegramApiBaseUrl: fakes.telegram.url },
+        defaultInstance: "ops",
+        access: "open",
+      },
+      discord: {
+        secrets: { botToken: { secret: "discord", key: "bot" } },
+        settings: {
+          publicKey: fakes.discord.publicKeyHex,
+          applicationId: fakes.discord.applicationId,
+          discordApiBaseUrl: fakes.discord.apiBaseUrl,
+        },
+        defaultInstance: "ops",
+        access: "open",
+      },
+      whatsapp: {
+        secrets: {
+          appSecret: { secret: "whatsapp", key: "app" },
+          accessToken: { secret: "whatsapp", key: "access" },
+          verifyToken: { secret: "whatsapp", key: "verify" },
+        },
+        settings: { phoneNumberId: "106540352242922", whatsappApiBaseUrl: fakes.whatsapp.apiBaseUrl },
         defaultInstance: "ops",
         access: "open",
       },
@@ -233,95 +303,35 @@ function memorySecretEnv(objects: KnativeObject[]): string {
   return upperSnake(`${ref.secret}_secret`);
 }
 
-const gateway = async (path: string, init: RequestInit = {}) => {
-  const response = await fetch(`${dev.url}${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${GATEWAY_TOKEN}`, "content-type": "application/json" },
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-};
-
-beforeAll(async () => {
-  slack = await new FakeSlack().start();
-  const objects = platform();
-  triggers = objects.filter((o) => o.kind === "Trigger");
-  dev = await startDev({
-    objects,
-    port: 0,
-    schedulePings: false,
-    drainTimeoutMs: 5_000,
-    env: {
-      SLACK_SIGNING: SLACK_SECRET,
-      SLACK_BOT: slack.token,
-      GATEWAY_CLI: GATEWAY_TOKEN,
-      [memorySecretEnv(objects)]: MEMORY_SECRET,
-      // The platform's own signing keys (Secret knclaw-event-keys / knclaw-agent-keys), known to the attacker here.
-      KNCLAW_AGENT_KEYS_OPS: roleKeys("agent/ops").privateKeyPem,
-      KNCLAW_EVENT_KEYS_GATEWAY: roleKeys("gateway").privateKeyPem,
-      KNCLAW_EVENT_KEYS_CHANNEL_SLACK: roleKeys("channel/slack").privateKeyPem,
-      KNCLAW_EVENT_KEYS_MEMORY: roleKeys("memory").privateKeyPem,
-    },
-    oidc: {},
-  });
-  memory = new MemoryClient({
-    baseUrl: dev.functions.find((f) => f.name === "memory")!.localUrl,
-    token: mintMemoryToken(MEMORY_SECRET, { kind: "gateway" }),
-  });
-  // A real run, held for its call of time.now: the target of every forgery.
-  const started = await gateway("/api/v1/instances/ops/runs", {
-    method: "POST",
-    body: JSON.stringify({ task: "What time is it? Use now." }),
-  });
-  expect(started.status).toBe(202);
-  const runId = started.body.runId as string;
-  await dev.idle();
-  const doc = (await memory.findRun(runId))!;
-  expect(doc.status).toBe("waiting");
-  const call = (doc.state as { pending: Array<{ approval?: { id: string } }> }).pending[0]!;
-  const approval = await gateway(`/api/v1/approvals/${call.approval!.id}`);
-  expect(approval.body).toMatchObject({ status: "open", mayDecide: true });
-  held = {
-    runId,
-    callId: approval.body.callId as string,
-    approvalId: approval.body.approvalId as string,
-    digest: approval.body.digest as string,
-  };
-}, 180_000);
-
-afterAll(async () => {
-  await dev?.shutdown();
-  await slack?.stop();
-});
-
-/**
- * Everything a forgery could change, read back through the public APIs: the held run and its approval as the gateway
- * tells them, every run document of the instance (id, version, status) as the memory service keeps them, and every
- * call Slack's fake took.
- */
-async function state() {
-  const [run, approval, runs] = await Promise.all([
-    gateway(`/api/v1/runs/${held.runId}`),
-    gateway(`/api/v1/approvals/${held.approvalId}`),
-    memory.listRuns("ops", { limit: 200 }),
-  ]);
-  return {
-    run,
-    approval,
-    runs: runs.runs.map((r) => ({ id: r.id, version: r.version, status: r.status })),
-    slack: slack.accepted.length,
-  };
+/** One delivery route of the platform: a Trigger, the function it delivers to, and the event type it filters. */
+interface Route {
+  trigger: string;
+  fn: string;
+  type: EventType;
+  /** The Trigger's attribute filter. */
+  filter: Record<string, string>;
+  at: Where;
 }
 
-/** The Triggers that deliver this event to one of the platform's functions. */
-function deliveriesOf(event: CloudEvent): Array<{ trigger: string; fn: string }> {
+const matches = (route: Route, event: CloudEvent) =>
+  Object.entries(route.filter).every(([name, value]) => event.attributes[name] === value);
+
+function routesOf(triggers: KnativeObject[]): Route[] {
   return triggers.flatMap((trigger) => {
     const spec = trigger.spec as {
       filter: { attributes: Record<string, string> };
       subscriber: { ref?: { name: string } };
     };
-    const matches = Object.entries(spec.filter.attributes).every(([name, value]) => event.attributes[name] === value);
     const fn = spec.subscriber.ref?.name;
-    return matches && fn !== undefined ? [{ trigger: trigger.metadata.name, fn }] : [];
+    const { type, knclawchannel, knclawskill, knclawtarget } = spec.filter.attributes;
+    if (fn === undefined || type === undefined) return [];
+    const channel = [...CHATS, "http" as const].find((chat) => chat === knclawchannel) ?? "slack";
+    const at: Where = {
+      channel,
+      skill: knclawskill ?? "time",
+      wakes: knclawtarget === "gateway" ? "gateway" : "agent",
+    };
+    return [{ trigger: trigger.metadata.name, fn, type: type as EventType, filter: spec.filter.attributes, at }];
   });
 }
 
@@ -333,127 +343,281 @@ const identityOf = (trigger: string) =>
     knativeOidcServiceAccount({ group: "eventing.knative.dev", kind: "Trigger", name: trigger }),
   );
 
-async function post(fn: string, event: CloudEvent, token?: string): Promise<{ status: number; body: string }> {
-  const url = dev.functions.find((f) => f.name === fn)!.localUrl;
-  const { headers, body } = encodeBinary(event);
-  const response = await fetch(`${url}/`, {
-    method: "POST",
-    headers: { ...headers, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
-    body: body as Uint8Array<ArrayBuffer>,
-  });
-  return { status: response.status, body: await response.text() };
-}
+/**
+ * Where each attack is posted: "on knclaw dev", every function mounted in the dev process and reached on the dev port;
+ * "each function served alone", every function its own process (its main.ts, `--processes`) on its own loopback port,
+ * posted to directly, as a pod would be reached past the broker.
+ */
+const MODES = [
+  { name: "on knclaw dev", processes: false },
+  { name: "each function served alone", processes: true },
+] as const;
 
-const mint = async (subject: string, audience: string, lifetimeSeconds?: number) =>
-  (await dev.oidc!.issuer.mint(subject, audience, lifetimeSeconds)).token;
+for (const mode of MODES) {
+  describe(`forgery, ${mode.name}: every delivery route of the platform x every attack`, () => {
+    let dev: DevRuntime;
+    let fakes: Fakes;
+    let routes: Route[];
+    let memory: MemoryClient;
+    /** The run held for an approval that every forged event is about. */
+    let held: { runId: string; callId: string; approvalId: string; digest: string };
 
-const TYPES = Object.keys(EVENT_SCHEMAS) as EventType[];
+    const gateway = async (path: string, init: RequestInit = {}) => {
+      const response = await fetch(`${dev.url}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${GATEWAY_TOKEN}`, "content-type": "application/json" },
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const deadLetters = async () => {
+      const response = await fetch(`${dev.url}/functions/deadletter/v1/deadletters`, {
+        headers: { authorization: `Bearer ${DEADLETTER_TOKEN}` },
+      });
+      return ((await response.json()) as { deadLetters: Array<{ id: string }> }).deadLetters.map((d) => d.id).sort();
+    };
 
-describe("forgery: every catalog type x every function a Trigger delivers it to", () => {
-  it("covers every type of the catalog", () => {
-    expect(TYPES.sort()).toEqual(Object.keys(SAMPLES).sort());
-  });
+    /**
+     * Everything a forgery could change, read back through the public APIs: the held run and its approval as the
+     * gateway tells them, every run document of the instance (id, version, status) as the memory service keeps them,
+     * the dead letters, and every call each platform's fake took.
+     */
+    const state = async () => {
+      const [run, approval, runs, dead] = await Promise.all([
+        gateway(`/api/v1/runs/${held.runId}`),
+        gateway(`/api/v1/approvals/${held.approvalId}`),
+        memory.listRuns("ops", { limit: 200 }),
+        deadLetters(),
+      ]);
+      return {
+        run,
+        approval,
+        runs: runs.runs.map((r) => ({ id: r.id, version: r.version, status: r.status })),
+        dead,
+        platforms: Object.fromEntries(Object.entries(fakes).map(([name, fake]) => [name, fake.accepted.length])),
+      };
+    };
 
-  for (const type of TYPES) {
-    it(`${type}: refused without the delivering Trigger's valid token, and without a genuine signature; nothing changes`, async () => {
-      const event = sample(type, held);
-      const targets = deliveriesOf(event);
-      expect(targets.length, "a function this platform delivers it to").toBeGreaterThan(0);
+    const urlOf = (fn: string) => {
+      const found = dev.functions.find((f) => f.name === fn);
+      if (found === undefined)
+        throw new Error(`${fn} is not running: ${dev.functions.map((f) => f.name)} ${dev.skippedServices}`);
+      return mode.processes ? found.mounted.childUrl! : found.localUrl;
+    };
+    const post = async (fn: string, event: CloudEvent, token?: string) => {
+      const { headers, body } = encodeBinary(event);
+      const response = await fetch(`${urlOf(fn)}/`, {
+        method: "POST",
+        headers: { ...headers, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+        body: body as Uint8Array<ArrayBuffer>,
+      });
+      return { status: response.status, body: await response.text() };
+    };
+    const mint = async (subject: string, audience: string, lifetimeSeconds?: number) =>
+      (await dev.oidc!.issuer.mint(subject, audience, lifetimeSeconds)).token;
+
+    beforeAll(async () => {
+      fakes = {
+        slack: await new FakeSlack().start(),
+        telegram: await new FakeTelegram().start(),
+        discord: await new FakeDiscord().start(),
+        whatsapp: await new FakeWhatsApp().start(),
+      };
+      const objects = platform(fakes);
+      routes = routesOf(objects.filter((o) => o.kind === "Trigger"));
+      dev = await startDev({
+        objects,
+        port: 0,
+        schedulePings: false,
+        drainTimeoutMs: 5_000,
+        processes: mode.processes,
+        env: {
+          SLACK_SIGNING: SLACK_SECRET,
+          SLACK_BOT: fakes.slack.token,
+          TELEGRAM_BOT: fakes.telegram.token,
+          TELEGRAM_HOOK: "telegram-hook-secret-forgery",
+          DISCORD_BOT: fakes.discord.botToken,
+          WHATSAPP_APP: "whatsapp-app-secret-forgery",
+          WHATSAPP_ACCESS: fakes.whatsapp.accessToken,
+          WHATSAPP_VERIFY: "whatsapp-verify-forgery",
+          GATEWAY_CLI: GATEWAY_TOKEN,
+          KNCLAW_DEADLETTER_API_TOKEN: DEADLETTER_TOKEN,
+          [memorySecretEnv(objects)]: MEMORY_SECRET,
+          // The platform's own signing keys (Secrets knclaw-event-keys, knclaw-agent-keys), known to the attacker here.
+          KNCLAW_AGENT_KEYS_OPS: roleKeys("agent/ops").privateKeyPem,
+          ...Object.fromEntries(
+            PLATFORM_ROLES.filter((role) => !role.startsWith("agent/")).map((role) => [
+              `KNCLAW_EVENT_KEYS_${upperSnake(role)}`,
+              roleKeys(role).privateKeyPem,
+            ]),
+          ),
+        },
+        oidc: {},
+      });
+      memory = new MemoryClient({
+        baseUrl: dev.functions.find((f) => f.name === "memory")!.localUrl,
+        token: mintMemoryToken(MEMORY_SECRET, { kind: "gateway" }),
+      });
+      // A real run, held for its call of time.now: the target of every forgery.
+      const started = await gateway("/api/v1/instances/ops/runs", {
+        method: "POST",
+        body: JSON.stringify({ task: "What time is it? Use now." }),
+      });
+      expect(started.status).toBe(202);
+      const runId = started.body.runId as string;
       await dev.idle();
-      const before = await state();
-      const accepted = dev.counters.accepted;
-      for (const { trigger, fn } of targets) {
-        const identity = identityOf(trigger);
-        const other = dev.functions.find((f) => f.name !== fn)!.name;
-        /** The attack is answered `status` (and `event_refused` for a signature's), and nothing changed. */
-        const attack = async (what: string, forged: CloudEvent, token: string | undefined, status: number) => {
-          const answer = await post(fn, forged, token);
-          expect(answer.status, `${fn}: ${what}`).toBe(status);
-          if (status === 403 && token !== undefined && what !== "not a delivering Trigger")
-            expect(answer.body, `${fn}: ${what}`).toContain("event_refused");
-          expect(await state(), `${fn}: ${what}: state read back`).toEqual(before);
-          expect(dev.counters.accepted, `${fn}: ${what}: nothing entered the broker`).toBe(accepted);
-        };
-        // Delivery authentication: Knative's 401.
-        await attack("no credentials", event, undefined, 401);
-        await attack("wrong audience", event, await mint(identity, audienceOf(other)), 401);
-        await attack("expired", event, await mint(identity, audienceOf(fn), -120), 401);
-        // A valid token of someone who does not deliver here (any workload can get one for this audience).
-        const intruder = await mint(`system:serviceaccount:${NAMESPACE}:intruder`, audienceOf(fn));
-        await attack("not a delivering Trigger", event, intruder, 403);
-        const token = await mint(identity, audienceOf(fn));
+      const doc = (await memory.findRun(runId))!;
+      expect(doc.status).toBe("waiting");
+      const call = (doc.state as { pending: Array<{ approval?: { id: string } }> }).pending[0]!;
+      const approval = await gateway(`/api/v1/approvals/${call.approval!.id}`);
+      expect(approval.body).toMatchObject({ status: "open", mayDecide: true });
+      held = {
+        runId,
+        callId: approval.body.callId as string,
+        approvalId: approval.body.approvalId as string,
+        digest: approval.body.digest as string,
+      };
+    }, 240_000);
+
+    afterAll(async () => {
+      await dev?.shutdown();
+      await Promise.all(Object.values(fakes ?? {}).map((fake) => fake.stop()));
+    });
+
+    it("has a route for every type of the catalog, and every consumer function among them", () => {
+      expect(TYPES.sort()).toEqual(Object.keys(SAMPLES).sort());
+      expect([...new Set(routes.map((route) => route.type))].sort()).toEqual([...TYPES].sort());
+      const consumers = new Set(routes.map((route) => route.fn));
+      for (const fn of [
+        "agent-ops",
+        "gateway",
+        ...CHATS.map((c) => `channel-${c}`),
+        ...SKILLS.map((s) => `skill-${s}`),
+      ])
+        expect(consumers.has(fn), fn).toBe(true);
+    });
+
+    /** The attack is answered `status` (a signature's refusal names event_refused), and nothing changed. */
+    const attacker = (fn: string, label: string, before: unknown, accepted: number) =>
+      async function attack(
+        what: string,
+        forged: CloudEvent,
+        token: string | undefined,
+        status: number,
+        refusal = false,
+      ) {
+        const answer = await post(fn, forged, token);
+        expect(answer.status, `${label}: ${what}: ${answer.body}`).toBe(status);
+        if (refusal) expect(answer.body, `${label}: ${what}`).toContain("event_refused");
+        expect(await state(), `${label}: ${what}: state read back`).toEqual(before);
+        expect(dev.counters.accepted, `${label}: ${what}: nothing entered the broker`).toBe(accepted);
+      };
+
+    /** Knative's answers to a delivery without the right identity: 401, or 403 for a sender that delivers nothing. */
+    async function identityAttacks(
+      attack: ReturnType<typeof attacker>,
+      fn: string,
+      trigger: string,
+      event: CloudEvent,
+    ) {
+      const identity = identityOf(trigger);
+      const other = dev.functions.find((f) => f.name !== fn)!.name;
+      await attack("no credentials", event, undefined, 401);
+      await attack("wrong audience", event, await mint(identity, audienceOf(other)), 401);
+      await attack("expired", event, await mint(identity, audienceOf(fn), -120), 401);
+      // A valid token of someone who does not deliver here (any workload can get one for this audience).
+      const intruder = await mint(`system:serviceaccount:${NAMESPACE}:intruder`, audienceOf(fn));
+      await attack("not a delivering Trigger", event, intruder, 403);
+    }
+
+    it("every route: refused without the delivering Trigger's valid token or a genuine signature; nothing changes", async () => {
+      for (const route of routes) {
+        const { trigger, fn, type, at } = route;
+        const event = sample(type, { ...held, ...at });
+        expect(matches(route, event), `${trigger} takes the sample`).toBe(true);
+        await dev.idle();
+        const attack = attacker(fn, `${fn} (${type})`, await state(), dev.counters.accepted);
+        await identityAttacks(attack, fn, trigger, event);
         const { allowed, forbidden } = roles(event);
         if (allowed === undefined) continue; // A PingSource tick: Knative cannot sign it; see the heartbeat test.
-        await attack("unsigned", event, token, 403);
-        await attack(`signed by ${forbidden}`, signAs(forbidden, event), token, 403);
+        const token = await mint(identityOf(trigger), audienceOf(fn));
+        await attack("unsigned", event, token, 403, true);
+        await attack(`signed by ${forbidden}`, signAs(forbidden, event), token, 403, true);
         // A genuine signature, captured from another run's event, moved onto this one.
-        const captured = signAs(allowed, sample(type, elsewhere(`genuine-other-${type}`)));
+        const captured = signAs(allowed, sample(type, elsewhere(`genuine-other-${type}`, at)));
         const moved = withAttributes(event, {
           [EXT_PRODUCER]: captured.attributes[EXT_PRODUCER],
           [EXT_SIGNATURE]: captured.attributes[EXT_SIGNATURE],
         });
-        await attack("signature of another run", moved, token, 403);
+        await attack("signature of another run", moved, token, 403, true);
         const signed = signAs(allowed, event);
         const tampered = {
           attributes: signed.attributes,
           data: Buffer.from(Buffer.from(signed.data!).toString().replace("ops", "opz")),
         };
-        await attack("data tampered after signing", tampered, token, 403);
+        await attack("data tampered after signing", tampered, token, 403, true);
       }
+    });
+
+    it("the dead-letter sink takes a delivery only with a Trigger's token for its audience", async () => {
+      // It keeps what the broker could not deliver exactly as it came, signature included (a replay is checked by its
+      // consumer), so only who delivers is at stake here.
       await dev.idle();
-      expect(await state(), "after the broker went idle").toEqual(before);
-      expect(dev.counters.accepted, "nothing entered the broker").toBe(accepted);
+      const attack = attacker("deadletter", "deadletter", await state(), dev.counters.accepted);
+      const { trigger } = routes[0]!;
+      await identityAttacks(
+        attack,
+        "deadletter",
+        trigger,
+        signAs("agent/ops", sample(T.MESSAGE_SEND, elsewhere("dl"))),
+      );
     });
-  }
 
-  for (const type of TYPES) {
-    it(`${type}: a genuine event replayed to its functions changes nothing the first delivery did not`, async () => {
-      // About a run of its own, so what the first delivery does (start a run, post, ...) leaves the held run alone. A
-      // replayed step may send its events again, under the same ids (ARCHITECTURE.md, Events): what they would do is
-      // what is compared, not how many the broker took.
-      const event = sample(type, elsewhere(`replayed-${type}`));
-      const { allowed } = roles(event);
-      const genuine = allowed === undefined ? event : signAs(allowed, event);
-      const deliverAll = async () => {
-        for (const { trigger, fn } of deliveriesOf(genuine)) {
-          const answer = await post(fn, genuine, await mint(identityOf(trigger), audienceOf(fn)));
-          expect(answer.status, `${fn}: ${answer.body}`).toBeLessThan(500);
-        }
-        await dev.idle();
-        return state();
-      };
-      const first = await deliverAll();
-      expect(await deliverAll(), "the replay").toEqual(first);
+    it("every type: a genuine event replayed to its functions changes nothing the first delivery did not", async () => {
+      for (const type of TYPES) {
+        // About a run of its own, so what the first delivery does (start a run, post, ...) leaves the held run alone.
+        // A replayed step may send its events again, under the same ids (ARCHITECTURE.md, Events): what they would do
+        // is what is compared, not how many the broker took.
+        const event = sample(type, elsewhere(`replayed-${type}`));
+        const { allowed } = roles(event);
+        const genuine = allowed === undefined ? event : signAs(allowed, event);
+        const deliverAll = async () => {
+          for (const { trigger, fn } of routes.filter((route) => matches(route, genuine))) {
+            const answer = await post(fn, genuine, await mint(identityOf(trigger), audienceOf(fn)));
+            expect(answer.status, `${type} to ${fn}: ${answer.body}`).toBeLessThan(500);
+          }
+          await dev.idle();
+          return state();
+        };
+        const first = await deliverAll();
+        expect(await deliverAll(), `${type}: the replay`).toEqual(first);
+      }
     });
-  }
 
-  it("a heartbeat (unsigned: Knative's PingSource cannot sign) is taken only from the PingSource's own Trigger", async () => {
-    const event = withAttributes(sample(T.PING, elsewhere("tick")), { knclawschedule: "not-configured" });
-    const targets = deliveriesOf(event);
-    expect(targets.map((t) => t.fn)).toEqual(["agent-ops"]);
-    const fn = "agent-ops";
-    expect((await post(fn, event)).status).toBe(401);
-    // With its Trigger's valid token, what protects it is the agent's own rule: only a configured schedule fires, with
-    // its configured task (test/functions/agent/loop-schedules.test.ts); this schedule is not configured.
-    await dev.idle();
-    const before = await state();
-    const answer = await post(fn, event, await mint(identityOf(targets[0]!.trigger), audienceOf(fn)));
-    expect(answer.status).toBeLessThan(500);
-    await dev.idle();
-    expect(await state()).toEqual(before);
+    it("a heartbeat (unsigned: Knative's PingSource cannot sign) fires no schedule the agent is not configured with", async () => {
+      const tick = routes.find((route) => route.type === T.PING)!;
+      const event = withAttributes(sample(T.PING, elsewhere("tick")), { knclawschedule: "not-configured" });
+      // With its Trigger's valid token, what protects it is the agent's own rule: only a configured schedule fires,
+      // with its configured task (test/functions/agent/loop-schedules.test.ts); this schedule is not configured.
+      await dev.idle();
+      const before = await state();
+      const answer = await post(tick.fn, event, await mint(identityOf(tick.trigger), audienceOf(tick.fn)));
+      expect(answer.status).toBeLessThan(500);
+      await dev.idle();
+      expect(await state()).toEqual(before);
+    });
+
+    it("the held run was live all along: its real approver's decision runs the call once and completes it", async () => {
+      const decided = await gateway(`/api/v1/approvals/${held.approvalId}`, {
+        method: "POST",
+        body: JSON.stringify({ decision: "approve" }),
+      });
+      expect(decided.status).toBe(202);
+      await dev.idle();
+      expect((await gateway(`/api/v1/runs/${held.runId}`)).body).toMatchObject({ status: "completed" });
+      expect((await gateway(`/api/v1/approvals/${held.approvalId}`)).body).toMatchObject({
+        status: "approved",
+        decidedBy: "http:cli",
+      });
+    });
   });
-
-  it("the held run was live all along: its real approver's decision runs the call once and completes it", async () => {
-    const decided = await gateway(`/api/v1/approvals/${held.approvalId}`, {
-      method: "POST",
-      body: JSON.stringify({ decision: "approve" }),
-    });
-    expect(decided.status).toBe(202);
-    await dev.idle();
-    expect((await gateway(`/api/v1/runs/${held.runId}`)).body).toMatchObject({ status: "completed" });
-    expect((await gateway(`/api/v1/approvals/${held.approvalId}`)).body).toMatchObject({
-      status: "approved",
-      decidedBy: "http:cli",
-    });
-  });
-});
+}
