@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { RenderedButton } from "../toolkit/buttons.ts";
 import type { OutboundPost, PlatformOutbound } from "../toolkit/delivery.ts";
+import { PlatformError } from "../toolkit/platform-error.ts";
 import type { SlackApi, SlackMetadata } from "./api.ts";
 
 /**
@@ -26,16 +27,23 @@ export function slackOutbound(api: SlackApi): PlatformOutbound {
       });
       return { ref: ts };
     },
-    // The earlier attempt's message, found by its metadata; none there means it never landed: post it now.
+    // The earlier attempt's message, found by its metadata; none there means it never landed: post it now. A lookup
+    // Slack refuses for good (the app lacks a `*:history` scope) cannot tell: the toolkit posts the part marked.
     async postInDoubt(post, since) {
       const metadata = postMetadata(post);
-      const ts = await api.findByMetadata({
-        channel: post.route.conversation,
-        thread: post.route.thread,
-        oldest: slackTs(since.getTime() - CLOCK_SKEW_MS),
-        eventType: metadata.event_type,
-        key: metadata.event_payload.key!,
-      });
+      let ts: string | undefined;
+      try {
+        ts = await api.findByMetadata({
+          channel: post.route.conversation,
+          thread: post.route.thread,
+          oldest: slackTs(since.getTime() - CLOCK_SKEW_MS),
+          eventType: metadata.event_type,
+          key: metadata.event_payload.key!,
+        });
+      } catch (error) {
+        if (error instanceof PlatformError && !error.retryable) return undefined;
+        throw error;
+      }
       return ts !== undefined ? { ref: ts } : this.post(post);
     },
     // Past 20 messages the rest of an answer is a text file in the same thread (needs the files:write scope; without

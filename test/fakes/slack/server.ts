@@ -41,6 +41,8 @@ export class FakeSlack extends FakeServer<SlackPost> {
   channels: Set<string> | undefined;
   /** Answers given instead of accepting, one per call, before normal service resumes. */
   readonly script: ScriptedAnswer[] = [];
+  /** Answers for one method only, before `script`. */
+  readonly scriptedFor = new Map<string, ScriptedAnswer[]>();
   private seq = 0;
   /** Messages people posted (seedMessage), readable through the read methods beside the bot's own. */
   private readonly people: SlackPost[] = [];
@@ -70,7 +72,7 @@ export class FakeSlack extends FakeServer<SlackPost> {
     const auth = request.headers.get("authorization");
     if (auth === null) return Response.json({ ok: false, error: "not_authed" });
     if (auth !== `Bearer ${this.token}`) return Response.json({ ok: false, error: "invalid_auth" });
-    const scripted = this.script.shift();
+    const scripted = this.scriptedFor.get(method)?.shift() ?? this.script.shift();
     if (scripted !== undefined) {
       if ("error" in scripted) return Response.json({ ok: false, error: scripted.error });
       if (scripted.status === 429) {

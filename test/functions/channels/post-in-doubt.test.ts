@@ -120,6 +120,21 @@ describe("a post in doubt", () => {
     ]);
   });
 
+  it("Slack: a lookup Slack refuses for good (no history scope) cannot tell: posted once more, marked", async () => {
+    const cuts = new Cuts().next(postMessage, "after");
+    adapter = await runAdapter(createSlack, slackEnv(), { fetch: cuts.fetch });
+    // The post lands, its answer is lost, and the in-doubt lookup is refused.
+    slack.scriptedFor.set("conversations.history", [{ error: "missing_scope" }]);
+    const route: ReplyRoute = { channel: "slack", conversation: "C-NOSCOPE" };
+    expect(await deliver(sendTo(route, "no scope", "slack-doubt-4"))).toBe(200);
+    expect(
+      slack
+        .posts()
+        .filter((p) => p.channel === "C-NOSCOPE")
+        .map((p) => p.text),
+    ).toEqual(["no scope", `${IN_DOUBT_MARK}no scope`]);
+  });
+
   it("Discord: the channel message's enforced nonce answers with the first message while Discord remembers it", async () => {
     adapter = await runAdapter(
       createDiscord,
