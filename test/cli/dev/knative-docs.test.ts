@@ -424,6 +424,18 @@ describe("Knative docs: cross-namespace event links (blog, cross-namespace-event
     await service.waitForEvent("across");
   });
 
+  it("a cross-namespace Trigger's deliveries are journaled under its namespace/name on a durable store", async () => {
+    const service = await subscriber();
+    const dir = folder(["cross-namespace"], { "broker.yaml": knBroker("target-broker", "target-namespace") });
+    const state = mkdtempSync(join(tmpdir(), "knclaw-docs-state-"));
+    cleanup.push(() => rmSync(state, { recursive: true, force: true }));
+    const runtime = await start(dir, [`my-service=${service.url}`], {
+      brokerStore: { kind: "sqlite", path: join(state, "broker.sqlite") },
+    });
+    expect((await postBinary(`${runtime.url}/target-namespace/target-broker`, { id: "durable" })).status).toBe(202);
+    await service.waitForEvent("durable");
+  });
+
   it("with the feature disabled on the command line, the webhook refuses brokerRef.namespace", async () => {
     const dir = folder(["cross-namespace"], { "broker.yaml": knBroker("target-broker", "target-namespace") });
     const error = await refusal({ manifestsDir: dir, crossNamespaceEventLinks: false });
