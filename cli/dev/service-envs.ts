@@ -2,6 +2,7 @@ import type { Log } from "../../eventing/broker/log.ts";
 import { describeObject, isRecord, type KnativeObject } from "../../eventing/broker/objects.ts";
 import { memoryEnv } from "../../functions/memory/env.ts";
 import { platformVars } from "../../runtime/platform-env.ts";
+import type { ConfigMapVolumes } from "./config-map-volumes.ts";
 import { buildFunctionEnv } from "./function-env.ts";
 import type { SecretResolver } from "./secrets.ts";
 import type { SinkFor } from "./sink-bindings.ts";
@@ -16,12 +17,15 @@ export interface ServiceEnvContext {
   redisKeyPrefix?: string | undefined;
   functionLogs?: "stdout" | "stderr" | undefined;
   memoryPath?: string;
+  /** Where the ConfigMap volumes are projected; without it none is (and their paths are left as they are). */
+  volumes?: ConfigMapVolumes;
   log: Log;
 }
 
 /**
  * The environment of every ksvc that runs (its Secret values from cli/dev/secrets.ts, the trust bundle included):
- * the stream their logs go to (`KNCLAW_LOG_STREAM`: `knclaw dev` keeps stdout for its listing); `--redis` redirects
+ * the stream their logs go to (`KNCLAW_LOG_STREAM`: `knclaw dev` keeps stdout for its listing), the paths of their
+ * ConfigMap volumes where they are projected here (config-map-volumes.ts); `--redis` redirects
  * the memory service (`--redis-key-prefix` its keys), and without it the memory service's embedded store keeps its file in the
  * state directory.
  */
@@ -53,6 +57,7 @@ export function buildServiceEnvs(services: KnativeObject[], context: ServiceEnvC
     if (context.memoryPath && built.env[memoryEnv.names.backend] === "embedded") {
       built.env[memoryEnv.names.embeddedPath] = context.memoryPath;
     }
+    context.volumes?.apply(service, configMaps, built.env);
     return built.env;
   });
   return envs;

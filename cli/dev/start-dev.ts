@@ -15,6 +15,7 @@ import { PingScheduler } from "../../eventing/ping/scheduler.ts";
 import { repoRoot } from "../repo-root.ts";
 import { type BrokerStoreChoice, describeBrokerStore, openBrokerStore } from "./broker-store.ts";
 import { clusterUrlRewriter } from "./cluster-url.ts";
+import { ConfigMapVolumes } from "./config-map-volumes.ts";
 import { createDevServer, listen } from "./dev-server.ts";
 import { type MountedFunction, mountAsProcess, mountCommand, mountInProcess } from "./function-mounts.ts";
 import { loadDevObjects } from "./load-objects.ts";
@@ -253,6 +254,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
     [...objects.services, ...objects.triggers],
     options.secretStore,
   );
+  const volumes = new ConfigMapVolumes(log);
   try {
     const mountedNames = new Set(services.map((service) => `${namespaceOf(service)}/${service.metadata.name}`));
     const envs = buildServiceEnvs(services, {
@@ -265,6 +267,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
       redisKeyPrefix: options.redisKeyPrefix,
       functionLogs: options.functionLogs,
       memoryPath: options.memoryPath,
+      volumes,
       log,
     });
     if (oidc) {
@@ -308,6 +311,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
     await httpTransport.close();
     await journals?.close();
     oidc?.close();
+    volumes.close();
     throw error;
   }
 
@@ -364,6 +368,7 @@ export async function startDev(options: DevOptions): Promise<DevRuntime> {
         await closed;
         await httpTransport.close();
         oidc?.close();
+        volumes.close();
       })();
       return stopping;
     },

@@ -73,13 +73,15 @@ function toolSkillsConfig(servers: Served[]): Record<string, unknown> {
 
 /**
  * The rendered objects of a knclaw.yaml with the two skills, the given instances and nothing else (a broker retrying
- * fast, no dead-letter sink, no gateway), plus a Trigger per event type in `catch` delivering to `catcherUrl`.
+ * fast, no dead-letter sink, no gateway) but `extra` sections, plus a Trigger per event type in `catch` delivering to
+ * `catcherUrl`.
  */
 export function toolPlatformObjects(
   servers: Served[],
   instances: Record<string, unknown>,
   catcherUrl: string,
   catchTypes: string[],
+  extra: Record<string, unknown> = {},
 ): KnativeObject[] {
   const config = validateConfigValue({
     apiVersion: "knclaw.dev/v1alpha1",
@@ -96,6 +98,7 @@ export function toolPlatformObjects(
     policies: { default: { budgets: { toolCalls: 10 }, termination: { maxTurns: 5 } } },
     skills: toolSkillsConfig(servers),
     instances,
+    ...extra,
   });
   const catchers = catchTypes.map(
     (type, index): KnativeObject => ({
