@@ -8,8 +8,8 @@
  * time, so the pod holds exactly the copy that wins.
  *
  * A ConfigMap key cannot hold `/`: every file gets a flat key and its item's `path` rebuilds the folder tree. A
- * ConfigMap holds at most 1 MiB (keys and values; the API server refuses more), so a bigger folder is refused with
- * its largest files named. Files that are not UTF-8 text, symbolic links (which could point anywhere on this machine)
+ * ConfigMap holds at most 1 MiB (keys and values; the API server refuses more), so a bigger folder is refused, naming
+ * the file at which it overflows. Files that are not UTF-8 text, symbolic links (which could point anywhere on this machine)
  * and hidden entries (`.git`, `.env`) are not packed; the ConfigMap lists what it left out in an annotation and
  * `knclaw validate` warns. The ConfigMap and the agent's revision template carry a content hash, so a changed skill
  * rolls the agent (a running pod's projected files change too, but the agent reads them only at start).
@@ -59,11 +59,10 @@ interface SkillFolderPack {
   configMap: string;
   files: PackedFile[];
   skipped: Array<{ path: string; reason: string }>;
-  /** Keys plus values, as the API server counts them against CONFIG_MAP_MAX_BYTES. */
-  bytes: number;
   hash: string;
 }
 
+/** Per config object: one render (its ConfigMaps, each agent's volume, validate's warnings) reads the folders once. */
 const packed = new WeakMap<PlatformConfig, SkillFolderPack[]>();
 
 /**
@@ -90,6 +89,7 @@ function packSkillFolders(config: PlatformConfig): SkillFolderPack[] {
 function packFolder(skill: string, dir: string): SkillFolderPack {
   const files: PackedFile[] = [];
   const skipped: SkillFolderPack["skipped"] = [];
+  // Keys plus values, as the API server counts them against CONFIG_MAP_MAX_BYTES.
   let bytes = 0;
   const keys = new Set<string>();
   for (const { path, rel, size, executable } of walk(dir, skipped)) {
@@ -109,7 +109,7 @@ function packFolder(skill: string, dir: string): SkillFolderPack {
   }
   const hash = createHash("sha256");
   for (const file of files) hash.update(`${file.key}\0${file.path}\0${file.mode ?? ""}\0${file.content}\0`);
-  return { skill, dir, configMap: `skill-folder-${skill}`, files, skipped, bytes, hash: hash.digest("hex") };
+  return { skill, dir, configMap: `skill-folder-${skill}`, files, skipped, hash: hash.digest("hex") };
 }
 
 interface FolderFile {
