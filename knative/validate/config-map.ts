@@ -3,9 +3,11 @@
  * ValidateConfigMap): every key of `data` and `binaryData` is a ConfigMap key (`[-._a-zA-Z0-9]+`, at most 253
  * characters, not `.`, `..` or starting with `..`), no key is in both, and keys and values together stay within
  * 1 MiB. Past 256 KiB it still applies, but not with kubectl's client-side apply, which copies the whole object into
- * its `last-applied-configuration` annotation (annotations hold 256 KiB in all): a warning says so.
+ * its `last-applied-configuration` annotation (annotations hold 256 KiB in all): a warning says so. A value that
+ * looks like a credential is a warning too (a skill folder's file, say: knative/render/skill-folders.ts).
  */
 import { isObject, type Json, type ProblemSink } from "./problems.ts";
+import { detectLiteralSecret } from "./secrets.ts";
 
 const MAX_BYTES = 1024 * 1024;
 const MAX_ANNOTATION_BYTES = 256 * 1024;
@@ -30,6 +32,10 @@ export function validateConfigMap(object: Json, sink: ProblemSink): void {
             ? Buffer.byteLength(value)
             : Buffer.from(value, "base64").length;
       bytes += Buffer.byteLength(key) + size;
+      // Anyone who may read the namespace's ConfigMaps reads this: a credential belongs in a Secret.
+      const secret = field === "data" && typeof value === "string" ? detectLiteralSecret(value) : undefined;
+      if (secret !== undefined)
+        sink.warn(`data[${key}]`, "no-literal-secrets", `looks like it holds a ${secret}: keep it in a Secret`);
     }
   }
   if (bytes > MAX_BYTES) {

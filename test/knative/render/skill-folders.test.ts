@@ -272,7 +272,7 @@ describe("a ConfigMap against the API server's rules", () => {
   const problems = (data: Record<string, string>) =>
     validateObjects([configMap(data)]).map((p) => `${p.severity} ${p.path}: ${p.rule}: ${p.message}`);
 
-  it("refuses keys with a slash and data over 1 MiB, warns past what client-side apply can carry", () => {
+  it("refuses keys with a slash and data over 1 MiB, warns past what client-side apply can carry and of credentials", () => {
     expect(problems({ "a/b": "x", "..c": "y" })).toEqual([
       "error data[a/b]: config-map-key: a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
       "error data[..c]: config-map-key: must not start with '..'",
@@ -284,5 +284,8 @@ describe("a ConfigMap against the API server's rules", () => {
       expect.stringMatching(/^warning data: config-map-size: 307203 bytes: too large for kubectl's client-side apply/),
     ]);
     expect(problems({ "SKILL.md": "fine" })).toEqual([]);
+    expect(problems({ "notes.md": `token: ghp_${"a".repeat(36)}` })).toEqual([
+      "warning data[notes.md]: no-literal-secrets: looks like it holds a GitHub token: keep it in a Secret",
+    ]);
   });
 });
