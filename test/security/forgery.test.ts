@@ -15,12 +15,16 @@ import { validateConfigValue } from "../../knative/config/load.ts";
 import { render } from "../../knative/render/index.ts";
 import { containerEnv } from "../../knative/secrets/plan.ts";
 import { knativeAudience, knativeOidcServiceAccount, serviceAccountSubject } from "../../runtime/knative-oidc.ts";
+import { type Served, serve } from "../../runtime/serve.ts";
+import { createApp as createKubernetesApp } from "../../skills/kubernetes/app.ts";
 import { argumentsDigest } from "../../skills/runtime/index.ts";
 import { FakeDiscord } from "../fakes/discord/server.ts";
+import { type FakeKubernetes, startFakeKubernetes } from "../fakes/kubernetes/server.ts";
+import { type FakeIssuer, startFakeIssuer } from "../fakes/oidc/issuer.ts";
 import { FakeSlack } from "../fakes/slack/server.ts";
 import { FakeTelegram } from "../fakes/telegram/server.ts";
 import { FakeWhatsApp } from "../fakes/whatsapp/server.ts";
-import { roleKeys, signAs } from "../support/event-keys.ts";
+import { eventKeysEnv, roleKeys, signAs } from "../support/event-keys.ts";
 
 /**
  * The forgery suite (issue 11): a rendered platform (the agent, the gateway, the Slack, Telegram, Discord and WhatsApp
@@ -343,6 +347,59 @@ const identityOf = (trigger: string) =>
     knativeOidcServiceAccount({ group: "eventing.knative.dev", kind: "Trigger", name: trigger }),
   );
 
+/** A function under attack: how to post to it, its issuer, who delivers to it, and the check that nothing changed. */
+interface Arena {
+  post(event: CloudEvent, token?: string): Promise<{ status: number; body: string }>;
+  mint(subject: string, audience: string, lifetimeSeconds?: number): Promise<string>;
+  /** Its audience, another function's, and the identity of what delivers to it. */
+  audience: string;
+  otherAudience: string;
+  sender: string;
+  /** Asserts that the state it could change reads back as it was before the attacks. */
+  unchanged(what: string): Promise<void>;
+}
+
+/**
+ * Every attack on one delivery route: without the right identity (401, or 403 for a valid token of someone who
+ * delivers nothing there), then, when `signatures`, with the delivering identity's valid token but no genuine
+ * signature (403 event_refused). After each, nothing changed.
+ */
+async function attackDelivery(arena: Arena, label: string, event: CloudEvent, at: Where, signatures: boolean) {
+  const attack = async (what: string, forged: CloudEvent, token: string | undefined, status: number) => {
+    const answer = await arena.post(forged, token);
+    expect(answer.status, `${label}: ${what}: ${answer.body}`).toBe(status);
+    if (status === 403 && what !== "not a delivering Trigger")
+      expect(answer.body, `${label}: ${what}`).toContain("event_refused");
+    await arena.unchanged(`${label}: ${what}`);
+  };
+  await attack("no credentials", event, undefined, 401);
+  await attack("wrong audience", event, await arena.mint(arena.sender, arena.otherAudience), 401);
+  await attack("expired", event, await arena.mint(arena.sender, arena.audience, -120), 401);
+  // A valid token of someone who does not deliver here (any workload can get one for this audience).
+  const intruder = await arena.mint(`system:serviceaccount:${NAMESPACE}:intruder`, arena.audience);
+  await attack("not a delivering Trigger", event, intruder, 403);
+  const { allowed, forbidden } = roles(event);
+  // A PingSource tick: Knative cannot sign it; see the heartbeat test.
+  if (!signatures || allowed === undefined) return;
+  const token = await arena.mint(arena.sender, arena.audience);
+  const type = event.attributes.type as EventType;
+  await attack("unsigned", event, token, 403);
+  await attack(`signed by ${forbidden}`, signAs(forbidden, event), token, 403);
+  // A genuine signature, captured from another run's event, moved onto this one.
+  const captured = signAs(allowed, sample(type, elsewhere(`genuine-other-${type}`, at)));
+  const moved = withAttributes(event, {
+    [EXT_PRODUCER]: captured.attributes[EXT_PRODUCER],
+    [EXT_SIGNATURE]: captured.attributes[EXT_SIGNATURE],
+  });
+  await attack("signature of another run", moved, token, 403);
+  const signed = signAs(allowed, event);
+  const tampered = {
+    attributes: signed.attributes,
+    data: Buffer.from(Buffer.from(signed.data!).toString().replace("ops", "opz")),
+  };
+  await attack("data tampered after signing", tampered, token, 403);
+}
+
 /**
  * Where each attack is posted: "on knclaw dev", every function mounted in the dev process and reached on the dev port;
  * "each function served alone", every function its own process (its main.ts, `--processes`) on its own loopback port,
@@ -496,80 +553,38 @@ for (const mode of MODES) {
         expect(consumers.has(fn), fn).toBe(true);
     });
 
-    /** The attack is answered `status` (a signature's refusal names event_refused), and nothing changed. */
-    const attacker = (fn: string, label: string, before: unknown, accepted: number) =>
-      async function attack(
-        what: string,
-        forged: CloudEvent,
-        token: string | undefined,
-        status: number,
-        refusal = false,
-      ) {
-        const answer = await post(fn, forged, token);
-        expect(answer.status, `${label}: ${what}: ${answer.body}`).toBe(status);
-        if (refusal) expect(answer.body, `${label}: ${what}`).toContain("event_refused");
-        expect(await state(), `${label}: ${what}: state read back`).toEqual(before);
-        expect(dev.counters.accepted, `${label}: ${what}: nothing entered the broker`).toBe(accepted);
+    /** A function of this platform as the attacks see it, and the state it must leave as it was. */
+    const arenaOf = async (fn: string, trigger: string): Promise<Arena> => {
+      await dev.idle();
+      const before = await state();
+      const accepted = dev.counters.accepted;
+      return {
+        post: (event, token) => post(fn, event, token),
+        mint,
+        audience: audienceOf(fn),
+        otherAudience: audienceOf(dev.functions.find((f) => f.name !== fn)!.name),
+        sender: identityOf(trigger),
+        async unchanged(what) {
+          expect(await state(), `${what}: state read back`).toEqual(before);
+          expect(dev.counters.accepted, `${what}: nothing entered the broker`).toBe(accepted);
+        },
       };
-
-    /** Knative's answers to a delivery without the right identity: 401, or 403 for a sender that delivers nothing. */
-    async function identityAttacks(
-      attack: ReturnType<typeof attacker>,
-      fn: string,
-      trigger: string,
-      event: CloudEvent,
-    ) {
-      const identity = identityOf(trigger);
-      const other = dev.functions.find((f) => f.name !== fn)!.name;
-      await attack("no credentials", event, undefined, 401);
-      await attack("wrong audience", event, await mint(identity, audienceOf(other)), 401);
-      await attack("expired", event, await mint(identity, audienceOf(fn), -120), 401);
-      // A valid token of someone who does not deliver here (any workload can get one for this audience).
-      const intruder = await mint(`system:serviceaccount:${NAMESPACE}:intruder`, audienceOf(fn));
-      await attack("not a delivering Trigger", event, intruder, 403);
-    }
+    };
 
     it("every route: refused without the delivering Trigger's valid token or a genuine signature; nothing changes", async () => {
       for (const route of routes) {
         const { trigger, fn, type, at } = route;
         const event = sample(type, { ...held, ...at });
         expect(matches(route, event), `${trigger} takes the sample`).toBe(true);
-        await dev.idle();
-        const attack = attacker(fn, `${fn} (${type})`, await state(), dev.counters.accepted);
-        await identityAttacks(attack, fn, trigger, event);
-        const { allowed, forbidden } = roles(event);
-        if (allowed === undefined) continue; // A PingSource tick: Knative cannot sign it; see the heartbeat test.
-        const token = await mint(identityOf(trigger), audienceOf(fn));
-        await attack("unsigned", event, token, 403, true);
-        await attack(`signed by ${forbidden}`, signAs(forbidden, event), token, 403, true);
-        // A genuine signature, captured from another run's event, moved onto this one.
-        const captured = signAs(allowed, sample(type, elsewhere(`genuine-other-${type}`, at)));
-        const moved = withAttributes(event, {
-          [EXT_PRODUCER]: captured.attributes[EXT_PRODUCER],
-          [EXT_SIGNATURE]: captured.attributes[EXT_SIGNATURE],
-        });
-        await attack("signature of another run", moved, token, 403, true);
-        const signed = signAs(allowed, event);
-        const tampered = {
-          attributes: signed.attributes,
-          data: Buffer.from(Buffer.from(signed.data!).toString().replace("ops", "opz")),
-        };
-        await attack("data tampered after signing", tampered, token, 403, true);
+        await attackDelivery(await arenaOf(fn, trigger), `${fn} (${type})`, event, at, true);
       }
     });
 
     it("the dead-letter sink takes a delivery only with a Trigger's token for its audience", async () => {
       // It keeps what the broker could not deliver exactly as it came, signature included (a replay is checked by its
       // consumer), so only who delivers is at stake here.
-      await dev.idle();
-      const attack = attacker("deadletter", "deadletter", await state(), dev.counters.accepted);
-      const { trigger } = routes[0]!;
-      await identityAttacks(
-        attack,
-        "deadletter",
-        trigger,
-        signAs("agent/ops", sample(T.MESSAGE_SEND, elsewhere("dl"))),
-      );
+      const event = signAs("agent/ops", sample(T.MESSAGE_SEND, elsewhere("dl")));
+      await attackDelivery(await arenaOf("deadletter", routes[0]!.trigger), "deadletter", event, routes[0]!.at, false);
     });
 
     it("every type: a genuine event replayed to its functions changes nothing the first delivery did not", async () => {
@@ -621,3 +636,68 @@ for (const mode of MODES) {
     });
   });
 }
+
+/**
+ * The kubernetes skill cannot run under knclaw dev (it needs a Kubernetes API, which knclaw dev has no way to give it),
+ * so it is attacked served alone: its createApp over real HTTP, with the delivery audience and sender the renderer
+ * configures, against a fake API server that records every request. Every attack on its one route (tool.requested)
+ * is refused and reaches no Kubernetes API.
+ */
+describe("forgery, the kubernetes skill served alone", () => {
+  const SENDER = identityOf("skill-kubernetes");
+  let issuer: FakeIssuer;
+  let kube: FakeKubernetes;
+  let skill: Served;
+
+  beforeAll(async () => {
+    issuer = await startFakeIssuer();
+    kube = await startFakeKubernetes();
+    const app = await createKubernetesApp({
+      KNCLAW_KUBECONFIG: kube.kubeconfig("skill-token"),
+      KNCLAW_NAMESPACE: NAMESPACE,
+      KNCLAW_AGENT_KEYS: JSON.stringify({ ops: roleKeys("agent/ops").publicKeyPem }),
+      ...eventKeysEnv("skill/kubernetes", PLATFORM_ROLES),
+      KNCLAW_DELIVERY_AUDIENCE: audienceOf("skill-kubernetes"),
+      KNCLAW_DELIVERY_SENDERS: SENDER,
+      KNCLAW_OIDC_ISSUER: issuer.url,
+      NODE_ENV: "test",
+    });
+    skill = await serve(app, { port: 0, host: "127.0.0.1" });
+  });
+  afterAll(async () => {
+    await skill?.shutdown();
+    await kube?.close();
+    await issuer?.close();
+  });
+
+  it("tool.requested: refused without the delivering Trigger's valid token or a genuine signature; no API call", async () => {
+    const at: Where = { channel: "slack", skill: "kubernetes", wakes: "agent" };
+    const requests = kube.requests.length;
+    const arena: Arena = {
+      async post(event, token) {
+        const { headers, body } = encodeBinary(event);
+        const response = await fetch(`${skill.url}/`, {
+          method: "POST",
+          headers: { ...headers, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+          body: body as Uint8Array<ArrayBuffer>,
+        });
+        return { status: response.status, body: await response.text() };
+      },
+      mint: (subject, audience, lifetimeSeconds) =>
+        issuer.token({ subject, audience, ...(lifetimeSeconds !== undefined ? { expiresIn: lifetimeSeconds } : {}) }),
+      audience: audienceOf("skill-kubernetes"),
+      otherAudience: audienceOf("skill-time"),
+      sender: SENDER,
+      async unchanged(what) {
+        expect(kube.requests.length, `${what}: no Kubernetes API call`).toBe(requests);
+      },
+    };
+    await attackDelivery(
+      arena,
+      "skill-kubernetes (tool.requested)",
+      sample(T.TOOL_REQUESTED, elsewhere("k8s", at)),
+      at,
+      true,
+    );
+  });
+});
