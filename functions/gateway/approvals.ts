@@ -30,13 +30,7 @@ export function approvalView(
 ) {
   const status: ApprovalStatus = approvalStatus(approval, verdict, now);
   return {
-    approvalId: approval.approvalId,
-    runId: approval.runId,
-    callId: approval.callId,
-    instance: approval.instance,
-    digest: approval.digest,
-    expiresAt: approval.expiresAt,
-    ...(approval.approvers !== undefined ? { approvers: approval.approvers } : {}),
+    ...approval,
     status,
     ...(verdict?.decidedBy !== undefined ? { decidedBy: verdict.decidedBy } : {}),
     mayDecide: status === "open" && tokenMayApprove(approval, tokenName),
