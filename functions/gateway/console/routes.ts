@@ -209,9 +209,9 @@ export function registerConsole(app: AnyHono, deps: ConsoleDeps): void {
     return run;
   };
   /**
-   * How the signed-in token stands towards each held call of the run: `decide` when the API would forward its decision
-   * (an approval this gateway was asked, still open, and the token among its approvers: approvals.ts, the API's own
-   * rule), `watch` when this gateway was asked but the token may not decide; other channels' approvals are absent.
+   * How the signed-in token stands towards each held call of the run: whether the API would forward its decision (an
+   * approval this gateway was asked, still open, and the token among its approvers: approvals.ts, the API's own rule)
+   * and, when not, who may; other channels' approvals are absent.
    */
   const approvalAccess = async (c: Context<ConsoleEnv>, doc: Partial<RunDocument>) => {
     const held = (doc.pending ?? []).flatMap((call) =>
@@ -223,7 +223,7 @@ export function registerConsole(app: AnyHono, deps: ConsoleDeps): void {
         const approval = await deps.store.recallApproval(id);
         if (approval === undefined) return undefined;
         const view = approvalView(approval, await deps.store.verdict(id), tokenName, Date.now());
-        return [id, view.mayDecide ? "decide" : "watch"];
+        return [id, { mayDecide: view.mayDecide, ...(view.approvers ? { approvers: view.approvers } : {}) }];
       }),
     );
     return new Map(access.filter((entry) => entry !== undefined));

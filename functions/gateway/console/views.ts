@@ -120,17 +120,20 @@ function approvalForm(approvalId: string, user: PageUser, back: string): Html {
 }
 
 /**
- * How the signed-in token stands towards a held call: `decide` (an approval the gateway was asked, open, and the token
- * among its approvers), `watch` (the gateway was asked, but this token may not decide it). Absent: another channel's.
+ * How the signed-in token stands towards a held call the gateway was asked about (absent: another channel's): it may
+ * decide it (open, and the token among its approvers), or not, and then who may (the approvers the agent named).
  */
-export type ApprovalAccess = "decide" | "watch";
+export interface ApprovalAccess {
+  mayDecide: boolean;
+  approvers?: readonly string[];
+}
 
 /** Approve/Deny only for a token the API would take the decision from; otherwise who decides it, and where. */
 function decideOrHint(access: ApprovalAccess | undefined, approvalId: string, user: PageUser, back: string): Html {
-  if (access === "decide") return approvalForm(approvalId, user, back);
-  if (access === "watch")
-    return html`<p class="hint not-approver">You (<code>http:${user.tokenName}</code>) may not decide this call: only its approvers can.</p>`;
-  return html`<p class="hint">This run answers on another channel: decide it there.</p>`;
+  if (access === undefined) return html`<p class="hint">This run answers on another channel: decide it there.</p>`;
+  if (access.mayDecide) return approvalForm(approvalId, user, back);
+  const who = access.approvers?.length ? html` (${access.approvers.join(", ")})` : "";
+  return html`<p class="hint not-approver">You (<code>http:${user.tokenName}</code>) may not decide this call: only its approvers${who} can.</p>`;
 }
 
 export function timelineView(

@@ -201,7 +201,9 @@ describe("operator console in Chromium", () => {
     await signIn(viewer, VIEWER_TOKEN);
     await viewer.goto(`${url}/console/approvals`);
     const card = viewer.locator(".approvals li", { hasText: runId });
-    expect(await card.locator(".not-approver").textContent()).toContain("http:viewer");
+    const hint = (await card.locator(".not-approver").textContent()) ?? "";
+    expect(hint).toContain("http:viewer");
+    expect(hint).toContain("only its approvers (http:cli) can");
     expect(await viewer.getByRole("button", { name: "Approve" }).count()).toBe(0);
     await viewer.goto(`${url}/console/runs/${runId}`);
     await viewer.getByText("Held for approval").waitFor();

@@ -131,11 +131,12 @@ describe("a run's timeline", () => {
       ],
     };
     const held = run("r3", "a", 1, "waiting", doc);
-    const decide = new Map([["ap-1", "decide" as const]]);
+    const decide = new Map([["ap-1", { mayDecide: true }]]);
     expect(String(timelineView(held, doc, [], user, decide))).toContain('action="/console/approvals/ap-1"');
-    const watch = String(timelineView(held, doc, [], user, new Map([["ap-1", "watch" as const]])));
+    const access = new Map([["ap-1", { mayDecide: false, approvers: ["http:cli"] }]]);
+    const watch = String(timelineView(held, doc, [], user, access));
     expect(watch).not.toContain("/console/approvals/ap-1");
-    expect(watch).toContain("may not decide this call");
+    expect(watch).toContain("may not decide this call: only its approvers (http:cli) can");
     const elsewhere = String(timelineView(held, doc, [], user, new Map()));
     expect(elsewhere).not.toContain("/console/approvals/ap-1");
     expect(elsewhere).toContain("This run answers on another channel");
