@@ -41,7 +41,8 @@ import { eventKeysEnv, roleKeys, signAs } from "../support/event-keys.ts";
  * delivers nothing there (403); then, with a valid token of the delivering Trigger's identity, so only the event
  * signature decides: unsigned, signed by a real key of a role that may not emit it, a genuine signature of another
  * run moved onto this event, data changed after signing (each 403 event_refused). The dead-letter sink keeps events as
- * delivered (a replay is checked by its consumer), so it gets the identity attacks only.
+ * delivered (a replay is checked by its consumer), so it gets the identity attacks only; the webhook adapter, which no
+ * Trigger delivers to, gets them all.
  *
  * The events are about a real run held for an approval (its run, call and approval ids, and the digest of the held
  * call's arguments), so each forgery, had it been taken, would change something. After every attack the state is
@@ -295,6 +296,13 @@ function platform(fakes: Fakes): KnativeObject[] {
         defaultInstance: "ops",
         access: "open",
       },
+      // It only starts runs (signed webhooks in): no Trigger delivers to it.
+      webhook: {
+        secrets: { signingSecret: { secret: "hooks", key: "signing" } },
+        hooks: {
+          alerts: { instance: "ops", task: "Summarise {{alert}}", replyTo: { channel: "slack", conversation: "C" } },
+        },
+      },
     },
   });
   return render(config) as unknown as KnativeObject[];
@@ -496,6 +504,7 @@ for (const mode of MODES) {
           WHATSAPP_APP: "whatsapp-app-secret-forgery",
           WHATSAPP_ACCESS: fakes.whatsapp.accessToken,
           WHATSAPP_VERIFY: "whatsapp-verify-forgery",
+          HOOKS_SIGNING: "hooks-signing-secret-forgery",
           GATEWAY_CLI: GATEWAY_TOKEN,
           KNCLAW_DEADLETTER_API_TOKEN: DEADLETTER_TOKEN,
           [memorySecretEnv(objects)]: MEMORY_SECRET,
@@ -585,6 +594,18 @@ for (const mode of MODES) {
       // consumer), so only who delivers is at stake here.
       const event = signAs("agent/ops", sample(T.MESSAGE_SEND, elsewhere("dl")));
       await attackDelivery(await arenaOf("deadletter", routes[0]!.trigger), "deadletter", event, routes[0]!.at, false);
+    });
+
+    it("a function no Trigger delivers to (the webhook adapter) takes no forged event either", async () => {
+      const at: Where = { channel: "slack", skill: "time", wakes: "agent" };
+      const arena = await arenaOf("channel-webhook", routes[0]!.trigger);
+      await attackDelivery(
+        arena,
+        "channel-webhook (run.requested)",
+        sample(T.RUN_REQUESTED, { ...held, ...at }),
+        at,
+        true,
+      );
     });
 
     it("every type: a genuine event replayed to its functions changes nothing the first delivery did not", async () => {
