@@ -16,7 +16,7 @@ import { readSessionToken } from "../session-tokens.ts";
  *
  * knclaw's functions act only on events their producer signed (eventing/trust/README.md), so an event sent as is
  * reaches the broker and is refused by its consumer. `--sign` signs it as the `operator` role, which may start a run
- * that names no requester and nothing else (cli/operator-signing.ts says why and where the key comes from).
+ * that names no requester or session, and nothing else (cli/operator-signing.ts says why and where the key is from).
  */
 interface SendOptions {
   to?: string;
