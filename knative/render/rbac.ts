@@ -2,6 +2,8 @@
  * Identities: one ServiceAccount per function, so every agent instance and every skill acts as itself. Tokens are
  * not mounted unless the function calls the Kubernetes API (a skill with RBAC rules); such a skill gets a Role and
  * RoleBinding with exactly its rules in each namespace it is granted (its own namespace when it has no grants).
+ * In a granted namespace the names carry the platform's namespace too: two platforms granted the same namespace
+ * (two installs, a staging and a production one) would otherwise apply the same Role and take it from each other.
  */
 import type { FunctionSpec } from "../config/functions.ts";
 import { functionLabels, metadata, type RenderContext } from "./context.ts";
@@ -24,9 +26,9 @@ export function renderSkillRbac(ctx: RenderContext, fn: FunctionSpec): RenderedO
   for (const grant of Object.values(skill.grants)) for (const ns of grant.namespaces) granted.add(ns);
   if (granted.size === 0) granted.add(ctx.namespace);
   const labels = functionLabels(ctx, fn);
-  const roleName = `knclaw-${fn.name}`;
   const out: RenderedObject[] = [];
   for (const namespace of [...granted].sort()) {
+    const roleName = namespace === ctx.namespace ? `knclaw-${fn.name}` : `knclaw-${ctx.namespace}-${fn.name}`;
     out.push({
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "Role",

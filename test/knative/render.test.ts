@@ -116,6 +116,9 @@ describe("render", () => {
     ]);
     const binding = full.find((o) => o.kind === "RoleBinding" && o.metadata.namespace === "web") as any;
     expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "skill-kube", namespace: "agents" }]);
+    // Named after the platform's namespace too, so a second platform granted `web` applies Roles of its own.
+    expect(roles.map((r) => r.metadata.name)).toEqual(["knclaw-agents-skill-kube", "knclaw-agents-skill-kube"]);
+    expect(binding.roleRef.name).toBe("knclaw-agents-skill-kube");
     expect(kube.spec.template.spec.containers[0].image).toBe(
       "registry.example.com/skills/kube@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
     );
