@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import type { FunctionApp } from "./function.ts";
+import { lingerOnClose } from "./http/lingering-close.ts";
 import { startTelemetry, type Telemetry } from "./telemetry.ts";
 
 export interface ServeOptions {
@@ -33,14 +34,17 @@ export async function serve(app: FunctionApp, options: ServeOptions = {}): Promi
   let draining = false;
   const server = createServer({ keepAliveTimeout: 65_000 }, (req: IncomingMessage, res: ServerResponse) => {
     // While draining, a keep-alive socket that just finished its request would hold server.close() open: drop it.
-    // A request answered before its body was read (a 413, say) leaves a socket that never turns idle: destroy it.
+    // A request answered before its body was read (a 413, say) leaves a socket that never turns idle: close it,
+    // lingering (bounded) so that its client still reads the answer.
     res.once("finish", () => {
       if (!draining) return;
       if (req.complete) setImmediate(() => server.closeIdleConnections());
-      else req.socket.destroy();
+      else req.socket.destroySoon();
     });
     void listener(req, res);
   });
+  // A connection closed while a request's body still arrives lingers, so its client sees the answer, not a reset.
+  lingerOnClose(server);
   const port = options.port ?? Number(process.env.PORT ?? 8080);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

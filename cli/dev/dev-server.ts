@@ -3,6 +3,7 @@ import { getRequestListener } from "@hono/node-server";
 import type { Ingress } from "../../eventing/broker/ingress.ts";
 import type { Log } from "../../eventing/broker/log.ts";
 import { serveIngressOnNode } from "../../eventing/broker/node-ingress.ts";
+import { lingerOnClose } from "../../runtime/http/lingering-close.ts";
 import type { MountedFunction } from "./function-mounts.ts";
 import type { PathRouter } from "./path-routes.ts";
 
@@ -62,6 +63,9 @@ export function createDevServer(
     }
     void serveIngressOnNode(ingress, req, res);
   });
+  // A connection closed while a request's body still arrives (the ingress's or a function's 413) lingers, so the
+  // client sees the answer rather than a reset.
+  lingerOnClose(server);
   // Bytes Node's parser rejects (bad request lines, invalid header characters) get a plain 400.
   server.on("clientError", (_error, socket) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
