@@ -1,79 +1,149 @@
+import { Worker } from "node:worker_threads";
 import type { Redis } from "ioredis";
 
 /**
  * Telling a hung Redis (stopped, frozen, a network that drops packets without a reset) from a slow one, fast, so that
- * the calls waiting on it fail with 503 in about `hungAfterMs` instead of waiting out a command timeout that must be
- * long enough for the slowest honest command.
+ * calls to it fail with 503 in about a tenth of a second instead of waiting out a command timeout that must be long
+ * enough for the slowest honest command, or, for a client without one, forever.
  *
- * A probe connection of its own sends PING every `intervalMs`. Redis interleaves its clients, so a busy Redis still
- * answers the probe within milliseconds, while a hung one answers nothing: when a PING has gone unanswered for
- * `hungAfterMs`, the watched clients are closed and connected again: closing fails every command they were waiting on,
- * at once (a reconnecting close would keep them for a resend, waiting for their own timeout), and until the new
- * connection is ready, which is when Redis answers again, new commands are refused or queued as each client says. The verdict
- * is taken after the event loop has read the sockets (setImmediate), so a pause of this process, which delays the
- * PONG and the timer alike, is not mistaken for a hung Redis. A Redis that is down (connection refused or reset) is
- * ioredis's own business: the probe is not connected then, and the watchdog waits (as it does while the probe
- * connects: a Redis loading its data answers the handshake late, and is not hung).
+ * A probe in a worker thread of its own (so that a busy event loop here, which delays every answer this thread reads,
+ * is not taken for a slow Redis) keeps a raw connection and sends PING every `intervalMs`. A PING unanswered for
+ * `suspectAfterMs` makes Redis suspect: the watched clients refuse new commands at once (the caller answers 503) while
+ * the commands already sent keep waiting; unanswered for `hungAfterMs`, the watched clients are closed and connected
+ * again, which fails every command still waiting, at once, and they stay refused until Redis answers again. The first
+ * answer clears both. A Redis that is down (connection refused or reset) is ioredis's own business: the probe is not
+ * connected then and judges nothing, nor while it connects (a Redis loading its data answers the handshake late).
  */
 export interface RedisWatchdogOptions {
   /** How often the probe pings. */
   intervalMs?: number;
-  /** An unanswered PING this old means Redis is hung. */
+  /** An unanswered PING this old makes Redis suspect: new commands are refused. */
+  suspectAfterMs?: number;
+  /** An unanswered PING this old means Redis is hung: the watched clients are reconnected, failing what waits. */
   hungAfterMs?: number;
   onHung?: () => void;
   onAnswered?: () => void;
 }
 
 export interface RedisWatchdog {
-  stop(): void;
+  stop(): Promise<void>;
 }
 
-const WATCHDOG_INTERVAL_MS = 25;
-const WATCHDOG_HUNG_AFTER_MS = 75;
-
-export function watchRedis(probe: Redis, watched: readonly Redis[], options: RedisWatchdogOptions = {}): RedisWatchdog {
-  const intervalMs = options.intervalMs ?? WATCHDOG_INTERVAL_MS;
-  const hungAfterMs = options.hungAfterMs ?? WATCHDOG_HUNG_AFTER_MS;
-  /** When the PING in flight was sent. */
-  let sentAt: number | undefined;
-  let hung = false;
-  const unanswered = () => sentAt !== undefined && Date.now() - sentAt >= hungAfterMs;
-  // Its connection errors are the watched clients' too, and reported there.
-  probe.on("error", () => undefined);
-  // A duplicate of a lazily connecting client waits for its first command: connect it now.
-  if (probe.status === "wait") probe.connect().catch(() => undefined);
-  const timer = setInterval(() => {
-    if (probe.status === "ready" && sentAt === undefined) {
-      sentAt = Date.now();
-      probe.ping().then(
-        () => {
-          sentAt = undefined;
-          if (hung) {
-            hung = false;
-            options.onAnswered?.();
-          }
-        },
-        () => {
-          sentAt = undefined;
-        },
-      );
-      return;
+/** The worker's code: plain JavaScript evaluated in the worker, so a function bundle needs no file beside it. */
+const PROBE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const net = require("node:net");
+const tls = require("node:tls");
+const { host, port, secure, username, password, intervalMs, suspectAfterMs, hungAfterMs } = workerData;
+let socket;
+let connected = false;
+let outstanding = 0;
+let waitingSince;
+let state = "ok";
+let pending = "";
+const command = (...args) =>
+  "*" + args.length + "\\r\\n" + args.map((a) => "$" + Buffer.byteLength(a) + "\\r\\n" + a + "\\r\\n").join("");
+function send(text) {
+  if (outstanding === 0) waitingSince = Date.now();
+  outstanding += 1;
+  socket.write(text);
+}
+function tell(next) {
+  if (next === state) return;
+  state = next;
+  parentPort.postMessage(next);
+}
+function open() {
+  const options = { host, port };
+  socket = secure ? tls.connect({ ...options, servername: host }) : net.connect(options);
+  socket.setNoDelay(true);
+  socket.setEncoding("utf8");
+  socket.on(secure ? "secureConnect" : "connect", () => {
+    connected = true;
+    outstanding = 0;
+    if (password) send(username ? command("AUTH", username, password) : command("AUTH", password));
+  });
+  socket.on("data", (chunk) => {
+    pending += chunk;
+    let end;
+    while ((end = pending.indexOf("\\r\\n")) >= 0) {
+      pending = pending.slice(end + 2);
+      outstanding = Math.max(0, outstanding - 1);
+      waitingSince = outstanding > 0 ? Date.now() : undefined;
+      tell("ok");
     }
-    if (hung || !unanswered()) return;
-    setImmediate(() => {
-      if (hung || !unanswered()) return;
-      hung = true;
+  });
+  const closed = () => {
+    connected = false;
+    socket = undefined;
+    outstanding = 0;
+    waitingSince = undefined;
+    pending = "";
+  };
+  socket.on("error", closed);
+  socket.on("close", closed);
+}
+setInterval(() => {
+  if (socket === undefined) return open();
+  if (!connected) return;
+  if (outstanding === 0) return send(command("PING"));
+  const waited = Date.now() - waitingSince;
+  if (waited >= hungAfterMs) tell("hung");
+  else if (waited >= suspectAfterMs && state === "ok") tell("suspect");
+}, intervalMs);
+`;
+
+export function watchRedis(url: string, watched: readonly Redis[], options: RedisWatchdogOptions = {}): RedisWatchdog {
+  const parsed = new URL(url);
+  const worker = new Worker(PROBE, {
+    eval: true,
+    workerData: {
+      host: parsed.hostname || "127.0.0.1",
+      port: Number(parsed.port || 6379),
+      secure: parsed.protocol === "rediss:",
+      username: decodeURIComponent(parsed.username),
+      password: decodeURIComponent(parsed.password),
+      intervalMs: options.intervalMs ?? 25,
+      suspectAfterMs: options.suspectAfterMs ?? 75,
+      hungAfterMs: options.hungAfterMs ?? 300,
+    },
+  });
+  worker.unref();
+  let suspect = false;
+  const restore = watched.map((client) => refuseWhileSuspect(client, () => suspect));
+  worker.on("message", (state: "ok" | "suspect" | "hung") => {
+    const was = suspect;
+    suspect = state !== "ok";
+    if (state === "hung") {
       options.onHung?.();
       // A client still connecting has nothing sent to wait on: it becomes ready when Redis answers.
       for (const client of watched) if (client.status === "ready") restart(client);
-    });
-  }, intervalMs);
-  timer.unref();
+    } else if (state === "ok" && was) options.onAnswered?.();
+  });
+  worker.on("error", () => undefined);
   return {
-    stop() {
-      clearInterval(timer);
-      probe.disconnect();
+    async stop() {
+      for (const undo of restore) undo();
+      await worker.terminate();
     },
+  };
+}
+
+type SendCommand = Redis["sendCommand"];
+
+/** While Redis is suspect, a ready client refuses new commands at once (its own handshake still goes through). */
+function refuseWhileSuspect(client: Redis, suspect: () => boolean): () => void {
+  const original = client.sendCommand;
+  const send: SendCommand = (command, stream) => {
+    if (suspect() && client.status === "ready") {
+      command.reject(new Error("Redis does not answer"));
+      return command.promise;
+    }
+    return original.call(client, command, stream);
+  };
+  client.sendCommand = send;
+  return () => {
+    client.sendCommand = original;
   };
 }
 

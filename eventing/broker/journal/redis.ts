@@ -74,8 +74,9 @@ export async function openRedisJournal(options: RedisJournalOptions): Promise<Jo
   const control = client.duplicate({ enableAutoPipelining: false });
   control.on("error", (error: Error) => log.debug({ err: error }, "broker journal: Redis connection error"));
   // A hung Redis (stopped, not down) would hold every append, and so the ingress's answer, indefinitely: the
-  // watchdog disconnects both clients after ~75 ms without a PONG, and append refuses while not ready (503).
-  const watchdog = watchRedis(client.duplicate({ enableAutoPipelining: false }), [client, control], {
+  // watchdog refuses new commands after ~75 ms without a PONG (append answers 503) and reconnects both clients after
+  // 300 ms, failing what waits.
+  const watchdog = watchRedis(options.url, [client, control], {
     onHung: () => log.warn({}, "broker journal: Redis does not answer; refusing events until it does"),
   });
   return new RedisStore(client, control, watchdog, {
@@ -117,7 +118,7 @@ class RedisStore implements JournalStore {
 
   async close(): Promise<void> {
     await Promise.all(this.journals.map((journal) => journal.stop()));
-    this.watchdog.stop();
+    await this.watchdog.stop();
     await this.client.quit().catch(() => this.client.disconnect());
     await this.control.quit().catch(() => this.control.disconnect());
   }

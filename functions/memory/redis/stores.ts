@@ -28,9 +28,9 @@ export interface RedisStores extends MemoryStores {
 export function openRedisStores(options: RedisStoresOptions): RedisStores {
   const ctx: RedisContext = { client: connectRedis(options), keys: new KeySchema(options.keyPrefix) };
   const { client } = ctx;
-  // A hung Redis fails the requests waiting on it in ~75 ms, not after the command timeout (runtime/redis-watchdog.ts).
+  // A hung Redis is refused in ~100 ms, not after the command timeout (runtime/redis-watchdog.ts).
   // A cluster's clients are per node, out of reach here: there the command timeout is the limit.
-  const watchdog = client instanceof Redis ? watchRedis(client.duplicate(), [client]) : undefined;
+  const watchdog = client instanceof Redis ? watchRedis(options.url, [client]) : undefined;
   return {
     kind: "redis",
     client,
@@ -49,7 +49,7 @@ export function openRedisStores(options: RedisStoresOptions): RedisStores {
       if (answer !== "PONG") throw new StoreUnavailableError(`unexpected PING answer ${answer}`);
     },
     async close() {
-      watchdog?.stop();
+      await watchdog?.stop();
       try {
         await client.quit();
       } catch {
