@@ -13,7 +13,7 @@ import * as T from "../../../eventing/catalog/types.ts";
 import type { CloudEvent } from "../../../eventing/cloudevent/event.ts";
 import { CHAT_TIMER } from "../../../functions/gateway/chat-redrive.ts";
 import { eventKeysEnv, signedRightly } from "../../support/event-keys.ts";
-import { completed, type GatewayHarness, startGateway } from "./support/harness.ts";
+import { completed, fireTimer, type GatewayHarness, startGateway } from "./support/harness.ts";
 
 let h: GatewayHarness;
 const clock = Date.parse("2026-12-07T10:00:00Z");
@@ -68,21 +68,8 @@ const runOf = (messageId: string) =>
 const timerOf = (runId: string) =>
   h.operator.getTimer({ instance: "ops", target: "gateway", kind: CHAT_TIMER, id: runId });
 
-async function fire(runId: string): Promise<number> {
-  const timer = (await timerOf(runId))!;
-  const event = makeEvent(T.TIMER_FIRED, {
-    source: "/knclaw/memory",
-    data: {
-      instance: timer.instance,
-      target: timer.target,
-      kind: timer.kind,
-      id: timer.id,
-      dueAt: new Date(timer.dueAt).toISOString(),
-      ...(timer.data !== undefined ? { data: timer.data } : {}),
-    },
-  });
-  return (await h.deliver(event)).status;
-}
+/** Deliver the run's timer as the memory service fires it. */
+const fire = (runId: string) => fireTimer(h, { instance: "ops", target: "gateway", kind: CHAT_TIMER, id: runId });
 
 const resent = () => h.broker.ofType(T.MESSAGE_RECEIVED);
 

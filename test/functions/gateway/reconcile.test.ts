@@ -8,10 +8,10 @@
  * timer.fired to the gateway itself, as the memory service would at the due time.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { derivedEventId, makeEvent, readEvent } from "../../../eventing/catalog/make.ts";
+import { derivedEventId, readEvent } from "../../../eventing/catalog/make.ts";
 import * as T from "../../../eventing/catalog/types.ts";
 import { REDRIVE_TIMER } from "../../../functions/gateway/redrive.ts";
-import { auth, completed, type GatewayHarness, startGateway } from "./support/harness.ts";
+import { auth, completed, fireTimer, type GatewayHarness, startGateway } from "./support/harness.ts";
 
 let h: GatewayHarness;
 let clock = Date.parse("2026-12-07T10:00:00Z");
@@ -39,22 +39,8 @@ async function start(key: string, body: unknown = { task: "check the disks" }) {
 const timerOf = (runId: string) =>
   h.operator.getTimer({ instance: "ops", target: "gateway", kind: REDRIVE_TIMER, id: runId });
 
-/** Deliver the run's re-drive timer as the memory service fires it. */
-async function fire(runId: string): Promise<number> {
-  const timer = (await timerOf(runId))!;
-  const event = makeEvent(T.TIMER_FIRED, {
-    source: "/knclaw/memory",
-    data: {
-      instance: timer.instance,
-      target: timer.target,
-      kind: timer.kind,
-      id: timer.id,
-      dueAt: new Date(timer.dueAt).toISOString(),
-      ...(timer.data !== undefined ? { data: timer.data } : {}),
-    },
-  });
-  return (await h.deliver(event)).status;
-}
+/** Deliver the run's timer as the memory service fires it. */
+const fire = (runId: string) => fireTimer(h, { instance: "ops", target: "gateway", kind: REDRIVE_TIMER, id: runId });
 
 const requests = () => h.broker.ofType(T.RUN_REQUESTED);
 

@@ -173,3 +173,26 @@ export function actAsAgent(
     })();
   };
 }
+
+/**
+ * Deliver a gateway timer (read from the memory service) to the gateway as the memory service fires it at its due
+ * time: the test memory service has no broker to fire into. The timer must be armed.
+ */
+export async function fireTimer(
+  h: GatewayHarness,
+  name: { instance: string; target: "gateway"; kind: string; id: string },
+): Promise<number> {
+  const timer = (await h.operator.getTimer(name))!;
+  const event = makeEvent(T.TIMER_FIRED, {
+    source: "/knclaw/memory",
+    data: {
+      instance: timer.instance,
+      target: timer.target,
+      kind: timer.kind,
+      id: timer.id,
+      dueAt: new Date(timer.dueAt).toISOString(),
+      ...(timer.data !== undefined ? { data: timer.data } : {}),
+    },
+  });
+  return (await h.deliver(event)).status;
+}
