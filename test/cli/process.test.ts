@@ -126,6 +126,7 @@ describe("knclaw dev + invoke + runs (CLI processes)", () => {
       "knclaw/knclaw-deadletter/api-token",
       "knclaw/knclaw-event-keys/gateway",
       "knclaw/knclaw-event-keys/memory",
+      "knclaw/knclaw-event-keys/operator",
       "knclaw/knclaw-event-keys/skill-memory",
       "knclaw/knclaw-event-keys/skill-time",
       "knclaw/knclaw-event-trust/bundle",

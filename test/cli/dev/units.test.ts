@@ -215,7 +215,7 @@ describe("dev secrets", () => {
     expect(gatewayKey).not.toBe(agentKey);
     expect(ask("knclaw-agent-keys", "ops", "KNCLAW_SIGNING_KEY", agent)).toBe(agentKey);
     const bundle = parseTrustBundle(ask("knclaw-event-trust", "bundle", "KNCLAW_EVENT_KEYS", gateway), "bundle");
-    expect(bundle.roles()).toEqual(["agent/ops", "channel/slack", "gateway", "skill/web"]);
+    expect(bundle.roles()).toEqual(["agent/ops", "channel/slack", "gateway", "operator", "skill/web"]);
     const publicOf = (pem: string) => createPublicKey(parsePrivateKey(pem)).export({ format: "der", type: "spki" });
     const der = (role: string) => bundle.keysOf(role).map((key) => key.export({ format: "der", type: "spki" }));
     expect(der("agent/ops")).toEqual([publicOf(agentKey)]);
