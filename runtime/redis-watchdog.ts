@@ -34,7 +34,7 @@ const PROBE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const net = require("node:net");
 const tls = require("node:tls");
-const { host, port, secure, username, password, intervalMs, suspectAfterMs, hungAfterMs } = workerData;
+const { path, host, port, secure, username, password, intervalMs, suspectAfterMs, hungAfterMs } = workerData;
 let socket;
 let connected = false;
 let outstanding = 0;
@@ -54,7 +54,7 @@ function tell(next) {
   parentPort.postMessage(next);
 }
 function open() {
-  const options = { host, port };
+  const options = path ? { path } : { host, port };
   socket = secure ? tls.connect({ ...options, servername: host }) : net.connect(options);
   socket.setNoDelay(true);
   socket.setEncoding("utf8");
@@ -94,10 +94,13 @@ setInterval(() => {
 `;
 
 export function watchRedis(url: string, watched: readonly Redis[], options: RedisWatchdogOptions = {}): RedisWatchdog {
-  const parsed = new URL(url);
+  // ioredis takes a Unix socket's path where a URL goes (`new Redis("/run/redis.sock")`), and so does knclaw.
+  const path = url.startsWith("/") ? url : undefined;
+  const parsed = new URL(path ? "redis://localhost" : url);
   const worker = new Worker(PROBE, {
     eval: true,
     workerData: {
+      path,
       host: parsed.hostname || "127.0.0.1",
       port: Number(parsed.port || 6379),
       secure: parsed.protocol === "rediss:",

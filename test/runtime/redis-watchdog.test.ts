@@ -4,6 +4,9 @@
  * by its command timeout (a minute here); new ones are refused at once; all works again once Redis is continued. A
  * stall of this process is not taken for a hung Redis: the probe runs in a thread of its own.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { watchRedis } from "../../runtime/redis-watchdog.ts";
@@ -83,6 +86,35 @@ describe("the Redis watchdog", () => {
     } finally {
       await watchdog.stop();
       watched.disconnect();
+    }
+  });
+
+  it("probes a Redis on a Unix socket, named by its path as ioredis takes it", async () => {
+    const socketDir = await mkdtemp(join(tmpdir(), "knclaw-watchdog-"));
+    const socket = join(socketDir, "redis.sock");
+    const onSocket = await ownRedis(["--unixsocket", socket, "--unixsocketperm", "700"]);
+    const watched = new Redis(socket, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+    watched.on("error", () => undefined);
+    let answered!: () => void;
+    const back = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
+    const watchdog = watchRedis(socket, [watched], { onHung: () => undefined, onAnswered: () => answered() });
+    try {
+      await ready(watched);
+      onSocket.pause();
+      // Hung and noticed through the socket: the command fails without a command timeout.
+      await expect(watched.get("watchdog:socket")).rejects.toThrow(/Connection is closed|Redis does not answer/);
+      onSocket.resume();
+      await back;
+      await ready(watched);
+      expect(await watched.set("watchdog:socket", "1")).toBe("OK");
+    } finally {
+      onSocket.resume();
+      await watchdog.stop();
+      watched.disconnect();
+      await onSocket.stop();
+      await rm(socketDir, { recursive: true, force: true });
     }
   });
 });
