@@ -1,3 +1,4 @@
+import { subscribe } from "node:diagnostics_channel";
 import type { IncomingMessage, Server } from "node:http";
 import { Socket } from "node:net";
 
@@ -16,10 +17,12 @@ import { Socket } from "node:net";
  * write blocks. Read on, it would send its whole body; cut off, it would meet the reset. Not read, its writes soon
  * block, it reads the response and closes.
  *
- * Node closes such a connection through `socket.destroySoon()` (the HTTP server, once a response that ends the
- * connection has finished; @hono/node-server, once it gives up draining an unread body), so that is where this hooks
- * in: for each request, its socket's own `destroySoon` lingers while the request's body is incomplete, and closes as
- * Node's does otherwise.
+ * Two hooks into Node, both only for a request whose body is incomplete when its response has been written, so a
+ * request read to its end costs nothing. The `http.server.response.finish` diagnostics channel, published before
+ * Node's server dumps such a body (reads it, unbounded, without handing it to anyone, so that nothing could count
+ * or pause it): the body is taken over here instead, counted as it is dropped. And the socket's own `destroySoon`,
+ * through which Node closes the connection (the HTTP server, when that response ends it; @hono/node-server, when it
+ * gives up draining an unread body): it lingers, or closes as Node's does once the body has ended after all.
  */
 export interface LingeringCloseOptions {
   /** Longest a socket lingers in all (nginx `lingering_time`). Default 2 s. */
@@ -47,7 +50,7 @@ export interface LingeringCloseOptions {
  */
 export interface LingerEnd {
   reason: "complete" | "client-closed" | "idle" | "time" | "bytes" | "refused";
-  /** Body bytes read and dropped while lingering. */
+  /** Body bytes read and dropped since the response was written. */
   bytes: number;
 }
 
@@ -63,53 +66,45 @@ export interface LingeringClose {
   readonly lingering: number;
 }
 
+interface Lingering {
+  settings: LingeringCloseOptions;
+  count: number;
+}
+
+/** The servers that linger, by server: the diagnostics channel is one for the whole process. */
+const servers = new WeakMap<Server, Lingering>();
+let subscribed = false;
+
 /** Make every connection `server` closes while a request's body still arrives linger (see above). */
 export function lingerOnClose(server: Server, options: Partial<LingeringCloseOptions> = {}): LingeringClose {
-  const settings = { ...LINGERING_CLOSE_DEFAULTS, ...options };
-  let lingering = 0;
-  const close = (req: IncomingMessage, socket: Socket) => {
-    // A body read to its end leaves nothing behind to cause a reset: close as Node would.
-    if (req.complete || socket.destroyed) return Socket.prototype.destroySoon.call(socket);
-    if (lingering >= settings.maxSockets) {
-      settings.onEnd?.({ reason: "refused", bytes: 0 });
-      return Socket.prototype.destroySoon.call(socket);
-    }
-    lingering += 1;
-    linger(req, socket, settings, () => {
-      lingering -= 1;
+  const state: Lingering = { settings: { ...LINGERING_CLOSE_DEFAULTS, ...options }, count: 0 };
+  servers.set(server, state);
+  if (!subscribed) {
+    subscribed = true;
+    subscribe("http.server.response.finish", (message) => {
+      const { request, server: from } = message as { request: IncomingMessage; server: Server };
+      const lingering = servers.get(from);
+      if (lingering !== undefined && !request.complete) takeOver(request, lingering);
     });
-  };
-  // Prepended, so that the socket's hook names this request before the server's own handler can answer it.
-  server.prependListener("request", (req: IncomingMessage) => {
-    const socket = req.socket;
-    socket.destroySoon = () => close(req, socket);
-  });
+  }
   return {
     get lingering() {
-      return lingering;
+      return state.count;
     },
   };
 }
 
-/**
- * Half-close, read and drop the rest of `req`'s body within the budgets, destroy. The budgets start once the
- * response and the FIN are handed to the kernel: until then the socket is closing as Node would close it.
- */
-function linger(req: IncomingMessage, socket: Socket, settings: LingeringCloseOptions, done: () => void): void {
-  // Called again (the server, then the node adapter giving up its own drain) while already lingering: nothing to do.
-  socket.destroySoon = () => {};
+/** A request answered with its body incomplete: drop the body here rather than in Node's dump, and hook the close. */
+function takeOver(req: IncomingMessage, lingering: Lingering): void {
+  const { settings } = lingering;
+  const socket = req.socket;
   let bytes = 0;
-  let reason: LingerEnd["reason"] | undefined;
-  let total: NodeJS.Timeout | undefined;
+  // Set while lingering: the idle timer, refreshed by every chunk, and whether reading is to stop at the budget.
   let idle: NodeJS.Timeout | undefined;
-  const end = (why: LingerEnd["reason"]) => {
-    if (reason !== undefined) return;
-    reason = why;
-    settings.onEnd?.({ reason, bytes });
-    socket.destroy();
-  };
+  let bounded = false;
   const onData = (chunk: Buffer) => {
     bytes += chunk.byteLength;
+    if (!bounded) return;
     if (bytes <= settings.maxBytes) {
       idle?.refresh();
       return;
@@ -119,35 +114,61 @@ function linger(req: IncomingMessage, socket: Socket, settings: LingeringCloseOp
     req.pause();
     clearTimeout(idle);
   };
-  const onComplete = () => end("complete");
-  socket.once("close", () => {
-    clearTimeout(total);
-    clearTimeout(idle);
-    req.off("data", onData);
-    req.off("end", onComplete);
-    done();
+  // The body only goes to the bin now: whoever was reading it (a web stream over the request) has been answered.
+  // Flowing before Node's server looks, so it does not dump the body itself; on a connection kept open, the body is
+  // read to its end, as Node would.
+  req.removeAllListeners("data");
+  req.on("data", onData);
+  req.resume();
+
+  socket.destroySoon = () => {
+    // Once (the server, then the node adapter giving up its own drain, may both close).
+    socket.destroySoon = () => {};
+    // A body that has ended by now leaves nothing behind to cause a reset: close as Node would.
+    if (req.complete || socket.destroyed) return Socket.prototype.destroySoon.call(socket);
+    if (lingering.count >= settings.maxSockets) {
+      settings.onEnd?.({ reason: "refused", bytes });
+      return Socket.prototype.destroySoon.call(socket);
+    }
+    lingering.count += 1;
+    let total: NodeJS.Timeout | undefined;
+    let reason: LingerEnd["reason"] | undefined;
+    const onComplete = () => end("complete");
+    const end = (why: LingerEnd["reason"]) => {
+      if (reason !== undefined) return;
+      reason = why;
+      clearTimeout(total);
+      clearTimeout(idle);
+      req.off("data", onData);
+      req.off("end", onComplete);
+      lingering.count -= 1;
+      settings.onEnd?.({ reason, bytes });
+      socket.destroy();
+    };
     // The client's FIN or reset, or bytes Node's parser refuses, end the socket through Node's own error handling.
-    end("client-closed");
-  });
-  const start = () => {
-    if (socket.destroyed) return;
-    if (req.readableEnded) {
-      end("complete");
+    socket.once("close", () => end("client-closed"));
+    // The budgets start once the response and the FIN are handed to the kernel: until then the socket is closing as
+    // Node would close it. Node's HTTP server allows half-open connections: after its FIN the socket still reads.
+    const start = () => {
+      if (socket.destroyed) return;
+      if (req.readableEnded) {
+        end("complete");
+        return;
+      }
+      bounded = true;
+      total = setTimeout(() => end(bytes > settings.maxBytes ? "bytes" : "time"), settings.timeMs);
+      idle = setTimeout(() => end("idle"), settings.idleMs);
+      req.once("end", onComplete);
+      if (bytes > settings.maxBytes) {
+        req.pause();
+        clearTimeout(idle);
+      }
+    };
+    if (socket.writableFinished) {
+      start();
       return;
     }
-    total = setTimeout(() => end(bytes > settings.maxBytes ? "bytes" : "time"), settings.timeMs);
-    idle = setTimeout(() => end("idle"), settings.idleMs);
-    // The body only goes to the bin now: whoever was reading it (a web stream over the request) has been answered.
-    req.removeAllListeners("data");
-    req.on("data", onData);
-    req.once("end", onComplete);
-    req.resume();
+    socket.once("finish", start);
+    if (socket.writable) socket.end();
   };
-  // Node's HTTP server allows half-open connections: after its FIN the socket still reads.
-  if (socket.writableFinished) {
-    start();
-    return;
-  }
-  socket.once("finish", start);
-  if (socket.writable) socket.end();
 }

@@ -1,8 +1,9 @@
 /**
  * A client in its own process that uploads bodies with Node's fetch as a stream (chunked, `duplex: "half"`), as a
- * producer streaming an event would, and prints the outcome of each attempt as JSON: the status, or the error's code.
- * Run by streaming-upload.ts. Its own process, so that the server runs while the client is between two writes, as it
- * does in production; in the server's process the two would take turns on one event loop.
+ * producer streaming an event would, or with `declareLength` as one buffer under its Content-Length, and prints the
+ * outcome of each attempt as JSON: the status, or the error's code. Run by streaming-upload.ts. Its own process, so
+ * that the server runs while the client is between two writes, as it does in production; in the server's process the
+ * two would take turns on one event loop.
  *
  * After `pauseAfter` bytes the client's event loop is busy once for `pauseMs`, as a loaded client's is: a server that
  * answers before the body is read gets its answer out and closes meanwhile, and the client, not having read that
@@ -14,6 +15,7 @@ interface Plan {
   url: string;
   headers: Record<string, string>;
   bytes: number;
+  declareLength: boolean;
   pauseAfter: number;
   pauseMs: number;
   attempts: number;
@@ -48,8 +50,7 @@ for (let i = 0; i < plan.attempts; i++) {
     const response = await fetch(plan.url, {
       method: "POST",
       headers: plan.headers,
-      body: body(),
-      duplex: "half",
+      ...(plan.declareLength ? { body: new Uint8Array(plan.bytes).fill(0x78) } : { body: body(), duplex: "half" }),
     } as RequestInit);
     await response.arrayBuffer();
     outcomes.push(response.status);

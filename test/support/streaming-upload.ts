@@ -9,20 +9,24 @@ export interface StreamedUploads {
   headers?: Record<string, string>;
   /** The body's size. */
   bytes: number;
+  /** Send the body as one buffer with its Content-Length instead of streaming it chunked. */
+  declareLength?: boolean;
   /** Where the sender pauses once (a slow sender: see streaming-upload-client.ts); 0 for no pause. */
   pauseAfter?: number;
   attempts: number;
 }
 
 /**
- * Upload `attempts` streamed bodies one after the other from a client in its own process (Node's fetch, chunked),
- * and return each attempt's status, or `error:<code>` for one that failed ("fetch failed": EPIPE, ECONNRESET).
+ * Upload `attempts` bodies one after the other from a client in its own process (Node's fetch: streamed chunked, or
+ * one buffer with its Content-Length), and return each attempt's status, or `error:<code>` for one that failed
+ * ("fetch failed": EPIPE, ECONNRESET).
  */
 export async function streamedUploads(options: StreamedUploads): Promise<Array<number | string>> {
   const plan = {
     url: options.url,
     headers: options.headers ?? {},
     bytes: options.bytes,
+    declareLength: options.declareLength ?? false,
     pauseAfter: options.pauseAfter ?? 0,
     pauseMs: options.pauseAfter ? 20 : 0,
     attempts: options.attempts,
