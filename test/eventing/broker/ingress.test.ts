@@ -14,6 +14,7 @@ import {
   startSubscriber,
   startTestRuntime,
 } from "../../support/dev-platform.ts";
+import { rawUpload } from "../../support/raw-upload.ts";
 import { streamedUploads } from "../../support/streaming-upload.ts";
 
 /** docs/knative-semantics.md, "Ingress", over real HTTP against the knclaw dev listener. */
@@ -324,6 +325,38 @@ describe("broker ingress", () => {
       attempts: 20,
     });
     expect(outcomes).toEqual(new Array(20).fill(413));
+  });
+
+  it("a body far past the limit and the drain allowance gets its 413 every time, streamed or declared", async () => {
+    // 8 MiB against the 64 KiB limit: the drain allowance (64 KiB more) leaves most of it unread, and a close there
+    // reset the connection under the client still writing (29 of 30 attempts failed with EPIPE). The connection now
+    // lingers (runtime/http/lingering-close.ts): FIN after the 413, the rest read and dropped up to a budget, then no
+    // more read until the client, its writes blocked, has read the 413 and closed.
+    const headers = { "ce-specversion": "1.0", "ce-id": "huge", "ce-source": "/s", "ce-type": "t" };
+    const streamed = await streamedUploads({ url: ingress, headers, bytes: 8 * 1024 * 1024, attempts: 30 });
+    expect(streamed).toEqual(new Array(30).fill(413));
+    const declared = await streamedUploads({
+      url: ingress,
+      headers,
+      bytes: 8 * 1024 * 1024,
+      declareLength: true,
+      attempts: 10,
+    });
+    expect(declared).toEqual(new Array(10).fill(413));
+  });
+
+  it("a declared Content-Length far past the limit is answered 413 at once, then the connection lingers", async () => {
+    const port = Number(new URL(runtime.url).port);
+    const headers = { "ce-specversion": "1.0", "ce-id": "declared", "ce-source": "/s", "ce-type": "t" };
+    const upload = await rawUpload(port, "/test/default", headers, 8 * 1024 * 1024);
+    // Not a byte of the body sent yet.
+    expect(await upload.status).toBe(413);
+    // Half-closed after the answer; what the client still sends is read, not answered with a reset: its body, sent
+    // now, is taken up to the end once it fits in the lingering budget.
+    await upload.ended;
+    upload.send(1024 * 1024);
+    upload.socket.end();
+    expect(await upload.closed).toBeUndefined();
   });
 
   it("the default size limit is 4 MiB", async () => {
