@@ -265,8 +265,15 @@ describe("render", () => {
       concurrencyPolicy: "Replace",
       replyTo: target,
     });
-    // The PingSource says which schedule fired; Knative cannot sign a tick, so the agent trusts nothing else in it.
-    expect(find(objects, "PingSource", "agent-ops-morning").spec.ceOverrides.extensions.knclawschedule).toBe("morning");
+    // The PingSource shows the target too; it says which schedule fired, and as Knative cannot sign a tick, the agent
+    // trusts nothing else in it (test/functions/agent/loop-schedules.test.ts: a tick naming another target).
+    const ping = find(objects, "PingSource", "agent-ops-morning");
+    expect(ping.spec.ceOverrides.extensions.knclawschedule).toBe("morning");
+    expect(JSON.parse(ping.spec.data)).toEqual({
+      task: "Summarize overnight alerts",
+      concurrencyPolicy: "Replace",
+      replyTo: target,
+    });
   });
 
   it("wires env: memory URL and per-client token refs, secrets only as secretKeyRef", () => {
