@@ -116,7 +116,7 @@ export function createIngress(lookup: BrokerLookup, options: IngressOptions = {}
         broker.counters.rejected++;
         const response = error(caught.status, caught.message);
         // Past the size limit the body was drained only so far (eventing/cloudevent/body.ts, drainAllowance): close
-        // the connection rather than read on.
+        // the connection rather than read on (on Node, the close lingers: runtime/http/lingering-close.ts).
         if (caught.status === 413) response.headers.connection = "close";
         return response;
       }

@@ -46,7 +46,8 @@ function writeNodeResponse(res: ServerResponse, response: IngressResponse): void
 /**
  * Read a request body up to `maxBytes`. Past it, the rest is read and dropped up to the drain allowance
  * (eventing/cloudevent/body.ts: a client still sending would otherwise meet a reset instead of the 413), and only a
- * body larger still is cut off (the caller closes the connection either way).
+ * body larger still is left unread (the caller closes the connection either way, and the server lingers on that
+ * close: runtime/http/lingering-close.ts).
  */
 function readNodeBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
   const drainTo = maxBytes + drainAllowance(maxBytes);

@@ -11,7 +11,8 @@ const MAX_DRAIN_BYTES = 1024 * 1024;
  * while the client is still sending leaves unread bytes behind, and the client meets a reset (EPIPE, "fetch failed")
  * instead of the status: Node's fetch (undici) fails the whole request when its body write fails, even with the
  * answer already on the wire. Reading the rest of a body that is only somewhat too large lets every such client see
- * its 413; a body larger still is cut off, as Go's net/http cuts off what it will not drain (256 KiB there). The
+ * its 413; a body larger still is answered there, as Go's net/http stops at what it will not drain (256 KiB there),
+ * and the server's lingering close (runtime/http/lingering-close.ts) keeps that client from meeting a reset. The
  * allowance is the limit itself, capped at 1 MiB, so a small limit is not a loophole for large uploads.
  */
 export function drainAllowance(maxBytes: number): number {
@@ -33,7 +34,8 @@ export async function readBodyLimited(
   const declared = source.headers.get("content-length");
   if (declared !== null) {
     if (Number(declared) > maxBytes) {
-      // Only a body small enough to be drained whole is read at all; a larger one is cut off at once.
+      // Only a body small enough to be drained whole is read at all; a larger one is answered at once (and the
+      // server lingers on the connection's close).
       if (Number(declared) <= drainTo) await discard(source.body?.getReader(), 0, drainTo);
       else await source.body?.cancel().catch(() => undefined);
       throw tooLarge(maxBytes);

@@ -54,7 +54,7 @@ export interface LingerEnd {
   bytes: number;
 }
 
-export const LINGERING_CLOSE_DEFAULTS: LingeringCloseOptions = {
+const LINGERING_CLOSE_DEFAULTS: LingeringCloseOptions = {
   timeMs: 2_000,
   idleMs: 500,
   maxBytes: 4 * 1024 * 1024,

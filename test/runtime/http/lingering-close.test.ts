@@ -7,7 +7,7 @@ import {
   type LingeringCloseOptions,
   lingerOnClose,
 } from "../../../runtime/http/lingering-close.ts";
-import { rawUpload } from "../../support/raw-upload.ts";
+import { type RawUpload, rawUpload } from "../../support/raw-upload.ts";
 import { streamedUploads } from "../../support/streaming-upload.ts";
 
 /**
@@ -79,6 +79,15 @@ async function start(
 /** Budgets that cannot run out during a test, so that only the one under test ends the lingering. */
 const NEVER = 600_000;
 
+/** Send a head and part of a chunked body, and wait for the 413 and the server's FIN after it. */
+async function answeredUpload(port: number): Promise<RawUpload> {
+  const upload = await rawUpload(port, "/", {});
+  upload.send(100 * 1024);
+  expect(await upload.status).toBe(413);
+  await upload.ended;
+  return upload;
+}
+
 describe("lingering close", () => {
   it("every streamed upload far past the limit and any budget gets its 413 from Node's fetch, never a reset", async () => {
     // 8 MiB, twice the byte budget: the client writes without reading until a write blocks, so the server reads the
@@ -93,11 +102,8 @@ describe("lingering close", () => {
 
   it("half-closes after the answer and reads on: a body that then ends closes the connection at once", async () => {
     const { port, nextEnd } = await start({ timeMs: NEVER, idleMs: NEVER });
-    const upload = await rawUpload(port, "/", {});
-    upload.send(100 * 1024);
-    expect(await upload.status).toBe(413);
     // The FIN came after the whole answer, and the client may still send its body.
-    await upload.ended;
+    const upload = await answeredUpload(port);
     upload.send(200 * 1024);
     upload.finish();
     const end = await nextEnd();
@@ -111,10 +117,7 @@ describe("lingering close", () => {
 
   it("a client that reads the answer and closes ends the lingering at once", async () => {
     const { port, nextEnd, closer } = await start({ timeMs: NEVER, idleMs: NEVER });
-    const upload = await rawUpload(port, "/", {});
-    upload.send(100 * 1024);
-    expect(await upload.status).toBe(413);
-    await upload.ended;
+    const upload = await answeredUpload(port);
     expect(closer.lingering).toBe(1);
     upload.socket.end();
     expect((await nextEnd()).reason).toBe("client-closed");
@@ -153,10 +156,7 @@ describe("lingering close", () => {
 
   it("a client that falls silent is closed once it was silent for the idle time", async () => {
     const { port, nextEnd } = await start({ timeMs: NEVER, idleMs: 100 });
-    const upload = await rawUpload(port, "/", {});
-    upload.send(100 * 1024);
-    expect(await upload.status).toBe(413);
-    await upload.ended;
+    const upload = await answeredUpload(port);
     expect((await nextEnd()).reason).toBe("idle");
     // The server sent its FIN before and left nothing unread, so nothing more came; the socket is gone, so what the
     // client sends now is answered with a reset.
@@ -166,16 +166,10 @@ describe("lingering close", () => {
 
   it("lingers on at most maxSockets sockets at once; past that a socket is closed at once", async () => {
     const { port, nextEnd, closer } = await start({ timeMs: NEVER, idleMs: NEVER, maxSockets: 1 });
-    const first = await rawUpload(port, "/", {});
-    first.send(100 * 1024);
-    expect(await first.status).toBe(413);
-    await first.ended;
+    const first = await answeredUpload(port);
     expect(closer.lingering).toBe(1);
-    const second = await rawUpload(port, "/", {});
-    second.send(100 * 1024);
-    expect(await second.status).toBe(413);
+    await answeredUpload(port);
     expect((await nextEnd()).reason).toBe("refused");
-    await second.ended;
     expect(closer.lingering).toBe(1);
     first.socket.end();
     expect((await nextEnd()).reason).toBe("client-closed");
