@@ -1,4 +1,4 @@
-import { type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { ProxyTracerProvider, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { instruments } from "../../runtime/metrics.ts";
 import { inFunction } from "../../runtime/telemetry.ts";
 import { activeCarrier, contextFrom, type TraceCarrier } from "../../runtime/trace-context.ts";
@@ -13,6 +13,17 @@ import type { DeliveryOutcome } from "../delivery/retry-loop.ts";
  * exported as the `broker-filter` service, the ingress as `broker-ingress`. Without an SDK nothing changes.
  */
 const tracer = trace.getTracer("knclaw-broker");
+
+/**
+ * No tracer provider is registered (no SDK: the default). Every span would then be a non-recording one that changes
+ * nothing, and building it (its attributes, the parent context parsed from the event's traceparent, the noop context
+ * plumbing) was a tenth of what the broker allocates per event; the hot path skips it. Asked per event, since an SDK
+ * may be registered (or disabled, which replaces the global provider) at any time.
+ */
+function untraced(): boolean {
+  const provider = trace.getTracerProvider();
+  return provider instanceof ProxyTracerProvider && provider.getDelegateTracer("knclaw-broker") === undefined;
+}
 
 interface BrokerName {
   namespace: string;
@@ -45,6 +56,7 @@ export function traceIngress<R extends { status: number }>(
   event: CloudEvent,
   ingest: (event: CloudEvent) => R | Promise<R>,
 ): R | Promise<R> {
+  if (untraced()) return ingest(event);
   const span = inFunction("broker-ingress", () =>
     tracer.startSpan(
       "broker-ingress",
@@ -92,6 +104,7 @@ export function traceDelivery(
   event: CloudEvent,
   deliver: (event: CloudEvent) => Promise<DeliveryOutcome>,
 ): Promise<DeliveryOutcome> {
+  if (untraced()) return deliver(event).then((outcome) => counted(broker, trigger, outcome));
   return inFunction("broker-filter", () =>
     tracer.startActiveSpan(
       `trigger-${trigger}`,
@@ -107,11 +120,7 @@ export function traceDelivery(
       contextFrom(carrierOf(event)),
       async (span) => {
         try {
-          const outcome = await deliver(span.isRecording() ? carried(event, span) : event);
-          const metrics = instruments();
-          const labels = { "knclaw.trigger": `${broker.namespace}/${trigger}` };
-          metrics.brokerDeliveries.add(1, { ...labels, "knclaw.delivery.outcome": outcome.kind });
-          if (outcome.kind === "dead-lettered") metrics.brokerDeadLetters.add(1, labels);
+          const outcome = counted(broker, trigger, await deliver(span.isRecording() ? carried(event, span) : event));
           span.setAttributes({ "knclaw.delivery.outcome": outcome.kind, "knclaw.delivery.attempts": outcome.attempts });
           if (outcome.status !== undefined) span.setAttribute("http.response.status_code", outcome.status);
           if (outcome.kind !== "delivered") span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.kind });
@@ -122,6 +131,15 @@ export function traceDelivery(
       },
     ),
   );
+}
+
+/** Counts a finished delivery by its outcome (the metrics are kept whether or not spans are). */
+function counted(broker: BrokerName, trigger: string, outcome: DeliveryOutcome): DeliveryOutcome {
+  const metrics = instruments();
+  const labels = { "knclaw.trigger": `${broker.namespace}/${trigger}` };
+  metrics.brokerDeliveries.add(1, { ...labels, "knclaw.delivery.outcome": outcome.kind });
+  if (outcome.kind === "dead-lettered") metrics.brokerDeadLetters.add(1, labels);
+  return outcome;
 }
 
 /** Deliveries not yet finished, observed while the broker exists (`pending` answers nothing once it is gone). */
