@@ -18,6 +18,19 @@ export function listMember(createdAt: number, id: string): string {
   return `${String(createdAt).padStart(15, "0")}:${id}`;
 }
 
+/**
+ * A keyset page read with one row more than its limit (so "is there more" needs no second query): the rows shown,
+ * and the member the next page continues after, or null on the last page.
+ */
+export function keysetPage<T>(
+  rows: T[],
+  limit: number,
+  memberOf: (row: T) => string,
+): { shown: T[]; next: string | null } {
+  const shown = rows.slice(0, limit);
+  return { shown, next: rows.length > limit ? memberOf(shown[shown.length - 1]!) : null };
+}
+
 const MEMBER = /^\d{15}:[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export function encodeCursor(member: string): string {

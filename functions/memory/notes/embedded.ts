@@ -1,6 +1,6 @@
 import type { Note } from "../../../clients/memory/contract/notes.ts";
 import type { Database } from "../embedded/database.ts";
-import { type CursorPage, listMember } from "../paging.ts";
+import { type CursorPage, keysetPage, listMember } from "../paging.ts";
 import type { AddNoteOutcome, NoteMutation, NoteSearch, NoteStore, NoteWrite, UpdateNoteOutcome } from "./store.ts";
 import { rankBm25, type SearchStatistics, type TermVector } from "./text-index.ts";
 
@@ -149,11 +149,8 @@ export class EmbeddedNoteStore implements NoteStore {
         page.limit + 1,
       ),
     );
-    const notes = rows.slice(0, page.limit);
-    return {
-      notes: notes.map((row) => JSON.parse(row.note) as Note),
-      next: rows.length > page.limit ? notes[notes.length - 1]!.member : null,
-    };
+    const { shown, next } = keysetPage(rows, page.limit, (row) => row.member);
+    return { notes: shown.map((row) => JSON.parse(row.note) as Note), next };
   }
 
   async search(instance: string, input: NoteSearch): Promise<Array<{ note: Note; score: number }>> {

@@ -1,5 +1,5 @@
 import type { Note } from "../../../clients/memory/contract/notes.ts";
-import { type CursorPage, listMember } from "../paging.ts";
+import { type CursorPage, keysetPage, listMember } from "../paging.ts";
 import { execReplies, guard, Script } from "../redis/connection.ts";
 import type { RedisContext } from "../redis/context.ts";
 import { StoreUnavailableError } from "../stores.ts";
@@ -172,7 +172,7 @@ export class RedisNoteStore implements NoteStore {
         page.limit + 1,
       ),
     );
-    const shown = members.slice(0, page.limit);
+    const { shown, next } = keysetPage(members, page.limit, (member) => member);
     const notes = await notesByIds(
       this.#ctx,
       instance,
@@ -180,7 +180,7 @@ export class RedisNoteStore implements NoteStore {
     );
     return {
       notes: notes.filter((note): note is Note => note !== undefined),
-      next: members.length > page.limit ? shown[shown.length - 1]! : null,
+      next,
     };
   }
 

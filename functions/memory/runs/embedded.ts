@@ -1,6 +1,6 @@
 import type { Run } from "../../../clients/memory/contract/runs.ts";
 import type { Database } from "../embedded/database.ts";
-import { listMember } from "../paging.ts";
+import { keysetPage, listMember } from "../paging.ts";
 import {
   type CreateRunOutcome,
   isTerminal,
@@ -162,10 +162,7 @@ export class EmbeddedRunStore implements RunStore {
         input.limit + 1,
       ),
     );
-    const page = rows.slice(0, input.limit);
-    return {
-      runs: page.map((row) => JSON.parse(row.run) as Run),
-      next: rows.length > input.limit ? page[page.length - 1]!.member : null,
-    };
+    const { shown, next } = keysetPage(rows, input.limit, (row) => row.member);
+    return { runs: shown.map((row) => JSON.parse(row.run) as Run), next };
   }
 }

@@ -1,4 +1,5 @@
 import type { Run, RunStatus } from "../../../clients/memory/contract/runs.ts";
+import { keysetPage } from "../paging.ts";
 import { execReplies, guard, Script } from "../redis/connection.ts";
 import type { RedisContext } from "../redis/context.ts";
 import { CREATE_RUN, PURGE_RUNS, RUN_BACKSTOP_MS, UPDATE_RUN } from "./lua.ts";
@@ -152,7 +153,7 @@ export class RedisRunStore implements RunStore {
         input.limit + 1,
       ),
     );
-    const shown = members.slice(0, input.limit);
+    const { shown, next } = keysetPage(members, input.limit, (member) => member);
     const pipeline = client.pipeline();
     for (const member of shown) pipeline.hmget(keys.run(instance, member.slice(16)), "v", "s", "c", "t", "x", "st");
     const replies = shown.length === 0 ? [] : await execReplies(pipeline);
@@ -161,6 +162,6 @@ export class RedisRunStore implements RunStore {
       const run = live(toRun(instance, shown[i]!.slice(16), fields as Fields), input.now);
       if (run) runs.push(run);
     });
-    return { runs, next: members.length > input.limit ? shown[shown.length - 1]! : null };
+    return { runs, next };
   }
 }
