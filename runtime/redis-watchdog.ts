@@ -93,43 +93,81 @@ setInterval(() => {
 }, intervalMs);
 `;
 
+/**
+ * One probe per Redis (and timing) in a process, shared by every watch of it: knclaw dev --redis watches one Redis
+ * from its memory service and from its broker journal, and one thread pinging it is enough.
+ */
+interface Probe {
+  worker: Worker;
+  state: "ok" | "suspect" | "hung";
+  watchers: Set<Watcher>;
+}
+
+interface Watcher {
+  clients: readonly Redis[];
+  options: RedisWatchdogOptions;
+}
+
+const probes = new Map<string, Probe>();
+
 export function watchRedis(url: string, watched: readonly Redis[], options: RedisWatchdogOptions = {}): RedisWatchdog {
-  // ioredis takes a Unix socket's path where a URL goes (`new Redis("/run/redis.sock")`), and so does knclaw.
-  const path = url.startsWith("/") ? url : undefined;
-  const parsed = new URL(path ? "redis://localhost" : url);
-  const worker = new Worker(PROBE, {
-    eval: true,
-    workerData: {
-      path,
-      host: parsed.hostname || "127.0.0.1",
-      port: Number(parsed.port || 6379),
-      secure: parsed.protocol === "rediss:",
-      username: decodeURIComponent(parsed.username),
-      password: decodeURIComponent(parsed.password),
-      intervalMs: options.intervalMs ?? 25,
-      suspectAfterMs: options.suspectAfterMs ?? 75,
-      hungAfterMs: options.hungAfterMs ?? 300,
-    },
-  });
-  worker.unref();
-  let suspect = false;
-  const restore = watched.map((client) => refuseWhileSuspect(client, () => suspect));
-  worker.on("message", (state: "ok" | "suspect" | "hung") => {
-    const was = suspect;
-    suspect = state !== "ok";
-    if (state === "hung") {
-      options.onHung?.();
-      // A client still connecting has nothing sent to wait on: it becomes ready when Redis answers.
-      for (const client of watched) if (client.status === "ready") restart(client);
-    } else if (state === "ok" && was) options.onAnswered?.();
-  });
-  worker.on("error", () => undefined);
+  const settings = probeSettings(url, options);
+  const key = JSON.stringify(settings);
+  let probe = probes.get(key);
+  if (probe === undefined) {
+    probe = startProbe(settings);
+    probes.set(key, probe);
+  }
+  const shared = probe;
+  const watcher: Watcher = { clients: watched, options };
+  shared.watchers.add(watcher);
+  const restore = watched.map((client) => refuseWhileSuspect(client, () => shared.state !== "ok"));
   return {
     async stop() {
       for (const undo of restore) undo();
-      await worker.terminate();
+      shared.watchers.delete(watcher);
+      if (shared.watchers.size === 0 && probes.get(key) === shared) {
+        probes.delete(key);
+        await shared.worker.terminate();
+      }
     },
   };
+}
+
+function probeSettings(url: string, options: RedisWatchdogOptions) {
+  // ioredis takes a Unix socket's path where a URL goes (`new Redis("/run/redis.sock")`), and so does knclaw.
+  const path = url.startsWith("/") ? url : undefined;
+  const parsed = new URL(path ? "redis://localhost" : url);
+  return {
+    path,
+    host: parsed.hostname || "127.0.0.1",
+    port: Number(parsed.port || 6379),
+    secure: parsed.protocol === "rediss:",
+    username: decodeURIComponent(parsed.username),
+    password: decodeURIComponent(parsed.password),
+    intervalMs: options.intervalMs ?? 25,
+    suspectAfterMs: options.suspectAfterMs ?? 75,
+    hungAfterMs: options.hungAfterMs ?? 300,
+  };
+}
+
+function startProbe(settings: ReturnType<typeof probeSettings>): Probe {
+  const worker = new Worker(PROBE, { eval: true, workerData: settings });
+  worker.unref();
+  const probe: Probe = { worker, state: "ok", watchers: new Set() };
+  worker.on("message", (state: Probe["state"]) => {
+    const was = probe.state;
+    probe.state = state;
+    for (const { clients, options } of probe.watchers) {
+      if (state === "hung") {
+        options.onHung?.();
+        // A client still connecting has nothing sent to wait on: it becomes ready when Redis answers.
+        for (const client of clients) if (client.status === "ready") restart(client);
+      } else if (state === "ok" && was !== "ok") options.onAnswered?.();
+    }
+  });
+  worker.on("error", () => undefined);
+  return probe;
 }
 
 type SendCommand = Redis["sendCommand"];

@@ -117,4 +117,40 @@ describe("the Redis watchdog", () => {
       await rm(socketDir, { recursive: true, force: true });
     }
   });
+
+  it("shares one probe between two watches of one Redis: both are told, and one stopping leaves the other watched", async () => {
+    const first = await client();
+    const second = await client();
+    const events: string[] = [];
+    let answered!: () => void;
+    const back = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
+    const one = watchRedis(redis.url, [first], { onHung: () => events.push("one hung") });
+    const two = watchRedis(redis.url, [second], {
+      onHung: () => events.push("two hung"),
+      onAnswered: () => answered(),
+    });
+    try {
+      redis.pause();
+      // Both waiting on the hung Redis: one probe's verdict fails both.
+      const waiting = [first.get("watchdog:shared"), second.get("watchdog:shared")];
+      for (const call of waiting) await expect(call).rejects.toThrow(/Connection is closed|Redis does not answer/);
+      expect(events.sort()).toEqual(["one hung", "two hung"]);
+      redis.resume();
+      await back;
+      await one.stop();
+      await ready(second);
+      // The probe goes on for the watch that is left: a hung Redis is still noticed.
+      redis.pause();
+      await expect(second.get("watchdog:shared")).rejects.toThrow(/Connection is closed|Redis does not answer/);
+      expect(events.filter((event) => event === "two hung")).toHaveLength(2);
+    } finally {
+      redis.resume();
+      await one.stop();
+      await two.stop();
+      first.disconnect();
+      second.disconnect();
+    }
+  });
 });
