@@ -135,7 +135,9 @@ describe("the Redis watchdog", () => {
       redis.pause();
       // Both waiting on the hung Redis: one probe's verdict fails both.
       const waiting = [first.get("watchdog:shared"), second.get("watchdog:shared")];
-      for (const call of waiting) await expect(call).rejects.toThrow(/Connection is closed|Redis does not answer/);
+      await Promise.all(
+        waiting.map((call) => expect(call).rejects.toThrow(/Connection is closed|Redis does not answer/)),
+      );
       expect(events.sort()).toEqual(["one hung", "two hung"]);
       redis.resume();
       await back;
