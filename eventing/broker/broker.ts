@@ -88,11 +88,12 @@ export class EmbeddedBroker {
   private readonly maxResponseBytes: number;
   private readonly log: Log;
   /**
-   * One controller per delivery in flight, aborted together at the drain deadline. A single shared signal would
-   * collect a listener per attempt, and EventTarget's add/remove are linear in the listener count.
+   * Aborted at the drain deadline; every delivery in flight shares its signal. What waits on it (an HTTP attempt, a
+   * backoff) watches it (runtime/abort-watch.ts) instead of adding a listener each.
    */
-  private readonly inFlight = new Set<AbortController>();
-  private aborted = false;
+  private readonly shutdown = new AbortController();
+  /** Deliveries running now (started, not finished). */
+  private running = 0;
   private pendingDeliveries = 0;
   private pendingBytes = 0;
   private idleWaiters: Array<() => void> = [];
@@ -284,16 +285,14 @@ export class EmbeddedBroker {
     }
     const headers = { ...delivery.headers, prefer: "reply", "kn-namespace": this.namespace };
     const deadLetterHeaders = { ...delivery.headers, "kn-namespace": this.namespace };
-    const abort = new AbortController();
-    if (this.aborted) abort.abort();
-    this.inFlight.add(abort);
+    this.running++;
     try {
       const outcome = await traceDelivery(this, trigger.name, delivery.event, (event) =>
         deliverWithRetries(this.transport, trigger.subscriber, event, trigger.delivery, {
           headers,
           deadLetterHeaders,
           maxResponseBytes: this.maxResponseBytes,
-          signal: abort.signal,
+          signal: this.shutdown.signal,
           resume: delivery.progress,
           onProgress: (progress) => journal.progress(delivery.id, progress),
           audience: trigger.subscriberAudience,
@@ -317,13 +316,13 @@ export class EmbeddedBroker {
       // A journal that failed mid-delivery: the delivery stays stored and runs again at the next start.
       this.logJournalError(error);
     } finally {
-      this.finished(abort);
+      this.finished();
     }
   }
 
-  private finished(abort: AbortController): void {
-    this.inFlight.delete(abort);
-    if (this.inFlight.size === 0) {
+  private finished(): void {
+    this.running--;
+    if (this.running === 0) {
       const waiters = this.runningWaiters;
       this.runningWaiters = [];
       for (const wake of waiters) wake();
@@ -332,7 +331,7 @@ export class EmbeddedBroker {
 
   /** Resolves when no delivery is running (stored ones that were never started do not count). */
   private noneRunning(): Promise<void> {
-    if (this.inFlight.size === 0) return Promise.resolve();
+    if (this.running === 0) return Promise.resolve();
     return new Promise((resolve) => this.runningWaiters.push(resolve));
   }
 
@@ -377,16 +376,14 @@ export class EmbeddedBroker {
     deadLetterHeaders: Record<string, string>,
   ) {
     const counters = this.counters;
-    const abort = new AbortController();
-    if (this.aborted) abort.abort();
-    this.inFlight.add(abort);
+    this.running++;
     try {
       const outcome = await traceDelivery(this, trigger.name, event, (traced) =>
         deliverWithRetries(this.transport, trigger.subscriber, traced, trigger.delivery, {
           headers,
           deadLetterHeaders,
           maxResponseBytes: this.maxResponseBytes,
-          signal: abort.signal,
+          signal: this.shutdown.signal,
           audience: trigger.subscriberAudience,
           tokenFor: this.tokenFor.get(triggerKey(trigger)),
           onReply: (reply, headers) => this.ingestReply(trigger, reply, ttl, headers),
@@ -399,7 +396,7 @@ export class EmbeddedBroker {
       counters.dropped++;
       this.log.error({ trigger: trigger.name, err: error }, "delivery crashed");
     } finally {
-      this.finished(abort);
+      this.finished();
     }
   }
 
@@ -491,8 +488,7 @@ export class EmbeddedBroker {
         { broker: `${this.namespace}/${this.name}`, pending: this.pendingDeliveries },
         "shutdown deadline reached, aborting deliveries",
       );
-      this.aborted = true;
-      for (const controller of this.inFlight) controller.abort();
+      this.shutdown.abort();
       // Running deliveries, not pending ones: with a journal, stored deliveries that never started stay pending.
       await this.noneRunning();
     }

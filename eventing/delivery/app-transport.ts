@@ -1,3 +1,4 @@
+import { type AbortWatcher, unwatchAbort, watchAbort } from "../../runtime/abort-watch.ts";
 import { readBodyLimited } from "../cloudevent/body.ts";
 import { CloudEventError } from "../cloudevent/errors.ts";
 import {
@@ -21,13 +22,11 @@ export function createAppTransport(resolve: (url: string) => FetchHandler | unde
   return async (req: TransportRequest): Promise<TransportResponse> => {
     const app = resolve(req.url);
     if (!app) throw new TransportError("network", `nothing is mounted at ${req.url}`);
-    // One timer per attempt, cleared when the attempt ends: AbortSignal.timeout would keep every finished
-    // delivery's timer (and what its signal holds) alive for the whole timeout.
-    const attempt = attemptSignal(req.signal, req.timeoutMs);
+    const attempt = new Attempt(req.signal, req.timeoutMs);
     const signal = attempt.signal;
     if (signal.aborted) {
-      attempt.clear();
-      throw abortError(signal, req.timeoutMs);
+      attempt.end();
+      throw attempt.error();
     }
     const request = new Request(req.url, {
       method: "POST",
@@ -58,41 +57,56 @@ export function createAppTransport(resolve: (url: string) => FetchHandler | unde
       }
     })();
     return new Promise<TransportResponse>((resolveResult, reject) => {
-      const onAbort = () => {
-        attempt.clear();
-        reject(abortError(signal, req.timeoutMs));
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      work.then(resolveResult, reject).finally(() => {
-        signal.removeEventListener("abort", onAbort);
-        attempt.clear();
-      });
+      attempt.onAbort = reject;
+      work.then(resolveResult, reject).finally(() => attempt.end());
     });
   };
 }
 
-/** The attempt's own signal: aborted by the caller's signal or by the timeout; `clear` releases both. */
-function attemptSignal(outer: AbortSignal | undefined, timeoutMs: number | undefined) {
-  const controller = new AbortController();
-  const onOuterAbort = () => controller.abort(outer?.reason);
-  if (outer?.aborted) onOuterAbort();
-  else outer?.addEventListener("abort", onOuterAbort, { once: true });
-  const timer =
-    timeoutMs && !controller.signal.aborted
-      ? setTimeout(() => controller.abort(new DOMException("timed out", "TimeoutError")), timeoutMs)
-      : undefined;
-  return {
-    signal: controller.signal,
-    clear: () => {
-      clearTimeout(timer);
-      outer?.removeEventListener("abort", onOuterAbort);
-    },
-  };
+/**
+ * One attempt's own signal (its Request's): aborted by the caller's signal, which it watches (runtime/abort-watch.ts
+ * says why not a listener), or by its timeout; the attempt then fails at once through `onAbort`. One timer per
+ * attempt, cleared by `end`: AbortSignal.timeout would keep every finished delivery's timer (and what its signal
+ * holds) alive for the whole timeout.
+ */
+class Attempt implements AbortWatcher {
+  onAbort: ((error: TransportError) => void) | undefined;
+  private readonly controller = new AbortController();
+  private readonly outer: AbortSignal | undefined;
+  private readonly timeoutMs: number | undefined;
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(outer: AbortSignal | undefined, timeoutMs: number | undefined) {
+    this.outer = outer;
+    this.timeoutMs = timeoutMs;
+    if (outer?.aborted) this.controller.abort(outer.reason);
+    else if (outer) watchAbort(outer, this);
+    this.timer = timeoutMs && !this.signal.aborted ? setTimeout(attemptTimedOut, timeoutMs, this) : undefined;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  aborted(reason: unknown): void {
+    this.end();
+    this.controller.abort(reason);
+    this.onAbort?.(this.error());
+  }
+
+  end(): void {
+    clearTimeout(this.timer);
+    if (this.outer) unwatchAbort(this.outer, this);
+  }
+
+  error(): TransportError {
+    const reason = this.signal.reason as { name?: string } | undefined;
+    return reason?.name === "TimeoutError"
+      ? new TransportError("timeout", `no complete response within ${this.timeoutMs} ms`)
+      : new TransportError("aborted", "delivery aborted");
+  }
 }
 
-function abortError(signal: AbortSignal, timeoutMs: number | undefined): TransportError {
-  const reason = signal.reason as { name?: string } | undefined;
-  return reason?.name === "TimeoutError"
-    ? new TransportError("timeout", `no complete response within ${timeoutMs} ms`)
-    : new TransportError("aborted", "delivery aborted");
+function attemptTimedOut(attempt: Attempt): void {
+  attempt.aborted(new DOMException("timed out", "TimeoutError"));
 }

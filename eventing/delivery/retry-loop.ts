@@ -1,3 +1,4 @@
+import { type AbortWatcher, unwatchAbort, watchAbort } from "../../runtime/abort-watch.ts";
 import type { CloudEvent } from "../cloudevent/event.ts";
 import { withErrorExtensions } from "./dead-letter.ts";
 import type { DeliveryPolicy } from "./delivery-policy.ts";
@@ -273,15 +274,33 @@ function noAttempt(reason: string): AttemptResult {
 /** Resolves true after `ms`, or false as soon as the signal aborts. */
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
   if (signal?.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+  return new Promise((resolve) => new Backoff(ms, signal, resolve));
+}
+
+/** One wait between attempts. It watches the broker's shared signal (runtime/abort-watch.ts says why). */
+class Backoff implements AbortWatcher {
+  private readonly signal: AbortSignal | undefined;
+  private readonly resolve: (elapsed: boolean) => void;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(ms: number, signal: AbortSignal | undefined, resolve: (elapsed: boolean) => void) {
+    this.signal = signal;
+    this.resolve = resolve;
+    this.timer = setTimeout(backoffElapsed, ms, this);
+    if (signal) watchAbort(signal, this);
+  }
+
+  aborted(): void {
+    clearTimeout(this.timer);
+    this.resolve(false);
+  }
+
+  elapsed(): void {
+    if (this.signal) unwatchAbort(this.signal, this);
+    this.resolve(true);
+  }
+}
+
+function backoffElapsed(backoff: Backoff): void {
+  backoff.elapsed();
 }

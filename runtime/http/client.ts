@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import type { Agent, Dispatcher } from "undici";
+import { type AbortWatcher, unwatchAbort, watchAbort } from "../abort-watch.ts";
 import { type RawHeaders, ResponseHeaders } from "./response-headers.ts";
 
 /**
@@ -263,7 +264,7 @@ function onDeadline(exchange: Exchange): void {
 }
 
 /** One request and its (at most one) replay: undici's dispatch handler, and the promise it settles. */
-class Exchange implements Dispatcher.DispatchHandler {
+class Exchange implements Dispatcher.DispatchHandler, AbortWatcher {
   readonly request: HttpRequest;
   private readonly agent: Agent;
   private readonly options: Dispatcher.DispatchOptions;
@@ -275,7 +276,6 @@ class Exchange implements Dispatcher.DispatchHandler {
   private settled: HttpClientError | true | undefined;
   private replayed = false;
   private timer: NodeJS.Timeout | undefined;
-  private onAbort: (() => void) | undefined;
   private status = 0;
   private statusText = "";
   private headers: RawHeaders | undefined;
@@ -309,11 +309,13 @@ class Exchange implements Dispatcher.DispatchHandler {
   start(): void {
     const { timeoutMs, signal } = this.request;
     if (timeoutMs !== undefined && timeoutMs > 0) this.timer = setTimeout(onDeadline, timeoutMs, this);
-    if (signal) {
-      this.onAbort = () => this.fail(new HttpClientError("aborted", "request aborted", { cause: signal.reason }));
-      signal.addEventListener("abort", this.onAbort, { once: true });
-    }
+    // Watched, not listened to: no closure per request (runtime/abort-watch.ts says why).
+    if (signal) watchAbort(signal, this);
     this.agent.dispatch(this.options, this);
+  }
+
+  aborted(reason: unknown): void {
+    this.fail(new HttpClientError("aborted", "request aborted", { cause: reason }));
   }
 
   /** Ends the exchange wherever it is; a request still waiting for a connection is cancelled when it gets one. */
@@ -327,7 +329,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private settle(outcome: HttpClientError | true): void {
     this.settled = outcome;
     if (this.timer) clearTimeout(this.timer);
-    if (this.onAbort) this.request.signal!.removeEventListener("abort", this.onAbort);
+    if (this.request.signal) unwatchAbort(this.request.signal, this);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {

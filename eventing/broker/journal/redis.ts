@@ -22,7 +22,8 @@ import {
  *   depends on Redis: with `appendonly yes` and `appendfsync always` nothing acknowledged is lost even to a power
  *   loss; with `everysec`, up to a second; without persistence, a Redis restart loses everything.
  * - deliver: XREADGROUP hands entries to this process's consumer; they stay in its pending entries list (PEL) until
- *   the delivery is finished, then XACK + XDEL + HDEL in one transaction.
+ *   the delivery is finished, then XDEL + XACK (+ HDEL), for all the deliveries finished in one event-loop turn at
+ *   once: each of those commands takes many ids.
  * - retry state: HSET before each wait, so a restart resumes with the same attempt count and due time.
  * - restart: the consumer name is stable (the host name unless configured), so a restarted process first reads its
  *   own PEL (XREADGROUP from 0), with the stored retry states.
@@ -143,6 +144,8 @@ class RedisJournal implements DeliveryJournal {
   private readonly appendedHere = new Set<string>();
   /** XADDs not answered yet: the reader may see an entry before its XADD's answer arrives (two connections). */
   private readonly appending = new Set<Promise<unknown>>();
+  /** Finished this turn, removed together at the end of it (flushRemovals). */
+  private removals: RemovalBatch | undefined;
   private reader: Redis | undefined;
   private reading: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -203,12 +206,16 @@ class RedisJournal implements DeliveryJournal {
   }
 
   async remove(id: string): Promise<void> {
-    // No MULTI: XDEL first, so a crash between the two leaves a pending entry without content, which the next start
-    // acknowledges (handOut); the reverse order could leave content no consumer would ever read. Auto-pipelining
-    // sends the finished deliveries of one turn together.
-    const hadState = this.withState.delete(id);
+    let batch = this.removals;
+    if (batch === undefined) {
+      batch = this.removals = { ids: [], withState: [], ...Promise.withResolvers<void>() };
+      // After this turn's other deliveries have finished too: one set of commands for all of them.
+      setImmediate(flushRemovals, this);
+    }
+    batch.ids.push(id);
+    if (this.withState.delete(id)) batch.withState.push(id);
     try {
-      await this.removeStored(id, hadState);
+      await batch.promise;
     } catch (error) {
       // Finished, but still stored: removed again after the reconnection (else another process takes it over).
       this.unremoved.add(id);
@@ -218,11 +225,20 @@ class RedisJournal implements DeliveryJournal {
     }
   }
 
-  private async removeStored(id: string, hadState: boolean): Promise<void> {
+  /** Sends the removals of the turn that just ended. */
+  flushRemovals(): void {
+    const batch = this.removals!;
+    this.removals = undefined;
+    this.removeStored(batch.ids, batch.withState).then(batch.resolve, batch.reject);
+  }
+
+  private async removeStored(ids: readonly string[], withState: readonly string[]): Promise<void> {
+    // No MULTI: XDEL first, so a crash between the two leaves a pending entry without content, which the next start
+    // acknowledges (handOut); the reverse order could leave content no consumer would ever read.
     await Promise.all([
-      this.client.xdel(this.stream, id),
-      this.client.xack(this.stream, GROUP, id),
-      hadState ? this.client.hdel(this.retries, id) : undefined,
+      this.client.xdel(this.stream, ...ids),
+      this.client.xack(this.stream, GROUP, ...ids),
+      withState.length > 0 ? this.client.hdel(this.retries, ...withState) : undefined,
     ]);
   }
 
@@ -283,10 +299,9 @@ class RedisJournal implements DeliveryJournal {
       do {
         this.recoverAgain = false;
         try {
-          for (const id of [...this.unremoved]) {
-            await this.removeStored(id, true);
-            this.unremoved.delete(id);
-          }
+          const unremoved = [...this.unremoved];
+          if (unremoved.length > 0) await this.removeStored(unremoved, unremoved);
+          for (const id of unremoved) this.unremoved.delete(id);
           await this.readOwnPending(this.dispatch!);
           this.settings.log.info(
             { stream: this.stream },
@@ -419,6 +434,17 @@ class RedisJournal implements DeliveryJournal {
       dispatch(delivery);
     }
   }
+}
+
+/** The deliveries finished in one event-loop turn, and the promise their removal settles. */
+interface RemovalBatch extends PromiseWithResolvers<void> {
+  ids: string[];
+  /** Those with a retry state in the hash (an HDEL too). */
+  withState: string[];
+}
+
+function flushRemovals(journal: RedisJournal): void {
+  journal.flushRemovals();
 }
 
 function text(fields: Fields, name: string): string {
