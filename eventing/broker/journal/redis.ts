@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { Redis } from "ioredis";
+import { useYoungCommandPromises } from "../../../runtime/redis-command-promise.ts";
 import { type RedisWatchdog, watchRedis } from "../../../runtime/redis-watchdog.ts";
 import type { DeliveryProgress } from "../../delivery/retry-loop.ts";
 import { type Log, silentLog } from "../log.ts";
@@ -60,10 +61,12 @@ type Fields = Map<string, Buffer>;
 type StreamEntry = [id: Buffer, fields: Buffer[] | null];
 
 export async function openRedisJournal(options: RedisJournalOptions): Promise<JournalStore> {
+  useYoungCommandPromises();
   const client = new Redis(options.url, {
     protocol: 2,
-    // The ingests of one event-loop turn go to Redis as one pipeline.
-    enableAutoPipelining: true,
+    // No auto-pipelining: its per-turn pipelines kept every command of a turn alive through the next scavenge (about
+    // 2 MB promoted per scavenge at 1,000 events/s). The removals of a turn are batched here instead (remove).
+    enableAutoPipelining: false,
     lazyConnect: true,
     maxRetriesPerRequest: 1,
     retryStrategy: (attempt: number) => Math.min(100 * attempt, 1000),
@@ -71,8 +74,8 @@ export async function openRedisJournal(options: RedisJournalOptions): Promise<Jo
   const log = options.log ?? silentLog;
   client.on("error", (error: Error) => log.debug({ err: error }, "broker journal: Redis connection error"));
   await client.connect();
-  // Recovery, take-over and keep-fresh commands go through `call`, which ioredis's auto-pipelining does not carry.
-  const control = client.duplicate({ enableAutoPipelining: false });
+  // Recovery, take-over and keep-fresh commands have a connection of their own: they never wait behind deliveries.
+  const control = client.duplicate();
   control.on("error", (error: Error) => log.debug({ err: error }, "broker journal: Redis connection error"));
   // A hung Redis (stopped, not down) would hold every append, and so the ingress's answer, indefinitely: the
   // watchdog refuses new commands after ~75 ms without a PONG (append answers 503) and reconnects both clients after
