@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { Cluster, Redis } from "ioredis";
+import { useYoungCommandPromises } from "../../../runtime/redis-command-promise.ts";
 import { StoreUnavailableError } from "../stores.ts";
 
 export type RedisClient = Redis | Cluster;
@@ -20,6 +21,8 @@ export interface RedisConnectionOptions {
  * by itself when Redis returns.
  */
 export function connectRedis(options: RedisConnectionOptions): RedisClient {
+  // Every command allocated young (runtime/redis-command-promise.ts says why); a no-op inside a bundled image.
+  useYoungCommandPromises();
   const common = {
     // Replies are parsed in their RESP2 shapes (flat WITHSCORES, HGETALL and stream entries).
     protocol: 2 as const,
