@@ -267,7 +267,11 @@ async function turn(url: string, conversation: number, token: string): Promise<T
   const sentAt = performance.now();
   const arrived = sink.arrived(token);
   const status = await post(url, turnEvent(conversation, token));
-  await Promise.race([arrived, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+  // The safety timer is cleared once the answer is in: left running, every turn's timer (and the promises it holds)
+  // would live 10 s in this process, the one being measured, and be promoted by every scavenge.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([arrived, new Promise((resolve) => (timer = setTimeout(resolve, 10_000)))]);
+  clearTimeout(timer);
   return { token, sentAt, status };
 }
 
