@@ -13,7 +13,8 @@ const PATTERNS: ReadonlyArray<readonly [string, RegExp]> = [
   ["GitHub token", /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})/],
   ["AWS access key id", /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/],
   ["Google API key", /\bAIza[0-9A-Za-z_-]{35}\b/],
-  ["Telegram bot token", /\b\d{6,12}:[A-Za-z0-9_-]{35}\b/],
+  // Not after `-`, `.` or `:`: `system:serviceaccount:team-12345678:<a 35-character account>` is a subject, not a bot.
+  ["Telegram bot token", /(?<![\w.:-])\d{6,12}:[A-Za-z0-9_-]{35}\b/],
   ["private key", /-----BEGIN [A-Z ]*PRIVATE KEY-----/],
   ["JSON Web Token", /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/],
   ["URL with a password", /\b[a-z][a-z0-9+.-]*:\/\/[^\s/@:]*:[^\s/@]+@/i],
