@@ -18,6 +18,7 @@ import { knativeAudience, knativeOidcServiceAccount, serviceAccountSubject } fro
 import { type Served, serve } from "../../runtime/serve.ts";
 import { createApp as createKubernetesApp } from "../../skills/kubernetes/app.ts";
 import { argumentsDigest } from "../../skills/runtime/index.ts";
+import { type ChatFakes, chatChannelsConfig } from "../fakes/chat-channels.ts";
 import { FakeDiscord } from "../fakes/discord/server.ts";
 import { type FakeKubernetes, startFakeKubernetes } from "../fakes/kubernetes/server.ts";
 import { type FakeIssuer, startFakeIssuer } from "../fakes/oidc/issuer.ts";
@@ -231,15 +232,8 @@ const TYPES = Object.keys(EVENT_SCHEMAS) as EventType[];
 const CHATS = ["slack", "telegram", "discord", "whatsapp"] as const;
 const SKILLS = ["time", "http", "memory"];
 
-/** The platform's outside APIs, each a local fake counting every call it took. */
-interface Fakes {
-  slack: FakeSlack;
-  telegram: FakeTelegram;
-  discord: FakeDiscord;
-  whatsapp: FakeWhatsApp;
-}
-
-function platform(fakes: Fakes): KnativeObject[] {
+/** The platform under attack: every chat adapter against its fake, the webhook adapter, the gateway, three skills. */
+function platform(fakes: ChatFakes): KnativeObject[] {
   const config = validateConfigValue({
     apiVersion: "knclaw.dev/v1alpha1",
     kind: "Platform",
@@ -264,38 +258,7 @@ function platform(fakes: Fakes): KnativeObject[] {
     skills: Object.fromEntries(SKILLS.map((skill) => [skill, {}])),
     instances: { ops: { model: "demo/demo", policy: "default", skills: SKILLS } },
     channels: {
-      slack: {
-        secrets: { signingSecret: { secret: "slack", key: "signing" }, botToken: { secret: "slack", key: "bot" } },
-        settings: { slackApiBaseUrl: fakes.slack.apiBaseUrl },
-        defaultInstance: "ops",
-        access: "open",
-      },
-      telegram: {
-        secrets: { botToken: { secret: "telegram", key: "bot" }, webhookSecret: { secret: "telegram", key: "hook" } },
-        settings: { telegramApiBaseUrl: fakes.telegram.url },
-        defaultInstance: "ops",
-        access: "open",
-      },
-      discord: {
-        secrets: { botToken: { secret: "discord", key: "bot" } },
-        settings: {
-          publicKey: fakes.discord.publicKeyHex,
-          applicationId: fakes.discord.applicationId,
-          discordApiBaseUrl: fakes.discord.apiBaseUrl,
-        },
-        defaultInstance: "ops",
-        access: "open",
-      },
-      whatsapp: {
-        secrets: {
-          appSecret: { secret: "whatsapp", key: "app" },
-          accessToken: { secret: "whatsapp", key: "access" },
-          verifyToken: { secret: "whatsapp", key: "verify" },
-        },
-        settings: { phoneNumberId: "106540352242922", whatsappApiBaseUrl: fakes.whatsapp.apiBaseUrl },
-        defaultInstance: "ops",
-        access: "open",
-      },
+      ...chatChannelsConfig(fakes),
       // It only starts runs (signed webhooks in): no Trigger delivers to it.
       webhook: {
         secrets: { signingSecret: { secret: "hooks", key: "signing" } },
@@ -421,7 +384,7 @@ const MODES = [
 for (const mode of MODES) {
   describe(`forgery, ${mode.name}: every delivery route of the platform x every attack`, () => {
     let dev: DevRuntime;
-    let fakes: Fakes;
+    let fakes: ChatFakes;
     let routes: Route[];
     let memory: MemoryClient;
     /** The run held for an approval that every forged event is about. */

@@ -14,6 +14,7 @@ import { type Served, serve } from "../../../runtime/serve.ts";
 import { defineSkill } from "../../../skills/package/define-skill.ts";
 import { defineTool } from "../../../skills/package/tool.ts";
 import { generateSigningKey, parsePrivateKey, serveSkill } from "../../../skills/runtime/index.ts";
+import { chatChannelsConfig } from "../../fakes/chat-channels.ts";
 import { buttonPress, FakeDiscord, slashCommand } from "../../fakes/discord/server.ts";
 import { FakeSlack, slackBlockActionsBody, slackMessageEvent, slackRequest } from "../../fakes/slack/server.ts";
 import {
@@ -55,6 +56,7 @@ let toolCalls = 0;
 let approvalWatcher: Subscriber;
 
 function objects(): KnativeObject[] {
+  const chat = chatChannelsConfig({ slack, telegram, discord, whatsapp });
   const config = validateConfigValue({
     apiVersion: "knclaw.dev/v1alpha1",
     kind: "Platform",
@@ -87,39 +89,8 @@ function objects(): KnativeObject[] {
     },
     instances: { ops: { model: "demo/demo", policy: "default", skills: ["cluster"] } },
     channels: {
-      slack: {
-        secrets: { signingSecret: { secret: "slack", key: "signing" }, botToken: { secret: "slack", key: "bot" } },
-        settings: { slackApiBaseUrl: slack.apiBaseUrl },
-        defaultInstance: "ops",
-        access: "pairing",
-        allow: ["U-ADA", "U-BOB"],
-      },
-      telegram: {
-        secrets: { botToken: { secret: "telegram", key: "bot" }, webhookSecret: { secret: "telegram", key: "hook" } },
-        settings: { telegramApiBaseUrl: telegram.url },
-        defaultInstance: "ops",
-        access: "open",
-      },
-      discord: {
-        secrets: { botToken: { secret: "discord", key: "bot" } },
-        settings: {
-          publicKey: discord.publicKeyHex,
-          applicationId: discord.applicationId,
-          discordApiBaseUrl: discord.apiBaseUrl,
-        },
-        defaultInstance: "ops",
-        access: "open",
-      },
-      whatsapp: {
-        secrets: {
-          appSecret: { secret: "whatsapp", key: "app" },
-          accessToken: { secret: "whatsapp", key: "access" },
-          verifyToken: { secret: "whatsapp", key: "verify" },
-        },
-        settings: { phoneNumberId: "106540352242922", whatsappApiBaseUrl: whatsapp.apiBaseUrl },
-        defaultInstance: "ops",
-        access: "open",
-      },
+      ...chat,
+      slack: { ...chat.slack, access: "pairing", allow: ["U-ADA", "U-BOB"] },
       webhook: {
         secrets: { signingSecret: { secret: "hooks", key: "signing" } },
         hooks: {
